@@ -1,0 +1,144 @@
+package adhoc
+
+import (
+	"context"
+	"fmt"
+)
+
+// Action is what a requester asks of a command session (XEP-0050 §3.4).
+type Action string
+
+// The actions of XEP-0050.
+const (
+	ActionExecute  Action = "execute"
+	ActionNext     Action = "next"
+	ActionPrev     Action = "prev"
+	ActionComplete Action = "complete"
+	ActionCancel   Action = "cancel"
+)
+
+// Status is the state of a command session after a response.
+type Status string
+
+// The statuses of XEP-0050.
+const (
+	StatusExecuting Status = "executing"
+	StatusCompleted Status = "completed"
+	StatusCanceled  Status = "canceled"
+)
+
+// NoteType is the severity of a Note.
+type NoteType string
+
+// The note types of XEP-0050.
+const (
+	NoteInfo  NoteType = "info"
+	NoteWarn  NoteType = "warn"
+	NoteError NoteType = "error"
+)
+
+// Note is a human-readable message on a response.
+type Note struct {
+	Type NoteType
+	Text string
+}
+
+// Command is a command a requester may run, as listed in disco#items.
+type Command struct {
+	// Node identifies the command, such as "urn:xmpp:invite#invite".
+	Node string
+	// Name is its human-readable name.
+	Name string
+}
+
+// Request is one <command/> a requester sent, decoded.
+type Request struct {
+	// Requester is the full JID bound to the requester's stream: the server's word,
+	// never a 'from' the client wrote.
+	Requester string
+	// Node is the command's node.
+	Node string
+	// SessionID is empty on the first request of a session.
+	SessionID string
+	// Action is what the requester asks; empty means execute.
+	Action Action
+	// Lang is the xml:lang of the request, if any.
+	Lang string
+	// Form is the submitted data form, if any.
+	Form *Form
+}
+
+// Response is the answer to a Request.
+type Response struct {
+	// Node echoes the request's node.
+	Node string
+	// SessionID names the session; it is set on every response.
+	SessionID string
+	// Status is executing, completed or canceled.
+	Status Status
+	// Actions are what the requester may do next (only while executing).
+	Actions []Action
+	// DefaultAction is the action 'execute' means; empty means the first of Actions.
+	DefaultAction Action
+	// Notes are messages for the user.
+	Notes []Note
+	// Form is the data form to fill in (type form) or the result (type result).
+	Form *Form
+}
+
+// Executor runs commands.
+// The plugin implements it; the XMPP side (Handler) calls it.
+type Executor interface {
+	// Commands lists the commands requester may run on host, for disco#items.
+	Commands(ctx context.Context, host, requester string) ([]Command, error)
+	// Execute handles one request of a command on host.
+	// A protocol failure is returned as an *Error.
+	Execute(ctx context.Context, host string, req Request) (Response, error)
+}
+
+// Condition is an XEP-0050 error, carried typed across the plugin boundary and
+// turned into a stanza error by Handler.
+type Condition string
+
+// The error conditions of XEP-0050 §4.4 and the stanza errors commands use.
+const (
+	// CondMalformedAction: modify/bad-request + <malformed-action/>.
+	CondMalformedAction Condition = "malformed-action"
+	// CondBadAction: modify/bad-request + <bad-action/>.
+	CondBadAction Condition = "bad-action"
+	// CondBadLocale: modify/bad-request + <bad-locale/>.
+	CondBadLocale Condition = "bad-locale"
+	// CondBadPayload: modify/bad-request + <bad-payload/>.
+	CondBadPayload Condition = "bad-payload"
+	// CondBadSessionID: modify/bad-request + <bad-sessionid/>.
+	CondBadSessionID Condition = "bad-sessionid"
+	// CondSessionExpired: cancel/not-allowed + <session-expired/>.
+	CondSessionExpired Condition = "session-expired"
+	// CondForbidden: auth/forbidden.
+	CondForbidden Condition = "forbidden"
+	// CondItemNotFound: cancel/item-not-found (unknown node).
+	CondItemNotFound Condition = "item-not-found"
+	// CondNotAcceptable: modify/not-acceptable (invalid submitted data).
+	CondNotAcceptable Condition = "not-acceptable"
+	// CondResourceConstraint: wait/resource-constraint (too many sessions).
+	CondResourceConstraint Condition = "resource-constraint"
+	// CondServiceUnavailable: cancel/service-unavailable (the plugin is down).
+	CondServiceUnavailable Condition = "service-unavailable"
+	// CondInternalServerError: cancel/internal-server-error.
+	CondInternalServerError Condition = "internal-server-error"
+)
+
+// Error is a command failure with an XEP-0050 condition.
+type Error struct {
+	Condition Condition
+	// Text is an optional human-readable explanation.
+	Text string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Text == "" {
+		return "adhoc: " + string(e.Condition)
+	}
+	return fmt.Sprintf("adhoc: %s: %s", e.Condition, e.Text)
+}

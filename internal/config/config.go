@@ -1,0 +1,235 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/xmpp-invites/invites/internal/core"
+)
+
+// EnvStore is the environment variable that, when set, chooses the store.
+const EnvStore = "INVITES_STORE"
+
+// Config is the plugin's configuration.
+type Config struct {
+	// DataDir is where the embedded store lives. Default "./data".
+	DataDir string `toml:"data_dir"`
+	// Store is a DSN: empty means the SQLite file DATA_DIR/invites.db; "sqlite:PATH" or
+	// a path ending in .db names another SQLite file; "postgres://…" or
+	// "postgresql://…" uses PostgreSQL. INVITES_STORE overrides it.
+	Store string `toml:"store"`
+	// DefaultTTL is the invite lifetime when a request names none. Default 7 days.
+	DefaultTTL Duration `toml:"default_ttl"`
+	// MaxTTL is the longest invite lifetime a request may ask for. Default 90 days.
+	MaxTTL Duration `toml:"max_ttl"`
+	// LandingPage is the default landing page template for every host: a URL with
+	// {token}, {host} and {uri}. Default none: an invite's location is its xmpp: URI.
+	LandingPage string `toml:"landing_page"`
+	// Hosts are the XMPP domains served, each with optional overrides.
+	// Default: the domains the XMPP server reports, or "localhost" on the command line.
+	Hosts []Host `toml:"host"`
+	// HTTP bounds the invite API.
+	HTTP HTTP `toml:"http"`
+	// Commands bounds ad-hoc command sessions.
+	Commands Commands `toml:"commands"`
+}
+
+// Host is one served XMPP domain.
+type Host struct {
+	// Domain is the XMPP domain. Required.
+	Domain string `toml:"domain"`
+	// LandingPage overrides the top-level landing_page for this domain.
+	LandingPage string `toml:"landing_page"`
+	// DefaultTTL overrides the top-level default_ttl for this domain.
+	DefaultTTL Duration `toml:"default_ttl"`
+	// MaxTTL overrides the top-level max_ttl for this domain.
+	MaxTTL Duration `toml:"max_ttl"`
+}
+
+// HTTP bounds the invite API.
+type HTTP struct {
+	// MaxBodyBytes bounds a request body. Default 65536, at most 16 MiB.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// FailedAuthRate is how many failed authentications one client address may make
+	// before it gets 429, as N/PERIOD. Default "20/m".
+	FailedAuthRate string `toml:"failed_auth_rate"`
+}
+
+// Commands bounds ad-hoc command sessions.
+type Commands struct {
+	// SessionTimeout ends a session idle this long. Default "10m".
+	SessionTimeout Duration `toml:"session_timeout"`
+	// MaxSessions bounds the open sessions of one requester. Default 8.
+	MaxSessions int `toml:"max_sessions"`
+}
+
+// Defaults.
+const (
+	DefaultDataDir        = "./data"
+	DefaultMaxBodyBytes   = 64 << 10
+	DefaultFailedAuthRate = "20/m"
+	DefaultSessionTimeout = 10 * time.Minute
+	DefaultMaxSessions    = 8
+	// StoreFile is the SQLite file name inside the data directory.
+	StoreFile = "invites.db"
+)
+
+// Duration is a time.Duration written as core.ParseDuration reads it ("48h", "7d", "3600").
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := core.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Load reads a config file strictly; an empty path gives the defaults.
+// Either way, the result is normalized and validated.
+func Load(path string) (Config, error) {
+	var c Config
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if c, err = Parse(string(b)); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	return c, c.Normalize()
+}
+
+// Parse decodes TOML strictly, without normalizing.
+func Parse(text string) (Config, error) {
+	var c Config
+	md, err := toml.Decode(text, &c)
+	if err != nil {
+		return Config{}, err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// Normalize fills defaults, applies INVITES_STORE and validates.
+func (c *Config) Normalize() error {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if env := os.Getenv(EnvStore); env != "" {
+		c.Store = env
+	}
+	if c.DefaultTTL == 0 {
+		c.DefaultTTL = Duration(core.DefaultInviteTTL)
+	}
+	if c.MaxTTL == 0 {
+		c.MaxTTL = Duration(max(core.DefaultMaxInviteTTL, time.Duration(c.DefaultTTL)))
+	}
+	if c.HTTP.MaxBodyBytes == 0 {
+		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.HTTP.FailedAuthRate == "" {
+		c.HTTP.FailedAuthRate = DefaultFailedAuthRate
+	}
+	if c.Commands.SessionTimeout == 0 {
+		c.Commands.SessionTimeout = Duration(DefaultSessionTimeout)
+	}
+	if c.Commands.MaxSessions == 0 {
+		c.Commands.MaxSessions = DefaultMaxSessions
+	}
+	return c.Validate()
+}
+
+// Validate checks a normalized config.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DefaultTTL > c.MaxTTL {
+		errs = append(errs, fmt.Errorf("default_ttl %s exceeds max_ttl %s", time.Duration(c.DefaultTTL), time.Duration(c.MaxTTL)))
+	}
+	if c.HTTP.MaxBodyBytes < 0 || c.HTTP.MaxBodyBytes > 16<<20 {
+		errs = append(errs, errors.New("http.max_body_bytes must be between 1 and 16777216"))
+	}
+	if _, err := core.ParseRate(c.HTTP.FailedAuthRate); err != nil {
+		errs = append(errs, fmt.Errorf("http.failed_auth_rate: %w", err))
+	}
+	if c.Commands.MaxSessions < 0 || c.Commands.MaxSessions > 1000 {
+		errs = append(errs, errors.New("commands.max_sessions must be between 1 and 1000"))
+	}
+	seen := map[string]bool{}
+	for i, h := range c.Hosts {
+		d, err := core.NormalizeDomain(h.Domain)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host %d: %w", i+1, err))
+			continue
+		}
+		if seen[d] {
+			errs = append(errs, fmt.Errorf("host %s listed twice", d))
+		}
+		seen[d] = true
+	}
+	return errors.Join(errs...)
+}
+
+// StoreDSN returns the store to open: the configured DSN, or the SQLite file in DataDir.
+func (c *Config) StoreDSN() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return filepath.Join(c.DataDir, StoreFile)
+}
+
+// CoreHosts returns the core's host settings for the given domains: each configured
+// [[host]] entry, plus any domain in extra not configured, with the top-level defaults.
+// With no [[host]] and no extra domains it serves "localhost".
+func (c *Config) CoreHosts(extra ...string) []core.HostConfig {
+	var out []core.HostConfig
+	have := map[string]bool{}
+	for _, h := range c.Hosts {
+		hc := core.HostConfig{Domain: h.Domain, LandingPage: h.LandingPage,
+			DefaultTTL: time.Duration(h.DefaultTTL), MaxTTL: time.Duration(h.MaxTTL)}
+		if hc.LandingPage == "" {
+			hc.LandingPage = c.LandingPage
+		}
+		if hc.DefaultTTL == 0 {
+			hc.DefaultTTL = time.Duration(c.DefaultTTL)
+		}
+		if hc.MaxTTL == 0 {
+			hc.MaxTTL = time.Duration(c.MaxTTL)
+		}
+		d, _ := core.NormalizeDomain(h.Domain)
+		have[d] = true
+		out = append(out, hc)
+	}
+	for _, e := range extra {
+		d, err := core.NormalizeDomain(e)
+		if err != nil || have[d] {
+			continue
+		}
+		have[d] = true
+		out = append(out, core.HostConfig{Domain: d, LandingPage: c.LandingPage,
+			DefaultTTL: time.Duration(c.DefaultTTL), MaxTTL: time.Duration(c.MaxTTL)})
+	}
+	if len(out) == 0 {
+		out = append(out, core.HostConfig{Domain: "localhost", LandingPage: c.LandingPage,
+			DefaultTTL: time.Duration(c.DefaultTTL), MaxTTL: time.Duration(c.MaxTTL)})
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package core
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxDuration bounds every duration the core accepts (100 years), so that adding one to
+// a time never overflows.
+const MaxDuration = 100 * 365 * 24 * time.Hour
+
+// ParseDuration reads a duration as operators and HTTP clients write it:
+// a whole number of seconds ("3600"), a Go duration ("48h", "1h30m"), or a number of
+// days or weeks ("7d", "2w").
+// It accepts only positive values up to MaxDuration.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, invalidf("empty duration")
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n <= 0 || n > int64(MaxDuration/time.Second) {
+			return 0, invalidf("duration %q out of range", s)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	if unit := s[len(s)-1]; unit == 'd' || unit == 'w' {
+		n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+		if err != nil || n <= 0 || n > 36500 {
+			return 0, invalidf("malformed duration %q", s)
+		}
+		day := 24 * time.Hour
+		if unit == 'w' {
+			day *= 7
+		}
+		d = time.Duration(n) * day
+	} else {
+		var err error
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, invalidf("malformed duration %q", s)
+		}
+	}
+	if d <= 0 || d > MaxDuration {
+		return 0, invalidf("duration %q out of range", s)
+	}
+	return d, nil
+}
+
+// Rate is a limit of N events per Period.
+// The zero Rate means unlimited.
+type Rate struct {
+	// N is how many events are allowed in one Period.
+	N int
+	// Period is the window N applies to.
+	Period time.Duration
+}
+
+// IsZero reports whether the rate is unlimited.
+func (r Rate) IsZero() bool { return r.N == 0 || r.Period == 0 }
+
+// String formats the rate as ParseRate reads it, or "" when unlimited.
+func (r Rate) String() string {
+	if r.IsZero() {
+		return ""
+	}
+	return strconv.Itoa(r.N) + "/" + formatDuration(r.Period)
+}
+
+// ParseRate reads "N/PERIOD": PERIOD is a duration as ParseDuration reads it, or one unit
+// alone ("s", "m", "h", "d", "w", or second, minute, hour, day, week) meaning one of it.
+// Examples: "10/m", "100/1h", "1000/day".
+func ParseRate(s string) (Rate, error) {
+	ns, ps, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return Rate{}, invalidf("malformed rate %q: want N/PERIOD such as 10/m", s)
+	}
+	n, err := strconv.Atoi(ns)
+	if err != nil || n <= 0 || n > 1_000_000_000 {
+		return Rate{}, invalidf("malformed rate %q: N must be a positive whole number", s)
+	}
+	units := map[string]time.Duration{
+		"s": time.Second, "sec": time.Second, "second": time.Second,
+		"m": time.Minute, "min": time.Minute, "minute": time.Minute,
+		"h": time.Hour, "hour": time.Hour,
+		"d": 24 * time.Hour, "day": 24 * time.Hour,
+		"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour,
+	}
+	p, ok := units[strings.ToLower(ps)]
+	if !ok {
+		if p, err = ParseDuration(ps); err != nil {
+			return Rate{}, invalidf("malformed rate %q: bad period", s)
+		}
+	}
+	return Rate{N: n, Period: p}, nil
+}
+
+// formatDuration writes d in the shortest form ParseDuration reads back.
+func formatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d%(7*day) == 0:
+		return strconv.FormatInt(int64(d/(7*day)), 10) + "w"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	s = strings.TrimSuffix(s, "0m")
+	return s
+}
