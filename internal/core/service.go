@@ -46,7 +46,9 @@ type Options struct {
 	Store Store
 	// Hosts are the domains served. At least one is required.
 	Hosts []HostConfig
-	// RateLimiter enforces key rates; nil means an in-memory limiter.
+	// RateLimiter enforces key rates; nil means the store's own when it implements
+	// RateLimiter (so that a store shared by several nodes shares the limits too), else
+	// an in-memory limiter.
 	RateLimiter RateLimiter
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -92,6 +94,9 @@ func NewService(opts Options) (*Service, error) {
 		sweep:     opts.SweepInterval,
 		uses:      make(map[string]KeyUse),
 		dummyHash: hashSecret("no such key"),
+	}
+	if l, ok := opts.Store.(RateLimiter); ok && s.limiter == nil {
+		s.limiter = l
 	}
 	if s.limiter == nil {
 		s.limiter = NewMemoryRateLimiter()

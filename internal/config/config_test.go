@@ -1,0 +1,114 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/config"
+)
+
+func TestParse(t *testing.T) {
+	t.Setenv(config.EnvStore, "")
+	for i, tc := range [...]struct {
+		text    string
+		wantErr string
+		check   func(t *testing.T, c config.Config)
+	}{
+		0: {text: "", check: func(t *testing.T, c config.Config) {
+			if c.DataDir != "./data" || time.Duration(c.DefaultTTL) != 7*24*time.Hour {
+				t.Errorf("defaults not filled: %+v", c)
+			}
+			if got := c.StoreDSN(); got != filepath.Join("./data", "invites.db") {
+				t.Errorf("store = %q", got)
+			}
+			if h := c.CoreHosts(); len(h) != 1 || h[0].Domain != "localhost" {
+				t.Errorf("hosts = %+v", h)
+			}
+		}},
+		1: {text: "data_dir = \"/x\"\ndefault_ttl = \"2d\"\nmax_ttl = \"3600\"\n", wantErr: "exceeds max_ttl"},
+		2: {text: "stor = \"x\"", wantErr: "unknown keys: stor"},
+		3: {text: "default_ttl = \"soon\"", wantErr: "malformed duration"},
+		4: {text: "[[host]]\ndomain = \"a@b\"", wantErr: "malformed domain"},
+		5: {text: "[[host]]\ndomain = \"Example.COM\"\n[[host]]\ndomain = \"example.com\"", wantErr: "listed twice"},
+		6: {text: "[http]\nfailed_auth_rate = \"lots\"", wantErr: "failed_auth_rate"},
+		7: {text: "landing_page = \"https://{host}/i?{token}\"\n[[host]]\ndomain = \"a.example\"\nmax_ttl = \"1d\"\ndefault_ttl = \"1h\"",
+			check: func(t *testing.T, c config.Config) {
+				hs := c.CoreHosts("b.example", "a.example")
+				if len(hs) != 2 {
+					t.Fatalf("hosts = %+v", hs)
+				}
+				if hs[0].MaxTTL != 24*time.Hour || hs[0].DefaultTTL != time.Hour || hs[0].LandingPage == "" {
+					t.Errorf("a.example = %+v", hs[0])
+				}
+				if hs[1].Domain != "b.example" || hs[1].DefaultTTL != 7*24*time.Hour {
+					t.Errorf("b.example = %+v", hs[1])
+				}
+			}},
+		8: {text: "[commands]\nmax_sessions = -1", wantErr: "max_sessions"},
+	} {
+		c, err := config.Parse(tc.text)
+		if err == nil {
+			err = c.Normalize()
+		}
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%d: err = %v, want %q", i, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		tc.check(t, c)
+	}
+}
+
+func TestEnvStoreWins(t *testing.T) {
+	t.Setenv(config.EnvStore, "postgres://db/x")
+	c, err := config.Parse(`store = "/tmp/x.db"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if c.StoreDSN() != "postgres://db/x" {
+		t.Errorf("store = %q", c.StoreDSN())
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := config.Load(filepath.Join(t.TempDir(), "nope.toml")); err == nil {
+		t.Fatal("want error for a missing file")
+	}
+}
+
+func TestKnownDomains(t *testing.T) {
+	dir := t.TempDir()
+	if got, err := config.KnownDomains(dir); err != nil || len(got) != 0 {
+		t.Fatalf("empty dir: %v %v", got, err)
+	}
+	if err := config.RecordDomains(dir, []string{"Example.org", "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.RecordDomains(dir, []string{"example.org", "b.example"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := config.KnownDomains(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "example.org,localhost,b.example" {
+		t.Errorf("domains = %v", got)
+	}
+	if err := config.RecordDomains(dir, []string{"bad domain"}); err == nil {
+		t.Error("want error for a malformed domain")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
