@@ -9,9 +9,20 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
+	"github.com/xmpp-invites/invites/internal/store/storetest"
 )
 
 var _ core.Store = (*sqlite.Store)(nil)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) core.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
 
 func TestBasic(t *testing.T) {
 	ctx := context.Background()
