@@ -8,12 +8,9 @@ import (
 	"strings"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/postgres"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
-
-// ErrPostgresNotBuilt is returned by Open for a PostgreSQL DSN while that backend is
-// not part of the build.
-var ErrPostgresNotBuilt = errors.New("store: PostgreSQL support not built")
 
 // Open opens the store named by dsn, applying its migrations.
 // "postgres://…" and "postgresql://…" name a PostgreSQL database; "sqlite:PATH",
@@ -25,7 +22,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (core.Store, err
 	case dsn == "":
 		return nil, errors.New("store: empty data source name")
 	case hasPrefixFold(dsn, "postgres://"), hasPrefixFold(dsn, "postgresql://"):
-		return nil, ErrPostgresNotBuilt
+		s, err := postgres.Open(ctx, dsn, postgres.Options{Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	path := dsn
 	for _, p := range []string{"sqlite://", "sqlite:", "file:"} {
