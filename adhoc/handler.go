@@ -1,0 +1,265 @@
+package adhoc
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"log/slog"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/disco/info"
+	"mellium.im/xmpp/disco/items"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/stanza"
+)
+
+// DefaultCallTimeout bounds one call of a Handler to its Executor.
+const DefaultCallTimeout = 10 * time.Second
+
+// HandlerOptions configure a Handler.
+type HandlerOptions struct {
+	// Timeout bounds each call to the Executor, per stanza; the stream waits for it, as
+	// mellium handles one stanza at a time.
+	// Zero means DefaultCallTimeout.
+	Timeout time.Duration
+	// Limits bound the requests the Handler decodes; the zero value means the
+	// defaults of Limits.
+	Limits Limits
+	// BaseContext returns the parent of each per-stanza context, so that a server
+	// shutting down can cancel calls in flight; nil means context.Background.
+	BaseContext func() context.Context
+	// Logger receives Executor failures the requester cannot be told about; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Handler answers ad-hoc commands and their service discovery on one client stream,
+// by calling an Executor.
+// It implements mux.IQHandler, info.FeatureIter, info.IdentityIter and items.Iter;
+// add it to the stream's multiplexer with Option, next to disco.Handle.
+//
+// A Handler never returns an error for a request that fails (that would end the
+// stream): it answers with an IQ error and returns nil.
+// Only a failure to write its answer is returned.
+type Handler struct {
+	exec      Executor
+	host      string
+	hostJID   jid.JID
+	requester jid.JID
+	timeout   time.Duration
+	lim       Limits
+	base      func() context.Context
+	log       *slog.Logger
+}
+
+// NewHandler returns a Handler for one stream.
+// host is the domain the server serves on that stream; requester is the full JID
+// bound to the stream by resource binding, never a 'from' the client wrote.
+// It panics if exec is nil or host is not a valid domain, as mux options do: both are
+// the server's own configuration.
+func NewHandler(exec Executor, host string, requester jid.JID, opts HandlerOptions) *Handler {
+	if exec == nil {
+		panic("adhoc: nil Executor")
+	}
+	hj, err := jid.New("", host, "")
+	if err != nil || host == "" {
+		panic("adhoc: invalid host " + host)
+	}
+	h := &Handler{
+		exec:      exec,
+		host:      hj.Domainpart(),
+		hostJID:   hj,
+		requester: requester,
+		timeout:   opts.Timeout,
+		lim:       opts.Limits.withDefaults(),
+		base:      opts.BaseContext,
+		log:       opts.Logger,
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultCallTimeout
+	}
+	if h.base == nil {
+		h.base = context.Background
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// Option registers the Handler for <iq type='set'><command/></iq> on a multiplexer:
+//
+//	mux.New(stanza.NSClient, disco.Handle(), h.Option())
+//
+// Service discovery reaches it through disco.Handle, which asks every registered
+// handler for its features, identities and items.
+func (h *Handler) Option() mux.Option {
+	return mux.IQ(stanza.SetIQ, xml.Name{Space: NS, Local: "command"}, h)
+}
+
+func (h *Handler) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(h.base(), h.timeout)
+}
+
+// HandleIQ implements mux.IQHandler: it decodes the command, runs it and answers.
+func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	if iq.Type != stanza.SetIQ && iq.Type != stanza.GetIQ {
+		return nil
+	}
+	reply := stanza.IQ{ID: iq.ID, Type: stanza.ResultIQ, From: h.hostJID, To: h.requester}
+	if !iq.To.Equal(jid.JID{}) && !iq.To.Equal(h.hostJID) {
+		// Not for us: commands of other entities are theirs to answer.
+		return h.replyError(t, reply, &Error{Condition: CondServiceUnavailable})
+	}
+	if iq.Type != stanza.SetIQ {
+		return h.replyError(t, reply, &Error{Condition: CondBadPayload, Text: "commands are sent with type set"})
+	}
+	req, err := DecodeRequest(t, start, h.lim)
+	if err != nil {
+		return h.replyError(t, reply, err)
+	}
+	req.Requester = h.requester.String()
+	ctx, cancel := h.ctx()
+	resp, err := h.exec.Execute(ctx, h.host, req)
+	cancel()
+	if err != nil {
+		return h.replyError(t, reply, err)
+	}
+	if resp.Node == "" {
+		resp.Node = req.Node
+	}
+	_, err = xmlstream.Copy(t, reply.Wrap(resp.TokenReader()))
+	return err
+}
+
+// replyError answers with the stanza error for err.
+func (h *Handler) replyError(t xmlstream.TokenWriter, reply stanza.IQ, err error) error {
+	var ae *Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, context.DeadlineExceeded):
+		h.log.Warn("ad-hoc command timed out", "err", err)
+		ae = &Error{Condition: CondServiceUnavailable, Text: "the command timed out"}
+	default:
+		h.log.Error("ad-hoc command failed", "err", err)
+		ae = &Error{Condition: CondInternalServerError}
+	}
+	reply.Type = stanza.ErrorIQ
+	_, werr := xmlstream.Copy(t, reply.Wrap(ae.TokenReader()))
+	return werr
+}
+
+// StanzaError returns the stanza error XEP-0050 §4.4 gives for e's condition, and the
+// name of the child element in the commands namespace that goes with it, if any.
+// An unknown condition is an internal-server-error.
+func (e *Error) StanzaError() (stanza.Error, string) {
+	se := stanza.Error{Type: stanza.Cancel, Condition: stanza.InternalServerError}
+	child := ""
+	switch e.Condition {
+	case CondMalformedAction, CondBadAction, CondBadLocale, CondBadPayload, CondBadSessionID:
+		se.Type, se.Condition, child = stanza.Modify, stanza.BadRequest, string(e.Condition)
+	case CondSessionExpired:
+		se.Type, se.Condition, child = stanza.Cancel, stanza.NotAllowed, string(e.Condition)
+	case CondForbidden:
+		se.Type, se.Condition = stanza.Auth, stanza.Forbidden
+	case CondItemNotFound:
+		se.Type, se.Condition = stanza.Cancel, stanza.ItemNotFound
+	case CondNotAcceptable:
+		se.Type, se.Condition = stanza.Modify, stanza.NotAcceptable
+	case CondResourceConstraint:
+		se.Type, se.Condition = stanza.Wait, stanza.ResourceConstraint
+	case CondServiceUnavailable:
+		se.Type, se.Condition = stanza.Cancel, stanza.ServiceUnavailable
+	}
+	if e.Text != "" {
+		se.Text = map[string]string{"": e.Text}
+	}
+	return se, child
+}
+
+// TokenReader returns e as the <error/> element of an IQ error.
+func (e *Error) TokenReader() xml.TokenReader {
+	se, child := e.StanzaError()
+	var payload xml.TokenReader
+	if child != "" {
+		payload = xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NS, Local: child}})
+	}
+	return se.Wrap(payload)
+}
+
+// commands lists what the requester may run; a failure is logged and lists nothing,
+// since service discovery cannot carry the error without ending the stream.
+func (h *Handler) commands() []Command {
+	ctx, cancel := h.ctx()
+	defer cancel()
+	cmds, err := h.exec.Commands(ctx, h.host, h.requester.String())
+	if err != nil {
+		h.log.Warn("listing ad-hoc commands failed", "err", err)
+		return nil
+	}
+	return cmds
+}
+
+func (h *Handler) command(node string) (Command, bool) {
+	for _, c := range h.commands() {
+		if c.Node == node {
+			return c, true
+		}
+	}
+	return Command{}, false
+}
+
+// ForFeatures implements info.FeatureIter: the server itself supports commands, and
+// each command node the requester may run supports commands and data forms.
+func (h *Handler) ForFeatures(node string, f func(info.Feature) error) error {
+	switch node {
+	case "", NS:
+		return f(info.Feature{Var: NS})
+	}
+	if _, ok := h.command(node); !ok {
+		return nil
+	}
+	if err := f(info.Feature{Var: NS}); err != nil {
+		return err
+	}
+	return f(info.Feature{Var: NSData})
+}
+
+// ForIdentities implements info.IdentityIter: automation/command-list for the
+// commands node, automation/command-node for each command the requester may run.
+func (h *Handler) ForIdentities(node string, f func(info.Identity) error) error {
+	switch node {
+	case "":
+		return nil
+	case NS:
+		return f(info.Identity{Category: "automation", Type: "command-list"})
+	}
+	c, ok := h.command(node)
+	if !ok {
+		return nil
+	}
+	return f(info.Identity{Category: "automation", Type: "command-node", Name: c.Name})
+}
+
+// ForItems implements items.Iter: on the commands node, the commands the requester may
+// run, and nothing else.
+func (h *Handler) ForItems(node string, f func(items.Item) error) error {
+	if node != NS {
+		return nil
+	}
+	for _, c := range h.commands() {
+		if err := f(items.Item{JID: h.hostJID, Node: c.Node, Name: c.Name}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	_ mux.IQHandler     = (*Handler)(nil)
+	_ info.FeatureIter  = (*Handler)(nil)
+	_ info.IdentityIter = (*Handler)(nil)
+	_ items.Iter        = (*Handler)(nil)
+)

@@ -1,0 +1,433 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/core"
+	"mellium.im/xmpp/jid"
+)
+
+// The command nodes.
+const (
+	// NodeCreateKey creates an API key (administrators).
+	NodeCreateKey = "urn:xmpp-invites:keys#create"
+	// NodeListKeys lists the host's API keys (administrators).
+	NodeListKeys = "urn:xmpp-invites:keys#list"
+	// NodeDeleteKeys deletes API keys (administrators).
+	NodeDeleteKeys = "urn:xmpp-invites:keys#delete"
+	// NodeCreateAccount creates an account invite (XEP-0401, administrators).
+	NodeCreateAccount = "urn:xmpp:invite#create-account"
+	// NodeInvite creates a contact invite (XEP-0401, local users).
+	NodeInvite = "urn:xmpp:invite#invite"
+	// FormTypeInvitation is the FORM_TYPE of the XEP-0401 result form.
+	FormTypeInvitation = "urn:xmpp:invite#invitation"
+)
+
+// dateTime is the XEP-0082 DateTime layout, in UTC.
+const dateTime = "2006-01-02T15:04:05Z"
+
+// Authorizer tells administrators apart; plugin.HostAPI satisfies it.
+type Authorizer interface {
+	// IsAdmin reports whether the bare JID is an administrator of host.
+	IsAdmin(ctx context.Context, host, jid string) (bool, error)
+}
+
+// New returns a Server running the invite commands over svc, asking auth who is an
+// administrator.
+func New(svc *core.Service, auth Authorizer, opts adhoc.ServerOptions) (*adhoc.Server, error) {
+	if svc == nil {
+		return nil, errors.New("commands: no service")
+	}
+	if auth == nil {
+		return nil, errors.New("commands: no authorizer")
+	}
+	c := &cmds{svc: svc, auth: auth}
+	return adhoc.NewServer([]adhoc.Definition{
+		{
+			Node:     NodeCreateKey,
+			Name:     "Create invite API key",
+			Allowed:  c.admin,
+			Stages:   []adhoc.Stage{{Form: c.createKeyForm}},
+			Complete: c.createKey,
+		},
+		{
+			Node:     NodeListKeys,
+			Name:     "List invite API keys",
+			Allowed:  c.admin,
+			Complete: c.listKeys,
+		},
+		{
+			Node:     NodeDeleteKeys,
+			Name:     "Delete invite API keys",
+			Allowed:  c.admin,
+			Stages:   []adhoc.Stage{{Form: c.deleteKeysForm}},
+			Complete: c.deleteKeys,
+		},
+		{
+			Node:     NodeCreateAccount,
+			Name:     "Create account invite",
+			Allowed:  c.admin,
+			Stages:   []adhoc.Stage{{Form: c.createAccountForm}},
+			Complete: c.createAccount,
+		},
+		{
+			Node:     NodeInvite,
+			Name:     "Invite a contact",
+			Allowed:  c.local,
+			Complete: c.invite,
+		},
+	}, opts)
+}
+
+type cmds struct {
+	svc  *core.Service
+	auth Authorizer
+}
+
+// requester parses a requester's JID and checks that host is served.
+func (c *cmds) requester(host, requester string) (jid.JID, core.HostConfig, bool) {
+	h, err := c.svc.Host(host)
+	if err != nil {
+		return jid.JID{}, core.HostConfig{}, false
+	}
+	j, err := jid.Parse(requester)
+	if err != nil || j.Localpart() == "" {
+		return jid.JID{}, core.HostConfig{}, false
+	}
+	return j, h, true
+}
+
+// admin allows administrators of host.
+func (c *cmds) admin(ctx context.Context, host, requester string) (bool, error) {
+	j, h, ok := c.requester(host, requester)
+	if !ok {
+		return false, nil
+	}
+	ok, err := c.auth.IsAdmin(ctx, h.Domain, j.Bare().String())
+	if err != nil {
+		return false, fmt.Errorf("commands: asking the host who is admin: %w", err)
+	}
+	return ok, nil
+}
+
+// local allows accounts of host.
+func (c *cmds) local(_ context.Context, host, requester string) (bool, error) {
+	j, h, ok := c.requester(host, requester)
+	return ok && j.Domainpart() == h.Domain, nil
+}
+
+// source records who made an invite.
+func source(call adhoc.Call) string {
+	j, err := jid.Parse(call.Requester)
+	if err != nil {
+		return "adhoc"
+	}
+	return "adhoc/" + j.Bare().String()
+}
+
+// notAcceptable turns a core.ErrInvalid into not-acceptable with its reason; other
+// errors are returned as they are.
+func notAcceptable(field string, err error) error {
+	if !errors.Is(err, core.ErrInvalid) {
+		return err
+	}
+	reason := strings.Replace(err.Error(), core.ErrInvalid.Error()+": ", "", 1)
+	if field != "" {
+		reason = field + ": " + reason
+	}
+	return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reason}
+}
+
+// single returns the one value of a field, trimmed, or "" when it is absent or empty.
+func single(f *adhoc.Form, v string) (string, error) {
+	fl, ok := f.Field(v)
+	if !ok {
+		return "", nil
+	}
+	if len(fl.Values) > 1 {
+		return "", &adhoc.Error{Condition: adhoc.CondBadPayload, Text: v + ": more than one value"}
+	}
+	if len(fl.Values) == 0 {
+		return "", nil
+	}
+	return strings.TrimSpace(fl.Values[0]), nil
+}
+
+// submitted returns the form of stage i, or an empty submission.
+func submitted(forms []*adhoc.Form, i int) *adhoc.Form {
+	if i < len(forms) && forms[i] != nil {
+		return forms[i]
+	}
+	return &adhoc.Form{Type: adhoc.FormSubmit}
+}
+
+func text(v, label, desc string, required bool) adhoc.Field {
+	return adhoc.Field{Var: v, Type: adhoc.FieldTextSingle, Label: label, Desc: desc, Required: required}
+}
+
+func value(v, label, val string) adhoc.Field {
+	return adhoc.Field{Var: v, Type: adhoc.FieldTextSingle, Label: label, Values: []string{val}}
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(dateTime)
+}
+
+func (c *cmds) createKeyForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Create invite API key",
+		Instructions: []string{"The key lets a program create account invites for this host over HTTP. It is shown once, when it is created."},
+		Fields: []adhoc.Field{
+			text("name", "Name", "What the key is for, to recognise it later.", true),
+			text("expires", "Key expires after", "Such as 30d or 12h; empty: never.", false),
+			text("max-ttl", "Longest invite lifetime", "Bounds the lifetime of invites the key creates, such as 7d; empty: the host's bound.", false),
+			text("rate", "Rate limit", "Invites per period as N/PERIOD, such as 10/h or 100/day; empty: unlimited.", false),
+		},
+	}, nil
+}
+
+func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	f := submitted(forms, 0)
+	var vals [4]string
+	for i, v := range []string{"name", "expires", "max-ttl", "rate"} {
+		s, err := single(f, v)
+		if err != nil {
+			return adhoc.Result{}, err
+		}
+		vals[i] = s
+	}
+	spec := core.KeySpec{Host: call.Host, Name: vals[0]}
+	if spec.Name == "" {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "name: a name is required"}
+	}
+	var err error
+	if vals[1] != "" {
+		if spec.ExpiresIn, err = core.ParseDuration(vals[1]); err != nil {
+			return adhoc.Result{}, notAcceptable("expires", err)
+		}
+	}
+	if vals[2] != "" {
+		if spec.MaxTTL, err = core.ParseDuration(vals[2]); err != nil {
+			return adhoc.Result{}, notAcceptable("max-ttl", err)
+		}
+	}
+	if vals[3] != "" {
+		if spec.Rate, err = core.ParseRate(vals[3]); err != nil {
+			return adhoc.Result{}, notAcceptable("rate", err)
+		}
+	}
+	k, credential, err := c.svc.CreateKey(ctx, spec)
+	if err != nil {
+		return adhoc.Result{}, notAcceptable("", err)
+	}
+	fields := []adhoc.Field{
+		value("key", "API key", credential),
+		value("id", "ID", k.ID),
+		value("name", "Name", k.Name),
+		value("expires", "Expires", formatTime(k.ExpiresAt)),
+	}
+	if k.MaxTTL > 0 {
+		fields = append(fields, value("max-ttl", "Longest invite lifetime", k.MaxTTL.String()))
+	}
+	if !k.Rate.IsZero() {
+		fields = append(fields, value("rate", "Rate limit", k.Rate.String()))
+	}
+	return adhoc.Result{
+		Notes: []adhoc.Note{{Type: adhoc.NoteWarn, Text: "Copy the key now: it is shown only this once and cannot be shown again."}},
+		Form:  &adhoc.Form{Type: adhoc.FormResult, Title: "New invite API key", Fields: fields},
+	}, nil
+}
+
+func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
+	keys, err := c.svc.Keys(ctx, call.Host)
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	f := &adhoc.Form{
+		Type:  adhoc.FormResult,
+		Title: "Invite API keys",
+		Reported: []adhoc.Field{
+			{Var: "id", Label: "ID", Type: adhoc.FieldTextSingle},
+			{Var: "name", Label: "Name", Type: adhoc.FieldTextSingle},
+			{Var: "created", Label: "Created", Type: adhoc.FieldTextSingle},
+			{Var: "expires", Label: "Expires", Type: adhoc.FieldTextSingle},
+			{Var: "last-used", Label: "Last used", Type: adhoc.FieldTextSingle},
+			{Var: "uses", Label: "Uses", Type: adhoc.FieldTextSingle},
+		},
+	}
+	for _, k := range keys {
+		f.Items = append(f.Items, []adhoc.Field{
+			{Var: "id", Values: []string{k.ID}},
+			{Var: "name", Values: []string{k.Name}},
+			{Var: "created", Values: []string{formatTime(k.CreatedAt)}},
+			{Var: "expires", Values: []string{formatTime(k.ExpiresAt)}},
+			{Var: "last-used", Values: []string{formatTime(k.LastUsed)}},
+			{Var: "uses", Values: []string{strconv.FormatInt(k.Uses, 10)}},
+		})
+	}
+	res := adhoc.Result{Form: f}
+	if len(keys) == 0 {
+		res.Notes = []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys for " + call.Host + "."}}
+	}
+	return res, nil
+}
+
+func keyLabel(k core.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return k.Name
+}
+
+func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+	keys, err := c.svc.Keys(ctx, call.Host)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	fl := adhoc.Field{Var: "keys", Type: adhoc.FieldListMulti, Label: "Keys to delete", Required: true}
+	for _, k := range keys {
+		fl.Options = append(fl.Options, adhoc.Option{Label: keyLabel(k), Value: k.ID})
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Delete invite API keys",
+		Instructions: []string{"Deleted keys stop working at once."},
+		Fields:       []adhoc.Field{fl},
+	}, nil
+}
+
+func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	if len(forms) == 0 {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys to delete."}}}, nil
+	}
+	fl, _ := forms[0].Field("keys")
+	if len(fl.Values) == 0 {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: select at least one key"}
+	}
+	keys, err := c.svc.Keys(ctx, call.Host)
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	byID := make(map[string]core.Key, len(keys))
+	for _, k := range keys {
+		byID[k.ID] = k
+	}
+	// Check every choice before deleting anything.
+	var chosen []core.Key
+	seen := make(map[string]bool, len(fl.Values))
+	for _, id := range fl.Values {
+		k, ok := byID[id]
+		if !ok {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: no such key " + strconv.Quote(truncate(id, 64))}
+		}
+		if !seen[id] {
+			seen[id] = true
+			chosen = append(chosen, k)
+		}
+	}
+	var deleted []string
+	var res adhoc.Result
+	for _, k := range chosen {
+		err := c.svc.DeleteKey(ctx, call.Host, k.ID)
+		if err != nil && !errors.Is(err, core.ErrNotFound) {
+			if len(deleted) == 0 {
+				return adhoc.Result{}, fmt.Errorf("deleting key %s: %w", k.ID, err)
+			}
+			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Deleting " + keyLabel(k) + " (" + k.ID + ") failed; the keys after it were not deleted."})
+			break
+		}
+		deleted = append(deleted, keyLabel(k)+" ("+k.ID+")")
+	}
+	noun := "keys"
+	if len(deleted) == 1 {
+		noun = "key"
+	}
+	res.Notes = append([]adhoc.Note{{
+		Type: adhoc.NoteInfo,
+		Text: fmt.Sprintf("Deleted %d %s: %s.", len(deleted), noun, strings.Join(deleted, ", ")),
+	}}, res.Notes...)
+	return res, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (c *cmds) createAccountForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Create account invite",
+		Instructions: []string{"The invite lets one person register an account on this host."},
+		Fields: []adhoc.Field{
+			text("username", "Username", "Optional: the only name the invite can register; empty lets the invitee choose.", false),
+		},
+	}, nil
+}
+
+func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	username, err := single(submitted(forms, 0), "username")
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	inv, err := c.svc.CreateInvite(ctx, core.InviteSpec{
+		Host:     call.Host,
+		Kind:     core.KindAccount,
+		Username: username,
+		Source:   source(call),
+	})
+	if err != nil {
+		return adhoc.Result{}, notAcceptable("username", err)
+	}
+	return c.invitation(inv), nil
+}
+
+func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
+	j, err := jid.Parse(call.Requester)
+	if err != nil {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden}
+	}
+	inv, err := c.svc.CreateInvite(ctx, core.InviteSpec{
+		Host:          call.Host,
+		Kind:          core.KindContact,
+		Inviter:       j.Localpart(),
+		AllowRegister: true,
+		Source:        source(call),
+	})
+	if err != nil {
+		return adhoc.Result{}, notAcceptable("", err)
+	}
+	return c.invitation(inv), nil
+}
+
+// invitation is the XEP-0401 result form of a new invite.
+func (c *cmds) invitation(inv core.Invite) adhoc.Result {
+	f := &adhoc.Form{
+		Type:  adhoc.FormResult,
+		Title: "Invite created",
+		Fields: []adhoc.Field{
+			{Var: "FORM_TYPE", Type: adhoc.FieldHidden, Values: []string{FormTypeInvitation}},
+			value("uri", "Invite URI", c.svc.InviteURI(inv)),
+		},
+	}
+	if page := c.svc.InviteLandingPage(inv); page != "" {
+		f.Fields = append(f.Fields, value("landing-url", "Invite web link", page))
+	}
+	f.Fields = append(f.Fields, value("expire", "Valid until", inv.ExpiresAt.UTC().Format(dateTime)))
+	return adhoc.Result{Form: f}
+}

@@ -1,0 +1,50 @@
+// Package commands is the set of ad-hoc commands (XEP-0050) invites serves: API key
+// management for administrators, and the invitation commands of XEP-0401, with
+// XEP-0004 data forms.
+//
+// [New] returns an [adhoc.Server] running them over a [core.Service], the same
+// service the command line and the HTTP API use, so every change is seen by the
+// others at once.
+// Who may run what is decided from the requester's bound JID: administrators by the
+// host ([Authorizer], which the plugin's HostAPI satisfies), local users by their
+// domain.
+//
+// # Nodes
+//
+// Key management uses a namespace of our own (XEP-0133's admin# nodes are not ours to
+// extend); all three are for administrators of the host only, and hidden from others:
+//
+//	urn:xmpp-invites:keys#create   "Create invite API key"
+//	    Form: name (text-single, required), expires (key lifetime, such as 30d;
+//	    empty: never), max-ttl (longest lifetime of the key's invites), rate (N/PERIOD,
+//	    such as 10/h). Completes with a result form holding the key ID/SECRET and a
+//	    warning note: the key is shown this once and cannot be shown again.
+//	urn:xmpp-invites:keys#list     "List invite API keys"
+//	    Completes at once with a result table: id, name, created, expires, last-used,
+//	    uses (times in XEP-0082 format, "never" when unset).
+//	urn:xmpp-invites:keys#delete   "Delete invite API keys"
+//	    Form: keys (list-multi; label = key name, value = key ID). Completes with a
+//	    note naming the deleted keys; they are rejected from the next request on.
+//	    With no keys, completes at once with a note.
+//
+// The XEP-0401 commands:
+//
+//	urn:xmpp:invite#create-account "Create account invite"
+//	    Administrators. Form: username (optional: the only name the invite can
+//	    register). Completes with the invitation result form.
+//	urn:xmpp:invite#invite         "Invite a contact"
+//	    Any local user of the host (requester's domain is the host). Completes at
+//	    once with a contact invite that may also register an account (;ibr=y).
+//
+// The invitation result form (type result) holds the hidden FORM_TYPE
+// urn:xmpp:invite#invitation, uri (the xmpp: URI), landing-url (when the host has a
+// landing page) and expire (XEP-0082 DateTime).
+//
+// # Errors
+//
+// A malformed submission changes nothing in the store: a field with several values
+// where one is expected is bad-payload, an invalid value (a duration, a rate, a
+// username, a key that does not exist) is not-acceptable with the reason, and the
+// requester may correct the form and submit it again.
+// A store failure completes the command with an error note.
+package commands
