@@ -129,11 +129,11 @@ func condOf(err error) adhoc.Condition {
 }
 
 type step struct {
-	who    string
-	node   string
-	sid    string // "" = none; "$" = the session's id
-	action adhoc.Action
-	form   *adhoc.Form
+	who     string
+	node    string
+	sid     string // "" = none; "$" = the session's id
+	action  adhoc.Action
+	form    *adhoc.Form
 	advance time.Duration
 
 	wantErr     adhoc.Condition
