@@ -1,0 +1,39 @@
+// Command invites-plugin is the invites plugin binary.
+//
+// Started by an XMPP server through hashicorp/go-plugin (see package host), it serves the
+// invite API, the ad-hoc commands and redemption over gRPC.
+// Run by a person, it manages API keys against the same store:
+//
+//	invites-plugin keys create HOST [NAME] [--expires DURATION] [--max-ttl DURATION] [--rate N/PERIOD]
+//	invites-plugin keys list HOST
+//	invites-plugin keys delete HOST ID
+//
+// Run it with --help for the flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/xmpp-invites/invites/internal/cli"
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if plugin.Launched() {
+		if err := plugin.Serve(ctx, plugin.ServeOptions{}); err != nil {
+			fmt.Fprintf(os.Stderr, "invites-plugin: %v\n", err)
+			stop()
+			os.Exit(1)
+		}
+		return
+	}
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
