@@ -81,35 +81,47 @@ func (s *Store) writeInvites() {
 				break fill
 			}
 		}
-		s.writeBatch(batch)
+		if live := claim(batch); len(live) > 0 {
+			// No caller's context governs a batch; the write timeout bounds it.
+			ctx, cancel := context.WithTimeout(context.Background(), s.writeTimeout)
+			s.writeBatch(ctx, live)
+			cancel()
+		}
 		clear(batch)
 	}
 }
 
-// writeBatch inserts the requests still wanted and answers each.
-func (s *Store) writeBatch(batch []*createRequest) {
-	live := batch[:0:0]
+// claim returns the requests of a batch whose callers still wait, answering at once
+// those that repeat an earlier token hash of the batch with ErrConflict, as a second
+// statement would.
+func claim(batch []*createRequest) []*createRequest {
+	live := make([]*createRequest, 0, len(batch))
 	seen := make(map[string]bool, len(batch))
 	for _, r := range batch {
 		if !r.state.CompareAndSwap(requestQueued, requestTaken) {
 			continue // its caller has gone
 		}
-		// Two requests for one token hash in one batch: the first is written, the
-		// second conflicts, as it would in two statements.
 		if h := string(r.inv.TokenHash); seen[h] {
 			r.done <- core.ErrConflict
 			continue
-		} else {
-			seen[h] = true
 		}
+		seen[string(r.inv.TokenHash)] = true
 		live = append(live, r)
 	}
-	if len(live) == 0 {
+	return live
+}
+
+// writeBatch inserts claimed requests and answers each.
+func (s *Store) writeBatch(ctx context.Context, live []*createRequest) {
+	written, err := s.insertInvites(ctx, live)
+	if err != nil && len(live) > 1 && ctx.Err() == nil {
+		// One bad row (text PostgreSQL rejects, say) fails the whole statement: write
+		// each alone, so that it fails only its own caller.
+		for i := range live {
+			s.writeBatch(ctx, live[i:i+1])
+		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.writeTimeout)
-	defer cancel()
-	written, err := s.insertInvites(ctx, live)
 	for _, r := range live {
 		switch {
 		case err != nil:

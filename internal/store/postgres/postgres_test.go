@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/postgres"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
@@ -565,5 +566,47 @@ func TestRateLimitConcurrent(t *testing.T) {
 	wg.Wait()
 	if allowed.Load() != int32(rate.N) || limited.Load() != 200-int32(rate.N) {
 		t.Fatalf("%d allowed, %d limited; want %d and %d", allowed.Load(), limited.Load(), rate.N, 200-rate.N)
+	}
+}
+
+// TestStoreOpen checks that store.Open hands postgres:// DSNs to this package.
+func TestStoreOpen(t *testing.T) {
+	schema, dsn := pgtest.Schema(t)
+	for i, d := range []string{0: dsn, 1: strings.Replace(dsn, "postgres://", "postgresql://", 1)} {
+		s, err := store.Open(testCtx(t), d, nil)
+		if err != nil {
+			t.Fatalf("%d: store.Open: %v", i, err)
+		}
+		ps, ok := s.(*postgres.Store)
+		if !ok || ps.Schema() != schema {
+			t.Errorf("%d: store.Open gave %T, want *postgres.Store on schema %s", i, s, schema)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("%d: Close: %v", i, err)
+		}
+	}
+}
+
+// TestCreateInviteBadRow checks that an invite PostgreSQL rejects fails only its own
+// caller, not the others written in the same batch.
+func TestCreateInviteBadRow(t *testing.T) {
+	_, dsn := pgtest.Schema(t)
+	s := open(t, dsn, postgres.Options{Writers: 1})
+	ctx := testCtx(t)
+	const n = 60
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		inv := newInvite(t, nil)
+		if i%20 == 7 {
+			inv.Source = "bad\x00source" // PostgreSQL text cannot hold NUL
+		}
+		wg.Go(func() { errs[i] = s.CreateInvite(ctx, inv) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if bad := i%20 == 7; bad != (err != nil) {
+			t.Errorf("%d: CreateInvite = %v (bad row: %v)", i, err, bad)
+		}
 	}
 }
