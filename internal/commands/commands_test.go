@@ -1,0 +1,649 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"github.com/xmpp-invites/invites/internal/commands"
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/sqlite"
+	"github.com/xmpp-invites/invites/plugin"
+	"mellium.im/xmpp/jid"
+)
+
+var _ commands.Authorizer = plugin.HostAPI(nil)
+
+const (
+	host  = "example.com"
+	admin = "admin@example.com/desk"
+	bob   = "bob@example.com/phone"
+	eve   = "eve@elsewhere.example/x"
+)
+
+// admins is an Authorizer over a fixed set of bare JIDs, each admin of its own domain.
+type admins struct {
+	set map[string]bool
+	err error
+}
+
+func (a *admins) IsAdmin(_ context.Context, h, j string) (bool, error) {
+	if a.err != nil {
+		return false, a.err
+	}
+	return a.set[j] && strings.HasSuffix(j, "@"+h), nil
+}
+
+type env struct {
+	svc   *core.Service
+	srv   *adhoc.Server
+	store *sqlite.Store
+	auth  *admins
+}
+
+// newEnv runs the commands over a real core.Service on a real SQLite store.
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := core.NewService(core.Options{
+		Store: st,
+		Hosts: []core.HostConfig{
+			{Domain: host, LandingPage: "https://example.com/invite?{token}"},
+			{Domain: "plain.example"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := &admins{set: map[string]bool{"admin@example.com": true, "root@plain.example": true}}
+	srv, err := commands.New(svc, auth, adhoc.ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{svc: svc, srv: srv, store: st, auth: auth}
+}
+
+func (e *env) exec(t testing.TB, h, who string, req adhoc.Request) (adhoc.Response, error) {
+	t.Helper()
+	req.Requester = who
+	return e.srv.Execute(context.Background(), h, req)
+}
+
+// run executes a one-stage command: execute, then complete with the form.
+func (e *env) run(t testing.TB, who, node string, form *adhoc.Form) (adhoc.Response, error) {
+	t.Helper()
+	resp, err := e.exec(t, host, who, adhoc.Request{Node: node})
+	if err != nil || resp.Status != adhoc.StatusExecuting {
+		return resp, err
+	}
+	return e.exec(t, host, who, adhoc.Request{Node: node, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: form})
+}
+
+func (e *env) keys(t testing.TB, h string) []core.Key {
+	t.Helper()
+	keys, err := e.svc.Keys(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func submit(kv ...string) *adhoc.Form {
+	f := &adhoc.Form{Type: adhoc.FormSubmit}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Fields = append(f.Fields, adhoc.Field{Var: kv[i], Values: []string{kv[i+1]}})
+	}
+	return f
+}
+
+func cond(err error) adhoc.Condition {
+	var ae *adhoc.Error
+	if errors.As(err, &ae) {
+		return ae.Condition
+	}
+	if err != nil {
+		return adhoc.Condition("other: " + err.Error())
+	}
+	return ""
+}
+
+func TestVisibility(t *testing.T) {
+	e := newEnv(t)
+	all := strings.Join([]string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount, commands.NodeInvite}, " ")
+	for i, tc := range []struct {
+		host, who, want string
+	}{
+		0: {host, admin, all},
+		1: {host, bob, commands.NodeInvite},
+		2: {host, eve, ""},
+		3: {"plain.example", admin, ""},
+		4: {"plain.example", "root@plain.example/r", all},
+		5: {"unserved.example", admin, ""},
+		6: {host, "example.com", ""},
+	} {
+		cmds, err := e.srv.Commands(context.Background(), tc.host, tc.who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range cmds {
+			if c.Name == "" {
+				t.Errorf("%d: %s has no name", i, c.Node)
+			}
+			got = append(got, c.Node)
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%d: %q, want %q", i, g, tc.want)
+		}
+	}
+}
+
+func TestForbidden(t *testing.T) {
+	e := newEnv(t)
+	adminSession, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		who  string
+		req  adhoc.Request
+		want adhoc.Condition
+	}{
+		0: {bob, adhoc.Request{Node: commands.NodeCreateKey}, adhoc.CondForbidden},
+		1: {bob, adhoc.Request{Node: commands.NodeListKeys}, adhoc.CondForbidden},
+		2: {bob, adhoc.Request{Node: commands.NodeDeleteKeys}, adhoc.CondForbidden},
+		3: {bob, adhoc.Request{Node: commands.NodeCreateAccount}, adhoc.CondForbidden},
+		4: {bob, adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondForbidden},
+		5: {eve, adhoc.Request{Node: commands.NodeInvite}, adhoc.CondForbidden},
+		6: {admin, adhoc.Request{Node: "http://jabber.org/protocol/admin#add-user"}, adhoc.CondItemNotFound},
+		7: {"admin@example.com/other", adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondBadSessionID},
+	} {
+		if _, err := e.exec(t, host, tc.who, tc.req); cond(err) != tc.want {
+			t.Errorf("%d: %v, want %s", i, err, tc.want)
+		}
+	}
+	if n := len(e.keys(t, host)); n != 0 {
+		t.Fatalf("%d keys created", n)
+	}
+	// Rights are asked on every request: revoked, the open session is refused.
+	delete(e.auth.set, "admin@example.com")
+	_, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")})
+	if cond(err) != adhoc.CondForbidden {
+		t.Fatalf("after revocation: %v", err)
+	}
+	e.auth.err = errors.New("host API down")
+	if _, err := e.srv.Commands(context.Background(), host, admin); err == nil {
+		t.Fatal("Commands hid a failing host API")
+	}
+	if _, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys}); cond(err) != adhoc.CondInternalServerError {
+		t.Fatalf("with the host API down: %v", err)
+	}
+}
+
+func field(f *adhoc.Form, v string) string {
+	if f == nil {
+		return "<no form>"
+	}
+	return f.Value(v)
+}
+
+func TestCreateKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, fl := range resp.Form.Fields {
+		vars = append(vars, fl.Var+":"+string(fl.Type))
+	}
+	if got := strings.Join(vars, " "); got != "name:text-single expires:text-single max-ttl:text-single rate:text-single" {
+		t.Fatalf("form fields %q", got)
+	}
+	if !slices.Equal(resp.Actions, []adhoc.Action{adhoc.ActionComplete}) {
+		t.Fatalf("actions %v", resp.Actions)
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("name", " portal ", "expires", "30d", "max-ttl", "2d", "rate", "10/h")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != adhoc.StatusCompleted || len(resp.Notes) != 1 || resp.Notes[0].Type != adhoc.NoteWarn ||
+		!strings.Contains(resp.Notes[0].Text, "cannot be shown again") {
+		t.Fatalf("%+v", resp)
+	}
+	cred := field(resp.Form, "key")
+	k, err := e.svc.Authenticate(ctx, cred)
+	if err != nil {
+		t.Fatalf("the new key %q does not authenticate: %v", cred, err)
+	}
+	if k.Name != "portal" || k.Host != host || k.MaxTTL != 48*time.Hour || k.Rate != (core.Rate{N: 10, Period: time.Hour}) ||
+		k.ExpiresAt.Sub(k.CreatedAt) != 30*24*time.Hour || field(resp.Form, "id") != k.ID || resp.Form.Type != adhoc.FormResult {
+		t.Fatalf("key %+v from %+v", k, resp.Form)
+	}
+	// The key is in the store, for the command line and the HTTP API.
+	keys := e.keys(t, host)
+	if len(keys) != 1 || keys[0].ID != k.ID {
+		t.Fatalf("%+v", keys)
+	}
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{}); err != nil {
+		t.Fatalf("the new key cannot create invites: %v", err)
+	}
+}
+
+func TestCreateKeyMalformed(t *testing.T) {
+	e := newEnv(t)
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		form *adhoc.Form
+		want adhoc.Condition
+	}{
+		0:  {submit(), adhoc.CondNotAcceptable},
+		1:  {submit("name", "   "), adhoc.CondNotAcceptable},
+		2:  {submit("name", "x", "expires", "soon"), adhoc.CondNotAcceptable},
+		3:  {submit("name", "x", "expires", "-5"), adhoc.CondNotAcceptable},
+		4:  {submit("name", "x", "max-ttl", "1000000w"), adhoc.CondNotAcceptable},
+		5:  {submit("name", "x", "rate", "10"), adhoc.CondNotAcceptable},
+		6:  {submit("name", "x", "rate", "0/h"), adhoc.CondNotAcceptable},
+		7:  {submit("name", "x", "rate", "10/fortnight"), adhoc.CondNotAcceptable},
+		8:  {submit("name", strings.Repeat("n", core.MaxKeyNameLen+1)), adhoc.CondNotAcceptable},
+		9:  {submit("name", "bell\x07"), adhoc.CondNotAcceptable},
+		10: {&adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "name", Values: []string{"a", "b"}}}}, adhoc.CondBadPayload},
+		11: {&adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "name", Type: adhoc.FieldTextSingle, Values: []string{"a", "b"}}}}, adhoc.CondBadPayload},
+		12: {&adhoc.Form{Type: adhoc.FormCancel}, adhoc.CondBadPayload},
+		13: {&adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "name", Values: []string{"a"}}, {Var: "name", Values: []string{"b"}}}}, adhoc.CondBadPayload},
+	} {
+		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
+		if cond(err) != tc.want {
+			t.Errorf("%d: %v, want %s", i, err, tc.want)
+		}
+		var ae *adhoc.Error
+		if errors.As(err, &ae) && ae.Condition == adhoc.CondNotAcceptable && ae.Text == "" {
+			t.Errorf("%d: not-acceptable without a reason", i)
+		}
+		if n := len(e.keys(t, host)); n != 0 {
+			t.Fatalf("%d: %d keys in the store after a malformed form", i, n)
+		}
+	}
+	// The session survived the mistakes.
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "fixed")})
+	if err != nil || resp.Status != adhoc.StatusCompleted {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	if n := len(e.keys(t, host)); n != 1 {
+		t.Fatalf("%d keys", n)
+	}
+}
+
+func table(t testing.TB, f *adhoc.Form) []map[string]string {
+	t.Helper()
+	if f == nil || f.Type != adhoc.FormResult {
+		t.Fatalf("not a result form: %+v", f)
+	}
+	var cols []string
+	for _, r := range f.Reported {
+		cols = append(cols, r.Var)
+	}
+	if got := strings.Join(cols, " "); got != "id name created expires last-used uses" {
+		t.Fatalf("columns %q", got)
+	}
+	if len(f.Fields) != 0 {
+		t.Fatalf("a table with top-level fields: %+v", f.Fields)
+	}
+	var rows []map[string]string
+	for _, item := range f.Items {
+		row := map[string]string{}
+		for _, c := range item {
+			row[c.Var] = strings.Join(c.Values, ",")
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func TestListKeysMirror(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := table(t, resp.Form); len(rows) != 0 || len(resp.Notes) != 1 || resp.Status != adhoc.StatusCompleted {
+		t.Fatalf("empty list: %+v", resp)
+	}
+	// As the command line does it.
+	k, cred, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: "cli key", ExpiresIn: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: "plain.example", Name: "elsewhere"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, cred); err != nil {
+		t.Fatal(err)
+	}
+	// And one made by the command.
+	made, err := e.run(t, admin, commands.NodeCreateKey, submit("name", "adhoc key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := table(t, resp.Form)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows: %v", len(rows), rows)
+	}
+	r := rows[0]
+	if r["id"] != k.ID || r["name"] != "cli key" || r["uses"] != "1" || r["last-used"] == "never" ||
+		r["created"] != k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z") || r["expires"] != k.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z") {
+		t.Fatalf("row %v for %+v", r, k)
+	}
+	if rows[1]["id"] != field(made.Form, "id") || rows[1]["name"] != "adhoc key" || rows[1]["expires"] != "never" || rows[1]["last-used"] != "never" || rows[1]["uses"] != "0" {
+		t.Fatalf("row %v", rows[1])
+	}
+	// The key made by the command is what the command line lists.
+	keys := e.keys(t, host)
+	if len(keys) != 2 || keys[1].Name != "adhoc key" {
+		t.Fatalf("%+v", keys)
+	}
+}
+
+func TestDeleteKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil || resp.Status != adhoc.StatusCompleted || len(resp.Notes) != 1 {
+		t.Fatalf("with no keys: %+v %v", resp, err)
+	}
+	var ids, creds []string
+	for _, name := range []string{"alpha", "", "gamma"} {
+		k, cred, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, creds = append(ids, k.ID), append(creds, cred)
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, ok := resp.Form.Field("keys")
+	if !ok || fl.Type != adhoc.FieldListMulti || !fl.Required {
+		t.Fatalf("%+v", resp.Form)
+	}
+	want := []adhoc.Option{{Label: "alpha", Value: ids[0]}, {Label: ids[1], Value: ids[1]}, {Label: "gamma", Value: ids[2]}}
+	if !slices.Equal(fl.Options, want) {
+		t.Fatalf("options %+v, want %+v", fl.Options, want)
+	}
+	sid := resp.SessionID
+	multi := func(vals ...string) *adhoc.Form {
+		return &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "keys", Type: adhoc.FieldListMulti, Values: vals}}}
+	}
+	for i, tc := range []struct {
+		form *adhoc.Form
+		want adhoc.Condition
+	}{
+		0: {multi(), adhoc.CondNotAcceptable},
+		1: {multi(ids[0], "AAAAAAAAAAAA"), adhoc.CondNotAcceptable},
+		2: {multi(ids[0], "not a key at all"), adhoc.CondNotAcceptable},
+		3: {submit(), adhoc.CondNotAcceptable},
+	} {
+		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys, SessionID: sid, Action: adhoc.ActionComplete, Form: tc.form})
+		if cond(err) != tc.want {
+			t.Errorf("%d: %v, want %s", i, err, tc.want)
+		}
+		if n := len(e.keys(t, host)); n != 3 {
+			t.Fatalf("%d: %d keys left after a malformed form", i, n)
+		}
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys, SessionID: sid, Action: adhoc.ActionComplete, Form: multi(ids[0], ids[1], ids[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != adhoc.StatusCompleted || len(resp.Notes) != 1 ||
+		resp.Notes[0].Text != "Deleted 2 keys: alpha ("+ids[0]+"), "+ids[1]+" ("+ids[1]+")." {
+		t.Fatalf("%+v", resp)
+	}
+	// Rejected at once; the other one still works.
+	for i, c := range creds[:2] {
+		if _, err := e.svc.Authenticate(ctx, c); !errors.Is(err, core.ErrForbidden) {
+			t.Errorf("deleted key %d: %v, want ErrForbidden", i, err)
+		}
+	}
+	if _, err := e.svc.Authenticate(ctx, creds[2]); err != nil {
+		t.Fatal(err)
+	}
+	// A key deleted as the command line does it disappears from the command's list.
+	if err := e.svc.DeleteKey(ctx, host, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil || resp.Status != adhoc.StatusCompleted || resp.Form != nil {
+		t.Fatalf("all deleted: %+v %v", resp, err)
+	}
+}
+
+func tokenOf(t testing.TB, uri string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(uri, "preauth=")
+	if !ok {
+		t.Fatalf("no token in %q", uri)
+	}
+	tok, _, _ := strings.Cut(rest, ";")
+	return tok
+}
+
+func TestCreateAccount(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl, ok := start.Form.Field("username"); !ok || fl.Required {
+		t.Fatalf("%+v", start.Form)
+	}
+	_, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("username", "no@such name")})
+	if cond(err) != adhoc.CondNotAcceptable {
+		t.Fatalf("malformed username: %v", err)
+	}
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("username", "Juliet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := resp.Form
+	uri := field(f, "uri")
+	tok := tokenOf(t, uri)
+	if field(f, "FORM_TYPE") != commands.FormTypeInvitation || uri != "xmpp:juliet@example.com?register;preauth="+tok ||
+		field(f, "landing-url") != "https://example.com/invite?"+tok || f.Type != adhoc.FormResult {
+		t.Fatalf("%+v", f)
+	}
+	inv, err := e.svc.CheckInvite(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := time.Parse(time.RFC3339, field(f, "expire"))
+	if err != nil || !exp.Equal(inv.ExpiresAt.Truncate(time.Second)) || inv.Username != "juliet" || inv.Kind != core.KindAccount ||
+		inv.Source != "adhoc/admin@example.com" {
+		t.Fatalf("%+v, expire %q %v", inv, field(f, "expire"), err)
+	}
+	// No username; a host without a landing page.
+	resp, err = e.run(t, admin, commands.NodeCreateAccount, submit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uri := field(resp.Form, "uri"); uri != "xmpp:example.com?register;preauth="+tokenOf(t, uri) {
+		t.Fatalf("%q", uri)
+	}
+	start, err = e.exec(t, "plain.example", "root@plain.example/r", adhoc.Request{Node: commands.NodeCreateAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = e.exec(t, "plain.example", "root@plain.example/r", adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := resp.Form.Field("landing-url"); ok || !strings.HasPrefix(field(resp.Form, "uri"), "xmpp:plain.example?register;preauth=") {
+		t.Fatalf("%+v", resp.Form)
+	}
+}
+
+func TestInvite(t *testing.T) {
+	e := newEnv(t)
+	resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := field(resp.Form, "uri")
+	tok := tokenOf(t, uri)
+	if resp.Status != adhoc.StatusCompleted || uri != "xmpp:bob@example.com?roster;preauth="+tok+";ibr=y" ||
+		field(resp.Form, "landing-url") == "" || field(resp.Form, "expire") == "" {
+		t.Fatalf("%+v", resp)
+	}
+	inv, err := e.svc.CheckInvite(context.Background(), tok)
+	if err != nil || inv.Kind != core.KindContact || inv.Inviter != "bob" || !inv.CanRegister() {
+		t.Fatalf("%+v %v", inv, err)
+	}
+}
+
+func TestNew(t *testing.T) {
+	e := newEnv(t)
+	if _, err := commands.New(nil, e.auth, adhoc.ServerOptions{}); err == nil {
+		t.Error("no error without a service")
+	}
+	if _, err := commands.New(e.svc, nil, adhoc.ServerOptions{}); err == nil {
+		t.Error("no error without an authorizer")
+	}
+}
+
+// pair connects requester to a server running the commands, over a real stream.
+func pair(t testing.TB, e *env, requester string) *adhoctest.Pair {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := adhoctest.New(ctx, e.srv, jid.MustParse(requester), adhoc.HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("closing: %v", err)
+		}
+	})
+	return p
+}
+
+func TestOverStream(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	a := pair(t, e, admin)
+	cmds, err := a.Commands(ctx)
+	if err != nil || len(cmds) != 5 {
+		t.Fatalf("admin sees %+v %v", cmds, err)
+	}
+	resp, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, Action: adhoc.ActionExecute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A malformed form: the right error, nothing stored, the session still open.
+	_, err = a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x", "rate", "lots")})
+	var ie *adhoctest.IQError
+	if !errors.As(err, &ie) || ie.Type != "modify" || ie.Condition != "not-acceptable" || !strings.HasPrefix(ie.Text, "rate: ") {
+		t.Fatalf("%v, want modify/not-acceptable about the rate", err)
+	}
+	if n := len(e.keys(t, host)); n != 0 {
+		t.Fatalf("%d keys after a malformed form", n)
+	}
+	done, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "over the wire", "rate", "5/m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := e.svc.Authenticate(ctx, field(done.Form, "key"))
+	if err != nil || k.Name != "over the wire" {
+		t.Fatalf("%+v %v", k, err)
+	}
+	list, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := table(t, list.Form); len(rows) != 1 || rows[0]["id"] != k.ID || rows[0]["uses"] != "1" {
+		t.Fatalf("%v", rows)
+	}
+	del, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = a.Execute(ctx, adhoc.Request{Node: commands.NodeDeleteKeys, SessionID: del.SessionID, Action: adhoc.ActionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, field(done.Form, "key")); err != nil {
+		t.Fatalf("canceled delete deleted: %v", err)
+	}
+	del, err = a.Execute(ctx, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = a.Execute(ctx, adhoc.Request{Node: commands.NodeDeleteKeys, SessionID: del.SessionID, Action: adhoc.ActionComplete,
+		Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "keys", Values: []string{k.ID}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, field(done.Form, "key")); !errors.Is(err, core.ErrForbidden) {
+		t.Fatalf("deleted key: %v", err)
+	}
+
+	// A local user sees only the contact invite, and is refused the rest.
+	b := pair(t, e, bob)
+	cmds, err = b.Commands(ctx)
+	if err != nil || len(cmds) != 1 || cmds[0].Node != commands.NodeInvite {
+		t.Fatalf("bob sees %+v %v", cmds, err)
+	}
+	for _, node := range []string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount} {
+		_, err := b.Execute(ctx, adhoc.Request{Node: node})
+		if !errors.As(err, &ie) || ie.Type != "auth" || ie.Condition != "forbidden" {
+			t.Errorf("%s: %v, want auth/forbidden", node, err)
+		}
+	}
+	inv, err := b.Execute(ctx, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil || !strings.HasSuffix(field(inv.Form, "uri"), ";ibr=y") {
+		t.Fatalf("%+v %v", inv, err)
+	}
+}
+
+// BenchmarkCreateKeyRoundTrip measures execute → completed of "Create invite API key"
+// through the Handler on an in-memory stream, over the SQLite store.
+func BenchmarkCreateKeyRoundTrip(b *testing.B) {
+	e := newEnv(b)
+	p := pair(b, e, admin)
+	ctx := context.Background()
+	form := submit("name", "bench", "expires", "1h")
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := p.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey})
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp, err = p.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: form})
+		if err != nil || resp.Status != adhoc.StatusCompleted {
+			b.Fatal(resp, err)
+		}
+	}
+}
