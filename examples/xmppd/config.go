@@ -1,0 +1,296 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+)
+
+// Defaults of Config.
+const (
+	DefaultDomain       = "localhost"
+	DefaultDataDir      = "./data"
+	DefaultC2SAddr      = "127.0.0.1:5222"
+	DefaultHTTPAddr     = "127.0.0.1:5280"
+	DefaultRegistration = string(register.InviteOnly)
+	DefaultLogLevel     = "info"
+	// PluginBinary is the plugin's file name, looked for beside xmppd, then on PATH.
+	PluginBinary = "invites-plugin"
+	// DemoAdmin is the localpart of the demo's administrator.
+	DemoAdmin = "admin"
+)
+
+// Config is xmppd's configuration: the TOML file given with -config, with each
+// command-line flag overriding its key.
+// The zero value of each field means its documented default.
+type Config struct {
+	// Domain is the XMPP domain served (flag -domain). Default "localhost".
+	Domain string `toml:"domain"`
+	// DataDir holds the account store (accounts.db), the generated TLS certificate
+	// (tls/) and the plugin's data (invites.db) (flag -data). Default "./data".
+	DataDir string `toml:"data_dir"`
+	// C2S is the TCP address of the client listener (flag -c2s).
+	// Default "127.0.0.1:5222"; use ":5222" to serve every interface.
+	C2S string `toml:"c2s"`
+	// HTTP is the TCP address of the HTTP server that serves /invites_api
+	// (flag -http). Default "127.0.0.1:5280".
+	HTTP string `toml:"http"`
+	// HTTPURL is the public base URL of the HTTP server, as clients reach it
+	// through any proxy, given to the plugin for landing pages (flag -http-url).
+	// Default "http://" + HTTP (with 127.0.0.1 for an unspecified host).
+	HTTPURL string `toml:"http_url"`
+	// Admins are the bare JIDs of administrators, who may run the key commands
+	// (flag -admin, repeatable; flags replace the file's list). Default none.
+	Admins []string `toml:"admins"`
+	// Plugin is the path of the invites-plugin binary (flag -plugin).
+	// Default: invites-plugin beside the xmppd binary, else on PATH.
+	Plugin string `toml:"plugin"`
+	// PluginConfig is the plugin's own TOML config (landing page, lifetimes,
+	// limits, store), passed through (flag -plugin-config). Default none.
+	PluginConfig string `toml:"plugin_config"`
+	// Registration is who may register accounts in-band: "invite-only", "open" or
+	// "closed" (flag -registration). Default "invite-only".
+	Registration string `toml:"registration"`
+	// TLSCert and TLSKey are PEM files of the STARTTLS certificate chain and key
+	// (flags -tls-cert, -tls-key); both or neither. Default: a self-signed
+	// certificate generated in DataDir/tls at first start and kept.
+	TLSCert string `toml:"tls_cert"`
+	// TLSKey is the key of TLSCert; see there.
+	TLSKey string `toml:"tls_key"`
+	// MaxStanzaSize bounds one stanza of an authenticated client, in bytes
+	// (flag -max-stanza-size). Default 262144 (256 KiB); at least 10000.
+	MaxStanzaSize int64 `toml:"max_stanza_size"`
+	// LogLevel is "debug", "info", "warn" or "error" (flag -log-level).
+	// Default "info". The log goes to standard error.
+	LogLevel string `toml:"log_level"`
+
+	// Demo is set by -demo only: zero-configuration demonstration mode.
+	Demo bool `toml:"-"`
+}
+
+// usage is printed for -h and usage errors.
+const usage = `Usage:
+  xmppd [FLAGS]                      run the server
+  xmppd [FLAGS] adduser JID PASSWORD add an account (PASSWORD "-" reads it from stdin)
+  xmppd -demo                        run with zero configuration and print how to try it
+
+Flags:
+`
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseArgs parses the command line: the flags (anywhere before "--"), the TOML
+// file they name, and the remaining words. Flags win over the file.
+func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
+	var flagCfg Config
+	var configFile string
+	var admins stringList
+	fs := flag.NewFlagSet("xmppd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&configFile, "config", "", "TOML config `file` (keys: see the README); flags override it")
+	fs.StringVar(&flagCfg.Domain, "domain", DefaultDomain, "XMPP `domain` served")
+	fs.StringVar(&flagCfg.DataDir, "data", DefaultDataDir, "data `directory`")
+	fs.StringVar(&flagCfg.C2S, "c2s", DefaultC2SAddr, "client listener `address`")
+	fs.StringVar(&flagCfg.HTTP, "http", DefaultHTTPAddr, "HTTP listener `address` (serves /invites_api)")
+	fs.StringVar(&flagCfg.HTTPURL, "http-url", "", "public base `URL` of the HTTP server (default http://ADDRESS)")
+	fs.Var(&admins, "admin", "administrator bare `JID` (repeatable)")
+	fs.StringVar(&flagCfg.Plugin, "plugin", "", "invites-plugin `path` (default: beside xmppd, then PATH)")
+	fs.StringVar(&flagCfg.PluginConfig, "plugin-config", "", "the plugin's TOML config `file`")
+	fs.StringVar(&flagCfg.Registration, "registration", DefaultRegistration, "in-band registration `mode`: invite-only, open or closed")
+	fs.StringVar(&flagCfg.TLSCert, "tls-cert", "", "TLS certificate chain `file` (PEM; default: self-signed in DATA/tls)")
+	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
+	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
+	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, print how to try it")
+
+	// Flags may come before and after the sub-command.
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return Config{}, nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			rest = append(rest, args[1:]...)
+			break
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var cfg Config
+	if configFile != "" {
+		var err error
+		if cfg, err = loadFile(configFile); err != nil {
+			return Config{}, nil, err
+		}
+	}
+	over := map[string]func(){
+		"domain":          func() { cfg.Domain = flagCfg.Domain },
+		"data":            func() { cfg.DataDir = flagCfg.DataDir },
+		"c2s":             func() { cfg.C2S = flagCfg.C2S },
+		"http":            func() { cfg.HTTP = flagCfg.HTTP },
+		"http-url":        func() { cfg.HTTPURL = flagCfg.HTTPURL },
+		"admin":           func() { cfg.Admins = admins },
+		"plugin":          func() { cfg.Plugin = flagCfg.Plugin },
+		"plugin-config":   func() { cfg.PluginConfig = flagCfg.PluginConfig },
+		"registration":    func() { cfg.Registration = flagCfg.Registration },
+		"tls-cert":        func() { cfg.TLSCert = flagCfg.TLSCert },
+		"tls-key":         func() { cfg.TLSKey = flagCfg.TLSKey },
+		"max-stanza-size": func() { cfg.MaxStanzaSize = flagCfg.MaxStanzaSize },
+		"log-level":       func() { cfg.LogLevel = flagCfg.LogLevel },
+	}
+	for name, apply := range over {
+		if set[name] {
+			apply()
+		}
+	}
+	cfg.Demo = flagCfg.Demo
+	return cfg, rest, nil
+}
+
+// loadFile decodes a TOML config strictly: an unknown key is an error.
+func loadFile(path string) (Config, error) {
+	var cfg Config
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return cfg, nil
+}
+
+// Normalize fills in the defaults and checks the result; it is the one place
+// defaults are set.
+func (c *Config) Normalize() error {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&c.Domain, DefaultDomain)
+	def(&c.DataDir, DefaultDataDir)
+	def(&c.C2S, DefaultC2SAddr)
+	def(&c.HTTP, DefaultHTTPAddr)
+	def(&c.Registration, DefaultRegistration)
+	def(&c.LogLevel, DefaultLogLevel)
+	if c.MaxStanzaSize == 0 {
+		c.MaxStanzaSize = 256 << 10
+	}
+	return c.Validate()
+}
+
+// Validate checks a normalized Config.
+func (c *Config) Validate() error {
+	var errs []error
+	d, err := jid.Parse(c.Domain)
+	if err != nil || d.Localpart() != "" || d.Resourcepart() != "" {
+		errs = append(errs, fmt.Errorf("domain: %q is not a domain", c.Domain))
+	} else {
+		c.Domain = d.String()
+	}
+	for _, a := range []struct{ name, addr string }{{"c2s", c.C2S}, {"http", c.HTTP}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.name, err))
+		}
+	}
+	for i, a := range c.Admins {
+		j, err := jid.Parse(a)
+		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
+			errs = append(errs, fmt.Errorf("admins: %q is not a bare JID", a))
+			continue
+		}
+		c.Admins[i] = j.String()
+	}
+	if _, err := register.ParseMode(c.Registration); err != nil {
+		errs = append(errs, fmt.Errorf("registration: %w", err))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key go together"))
+	}
+	if c.MaxStanzaSize < 10000 || c.MaxStanzaSize > 64<<20 {
+		errs = append(errs, errors.New("max_stanza_size must be between 10000 and 67108864"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// parseLevel parses a log level name.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log_level: %w", err)
+	}
+	return l, nil
+}
+
+// pluginPath finds the plugin binary: the configured path, else invites-plugin
+// beside the running xmppd, else on PATH.
+func (c *Config) pluginPath(lookPath func(string) (string, error)) (string, error) {
+	if c.Plugin != "" {
+		return c.Plugin, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), PluginBinary)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	p, err := lookPath(PluginBinary)
+	if err != nil {
+		return "", fmt.Errorf("%s not found beside xmppd nor on PATH (use -plugin): %w", PluginBinary, err)
+	}
+	return p, nil
+}
+
+// httpURL returns the public base URL of the HTTP server listening on addr.
+func (c *Config) httpURL(addr net.Addr) string {
+	if c.HTTPURL != "" {
+		return strings.TrimRight(c.HTTPURL, "/")
+	}
+	return "http://" + loopbackIfUnspecified(addr)
+}
+
+// loopbackIfUnspecified renders addr, with 127.0.0.1 for an unspecified host.
+func loopbackIfUnspecified(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

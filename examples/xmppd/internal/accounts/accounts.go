@@ -1,0 +1,373 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
+)
+
+// Errors of the store.
+var (
+	// ErrExists means the name is taken, by an account or a pending registration.
+	ErrExists = errors.New("accounts: account exists")
+	// ErrNotFound means there is no such (active) account.
+	ErrNotFound = errors.New("accounts: no such account")
+	// ErrInvalidJID means the address is not a valid bare JID with a localpart.
+	ErrInvalidJID = errors.New("accounts: invalid account address")
+)
+
+// Defaults of Options.
+const (
+	// DefaultBusyTimeout is how long a write waits for another process's lock.
+	DefaultBusyTimeout = 10 * time.Second
+	// PendingTTL is how long a pending registration may stay before it is
+	// considered abandoned (a crash between Reserve and Activate).
+	PendingTTL = 10 * time.Minute
+)
+
+// FileName is the name of the store's file in the data directory.
+const FileName = "accounts.db"
+
+// Options configure a Store; the zero value means the documented defaults.
+type Options struct {
+	// Iterations is the PBKDF2 count of new credentials.
+	// Zero means scram.DefaultIterations.
+	Iterations int
+	// BusyTimeout bounds the wait for a lock held by another process (such as
+	// "xmppd adduser" while the server runs). Zero means DefaultBusyTimeout.
+	BusyTimeout time.Duration
+	// Logger receives warnings; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is the account store.
+// It is safe for concurrent use, and by several processes.
+type Store struct {
+	db   *sql.DB
+	opts Options
+}
+
+// Account states in the state column.
+const (
+	stateActive  = 0
+	statePending = 1
+)
+
+// Normalize returns the canonical form of a bare JID with a localpart.
+func Normalize(addr string) (string, error) {
+	j, err := jid.Parse(addr)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidJID, err)
+	}
+	if j.Localpart() == "" || j.Resourcepart() != "" {
+		return "", fmt.Errorf("%w: %q is not user@domain", ErrInvalidJID, addr)
+	}
+	return j.Bare().String(), nil
+}
+
+// Open opens (creating it and its directory if needed) the store at path.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Iterations == 0 {
+		opts.Iterations = scram.DefaultIterations
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("accounts: creating directory: %w", err)
+	}
+	q := url.Values{}
+	for _, p := range []string{
+		fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()),
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"foreign_keys(1)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	db, err := driver.Open(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("accounts: opening %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db, opts: opts}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		opts.Logger.Warn("accounts: restricting file mode", "err", err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("accounts: closing: %w", err)
+	}
+	return nil
+}
+
+// migrate brings the schema to the current version.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("accounts: migrating: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("accounts: reading schema version: %w", err)
+	}
+	migrations := []string{
+		1: `
+CREATE TABLE accounts (
+	jid        TEXT PRIMARY KEY,
+	state      INTEGER NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE credentials (
+	jid        TEXT NOT NULL REFERENCES accounts(jid) ON DELETE CASCADE,
+	mechanism  TEXT NOT NULL,
+	salt       BLOB NOT NULL,
+	iterations INTEGER NOT NULL,
+	stored_key BLOB NOT NULL,
+	server_key BLOB NOT NULL,
+	PRIMARY KEY (jid, mechanism)
+) STRICT;`,
+	}
+	if version >= len(migrations) {
+		return tx.Commit()
+	}
+	for v := version + 1; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("accounts: migration %d: %w", v, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations)-1)); err != nil {
+		return fmt.Errorf("accounts: setting schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("accounts: migrating: %w", err)
+	}
+	return nil
+}
+
+// credentials derives the credentials of every mechanism for password.
+// This is the slow part (PBKDF2); it runs outside any transaction.
+func (s *Store) credentials(password string) ([]scram.Credential, error) {
+	var out []scram.Credential
+	for _, m := range scram.Mechanisms() {
+		c, err := scram.NewCredential(m, password, s.opts.Iterations)
+		if err != nil {
+			return nil, fmt.Errorf("accounts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Add creates an active account, or returns ErrExists.
+func (s *Store) Add(ctx context.Context, addr, password string) error {
+	return s.insert(ctx, addr, password, stateActive)
+}
+
+// Reserve claims the name for a registration in progress: a pending account that
+// cannot log in until Activate. It returns ErrExists if the name is taken.
+func (s *Store) Reserve(ctx context.Context, addr, password string) error {
+	return s.insert(ctx, addr, password, statePending)
+}
+
+// insert creates an account in state.
+func (s *Store) insert(ctx context.Context, addr, password string, state int) error {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	creds, err := s.credentials(password)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("accounts: creating %s: %w", bare, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := s.opts.Now()
+	// An abandoned reservation does not hold the name forever.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ? AND state = ? AND created_at < ?`,
+		bare, statePending, now.Add(-PendingTTL).Unix()); err != nil {
+		return fmt.Errorf("accounts: creating %s: %w", bare, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (jid, state, created_at) VALUES (?, ?, ?)`,
+		bare, state, now.Unix()); err != nil {
+		if isConstraint(err) {
+			return fmt.Errorf("%w: %s", ErrExists, bare)
+		}
+		return fmt.Errorf("accounts: creating %s: %w", bare, err)
+	}
+	if err := putCredentials(ctx, tx, bare, creds); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("accounts: creating %s: %w", bare, err)
+	}
+	return nil
+}
+
+// putCredentials replaces the credentials of bare.
+func putCredentials(ctx context.Context, tx *sql.Tx, bare string, creds []scram.Credential) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE jid = ?`, bare); err != nil {
+		return fmt.Errorf("accounts: storing credentials: %w", err)
+	}
+	for _, c := range creds {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO credentials (jid, mechanism, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)`,
+			bare, c.Mechanism, c.Salt, c.Iterations, c.StoredKey, c.ServerKey); err != nil {
+			return fmt.Errorf("accounts: storing credentials: %w", err)
+		}
+	}
+	return nil
+}
+
+// Put sets the password of an active account, creating the account if needed.
+// It reports whether it created it.
+func (s *Store) Put(ctx context.Context, addr, password string) (created bool, err error) {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return false, err
+	}
+	creds, err := s.credentials(password)
+	if err != nil {
+		return false, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var existed int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE jid = ?`, bare).Scan(&existed); err != nil {
+		return false, fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (jid, state, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (jid) DO UPDATE SET state = excluded.state`, bare, stateActive, s.opts.Now().Unix()); err != nil {
+		return false, fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	if err := putCredentials(ctx, tx, bare, creds); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	return existed == 0, nil
+}
+
+// Activate turns a pending registration into an account.
+func (s *Store) Activate(ctx context.Context, addr string) error {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET state = ? WHERE jid = ? AND state = ?`,
+		stateActive, bare, statePending)
+	if err != nil {
+		return fmt.Errorf("accounts: activating %s: %w", bare, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%w: no pending registration of %s", ErrNotFound, bare)
+	}
+	return nil
+}
+
+// Release drops a pending registration; an active account is left alone.
+func (s *Store) Release(ctx context.Context, addr string) error {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ? AND state = ?`, bare, statePending); err != nil {
+		return fmt.Errorf("accounts: releasing %s: %w", bare, err)
+	}
+	return nil
+}
+
+// Exists reports whether addr is an active account.
+// An invalid address is simply not an account.
+func (s *Store) Exists(ctx context.Context, addr string) (bool, error) {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return false, nil
+	}
+	var n int
+	err = s.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE jid = ? AND state = ?`, bare, stateActive).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("accounts: looking up %s: %w", bare, err)
+	}
+	return n > 0, nil
+}
+
+// Credential returns the stored credential of an active account for mechanism,
+// or ErrNotFound.
+func (s *Store) Credential(ctx context.Context, addr, mechanism string) (scram.Credential, error) {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return scram.Credential{}, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	c := scram.Credential{Mechanism: mechanism}
+	err = s.db.QueryRowContext(ctx, `SELECT c.salt, c.iterations, c.stored_key, c.server_key
+		FROM credentials c JOIN accounts a ON a.jid = c.jid
+		WHERE c.jid = ? AND c.mechanism = ? AND a.state = ?`, bare, mechanism, stateActive).
+		Scan(&c.Salt, &c.Iterations, &c.StoredKey, &c.ServerKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return scram.Credential{}, fmt.Errorf("%w: %s", ErrNotFound, bare)
+	}
+	if err != nil {
+		return scram.Credential{}, fmt.Errorf("accounts: reading credential of %s: %w", bare, err)
+	}
+	return c, nil
+}
+
+// Delete removes an account (active or pending).
+func (s *Store) Delete(ctx context.Context, addr string) error {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ?`, bare)
+	if err != nil {
+		return fmt.Errorf("accounts: deleting %s: %w", bare, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, bare)
+	}
+	return nil
+}
+
+// isConstraint reports whether err is a primary key or unique violation.
+func isConstraint(err error) bool {
+	return errors.Is(err, sqlite3.CONSTRAINT_PRIMARYKEY) || errors.Is(err, sqlite3.CONSTRAINT_UNIQUE)
+}

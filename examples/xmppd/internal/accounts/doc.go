@@ -1,0 +1,22 @@
+// Package accounts is the account store of the example XMPP server: one SQLite file
+// (pure Go, github.com/ncruces/go-sqlite3) in the data directory, in WAL mode with
+// synchronous=FULL, written only in immediate transactions.
+//
+// # What is stored
+//
+// An account is a bare JID (RFC 7622, canonical form) and, per SCRAM mechanism,
+// the salted credential of RFC 5802 §3: salt, iteration count, StoredKey and
+// ServerKey (see package scram).
+// No password, and nothing a password could be recovered from faster than by
+// guessing, is kept.
+//
+// # Registration in two steps
+//
+// In-band registration (XEP-0077) with an invite must create the account and use
+// up the invite, which lives in another store (the invites plugin's).
+// [Store.Reserve] claims the name first, as a pending account that cannot log in
+// and that [Store.Exists] does not report; once the invite is redeemed
+// [Store.Activate] turns it into a real account, and if redemption fails
+// [Store.Release] gives the name back.
+// A pending account left behind by a crash is removed after [PendingTTL].
+package accounts

@@ -1,0 +1,166 @@
+package c2s
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+)
+
+// payloadTokens marshals v with encoding/xml and returns its tokens, without the
+// xmlns attributes the decoder adds (the names carry the namespaces).
+// A nil v gives no tokens.
+func payloadTokens(v any) (xml.TokenReader, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := xml.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("c2s: encoding payload: %w", err)
+	}
+	strip := xmlstream.RemoveAttr(func(_ xml.StartElement, a xml.Attr) bool {
+		return a.Name.Space == "" && a.Name.Local == "xmlns"
+	})
+	return strip(xml.NewDecoder(bytes.NewReader(b))), nil
+}
+
+// encodeTokens serializes r on its own.
+func encodeTokens(r xml.TokenReader) (string, error) {
+	var b bytes.Buffer
+	e := xml.NewEncoder(&b)
+	if _, err := xmlstream.Copy(e, r); err != nil {
+		return "", fmt.Errorf("c2s: encoding: %w", err)
+	}
+	if err := e.Flush(); err != nil {
+		return "", fmt.Errorf("c2s: encoding: %w", err)
+	}
+	return b.String(), nil
+}
+
+// asStanzaError returns err as a stanza error, internal-server-error if it is not one.
+func asStanzaError(err error) stanza.Error {
+	var se stanza.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	return stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError}
+}
+
+// replyIQ answers iq during negotiation: a result carrying payload, or the error.
+func (c *conn) replyIQ(iq stanza.IQ, payload any, err error) error {
+	var r xml.TokenReader
+	if err != nil {
+		r = iq.Error(asStanzaError(err))
+	} else {
+		p, perr := payloadTokens(payload)
+		if perr != nil {
+			return perr
+		}
+		r = iq.Result(p)
+	}
+	s, err := encodeTokens(r)
+	if err != nil {
+		return err
+	}
+	return c.write(s)
+}
+
+// firstChild reads up to the first child element of the element d is in.
+func firstChild(d *xml.Decoder) (xml.StartElement, bool, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return xml.StartElement{}, false, fmt.Errorf("c2s: reading IQ payload: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return t, true, nil
+		case xml.EndElement:
+			return xml.StartElement{}, false, nil
+		}
+	}
+}
+
+// Names of pre-authentication payloads.
+var (
+	namePreAuth  = xml.Name{Space: register.NSPreAuth, Local: "preauth"}
+	nameRegister = xml.Name{Space: register.NS, Local: "query"}
+)
+
+// preAuthIQ answers an IQ on a stream that is not authenticated: the pre-auth
+// token (XEP-0445) and registration (XEP-0077); anything else is refused.
+func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartElement) error {
+	iq, err := stanza.NewIQ(start)
+	if err != nil {
+		return &streamError{condition: "invalid-from", text: "malformed address"}
+	}
+	// The client is nobody yet: whatever 'from' it wrote is dropped.
+	iq.From = jid.JID{}
+	if iq.Type != stanza.GetIQ && iq.Type != stanza.SetIQ {
+		return drain(d)
+	}
+	payload, ok, err := firstChild(d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return c.replyIQ(iq, nil, stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest})
+	}
+	if !iq.To.Equal(jid.JID{}) && !iq.To.Equal(c.srv.domain) {
+		if err := drain(d); err != nil {
+			return err
+		}
+		return c.replyIQ(iq, nil, stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable})
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.RequestTimeout)
+	defer cancel()
+
+	var result any
+	switch {
+	case c.flow == nil:
+		err = stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}
+	case payload.Name == namePreAuth && iq.Type == stanza.SetIQ:
+		var p register.PreAuth
+		if derr := d.DecodeElement(&p, &payload); derr != nil {
+			return fmt.Errorf("c2s: reading preauth: %w", derr)
+		}
+		err = c.flow.PreAuth(rctx, p.Token)
+	case payload.Name == nameRegister && iq.Type == stanza.GetIQ:
+		var q register.Query
+		q, err = c.flow.Query()
+		if err == nil {
+			result = q
+		}
+	case payload.Name == nameRegister && iq.Type == stanza.SetIQ:
+		req, derr := register.DecodeRequest(d, &payload)
+		switch {
+		case derr != nil:
+			var se *xml.SyntaxError
+			if errors.As(derr, &se) {
+				return derr
+			}
+			err = stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest}
+		case req.Remove:
+			err = c.flow.Remove()
+		default:
+			var addr string
+			addr, err = c.flow.Register(rctx, req.Username, req.Password)
+			if err == nil {
+				c.log.InfoContext(ctx, "registered", "jid", addr)
+			}
+		}
+	default:
+		err = stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}
+	}
+	if derr := drain(d); derr != nil {
+		return derr
+	}
+	return c.replyIQ(iq, result, err)
+}

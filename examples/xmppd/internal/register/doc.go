@@ -1,0 +1,26 @@
+// Package register is in-band registration for the example server: XEP-0077
+// (jabber:iq:register) before authentication, with invitations per XEP-0445
+// (Pre-Authenticated In-Band Registration) and the legacy urn:xmpp:invite feature
+// of XEP-0401 0.3.0.
+//
+// # Flow
+//
+// One [Flow] lives as long as one client stream before authentication:
+//
+//	<iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='T'/></iq>   Flow.PreAuth
+//	<iq type='get'><query xmlns='jabber:iq:register'/></iq>            Flow.Query
+//	<iq type='set'><query xmlns='jabber:iq:register'>…</query></iq>   Flow.Register
+//
+// A token is checked with the invites plugin at pre-auth time and remembered for
+// the stream; it is used up (RedeemInvite) only when the account is created:
+// the name is reserved in the account store first, then the invite redeemed, then
+// the account activated; a failed redemption gives the name back.
+//
+// # Modes
+//
+// [InviteOnly] (the default) needs a validated token for a set; [Open] lets
+// anyone register (a token, if given, is still honoured and used up); [Closed]
+// offers no registration at all.
+//
+// Failures are stanza errors (mellium.im/xmpp/stanza.Error) ready to send.
+package register

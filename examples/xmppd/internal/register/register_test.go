@@ -1,0 +1,438 @@
+package register_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"mellium.im/xmpp/stanza"
+
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+var _ register.Invites = (*fakeInvites)(nil)
+var _ register.Accounts = (*fakeAccounts)(nil)
+
+// fakeInvites holds invites by token; redemption is atomic.
+type fakeInvites struct {
+	mu       sync.Mutex
+	invites  map[string]plugin.Invite
+	down     bool
+	redeemed []string
+}
+
+func (f *fakeInvites) CheckInvite(_ context.Context, host, token string) (plugin.Invite, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return plugin.Invite{}, fmt.Errorf("check: %w", plugin.ErrUnavailable)
+	}
+	inv, ok := f.invites[token]
+	if !ok || inv.Host != host {
+		return plugin.Invite{}, fmt.Errorf("check: %w", plugin.ErrInviteNotFound)
+	}
+	return inv, nil
+}
+
+func (f *fakeInvites) RedeemInvite(_ context.Context, host, token, username string) (plugin.Invite, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return plugin.Invite{}, plugin.ErrUnavailable
+	}
+	inv, ok := f.invites[token]
+	if !ok || inv.Host != host {
+		return plugin.Invite{}, plugin.ErrInviteNotFound
+	}
+	if inv.Username != "" && inv.Username != username {
+		return plugin.Invite{}, plugin.ErrUsernameNotAllowed
+	}
+	delete(f.invites, token)
+	f.redeemed = append(f.redeemed, token+":"+username)
+	return inv, nil
+}
+
+// fakeAccounts records the account life cycle.
+type fakeAccounts struct {
+	mu     sync.Mutex
+	state  map[string]string // jid -> "pending" | "active"
+	events []string
+}
+
+func (a *fakeAccounts) Reserve(_ context.Context, addr, _ string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.state[addr]; ok {
+		return fmt.Errorf("reserve: %w", accounts.ErrExists)
+	}
+	a.state[addr] = "pending"
+	a.events = append(a.events, "reserve "+addr)
+	return nil
+}
+
+func (a *fakeAccounts) Activate(_ context.Context, addr string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.state[addr] = "active"
+	a.events = append(a.events, "activate "+addr)
+	return nil
+}
+
+func (a *fakeAccounts) Release(_ context.Context, addr string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state[addr] == "pending" {
+		delete(a.state, addr)
+	}
+	a.events = append(a.events, "release "+addr)
+	return nil
+}
+
+type fixture struct {
+	inv  *fakeInvites
+	acc  *fakeAccounts
+	svc  *register.Service
+	flow *register.Flow
+}
+
+func newFixture(t *testing.T, mode register.Mode) *fixture {
+	t.Helper()
+	f := &fixture{
+		inv: &fakeInvites{invites: map[string]plugin.Invite{
+			"ANY":     {ID: "i1", Host: "localhost", Kind: "account", CanRegister: true},
+			"FIXED":   {ID: "i2", Host: "localhost", Kind: "account", Username: "frank", CanRegister: true},
+			"CONTACT": {ID: "i3", Host: "localhost", Kind: "contact", Inviter: "alice"},
+			"OTHER":   {ID: "i4", Host: "example.org", Kind: "account", CanRegister: true},
+		}},
+		acc: &fakeAccounts{state: map[string]string{"taken@localhost": "active"}},
+	}
+	svc, err := register.New(register.Config{Domain: "localhost", Mode: mode, Invites: f.inv, Accounts: f.acc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc, f.flow = svc, svc.Start()
+	return f
+}
+
+// cond returns the type and condition of a stanza error, or "ok".
+func cond(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var se stanza.Error
+	if !errors.As(err, &se) {
+		return "not a stanza error: " + err.Error()
+	}
+	return string(se.Type) + "/" + string(se.Condition)
+}
+
+func text(err error) string {
+	var se stanza.Error
+	if errors.As(err, &se) {
+		return se.Text[""]
+	}
+	return ""
+}
+
+// step is one action on a Flow.
+type step struct {
+	preauth    string // token for PreAuth; "" means Register
+	user, pass string
+	want       string
+	wantText   string
+}
+
+func TestFlow(t *testing.T) {
+	tests := [...]struct {
+		mode     register.Mode
+		steps    []step
+		accounts map[string]string
+		redeemed []string
+	}{
+		0: { // invite-only without a token
+			mode:  register.InviteOnly,
+			steps: []step{{user: "bob", pass: "pw", want: "modify/not-acceptable", wantText: "registration is by invitation only"}},
+		},
+		1: { // the whole happy path
+			mode: register.InviteOnly,
+			steps: []step{
+				{preauth: "ANY", want: "ok"},
+				{user: "Bob", pass: "pw", want: "ok"},
+			},
+			accounts: map[string]string{"bob@localhost": "active"},
+			redeemed: []string{"ANY:bob"},
+		},
+		2: { // a bad token, then no registration
+			mode: register.InviteOnly,
+			steps: []step{
+				{preauth: "NOPE", want: "cancel/item-not-found"},
+				{user: "bob", pass: "pw", want: "modify/not-acceptable"},
+			},
+		},
+		3: { // fixed name: another name is refused, the token survives, then the right one
+			mode: register.InviteOnly,
+			steps: []step{
+				{preauth: "FIXED", want: "ok"},
+				{user: "bob", pass: "pw", want: "modify/not-acceptable", wantText: "this invitation is for the username frank"},
+				{user: "frank", pass: "pw", want: "ok"},
+			},
+			accounts: map[string]string{"frank@localhost": "active"},
+			redeemed: []string{"FIXED:frank"},
+		},
+		4: { // name taken: conflict, token not used
+			mode: register.InviteOnly,
+			steps: []step{
+				{preauth: "ANY", want: "ok"},
+				{user: "taken", pass: "pw", want: "cancel/conflict"},
+				{user: "other", pass: "pw", want: "ok"},
+			},
+			accounts: map[string]string{"other@localhost": "active"},
+			redeemed: []string{"ANY:other"},
+		},
+		5: { // contact invite without ibr and an invite for another host
+			mode: register.InviteOnly,
+			steps: []step{
+				{preauth: "CONTACT", want: "cancel/item-not-found"},
+				{preauth: "OTHER", want: "cancel/item-not-found"},
+			},
+		},
+		6: { // open mode: no token needed, none used
+			mode:     register.Open,
+			steps:    []step{{user: "olga", pass: "pw", want: "ok"}},
+			accounts: map[string]string{"olga@localhost": "active"},
+		},
+		7: { // open mode still honours a token
+			mode: register.Open,
+			steps: []step{
+				{preauth: "FIXED", want: "ok"},
+				{user: "olga", pass: "pw", want: "modify/not-acceptable"},
+			},
+		},
+		8: { // closed
+			mode: register.Closed,
+			steps: []step{
+				{preauth: "ANY", want: "cancel/service-unavailable"},
+				{user: "bob", pass: "pw", want: "cancel/service-unavailable"},
+			},
+		},
+		9: { // one account per stream
+			mode: register.Open,
+			steps: []step{
+				{user: "a", pass: "pw", want: "ok"},
+				{user: "b", pass: "pw", want: "cancel/not-allowed"},
+			},
+			accounts: map[string]string{"a@localhost": "active"},
+		},
+		10: { // missing and invalid fields
+			mode: register.Open,
+			steps: []step{
+				{user: "", pass: "pw", want: "modify/not-acceptable"},
+				{user: "bob", pass: "", want: "modify/not-acceptable"},
+				{user: "bad@name", pass: "pw", want: "modify/not-acceptable"},
+				{user: "bob", pass: "\x07", want: "modify/not-acceptable"},
+			},
+		},
+	}
+	for i, tc := range tests {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			f := newFixture(t, tc.mode)
+			ctx := context.Background()
+			for j, s := range tc.steps {
+				var err error
+				if s.preauth != "" {
+					err = f.flow.PreAuth(ctx, s.preauth)
+				} else {
+					_, err = f.flow.Register(ctx, s.user, s.pass)
+				}
+				if got := cond(err); got != s.want {
+					t.Fatalf("step %d: %s, want %s (%v)", j, got, s.want, err)
+				}
+				if s.wantText != "" && text(err) != s.wantText {
+					t.Fatalf("step %d: text %q, want %q", j, text(err), s.wantText)
+				}
+			}
+			want := map[string]string{"taken@localhost": "active"}
+			for k, v := range tc.accounts {
+				want[k] = v
+			}
+			if fmt.Sprint(f.acc.state) != fmt.Sprint(want) {
+				t.Fatalf("accounts %v, want %v", f.acc.state, want)
+			}
+			if fmt.Sprint(f.inv.redeemed) != fmt.Sprint(tc.redeemed) && (len(tc.redeemed) > 0 || len(f.inv.redeemed) > 0) {
+				t.Fatalf("redeemed %v, want %v", f.inv.redeemed, tc.redeemed)
+			}
+		})
+	}
+}
+
+// TestRedeemLost: the token is used up between pre-auth and set; the name is released.
+func TestRedeemLost(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	ctx := context.Background()
+	if err := f.flow.PreAuth(ctx, "ANY"); err != nil {
+		t.Fatal(err)
+	}
+	delete(f.inv.invites, "ANY")
+	if _, err := f.flow.Register(ctx, "bob", "pw"); cond(err) != "cancel/item-not-found" {
+		t.Fatalf("got %v", err)
+	}
+	if _, ok := f.acc.state["bob@localhost"]; ok || strings.Join(f.acc.events, ",") != "reserve bob@localhost,release bob@localhost" {
+		t.Fatalf("events %v, state %v", f.acc.events, f.acc.state)
+	}
+	if f.flow.Validated() {
+		t.Fatal("a used-up token still counts as validated")
+	}
+}
+
+// TestUnavailable: a plugin that is down gives a wait error and does not count as a bad token.
+func TestUnavailable(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	f.inv.down = true
+	for range register.DefaultMaxTokenFailures + 1 {
+		if err := f.flow.PreAuth(context.Background(), "ANY"); cond(err) != "wait/service-unavailable" {
+			t.Fatalf("got %v", err)
+		}
+	}
+	if f.flow.Exhausted() {
+		t.Fatal("plugin outage counted as bad tokens")
+	}
+}
+
+// TestExhausted: too many bad tokens.
+func TestExhausted(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	for range register.DefaultMaxTokenFailures {
+		if f.flow.Exhausted() {
+			t.Fatal("exhausted too early")
+		}
+		_ = f.flow.PreAuth(context.Background(), "NOPE")
+	}
+	if !f.flow.Exhausted() {
+		t.Fatal("not exhausted")
+	}
+}
+
+// TestConcurrentRedemption: many streams race one token; exactly one account results.
+func TestConcurrentRedemption(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var wins []string
+	flows := make([]*register.Flow, 16)
+	for i := range flows {
+		flows[i] = f.svc.Start()
+		if err := flows[i].PreAuth(ctx, "ANY"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, flow := range flows {
+		wg.Go(func() {
+			addr, err := flow.Register(ctx, "user"+strconv.Itoa(i), "pw")
+			if err == nil {
+				mu.Lock()
+				wins = append(wins, addr)
+				mu.Unlock()
+			} else if cond(err) != "cancel/item-not-found" {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(wins) != 1 {
+		t.Fatalf("%d registrations won: %v", len(wins), wins)
+	}
+	if len(f.acc.state) != 2 || f.acc.state[wins[0]] != "active" {
+		t.Fatalf("accounts left: %v", f.acc.state)
+	}
+}
+
+func TestQuery(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	q, err := f.flow.Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(q.Instructions, "invitation only") || q.Username != "" {
+		t.Fatalf("query before a token: %+v", q)
+	}
+	if err := f.flow.PreAuth(context.Background(), "FIXED"); err != nil {
+		t.Fatal(err)
+	}
+	q, _ = f.flow.Query()
+	b, err := xml.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<query xmlns="jabber:iq:register">`,
+		`<username>frank</username><password></password>`,
+		`<x xmlns="jabber:x:data" type="form">`,
+		`<field var="FORM_TYPE" type="hidden"><value>jabber:iq:register</value></field>`,
+		`<field var="username" type="text-single" label="Username"><required></required><value>frank</value></field>`,
+		`<field var="password" type="text-private" label="Password"><required></required></field>`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("missing %s in\n%s", want, b)
+		}
+	}
+	closed := newFixture(t, register.Closed)
+	if _, err := closed.flow.Query(); cond(err) != "cancel/service-unavailable" {
+		t.Fatalf("closed: %v", err)
+	}
+}
+
+func TestDecodeRequest(t *testing.T) {
+	tests := [...]struct {
+		in   string
+		want register.Request
+		err  bool
+	}{
+		0: {in: `<query xmlns='jabber:iq:register'><username>bob</username><password>pw</password></query>`,
+			want: register.Request{Username: "bob", Password: "pw"}},
+		1: {in: `<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>
+			<field var='FORM_TYPE'><value>jabber:iq:register</value></field>
+			<field var='username'><value>ann</value></field>
+			<field var='password'><value>p w</value></field></x></query>`,
+			want: register.Request{Username: "ann", Password: "p w"}},
+		2: {in: `<query xmlns='jabber:iq:register'><username>legacy</username><x xmlns='jabber:x:data' type='submit'>
+			<field var='username'><value>form</value></field><field var='password'><value>x</value></field></x></query>`,
+			want: register.Request{Username: "form", Password: "x"}},
+		3: {in: `<query xmlns='jabber:iq:register'><remove/></query>`, want: register.Request{Remove: true}},
+		4: {in: `<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>
+			<field var='FORM_TYPE'><value>urn:other</value></field></x></query>`, err: true},
+		5: {in: `<query xmlns='jabber:iq:register'><username>a</username></query>`, want: register.Request{Username: "a"}},
+	}
+	for i, tc := range tests {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			d := xml.NewDecoder(strings.NewReader(tc.in))
+			tok, _ := d.Token()
+			start := tok.(xml.StartElement)
+			got, err := register.DecodeRequest(d, &start)
+			if (err != nil) != tc.err || got != tc.want {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+			if err != nil && !errors.Is(err, register.ErrBadRequest) {
+				t.Fatalf("error does not wrap ErrBadRequest: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]register.Mode{"": register.InviteOnly, "invite-only": register.InviteOnly, "open": register.Open, "closed": register.Closed} {
+		if got, err := register.ParseMode(in); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := register.ParseMode("Open"); err == nil {
+		t.Error("ParseMode accepts Open")
+	}
+}

@@ -1,0 +1,143 @@
+package register
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+)
+
+// Namespaces of registration.
+const (
+	// NS is the XEP-0077 IQ namespace.
+	NS = "jabber:iq:register"
+	// NSFeature is the XEP-0077 stream feature.
+	NSFeature = "http://jabber.org/features/iq-register"
+	// NSPreAuth is the XEP-0379 pre-auth IQ payload.
+	NSPreAuth = "urn:xmpp:pars:0"
+	// NSIBRToken is the XEP-0445 stream feature.
+	NSIBRToken = "urn:xmpp:ibr-token:0"
+	// NSInvite is the legacy XEP-0401 0.3.0 stream feature Conversations looks for.
+	NSInvite = "urn:xmpp:invite"
+	// NSData is XEP-0004 data forms.
+	NSData = "jabber:x:data"
+)
+
+// FeatureNamespaces are the <register/> stream features advertised before
+// authentication when registration is offered.
+func FeatureNamespaces() []string { return []string{NSIBRToken, NSInvite, NSFeature} }
+
+// Query is a jabber:iq:register payload as the server sends it (XEP-0077 §3.1).
+type Query struct {
+	XMLName      xml.Name  `xml:"jabber:iq:register query"`
+	Instructions string    `xml:"instructions"`
+	Username     string    `xml:"username"`
+	Password     string    `xml:"password"`
+	Form         *DataForm `xml:"jabber:x:data x,omitempty"`
+}
+
+// DataForm is the subset of an XEP-0004 form registration uses.
+type DataForm struct {
+	XMLName      xml.Name    `xml:"jabber:x:data x"`
+	Type         string      `xml:"type,attr"`
+	Title        string      `xml:"title,omitempty"`
+	Instructions string      `xml:"instructions,omitempty"`
+	Fields       []FormField `xml:"field"`
+}
+
+// FormField is one field of a DataForm.
+type FormField struct {
+	Var      string    `xml:"var,attr,omitempty"`
+	Type     string    `xml:"type,attr,omitempty"`
+	Label    string    `xml:"label,attr,omitempty"`
+	Required *struct{} `xml:"required"`
+	Values   []string  `xml:"value"`
+}
+
+// value returns the first value of the field named v.
+func (f *DataForm) value(v string) (string, bool) {
+	for _, fl := range f.Fields {
+		if fl.Var == v {
+			if len(fl.Values) == 0 {
+				return "", true
+			}
+			return fl.Values[0], true
+		}
+	}
+	return "", false
+}
+
+// newQuery builds the answer to a get, with username filled in if not empty.
+func newQuery(instructions, username string) Query {
+	var vals []string
+	if username != "" {
+		vals = []string{username}
+	}
+	return Query{
+		Instructions: instructions,
+		Username:     username,
+		Form: &DataForm{
+			Type:         "form",
+			Title:        "Account registration",
+			Instructions: instructions,
+			Fields: []FormField{
+				{Var: "FORM_TYPE", Type: "hidden", Values: []string{NS}},
+				{Var: "username", Type: "text-single", Label: "Username", Required: &struct{}{}, Values: vals},
+				{Var: "password", Type: "text-private", Label: "Password", Required: &struct{}{}},
+			},
+		},
+	}
+}
+
+// Request is a registration set, from legacy fields or a submitted form.
+type Request struct {
+	Username string
+	Password string
+	// Remove is set for <remove/> (cancel a registration).
+	Remove bool
+}
+
+// ErrBadRequest means the payload could not be understood.
+var ErrBadRequest = errors.New("register: malformed request")
+
+// DecodeRequest decodes a jabber:iq:register set payload starting at start.
+// A submitted data form wins over legacy fields.
+func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
+	var q struct {
+		Username *string    `xml:"username"`
+		Password *string    `xml:"password"`
+		Remove   *struct{}  `xml:"remove"`
+		Forms    []DataForm `xml:"jabber:x:data x"`
+	}
+	if err := d.DecodeElement(&q, start); err != nil {
+		return Request{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	var r Request
+	if q.Remove != nil {
+		r.Remove = true
+		return r, nil
+	}
+	for _, f := range q.Forms {
+		if f.Type != "submit" {
+			continue
+		}
+		if ft, ok := f.value("FORM_TYPE"); ok && ft != NS {
+			return Request{}, fmt.Errorf("%w: FORM_TYPE %q", ErrBadRequest, ft)
+		}
+		r.Username, _ = f.value("username")
+		r.Password, _ = f.value("password")
+		return r, nil
+	}
+	if q.Username != nil {
+		r.Username = *q.Username
+	}
+	if q.Password != nil {
+		r.Password = *q.Password
+	}
+	return r, nil
+}
+
+// PreAuth is the XEP-0379 pre-auth IQ payload.
+type PreAuth struct {
+	XMLName xml.Name `xml:"urn:xmpp:pars:0 preauth"`
+	Token   string   `xml:"token,attr"`
+}

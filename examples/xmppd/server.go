@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/certs"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/host"
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+// HTTP server bounds.
+const (
+	httpReadHeaderTimeout = 10 * time.Second
+	httpReadTimeout       = 30 * time.Second
+	httpWriteTimeout      = 60 * time.Second
+	httpIdleTimeout       = 120 * time.Second
+	httpMaxHeaderBytes    = 64 << 10
+	shutdownTimeout       = 10 * time.Second
+)
+
+// serve runs the server until ctx ends.
+func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger) error {
+	if cfg.Demo {
+		admin := DemoAdmin + "@" + cfg.Domain
+		if !slices.Contains(cfg.Admins, admin) {
+			cfg.Admins = append(cfg.Admins, admin)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory: %w", err)
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	pluginPath, err := cfg.pluginPath(exec.LookPath)
+	if err != nil {
+		return err
+	}
+
+	store, err := accounts.Open(ctx, filepath.Join(dataDir, accounts.FileName), accounts.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	cert, err := loadCertificate(cfg, dataDir, logger)
+	if err != nil {
+		return err
+	}
+
+	var lc net.ListenConfig
+	c2sLn, err := lc.Listen(ctx, "tcp", cfg.C2S)
+	if err != nil {
+		return fmt.Errorf("c2s listener: %w", err)
+	}
+	defer c2sLn.Close()
+	httpLn, err := lc.Listen(ctx, "tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	defer httpLn.Close()
+	httpURL := cfg.httpURL(httpLn.Addr())
+
+	api := &hostAPI{domain: cfg.Domain, admins: cfg.Admins, accounts: store, log: logger.With("from", "invites-plugin")}
+	var inv invites
+	inv, err = host.Load(ctx, host.Config{
+		PluginPath: pluginPath,
+		Plugin: plugin.Config{
+			Domains:     []string{cfg.Domain},
+			HTTPBaseURL: httpURL,
+			DataDir:     dataDir,
+			ConfigFile:  cfg.PluginConfig,
+		},
+		API:    api,
+		Logger: logger.With("component", "plugin-host"),
+	})
+	if err != nil {
+		return fmt.Errorf("loading the invites plugin %s: %w", pluginPath, err)
+	}
+	defer inv.Close()
+
+	mode, _ := register.ParseMode(cfg.Registration)
+	reg, err := register.New(register.Config{
+		Domain: cfg.Domain, Mode: mode, Invites: inv, Accounts: store,
+		Logger: logger.With("component", "register"),
+	})
+	if err != nil {
+		return err
+	}
+	cmdLog := logger.With("component", "adhoc")
+	srv, err := c2s.New(c2s.Config{
+		Domain:        cfg.Domain,
+		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Credentials:   store,
+		Registration:  reg,
+		MaxStanzaSize: cfg.MaxStanzaSize,
+		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
+			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
+				BaseContext: func() context.Context { return ctx },
+				Logger:      cmdLog,
+			})
+		},
+		Logger: logger.With("component", "c2s"),
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/invites_api", inv.Handler())
+	httpSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ctx, c2sLn); err != nil {
+			cancel(err)
+		}
+	})
+	wg.Go(func() {
+		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cancel(fmt.Errorf("http: %w", err))
+		}
+	})
+	wg.Go(func() {
+		<-ctx.Done()
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer scancel()
+		if err := httpSrv.Shutdown(sctx); err != nil {
+			logger.Warn("stopping the HTTP server", "err", err)
+		}
+	})
+
+	c2sAddr := c2sLn.Addr().String()
+	logger.Info("xmppd started", "domain", cfg.Domain, "c2s", c2sAddr, "http", httpLn.Addr().String(),
+		"registration", string(mode), "plugin", pluginPath, "data", dataDir)
+	if cfg.Demo {
+		if err := demo(ctx, cfg, demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL, store: store}, stdout); err != nil {
+			cancel(fmt.Errorf("demo setup: %w", err))
+		}
+	}
+	fmt.Fprintf(stdout, "xmppd ready: domain=%s c2s=%s http=%s\n", cfg.Domain, c2sAddr, httpLn.Addr())
+
+	<-ctx.Done()
+	wg.Wait()
+	logger.Info("xmppd stopped")
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// loadCertificate returns the configured certificate or the self-signed one.
+func loadCertificate(cfg Config, dataDir string, logger *slog.Logger) (tls.Certificate, error) {
+	if cfg.TLSCert != "" {
+		return certs.Load(cfg.TLSCert, cfg.TLSKey)
+	}
+	dir := filepath.Join(dataDir, "tls")
+	cert, created, err := certs.SelfSigned(dir, []string{cfg.Domain}, time.Now())
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if created {
+		logger.Warn("generated a self-signed TLS certificate; clients must be told to accept it", "dir", dir)
+	}
+	return cert, nil
+}
