@@ -21,14 +21,22 @@ const (
 
 // Defaults for the zero fields of Limits.
 const (
-	DefaultMaxBytes    = 64 << 10
-	DefaultMaxTokens   = 4096
-	DefaultMaxDepth    = 8
-	DefaultMaxFields   = 64
-	DefaultMaxValues   = 1024
+	// DefaultMaxBytes bounds the text of one element: 64 KiB.
+	DefaultMaxBytes = 64 << 10
+	// DefaultMaxTokens bounds the XML tokens of one element.
+	DefaultMaxTokens = 4096
+	// DefaultMaxDepth bounds element nesting; a table cell's value is at depth 5.
+	DefaultMaxDepth = 8
+	// DefaultMaxFields bounds the fields of a form.
+	DefaultMaxFields = 64
+	// DefaultMaxValues bounds the values of a field, enough to pick many keys.
+	DefaultMaxValues = 1024
+	// DefaultMaxValueLen bounds one value, in bytes.
 	DefaultMaxValueLen = 4096
-	DefaultMaxItems    = 1024
-	DefaultMaxNotes    = 16
+	// DefaultMaxItems bounds the rows of a table.
+	DefaultMaxItems = 1024
+	// DefaultMaxNotes bounds the notes of a response.
+	DefaultMaxNotes = 16
 )
 
 // MaxSessionIDLen bounds the sessionid attribute a decoder accepts, in bytes.

@@ -208,7 +208,7 @@ func (p *Pair) Send(ctx context.Context, payload xml.TokenReader) (adhoc.Respons
 			return adhoc.Response{}, decodeError(inner, start)
 		}
 		if iq.Type == stanza.ResultIQ {
-			return adhoc.DecodeResponse(inner, &start, adhoc.Limits{MaxItems: 100000})
+			return adhoc.DecodeResponse(inner, &start, adhoc.Limits{MaxItems: 1 << 20, MaxTokens: 1 << 24, MaxBytes: 1 << 28})
 		}
 		return adhoc.Response{}, fmt.Errorf("adhoctest: unexpected %s in IQ of type %s", start.Name.Local, iq.Type)
 	}

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/plugin"
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 )
 
@@ -646,4 +648,17 @@ func BenchmarkCreateKeyRoundTrip(b *testing.B) {
 			b.Fatal(resp, err)
 		}
 	}
+}
+
+func encodeTB(t testing.TB, r xml.TokenReader) string {
+	t.Helper()
+	var b strings.Builder
+	enc := xml.NewEncoder(&b)
+	if _, err := xmlstream.Copy(enc, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
