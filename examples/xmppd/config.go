@@ -91,7 +91,10 @@ Flags:
 // stringList is a repeatable flag.
 type stringList []string
 
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
+// String implements flag.Value.
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+// Set implements flag.Value: each use adds one value.
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // parseArgs parses the command line: the flags (anywhere before "--"), the TOML

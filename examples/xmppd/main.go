@@ -36,6 +36,7 @@ func main() {
 // usageError is a command-line mistake.
 type usageError struct{ msg string }
 
+// Error implements error.
 func (e usageError) Error() string { return e.msg }
 
 // run is xmppd without the process around it; it returns the exit code.

@@ -478,6 +478,12 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
+	// A client still negotiating must not hold the shutdown up either.
+	pending, err := testclient.Dial(tctx, ln.Addr().String(), "localhost", testclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pending.Close()
 	cancel()
 	select {
 	case err := <-done:

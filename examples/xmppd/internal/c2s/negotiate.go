@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
@@ -45,6 +46,7 @@ type streamError struct {
 	text      string
 }
 
+// Error implements error.
 func (e *streamError) Error() string {
 	if e.text == "" {
 		return "c2s: stream error " + e.condition
@@ -85,7 +87,13 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	defer func() { _ = c.lc.Close() }()
 
 	nctx, cancel := context.WithTimeout(ctx, s.cfg.NegotiationTimeout)
+	// mellium sets a past deadline when ctx ends but clears it again at once, which
+	// can leave a blocked read blocked; a deadline that stays is certain.
+	stop := context.AfterFunc(nctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	sess, err := xmpp.ReceiveSession(nctx, c.lc, 0, c.negotiate)
+	if !stop() && err == nil {
+		err = nctx.Err()
+	}
 	cancel()
 	if err != nil {
 		c.fail(nctx, err)

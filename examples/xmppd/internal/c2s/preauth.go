@@ -88,12 +88,6 @@ func firstChild(d *xml.Decoder) (xml.StartElement, bool, error) {
 	}
 }
 
-// Names of pre-authentication payloads.
-var (
-	namePreAuth  = xml.Name{Space: register.NSPreAuth, Local: "preauth"}
-	nameRegister = xml.Name{Space: register.NS, Local: "query"}
-)
-
 // preAuthIQ answers an IQ on a stream that is not authenticated: the pre-auth
 // token (XEP-0445) and registration (XEP-0077); anything else is refused.
 func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartElement) error {
@@ -122,6 +116,8 @@ func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartEle
 	rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.RequestTimeout)
 	defer cancel()
 
+	namePreAuth := xml.Name{Space: register.NSPreAuth, Local: "preauth"}
+	nameRegister := xml.Name{Space: register.NS, Local: "query"}
 	var result any
 	switch {
 	case c.flow == nil:

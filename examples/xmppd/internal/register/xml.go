@@ -28,29 +28,44 @@ func FeatureNamespaces() []string { return []string{NSIBRToken, NSInvite, NSFeat
 
 // Query is a jabber:iq:register payload as the server sends it (XEP-0077 §3.1).
 type Query struct {
-	XMLName      xml.Name  `xml:"jabber:iq:register query"`
-	Instructions string    `xml:"instructions"`
-	Username     string    `xml:"username"`
-	Password     string    `xml:"password"`
-	Form         *DataForm `xml:"jabber:x:data x,omitempty"`
+	// XMLName is the payload's name.
+	XMLName xml.Name `xml:"jabber:iq:register query"`
+	// Instructions tell the user what to do.
+	Instructions string `xml:"instructions"`
+	// Username is the legacy field, filled in when an invitation fixes the name.
+	Username string `xml:"username"`
+	// Password is the legacy field, always empty.
+	Password string `xml:"password"`
+	// Form is the same as a data form (XEP-0077 §4).
+	Form *DataForm `xml:"jabber:x:data x,omitempty"`
 }
 
 // DataForm is the subset of an XEP-0004 form registration uses.
 type DataForm struct {
-	XMLName      xml.Name    `xml:"jabber:x:data x"`
-	Type         string      `xml:"type,attr"`
-	Title        string      `xml:"title,omitempty"`
-	Instructions string      `xml:"instructions,omitempty"`
-	Fields       []FormField `xml:"field"`
+	// XMLName is the form's name.
+	XMLName xml.Name `xml:"jabber:x:data x"`
+	// Type is "form" from the server, "submit" from the client.
+	Type string `xml:"type,attr"`
+	// Title is shown above the form.
+	Title string `xml:"title,omitempty"`
+	// Instructions are shown with the form.
+	Instructions string `xml:"instructions,omitempty"`
+	// Fields are the form's fields, FORM_TYPE first.
+	Fields []FormField `xml:"field"`
 }
 
 // FormField is one field of a DataForm.
 type FormField struct {
-	Var      string    `xml:"var,attr,omitempty"`
-	Type     string    `xml:"type,attr,omitempty"`
-	Label    string    `xml:"label,attr,omitempty"`
+	// Var names the field.
+	Var string `xml:"var,attr,omitempty"`
+	// Type is the XEP-0004 field type, such as text-single.
+	Type string `xml:"type,attr,omitempty"`
+	// Label is the human-readable name.
+	Label string `xml:"label,attr,omitempty"`
+	// Required is non-nil for a required field.
 	Required *struct{} `xml:"required"`
-	Values   []string  `xml:"value"`
+	// Values are the field's values.
+	Values []string `xml:"value"`
 }
 
 // value returns the first value of the field named v.
@@ -90,7 +105,9 @@ func newQuery(instructions, username string) Query {
 
 // Request is a registration set, from legacy fields or a submitted form.
 type Request struct {
+	// Username is the requested localpart, as the client wrote it.
 	Username string
+	// Password is the requested password.
 	Password string
 	// Remove is set for <remove/> (cancel a registration).
 	Remove bool
@@ -138,6 +155,8 @@ func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
 
 // PreAuth is the XEP-0379 pre-auth IQ payload.
 type PreAuth struct {
+	// XMLName is the payload's name.
 	XMLName xml.Name `xml:"urn:xmpp:pars:0 preauth"`
-	Token   string   `xml:"token,attr"`
+	// Token is the invitation's token.
+	Token string `xml:"token,attr"`
 }

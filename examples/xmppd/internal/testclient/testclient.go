@@ -22,9 +22,12 @@ const (
 
 // Element is one top-level element as received.
 type Element struct {
+	// XMLName is the element's name.
 	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Inner   string     `xml:",innerxml"`
+	// Attrs are its attributes.
+	Attrs []xml.Attr `xml:",any,attr"`
+	// Inner is its content, as raw XML.
+	Inner string `xml:",innerxml"`
 }
 
 // Attr returns the attribute named local.

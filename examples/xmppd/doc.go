@@ -1,0 +1,71 @@
+// Command xmppd is a small but real XMPP server that loads the invites plugin: the
+// example host that operators start first and copy from.
+//
+// # Running it
+//
+// The quickest start builds both binaries and runs the demo, which needs no
+// configuration at all:
+//
+//	bash scripts/demo.sh      # go build -o bin/ ./cmd/invites-plugin ./examples/xmppd && bin/xmppd -demo
+//
+// The demo serves the domain localhost, clients on 127.0.0.1:5222 and HTTP on
+// 127.0.0.1:5280, with its data in ./data.
+// At every start it gives admin@localhost a new random password (created on the
+// first run, reset on later ones, so the printed password always works), creates a
+// fresh API key with "invites-plugin keys create localhost demo", and prints the
+// JID, the password, the key and a curl line that creates an invite:
+//
+//	curl -i -H 'Authorization: Bearer KEY' http://127.0.0.1:5280/invites_api
+//
+// A server of your own:
+//
+//	xmppd -domain example.com -c2s :5222 -http 127.0.0.1:5280 -admin you@example.com \
+//	      -tls-cert fullchain.pem -tls-key privkey.pem
+//	xmppd -domain example.com adduser you@example.com -     # the password is read from stdin
+//
+// Every flag is also a key of the TOML file given with -config; flags win:
+//
+//	domain = "example.com"          # -domain, default "localhost"
+//	data_dir = "/var/lib/xmppd"     # -data, default "./data"
+//	c2s = ":5222"                   # -c2s, default "127.0.0.1:5222"
+//	http = "127.0.0.1:5280"         # -http, default "127.0.0.1:5280"
+//	http_url = "https://example.com" # -http-url, the public URL of the HTTP server
+//	admins = ["you@example.com"]    # -admin, repeatable
+//	plugin = "/usr/lib/invites/invites-plugin" # -plugin, default beside xmppd, then PATH
+//	plugin_config = "/etc/invites.toml"        # -plugin-config, the plugin's own settings
+//	registration = "invite-only"    # -registration: invite-only, open or closed
+//	tls_cert = "fullchain.pem"      # -tls-cert; without it a self-signed one is made in data_dir/tls
+//	tls_key = "privkey.pem"         # -tls-key
+//	max_stanza_size = 262144        # -max-stanza-size, bytes
+//	log_level = "info"              # -log-level
+//
+// Unknown keys are errors.
+// The landing page, invite lifetimes, limits and the invite store are the plugin's
+// settings, in the file given with -plugin-config.
+//
+// # What it implements
+//
+//   - RFC 6120 (XMPP Core), the parts a client needs: client-to-server streams,
+//     mandatory STARTTLS (a configured certificate or a self-signed one kept in the
+//     data directory), SASL with SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN (PLAIN only
+//     over TLS; no -PLUS variants), resource binding to the authenticated account,
+//     stream errors, a stanza size limit per client.
+//     Passwords are stored only as salted SCRAM credentials (RFC 5802: salt,
+//     iteration count, StoredKey, ServerKey) in an SQLite file in the data directory.
+//   - RFC 6121: only the legacy session IQ. There is no roster, presence or
+//     message routing: this server exists to show invitations end to end.
+//   - XEP-0030 Service Discovery (disco#info, disco#items), XEP-0199 XMPP Ping.
+//   - XEP-0050 Ad-Hoc Commands, routed to the plugin with the bound JID as the
+//     requester: API key management for administrators and the XEP-0401 invite
+//     commands.
+//   - XEP-0077 In-Band Registration (legacy fields and the data form) before
+//     authentication, with XEP-0445 Pre-Authenticated In-Band Registration
+//     (urn:xmpp:ibr-token:0 and the urn:xmpp:pars:0 pre-auth IQ) and the legacy
+//     urn:xmpp:invite feature of XEP-0401 0.3.0 that Conversations looks for.
+//     Registration is invite-only by default, or open, or closed.
+//   - The invite HTTP API of the plugin at /invites_api.
+//
+// The plugin is started and supervised with package host (hashicorp/go-plugin);
+// the server answers its callbacks (plugin.HostAPI): administrators come from
+// the configuration, accounts from the account store.
+package main
