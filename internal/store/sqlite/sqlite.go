@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,9 @@ const (
 	DefaultBusyTimeout = 10 * time.Second
 	// DefaultMaxBatch bounds how many invites one group commit holds.
 	DefaultMaxBatch = 256
+	// DefaultCheckpointPages is the size of the write-ahead log, in pages, at which the
+	// background checkpoint starts.
+	DefaultCheckpointPages = 1000
 )
 
 // Options configure a Store.
@@ -41,6 +45,10 @@ type Options struct {
 	// MaxBatch bounds how many invites one group commit holds. Zero means
 	// DefaultMaxBatch; 1 disables grouping.
 	MaxBatch int
+	// CheckpointPages is the write-ahead log size, in pages, from which a background
+	// goroutine copies it back into the database file, so that commits never wait for
+	// a checkpoint. Zero means DefaultCheckpointPages.
+	CheckpointPages int
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -52,6 +60,7 @@ type Store struct {
 	r   *sql.DB // pooled, read-only connections
 	log *slog.Logger
 	gc  *committer
+	cp  *checkpointer
 }
 
 var _ core.Store = (*Store)(nil)
@@ -71,6 +80,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
+	if opts.CheckpointPages <= 0 {
+		opts.CheckpointPages = DefaultCheckpointPages
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,47 +101,82 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		"synchronous(" + sync + ")",
 		"foreign_keys(1)",
 	}
-	w, err := openDB(path, pragmas, "immediate")
+	s := &Store{log: opts.Logger}
+	var err error
+	defer func() {
+		if err != nil {
+			s.closeDBs()
+		}
+	}()
+	// SQLite would checkpoint inside the commit that makes the write-ahead log reach
+	// its threshold; the writer's WAL hook replaces that and only wakes the background
+	// checkpointer. Should the log still grow to eight times the threshold, the writer
+	// checkpoints itself, right after its commit, as SQLite would.
+	hook := func(c *sqlite3.Conn) error {
+		c.WALHook(func(c *sqlite3.Conn, schema string, pages int) error {
+			switch {
+			case pages >= 8*opts.CheckpointPages:
+				if _, _, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE); err != nil && !errors.Is(err, sqlite3.BUSY) {
+					opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
+				}
+			case pages >= opts.CheckpointPages:
+				s.cp.kick()
+			}
+			return nil
+		})
+		return nil
+	}
+	// The writer keeps a large page cache: the token index takes random inserts.
+	if s.w, err = openDB(path, append(pragmas, "cache_size(-65536)"), "immediate", hook); err != nil {
+		return nil, err
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err = migrate(ctx, s.w); err != nil {
+		return nil, err
+	}
+	if s.r, err = openDB(path, append(pragmas, "cache_size(-16384)", "query_only(1)"), "deferred", nil); err != nil {
+		return nil, err
+	}
+	cpDB, err := openDB(path, pragmas, "immediate", nil)
 	if err != nil {
 		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
-		_ = w.Close()
+	cpDB.SetMaxOpenConns(1)
+	s.cp = newCheckpointer(cpDB, s.w, opts.Logger)
+	s.r.SetMaxOpenConns(opts.MaxReaders)
+	s.r.SetMaxIdleConns(opts.MaxReaders)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+	if err = s.r.PingContext(ctx); err != nil {
+		err = fmt.Errorf("sqlite: opening %s: %w", path, err)
 		return nil, err
 	}
-	r, err := openDB(path, append(pragmas, "query_only(1)"), "deferred")
+	ins, err := s.w.PrepareContext(ctx, insertInvite)
 	if err != nil {
-		_ = w.Close()
+		err = fmt.Errorf("sqlite: preparing: %w", err)
 		return nil, err
 	}
-	r.SetMaxOpenConns(opts.MaxReaders)
-	r.SetMaxIdleConns(opts.MaxReaders)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
-	if err := r.PingContext(ctx); err != nil {
-		_ = r.Close()
-		_ = w.Close()
-		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
-	}
-	s := &Store{w: w, r: r, log: opts.Logger}
-	s.gc = newCommitter(w, opts.MaxBatch, opts.Logger)
+	s.gc = newCommitter(s.w, ins, opts.MaxBatch, opts.Logger)
 	return s, nil
 }
 
-// openDB opens a pool on path whose connections all get the pragmas and the
-// transaction mode.
-func openDB(path string, pragmas []string, txlock string) (*sql.DB, error) {
+// openDB opens a pool on path whose connections all get the pragmas, the transaction
+// mode and, when not nil, the init function.
+func openDB(path string, pragmas []string, txlock string, init func(*sqlite3.Conn) error) (*sql.DB, error) {
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
-	db, err := driver.Open(u.String())
+	var inits []func(*sqlite3.Conn) error
+	if init != nil {
+		inits = append(inits, init)
+	}
+	db, err := driver.Open(u.String(), inits...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
@@ -137,9 +184,26 @@ func openDB(path string, pragmas []string, txlock string) (*sql.DB, error) {
 }
 
 // Close finishes queued writes and closes the database.
+// Closing twice is harmless.
 func (s *Store) Close() error {
 	s.gc.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return s.closeDBs()
+}
+
+// closeDBs stops the checkpointer and closes every pool, the writer last so that
+// SQLite checkpoints and removes the write-ahead log.
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.cp != nil {
+		errs = append(errs, s.cp.close())
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // CreateKey implements core.Store.
@@ -255,17 +319,30 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite) error {
 }
 
 // insertInvite is the statement the committer runs for each invite.
-const insertInvite = `INSERT INTO invites (` + inviteColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// It inserts nothing when the token hash is taken: the caller then reports a conflict.
+const insertInvite = `INSERT INTO invites (token_key, ` + inviteColumns + `)
+	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+	WHERE NOT EXISTS (SELECT 1 FROM invites WHERE token_key = ?1 AND token_hash = ?2)`
 
 // inviteArgs are insertInvite's arguments for inv.
 func inviteArgs(inv core.Invite) []any {
-	return []any{inv.TokenHash, inv.ID, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
-		inv.AllowRegister, inv.Source, micros(inv.CreatedAt), micros(inv.ExpiresAt)}
+	return []any{tokenKey(inv.TokenHash), inv.TokenHash, inv.ID, inv.Host, string(inv.Kind),
+		inv.Username, inv.Inviter, inv.AllowRegister, inv.Source, micros(inv.CreatedAt), micros(inv.ExpiresAt)}
 }
+
+// tokenKey is the indexed part of a token hash: its first 8 bytes as an integer.
+func tokenKey(tokenHash []byte) int64 {
+	var b [8]byte
+	copy(b[:], tokenHash)
+	return int64(binary.BigEndian.Uint64(b[:]))
+}
+
+// errTaken is the error of an insert that found its token hash taken.
+var errTaken = fmt.Errorf("%w: token hash exists", core.ErrConflict)
 
 // Invite implements core.Store.
 func (s *Store) Invite(ctx context.Context, tokenHash []byte) (core.Invite, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_hash = ?`, tokenHash)
+	row := s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_key = ? AND token_hash = ?`, tokenKey(tokenHash), tokenHash)
 	inv, err := scanInvite(row)
 	if err != nil {
 		return core.Invite{}, fmt.Errorf("sqlite: reading invite: %w", mapErr(err))
@@ -283,10 +360,10 @@ func (s *Store) ConsumeInvite(ctx context.Context, tokenHash []byte, username st
 	}
 	defer tx.Rollback()
 	row := tx.QueryRowContext(ctx, `DELETE FROM invites
-		WHERE token_hash = ?1 AND expires_at > ?2
+		WHERE token_key = ?4 AND token_hash = ?1 AND expires_at > ?2
 		AND (username = '' OR username = ?3)
 		AND (kind = 'account' OR (kind = 'contact' AND allow_register <> 0))
-		RETURNING `+inviteColumns, tokenHash, micros(now), username)
+		RETURNING `+inviteColumns, tokenHash, micros(now), username, tokenKey(tokenHash))
 	inv, err := scanInvite(row)
 	if err == nil {
 		if err := tx.Commit(); err != nil {
@@ -297,7 +374,7 @@ func (s *Store) ConsumeInvite(ctx context.Context, tokenHash []byte, username st
 	if !errors.Is(err, sql.ErrNoRows) {
 		return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
 	}
-	row = tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_hash = ?`, tokenHash)
+	row = tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_key = ? AND token_hash = ?`, tokenKey(tokenHash), tokenHash)
 	inv, err = scanInvite(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -383,14 +460,16 @@ func fromNullMicros(n sql.NullInt64) time.Time {
 	return fromMicros(n.Int64)
 }
 
-// mapErr turns "no row" into core.ErrNotFound and a uniqueness violation into
-// core.ErrConflict.
+// mapErr turns "no row" into core.ErrNotFound, a uniqueness violation into
+// core.ErrConflict, and a value the schema refuses into core.ErrInvalid.
 func mapErr(err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return core.ErrNotFound
 	case isConflict(err):
 		return fmt.Errorf("%w: %w", core.ErrConflict, err)
+	case errors.Is(err, sqlite3.CONSTRAINT_CHECK), errors.Is(err, sqlite3.CONSTRAINT_NOTNULL):
+		return fmt.Errorf("%w: %w", core.ErrInvalid, err)
 	}
 	return err
 }

@@ -1,11 +1,17 @@
 package sqlite_test
 
 import (
-	"context"
+	"crypto/rand"
+	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
@@ -16,54 +22,275 @@ var _ core.Store = (*sqlite.Store)(nil)
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) core.Store {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
 	})
 }
 
-func TestBasic(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sub", "dir", "invites.db")
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+// TestContractUngrouped runs the suite with group commit off, so that the single-row
+// path is checked on its own too.
+func TestContractUngrouped(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) core.Store {
+		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{MaxBatch: 1})
+	})
+}
+
+// open opens a store that the test closes at its end (closing twice is harmless).
+func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, opts)
 	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var base = time.Now().UTC().Truncate(time.Second)
+
+func newInvite(t *testing.T) core.Invite {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	k := core.Key{ID: "abcdefghijkl", Host: "example.com", SecretHash: make([]byte, 32), CreatedAt: now}
+	h := core.HashToken(fmt.Sprintf("%x", b))
+	return core.Invite{ID: core.InviteID(h), TokenHash: h, Host: "example.com", Kind: core.KindAccount,
+		CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+}
+
+func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sub", "dir", "invites.db")
+	s := open(t, path, sqlite.Options{})
+	k := core.Key{ID: "abcdefghijkl", Host: "example.com", SecretHash: make([]byte, 32), CreatedAt: base}
 	if err := s.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateKey(ctx, k); !errors.Is(err, core.ErrConflict) {
-		t.Fatalf("duplicate key: got %v, want ErrConflict", err)
-	}
-	got, err := s.Key(ctx, k.ID)
-	if err != nil || got.Host != k.Host || !got.CreatedAt.Equal(now) || !got.ExpiresAt.IsZero() {
-		t.Fatalf("Key = %+v, %v", got, err)
-	}
-	h := core.HashToken("tokentokentokentokentoke")
-	inv := core.Invite{ID: core.InviteID(h), TokenHash: h, Host: "example.com", Kind: core.KindAccount,
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	inv := newInvite(t)
 	if err := s.CreateInvite(ctx, inv); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := s.ConsumeInvite(ctx, h, "alice", now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.ConsumeInvite(ctx, h, "alice", now); !errors.Is(err, core.ErrNotFound) {
-		t.Fatalf("second consume: got %v, want ErrNotFound", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.CreateInvite(ctx, newInvite(t)); err == nil {
+		t.Fatal("CreateInvite after Close succeeded")
+	}
+	for range 2 { // reopening runs no migration twice
+		s = open(t, path, sqlite.Options{})
+		if _, err := s.Key(ctx, k.ID); err != nil {
+			t.Fatalf("Key after reopen: %v", err)
+		}
+		if _, err := s.Invite(ctx, inv.TokenHash); err != nil {
+			t.Fatalf("Invite after reopen: %v", err)
+		}
+		s.Close()
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if _, err := s.Key(ctx, k.ID); err != nil {
-		t.Fatalf("after reopen: %v", err)
+	defer db.Close()
+	var version, rows int
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version), COUNT(*) FROM schema_version`).Scan(&version, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if version < 1 || rows != 1 {
+		t.Errorf("schema_version: version %d in %d rows, want one row", version, rows)
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestOpenRejectsNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "invites.db")
+	open(t, path, sqlite.Options{}).Close()
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `UPDATE schema_version SET version = 9999`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := sqlite.Open(t.Context(), path, sqlite.Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open of a database from a newer program succeeded")
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+	const n = 400
+	invs := make([]core.Invite, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range invs {
+		invs[i] = newInvite(t)
+		wg.Go(func() {
+			<-start
+			errs[i] = s.CreateInvite(t.Context(), invs[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	commits, rows := s.GroupStats()
+	if rows != n {
+		t.Errorf("%d rows committed, want %d", rows, n)
+	}
+	if commits >= rows {
+		t.Errorf("%d commits for %d concurrent creates: nothing was grouped", commits, rows)
+	}
+	t.Logf("%d invites in %d commits", rows, commits)
+	for _, inv := range invs {
+		if _, err := s.Invite(t.Context(), inv.TokenHash); err != nil {
+			t.Fatalf("Invite: %v", err)
+		}
+	}
+}
+
+// TestGroupCommitBadRow checks that a row failing inside a shared commit fails alone.
+func TestGroupCommitBadRow(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+	for round := range 5 {
+		const n = 100
+		invs := make([]core.Invite, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range invs {
+			invs[i] = newInvite(t)
+			if i%25 == 7 {
+				invs[i].TokenHash = invs[i].TokenHash[:31] // refused by the schema
+			}
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateInvite(t.Context(), invs[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			bad := i%25 == 7
+			switch {
+			case bad && !errors.Is(err, core.ErrInvalid):
+				t.Errorf("round %d, bad row %d: %v, want ErrInvalid", round, i, err)
+			case !bad && err != nil:
+				t.Errorf("round %d, good row %d failed beside a bad one: %v", round, i, err)
+			}
+		}
+	}
+}
+
+// TestCloseDuringWrites checks that every create that reported success is stored, even
+// when Close runs while creates are queued.
+func TestCloseDuringWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "invites.db")
+	s := open(t, path, sqlite.Options{})
+	const n = 300
+	invs := make([]core.Invite, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range invs {
+		invs[i] = newInvite(t)
+		wg.Go(func() { errs[i] = s.CreateInvite(t.Context(), invs[i]) })
+		if i == n/2 {
+			wg.Go(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	s = open(t, path, sqlite.Options{})
+	ok := 0
+	for i, inv := range invs {
+		if errs[i] != nil {
+			continue
+		}
+		ok++
+		if _, err := s.Invite(t.Context(), inv.TokenHash); err != nil {
+			t.Errorf("invite %d reported created, then: %v", i, err)
+		}
+	}
+	t.Logf("%d of %d creates succeeded around Close", ok, n)
+}
+
+// TestTwoStoresOneFile runs writes from two stores on one file at once, as the server
+// and the key command line do: none may fail with "database is locked".
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "invites.db")
+	stores := []*sqlite.Store{open(t, path, sqlite.Options{}), open(t, path, sqlite.Options{})}
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for si, s := range stores {
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 40 {
+					inv := newInvite(t)
+					if err := s.CreateInvite(t.Context(), inv); err != nil {
+						errs <- fmt.Errorf("store %d: CreateInvite: %w", si, err)
+						return
+					}
+					other := stores[1-si]
+					if _, err := other.ConsumeInvite(t.Context(), inv.TokenHash, "alice", base); err != nil {
+						errs <- fmt.Errorf("store %d: ConsumeInvite: %w", 1-si, err)
+						return
+					}
+					k := core.Key{ID: fmt.Sprintf("k%d%d%09d", si, g, i), Host: "example.com",
+						SecretHash: make([]byte, 32), CreatedAt: base}
+					if err := s.CreateKey(t.Context(), k); err != nil {
+						errs <- fmt.Errorf("store %d: CreateKey: %w", si, err)
+						return
+					}
+					if err := other.AddKeyUses(t.Context(), []core.KeyUse{{ID: k.ID, Count: 1, LastUsed: base}}); err != nil {
+						errs <- fmt.Errorf("store %d: AddKeyUses: %w", 1-si, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestCheckpointKeepsLogBounded writes far more than the checkpoint threshold and checks
+// that the write-ahead log does not grow without bound while writes never pause.
+func TestCheckpointKeepsLogBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "invites.db")
+	s := open(t, path, sqlite.Options{CheckpointPages: 100})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 500 {
+				if err := s.CreateInvite(t.Context(), newInvite(t)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8000 invites take about 8000 pages of log without checkpoints; with them the log
+	// restarts after at most 8 × 100 pages and a batch.
+	if max := int64(4096 * 3000); fi.Size() > max {
+		t.Errorf("write-ahead log is %d bytes after 8000 invites, want at most %d", fi.Size(), max)
 	}
 }
