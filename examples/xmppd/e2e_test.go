@@ -342,7 +342,7 @@ func TestEndToEnd(t *testing.T) {
 		// A malformed or oversized stanza ends only that client's stream.
 		for _, bad := range []struct{ name, stanza, want string }{
 			{"oversized", `<message to='localhost'><body>` + strings.Repeat("x", 1<<20) + `</body></message>`, "policy-violation"},
-			{"malformed", `<iq type='get' id='m'><ping xmlns='urn:xmpp:ping'></iq>`, ""},
+			{"malformed", `<iq type='get' id='m'><ping xmlns='urn:xmpp:ping'></iq>`, "not-well-formed"},
 		} {
 			bc, err := testclient.Dial(ctx, srv.c2s, "localhost", testclient.Options{})
 			if err != nil {

@@ -392,7 +392,8 @@ func TestBadClientsEndOnlyTheirStream(t *testing.T) {
 		name, send, want string
 	}{
 		{"oversized", `<message to='localhost'><body>` + strings.Repeat("A", 1<<20) + `</body></message>`, "policy-violation"},
-		{"malformed", `<message><body></wrong></message>`, ""},
+		{"malformed", `<message><body></wrong></message>`, "not-well-formed"},
+		{"malformed-unread", `<iq type='get' id='m'><ping xmlns='urn:xmpp:ping'></iq>`, "not-well-formed"},
 		{"oversized-preauth", "", "policy-violation"},
 	}
 	for _, b := range bad {

@@ -104,6 +104,12 @@ func (g guard) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement)
 		return g.refuse(t, start)
 	}
 	err := g.next.HandleXMPP(t, start)
+	if err == nil {
+		// Read what the handler left of the stanza here rather than in mellium, so
+		// that malformed XML gets its stream error (mellium's own would stay
+		// unflushed in v0.23.0).
+		_, err = xmlstream.Copy(xmlstream.Discard(), t)
+	}
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
 		c.lc.kill("not-well-formed", "")
