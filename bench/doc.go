@@ -1,0 +1,75 @@
+// Command bench measures the invites plugin where users meet it, the HTTP invite API
+// (RFC 9110) of the example XMPP server, and puts every figure beside a ceiling taken in
+// the same run on the same machine, so that the report reads in ratios rather than in
+// absolute numbers; then it breaks things on purpose and checks what the product
+// promises about failures.
+//
+//	go run ./bench                      everything, about two to three minutes
+//	go run ./bench -faults=false        the measurements only
+//	go run ./bench -runs xmppd,faults   some groups only
+//	go run ./bench -duration 10s -requests 500000 -concurrency 1,16,64,256
+//
+// It prints one markdown table on standard output (progress goes to standard error),
+// then the checks and the goals, and exits 1 when a correctness check failed, 2 on a
+// usage error. A speed goal that is missed is reported and does not fail the run.
+//
+// # What runs
+//
+// The harness builds examples/xmppd and cmd/invites-plugin into a temporary directory
+// with go build (or takes them from -bin), and starts every server on 127.0.0.1 with an
+// ephemeral port: nothing leaves the loopback interface.
+//
+//	ceiling     a bare net/http handler answering 201 with a Location: the most any
+//	            handler can do on this machine with this load generator
+//	inprocess   httpapi mounted over a core.Service on SQLite, without the plugin
+//	            boundary: what the boundary costs
+//	xmppd       xmppd with the plugin on SQLite (fresh data directory, API key made
+//	            with invites-plugin keys create against the same directory while the
+//	            server runs), driven at each -concurrency level
+//	badkey      the right key ID with a wrong secret, through xmppd: the 403 rate
+//	adhoc       an administrator (made with xmppd adduser, named with -admin) logs in
+//	            over c2s with STARTTLS and SCRAM-SHA-256 (mellium.im/xmpp) and runs the
+//	            create-key command, execute then complete; the last key is tried over
+//	            HTTP
+//	growth      -seed invites (a million by default) are written straight into a
+//	            store's SQLite file in one bulk transaction; creation over it is then
+//	            compared, at concurrency 16 and in alternating rounds, with the
+//	            stores the earlier runs used, through xmppd and in-process
+//	faults      see below
+//
+// The ceiling and the in-process API run in child processes of the harness (the bench
+// binary started again with INVITES_BENCH_SERVE set), like xmppd, so that no server
+// shares a Go runtime with the load generator.
+// At each concurrency level the three are measured one after another, so that the
+// figures compared are taken close together in time.
+//
+// The load generator is net/http with a keep-alive Transport whose idle pool holds
+// twice the concurrency; each worker has one request in flight.
+// Every run stops at its request cap (-requests) or its time cap (-duration),
+// whichever comes first; requests in flight at the end are finished.
+// Latencies are kept whole and sorted: p50 and p99 are nearest-rank percentiles of all
+// samples. The RSS column is VmHWM (peak resident set) from /proc/PID/status, of xmppd
+// and of its plugin (found as xmppd's child through /proc/*/stat), read after the run.
+//
+// xmppd runs with the plugin's defaults except one: the failed-authentication budget
+// of a client address (20 a minute by default) is lifted through -plugin-config, so
+// that the bad-key run measures 403s rather than 429s.
+//
+// # Fault runs
+//
+// Each on a fresh xmppd, under a load of 16 concurrent clients:
+//
+//   - SIGKILL of the plugin: xmppd must stay up and answer 503 with Retry-After while
+//     the plugin is down, create invites again within 2 s, and answer nothing but 201
+//     and 503 beyond the requests in flight; after xmppd has stopped, every token
+//     answered 201 must pass core.Service.CheckInvite on the store.
+//   - SIGKILL of xmppd and its plugin at once (the process group): restarted on the
+//     same data, xmppd must create invites with the old key, and every token answered
+//     201 before the kill must be in the store.
+//   - 2,000 idle connections and a client that sends its header one byte every 250 ms:
+//     invites must still be created while they are open, and the server's timeouts
+//     must close all of them (the harness waits at most two minutes).
+//
+// The harness raises its own open-file limit to the hard limit (the processes it starts
+// inherit it); the report gives xmppd's.
+package main

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Row names, compared in the ratios.
+const (
+	nameCeiling    = "ceiling: bare net/http 201"
+	nameInProcess  = "httpapi in-process (SQLite)"
+	nameXMPPD      = "xmppd → plugin (SQLite)"
+	nameBadKey     = "xmppd → plugin, bad key"
+	nameAdhoc      = "ad-hoc create-key over c2s (execute→complete)"
+	nameGrowthBase = "xmppd → plugin, growth baseline"
+	nameGrowth     = "xmppd → plugin, 1M stored"
+	nameGrowthInB  = "httpapi in-process, growth baseline"
+	nameGrowthIn   = "httpapi in-process, 1M stored"
+)
+
+// The order of the groups in the table.
+const (
+	orderCeiling = iota
+	orderInProcess
+	orderXMPPD
+	orderBadKey
+	orderAdhoc
+	orderGrowth
+	orderFaults
+)
+
+// spec is a load run with the harness's caps.
+func (h *harness) spec(url, cred string, conc int) loadSpec {
+	return loadSpec{URL: url, Credential: cred, Concurrency: conc,
+		MaxRequests: h.opts.requests, MaxDuration: h.opts.duration}
+}
+
+// measure runs one load run and returns its row; a run that should see only the
+// expected status and did not is a failed check.
+func (h *harness) measure(ctx context.Context, rep *report, name string, order int, spec loadSpec) (row, error) {
+	res, err := runLoad(ctx, spec)
+	if err != nil {
+		return row{}, err
+	}
+	return h.judge(rep, name, order, spec, res), nil
+}
+
+// judge makes the row of a load run and fails a check if it saw anything unexpected.
+func (h *harness) judge(rep *report, name string, order int, spec loadSpec, res loadResult) row {
+	expect := spec.Expect
+	if expect == 0 {
+		expect = http.StatusCreated
+	}
+	rw := row{Run: name, Concurrency: spec.Concurrency, Result: res, Expect: expect, order: order}
+	h.logf("%-36s c=%-3d %8.0f/s  p50 %-9s p99 %-9s  unexpected %d %s", name, spec.Concurrency,
+		res.Rate(), ms(res.Percentile(0.5)), ms(res.Percentile(0.99)), res.Unexpected(), res.statusSummary(expect))
+	if res.Unexpected() > 0 || res.OK == 0 {
+		detail := fmt.Sprintf("%d of %d requests did not get %d: %s", res.Unexpected(), res.Sent, expect, res.statusSummary(expect))
+		if res.FirstError != nil {
+			detail += "; first transport error: " + res.FirstError.Error()
+		}
+		rep.check(fmt.Sprintf("%s at concurrency %d answers only %d", name, spec.Concurrency, expect), false, detail)
+	}
+	return rw
+}
+
+// withRSS sets the row's peak RSS from xmppd and its plugin.
+func (h *harness) withRSS(ctx context.Context, rw row, x *xmppd) row {
+	host, plugin, err := x.RSS(ctx)
+	if err != nil {
+		h.logf("rss: %v", err)
+	}
+	rw.HostRSS, rw.PluginRSS = host, plugin
+	return rw
+}
+
+// withChildRSS sets the row's peak RSS from a child server.
+func (h *harness) withChildRSS(rw row, c *childServer) row {
+	rss, err := peakRSS(c.PID())
+	if err != nil {
+		h.logf("rss: %v", err)
+	}
+	rw.HostRSS = rss
+	rw.single = true
+	return rw
+}
+
+// runThroughput runs, at each concurrency in turn, the bare handler, the in-process
+// API and xmppd with the plugin, so that the three figures compared are taken close
+// together in time.
+func (h *harness) runThroughput(ctx context.Context, rep *report) error {
+	for _, c := range h.opts.concurrency {
+		if h.wants(runCeiling) {
+			rw, err := h.measure(ctx, rep, nameCeiling, orderCeiling, h.spec(h.ceiling.URL, "", c))
+			if err != nil {
+				return err
+			}
+			rep.add(h.withChildRSS(rw, h.ceiling))
+		}
+		if h.wants(runInProcess) {
+			rw, err := h.measure(ctx, rep, nameInProcess, orderInProcess, h.spec(h.inproc.URL, h.inproc.Credential, c))
+			if err != nil {
+				return err
+			}
+			rep.add(h.withChildRSS(rw, h.inproc))
+		}
+		if h.wants(runXMPPD) {
+			rw, err := h.measure(ctx, rep, nameXMPPD, orderXMPPD, h.spec(h.main.URL, h.mainKey, c))
+			if err != nil {
+				return err
+			}
+			rep.add(h.withRSS(ctx, rw, h.main))
+		}
+	}
+	return nil
+}
+
+// badKeyConcurrency is the concurrency of the bad-key run.
+const badKeyConcurrency = 16
+
+// runBadKey sends a key with the right ID and a wrong secret through xmppd.
+func (h *harness) runBadKey(ctx context.Context, rep *report) error {
+	spec := h.spec(h.main.URL, wrongSecret(h.mainKey), badKeyConcurrency)
+	spec.Expect = http.StatusForbidden
+	rw, err := h.measure(ctx, rep, nameBadKey, orderBadKey, spec)
+	if err != nil {
+		return err
+	}
+	rw.Note = "(rate counts 403s)"
+	rep.add(h.withRSS(ctx, rw, h.main))
+	return nil
+}
+
+// wrongSecret keeps a key's ID and replaces its secret: the most expensive rejection
+// (the ID is found, the hash compared).
+func wrongSecret(key string) string {
+	id, _, _ := strings.Cut(key, "/")
+	return id + "/" + strings.Repeat("A", 36)
+}
+
+// startServer starts xmppd on a fresh data directory named name and creates an API key
+// with the command line.
+func (h *harness) startServer(ctx context.Context, name string) (*xmppd, string, error) {
+	return h.startServerIn(ctx, filepath.Join(h.dir, name, "data"), name)
+}
+
+func (h *harness) startServerIn(ctx context.Context, dataDir, name string) (*xmppd, string, error) {
+	h.logf("starting xmppd (%s)", name)
+	x, err := startXMPPD(ctx, h.bins, dataDir, name)
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := x.CreateKey(ctx, "bench")
+	if err != nil {
+		_ = x.Stop(10 * time.Second)
+		return nil, "", err
+	}
+	return x, key, nil
+}
+
+// stopServer stops xmppd gracefully; a server that does not stop in time, or leaves its
+// plugin behind, fails a check.
+func (h *harness) stopServer(rep *report, x *xmppd, name string) error {
+	left, err := x.StopChecked(15 * time.Second)
+	if err != nil {
+		rep.check(name+" stops on SIGTERM", false, err.Error())
+		return nil
+	}
+	if left {
+		rep.check(name+" stops its plugin when it stops", false, "a process of its group was still running a second after xmppd exited")
+	}
+	return nil
+}
+
+// runAdhocRoundTrips logs in to xmppd as the administrator and times create-key round
+// trips (execute, then complete with the form), one after another.
+func (h *harness) runAdhocRoundTrips(ctx context.Context, rep *report) error {
+	x := h.main
+	rw := row{Run: nameAdhoc, Concurrency: 1, Expect: http.StatusCreated, order: orderAdhoc,
+		Note: "(rate counts round trips)"}
+	res := loadResult{Statuses: map[int]int{}}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(h.opts.adhocRounds)*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	c, err := dialAdmin(cctx, x.C2SAddr, adminUser, adminPassword)
+	if err != nil {
+		rep.check("admin logs in over c2s (STARTTLS, SCRAM-SHA-256)", false, err.Error())
+		return nil
+	}
+	login := time.Since(t0)
+	defer c.Close(ctx)
+	var lastKey string
+	start := time.Now()
+	for i := range h.opts.adhocRounds {
+		t := time.Now()
+		key, err := c.CreateKey(cctx, fmt.Sprintf("bench-adhoc-%d", i))
+		res.Latencies = append(res.Latencies, time.Since(t))
+		res.Sent++
+		if err != nil {
+			res.TransportErrors++
+			if res.FirstError == nil {
+				res.FirstError = err
+			}
+			if cctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		res.OK++
+		res.Statuses[http.StatusCreated]++
+		lastKey = key
+	}
+	res.Elapsed = time.Since(start)
+	slices.Sort(res.Latencies)
+	rw.Result = res
+	rep.add(h.withRSS(ctx, rw, x))
+	h.logf("ad-hoc create-key: login %s, %d round trips, p50 %s", ms(login), res.OK, ms(res.Percentile(0.5)))
+	if res.OK < res.Sent {
+		rep.check("ad-hoc create-key round trips succeed", false,
+			fmt.Sprintf("%d of %d failed; first: %v", res.Sent-res.OK, res.Sent, res.FirstError))
+		return nil
+	}
+	// The key made over XMPP works over HTTP.
+	r, err := runLoad(ctx, loadSpec{URL: x.URL, Credential: lastKey, Concurrency: 1, MaxRequests: 1, MaxDuration: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	rep.check("ad-hoc: admin logs in (STARTTLS, SCRAM-SHA-256) and the key it makes creates an invite over HTTP", r.OK == 1,
+		fmt.Sprintf("login %s; %d keys made; the last used once: %s", ms(login), res.OK, statusLine(r)))
+	return nil
+}
+
+// statusLine summarises a small load run's answers.
+func statusLine(r loadResult) string {
+	parts := make([]string, 0, len(r.Statuses)+1)
+	for c, n := range r.Statuses {
+		parts = append(parts, fmt.Sprintf("%d×%d", c, n))
+	}
+	slices.Sort(parts)
+	if r.TransportErrors > 0 {
+		parts = append(parts, fmt.Sprintf("transport error×%d (%v)", r.TransportErrors, r.FirstError))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Growth settings.
+const (
+	// growthConcurrency is the concurrency of the growth runs.
+	growthConcurrency = 16
+	// growthRounds is how many times the growth runs alternate, so that a change in
+	// the machine's load during the run touches both sides alike.
+	growthRounds = 3
+)
+
+// runGrowth seeds invites into a store and measures creation over it against the same
+// over the shared servers' stores, through xmppd and in-process, in alternating rounds.
+func (h *harness) runGrowth(ctx context.Context, rep *report) error {
+	// Start once on a fresh directory to learn where the plugin keeps its store, and
+	// make the key while it runs.
+	dataDir := filepath.Join(h.dir, "growth", "data")
+	x, key, err := h.startServerIn(ctx, dataDir, "growth")
+	if err != nil {
+		return err
+	}
+	db, err := x.StorePath()
+	if err != nil {
+		_ = x.Stop(10 * time.Second)
+		return err
+	}
+	if err := h.stopServer(rep, x, "xmppd (growth)"); err != nil {
+		return err
+	}
+	h.logf("seeding %d invites", h.opts.seed)
+	t0 := time.Now()
+	if err := seedInvites(ctx, db, h.opts.seed); err != nil {
+		return err
+	}
+	n, err := countInvites(ctx, db)
+	if err != nil {
+		return err
+	}
+	h.logf("seeded in %s; the store holds %d invites", time.Since(t0).Round(time.Millisecond), n)
+	inDir := filepath.Join(h.dir, "growth-inprocess")
+	if err := copyFile(db, filepath.Join(inDir, "invites.db")); err != nil {
+		return err
+	}
+	if x, err = startXMPPD(ctx, h.bins, dataDir, "growth"); err != nil {
+		return err
+	}
+	defer h.stopServer(rep, x, "xmppd (growth)")
+	in, err := startChild(ctx, childInProcess+":"+inDir)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	// The in-process copy has its own key.
+	baseDB, err := h.main.StorePath()
+	if err != nil {
+		return err
+	}
+	baseN, err := countInvites(ctx, baseDB)
+	if err != nil {
+		return err
+	}
+	inBaseN, err := countInvites(ctx, filepath.Join(h.dir, "inprocess", "invites.db"))
+	if err != nil {
+		return err
+	}
+
+	type target struct {
+		name, url, key string
+		note           string
+		parts          []loadResult
+	}
+	targets := []*target{
+		{name: nameGrowthBase, url: h.main.URL, key: h.mainKey, note: fmt.Sprintf("(%d stored before)", baseN)},
+		{name: nameGrowth, url: x.URL, key: key, note: fmt.Sprintf("(%d stored before)", n)},
+		{name: nameGrowthInB, url: h.inproc.URL, key: h.inproc.Credential, note: fmt.Sprintf("(%d stored before)", inBaseN)},
+		{name: nameGrowthIn, url: in.URL, key: in.Credential, note: fmt.Sprintf("(%d stored before)", n)},
+	}
+	for range growthRounds {
+		for _, t := range targets {
+			spec := h.spec(t.url, t.key, growthConcurrency)
+			spec.MaxDuration = max(h.opts.duration/growthRounds, 100*time.Millisecond)
+			spec.MaxRequests = max(h.opts.requests/growthRounds, 1)
+			res, err := runLoad(ctx, spec)
+			if err != nil {
+				return err
+			}
+			t.parts = append(t.parts, res)
+		}
+	}
+	for i, t := range targets {
+		spec := h.spec(t.url, t.key, growthConcurrency)
+		rw := h.judge(rep, t.name, orderGrowth, spec, mergeResults(t.parts))
+		rw.Note = t.note
+		switch i {
+		case 0:
+			rw = h.withRSS(ctx, rw, h.main)
+		case 1:
+			rw = h.withRSS(ctx, rw, x)
+		case 2:
+			rw = h.withChildRSS(rw, h.inproc)
+		case 3:
+			rw = h.withChildRSS(rw, in)
+		}
+		rep.add(rw)
+	}
+	return nil
+}
+
+// mergeResults adds up load runs of one target.
+func mergeResults(parts []loadResult) loadResult {
+	out := loadResult{Statuses: map[int]int{}}
+	for _, p := range parts {
+		out.Sent += p.Sent
+		out.OK += p.OK
+		out.TransportErrors += p.TransportErrors
+		out.NoRetryAfter += p.NoRetryAfter
+		out.Elapsed += p.Elapsed
+		if out.FirstError == nil {
+			out.FirstError = p.FirstError
+		}
+		for c, n := range p.Statuses {
+			out.Statuses[c] += n
+		}
+		out.Latencies = append(out.Latencies, p.Latencies...)
+	}
+	slices.Sort(out.Latencies)
+	return out
+}
+
+// copyFile copies a closed SQLite file (no write-ahead log left) into a new directory.
+func copyFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("copying store: %w", err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copying store: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("copying store: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copying store: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("copying store: %w", err)
+	}
+	return nil
+}
