@@ -49,7 +49,8 @@
 //     mandatory STARTTLS (a configured certificate or a self-signed one kept in the
 //     data directory), SASL with SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN (PLAIN only
 //     over TLS; no -PLUS variants), resource binding to the authenticated account,
-//     stream errors, a stanza size limit per client.
+//     stream errors, a stanza size limit per client, limits on failed logins per
+//     stream and per IP address.
 //     Passwords are stored only as salted SCRAM credentials (RFC 5802: salt,
 //     iteration count, StoredKey, ServerKey) in an SQLite file in the data directory.
 //   - RFC 6121: only the legacy session IQ. There is no roster, presence or

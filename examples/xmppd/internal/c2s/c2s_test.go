@@ -455,6 +455,27 @@ func TestTooManyAuthFailures(t *testing.T) {
 	}
 }
 
+// TestFailuresPerAddress: after too many failures from one address, even the
+// right password is refused for a while.
+func TestFailuresPerAddress(t *testing.T) {
+	e := start(t, register.InviteOnly, func(c *c2s.Config) { c.MaxAuthFailuresPerAddr = 2 })
+	ctx := testCtx(t)
+	for range 2 {
+		if s, err := login(ctx, e.addr, "alice", "wrong", sasl.ScramSha256); err == nil {
+			_ = s.Close()
+			t.Fatal("wrong password accepted")
+		}
+	}
+	c, err := testclient.Dial(ctx, e.addr, "localhost", testclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Plain("alice", "alice-pass", ""); !errors.Is(err, testclient.ErrAuth) || !strings.Contains(err.Error(), "temporary-auth-failure") {
+		t.Fatalf("right password after too many failures: %v", err)
+	}
+}
+
 // TestShutdown: Serve returns when its context ends, closing sessions.
 func TestShutdown(t *testing.T) {
 	dir := t.TempDir()

@@ -28,6 +28,9 @@
 // stream; a client sending malformed XML loses its stream too.
 // Other clients are not affected: each stream has its own goroutine and reader.
 // Negotiation must finish within NegotiationTimeout.
+// A stream ends after MaxAuthFailures failed logins, and an IP address that failed
+// MaxAuthFailuresPerAddr times within AuthFailureWindow is refused
+// (temporary-auth-failure) until the window ends.
 //
 // # Authenticated sessions
 //

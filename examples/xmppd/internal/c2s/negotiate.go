@@ -56,9 +56,10 @@ func (e *streamError) Error() string {
 
 // conn is the state of one client connection.
 type conn struct {
-	srv *Server
-	lc  *limitConn
-	log *slog.Logger
+	srv    *Server
+	lc     *limitConn
+	log    *slog.Logger
+	remote net.Addr
 
 	headerSent   bool
 	flow         *register.Flow
@@ -77,9 +78,10 @@ func randomID(n int) string {
 // handle runs one connection to its end.
 func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	c := &conn{
-		srv: s,
-		lc:  newLimitConn(nc, s.cfg.MaxPreAuthSize),
-		log: s.log.With("remote", nc.RemoteAddr().String()),
+		srv:    s,
+		lc:     newLimitConn(nc, s.cfg.MaxPreAuthSize),
+		log:    s.log.With("remote", nc.RemoteAddr().String()),
+		remote: nc.RemoteAddr(),
 	}
 	if s.cfg.Registration != nil {
 		c.flow = s.cfg.Registration.Start()
@@ -531,12 +533,22 @@ func (c *conn) sasl(ctx context.Context, r xml.TokenReader, d *xml.Decoder, star
 			return false, c.saslFailure("aborted", "")
 		}
 	}
+	if c.srv.fails.blocked(c.remote) {
+		c.log.WarnContext(ctx, "too many failed logins from this address")
+		return false, c.saslFailure("temporary-auth-failure", "too many failed attempts, try again later")
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.RequestTimeout)
 	defer cancel()
+	var ok bool
 	if auth.Mechanism == mechPLAIN {
-		return c.plain(rctx, data)
+		ok, err = c.plain(rctx, data)
+	} else {
+		ok, err = c.scram(rctx, r, auth.Mechanism, data)
 	}
-	return c.scram(rctx, r, auth.Mechanism, data)
+	if !ok {
+		c.srv.fails.fail(c.remote)
+	}
+	return ok, err
 }
 
 // plain checks SASL PLAIN (RFC 4616) against the stored SCRAM-SHA-256 credential:

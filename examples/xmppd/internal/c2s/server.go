@@ -37,6 +37,11 @@ const (
 	DefaultMaxAuthFailures = 3
 	// DefaultRequestTimeout bounds the work of one stanza (a store or plugin call).
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultMaxAuthFailuresPerAddr is how many failed logins one IP address may
+	// make per AuthFailureWindow before its attempts are refused unchecked.
+	DefaultMaxAuthFailuresPerAddr = 20
+	// DefaultAuthFailureWindow is the period failed logins are counted over.
+	DefaultAuthFailureWindow = 10 * time.Minute
 )
 
 // Credentials finds the stored credentials of accounts (see package accounts).
@@ -86,6 +91,14 @@ type Config struct {
 	// MaxAuthFailures is how many failed logins end a stream; zero means
 	// DefaultMaxAuthFailures.
 	MaxAuthFailures int
+	// MaxAuthFailuresPerAddr is how many failed logins one IP address may make per
+	// AuthFailureWindow, over all its connections; then its attempts fail with
+	// temporary-auth-failure until the window ends.
+	// Zero means DefaultMaxAuthFailuresPerAddr.
+	MaxAuthFailuresPerAddr int
+	// AuthFailureWindow is the period of MaxAuthFailuresPerAddr; zero means
+	// DefaultAuthFailureWindow.
+	AuthFailureWindow time.Duration
 	// Logger receives connection events; nil discards.
 	Logger *slog.Logger
 }
@@ -97,6 +110,7 @@ type Server struct {
 	scram  *scram.Server
 	log    *slog.Logger
 	slots  chan struct{}
+	fails  *failureLimiter
 
 	mu       sync.Mutex
 	sessions map[*conn]*xmpp.Session
@@ -135,6 +149,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxAuthFailures <= 0 {
 		cfg.MaxAuthFailures = DefaultMaxAuthFailures
 	}
+	if cfg.MaxAuthFailuresPerAddr <= 0 {
+		cfg.MaxAuthFailuresPerAddr = DefaultMaxAuthFailuresPerAddr
+	}
+	if cfg.AuthFailureWindow <= 0 {
+		cfg.AuthFailureWindow = DefaultAuthFailureWindow
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -148,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 		domain:   domain,
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.MaxConnections),
+		fails:    newFailureLimiter(cfg.MaxAuthFailuresPerAddr, cfg.AuthFailureWindow, time.Now),
 		sessions: map[*conn]*xmpp.Session{},
 		bound:    map[string]struct{}{},
 	}
