@@ -106,8 +106,14 @@ func formatDuration(d time.Duration) string {
 	case d%day == 0:
 		return strconv.FormatInt(int64(d/day), 10) + "d"
 	}
+	// Drop zero trailing units only: "1h0m0s" → "1h", "10m0s" → "10m", but "30s" and
+	// "1h10m" stay as they are.
 	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	s = strings.TrimSuffix(s, "0m")
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
 	return s
 }
