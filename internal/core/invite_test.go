@@ -58,9 +58,9 @@ func TestLandingPage(t *testing.T) {
 			"https://example.com/invite/xmpp:example.com%3Fregister%3Bpreauth=" + tok},
 		6: {"https://example.com/invite?uri={uri}&t={token}&h={host}", fixed,
 			"https://example.com/invite?uri=xmpp%3Aalice%40example.com%3Fregister%3Bpreauth%3D" + tok + "&t=" + tok + "&h=example.com"},
-		7: {"https://example.com/{unknown}/{token", account, "https://example.com/{unknown}/{token"},
-		8: {"https://example.com/{}{token}}", account, "https://example.com/{}" + tok + "}"},
-		9: {"no placeholders", account, "no placeholders"},
+		7:  {"https://example.com/{unknown}/{token", account, "https://example.com/{unknown}/{token"},
+		8:  {"https://example.com/{}{token}}", account, "https://example.com/{}" + tok + "}"},
+		9:  {"no placeholders", account, "no placeholders"},
 		10: {"https://example.com/#{token}", account, "https://example.com/#" + tok},
 	}
 	for i, tc := range tests {
