@@ -506,7 +506,22 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pending.Close()
+	bound, err := testclient.Dial(tctx, ln.Addr().String(), "localhost", testclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bound.Close()
+	if _, err := bound.Plain("alice", "pw", ""); err != nil {
+		t.Fatal(err)
+	}
 	cancel()
+	for i, c := range []*testclient.Client{pending, bound} {
+		el, err := c.Next()
+		if err != nil || el.XMLName.Local != "error" || !strings.Contains(el.Inner, "system-shutdown") {
+			t.Errorf("client %d: want system-shutdown, got %v %v", i, el, err)
+		}
+		_ = c.Close()
+	}
 	select {
 	case err := <-done:
 		if err != nil {

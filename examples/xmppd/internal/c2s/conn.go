@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // errTooBig is what a read returns once an element exceeded its budget.
@@ -94,6 +95,8 @@ func (c *limitConn) kill(condition, text string) {
 		return
 	}
 	c.killed = true
+	// A client that does not read must not hold the goroutine forever.
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = c.Conn.Write([]byte(streamErrorXML(condition, text)))
 }
 

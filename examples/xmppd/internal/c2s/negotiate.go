@@ -87,25 +87,43 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		c.flow = s.cfg.Registration.Start()
 	}
 	defer func() { _ = c.lc.Close() }()
+	defer func() {
+		if !c.addr.Equal(jid.JID{}) {
+			s.unbind(c.addr)
+		}
+	}()
 
 	nctx, cancel := context.WithTimeout(ctx, s.cfg.NegotiationTimeout)
 	// mellium sets a past deadline when ctx ends but clears it again at once, which
 	// can leave a blocked read blocked; a deadline that stays is certain.
-	stop := context.AfterFunc(nctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(nctx, func() {
+		_ = nc.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	sess, err := xmpp.ReceiveSession(nctx, c.lc, 0, c.negotiate)
-	if !stop() && err == nil {
-		err = nctx.Err()
+	if !stop() {
+		<-fired
+		if err == nil {
+			err = nctx.Err()
+		}
+	}
+	var late string // why the negotiation's context ended, if it did
+	switch {
+	case ctx.Err() != nil:
+		late = "system-shutdown"
+	case nctx.Err() != nil:
+		late = "connection-timeout"
 	}
 	cancel()
 	if err != nil {
-		c.fail(nctx, err)
+		c.fail(ctx, err, late)
 		return
 	}
 	if c.addr.Equal(jid.JID{}) {
 		c.lc.kill("internal-server-error", "")
 		return
 	}
-	defer s.unbind(c.addr)
 	c.log = c.log.With("jid", c.addr.String())
 	c.log.InfoContext(ctx, "session started")
 
@@ -132,9 +150,12 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 }
 
 // fail ends a stream whose negotiation failed, with a stream error where one fits.
-func (c *conn) fail(ctx context.Context, err error) {
+// late is the condition to use when the negotiation's context ended (time ran out
+// or the server is stopping), empty if it did not.
+func (c *conn) fail(ctx context.Context, err error, late string) {
 	var se *streamError
 	var xe *xml.SyntaxError
+	var ste stream.Error
 	switch {
 	case errors.As(err, &se):
 	case errors.Is(err, errTooBig):
@@ -143,18 +164,20 @@ func (c *conn) fail(ctx context.Context, err error) {
 		se = &streamError{condition: "not-well-formed"}
 	case errors.Is(err, io.EOF):
 		se = &streamError{}
-	case errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil:
+	case late != "":
+		se = &streamError{condition: late}
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		se = &streamError{condition: "connection-timeout"}
+	case errors.As(err, &ste):
+		se = &streamError{condition: ste.Err}
 	default:
-		var ste stream.Error
-		if errors.As(err, &ste) {
-			se = &streamError{condition: ste.Err}
-		} else {
-			c.log.DebugContext(ctx, "negotiation failed", "err", err)
-			se = &streamError{condition: "undefined-condition"}
-		}
+		se = &streamError{condition: "undefined-condition"}
 	}
 	c.log.DebugContext(ctx, "stream closed during negotiation", "err", err)
+	// The read may have ended on a deadline; the error still has to go out, and a
+	// TLS write that fails on a deadline would spoil the close_notify after it.
+	_ = c.lc.SetDeadline(time.Time{})
+	_ = c.lc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if !c.headerSent {
 		_, _ = c.lc.Write([]byte(c.header(randomID(8))))
 	}

@@ -247,8 +247,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// closeAll ends every authenticated stream politely: it sends the closing tag
-// and gives the client a few seconds to send its own.
+// closeAll ends every authenticated stream with a system-shutdown stream error
+// and gives the client a few seconds to close its side.
+// The session's writer is held meanwhile, so no stanza is cut in two.
 // (Session.SetCloseDeadline would race with Serve in mellium v0.23.0, so the
 // deadline goes on the connection.)
 func (s *Server) closeAll() {
@@ -260,7 +261,9 @@ func (s *Server) closeAll() {
 	s.mu.Unlock()
 	for c, sess := range conns {
 		_ = c.lc.SetReadDeadline(time.Now().Add(3 * time.Second))
-		_ = sess.Close()
+		w := sess.TokenWriter()
+		c.lc.kill("system-shutdown", "")
+		_ = w.Close()
 	}
 }
 
