@@ -53,8 +53,9 @@
 //     stream and per IP address.
 //     Passwords are stored only as salted SCRAM credentials (RFC 5802: salt,
 //     iteration count, StoredKey, ServerKey) in an SQLite file in the data directory.
-//   - RFC 6121: only the legacy session IQ. There is no roster, presence or
-//     message routing: this server exists to show invitations end to end.
+//   - RFC 6121: only the legacy session IQ and an empty roster for clients that
+//     ask at login. There is no roster storage, presence or message routing: this
+//     server exists to show invitations end to end.
 //   - XEP-0030 Service Discovery (disco#info, disco#items), XEP-0199 XMPP Ping.
 //   - XEP-0050 Ad-Hoc Commands, routed to the plugin with the bound JID as the
 //     requester: API key management for administrators and the XEP-0401 invite

@@ -366,12 +366,13 @@ func TestDisco(t *testing.T) {
 		{`<iq type='get' id='6'><ping xmlns='urn:xmpp:ping'/></iq>`, ``},
 		{`<iq type='get' id='7' to='bob@example.org'><ping xmlns='urn:xmpp:ping'/></iq>`, `service-unavailable`},
 		{`<iq type='set' id='8'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>`, ``},
+		{`<iq type='get' id='11'><query xmlns='jabber:iq:roster'/></iq>`, `<query xmlns="jabber:iq:roster"></query>`},
 		{`<iq type='get' id='9'><query xmlns='urn:unknown'/></iq>`, `service-unavailable`},
 		{`<iq type='set' id='10'><command xmlns='http://jabber.org/protocol/commands' node='urn:test#cmd' action='execute'/></iq>`, `item-not-found`},
 	}
 	for i, tc := range tests {
 		el, err := c.IQ(tc.send)
-		if err != nil || !strings.Contains(el.Inner, tc.want) || el.Attr("id") != fmt.Sprint(i+1) {
+		if err != nil || !strings.Contains(el.Inner, tc.want) || el.Attr("id") != strings.Split(strings.Split(tc.send, "id='")[1], "'")[0] {
 			t.Errorf("%d: %v %v", i+1, el, err)
 		}
 	}

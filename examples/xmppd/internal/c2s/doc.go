@@ -35,8 +35,9 @@
 // # Authenticated sessions
 //
 // After binding the session is served by a mellium mux with disco#info and
-// disco#items (XEP-0030), ping (XEP-0199), the legacy session IQ (RFC 3921) and
-// ad-hoc commands (XEP-0050) whose requester is the bound JID.
+// disco#items (XEP-0030), ping (XEP-0199), the legacy session IQ (RFC 3921), an
+// empty roster (nothing is stored) and ad-hoc commands (XEP-0050) whose requester
+// is the bound JID.
 // Stanzas addressed elsewhere are refused: the server does not route between
 // clients.
 package c2s

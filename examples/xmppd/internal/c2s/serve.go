@@ -21,6 +21,7 @@ import (
 // Disco identities and features (XEP-0030).
 const (
 	nsInvite = "urn:xmpp:invite"
+	nsRoster = "jabber:iq:roster"
 	// ServerName is the name of the server's disco identity.
 	ServerName = "xmppd (invites example server)"
 )
@@ -64,6 +65,12 @@ func (c *conn) handler(ctx context.Context) xmpp.Handler {
 		mux.IQ(stanza.GetIQ, xml.Name{Space: disco.NSItems, Local: "query"}, dh),
 		mux.IQFunc(stanza.SetIQ, xml.Name{Space: nsSession, Local: "session"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
 			_, err := xmlstream.Copy(t, iq.Result(nil))
+			return err
+		}),
+		// No rosters are kept: clients asking at login get an empty one (RFC 6121 §2.1.3)
+		// rather than an error; roster pushes and sets are not served.
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: nsRoster, Local: "query"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
+			_, err := xmlstream.Copy(t, iq.Result(xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsRoster, Local: "query"}})))
 			return err
 		}),
 	}
