@@ -69,12 +69,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var readyLine = regexp.MustCompile(`^xmppd ready: domain=(\S+) c2s=(\S+) http=(\S+)$`)
-
 // startServer runs xmppd with args (ephemeral ports added) in dir and waits until
 // it is ready. It is stopped with SIGTERM at the end of the test.
 func startServer(t *testing.T, bin, dir string, args ...string) *proc {
 	t.Helper()
+	readyLine := regexp.MustCompile(`^xmppd ready: domain=(\S+) c2s=(\S+) http=(\S+)$`)
 	args = append([]string{"-c2s", "127.0.0.1:0", "-http", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	cmd := exec.Command(filepath.Join(bin, "xmppd"), args...)
 	cmd.Dir = dir

@@ -20,6 +20,8 @@
 //   - Resource binding (RFC 6120 §7) uses xmpp.BindCustom with the account that
 //     authenticated, never the stream's 'from'; a client that asks for no resource,
 //     or one already bound, gets one chosen by the server.
+//     (BindCustom reads the very next token as the bind IQ, so whitespace between
+//     the stream header and the IQ fails binding; clients do not send any.)
 //
 // # Limits
 //
