@@ -48,7 +48,9 @@ func newService(t *testing.T, hosts ...core.HostConfig) (*core.Service, *sqlite.
 	return e.svc, e.store, e.clock
 }
 
-func newEnv(t *testing.T, hosts ...core.HostConfig) *env {
+func newEnv(t *testing.T, hosts ...core.HostConfig) *env { return newEnvTB(t, hosts...) }
+
+func newEnvTB(t testing.TB, hosts ...core.HostConfig) *env {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "invites.db")
 	st, err := sqlite.Open(t.Context(), path, sqlite.Options{})

@@ -61,6 +61,10 @@ type Store struct {
 	log *slog.Logger
 	gc  *committer
 	cp  *checkpointer
+
+	// Statements on the hot paths, prepared once: preparing costs more than running.
+	getKey, getInvite *sql.Stmt // on the readers
+	consume, peek     *sql.Stmt // on the writer
 }
 
 var _ core.Store = (*Store)(nil)
@@ -154,10 +158,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		err = fmt.Errorf("sqlite: opening %s: %w", path, err)
 		return nil, err
 	}
-	ins, err := s.w.PrepareContext(ctx, insertInvite)
-	if err != nil {
-		err = fmt.Errorf("sqlite: preparing: %w", err)
-		return nil, err
+	var ins *sql.Stmt
+	for _, p := range []struct {
+		db    *sql.DB
+		query string
+		stmt  **sql.Stmt
+	}{
+		{s.w, insertInvite, &ins},
+		{s.w, consumeInvite, &s.consume},
+		{s.w, selectInvite, &s.peek},
+		{s.r, selectInvite, &s.getInvite},
+		{s.r, selectKey, &s.getKey},
+	} {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
+			err = fmt.Errorf("sqlite: preparing: %w", err)
+			return nil, err
+		}
 	}
 	s.gc = newCommitter(s.w, ins, opts.MaxBatch, opts.Logger)
 	return s, nil
@@ -194,6 +210,11 @@ func (s *Store) Close() error {
 // SQLite checkpoints and removes the write-ahead log.
 func (s *Store) closeDBs() error {
 	var errs []error
+	for _, st := range []*sql.Stmt{s.getKey, s.getInvite, s.consume, s.peek} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if s.cp != nil {
 		errs = append(errs, s.cp.close())
 	}
@@ -224,9 +245,11 @@ func (s *Store) CreateKey(ctx context.Context, k core.Key) error {
 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses`
 
+const selectKey = `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`
+
 // Key implements core.Store.
 func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id)
+	row := s.getKey.QueryRowContext(ctx, id)
 	k, err := scanKey(row)
 	if err != nil {
 		return core.Key{}, fmt.Errorf("sqlite: reading key: %w", mapErr(err))
@@ -340,9 +363,19 @@ func tokenKey(tokenHash []byte) int64 {
 // errTaken is the error of an insert that found its token hash taken.
 var errTaken = fmt.Errorf("%w: token hash exists", core.ErrConflict)
 
+// selectInvite reads the invite with a token key and hash.
+const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE token_key = ? AND token_hash = ?`
+
+// consumeInvite deletes and returns an invite if it can register that username now.
+const consumeInvite = `DELETE FROM invites
+	WHERE token_key = ?4 AND token_hash = ?1 AND expires_at > ?2
+	AND (username = '' OR username = ?3)
+	AND (kind = 'account' OR (kind = 'contact' AND allow_register <> 0))
+	RETURNING ` + inviteColumns
+
 // Invite implements core.Store.
 func (s *Store) Invite(ctx context.Context, tokenHash []byte) (core.Invite, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_key = ? AND token_hash = ?`, tokenKey(tokenHash), tokenHash)
+	row := s.getInvite.QueryRowContext(ctx, tokenKey(tokenHash), tokenHash)
 	inv, err := scanInvite(row)
 	if err != nil {
 		return core.Invite{}, fmt.Errorf("sqlite: reading invite: %w", mapErr(err))
@@ -359,11 +392,7 @@ func (s *Store) ConsumeInvite(ctx context.Context, tokenHash []byte, username st
 		return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
 	}
 	defer tx.Rollback()
-	row := tx.QueryRowContext(ctx, `DELETE FROM invites
-		WHERE token_key = ?4 AND token_hash = ?1 AND expires_at > ?2
-		AND (username = '' OR username = ?3)
-		AND (kind = 'account' OR (kind = 'contact' AND allow_register <> 0))
-		RETURNING `+inviteColumns, tokenHash, micros(now), username, tokenKey(tokenHash))
+	row := tx.StmtContext(ctx, s.consume).QueryRowContext(ctx, tokenHash, micros(now), username, tokenKey(tokenHash))
 	inv, err := scanInvite(row)
 	if err == nil {
 		if err := tx.Commit(); err != nil {
@@ -374,7 +403,7 @@ func (s *Store) ConsumeInvite(ctx context.Context, tokenHash []byte, username st
 	if !errors.Is(err, sql.ErrNoRows) {
 		return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
 	}
-	row = tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_key = ? AND token_hash = ?`, tokenKey(tokenHash), tokenHash)
+	row = tx.StmtContext(ctx, s.peek).QueryRowContext(ctx, tokenKey(tokenHash), tokenHash)
 	inv, err = scanInvite(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
