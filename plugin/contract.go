@@ -15,7 +15,8 @@ import (
 const ProtocolVersion = 1
 
 // Errors a host sees from redemption calls.
-// They cross the boundary as gRPC status details and come back as these values.
+// They cross the boundary as an enum in the response (InviteError in invites.proto) and
+// come back as these values, so errors.Is works on either side.
 var (
 	// ErrInviteNotFound means no invite has that token (or it was used already).
 	ErrInviteNotFound = errors.New("plugin: invite not found")
@@ -26,8 +27,19 @@ var (
 	ErrUsernameNotAllowed = errors.New("plugin: username not allowed by this invite")
 	// ErrInvalidUsername means the name is not a valid XMPP localpart.
 	ErrInvalidUsername = errors.New("plugin: invalid username")
-	// ErrUnavailable means the plugin is not running (crashed, restarting or stopped).
+	// ErrUnavailable means the plugin is not running (crashed, restarting or stopped),
+	// or did not answer in time.
 	ErrUnavailable = errors.New("plugin: unavailable")
+)
+
+// Errors of the host's ServeHTTP about the request body; nothing has been written to
+// the response when they are returned.
+var (
+	// ErrBodyTooLarge means the request body exceeds InvitesPlugin.MaxBodyBytes.
+	ErrBodyTooLarge = errors.New("plugin: request body too large")
+	// ErrRequestBody means reading the request body failed (the client went away, or
+	// a limit of the host's own server cut it); it wraps the reader's error.
+	ErrRequestBody = errors.New("plugin: reading the request body failed")
 )
 
 // Config is what the host tells the plugin when it starts it.
@@ -40,8 +52,10 @@ type Config struct {
 	// DataDir is the directory for the plugin's data (its SQLite store by default).
 	DataDir string
 	// ConfigFile is the path of the plugin's TOML config; empty means none.
+	// A relative data_dir in it is resolved against DataDir.
 	ConfigFile string
-	// ConfigTOML is config given inline, read after ConfigFile; empty means none.
+	// ConfigTOML is the plugin's TOML config given inline; empty means none.
+	// At most one of ConfigFile and ConfigTOML may be set.
 	ConfigTOML string
 }
 
@@ -68,10 +82,16 @@ type Invite struct {
 // in the plugin process.
 type Invites interface {
 	// Configure applies the host's configuration; it is the first call after start.
+	// api is the host's side of the boundary: over gRPC the host serves it once per
+	// plugin start through go-plugin's GRPCBroker and the plugin dials it back.
+	// Configure may be called again with new values; the plugin then uses the new api.
 	// Protocol version: 1
-	Configure(ctx context.Context, cfg Config) error
+	Configure(ctx context.Context, cfg Config, api HostAPI) error
 
-	// ServeHTTP answers one HTTP request of the invite API.
+	// ServeHTTP answers one HTTP request of the invite API, writing the response to w.
+	// HTTP failures (403, 429, …) are responses, not errors: the error reports a failed
+	// exchange (plugin gone, ctx ended), after which w may hold nothing or a partial
+	// response.
 	// Protocol version: 1
 	ServeHTTP(ctx context.Context, w http.ResponseWriter, r *http.Request) error
 
@@ -93,7 +113,7 @@ type Invites interface {
 	// Protocol version: 1
 	RedeemInvite(ctx context.Context, host, token, username string) (Invite, error)
 
-	// Health returns nil while the plugin can serve.
+	// Health returns nil while the plugin can serve, or an error saying why it cannot.
 	// Protocol version: 1
 	Health(ctx context.Context) error
 }
@@ -113,6 +133,8 @@ type HostAPI interface {
 	Domains(ctx context.Context) ([]string, error)
 
 	// Log writes a record to the host's log.
+	// Attribute groups arrive flattened into dotted keys; values of other kinds than
+	// string, numbers, bool, duration and time arrive as their string form.
 	// Protocol version: 1
 	Log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) error
 }

@@ -1,0 +1,148 @@
+package host
+
+import (
+	"context"
+	"io"
+	"log"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// hclogAdapter is the one place where go-plugin's hclog meets the host's slog: go-plugin
+// logs its own work through it, and re-logs each line of the plugin's stderr through it
+// at the line's level.
+// With and Named keep their arguments: With adds attributes, Named sets the "logger"
+// attribute (names joined with dots).
+type hclogAdapter struct {
+	log     *slog.Logger // with the implied arguments
+	name    string
+	implied []any
+}
+
+// newHCLogAdapter returns an hclog.Logger writing to l.
+func newHCLogAdapter(l *slog.Logger) hclog.Logger { return &hclogAdapter{log: l} }
+
+// slogLevel maps an hclog level; ok is false for Off.
+func slogLevel(l hclog.Level) (slog.Level, bool) {
+	switch l {
+	case hclog.Trace:
+		return slog.LevelDebug - 4, true
+	case hclog.Debug:
+		return slog.LevelDebug, true
+	case hclog.Warn:
+		return slog.LevelWarn, true
+	case hclog.Error:
+		return slog.LevelError, true
+	case hclog.Off:
+		return 0, false
+	}
+	return slog.LevelInfo, true
+}
+
+// hclogTimestampKey is the attribute go-plugin adds to a re-logged plugin line: the
+// time the plugin logged it, in hclog.TimeFormat.
+const hclogTimestampKey = "timestamp"
+
+func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	sl, ok := slogLevel(level)
+	ctx := context.Background() // hclog carries no context
+	if !ok || !a.log.Enabled(ctx, sl) {
+		return
+	}
+	t := time.Now()
+	rest := args[:0:0]
+	for i := 0; i < len(args); i++ {
+		if k, ok := args[i].(string); ok && k == hclogTimestampKey && i+1 < len(args) {
+			if s, ok := args[i+1].(string); ok {
+				if pt, err := time.Parse(hclog.TimeFormat, s); err == nil {
+					t = pt
+					i++
+					continue
+				}
+			}
+		}
+		rest = append(rest, args[i])
+	}
+	r := slog.NewRecord(t, sl, msg, 0)
+	if a.name != "" {
+		r.AddAttrs(slog.String("logger", a.name))
+	}
+	r.Add(rest...)
+	_ = a.log.Handler().Handle(ctx, r)
+}
+
+func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
+func (a *hclogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
+func (a *hclogAdapter) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
+func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
+
+func (a *hclogAdapter) enabled(l hclog.Level) bool {
+	sl, ok := slogLevel(l)
+	return ok && a.log.Enabled(context.Background(), sl)
+}
+
+func (a *hclogAdapter) IsTrace() bool { return a.enabled(hclog.Trace) }
+func (a *hclogAdapter) IsDebug() bool { return a.enabled(hclog.Debug) }
+func (a *hclogAdapter) IsInfo() bool  { return a.enabled(hclog.Info) }
+func (a *hclogAdapter) IsWarn() bool  { return a.enabled(hclog.Warn) }
+func (a *hclogAdapter) IsError() bool { return a.enabled(hclog.Error) }
+
+func (a *hclogAdapter) ImpliedArgs() []any { return slices.Clone(a.implied) }
+
+func (a *hclogAdapter) With(args ...any) hclog.Logger {
+	return &hclogAdapter{
+		log:     a.log.With(args...),
+		name:    a.name,
+		implied: append(slices.Clone(a.implied), args...),
+	}
+}
+
+func (a *hclogAdapter) Name() string { return a.name }
+
+func (a *hclogAdapter) Named(name string) hclog.Logger {
+	if a.name != "" {
+		name = a.name + "." + name
+	}
+	return a.ResetNamed(name)
+}
+
+func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
+	return &hclogAdapter{log: a.log, name: name, implied: a.implied}
+}
+
+// SetLevel does nothing: the slog handler decides what is logged.
+func (a *hclogAdapter) SetLevel(hclog.Level) {}
+
+// GetLevel returns the lowest hclog level the slog handler logs, or Off.
+func (a *hclogAdapter) GetLevel() hclog.Level {
+	for _, l := range []hclog.Level{hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error} {
+		if a.enabled(l) {
+			return l
+		}
+	}
+	return hclog.Off
+}
+
+func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+	level := slog.LevelInfo
+	if opts != nil && opts.ForceLevel != hclog.NoLevel {
+		if l, ok := slogLevel(opts.ForceLevel); ok {
+			level = l
+		}
+	}
+	l := a.log
+	if a.name != "" {
+		l = l.With("logger", a.name)
+	}
+	return slog.NewLogLogger(l.Handler(), level)
+}
+
+func (a *hclogAdapter) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
+	return a.StandardLogger(opts).Writer()
+}
+
+var _ hclog.Logger = (*hclogAdapter)(nil)

@@ -1,0 +1,87 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
+)
+
+// buildPlugin builds cmd/invites-plugin into a temporary directory.
+func buildPlugin(tb testing.TB) string {
+	tb.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out := filepath.Join(tb.TempDir(), "invites-plugin")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/xmpp-invites/invites/cmd/invites-plugin")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("building the plugin: %v\n%s", err, b)
+	}
+	return out
+}
+
+// newKey creates an API key for localhost in the store of dataDir, as the key command
+// line would, and returns its credential.
+func newKey(tb testing.TB, dataDir string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, filepath.Join(dataDir, config.StoreFile), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: "localhost"}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, cred, err := svc.CreateKey(ctx, core.KeySpec{Host: "localhost", Name: "test"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cred
+}
+
+// syncBuffer collects a log written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}

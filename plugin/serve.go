@@ -1,0 +1,149 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// TimestampLayout is the layout of "@timestamp" in the plugin's log lines: go-plugin's
+// host parses exactly this (log_entry.go), microseconds and all.
+const TimestampLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// closeTimeout bounds the final bookkeeping flush when the plugin stops.
+const closeTimeout = 10 * time.Second
+
+// EnvLogLevel is the environment variable in which a host asks the plugin for the
+// least level worth logging, as slog.Level's text ("DEBUG", "INFO", "WARN+2"): lines
+// below what the host keeps are not written at all.
+const EnvLogLevel = "INVITES_PLUGIN_LOG_LEVEL"
+
+// ServeOptions tune Serve.
+type ServeOptions struct {
+	// Level is the least level logged; nil means the level in EnvLogLevel, or
+	// slog.LevelInfo when that is unset or invalid.
+	Level slog.Leveler
+}
+
+// Serve runs the plugin when a host has started the process (see Launched): it serves
+// a new Service over go-plugin until the host shuts the plugin down or ctx ends, then
+// closes the Service.
+// Its log goes to the process's stderr as JSON lines in go-plugin's format, which the
+// host re-logs at each line's level.
+func Serve(ctx context.Context, opts ServeOptions) error {
+	if !Launched() {
+		return errors.New("plugin: not started by a host (the magic cookie is not set)")
+	}
+	level := opts.Level
+	if level == nil {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(os.Getenv(EnvLogLevel))); err != nil {
+			l = slog.LevelInfo
+		}
+		level = l
+	}
+	// goplugin.Serve replaces os.Stderr with a pipe of its own; the host reads log
+	// lines from the process's real stderr, so keep that file.
+	stderr := os.Stderr
+	logger := slog.New(NewLogHandler(stderr, level))
+	svc := NewService(logger)
+
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		goplugin.Serve(&goplugin.ServeConfig{
+			HandshakeConfig: Handshake(),
+			Plugins:         PluginSet(&InvitesPlugin{Impl: svc}),
+			GRPCServer:      newGRPCServer,
+			Logger: hclog.New(&hclog.LoggerOptions{
+				Name:       "go-plugin",
+				Output:     stderr,
+				JSONFormat: true,
+				Level:      hclogLevel(level.Level()),
+			}),
+		})
+	}()
+	var err error
+	select {
+	case <-served:
+		logger.Debug("host shut the plugin down")
+	case <-ctx.Done():
+		err = ctx.Err()
+		logger.Info("plugin stopping", "reason", err)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if cerr := svc.Close(cctx); cerr != nil {
+		logger.Error("closing the plugin failed", "err", cerr)
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("plugin: serve: %w", err)
+	}
+	return nil
+}
+
+// newGRPCServer is go-plugin's default server tuned for many small calls: a pool of
+// stream workers (a call runs on a goroutine whose stack has already grown, not a new
+// one) and fixed flow-control windows (which turns off gRPC's bandwidth probing, whose
+// pings would wake both processes on every exchange).
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	workers := uint32(max(runtime.GOMAXPROCS(0), 2))
+	return grpc.NewServer(append(opts,
+		grpc.NumStreamWorkers(workers),
+		grpc.InitialWindowSize(WindowSize),
+		grpc.InitialConnWindowSize(ConnWindowSize),
+	)...)
+}
+
+// NewLogHandler returns the handler Serve logs through: JSON lines on w with the keys
+// go-plugin's host understands, "@message", "@level" (trace, debug, info, warn or
+// error) and "@timestamp" (TimestampLayout), so the host re-logs each line at its
+// level with the other attributes as they are.
+func NewLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				if a.Value.Kind() == slog.KindTime {
+					return slog.String("@timestamp", a.Value.Time().Format(TimestampLayout))
+				}
+			case slog.LevelKey:
+				if l, ok := a.Value.Any().(slog.Level); ok {
+					return slog.String("@level", hclogLevel(l).String())
+				}
+			case slog.MessageKey:
+				return slog.String("@message", a.Value.String())
+			}
+			return a
+		},
+	})
+}
+
+// hclogLevel maps a slog level onto the nearest hclog level at or below it.
+func hclogLevel(l slog.Level) hclog.Level {
+	switch {
+	case l < slog.LevelDebug:
+		return hclog.Trace
+	case l < slog.LevelInfo:
+		return hclog.Debug
+	case l < slog.LevelWarn:
+		return hclog.Info
+	case l < slog.LevelError:
+		return hclog.Warn
+	}
+	return hclog.Error
+}

@@ -1,0 +1,88 @@
+package plugin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+// TestLogHandler checks the plugin's log lines against what go-plugin's host parses
+// (log_entry.go): @message, @level as an hclog level name, @timestamp in its layout.
+func TestLogHandler(t *testing.T) {
+	for i, tc := range []struct {
+		level slog.Level
+		want  string
+	}{
+		{slog.LevelDebug - 4, "trace"},
+		{slog.LevelDebug, "debug"},
+		{slog.LevelInfo, "info"},
+		{slog.LevelInfo + 2, "info"},
+		{slog.LevelWarn, "warn"},
+		{slog.LevelError, "error"},
+		{slog.LevelError + 4, "error"},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(plugin.NewLogHandler(&buf, slog.LevelDebug-4))
+		log.With("component", "http").WithGroup("req").Log(context.Background(), tc.level, "invite created", "id", "abc", "n", 3)
+		line := buf.String()
+		if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
+			t.Fatalf("%d: not one line: %q", i, line)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%d: %v: %q", i, err, line)
+		}
+		if m["@message"] != "invite created" || m["@level"] != tc.want || m["component"] != "http" {
+			t.Errorf("%d: %q", i, line)
+		}
+		if g, ok := m["req"].(map[string]any); !ok || g["id"] != "abc" || g["n"] != 3.0 {
+			t.Errorf("%d: group lost: %q", i, line)
+		}
+		ts, ok := m["@timestamp"].(string)
+		if !ok {
+			t.Fatalf("%d: no @timestamp: %q", i, line)
+		}
+		at, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", ts)
+		if err != nil || time.Since(at) > time.Minute || time.Since(at) < 0 {
+			t.Errorf("%d: @timestamp %q: %v", i, ts, err)
+		}
+		for _, k := range []string{"msg", "level", "time"} {
+			if _, ok := m[k]; ok {
+				t.Errorf("%d: slog key %q left: %q", i, k, line)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(plugin.NewLogHandler(&buf, slog.LevelInfo)).Debug("hidden")
+	if buf.Len() != 0 {
+		t.Errorf("below the level: %q", buf.String())
+	}
+}
+
+func TestLaunched(t *testing.T) {
+	t.Setenv(plugin.MagicCookieKey, "")
+	if plugin.Launched() {
+		t.Error("Launched without the cookie")
+	}
+	if err := plugin.Serve(t.Context(), plugin.ServeOptions{}); err == nil {
+		t.Error("Serve without the cookie succeeded")
+	}
+	t.Setenv(plugin.MagicCookieKey, "wrong")
+	if plugin.Launched() {
+		t.Error("Launched with a wrong cookie")
+	}
+	t.Setenv(plugin.MagicCookieKey, plugin.MagicCookieValue)
+	if !plugin.Launched() {
+		t.Error("not Launched with the cookie")
+	}
+	h := plugin.Handshake()
+	if h.ProtocolVersion != plugin.ProtocolVersion || h.MagicCookieKey != plugin.MagicCookieKey || h.MagicCookieValue != plugin.MagicCookieValue {
+		t.Errorf("Handshake = %+v", h)
+	}
+}

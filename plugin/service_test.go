@@ -1,0 +1,212 @@
+package plugin_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+// openCore opens a core over the SQLite store in dataDir, beside the Service under test.
+func openCore(t *testing.T, dataDir string, now func() time.Time) *core.Service {
+	t.Helper()
+	st, err := store.Open(ctxT(t), filepath.Join(dataDir, config.StoreFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: "example.com"}}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func TestServiceUnconfigured(t *testing.T) {
+	s := plugin.NewService(nil)
+	ctx := ctxT(t)
+	if err := s.Health(ctx); !errors.Is(err, plugin.ErrUnavailable) {
+		t.Errorf("Health = %v", err)
+	}
+	if _, err := s.CheckInvite(ctx, "example.com", "x"); !errors.Is(err, plugin.ErrUnavailable) {
+		t.Errorf("CheckInvite = %v", err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.com", "x", "alice"); !errors.Is(err, plugin.ErrUnavailable) {
+		t.Errorf("RedeemInvite = %v", err)
+	}
+	if _, err := s.Commands(ctx, "example.com", "a@example.com/r"); !errors.Is(err, plugin.ErrUnavailable) {
+		t.Errorf("Commands = %v", err)
+	}
+	_, err := s.Execute(ctx, "example.com", adhoc.Request{Node: "x"})
+	if ae, ok := errors.AsType[*adhoc.Error](err); !ok || ae.Condition != adhoc.CondServiceUnavailable {
+		t.Errorf("Execute = %v", err)
+	}
+	w := httptest.NewRecorder()
+	if err := s.ServeHTTP(ctx, w, httptest.NewRequest("GET", "/invites_api", nil)); err != nil || w.Code != http.StatusServiceUnavailable {
+		t.Errorf("ServeHTTP = %d, %v", w.Code, err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+}
+
+func TestServiceConfig(t *testing.T) {
+	dir := t.TempDir()
+	ctx := ctxT(t)
+	s := plugin.NewService(nil)
+	defer func() { _ = s.Close(ctx) }()
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: "x.toml", ConfigTOML: "a = 1"}, nil); err == nil {
+		t.Error("file and inline config both accepted")
+	}
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigTOML: "nonsense = 1"}, nil); err == nil {
+		t.Error("unknown key accepted")
+	}
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: filepath.Join(dir, "missing.toml")}, nil); err == nil {
+		t.Error("missing file accepted")
+	}
+	// A relative data_dir is resolved against the host's data directory.
+	file := filepath.Join(dir, "invites.toml")
+	if err := os.WriteFile(file, []byte("data_dir = \"sub\"\n[[host]]\ndomain = \"example.net\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: file, Domains: []string{"example.com"}}, &fakeHost{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub", config.StoreFile)); err != nil {
+		t.Errorf("store not in the resolved data dir: %v", err)
+	}
+	known, err := config.KnownDomains(filepath.Join(dir, "sub"))
+	if err != nil || !slices.Contains(known, "example.com") {
+		t.Errorf("known domains = %v, %v", known, err)
+	}
+	if err := s.Health(ctx); err != nil {
+		t.Errorf("Health = %v", err)
+	}
+	// Reconfiguring keeps the store and may change the domains, not the store.
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: file, Domains: []string{"example.org"}}, &fakeHost{}); err != nil {
+		t.Errorf("reconfigure: %v", err)
+	}
+	if err := s.Configure(ctx, plugin.Config{DataDir: t.TempDir()}, &fakeHost{}); err == nil {
+		t.Error("store change accepted")
+	}
+}
+
+func TestService(t *testing.T) {
+	dir := t.TempDir()
+	ctx := ctxT(t)
+	s := plugin.NewService(nil)
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, Domains: []string{"example.com"}}, &fakeHost{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	c := openCore(t, dir, nil)
+	_, cred, err := c.CreateKey(ctx, core.KeySpec{Host: "example.com", Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// HTTP: the invite API.
+	r := httptest.NewRequestWithContext(ctx, "POST", "/invites_api", strings.NewReader("username=alice"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Authorization", "Bearer "+cred)
+	r.Header.Set("Accept", "application/json")
+	w := httptest.NewRecorder()
+	if err := s.ServeHTTP(ctx, w, r); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusCreated {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	var created struct{ Token, Host string }
+	if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil || created.Token == "" {
+		t.Fatalf("body %q: %v", w.Body, err)
+	}
+
+	// Redemption.
+	inv, err := s.CheckInvite(ctx, "example.com", created.Token)
+	if err != nil || inv.Username != "alice" || inv.Kind != "account" || !inv.CanRegister || inv.Host != "example.com" || inv.ExpiresAt.Before(time.Now()) {
+		t.Errorf("CheckInvite = %+v, %v", inv, err)
+	}
+	if _, err := s.CheckInvite(ctx, "example.org", created.Token); !errors.Is(err, plugin.ErrInviteNotFound) {
+		t.Errorf("CheckInvite on another host = %v", err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.org", created.Token, "alice"); !errors.Is(err, plugin.ErrInviteNotFound) {
+		t.Errorf("RedeemInvite on another host = %v", err)
+	}
+	if _, err := s.CheckInvite(ctx, "example.com", "not-a-token"); !errors.Is(err, plugin.ErrInviteNotFound) {
+		t.Errorf("CheckInvite malformed = %v", err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.com", created.Token, "bob"); !errors.Is(err, plugin.ErrUsernameNotAllowed) {
+		t.Errorf("RedeemInvite other name = %v", err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.com", created.Token, "a b@"); !errors.Is(err, plugin.ErrInvalidUsername) {
+		t.Errorf("RedeemInvite invalid name = %v", err)
+	}
+	if inv, err := s.RedeemInvite(ctx, "example.com", created.Token, "Alice"); err != nil || inv.Username != "alice" {
+		t.Errorf("RedeemInvite = %+v, %v", inv, err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.com", created.Token, "alice"); !errors.Is(err, plugin.ErrInviteNotFound) {
+		t.Errorf("RedeemInvite twice = %v", err)
+	}
+	past := openCore(t, dir, func() time.Time { return time.Now().Add(-time.Hour) })
+	old, err := past.CreateInvite(ctx, core.InviteSpec{Host: "example.com", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckInvite(ctx, "example.com", old.Token); !errors.Is(err, plugin.ErrInviteExpired) {
+		t.Errorf("CheckInvite expired = %v", err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.com", old.Token, "carol"); !errors.Is(err, plugin.ErrInviteExpired) {
+		t.Errorf("RedeemInvite expired = %v", err)
+	}
+	contact, err := c.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := s.CheckInvite(ctx, "example.com", contact.Token); err != nil || inv.CanRegister || inv.Inviter != "bob" {
+		t.Errorf("CheckInvite contact = %+v, %v", inv, err)
+	}
+	if _, err := s.RedeemInvite(ctx, "example.com", contact.Token, "dave"); !errors.Is(err, plugin.ErrUsernameNotAllowed) {
+		t.Errorf("RedeemInvite contact without ibr = %v", err)
+	}
+
+	// Ad-hoc commands, with the host saying who is an admin.
+	admin, err := s.Commands(ctx, "example.com", "admin@example.com/res")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := s.Commands(ctx, "example.com", "bob@example.com/res")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(admin) <= len(user) || len(user) == 0 {
+		t.Errorf("admin sees %v, user %v", admin, user)
+	}
+	resp, err := s.Execute(ctx, "example.com", adhoc.Request{Requester: "admin@example.com/res", Node: "urn:xmpp-invites:keys#list"})
+	if err != nil || resp.Status != adhoc.StatusCompleted || resp.Form == nil || len(resp.Form.Items) != 1 {
+		t.Errorf("list keys = %+v, %v", resp, err)
+	}
+	_, err = s.Execute(ctx, "example.com", adhoc.Request{Requester: "bob@example.com/res", Node: "urn:xmpp-invites:keys#list"})
+	if ae, ok := errors.AsType[*adhoc.Error](err); !ok || ae.Condition != adhoc.CondForbidden {
+		t.Errorf("list keys as user = %v", err)
+	}
+	if err := s.Health(ctx); err != nil {
+		t.Errorf("Health = %v", err)
+	}
+}
