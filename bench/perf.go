@@ -92,6 +92,42 @@ func (h *harness) withChildRSS(rw row, c *childServer) row {
 	return rw
 }
 
+// cpuMeter reads the CPU time of a server's processes before and after a run.
+type cpuMeter struct {
+	pids  []int
+	start []time.Duration
+	ok    []bool
+}
+
+func newCPUMeter(pids ...int) *cpuMeter {
+	m := &cpuMeter{pids: pids, start: make([]time.Duration, len(pids)), ok: make([]bool, len(pids))}
+	for i, p := range pids {
+		t, err := cpuTime(p)
+		m.start[i], m.ok[i] = t, err == nil && p > 0
+	}
+	return m
+}
+
+// used returns each process's CPU time since the meter was made (0 when unreadable).
+func (m *cpuMeter) used() []time.Duration {
+	out := make([]time.Duration, len(m.pids))
+	for i, p := range m.pids {
+		if t, err := cpuTime(p); err == nil && m.ok[i] {
+			out[i] = t - m.start[i]
+		}
+	}
+	return out
+}
+
+// xmppdMeter meters xmppd and its current plugin.
+func (h *harness) xmppdMeter(ctx context.Context, x *xmppd) *cpuMeter {
+	pid, err := x.PluginPID(ctx, 0, time.Second)
+	if err != nil {
+		h.logf("cpu: %v", err)
+	}
+	return newCPUMeter(x.PID(), pid)
+}
+
 // runThroughput runs, at each concurrency in turn, the bare handler, the in-process
 // API and xmppd with the plugin, so that the three figures compared are taken close
 // together in time.
@@ -105,17 +141,22 @@ func (h *harness) runThroughput(ctx context.Context, rep *report) error {
 			rep.add(h.withChildRSS(rw, h.ceiling))
 		}
 		if h.wants(runInProcess) {
+			m := newCPUMeter(h.inproc.PID())
 			rw, err := h.measure(ctx, rep, nameInProcess, orderInProcess, h.spec(h.inproc.URL, h.inproc.Credential, c))
 			if err != nil {
 				return err
 			}
+			rw.HostCPU = m.used()[0]
 			rep.add(h.withChildRSS(rw, h.inproc))
 		}
 		if h.wants(runXMPPD) {
+			m := h.xmppdMeter(ctx, h.main)
 			rw, err := h.measure(ctx, rep, nameXMPPD, orderXMPPD, h.spec(h.main.URL, h.mainKey, c))
 			if err != nil {
 				return err
 			}
+			used := m.used()
+			rw.HostCPU, rw.PluginCPU = used[0], used[1]
 			rep.add(h.withRSS(ctx, rw, h.main))
 		}
 	}
@@ -129,10 +170,13 @@ const badKeyConcurrency = 16
 func (h *harness) runBadKey(ctx context.Context, rep *report) error {
 	spec := h.spec(h.main.URL, wrongSecret(h.mainKey), badKeyConcurrency)
 	spec.Expect = http.StatusForbidden
+	m := h.xmppdMeter(ctx, h.main)
 	rw, err := h.measure(ctx, rep, nameBadKey, orderBadKey, spec)
 	if err != nil {
 		return err
 	}
+	used := m.used()
+	rw.HostCPU, rw.PluginCPU = used[0], used[1]
 	rw.Note = "(rate counts 403s)"
 	rep.add(h.withRSS(ctx, rw, h.main))
 	return nil

@@ -197,3 +197,33 @@ func raiseFileLimit() (uint64, error) {
 	}
 	return rl.Cur, nil
 }
+
+// userHZ is the unit of the CPU times in /proc/PID/stat: 100 per second on Linux
+// whatever the kernel's tick (USER_HZ).
+const userHZ = 100
+
+// cpuTime returns the user plus system CPU time a process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading stat of %d: %w", pid, err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat of %d: malformed", pid)
+	}
+	// After the comm: state(3) ppid(4) … utime(14) stime(15).
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("stat of %d: malformed", pid)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat of %d: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}

@@ -23,6 +23,9 @@ type row struct {
 	HostRSS, PluginRSS int64
 	// Note says more about the errors, or what the rate counts.
 	Note string
+	// HostCPU and PluginCPU are the CPU time xmppd (or the one-process server) and the
+	// plugin used during the run; zero when not measured.
+	HostCPU, PluginCPU time.Duration
 	// order is the row's group, by which the table is sorted.
 	order int
 	// single marks a server in one process: HostRSS is its RSS.
@@ -101,6 +104,28 @@ func (r *report) write(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s |\n", rw.Run, rw.Concurrency, res.Sent,
 			rate(res.Rate()), ms(res.Percentile(0.50)), ms(res.Percentile(0.99)), errs, rss)
+	}
+	var cpu []string
+	for _, rw := range rows {
+		if rw.HostCPU <= 0 || rw.Result.Sent == 0 {
+			continue
+		}
+		per := func(d time.Duration) string {
+			return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(rw.Result.Sent))
+		}
+		if rw.single {
+			cpu = append(cpu, fmt.Sprintf("- %s, c=%d: %s (one process)", rw.Run, rw.Concurrency, per(rw.HostCPU)))
+		} else {
+			cpu = append(cpu, fmt.Sprintf("- %s, c=%d: %s host + %s plugin = %s", rw.Run, rw.Concurrency,
+				per(rw.HostCPU), per(rw.PluginCPU), per(rw.HostCPU+rw.PluginCPU)))
+		}
+	}
+	if len(cpu) > 0 {
+		fmt.Fprintln(w, "\nServer CPU time per request (user + system, from /proc/PID/stat):")
+		fmt.Fprintln(w)
+		for _, l := range cpu {
+			fmt.Fprintln(w, l)
+		}
 	}
 	if len(r.checks) == 0 {
 		return
