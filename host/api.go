@@ -15,12 +15,16 @@ type defaultAPI struct {
 	log     *slog.Logger
 }
 
+// IsAdmin implements plugin.HostAPI for a host that gave none.
 func (defaultAPI) IsAdmin(context.Context, string, string) (bool, error) { return false, nil }
 
+// AccountExists implements plugin.HostAPI for a host that gave none.
 func (defaultAPI) AccountExists(context.Context, string) (bool, error) { return false, nil }
 
+// Domains implements plugin.HostAPI for a host that gave none.
 func (a defaultAPI) Domains(context.Context) ([]string, error) { return slices.Clone(a.domains), nil }
 
+// Log implements plugin.HostAPI for a host that gave none.
 func (a defaultAPI) Log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) error {
 	a.log.LogAttrs(ctx, level, msg, append(attrs, slog.String("logger", "invites-plugin"))...)
 	return nil

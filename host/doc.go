@@ -29,5 +29,9 @@
 // # Logging
 //
 // go-plugin's own log and each JSON line the plugin writes to its stderr reach
-// Config.Logger at their level, through one hclog-to-slog adapter.
+// Config.Logger at their level, through one hclog-to-slog adapter, with
+// logger=invites-plugin.
+// The plugin is told (plugin.EnvLogLevel) the least level Config.Logger keeps, so it
+// does not write lines that would be dropped; setting that variable in the host's
+// environment overrides it.
 package host

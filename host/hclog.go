@@ -46,6 +46,7 @@ func slogLevel(l hclog.Level) (slog.Level, bool) {
 // time the plugin logged it, in hclog.TimeFormat.
 const hclogTimestampKey = "timestamp"
 
+// Log implements hclog.Logger.
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	sl, ok := slogLevel(level)
 	ctx := context.Background() // hclog carries no context
@@ -74,10 +75,19 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	_ = a.log.Handler().Handle(ctx, r)
 }
 
+// Trace implements hclog.Logger.
 func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+
+// Debug implements hclog.Logger.
 func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
-func (a *hclogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
-func (a *hclogAdapter) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
+
+// Info implements hclog.Logger.
+func (a *hclogAdapter) Info(msg string, args ...any) { a.Log(hclog.Info, msg, args...) }
+
+// Warn implements hclog.Logger.
+func (a *hclogAdapter) Warn(msg string, args ...any) { a.Log(hclog.Warn, msg, args...) }
+
+// Error implements hclog.Logger.
 func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
 
 func (a *hclogAdapter) enabled(l hclog.Level) bool {
@@ -85,14 +95,25 @@ func (a *hclogAdapter) enabled(l hclog.Level) bool {
 	return ok && a.log.Enabled(context.Background(), sl)
 }
 
+// IsTrace implements hclog.Logger.
 func (a *hclogAdapter) IsTrace() bool { return a.enabled(hclog.Trace) }
+
+// IsDebug implements hclog.Logger.
 func (a *hclogAdapter) IsDebug() bool { return a.enabled(hclog.Debug) }
-func (a *hclogAdapter) IsInfo() bool  { return a.enabled(hclog.Info) }
-func (a *hclogAdapter) IsWarn() bool  { return a.enabled(hclog.Warn) }
+
+// IsInfo implements hclog.Logger.
+func (a *hclogAdapter) IsInfo() bool { return a.enabled(hclog.Info) }
+
+// IsWarn implements hclog.Logger.
+func (a *hclogAdapter) IsWarn() bool { return a.enabled(hclog.Warn) }
+
+// IsError implements hclog.Logger.
 func (a *hclogAdapter) IsError() bool { return a.enabled(hclog.Error) }
 
+// ImpliedArgs implements hclog.Logger.
 func (a *hclogAdapter) ImpliedArgs() []any { return slices.Clone(a.implied) }
 
+// With implements hclog.Logger.
 func (a *hclogAdapter) With(args ...any) hclog.Logger {
 	return &hclogAdapter{
 		log:     a.log.With(args...),
@@ -101,8 +122,10 @@ func (a *hclogAdapter) With(args ...any) hclog.Logger {
 	}
 }
 
+// Name implements hclog.Logger.
 func (a *hclogAdapter) Name() string { return a.name }
 
+// Named implements hclog.Logger.
 func (a *hclogAdapter) Named(name string) hclog.Logger {
 	if a.name != "" {
 		name = a.name + "." + name
@@ -110,6 +133,7 @@ func (a *hclogAdapter) Named(name string) hclog.Logger {
 	return a.ResetNamed(name)
 }
 
+// ResetNamed implements hclog.Logger.
 func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
 	return &hclogAdapter{log: a.log, name: name, implied: a.implied}
 }
@@ -127,6 +151,7 @@ func (a *hclogAdapter) GetLevel() hclog.Level {
 	return hclog.Off
 }
 
+// StandardLogger implements hclog.Logger.
 func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
 	level := slog.LevelInfo
 	if opts != nil && opts.ForceLevel != hclog.NoLevel {
@@ -141,6 +166,7 @@ func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Lo
 	return slog.NewLogLogger(l.Handler(), level)
 }
 
+// StandardWriter implements hclog.Logger.
 func (a *hclogAdapter) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
 	return a.StandardLogger(opts).Writer()
 }

@@ -128,7 +128,8 @@ func testKillAndRestart(t *testing.T, bin string) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 8 {
+	const workers = 8
+	for range workers {
 		wg.Go(func() {
 			for {
 				select {
@@ -216,15 +217,27 @@ func testKillAndRestart(t *testing.T, bin string) {
 			t.Errorf("%d responses with status %d", n, code)
 		}
 	}
-	if len(failures) > 0 {
+	// A response cut when the process died after sending its last message but before
+	// the end of the stream is aborted, not passed off as whole: at most one per worker.
+	if len(failures) > workers {
 		t.Errorf("%d requests failed, first: %v", len(failures), failures[0])
+	} else if len(failures) > 0 {
+		t.Logf("%d responses aborted by the kill: %v", len(failures), failures[0])
 	}
 	all := tokens
 	mu.Unlock()
 
-	// The plugin's own log reached the host's logger.
-	if l := logs.String(); !strings.Contains(l, "invites plugin configured") || !strings.Contains(l, "invites plugin restarted") {
-		t.Error("plugin or supervision log missing")
+	// The plugin's own log reached the host's logger, at its level.
+	var configured, restartedLog bool
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `msg="invites plugin configured"`) {
+			configured = strings.Contains(line, "level=INFO") && strings.Contains(line, "logger=invites-plugin") &&
+				strings.Contains(line, "hosts=[localhost]")
+		}
+		restartedLog = restartedLog || strings.Contains(line, `msg="invites plugin restarted"`)
+	}
+	if !configured || !restartedLog {
+		t.Errorf("plugin log line (%v) or supervision log line (%v) missing", configured, restartedLog)
 	}
 	// The other calls work on the new process.
 	if err := p.Health(ctx); err != nil {

@@ -119,6 +119,7 @@ type trackingWriter struct {
 	wrote bool
 }
 
+// WriteHeader implements http.ResponseWriter, noting that the response has begun.
 func (w *trackingWriter) WriteHeader(code int) {
 	if code >= 200 {
 		w.wrote = true
@@ -126,6 +127,7 @@ func (w *trackingWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write implements http.ResponseWriter, noting that the response has begun.
 func (w *trackingWriter) Write(b []byte) (int, error) {
 	w.wrote = true
 	return w.ResponseWriter.Write(b)

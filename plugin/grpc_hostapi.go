@@ -38,6 +38,7 @@ type hostAPIClient struct {
 	timeout time.Duration
 }
 
+// IsAdmin implements HostAPI: one call to the host.
 func (c *hostAPIClient) IsAdmin(ctx context.Context, host, jid string) (bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -48,6 +49,7 @@ func (c *hostAPIClient) IsAdmin(ctx context.Context, host, jid string) (bool, er
 	return resp.GetAdmin(), nil
 }
 
+// AccountExists implements HostAPI: one call to the host.
 func (c *hostAPIClient) AccountExists(ctx context.Context, jid string) (bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -58,6 +60,7 @@ func (c *hostAPIClient) AccountExists(ctx context.Context, jid string) (bool, er
 	return resp.GetExists(), nil
 }
 
+// Domains implements HostAPI: one call to the host.
 func (c *hostAPIClient) Domains(ctx context.Context) ([]string, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -68,6 +71,7 @@ func (c *hostAPIClient) Domains(ctx context.Context) ([]string, error) {
 	return resp.GetDomains(), nil
 }
 
+// Log implements HostAPI: one call to the host.
 func (c *hostAPIClient) Log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) error {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -116,6 +120,7 @@ func hostError(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
+// IsAdmin serves the call with the host's HostAPI.
 func (s *hostAPIServer) IsAdmin(ctx context.Context, req *pb.IsAdminRequest) (*pb.IsAdminResponse, error) {
 	api, err := s.api.get()
 	if err != nil {
@@ -128,6 +133,7 @@ func (s *hostAPIServer) IsAdmin(ctx context.Context, req *pb.IsAdminRequest) (*p
 	return &pb.IsAdminResponse{Admin: ok}, nil
 }
 
+// AccountExists serves the call with the host's HostAPI.
 func (s *hostAPIServer) AccountExists(ctx context.Context, req *pb.AccountExistsRequest) (*pb.AccountExistsResponse, error) {
 	api, err := s.api.get()
 	if err != nil {
@@ -140,6 +146,7 @@ func (s *hostAPIServer) AccountExists(ctx context.Context, req *pb.AccountExists
 	return &pb.AccountExistsResponse{Exists: ok}, nil
 }
 
+// Domains serves the call with the host's HostAPI.
 func (s *hostAPIServer) Domains(ctx context.Context, _ *pb.DomainsRequest) (*pb.DomainsResponse, error) {
 	api, err := s.api.get()
 	if err != nil {
@@ -152,6 +159,7 @@ func (s *hostAPIServer) Domains(ctx context.Context, _ *pb.DomainsRequest) (*pb.
 	return &pb.DomainsResponse{Domains: ds}, nil
 }
 
+// Log serves the call with the host's HostAPI.
 func (s *hostAPIServer) Log(ctx context.Context, req *pb.LogRequest) (*pb.LogResponse, error) {
 	api, err := s.api.get()
 	if err != nil {

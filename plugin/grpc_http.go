@@ -310,6 +310,7 @@ type streamBody struct {
 	err    error
 }
 
+// Read implements io.ReadCloser over the request stream.
 func (b *streamBody) Read(p []byte) (int, error) {
 	for len(b.buf) == 0 {
 		switch {
@@ -335,6 +336,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close implements io.ReadCloser over the request stream.
 func (b *streamBody) Close() error {
 	if b.err == nil {
 		b.err = http.ErrBodyReadAfterClose
@@ -355,8 +357,10 @@ type streamResponseWriter struct {
 	err      error
 }
 
+// Header implements http.ResponseWriter over the response stream.
 func (w *streamResponseWriter) Header() http.Header { return w.header }
 
+// WriteHeader implements http.ResponseWriter over the response stream.
 func (w *streamResponseWriter) WriteHeader(code int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -371,6 +375,7 @@ func (w *streamResponseWriter) writeHeader(code int) {
 	w.sent = w.header.Clone()
 }
 
+// Write implements http.ResponseWriter over the response stream.
 func (w *streamResponseWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -65,6 +65,7 @@ func callError(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("plugin: %s: %w", op, err)
 }
 
+// Configure implements Invites: one call to the plugin.
 func (c *invitesClient) Configure(ctx context.Context, cfg Config, api HostAPI) error {
 	c.api.set(api)
 	c.apiOnce.Do(func() {
@@ -85,6 +86,7 @@ func (c *invitesClient) Configure(ctx context.Context, cfg Config, api HostAPI) 
 	return nil
 }
 
+// Commands implements Invites: one call to the plugin.
 func (c *invitesClient) Commands(ctx context.Context, host, requester string) ([]adhoc.Command, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
@@ -95,6 +97,7 @@ func (c *invitesClient) Commands(ctx context.Context, host, requester string) ([
 	return commandsFromProto(resp.GetCommands()), nil
 }
 
+// Execute implements Invites: one call to the plugin.
 func (c *invitesClient) Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
 	p, err := executeRequestToProto(host, req)
 	if err != nil {
@@ -109,6 +112,7 @@ func (c *invitesClient) Execute(ctx context.Context, host string, req adhoc.Requ
 	return executeResponseFromProto(resp)
 }
 
+// CheckInvite implements Invites: one call to the plugin.
 func (c *invitesClient) CheckInvite(ctx context.Context, host, token string) (Invite, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
@@ -119,6 +123,7 @@ func (c *invitesClient) CheckInvite(ctx context.Context, host, token string) (In
 	return inviteResult(resp)
 }
 
+// RedeemInvite implements Invites: one call to the plugin.
 func (c *invitesClient) RedeemInvite(ctx context.Context, host, token, username string) (Invite, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
@@ -136,6 +141,7 @@ func inviteResult(resp *pb.InviteResponse) (Invite, error) {
 	return inviteFromProto(resp.GetInvite()), nil
 }
 
+// Health implements Invites: one call to the plugin.
 func (c *invitesClient) Health(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
@@ -186,6 +192,7 @@ func (s *invitesServer) hostAPI(id uint32) (HostAPI, error) {
 	return s.api, nil
 }
 
+// Configure serves the call with the implementation.
 func (s *invitesServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	api, err := s.hostAPI(req.GetHostApi())
 	if err != nil {
@@ -200,6 +207,7 @@ func (s *invitesServer) Configure(ctx context.Context, req *pb.ConfigureRequest)
 	return &pb.ConfigureResponse{}, nil
 }
 
+// Commands serves the call with the implementation.
 func (s *invitesServer) Commands(ctx context.Context, req *pb.CommandsRequest) (*pb.CommandsResponse, error) {
 	cmds, err := s.impl.Commands(ctx, req.GetHost(), req.GetRequester())
 	if err != nil {
@@ -208,6 +216,7 @@ func (s *invitesServer) Commands(ctx context.Context, req *pb.CommandsRequest) (
 	return &pb.CommandsResponse{Commands: commandsToProto(cmds)}, nil
 }
 
+// Execute serves the call with the implementation.
 func (s *invitesServer) Execute(ctx context.Context, req *pb.ExecuteRequest) (*pb.ExecuteResponse, error) {
 	host, r, err := executeRequestFromProto(req)
 	var resp adhoc.Response
@@ -227,11 +236,13 @@ func (s *invitesServer) Execute(ctx context.Context, req *pb.ExecuteRequest) (*p
 	return p, nil
 }
 
+// CheckInvite serves the call with the implementation.
 func (s *invitesServer) CheckInvite(ctx context.Context, req *pb.CheckInviteRequest) (*pb.InviteResponse, error) {
 	inv, err := s.impl.CheckInvite(ctx, req.GetHost(), req.GetToken())
 	return inviteResponse(inv, err)
 }
 
+// RedeemInvite serves the call with the implementation.
 func (s *invitesServer) RedeemInvite(ctx context.Context, req *pb.RedeemInviteRequest) (*pb.InviteResponse, error) {
 	inv, err := s.impl.RedeemInvite(ctx, req.GetHost(), req.GetToken(), req.GetUsername())
 	return inviteResponse(inv, err)
@@ -248,6 +259,7 @@ func inviteResponse(inv Invite, err error) (*pb.InviteResponse, error) {
 	return &pb.InviteResponse{Error: code, ErrorText: err.Error()}, nil
 }
 
+// Health serves the call with the implementation.
 func (s *invitesServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.HealthResponse, error) {
 	if err := s.impl.Health(ctx); err != nil {
 		return &pb.HealthResponse{Problem: err.Error()}, nil
@@ -273,9 +285,16 @@ type noHostAPI struct{}
 
 var errNoHostAPI = errors.New("plugin: the host serves no host API")
 
+// IsAdmin fails: there is no host API.
 func (noHostAPI) IsAdmin(context.Context, string, string) (bool, error) { return false, errNoHostAPI }
-func (noHostAPI) AccountExists(context.Context, string) (bool, error)   { return false, errNoHostAPI }
-func (noHostAPI) Domains(context.Context) ([]string, error)             { return nil, errNoHostAPI }
+
+// AccountExists fails: there is no host API.
+func (noHostAPI) AccountExists(context.Context, string) (bool, error) { return false, errNoHostAPI }
+
+// Domains fails: there is no host API.
+func (noHostAPI) Domains(context.Context) ([]string, error) { return nil, errNoHostAPI }
+
+// Log fails: there is no host API.
 func (noHostAPI) Log(context.Context, slog.Level, string, ...slog.Attr) error {
 	return errNoHostAPI
 }

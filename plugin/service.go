@@ -31,7 +31,7 @@ type Service struct {
 	st *serviceState // nil until configured
 }
 
-// serviceState is what Configure builds.
+// serviceState is what Configure builds; it is not changed once published.
 type serviceState struct {
 	dsn   string
 	store core.Store
@@ -142,8 +142,11 @@ func (s *Service) Configure(ctx context.Context, hc Config, api HostAPI) error {
 		if err != nil {
 			return err
 		}
-		st.http = s.newHTTP(st.core, c, rate)
-		st.cmds = cmds
+		// A state is never changed once published: calls in flight keep the old one.
+		next := *st
+		next.http = s.newHTTP(st.core, c, rate)
+		next.cmds = cmds
+		s.st = &next
 		return nil
 	}
 
@@ -186,7 +189,7 @@ func (s *Service) Configure(ctx context.Context, hc Config, api HostAPI) error {
 		names[i] = h.Domain
 	}
 	slices.Sort(names)
-	s.log.Info("invites plugin configured", "hosts", names, "data_dir", c.DataDir)
+	s.log.Info("invites plugin configured", "hosts", names, "data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL)
 	return nil
 }
 
