@@ -37,7 +37,7 @@ const (
 )
 
 func (h *harness) runFaults(ctx context.Context, rep *report) error {
-	for _, f := range []func(context.Context, *report) error{h.faultKillPlugin, h.faultKillBoth, h.faultConnections} {
+	for _, f := range []func(context.Context, *report) error{h.faultKillPlugin, h.faultKillBoth, h.faultOrphan, h.faultConnections} {
 		if err := f(ctx, rep); err != nil {
 			return err
 		}
@@ -203,6 +203,44 @@ func (h *harness) faultKillBoth(ctx context.Context, rep *report) error {
 		return err
 	}
 	rep.check("kill host+plugin: every invite answered 201 is present after restart", missing == 0 && res.OK > 0, detail)
+	return nil
+}
+
+// orphanWait is how long a plugin whose host was killed is given to exit by itself.
+const orphanWait = 5 * time.Second
+
+// faultOrphan kills xmppd alone and watches its plugin: a plugin left without its host
+// should exit by itself rather than run on, holding the store open.
+// This goes beyond the fault runs, so a plugin that stays is reported as a
+// warning; the harness then kills it through the process group.
+func (h *harness) faultOrphan(ctx context.Context, rep *report) error {
+	x, _, err := h.startServer(ctx, "fault-orphan")
+	if err != nil {
+		return err
+	}
+	pid, err := x.PluginPID(ctx, 0, 5*time.Second)
+	if err != nil {
+		_ = x.Stop(10 * time.Second)
+		return err
+	}
+	if err := x.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		_ = x.Stop(10 * time.Second)
+		return fmt.Errorf("killing xmppd: %w", err)
+	}
+	killed := time.Now()
+	<-x.exited
+	for alive(pid) && time.Since(killed) < orphanWait {
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			break
+		}
+	}
+	gone := !alive(pid)
+	detail := fmt.Sprintf("plugin pid %d exited %s after xmppd was killed", pid, time.Since(killed).Round(10*time.Millisecond))
+	if !gone {
+		detail = fmt.Sprintf("plugin pid %d still running %s after xmppd was killed (parent now pid 1); killed by the harness", pid, orphanWait)
+	}
+	_, _ = x.StopChecked(time.Second) // kills what is left of the group, closes the log
+	rep.advise("kill host alone: its plugin exits by itself", gone, detail)
 	return nil
 }
 

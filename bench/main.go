@@ -45,6 +45,8 @@ type options struct {
 	out         string
 	tmp         string
 	bin         string
+	// args are the command line as given, for the report.
+	args []string
 }
 
 func main() {
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
+	o := options{args: args}
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "time cap of each load run")
 	fs.IntVar(&o.requests, "requests", 200_000, "request cap of each load run")
 	conc := fs.String("concurrency", "1,16,64", "comma-separated concurrency levels of the throughput runs")
@@ -321,8 +323,12 @@ func (h *harness) writeReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "Load average before / after: %s / %s; open-file limit %d; run took %s.\n\n",
 		h.load1, h.load2, h.fileLimit, time.Since(h.started).Round(time.Second))
 	rep.write(w)
-	fmt.Fprintf(w, "\nReproduce: `go run ./bench -duration %s -requests %d -concurrency %s`\n",
-		h.opts.duration, h.opts.requests, joinInts(h.opts.concurrency))
+	cmd := "go run ./bench"
+	if len(h.opts.args) > 0 {
+		cmd += " " + strings.Join(h.opts.args, " ")
+	}
+	fmt.Fprintf(w, "\nReproduce: `%s` (per run: at most %d requests and %s; concurrency %s)\n",
+		cmd, h.opts.requests, h.opts.duration, joinInts(h.opts.concurrency))
 }
 
 func joinInts(v []int) string {

@@ -20,9 +20,9 @@ const (
 	nameBadKey     = "xmppd → plugin, bad key"
 	nameAdhoc      = "ad-hoc create-key over c2s (execute→complete)"
 	nameGrowthBase = "xmppd → plugin, growth baseline"
-	nameGrowth     = "xmppd → plugin, 1M stored"
+	nameGrowth     = "xmppd → plugin, seeded store"
 	nameGrowthInB  = "httpapi in-process, growth baseline"
-	nameGrowthIn   = "httpapi in-process, 1M stored"
+	nameGrowthIn   = "httpapi in-process, seeded store"
 )
 
 // The order of the groups in the table.

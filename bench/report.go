@@ -40,6 +40,8 @@ type check struct {
 	OK bool
 	// Goal marks a speed goal: reported, but failing it does not fail the run.
 	Goal bool
+	// Advisory marks a check beyond the promises: reported as WARN, not failing the run.
+	Advisory bool
 	// Detail gives the evidence.
 	Detail string
 }
@@ -54,6 +56,10 @@ func (r *report) add(rw row) { r.rows = append(r.rows, rw) }
 
 func (r *report) check(name string, ok bool, detail string) {
 	r.checks = append(r.checks, check{Name: name, OK: ok, Detail: detail})
+}
+
+func (r *report) advise(name string, ok bool, detail string) {
+	r.checks = append(r.checks, check{Name: name, OK: ok, Advisory: true, Detail: detail})
 }
 
 func (r *report) goal(name string, ok bool, detail string) {
@@ -73,7 +79,7 @@ func (r *report) find(run string, conc int) (row, bool) {
 // failed reports whether a check that is not a speed goal failed.
 func (r *report) failed() bool {
 	for _, c := range r.checks {
-		if !c.OK && !c.Goal {
+		if !c.OK && !c.Goal && !c.Advisory {
 			return true
 		}
 	}
@@ -136,6 +142,8 @@ func (r *report) write(w io.Writer) {
 		switch {
 		case !c.OK && c.Goal:
 			verdict = "MISSED (goal)"
+		case !c.OK && c.Advisory:
+			verdict = "WARN"
 		case !c.OK:
 			verdict = "FAIL"
 		case c.Goal:
