@@ -25,9 +25,11 @@ const (
 	DefaultBusyTimeout = 10 * time.Second
 	// DefaultMaxBatch bounds how many invites one group commit holds.
 	DefaultMaxBatch = 256
-	// DefaultCheckpointPages is the size of the write-ahead log, in pages, at which the
-	// background checkpoint starts.
-	DefaultCheckpointPages = 1000
+	// DefaultCheckpointPages is the size of the write-ahead log, in pages (40 MiB), at
+	// which the background checkpoint starts. A long log lets a checkpoint write back
+	// each page once for many commits: new invites land on random pages of the token
+	// index, and on a large store a short log would write back a page per invite.
+	DefaultCheckpointPages = 10000
 )
 
 // Options configure a Store.
@@ -114,12 +116,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}()
 	// SQLite would checkpoint inside the commit that makes the write-ahead log reach
 	// its threshold; the writer's WAL hook replaces that and only wakes the background
-	// checkpointer. Should the log still grow to eight times the threshold, the writer
+	// checkpointer. Should the log still grow to four times the threshold, the writer
 	// checkpoints itself, right after its commit, as SQLite would.
 	hook := func(c *sqlite3.Conn) error {
 		c.WALHook(func(c *sqlite3.Conn, schema string, pages int) error {
 			switch {
-			case pages >= 8*opts.CheckpointPages:
+			case pages >= 4*opts.CheckpointPages:
 				if _, _, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE); err != nil && !errors.Is(err, sqlite3.BUSY) {
 					opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
 				}
