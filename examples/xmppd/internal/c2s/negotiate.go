@@ -95,10 +95,15 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 
 	nctx, cancel := context.WithTimeout(ctx, s.cfg.NegotiationTimeout)
 	// mellium sets a past deadline when ctx ends but clears it again at once, which
-	// can leave a blocked read blocked; a deadline that stays is certain.
+	// can leave a blocked read blocked, and would race with a deadline set here:
+	// shutting the reading side is certain, and the stream error can still be sent.
 	fired := make(chan struct{})
 	stop := context.AfterFunc(nctx, func() {
-		_ = nc.SetDeadline(time.Unix(1, 0))
+		if cr, ok := nc.(interface{ CloseRead() error }); ok {
+			_ = cr.CloseRead()
+		} else {
+			_ = nc.SetReadDeadline(time.Unix(1, 0))
+		}
 		close(fired)
 	})
 	sess, err := xmpp.ReceiveSession(nctx, c.lc, 0, c.negotiate)
@@ -160,12 +165,12 @@ func (c *conn) fail(ctx context.Context, err error, late string) {
 	case errors.As(err, &se):
 	case errors.Is(err, errTooBig):
 		return // the limit already sent its error
+	case late != "":
+		se = &streamError{condition: late}
 	case errors.As(err, &xe):
 		se = &streamError{condition: "not-well-formed"}
 	case errors.Is(err, io.EOF):
 		se = &streamError{}
-	case late != "":
-		se = &streamError{condition: late}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		se = &streamError{condition: "connection-timeout"}
 	case errors.As(err, &ste):
