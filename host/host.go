@@ -150,7 +150,8 @@ type instance struct {
 }
 
 // Load starts the plugin binary, configures it, and supervises it until Close.
-// It fails when the plugin cannot be started or configured, or ctx ends first.
+// It fails when the plugin cannot be started or configured, or ctx ends first; ctx
+// bounds only the start, supervision runs until Close.
 func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err

@@ -39,6 +39,9 @@ type ServeOptions struct {
 // closes the Service.
 // Its log goes to the process's stderr as JSON lines in go-plugin's format, which the
 // host re-logs at each line's level.
+// ctx should end only when the plugin must stop on its own, such as on SIGTERM: not on
+// an interrupt, which go-plugin ignores because a terminal's Ctrl-C reaches the plugin
+// as well as the host, and the host stops the plugin itself.
 func Serve(ctx context.Context, opts ServeOptions) error {
 	if !Launched() {
 		return errors.New("plugin: not started by a host (the magic cookie is not set)")
