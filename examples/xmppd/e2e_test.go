@@ -77,6 +77,8 @@ func startServer(t *testing.T, bin, dir string, args ...string) *proc {
 	args = append([]string{"-c2s", "127.0.0.1:0", "-http", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	cmd := exec.Command(filepath.Join(bin, "xmppd"), args...)
 	cmd.Dir = dir
+	// Its own process group, so that a server that hangs is killed with its plugin.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &proc{cmd: cmd, stdout: make(chan string, 100), stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
@@ -135,7 +137,7 @@ func (p *proc) stop(t *testing.T) {
 		}
 		p.done <- err
 	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		t.Errorf("xmppd did not stop on SIGTERM")
 	}
 }
