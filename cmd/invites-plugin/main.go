@@ -23,9 +23,12 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if plugin.Launched() {
+		// A Ctrl-C in the host's terminal reaches the plugin too: ignore it and let the
+		// host shut the plugin down in order, as go-plugin intends; SIGTERM still stops it.
+		signal.Ignore(os.Interrupt)
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
 		if err := plugin.Serve(ctx, plugin.ServeOptions{}); err != nil {
 			fmt.Fprintf(os.Stderr, "invites-plugin: %v\n", err)
 			stop()
@@ -33,6 +36,7 @@ func main() {
 		}
 		return
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
