@@ -57,7 +57,7 @@
 //
 // # Fault runs
 //
-// Each on a fresh xmppd, under a load of 16 concurrent clients:
+// Each on a fresh xmppd, all but the third under a load of 16 concurrent clients:
 //
 //   - SIGKILL of the plugin: xmppd must stay up and answer 503 with Retry-After while
 //     the plugin is down, create invites again within 2 s, and answer nothing but 201

@@ -190,6 +190,7 @@ func (h *harness) needsXMPPD() bool {
 func (h *harness) run(ctx context.Context) (rep *report, err error) {
 	h.started = time.Now()
 	h.load1 = loadAvg()
+	defer func() { h.load2 = loadAvg() }()
 	rep = &report{}
 	if h.fileLimit, err = raiseFileLimit(); err != nil {
 		return rep, err
@@ -242,7 +243,6 @@ func (h *harness) run(ctx context.Context) (rep *report, err error) {
 			return rep, fmt.Errorf("%s: %w", runFaults, err)
 		}
 	}
-	h.load2 = loadAvg()
 	h.ratios(rep)
 	return rep, nil
 }
