@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ncruces/go-sqlite3"
+
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
@@ -138,8 +140,9 @@ func (c *committer) drain(batch []*request) []*request {
 
 // commit writes a batch in one transaction and answers each request.
 // A taken token hash fails only its own row (the insert then inserts nothing);
-// any other failure rolls back and retries row by row, each in its own
-// transaction under its caller's context, so that one bad row cannot fail the others.
+// any other failure but a lock timeout rolls back and retries row by row, each in its
+// own transaction under its caller's context, so that one bad row cannot fail the
+// others.
 func (c *committer) commit(batch []*request) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -161,6 +164,14 @@ func (c *committer) commit(batch []*request) {
 		return
 	}
 	errs, err := c.insertBatch(live)
+	if errors.Is(err, sqlite3.BUSY) {
+		// Another process held the lock past the busy timeout: each row alone would
+		// wait as long again.
+		for _, r := range live {
+			r.res <- err
+		}
+		return
+	}
 	if err != nil {
 		c.log.Warn("group commit failed, retrying row by row", "rows", len(live), "err", err)
 		for _, r := range live {
