@@ -1,0 +1,358 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/core"
+)
+
+// Service is what the handler needs of the core; *core.Service implements it.
+// It is declared here so that the handler can be tested and served across a process
+// boundary without knowing how the core is reached.
+type Service interface {
+	// Authenticate checks a credential "ID/SECRET" and returns its key.
+	// It fails with errors matching core.ErrInvalid (malformed), core.ErrForbidden
+	// (unknown ID or wrong secret) or core.ErrExpired; any other error is a store
+	// failure.
+	Authenticate(ctx context.Context, credential string) (core.Key, error)
+	// CreateKeyInvite makes an account invite on behalf of the key, bounded by the
+	// key's and the host's limits, recording the source "api/token/ID".
+	// It fails with errors matching core.ErrInvalid (a bad ttl or username),
+	// core.ErrRateLimited (a *core.RateLimitError says how long to wait) or
+	// core.ErrUnknownHost; any other error is a store failure.
+	CreateKeyInvite(ctx context.Context, k core.Key, spec core.InviteSpec) (core.Invite, error)
+	// InviteURI returns the xmpp: URI of a just-created invite.
+	InviteURI(inv core.Invite) string
+	// InviteLandingPage returns the landing page of a just-created invite, or "" when
+	// its host has none.
+	InviteLandingPage(inv core.Invite) string
+}
+
+// Defaults for the zero fields of Options.
+const (
+	// DefaultMaxBodyBytes bounds a POST body (64 KiB), as config's http.max_body_bytes.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultMaxURLBytes bounds the request target (8 KiB, what RFC 9110 asks every
+	// server to support).
+	DefaultMaxURLBytes = 8 << 10
+	// DefaultMaxHeaderBytes bounds the request's header fields, names and values (32 KiB).
+	DefaultMaxHeaderBytes = 32 << 10
+	// DefaultMaxClients bounds how many client addresses the failed-authentication
+	// limiter remembers.
+	DefaultMaxClients = 1 << 16
+)
+
+// The default failed-authentication budget of one client address, as config's
+// http.failed_auth_rate: DefaultFailedAuthCount per DefaultFailedAuthPeriod.
+const (
+	// DefaultFailedAuthCount is how many failures the budget holds.
+	DefaultFailedAuthCount = 20
+	// DefaultFailedAuthPeriod is how long an empty budget takes to refill.
+	DefaultFailedAuthPeriod = time.Minute
+)
+
+// Options configure a Handler.
+// The zero value of each field means its documented default.
+type Options struct {
+	// MaxBodyBytes bounds a POST body; a larger one gets 413.
+	// Zero or less means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxURLBytes bounds the request target (path and query); a longer one gets 414.
+	// Zero or less means DefaultMaxURLBytes.
+	MaxURLBytes int
+	// MaxHeaderBytes bounds the header fields, counting names and values; more gets 431.
+	// The server's own http.Server.MaxHeaderBytes still applies before this.
+	// Zero or less means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// FailedAuthRate is how many failed authentications one client address may make
+	// (N per Period, refilled steadily) before its requests get 429.
+	// The zero Rate means DefaultFailedAuthCount per DefaultFailedAuthPeriod; a
+	// negative N turns the limit off.
+	FailedAuthRate core.Rate
+	// MaxClients bounds how many client addresses the failed-authentication limiter
+	// remembers; past it, the least useful entries are forgotten.
+	// Zero or less means DefaultMaxClients.
+	MaxClients int
+	// TrustedProxies are the addresses of reverse proxies whose X-Forwarded-For is
+	// believed: when the connection comes from one, the client is the right-most
+	// address in X-Forwarded-For that is not itself a trusted proxy.
+	// Empty (the default) means X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
+	// Logger receives one debug line per request (keys redacted), an info line per
+	// invite created, and store failures; nil discards.
+	Logger *slog.Logger
+	// Now returns the current time for the failed-authentication limiter; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the invite API; build it with New.
+// It is safe for concurrent use.
+type Handler struct {
+	svc       Service
+	maxBody   int64
+	maxURL    int
+	maxHeader int
+	proxies   []netip.Prefix
+	failed    *addrLimiter // nil when the limit is off
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// New returns a Handler creating invites through svc.
+// It panics if svc is nil, a mistake of setup.
+func New(svc Service, opts Options) *Handler {
+	if svc == nil {
+		panic("httpapi: nil Service")
+	}
+	h := &Handler{
+		svc:       svc,
+		maxBody:   opts.MaxBodyBytes,
+		maxURL:    opts.MaxURLBytes,
+		maxHeader: opts.MaxHeaderBytes,
+		proxies:   append([]netip.Prefix(nil), opts.TrustedProxies...),
+		log:       opts.Logger,
+		now:       opts.Now,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.maxURL <= 0 {
+		h.maxURL = DefaultMaxURLBytes
+	}
+	if h.maxHeader <= 0 {
+		h.maxHeader = DefaultMaxHeaderBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	rate := opts.FailedAuthRate
+	if rate.N == 0 && rate.Period == 0 {
+		rate = core.Rate{N: DefaultFailedAuthCount, Period: DefaultFailedAuthPeriod}
+	}
+	if rate.N > 0 && rate.Period > 0 {
+		maxClients := opts.MaxClients
+		if maxClients <= 0 {
+			maxClients = DefaultMaxClients
+		}
+		h.failed = newAddrLimiter(rate, maxClients)
+	}
+	return h
+}
+
+// Header values shared by every response.
+const (
+	allowedMethods = "GET, POST, OPTIONS"
+	allowedHeaders = "Authorization, Content-Type"
+	exposedHeaders = "Location, Retry-After"
+	corsMaxAge     = "7200"
+)
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Allow-Methods", allowedMethods)
+	hdr.Set("Access-Control-Allow-Headers", allowedHeaders)
+	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
+	hdr.Set("Access-Control-Max-Age", corsMaxAge)
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+
+	status, err := h.serve(w, r)
+	if err != nil {
+		status = h.writeError(w, r, err)
+	}
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		h.log.LogAttrs(r.Context(), slog.LevelDebug, "invites api request",
+			slog.String("method", r.Method),
+			slog.String("url", redactURL(r)),
+			slog.Int("status", status),
+			slog.String("remote", r.RemoteAddr),
+			slog.Duration("duration", h.now().Sub(start)))
+	}
+}
+
+// created is the JSON body of a 201 or 303.
+type created struct {
+	ID          string `json:"id"`
+	Token       string `json:"token"`
+	URI         string `json:"uri"`
+	LandingPage string `json:"landing_page,omitempty"`
+	Host        string `json:"host"`
+	CreatedAt   string `json:"created_at"`
+	ExpiresAt   string `json:"expires_at"`
+}
+
+// serve answers one request; on success it writes the response and returns its
+// status, otherwise it writes nothing and returns an error for writeError.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, error) {
+	if err := h.checkBounds(r); err != nil {
+		return 0, err
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		w.Header().Set("Allow", allowedMethods)
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent, nil
+	case http.MethodGet, http.MethodPost:
+	default:
+		return 0, &statusError{status: http.StatusMethodNotAllowed,
+			detail: "method " + strconv.Quote(r.Method) + " not allowed; use GET or POST"}
+	}
+
+	p, err := h.readParams(r)
+	if err != nil {
+		return 0, err
+	}
+
+	ctx := r.Context()
+	addr := h.clientAddr(r)
+	if h.failed != nil {
+		if wait := h.failed.wait(addr, h.now()); wait > 0 {
+			return 0, &statusError{status: http.StatusTooManyRequests, retryAfter: wait,
+				detail: "too many failed authentications from this address"}
+		}
+	}
+	if p.credential == "" {
+		return 0, &statusError{status: http.StatusForbidden, detail: "missing API key"}
+	}
+	key, err := h.svc.Authenticate(ctx, p.credential)
+	if err != nil {
+		if serr := authError(err); serr != nil {
+			if h.failed != nil {
+				h.failed.fail(addr, h.now())
+			}
+			h.log.LogAttrs(ctx, slog.LevelInfo, "invites api authentication failed",
+				slog.String("remote", r.RemoteAddr), slog.String("reason", serr.detail))
+			return 0, serr
+		}
+		return 0, &statusError{status: http.StatusInternalServerError, err: err}
+	}
+
+	inv, err := h.svc.CreateKeyInvite(ctx, key, core.InviteSpec{
+		Kind:     core.KindAccount,
+		Username: p.username,
+		TTL:      p.ttl,
+	})
+	if err != nil {
+		return 0, createError(err)
+	}
+	uri := h.svc.InviteURI(inv)
+	landing := h.svc.InviteLandingPage(inv)
+	location := landing
+	if location == "" {
+		location = uri
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "invite created",
+		slog.String("invite_id", inv.ID), slog.String("key_id", key.ID), slog.String("host", inv.Host))
+
+	status := http.StatusCreated
+	if p.redirect {
+		status = http.StatusSeeOther
+	}
+	hdr := w.Header()
+	hdr.Set("Location", location)
+	if !accepts(r.Header, "application/json") {
+		w.WriteHeader(status)
+		return status, nil
+	}
+	body, err := json.Marshal(created{
+		ID:          inv.ID,
+		Token:       inv.Token,
+		URI:         uri,
+		LandingPage: landing,
+		Host:        inv.Host,
+		CreatedAt:   formatTime(inv.CreatedAt),
+		ExpiresAt:   formatTime(inv.ExpiresAt),
+	})
+	if err != nil { // cannot happen with string fields; never leave the client without an answer
+		return 0, &statusError{status: http.StatusInternalServerError, err: err}
+	}
+	body = append(body, '\n')
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a failed write means the client left; nothing to tell it
+	return status, nil
+}
+
+// formatTime writes t in RFC 3339, in UTC, to the second.
+func formatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// checkBounds rejects requests whose target or header fields are too large.
+func (h *Handler) checkBounds(r *http.Request) error {
+	n := len(r.RequestURI)
+	if n == 0 && r.URL != nil {
+		n = len(r.URL.Path) + 1 + len(r.URL.RawQuery)
+	}
+	if n > h.maxURL {
+		return &statusError{status: http.StatusRequestURITooLong,
+			detail: "request target longer than " + strconv.Itoa(h.maxURL) + " bytes"}
+	}
+	if r.URL == nil {
+		return &statusError{status: http.StatusBadRequest, detail: "no request target"}
+	}
+	size := len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			size += len(k) + len(v) + 4 // ": " and CRLF
+		}
+		if size > h.maxHeader {
+			return &statusError{status: http.StatusRequestHeaderFieldsTooLarge,
+				detail: "header fields larger than " + strconv.Itoa(h.maxHeader) + " bytes"}
+		}
+	}
+	return nil
+}
+
+// authError maps an authentication failure to its 403, or returns nil for a store
+// failure.
+func authError(err error) *statusError {
+	switch {
+	case errors.Is(err, core.ErrInvalid):
+		return &statusError{status: http.StatusForbidden, detail: "malformed API key"}
+	case errors.Is(err, core.ErrExpired):
+		return &statusError{status: http.StatusForbidden, detail: "API key expired"}
+	case errors.Is(err, core.ErrForbidden), errors.Is(err, core.ErrNotFound):
+		return &statusError{status: http.StatusForbidden, detail: "invalid API key"}
+	}
+	return nil
+}
+
+// createError maps a failure to create an invite to its status.
+func createError(err error) *statusError {
+	var rl *core.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		return &statusError{status: http.StatusTooManyRequests, retryAfter: rl.RetryAfter,
+			detail: "this API key's rate limit is exceeded"}
+	case errors.Is(err, core.ErrRateLimited):
+		return &statusError{status: http.StatusTooManyRequests, retryAfter: time.Second,
+			detail: "this API key's rate limit is exceeded"}
+	case errors.Is(err, core.ErrInvalid):
+		return &statusError{status: http.StatusBadRequest, detail: invalidDetail(err)}
+	case errors.Is(err, core.ErrUnknownHost):
+		return &statusError{status: http.StatusForbidden, detail: "this API key's host is not served here"}
+	case errors.Is(err, core.ErrForbidden), errors.Is(err, core.ErrExpired):
+		return &statusError{status: http.StatusForbidden, detail: "invalid API key"}
+	}
+	return &statusError{status: http.StatusInternalServerError, err: err}
+}
+
+// Interface guards.
+var (
+	_ Service      = (*core.Service)(nil)
+	_ http.Handler = (*Handler)(nil)
+)
