@@ -199,7 +199,7 @@ func (s *invitesServer) Configure(ctx context.Context, req *pb.ConfigureRequest)
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	if api == nil {
-		api = noHostAPI{}
+		api = NoHostAPI{}
 	}
 	if err := s.impl.Configure(ctx, configFromProto(req), api); err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
@@ -280,21 +280,22 @@ func implError(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// noHostAPI is the HostAPI of a host that serves none: every call fails.
-type noHostAPI struct{}
+// NoHostAPI is the HostAPI of a host that serves none: every call fails.
+// The serving side uses it when a host passes no callbacks.
+type NoHostAPI struct{}
 
 var errNoHostAPI = errors.New("plugin: the host serves no host API")
 
 // IsAdmin fails: there is no host API.
-func (noHostAPI) IsAdmin(context.Context, string, string) (bool, error) { return false, errNoHostAPI }
+func (NoHostAPI) IsAdmin(context.Context, string, string) (bool, error) { return false, errNoHostAPI }
 
 // AccountExists fails: there is no host API.
-func (noHostAPI) AccountExists(context.Context, string) (bool, error) { return false, errNoHostAPI }
+func (NoHostAPI) AccountExists(context.Context, string) (bool, error) { return false, errNoHostAPI }
 
 // Domains fails: there is no host API.
-func (noHostAPI) Domains(context.Context) ([]string, error) { return nil, errNoHostAPI }
+func (NoHostAPI) Domains(context.Context) ([]string, error) { return nil, errNoHostAPI }
 
 // Log fails: there is no host API.
-func (noHostAPI) Log(context.Context, slog.Level, string, ...slog.Attr) error {
+func (NoHostAPI) Log(context.Context, slog.Level, string, ...slog.Attr) error {
 	return errNoHostAPI
 }

@@ -19,6 +19,31 @@ import (
 // host parses exactly this (log_entry.go), microseconds and all.
 const TimestampLayout = "2006-01-02T15:04:05.000000Z07:00"
 
+// parentPollInterval is how often the plugin checks that its host still runs.
+const parentPollInterval = 500 * time.Millisecond
+
+// errHostGone ends Serve when the host process has died.
+var errHostGone = errors.New("plugin: host process is gone")
+
+// watchParent cancels ctx with errHostGone once the process that started this one has
+// died (the plugin is then re-parented, so its parent PID changes).
+func watchParent(ctx context.Context, cancel context.CancelCauseFunc, every time.Duration) {
+	parent := os.Getppid()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != parent {
+				cancel(errHostGone)
+				return
+			}
+		}
+	}
+}
+
 // closeTimeout bounds the final bookkeeping flush when the plugin stops.
 const closeTimeout = 10 * time.Second
 
@@ -34,15 +59,18 @@ type ServeOptions struct {
 	Level slog.Leveler
 }
 
-// Serve runs the plugin when a host has started the process (see Launched): it serves
-// a new Service over go-plugin until the host shuts the plugin down or ctx ends, then
-// closes the Service.
+// Serve runs the plugin when a host has started the process (see Launched): it builds
+// the implementation with newImpl, handing it the plugin's logger, serves it over
+// go-plugin until the host shuts the plugin down or ctx ends, then closes it if it has
+// a Close(context.Context) error method.
+// The implementation is a parameter so that this package, which hosts import, does not
+// link the store and everything behind it; cmd/invites-plugin passes service.New.
 // Its log goes to the process's stderr as JSON lines in go-plugin's format, which the
 // host re-logs at each line's level.
 // ctx should end only when the plugin must stop on its own, such as on SIGTERM: not on
 // an interrupt, which go-plugin ignores because a terminal's Ctrl-C reaches the plugin
 // as well as the host, and the host stops the plugin itself.
-func Serve(ctx context.Context, opts ServeOptions) error {
+func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites, opts ServeOptions) error {
 	if !Launched() {
 		return errors.New("plugin: not started by a host (the magic cookie is not set)")
 	}
@@ -58,7 +86,13 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	// lines from the process's real stderr, so keep that file.
 	stderr := os.Stderr
 	logger := slog.New(NewLogHandler(stderr, level))
-	svc := NewService(logger)
+	svc := newImpl(logger)
+
+	// A host killed with SIGKILL cannot shut its plugin down; without this watch the
+	// plugin would live on as an orphan, holding its store open.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchParent(ctx, cancel, parentPollInterval)
 
 	served := make(chan struct{})
 	go func() {
@@ -80,14 +114,21 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	case <-served:
 		logger.Debug("host shut the plugin down")
 	case <-ctx.Done():
-		err = ctx.Err()
-		logger.Info("plugin stopping", "reason", err)
+		err = context.Cause(ctx)
+		if errors.Is(err, errHostGone) {
+			logger.Warn("plugin stopping: its host is gone")
+			err = nil
+		} else {
+			logger.Info("plugin stopping", "reason", err)
+		}
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
-	defer cancel()
-	if cerr := svc.Close(cctx); cerr != nil {
-		logger.Error("closing the plugin failed", "err", cerr)
-		err = errors.Join(err, cerr)
+	cctx, cancelClose := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancelClose()
+	if c, ok := svc.(interface{ Close(context.Context) error }); ok {
+		if cerr := c.Close(cctx); cerr != nil {
+			logger.Error("closing the plugin failed", "err", cerr)
+			err = errors.Join(err, cerr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("plugin: serve: %w", err)

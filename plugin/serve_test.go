@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,7 +75,7 @@ func TestLaunched(t *testing.T) {
 	if plugin.Launched() {
 		t.Error("Launched without the cookie")
 	}
-	if err := plugin.Serve(t.Context(), plugin.ServeOptions{}); err == nil {
+	if err := plugin.Serve(t.Context(), func(*slog.Logger) plugin.Invites { return nil }, plugin.ServeOptions{}); err == nil {
 		t.Error("Serve without the cookie succeeded")
 	}
 	t.Setenv(plugin.MagicCookieKey, "wrong")
@@ -85,4 +90,55 @@ func TestLaunched(t *testing.T) {
 	if h.ProtocolVersion != plugin.ProtocolVersion || h.MagicCookieKey != plugin.MagicCookieKey || h.MagicCookieValue != plugin.MagicCookieValue {
 		t.Errorf("Handshake = %+v", h)
 	}
+}
+
+// TestServeStopsWhenHostDies kills a host with SIGKILL and checks that its plugin
+// process, orphaned, stops by itself.
+func TestServeStopsWhenHostDies(t *testing.T) {
+	if os.Getenv("INVITES_TEST_ORPHAN") == "plugin" {
+		// The plugin: serve until the host is gone.
+		err := plugin.Serve(t.Context(), func(*slog.Logger) plugin.Invites { return &fakeInvites{} }, plugin.ServeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if os.Getenv("INVITES_TEST_ORPHAN") == "host" {
+		// The host: start the plugin, print its PID, then wait to be killed.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsWhenHostDies$")
+		cmd.Env = append(os.Environ(), "INVITES_TEST_ORPHAN=plugin", plugin.MagicCookieKey+"="+plugin.MagicCookieValue,
+			"PLUGIN_PROTOCOL_VERSIONS=1", "PLUGIN_MIN_PORT=0", "PLUGIN_MAX_PORT=0")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println(cmd.Process.Pid)
+		time.Sleep(time.Minute)
+		return
+	}
+	host := exec.Command(os.Args[0], "-test.run=^TestServeStopsWhenHostDies$")
+	host.Env = append(os.Environ(), "INVITES_TEST_ORPHAN=host")
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		t.Fatalf("reading the plugin's PID: %v", err)
+	}
+	// Let the plugin start serving, then kill the host so that it cannot clean up.
+	time.Sleep(300 * time.Millisecond)
+	_ = host.Process.Kill()
+	_ = host.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	t.Fatal("the orphaned plugin did not stop within 10 s of its host's death")
 }

@@ -14,12 +14,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/xmpp-invites/invites/internal/cli"
 	"github.com/xmpp-invites/invites/plugin"
+	"github.com/xmpp-invites/invites/plugin/service"
 )
 
 func main() {
@@ -29,7 +31,7 @@ func main() {
 		signal.Ignore(os.Interrupt)
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
-		if err := plugin.Serve(ctx, plugin.ServeOptions{}); err != nil {
+		if err := plugin.Serve(ctx, func(l *slog.Logger) plugin.Invites { return service.New(l) }, plugin.ServeOptions{}); err != nil {
 			fmt.Fprintf(os.Stderr, "invites-plugin: %v\n", err)
 			stop()
 			os.Exit(1)

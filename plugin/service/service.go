@@ -1,4 +1,4 @@
-package plugin
+package service
 
 import (
 	"context"
@@ -18,9 +18,10 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/plugin"
 )
 
-// Service is the serving side of [Invites]: what runs in the plugin process.
+// Service is the serving side of [plugin.Invites]: what runs in the plugin process.
 // Configure loads the plugin's config, opens its store, and builds the core, the HTTP
 // API and the ad-hoc commands over it; until then every call fails as unavailable.
 // It is safe for concurrent use.
@@ -42,8 +43,8 @@ type serviceState struct {
 	done  chan struct{} // closed when core.Run has returned
 }
 
-// NewService returns an unconfigured Service logging to logger (nil discards).
-func NewService(logger *slog.Logger) *Service {
+// New returns an unconfigured Service logging to logger (nil discards).
+func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,7 +52,7 @@ func NewService(logger *slog.Logger) *Service {
 }
 
 // errNotConfigured fails calls made before Configure.
-var errNotConfigured = fmt.Errorf("%w: not configured", ErrUnavailable)
+var errNotConfigured = fmt.Errorf("%w: not configured", plugin.ErrUnavailable)
 
 func (s *Service) state() (*serviceState, error) {
 	s.mu.RLock()
@@ -64,7 +65,7 @@ func (s *Service) state() (*serviceState, error) {
 
 // loadConfig reads the plugin's config as the host names it, resolving a relative
 // data_dir against the host's data directory.
-func loadConfig(hc Config) (config.Config, error) {
+func loadConfig(hc plugin.Config) (config.Config, error) {
 	var text string
 	switch {
 	case hc.ConfigFile != "" && hc.ConfigTOML != "":
@@ -99,15 +100,15 @@ func loadConfig(hc Config) (config.Config, error) {
 	return c, nil
 }
 
-// Configure implements Invites: it loads the config and opens the store the first time;
+// Configure implements plugin.Invites: it loads the config and opens the store the first time;
 // later calls update the served domains and the host API but cannot change the store.
-func (s *Service) Configure(ctx context.Context, hc Config, api HostAPI) error {
+func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.HostAPI) error {
 	c, err := loadConfig(hc)
 	if err != nil {
 		return err
 	}
 	if api == nil {
-		api = noHostAPI{}
+		api = plugin.NoHostAPI{}
 	}
 	domains := hc.Domains
 	if len(domains) == 0 {
@@ -201,7 +202,7 @@ func (s *Service) newHTTP(svc *core.Service, c config.Config, rate core.Rate) ht
 	})
 }
 
-func (s *Service) newCommands(svc *core.Service, api HostAPI, c config.Config) (adhoc.Executor, error) {
+func (s *Service) newCommands(svc *core.Service, api plugin.HostAPI, c config.Config) (adhoc.Executor, error) {
 	cmds, err := commands.New(svc, api, adhoc.ServerOptions{
 		Timeout:     time.Duration(c.Commands.SessionTimeout),
 		MaxSessions: c.Commands.MaxSessions,
@@ -213,7 +214,7 @@ func (s *Service) newCommands(svc *core.Service, api HostAPI, c config.Config) (
 	return cmds, nil
 }
 
-// ServeHTTP implements Invites with the HTTP API; before Configure it answers 503.
+// ServeHTTP implements plugin.Invites with the HTTP API; before Configure it answers 503.
 func (s *Service) ServeHTTP(_ context.Context, w http.ResponseWriter, r *http.Request) error {
 	st, err := s.state()
 	if err != nil {
@@ -225,7 +226,7 @@ func (s *Service) ServeHTTP(_ context.Context, w http.ResponseWriter, r *http.Re
 	return nil
 }
 
-// Commands implements Invites.
+// Commands implements plugin.Invites.
 func (s *Service) Commands(ctx context.Context, host, requester string) ([]adhoc.Command, error) {
 	st, err := s.state()
 	if err != nil {
@@ -234,7 +235,7 @@ func (s *Service) Commands(ctx context.Context, host, requester string) ([]adhoc
 	return st.cmds.Commands(ctx, host, requester)
 }
 
-// Execute implements Invites.
+// Execute implements plugin.Invites.
 func (s *Service) Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
 	st, err := s.state()
 	if err != nil {
@@ -243,35 +244,35 @@ func (s *Service) Execute(ctx context.Context, host string, req adhoc.Request) (
 	return st.cmds.Execute(ctx, host, req)
 }
 
-// CheckInvite implements Invites.
-func (s *Service) CheckInvite(ctx context.Context, host, token string) (Invite, error) {
+// CheckInvite implements plugin.Invites.
+func (s *Service) CheckInvite(ctx context.Context, host, token string) (plugin.Invite, error) {
 	st, err := s.state()
 	if err != nil {
-		return Invite{}, err
+		return plugin.Invite{}, err
 	}
 	inv, err := st.core.CheckInvite(ctx, token)
 	if err != nil {
-		return Invite{}, redemptionError(err)
+		return plugin.Invite{}, redemptionError(err)
 	}
 	if !sameHost(inv.Host, host) {
-		return Invite{}, ErrInviteNotFound
+		return plugin.Invite{}, plugin.ErrInviteNotFound
 	}
 	return inviteFromCore(inv), nil
 }
 
-// RedeemInvite implements Invites: it checks that the invite is for host, then
+// RedeemInvite implements plugin.Invites: it checks that the invite is for host, then
 // consumes it.
-func (s *Service) RedeemInvite(ctx context.Context, host, token, username string) (Invite, error) {
+func (s *Service) RedeemInvite(ctx context.Context, host, token, username string) (plugin.Invite, error) {
 	if _, err := s.CheckInvite(ctx, host, token); err != nil {
-		return Invite{}, err
+		return plugin.Invite{}, err
 	}
 	st, err := s.state()
 	if err != nil {
-		return Invite{}, err
+		return plugin.Invite{}, err
 	}
 	inv, err := st.core.Redeem(ctx, token, username)
 	if err != nil {
-		return Invite{}, redemptionError(err)
+		return plugin.Invite{}, redemptionError(err)
 	}
 	return inviteFromCore(inv), nil
 }
@@ -289,19 +290,19 @@ func sameHost(a, b string) bool {
 func redemptionError(err error) error {
 	switch {
 	case errors.Is(err, core.ErrNotFound):
-		return ErrInviteNotFound
+		return plugin.ErrInviteNotFound
 	case errors.Is(err, core.ErrExpired):
-		return ErrInviteExpired
+		return plugin.ErrInviteExpired
 	case errors.Is(err, core.ErrForbidden):
-		return ErrUsernameNotAllowed
+		return plugin.ErrUsernameNotAllowed
 	case errors.Is(err, core.ErrInvalid):
-		return fmt.Errorf("%w: %w", ErrInvalidUsername, err)
+		return fmt.Errorf("%w: %w", plugin.ErrInvalidUsername, err)
 	}
 	return err
 }
 
-func inviteFromCore(inv core.Invite) Invite {
-	return Invite{
+func inviteFromCore(inv core.Invite) plugin.Invite {
+	return plugin.Invite{
 		ID:          inv.ID,
 		Host:        inv.Host,
 		Kind:        string(inv.Kind),
@@ -312,7 +313,7 @@ func inviteFromCore(inv core.Invite) Invite {
 	}
 }
 
-// Health implements Invites: the store must answer a lookup.
+// Health implements plugin.Invites: the store must answer a lookup.
 func (s *Service) Health(ctx context.Context) error {
 	st, err := s.state()
 	if err != nil {
@@ -346,4 +347,4 @@ func (s *Service) Close(ctx context.Context) error {
 	return nil
 }
 
-var _ Invites = (*Service)(nil)
+var _ plugin.Invites = (*Service)(nil)

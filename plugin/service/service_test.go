@@ -1,8 +1,10 @@
-package plugin_test
+package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/plugin"
+	"github.com/xmpp-invites/invites/plugin/service"
 )
 
 // openCore opens a core over the SQLite store in dataDir, beside the Service under test.
@@ -35,7 +38,7 @@ func openCore(t *testing.T, dataDir string, now func() time.Time) *core.Service 
 }
 
 func TestServiceUnconfigured(t *testing.T) {
-	s := plugin.NewService(nil)
+	s := service.New(nil)
 	ctx := ctxT(t)
 	if err := s.Health(ctx); !errors.Is(err, plugin.ErrUnavailable) {
 		t.Errorf("Health = %v", err)
@@ -65,7 +68,7 @@ func TestServiceUnconfigured(t *testing.T) {
 func TestServiceConfig(t *testing.T) {
 	dir := t.TempDir()
 	ctx := ctxT(t)
-	s := plugin.NewService(nil)
+	s := service.New(nil)
 	defer func() { _ = s.Close(ctx) }()
 	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: "x.toml", ConfigTOML: "a = 1"}, nil); err == nil {
 		t.Error("file and inline config both accepted")
@@ -81,7 +84,7 @@ func TestServiceConfig(t *testing.T) {
 	if err := os.WriteFile(file, []byte("data_dir = \"sub\"\n[[host]]\ndomain = \"example.net\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: file, Domains: []string{"example.com"}}, &fakeHost{}); err != nil {
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: file, Domains: []string{"example.com"}}, fakeHost{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sub", config.StoreFile)); err != nil {
@@ -95,10 +98,10 @@ func TestServiceConfig(t *testing.T) {
 		t.Errorf("Health = %v", err)
 	}
 	// Reconfiguring keeps the store and may change the domains, not the store.
-	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: file, Domains: []string{"example.org"}}, &fakeHost{}); err != nil {
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, ConfigFile: file, Domains: []string{"example.org"}}, fakeHost{}); err != nil {
 		t.Errorf("reconfigure: %v", err)
 	}
-	if err := s.Configure(ctx, plugin.Config{DataDir: t.TempDir()}, &fakeHost{}); err == nil {
+	if err := s.Configure(ctx, plugin.Config{DataDir: t.TempDir()}, fakeHost{}); err == nil {
 		t.Error("store change accepted")
 	}
 }
@@ -106,8 +109,8 @@ func TestServiceConfig(t *testing.T) {
 func TestService(t *testing.T) {
 	dir := t.TempDir()
 	ctx := ctxT(t)
-	s := plugin.NewService(nil)
-	if err := s.Configure(ctx, plugin.Config{DataDir: dir, Domains: []string{"example.com"}}, &fakeHost{}); err != nil {
+	s := service.New(nil)
+	if err := s.Configure(ctx, plugin.Config{DataDir: dir, Domains: []string{"example.com"}}, fakeHost{}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -209,4 +212,31 @@ func TestService(t *testing.T) {
 	if err := s.Health(ctx); err != nil {
 		t.Errorf("Health = %v", err)
 	}
+}
+
+// fakeHost stands in for the XMPP server's callbacks: admin@example.com is the one
+// administrator, alice@example.com the one account.
+type fakeHost struct{}
+
+var _ plugin.HostAPI = fakeHost{}
+
+func (fakeHost) IsAdmin(_ context.Context, host, jid string) (bool, error) {
+	return host == "example.com" && jid == "admin@example.com", nil
+}
+
+func (fakeHost) AccountExists(_ context.Context, jid string) (bool, error) {
+	return jid == "alice@example.com", nil
+}
+
+func (fakeHost) Domains(context.Context) ([]string, error) {
+	return []string{"example.com", "example.org"}, nil
+}
+
+func (fakeHost) Log(context.Context, slog.Level, string, ...slog.Attr) error { return nil }
+
+// ctxT returns a context that ends with the test or after ten seconds.
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
