@@ -38,6 +38,13 @@ type Authorizer interface {
 	IsAdmin(ctx context.Context, host, jid string) (bool, error)
 }
 
+// accountChecker is what an Authorizer may also offer (plugin.HostAPI does): with it,
+// an invite for a fixed username that is already registered is refused at once,
+// rather than at redemption.
+type accountChecker interface {
+	AccountExists(ctx context.Context, jid string) (bool, error)
+}
+
 // New returns a Server running the invite commands over svc, asking auth who is an
 // administrator.
 func New(svc *core.Service, auth Authorizer, opts adhoc.ServerOptions) (*adhoc.Server, error) {
@@ -385,6 +392,9 @@ func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adho
 	if err != nil {
 		return adhoc.Result{}, err
 	}
+	if err := c.checkFree(ctx, call.Host, username); err != nil {
+		return adhoc.Result{}, err
+	}
 	inv, err := c.svc.CreateInvite(ctx, core.InviteSpec{
 		Host:     call.Host,
 		Kind:     core.KindAccount,
@@ -395,6 +405,24 @@ func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adho
 		return adhoc.Result{}, notAcceptable("username", err)
 	}
 	return c.invitation(inv), nil
+}
+
+// checkFree refuses a fixed username that is already an account of host, when the
+// host can tell; a lookup failure lets the invite be made (redemption checks again).
+func (c *cmds) checkFree(ctx context.Context, host, username string) error {
+	ac, ok := c.auth.(accountChecker)
+	if username == "" || !ok {
+		return nil
+	}
+	name, err := core.NormalizeUsername(username)
+	if err != nil {
+		return notAcceptable("username", err)
+	}
+	exists, err := ac.AccountExists(ctx, name+"@"+host)
+	if err == nil && exists {
+		return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account " + name + "@" + host + " already exists"}
+	}
+	return nil
 }
 
 func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {

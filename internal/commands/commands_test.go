@@ -30,9 +30,15 @@ const (
 )
 
 // admins is an Authorizer over a fixed set of bare JIDs, each admin of its own domain.
+// It also knows which accounts exist, as plugin.HostAPI does.
 type admins struct {
-	set map[string]bool
-	err error
+	set      map[string]bool
+	accounts map[string]bool
+	err      error
+}
+
+func (a *admins) AccountExists(_ context.Context, j string) (bool, error) {
+	return a.accounts[j], nil
 }
 
 func (a *admins) IsAdmin(_ context.Context, h, j string) (bool, error) {
@@ -504,6 +510,24 @@ func TestCreateAccount(t *testing.T) {
 	}
 	if _, ok := resp.Form.Field("landing-url"); ok || !strings.HasPrefix(field(resp.Form, "uri"), "xmpp:plain.example?register;preauth=") {
 		t.Fatalf("%+v", resp.Form)
+	}
+}
+
+func TestCreateAccountTakenName(t *testing.T) {
+	e := newEnv(t)
+	e.auth.accounts = map[string]bool{"romeo@example.com": true}
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("username", "Romeo")})
+	if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("taken username: %v", err)
+	}
+	// The session lives on: the admin corrects the name.
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("username", "mercutio")})
+	if err != nil || !strings.HasPrefix(field(resp.Form, "uri"), "xmpp:mercutio@example.com?register;preauth=") {
+		t.Fatalf("corrected name: %v %+v", err, resp.Form)
 	}
 }
 
