@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,35 @@ type HTTP struct {
 	// FailedAuthRate is how many failed authentications one client address may make
 	// before it gets 429, as N/PERIOD. Default "20/m".
 	FailedAuthRate string `toml:"failed_auth_rate"`
+	// TrustedProxies are the addresses (such as "127.0.0.1") or networks (such as
+	// "10.0.0.0/8") of reverse proxies whose X-Forwarded-For names the client.
+	// Default none: the connection's address is the client's. Behind a proxy, list it,
+	// or every client shares the proxy's failed-authentication budget.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// Proxies returns TrustedProxies as networks; Validate has checked them.
+func (h HTTP) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range h.TrustedProxies {
+		if n, err := parsePrefix(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads a network, or a lone address as the network of just itself.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // Commands bounds ad-hoc command sessions.
@@ -169,6 +199,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := core.ParseRate(c.HTTP.FailedAuthRate); err != nil {
 		errs = append(errs, fmt.Errorf("http.failed_auth_rate: %w", err))
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("http.trusted_proxies: %q is not an address or network", p))
+		}
 	}
 	if c.Commands.MaxSessions < 0 || c.Commands.MaxSessions > 1000 {
 		errs = append(errs, errors.New("commands.max_sessions must be between 1 and 1000"))

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,13 @@ func TestParse(t *testing.T) {
 				}
 			}},
 		8: {text: "[commands]\nmax_sessions = -1", wantErr: "max_sessions"},
+		9: {text: "[http]\ntrusted_proxies = [\"proxy.example\"]", wantErr: "trusted_proxies"},
+		10: {text: "[http]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"::1\"]", check: func(t *testing.T, c config.Config) {
+			got := fmt.Sprint(c.HTTP.Proxies())
+			if got != "[127.0.0.1/32 10.0.0.0/8 ::1/128]" {
+				t.Errorf("proxies = %s", got)
+			}
+		}},
 	} {
 		c, err := config.Parse(tc.text)
 		if err == nil {

@@ -22,6 +22,7 @@
 //	[http]
 //	max_body_bytes = 65536
 //	failed_auth_rate = "20/m"
+//	trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]
 //
 //	[commands]
 //	session_timeout = "10m"

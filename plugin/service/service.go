@@ -198,6 +198,7 @@ func (s *Service) newHTTP(svc *core.Service, c config.Config, rate core.Rate) ht
 	return httpapi.New(svc, httpapi.Options{
 		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
 		FailedAuthRate: rate,
+		TrustedProxies: c.HTTP.Proxies(),
 		Logger:         s.log.With("component", "http"),
 	})
 }
