@@ -132,8 +132,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		})
 		return nil
 	}
-	// The writer keeps a large page cache: the token index takes random inserts.
-	if s.w, err = openDB(path, append(pragmas, "cache_size(-65536)"), "immediate", hook); err != nil {
+	// The writer's page cache (32 MiB) holds the token index of a million invites,
+	// which takes random inserts; a larger one costs more at every commit, when SQLite
+	// sweeps it.
+	if s.w, err = openDB(path, append(pragmas, "cache_size(-32768)"), "immediate", hook); err != nil {
 		return nil, err
 	}
 	s.w.SetMaxOpenConns(1)
