@@ -684,3 +684,37 @@ func credentialOf(f *fixture, target, body string, header map[string]string) str
 	}
 	return ""
 }
+
+// TestFailedAuthMemoryBound floods the failed-authentication limiter with more client
+// addresses than it may remember: it forgets some rather than grow, so at most
+// MaxClients addresses stay blocked, and the latest offender is among them.
+func TestFailedAuthMemoryBound(t *testing.T) {
+	f := newFixture(t)
+	const maxClients, clients = 4, 100
+	h := httpapi.New(f.svc, httpapi.Options{
+		FailedAuthRate: core.Rate{N: 1, Period: time.Hour},
+		MaxClients:     maxClients,
+		Now:            f.clock.Now,
+	})
+	do := func(i int, cred string) int {
+		r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/invites_api?key="+cred, nil)
+		r.RemoteAddr = fmt.Sprintf("198.51.100.%d:1", i)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	for i := range clients {
+		if code := do(i, f.creds["wrong"]); code != http.StatusForbidden {
+			t.Fatalf("client %d: first failure answered %d, want 403", i, code)
+		}
+	}
+	blocked := 0
+	for i := range clients {
+		if do(i, f.creds["good"]) == http.StatusTooManyRequests {
+			blocked++
+		}
+	}
+	if blocked < 1 || blocked > maxClients {
+		t.Errorf("%d clients blocked, want between 1 and %d", blocked, maxClients)
+	}
+}
