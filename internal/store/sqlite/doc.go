@@ -18,6 +18,18 @@
 // then answers each caller.
 // No caller is answered before the commit that holds its row, and an idle store adds no
 // delay: a lone request is committed as soon as it arrives.
+// A taken token hash fails only its own request; any other failure of a shared
+// transaction is retried row by row, so that one bad row cannot fail the others.
+//
+// # Checkpoints
+//
+// SQLite normally copies the write-ahead log back into the database inside whichever
+// commit makes the log reach its threshold, fsyncs included.
+// Here a background goroutine does it on a connection of its own, and the writer only
+// finishes the last few frames between two transactions, so that the log restarts.
+// The log is allowed to grow long (Options.CheckpointPages): new invites land on random
+// pages of the token index, and a long log lets one checkpoint write each page back once
+// for many commits, which keeps creation fast on a store holding millions of invites.
 //
 // # Durability
 //
@@ -29,6 +41,8 @@
 //
 // Invites are stored by the SHA-256 of their token and keys by the SHA-256 of their
 // secret; neither the token nor the secret ever reaches the file.
+// The token index holds only the first 8 bytes of the hash, as an integer, to stay
+// small; a lookup then compares the full hash.
 //
 // # Schema
 //
