@@ -28,18 +28,6 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
 )
 
-// build compiles xmppd and invites-plugin into dir.
-func build(t *testing.T, dir string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
-		".", "github.com/xmpp-invites/invites/cmd/invites-plugin")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-}
-
 // proc is a running xmppd.
 type proc struct {
 	cmd    *exec.Cmd
@@ -73,10 +61,20 @@ func (s *syncBuffer) String() string {
 // it is ready. It is stopped with SIGTERM at the end of the test.
 func startServer(t *testing.T, bin, dir string, args ...string) *proc {
 	t.Helper()
+	return startServerEnv(t, bin, dir, nil, args...)
+}
+
+// startServerEnv is startServer with env (KEY=VALUE) added to the test's
+// environment; go-plugin hands xmppd's environment on to the plugin.
+func startServerEnv(t *testing.T, bin, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	readyLine := regexp.MustCompile(`^xmppd ready: domain=(\S+) c2s=(\S+) http=(\S+)$`)
 	args = append([]string{"-c2s", "127.0.0.1:0", "-http", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	cmd := exec.Command(filepath.Join(bin, "xmppd"), args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Its own process group, so that a server that hangs is killed with its plugin.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &proc{cmd: cmd, stdout: make(chan string, 100), stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -257,8 +255,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bin := t.TempDir()
-	build(t, bin)
+	bin := binaries(t)
 
 	t.Run("server", func(t *testing.T) {
 		work := t.TempDir()

@@ -1,0 +1,396 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/commands"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+)
+
+// Command nodes, as internal/commands names them (that package is the plugin's, not
+// the host's: the tests speak to it only over the wire).
+const (
+	nodeListKeys      = "urn:xmpp-invites:keys#list"
+	nodeDeleteKeys    = "urn:xmpp-invites:keys#delete"
+	nodeCreateAccount = "urn:xmpp:invite#create-account"
+	nodeInvite        = "urn:xmpp:invite#invite"
+	formTypeInvite    = "urn:xmpp:invite#invitation"
+)
+
+// built is the one build of xmppd and invites-plugin that every test of this binary
+// shares: linking both takes seconds, starting them a fraction of one.
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// binaries builds xmppd and invites-plugin on first use and returns their directory,
+// which TestMain removes after the last test.
+func binaries(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "xmppd-e2e-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir = dir
+		// The first caller waits for the build, so its context bounds it.
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
+			".", "github.com/xmpp-invites/invites/cmd/invites-plugin")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.dir
+}
+
+// addUser creates an account with "xmppd adduser" before the server starts.
+func addUser(t *testing.T, bin, data, addr, password string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "xmppd"), "-data", data, "adduser", addr, "-")
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Added "+addr) {
+		t.Fatalf("adduser %s: %v %s", addr, err, out)
+	}
+}
+
+// writeFile writes a file into dir and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// pluginCLI runs invites-plugin's command line, as an operator does, with env added to
+// the test's environment; it returns standard output.
+type pluginCLI struct {
+	bin  string
+	env  []string
+	args []string // global flags: -data, -config, -store
+}
+
+func (c pluginCLI) run(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "invites-plugin"), append(slices.Clone(c.args), args...)...)
+	cmd.Env = append(os.Environ(), c.env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("invites-plugin %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+// createKey runs "keys create HOST NAME [options]" and returns the key.
+func (c pluginCLI) createKey(ctx context.Context, name string, opts ...string) (string, error) {
+	out, err := c.run(ctx, append([]string{"keys", "create", "localhost", name}, opts...)...)
+	if err != nil {
+		return "", err
+	}
+	key := strings.TrimSpace(out)
+	if !strings.Contains(key, "/") || strings.ContainsAny(key, " \n") {
+		return "", fmt.Errorf("keys create: unexpected output %q", out)
+	}
+	return key, nil
+}
+
+// cliKey is one line of "keys list": the columns that change only when the key is
+// created or deleted, so that two listings compare equal while bookkeeping runs.
+type cliKey struct{ id, name, created, expires string }
+
+// keys runs "keys list localhost" and returns the keys by ID.
+func (c pluginCLI) keys(ctx context.Context) (map[string]cliKey, error) {
+	out, err := c.run(ctx, "keys", "list", "localhost")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]cliKey{}
+	for line := range strings.Lines(out) {
+		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
+		if len(f) != 6 {
+			return nil, fmt.Errorf("keys list: unexpected line %q", line)
+		}
+		m[f[0]] = cliKey{f[0], f[1], f[2], f[3]}
+	}
+	return m, nil
+}
+
+// keyID is the ID part of a key "ID/SECRET".
+func keyID(key string) string {
+	id, _, _ := strings.Cut(key, "/")
+	return id
+}
+
+// commander runs ad-hoc commands (XEP-0050) over a real client stream.
+// It sends raw <iq type='set'><command/></iq> rather than using mellium's
+// commands.Command.Execute, which in v0.23.0 never returns on an IQ error.
+type commander struct {
+	sess *xmpp.Session
+}
+
+// host is the domain both test servers serve.
+var host = jid.MustParse("localhost")
+
+// run sends one request and returns the response, or an *adhoctest.IQError.
+func (c commander) run(ctx context.Context, req adhoc.Request) (adhoc.Response, error) {
+	r, err := c.sess.SendIQElement(ctx, req.TokenReader(), stanza.IQ{Type: stanza.SetIQ, To: host})
+	if err != nil {
+		return adhoc.Response{}, err
+	}
+	defer r.Close()
+	tok, err := r.Token()
+	if err != nil {
+		return adhoc.Response{}, err
+	}
+	start, ok := tok.(xml.StartElement)
+	if !ok {
+		return adhoc.Response{}, fmt.Errorf("unexpected %T", tok)
+	}
+	iq, err := stanza.NewIQ(start)
+	if err != nil {
+		return adhoc.Response{}, err
+	}
+	inner := xmlstream.Inner(r)
+	for {
+		tok, err := inner.Token()
+		if err != nil {
+			return adhoc.Response{}, fmt.Errorf("IQ %s without payload: %w", iq.Type, err)
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch {
+		case iq.Type == stanza.ErrorIQ && start.Name.Local == "error":
+			return adhoc.Response{}, decodeIQError(inner, start)
+		case iq.Type == stanza.ResultIQ:
+			return adhoc.DecodeResponse(inner, &start, adhoc.Limits{MaxItems: 1 << 16, MaxTokens: 1 << 20, MaxBytes: 1 << 24})
+		}
+		return adhoc.Response{}, fmt.Errorf("unexpected %s in IQ of type %s", start.Name.Local, iq.Type)
+	}
+}
+
+// decodeIQError reads an IQ's <error/> into the adhoctest type, so that tests compare
+// type, condition and the XEP-0050 child at once.
+func decodeIQError(r xml.TokenReader, start xml.StartElement) error {
+	var v struct {
+		Type  string `xml:"type,attr"`
+		Conds []struct {
+			XMLName xml.Name
+			Text    string `xml:",chardata"`
+		} `xml:",any"`
+	}
+	if err := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(start), r)).Decode(&v); err != nil {
+		return err
+	}
+	e := &adhoctest.IQError{Type: stanza.ErrorType(v.Type)}
+	for _, c := range v.Conds {
+		switch {
+		case c.XMLName.Space == stanza.NSError && c.XMLName.Local == "text":
+			e.Text = strings.TrimSpace(c.Text)
+		case c.XMLName.Space == stanza.NSError:
+			e.Condition = stanza.Condition(c.XMLName.Local)
+		case c.XMLName.Space == adhoc.NS:
+			e.Command = c.XMLName.Local
+		}
+	}
+	return e
+}
+
+// execute starts a command.
+func (c commander) execute(ctx context.Context, node string) (adhoc.Response, error) {
+	return c.run(ctx, adhoc.Request{Node: node, Action: adhoc.ActionExecute})
+}
+
+// complete submits fields (var → values) in the session of resp.
+func (c commander) complete(ctx context.Context, resp adhoc.Response, fields map[string][]string) (adhoc.Response, error) {
+	return c.run(ctx, adhoc.Request{Node: resp.Node, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit(fields)})
+}
+
+// submit builds a submitted form; field order does not matter to the commands.
+func submit(fields map[string][]string) *adhoc.Form {
+	f := &adhoc.Form{Type: adhoc.FormSubmit}
+	for _, v := range slices.Sorted(maps.Keys(fields)) {
+		f.Fields = append(f.Fields, adhoc.Field{Var: v, Values: fields[v]})
+	}
+	return f
+}
+
+// createKey runs keys#create through both stages and returns the completed response.
+func (c commander) createKey(ctx context.Context, fields map[string][]string) (adhoc.Response, error) {
+	first, err := c.execute(ctx, nodeCreateKey)
+	if err != nil {
+		return first, fmt.Errorf("execute: %w", err)
+	}
+	if first.Status != adhoc.StatusExecuting || first.SessionID == "" {
+		return first, fmt.Errorf("execute: %+v", first)
+	}
+	done, err := c.complete(ctx, first, fields)
+	if err != nil {
+		return done, fmt.Errorf("complete: %w", err)
+	}
+	if done.Status != adhoc.StatusCompleted || done.Form == nil || !strings.Contains(done.Form.Value("key"), "/") {
+		return done, fmt.Errorf("complete: %+v", done)
+	}
+	return done, nil
+}
+
+// listKeys runs keys#list and returns its table by key ID, each row by column.
+func (c commander) listKeys(ctx context.Context) (map[string]map[string]string, error) {
+	resp, err := c.execute(ctx, nodeListKeys)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != adhoc.StatusCompleted || resp.Form == nil || resp.Form.Type != adhoc.FormResult {
+		return nil, fmt.Errorf("keys#list: %+v", resp)
+	}
+	rows := map[string]map[string]string{}
+	for _, item := range resp.Form.Items {
+		row := map[string]string{}
+		for _, cell := range item {
+			if len(cell.Values) == 1 {
+				row[cell.Var] = cell.Values[0]
+			}
+		}
+		rows[row["id"]] = row
+	}
+	return rows, nil
+}
+
+// commandNodes lists the commands the server offers sess (disco#items of the commands
+// node), with mellium's requester side, which handles that query well.
+func commandNodes(ctx context.Context, sess *xmpp.Session) (map[string]string, error) {
+	iter := commands.Fetch(ctx, host, sess)
+	defer iter.Close()
+	out := map[string]string{}
+	for iter.Next() {
+		c := iter.Command()
+		out[c.Node] = c.Name
+	}
+	return out, iter.Err()
+}
+
+// iqErrorIs checks that err is the IQ error want (Text is matched as a substring).
+func iqErrorIs(err error, want adhoctest.IQError) bool {
+	var got *adhoctest.IQError
+	if !errors.As(err, &got) {
+		return false
+	}
+	return got.Type == want.Type && got.Condition == want.Condition && got.Command == want.Command &&
+		strings.Contains(got.Text, want.Text)
+}
+
+// preauthToken returns the preauth parameter of an xmpp: invite URI (RFC 5122 query,
+// parameters separated by ';').
+func preauthToken(uri string) string {
+	_, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return ""
+	}
+	for p := range strings.SplitSeq(query, ";") {
+		if v, ok := strings.CutPrefix(p, "preauth="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// registerWithToken registers user on the server at addr the XEP-0445 way: a new
+// stream, the pre-auth IQ with token, then the XEP-0077 set.
+// It returns the answer to the set, or an error when the pre-auth IQ fails.
+func registerWithToken(ctx context.Context, addr, token, user, pass string) (testclient.Element, error) {
+	c, err := testclient.Dial(ctx, addr, "localhost", testclient.Options{})
+	if err != nil {
+		return testclient.Element{}, err
+	}
+	defer c.Close()
+	if el, err := c.IQ(`<iq type='set' id='pa'><preauth xmlns='urn:xmpp:pars:0' token='` + token + `'/></iq>`); err != nil || el.Attr("type") != "result" {
+		return el, fmt.Errorf("pre-auth: %v %v", el, err)
+	}
+	return c.IQ(registerIQ(user, pass))
+}
+
+// registerIQ is the XEP-0077 set with the legacy fields.
+func registerIQ(user, pass string) string {
+	return `<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>` + user +
+		`</username><password>` + pass + `</password></query></iq>`
+}
+
+// getInvite asks the HTTP API at base for an invite with key and the query
+// parameters, and returns the status and the Location and Retry-After headers.
+func getInvite(ctx context.Context, client *http.Client, base, key string, query url.Values) (int, http.Header, error) {
+	u := "http://" + base + "/invites_api"
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header, nil
+}
+
+// eventually polls cond every 50ms until it holds or d has passed, for effects that
+// are asynchronous by design (key bookkeeping is flushed once a second).
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
