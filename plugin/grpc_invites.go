@@ -18,14 +18,14 @@ import (
 )
 
 // NewInvitesClient returns the host's view of the plugin: [Invites] over conn.
-// broker serves the HostAPI given to Configure.
-// A plugin that is gone, or does not answer within the timeouts, fails calls with an
-// error matching ErrUnavailable.
-func NewInvitesClient(conn *grpc.ClientConn, broker *goplugin.GRPCBroker, opts ClientOptions) Invites {
+// ctx bounds the long-lived streams the client keeps for HTTP exchanges; go-plugin's
+// GRPCClient context, which ends with the plugin process, is the one to pass.
+func NewInvitesClient(ctx context.Context, conn *grpc.ClientConn, broker *goplugin.GRPCBroker, opts ClientOptions) Invites {
 	return &invitesClient{
 		rpc:    pb.NewInvitesClient(conn),
 		broker: broker,
 		opts:   opts.withDefaults(),
+		base:   ctx,
 	}
 }
 
@@ -50,6 +50,11 @@ type invitesClient struct {
 	apiOnce sync.Once
 	apiID   uint32
 	api     hostAPIRef
+
+	// Idle HTTPExchanges streams, reused one exchange at a time (see lane).
+	base    context.Context
+	lanesMu sync.Mutex
+	lanes   []*lane
 }
 
 // callError wraps the failure of a call: a plugin that is gone or did not answer in

@@ -289,6 +289,7 @@ func TestGRPC(t *testing.T) {
 			t.Run("Configure", func(t *testing.T) { testConfigure(t, inv, impl, host) })
 			t.Run("HostAPI", func(t *testing.T) { testHostAPI(t, impl, host) })
 			t.Run("HTTP", func(t *testing.T) { testHTTP(t, inv) })
+			t.Run("Lanes", func(t *testing.T) { testLanes(t, inv) })
 			t.Run("Commands", func(t *testing.T) { testCommands(t, inv) })
 			t.Run("Execute", func(t *testing.T) { testExecute(t, inv) })
 			t.Run("Redemption", func(t *testing.T) { testRedemption(t, inv) })
@@ -412,6 +413,55 @@ func serveVia(t *testing.T, inv plugin.Invites, r *http.Request) (*httptest.Resp
 	w := httptest.NewRecorder()
 	err := inv.ServeHTTP(r.Context(), w, r)
 	return w, err
+}
+
+// testLanes runs many small exchanges, one after another and side by side, over the
+// reused HTTPExchanges streams: each gets its own answer, and an exchange that fails
+// (a handler error, a panic, a timeout) leaves the next ones unharmed.
+func testLanes(t *testing.T, inv plugin.Invites) {
+	echo := func(i int) error {
+		body := fmt.Sprintf("body-%d", i)
+		r := httptest.NewRequestWithContext(ctxT(t), "POST", "http://example.com/echo?n="+strconv.Itoa(i), strings.NewReader(body))
+		w, err := serveVia(t, inv, r)
+		if err != nil {
+			return err
+		}
+		if w.Code != http.StatusCreated || w.Body.String() != body || w.Header().Get("X-Query") != "n="+strconv.Itoa(i) {
+			return fmt.Errorf("exchange %d got %d %q %q", i, w.Code, w.Body, w.Header().Get("X-Query"))
+		}
+		return nil
+	}
+	for i := range 20 {
+		if err := echo(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, path := range []string{"/fail", "/panic", "/wait"} {
+		ctx := ctxT(t)
+		if path == "/wait" {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+		}
+		if _, err := serveVia(t, inv, httptest.NewRequestWithContext(ctx, "GET", "http://example.com"+path, nil)); err == nil {
+			t.Errorf("%s: no error", path)
+		}
+		if err := echo(100 + i); err != nil {
+			t.Fatalf("after %s: %v", path, err)
+		}
+	}
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() { errs <- echo(1000 + i) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 func testHTTP(t *testing.T, inv plugin.Invites) {

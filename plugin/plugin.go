@@ -103,8 +103,8 @@ func (p *InvitesPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) 
 
 // GRPCClient returns the host's [Invites] client over c.
 // It implements goplugin.GRPCPlugin; ctx ends with the plugin process.
-func (p *InvitesPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return NewInvitesClient(c, broker, ClientOptions{
+func (p *InvitesPlugin) GRPCClient(ctx context.Context, broker *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return NewInvitesClient(ctx, c, broker, ClientOptions{
 		CallTimeout:  p.CallTimeout,
 		HTTPTimeout:  p.HTTPTimeout,
 		MaxBodyBytes: p.MaxBodyBytes,

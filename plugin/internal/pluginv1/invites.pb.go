@@ -851,11 +851,14 @@ func (x *HTTPResponseHead) GetHeader() []*Header {
 
 type HTTPResponsePart struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// head is set on the first part only; the stream's end ends the body.
+	// head is set on the first part only. On ServeHTTPChunked the stream's end ends the
+	// body; on HTTPExchanges the part with end set does.
 	Head *HTTPResponseHead `protobuf:"bytes,1,opt,name=head,proto3" json:"head,omitempty"`
 	Body []byte            `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	// flush says the plugin's handler flushed here: the host flushes too.
-	Flush         bool `protobuf:"varint,3,opt,name=flush,proto3" json:"flush,omitempty"`
+	Flush bool `protobuf:"varint,3,opt,name=flush,proto3" json:"flush,omitempty"`
+	// end marks the last part of a response on HTTPExchanges.
+	End           bool `protobuf:"varint,4,opt,name=end,proto3" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -907,6 +910,13 @@ func (x *HTTPResponsePart) GetBody() []byte {
 func (x *HTTPResponsePart) GetFlush() bool {
 	if x != nil {
 		return x.Flush
+	}
+	return false
+}
+
+func (x *HTTPResponsePart) GetEnd() bool {
+	if x != nil {
+		return x.End
 	}
 	return false
 }
@@ -2546,11 +2556,12 @@ const file_invites_proto_rawDesc = "" +
 	"\x03end\x18\x03 \x01(\bR\x03end\"]\n" +
 	"\x10HTTPResponseHead\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x121\n" +
-	"\x06header\x18\x02 \x03(\v2\x19.invites.plugin.v1.HeaderR\x06header\"u\n" +
+	"\x06header\x18\x02 \x03(\v2\x19.invites.plugin.v1.HeaderR\x06header\"\x87\x01\n" +
 	"\x10HTTPResponsePart\x127\n" +
 	"\x04head\x18\x01 \x01(\v2#.invites.plugin.v1.HTTPResponseHeadR\x04head\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x12\x14\n" +
-	"\x05flush\x18\x03 \x01(\bR\x05flush\"4\n" +
+	"\x05flush\x18\x03 \x01(\bR\x05flush\x12\x10\n" +
+	"\x03end\x18\x04 \x01(\bR\x03end\"4\n" +
 	"\x06Option\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\xde\x01\n" +
@@ -2713,11 +2724,11 @@ const file_invites_proto_rawDesc = "" +
 	"\x14INVITE_ERROR_EXPIRED\x10\x02\x12%\n" +
 	"!INVITE_ERROR_USERNAME_NOT_ALLOWED\x10\x03\x12!\n" +
 	"\x1dINVITE_ERROR_INVALID_USERNAME\x10\x04\x12\x1c\n" +
-	"\x18INVITE_ERROR_UNAVAILABLE\x10\x052\xc4\x05\n" +
+	"\x18INVITE_ERROR_UNAVAILABLE\x10\x052\xca\x05\n" +
 	"\aInvites\x12V\n" +
-	"\tConfigure\x12#.invites.plugin.v1.ConfigureRequest\x1a$.invites.plugin.v1.ConfigureResponse\x12V\n" +
-	"\tServeHTTP\x12\".invites.plugin.v1.HTTPRequestPart\x1a#.invites.plugin.v1.HTTPResponsePart0\x01\x12_\n" +
-	"\x10ServeHTTPChunked\x12\".invites.plugin.v1.HTTPRequestPart\x1a#.invites.plugin.v1.HTTPResponsePart(\x010\x01\x12S\n" +
+	"\tConfigure\x12#.invites.plugin.v1.ConfigureRequest\x1a$.invites.plugin.v1.ConfigureResponse\x12_\n" +
+	"\x10ServeHTTPChunked\x12\".invites.plugin.v1.HTTPRequestPart\x1a#.invites.plugin.v1.HTTPResponsePart(\x010\x01\x12\\\n" +
+	"\rHTTPExchanges\x12\".invites.plugin.v1.HTTPRequestPart\x1a#.invites.plugin.v1.HTTPResponsePart(\x010\x01\x12S\n" +
 	"\bCommands\x12\".invites.plugin.v1.CommandsRequest\x1a#.invites.plugin.v1.CommandsResponse\x12P\n" +
 	"\aExecute\x12!.invites.plugin.v1.ExecuteRequest\x1a\".invites.plugin.v1.ExecuteResponse\x12W\n" +
 	"\vCheckInvite\x12%.invites.plugin.v1.CheckInviteRequest\x1a!.invites.plugin.v1.InviteResponse\x12Y\n" +
@@ -2812,8 +2823,8 @@ var file_invites_proto_depIdxs = []int32{
 	27, // 23: invites.plugin.v1.InviteResponse.invite:type_name -> invites.plugin.v1.Invite
 	37, // 24: invites.plugin.v1.LogRequest.attrs:type_name -> invites.plugin.v1.Attr
 	7,  // 25: invites.plugin.v1.Invites.Configure:input_type -> invites.plugin.v1.ConfigureRequest
-	11, // 26: invites.plugin.v1.Invites.ServeHTTP:input_type -> invites.plugin.v1.HTTPRequestPart
-	11, // 27: invites.plugin.v1.Invites.ServeHTTPChunked:input_type -> invites.plugin.v1.HTTPRequestPart
+	11, // 26: invites.plugin.v1.Invites.ServeHTTPChunked:input_type -> invites.plugin.v1.HTTPRequestPart
+	11, // 27: invites.plugin.v1.Invites.HTTPExchanges:input_type -> invites.plugin.v1.HTTPRequestPart
 	20, // 28: invites.plugin.v1.Invites.Commands:input_type -> invites.plugin.v1.CommandsRequest
 	22, // 29: invites.plugin.v1.Invites.Execute:input_type -> invites.plugin.v1.ExecuteRequest
 	25, // 30: invites.plugin.v1.Invites.CheckInvite:input_type -> invites.plugin.v1.CheckInviteRequest
@@ -2824,8 +2835,8 @@ var file_invites_proto_depIdxs = []int32{
 	35, // 35: invites.plugin.v1.HostAPI.Domains:input_type -> invites.plugin.v1.DomainsRequest
 	38, // 36: invites.plugin.v1.HostAPI.Log:input_type -> invites.plugin.v1.LogRequest
 	8,  // 37: invites.plugin.v1.Invites.Configure:output_type -> invites.plugin.v1.ConfigureResponse
-	13, // 38: invites.plugin.v1.Invites.ServeHTTP:output_type -> invites.plugin.v1.HTTPResponsePart
-	13, // 39: invites.plugin.v1.Invites.ServeHTTPChunked:output_type -> invites.plugin.v1.HTTPResponsePart
+	13, // 38: invites.plugin.v1.Invites.ServeHTTPChunked:output_type -> invites.plugin.v1.HTTPResponsePart
+	13, // 39: invites.plugin.v1.Invites.HTTPExchanges:output_type -> invites.plugin.v1.HTTPResponsePart
 	21, // 40: invites.plugin.v1.Invites.Commands:output_type -> invites.plugin.v1.CommandsResponse
 	24, // 41: invites.plugin.v1.Invites.Execute:output_type -> invites.plugin.v1.ExecuteResponse
 	28, // 42: invites.plugin.v1.Invites.CheckInvite:output_type -> invites.plugin.v1.InviteResponse

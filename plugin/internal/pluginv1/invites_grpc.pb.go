@@ -27,8 +27,8 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Invites_Configure_FullMethodName        = "/invites.plugin.v1.Invites/Configure"
-	Invites_ServeHTTP_FullMethodName        = "/invites.plugin.v1.Invites/ServeHTTP"
 	Invites_ServeHTTPChunked_FullMethodName = "/invites.plugin.v1.Invites/ServeHTTPChunked"
+	Invites_HTTPExchanges_FullMethodName    = "/invites.plugin.v1.Invites/HTTPExchanges"
 	Invites_Commands_FullMethodName         = "/invites.plugin.v1.Invites/Commands"
 	Invites_Execute_FullMethodName          = "/invites.plugin.v1.Invites/Execute"
 	Invites_CheckInvite_FullMethodName      = "/invites.plugin.v1.Invites/CheckInvite"
@@ -45,14 +45,17 @@ type InvitesClient interface {
 	// Configure is the first call after start; host_api names the broker connection
 	// on which the host serves HostAPI.
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
-	// ServeHTTP carries one HTTP exchange whose request fits in one message (head and
-	// whole body, end set): the plugin answers with the response head and the first
-	// body chunk, then any further chunks, and ends the stream.
-	ServeHTTP(ctx context.Context, in *HTTPRequestPart, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HTTPResponsePart], error)
 	// ServeHTTPChunked carries one HTTP exchange whose request body does not fit in one
 	// message: the host sends the head with the first chunk, then the others, the last
-	// with end set; the plugin answers as for ServeHTTP.
+	// with end set; the plugin answers with the response head and the first body chunk,
+	// then any further chunks, and ends the stream.
 	ServeHTTPChunked(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HTTPRequestPart, HTTPResponsePart], error)
+	// HTTPExchanges carries HTTP exchanges whose requests fit in one message, one after
+	// another on a long-lived stream (a "lane"), saving the setup of a call per
+	// exchange: the host sends one request part (end set), the plugin answers with
+	// response parts, the last with end set, and the lane is free for the next one.
+	// A failure ends the stream, and with it only the exchange under way.
+	HTTPExchanges(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HTTPRequestPart, HTTPResponsePart], error)
 	// Commands lists the ad-hoc commands a requester may run.
 	Commands(ctx context.Context, in *CommandsRequest, opts ...grpc.CallOption) (*CommandsResponse, error)
 	// Execute runs one step of an ad-hoc command.
@@ -83,28 +86,9 @@ func (c *invitesClient) Configure(ctx context.Context, in *ConfigureRequest, opt
 	return out, nil
 }
 
-func (c *invitesClient) ServeHTTP(ctx context.Context, in *HTTPRequestPart, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HTTPResponsePart], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Invites_ServiceDesc.Streams[0], Invites_ServeHTTP_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[HTTPRequestPart, HTTPResponsePart]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Invites_ServeHTTPClient = grpc.ServerStreamingClient[HTTPResponsePart]
-
 func (c *invitesClient) ServeHTTPChunked(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HTTPRequestPart, HTTPResponsePart], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Invites_ServiceDesc.Streams[1], Invites_ServeHTTPChunked_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Invites_ServiceDesc.Streams[0], Invites_ServeHTTPChunked_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +98,19 @@ func (c *invitesClient) ServeHTTPChunked(ctx context.Context, opts ...grpc.CallO
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Invites_ServeHTTPChunkedClient = grpc.BidiStreamingClient[HTTPRequestPart, HTTPResponsePart]
+
+func (c *invitesClient) HTTPExchanges(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HTTPRequestPart, HTTPResponsePart], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Invites_ServiceDesc.Streams[1], Invites_HTTPExchanges_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HTTPRequestPart, HTTPResponsePart]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Invites_HTTPExchangesClient = grpc.BidiStreamingClient[HTTPRequestPart, HTTPResponsePart]
 
 func (c *invitesClient) Commands(ctx context.Context, in *CommandsRequest, opts ...grpc.CallOption) (*CommandsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -174,14 +171,17 @@ type InvitesServer interface {
 	// Configure is the first call after start; host_api names the broker connection
 	// on which the host serves HostAPI.
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
-	// ServeHTTP carries one HTTP exchange whose request fits in one message (head and
-	// whole body, end set): the plugin answers with the response head and the first
-	// body chunk, then any further chunks, and ends the stream.
-	ServeHTTP(*HTTPRequestPart, grpc.ServerStreamingServer[HTTPResponsePart]) error
 	// ServeHTTPChunked carries one HTTP exchange whose request body does not fit in one
 	// message: the host sends the head with the first chunk, then the others, the last
-	// with end set; the plugin answers as for ServeHTTP.
+	// with end set; the plugin answers with the response head and the first body chunk,
+	// then any further chunks, and ends the stream.
 	ServeHTTPChunked(grpc.BidiStreamingServer[HTTPRequestPart, HTTPResponsePart]) error
+	// HTTPExchanges carries HTTP exchanges whose requests fit in one message, one after
+	// another on a long-lived stream (a "lane"), saving the setup of a call per
+	// exchange: the host sends one request part (end set), the plugin answers with
+	// response parts, the last with end set, and the lane is free for the next one.
+	// A failure ends the stream, and with it only the exchange under way.
+	HTTPExchanges(grpc.BidiStreamingServer[HTTPRequestPart, HTTPResponsePart]) error
 	// Commands lists the ad-hoc commands a requester may run.
 	Commands(context.Context, *CommandsRequest) (*CommandsResponse, error)
 	// Execute runs one step of an ad-hoc command.
@@ -205,11 +205,11 @@ type UnimplementedInvitesServer struct{}
 func (UnimplementedInvitesServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
 }
-func (UnimplementedInvitesServer) ServeHTTP(*HTTPRequestPart, grpc.ServerStreamingServer[HTTPResponsePart]) error {
-	return status.Error(codes.Unimplemented, "method ServeHTTP not implemented")
-}
 func (UnimplementedInvitesServer) ServeHTTPChunked(grpc.BidiStreamingServer[HTTPRequestPart, HTTPResponsePart]) error {
 	return status.Error(codes.Unimplemented, "method ServeHTTPChunked not implemented")
+}
+func (UnimplementedInvitesServer) HTTPExchanges(grpc.BidiStreamingServer[HTTPRequestPart, HTTPResponsePart]) error {
+	return status.Error(codes.Unimplemented, "method HTTPExchanges not implemented")
 }
 func (UnimplementedInvitesServer) Commands(context.Context, *CommandsRequest) (*CommandsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Commands not implemented")
@@ -265,23 +265,19 @@ func _Invites_Configure_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Invites_ServeHTTP_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(HTTPRequestPart)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(InvitesServer).ServeHTTP(m, &grpc.GenericServerStream[HTTPRequestPart, HTTPResponsePart]{ServerStream: stream})
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Invites_ServeHTTPServer = grpc.ServerStreamingServer[HTTPResponsePart]
-
 func _Invites_ServeHTTPChunked_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(InvitesServer).ServeHTTPChunked(&grpc.GenericServerStream[HTTPRequestPart, HTTPResponsePart]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Invites_ServeHTTPChunkedServer = grpc.BidiStreamingServer[HTTPRequestPart, HTTPResponsePart]
+
+func _Invites_HTTPExchanges_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(InvitesServer).HTTPExchanges(&grpc.GenericServerStream[HTTPRequestPart, HTTPResponsePart]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Invites_HTTPExchangesServer = grpc.BidiStreamingServer[HTTPRequestPart, HTTPResponsePart]
 
 func _Invites_Commands_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CommandsRequest)
@@ -407,13 +403,14 @@ var Invites_ServiceDesc = grpc.ServiceDesc{
 	},
 	Streams: []grpc.StreamDesc{
 		{
-			StreamName:    "ServeHTTP",
-			Handler:       _Invites_ServeHTTP_Handler,
-			ServerStreams: true,
-		},
-		{
 			StreamName:    "ServeHTTPChunked",
 			Handler:       _Invites_ServeHTTPChunked_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "HTTPExchanges",
+			Handler:       _Invites_HTTPExchanges_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},
