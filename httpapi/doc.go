@@ -63,4 +63,7 @@
 // Each request is logged at debug level with its URL, in which the value of any key
 // parameter is replaced by REDACTED; the Authorization header and the body are never
 // logged.
+// So is each invite created (its ID, its key's ID, its host): at thousands a second an
+// info line each would drown an operator's log, and the store records each invite's
+// source anyway.
 package httpapi

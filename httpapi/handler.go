@@ -255,7 +255,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, error) {
 	if location == "" {
 		location = uri
 	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "invite created",
+	h.log.LogAttrs(ctx, slog.LevelDebug, "invite created",
 		slog.String("invite_id", inv.ID), slog.String("key_id", key.ID), slog.String("host", inv.Host))
 
 	status := http.StatusCreated

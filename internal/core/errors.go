@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,9 +28,19 @@ var (
 )
 
 // invalidf returns an error wrapping ErrInvalid with a reason meant for the requester.
+// String arguments, which echo the requester's input, are clipped to maxEcho bytes so
+// that a huge input does not make a huge error.
 func invalidf(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.(string); ok && len(s) > maxEcho {
+			args[i] = strings.ToValidUTF8(s[:maxEcho], "") + "…"
+		}
+	}
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
+
+// maxEcho bounds how much of an input an error message repeats.
+const maxEcho = 64
 
 // RateLimitError is returned when a key's rate is exceeded.
 // It matches ErrRateLimited with errors.Is and says how long to wait.

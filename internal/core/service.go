@@ -365,7 +365,7 @@ type InviteSpec struct {
 // CreateInvite makes an invite and returns it with its Token set.
 // It returns once the invite is durable.
 func (s *Service) CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error) {
-	return s.createInvite(ctx, spec, 0)
+	return s.createInvite(ctx, spec, 0, nil)
 }
 
 // CreateKeyInvite makes an account invite on behalf of an authenticated key: on the key's
@@ -376,14 +376,16 @@ func (s *Service) CreateKeyInvite(ctx context.Context, k Key, spec InviteSpec) (
 	if spec.Kind == "" {
 		spec.Kind = KindAccount
 	}
-	if err := s.limiter.Allow(ctx, k.ID, k.Rate, s.now()); err != nil {
-		return Invite{}, err
-	}
-	return s.createInvite(ctx, spec, k.MaxTTL)
+	// A request refused for its parameters must not spend the key's budget, so the
+	// limiter is asked only once the invite is known to be valid.
+	return s.createInvite(ctx, spec, k.MaxTTL, func() error {
+		return s.limiter.Allow(ctx, k.ID, k.Rate, s.now())
+	})
 }
 
-// createInvite makes an invite; keyMax, when positive, further bounds its lifetime.
-func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration) (Invite, error) {
+// createInvite makes an invite; keyMax, when positive, further bounds its lifetime;
+// admit, when not nil, is asked last, just before the invite is stored.
+func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration, admit func() error) (Invite, error) {
 	h, err := s.Host(spec.Host)
 	if err != nil {
 		return Invite{}, err
@@ -420,6 +422,11 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 	}
 	if len(inv.Source) > 1024 {
 		return Invite{}, invalidf("source too long")
+	}
+	if admit != nil {
+		if err := admit(); err != nil {
+			return Invite{}, err
+		}
 	}
 	token, err := NewToken()
 	if err != nil {

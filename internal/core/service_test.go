@@ -442,6 +442,35 @@ func TestCreateKeyInvite(t *testing.T) {
 	}
 }
 
+// TestRefusedRequestKeepsRateBudget checks that an invite refused for its parameters
+// does not spend the key's rate: only invites that are made count.
+func TestRefusedRequestKeepsRateBudget(t *testing.T) {
+	ctx := t.Context()
+	svc, _, _ := newService(t, core.HostConfig{Domain: "example.com"})
+	k, _, err := svc.CreateKey(ctx, core.KeySpec{Host: "example.com", MaxTTL: time.Hour, Rate: core.Rate{N: 2, Period: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, spec := range []core.InviteSpec{
+		{TTL: 2 * time.Hour},
+		{Username: "not a name@"},
+		{TTL: -time.Second},
+	} {
+		if _, err := svc.CreateKeyInvite(ctx, k, spec); !errors.Is(err, core.ErrInvalid) {
+			t.Fatalf("%d: %v, want ErrInvalid", i, err)
+		}
+	}
+	for i := range 2 {
+		if _, err := svc.CreateKeyInvite(ctx, k, core.InviteSpec{}); err != nil {
+			t.Fatalf("invite %d within the rate: %v", i, err)
+		}
+	}
+	var rl *core.RateLimitError
+	if _, err := svc.CreateKeyInvite(ctx, k, core.InviteSpec{}); !errors.As(err, &rl) || !errors.Is(err, core.ErrRateLimited) || rl.RetryAfter <= 0 {
+		t.Fatalf("third invite = %v, want a RateLimitError", err)
+	}
+}
+
 func TestKeysIncludeUnflushedUses(t *testing.T) {
 	ctx := t.Context()
 	e := newEnv(t)
