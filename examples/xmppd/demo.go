@@ -62,7 +62,7 @@ xmppd demo
 Create an account invite:
   curl -i -H 'Authorization: Bearer %s' %s/invites_api
 
-Redeem it with an XMPP client that supports invites (Conversations, Gajim, ...) by
+Redeem it with an XMPP client that supports invites (Conversations and its forks) by
 opening the xmpp: URI from the Location header, or log in as the admin and use the
 ad-hoc commands. Data lives in %s; stop with Ctrl-C.
 
