@@ -166,7 +166,16 @@ func (p *Pair) Execute(ctx context.Context, req adhoc.Request) (adhoc.Response, 
 // Send sends any payload in an <iq type='set'/> to the server and reads the answer as a
 // command response, or an *IQError.
 func (p *Pair) Send(ctx context.Context, payload xml.TokenReader) (adhoc.Response, error) {
-	r, err := p.Client.SendIQElement(ctx, payload, stanza.IQ{Type: stanza.SetIQ, To: p.Host})
+	return Send(ctx, p.Client, p.Host, payload)
+}
+
+// Send sends payload in an <iq type='set'/> to "to" over any client session (also a
+// real one, over TLS to a real server) and reads the answer as a command response, or
+// an *IQError.
+// It reads the IQ itself because mellium's requester side (commands.ExecuteIQ) stalls
+// the stream on an IQ error in v0.23.0.
+func Send(ctx context.Context, client *xmpp.Session, to jid.JID, payload xml.TokenReader) (adhoc.Response, error) {
+	r, err := client.SendIQElement(ctx, payload, stanza.IQ{Type: stanza.SetIQ, To: to})
 	if err != nil {
 		return adhoc.Response{}, err
 	}

@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
@@ -176,68 +173,7 @@ var host = jid.MustParse("localhost")
 
 // run sends one request and returns the response, or an *adhoctest.IQError.
 func (c commander) run(ctx context.Context, req adhoc.Request) (adhoc.Response, error) {
-	r, err := c.sess.SendIQElement(ctx, req.TokenReader(), stanza.IQ{Type: stanza.SetIQ, To: host})
-	if err != nil {
-		return adhoc.Response{}, err
-	}
-	defer r.Close()
-	tok, err := r.Token()
-	if err != nil {
-		return adhoc.Response{}, err
-	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return adhoc.Response{}, fmt.Errorf("unexpected %T", tok)
-	}
-	iq, err := stanza.NewIQ(start)
-	if err != nil {
-		return adhoc.Response{}, err
-	}
-	inner := xmlstream.Inner(r)
-	for {
-		tok, err := inner.Token()
-		if err != nil {
-			return adhoc.Response{}, fmt.Errorf("IQ %s without payload: %w", iq.Type, err)
-		}
-		start, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		switch {
-		case iq.Type == stanza.ErrorIQ && start.Name.Local == "error":
-			return adhoc.Response{}, decodeIQError(inner, start)
-		case iq.Type == stanza.ResultIQ:
-			return adhoc.DecodeResponse(inner, &start, adhoc.Limits{MaxItems: 1 << 16, MaxTokens: 1 << 20, MaxBytes: 1 << 24})
-		}
-		return adhoc.Response{}, fmt.Errorf("unexpected %s in IQ of type %s", start.Name.Local, iq.Type)
-	}
-}
-
-// decodeIQError reads an IQ's <error/> into the adhoctest type, so that tests compare
-// type, condition and the XEP-0050 child at once.
-func decodeIQError(r xml.TokenReader, start xml.StartElement) error {
-	var v struct {
-		Type  string `xml:"type,attr"`
-		Conds []struct {
-			XMLName xml.Name
-			Text    string `xml:",chardata"`
-		} `xml:",any"`
-	}
-	if err := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(start), r)).Decode(&v); err != nil {
-		return err
-	}
-	e := &adhoctest.IQError{Type: stanza.ErrorType(v.Type)}
-	for _, c := range v.Conds {
-		switch {
-		case c.XMLName.Space == stanza.NSError && c.XMLName.Local == "text":
-			e.Text = strings.TrimSpace(c.Text)
-		case c.XMLName.Space == stanza.NSError:
-			e.Condition = stanza.Condition(c.XMLName.Local)
-		case c.XMLName.Space == adhoc.NS:
-			e.Command = c.XMLName.Local
-		}
-	}
-	return e
+	return adhoctest.Send(ctx, c.sess, host, req.TokenReader())
 }
 
 // execute starts a command.
