@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project: formatting, vet, then the whole test suite,
+# Runs every check and test of the project: formatting, vet, then the whole test suite
+# under the race detector,
 # including the PostgreSQL store against INVITES_TEST_POSTGRES (default: the local server
 # at 127.0.0.1:5432, database test). Needs only Go (and bash).
 set -euo pipefail
@@ -14,7 +15,7 @@ fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
-go test -count=1 -timeout 9m ./... 2>&1 | tee /tmp/invites-test.$$.log
+go test -race -count=1 -timeout 9m ./... 2>&1 | tee /tmp/invites-test.$$.log
 status=${PIPESTATUS[0]}
 passed=$(grep -c '^ok ' /tmp/invites-test.$$.log || true)
 failed=$(grep -c '^FAIL' /tmp/invites-test.$$.log || true)
