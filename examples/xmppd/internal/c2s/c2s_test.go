@@ -3,6 +3,7 @@ package c2s_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -530,5 +531,55 @@ func TestShutdown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return")
+	}
+}
+
+// TestSASLExchangeEdges drives SASL by hand through the steps clients rarely take: no
+// initial response (the server must send an empty challenge), an abort, and a response
+// that is not base64. Each failure leaves the stream open for another try.
+func TestSASLExchangeEdges(t *testing.T) {
+	e := start(t, register.InviteOnly, nil)
+	ctx := testCtx(t)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	auth := func(mech, initial string) string {
+		return `<auth xmlns='` + testclient.NSSASL + `' mechanism='` + mech + `'>` + initial + `</auth>`
+	}
+	response := func(s string) string { return `<response xmlns='` + testclient.NSSASL + `'>` + s + `</response>` }
+	abort := `<abort xmlns='` + testclient.NSSASL + `'/>`
+	for i, tc := range [...]struct {
+		auth, answer string
+		want         string // the element after the challenge
+		cond         string // its condition, for a failure
+	}{
+		0: {auth("PLAIN", ""), response(b64("\x00alice\x00alice-pass")), "success", ""},
+		1: {auth("PLAIN", ""), response("!!not base64!!"), "failure", "incorrect-encoding"},
+		2: {auth("PLAIN", ""), abort, "failure", "aborted"},
+		3: {auth("SCRAM-SHA-256", b64("n,,n=alice,r=0123456789abcdef")), abort, "failure", "aborted"},
+		4: {auth("SCRAM-SHA-256", b64("n,,n=alice,r=0123456789abcdef")), response("!!not base64!!"), "failure", "incorrect-encoding"},
+	} {
+		c, err := testclient.Dial(ctx, e.addr, "localhost", testclient.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send(tc.auth); err != nil {
+			t.Fatal(err)
+		}
+		if el, err := c.Next(); err != nil || el.XMLName.Local != "challenge" {
+			t.Fatalf("%d: want a challenge, got %v %v", i, el, err)
+		}
+		if err := c.Send(tc.answer); err != nil {
+			t.Fatal(err)
+		}
+		el, err := c.Next()
+		if err != nil || el.XMLName.Local != tc.want || !strings.Contains(el.Inner, tc.cond) {
+			t.Fatalf("%d: want %s %s, got %v %v", i, tc.want, tc.cond, el, err)
+		}
+		if tc.want == "failure" {
+			// The stream lives on: the client may try again, and succeed.
+			if _, err := c.Plain("alice", "alice-pass", ""); err != nil {
+				t.Fatalf("%d: login after the failure: %v", i, err)
+			}
+		}
+		_ = c.Close()
 	}
 }

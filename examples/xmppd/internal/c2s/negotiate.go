@@ -547,18 +547,9 @@ func (c *conn) sasl(ctx context.Context, r xml.TokenReader, d *xml.Decoder, star
 	}
 	if !present {
 		// No initial response: ask for it with an empty challenge (RFC 6120 §6.4.2).
-		if err := c.saslData("challenge", nil); err != nil {
+		var ended bool
+		if data, ended, err = c.challenge(r, nil); ended {
 			return false, err
-		}
-		var aborted bool
-		data, aborted, err = c.readResponse(r)
-		switch {
-		case errors.Is(err, errBadEncoding):
-			return false, c.saslFailure("incorrect-encoding", "")
-		case err != nil:
-			return false, err
-		case aborted:
-			return false, c.saslFailure("aborted", "")
 		}
 	}
 	if c.srv.fails.blocked(c.remote) {
@@ -643,20 +634,31 @@ func (c *conn) scram(ctx context.Context, r xml.TokenReader, mechanism string, f
 		case done:
 			return c.succeed(ex.Username(), ex.Authzid(), resp)
 		}
-		if err := c.saslData("challenge", resp); err != nil {
+		var ended bool
+		if msg, ended, err = c.challenge(r, resp); ended {
 			return false, err
-		}
-		var aborted bool
-		msg, aborted, err = c.readResponse(r)
-		switch {
-		case errors.Is(err, errBadEncoding):
-			return false, c.saslFailure("incorrect-encoding", "")
-		case err != nil:
-			return false, err
-		case aborted:
-			return false, c.saslFailure("aborted", "")
 		}
 	}
+}
+
+// challenge sends a SASL challenge and reads the client's response.
+// When the exchange ends there (a response that is not base64, an abort, a broken
+// stream), ended is true and the caller returns (false, err): err is nil when the
+// failure was sent and the stream goes on.
+func (c *conn) challenge(r xml.TokenReader, data []byte) (resp []byte, ended bool, err error) {
+	if err := c.saslData("challenge", data); err != nil {
+		return nil, true, err
+	}
+	resp, aborted, err := c.readResponse(r)
+	switch {
+	case errors.Is(err, errBadEncoding):
+		return nil, true, c.saslFailure("incorrect-encoding", "")
+	case err != nil:
+		return nil, true, err
+	case aborted:
+		return nil, true, c.saslFailure("aborted", "")
+	}
+	return resp, false, nil
 }
 
 // succeed checks the authorization identity, records the account and sends
