@@ -39,8 +39,9 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// maxEcho bounds how much of an input an error message repeats.
-const maxEcho = 64
+// maxEcho bounds how much of an input an error message repeats: quoted, each byte
+// may take four characters.
+const maxEcho = 32
 
 // RateLimitError is returned when a key's rate is exceeded.
 // It matches ErrRateLimited with errors.Is and says how long to wait.

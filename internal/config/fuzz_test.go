@@ -1,0 +1,37 @@
+package config_test
+
+import (
+	"testing"
+
+	"github.com/xmpp-invites/invites/internal/config"
+)
+
+// FuzzParse feeds the TOML reader: it fails or yields a config that Normalize either
+// rejects or fills; it never panics, and a normalized config always has a store.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"data_dir = \"/x\"\ndefault_ttl = \"2d\"\n",
+		"[[host]]\ndomain = \"example.com\"\nlanding_page = \"https://{host}/i?{token}\"\n",
+		"[http]\nmax_body_bytes = 1\nfailed_auth_rate = \"1/s\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+		"[commands]\nsession_timeout = \"1m\"\nmax_sessions = 3\n",
+		"default_ttl = 3600",
+		"[[host]]\n[[host]]\n",
+		"store = \"postgres://x\"\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := config.Parse(text)
+		if err != nil {
+			return
+		}
+		if err := c.Normalize(); err != nil {
+			return
+		}
+		if c.StoreDSN() == "" || len(c.CoreHosts()) == 0 {
+			t.Fatalf("normalized config without store or hosts: %+v", c)
+		}
+		_ = c.HTTP.Proxies()
+	})
+}
