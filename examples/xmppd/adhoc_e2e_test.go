@@ -19,6 +19,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
 )
 
 // landingPage is the plugin's landing page template in TestAdhocCommands, so that the
@@ -56,12 +57,12 @@ func TestAdhocCommands(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	adminSess, err := login(ctx, srv.c2s, "admin", "admin secret", sasl.ScramSha256)
+	adminSess, err := testclient.Login(ctx, srv.c2s, "admin", "admin secret", sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
 	}
 	defer adminSess.Close()
-	aliceSess, err := login(ctx, srv.c2s, "alice", "alice secret", sasl.ScramSha256)
+	aliceSess, err := testclient.Login(ctx, srv.c2s, "alice", "alice secret", sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("alice login: %v", err)
 	}
@@ -462,7 +463,7 @@ func registerInvited(ctx context.Context, t *testing.T, addr, token, wrong, user
 	if err != nil || el.Attr("type") != "result" {
 		t.Fatalf("registering %s with the invite: %v %v", user, el, err)
 	}
-	s, err := login(ctx, addr, user, "pw "+user, sasl.ScramSha256)
+	s, err := testclient.Login(ctx, addr, user, "pw "+user, sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("%s logs in: %v", user, err)
 	}

@@ -3,11 +3,9 @@ package main_test
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -140,26 +138,6 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-// login logs in with mellium's client over STARTTLS (the certificate is self-signed).
-func login(ctx context.Context, addr, user, pass string, mech sasl.Mechanism) (*xmpp.Session, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := xmpp.NewClientSession(ctx, jid.MustParse(user+"@localhost"), conn,
-		xmpp.StartTLS(&tls.Config{ServerName: "localhost", InsecureSkipVerify: true}), // #nosec G402 -- self-signed test server
-		xmpp.SASL("", pass, mech),
-		xmpp.BindResource(),
-	)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	go func() { _ = sess.Serve(nil) }()
-	return sess, nil
-}
-
 // commandResponse is the part of an XEP-0050 response the test reads.
 type commandResponse struct {
 	SessionID string `xml:"sessionid,attr"`
@@ -270,7 +248,7 @@ func TestEndToEnd(t *testing.T) {
 		defer cancel()
 
 		// An administrator logs in with SCRAM-SHA-256 and creates a key by ad-hoc command.
-		admin, err := login(ctx, srv.c2s, "admin", "admin secret", sasl.ScramSha256)
+		admin, err := testclient.Login(ctx, srv.c2s, "admin", "admin secret", sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("admin login: %v", err)
 		}
@@ -311,7 +289,7 @@ func TestEndToEnd(t *testing.T) {
 		_ = c.Close()
 
 		// The new account logs in.
-		newbie, err := login(ctx, srv.c2s, "newbie", "new secret", sasl.ScramSha256)
+		newbie, err := testclient.Login(ctx, srv.c2s, "newbie", "new secret", sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("new account login: %v", err)
 		}
@@ -331,7 +309,7 @@ func TestEndToEnd(t *testing.T) {
 
 		// A wrong password fails, with every mechanism.
 		for _, mech := range []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1, sasl.Plain} {
-			if s, err := login(ctx, srv.c2s, "newbie", "wrong", mech); err == nil {
+			if s, err := testclient.Login(ctx, srv.c2s, "newbie", "wrong", mech); err == nil {
 				_ = s.Close()
 				t.Fatalf("%s: a wrong password logged in", mech.Name)
 			}
@@ -399,7 +377,7 @@ func TestEndToEnd(t *testing.T) {
 		if status, token, err := createInvite(ctx, p1.http, key1); status != http.StatusCreated || token == "" || err != nil {
 			t.Fatalf("demo key: %d %v", status, err)
 		}
-		s, err := login(ctx, p1.c2s, "admin", pass1, sasl.ScramSha256)
+		s, err := testclient.Login(ctx, p1.c2s, "admin", pass1, sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("demo admin login: %v", err)
 		}
@@ -415,10 +393,10 @@ func TestEndToEnd(t *testing.T) {
 		if pass2 == pass1 || key2 == key1 {
 			t.Fatal("the second run printed the same password or key")
 		}
-		if _, err := login(ctx, p2.c2s, "admin", pass1, sasl.ScramSha256); err == nil {
+		if _, err := testclient.Login(ctx, p2.c2s, "admin", pass1, sasl.ScramSha256); err == nil {
 			t.Fatal("the old demo password still works")
 		}
-		s, err = login(ctx, p2.c2s, "admin", pass2, sasl.ScramSha256)
+		s, err = testclient.Login(ctx, p2.c2s, "admin", pass2, sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("second demo login: %v", err)
 		}

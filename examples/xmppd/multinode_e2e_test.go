@@ -64,7 +64,7 @@ func TestTwoNodes(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(n.data, "invites.db")); !os.IsNotExist(err) {
 			t.Fatalf("node %s has a SQLite invite store: %v", n.name, err)
 		}
-		s, err := login(ctx, n.srv.c2s, "admin", "admin secret", sasl.ScramSha256)
+		s, err := testclient.Login(ctx, n.srv.c2s, "admin", "admin secret", sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("node %s: admin login: %v", n.name, err)
 		}
@@ -260,7 +260,7 @@ func TestTwoNodes(t *testing.T) {
 		if want := winners[0].user + " on " + winners[0].n.name; len(created) != 1 || created[0] != want {
 			t.Fatalf("accounts created: %v, want [%s]", created, want)
 		}
-		w, err := login(ctx, winners[0].n.srv.c2s, winners[0].user, "pw "+winners[0].user, sasl.ScramSha256)
+		w, err := testclient.Login(ctx, winners[0].n.srv.c2s, winners[0].user, "pw "+winners[0].user, sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("the winner logs in: %v", err)
 		}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"mellium.im/sasl"
-	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/ping"
 
@@ -144,31 +143,12 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// login logs in with mellium's client and serves the session.
-func login(ctx context.Context, addr, user, pass string, mech sasl.Mechanism) (*xmpp.Session, error) {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := xmpp.NewClientSession(ctx, jid.MustParse(user+"@localhost/test"), conn,
-		xmpp.StartTLS(&tls.Config{ServerName: "localhost", InsecureSkipVerify: true}), // #nosec G402 -- self-signed test server
-		xmpp.SASL("", pass, mech),
-		xmpp.BindResource(),
-	)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	go func() { _ = sess.Serve(nil) }()
-	return sess, nil
-}
-
 func TestLogin(t *testing.T) {
 	e := start(t, register.InviteOnly, nil)
 	ctx := testCtx(t)
 	for _, mech := range []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1, sasl.Plain} {
 		t.Run(mech.Name, func(t *testing.T) {
-			sess, err := login(ctx, e.addr, "alice", "alice-pass", mech)
+			sess, err := testclient.Login(ctx, e.addr, "alice", "alice-pass", mech)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,11 +167,11 @@ func TestWrongPassword(t *testing.T) {
 	e := start(t, register.InviteOnly, nil)
 	ctx := testCtx(t)
 	for _, mech := range []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1, sasl.Plain} {
-		if sess, err := login(ctx, e.addr, "alice", "wrong", mech); err == nil {
+		if sess, err := testclient.Login(ctx, e.addr, "alice", "wrong", mech); err == nil {
 			_ = sess.Close()
 			t.Fatalf("%s: logged in with a wrong password", mech.Name)
 		}
-		if sess, err := login(ctx, e.addr, "nobody", "alice-pass", mech); err == nil {
+		if sess, err := testclient.Login(ctx, e.addr, "nobody", "alice-pass", mech); err == nil {
 			_ = sess.Close()
 			t.Fatalf("%s: logged in as an unknown user", mech.Name)
 		}
@@ -295,7 +275,7 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("login after registration: %q %v", addr, err)
 	}
 	// And with SCRAM on a new one; the token is gone.
-	sess, err := login(ctx, e.addr, "newbie", "new pass", sasl.ScramSha256)
+	sess, err := testclient.Login(ctx, e.addr, "newbie", "new pass", sasl.ScramSha256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +364,7 @@ func TestDisco(t *testing.T) {
 func TestBadClientsEndOnlyTheirStream(t *testing.T) {
 	e := start(t, register.InviteOnly, func(c *c2s.Config) { c.MaxStanzaSize = 64 << 10 })
 	ctx := testCtx(t)
-	good, err := login(ctx, e.addr, "admin", "admin-pass", sasl.ScramSha256)
+	good, err := testclient.Login(ctx, e.addr, "admin", "admin-pass", sasl.ScramSha256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +443,7 @@ func TestFailuresPerAddress(t *testing.T) {
 	e := start(t, register.InviteOnly, func(c *c2s.Config) { c.MaxAuthFailuresPerAddr = 2 })
 	ctx := testCtx(t)
 	for range 2 {
-		if s, err := login(ctx, e.addr, "alice", "wrong", sasl.ScramSha256); err == nil {
+		if s, err := testclient.Login(ctx, e.addr, "alice", "wrong", sasl.ScramSha256); err == nil {
 			_ = s.Close()
 			t.Fatal("wrong password accepted")
 		}
@@ -497,7 +477,7 @@ func TestShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	tctx := testCtx(t)
-	sess, err := login(tctx, ln.Addr().String(), "alice", "pw", sasl.ScramSha256)
+	sess, err := testclient.Login(tctx, ln.Addr().String(), "alice", "pw", sasl.ScramSha256)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,10 @@ import (
 	"io"
 	"net"
 	"strings"
+
+	"mellium.im/sasl"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
 )
 
 // Namespaces used by the client.
@@ -222,4 +226,26 @@ func (c *Client) Bind(resource string) (string, error) {
 func (c *Client) Close() error {
 	_ = c.Send(`</stream:stream>`)
 	return c.conn.Close()
+}
+
+// Login logs user in with mellium's client over STARTTLS (accepting the test server's
+// self-signed certificate) and SASL mech, binds a resource, and serves the session in
+// the background; the caller closes it.
+func Login(ctx context.Context, addr, user, pass string, mech sasl.Mechanism) (*xmpp.Session, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := xmpp.NewClientSession(ctx, jid.MustParse(user+"@localhost"), conn,
+		xmpp.StartTLS(&tls.Config{ServerName: "localhost", InsecureSkipVerify: true}), // #nosec G402 -- self-signed test server
+		xmpp.SASL("", pass, mech),
+		xmpp.BindResource(),
+	)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	go func() { _ = sess.Serve(nil) }()
+	return sess, nil
 }
