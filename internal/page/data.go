@@ -28,6 +28,9 @@ type Data struct {
 	Platforms []PlatformLink
 	// Clients are the clients for Platform, those taking invite links first.
 	Clients []ClientView
+	// WebFirst says the visitor's platform has clients but none that takes invite
+	// links: web registration comes before the "open in app" button.
+	WebFirst bool
 	// QR is the QR code of PageURL.
 	QR QR
 	// PageURL is the invite page's own absolute URL.

@@ -61,6 +61,8 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Platform, d.Platforms, d.Clients = h.clientList(r, q.Get("platform"), token, inv.URI, t)
+	d.WebFirst = d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
+		!slices.ContainsFunc(d.Clients, func(c ClientView) bool { return c.TakesInvites })
 	qr, err := newQR(d.PageURL)
 	if err != nil {
 		h.log.Warn("no QR code for the invite page", "err", redact(err.Error(), token))

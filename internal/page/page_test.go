@@ -216,6 +216,18 @@ func TestClientList(t *testing.T) {
 	if strings.Index(res.body, "Gajim") < strings.Index(res.body, "Siskin IM") {
 		t.Error("Gajim listed before Siskin IM: clients taking invites should come first")
 	}
+	// Where no client takes invite links, web registration comes first.
+	order := func(ua string) bool {
+		b := f.get("/invite?"+tokAccount, "User-Agent", ua).body
+		return strings.Index(b, `id="register-link"`) < strings.Index(b, `id="open-app"`)
+	}
+	if !order(uaLinux) || !order(uaWindows) {
+		t.Error("desktop: web registration should come before the open-in-app button")
+	}
+	if order(uaAndroid) || order(uaIPhone) {
+		t.Error("phones: the open-in-app button should come first")
+	}
+	mustContain(t, f.get("/invite?"+tokAccount, "User-Agent", uaLinux).body, `class="button primary" id="register-link"`, "Create your account on the web")
 	// The links to the other platforms keep the token first.
 	mustContain(t, res.body, `href="invite?`+tokAccount+`&amp;platform=android#apps"`)
 }
