@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	goqr "github.com/piglig/go-qr"
 
 	"github.com/xmpp-invites/invites/internal/page"
 )
@@ -31,7 +33,8 @@ import (
 
 // browser returns a chromedp context on a fresh headless Chromium, or fails the test
 // saying why.
-func browser(t *testing.T) context.Context {
+// Extra flags are passed to Chromium as --name=value.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if os.Getenv("INVITES_BROWSER_TESTS") == "off" {
 		if os.Getenv("CI") != "" {
@@ -55,7 +58,7 @@ func browser(t *testing.T) context.Context {
 	exe := lines[len(lines)-1]
 
 	var out bytes.Buffer
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(),
+	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless, // --headless, and hidden scroll bars
 		chromedp.NoSandbox,
@@ -72,7 +75,8 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("password-store", "basic"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.CombinedOutput(&out),
-	)
+	}
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
 	bctx, bcancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
 		bcancel()
@@ -84,6 +88,10 @@ func browser(t *testing.T) context.Context {
 	}
 	return bctx
 }
+
+// testLogo is the operator's logo of the browser test: a speech bubble.
+const testLogo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="9" fill="#0b57a4"/>` +
+	`<path d="M10 12h20a3 3 0 0 1 3 3v10a3 3 0 0 1-3 3H19l-6 5v-5h-3a3 3 0 0 1-3-3V15a3 3 0 0 1 3-3z" fill="#fff"/></svg>`
 
 // screenshotDir returns where the screenshots go, made if missing.
 func screenshotDir(t *testing.T) string {
@@ -137,6 +145,48 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
+// contrastJS returns the text elements whose contrast with their background is below
+// 4.5:1 (WCAG 2 AA for normal text), as "selector: ratio" strings.
+const contrastJS = `(() => {
+  const rgb = s => s.match(/[\d.]+/g).map(Number);
+  const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll('h1, h2, p, li, a, label, span, button, time, input')) {
+    if (!el.textContent.trim() && el.tagName !== 'INPUT') continue;
+    if (el.getClientRects().length === 0) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(el.tagName.toLowerCase() + '.' + el.className + ': ' + ratio.toFixed(2));
+  }
+  return bad;
+})()`
+
+// checkContrast fails the test for each text of the page below 4.5:1, in light and
+// dark colour schemes.
+func checkContrast(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for _, scheme := range []string{"dark", "light"} {
+		err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+			})
+			return err
+		}))
+		if err != nil {
+			t.Fatalf("emulating %s mode: %v", scheme, err)
+		}
+		bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](contrastJS))
+		if err != nil {
+			t.Fatalf("measuring contrast: %v", err)
+		}
+		for _, b := range bad {
+			t.Errorf("%s mode: contrast below 4.5:1: %s", scheme, b)
+		}
+	}
+}
+
 // evalTrue fails the test unless the JavaScript expression (run by DevTools, not by
 // the page, whose policy allows no script) is true.
 func evalTrue(t *testing.T, ctx context.Context, what, expr string) {
@@ -155,21 +205,33 @@ func evalTrue(t *testing.T, ctx context.Context, what, expr string) {
 // form registers the account and the success page names it; the same token is dead
 // afterwards. Screenshots of each page go to screenshotDir.
 func TestBrowser(t *testing.T) {
-	ctx := browser(t)
 	dir := screenshotDir(t)
 	t.Logf("screenshots in %s", dir)
 
 	var fx *fixture
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fx.h.ServeHTTP(w, r) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/logo.svg" { // the operator's logo, served beside the pages
+			w.Header().Set("Content-Type", "image/svg+xml")
+			w.Write([]byte(testLogo))
+			return
+		}
+		fx.h.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
+	// The browser reaches the test server as chat.example.org, so that the pages (and
+	// the screenshots) show a real-looking address that is still their own.
+	const site = "http://chat.example.org"
+	ctx := browser(t, chromedp.Flag("host-resolver-rules", "MAP chat.example.org:80 "+strings.TrimPrefix(srv.URL, "http://")))
 	fx = newFixture(t, page.Options{
 		SiteName:  "Example Chat",
-		BaseURL:   srv.URL,
+		LogoURL:   "/logo.svg",
+		BaseURL:   site,
 		LoginNote: "Server: chat.example.org, port 5222. Your app may ask to trust the server’s certificate once: its fingerprint is on the operator’s home page.",
 		Now:       time.Now,
 	})
 	fx.now = time.Now()
 
+	tokens := []string{"AZrT0kq9bXw2mP7vLc4sNf8hYd1eJg6uQa3o", "AZrT0kr1Hn5cVt2xQe7pLm4kWs9gBy6dFa8j", "AZrT0ks4Pq8nMz3wKd6tRv1hXc5bGj7eLu2y"}
 	viewports := []viewport{
 		{name: "phone", width: 390, height: 844, scale: 2, mobile: true, ua: uaAndroid, lang: "en"},
 		{name: "desktop", width: 1280, height: 900, scale: 1, ua: uaLinux, lang: "en"},
@@ -177,7 +239,7 @@ func TestBrowser(t *testing.T) {
 	}
 	for i, v := range viewports {
 		t.Run(v.name, func(t *testing.T) {
-			token := fx.host.add(fmt.Sprintf("BBBBBBBBBBBBbrowserToken%012d", i), page.Invite{Kind: page.KindAccount, ExpiresAt: time.Now().Add(7*24*time.Hour + time.Minute)})
+			token := fx.host.add(tokens[i], page.Invite{Kind: page.KindAccount, ExpiresAt: time.Now().Add(7*24*time.Hour + time.Minute)})
 			user := "juliet" + strings.TrimPrefix(v.name, "phone-")
 			tab, cancel := chromedp.NewContext(ctx)
 			defer cancel()
@@ -186,7 +248,7 @@ func TestBrowser(t *testing.T) {
 			suffix := v.name
 			steps := []chromedp.Action[chromedp.Void]{
 				emulate(v),
-				chromedp.Navigate(srv.URL + "/invite?" + token),
+				chromedp.Navigate(site + "/invite?" + token),
 				chromedp.WaitVisible(chromedp.CSS("#open-app")),
 				chromedp.WaitVisible(chromedp.CSS("svg.qr")),
 			}
@@ -202,11 +264,31 @@ func TestBrowser(t *testing.T) {
 			evalTrue(t, tab, "style applied", `getComputedStyle(document.querySelector('.card')).borderTopLeftRadius === '12px'`)
 			evalTrue(t, tab, "QR code drawn", `document.querySelector('svg.qr path').getAttribute('d').length > 100 && document.querySelector('svg.qr').getBoundingClientRect().width >= 150`)
 			evalTrue(t, tab, "no horizontal scrolling", `document.documentElement.scrollWidth <= window.innerWidth`)
+			checkContrast(t, tab)
+			if err := chromedp.Do(tab, chromedp.KeyEvent("\t")); err != nil {
+				t.Fatal(err)
+			}
+			evalTrue(t, tab, "the first Tab reaches the skip link", `document.activeElement.className === 'skip'`)
+			evalTrue(t, tab, "blur", `(document.activeElement.blur(), true)`)
+			evalTrue(t, tab, "no positive tabindex", `document.querySelectorAll('[tabindex]:not([tabindex="-1"]):not([tabindex="0"])').length === 0`)
+			evalTrue(t, tab, "logo shown", `document.querySelector('img.logo').naturalWidth > 0`)
 			evalTrue(t, tab, "alternate link", `document.querySelector('link[rel=alternate]').getAttribute('href').startsWith('xmpp:')`)
 			if v.lang == "de" {
 				evalTrue(t, tab, "German page", `document.documentElement.lang === 'de' && document.querySelector('h1').textContent.includes('eingeladen')`)
 			}
 			shoot(t, tab, dir, "invite-"+suffix)
+			// The QR code as the browser draws it scans to the page's own URL.
+			qrPNG, err := chromedp.Run(tab, chromedp.Screenshot(chromedp.CSS("svg.qr")))
+			if err != nil {
+				t.Fatalf("screenshot of the QR code: %v", err)
+			}
+			img, err := png.Decode(bytes.NewReader(qrPNG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := goqr.Decode(img); err != nil || got != site+"/invite?"+token {
+				t.Errorf("the QR code on screen reads %q (%v), want %s", got, err, site+"/invite?"+token)
+			}
 
 			if err := chromedp.Do(tab,
 				chromedp.Click(chromedp.CSS("#register-link")),
@@ -236,17 +318,17 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("the username typed is not kept: %q", got)
 			}
 			shoot(t, tab, dir, "register-error-"+suffix)
+			// With the keyboard only: the refused field has the focus; type, Tab, type,
+			// Enter.
+			evalTrue(t, tab, "focus on the refused field", `document.activeElement && document.activeElement.id === 'password'`)
 			if err := chromedp.Do(tab,
-				chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-				chromedp.SendKeys(chromedp.CSS("#password_confirm"), "correct horse battery"),
-			); err != nil {
-				t.Fatalf("filling the form again: %v", err)
-			}
-			if err := chromedp.Do(tab,
-				chromedp.Click(chromedp.CSS("#submit")),
+				chromedp.KeyEvent("correct horse battery"),
+				chromedp.KeyEvent("\t"),
+				chromedp.KeyEvent("correct horse battery"),
+				chromedp.KeyEvent("\r"),
 				chromedp.WaitVisible(chromedp.CSS("#registered-jid")),
 			); err != nil {
-				t.Fatalf("submitting the form: %v", err)
+				t.Fatalf("submitting the form with the keyboard: %v", err)
 			}
 			jid, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("#registered-jid")))
 			if want := user + "@example.org"; err != nil || jid != want {
@@ -261,7 +343,7 @@ func TestBrowser(t *testing.T) {
 			}
 
 			// The token is spent: the page is the short 404.
-			resp, err := chromedp.Run(tab, chromedp.NavigateResponse(srv.URL+"/invite?"+token))
+			resp, err := chromedp.Run(tab, chromedp.NavigateResponse(site+"/invite?"+token))
 			if err != nil {
 				t.Fatal(err)
 			}
