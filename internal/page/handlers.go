@@ -101,6 +101,9 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, t Translator, t
 	case errors.Is(err, ErrInviteDead):
 		h.failed(r)
 		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
+	case r.Context().Err() != nil:
+		h.log.Debug("invite lookup abandoned: the client went away")
+		h.unavailable(w, r, t)
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		h.log.Warn("invite lookup unavailable", "err", redact(err.Error(), token))
 		h.unavailable(w, r, t)
@@ -405,6 +408,11 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, ErrNameNotAllowed):
 		refuse(http.StatusBadRequest, "error.name_not_allowed")
+		return
+	case r.Context().Err() != nil:
+		// The client went away; the host's guarantees say what became of the account.
+		h.log.Warn("web registration abandoned: the client went away", "host", inv.Host)
+		h.unavailable(w, r, t)
 		return
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		h.log.Warn("web registration unavailable", "host", inv.Host, "err", redact(err.Error(), f.Token, f.Password))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -704,6 +705,17 @@ func TestStoreErrors(t *testing.T) {
 	f.host.lookupFail = errBoom
 	if res := f.get("/invite?" + tokAccount); res.code != http.StatusInternalServerError {
 		t.Errorf("broken store: %d", res.code)
+	}
+	// A client that went away is no server error.
+	f.host.lookupFail = nil
+	f.logs.Reset()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/invite?"+tokAccount, nil)
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(f.logs.String(), "level=ERROR") {
+		t.Errorf("gone client: %d\n%s", w.Code, f.logs.String())
 	}
 }
 
