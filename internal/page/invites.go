@@ -55,7 +55,7 @@ func (inv Invite) Registrable() bool {
 }
 
 // Invites is where the page looks invites up.
-// The lead's adapter decides which hosts a page serves: an invite of a host this page
+// Its implementation decides which hosts a page serves: an invite of a host this page
 // does not serve should be reported dead.
 type Invites interface {
 	// Invite returns the usable invite that token names.
