@@ -1,0 +1,459 @@
+package page
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// serveInvite answers /invite?TOKEN.
+func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
+	t := h.cat.translator(langParam(r), r.Header.Get("Accept-Language"))
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		h.securityHeaders(w)
+		h.cors(w)
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		h.methodNotAllowed(w, r, t, "GET, HEAD, OPTIONS")
+		return
+	}
+	h.cors(w)
+	if h.limited(w, r, t) {
+		return
+	}
+	token, rest := splitBare(r.URL.RawQuery)
+	inv, ok := h.lookup(w, r, t, token)
+	if !ok {
+		return
+	}
+	view := h.inviteView(inv, t)
+	if view.URI != "" {
+		// The first Link: Conversations-family clients take the first <…> of a HEAD.
+		w.Header()["Link"] = append([]string{"<" + string(view.URI) + `>; rel="alternate"`}, w.Header()["Link"]...)
+	}
+	if r.Method == http.MethodHead {
+		// The same headers as GET without building the body.
+		h.securityHeaders(w)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Language", t.Lang())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	q, _ := url.ParseQuery(rest) // malformed parts dropped
+	d := &Data{T: t, Invite: view, PageURL: h.pageURL(r, token), InviteURL: "invite?" + token}
+	if view.Registrable {
+		d.RegisterURL = "register?t=" + token
+		if l := q.Get("lang"); l != "" {
+			d.RegisterURL += "&lang=" + url.QueryEscape(t.Lang())
+		}
+	}
+	d.Platform, d.Platforms, d.Clients = h.clientList(r, q.Get("platform"), token, inv.URI, t)
+	d.WebFirst = d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
+		!slices.ContainsFunc(d.Clients, func(c ClientView) bool { return c.TakesInvites })
+	qr, err := newQR(d.PageURL)
+	if err != nil {
+		h.log.Warn("no QR code for the invite page", "err", redact(err.Error(), token))
+	}
+	d.QR = qr
+	h.render(w, r, http.StatusOK, "invite.html", d)
+}
+
+// cors sets the CORS headers of the invite page, for web clients reading Link.
+func (h *Handler) cors(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Expose-Headers", "Link")
+}
+
+// methodNotAllowed answers 405 with Allow.
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request, t Translator, allow string) {
+	w.Header().Set("Allow", allow)
+	h.renderError(w, r, http.StatusMethodNotAllowed, "error.method", t)
+}
+
+// lookup finds the usable invite of token, or answers the error page and reports
+// false: 404 for a malformed or dead token (a failed attempt), 503 when the store is
+// unavailable, 500 otherwise.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, t Translator, token string) (Invite, bool) {
+	if !validToken(token) {
+		h.failed(r)
+		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
+		return Invite{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	inv, err := h.invites.Invite(ctx, token)
+	switch {
+	case err == nil:
+		return inv, true
+	case errors.Is(err, ErrInviteDead):
+		h.failed(r)
+		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
+	case r.Context().Err() != nil:
+		h.log.Debug("invite lookup abandoned: the client went away")
+		h.unavailable(w, r, t)
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		h.log.Warn("invite lookup unavailable", "err", redact(err.Error(), token))
+		h.unavailable(w, r, t)
+	default:
+		h.log.Error("invite lookup failed", "err", redact(err.Error(), token))
+		h.renderError(w, r, http.StatusInternalServerError, "error.internal", t)
+	}
+	return Invite{}, false
+}
+
+// unavailable answers 503 with Retry-After.
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, t Translator) {
+	w.Header().Set("Retry-After", "5")
+	h.renderError(w, r, http.StatusServiceUnavailable, "error.unavailable", t)
+}
+
+// inviteView is what the pages show of inv.
+func (h *Handler) inviteView(inv Invite, t Translator) *InviteView {
+	v := &InviteView{
+		Host:        inv.Host,
+		Kind:        inv.Kind,
+		Inviter:     inv.Inviter,
+		Username:    inv.Username,
+		Registrable: inv.Registrable(),
+	}
+	if v.Kind == "" {
+		v.Kind = KindAccount
+	}
+	if inv.Username != "" {
+		v.Account = inv.Username + "@" + inv.Host
+	}
+	if showableURI(inv.URI) {
+		v.URI = template.URL(inv.URI)
+	} else if inv.URI != "" {
+		h.log.Warn("invite URI not shown: not an xmpp: URI fit for a header", "host", inv.Host)
+	}
+	if !inv.ExpiresAt.IsZero() {
+		v.Expires = t.date(inv.ExpiresAt)
+		v.ExpiresIn = t.relative(inv.ExpiresAt.Sub(h.now()))
+		v.ExpiresISO = inv.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// showableURI reports whether s is an xmpp: URI that can go in a Link header as is:
+// printable ASCII without spaces, quotes or angle brackets.
+func showableURI(s string) bool {
+	if !strings.HasPrefix(s, "xmpp:") || len(s) > 2048 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// pageURL is the invite page's own absolute URL.
+func (h *Handler) pageURL(r *http.Request, token string) string {
+	base := h.baseURL
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + PathInvite + "?" + token
+}
+
+// clientList picks the platform (the platform parameter, else the User-Agent's, else
+// all) and the clients to show for it.
+func (h *Handler) clientList(r *http.Request, param, token, uri string, t Translator) (Platform, []PlatformLink, []ClientView) {
+	var p Platform
+	switch {
+	case param == "all":
+	case slices.Contains(platforms(), Platform(param)):
+		p = Platform(param)
+	default:
+		if d, err := detectPlatform(r.Header.Get("User-Agent")); err == nil {
+			p = d
+		}
+	}
+	var links []PlatformLink
+	for _, x := range append(platforms(), "") {
+		name := string(x)
+		if x == "" {
+			name = "all"
+		}
+		links = append(links, PlatformLink{
+			Platform: x,
+			Name:     t.Get("platform." + name),
+			URL:      withParam(r, "platform", name) + "#apps",
+			Current:  x == p,
+		})
+	}
+	var views []ClientView
+	for _, c := range h.clients {
+		if p != "" && !slices.Contains(c.Platforms, p) {
+			continue
+		}
+		v := ClientView{Name: c.Name, Website: c.Website, TakesInvites: c.TakesInvites}
+		for _, cp := range c.Platforms {
+			v.Platforms = append(v.Platforms, t.Get("platform."+string(cp)))
+		}
+		for _, l := range c.Links {
+			if p != "" && len(l.Platforms) > 0 && !slices.Contains(l.Platforms, p) {
+				continue
+			}
+			l.URL = strings.ReplaceAll(l.URL, "{uri}", url.QueryEscape(uri))
+			v.Links = append(v.Links, l)
+		}
+		views = append(views, v)
+	}
+	// Those taking invite links first, else in the operator's order.
+	slices.SortStableFunc(views, func(a, b ClientView) int {
+		switch {
+		case a.TakesInvites == b.TakesInvites:
+			return 0
+		case a.TakesInvites:
+			return -1
+		}
+		return 1
+	})
+	return p, links, views
+}
+
+// serveRegister answers /register.
+func (h *Handler) serveRegister(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.registerForm(w, r)
+	case http.MethodPost:
+		h.registerPost(w, r)
+	default:
+		t := h.cat.translator(langParam(r), r.Header.Get("Accept-Language"))
+		h.methodNotAllowed(w, r, t, "GET, HEAD, POST")
+	}
+}
+
+// registerForm answers GET /register?t=TOKEN with an empty form.
+func (h *Handler) registerForm(w http.ResponseWriter, r *http.Request) {
+	q, _ := url.ParseQuery(r.URL.RawQuery) // malformed parts dropped
+	t := h.cat.translator(q.Get("lang"), r.Header.Get("Accept-Language"))
+	if h.limited(w, r, t) {
+		return
+	}
+	token := q.Get("t")
+	inv, ok := h.lookup(w, r, t, token)
+	if !ok {
+		return
+	}
+	if !inv.Registrable() {
+		h.render(w, r, http.StatusBadRequest, "error.html", &Data{T: t, Error: &ErrorView{
+			Heading: t.Get("error.dead.heading"), Body: t.Get("error.not_registrable"),
+		}})
+		return
+	}
+	h.showForm(w, r, http.StatusOK, t, token, inv, "", "")
+}
+
+// showForm renders the form of inv at status, with the username typed before and the
+// reason (a message key) it was refused, if any.
+func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, username, reason string, args ...any) {
+	view := h.inviteView(inv, t)
+	f := &FormView{
+		Token:       token,
+		CSRF:        csrfToken(h.csrfKey, token, h.now()),
+		Username:    username,
+		Reset:       view.Kind == KindReset,
+		MinPassword: h.minPass,
+	}
+	if inv.Username != "" && (view.Kind == KindAccount || view.Kind == KindReset) {
+		f.FixedUsername = true
+		f.Username = inv.Username
+	}
+	if reason != "" {
+		f.Errors = []string{t.Get(reason, args...)}
+		switch {
+		case strings.HasPrefix(reason, "error.username"), strings.HasPrefix(reason, "error.name"):
+			f.ErrorField = "username"
+		case strings.HasPrefix(reason, "error.password"):
+			f.ErrorField = "password"
+		}
+	}
+	h.render(w, r, status, "register.html", &Data{T: t, Invite: view, Form: f, InviteURL: "invite?" + token})
+}
+
+// registerPost answers POST /register: check, register, answer the success page or
+// the form again with the reason.
+func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
+	t := h.cat.translator(langParam(r), r.Header.Get("Accept-Language"))
+	if h.limited(w, r, t) {
+		return
+	}
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/x-www-form-urlencoded" {
+		h.failed(r)
+		h.renderError(w, r, http.StatusUnsupportedMediaType, "error.method", t)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.failed(r)
+			h.render(w, r, http.StatusRequestEntityTooLarge, "error.html", &Data{T: t, Error: &ErrorView{
+				Heading: t.Get("error.title"), Body: t.Get("error.too_large"),
+			}})
+			return
+		}
+		return // the client went away
+	}
+	f, err := parseRegisterForm(body)
+	var fe *formError
+	if errors.As(err, &fe) && f.Token == "" {
+		// Nothing to show the form again for.
+		h.failed(r)
+		h.render(w, r, http.StatusBadRequest, "error.html", &Data{T: t, Error: &ErrorView{
+			Heading: t.Get("error.title"), Body: t.Get(fe.key),
+		}})
+		return
+	}
+	if f.Lang != "" {
+		t = h.cat.translator(f.Lang, r.Header.Get("Accept-Language"))
+	}
+	inv, ok := h.lookup(w, r, t, f.Token)
+	if !ok {
+		return
+	}
+	if !inv.Registrable() {
+		h.failed(r)
+		h.render(w, r, http.StatusBadRequest, "error.html", &Data{T: t, Error: &ErrorView{
+			Heading: t.Get("error.dead.heading"), Body: t.Get("error.not_registrable"),
+		}})
+		return
+	}
+	refuse := func(status int, reason string, args ...any) {
+		h.failed(r)
+		h.showForm(w, r, status, t, f.Token, inv, f.Username, reason, args...)
+	}
+	if err != nil {
+		refuse(http.StatusBadRequest, fe.key)
+		return
+	}
+	if h.crossSite(r) || !csrfValid(h.csrfKey, f.Token, f.CSRF, h.now(), h.formTTL) {
+		refuse(http.StatusForbidden, "error.csrf")
+		return
+	}
+	kind := inv.Kind
+	if kind == "" {
+		kind = KindAccount
+	}
+	username := f.Username
+	if at := strings.LastIndexByte(username, '@'); at >= 0 && strings.EqualFold(username[at+1:], inv.Host) {
+		username = username[:at] // "name@host" typed in full
+	}
+	switch {
+	case inv.Username != "" && (kind == KindAccount || kind == KindReset):
+		if username != "" && !strings.EqualFold(username, inv.Username) {
+			refuse(http.StatusBadRequest, "error.name_not_allowed")
+			return
+		}
+		username = inv.Username
+	case kind == KindReset:
+		// The host knows the account from the token.
+	case username == "":
+		refuse(http.StatusBadRequest, "error.username_missing")
+		return
+	case strings.ContainsAny(username, "\"&'/:<>@"):
+		refuse(http.StatusBadRequest, "error.username_invalid")
+		return
+	}
+	switch n := utf8.RuneCountInString(f.Password); {
+	case n == 0:
+		refuse(http.StatusBadRequest, "error.password_missing")
+		return
+	case n < h.minPass:
+		refuse(http.StatusBadRequest, "error.password_short", h.minPass)
+		return
+	case f.Password != f.PasswordConfirm:
+		refuse(http.StatusBadRequest, "error.password_mismatch")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	jid, err := h.registrar.Register(ctx, Registration{Host: inv.Host, Token: f.Token, Username: username, Password: f.Password})
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrInviteDead):
+		h.failed(r)
+		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
+		return
+	case errors.Is(err, ErrNameTaken):
+		refuse(http.StatusConflict, "error.name_taken")
+		return
+	case errors.Is(err, ErrInvalidName):
+		refuse(http.StatusBadRequest, "error.username_invalid")
+		return
+	case errors.Is(err, ErrInvalidPassword):
+		refuse(http.StatusBadRequest, "error.password_invalid")
+		return
+	case errors.Is(err, ErrNameNotAllowed):
+		refuse(http.StatusBadRequest, "error.name_not_allowed")
+		return
+	case r.Context().Err() != nil:
+		// The client went away; the host's guarantees say what became of the account.
+		h.log.Warn("web registration abandoned: the client went away", "host", inv.Host)
+		h.unavailable(w, r, t)
+		return
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		h.log.Warn("web registration unavailable", "host", inv.Host, "err", redact(err.Error(), f.Token, f.Password))
+		h.unavailable(w, r, t)
+		return
+	default:
+		h.log.Error("web registration failed", "host", inv.Host, "err", redact(err.Error(), f.Token, f.Password))
+		h.renderError(w, r, http.StatusInternalServerError, "error.internal", t)
+		return
+	}
+	h.log.Info("web registration", "host", inv.Host, "kind", string(kind), "jid", jid)
+	h.render(w, r, http.StatusOK, "success.html", &Data{
+		T:         t,
+		Invite:    h.inviteView(inv, t),
+		JID:       jid,
+		LoginNote: h.loginNote,
+	})
+}
+
+// crossSite reports whether a browser says the POST comes from another site: Fetch
+// metadata, or an Origin other than this server (the request's Host or BaseURL's).
+// Browsers send "Origin: null" under Referrer-Policy: no-referrer, which tells
+// nothing, and old ones send neither: the form token is the check that always holds.
+func (h *Handler) crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	}
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return true
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return false
+	}
+	if b, err := url.Parse(h.baseURL); err == nil && h.baseURL != "" && strings.EqualFold(u.Host, b.Host) {
+		return false
+	}
+	return true
+}

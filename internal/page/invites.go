@@ -1,0 +1,112 @@
+package page
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Kind says what an invite lets its holder do.
+type Kind string
+
+// The kinds of invite the page knows.
+const (
+	// KindAccount lets the holder register an account (XEP-0401, XEP-0445).
+	KindAccount Kind = "account"
+	// KindContact lets the holder add the inviter as a contact (XEP-0379), and register
+	// an account too when the invite's CanRegister is set.
+	KindContact Kind = "contact"
+	// KindReset lets the holder set a new password for the invite's account.
+	KindReset Kind = "reset"
+)
+
+// Invite is what the page shows of an invite.
+// It never carries the token: the page has it from the request.
+type Invite struct {
+	// Host is the XMPP domain the invite is for, such as "example.org".
+	Host string
+	// Kind is what the invite allows; an empty Kind means KindAccount.
+	Kind Kind
+	// Inviter is the bare JID of the inviting account (contact invites), else "".
+	Inviter string
+	// Username is the only localpart the invite can register (account invites), or the
+	// account whose password it resets (reset invites); "" means any name.
+	Username string
+	// CanRegister says whether a contact invite also lets its holder create an account
+	// (";ibr=y"); account and reset invites always lead to the form.
+	CanRegister bool
+	// ExpiresAt is when the invite stops working; the zero time means it does not say.
+	ExpiresAt time.Time
+	// URI is the invite's xmpp: URI, such as "xmpp:example.org?register;preauth=TOKEN";
+	// the page sends it in the Link header, the HTML head and the "open in app" button.
+	// A value that does not start with "xmpp:" is not shown.
+	URI string
+}
+
+// Registrable reports whether the invite leads to the web registration form.
+func (inv Invite) Registrable() bool {
+	switch inv.Kind {
+	case KindContact:
+		return inv.CanRegister
+	case "", KindAccount, KindReset:
+		return true
+	}
+	return false
+}
+
+// Invites is where the page looks invites up.
+// Its implementation decides which hosts a page serves: an invite of a host this page
+// does not serve should be reported dead.
+type Invites interface {
+	// Invite returns the usable invite that token names.
+	// An unknown, used, revoked or expired token (or one of a host the page does not
+	// serve) is an error wrapping ErrInviteDead; ErrUnavailable means the invite
+	// store could not be asked now.
+	// Invite must not consume the invite.
+	Invite(ctx context.Context, token string) (Invite, error)
+}
+
+// Registration is one account creation (or password reset) asked for on the web.
+// It is the host contract's Registration, field for field.
+type Registration struct {
+	// Host is the XMPP domain of the account, the invite's Host.
+	Host string
+	// Token is the invite token the form came with.
+	Token string
+	// Username is the localpart to register, or the account of a reset invite.
+	Username string
+	// Password is the new account's password, as typed.
+	Password string
+}
+
+// Registrar creates accounts; it is the host contract's HostAPI.Register.
+type Registrar interface {
+	// Register creates the account Username@Host with Password using Token, with the
+	// guarantees of in-band registration: nothing is spent when the account cannot be
+	// made, nothing is made when the invite is dead, and of concurrent registrations
+	// with one single-use token exactly one wins.
+	// For a reset invite it sets the password of the invite's account instead.
+	// It returns the account's bare JID.
+	// Errors wrap ErrNameTaken, ErrInvalidName, ErrInvalidPassword, ErrInviteDead,
+	// ErrNameNotAllowed or ErrUnavailable; any other error is shown as a server error.
+	Register(ctx context.Context, r Registration) (jid string, err error)
+}
+
+// Errors the Invites and the Registrar return, wrapped, for the page to tell the visitor
+// what went wrong.
+// The adapter of the host contract maps its errors onto these.
+var (
+	// ErrInviteDead means the token is unknown, used, revoked or expired: 404.
+	ErrInviteDead = errors.New("invite not found, used, revoked or expired")
+	// ErrNameTaken means the account name is already registered: 409.
+	ErrNameTaken = errors.New("account name taken")
+	// ErrInvalidName means the account name is not a valid localpart: 400.
+	ErrInvalidName = errors.New("invalid account name")
+	// ErrInvalidPassword means the host refuses the password: 400.
+	ErrInvalidPassword = errors.New("password refused")
+	// ErrNameNotAllowed means the invite is for another name, or not for this purpose:
+	// 400.
+	ErrNameNotAllowed = errors.New("invite is for another name")
+	// ErrUnavailable means the host or its invite store did not answer: 503.
+	ErrUnavailable = errors.New("service unavailable")
+)
