@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/host"
-	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
 )
 

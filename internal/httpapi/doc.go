@@ -5,7 +5,9 @@
 // It speaks HTTP semantics as RFC 9110 defines them, writes error bodies as problem
 // details (RFC 9457) for clients that accept JSON, and answers CORS preflights
 // (Fetch standard) so that a web page on another origin can use it.
-// It knows nothing of go-plugin or gRPC: mount it in any net/http server.
+// It knows nothing of go-plugin or the process boundary: the plugin's service
+// (internal/service) mounts it at plugin.PathAPI, and the benchmarks mount the same
+// service in-process. Error bodies come from the one problem writer, internal/problem.
 // openapi.yaml beside this file describes the endpoint in OpenAPI 3.1.
 //
 // # Requests

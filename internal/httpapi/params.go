@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/problem"
 )
 
 // params are a request's parameters, checked.
@@ -169,36 +170,6 @@ func credential(hdr http.Header, query, form url.Values) (string, error) {
 	return cred, nil
 }
 
-// accepts reports whether the Accept header fields name mediaType explicitly with a
-// non-zero quality; wildcard ranges do not count.
-func accepts(hdr http.Header, mediaType string) bool {
-	for _, field := range hdr.Values("Accept") {
-		for elem := range strings.SplitSeq(field, ",") {
-			mt, rest, _ := strings.Cut(elem, ";")
-			if !strings.EqualFold(strings.TrimSpace(mt), mediaType) {
-				continue
-			}
-			if qualityNonZero(rest) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// qualityNonZero reports whether the parameters of an Accept element leave its weight
-// above zero (RFC 9110 §12.4.2); a malformed weight counts as 1.
-func qualityNonZero(params string) bool {
-	for p := range strings.SplitSeq(params, ";") {
-		name, value, ok := strings.Cut(p, "=")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "q") {
-			continue
-		}
-		q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return true
-		}
-		return q > 0
-	}
-	return true
-}
+// accepts reports whether the Accept fields of hdr name mediaType with a non-zero
+// quality (see problem.Accepts).
+func accepts(hdr http.Header, mediaType string) bool { return problem.Accepts(hdr, mediaType) }

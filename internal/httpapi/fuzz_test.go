@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
 )
 

@@ -1,4 +1,4 @@
-package plugin
+package transport
 
 import (
 	"context"
@@ -6,51 +6,38 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
-	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
+
+	"github.com/xmpp-invites/invites/plugin"
 )
 
 // TimestampLayout is the layout of "@timestamp" in the plugin's log lines: go-plugin's
 // host parses exactly this (log_entry.go), microseconds and all.
 const TimestampLayout = "2006-01-02T15:04:05.000000Z07:00"
 
-// parentPollInterval is how often the plugin checks that its host still runs.
-const parentPollInterval = 500 * time.Millisecond
-
-// errHostGone ends Serve when the host process has died.
-var errHostGone = errors.New("plugin: host process is gone")
-
-// watchParent cancels ctx with errHostGone once the process that started this one has
-// died (the plugin is then re-parented, so its parent PID changes).
-func watchParent(ctx context.Context, cancel context.CancelCauseFunc, every time.Duration) {
-	parent := os.Getppid()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if os.Getppid() != parent {
-				cancel(errHostGone)
-				return
-			}
-		}
-	}
-}
-
-// closeTimeout bounds the final bookkeeping flush when the plugin stops.
-const closeTimeout = 10 * time.Second
-
 // EnvLogLevel is the environment variable in which a host asks the plugin for the
 // least level worth logging, as slog.Level's text ("DEBUG", "INFO", "WARN+2"): lines
 // below what the host keeps are not written at all.
 const EnvLogLevel = "INVITES_PLUGIN_LOG_LEVEL"
+
+// parentPollInterval is how often the plugin checks that its host still runs.
+const parentPollInterval = 500 * time.Millisecond
+
+// closeTimeout bounds the final bookkeeping flush when the plugin stops.
+const closeTimeout = 10 * time.Second
+
+// errHostGone ends Serve when the host process has died.
+var errHostGone = errors.New("the host process is gone")
+
+// Launched reports whether the process was started by a go-plugin host, that is
+// whether the magic cookie is in its environment.
+func Launched() bool { return os.Getenv(plugin.MagicCookieKey) == plugin.MagicCookieValue }
 
 // ServeOptions tune Serve.
 type ServeOptions struct {
@@ -60,9 +47,10 @@ type ServeOptions struct {
 }
 
 // Serve runs the plugin when a host has started the process (see Launched): it builds
-// the implementation with newImpl, handing it the plugin's logger, serves it over
-// go-plugin until the host shuts the plugin down or ctx ends, then closes it if it has
-// a Close(context.Context) error method.
+// the implementation with newImpl, handing it the plugin's logger, serves its control
+// plane over go-plugin and its HTTP exchanges on the data path the host handed over,
+// until the host shuts the plugin down, the host dies, or ctx ends; then it closes the
+// implementation if it has a Close(context.Context) error method.
 // The implementation is a parameter so that this package, which hosts import, does not
 // link the store and everything behind it; cmd/invites-plugin passes service.New.
 // Its log goes to the process's stderr as JSON lines in go-plugin's format, which the
@@ -70,9 +58,9 @@ type ServeOptions struct {
 // ctx should end only when the plugin must stop on its own, such as on SIGTERM: not on
 // an interrupt, which go-plugin ignores because a terminal's Ctrl-C reaches the plugin
 // as well as the host, and the host stops the plugin itself.
-func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites, opts ServeOptions) error {
+func Serve(ctx context.Context, newImpl func(*slog.Logger) plugin.Invites, opts ServeOptions) error {
 	if !Launched() {
-		return errors.New("plugin: not started by a host (the magic cookie is not set)")
+		return errors.New("not started by a host (the magic cookie is not set)")
 	}
 	level := opts.Level
 	if level == nil {
@@ -86,7 +74,7 @@ func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites, opts ServeOp
 	// lines from the process's real stderr, so keep that file.
 	stderr := os.Stderr
 	logger := slog.New(NewLogHandler(stderr, level))
-	svc := newImpl(logger)
+	impl := newImpl(logger)
 
 	// A host killed with SIGKILL cannot shut its plugin down; without this watch the
 	// plugin would live on as an orphan, holding its store open.
@@ -94,13 +82,22 @@ func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites, opts ServeOp
 	defer cancel(nil)
 	go watchParent(ctx, cancel, parentPollInterval)
 
+	if ctrl, err := dataControl(); err != nil {
+		logger.Warn("no data path: HTTP exchanges will fail", "err", err)
+	} else {
+		ds := &dataServer{impl: impl, log: logger.With("component", "data-path"),
+			maxReq: maxHeadBytes + DefaultMaxBodyBytes, maxResp: DefaultMaxResponseBytes}
+		go ds.acceptData(context.WithoutCancel(ctx), ctrl)
+		defer ctrl.Close()
+	}
+
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		goplugin.Serve(&goplugin.ServeConfig{
-			HandshakeConfig: Handshake(),
-			Plugins:         PluginSet(&InvitesPlugin{Impl: svc}),
-			GRPCServer:      newGRPCServer,
+			HandshakeConfig: plugin.Handshake(),
+			Plugins:         PluginSet(&InvitesPlugin{Impl: impl}),
+			GRPCServer:      goplugin.DefaultGRPCServer,
 			Logger: hclog.New(&hclog.LoggerOptions{
 				Name:       "go-plugin",
 				Output:     stderr,
@@ -124,29 +121,56 @@ func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites, opts ServeOp
 	}
 	cctx, cancelClose := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancelClose()
-	if c, ok := svc.(interface{ Close(context.Context) error }); ok {
+	if c, ok := impl.(interface{ Close(context.Context) error }); ok {
 		if cerr := c.Close(cctx); cerr != nil {
 			logger.Error("closing the plugin failed", "err", cerr)
 			err = errors.Join(err, cerr)
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("plugin: serve: %w", err)
-	}
-	return nil
+	return err
 }
 
-// newGRPCServer is go-plugin's default server tuned for many small calls: a pool of
-// stream workers (a call runs on a goroutine whose stack has already grown, not a new
-// one) and fixed flow-control windows (which turns off gRPC's bandwidth probing, whose
-// pings would wake both processes on every exchange).
-func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	workers := uint32(max(runtime.GOMAXPROCS(0), 2))
-	return grpc.NewServer(append(opts,
-		grpc.NumStreamWorkers(workers),
-		grpc.InitialWindowSize(WindowSize),
-		grpc.InitialConnWindowSize(ConnWindowSize),
-	)...)
+// dataControl returns the data path's control socket the host handed over.
+func dataControl() (*net.UnixConn, error) {
+	s := os.Getenv(EnvDataFD)
+	if s == "" {
+		return nil, fmt.Errorf("%s is not set", EnvDataFD)
+	}
+	fd, err := strconv.Atoi(s)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("%s=%q is not a descriptor", EnvDataFD, s)
+	}
+	f := os.NewFile(uintptr(fd), "invites-data-control")
+	c, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("data path control socket: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		_ = c.Close()
+		return nil, errors.New("data path control socket is not a unix socket")
+	}
+	return uc, nil
+}
+
+// watchParent cancels ctx with errHostGone once the process that started this one has
+// died (the plugin is then re-parented, so its parent PID changes).
+func watchParent(ctx context.Context, cancel context.CancelCauseFunc, every time.Duration) {
+	parent := os.Getppid()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != parent {
+				cancel(errHostGone)
+				return
+			}
+		}
+	}
 }
 
 // NewLogHandler returns the handler Serve logs through: JSON lines on w with the keys
