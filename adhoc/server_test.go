@@ -100,9 +100,9 @@ func testServer(t *testing.T, opts adhoc.ServerOptions) *adhoc.Server {
 			},
 		},
 		{
-			Node: "secret",
-			Name: "Secret",
-			Role: adhoc.RoleAdmin,
+			Node:   "secret",
+			Name:   "Secret",
+			Role:   adhoc.RoleAdmin,
 			Stages: []adhoc.Stage{{Form: stageForm("s")}},
 			Complete: func(context.Context, adhoc.Call, []*adhoc.Form) (adhoc.Result, error) {
 				return adhoc.Result{}, nil

@@ -572,7 +572,9 @@ func pair(t testing.TB, e *env, requester string) *adhoctest.Pair {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p, err := adhoctest.New(ctx, e.srv, jid.MustParse(requester), adhoc.HandlerOptions{
-		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return e.auth.role(j.Domainpart(), j.String()), nil },
+		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) {
+			return e.auth.role(j.Domainpart(), j.String()), nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
