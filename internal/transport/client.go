@@ -92,7 +92,17 @@ func (c *invitesClient) Execute(ctx context.Context, host string, req adhoc.Requ
 	if err != nil {
 		return adhoc.Response{}, fromStatus(ctx, err)
 	}
-	return executeResponseFromProto(resp)
+	r, err := executeResponseFromProto(resp)
+	if err != nil {
+		return adhoc.Response{}, err
+	}
+	// The plugin's answer is held to the rules a requester's decoder applies, before
+	// the host's Handler writes it to a client.
+	// Not wrapped: it is no fault of the requester's, whom an *adhoc.Error would blame.
+	if err := r.Validate(adhoc.Limits{}); err != nil {
+		return adhoc.Response{}, fmt.Errorf("the plugin's answer is malformed: %s", err.Error())
+	}
+	return r, nil
 }
 
 // CheckInvite implements plugin.Invites: one call.

@@ -229,8 +229,9 @@ func (d *DataPath) discard(c *dataConn) {
 // caller giving up ctx's error.
 func (d *DataPath) Exchange(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	deadline := time.Now().Add(d.opts.Timeout)
+	callers := false // the caller's deadline comes first
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
+		deadline, callers = dl, true
 	}
 	uri := r.RequestURI
 	if uri == "" {
@@ -281,6 +282,9 @@ func (d *DataPath) Exchange(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	if err != nil {
 		d.discard(c)
+		if callers && errors.Is(err, os.ErrDeadlineExceeded) {
+			return context.DeadlineExceeded
+		}
 		return d.exchangeError(ctx, err)
 	}
 	resp, err := decodeResponse(payload)

@@ -14,11 +14,15 @@ import (
 	"net/url"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/xmpp-invites/invites/plugin"
 )
 
 // The plugin's end of the data path.
+
+// deadlineGrace is how much longer than the host waits a handler may run.
+const deadlineGrace = 100 * time.Millisecond
 
 // dataServer serves the exchanges the host sends on the data sockets it hands over.
 type dataServer struct {
@@ -105,8 +109,10 @@ func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 // serveOne runs the implementation on one request, leaving the answer in w.
 func (s *dataServer) serveOne(ctx context.Context, w *bufferWriter, req *exchangeRequest) {
 	if req.Timeout > 0 {
+		// The handler's context ends a little after the host stops waiting, so that the
+		// host, not a race, decides what its client sees.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout+deadlineGrace)
 		defer cancel()
 	}
 	r, err := newHTTPRequest(ctx, req)
