@@ -15,14 +15,14 @@ import (
 // Row names, compared in the ratios.
 const (
 	nameCeiling    = "ceiling: bare net/http 201"
-	nameInProcess  = "httpapi in-process (SQLite)"
+	nameInProcess  = "in-process: the plugin's service (SQLite)"
 	nameXMPPD      = "xmppd → plugin (SQLite)"
 	nameBadKey     = "xmppd → plugin, bad key"
 	nameAdhoc      = "ad-hoc create-key over c2s (execute→complete)"
 	nameGrowthBase = "xmppd → plugin, growth baseline"
 	nameGrowth     = "xmppd → plugin, seeded store"
-	nameGrowthInB  = "httpapi in-process, growth baseline"
-	nameGrowthIn   = "httpapi in-process, seeded store"
+	nameGrowthInB  = "in-process, growth baseline"
+	nameGrowthIn   = "in-process, seeded store"
 )
 
 // The order of the groups in the table.
