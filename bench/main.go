@@ -308,7 +308,7 @@ func (h *harness) ratios(rep *report) {
 			through := per(x.HostCPU+x.PluginCPU, x.Result.Sent)
 			alone := per(in.HostCPU, in.Result.Sent)
 			cr := ratio(through, alone)
-			rep.goal(fmt.Sprintf("host + plugin CPU per invite vs in-process, concurrency %d ≤ %.2g×", c, cpuGoal), cr <= cpuGoal,
+			rep.goal(fmt.Sprintf("host + plugin CPU per invite vs in-process, concurrency %d ≤ %.2f×", c, cpuGoal), cr <= cpuGoal,
 				fmt.Sprintf("%.2f× (%.0f µs = %.0f host + %.0f plugin, vs %.0f µs)", cr, through,
 					per(x.HostCPU, x.Result.Sent), per(x.PluginCPU, x.Result.Sent), alone))
 		}

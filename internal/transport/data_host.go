@@ -287,14 +287,12 @@ func (d *DataPath) Exchange(ctx context.Context, w http.ResponseWriter, r *http.
 		}
 		return d.exchangeError(ctx, err)
 	}
-	resp, err := decodeResponse(payload)
+	h := w.Header()
+	resp, err := decodeResponse(payload, h)
 	if err != nil {
 		d.discard(c)
+		clear(h) // nothing of a malformed answer reaches the client
 		return fmt.Errorf("the plugin's answer is malformed: %w", err)
-	}
-	h := w.Header()
-	for k, vs := range resp.Header {
-		h[k] = vs
 	}
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body) // a failed write means the client left; nothing to tell it

@@ -158,36 +158,79 @@ func (d *decoder) string(what string) string {
 	return s
 }
 
-// header reads a header; each name and value takes at least one byte, so a count
-// larger than what is left is refused before anything is allocated for it.
-func (d *decoder) header() http.Header {
-	n := d.uvarint("header count")
-	if d.err != nil || n > uint64(len(d.p)) {
+// header reads a header into h (made when nil).
+// Each name and value takes at least one byte, so a count larger than what is left is
+// refused before anything is allocated for it; and all the names and values are
+// substrings of one string, their value lists parts of one slice: a header costs a
+// few allocations, whatever its size.
+func (d *decoder) header(h http.Header) http.Header {
+	if d.err != nil {
+		return h
+	}
+	// First pass: check the layout, find the header's end, count the values.
+	start := d.p
+	names, values := d.uvarint("header count"), uint64(0)
+	if d.err == nil && names > uint64(len(d.p)) {
 		d.fail("header count")
-		return nil
 	}
-	h := make(http.Header, n)
-	for range n {
-		k := d.string("header name")
-		m := d.uvarint("header value count")
-		if d.err != nil || m > uint64(len(d.p)) {
-			d.fail("header value count")
-			return nil
-		}
-		if k == "" {
+	for i := uint64(0); i < names && d.err == nil; i++ {
+		if d.skipString("header name") == 0 && d.err == nil {
 			d.fail("empty header name")
-			return nil
 		}
-		vs := make([]string, 0, m)
-		for range m {
-			vs = append(vs, d.string("header value"))
+		m := d.uvarint("header value count")
+		if d.err == nil && m > uint64(len(d.p)) {
+			d.fail("header value count")
 		}
-		if d.err != nil {
-			return nil
+		for j := uint64(0); j < m && d.err == nil; j++ {
+			d.skipString("header value")
 		}
-		h[k] = append(h[k], vs...)
+		values += m
 	}
+	if d.err != nil {
+		return h
+	}
+	block := string(start[:len(start)-len(d.p)])
+	rest := d.p
+	// Second pass, over the string, which is known to be well formed.
+	b := decoder{p: start[:len(block)]}
+	off := func() int { return len(block) - len(b.p) }
+	sub := func() string {
+		n := int(b.uvarint(""))
+		i := off()
+		b.p = b.p[n:]
+		return block[i : i+n]
+	}
+	if h == nil {
+		h = make(http.Header, names)
+	}
+	vals := make([]string, 0, values)
+	b.uvarint("")
+	for range names {
+		k := sub()
+		m := int(b.uvarint(""))
+		first := len(vals)
+		for range m {
+			vals = append(vals, sub())
+		}
+		if old, ok := h[k]; ok {
+			h[k] = append(old, vals[first:]...)
+		} else {
+			h[k] = vals[first:len(vals):len(vals)]
+		}
+	}
+	d.p = rest
 	return h
+}
+
+// skipString passes over a string, returning its length.
+func (d *decoder) skipString(what string) int {
+	n := d.uvarint(what)
+	if d.err != nil || n > uint64(len(d.p)) {
+		d.fail(what)
+		return 0
+	}
+	d.p = d.p[n:]
+	return int(n)
 }
 
 // decodeRequest decodes a request payload; Body aliases p.
@@ -204,7 +247,7 @@ func decodeRequest(p []byte) (exchangeRequest, error) {
 	r.Proto = d.string("protocol")
 	flags := d.byte("flags")
 	ms := d.uvarint("timeout")
-	r.Header = d.header()
+	r.Header = d.header(nil)
 	if d.err != nil {
 		return exchangeRequest{}, d.err
 	}
@@ -220,14 +263,15 @@ func decodeRequest(p []byte) (exchangeRequest, error) {
 	return r, nil
 }
 
-// decodeResponse decodes a response payload; Body aliases p.
-func decodeResponse(p []byte) (exchangeResponse, error) {
+// decodeResponse decodes a response payload, adding its header fields to h (made when
+// nil); Body aliases p. On failure h may hold some of the fields.
+func decodeResponse(p []byte, h http.Header) (exchangeResponse, error) {
 	d := decoder{p: p}
 	if d.byte("kind") != kindResponse {
 		d.fail("not a response")
 	}
 	status := d.uvarint("status")
-	h := d.header()
+	h = d.header(h)
 	if d.err != nil {
 		return exchangeResponse{}, d.err
 	}

@@ -32,7 +32,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 	h := http.Header{"Location": {"xmpp:example.com?register;preauth=T"}}
 	b = appendResponse(nil, 201, h, nil)
-	resp, err := decodeResponse(b[frameHeaderLen:])
+	resp, err := decodeResponse(b[frameHeaderLen:], nil)
 	if err != nil || resp.Status != 201 || !reflect.DeepEqual(resp.Header, h) || len(resp.Body) != 0 {
 		t.Fatalf("response: %+v, %v", resp, err)
 	}
@@ -52,7 +52,7 @@ func TestFrameMalformed(t *testing.T) {
 		{'R', 0xc8, 0x01, 1, 0, 1, 0}, // an empty header name
 	} {
 		_, qerr := decodeRequest(p)
-		_, rerr := decodeResponse(p)
+		_, rerr := decodeResponse(p, nil)
 		if !errors.Is(qerr, errFrame) || !errors.Is(rerr, errFrame) {
 			t.Errorf("%d: %v / %v, want malformed", i, qerr, rerr)
 		}
@@ -86,7 +86,7 @@ func TestFuzzSeeds(t *testing.T) {
 		if wantReq {
 			_, err = decodeRequest(p)
 		} else {
-			_, err = decodeResponse(p)
+			_, err = decodeResponse(p, nil)
 		}
 		if err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -26,9 +26,9 @@ func FuzzDecodeFrame(f *testing.F) {
 				t.Fatalf("request round trip:\n%+v\n%+v", r, r2)
 			}
 		}
-		if r, err := decodeResponse(p); err == nil {
+		if r, err := decodeResponse(p, nil); err == nil {
 			b := appendResponse(nil, r.Status, r.Header, r.Body)
-			r2, err := decodeResponse(b[frameHeaderLen:])
+			r2, err := decodeResponse(b[frameHeaderLen:], nil)
 			if err != nil {
 				t.Fatalf("re-encoded response does not decode: %v", err)
 			}
