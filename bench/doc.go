@@ -41,8 +41,9 @@
 // The ceiling and the in-process API run in child processes of the harness (the bench
 // binary started again with INVITES_BENCH_SERVE set), like xmppd, so that no server
 // shares a Go runtime with the load generator.
-// At each concurrency level the three are measured one after another, so that the
-// figures compared are taken close together in time.
+// At each concurrency level the ceiling is measured, then the in-process API and xmppd
+// in three alternating rounds (each a third of the caps), so that the figures compared
+// are taken close together in time and a change in the machine's load touches both.
 //
 // The load generator is net/http with a keep-alive Transport whose idle pool holds
 // twice the concurrency; each worker has one request in flight.
