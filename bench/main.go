@@ -302,7 +302,7 @@ func (h *harness) ratios(rep *report) {
 		}
 		r := ratio(x.Result.Rate(), in.Result.Rate())
 		rep.goal(fmt.Sprintf("through the plugin vs in-process, concurrency %d ≥ %.2g×", c, rateGoal), r >= rateGoal,
-			fmt.Sprintf("%.2f× (%s vs %s invites/s)", r, rate(x.Result.Rate()), rate(in.Result.Rate())))
+			fmt.Sprintf("%.3f× (%s vs %s invites/s)", r, rate(x.Result.Rate()), rate(in.Result.Rate())))
 		if cpuGoal > 0 && x.Result.Sent > 0 && in.Result.Sent > 0 && in.HostCPU > 0 {
 			per := func(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
 			through := per(x.HostCPU+x.PluginCPU, x.Result.Sent)
