@@ -184,7 +184,7 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin binary: %w", err)
 	}
 	cfg.PluginPath = path
-	if err := prepareSocketDir(cfg.SocketDir, cfg.Logger); err != nil {
+	if err := prepareSocketDir(ctx, cfg.SocketDir, cfg.Logger); err != nil {
 		return nil, err
 	}
 	p := &Plugin{

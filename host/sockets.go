@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,7 +18,7 @@ import (
 // that it is a directory of ours that others cannot write, and removes the sockets in it
 // that nobody listens on: those of plugins that were killed (a SIGKILL leaves them).
 // Sockets of live plugins, of this host or another, stay.
-func prepareSocketDir(dir string, log *slog.Logger) error {
+func prepareSocketDir(ctx context.Context, dir string, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("socket directory: %w", err)
 	}
@@ -44,7 +45,10 @@ func prepareSocketDir(dir string, log *slog.Logger) error {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		c, err := net.DialTimeout("unix", path, 100*time.Millisecond)
+		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		var d net.Dialer
+		c, err := d.DialContext(dctx, "unix", path)
+		cancel()
 		if err == nil {
 			_ = c.Close()
 			continue // a live plugin
