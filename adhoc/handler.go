@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"mellium.im/xmlstream"
@@ -33,7 +34,20 @@ type HandlerOptions struct {
 	// Logger receives Executor failures the requester cannot be told about; nil
 	// discards them.
 	Logger *slog.Logger
+	// Role says what the host holds the requester (the JID bound to the stream) for:
+	// its administrators, its accounts. It is asked for every request and every
+	// service discovery query, so a change applies at once, and is sent to the
+	// Executor with it, which then decides without asking the host back.
+	// An error fails the request (internal-server-error) and lists no commands.
+	// Nil means RoleUser for a requester with a localpart on the Handler's host, and
+	// RoleNone for anyone else.
+	Role func(ctx context.Context, requester jid.JID) (Role, error)
 }
+
+// commandsTTL is how long a Handler reuses the command list it got for a role: one
+// disco#info query asks for its features and its identities, which is one call to
+// the Executor, not two.
+const commandsTTL = time.Second
 
 // Handler answers ad-hoc commands and their service discovery on one client stream,
 // by calling an Executor.
@@ -52,6 +66,13 @@ type Handler struct {
 	lim       Limits
 	base      func() context.Context
 	log       *slog.Logger
+	role      func(ctx context.Context, requester jid.JID) (Role, error)
+	now       func() time.Time
+
+	mu     sync.Mutex // guards the cached command list
+	cached []Command
+	cRole  Role
+	cAt    time.Time
 }
 
 // NewHandler returns a Handler for one stream.
@@ -76,6 +97,11 @@ func NewHandler(exec Executor, host string, requester jid.JID, opts HandlerOptio
 		lim:       opts.Limits.withDefaults(),
 		base:      opts.BaseContext,
 		log:       opts.Logger,
+		role:      opts.Role,
+		now:       time.Now,
+	}
+	if h.role == nil {
+		h.role = h.defaultRole
 	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultCallTimeout
@@ -103,6 +129,15 @@ func (h *Handler) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(h.base(), h.timeout)
 }
 
+// defaultRole is the Role of HandlerOptions without one: an account of the host is a
+// user, anyone else nothing.
+func (h *Handler) defaultRole(_ context.Context, requester jid.JID) (Role, error) {
+	if requester.Localpart() != "" && requester.Domainpart() == h.host {
+		return RoleUser, nil
+	}
+	return RoleNone, nil
+}
+
 // HandleIQ implements mux.IQHandler: it decodes the command, runs it and answers.
 func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	if iq.Type != stanza.SetIQ && iq.Type != stanza.GetIQ {
@@ -122,8 +157,12 @@ func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xm
 	}
 	req.Requester = h.requester.String()
 	ctx, cancel := h.ctx()
+	defer cancel()
+	if req.Role, err = h.role(ctx, h.requester); err != nil {
+		h.log.Error("cannot tell the requester's role", "err", err)
+		return h.replyError(t, reply, &Error{Condition: CondInternalServerError})
+	}
 	resp, err := h.exec.Execute(ctx, h.host, req)
-	cancel()
 	if err != nil {
 		return h.replyError(t, reply, err)
 	}
@@ -191,14 +230,31 @@ func (e *Error) TokenReader() xml.TokenReader {
 
 // commands lists what the requester may run; a failure is logged and lists nothing,
 // since service discovery cannot carry the error without ending the stream.
+// A list got for the same role within commandsTTL is reused.
 func (h *Handler) commands() []Command {
 	ctx, cancel := h.ctx()
 	defer cancel()
-	cmds, err := h.exec.Commands(ctx, h.host, h.requester.String())
+	role, err := h.role(ctx, h.requester)
+	if err != nil {
+		h.log.Warn("cannot tell the requester's role", "err", err)
+		return nil
+	}
+	now := h.now()
+	h.mu.Lock()
+	if h.cAt != (time.Time{}) && h.cRole == role && now.Sub(h.cAt) < commandsTTL {
+		cmds := h.cached
+		h.mu.Unlock()
+		return cmds
+	}
+	h.mu.Unlock()
+	cmds, err := h.exec.Commands(ctx, h.host, h.requester.String(), role)
 	if err != nil {
 		h.log.Warn("listing ad-hoc commands failed", "err", err)
 		return nil
 	}
+	h.mu.Lock()
+	h.cached, h.cRole, h.cAt = cmds, role, now
+	h.mu.Unlock()
 	return cmds
 }
 

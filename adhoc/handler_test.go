@@ -31,6 +31,9 @@ func pair(t *testing.T, exec adhoc.Executor, who string, opts adhoc.HandlerOptio
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if opts.Role == nil {
+		opts.Role = func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil }
+	}
 	p, err := adhoctest.New(ctx, exec, jid.MustParse(who), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -244,9 +247,13 @@ type recorder struct {
 	cmdsErr  error
 	delay    time.Duration
 	response adhoc.Response
+	listed   []adhoc.Role // the role of each Commands call
 }
 
-func (r *recorder) Commands(ctx context.Context, host, requester string) ([]adhoc.Command, error) {
+func (r *recorder) Commands(ctx context.Context, host, requester string, role adhoc.Role) ([]adhoc.Command, error) {
+	r.mu.Lock()
+	r.listed = append(r.listed, role)
+	r.mu.Unlock()
 	if r.cmdsErr != nil {
 		return nil, r.cmdsErr
 	}
@@ -374,4 +381,86 @@ func TestHandlerOtherAddressee(t *testing.T) {
 	if len(rec.reqs) != 0 {
 		t.Fatal("executed a command addressed to someone else")
 	}
+}
+
+// TestHandlerRole checks that the host's word on the requester's role reaches the
+// Executor with each request, and that a host that cannot tell fails the request.
+func TestHandlerRole(t *testing.T) {
+	done := adhoc.Response{SessionID: "s", Status: adhoc.StatusCompleted}
+	for i, tc := range []struct {
+		who  string
+		role func(context.Context, jid.JID) (adhoc.Role, error)
+		want adhoc.Role
+		err  string
+	}{
+		0: {alice, nil, adhoc.RoleAdmin, ""}, // pair's default: the tests' roleOf
+		1: {bob, nil, adhoc.RoleUser, ""},
+		2: {bob, func(context.Context, jid.JID) (adhoc.Role, error) { return "", errors.New("accounts down") }, "", "cancel/internal-server-error"},
+	} {
+		rec := &recorder{response: done}
+		p := pair(t, rec, tc.who, adhoc.HandlerOptions{Role: tc.role})
+		_, err := p.Execute(ctxT(t), adhoc.Request{Node: "x"})
+		if got := iqErr(err); got != tc.err {
+			t.Fatalf("%d: %q, want %q", i, got, tc.err)
+		}
+		rec.mu.Lock()
+		if tc.err == "" && (len(rec.reqs) != 1 || rec.reqs[0].Role != tc.want) {
+			t.Errorf("%d: requests %+v, want one with role %q", i, rec.reqs, tc.want)
+		}
+		if tc.err != "" && len(rec.reqs) != 0 {
+			t.Errorf("%d: %d requests reached the executor", i, len(rec.reqs))
+		}
+		rec.mu.Unlock()
+	}
+}
+
+// TestHandlerDefaultRole checks the role of a Handler given no Role: accounts of its
+// host are users (the test pair binds accounts of the host only).
+func TestHandlerDefaultRole(t *testing.T) {
+	for i, tc := range []struct {
+		who  string
+		want adhoc.Role
+	}{
+		0: {"juliet@example.com/balcony", adhoc.RoleUser},
+	} {
+		rec := &recorder{response: adhoc.Response{SessionID: "s", Status: adhoc.StatusCompleted}}
+		ctx := ctxT(t)
+		p, err := adhoctest.New(ctx, rec, jid.MustParse(tc.who), adhoc.HandlerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Execute(ctx, adhoc.Request{Node: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.reqs) != 1 || rec.reqs[0].Role != tc.want {
+			t.Errorf("%d: %+v, want role %q", i, rec.reqs, tc.want)
+		}
+	}
+}
+
+// TestHandlerDiscoCost counts the calls one service discovery query costs: one to the
+// Executor at most, carrying the role, so the plugin never asks the host back.
+func TestHandlerDiscoCost(t *testing.T) {
+	rec := &recorder{}
+	p := pair(t, rec, alice, adhoc.HandlerOptions{})
+	ctx := ctxT(t)
+	if _, err := p.Info(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	if len(rec.listed) != 1 || rec.listed[0] != adhoc.RoleAdmin {
+		t.Errorf("disco#info on a command node: Commands calls %v, want one with role admin", rec.listed)
+	}
+	rec.mu.Unlock()
+	if _, err := p.Commands(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	if len(rec.listed) > 2 {
+		t.Errorf("disco#items after disco#info: %d Commands calls in all", len(rec.listed))
+	}
+	rec.mu.Unlock()
 }

@@ -92,10 +92,11 @@ type Definition struct {
 	Node string
 	// Name is the human-readable name listed in service discovery.
 	Name string
-	// Allowed decides whether requester (a full JID) may see and run the command on
-	// host; it is asked on every request, so revoked rights apply at once.
-	// Nil allows everyone.
-	Allowed func(ctx context.Context, host, requester string) (bool, error)
+	// Role is the least role a requester needs to see and run the command, as the
+	// host says with each request (Request.Role), so revoked rights apply at once and
+	// no check calls back to the host.
+	// RoleNone lets every requester with a bound JID run it.
+	Role Role
 	// Stages are the forms to fill in, in order.
 	Stages []Stage
 	// Complete runs the command.
@@ -185,6 +186,9 @@ func NewServer(cmds []Definition, opts ServerOptions) (*Server, error) {
 		if c.Complete == nil {
 			return nil, fmt.Errorf("adhoc: command %q has no Complete", c.Node)
 		}
+		if !c.Role.Valid() {
+			return nil, fmt.Errorf("adhoc: command %q has an unknown role %q", c.Node, c.Role)
+		}
 		for j, st := range c.Stages {
 			if st.Form == nil {
 				return nil, fmt.Errorf("adhoc: command %q stage %d has no Form", c.Node, j)
@@ -197,55 +201,31 @@ func NewServer(cmds []Definition, opts ServerOptions) (*Server, error) {
 	return s, nil
 }
 
-// Commands implements Executor: it lists, in definition order, the commands requester
-// may run on host.
-func (s *Server) Commands(ctx context.Context, host, requester string) ([]Command, error) {
+// Commands implements Executor: it lists, in definition order, the commands a
+// requester with role may run.
+func (s *Server) Commands(_ context.Context, _, _ string, role Role) ([]Command, error) {
 	var out []Command
 	for _, c := range s.order {
-		ok, err := allowed(ctx, c, host, requester)
-		if err != nil {
-			return nil, fmt.Errorf("adhoc: checking %s: %w", c.Node, err)
-		}
-		if ok {
+		if role.AtLeast(c.Role) {
 			out = append(out, Command{Node: c.Node, Name: c.Name})
 		}
 	}
 	return out, nil
 }
 
-func allowed(ctx context.Context, c *Definition, host, requester string) (bool, error) {
-	if c.Allowed == nil {
-		return true, nil
-	}
-	return c.Allowed(ctx, host, requester)
-}
-
 // Execute implements Executor: it runs one request of a command on host.
 // Protocol failures are *Error values; see the package documentation.
 func (s *Server) Execute(ctx context.Context, host string, req Request) (Response, error) {
-	switch req.Action {
-	case "", ActionExecute, ActionNext, ActionPrev, ActionComplete, ActionCancel:
-	default:
-		return Response{}, &Error{Condition: CondMalformedAction, Text: "unknown action"}
-	}
-	if req.Form != nil {
-		// Hold forms that did not come through the decoders to the same rules.
-		f, err := DecodeForm(req.Form.TokenReader(), nil, s.lim)
-		if err != nil {
-			return Response{}, err
-		}
-		req.Form = f
+	// Requests that did not come through the decoders (such as across the plugin
+	// boundary) are held to the same rules.
+	if err := req.Validate(s.lim); err != nil {
+		return Response{}, err
 	}
 	c, ok := s.cmds[req.Node]
 	if !ok {
 		return Response{}, &Error{Condition: CondItemNotFound, Text: "no such command"}
 	}
-	ok, err := allowed(ctx, c, host, req.Requester)
-	if err != nil {
-		s.log.Warn("ad-hoc permission check failed", "node", c.Node, "err", err)
-		return Response{}, &Error{Condition: CondInternalServerError, Text: "cannot check permissions"}
-	}
-	if !ok || req.Requester == "" {
+	if !req.Role.AtLeast(c.Role) || req.Requester == "" {
 		return Response{}, &Error{Condition: CondForbidden, Text: "not allowed to run this command"}
 	}
 	call := Call{Host: host, Requester: req.Requester, Node: c.Node, SessionID: req.SessionID, Lang: req.Lang}

@@ -100,11 +100,9 @@ func testServer(t *testing.T, opts adhoc.ServerOptions) *adhoc.Server {
 			},
 		},
 		{
-			Node: "secret",
-			Name: "Secret",
-			Allowed: func(_ context.Context, h, r string) (bool, error) {
-				return h == host && strings.HasPrefix(r, "alice@"), nil
-			},
+			Node:   "secret",
+			Name:   "Secret",
+			Role:   adhoc.RoleAdmin,
 			Stages: []adhoc.Stage{{Form: stageForm("s")}},
 			Complete: func(context.Context, adhoc.Call, []*adhoc.Form) (adhoc.Result, error) {
 				return adhoc.Result{}, nil
@@ -115,6 +113,23 @@ func testServer(t *testing.T, opts adhoc.ServerOptions) *adhoc.Server {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// roleOf is the role the tests' host gives a requester: alice administers host, other
+// accounts of host are users, anyone else nothing.
+func roleOf(requester string) adhoc.Role {
+	local, domain, ok := strings.Cut(requester, "@")
+	if !ok || local == "" {
+		return adhoc.RoleNone
+	}
+	domain, _, _ = strings.Cut(domain, "/")
+	switch {
+	case domain != host:
+		return adhoc.RoleNone
+	case local == "alice":
+		return adhoc.RoleAdmin
+	}
+	return adhoc.RoleUser
 }
 
 func condOf(err error) adhoc.Condition {
@@ -157,6 +172,7 @@ func runSteps(t *testing.T, s *adhoc.Server, clk *clock, steps []step) {
 		if req.Node == "" {
 			req.Node = "wizard"
 		}
+		req.Role = roleOf(req.Requester)
 		switch st.sid {
 		case "$":
 			req.SessionID = sid
@@ -391,13 +407,16 @@ func TestServerExpiredTombstone(t *testing.T) {
 func TestServerCommands(t *testing.T) {
 	s := testServer(t, adhoc.ServerOptions{})
 	for i, tc := range []struct {
-		who, host, want string
+		who  string
+		role adhoc.Role
+		want string
 	}{
-		0: {alice, host, "wizard now secret"},
-		1: {bob, host, "wizard now"},
-		2: {alice, "other.example", "wizard now"},
+		0: {alice, adhoc.RoleAdmin, "wizard now secret"},
+		1: {bob, adhoc.RoleUser, "wizard now"},
+		2: {alice, adhoc.RoleNone, "wizard now"},
+		3: {alice, adhoc.Role("root"), ""},
 	} {
-		cmds, err := s.Commands(context.Background(), tc.host, tc.who)
+		cmds, err := s.Commands(context.Background(), host, tc.who, tc.role)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,6 +437,7 @@ func TestNewServerRejects(t *testing.T) {
 		1: {{Node: "a", Complete: done}, {Node: "a", Complete: done}},
 		2: {{Node: "a"}},
 		3: {{Node: "a", Complete: done, Stages: []adhoc.Stage{{}}}},
+		4: {{Node: "a", Complete: done, Role: "root"}},
 	} {
 		if _, err := adhoc.NewServer(defs, adhoc.ServerOptions{}); err == nil {
 			t.Errorf("%d: no error", i)

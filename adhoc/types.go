@@ -51,11 +51,51 @@ type Command struct {
 	Name string
 }
 
+// Role is what the host says a requester is, with each command request: the host
+// decides it from the JID bound to the requester's stream (its accounts, its
+// administrators), and the Executor decides from it, without asking the host back.
+type Role string
+
+// The roles, from least to most.
+const (
+	// RoleNone is a requester the host vouches nothing for.
+	RoleNone Role = ""
+	// RoleUser is an account of the host.
+	RoleUser Role = "user"
+	// RoleAdmin is an administrator of the host.
+	RoleAdmin Role = "admin"
+)
+
+// rank orders the roles; an unknown role ranks below RoleNone, so it grants nothing.
+func (r Role) rank() int {
+	switch r {
+	case RoleNone:
+		return 0
+	case RoleUser:
+		return 1
+	case RoleAdmin:
+		return 2
+	}
+	return -1
+}
+
+// Valid reports whether r is one of the roles above.
+func (r Role) Valid() bool { return r.rank() >= 0 }
+
+// AtLeast reports whether r grants at least what least does (none < user < admin).
+// An unknown role grants nothing, and nothing grants an unknown least.
+func (r Role) AtLeast(least Role) bool {
+	return r.Valid() && least.Valid() && r.rank() >= least.rank()
+}
+
 // Request is one <command/> a requester sent, decoded.
 type Request struct {
 	// Requester is the full JID bound to the requester's stream: the server's word,
 	// never a 'from' the client wrote.
 	Requester string
+	// Role is what the host says the requester is; the host's Handler sets it, a
+	// decoder never does.
+	Role Role
 	// Node is the command's node.
 	Node string
 	// SessionID is empty on the first request of a session.
@@ -89,8 +129,9 @@ type Response struct {
 // Executor runs commands.
 // The plugin implements it; the XMPP side (Handler) calls it.
 type Executor interface {
-	// Commands lists the commands requester may run on host, for disco#items.
-	Commands(ctx context.Context, host, requester string) ([]Command, error)
+	// Commands lists the commands requester, whom the host holds for role, may run on
+	// host, for service discovery.
+	Commands(ctx context.Context, host, requester string, role Role) ([]Command, error)
 	// Execute handles one request of a command on host.
 	// A protocol failure is returned as an *Error.
 	Execute(ctx context.Context, host string, req Request) (Response, error)

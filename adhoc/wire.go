@@ -217,69 +217,44 @@ func decodeElement(r xml.TokenReader, start *xml.StartElement, want xml.Name, li
 // requester sent.
 // r yields the tokens after start, as a mellium handler receives them; when start is
 // nil the first element of r is read.
-// Anything outside lim, or that XEP-0050 does not allow in a request, is refused with
-// an *Error: malformed-action for an unknown action, bad-sessionid for an overlong
-// session id, bad-payload for the rest (more than one form, a form that is not of type
-// submit or cancel, malformed XML).
-// Requester is left empty: only the server knows it.
+// What it reads must follow Request.Validate within lim, and XML that Request cannot
+// hold (more than one form) is refused too: failures are *Error values as
+// Request.Validate returns them, bad-payload for malformed XML.
+// Requester and Role are left empty: only the server knows them.
 func DecodeRequest(r xml.TokenReader, start *xml.StartElement, lim Limits) (Request, error) {
 	lim = lim.withDefaults()
 	var w wireCommand
 	if err := decodeElement(r, start, xml.Name{Space: NS, Local: "command"}, lim, &w); err != nil {
 		return Request{}, err
 	}
-	req := Request{Node: w.Node, SessionID: w.SessionID, Lang: w.Lang}
-	switch a := Action(w.Action); a {
-	case "", ActionExecute, ActionNext, ActionPrev, ActionComplete, ActionCancel:
-		req.Action = a
-	default:
-		return Request{}, &Error{Condition: CondMalformedAction, Text: "unknown action"}
-	}
-	if len(w.SessionID) > MaxSessionIDLen {
-		return Request{}, &Error{Condition: CondBadSessionID, Text: "session id too long"}
-	}
-	if len(w.Node) > lim.MaxValueLen {
-		return Request{}, badPayload("node too long")
-	}
-	if len(w.Lang) > 64 {
-		return Request{}, &Error{Condition: CondBadLocale, Text: "malformed xml:lang"}
-	}
+	req := Request{Node: w.Node, SessionID: w.SessionID, Lang: w.Lang, Action: Action(w.Action)}
 	switch len(w.Forms) {
 	case 0:
 	case 1:
-		f, err := formFromWire(&w.Forms[0], lim)
+		f, err := formFromWire(&w.Forms[0])
 		if err != nil {
 			return Request{}, err
-		}
-		if f.Type != FormSubmit && f.Type != FormCancel {
-			return Request{}, badPayload("a submitted form must be of type submit or cancel")
-		}
-		if len(f.Reported) > 0 || len(f.Items) > 0 {
-			return Request{}, badPayload("a submitted form cannot hold a table")
 		}
 		req.Form = f
 	default:
 		return Request{}, badPayload("more than one form")
 	}
+	if err := req.Validate(lim); err != nil {
+		return Request{}, err
+	}
 	return req, nil
 }
 
 // DecodeResponse reads a <command/> a responder sent, as a requester (or a test) does.
-// Errors are as for DecodeRequest, with bad-payload also for an unknown status, action
-// or note type.
+// What it reads must follow Response.Validate within lim; failures are bad-payload
+// *Error values.
 func DecodeResponse(r xml.TokenReader, start *xml.StartElement, lim Limits) (Response, error) {
 	lim = lim.withDefaults()
 	var w wireCommand
 	if err := decodeElement(r, start, xml.Name{Space: NS, Local: "command"}, lim, &w); err != nil {
 		return Response{}, err
 	}
-	resp := Response{Node: w.Node, SessionID: w.SessionID}
-	switch s := Status(w.Status); s {
-	case StatusExecuting, StatusCompleted, StatusCanceled:
-		resp.Status = s
-	default:
-		return Response{}, badPayload("unknown status")
-	}
+	resp := Response{Node: w.Node, SessionID: w.SessionID, Status: Status(w.Status)}
 	switch len(w.Actions) {
 	case 0:
 	case 1:
@@ -293,12 +268,7 @@ func DecodeResponse(r xml.TokenReader, start *xml.StartElement, lim Limits) (Res
 		if len(a.Complete) > 0 {
 			resp.Actions = append(resp.Actions, ActionComplete)
 		}
-		switch e := Action(a.Execute); e {
-		case "", ActionPrev, ActionNext, ActionComplete:
-			resp.DefaultAction = e
-		default:
-			return Response{}, badPayload("unknown execute action")
-		}
+		resp.DefaultAction = Action(a.Execute)
 	default:
 		return Response{}, badPayload("more than one actions element")
 	}
@@ -307,22 +277,15 @@ func DecodeResponse(r xml.TokenReader, start *xml.StartElement, lim Limits) (Res
 	}
 	for _, n := range w.Notes {
 		t := NoteType(n.Type)
-		switch t {
-		case "":
+		if t == "" {
 			t = NoteInfo
-		case NoteInfo, NoteWarn, NoteError:
-		default:
-			return Response{}, badPayload("unknown note type")
-		}
-		if len(n.Text) > lim.MaxValueLen {
-			return Response{}, badPayload("note too long")
 		}
 		resp.Notes = append(resp.Notes, Note{Type: t, Text: n.Text})
 	}
 	switch len(w.Forms) {
 	case 0:
 	case 1:
-		f, err := formFromWire(&w.Forms[0], lim)
+		f, err := formFromWire(&w.Forms[0])
 		if err != nil {
 			return Response{}, err
 		}
@@ -330,48 +293,44 @@ func DecodeResponse(r xml.TokenReader, start *xml.StartElement, lim Limits) (Res
 	default:
 		return Response{}, badPayload("more than one form")
 	}
+	if err := resp.Validate(lim); err != nil {
+		return Response{}, err
+	}
 	return resp, nil
 }
 
 // DecodeForm reads an <x xmlns='jabber:x:data'/>, including a result table.
-// r and start are as for DecodeRequest; failures are bad-payload *Error values.
+// r and start are as for DecodeRequest; what it reads must follow Form.Validate within
+// lim; failures are bad-payload *Error values.
 func DecodeForm(r xml.TokenReader, start *xml.StartElement, lim Limits) (*Form, error) {
 	lim = lim.withDefaults()
 	var w wireForm
 	if err := decodeElement(r, start, xml.Name{Space: NSData, Local: "x"}, lim, &w); err != nil {
 		return nil, err
 	}
-	return formFromWire(&w, lim)
+	f, err := formFromWire(&w)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Validate(lim); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
-func formFromWire(w *wireForm, lim Limits) (*Form, error) {
-	f := &Form{Type: FormType(w.Type)}
-	switch f.Type {
-	case FormForm, FormSubmit, FormCancel, FormResult:
-	default:
-		return nil, badPayload("unknown form type")
-	}
+// formFromWire turns the XML form into a Form, refusing what a Form cannot hold
+// (an element given twice where XEP-0004 allows one); the caller validates the rest.
+func formFromWire(w *wireForm) (*Form, error) {
+	f := &Form{Type: FormType(w.Type), Instructions: w.Instructions}
 	switch len(w.Title) {
 	case 0:
 	case 1:
-		if len(w.Title[0]) > lim.MaxValueLen {
-			return nil, badPayload("title too long")
-		}
 		f.Title = w.Title[0]
 	default:
 		return nil, badPayload("more than one title")
 	}
-	if len(w.Instructions) > lim.MaxValues {
-		return nil, badPayload("too many instructions")
-	}
-	for _, s := range w.Instructions {
-		if len(s) > lim.MaxValueLen {
-			return nil, badPayload("instructions too long")
-		}
-		f.Instructions = append(f.Instructions, s)
-	}
 	var err error
-	if f.Fields, err = fieldsFromWire(w.Fields, lim); err != nil {
+	if f.Fields, err = fieldsFromWire(w.Fields); err != nil {
 		return nil, err
 	}
 	switch len(w.Reported) {
@@ -380,15 +339,12 @@ func formFromWire(w *wireForm, lim Limits) (*Form, error) {
 			return nil, badPayload("table items without reported fields")
 		}
 	case 1:
-		if f.Reported, err = fieldsFromWire(w.Reported[0].Fields, lim); err != nil {
+		if f.Reported, err = fieldsFromWire(w.Reported[0].Fields); err != nil {
 			return nil, err
-		}
-		if len(w.Items) > lim.MaxItems {
-			return nil, badPayload("too many table items")
 		}
 		f.Items = make([][]Field, 0, len(w.Items))
 		for _, it := range w.Items {
-			row, err := fieldsFromWire(it.Fields, lim)
+			row, err := fieldsFromWire(it.Fields)
 			if err != nil {
 				return nil, err
 			}
@@ -400,93 +356,35 @@ func formFromWire(w *wireForm, lim Limits) (*Form, error) {
 	return f, nil
 }
 
-func fieldsFromWire(ws []wireField, lim Limits) ([]Field, error) {
-	if len(ws) > lim.MaxFields {
-		return nil, badPayload("too many fields")
-	}
+func fieldsFromWire(ws []wireField) ([]Field, error) {
 	if len(ws) == 0 {
 		return nil, nil
 	}
 	out := make([]Field, 0, len(ws))
-	seen := make(map[string]bool, len(ws))
 	for _, w := range ws {
 		fl := Field{Var: w.Var, Type: FieldType(w.Type), Label: w.Label, Required: len(w.Required) > 0}
-		if !validFieldType(fl.Type) {
-			return nil, badPayload("unknown field type")
-		}
-		if len(fl.Var) > lim.MaxValueLen || len(fl.Label) > lim.MaxValueLen {
-			return nil, badPayload("field var or label too long")
-		}
-		if fl.Var == "" && fl.Type != FieldFixed {
-			return nil, badPayload("field without var")
-		}
-		if fl.Var != "" {
-			if seen[fl.Var] {
-				return nil, badPayload("duplicate field " + strconv.Quote(truncate(fl.Var, 64)))
-			}
-			seen[fl.Var] = true
-		}
 		switch len(w.Desc) {
 		case 0:
 		case 1:
-			if len(w.Desc[0]) > lim.MaxValueLen {
-				return nil, badPayload("field description too long")
-			}
 			fl.Desc = w.Desc[0]
 		default:
 			return nil, badPayload("more than one field description")
 		}
-		if len(w.Values) > lim.MaxValues || len(w.Options) > lim.MaxValues {
-			return nil, badPayload("too many values")
-		}
-		if len(w.Values) > 1 && singleValued(fl.Type) {
-			return nil, badPayload("more than one value in a single-valued field")
-		}
-		for _, v := range w.Values {
-			if len(v) > lim.MaxValueLen {
-				return nil, badPayload("value too long")
-			}
-		}
 		if len(w.Values) > 0 {
-			fl.Values = append([]string(nil), w.Values...)
+			fl.Values = w.Values
 		}
-		for _, o := range w.Options {
-			if len(o.Values) != 1 {
-				return nil, badPayload("an option must have exactly one value")
+		if len(w.Options) > 0 {
+			fl.Options = make([]Option, 0, len(w.Options))
+			for _, o := range w.Options {
+				if len(o.Values) != 1 {
+					return nil, badPayload("an option must have exactly one value")
+				}
+				fl.Options = append(fl.Options, Option{Label: o.Label, Value: o.Values[0]})
 			}
-			if len(o.Label) > lim.MaxValueLen || len(o.Values[0]) > lim.MaxValueLen {
-				return nil, badPayload("option too long")
-			}
-			fl.Options = append(fl.Options, Option{Label: o.Label, Value: o.Values[0]})
 		}
 		out = append(out, fl)
 	}
 	return out, nil
-}
-
-func validFieldType(t FieldType) bool {
-	switch t {
-	case "", FieldBoolean, FieldFixed, FieldHidden, FieldJIDMulti, FieldJIDSingle,
-		FieldListMulti, FieldListSingle, FieldTextMulti, FieldTextPrivate, FieldTextSingle:
-		return true
-	}
-	return false
-}
-
-// singleValued reports whether XEP-0004 allows at most one value in a field of type t.
-func singleValued(t FieldType) bool {
-	switch t {
-	case FieldBoolean, FieldHidden, FieldJIDSingle, FieldListSingle, FieldTextPrivate, FieldTextSingle:
-		return true
-	}
-	return false
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // tokens builds a sequence of XML tokens.

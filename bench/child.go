@@ -14,8 +14,8 @@ import (
 )
 
 // childEnv, when set in the environment, makes the bench binary serve instead of
-// measuring: "ceiling" serves the bare 201 handler, "inprocess:DIR" serves httpapi over
-// a core.Service on DIR/invites.db.
+// measuring: "ceiling" serves the bare 201 handler, "inprocess:DIR" serves the plugin's
+// service (internal/service) on DIR/invites.db.
 // The servers compared with xmppd run in a process of their own, like xmppd, so that
 // they do not share a Go runtime (scheduler, collector) with the load generator.
 const childEnv = "INVITES_BENCH_SERVE"

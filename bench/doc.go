@@ -21,8 +21,9 @@
 //
 //	ceiling     a bare net/http handler answering 201 with a Location: the most any
 //	            handler can do on this machine with this load generator
-//	inprocess   httpapi mounted over a core.Service on SQLite, without the plugin
-//	            boundary: what the boundary costs
+//	inprocess   the plugin's own serving side (internal/service: the same mux,
+//	            httpapi, core and SQLite store) in one process, without the plugin
+//	            boundary: what the boundary costs, handler stack for handler stack
 //	xmppd       xmppd with the plugin on SQLite (fresh data directory, API key made
 //	            with invites-plugin keys create against the same directory while the
 //	            server runs), driven at each -concurrency level
@@ -40,8 +41,9 @@
 // The ceiling and the in-process API run in child processes of the harness (the bench
 // binary started again with INVITES_BENCH_SERVE set), like xmppd, so that no server
 // shares a Go runtime with the load generator.
-// At each concurrency level the three are measured one after another, so that the
-// figures compared are taken close together in time.
+// At each concurrency level the ceiling is measured, then the in-process API and xmppd
+// in three alternating rounds (each a third of the caps), so that the figures compared
+// are taken close together in time and a change in the machine's load touches both.
 //
 // The load generator is net/http with a keep-alive Transport whose idle pool holds
 // twice the concurrency; each worker has one request in flight.
@@ -57,12 +59,21 @@
 //
 // # Fault runs
 //
-// Each on a fresh xmppd, all but the third under a load of 16 concurrent clients:
+// Each on a fresh xmppd, all but the orphan run under load:
 //
 //   - SIGKILL of the plugin: xmppd must stay up and answer 503 with Retry-After while
 //     the plugin is down, create invites again within 2 s, and answer nothing but 201
 //     and 503 beyond the requests in flight; after xmppd has stopped, every token
 //     answered 201 must pass core.Service.CheckInvite on the store.
+//   - SIGSTOP of the plugin: every request must be answered within the health
+//     deadline (host's defaults: 2 s + 3 × 2 s), 503 while the plugin is hung, which
+//     must be killed and replaced; every token answered 201 must be in the store.
+//   - A plugin that cannot start for 20 s (a wrapper script exits at once), then can:
+//     503 with Retry-After meanwhile, each failed start logged once at error level, and
+//     back by itself within the longest backoff (30 s).
+//   - PostgreSQL unreachable for 10 s (xmppd's plugin on PostgreSQL through a proxy of
+//     the harness that drops every connection): back by itself, every token answered
+//     201 in the database.
 //   - SIGKILL of xmppd and its plugin at once (the process group): restarted on the
 //     same data, xmppd must create invites with the old key, and every token answered
 //     201 before the kill must be in the store.

@@ -37,7 +37,10 @@ const (
 )
 
 func (h *harness) runFaults(ctx context.Context, rep *report) error {
-	for _, f := range []func(context.Context, *report) error{h.faultKillPlugin, h.faultKillBoth, h.faultOrphan, h.faultConnections} {
+	for _, f := range []func(context.Context, *report) error{
+		h.faultKillPlugin, h.faultStopPlugin, h.faultCannotStart, h.faultStoreOutage,
+		h.faultKillBoth, h.faultOrphan, h.faultConnections,
+	} {
 		if err := f(ctx, rep); err != nil {
 			return err
 		}

@@ -7,12 +7,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/service"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/plugin"
 )
 
 // benchDomain is the XMPP domain every run serves.
@@ -88,49 +89,53 @@ func ceilingHandler() http.Handler {
 	})
 }
 
-// inProcess is the invite API mounted in this process over a core.Service on SQLite:
-// everything the plugin does but the process boundary.
+// inProcess is the plugin's serving side (internal/service: its mux, httpapi, the core,
+// SQLite) mounted in this process: everything the plugin does but the process
+// boundary, the same handler stack.
 type inProcess struct {
 	*localServer
 	// Credential is an API key for benchDomain.
 	Credential string
-	// Service is the core the server uses, for checks.
-	Service *core.Service
 }
 
-// startInProcess opens (creating if needed) the SQLite store dir/invites.db, creates an
-// API key and serves httpapi over it.
-// The failed-authentication limit is off, so that the bad-key path can be measured.
+// startInProcess configures the plugin's service on dir (its SQLite store
+// dir/invites.db, created if needed) with the plugin config xmppd gets, creates an API
+// key, and serves it.
 func startInProcess(ctx context.Context, dir string) (*inProcess, error) {
-	st, err := store.Open(ctx, filepath.Join(dir, "invites.db"), nil)
-	if err != nil {
-		return nil, fmt.Errorf("opening store: %w", err)
+	svc := service.New(nil)
+	if _, err := svc.Configure(ctx, plugin.Config{Domains: []string{benchDomain}, DataDir: dir, ConfigTOML: pluginConfig}, nil); err != nil {
+		return nil, fmt.Errorf("configuring the service: %w", err)
 	}
+	cred, err := createKey(ctx, filepath.Join(dir, config.StoreFile))
+	if err != nil {
+		_ = svc.Close(ctx)
+		return nil, err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = svc.ServeHTTP(r.Context(), w, r) })
+	ls, err := serveLocal(ctx, h)
+	if err != nil {
+		_ = svc.Close(ctx)
+		return nil, err
+	}
+	ls.closers = append(ls.closers, func() error { return svc.Close(context.WithoutCancel(ctx)) })
+	return &inProcess{localServer: ls, Credential: cred}, nil
+}
+
+// createKey creates an API key for benchDomain in the store at path, as the key
+// command line does.
+func createKey(ctx context.Context, path string) (string, error) {
+	st, err := store.Open(ctx, path, nil)
+	if err != nil {
+		return "", fmt.Errorf("opening store: %w", err)
+	}
+	defer st.Close()
 	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: benchDomain}}})
 	if err != nil {
-		_ = st.Close()
-		return nil, fmt.Errorf("core service: %w", err)
+		return "", fmt.Errorf("core service: %w", err)
 	}
 	_, cred, err := svc.CreateKey(ctx, core.KeySpec{Host: benchDomain, Name: "bench"})
 	if err != nil {
-		_ = st.Close()
-		return nil, fmt.Errorf("creating key: %w", err)
+		return "", fmt.Errorf("creating key: %w", err)
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.Run(runCtx) })
-	h := httpapi.New(svc, httpapi.Options{FailedAuthRate: core.Rate{N: -1}})
-	ls, err := serveLocal(ctx, h)
-	if err != nil {
-		stop()
-		wg.Wait()
-		_ = st.Close()
-		return nil, err
-	}
-	ls.closers = append(ls.closers, st.Close, func() error {
-		stop()
-		wg.Wait()
-		return nil
-	})
-	return &inProcess{localServer: ls, Credential: cred, Service: svc}, nil
+	return cred, nil
 }

@@ -51,12 +51,18 @@ failed_auth_rate = "1000000000/s"
 // until the invite API answers from the plugin (403 to a request without a key).
 // Its log goes to dataDir/../NAME.log.
 func startXMPPD(ctx context.Context, bins binaries, dataDir, name string) (*xmppd, error) {
+	return startXMPPDWith(ctx, bins, dataDir, name, "")
+}
+
+// startXMPPDWith is startXMPPD with more top-level keys of the plugin's config (such as
+// a store address).
+func startXMPPDWith(ctx context.Context, bins binaries, dataDir, name, extraConfig string) (*xmppd, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	base := filepath.Dir(dataDir)
 	cfgFile := filepath.Join(base, "plugin.toml")
-	if err := os.WriteFile(cfgFile, []byte(pluginConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(extraConfig+pluginConfig), 0o600); err != nil {
 		return nil, fmt.Errorf("plugin config: %w", err)
 	}
 	if err := addAdmin(ctx, bins, dataDir); err != nil {

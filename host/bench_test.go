@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,23 +11,20 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/host"
-	"github.com/xmpp-invites/invites/httpapi"
-	"github.com/xmpp-invites/invites/internal/config"
-	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/service"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
 // BenchmarkCreateInvite creates invites over HTTP through the host and the real plugin
-// binary, and through httpapi mounted in this process on the same store, in the same
-// run.
+// binary, and through the plugin's serving side (internal/service) in this process on
+// the same store, in the same run.
 // The ratio metric is in-process time over plugin time: for "serial", one request at a
 // time, a ratio of latencies; for "parallel", with 4×GOMAXPROCS clients at once, a
 // ratio of throughputs.
 //
 //	go test ./host -run '^$' -bench CreateInvite -benchtime 3s
 func BenchmarkCreateInvite(b *testing.B) {
-	bin := buildPlugin(b)
+	bin := pluginBinary(b)
 	dataDir := b.TempDir()
 	cred := newKey(b, dataDir)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,26 +41,16 @@ func BenchmarkCreateInvite(b *testing.B) {
 	viaPlugin := httptest.NewServer(p.Handler())
 	defer viaPlugin.Close()
 
-	st, err := store.Open(ctx, filepath.Join(dataDir, config.StoreFile), nil)
-	if err != nil {
+	// In-process: the plugin's own serving side, the same handler stack, on the same
+	// store, without the boundary.
+	svc := service.New(nil)
+	if _, err := svc.Configure(ctx, plugin.Config{Domains: []string{"localhost"}, DataDir: dataDir}, nil); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = st.Close() }()
-	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: "localhost"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	runCtx, stopRun := context.WithCancel(ctx)
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		svc.Run(runCtx)
-	}()
-	defer func() {
-		stopRun()
-		<-ran
-	}()
-	inProcess := httptest.NewServer(httpapi.New(svc, httpapi.Options{}))
+	defer func() { _ = svc.Close(ctx) }()
+	inProcess := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = svc.ServeHTTP(r.Context(), w, r)
+	}))
 	defer inProcess.Close()
 
 	// The two sides take turns, so that load from elsewhere on the machine hits both

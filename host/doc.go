@@ -1,37 +1,43 @@
 // Package host is what a Go XMPP server imports to run the invites plugin: Load starts
-// the invites-plugin binary with hashicorp/go-plugin (gRPC only, automatic mutual TLS),
-// configures it, and returns a Plugin to wire into the server.
+// the invites-plugin binary with hashicorp/go-plugin, configures it, and returns a
+// Plugin to wire into the server (see Example):
 //
-//	p, err := host.Load(ctx, host.Config{
-//		PluginPath: "/usr/lib/invites/invites-plugin",
-//		Plugin:     plugin.Config{Domains: []string{"example.com"}, DataDir: "/var/lib/invites"},
-//		API:        myServer, // plugin.HostAPI: admins, accounts, domains, log
-//		Logger:     logger,
-//	})
-//	defer p.Close()
-//	mux.Handle("/invites_api", p.Handler())  // the HTTP invite API
-//	// XMPP side: p.Commands / p.Execute (XEP-0050, an adhoc.Executor),
-//	// p.CheckInvite / p.RedeemInvite (XEP-0445 pre-authenticated registration).
+//   - HTTP: Mount (or Handler) routes the plugin's paths (the invite API at
+//     /invites_api) on the server's own http.ServeMux, beside its other routes.
+//   - XMPP: the Plugin is an adhoc.Executor for the ad-hoc commands (XEP-0050) of
+//     adhoc.Handler, which tells it each requester's role; CheckInvite and
+//     RedeemInvite serve pre-authenticated registration (XEP-0445, XEP-0401).
+//   - Config.API is the server as the plugin sees it (plugin.HostAPI).
+//
+// # The boundary
+//
+// Calls travel on go-plugin's gRPC with automatic mutual TLS. HTTP exchanges travel
+// as frames on unix stream sockets the host makes and hands to the plugin, one
+// exchange at a time each: the host reads the request body (bounded, 413 beyond),
+// and writes a response only once the whole of it has arrived.
+// The host stays in front: its server's port, timeouts and client address apply.
 //
 // # Supervision
 //
-// The plugin's process exit is watched continuously, its health checked every
-// Config.HealthInterval, and a call that finds it unreachable triggers a look at once.
-// A crashed or hung plugin is restarted at once, later restarts within
-// Config.RestartWindow back off exponentially from Config.MinBackoff to
-// Config.MaxBackoff; after Config.MaxRestarts the plugin stays down and the log says
-// so.
-// While it is down the HTTP API answers 503 with Retry-After, commands fail with
-// service-unavailable and redemption with plugin.ErrUnavailable.
-// Close lets calls in flight finish (up to Config.ShutdownTimeout) and shuts the plugin
-// down cleanly.
+// The process's exit is watched continuously and its health checked every
+// Config.HealthInterval, at once when a call finds it unreachable. A plugin that
+// crashes, or fails or times out Config.HealthFailures health checks in a row (a hung
+// one: SIGSTOP, a deadlock), is killed and a new one started: at once, then after a
+// backoff from Config.MinBackoff doubling to Config.MaxBackoff, for as long as it
+// takes, a failed Configure (a database that is down) included; each failure is
+// logged once, at error level. While it is down, HTTP answers 503 at once with a
+// Retry-After saying when the next start is tried, commands fail with
+// service-unavailable and the other calls with plugin.ErrUnavailable. Close lets calls
+// in flight finish (up to Config.ShutdownTimeout) and shuts the plugin down cleanly.
+// go-plugin's unix socket lives in Config.SocketDir, where Load removes the sockets
+// that killed plugins left.
 //
 // # Logging
 //
-// go-plugin's own log and each JSON line the plugin writes to its stderr reach
-// Config.Logger at their level, through one hclog-to-slog adapter, with
-// logger=invites-plugin.
-// The plugin is told (plugin.EnvLogLevel) the least level Config.Logger keeps, so it
-// does not write lines that would be dropped; setting that variable in the host's
-// environment overrides it.
+// Each JSON line the plugin writes to its stderr reaches Config.Logger at its level,
+// through one hclog-to-slog adapter, with logger=invites-plugin; go-plugin's own lines
+// come through it too, its errors as warnings (supervision logs the error).
+// The plugin is told the least level Config.Logger keeps, so it does not write lines
+// that would be dropped; INVITES_PLUGIN_LOG_LEVEL in the host's environment overrides
+// it.
 package host

@@ -47,7 +47,13 @@ func slogLevel(l hclog.Level) (slog.Level, bool) {
 const hclogTimestampKey = "timestamp"
 
 // Log implements hclog.Logger.
+// go-plugin's own error lines (about a process that exited, or failed to start) are
+// logged as warnings: supervision logs the one error line per failure, with what it
+// does next. Lines the plugin wrote (under a name) keep their level.
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	if a.name == "" && level > hclog.Warn && level != hclog.Off {
+		level = hclog.Warn
+	}
 	sl, ok := slogLevel(level)
 	ctx := context.Background() // hclog carries no context
 	if !ok || !a.log.Enabled(ctx, sl) {

@@ -80,6 +80,13 @@ func TestHCLogAdapter(t *testing.T) {
 		t.Errorf("StandardLogger wrote %q", buf.String())
 	}
 
+	// go-plugin's own errors (the root logger) are warnings: supervision logs the error.
+	buf.Reset()
+	newHCLogAdapter(base).Error("plugin process exited", "error", "exit status 1")
+	if !strings.Contains(buf.String(), `"level":"WARN"`) {
+		t.Errorf("go-plugin's own error logged %q", buf.String())
+	}
+
 	off := newHCLogAdapter(slog.New(slog.DiscardHandler))
 	if off.GetLevel() != hclog.Off {
 		t.Errorf("discarding logger level = %v", off.GetLevel())

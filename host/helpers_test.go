@@ -3,10 +3,10 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -16,22 +16,60 @@ import (
 	"github.com/xmpp-invites/invites/internal/store"
 )
 
-// buildPlugin builds cmd/invites-plugin into a temporary directory.
-func buildPlugin(tb testing.TB) string {
-	tb.Helper()
+// envPlugin names the plugin binary TestMain builds, for the tests and the Example.
+const envPlugin = "INVITES_PLUGIN"
+
+// TestMain builds cmd/invites-plugin once into a temporary directory, unless
+// INVITES_PLUGIN already names a binary.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv(envPlugin) == "" {
+		dir, err := os.MkdirTemp("", "invites-host-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		bin := filepath.Join(dir, "invites-plugin")
+		if err := build(bin); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := os.Setenv(envPlugin, bin); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// build builds cmd/invites-plugin into out.
+func build(out string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("building the plugin: %w", err)
 	}
-	out := filepath.Join(tb.TempDir(), "invites-plugin")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "github.com/xmpp-invites/invites/cmd/invites-plugin")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("building the plugin: %v\n%s", err, b)
+		return fmt.Errorf("building the plugin: %w\n%s", err, b)
 	}
-	return out
+	return nil
+}
+
+// pluginBinary returns the plugin binary TestMain built.
+func pluginBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv(envPlugin)
+	if bin == "" {
+		tb.Fatal("no plugin binary")
+	}
+	return bin
 }
 
 // newKey creates an API key for localhost in the store of dataDir, as the key command

@@ -8,31 +8,33 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
 // Defaults for the zero fields of Config.
 const (
 	// DefaultHealthInterval is how often a running plugin's health is checked.
-	DefaultHealthInterval = 10 * time.Second
+	DefaultHealthInterval = 2 * time.Second
+	// DefaultHealthTimeout bounds one health check.
+	DefaultHealthTimeout = 2 * time.Second
+	// DefaultHealthFailures is how many failed or timed-out health checks in a row
+	// make the host kill the plugin and start a new one.
+	DefaultHealthFailures = 3
 	// DefaultStartTimeout bounds starting and configuring the plugin.
 	DefaultStartTimeout = 30 * time.Second
-	// DefaultMinBackoff is the wait before the second restart within RestartWindow;
-	// the first is immediate, each later one waits twice as long as the one before.
+	// DefaultMinBackoff is the wait before the second restart in a row; the first is
+	// immediate, each later one waits twice as long as the one before.
 	DefaultMinBackoff = 500 * time.Millisecond
 	// DefaultMaxBackoff bounds the wait between restarts.
 	DefaultMaxBackoff = 30 * time.Second
-	// DefaultMaxRestarts is how many restarts RestartWindow allows before the plugin
-	// stays down.
-	DefaultMaxRestarts = 5
-	// DefaultRestartWindow is the period MaxRestarts counts over.
-	DefaultRestartWindow = 10 * time.Minute
 	// DefaultShutdownTimeout bounds how long Close waits for calls in flight.
 	DefaultShutdownTimeout = 10 * time.Second
 )
@@ -46,41 +48,50 @@ type Config struct {
 	// served, the public HTTP base URL, the data directory and the plugin's TOML config.
 	Plugin plugin.Config
 	// API is the host's side of the boundary, which the plugin calls back.
-	// nil means a host with no administrators and no accounts, serving Plugin.Domains,
-	// whose Log writes to Logger.
+	// nil means a host with no accounts that registers none.
 	API plugin.HostAPI
 	// Logger receives the host's supervision log and the plugin's own log (each line at
 	// its level, with logger=invites-plugin); nil discards both.
 	Logger *slog.Logger
+	// SocketDir is the directory for go-plugin's unix sockets, created 0700 if
+	// missing; sockets in it that no live plugin listens on are removed at Load.
+	// Default: invites-plugin-UID in os.TempDir().
+	SocketDir string
 	// HealthInterval is how often a running plugin's health is checked.
 	// Default DefaultHealthInterval. A crash is noticed sooner: the process's exit and
 	// failed calls are watched continuously.
 	HealthInterval time.Duration
+	// HealthTimeout bounds one health check; after a failed one the next follows one
+	// HealthTimeout after it began. Default DefaultHealthTimeout.
+	HealthTimeout time.Duration
+	// HealthFailures is how many failed or timed-out health checks in a row make the
+	// host kill the plugin (a hung process included) and start a new one.
+	// Default DefaultHealthFailures.
+	HealthFailures int
 	// StartTimeout bounds starting the process and configuring it.
 	// Default DefaultStartTimeout.
 	StartTimeout time.Duration
-	// CallTimeout bounds each call to the plugin (commands, redemption, health) when the
-	// caller's context has no earlier deadline. Default plugin.DefaultCallTimeout.
+	// CallTimeout bounds each call to the plugin (commands, redemption) when the
+	// caller's context has no earlier deadline. Default 10 s.
 	CallTimeout time.Duration
-	// HTTPTimeout bounds one HTTP exchange with the plugin.
-	// Default plugin.DefaultHTTPTimeout.
+	// HTTPTimeout bounds one HTTP exchange with the plugin. Default 10 s.
 	HTTPTimeout time.Duration
-	// MaxBodyBytes bounds the request bodies Handler forwards; a longer one gets 413.
-	// The plugin's own, usually smaller, limit applies too.
-	// Default plugin.DefaultMaxBodyBytes (16 MiB).
+	// MaxBodyBytes bounds the request bodies Handler forwards; a longer one gets 413
+	// before anything reaches the plugin. The plugin's own, usually smaller, limit
+	// applies too. Default 16 MiB.
 	MaxBodyBytes int64
-	// MinBackoff is the wait before the second restart within RestartWindow; the first
-	// restart is immediate, and each later one waits twice as long as the one before,
-	// at most MaxBackoff. Default DefaultMinBackoff.
+	// MaxResponseBytes bounds a response body from the plugin. Default 4 MiB.
+	MaxResponseBytes int
+	// MaxConns bounds the HTTP exchanges in flight with the plugin (one unix socket
+	// each); more wait for a free one. Default 64.
+	MaxConns int
+	// MinBackoff is the wait before the second restart in a row; the first restart is
+	// immediate, and each later one waits twice as long as the one before, at most
+	// MaxBackoff, for as long as it takes: the host never gives up.
+	// A plugin that ran for MaxBackoff counts as new. Default DefaultMinBackoff.
 	MinBackoff time.Duration
 	// MaxBackoff bounds the wait between restarts. Default DefaultMaxBackoff.
 	MaxBackoff time.Duration
-	// MaxRestarts is how many restarts (successful or not) RestartWindow allows; when
-	// one more would be needed the plugin stays down, which is logged as an error,
-	// until Close. Default DefaultMaxRestarts.
-	MaxRestarts int
-	// RestartWindow is the period MaxRestarts counts over. Default DefaultRestartWindow.
-	RestartWindow time.Duration
 	// ShutdownTimeout bounds how long Close waits for calls in flight before it stops
 	// the plugin. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -88,20 +99,25 @@ type Config struct {
 
 func (c *Config) fill() error {
 	if c.PluginPath == "" {
-		return errors.New("host: no plugin path")
+		return errors.New("no plugin path")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.SocketDir == "" {
+		c.SocketDir = filepath.Join(os.TempDir(), fmt.Sprintf("invites-plugin-%d", os.Getuid()))
+	}
 	setDefault(&c.HealthInterval, DefaultHealthInterval)
+	setDefault(&c.HealthTimeout, DefaultHealthTimeout)
+	setDefault(&c.HealthFailures, DefaultHealthFailures)
 	setDefault(&c.StartTimeout, DefaultStartTimeout)
-	setDefault(&c.CallTimeout, plugin.DefaultCallTimeout)
-	setDefault(&c.HTTPTimeout, plugin.DefaultHTTPTimeout)
-	setDefault(&c.MaxBodyBytes, plugin.DefaultMaxBodyBytes)
+	setDefault(&c.CallTimeout, transport.DefaultCallTimeout)
+	setDefault(&c.HTTPTimeout, transport.DefaultExchangeTimeout)
+	setDefault(&c.MaxBodyBytes, transport.DefaultMaxBodyBytes)
+	setDefault(&c.MaxResponseBytes, transport.DefaultMaxResponseBytes)
+	setDefault(&c.MaxConns, transport.DefaultMaxConns)
 	setDefault(&c.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.MaxBackoff, DefaultMaxBackoff)
-	setDefault(&c.MaxRestarts, DefaultMaxRestarts)
-	setDefault(&c.RestartWindow, DefaultRestartWindow)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
@@ -115,16 +131,18 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	}
 }
 
-// Plugin is a running, supervised invites plugin: mount Handler on the host's HTTP
-// server, and use Commands, Execute, CheckInvite and RedeemInvite from its XMPP side.
-// While the plugin is down (crashed, restarting, given up, or closed), HTTP answers 503
-// with Retry-After, commands fail with service-unavailable, and redemption with
-// plugin.ErrUnavailable.
+// Plugin is a running, supervised invites plugin: mount its HTTP routes on the host's
+// HTTP server (Mount, or Handler), and use Commands, Execute, CheckInvite and
+// RedeemInvite from its XMPP side.
+// While the plugin is down (crashed, hung, restarting, or closed), HTTP answers 503
+// with Retry-After at once, commands fail with service-unavailable, and the other
+// calls with plugin.ErrUnavailable.
 // It is safe for concurrent use.
 type Plugin struct {
-	cfg Config
-	log *slog.Logger
-	api plugin.HostAPI
+	cfg      Config
+	log      *slog.Logger
+	api      plugin.HostAPI
+	manifest plugin.Manifest // of the first start
 
 	ctx    context.Context // ends with Close; supervision and restarts run under it
 	cancel context.CancelFunc
@@ -134,9 +152,8 @@ type Plugin struct {
 	mu        sync.RWMutex
 	cur       *instance // nil while down
 	downSince time.Time
-	retryAt   time.Time // when the next start is tried; zero when none is planned
-	gaveUp    bool
-	restarts  []time.Time // starts after a crash, within RestartWindow
+	retryAt   time.Time // when the next start is tried; zero while one is under way
+	failures  int       // failed starts and short-lived processes in a row
 
 	closeOnce sync.Once
 }
@@ -145,7 +162,10 @@ type Plugin struct {
 type instance struct {
 	client  *goplugin.Client
 	invites plugin.Invites
+	data    *transport.DataPath
+	cmd     *exec.Cmd
 	pid     int
+	started time.Time
 	calls   sync.WaitGroup // calls in flight
 }
 
@@ -158,12 +178,15 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	path, err := filepath.Abs(cfg.PluginPath)
 	if err != nil {
-		return nil, fmt.Errorf("host: plugin path: %w", err)
+		return nil, fmt.Errorf("plugin path: %w", err)
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("host: plugin: %w", err)
+		return nil, fmt.Errorf("plugin binary: %w", err)
 	}
 	cfg.PluginPath = path
+	if err := prepareSocketDir(ctx, cfg.SocketDir, cfg.Logger); err != nil {
+		return nil, err
+	}
 	p := &Plugin{
 		cfg:  cfg,
 		log:  cfg.Logger,
@@ -172,42 +195,58 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		done: make(chan struct{}),
 	}
 	if p.api == nil {
-		p.api = defaultAPI{domains: cfg.Plugin.Domains, log: cfg.Logger}
+		p.api = defaultAPI{}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	inst, err := p.start(ctx)
+	inst, m, err := p.start(ctx)
 	if err != nil {
 		p.cancel()
 		return nil, err
 	}
-	p.cur = inst
-	p.log.Info("invites plugin started", "pid", inst.pid)
+	p.cur, p.manifest = inst, m
+	p.log.Info("invites plugin started", "pid", inst.pid, "routes", m.Routes)
 	go p.supervise()
 	return p, nil
 }
 
 // start runs one plugin process and configures it.
-func (p *Plugin) start(ctx context.Context) (*instance, error) {
+func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
 	cmd := exec.Command(p.cfg.PluginPath)
-	// The plugin need not write lines the host would drop; go-plugin adds the
-	// host's environment after this.
-	cmd.Env = []string{plugin.EnvLogLevel + "=" + leastLevel(p.log).String()}
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: plugin.Handshake(),
-		Plugins: plugin.PluginSet(&plugin.InvitesPlugin{
-			CallTimeout:  p.cfg.CallTimeout,
-			HTTPTimeout:  p.cfg.HTTPTimeout,
-			MaxBodyBytes: p.cfg.MaxBodyBytes,
-		}),
-		Cmd:              cmd,
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		GRPCDialOptions:  plugin.DialOptions(),
-		StartTimeout:     p.cfg.StartTimeout,
-		Logger:           newHCLogAdapter(p.log),
+	// The plugin need not write lines the host would drop; go-plugin adds the host's
+	// environment after this. go-plugin's listener goes in our socket directory: the
+	// plugin reads PLUGIN_UNIX_SOCKET_DIR (go-plugin's EnvUnixSocketDir), which
+	// go-plugin itself sets only for a RunnerFunc.
+	cmd.Env = []string{
+		transport.EnvLogLevel + "=" + leastLevel(p.log).String(),
+		goplugin.EnvUnixSocketDir + "=" + p.cfg.SocketDir,
+	}
+	data, err := transport.NewDataPath(cmd, transport.DataOptions{
+		MaxBodyBytes:     p.cfg.MaxBodyBytes,
+		MaxResponseBytes: p.cfg.MaxResponseBytes,
+		Timeout:          p.cfg.HTTPTimeout,
+		MaxConns:         p.cfg.MaxConns,
 	})
+	if err != nil {
+		return nil, plugin.Manifest{}, err
+	}
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:     plugin.Handshake(),
+		Plugins:             transport.PluginSet(&transport.InvitesPlugin{CallTimeout: p.cfg.CallTimeout, Data: data}),
+		Cmd:                 cmd,
+		AllowedProtocols:    []goplugin.Protocol{goplugin.ProtocolGRPC},
+		AutoMTLS:            true,
+		GRPCBrokerMultiplex: true,
+		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: p.cfg.SocketDir},
+		StartTimeout:        p.cfg.StartTimeout,
+		Logger:              newHCLogAdapter(p.log),
+	})
+	fail := func(err error) (*instance, plugin.Manifest, error) {
+		client.Kill()
+		_ = data.Close()
+		return nil, plugin.Manifest{}, err
+	}
 	type started struct {
 		invites plugin.Invites
 		err     error
@@ -219,7 +258,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, error) {
 			ch <- started{err: err}
 			return
 		}
-		raw, err := rpc.Dispense(plugin.Name)
+		raw, err := rpc.Dispense(transport.Name)
 		if err != nil {
 			ch <- started{err: err}
 			return
@@ -238,22 +277,33 @@ func (p *Plugin) start(ctx context.Context) (*instance, error) {
 		go func() {
 			<-ch
 			client.Kill()
+			_ = data.Close()
 		}()
-		return nil, fmt.Errorf("host: starting plugin: %w", ctx.Err())
+		return nil, plugin.Manifest{}, fmt.Errorf("starting the plugin: %w", ctx.Err())
 	}
 	if s.err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("host: starting plugin: %w", s.err)
+		return fail(fmt.Errorf("starting the plugin: %w", s.err))
 	}
-	if err := s.invites.Configure(ctx, p.cfg.Plugin, p.api); err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("host: configuring plugin: %w", err)
+	data.Started()
+	m, err := s.invites.Configure(ctx, p.cfg.Plugin, p.api)
+	if err != nil {
+		return fail(fmt.Errorf("configuring the plugin: %w", err))
 	}
 	pid := 0
 	if cmd.Process != nil {
 		pid = cmd.Process.Pid
 	}
-	return &instance{client: client, invites: s.invites, pid: pid}, nil
+	return &instance{client: client, invites: s.invites, data: data, cmd: cmd, pid: pid, started: time.Now()}, m, nil
+}
+
+// stop ends inst: at once (hard) for a process that crashed or hangs, whose calls in
+// flight fail on their own; gently otherwise, letting it write what it holds.
+func (inst *instance) stop(hard bool) {
+	if hard && inst.cmd.Process != nil && !inst.client.Exited() {
+		_ = inst.cmd.Process.Kill()
+	}
+	inst.client.Kill()
+	_ = inst.data.Close()
 }
 
 // leastLevel returns the least level l logs, or one above every level in use when it
@@ -289,17 +339,30 @@ func (p *Plugin) unavailable() {
 	}
 }
 
-// downError describes why the plugin is down, for errors and logs.
-func (p *Plugin) downError() error {
+// retryIn is how long until the plugin may answer again: until the next start is
+// tried, at least a second.
+func (p *Plugin) retryIn() time.Duration {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	switch {
 	case p.ctx.Err() != nil:
-		return fmt.Errorf("%w: closed", plugin.ErrUnavailable)
-	case p.gaveUp:
-		return fmt.Errorf("%w: stopped after %d restarts", plugin.ErrUnavailable, len(p.restarts))
+		return closedRetryAfter
+	case !p.retryAt.IsZero():
+		return max(time.Until(p.retryAt), time.Second)
 	}
-	return fmt.Errorf("%w: restarting", plugin.ErrUnavailable)
+	return time.Second
+}
+
+// closedRetryAfter is the Retry-After of a plugin that was closed: the host is
+// shutting down.
+const closedRetryAfter = 60 * time.Second
+
+// downError describes why the plugin is down.
+func (p *Plugin) downError() error {
+	if p.ctx.Err() != nil {
+		return fmt.Errorf("%w: the server is shutting down", plugin.ErrUnavailable)
+	}
+	return fmt.Errorf("%w: restarting, try again in %v", plugin.ErrUnavailable, p.retryIn().Round(time.Second))
 }
 
 // PID returns the process ID of the running plugin, or 0 while it is down.
@@ -312,28 +375,33 @@ func (p *Plugin) PID() int {
 	return p.cur.pid
 }
 
-// Commands lists the ad-hoc commands requester may run on host.
-// It implements adhoc.Executor.
-func (p *Plugin) Commands(ctx context.Context, host, requester string) ([]adhoc.Command, error) {
+// Manifest returns what the plugin serves (its first start's answer to Configure).
+func (p *Plugin) Manifest() plugin.Manifest {
+	return plugin.Manifest{Routes: slices.Clone(p.manifest.Routes)}
+}
+
+// Commands lists the ad-hoc commands requester, whom the host holds for role, may run
+// on host. It implements adhoc.Executor.
+func (p *Plugin) Commands(ctx context.Context, host, requester string, role adhoc.Role) ([]adhoc.Command, error) {
 	inst, release := p.acquire()
 	if inst == nil {
-		return nil, &adhoc.Error{Condition: adhoc.CondServiceUnavailable, Text: p.downError().Error()}
+		return nil, commandUnavailable(p.downError())
 	}
 	defer release()
-	cmds, err := inst.invites.Commands(ctx, host, requester)
+	cmds, err := inst.invites.Commands(ctx, host, requester, role)
 	if err != nil {
 		return nil, p.commandError(err)
 	}
 	return cmds, nil
 }
 
-// Execute runs one step of an ad-hoc command on host; protocol failures are
-// *adhoc.Error, service-unavailable while the plugin is down.
-// It implements adhoc.Executor.
+// Execute runs one step of an ad-hoc command on host, req.Role set by the host's
+// adhoc.Handler; protocol failures are *adhoc.Error, service-unavailable while the
+// plugin is down. It implements adhoc.Executor.
 func (p *Plugin) Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
 	inst, release := p.acquire()
 	if inst == nil {
-		return adhoc.Response{}, &adhoc.Error{Condition: adhoc.CondServiceUnavailable, Text: p.downError().Error()}
+		return adhoc.Response{}, commandUnavailable(p.downError())
 	}
 	defer release()
 	resp, err := inst.invites.Execute(ctx, host, req)
@@ -343,15 +411,19 @@ func (p *Plugin) Execute(ctx context.Context, host string, req adhoc.Request) (a
 	return resp, nil
 }
 
+func commandUnavailable(err error) error {
+	return &adhoc.Error{Condition: adhoc.CondServiceUnavailable, Text: err.Error()}
+}
+
 func (p *Plugin) commandError(err error) error {
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
-		return &adhoc.Error{Condition: adhoc.CondServiceUnavailable, Text: err.Error()}
+		return commandUnavailable(err)
 	}
 	return err
 }
 
-// CheckInvite says whether token can register an account on host (XEP-0445
+// CheckInvite says whether token is a usable invite on host (XEP-0445
 // pre-authentication); it fails with plugin.ErrInviteNotFound, plugin.ErrInviteExpired,
 // or plugin.ErrUnavailable while the plugin is down.
 func (p *Plugin) CheckInvite(ctx context.Context, host, token string) (plugin.Invite, error) {
@@ -367,17 +439,16 @@ func (p *Plugin) CheckInvite(ctx context.Context, host, token string) (plugin.In
 	return inv, err
 }
 
-// RedeemInvite consumes token to register username on host; of concurrent calls for
-// one token exactly one succeeds.
-// It fails with the plugin.Err* sentinels, plugin.ErrUnavailable while the plugin is
-// down.
-func (p *Plugin) RedeemInvite(ctx context.Context, host, token, username string) (plugin.Invite, error) {
+// RedeemInvite uses an invite for r.Purpose (registration by default): of concurrent
+// redemptions of one invite only as many succeed as it has uses left.
+// It fails with the plugin.Err* errors, plugin.ErrUnavailable while the plugin is down.
+func (p *Plugin) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error) {
 	inst, release := p.acquire()
 	if inst == nil {
 		return plugin.Invite{}, p.downError()
 	}
 	defer release()
-	inv, err := inst.invites.RedeemInvite(ctx, host, token, username)
+	inv, err := inst.invites.RedeemInvite(ctx, r)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
 	}
@@ -425,7 +496,7 @@ func (p *Plugin) Close() error {
 			p.log.Warn("stopping the invites plugin with calls in flight")
 		}
 		t.Stop()
-		inst.client.Kill()
+		inst.stop(false)
 		p.log.Info("invites plugin stopped", "pid", inst.pid)
 	})
 	return nil

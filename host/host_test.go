@@ -24,18 +24,23 @@ import (
 	"github.com/xmpp-invites/invites/plugin"
 )
 
-// TestRealPlugin builds cmd/invites-plugin once and runs it behind the host.
+// TestRealPlugin runs the real plugin binary (built by TestMain) behind the host.
 func TestRealPlugin(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the plugin binary")
+		t.Skip("runs the plugin binary")
 	}
-	bin := buildPlugin(t)
+	bin := pluginBinary(t)
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, string)
 	}{
 		{"KillAndRestart", testKillAndRestart},
-		{"GiveUp", testGiveUp},
+		{"NeverGivesUp", testNeverGivesUp},
+		{"RecoversAfterFailedStarts", testRecovers},
+		{"Hung", testHung},
+		{"TruncatedBody", testTruncatedBody},
+		{"StaleSockets", testStaleSockets},
+		{"Mount", testMount},
 		{"CleanClose", testCleanClose},
 		{"LoadFails", testLoadFails},
 	} {
@@ -57,6 +62,7 @@ func load(t *testing.T, bin, dataDir string, tune func(*host.Config)) (*host.Plu
 		PluginPath:     bin,
 		Plugin:         plugin.Config{Domains: []string{"localhost"}, DataDir: dataDir},
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		SocketDir:      t.TempDir(),
 		HealthInterval: 200 * time.Millisecond,
 		StartTimeout:   20 * time.Second,
 	}
@@ -243,13 +249,13 @@ func testKillAndRestart(t *testing.T, bin string) {
 	if err := p.Health(ctx); err != nil {
 		t.Errorf("Health = %v", err)
 	}
-	if cmds, err := p.Commands(ctx, "localhost", "alice@localhost/phone"); err != nil || len(cmds) == 0 {
+	if cmds, err := p.Commands(ctx, "localhost", "alice@localhost/phone", adhoc.RoleUser); err != nil || len(cmds) == 0 {
 		t.Errorf("Commands = %v, %v", cmds, err)
 	}
 	if inv, err := p.CheckInvite(ctx, "localhost", all[len(all)-1]); err != nil || inv.Host != "localhost" {
 		t.Errorf("CheckInvite = %+v, %v", inv, err)
 	}
-	if _, err := p.RedeemInvite(ctx, "localhost", "AAAAAAAAAAAAAAAAAAAAAAAA", "alice"); !errors.Is(err, plugin.ErrInviteNotFound) {
+	if _, err := p.RedeemInvite(ctx, plugin.Redemption{Host: "localhost", Token: "AAAAAAAAAAAAAAAAAAAAAAAA", Username: "alice"}); !errors.Is(err, plugin.ErrInviteNotFound) || strings.Contains(err.Error(), "rpc error") {
 		t.Errorf("RedeemInvite unknown = %v", err)
 	}
 
@@ -293,7 +299,7 @@ func checkDown(t *testing.T, p *host.Plugin, url, cred string) {
 	if h.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("Content-Type = %q", h.Get("Content-Type"))
 	}
-	if _, err := p.Commands(ctx, "localhost", "a@localhost/r"); !isUnavailable(err) {
+	if _, err := p.Commands(ctx, "localhost", "a@localhost/r", adhoc.RoleUser); !isUnavailable(err) {
 		t.Errorf("Commands while down = %v", err)
 	}
 	if _, err := p.Execute(ctx, "localhost", adhoc.Request{Node: "urn:xmpp:invite#invite"}); !isUnavailable(err) {
@@ -302,7 +308,7 @@ func checkDown(t *testing.T, p *host.Plugin, url, cred string) {
 	if _, err := p.CheckInvite(ctx, "localhost", "x"); !errors.Is(err, plugin.ErrUnavailable) {
 		t.Errorf("CheckInvite while down = %v", err)
 	}
-	if _, err := p.RedeemInvite(ctx, "localhost", "x", "y"); !errors.Is(err, plugin.ErrUnavailable) {
+	if _, err := p.RedeemInvite(ctx, plugin.Redemption{Host: "localhost", Token: "x", Username: "y"}); !errors.Is(err, plugin.ErrUnavailable) {
 		t.Errorf("RedeemInvite while down = %v", err)
 	}
 	if err := p.Health(ctx); !errors.Is(err, plugin.ErrUnavailable) {
@@ -316,39 +322,6 @@ func checkDown(t *testing.T, p *host.Plugin, url, cred string) {
 func isUnavailable(err error) bool {
 	ae, ok := errors.AsType[*adhoc.Error](err)
 	return ok && ae.Condition == adhoc.CondServiceUnavailable
-}
-
-// testGiveUp kills the plugin more often than the restart budget allows: it must stay
-// down and say so.
-func testGiveUp(t *testing.T, bin string) {
-	dataDir := t.TempDir()
-	cred := newKey(t, dataDir)
-	p, logs := load(t, bin, dataDir, func(c *host.Config) {
-		c.MaxRestarts = 1
-		c.MinBackoff = 10 * time.Millisecond
-	})
-	srv := httptest.NewServer(p.Handler())
-	defer srv.Close()
-	for i := range 2 {
-		pid := p.PID()
-		if pid == 0 {
-			t.Fatalf("kill %d: no plugin process", i)
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 && !waitFor(10*time.Second, func() bool { n := p.PID(); return n != 0 && n != pid }) {
-			t.Fatal("plugin not restarted")
-		}
-	}
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(logs.String(), "stays down") }) {
-		t.Fatal("no log saying the plugin stays down")
-	}
-	checkDown(t, p, srv.URL, cred)
-	code, _, h, err := createInvite(t.Context(), srv.Client(), srv.URL, cred)
-	if err != nil || code != http.StatusServiceUnavailable || h.Get("Retry-After") != "60" {
-		t.Errorf("given up: %d Retry-After %q, %v", code, h.Get("Retry-After"), err)
-	}
 }
 
 // testCleanClose checks that Close lets the plugin write what it holds: the key's
@@ -406,8 +379,9 @@ func testLoadFails(t *testing.T, bin string) {
 	_, err := host.Load(ctx, host.Config{
 		PluginPath: bin,
 		Plugin:     plugin.Config{DataDir: t.TempDir(), ConfigTOML: "no_such_key = 1"},
+		SocketDir:  t.TempDir(),
 	})
-	if err == nil || !strings.Contains(err.Error(), "no_such_key") {
+	if err == nil || !strings.Contains(err.Error(), "no_such_key") || strings.Contains(err.Error(), "rpc error") {
 		t.Errorf("Load with a bad config = %v", err)
 	}
 }

@@ -2,147 +2,160 @@ package host
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"slices"
 	"time"
-
-	"github.com/xmpp-invites/invites/plugin"
 )
 
 // exitPoll is how often supervision looks whether the plugin process has exited:
-// go-plugin offers no notification, and a crash should be noticed well within the
-// restart budget even when no call fails.
+// go-plugin offers no notification, and a crash should be noticed at once even when
+// no call fails.
 const exitPoll = 50 * time.Millisecond
 
-// supervise watches the running plugin until Close: it restarts the plugin when its
-// process exits or it stops answering, and checks its health every HealthInterval and
-// whenever a call found it unreachable.
+// supervise keeps a plugin running until Close: it watches the running one, and while
+// there is none, starts one, with backoff, for as long as it takes.
 func (p *Plugin) supervise() {
 	defer close(p.done)
-	health := time.NewTicker(p.cfg.HealthInterval)
+	for p.ctx.Err() == nil {
+		p.mu.RLock()
+		inst := p.cur
+		p.mu.RUnlock()
+		if inst == nil {
+			p.restart()
+		} else {
+			p.watch(inst)
+		}
+	}
+}
+
+// watch returns when inst is down (its process exited, or HealthFailures health checks
+// in a row failed or timed out: then it is killed) or on Close.
+// Its health is checked every HealthInterval, and at once when a call found it
+// unreachable.
+func (p *Plugin) watch(inst *instance) {
+	health := time.NewTimer(p.cfg.HealthInterval)
 	defer health.Stop()
 	poll := time.NewTicker(exitPoll)
 	defer poll.Stop()
-	unhealthy := false
+	fails := 0
 	for {
-		check := false
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-poll.C:
+			if inst.client.Exited() {
+				p.down(inst, "the plugin process exited", nil)
+				return
+			}
+			continue
 		case <-p.kick:
-			check = true
 		case <-health.C:
-			check = true
 		}
-		p.mu.RLock()
-		inst := p.cur
-		p.mu.RUnlock()
-		switch {
-		case inst == nil:
-			continue
-		case inst.client.Exited():
-			p.restart(inst, "plugin process exited", nil)
-			unhealthy = false
-			continue
-		case !check:
-			continue
-		}
-		ctx, cancel := context.WithTimeout(p.ctx, p.cfg.CallTimeout)
+		began := time.Now()
+		ctx, cancel := context.WithTimeout(p.ctx, p.cfg.HealthTimeout)
 		err := inst.invites.Health(ctx)
 		cancel()
 		switch {
 		case p.ctx.Err() != nil:
 			return
-		case errors.Is(err, plugin.ErrUnavailable):
-			p.restart(inst, "plugin not answering", err)
-			unhealthy = false
+		case inst.client.Exited():
+			p.down(inst, "the plugin process exited", nil)
+			return
+		case err == nil:
+			if fails > 0 {
+				p.log.Info("invites plugin healthy again", "pid", inst.pid)
+			}
+			fails = 0
+			health.Reset(p.cfg.HealthInterval)
 			continue
-		case err != nil && !unhealthy:
-			p.log.Warn("invites plugin unhealthy", "err", err)
-		case err == nil && unhealthy:
-			p.log.Info("invites plugin healthy again")
 		}
-		unhealthy = err != nil
+		fails++
+		if fails >= p.cfg.HealthFailures {
+			p.down(inst, fmt.Sprintf("%d health checks in a row failed", fails), err)
+			return
+		}
+		p.log.Warn("invites plugin health check failed", "pid", inst.pid, "failures", fails,
+			"of", p.cfg.HealthFailures, "err", err)
+		// The next check follows one timeout after this one began.
+		health.Reset(max(p.cfg.HealthTimeout-time.Since(began), 0))
 	}
 }
 
-// restart takes inst down and starts a new process, with backoff, until one starts,
-// the restart budget is spent (then the plugin stays down), or Close.
-func (p *Plugin) restart(inst *instance, reason string, cause error) {
+// down takes inst out of service and stops it at once, and plans the next start:
+// immediate after a plugin that ran for MaxBackoff or longer, with backoff otherwise.
+func (p *Plugin) down(inst *instance, reason string, cause error) {
+	now := time.Now()
 	p.mu.Lock()
 	if p.cur != inst {
 		p.mu.Unlock()
 		return
 	}
 	p.cur = nil
-	down := time.Now()
-	p.downSince = down
-	p.mu.Unlock()
-	if cause != nil {
-		p.log.Warn("invites plugin down", "reason", reason, "pid", inst.pid, "err", cause)
-	} else {
-		p.log.Warn("invites plugin down", "reason", reason, "pid", inst.pid)
+	p.downSince = now
+	if now.Sub(inst.started) >= p.cfg.MaxBackoff {
+		p.failures = 0
 	}
-	// The process is gone or hung: calls in flight fail on their own, nothing to drain.
-	inst.client.Kill()
+	delay := p.backoff(p.failures)
+	p.failures++
+	p.retryAt = now.Add(delay)
+	p.mu.Unlock()
+	args := []any{"reason", reason, "pid", inst.pid, "retry_in", delay}
+	if cause != nil {
+		args = append(args, "err", cause)
+	}
+	p.log.Error("invites plugin down", args...)
+	// Calls in flight fail on their own as the process goes: nothing to drain.
+	inst.stop(true)
+}
 
-	for {
-		now := time.Now()
-		p.mu.Lock()
-		kept := p.restarts[:0]
-		for _, t := range p.restarts {
-			if now.Sub(t) < p.cfg.RestartWindow {
-				kept = append(kept, t)
-			}
-		}
-		p.restarts = kept
-		n := len(p.restarts)
-		if n >= p.cfg.MaxRestarts {
-			p.gaveUp = true
-			p.retryAt = time.Time{}
-			p.mu.Unlock()
-			p.log.Error("invites plugin stays down: too many restarts",
-				"restarts", n, "window", p.cfg.RestartWindow)
+// restart waits for the planned start, then starts a plugin; a failure plans the next
+// one, MinBackoff doubling to MaxBackoff.
+func (p *Plugin) restart() {
+	p.mu.RLock()
+	at := p.retryAt
+	p.mu.RUnlock()
+	if d := time.Until(at); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-p.ctx.Done():
+			t.Stop()
 			return
+		case <-t.C:
 		}
-		delay := p.backoff(n)
-		p.retryAt = now.Add(delay)
-		p.mu.Unlock()
-
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-p.ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+	}
+	p.mu.Lock()
+	p.retryAt = time.Time{} // a start is under way
+	p.mu.Unlock()
+	inst, m, err := p.start(p.ctx)
+	if p.ctx.Err() != nil {
+		if inst != nil {
+			inst.stop(false)
 		}
-		p.mu.Lock()
-		p.restarts = append(p.restarts, time.Now())
-		p.mu.Unlock()
-		next, err := p.start(p.ctx)
-		if p.ctx.Err() != nil {
-			if next != nil {
-				next.client.Kill()
-			}
-			return
-		}
-		if err != nil {
-			p.log.Error("invites plugin restart failed", "err", err)
-			continue
-		}
-		p.mu.Lock()
-		p.cur = next
-		p.retryAt = time.Time{}
-		p.mu.Unlock()
-		p.log.Info("invites plugin restarted", "pid", next.pid, "down_for", time.Since(down).Round(time.Millisecond))
 		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	if err != nil {
+		delay := p.backoff(p.failures)
+		p.failures++
+		p.retryAt = now.Add(delay)
+		n := p.failures
+		p.mu.Unlock()
+		p.log.Error("invites plugin could not start", "err", err, "attempt", n, "retry_in", delay)
+		return
+	}
+	p.cur = inst
+	down := now.Sub(p.downSince)
+	p.mu.Unlock()
+	p.log.Info("invites plugin restarted", "pid", inst.pid, "down_for", down.Round(time.Millisecond))
+	if !slices.Equal(m.Routes, p.manifest.Routes) {
+		p.log.Warn("the restarted invites plugin serves other routes; only those mounted at start are routed",
+			"routes", m.Routes, "mounted", p.manifest.Routes)
 	}
 }
 
-// backoff is the wait before a restart when n restarts happened within the window:
-// none before the first, then MinBackoff doubling up to MaxBackoff.
+// backoff is the wait before a start after n failures in a row: none after none, then
+// MinBackoff doubling up to MaxBackoff.
 func (p *Plugin) backoff(n int) time.Duration {
 	if n == 0 {
 		return 0

@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -11,35 +10,42 @@ import (
 )
 
 // ProtocolVersion is the version of the host–plugin contract.
-// It changes only when a change would break an older host or plugin.
-const ProtocolVersion = 1
+// It changes only when a change would break an older host or plugin; a host and a
+// plugin of different versions refuse each other at the handshake.
+const ProtocolVersion = 2
 
-// Errors a host sees from redemption calls.
-// They cross the boundary as an enum in the response (InviteError in invites.proto) and
-// come back as these values, so errors.Is works on either side.
+// Errors of the contract: errors.Is works on them on both sides of the boundary,
+// which carries them by name.
 var (
-	// ErrInviteNotFound means no invite has that token (or it was used already).
-	ErrInviteNotFound = errors.New("plugin: invite not found")
+	// ErrInviteNotFound means no usable invite has that token on that host: unknown,
+	// used up or revoked.
+	ErrInviteNotFound = errors.New("invite not found")
 	// ErrInviteExpired means the invite is past its expiry.
-	ErrInviteExpired = errors.New("plugin: invite expired")
-	// ErrUsernameNotAllowed means the invite fixes another name, or cannot register
-	// accounts at all.
-	ErrUsernameNotAllowed = errors.New("plugin: username not allowed by this invite")
+	ErrInviteExpired = errors.New("invite expired")
+	// ErrUsernameNotAllowed means the invite fixes another name, or does not allow
+	// this purpose.
+	ErrUsernameNotAllowed = errors.New("username not allowed by this invite")
 	// ErrInvalidUsername means the name is not a valid XMPP localpart.
-	ErrInvalidUsername = errors.New("plugin: invalid username")
-	// ErrUnavailable means the plugin is not running (crashed, restarting or stopped),
-	// or did not answer in time.
-	ErrUnavailable = errors.New("plugin: unavailable")
+	ErrInvalidUsername = errors.New("invalid username")
+	// ErrAccountExists means the name is taken (HostAPI.Register).
+	ErrAccountExists = errors.New("account already exists")
+	// ErrInvalidPassword means the host refuses the password (HostAPI.Register).
+	ErrInvalidPassword = errors.New("password not accepted")
+	// ErrUnavailable means the plugin (or the host) is down or did not answer in time.
+	ErrUnavailable = errors.New("invites service unavailable")
 )
 
-// Errors of the host's ServeHTTP about the request body; nothing has been written to
-// the response when they are returned.
-var (
-	// ErrBodyTooLarge means the request body exceeds InvitesPlugin.MaxBodyBytes.
-	ErrBodyTooLarge = errors.New("plugin: request body too large")
-	// ErrRequestBody means reading the request body failed (the client went away, or
-	// a limit of the host's own server cut it); it wraps the reader's error.
-	ErrRequestBody = errors.New("plugin: reading the request body failed")
+// HTTP paths the plugin may serve through the host's HTTP server.
+const (
+	// PathAPI is the invite API (and PathAPI + "/" below it).
+	PathAPI = "/invites_api"
+	// PathInvite is the invite landing page (landing_page = "builtin").
+	PathInvite = "/invite"
+	// PathRegister is web registration (landing_page = "builtin").
+	PathRegister = "/register"
+	// PathMetrics is the plugin's metrics: the host fetches it for its own /metrics and
+	// never routes it from outside.
+	PathMetrics = "/metrics"
 )
 
 // Config is what the host tells the plugin when it starts it.
@@ -47,7 +53,7 @@ type Config struct {
 	// Domains are the XMPP domains the host serves; the plugin serves invites for these.
 	Domains []string
 	// HTTPBaseURL is the public base URL of the host's HTTP server, such as
-	// "https://example.com:5281"; the plugin uses it for default landing pages.
+	// "https://example.com:5281"; the plugin builds page links on it.
 	HTTPBaseURL string
 	// DataDir is the directory for the plugin's data (its SQLite store by default).
 	DataDir string
@@ -59,82 +65,134 @@ type Config struct {
 	ConfigTOML string
 }
 
-// Invite is what the host learns of an invite during redemption.
+// Manifest is what Configure returns: what the plugin serves under its config.
+type Manifest struct {
+	// Routes are the HTTP paths (http.ServeMux patterns without method or host,
+	// such as PathAPI) the host should route to ServeHTTP.
+	Routes []string
+}
+
+// Purpose says what a redemption is for.
+type Purpose string
+
+// The purposes of a redemption.
+const (
+	// PurposeRegister creates the account Username@Host (XEP-0445); the default.
+	PurposeRegister Purpose = "register"
+	// PurposeSubscribe lets the existing account Username accept a contact invite
+	// (XEP-0379), without registration.
+	PurposeSubscribe Purpose = "subscribe"
+	// PurposeReset sets a new password for the invite's account (reset invites).
+	PurposeReset Purpose = "reset"
+)
+
+// Redemption is one use of an invite token.
+type Redemption struct {
+	// Host is the XMPP domain the token is used on.
+	Host string
+	// Token is the invite's token.
+	Token string
+	// Username is the localpart being registered, or of the existing account
+	// (subscribe, reset).
+	Username string
+	// Purpose is what the use is for; "" means PurposeRegister.
+	Purpose Purpose
+}
+
+// Invite is what the host learns of an invite when it checks or redeems it.
 type Invite struct {
-	// ID is the invite's public ID.
+	// ID is the invite's public ID (never its token).
 	ID string
 	// Host is its XMPP domain.
 	Host string
-	// Kind is "account" or "contact".
+	// Kind is "account", "contact" or "reset".
 	Kind string
-	// Username, when set, is the only name it can register.
+	// Username is the only name it can register (account), or the account it resets
+	// (reset); "" when any name will do.
 	Username string
-	// Inviter is the inviting account's localpart (contact invites).
+	// Inviter is the bare JID of the inviting account (contact invites), else "".
 	Inviter string
+	// Groups are the groups (roster circles) the host puts the new account in.
+	Groups []string
 	// CanRegister says whether it can register an account.
 	CanRegister bool
 	// ExpiresAt is when it expires.
 	ExpiresAt time.Time
 }
 
-// Invites is the plugin as the host sees it.
-// The gRPC client implements it in the host process; the plugin's service implements it
-// in the plugin process.
-type Invites interface {
-	// Configure applies the host's configuration; it is the first call after start.
-	// api is the host's side of the boundary: over gRPC the host serves it once per
-	// plugin start through go-plugin's GRPCBroker and the plugin dials it back.
-	// Configure may be called again with new values; the plugin then uses the new api.
-	// Protocol version: 1
-	Configure(ctx context.Context, cfg Config, api HostAPI) error
+// Registration asks the host for an account made with an invite (HostAPI.Register).
+type Registration struct {
+	// Host is the XMPP domain of the account.
+	Host string
+	// Token is the invite's token.
+	Token string
+	// Username is the localpart of the new account; ignored for a reset invite.
+	Username string
+	// Password is the account's password; the host keeps only what it needs to check
+	// it (such as SCRAM credentials).
+	Password string
+}
 
-	// ServeHTTP answers one HTTP request of the invite API, writing the response to w.
-	// HTTP failures (403, 429, …) are responses, not errors: the error reports a failed
-	// exchange (plugin gone, ctx ended), after which w may hold nothing or a partial
-	// response.
-	// Protocol version: 1
+// Invites is the plugin as the host sees it.
+// Package host implements it over the process boundary; the plugin's service
+// implements it in the plugin process.
+// Errors are the Err* values of this package where one fits; a method the plugin
+// cannot answer fails with ErrUnavailable.
+type Invites interface {
+	// Configure hands the plugin its configuration and the host's callbacks; it is the
+	// first call, made once per plugin process, and returns what the plugin serves.
+	// A failure says why the plugin cannot serve (a bad config, a store that does not
+	// answer); the host then starts a new process later.
+	// Protocol version: 2
+	Configure(ctx context.Context, cfg Config, api HostAPI) (Manifest, error)
+
+	// ServeHTTP answers one HTTP request on one of the Manifest's routes, writing the
+	// response to w.
+	// HTTP failures (403, 429, …) are responses, not errors: an error reports an
+	// exchange that failed (the plugin gone or too slow: ErrUnavailable; a body too
+	// large to forward), before anything was written to w.
+	// Protocol version: 2
 	ServeHTTP(ctx context.Context, w http.ResponseWriter, r *http.Request) error
 
-	// Commands lists the ad-hoc commands requester may run on host.
-	// Protocol version: 1
-	Commands(ctx context.Context, host, requester string) ([]adhoc.Command, error)
+	// Commands lists the ad-hoc commands requester, whom the host holds for role, may
+	// run on host.
+	// Protocol version: 2
+	Commands(ctx context.Context, host, requester string, role adhoc.Role) ([]adhoc.Command, error)
 
-	// Execute runs one step of an ad-hoc command; protocol failures are *adhoc.Error.
-	// Protocol version: 1
+	// Execute runs one step of an ad-hoc command on host, req.Role set by the host;
+	// protocol failures are *adhoc.Error.
+	// Protocol version: 2
 	Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error)
 
-	// CheckInvite says whether a token can be used to register on host, before
-	// registration (the XEP-0445 pre-auth step).
-	// Protocol version: 1
+	// CheckInvite says whether token is a usable invite on host, before it is used
+	// (the XEP-0445 pre-authentication step).
+	// Protocol version: 2
 	CheckInvite(ctx context.Context, host, token string) (Invite, error)
 
-	// RedeemInvite consumes the token to register username on host: of concurrent
-	// calls for one token exactly one succeeds.
-	// Protocol version: 1
-	RedeemInvite(ctx context.Context, host, token, username string) (Invite, error)
+	// RedeemInvite uses the invite for r.Purpose: of concurrent redemptions of one
+	// invite, only as many succeed as it has uses left.
+	// Protocol version: 2
+	RedeemInvite(ctx context.Context, r Redemption) (Invite, error)
 
 	// Health returns nil while the plugin can serve, or an error saying why it cannot.
-	// Protocol version: 1
+	// Protocol version: 2
 	Health(ctx context.Context) error
 }
 
-// HostAPI is the host as the plugin sees it: callbacks over go-plugin's GRPCBroker.
+// HostAPI is the host as the plugin sees it: the callbacks the plugin may make.
 type HostAPI interface {
-	// IsAdmin reports whether the bare JID is an administrator of host.
-	// Protocol version: 1
-	IsAdmin(ctx context.Context, host, jid string) (bool, error)
-
 	// AccountExists reports whether the bare JID is a registered account.
-	// Protocol version: 1
+	// Protocol version: 2
 	AccountExists(ctx context.Context, jid string) (bool, error)
 
-	// Domains lists the XMPP domains the host serves now.
-	// Protocol version: 1
-	Domains(ctx context.Context) ([]string, error)
-
-	// Log writes a record to the host's log.
-	// Attribute groups arrive flattened into dotted keys; values of other kinds than
-	// string, numbers, bool, duration and time arrive as their string form.
-	// Protocol version: 1
-	Log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) error
+	// Register creates the account r.Username@r.Host with r.Password using r.Token,
+	// with exactly the guarantees of in-band registration: the host reserves the name,
+	// redeems the token through Invites.RedeemInvite, then activates the account;
+	// nothing is spent when the account cannot be made, nothing is made when the
+	// invite is dead.
+	// For a reset invite it sets the password of the invite's account instead.
+	// It returns the bare JID, or fails with ErrAccountExists, ErrInvalidPassword,
+	// ErrInvalidUsername or a redemption error.
+	// Protocol version: 2
+	Register(ctx context.Context, r Registration) (jid string, err error)
 }

@@ -6,15 +6,17 @@ import (
 	"go/token"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/xmpp-invites/invites/plugin"
 )
 
-// TestContractProtocolVersions fails when a method of a contract interface does not say,
-// in its doc comment, which protocol version introduced it (at most the current one).
+// TestContractProtocolVersions fails when the doc comment of a method of a contract
+// interface does not end with the line "Protocol version: N", N being the version that
+// introduced it: at least 2 (version 2 restarted the contract), at most the current one.
 func TestContractProtocolVersions(t *testing.T) {
-	versionRE := regexp.MustCompile(`(?m)^Protocol version: ([0-9]+)$`)
+	versionRE := regexp.MustCompile(`^Protocol version: ([0-9]+)$`)
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "contract.go", nil, parser.ParseComments)
 	if err != nil {
@@ -45,14 +47,15 @@ func TestContractProtocolVersions(t *testing.T) {
 				methods++
 				var sub []string
 				if m.Doc != nil {
-					sub = versionRE.FindStringSubmatch(m.Doc.Text())
+					lines := strings.Split(strings.TrimSpace(m.Doc.Text()), "\n")
+					sub = versionRE.FindStringSubmatch(lines[len(lines)-1])
 				}
 				if sub == nil {
-					t.Errorf("%s: %s.%s: doc comment lacks a line \"Protocol version: N\"", fset.Position(name.Pos()), ts.Name.Name, name.Name)
+					t.Errorf("%s: %s.%s: doc comment does not end with \"Protocol version: N\"", fset.Position(name.Pos()), ts.Name.Name, name.Name)
 					continue
 				}
-				if v, err := strconv.Atoi(sub[1]); err != nil || v < 1 || v > plugin.ProtocolVersion {
-					t.Errorf("%s: %s.%s: protocol version %s is not between 1 and %d", fset.Position(name.Pos()), ts.Name.Name, name.Name, sub[1], plugin.ProtocolVersion)
+				if v, err := strconv.Atoi(sub[1]); err != nil || v < 2 || v > plugin.ProtocolVersion {
+					t.Errorf("%s: %s.%s: protocol version %s is not between 2 and %d", fset.Position(name.Pos()), ts.Name.Name, name.Name, sub[1], plugin.ProtocolVersion)
 				}
 			}
 		}
@@ -64,6 +67,20 @@ func TestContractProtocolVersions(t *testing.T) {
 	for name, seen := range want {
 		if !seen {
 			t.Errorf("contract.go: interface %s not found", name)
+		}
+	}
+}
+
+// TestErrorsHaveNoPrefix keeps package prefixes out of the texts users and operators
+// read.
+func TestErrorsHaveNoPrefix(t *testing.T) {
+	for _, err := range []error{
+		plugin.ErrInviteNotFound, plugin.ErrInviteExpired, plugin.ErrUsernameNotAllowed,
+		plugin.ErrInvalidUsername, plugin.ErrAccountExists, plugin.ErrInvalidPassword,
+		plugin.ErrUnavailable,
+	} {
+		if strings.Contains(err.Error(), ":") {
+			t.Errorf("%q has a prefix", err)
 		}
 	}
 }

@@ -9,18 +9,19 @@ import (
 	"syscall"
 
 	"github.com/xmpp-invites/invites/internal/cli"
+	"github.com/xmpp-invites/invites/internal/service"
+	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
-	"github.com/xmpp-invites/invites/plugin/service"
 )
 
 func main() {
-	if plugin.Launched() {
+	if transport.Launched() {
 		// A Ctrl-C in the host's terminal reaches the plugin too: ignore it and let the
 		// host shut the plugin down in order, as go-plugin intends; SIGTERM still stops it.
 		signal.Ignore(os.Interrupt)
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
-		if err := plugin.Serve(ctx, func(l *slog.Logger) plugin.Invites { return service.New(l) }, plugin.ServeOptions{}); err != nil {
+		if err := transport.Serve(ctx, func(l *slog.Logger) plugin.Invites { return service.New(l) }, transport.ServeOptions{}); err != nil {
 			fmt.Fprintf(os.Stderr, "invites-plugin: %v\n", err)
 			stop()
 			os.Exit(1)

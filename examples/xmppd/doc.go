@@ -58,16 +58,18 @@
 //     server exists to show invitations end to end.
 //   - XEP-0030 Service Discovery (disco#info, disco#items), XEP-0199 XMPP Ping.
 //   - XEP-0050 Ad-Hoc Commands, routed to the plugin with the bound JID as the
-//     requester: API key management for administrators and the XEP-0401 invite
-//     commands.
+//     requester and its role (administrators come from the configuration): API key
+//     management for administrators and the XEP-0401 invite commands.
 //   - XEP-0077 In-Band Registration (legacy fields and the data form) before
 //     authentication, with XEP-0445 Pre-Authenticated In-Band Registration
 //     (urn:xmpp:ibr-token:0 and the urn:xmpp:pars:0 pre-auth IQ) and the legacy
 //     urn:xmpp:invite feature of XEP-0401 0.3.0 that Conversations looks for.
 //     Registration is invite-only by default, or open, or closed.
-//   - The invite HTTP API of the plugin at /invites_api.
+//   - The plugin's HTTP routes (the invite API at /invites_api) on the server's HTTP
+//     listener.
 //
 // The plugin is started and supervised with package host (hashicorp/go-plugin);
-// the server answers its callbacks (plugin.HostAPI): administrators come from
-// the configuration, accounts from the account store.
+// the server answers its callbacks (plugin.HostAPI): accounts from the account
+// store, and registration with an invite through the same flow as in-band
+// registration.
 package main

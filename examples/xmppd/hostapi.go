@@ -2,68 +2,120 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
 	"github.com/xmpp-invites/invites/host"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
-// invites is what xmppd uses of the loaded plugin: the HTTP API, the ad-hoc
+// invites is what xmppd uses of the loaded plugin: its HTTP routes, the ad-hoc
 // commands, redemption for registration, and shutdown.
 type invites interface {
 	adhoc.Executor
 	register.Invites
-	// Handler serves the invite API.
-	Handler() http.Handler
+	// Mount routes the plugin's HTTP paths on mux.
+	Mount(mux *http.ServeMux)
 	// Close stops the plugin.
 	Close() error
 }
 
 var _ invites = (*host.Plugin)(nil)
 
-// hostAPI is the server as the plugin sees it (plugin.HostAPI): who is an
-// administrator, which accounts exist, which domains are served, and a log.
+// hostAPI is the server as the plugin sees it (plugin.HostAPI): which accounts exist,
+// and registration with an invite for the plugin's web page; and, for the ad-hoc
+// commands, who is an administrator.
 type hostAPI struct {
 	domain   string
 	admins   []string // canonical bare JIDs
 	accounts *accounts.Store
-	log      *slog.Logger
+	// reg registers accounts as in-band registration does; set once the plugin is
+	// loaded (registration needs it), nil before.
+	reg atomic.Pointer[register.Service]
 }
 
 var _ plugin.HostAPI = (*hostAPI)(nil)
 
-// IsAdmin implements plugin.HostAPI: administrators are configured, per server.
-func (h *hostAPI) IsAdmin(_ context.Context, domain, addr string) (bool, error) {
-	if domain != h.domain {
-		return false, nil
+// role is what the server holds the JID bound to a stream for: administrators are
+// configured, every other account of the domain is a user.
+func (h *hostAPI) role(_ context.Context, bound jid.JID) (adhoc.Role, error) {
+	if bound.Domainpart() != h.domain || bound.Localpart() == "" {
+		return adhoc.RoleNone, nil
 	}
-	bare, err := accounts.Normalize(addr)
+	bare, err := accounts.Normalize(bound.Bare().String())
 	if err != nil {
-		return false, nil
+		return adhoc.RoleNone, nil
 	}
-	return slices.Contains(h.admins, bare), nil
+	if slices.Contains(h.admins, bare) {
+		return adhoc.RoleAdmin, nil
+	}
+	return adhoc.RoleUser, nil
 }
 
 // AccountExists implements plugin.HostAPI.
 func (h *hostAPI) AccountExists(ctx context.Context, addr string) (bool, error) {
 	ok, err := h.accounts.Exists(ctx, addr)
 	if err != nil {
-		return false, fmt.Errorf("xmppd: %w", err)
+		return false, fmt.Errorf("looking up the account: %w", err)
 	}
 	return ok, nil
 }
 
-// Domains implements plugin.HostAPI.
-func (h *hostAPI) Domains(context.Context) ([]string, error) { return []string{h.domain}, nil }
+// Register implements plugin.HostAPI: it runs in-band registration's flow (check the
+// token, reserve the name, redeem the invite, activate the account), so a web
+// registration has exactly its guarantees.
+func (h *hostAPI) Register(ctx context.Context, r plugin.Registration) (string, error) {
+	reg := h.reg.Load()
+	if reg == nil {
+		return "", fmt.Errorf("%w: registration is not ready", plugin.ErrUnavailable)
+	}
+	if r.Host != h.domain {
+		return "", fmt.Errorf("%w: this server does not serve %s", plugin.ErrInviteNotFound, r.Host)
+	}
+	if a, err := jid.New(r.Username, h.domain, ""); err != nil || a.Localpart() == "" {
+		return "", plugin.ErrInvalidUsername
+	}
+	if _, err := scram.PreparePassword(r.Password); err != nil {
+		return "", plugin.ErrInvalidPassword
+	}
+	f := reg.Start()
+	if err := f.PreAuth(ctx, r.Token); err != nil {
+		return "", registrationError(err)
+	}
+	addr, err := f.Register(ctx, r.Username, r.Password)
+	if err != nil {
+		return "", registrationError(err)
+	}
+	return addr, nil
+}
 
-// Log implements plugin.HostAPI: the plugin's records join the server's log.
-func (h *hostAPI) Log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) error {
-	h.log.LogAttrs(ctx, level, msg, attrs...)
-	return nil
+// registrationError maps what in-band registration answers a client onto the
+// contract's errors; the name and password were checked before.
+func registrationError(err error) error {
+	var se stanza.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	text := se.Text[""]
+	switch se.Condition {
+	case stanza.Conflict:
+		return plugin.ErrAccountExists
+	case stanza.ItemNotFound:
+		return fmt.Errorf("%w: %s", plugin.ErrInviteNotFound, text)
+	case stanza.NotAcceptable, stanza.NotAllowed:
+		return fmt.Errorf("%w: %s", plugin.ErrUsernameNotAllowed, text)
+	case stanza.ServiceUnavailable:
+		return fmt.Errorf("%w: %s", plugin.ErrUnavailable, text)
+	}
+	return errors.New(text)
 }

@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	defer httpLn.Close()
 	httpURL := cfg.httpURL(httpLn.Addr())
 
-	api := &hostAPI{domain: cfg.Domain, admins: cfg.Admins, accounts: store, log: logger.With("from", "invites-plugin")}
+	api := &hostAPI{domain: cfg.Domain, admins: cfg.Admins, accounts: store}
 	var inv invites
 	inv, err = host.Load(ctx, host.Config{
 		PluginPath: pluginPath,
@@ -107,6 +107,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return err
 	}
+	api.reg.Store(reg)
 	cmdLog := logger.With("component", "adhoc")
 	srv, err := c2s.New(c2s.Config{
 		Domain:        cfg.Domain,
@@ -118,6 +119,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },
 				Logger:      cmdLog,
+				Role:        api.role,
 			})
 		},
 		Logger: logger.With("component", "c2s"),
@@ -127,7 +129,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/invites_api", inv.Handler())
+	inv.Mount(mux)
 	httpSrv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,

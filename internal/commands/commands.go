@@ -32,101 +32,63 @@ const (
 // dateTime is the XEP-0082 DateTime layout, in UTC.
 const dateTime = "2006-01-02T15:04:05Z"
 
-// Authorizer tells administrators apart; plugin.HostAPI satisfies it.
-type Authorizer interface {
-	// IsAdmin reports whether the bare JID is an administrator of host.
-	IsAdmin(ctx context.Context, host, jid string) (bool, error)
-}
-
-// accountChecker is what an Authorizer may also offer (plugin.HostAPI does): with it,
-// an invite for a fixed username that is already registered is refused at once,
-// rather than at redemption.
-type accountChecker interface {
+// AccountChecker tells which accounts exist; plugin.HostAPI is one. With it, an
+// invite for a fixed username that is already registered is refused at once, rather
+// than at redemption.
+type AccountChecker interface {
+	// AccountExists reports whether the bare JID is a registered account.
 	AccountExists(ctx context.Context, jid string) (bool, error)
 }
 
-// New returns a Server running the invite commands over svc, asking auth who is an
-// administrator.
-func New(svc *core.Service, auth Authorizer, opts adhoc.ServerOptions) (*adhoc.Server, error) {
+// New returns a Server running the invite commands over svc; accounts, which may be
+// nil, says which accounts exist.
+// Who may run what comes from the role the host gives each request: the key commands
+// and create-account need adhoc.RoleAdmin, the contact invite adhoc.RoleUser.
+func New(svc *core.Service, accounts AccountChecker, opts adhoc.ServerOptions) (*adhoc.Server, error) {
 	if svc == nil {
-		return nil, errors.New("commands: no service")
+		return nil, errors.New("no core service")
 	}
-	if auth == nil {
-		return nil, errors.New("commands: no authorizer")
-	}
-	c := &cmds{svc: svc, auth: auth}
+	c := &cmds{svc: svc, accounts: accounts}
 	return adhoc.NewServer([]adhoc.Definition{
 		{
 			Node:     NodeCreateKey,
 			Name:     "Create invite API key",
-			Allowed:  c.admin,
+			Role:     adhoc.RoleAdmin,
 			Stages:   []adhoc.Stage{{Form: c.createKeyForm}},
 			Complete: c.createKey,
 		},
 		{
 			Node:     NodeListKeys,
 			Name:     "List invite API keys",
-			Allowed:  c.admin,
+			Role:     adhoc.RoleAdmin,
 			Complete: c.listKeys,
 		},
 		{
 			Node:     NodeDeleteKeys,
 			Name:     "Delete invite API keys",
-			Allowed:  c.admin,
+			Role:     adhoc.RoleAdmin,
 			Stages:   []adhoc.Stage{{Form: c.deleteKeysForm}},
 			Complete: c.deleteKeys,
 		},
 		{
 			Node:     NodeCreateAccount,
 			Name:     "Create account invite",
-			Allowed:  c.admin,
+			Role:     adhoc.RoleAdmin,
 			Stages:   []adhoc.Stage{{Form: c.createAccountForm}},
 			Complete: c.createAccount,
 		},
 		{
 			Node:     NodeInvite,
 			Name:     "Invite a contact",
-			Allowed:  c.local,
+			Role:     adhoc.RoleUser,
 			Complete: c.invite,
 		},
 	}, opts)
 }
 
 type cmds struct {
-	svc  *core.Service
-	auth Authorizer
-}
-
-// requester parses a requester's JID and checks that host is served.
-func (c *cmds) requester(host, requester string) (jid.JID, core.HostConfig, bool) {
-	h, err := c.svc.Host(host)
-	if err != nil {
-		return jid.JID{}, core.HostConfig{}, false
-	}
-	j, err := jid.Parse(requester)
-	if err != nil || j.Localpart() == "" {
-		return jid.JID{}, core.HostConfig{}, false
-	}
-	return j, h, true
-}
-
-// admin allows administrators of host.
-func (c *cmds) admin(ctx context.Context, host, requester string) (bool, error) {
-	j, h, ok := c.requester(host, requester)
-	if !ok {
-		return false, nil
-	}
-	ok, err := c.auth.IsAdmin(ctx, h.Domain, j.Bare().String())
-	if err != nil {
-		return false, fmt.Errorf("commands: asking the host who is admin: %w", err)
-	}
-	return ok, nil
-}
-
-// local allows accounts of host.
-func (c *cmds) local(_ context.Context, host, requester string) (bool, error) {
-	j, h, ok := c.requester(host, requester)
-	return ok && j.Domainpart() == h.Domain, nil
+	svc      *core.Service
+	accounts AccountChecker // may be nil
 }
 
 // source records who made an invite.
@@ -410,15 +372,14 @@ func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adho
 // checkFree refuses a fixed username that is already an account of host, when the
 // host can tell; a lookup failure lets the invite be made (redemption checks again).
 func (c *cmds) checkFree(ctx context.Context, host, username string) error {
-	ac, ok := c.auth.(accountChecker)
-	if username == "" || !ok {
+	if username == "" || c.accounts == nil {
 		return nil
 	}
 	name, err := core.NormalizeUsername(username)
 	if err != nil {
 		return notAcceptable("username", err)
 	}
-	exists, err := ac.AccountExists(ctx, name+"@"+host)
+	exists, err := c.accounts.AccountExists(ctx, name+"@"+host)
 	if err == nil && exists {
 		return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account " + name + "@" + host + " already exists"}
 	}
@@ -427,8 +388,9 @@ func (c *cmds) checkFree(ctx context.Context, host, username string) error {
 
 func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
 	j, err := jid.Parse(call.Requester)
-	if err != nil {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden}
+	if err != nil || j.Localpart() == "" || !strings.EqualFold(j.Domainpart(), call.Host) {
+		// The host vouched for an account; a contact invite names it on this host.
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden, Text: "only accounts of this server invite contacts"}
 	}
 	inv, err := c.svc.CreateInvite(ctx, core.InviteSpec{
 		Host:          call.Host,

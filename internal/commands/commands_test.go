@@ -20,7 +20,7 @@ import (
 	"mellium.im/xmpp/jid"
 )
 
-var _ commands.Authorizer = plugin.HostAPI(nil)
+var _ commands.AccountChecker = plugin.HostAPI(nil)
 
 const (
 	host  = "example.com"
@@ -29,23 +29,28 @@ const (
 	eve   = "eve@elsewhere.example/x"
 )
 
-// admins is an Authorizer over a fixed set of bare JIDs, each admin of its own domain.
-// It also knows which accounts exist, as plugin.HostAPI does.
+// admins plays the host: it gives each request the requester's role (administrators
+// are a fixed set of bare JIDs, each of its own domain; any other account of the host
+// is a user), and knows which accounts exist, as plugin.HostAPI does.
 type admins struct {
 	set      map[string]bool
 	accounts map[string]bool
-	err      error
 }
 
 func (a *admins) AccountExists(_ context.Context, j string) (bool, error) {
 	return a.accounts[j], nil
 }
 
-func (a *admins) IsAdmin(_ context.Context, h, j string) (bool, error) {
-	if a.err != nil {
-		return false, a.err
+// role is what the host says requester is on h.
+func (a *admins) role(h, requester string) adhoc.Role {
+	j, err := jid.Parse(requester)
+	if err != nil || j.Localpart() == "" || j.Domainpart() != h {
+		return adhoc.RoleNone
 	}
-	return a.set[j] && strings.HasSuffix(j, "@"+h), nil
+	if a.set[j.Bare().String()] {
+		return adhoc.RoleAdmin
+	}
+	return adhoc.RoleUser
 }
 
 type env struct {
@@ -85,6 +90,7 @@ func newEnv(t testing.TB) *env {
 func (e *env) exec(t testing.TB, h, who string, req adhoc.Request) (adhoc.Response, error) {
 	t.Helper()
 	req.Requester = who
+	req.Role = e.auth.role(h, who)
 	return e.srv.Execute(context.Background(), h, req)
 }
 
@@ -140,7 +146,7 @@ func TestVisibility(t *testing.T) {
 		5: {"unserved.example", admin, ""},
 		6: {host, "example.com", ""},
 	} {
-		cmds, err := e.srv.Commands(context.Background(), tc.host, tc.who)
+		cmds, err := e.srv.Commands(context.Background(), tc.host, tc.who, e.auth.role(tc.host, tc.who))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,12 +196,13 @@ func TestForbidden(t *testing.T) {
 	if cond(err) != adhoc.CondForbidden {
 		t.Fatalf("after revocation: %v", err)
 	}
-	e.auth.err = errors.New("host API down")
-	if _, err := e.srv.Commands(context.Background(), host, admin); err == nil {
-		t.Fatal("Commands hid a failing host API")
+	// A role the commands do not know grants nothing (the host failing to tell a role
+	// is the Handler's to answer: see adhoc's TestHandlerRole).
+	if cmds, err := e.srv.Commands(context.Background(), host, admin, "root"); err != nil || len(cmds) != 0 {
+		t.Fatalf("unknown role lists %v, %v", cmds, err)
 	}
-	if _, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys}); cond(err) != adhoc.CondInternalServerError {
-		t.Fatalf("with the host API down: %v", err)
+	if _, err := e.srv.Execute(context.Background(), host, adhoc.Request{Requester: admin, Role: "root", Node: commands.NodeListKeys}); cond(err) != adhoc.CondForbidden {
+		t.Fatalf("with an unknown role: %v", err)
 	}
 }
 
@@ -554,8 +561,8 @@ func TestNew(t *testing.T) {
 	if _, err := commands.New(nil, e.auth, adhoc.ServerOptions{}); err == nil {
 		t.Error("no error without a service")
 	}
-	if _, err := commands.New(e.svc, nil, adhoc.ServerOptions{}); err == nil {
-		t.Error("no error without an authorizer")
+	if _, err := commands.New(e.svc, nil, adhoc.ServerOptions{}); err != nil {
+		t.Errorf("without an account checker: %v", err)
 	}
 }
 
@@ -564,7 +571,11 @@ func pair(t testing.TB, e *env, requester string) *adhoctest.Pair {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := adhoctest.New(ctx, e.srv, jid.MustParse(requester), adhoc.HandlerOptions{})
+	p, err := adhoctest.New(ctx, e.srv, jid.MustParse(requester), adhoc.HandlerOptions{
+		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) {
+			return e.auth.role(j.Domainpart(), j.String()), nil
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

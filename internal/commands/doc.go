@@ -5,9 +5,9 @@
 // [New] returns an [adhoc.Server] running them over a [core.Service], the same
 // service the command line and the HTTP API use, so every change is seen by the
 // others at once.
-// Who may run what is decided from the requester's bound JID: administrators by the
-// host ([Authorizer], which the plugin's HostAPI satisfies), local users by their
-// domain.
+// Who may run what is decided from the role the host gives each request
+// (adhoc.Role, from the requester's bound JID): administrators (adhoc.RoleAdmin) and
+// accounts of the host (adhoc.RoleUser); the plugin never asks the host back.
 //
 // # Nodes
 //
@@ -33,7 +33,7 @@
 //	    Administrators. Form: username (optional: the only name the invite can
 //	    register). Completes with the invitation result form.
 //	urn:xmpp:invite#invite         "Invite a contact"
-//	    Any local user of the host (requester's domain is the host). Completes at
+//	    Any account of the host (adhoc.RoleUser). Completes at
 //	    once with a contact invite that may also register an account (;ibr=y).
 //
 // The invitation result form (type result) holds the hidden FORM_TYPE

@@ -46,9 +46,9 @@ func FuzzExecuteSubmitted(f *testing.F) {
 			}
 			keys = keys[1:]
 		}
-		req.Requester = admin
+		req.Requester, req.Role = admin, adhoc.RoleAdmin
 		if req.SessionID != "" {
-			start, err := e.srv.Execute(ctx, host, adhoc.Request{Requester: admin, Node: req.Node})
+			start, err := e.srv.Execute(ctx, host, adhoc.Request{Requester: admin, Role: adhoc.RoleAdmin, Node: req.Node})
 			if err != nil {
 				return // unknown node
 			}
@@ -83,7 +83,7 @@ func FuzzExecuteSubmitted(f *testing.F) {
 		}
 		if req.SessionID != "" && resp.Status == adhoc.StatusExecuting {
 			// Leave no session behind.
-			if _, err := e.srv.Execute(ctx, host, adhoc.Request{Requester: admin, Node: req.Node, SessionID: resp.SessionID, Action: adhoc.ActionCancel}); err != nil {
+			if _, err := e.srv.Execute(ctx, host, adhoc.Request{Requester: admin, Role: adhoc.RoleAdmin, Node: req.Node, SessionID: resp.SessionID, Action: adhoc.ActionCancel}); err != nil {
 				t.Fatal(err)
 			}
 		}

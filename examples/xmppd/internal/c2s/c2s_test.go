@@ -48,8 +48,8 @@ func (i *invites) CheckInvite(_ context.Context, host, token string) (plugin.Inv
 	return plugin.Invite{ID: "inv", Host: host, Kind: "account", CanRegister: true}, nil
 }
 
-func (i *invites) RedeemInvite(ctx context.Context, host, token, _ string) (plugin.Invite, error) {
-	inv, err := i.CheckInvite(ctx, host, token)
+func (i *invites) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error) {
+	inv, err := i.CheckInvite(ctx, r.Host, r.Token)
 	if err == nil {
 		i.mu.Lock()
 		i.token = ""
@@ -61,7 +61,7 @@ func (i *invites) RedeemInvite(ctx context.Context, host, token, _ string) (plug
 // executor lists one command, to admin@localhost only.
 type executor struct{}
 
-func (executor) Commands(_ context.Context, _, requester string) ([]adhoc.Command, error) {
+func (executor) Commands(_ context.Context, _, requester string, _ adhoc.Role) ([]adhoc.Command, error) {
 	if strings.HasPrefix(requester, "admin@localhost/") {
 		return []adhoc.Command{{Node: "urn:test#cmd", Name: "Test command"}}, nil
 	}

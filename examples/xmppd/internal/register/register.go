@@ -44,8 +44,8 @@ func ParseMode(s string) (Mode, error) {
 type Invites interface {
 	// CheckInvite says whether token can register on host.
 	CheckInvite(ctx context.Context, host, token string) (plugin.Invite, error)
-	// RedeemInvite uses token up to register username on host.
-	RedeemInvite(ctx context.Context, host, token, username string) (plugin.Invite, error)
+	// RedeemInvite uses the token of r up to register r.Username on r.Host.
+	RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error)
 }
 
 // Accounts is what registration needs of the account store (see package accounts).
@@ -252,7 +252,7 @@ func (f *Flow) Register(ctx context.Context, username, password string) (string,
 	}
 	var inviteID string
 	if f.token != "" {
-		inv, err := cfg.Invites.RedeemInvite(ctx, cfg.Domain, f.token, local)
+		inv, err := cfg.Invites.RedeemInvite(ctx, plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local})
 		if err != nil {
 			release()
 			return "", f.redeemError(ctx, err)

@@ -41,7 +41,8 @@ func (f *fakeInvites) CheckInvite(_ context.Context, host, token string) (plugin
 	return inv, nil
 }
 
-func (f *fakeInvites) RedeemInvite(_ context.Context, host, token, username string) (plugin.Invite, error) {
+func (f *fakeInvites) RedeemInvite(_ context.Context, r plugin.Redemption) (plugin.Invite, error) {
+	host, token, username := r.Host, r.Token, r.Username
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {

@@ -1,0 +1,71 @@
+// Package httpapi is the HTTP invite API: an [http.Handler] that creates account
+// invites for the holders of API keys, a drop-in successor of Prosody's
+// mod_invites_api.
+//
+// It speaks HTTP semantics as RFC 9110 defines them, writes error bodies as problem
+// details (RFC 9457) for clients that accept JSON, and answers CORS preflights
+// (Fetch standard) so that a web page on another origin can use it.
+// It knows nothing of go-plugin or the process boundary: the plugin's service
+// (internal/service) mounts it at plugin.PathAPI, and the benchmarks mount the same
+// service in-process. Error bodies come from the one problem writer, internal/problem.
+// openapi.yaml beside this file describes the endpoint in OpenAPI 3.1.
+//
+// # Requests
+//
+// GET and POST create one account invite on the key's host.
+// The key comes from one of
+//
+//	Authorization: Bearer ID/SECRET     (scheme name case-insensitive)
+//	?key=ID/SECRET                      (query parameter)
+//	key=ID/SECRET                       (POST, application/x-www-form-urlencoded body)
+//
+// Several sources may be used at once only if they carry the same key; different keys
+// are a 400, since the request is ambiguous.
+// An Authorization header with another scheme (such as Basic, meant for a proxy) is
+// ignored.
+// The parameters ttl (seconds, or a duration such as "48h" or "7d"), username and
+// redirect may be given in the query string or, for POST, in the form body; an empty
+// ttl or username means none, unknown parameters are ignored, and one parameter with
+// two different values is a 400.
+//
+// # Responses
+//
+//	201 Created      Location: the landing page, or the xmpp: URI
+//	303 See Other    the same, when redirect is bare, empty, true, 1, yes or on
+//	204 No Content   OPTIONS (CORS preflight), no credentials needed
+//	400 Bad Request  a malformed parameter, query string or form body
+//	403 Forbidden    a missing, malformed, unknown, wrong, expired or revoked key
+//	405              another method; Allow lists GET, POST, OPTIONS
+//	413, 414, 415    body too large, URL too long, body not a form
+//	429              the key's rate or the client address's failed-authentication
+//	                 budget is spent; Retry-After says for how many seconds
+//	431              request headers too large
+//	500              the store failed; the body says nothing more
+//
+// A JSON body {"id", "token", "uri", "landing_page", "host", "created_at",
+// "expires_at"} comes with 201 and 303 when the Accept header names application/json
+// with a non-zero quality; wildcards such as */* do not count, so curl and browsers
+// get the empty body mod_invites_api gave.
+// Errors are application/problem+json when Accept names application/json or
+// application/problem+json, short text otherwise.
+// Every response carries Cache-Control: no-store and the CORS headers.
+//
+// # Failed authentications
+//
+// Each client address (an IPv4 address, or the /64 of an IPv6 one) may fail to
+// authenticate a limited number of times (Options.FailedAuthRate); once its budget is
+// spent, every request from it gets 429 until the budget refills, whatever key it
+// shows.
+// Requests without any key do not count.
+// The address is the connection's (Request.RemoteAddr); X-Forwarded-For is read only
+// when the connection comes from one of Options.TrustedProxies.
+//
+// # Logging
+//
+// Each request is logged at debug level with its URL, in which the value of any key
+// parameter is replaced by REDACTED; the Authorization header and the body are never
+// logged.
+// So is each invite created (its ID, its key's ID, its host): at thousands a second an
+// info line each would drown an operator's log, and the store records each invite's
+// source anyway.
+package httpapi

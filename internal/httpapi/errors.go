@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/problem"
+)
+
+// statusError is a failure carrying the HTTP status to answer with.
+// Handlers return it and writeError alone turns it into a response.
+type statusError struct {
+	status     int
+	detail     string        // for the client; never holds a secret or an internal error
+	retryAfter time.Duration // sent as Retry-After when positive
+	err        error         // the cause, for the log only; may be nil
+}
+
+// Error implements error.
+func (e *statusError) Error() string {
+	s := "httpapi: " + strconv.Itoa(e.status) + " " + http.StatusText(e.status)
+	if e.detail != "" {
+		s += ": " + e.detail
+	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *statusError) Unwrap() error { return e.err }
+
+// writeError answers with the status err carries, or 500 for any other error, and
+// returns the status written, through the one problem writer (internal/problem).
+// A 500 says nothing of its cause, which goes to the log instead.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+	var e *statusError
+	if !errors.As(err, &e) {
+		e = &statusError{status: http.StatusInternalServerError, err: err}
+	}
+	detail := e.detail
+	if e.status >= 500 {
+		detail = "internal error"
+		level := slog.LevelError
+		if errors.Is(e.err, context.Canceled) || r.Context().Err() != nil {
+			level = slog.LevelInfo // the client left; not a fault of ours
+		}
+		h.log.LogAttrs(r.Context(), level, "invites api failed", slog.Any("err", e.err))
+	}
+	if e.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", allowedMethods)
+	}
+	problem.Write(w, r, problem.Details{Status: e.status, Detail: detail, RetryAfter: e.retryAfter})
+	return e.status
+}
+
+// invalidDetail returns the reason of a core.ErrInvalid error, without its prefix.
+func invalidDetail(err error) string {
+	const marker = "invalid input: "
+	msg := err.Error()
+	if i := strings.LastIndex(msg, marker); i >= 0 {
+		return msg[i+len(marker):]
+	}
+	return "invalid parameter"
+}

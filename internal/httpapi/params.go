@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/problem"
+)
+
+// params are a request's parameters, checked.
+type params struct {
+	credential string        // "" when none was given
+	ttl        time.Duration // 0 when none was given
+	username   string        // "" when none was given
+	redirect   bool
+}
+
+// badRequest returns a 400 with a detail for the client.
+func badRequest(format string, args ...any) *statusError {
+	return &statusError{status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...)}
+}
+
+// readParams gathers the credential and parameters from the Authorization header, the
+// query string and, for POST, a form body, and checks their syntax.
+// Bounds that depend on the key (ttl) are the core's to check.
+func (h *Handler) readParams(r *http.Request) (params, error) {
+	var p params
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return p, badRequest("malformed query string")
+	}
+	var form url.Values
+	if r.Method == http.MethodPost {
+		if form, err = h.readForm(r); err != nil {
+			return p, err
+		}
+	}
+
+	if p.credential, err = credential(r.Header, query, form); err != nil {
+		return p, err
+	}
+	if v, ok, err := single("ttl", query, form); err != nil {
+		return p, err
+	} else if ok && v != "" {
+		if p.ttl, err = core.ParseDuration(v); err != nil {
+			return p, badRequest("ttl must be a positive number of seconds or a duration such as 48h or 7d")
+		}
+	}
+	if v, ok, err := single("username", query, form); err != nil {
+		return p, err
+	} else if ok && v != "" {
+		if _, err := core.NormalizeUsername(v); err != nil {
+			return p, badRequest("username is not a valid XMPP account name")
+		}
+		p.username = v
+	}
+	if v, ok, err := single("redirect", query, form); err != nil {
+		return p, err
+	} else if ok {
+		switch strings.ToLower(v) {
+		case "", "true", "1", "yes", "on":
+			p.redirect = true
+		case "false", "0", "no", "off":
+		default:
+			return p, badRequest("redirect must be empty, true, 1, yes, on, false, 0, no or off")
+		}
+	}
+	return p, nil
+}
+
+// readForm reads an application/x-www-form-urlencoded body of at most maxBody bytes.
+// An empty body of any type is no form; a non-empty one of another type is a 415.
+func (h *Handler) readForm(r *http.Request) (url.Values, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, nil
+	}
+	tooLarge := &statusError{status: http.StatusRequestEntityTooLarge,
+		detail: "body larger than " + strconv.FormatInt(h.maxBody, 10) + " bytes"}
+	if r.ContentLength > h.maxBody {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, badRequest("reading body: incomplete")
+	}
+	if int64(len(body)) > h.maxBody {
+		return nil, tooLarge
+	}
+	if len(body) == 0 {
+		return nil, nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, &statusError{status: http.StatusUnsupportedMediaType,
+			detail: "body must be application/x-www-form-urlencoded"}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, badRequest("malformed form body")
+	}
+	return form, nil
+}
+
+// single returns the value of a parameter given in the query, the form or both,
+// which must agree wherever and however often it appears.
+func single(name string, query, form url.Values) (string, bool, error) {
+	var v string
+	var ok bool
+	for _, vs := range [][]string{query[name], form[name]} {
+		for _, x := range vs {
+			if ok && x != v {
+				return "", false, badRequest("%s given twice with different values", name)
+			}
+			v, ok = x, true
+		}
+	}
+	return v, ok, nil
+}
+
+// credential returns the API key a request carries in its Authorization header
+// (scheme Bearer, any case), its key query parameter or its key form field, or ""
+// when it carries none.
+// Two different keys make the request ambiguous: a 400.
+// A Bearer header without a well-formed token68 yields a credential the core rejects.
+func credential(hdr http.Header, query, form url.Values) (string, error) {
+	var cred string
+	var found bool
+	add := func(c string) error {
+		if found && c != cred {
+			return badRequest("conflicting API keys in one request")
+		}
+		cred, found = c, true
+		return nil
+	}
+	for _, v := range hdr.Values("Authorization") {
+		scheme, rest, _ := strings.Cut(strings.TrimLeft(v, " \t"), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			continue // another scheme, perhaps for a proxy: not ours
+		}
+		token := strings.Trim(rest, " \t")
+		if token == "" {
+			token = "malformed" // present but empty: a bad credential, not a missing one
+		}
+		if err := add(token); err != nil {
+			return "", err
+		}
+	}
+	for _, vs := range [][]string{query["key"], form["key"]} {
+		for _, v := range vs {
+			if v == "" {
+				continue // key= with nothing: as if absent
+			}
+			if err := add(v); err != nil {
+				return "", err
+			}
+		}
+	}
+	return cred, nil
+}
+
+// accepts reports whether the Accept fields of hdr name mediaType with a non-zero
+// quality (see problem.Accepts).
+func accepts(hdr http.Header, mediaType string) bool { return problem.Accepts(hdr, mediaType) }

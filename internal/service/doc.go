@@ -1,0 +1,13 @@
+// Package service is the plugin's serving side: the implementation of plugin.Invites
+// that runs in the invites-plugin process.
+//
+// Configure, once per process, reads the plugin's config (internal/config), opens the
+// store (internal/store: SQLite by default, PostgreSQL for several nodes), and builds
+// the core (internal/core), the HTTP handlers (internal/httpapi, mounted with the
+// plugin's other paths on one mux) and the ad-hoc commands (internal/commands) over
+// it. Its Manifest tells the host which paths to route to it.
+// The core's errors become the contract's (plugin.Err*) in one function,
+// contractError.
+// It lives apart from package plugin so that an XMPP server importing plugin and host
+// does not link the store and its drivers.
+package service

@@ -1,0 +1,345 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/commands"
+	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/internal/problem"
+	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+// Service is the serving side of plugin.Invites: what runs in the plugin process.
+// Configure, once, loads the plugin's config, opens its store, and builds the core,
+// the HTTP handlers and the ad-hoc commands over it; until then every call fails as
+// unavailable (HTTP: 503).
+// It is safe for concurrent use.
+type Service struct {
+	log *slog.Logger
+
+	mu         sync.RWMutex
+	st         *state // nil until configured, and after Close
+	configured bool
+}
+
+// state is what Configure builds; it is never changed once published.
+type state struct {
+	store core.Store
+	core  *core.Service
+	http  http.Handler
+	cmds  adhoc.Executor
+	stop  context.CancelFunc
+	done  chan struct{} // closed when core.Run has returned
+}
+
+// New returns an unconfigured Service logging to logger (nil discards).
+func New(logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{log: logger}
+}
+
+// errNotConfigured fails calls made before Configure.
+var errNotConfigured = fmt.Errorf("%w: not configured yet", plugin.ErrUnavailable)
+
+func (s *Service) state() (*state, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.st == nil {
+		return nil, errNotConfigured
+	}
+	return s.st, nil
+}
+
+// loadConfig reads the plugin's config as the host names it, resolving a relative
+// data_dir against the host's data directory.
+func loadConfig(hc plugin.Config) (config.Config, error) {
+	var text string
+	switch {
+	case hc.ConfigFile != "" && hc.ConfigTOML != "":
+		return config.Config{}, errors.New("both a config file and inline config given")
+	case hc.ConfigFile != "":
+		b, err := os.ReadFile(hc.ConfigFile)
+		if err != nil {
+			return config.Config{}, fmt.Errorf("reading the config: %w", err)
+		}
+		text = string(b)
+	default:
+		text = hc.ConfigTOML
+	}
+	c, err := config.Parse(text)
+	if err != nil {
+		if hc.ConfigFile != "" {
+			return config.Config{}, fmt.Errorf("config %s: %w", hc.ConfigFile, err)
+		}
+		return config.Config{}, fmt.Errorf("config: %w", err)
+	}
+	if hc.DataDir != "" {
+		switch {
+		case c.DataDir == "":
+			c.DataDir = hc.DataDir
+		case !filepath.IsAbs(c.DataDir):
+			c.DataDir = filepath.Join(hc.DataDir, c.DataDir)
+		}
+	}
+	if err := c.Normalize(); err != nil {
+		return config.Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Configure implements plugin.Invites: it loads the config and opens the store.
+// It may succeed once per process; a failed Configure may be tried again.
+// api may be nil: then no command can check whether an account exists.
+func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.HostAPI) (plugin.Manifest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.configured {
+		return plugin.Manifest{}, errors.New("already configured: the plugin is configured once per process")
+	}
+	c, err := loadConfig(hc)
+	if err != nil {
+		return plugin.Manifest{}, err
+	}
+	hosts := c.CoreHosts(hc.Domains...)
+	if len(hc.Domains) > 0 {
+		// Recorded so that the key command line accepts these hosts too.
+		if err := config.RecordDomains(c.DataDir, hc.Domains); err != nil {
+			s.log.Warn("cannot record the host's domains", "err", err)
+		}
+	}
+	rate, err := core.ParseRate(c.HTTP.FailedAuthRate)
+	if err != nil {
+		return plugin.Manifest{}, fmt.Errorf("config: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return plugin.Manifest{}, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, c.StoreDSN(), s.log.With("component", "store"))
+	if err != nil {
+		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
+	}
+	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core")})
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
+	var accounts commands.AccountChecker
+	if api != nil {
+		accounts = api
+	}
+	cmds, err := commands.New(svc, accounts, adhoc.ServerOptions{
+		Timeout:     time.Duration(c.Commands.SessionTimeout),
+		MaxSessions: c.Commands.MaxSessions,
+		Logger:      s.log.With("component", "commands"),
+	})
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
+	mux, routes := s.routes(svc, c, rate)
+	// Run outlives this call: it ends with Close.
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(next.done)
+		svc.Run(runCtx)
+	}()
+	s.st, s.configured = next, true
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Domain
+	}
+	slices.Sort(names)
+	s.log.Info("invites plugin configured", "hosts", names, "data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL)
+	return plugin.Manifest{Routes: routes}, nil
+}
+
+// routes returns the handler of every HTTP path the plugin serves, and those paths for
+// the host to route (the Manifest).
+func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate) (http.Handler, []string) {
+	mux := http.NewServeMux()
+	api := httpapi.New(svc, httpapi.Options{
+		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
+		FailedAuthRate: rate,
+		TrustedProxies: c.HTTP.Proxies(),
+		Logger:         s.log.With("component", "http"),
+	})
+	// The invite API: creation at the root. Its lifecycle endpoints (/invites_api/
+	// invites…) go below it, in httpapi; until they do, nothing is there.
+	mux.Handle(plugin.PathAPI, api)
+	mux.HandleFunc(plugin.PathAPI+"/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.Details{Status: http.StatusNotFound, Detail: "no such endpoint"})
+	})
+	routes := []string{plugin.PathAPI, plugin.PathAPI + "/"}
+	// The built-in landing page and web registration (plugin.PathInvite,
+	// plugin.PathRegister) mount here when landing_page = "builtin", and add their
+	// paths to routes. plugin.PathMetrics is served here too but never listed: the
+	// host fetches it, nobody outside.
+	return mux, routes
+}
+
+// ServeHTTP implements plugin.Invites: it serves the plugin's paths; before Configure
+// it answers 503.
+func (s *Service) ServeHTTP(_ context.Context, w http.ResponseWriter, r *http.Request) error {
+	st, err := s.state()
+	if err != nil {
+		problem.Write(w, r, problem.Details{Status: http.StatusServiceUnavailable,
+			Detail: "the invites service is starting; try again shortly", RetryAfter: time.Second})
+		return nil
+	}
+	st.http.ServeHTTP(w, r)
+	return nil
+}
+
+// Commands implements plugin.Invites.
+func (s *Service) Commands(ctx context.Context, host, requester string, role adhoc.Role) ([]adhoc.Command, error) {
+	st, err := s.state()
+	if err != nil {
+		return nil, err
+	}
+	return st.cmds.Commands(ctx, host, requester, role)
+}
+
+// Execute implements plugin.Invites.
+func (s *Service) Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
+	st, err := s.state()
+	if err != nil {
+		return adhoc.Response{}, &adhoc.Error{Condition: adhoc.CondServiceUnavailable, Text: "the invites service is starting"}
+	}
+	return st.cmds.Execute(ctx, host, req)
+}
+
+// CheckInvite implements plugin.Invites.
+func (s *Service) CheckInvite(ctx context.Context, host, token string) (plugin.Invite, error) {
+	st, err := s.state()
+	if err != nil {
+		return plugin.Invite{}, err
+	}
+	// core v2: CheckInvite(ctx, host, token) checks the host itself.
+	inv, err := st.core.CheckInvite(ctx, token)
+	if err != nil {
+		return plugin.Invite{}, contractError(err)
+	}
+	if !sameHost(inv.Host, host) {
+		return plugin.Invite{}, plugin.ErrInviteNotFound
+	}
+	return inviteFromCore(inv), nil
+}
+
+// RedeemInvite implements plugin.Invites: it uses the invite for r.Purpose.
+func (s *Service) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error) {
+	st, err := s.state()
+	if err != nil {
+		return plugin.Invite{}, err
+	}
+	switch r.Purpose {
+	case "", plugin.PurposeRegister:
+	default:
+		// core v2: Redeem(ctx, Redemption{Host, Token, Username, Purpose}) decides
+		// subscribe and reset; today's core redeems for registration only.
+		return plugin.Invite{}, fmt.Errorf("%w: this invite cannot be used to %s", plugin.ErrUsernameNotAllowed, r.Purpose)
+	}
+	// core v2: the host check moves into core.Redeem, with the rest of the rule.
+	if _, err := s.CheckInvite(ctx, r.Host, r.Token); err != nil {
+		return plugin.Invite{}, err
+	}
+	inv, err := st.core.Redeem(ctx, r.Token, r.Username)
+	if err != nil {
+		return plugin.Invite{}, contractError(err)
+	}
+	return inviteFromCore(inv), nil
+}
+
+func sameHost(a, b string) bool {
+	na, err := core.NormalizeDomain(a)
+	if err != nil {
+		return false
+	}
+	nb, err := core.NormalizeDomain(b)
+	return err == nil && na == nb
+}
+
+// contractError maps the core's errors onto the contract's: the one place where they
+// meet. The core's reason stays in the text of an invalid name.
+func contractError(err error) error {
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		return plugin.ErrInviteNotFound
+	case errors.Is(err, core.ErrExpired):
+		return plugin.ErrInviteExpired
+	case errors.Is(err, core.ErrForbidden):
+		return plugin.ErrUsernameNotAllowed
+	case errors.Is(err, core.ErrInvalid):
+		return fmt.Errorf("%w: %w", plugin.ErrInvalidUsername, err)
+	}
+	return err
+}
+
+// inviteFromCore is what the host learns of an invite.
+func inviteFromCore(inv core.Invite) plugin.Invite {
+	out := plugin.Invite{
+		ID:          inv.ID,
+		Host:        inv.Host,
+		Kind:        string(inv.Kind),
+		Username:    inv.Username,
+		CanRegister: inv.CanRegister(),
+		ExpiresAt:   inv.ExpiresAt,
+		// core v2: Groups come from the invite record.
+	}
+	if inv.Inviter != "" {
+		// core v2: the record keeps the inviter's bare JID; today's its localpart.
+		out.Inviter = inv.Inviter + "@" + inv.Host
+	}
+	return out
+}
+
+// Health implements plugin.Invites: the store must answer a lookup.
+func (s *Service) Health(ctx context.Context) error {
+	st, err := s.state()
+	if err != nil {
+		return err
+	}
+	if _, err := st.store.Key(ctx, "health-check"); err != nil && !errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("the store does not answer: %w", err)
+	}
+	return nil
+}
+
+// Close stops the background work, writes pending bookkeeping and closes the store.
+// It waits for the final flush until ctx ends.
+func (s *Service) Close(ctx context.Context) error {
+	s.mu.Lock()
+	st := s.st
+	s.st = nil
+	s.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	st.stop()
+	select {
+	case <-st.done:
+	case <-ctx.Done():
+		s.log.Warn("closing before the final bookkeeping flush ended", "err", ctx.Err())
+	}
+	if err := st.store.Close(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	return nil
+}
+
+var _ plugin.Invites = (*Service)(nil)

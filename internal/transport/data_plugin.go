@@ -1,0 +1,230 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+// The plugin's end of the data path.
+
+// deadlineGrace is how much longer than the host waits a handler may run.
+const deadlineGrace = 100 * time.Millisecond
+
+// dataServer serves the exchanges the host sends on the data sockets it hands over.
+type dataServer struct {
+	impl    plugin.Invites
+	log     *slog.Logger
+	maxReq  int // request payload bound
+	maxResp int // response body bound
+}
+
+// acceptData receives data sockets on ctrl, serving each on its own goroutine, until
+// ctrl ends (the host closed it or is gone).
+func (s *dataServer) acceptData(ctx context.Context, ctrl *net.UnixConn) {
+	buf := make([]byte, 16)
+	oob := make([]byte, syscall.CmsgSpace(16*4))
+	for {
+		n, oobn, _, _, err := ctrl.ReadMsgUnix(buf, oob)
+		if err != nil || (n == 0 && oobn == 0) {
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("data path control socket failed", "err", err)
+			}
+			return
+		}
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			s.log.Warn("data path: malformed control message", "err", err)
+			continue
+		}
+		for _, m := range msgs {
+			fds, err := syscall.ParseUnixRights(&m)
+			if err != nil {
+				continue
+			}
+			for _, fd := range fds {
+				f := os.NewFile(uintptr(fd), "invites-data")
+				c, err := net.FileConn(f)
+				_ = f.Close()
+				if err != nil {
+					s.log.Warn("data path: unusable socket", "err", err)
+					continue
+				}
+				go s.serveConn(ctx, c)
+			}
+		}
+	}
+}
+
+// serveConn serves exchanges on one data socket, one after the other, until the host
+// closes it.
+func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 16<<10)
+	var in, out []byte
+	w := &bufferWriter{max: s.maxResp}
+	for {
+		payload, err := readFrame(br, in, s.maxReq)
+		in = payload[:0]
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn("data path: reading a request failed", "err", err)
+			}
+			return
+		}
+		req, err := decodeRequest(payload)
+		if err != nil {
+			s.log.Warn("data path: malformed request", "err", err)
+			return
+		}
+		w.reset()
+		s.serveOne(ctx, w, &req)
+		out = appendResponse(out[:0], w.status, w.header, w.body)
+		if _, err := c.Write(out); err != nil {
+			s.log.Debug("data path: writing a response failed", "err", err)
+			return
+		}
+		if cap(out) > 256<<10 {
+			out = nil
+		}
+		if cap(w.body) > 256<<10 {
+			w.body = nil
+		}
+	}
+}
+
+// serveOne runs the implementation on one request, leaving the answer in w.
+func (s *dataServer) serveOne(ctx context.Context, w *bufferWriter, req *exchangeRequest) {
+	if req.Timeout > 0 {
+		// The handler's context ends a little after the host stops waiting, so that the
+		// host, not a race, decides what its client sees.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout+deadlineGrace)
+		defer cancel()
+	}
+	r, err := newHTTPRequest(ctx, req)
+	if err != nil {
+		w.fail(http.StatusBadRequest, "malformed request")
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("HTTP handler panicked", "panic", fmt.Sprint(p), "path", r.URL.Path)
+			w.fail(http.StatusInternalServerError, "internal error")
+		}
+	}()
+	if err := s.impl.ServeHTTP(ctx, w, r); err != nil {
+		s.log.Error("HTTP exchange failed", "err", err, "path", r.URL.Path)
+		w.fail(http.StatusInternalServerError, "internal error")
+		return
+	}
+	if w.over {
+		s.log.Error("HTTP response too large", "path", r.URL.Path, "limit", w.max)
+		w.fail(http.StatusInternalServerError, "internal error")
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+}
+
+// newHTTPRequest builds the request the implementation sees.
+func newHTTPRequest(ctx context.Context, req *exchangeRequest) (*http.Request, error) {
+	u, err := url.ParseRequestURI(req.URI)
+	if err != nil {
+		return nil, err
+	}
+	proto := req.Proto
+	major, minor, ok := http.ParseHTTPVersion(proto)
+	if !ok {
+		proto, major, minor = "HTTP/1.1", 1, 1
+	}
+	r := &http.Request{
+		Method:        req.Method,
+		URL:           u,
+		Proto:         proto,
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
+		Header:        req.Header,
+		Body:          http.NoBody,
+		ContentLength: int64(len(req.Body)),
+		Host:          req.Host,
+		RemoteAddr:    req.RemoteAddr,
+		RequestURI:    req.URI,
+	}
+	if r.Header == nil {
+		r.Header = make(http.Header)
+	}
+	if len(req.Body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(req.Body))
+	}
+	if req.TLS {
+		// The host terminated TLS; only its presence crosses the boundary.
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+	}
+	return r.WithContext(ctx), nil
+}
+
+// bufferWriter is the http.ResponseWriter of one exchange: it holds the whole response
+// (at most max body bytes) until the handler returns.
+type bufferWriter struct {
+	header http.Header
+	status int
+	body   []byte
+	max    int
+	over   bool
+}
+
+func (w *bufferWriter) reset() {
+	w.header = make(http.Header)
+	w.status = 0
+	w.body = w.body[:0]
+	w.over = false
+}
+
+// fail replaces the response with a short error.
+func (w *bufferWriter) fail(status int, text string) {
+	w.header = http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Content-Type-Options": {"nosniff"}}
+	w.status = status
+	w.body = append(w.body[:0], text+"\n"...)
+	w.over = false
+}
+
+// Header implements http.ResponseWriter.
+func (w *bufferWriter) Header() http.Header { return w.header }
+
+// WriteHeader implements http.ResponseWriter; informational statuses are not
+// forwarded.
+func (w *bufferWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+}
+
+// errResponseTooLarge fails writes past the response bound.
+var errResponseTooLarge = errors.New("response too large")
+
+// Write implements http.ResponseWriter.
+func (w *bufferWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if len(w.body)+len(p) > w.max {
+		w.over = true
+		return 0, errResponseTooLarge
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
