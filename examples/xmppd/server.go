@@ -109,11 +109,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	}
 	cmdLog := logger.With("component", "adhoc")
 	srv, err := c2s.New(c2s.Config{
-		Domain:        cfg.Domain,
-		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Credentials:   store,
-		Registration:  reg,
-		MaxStanzaSize: cfg.MaxStanzaSize,
+		Domain:            cfg.Domain,
+		TLS:               &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Credentials:       store,
+		Registration:      reg,
+		MaxStanzaSize:     cfg.MaxStanzaSize,
+		MaxPendingPerAddr: cfg.MaxUnauthenticatedPerAddr,
 		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },
