@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,7 @@ type hostAPI struct {
 	admins   []string // canonical bare JIDs
 	accounts *accounts.Store
 	log      *slog.Logger
+	reg      *register.Service // set once registration exists
 }
 
 var _ plugin.HostAPI = (*hostAPI)(nil)
@@ -66,4 +68,21 @@ func (h *hostAPI) Domains(context.Context) ([]string, error) { return []string{h
 func (h *hostAPI) Log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) error {
 	h.log.LogAttrs(ctx, level, msg, attrs...)
 	return nil
+}
+
+// Register creates the account username@host with password using token, with
+// exactly the guarantees of in-band registration (the name is reserved, the invite
+// redeemed, then the account activated; administrators' names are refused), and
+// returns its bare JID.
+// It is what web registration will call: contract v2's HostAPI.Register, wired by
+// changing the signature to take a plugin.Registration and mapping the stanza
+// errors to plugin.ErrAccountExists, plugin.ErrInvalidUsername, ….
+func (h *hostAPI) Register(ctx context.Context, host, token, username, password string) (string, error) {
+	if host != h.domain {
+		return "", fmt.Errorf("xmppd: %s is not served here", host)
+	}
+	if h.reg == nil {
+		return "", errors.New("xmppd: registration is not running")
+	}
+	return h.reg.Register(ctx, token, username, password)
 }
