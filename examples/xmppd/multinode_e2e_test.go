@@ -129,7 +129,7 @@ func TestTwoNodes(t *testing.T) {
 		if s := status(b, k2); s != http.StatusCreated {
 			t.Fatalf("ad-hoc key from A on B: %d, want 201", s)
 		}
-		if _, err := b.cli.run(ctx, "keys", "delete", "localhost", keyID(k2)); err != nil {
+		if _, err := b.cli.run(ctx, "keys", "delete", "localhost", "--", keyID(k2)); err != nil {
 			t.Fatal(err)
 		}
 		if s := status(a, k2); s != http.StatusForbidden {
