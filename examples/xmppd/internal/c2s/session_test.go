@@ -608,3 +608,33 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestOnePresenceOneDelivery: a contact's presence arrives once per stanza sent, and
+// a second session of the same account gets the first one's presence once.
+func TestOnePresenceOneDelivery(t *testing.T) {
+	e := start(t, register.InviteOnly, nil)
+	ctx := testCtx(t)
+	if err := e.srv.Welcome(ctx, "bob@localhost", "alice@localhost", nil); err != nil {
+		t.Fatal(err)
+	}
+	alice := login(t, ctx, e.addr, "alice", "desk", testclient.Options{})
+	online(t, alice)
+	bob := login(t, ctx, e.addr, "bob", "phone", testclient.Options{})
+	online(t, bob)
+	// alice's mark: everything alice gets before it is counted.
+	if err := bob.Send(`<message to='alice@localhost/desk' type='chat'><body>mark</body></message>`); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if _, err := expect(alice, "the mark", func(el testclient.Element) bool {
+		if el.XMLName.Local == "presence" && el.Attr("from") == "bob@localhost/phone" {
+			n++
+		}
+		return el.XMLName.Local == "message"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("alice got bob's initial presence %d times", n)
+	}
+}
