@@ -105,7 +105,7 @@ func (c *conn) handler(ctx context.Context) xmpp.Handler {
 	if c.srv.cfg.NewCommandHandler != nil {
 		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr)
 	}
-	dh := discoHandler{c: c, cmds: cmds}
+	dh := discoHandler{cmds: cmds}
 	rh := rosterHandler{c: c, ctx: ctx}
 	opts := []mux.Option{
 		ping.Handle(),
@@ -127,7 +127,6 @@ func (c *conn) handler(ctx context.Context) xmpp.Handler {
 // discoHandler answers disco#info and disco#items (XEP-0030) for the server and
 // for the client's own account; the command handler describes the command nodes.
 type discoHandler struct {
-	c    *conn
 	cmds CommandHandler // nil when there are no commands
 }
 
@@ -170,7 +169,6 @@ func features(vars ...string) []discoFeature {
 
 // HandleIQ implements mux.IQHandler.
 func (h discoHandler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	c := h.c
 	var node string
 	for _, a := range start.Attr {
 		if a.Name.Local == "node" {
@@ -178,7 +176,8 @@ func (h discoHandler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start
 		}
 	}
 	isInfo := start.Name.Space == disco.NSInfo
-	toServer := iq.To.Equal(jid.JID{}) || iq.To.Equal(c.srv.domain)
+	// Only the server (or a resource of it) and the client's own account get here.
+	toServer := iq.To.Localpart() == ""
 	var payload any
 	switch {
 	case !toServer && node == "" && isInfo:

@@ -184,9 +184,13 @@ func (c *conn) badAddress(ctx context.Context, r xml.TokenReader, start xml.Star
 }
 
 // forServer reports whether an IQ to addr is the server's to answer: addressed to
-// the server, or to the client's own account (RFC 6120 §10.3.3, §10.5.4).
+// the server (or a resource of it), or to the client's own account (RFC 6120
+// §10.3.3, §10.5.4).
 func (c *conn) forServer(addr jid.JID) bool {
-	return addr.Equal(jid.JID{}) || addr.Equal(c.srv.domain) || addr.Equal(c.addr.Bare()) || addr.Equal(c.addr)
+	if addr.Localpart() == "" && addr.Domain().Equal(c.srv.domain) {
+		return true
+	}
+	return addr.Equal(jid.JID{}) || addr.Equal(c.addr.Bare()) || addr.Equal(c.addr)
 }
 
 // serveIQ runs the session's handler on an IQ for the server and sends its answer;
