@@ -3,6 +3,7 @@ package c2s
 import (
 	"encoding/xml"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"mellium.im/xmlstream"
@@ -45,7 +46,7 @@ func (l loggedCommands) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, sta
 			action = "execute"
 		}
 		l.log.Info("ad-hoc command step refused", "node", truncate(node, 200), "action", truncate(action, 32),
-			"condition", w.condition, "command-condition", w.command, "reason", truncate(strings.TrimSpace(w.text.String()), 300))
+			"condition", w.condition, "command-condition", w.command, "reason", redact(truncate(strings.TrimSpace(w.text.String()), 300)))
 	}
 	return err
 }
@@ -108,6 +109,13 @@ func (w *errorSniffer) EncodeToken(t xml.Token) error {
 	}
 	return w.Encoder.EncodeToken(t)
 }
+
+// apiKey matches an API key (ID/SECRET, base64url) a reason may echo from a form,
+// such as a key pasted into the wrong field.
+var apiKey = regexp.MustCompile(`([A-Za-z0-9_-]{8,})/[A-Za-z0-9_-]{16,}`)
+
+// redact hides the secret half of anything that looks like an API key.
+func redact(s string) string { return apiKey.ReplaceAllString(s, "$1/[redacted]") }
 
 // truncate cuts s to at most n bytes, for log lines.
 func truncate(s string, n int) string {

@@ -638,3 +638,22 @@ func TestOnePresenceOneDelivery(t *testing.T) {
 		t.Fatalf("alice got bob's initial presence %d times", n)
 	}
 }
+
+// TestRefusedCommandStepLogged: a command step answered with an IQ error is logged at
+// info with its condition and reason.
+func TestRefusedCommandStepLogged(t *testing.T) {
+	var logs syncBuffer
+	e := start(t, register.InviteOnly, func(c *c2s.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx := testCtx(t)
+	c := login(t, ctx, e.addr, "admin", "", testclient.Options{})
+	el, err := c.IQ(`<iq type='set' id='c' to='localhost'><command xmlns='http://jabber.org/protocol/commands' node='urn:test#cmd' action='next'/></iq>`)
+	if err != nil || el.Attr("type") != "error" {
+		t.Fatalf("command: %v %v", el, err)
+	}
+	want := `level=INFO msg="ad-hoc command step refused" remote=`
+	if out := logs.String(); !strings.Contains(out, want) || !strings.Contains(out, `node=urn:test#cmd action=next condition=item-not-found`) {
+		t.Fatalf("log lacks the refusal:\n%s", out)
+	}
+}
