@@ -43,14 +43,26 @@ func (w *nsWriter) EncodeToken(t xml.Token) error {
 	case xml.StartElement:
 		inherited := w.scope[len(w.scope)-1]
 		ns := tok.Name.Space
-		if ns == "" {
+		// An element a decoder read as in no namespace carries xmlns='' (its own or
+		// an ancestor's, whose scope says so); one built here with an empty Space
+		// inherits its parent's.
+		noNS := false
+		for _, a := range tok.Attr {
+			if a.Name.Space == "" && a.Name.Local == "xmlns" && a.Value == "" {
+				noNS = ns == ""
+			}
+		}
+		if ns == "" && !noNS {
 			ns = inherited
 		}
 		name := tok.Name
 		if ns == inherited {
 			name.Space = ""
 		}
-		attrs := make([]xml.Attr, 0, len(tok.Attr))
+		attrs := make([]xml.Attr, 0, len(tok.Attr)+1)
+		if noNS && inherited != "" {
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Local: "xmlns"}, Value: ""})
+		}
 		for _, a := range tok.Attr {
 			if (a.Name.Space == "" && a.Name.Local == "xmlns") || a.Name.Space == "xmlns" {
 				continue
