@@ -145,7 +145,7 @@ func TestHandlerSession(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !slices.Equal(resp.Actions, []adhoc.Action{adhoc.ActionPrev, adhoc.ActionComplete}) {
+	if !slices.Equal(resp.Actions, []adhoc.Action{adhoc.ActionPrev, adhoc.ActionNext, adhoc.ActionComplete}) {
 		t.Fatalf("last stage actions %v", resp.Actions)
 	}
 	if resp, err = p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: sid, Action: adhoc.ActionComplete, Form: submit("c", "c!")}); err != nil {

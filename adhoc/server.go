@@ -85,8 +85,10 @@ type Result struct {
 //
 // A command with no Stages completes on execute.
 // Otherwise the requester is shown the form of each stage in turn; it may go back
-// (prev) from any stage but the first, on (next) from any but the last, and complete
-// from the last one, when Complete runs with every submitted form.
+// (prev) from any stage but the first, on (next) from any, and complete from the last
+// one, when Complete runs with every submitted form. On the last stage next is offered
+// too and means complete, as Prosody does, since some clients (poezio) submit every
+// form with next.
 type Definition struct {
 	// Node identifies the command, such as "urn:xmpp:invite#invite". Required.
 	Node string
@@ -365,8 +367,13 @@ func (s *Server) step(ctx context.Context, c *Definition, call Call, sess *sessi
 		}
 		return s.show(ctx, c, call, sess, i-1)
 	case ActionNext, ActionComplete:
-		if action == ActionNext && i >= last || action == ActionComplete && i != last {
+		if action == ActionComplete && i != last {
 			return Response{}, &Error{Condition: CondBadAction, Text: "action not offered at this stage"}
+		}
+		if i >= last {
+			// Next on the last stage completes, as Prosody does: clients such as poezio
+			// submit every form with next.
+			action = ActionComplete
 		}
 	default:
 		return Response{}, &Error{Condition: CondBadAction, Text: "action not offered at this stage"}
@@ -427,9 +434,10 @@ func (s *Server) show(ctx context.Context, c *Definition, call Call, sess *sessi
 	if i > 0 {
 		resp.Actions = append(resp.Actions, ActionPrev)
 	}
-	if i < last {
-		resp.Actions = append(resp.Actions, ActionNext)
-	} else {
+	// The last stage offers next as well as complete (both complete), as Prosody
+	// does: some clients only ever send next.
+	resp.Actions = append(resp.Actions, ActionNext)
+	if i == last {
 		resp.Actions = append(resp.Actions, ActionComplete)
 	}
 	return resp, nil

@@ -186,13 +186,13 @@ func TestAdhocCommands(t *testing.T) {
 			t.Errorf("keys#list row: %v", row)
 		}
 
-		// keys#delete: a list-multi of the keys, labelled by name…
+		// keys#delete: a list-multi of the keys, labelled "name (ID)"…
 		form, err := admin.execute(ctx, nodeDeleteKeys)
 		if err != nil || form.Status != adhoc.StatusExecuting || form.Form == nil {
 			t.Fatalf("keys#delete execute: %+v %v", form, err)
 		}
 		fl, _ := form.Form.Field("keys")
-		if fl.Type != adhoc.FieldListMulti || !slices.Contains(fl.Options, adhoc.Option{Label: "portal", Value: id}) {
+		if fl.Type != adhoc.FieldListMulti || !slices.Contains(fl.Options, adhoc.Option{Label: "portal (" + id + ")", Value: id}) {
 			t.Fatalf("keys#delete field: %+v", fl)
 		}
 		// …complete deletes the chosen key with a note naming it.
@@ -415,7 +415,8 @@ func TestAdhocCommands(t *testing.T) {
 		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, fromCLI, nil); status != http.StatusCreated {
 			t.Fatalf("command line key before delete: %d %v", status, err)
 		}
-		if _, err := cli.run(ctx, "keys", "delete", "localhost", keyID(fromCLI)); err != nil {
+		// "--": an ID may begin with "-".
+		if _, err := cli.run(ctx, "keys", "delete", "localhost", "--", keyID(fromCLI)); err != nil {
 			t.Fatal(err)
 		}
 		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, fromCLI, nil); status != http.StatusForbidden {

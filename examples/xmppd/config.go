@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
 
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 )
 
@@ -71,6 +72,10 @@ type Config struct {
 	// MaxStanzaSize bounds one stanza of an authenticated client, in bytes
 	// (flag -max-stanza-size). Default 262144 (256 KiB); at least 10000.
 	MaxStanzaSize int64 `toml:"max_stanza_size"`
+	// MaxUnauthenticatedPerAddr bounds the client connections of one address (an
+	// IPv4 address or an IPv6 /64) that have not logged in yet; more are closed at
+	// once (flag -max-unauthenticated-per-addr). Default 10; at most 100000.
+	MaxUnauthenticatedPerAddr int `toml:"max_unauthenticated_per_addr"`
 	// LogLevel is "debug", "info", "warn" or "error" (flag -log-level).
 	// Default "info". The log goes to standard error.
 	LogLevel string `toml:"log_level"`
@@ -122,6 +127,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 	fs.StringVar(&flagCfg.TLSCert, "tls-cert", "", "TLS certificate chain `file` (PEM; default: self-signed in DATA/tls)")
 	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
+	fs.IntVar(&flagCfg.MaxUnauthenticatedPerAddr, "max-unauthenticated-per-addr", 0, "client connections of one address not logged in yet, at most (default 10)")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
 	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, print how to try it")
 
@@ -166,6 +172,9 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 		"tls-key":         func() { cfg.TLSKey = flagCfg.TLSKey },
 		"max-stanza-size": func() { cfg.MaxStanzaSize = flagCfg.MaxStanzaSize },
 		"log-level":       func() { cfg.LogLevel = flagCfg.LogLevel },
+		"max-unauthenticated-per-addr": func() {
+			cfg.MaxUnauthenticatedPerAddr = flagCfg.MaxUnauthenticatedPerAddr
+		},
 	}
 	for name, apply := range over {
 		if set[name] {
@@ -210,6 +219,9 @@ func (c *Config) Normalize() error {
 	if c.MaxStanzaSize == 0 {
 		c.MaxStanzaSize = 256 << 10
 	}
+	if c.MaxUnauthenticatedPerAddr == 0 {
+		c.MaxUnauthenticatedPerAddr = c2s.DefaultMaxPendingPerAddr
+	}
 	return c.Validate()
 }
 
@@ -243,6 +255,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxStanzaSize < 10000 || c.MaxStanzaSize > 64<<20 {
 		errs = append(errs, errors.New("max_stanza_size must be between 10000 and 67108864"))
+	}
+	if c.MaxUnauthenticatedPerAddr < 1 || c.MaxUnauthenticatedPerAddr > 100000 {
+		errs = append(errs, errors.New("max_unauthenticated_per_addr must be between 1 and 100000"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

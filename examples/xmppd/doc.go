@@ -11,8 +11,9 @@
 // The demo serves the domain localhost, clients on 127.0.0.1:5222 and HTTP on
 // 127.0.0.1:5280, with its data in ./data.
 // At every start it gives admin@localhost a new random password (created on the
-// first run, reset on later ones, so the printed password always works), creates a
-// fresh API key with "invites-plugin keys create localhost demo", and prints the
+// first run, reset on later ones, so the printed password always works), creates an
+// API key with "invites-plugin keys create localhost demo" on the first run and
+// reuses it on the next ones (kept in data/demo-key, mode 0600), and prints the
 // JID, the password, the key and a curl line that creates an invite:
 //
 //	curl -i -H 'Authorization: Bearer KEY' http://127.0.0.1:5280/invites_api
@@ -37,6 +38,7 @@
 //	tls_cert = "fullchain.pem"      # -tls-cert; without it a self-signed one is made in data_dir/tls
 //	tls_key = "privkey.pem"         # -tls-key
 //	max_stanza_size = 262144        # -max-stanza-size, bytes
+//	max_unauthenticated_per_addr = 10 # -max-unauthenticated-per-addr
 //	log_level = "info"              # -log-level
 //
 // Unknown keys are errors.
@@ -49,22 +51,38 @@
 //     mandatory STARTTLS (a configured certificate or a self-signed one kept in the
 //     data directory), SASL with SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN (PLAIN only
 //     over TLS; no -PLUS variants), resource binding to the authenticated account,
-//     stream errors, a stanza size limit per client, limits on failed logins per
-//     stream and per IP address.
+//     whitespace between elements at every stage, stream errors, a stanza size limit
+//     per client, limits on failed logins per stream and per address, on the
+//     connections an address holds before logging in, and staged negotiation
+//     deadlines (see package c2s).
 //     Passwords are stored only as salted SCRAM credentials (RFC 5802: salt,
-//     iteration count, StoredKey, ServerKey) in an SQLite file in the data directory.
-//   - RFC 6121: only the legacy session IQ and an empty roster for clients that
-//     ask at login. There is no roster storage, presence or message routing: this
-//     server exists to show invitations end to end.
+//     iteration count, StoredKey, ServerKey) in an SQLite file in the data directory,
+//     created 0600 with its WAL; the server warns when the data directory is open to
+//     other users.
+//   - RFC 6121, for accounts of this server (no server-to-server link): rosters kept
+//     in the account database (get, set, remove, pushes), presence subscriptions with
+//     pre-approval, presence broadcast to subscribers and probes at login, directed
+//     presence, and messages and IQs routed between online sessions (no offline
+//     storage: a chat message for an account with no session is answered with
+//     service-unavailable).
+//   - XEP-0401 §5.5 and XEP-0379: an invite that names an inviter, redeemed by
+//     registration, subscribes the new account and the inviter to each other.
+//     A subscription request carrying a contact invite's token from an account that
+//     exists needs contract v2 of the plugin (see invites.go); until then it is an
+//     ordinary request.
 //   - XEP-0030 Service Discovery (disco#info, disco#items), XEP-0199 XMPP Ping.
 //   - XEP-0050 Ad-Hoc Commands, routed to the plugin with the bound JID as the
 //     requester and its role (administrators come from the configuration): API key
-//     management for administrators and the XEP-0401 invite commands.
+//     management for administrators and the XEP-0401 invite commands. Every refused
+//     command step is logged at info with its reason.
 //   - XEP-0077 In-Band Registration (legacy fields and the data form) before
 //     authentication, with XEP-0445 Pre-Authenticated In-Band Registration
 //     (urn:xmpp:ibr-token:0 and the urn:xmpp:pars:0 pre-auth IQ) and the legacy
 //     urn:xmpp:invite feature of XEP-0401 0.3.0 that Conversations looks for.
-//     Registration is invite-only by default, or open, or closed.
+//     Registration is invite-only by default, or open, or closed. It never creates
+//     an account for a configured administrator (create those with adduser; the
+//     server warns at start about administrators without an account), and every
+//     refused registration is logged at info with its reason.
 //   - The plugin's HTTP routes (the invite API at /invites_api) on the server's HTTP
 //     listener.
 //

@@ -387,11 +387,19 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("self-signed certificate not kept: %v", err)
 		}
 
-		// A second run reuses the data, resets the password and makes a new key.
+		// A second run reuses the data and the key, and resets the password: runs do
+		// not pile up keys that never expire (issue 15).
 		p2 := startServer(t, bin, work, "-demo")
 		pass2, key2 := creds(p2)
-		if pass2 == pass1 || key2 == key1 {
-			t.Fatal("the second run printed the same password or key")
+		if pass2 == pass1 {
+			t.Fatal("the second run printed the same password")
+		}
+		if key2 != key1 {
+			t.Fatalf("the second run made another key: %s, then %s", key1, key2)
+		}
+		cli := pluginCLI{bin: bin, args: []string{"-data", filepath.Join(work, "data")}}
+		if keys, err := cli.keys(ctx); err != nil || len(keys) != 1 || keys[keyID(key1)].name != "demo" {
+			t.Fatalf("keys after two demo runs: %v %v", keys, err)
 		}
 		if _, err := testclient.Login(ctx, p2.c2s, "admin", pass1, sasl.ScramSha256); err == nil {
 			t.Fatal("the old demo password still works")

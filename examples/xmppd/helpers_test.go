@@ -214,24 +214,31 @@ func (c commander) createKey(ctx context.Context, fields map[string][]string) (a
 	return done, nil
 }
 
-// listKeys runs keys#list and returns its table by key ID, each row by column.
+// listKeys runs keys#list and returns its keys by ID, each row by column. The list
+// is a single-item result form (every client shows one, Gajim no table) with a
+// text-multi field per column, one value per key; no keys, no form.
 func (c commander) listKeys(ctx context.Context) (map[string]map[string]string, error) {
 	resp, err := c.execute(ctx, nodeListKeys)
 	if err != nil {
 		return nil, err
 	}
-	if resp.Status != adhoc.StatusCompleted || resp.Form == nil || resp.Form.Type != adhoc.FormResult {
+	rows := map[string]map[string]string{}
+	if resp.Status == adhoc.StatusCompleted && resp.Form == nil {
+		return rows, nil
+	}
+	if resp.Status != adhoc.StatusCompleted || resp.Form == nil || resp.Form.Type != adhoc.FormResult || len(resp.Form.Items) != 0 {
 		return nil, fmt.Errorf("keys#list: %+v", resp)
 	}
-	rows := map[string]map[string]string{}
-	for _, item := range resp.Form.Items {
+	ids, _ := resp.Form.Field("id")
+	for i, id := range ids.Values {
 		row := map[string]string{}
-		for _, cell := range item {
-			if len(cell.Values) == 1 {
-				row[cell.Var] = cell.Values[0]
+		for _, fl := range resp.Form.Fields {
+			if len(fl.Values) != len(ids.Values) {
+				return nil, fmt.Errorf("keys#list: column %s has %d values for %d keys", fl.Var, len(fl.Values), len(ids.Values))
 			}
+			row[fl.Var] = fl.Values[i]
 		}
-		rows[row["id"]] = row
+		rows[id] = row
 	}
 	return rows, nil
 }

@@ -88,11 +88,7 @@ func (h *hostAPI) Register(ctx context.Context, r plugin.Registration) (string, 
 	if _, err := scram.PreparePassword(r.Password); err != nil {
 		return "", plugin.ErrInvalidPassword
 	}
-	f := reg.Start()
-	if err := f.PreAuth(ctx, r.Token); err != nil {
-		return "", registrationError(err)
-	}
-	addr, err := f.Register(ctx, r.Username, r.Password)
+	addr, err := reg.Register(ctx, r.Token, r.Username, r.Password)
 	if err != nil {
 		return "", registrationError(err)
 	}

@@ -48,7 +48,10 @@ func TestTwoNodes(t *testing.T) {
 		dir := filepath.Join(work, name)
 		data := filepath.Join(dir, "data")
 		addUser(t, bin, data, "admin@localhost", "admin secret")
-		srv := startServerEnv(t, bin, dir, env, append([]string{"-data", data, "-admin", "admin@localhost"}, args...)...)
+		// 50 registrations at once from one address: more than the default allows
+		// an address before login.
+		srv := startServerEnv(t, bin, dir, env, append([]string{"-data", data, "-admin", "admin@localhost",
+			"-max-unauthenticated-per-addr", "200"}, args...)...)
 		return &node{name: name, srv: srv, data: data, cli: pluginCLI{bin: bin, env: env, args: append([]string{"-data", data}, globals...)}}
 	}
 	configA := writeFile(t, work, "invites-a.toml", fmt.Sprintf("store = %q\n", dsn))
@@ -126,7 +129,7 @@ func TestTwoNodes(t *testing.T) {
 		if s := status(b, k2); s != http.StatusCreated {
 			t.Fatalf("ad-hoc key from A on B: %d, want 201", s)
 		}
-		if _, err := b.cli.run(ctx, "keys", "delete", "localhost", keyID(k2)); err != nil {
+		if _, err := b.cli.run(ctx, "keys", "delete", "localhost", "--", keyID(k2)); err != nil {
 			t.Fatal(err)
 		}
 		if s := status(a, k2); s != http.StatusForbidden {

@@ -23,6 +23,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/certs"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/host"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -52,6 +53,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	checkDataDir(dataDir, logger)
 	pluginPath, err := cfg.pluginPath(exec.LookPath)
 	if err != nil {
 		return err
@@ -62,6 +64,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 	defer store.Close()
+	warnAdminsWithoutAccount(ctx, cfg, store, logger)
+	rosters, err := roster.New(store, cfg.Domain)
+	if err != nil {
+		return err
+	}
 
 	cert, err := loadCertificate(cfg, dataDir, logger)
 	if err != nil {
@@ -100,9 +107,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	defer inv.Close()
 
 	mode, _ := register.ParseMode(cfg.Registration)
+	hooks := &inviteHooks{domain: cfg.Domain}
 	reg, err := register.New(register.Config{
 		Domain: cfg.Domain, Mode: mode, Invites: inv, Accounts: store,
-		Logger: logger.With("component", "register"),
+		// Administrators are made by the operator (adduser), never registered.
+		Reserved: func(bare string) bool { return slices.Contains(cfg.Admins, bare) },
+		Welcome:  hooks.welcome,
+		Logger:   logger.With("component", "register"),
 	})
 	if err != nil {
 		return err
@@ -110,11 +121,15 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	api.reg.Store(reg)
 	cmdLog := logger.With("component", "adhoc")
 	srv, err := c2s.New(c2s.Config{
-		Domain:        cfg.Domain,
-		TLS:           &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Credentials:   store,
-		Registration:  reg,
-		MaxStanzaSize: cfg.MaxStanzaSize,
+		Domain:            cfg.Domain,
+		TLS:               &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Credentials:       store,
+		Registration:      reg,
+		Roster:            rosters,
+		Accounts:          store,
+		ContactInvites:    contactInvites{invites: inv},
+		MaxStanzaSize:     cfg.MaxStanzaSize,
+		MaxPendingPerAddr: cfg.MaxUnauthenticatedPerAddr,
 		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },
@@ -127,6 +142,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return err
 	}
+	hooks.srv = srv
 
 	mux := http.NewServeMux()
 	inv.Mount(mux)
@@ -180,6 +196,37 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 	return nil
+}
+
+// checkDataDir warns when other users may read the data directory: it holds the
+// account credentials and the plugin's store.
+func checkDataDir(dir string, logger *slog.Logger) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		logger.Warn("cannot check the data directory's permissions", "dir", dir, "err", err)
+		return
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		logger.Warn("the data directory is open to other users: make it private with chmod 700",
+			"dir", dir, "mode", fmt.Sprintf("%#o", perm))
+	}
+}
+
+// warnAdminsWithoutAccount warns about each configured administrator that has no
+// account: registration refuses their names, so only the operator can create them.
+func warnAdminsWithoutAccount(ctx context.Context, cfg Config, store *accounts.Store, logger *slog.Logger) {
+	for _, a := range cfg.Admins {
+		if cfg.Demo && a == DemoAdmin+"@"+cfg.Domain {
+			continue // the demo creates it
+		}
+		ok, err := store.Exists(ctx, a)
+		switch {
+		case err != nil:
+			logger.Warn("cannot check an administrator's account", "jid", a, "err", err)
+		case !ok:
+			logger.Warn("administrator has no account; create it with xmppd adduser (registration refuses this name)", "jid", a)
+		}
+	}
 }
 
 // loadCertificate returns the configured certificate or the self-signed one.

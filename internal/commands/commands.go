@@ -217,41 +217,67 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 	}, nil
 }
 
+// listColumns are the columns of the key list: var and label.
+var listColumns = [...][2]string{
+	{"id", "ID"}, {"name", "Name"}, {"created", "Created"}, {"expires", "Expires"}, {"last-used", "Last used"}, {"uses", "Uses"},
+}
+
+// listKeys answers with a single-item result form, as Prosody answers its list
+// commands, rather than an XEP-0004 table (<reported/> and <item/>s): profanity and
+// poezio show only a table's title and Gajim fails on it. The form holds a text-multi
+// field "keys" with a line per key for people, and a text-multi field per column (id,
+// name, created, expires, last-used, uses) with one value per key, in the same order,
+// for programs.
 func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
 		return adhoc.Result{}, err
 	}
-	f := &adhoc.Form{
-		Type:  adhoc.FormResult,
-		Title: "Invite API keys",
-		Reported: []adhoc.Field{
-			{Var: "id", Label: "ID", Type: adhoc.FieldTextSingle},
-			{Var: "name", Label: "Name", Type: adhoc.FieldTextSingle},
-			{Var: "created", Label: "Created", Type: adhoc.FieldTextSingle},
-			{Var: "expires", Label: "Expires", Type: adhoc.FieldTextSingle},
-			{Var: "last-used", Label: "Last used", Type: adhoc.FieldTextSingle},
-			{Var: "uses", Label: "Uses", Type: adhoc.FieldTextSingle},
-		},
+	if len(keys) == 0 {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys for " + call.Host + "."}}}, nil
+	}
+	lines := adhoc.Field{Var: "keys", Type: adhoc.FieldTextMulti, Label: "Keys"}
+	cols := make([]adhoc.Field, len(listColumns))
+	for i, col := range listColumns {
+		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
 	}
 	for _, k := range keys {
-		f.Items = append(f.Items, []adhoc.Field{
-			{Var: "id", Values: []string{k.ID}},
-			{Var: "name", Values: []string{k.Name}},
-			{Var: "created", Values: []string{formatTime(k.CreatedAt)}},
-			{Var: "expires", Values: []string{formatTime(k.ExpiresAt)}},
-			{Var: "last-used", Values: []string{formatTime(k.LastUsed)}},
-			{Var: "uses", Values: []string{strconv.FormatInt(k.Uses, 10)}},
-		})
+		row := [len(listColumns)]string{k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed), strconv.FormatInt(k.Uses, 10)}
+		for i, v := range row {
+			cols[i].Values = append(cols[i].Values, v)
+		}
+		uses := "uses"
+		if k.Uses == 1 {
+			uses = "use"
+		}
+		lines.Values = append(lines.Values, fmt.Sprintf("%s: created %s, expires %s, last used %s, %d %s",
+			keyLabel(k), row[2], row[3], row[4], k.Uses, uses))
 	}
-	res := adhoc.Result{Form: f}
-	if len(keys) == 0 {
-		res.Notes = []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys for " + call.Host + "."}}
+	noun := "keys"
+	if len(keys) == 1 {
+		noun = "key"
 	}
-	return res, nil
+	return adhoc.Result{Form: &adhoc.Form{
+		Type:         adhoc.FormResult,
+		Title:        "Invite API keys",
+		Instructions: []string{fmt.Sprintf("%d %s for %s.", len(keys), noun, call.Host)},
+		Fields:       append([]adhoc.Field{lines}, cols...),
+	}}, nil
 }
 
+// keyLabel names a key for people, uniquely: "name (ID)", or the ID alone for a key
+// without a name. It is the label of the key's option in the delete form, and
+// clients that submit labels instead of values (Gajim) are understood: a label
+// cannot be another key's ID or label, since IDs have a fixed length and end it.
 func keyLabel(k core.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return k.Name + " (" + k.ID + ")"
+}
+
+// keyName is a key's name, or its ID when it has none.
+func keyName(k core.Key) string {
 	if k.Name == "" {
 		return k.ID
 	}
@@ -273,7 +299,7 @@ func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.F
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Delete invite API keys",
-		Instructions: []string{"Deleted keys stop working at once."},
+		Instructions: []string{"Keys are shown as name (ID). Deleted keys stop working at once."},
 		Fields:       []adhoc.Field{fl},
 	}, nil
 }
@@ -290,20 +316,25 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 	if err != nil {
 		return adhoc.Result{}, err
 	}
-	byID := make(map[string]core.Key, len(keys))
+	// A choice is an option's value (the key's ID) or, from clients that submit
+	// labels (Gajim), its label: keyLabel keeps both unambiguous.
+	byChoice := make(map[string]core.Key, 2*len(keys))
 	for _, k := range keys {
-		byID[k.ID] = k
+		byChoice[keyLabel(k)] = k
+	}
+	for _, k := range keys {
+		byChoice[k.ID] = k
 	}
 	// Check every choice before deleting anything.
 	var chosen []core.Key
 	seen := make(map[string]bool, len(fl.Values))
-	for _, id := range fl.Values {
-		k, ok := byID[id]
+	for _, v := range fl.Values {
+		k, ok := byChoice[v]
 		if !ok {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: no such key " + strconv.Quote(truncate(id, 64))}
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: no such key " + strconv.Quote(truncate(v, 64))}
 		}
-		if !seen[id] {
-			seen[id] = true
+		if !seen[k.ID] {
+			seen[k.ID] = true
 			chosen = append(chosen, k)
 		}
 	}
@@ -315,10 +346,10 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 			if len(deleted) == 0 {
 				return adhoc.Result{}, fmt.Errorf("deleting key %s: %w", k.ID, err)
 			}
-			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Deleting " + keyLabel(k) + " (" + k.ID + ") failed; the keys after it were not deleted."})
+			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Deleting " + keyName(k) + " (" + k.ID + ") failed; the keys after it were not deleted."})
 			break
 		}
-		deleted = append(deleted, keyLabel(k)+" ("+k.ID+")")
+		deleted = append(deleted, keyName(k)+" ("+k.ID+")")
 	}
 	noun := "keys"
 	if len(deleted) == 1 {

@@ -227,8 +227,9 @@ func TestCreateKey(t *testing.T) {
 	if got := strings.Join(vars, " "); got != "name:text-single expires:text-single max-ttl:text-single rate:text-single" {
 		t.Fatalf("form fields %q", got)
 	}
-	if !slices.Equal(resp.Actions, []adhoc.Action{adhoc.ActionComplete}) {
-		t.Fatalf("actions %v", resp.Actions)
+	// One stage: next and complete both complete (poezio sends next).
+	if !slices.Equal(resp.Actions, []adhoc.Action{adhoc.ActionNext, adhoc.ActionComplete}) || resp.DefaultAction != adhoc.ActionComplete {
+		t.Fatalf("actions %v default %v", resp.Actions, resp.DefaultAction)
 	}
 	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete,
 		Form: submit("name", " portal ", "expires", "30d", "max-ttl", "2d", "rate", "10/h")})
@@ -305,28 +306,42 @@ func TestCreateKeyMalformed(t *testing.T) {
 	}
 }
 
+// table reads the key list: a single-item result form (no <reported/> table, which
+// Gajim cannot show) with a text-multi field per column, one value per key, and a
+// "keys" field with a line per key. An empty list has no form.
 func table(t testing.TB, f *adhoc.Form) []map[string]string {
 	t.Helper()
-	if f == nil || f.Type != adhoc.FormResult {
+	if f == nil {
+		return nil
+	}
+	if f.Type != adhoc.FormResult {
 		t.Fatalf("not a result form: %+v", f)
 	}
+	if len(f.Reported) != 0 || len(f.Items) != 0 {
+		t.Fatalf("a multi-item form: %+v", f)
+	}
 	var cols []string
-	for _, r := range f.Reported {
-		cols = append(cols, r.Var)
-	}
-	if got := strings.Join(cols, " "); got != "id name created expires last-used uses" {
-		t.Fatalf("columns %q", got)
-	}
-	if len(f.Fields) != 0 {
-		t.Fatalf("a table with top-level fields: %+v", f.Fields)
-	}
-	var rows []map[string]string
-	for _, item := range f.Items {
-		row := map[string]string{}
-		for _, c := range item {
-			row[c.Var] = strings.Join(c.Values, ",")
+	for _, fl := range f.Fields {
+		if fl.Type != adhoc.FieldTextMulti {
+			t.Fatalf("field %s is %s, want text-multi", fl.Var, fl.Type)
 		}
-		rows = append(rows, row)
+		cols = append(cols, fl.Var)
+	}
+	if got := strings.Join(cols, " "); got != "keys id name created expires last-used uses" {
+		t.Fatalf("fields %q", got)
+	}
+	lines := f.Fields[0].Values
+	rows := make([]map[string]string, len(lines))
+	for i := range rows {
+		rows[i] = map[string]string{"line": lines[i]}
+	}
+	for _, fl := range f.Fields[1:] {
+		if len(fl.Values) != len(rows) {
+			t.Fatalf("column %s has %d values for %d keys", fl.Var, len(fl.Values), len(rows))
+		}
+		for i, v := range fl.Values {
+			rows[i][fl.Var] = v
+		}
 	}
 	return rows
 }
@@ -370,6 +385,9 @@ func TestListKeysMirror(t *testing.T) {
 		r["created"] != k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z") || r["expires"] != k.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z") {
 		t.Fatalf("row %v for %+v", r, k)
 	}
+	if want := "cli key (" + k.ID + "): created " + r["created"] + ", expires " + r["expires"] + ", last used " + r["last-used"] + ", 1 use"; r["line"] != want {
+		t.Fatalf("line %q, want %q", r["line"], want)
+	}
 	if rows[1]["id"] != field(made.Form, "id") || rows[1]["name"] != "adhoc key" || rows[1]["expires"] != "never" || rows[1]["last-used"] != "never" || rows[1]["uses"] != "0" {
 		t.Fatalf("row %v", rows[1])
 	}
@@ -403,7 +421,8 @@ func TestDeleteKeys(t *testing.T) {
 	if !ok || fl.Type != adhoc.FieldListMulti || !fl.Required {
 		t.Fatalf("%+v", resp.Form)
 	}
-	want := []adhoc.Option{{Label: "alpha", Value: ids[0]}, {Label: ids[1], Value: ids[1]}, {Label: "gamma", Value: ids[2]}}
+	// Labels are unique ("name (ID)"): Gajim submits them instead of the values.
+	want := []adhoc.Option{{Label: "alpha (" + ids[0] + ")", Value: ids[0]}, {Label: ids[1], Value: ids[1]}, {Label: "gamma (" + ids[2] + ")", Value: ids[2]}}
 	if !slices.Equal(fl.Options, want) {
 		t.Fatalf("options %+v, want %+v", fl.Options, want)
 	}
@@ -419,6 +438,8 @@ func TestDeleteKeys(t *testing.T) {
 		1: {multi(ids[0], "AAAAAAAAAAAA"), adhoc.CondNotAcceptable},
 		2: {multi(ids[0], "not a key at all"), adhoc.CondNotAcceptable},
 		3: {submit(), adhoc.CondNotAcceptable},
+		4: {multi("alpha"), adhoc.CondNotAcceptable}, // a name alone is no label
+		5: {multi("alpha (" + ids[2] + ")"), adhoc.CondNotAcceptable},
 	} {
 		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys, SessionID: sid, Action: adhoc.ActionComplete, Form: tc.form})
 		if cond(err) != tc.want {
@@ -445,6 +466,24 @@ func TestDeleteKeys(t *testing.T) {
 	if _, err := e.svc.Authenticate(ctx, creds[2]); err != nil {
 		t.Fatal(err)
 	}
+	// Gajim submits the label of the option: it deletes the key too.
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gajim, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys, SessionID: resp.SessionID, Action: adhoc.ActionNext,
+		Form: multi("gamma (" + ids[2] + ")")})
+	if err != nil || gajim.Status != adhoc.StatusCompleted || gajim.Notes[0].Text != "Deleted 1 key: gamma ("+ids[2]+")." {
+		t.Fatalf("delete by label: %+v %v", gajim, err)
+	}
+	if _, err := e.svc.Authenticate(ctx, creds[2]); !errors.Is(err, core.ErrForbidden) {
+		t.Fatalf("the key deleted by label: %v", err)
+	}
+	k, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: "delta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[2] = k.ID
 	// A key deleted as the command line does it disappears from the command's list.
 	if err := e.svc.DeleteKey(ctx, host, ids[2]); err != nil {
 		t.Fatal(err)

@@ -20,12 +20,18 @@
 //	    such as 10/h). Completes with a result form holding the key ID/SECRET and a
 //	    warning note: the key is shown this once and cannot be shown again.
 //	urn:xmpp-invites:keys#list     "List invite API keys"
-//	    Completes at once with a result table: id, name, created, expires, last-used,
-//	    uses (times in XEP-0082 format, "never" when unset).
+//	    Completes at once with a single-item result form, as Prosody answers its
+//	    list commands (profanity and poezio show only the title of an XEP-0004
+//	    table, and Gajim fails on one): keys (text-multi, a line per key: "name (ID):
+//	    created …, expires …, last used …, N uses"), then one text-multi field per
+//	    column, id, name, created, expires, last-used, uses, one value per key in the
+//	    same order (times in XEP-0082 format, "never" when unset). No keys: a note.
 //	urn:xmpp-invites:keys#delete   "Delete invite API keys"
-//	    Form: keys (list-multi; label = key name, value = key ID). Completes with a
-//	    note naming the deleted keys; they are rejected from the next request on.
-//	    With no keys, completes at once with a note.
+//	    Form: keys (list-multi; label "name (ID)", or the ID for a key without a
+//	    name; value = key ID). A submitted choice may be the value or the label
+//	    (Gajim submits labels); labels are unique and never another key's ID.
+//	    Completes with a note naming the deleted keys; they are rejected from the
+//	    next request on. With no keys, completes at once with a note.
 //
 // The XEP-0401 commands:
 //
@@ -39,6 +45,11 @@
 // The invitation result form (type result) holds the hidden FORM_TYPE
 // urn:xmpp:invite#invitation, uri (the xmpp: URI), landing-url (when the host has a
 // landing page) and expire (XEP-0082 DateTime).
+//
+// # Stages
+//
+// Every form's last stage offers next and complete, and next there completes, as
+// Prosody does (see adhoc.Server): poezio submits every form with next.
 //
 // # Errors
 //

@@ -96,7 +96,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("accounts: creating directory: %w", err)
 	}
+	// The WAL holds credentials too: the files are private from the start. The
+	// database file is made 0600 before SQLite opens it, its journal and WAL take its
+	// mode (modeof), and the shared-memory file, which SQLite creates on its own, is
+	// made beforehand.
+	for _, p := range []string{path, path + "-shm"} {
+		if err := createPrivate(p); err != nil {
+			return nil, err
+		}
+	}
 	q := url.Values{}
+	q.Set("modeof", path)
 	for _, p := range []string{
 		fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()),
 		"journal_mode(WAL)",
@@ -112,15 +122,29 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("accounts: opening %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	// Idle connections stay open: the last one to close removes the shared-memory
+	// file, which SQLite would then create again with the process's umask.
+	db.SetMaxIdleConns(4)
 	s := &Store{db: db, opts: opts}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		opts.Logger.Warn("accounts: restricting file mode", "err", err)
-	}
 	return s, nil
+}
+
+// createPrivate creates the file p with mode 0600 if it does not exist, and makes an
+// existing one 0600.
+func createPrivate(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("accounts: creating %s: %w", p, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("accounts: restricting the mode of %s: %w", p, err)
+	}
+	return nil
 }
 
 // Close closes the store.
@@ -157,6 +181,25 @@ CREATE TABLE credentials (
 	stored_key BLOB NOT NULL,
 	server_key BLOB NOT NULL,
 	PRIMARY KEY (jid, mechanism)
+) STRICT;`,
+		2: `
+CREATE TABLE roster (
+	owner      TEXT NOT NULL REFERENCES accounts(jid) ON DELETE CASCADE,
+	contact    TEXT NOT NULL,
+	name       TEXT NOT NULL DEFAULT '',
+	groups     TEXT NOT NULL DEFAULT '[]',
+	sub_to     INTEGER NOT NULL DEFAULT 0,
+	sub_from   INTEGER NOT NULL DEFAULT 0,
+	ask        INTEGER NOT NULL DEFAULT 0,
+	pending_in INTEGER NOT NULL DEFAULT 0,
+	approved   INTEGER NOT NULL DEFAULT 0,
+	listed     INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (owner, contact)
+) STRICT;
+CREATE TABLE group_members (
+	grp TEXT NOT NULL,
+	jid TEXT NOT NULL REFERENCES accounts(jid) ON DELETE CASCADE,
+	PRIMARY KEY (grp, jid)
 ) STRICT;`,
 	}
 	if version >= len(migrations) {

@@ -3,13 +3,17 @@ package accounts_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
 )
 
@@ -180,5 +184,105 @@ func TestConcurrentReserve(t *testing.T) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d reservations won", wins)
+	}
+}
+
+// TestFileModes: the database and its -wal and -shm files are readable by the owner
+// only, whatever the umask, and a directory the store creates is 0700: the WAL holds
+// SCRAM credentials.
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	ctx := context.Background()
+	s, path := open(t, accounts.Options{Iterations: scram.MinIterations})
+	if err := s.Add(ctx, "alice@localhost", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory: %v %v, want 0700", fi.Mode().Perm(), err)
+	}
+}
+
+// TestRosterStore: both sides of a subscription change in one transaction, survive
+// reopening, and go with a deleted account.
+func TestRosterStore(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t, accounts.Options{Iterations: scram.MinIterations})
+	for _, a := range []string{"alice@localhost", "bob@localhost"} {
+		if err := s.Add(ctx, a, "pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := roster.New(s, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Mutual(ctx, "alice@localhost", "bob@localhost", "Friends"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Set(ctx, "alice@localhost", roster.Item{JID: "far@example.org", Name: "Far"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Subscribe(ctx, "alice@localhost", "nobody@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	// A failing update stores nothing.
+	boom := errors.New("boom")
+	if err := s.UpdatePair(ctx, "alice@localhost", "bob@localhost", func(p *roster.Pair) error {
+		p.OC.Name = "changed"
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("UpdatePair: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = accounts.Open(ctx, path, accounts.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc, _ = roster.New(s, "localhost")
+	items, err := svc.Get(ctx, "alice@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []roster.Item{
+		{JID: "bob@localhost", Groups: []string{"Friends"}, Subscription: roster.Both},
+		{JID: "far@example.org", Name: "Far", Groups: []string{}, Subscription: roster.None},
+		{JID: "nobody@localhost", Groups: []string{}, Subscription: roster.None},
+	}
+	if fmt.Sprint(items) != fmt.Sprint(want) {
+		t.Fatalf("alice's roster\n got %+v\nwant %+v", items, want)
+	}
+	if items, _ := svc.Get(ctx, "bob@localhost"); len(items) != 1 || items[0].Subscription != roster.Both {
+		t.Fatalf("bob's roster %+v", items)
+	}
+	if err := s.AddGroupMember(ctx, "Friends", "bob@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddGroupMember(ctx, "Friends", "bob@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.GroupMembers(ctx, "Friends"); err != nil || len(m) != 1 || m[0] != "bob@localhost" {
+		t.Fatalf("group members %v %v", m, err)
+	}
+	if err := s.Delete(ctx, "bob@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := svc.Get(ctx, "bob@localhost"); len(items) != 0 {
+		t.Fatalf("a deleted account keeps its roster: %+v", items)
+	}
+	if m, _ := s.GroupMembers(ctx, "Friends"); len(m) != 0 {
+		t.Fatalf("a deleted account stays in its group: %v", m)
 	}
 }

@@ -9,6 +9,14 @@
 // ServerKey (see package scram).
 // No password, and nothing a password could be recovered from faster than by
 // guessing, is kept.
+// The database and its -wal and -shm files are created mode 0600, whatever the
+// umask, and a directory the store creates is 0700.
+//
+// The store also keeps rosters (package roster, RFC 6121): for each account and
+// contact the roster item (name, groups, subscription, ask) with a subscription
+// request waiting for an answer and a pre-approval, and the members of groups;
+// Store implements roster.Store, changing both sides of a subscription in one
+// transaction. An account's roster and group memberships go with the account.
 //
 // # Registration in two steps
 //
@@ -19,4 +27,9 @@
 // [Store.Activate] turns it into a real account, and if redemption fails
 // [Store.Release] gives the name back.
 // A pending account left behind by a crash is removed after [PendingTTL].
+//
+// # Schema
+//
+// Versioned migrations (PRAGMA user_version) run at open: 1 accounts and
+// credentials, 2 roster and group_members.
 package accounts

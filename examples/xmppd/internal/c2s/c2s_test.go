@@ -23,6 +23,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/certs"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
 	"github.com/xmpp-invites/invites/plugin"
@@ -73,6 +74,7 @@ func (executor) Execute(context.Context, string, adhoc.Request) (adhoc.Response,
 }
 
 type env struct {
+	srv     *c2s.Server
 	addr    string
 	store   *accounts.Store
 	invites *invites
@@ -86,7 +88,7 @@ func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{"admin", "alice"} {
+	for _, u := range []string{"admin", "alice", "bob"} {
 		if err := store.Add(ctx, u+"@localhost", u+"-pass"); err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +102,17 @@ func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs, err := roster.New(store, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := c2s.Config{
 		Domain:       "localhost",
 		TLS:          &tls.Config{Certificates: []tls.Certificate{cert}},
 		Credentials:  store,
 		Registration: reg,
+		Roster:       rs,
+		Accounts:     store,
 		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
 			return adhoc.NewHandler(executor{}, "localhost", requester, adhoc.HandlerOptions{BaseContext: func() context.Context { return ctx }})
 		},
@@ -134,7 +142,7 @@ func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 		}
 		_ = store.Close()
 	})
-	return &env{addr: ln.Addr().String(), store: store, invites: inv}
+	return &env{srv: srv, addr: ln.Addr().String(), store: store, invites: inv}
 }
 
 func testCtx(t *testing.T) context.Context {

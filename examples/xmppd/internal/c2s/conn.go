@@ -24,6 +24,7 @@ var errTooBig = errors.New("c2s: stanza exceeds the size limit")
 type limitConn struct {
 	net.Conn
 	tls *tls.Conn // nil before STARTTLS
+	raw net.Conn  // the TCP connection under TLS
 
 	limit     atomic.Int64
 	remaining atomic.Int64
@@ -34,9 +35,10 @@ type limitConn struct {
 
 var _ net.Conn = (*limitConn)(nil)
 
-// newLimitConn wraps c with a budget of limit bytes.
-func newLimitConn(c net.Conn, limit int64) *limitConn {
-	lc := &limitConn{Conn: c}
+// newLimitConn wraps c, which runs over the TCP connection raw, with a budget of
+// limit bytes.
+func newLimitConn(c, raw net.Conn, limit int64) *limitConn {
+	lc := &limitConn{Conn: c, raw: raw}
 	if t, ok := c.(*tls.Conn); ok {
 		lc.tls = t
 	}
@@ -98,6 +100,13 @@ func (c *limitConn) kill(condition, text string) {
 	// A client that does not read must not hold the goroutine forever.
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = c.Conn.Write([]byte(streamErrorXML(condition, text)))
+}
+
+// abort closes the TCP connection at once, without a word: for a client that does
+// not read (a TLS close_notify could not be written) or a failed write. The session's
+// reader then fails and the session ends.
+func (c *limitConn) abort(error) {
+	_ = c.raw.Close()
 }
 
 // streamErrorXML returns a stream error (RFC 6120 §4.9) followed by the closing

@@ -1,6 +1,6 @@
 // Package c2s is the client-to-server side of the example XMPP server, on
-// mellium.im/xmpp: a listener, a stream negotiator of its own, and the handlers of
-// an authenticated session.
+// mellium.im/xmpp: a listener, a stream negotiator of its own, and the sessions of
+// authenticated clients, which it routes stanzas between (RFC 6120, RFC 6121).
 //
 // # Negotiation (RFC 6120)
 //
@@ -17,11 +17,13 @@
 //     fetch the form, register, and then authenticate on the same stream.
 //     mellium's feature loop negotiates each namespace once per stream, so a
 //     registration get followed by a set could not be served by it.
-//   - Resource binding (RFC 6120 §7) uses xmpp.BindCustom with the account that
+//   - Resource binding (RFC 6120 §7) is our own too, to the account that
 //     authenticated, never the stream's 'from'; a client that asks for no resource,
 //     or one already bound, gets one chosen by the server.
-//     (BindCustom reads the very next token as the bind IQ, so whitespace between
-//     the stream header and the IQ fails binding; clients do not send any.)
+//
+// Whitespace between top-level elements is allowed everywhere (RFC 6120 §11.7):
+// before and after each stream header (including the one restarted after SASL,
+// where go-sendxmpp sends a newline before its bind IQ) and between stanzas.
 //
 // # Limits
 //
@@ -29,17 +31,56 @@
 // a client that exceeds it gets a policy-violation stream error and loses its
 // stream; a client sending malformed XML loses its stream too.
 // Other clients are not affected: each stream has its own goroutine and reader.
-// Negotiation must finish within NegotiationTimeout.
-// A stream ends after MaxAuthFailures failed logins, and an IP address that failed
+//
+// Negotiation has a deadline that moves with its stage, counted from the connection:
+// HelloTimeout (10 s) until TLS is up, AuthTimeout (1 min) until authentication, and
+// NegotiationTimeout (5 min) once the client started registering (asked for the
+// form or sent an invitation token): room for a person filling in the form, and
+// no room for a connection that does nothing. Binding gets HelloTimeout after
+// authentication.
+// An address (an IPv4 address or an IPv6 /64) may hold MaxPendingPerAddr (10)
+// connections that have not authenticated; more are closed at once, so that one
+// address cannot take the MaxConnections slots everyone shares.
+// A stream ends after MaxAuthFailures failed logins, and an address that failed
 // MaxAuthFailuresPerAddr times within AuthFailureWindow is refused
-// (temporary-auth-failure) until the window ends.
+// (temporary-auth-failure) until the window ends. The failure counts are bounded
+// in memory by forgetting the address whose window began first, never by leaving a
+// new address uncounted. Warnings about one address (refused logins, refused
+// connections) are logged at most once a minute, with the count held back.
 //
 // # Authenticated sessions
 //
-// After binding the session is served by a mellium mux with disco#info and
-// disco#items (XEP-0030), ping (XEP-0199), the legacy session IQ (RFC 3921), an
-// empty roster (nothing is stored) and ad-hoc commands (XEP-0050) whose requester
-// is the bound JID.
-// Stanzas addressed elsewhere are refused: the server does not route between
-// clients.
+// After binding, each session has a reader (this package's loop over mellium's
+// token reader) and a writer goroutine fed by a bounded queue: other sessions
+// deliver to it without waiting, and a client that stops reading until its queue is
+// full loses its connection. Everything written goes through one encoder that
+// declares a namespace only where it changes, so no element repeats the namespace
+// it inherits (Gajim's nbxmpp cannot read disco items that do).
+//
+// Stanzas for the server or the client's own account are served by a mellium mux:
+// disco#info and disco#items (XEP-0030), ping (XEP-0199), the legacy session IQ
+// (RFC 3921), the roster (RFC 6121 §2: get, set, remove, pushes to every session that
+// asked for the roster) and ad-hoc commands (XEP-0050) whose requester is the bound
+// JID; every refused command step is logged at info with its reason.
+//
+// Between local accounts (there is no server-to-server link):
+//
+//   - presence (RFC 6121 §4): available and unavailable presence goes to the
+//     account's subscribers and its own sessions; a session's first available
+//     presence gets the presence of the contacts it is subscribed to and of the
+//     account's other sessions, and the subscription requests waiting for it; a
+//     session that ends sends unavailable presence for itself; directed presence
+//     goes where it is addressed;
+//   - subscriptions (RFC 6121 §3, package roster): subscribe, subscribed,
+//     unsubscribe, unsubscribed, with pre-approval; a request with a contact
+//     invite's token (XEP-0379, ContactInvites) subscribes both ways at once;
+//   - messages (RFC 6121 §8.5): to a bare JID, every available session with a
+//     non-negative priority; to a full JID, that session, else as to the bare JID;
+//     with no session to take it, a chat or normal message is answered with
+//     service-unavailable (there is no offline storage);
+//   - IQs to another session are routed; the server answers those for another
+//     account's bare JID itself.
+//
+// Stanzas for other domains are answered with service-unavailable.
+// Server.Welcome applies a redeemed invite to a new account (XEP-0401 §5.5).
 package c2s

@@ -36,3 +36,38 @@ func TestFailureLimiter(t *testing.T) {
 		t.Fatalf("%d entries", len(l.hits))
 	}
 }
+
+// TestFailureLimiterFullStillCounts: with its memory full of other addresses, the
+// limiter still counts a new address and blocks it; it never fails open.
+func TestFailureLimiterFullStillCounts(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newFailureLimiter(3, time.Hour, func() time.Time { return now })
+	for i := range maxLimiterEntries {
+		l.fail(&net.TCPAddr{IP: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)), Port: 1})
+		now = now.Add(time.Millisecond)
+	}
+	guesser := &net.TCPAddr{IP: net.IPv4(198, 51, 100, 7), Port: 1}
+	for range 3 {
+		l.fail(guesser)
+	}
+	if !l.blocked(guesser) {
+		t.Fatal("a full limiter stopped counting: unlimited guesses")
+	}
+	if len(l.hits) > maxLimiterEntries {
+		t.Fatalf("%d entries", len(l.hits))
+	}
+}
+
+// TestFailureLimiterIPv6: the addresses of one IPv6 /64 share one budget.
+func TestFailureLimiterIPv6(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newFailureLimiter(2, time.Minute, func() time.Time { return now })
+	l.fail(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2::1"), Port: 1})
+	l.fail(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:ffff::9"), Port: 1})
+	if !l.blocked(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:abcd::1"), Port: 1}) {
+		t.Fatal("another address of the same /64 is not blocked")
+	}
+	if l.blocked(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:3::1"), Port: 1}) {
+		t.Fatal("another /64 is blocked")
+	}
+}

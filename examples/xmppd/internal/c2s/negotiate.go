@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"mellium.im/sasl"
@@ -31,6 +32,7 @@ import (
 
 // Namespaces of negotiation (RFC 6120).
 const (
+	nsClient   = stanza.NSClient
 	nsStream   = "http://etherx.jabber.org/streams"
 	nsTLS      = "urn:ietf:params:xml:ns:xmpp-tls"
 	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -61,11 +63,38 @@ type conn struct {
 	log    *slog.Logger
 	remote net.Addr
 
+	// Negotiation.
+	connected    time.Time
+	timer        *time.Timer // ends the negotiation at its deadline
+	pendingHeld  bool        // counted in Server.pending (not authenticated yet)
 	headerSent   bool
 	flow         *register.Flow
+	registering  bool
 	account      jid.JID // set by SASL
 	addr         jid.JID // set by binding
 	authFailures int
+
+	// Output of a bound session: stanzas written in order by writer.
+	out        chan []byte
+	written    chan struct{} // a stanza was written (room in out)
+	writerDone chan struct{}
+	omu        sync.Mutex
+	oclosed    bool
+
+	// Presence (RFC 6121 §4), guarded by pmu.
+	pmu        sync.Mutex
+	available  bool
+	interested bool     // asked for the roster: gets roster pushes
+	last       *element // last available presence broadcast
+	priority   int
+	directed   map[string]struct{} // addresses sent directed available presence
+}
+
+// isAvailable reports whether the session sent available presence.
+func (c *conn) isAvailable() bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	return c.available
 }
 
 // randomID returns n random bytes in hex.
@@ -75,25 +104,38 @@ func randomID(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// errNegotiationTimeout is why a negotiation that took too long ends.
+var errNegotiationTimeout = errors.New("c2s: negotiation took too long")
+
 // handle runs one connection to its end.
+// The caller counted it in s.pending; it is uncounted once authenticated.
 func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	c := &conn{
-		srv:    s,
-		lc:     newLimitConn(nc, s.cfg.MaxPreAuthSize),
-		log:    s.log.With("remote", nc.RemoteAddr().String()),
-		remote: nc.RemoteAddr(),
+		srv:         s,
+		lc:          newLimitConn(nc, nc, s.cfg.MaxPreAuthSize),
+		log:         s.log.With("remote", nc.RemoteAddr().String()),
+		remote:      nc.RemoteAddr(),
+		connected:   time.Now(),
+		pendingHeld: true,
+		out:         make(chan []byte, outQueueLen),
+		written:     make(chan struct{}, 1),
+		writerDone:  make(chan struct{}),
 	}
 	if s.cfg.Registration != nil {
 		c.flow = s.cfg.Registration.Start()
 	}
 	defer func() { _ = c.lc.Close() }()
+	defer c.authenticated()
 	defer func() {
 		if !c.addr.Equal(jid.JID{}) {
-			s.unbind(c.addr)
+			s.hub.unbind(c.addr, c)
 		}
 	}()
 
-	nctx, cancel := context.WithTimeout(ctx, s.cfg.NegotiationTimeout)
+	// The negotiation has a deadline that moves with its stage (see Config): short
+	// until TLS is up, longer until authentication, longest while registering.
+	nctx, cancel := context.WithCancelCause(ctx)
+	c.timer = time.AfterFunc(s.cfg.HelloTimeout, func() { cancel(errNegotiationTimeout) })
 	// mellium sets a past deadline when ctx ends but clears it again at once, which
 	// can leave a blocked read blocked, and would race with a deadline set here:
 	// shutting the reading side is certain, and the stream error can still be sent.
@@ -107,6 +149,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		close(fired)
 	})
 	sess, err := xmpp.ReceiveSession(nctx, c.lc, 0, c.negotiate)
+	c.timer.Stop()
 	if !stop() {
 		<-fired
 		if err == nil {
@@ -120,7 +163,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	case nctx.Err() != nil:
 		late = "connection-timeout"
 	}
-	cancel()
+	cancel(nil)
 	if err != nil {
 		c.fail(ctx, err, late)
 		return
@@ -140,17 +183,48 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		delete(s.sessions, c)
 		s.mu.Unlock()
 	}()
+	go c.writer()
 	if ctx.Err() != nil {
+		c.closeOut()
+		<-c.writerDone
 		_ = sess.Close()
 		return
 	}
 	c.lc.setLimit(s.cfg.MaxStanzaSize)
-	err = sess.Serve(c.handler(ctx))
+	err = c.serveSession(ctx, sess)
+	var se *streamError
 	switch {
+	case errors.As(err, &se):
+		c.log.InfoContext(ctx, "session ended with a stream error", "condition", se.condition, "text", se.text)
+		c.lc.kill(se.condition, se.text)
+	case errors.Is(err, errTooBig):
+		c.log.InfoContext(ctx, "session ended: stanza too big")
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), ctx.Err() != nil:
+		_ = sess.Close()
 		c.log.InfoContext(ctx, "session ended")
 	default:
+		var xe *xml.SyntaxError
+		if errors.As(err, &xe) {
+			c.lc.kill("not-well-formed", "")
+		}
 		c.log.InfoContext(ctx, "session ended with an error", "err", err)
+	}
+}
+
+// authenticated uncounts the connection from the unauthenticated ones of its
+// address, once.
+func (c *conn) authenticated() {
+	if c.pendingHeld {
+		c.pendingHeld = false
+		c.srv.pending.release(c.remote)
+	}
+}
+
+// extendDeadline moves the negotiation's deadline to d after the connection
+// started, unless it is later already.
+func (c *conn) extendDeadline(d time.Duration) {
+	if left := time.Until(c.connected.Add(d)); left > 0 {
+		c.timer.Reset(left)
 	}
 }
 
@@ -231,12 +305,13 @@ func (c *conn) negotiate(ctx context.Context, in, out *stream.Info, s *xmpp.Sess
 		if err := c.authenticate(ctx, r); err != nil {
 			return 0, nil, nil, err
 		}
+		c.authenticated()
+		// Binding follows at once: a little time for it whatever is left.
+		c.extendDeadline(time.Since(c.connected) + c.srv.cfg.HelloTimeout)
 		// A restart on the same connection (RFC 6120 §6.4.6).
 		return xmpp.Authn, s.Conn(), nil, nil
 	default:
-		// Binding reads through the session itself.
-		r.Close()
-		if err := c.bind(ctx, s); err != nil {
+		if err := c.bind(ctx, r); err != nil {
 			return 0, nil, nil, err
 		}
 		// The session's remote address is the bound JID from now on, not
@@ -319,9 +394,9 @@ func (c *conn) next(r xml.TokenReader) (xml.StartElement, error) {
 	}
 }
 
-// element returns a decoder over the element that start opened, positioned after
+// elementDecoder returns a decoder over the element that start opened, positioned after
 // start (so DecodeElement(v, &start) works), ending after its end element.
-func element(r xml.TokenReader, start xml.StartElement) (*xml.Decoder, error) {
+func elementDecoder(r xml.TokenReader, start xml.StartElement) (*xml.Decoder, error) {
 	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(start), xmlstream.InnerElement(r)))
 	if _, err := d.Token(); err != nil {
 		return nil, err
@@ -361,7 +436,7 @@ func (c *conn) startTLS(ctx context.Context, r xml.TokenReader) (io.ReadWriter, 
 	if start.Name.Space != nsTLS || start.Name.Local != "starttls" {
 		return nil, &streamError{condition: "policy-violation", text: "STARTTLS is required"}
 	}
-	d, err := element(r, start)
+	d, err := elementDecoder(r, start)
 	if err != nil {
 		return nil, err
 	}
@@ -375,8 +450,9 @@ func (c *conn) startTLS(ctx context.Context, r xml.TokenReader) (io.ReadWriter, 
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("c2s: TLS handshake: %w", err)
 	}
-	c.lc = newLimitConn(tc, c.srv.cfg.MaxPreAuthSize)
+	c.lc = newLimitConn(tc, c.lc.raw, c.srv.cfg.MaxPreAuthSize)
 	c.headerSent = false
+	c.extendDeadline(c.srv.cfg.AuthTimeout)
 	return c.lc, nil
 }
 
@@ -417,7 +493,7 @@ func (c *conn) authenticate(ctx context.Context, r xml.TokenReader) error {
 		if err != nil {
 			return err
 		}
-		d, err := element(r, start)
+		d, err := elementDecoder(r, start)
 		if err != nil {
 			return err
 		}
@@ -498,7 +574,7 @@ func (c *conn) readResponse(r xml.TokenReader) (data []byte, aborted bool, err e
 	if err != nil {
 		return nil, false, err
 	}
-	d, err := element(r, start)
+	d, err := elementDecoder(r, start)
 	if err != nil {
 		return nil, false, err
 	}
@@ -553,7 +629,7 @@ func (c *conn) sasl(ctx context.Context, r xml.TokenReader, d *xml.Decoder, star
 		}
 	}
 	if c.srv.fails.blocked(c.remote) {
-		c.log.WarnContext(ctx, "too many failed logins from this address")
+		c.srv.warnLimited(ctx, c.remote, "too many failed logins from this address: login refused")
 		return false, c.saslFailure("temporary-auth-failure", "too many failed attempts, try again later")
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.srv.cfg.RequestTimeout)

@@ -1,48 +1,16 @@
 package c2s
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 
-	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 )
-
-// payloadTokens marshals v with encoding/xml and returns its tokens, without the
-// xmlns attributes the decoder adds (the names carry the namespaces).
-// A nil v gives no tokens.
-func payloadTokens(v any) (xml.TokenReader, error) {
-	if v == nil {
-		return nil, nil
-	}
-	b, err := xml.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("c2s: encoding payload: %w", err)
-	}
-	strip := xmlstream.RemoveAttr(func(_ xml.StartElement, a xml.Attr) bool {
-		return a.Name.Space == "" && a.Name.Local == "xmlns"
-	})
-	return strip(xml.NewDecoder(bytes.NewReader(b))), nil
-}
-
-// encodeTokens serializes r on its own.
-func encodeTokens(r xml.TokenReader) (string, error) {
-	var b bytes.Buffer
-	e := xml.NewEncoder(&b)
-	if _, err := xmlstream.Copy(e, r); err != nil {
-		return "", fmt.Errorf("c2s: encoding: %w", err)
-	}
-	if err := e.Flush(); err != nil {
-		return "", fmt.Errorf("c2s: encoding: %w", err)
-	}
-	return b.String(), nil
-}
 
 // asStanzaError returns err as a stanza error, internal-server-error if it is not one.
 func asStanzaError(err error) stanza.Error {
@@ -65,11 +33,11 @@ func (c *conn) replyIQ(iq stanza.IQ, payload any, err error) error {
 		}
 		r = iq.Result(p)
 	}
-	s, err := encodeTokens(r)
+	b, err := marshal(r)
 	if err != nil {
 		return err
 	}
-	return c.write(s)
+	return c.write(string(b))
 }
 
 // firstChild reads up to the first child element of the element d is in.
@@ -118,6 +86,11 @@ func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartEle
 
 	namePreAuth := xml.Name{Space: register.NSPreAuth, Local: "preauth"}
 	nameRegister := xml.Name{Space: register.NS, Local: "query"}
+	if !c.registering && c.flow != nil && (payload.Name == namePreAuth || payload.Name == nameRegister) {
+		// A person may be filling in a form: the negotiation gets its longest deadline.
+		c.registering = true
+		c.extendDeadline(c.srv.cfg.NegotiationTimeout)
+	}
 	var result any
 	switch {
 	case c.flow == nil:

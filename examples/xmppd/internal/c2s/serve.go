@@ -3,8 +3,9 @@ package c2s
 import (
 	"context"
 	"encoding/xml"
-	"errors"
+	"fmt"
 	"slices"
+	"strings"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
@@ -26,39 +27,86 @@ const (
 	ServerName = "xmppd (invites example server)"
 )
 
-// bind offers resource binding and binds with xmpp.BindCustom to the account
-// that authenticated.
-func (c *conn) bind(ctx context.Context, s *xmpp.Session) error {
+// maxPreBindStanzas bounds the IQs a client may send before binding a resource.
+const maxPreBindStanzas = 16
+
+// bindQuery is the payload of a bind IQ (RFC 6120 §7).
+type bindQuery struct {
+	XMLName  xml.Name `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+	Resource string   `xml:"resource,omitempty"`
+	JID      string   `xml:"jid,omitempty"`
+}
+
+// bind offers resource binding and binds the account that authenticated (never the
+// stream's 'from') to the requested resource, or to one of the server's choice.
+// Whitespace between the stream header and the bind IQ is skipped like anywhere
+// else (RFC 6120 §11.7).
+func (c *conn) bind(ctx context.Context, r xml.TokenReader) error {
 	if err := c.write(`<stream:features><bind xmlns='` + nsBind + `'/><session xmlns='` + nsSession + `'><optional/></session></stream:features>`); err != nil {
 		return err
 	}
-	c.lc.reset()
-	feature := xmpp.BindCustom(func(_ jid.JID, resource string) (jid.JID, error) {
-		// The first argument is the stream's 'from', which the client chose: ignored.
-		j, err := c.srv.bindResource(c.account, resource)
+	for range maxPreBindStanzas {
+		start, err := c.next(r)
+		if err != nil {
+			return err
+		}
+		if start.Name.Space != nsClient || start.Name.Local != "iq" {
+			return &streamError{condition: "not-authorized", text: "bind a resource first"}
+		}
+		d, err := elementDecoder(r, start)
+		if err != nil {
+			return err
+		}
+		iq, err := stanza.NewIQ(start)
+		if err != nil {
+			return &streamError{condition: "invalid-from", text: "malformed address"}
+		}
+		iq.From = jid.JID{}
+		payload, ok, err := firstChild(d)
+		if err != nil {
+			return err
+		}
+		if !ok || iq.Type != stanza.SetIQ || payload.Name != (xml.Name{Space: nsBind, Local: "bind"}) {
+			if err := drain(d); err != nil {
+				return err
+			}
+			if iq.Type == stanza.GetIQ || iq.Type == stanza.SetIQ {
+				if err := c.replyIQ(iq, nil, stanza.Error{Type: stanza.Cancel, Condition: stanza.NotAllowed,
+					Text: map[string]string{"": "bind a resource first"}}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		var q bindQuery
+		if err := d.DecodeElement(&q, &payload); err != nil {
+			return fmt.Errorf("c2s: reading bind: %w", err)
+		}
+		if err := drain(d); err != nil {
+			return err
+		}
+		j, err := c.srv.hub.bind(c.account, strings.TrimSpace(q.Resource), c)
 		if err != nil {
 			c.log.ErrorContext(ctx, "binding", "err", err)
-			return jid.JID{}, stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError}
+			if err := c.replyIQ(iq, nil, stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError}); err != nil {
+				return err
+			}
+			continue
 		}
 		c.addr = j
-		return j, nil
-	})
-	if _, _, err := feature.Negotiate(ctx, s, nil); err != nil {
-		return err
+		return c.replyIQ(iq, bindQuery{JID: j.String()}, nil)
 	}
-	if c.addr.Equal(jid.JID{}) {
-		return &streamError{condition: "internal-server-error", text: "resource binding failed"}
-	}
-	return nil
+	return &streamError{condition: "policy-violation", text: "bind a resource first"}
 }
 
-// handler builds the handler of an authenticated session.
+// handler builds the handler of the IQs an authenticated session sends the server.
 func (c *conn) handler(ctx context.Context) xmpp.Handler {
 	var cmds CommandHandler
 	if c.srv.cfg.NewCommandHandler != nil {
 		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr)
 	}
-	dh := discoHandler{c: c, cmds: cmds}
+	dh := discoHandler{cmds: cmds}
+	rh := rosterHandler{c: c, ctx: ctx}
 	opts := []mux.Option{
 		ping.Handle(),
 		mux.IQ(stanza.GetIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, dh),
@@ -67,104 +115,18 @@ func (c *conn) handler(ctx context.Context) xmpp.Handler {
 			_, err := xmlstream.Copy(t, iq.Result(nil))
 			return err
 		}),
-		// No rosters are kept: clients asking at login get an empty one (RFC 6121 §2.1.3)
-		// rather than an error; roster pushes and sets are not served.
-		mux.IQFunc(stanza.GetIQ, xml.Name{Space: nsRoster, Local: "query"}, func(iq stanza.IQ, t xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
-			_, err := xmlstream.Copy(t, iq.Result(xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsRoster, Local: "query"}})))
-			return err
-		}),
+		mux.IQ(stanza.GetIQ, xml.Name{Space: nsRoster, Local: "query"}, rh),
+		mux.IQ(stanza.SetIQ, xml.Name{Space: nsRoster, Local: "query"}, rh),
 	}
 	if cmds != nil {
-		opts = append(opts, mux.IQ(stanza.SetIQ, xml.Name{Space: commands.NS, Local: "command"}, cmds))
+		opts = append(opts, mux.IQ(stanza.SetIQ, xml.Name{Space: commands.NS, Local: "command"}, loggedCommands{cmds: cmds, log: c.log}))
 	}
-	return guard{c: c, next: mux.New(stanza.NSClient, opts...)}
-}
-
-// guard is the outermost handler: it resets the size budget, stamps 'from' with
-// the bound JID, refuses stanzas for other addresses (nothing is routed), and
-// turns malformed XML into a not-well-formed stream error.
-type guard struct {
-	c    *conn
-	next xmpp.Handler
-}
-
-// HandleXMPP implements xmpp.Handler.
-func (g guard) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	c := g.c
-	c.lc.reset()
-	defer c.lc.reset()
-
-	var to string
-	attrs := start.Attr[:0]
-	for _, a := range start.Attr {
-		switch {
-		case a.Name.Space == "" && a.Name.Local == "from":
-			continue
-		case a.Name.Space == "" && a.Name.Local == "to":
-			to = a.Value
-		}
-		attrs = append(attrs, a)
-	}
-	start.Attr = append(attrs, xml.Attr{Name: xml.Name{Local: "from"}, Value: c.addr.String()})
-
-	if to != "" && !c.local(to) {
-		return g.refuse(t, start)
-	}
-	err := g.next.HandleXMPP(t, start)
-	if err == nil {
-		// Read what the handler left of the stanza here rather than in mellium, so
-		// that malformed XML gets its stream error (mellium's own would stay
-		// unflushed in v0.23.0).
-		_, err = xmlstream.Copy(xmlstream.Discard(), t)
-	}
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		c.lc.kill("not-well-formed", "")
-	}
-	return err
-}
-
-// local reports whether to addresses this server or the client's own account.
-func (c *conn) local(to string) bool {
-	j, err := jid.Parse(to)
-	if err != nil {
-		return false
-	}
-	return j.Equal(c.srv.domain) || j.Equal(c.addr.Bare()) || j.Equal(c.addr)
-}
-
-// refuse answers a stanza for an address this server does not route to.
-func (g guard) refuse(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	if start.Name.Local != "iq" && start.Name.Local != "message" {
-		return nil // presence: dropped
-	}
-	var typ string
-	for _, a := range start.Attr {
-		if a.Name.Local == "type" {
-			typ = a.Value
-		}
-	}
-	if typ == "error" || typ == "result" {
-		return nil
-	}
-	iq, err := stanza.NewIQ(*start)
-	if err != nil {
-		return nil
-	}
-	reply := iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable,
-		Text: map[string]string{"": "this server does not route stanzas"}})
-	if start.Name.Local == "message" {
-		reply = xmlstream.Wrap(stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}.TokenReader(),
-			stanza.Message{XMLName: start.Name, ID: iq.ID, To: iq.From, From: iq.To, Type: stanza.ErrorMessage}.StartElement())
-	}
-	_, err = xmlstream.Copy(t, reply)
-	return err
+	return mux.New(stanza.NSClient, opts...)
 }
 
 // discoHandler answers disco#info and disco#items (XEP-0030) for the server and
 // for the client's own account; the command handler describes the command nodes.
 type discoHandler struct {
-	c    *conn
 	cmds CommandHandler // nil when there are no commands
 }
 
@@ -207,7 +169,6 @@ func features(vars ...string) []discoFeature {
 
 // HandleIQ implements mux.IQHandler.
 func (h discoHandler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	c := h.c
 	var node string
 	for _, a := range start.Attr {
 		if a.Name.Local == "node" {
@@ -215,7 +176,8 @@ func (h discoHandler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start
 		}
 	}
 	isInfo := start.Name.Space == disco.NSInfo
-	toServer := iq.To.Equal(jid.JID{}) || iq.To.Equal(c.srv.domain)
+	// Only the server (or a resource of it) and the client's own account get here.
+	toServer := iq.To.Localpart() == ""
 	var payload any
 	switch {
 	case !toServer && node == "" && isInfo:

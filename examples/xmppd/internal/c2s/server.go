@@ -19,6 +19,7 @@ import (
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
 )
 
@@ -28,9 +29,19 @@ const (
 	DefaultMaxStanzaSize = 256 << 10
 	// DefaultMaxPreAuthSize bounds an element before authentication, in bytes.
 	DefaultMaxPreAuthSize = 16 << 10
-	// DefaultNegotiationTimeout bounds the time from connect to a bound resource;
-	// it leaves room for a person filling in a registration form.
+	// DefaultHelloTimeout bounds the time from connect until TLS is up (stream
+	// header, STARTTLS, handshake), and the time binding may take after
+	// authentication: what software does without a person.
+	DefaultHelloTimeout = 10 * time.Second
+	// DefaultAuthTimeout bounds the time from connect to authentication.
+	DefaultAuthTimeout = time.Minute
+	// DefaultNegotiationTimeout bounds the time from connect to a bound resource
+	// once the client started registering (asked for the registration form or sent
+	// an invitation token): room for a person filling in the form.
 	DefaultNegotiationTimeout = 5 * time.Minute
+	// DefaultMaxPendingPerAddr bounds the connections of one address (an IPv4
+	// address or an IPv6 /64) that have not authenticated yet.
+	DefaultMaxPendingPerAddr = 10
 	// DefaultMaxConnections bounds simultaneous client connections.
 	DefaultMaxConnections = 1000
 	// DefaultMaxAuthFailures is how many failed SASL attempts end a stream.
@@ -62,6 +73,12 @@ type CommandHandler interface {
 	items.Iter
 }
 
+// AccountChecker tells whether an account exists; *accounts.Store is one.
+type AccountChecker interface {
+	// Exists reports whether the bare JID is an active account.
+	Exists(ctx context.Context, addr string) (bool, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	// Domain is the XMPP domain served. Required.
@@ -72,6 +89,15 @@ type Config struct {
 	Credentials Credentials
 	// Registration offers in-band registration; nil means none.
 	Registration *register.Service
+	// Roster keeps rosters and presence subscriptions (RFC 6121); nil means an
+	// empty roster for every account and no subscriptions.
+	Roster *roster.Service
+	// Accounts tells which accounts exist, for routing messages to accounts that
+	// are offline; nil counts only accounts with a session.
+	Accounts AccountChecker
+	// ContactInvites redeems contact invites sent with a subscription request by
+	// accounts that exist (XEP-0379); nil treats such requests as ordinary ones.
+	ContactInvites ContactInvites
 	// NewCommandHandler builds the ad-hoc command handler of a session bound to
 	// requester; ctx ends when the server stops. Nil means no commands.
 	NewCommandHandler func(ctx context.Context, requester jid.JID) CommandHandler
@@ -81,8 +107,19 @@ type Config struct {
 	// MaxPreAuthSize bounds an element before authentication, in bytes;
 	// zero means DefaultMaxPreAuthSize.
 	MaxPreAuthSize int64
-	// NegotiationTimeout bounds negotiation; zero means DefaultNegotiationTimeout.
+	// HelloTimeout bounds the time from connect until TLS is up, and binding;
+	// zero means DefaultHelloTimeout.
+	HelloTimeout time.Duration
+	// AuthTimeout bounds the time from connect to authentication; zero means
+	// DefaultAuthTimeout.
+	AuthTimeout time.Duration
+	// NegotiationTimeout bounds the time from connect to a bound resource once the
+	// client started registering; zero means DefaultNegotiationTimeout.
 	NegotiationTimeout time.Duration
+	// MaxPendingPerAddr bounds the connections of one address (IPv4 address, IPv6
+	// /64) that have not authenticated; more are closed at once. Zero means
+	// DefaultMaxPendingPerAddr.
+	MaxPendingPerAddr int
 	// RequestTimeout bounds the handling of one stanza; zero means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -105,18 +142,23 @@ type Config struct {
 
 // Server accepts client connections.
 type Server struct {
-	cfg    Config
-	domain jid.JID
-	scram  *scram.Server
-	log    *slog.Logger
-	slots  chan struct{}
-	fails  *failureLimiter
+	cfg     Config
+	domain  jid.JID
+	scram   *scram.Server
+	log     *slog.Logger
+	slots   chan struct{}
+	fails   *failureLimiter
+	pending *pendingLimiter
+	logs    *logLimiter
+	hub     *hub
 
 	mu       sync.Mutex
 	sessions map[*conn]*xmpp.Session
-	bound    map[string]struct{} // full JIDs in use
 	wg       sync.WaitGroup
 }
+
+// logEvery is how often a repeated warning about one address is logged.
+const logEvery = time.Minute
 
 // New checks cfg, fills in defaults and returns a Server.
 func New(cfg Config) (*Server, error) {
@@ -137,8 +179,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxPreAuthSize <= 0 {
 		cfg.MaxPreAuthSize = DefaultMaxPreAuthSize
 	}
+	if cfg.HelloTimeout <= 0 {
+		cfg.HelloTimeout = DefaultHelloTimeout
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
+	}
 	if cfg.NegotiationTimeout <= 0 {
 		cfg.NegotiationTimeout = DefaultNegotiationTimeout
+	}
+	if cfg.MaxPendingPerAddr <= 0 {
+		cfg.MaxPendingPerAddr = DefaultMaxPendingPerAddr
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
@@ -169,8 +220,10 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.MaxConnections),
 		fails:    newFailureLimiter(cfg.MaxAuthFailuresPerAddr, cfg.AuthFailureWindow, time.Now),
+		pending:  newPendingLimiter(cfg.MaxPendingPerAddr),
+		logs:     newLogLimiter(logEvery, time.Now),
+		hub:      newHub(),
 		sessions: map[*conn]*xmpp.Session{},
-		bound:    map[string]struct{}{},
 	}
 	s.scram, err = scram.NewServer(s.lookup)
 	if err != nil {
@@ -229,10 +282,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			err = fmt.Errorf("c2s: accepting: %w", err)
 			break
 		}
+		if !s.pending.acquire(c.RemoteAddr()) {
+			s.warnLimited(ctx, c.RemoteAddr(), "too many unauthenticated connections from this address, refusing one")
+			_ = c.Close()
+			continue
+		}
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			s.log.WarnContext(ctx, "too many connections, refusing one", "remote", c.RemoteAddr().String())
+			s.pending.release(c.RemoteAddr())
+			s.warnLimited(ctx, nil, "too many connections, refusing one")
 			_ = c.Close()
 			continue
 		}
@@ -247,58 +306,32 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// warnLimited logs a warning about addr (nil: about no address in particular) at
+// most once per logEvery, with the count of the ones held back since.
+func (s *Server) warnLimited(ctx context.Context, addr net.Addr, msg string) {
+	key, remote := msg, ""
+	if addr != nil {
+		key += " " + addrKey(addr).String()
+		remote = addr.String()
+	}
+	ok, held := s.logs.allow(key)
+	if !ok {
+		return
+	}
+	s.log.WarnContext(ctx, msg, "remote", remote, "similar_lines_held_back", held)
+}
+
 // closeAll ends every authenticated stream with a system-shutdown stream error
 // and gives the client a few seconds to close its side.
-// The session's writer is held meanwhile, so no stanza is cut in two.
-// (Session.SetCloseDeadline would race with Serve in mellium v0.23.0, so the
-// deadline goes on the connection.)
 func (s *Server) closeAll() {
 	s.mu.Lock()
-	conns := make(map[*conn]*xmpp.Session, len(s.sessions))
-	for c, sess := range s.sessions {
-		conns[c] = sess
+	conns := make([]*conn, 0, len(s.sessions))
+	for c := range s.sessions {
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	for c, sess := range conns {
+	for _, c := range conns {
 		_ = c.lc.SetReadDeadline(time.Now().Add(3 * time.Second))
-		w := sess.TokenWriter()
 		c.lc.kill("system-shutdown", "")
-		_ = w.Close()
 	}
-}
-
-// bindResource chooses the full JID of a new session of account: the requested
-// resource if it is valid and free, a random one otherwise.
-func (s *Server) bindResource(account jid.JID, requested string) (jid.JID, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if requested != "" {
-		if j, err := account.WithResource(requested); err == nil {
-			if _, taken := s.bound[j.String()]; !taken {
-				s.bound[j.String()] = struct{}{}
-				return j, nil
-			}
-			// Taken: RFC 6120 §7.7.2.2 lets the server pick another one.
-			requested = j.Resourcepart() + "-"
-		} else {
-			requested = ""
-		}
-	}
-	for {
-		j, err := account.WithResource(requested + randomID(6))
-		if err != nil {
-			return jid.JID{}, fmt.Errorf("c2s: making a resource: %w", err)
-		}
-		if _, taken := s.bound[j.String()]; !taken {
-			s.bound[j.String()] = struct{}{}
-			return j, nil
-		}
-	}
-}
-
-// unbind frees a full JID.
-func (s *Server) unbind(j jid.JID) {
-	s.mu.Lock()
-	delete(s.bound, j.String())
-	s.mu.Unlock()
 }

@@ -22,5 +22,16 @@
 // anyone register (a token, if given, is still honoured and used up); [Closed]
 // offers no registration at all.
 //
+// [Service.Register] does the same outside any stream, for web registration.
+//
+// # Rules beyond the XEPs
+//
+// A name Config.Reserved claims (xmppd: the configured administrators) is refused
+// as taken before anything is spent: only the operator creates those accounts.
+// Once an account is registered with an invite, Config.Welcome receives what the
+// redeemed invite says (xmppd subscribes the new account and the inviter to each
+// other). Every refused pre-auth and registration is logged at info with its
+// reason, never with the token or the password.
+//
 // Failures are stanza errors (mellium.im/xmpp/stanza.Error) ready to send.
 package register

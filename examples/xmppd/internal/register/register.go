@@ -75,6 +75,14 @@ type Config struct {
 	// MaxTokenFailures is how many bad tokens a stream may try before
 	// Flow.Exhausted reports true. Zero means DefaultMaxTokenFailures.
 	MaxTokenFailures int
+	// Reserved reports whether a bare JID may only be created by the operator
+	// (xmppd adduser), such as a configured administrator's: registration refuses
+	// it as taken. Nil reserves nothing.
+	Reserved func(bare string) bool
+	// Welcome, if not nil, is called once an account is registered with an invite,
+	// with what the redeemed invite says (an inviter to subscribe to each other,
+	// groups); its error is logged, the account stays.
+	Welcome func(ctx context.Context, account string, inv plugin.Invite) error
 	// Logger receives registrations and failures; nil discards.
 	Logger *slog.Logger
 }
@@ -138,6 +146,7 @@ const (
 	textClosed       = "in-band registration is disabled on this server"
 	textInternal     = "the account could not be created"
 	textOtherName    = "this invitation is for the username %s"
+	textReserved     = "the username is reserved"
 	textRemovePreAut = "log in to cancel a registration"
 )
 
@@ -156,9 +165,29 @@ func (f *Flow) Validated() bool { return f.token != "" }
 // Registered returns the bare JID registered on this stream, if any.
 func (f *Flow) Registered() string { return f.registered }
 
+// refused logs a refusal at info with its reason (never a token or password) and
+// returns err.
+func (f *Flow) refused(ctx context.Context, what string, err error, attrs ...any) error {
+	var se stanza.Error
+	if errors.As(err, &se) {
+		attrs = append(attrs, "condition", string(se.Condition), "reason", se.Text[""])
+	} else {
+		attrs = append(attrs, "err", err)
+	}
+	f.svc.cfg.Logger.InfoContext(ctx, what, attrs...)
+	return err
+}
+
 // PreAuth checks token (the XEP-0445 pre-auth IQ) and remembers it for Register.
 // A nil error means the IQ is answered with a result.
 func (f *Flow) PreAuth(ctx context.Context, token string) error {
+	if err := f.preAuth(ctx, token); err != nil {
+		return f.refused(ctx, "invitation refused", err)
+	}
+	return nil
+}
+
+func (f *Flow) preAuth(ctx context.Context, token string) error {
 	cfg := f.svc.cfg
 	if cfg.Mode == Closed {
 		return stanzaErr(stanza.Cancel, stanza.ServiceUnavailable, textClosed)
@@ -208,6 +237,26 @@ func (f *Flow) Query() (Query, error) {
 // token if there is one.
 // It returns the new bare JID.
 func (f *Flow) Register(ctx context.Context, username, password string) (string, error) {
+	bare, err := f.register(ctx, username, password)
+	if err != nil {
+		attrs := []any{"username", truncate(username, 64)}
+		if f.invite.ID != "" {
+			attrs = append(attrs, "invite", f.invite.ID)
+		}
+		return "", f.refused(ctx, "registration refused", err, attrs...)
+	}
+	return bare, nil
+}
+
+// truncate cuts s to n bytes for a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (f *Flow) register(ctx context.Context, username, password string) (string, error) {
 	cfg := f.svc.cfg
 	switch {
 	case cfg.Mode == Closed:
@@ -234,6 +283,10 @@ func (f *Flow) Register(ctx context.Context, username, password string) (string,
 		}
 	}
 	bare := addr.Bare().String()
+	if cfg.Reserved != nil && cfg.Reserved(bare) {
+		// An administrator's name: only the operator creates it (xmppd adduser).
+		return "", stanzaErr(stanza.Cancel, stanza.Conflict, textReserved)
+	}
 
 	if err := cfg.Accounts.Reserve(ctx, bare, password); err != nil {
 		if errors.Is(err, accounts.ErrExists) {
@@ -251,13 +304,14 @@ func (f *Flow) Register(ctx context.Context, username, password string) (string,
 		}
 	}
 	var inviteID string
+	var redeemed plugin.Invite
 	if f.token != "" {
 		inv, err := cfg.Invites.RedeemInvite(ctx, plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local})
 		if err != nil {
 			release()
 			return "", f.redeemError(ctx, err)
 		}
-		inviteID = inv.ID
+		inviteID, redeemed = inv.ID, inv
 	}
 	if err := f.activate(ctx, bare); err != nil {
 		if inviteID == "" {
@@ -271,7 +325,27 @@ func (f *Flow) Register(ctx context.Context, username, password string) (string,
 	f.token, f.invite = "", plugin.Invite{}
 	f.registered = bare
 	cfg.Logger.InfoContext(ctx, "account registered", "jid", bare, "invite", inviteID)
+	if inviteID != "" && cfg.Welcome != nil {
+		// The account exists and the invite is spent whatever happens here.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := cfg.Welcome(wctx, bare, redeemed); err != nil {
+			cfg.Logger.ErrorContext(ctx, "applying the invite to the new account", "jid", bare, "invite", inviteID, "err", err)
+		}
+	}
 	return bare, nil
+}
+
+// Register creates the account username@domain with password using token, with
+// the guarantees of in-band registration, outside any stream: what web
+// registration does. It returns the new bare JID; errors are stanza errors, as
+// for Flow.Register.
+func (s *Service) Register(ctx context.Context, token, username, password string) (string, error) {
+	f := s.Start()
+	if err := f.PreAuth(ctx, token); err != nil {
+		return "", err
+	}
+	return f.Register(ctx, username, password)
 }
 
 // activate activates bare, retrying briefly: the invite may already be used up.

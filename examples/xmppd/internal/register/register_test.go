@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -435,5 +436,107 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := register.ParseMode("Open"); err == nil {
 		t.Error("ParseMode accepts Open")
+	}
+}
+
+// TestReservedAdmin: a configured administrator's name cannot be registered, in
+// band or through Service.Register, and the invite is not spent on the attempt.
+func TestReservedAdmin(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	svc, err := register.New(register.Config{Domain: "localhost", Mode: register.InviteOnly, Invites: f.inv, Accounts: f.acc,
+		Reserved: func(bare string) bool { return bare == "boss@localhost" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	fl := svc.Start()
+	if err := fl.PreAuth(ctx, "ANY"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"boss", "Boss", "BOSS"} {
+		if _, err := fl.Register(ctx, name, "pw"); cond(err) != "cancel/conflict" {
+			t.Fatalf("registering %s: %v", name, err)
+		}
+	}
+	if _, err := svc.Register(ctx, "ANY", "boss", "pw"); cond(err) != "cancel/conflict" {
+		t.Fatalf("Service.Register of the admin: %v", err)
+	}
+	if len(f.inv.redeemed) != 0 || len(f.acc.events) != 0 {
+		t.Fatalf("the attempts spent something: %v %v", f.inv.redeemed, f.acc.events)
+	}
+	// Another name still works with the same token.
+	if addr, err := svc.Register(ctx, "ANY", "worker", "pw"); err != nil || addr != "worker@localhost" {
+		t.Fatalf("Service.Register: %q %v", addr, err)
+	}
+}
+
+// TestRefusalsLogged: each refused registration and invitation is logged at info with
+// its reason, never with the token or the password.
+func TestRefusalsLogged(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	var logs strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	svc, err := register.New(register.Config{Domain: "localhost", Mode: register.InviteOnly, Invites: f.inv, Accounts: f.acc,
+		Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	fl := svc.Start()
+	_, _ = fl.Register(ctx, "nobody", "secret-password-1")
+	_ = fl.PreAuth(ctx, "BADTOKEN-xyz")
+	_ = fl.PreAuth(ctx, "FIXED")
+	_, _ = fl.Register(ctx, "notfrank", "secret-password-2")
+	_, _ = fl.Register(ctx, "taken", "secret-password-3")
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	for _, want := range []string{
+		`msg="registration refused" username=nobody condition=not-acceptable reason="registration is by invitation only"`,
+		`msg="invitation refused" condition=item-not-found`,
+		`msg="registration refused" username=notfrank invite=i2 condition=not-acceptable reason="this invitation is for the username frank"`,
+		`msg="registration refused" username=taken invite=i2 condition=not-acceptable`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"secret-password", "BADTOKEN", "FIXED"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log shows %s:\n%s", secret, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(line, "level=INFO") {
+			t.Errorf("not at info: %s", line)
+		}
+	}
+}
+
+// writerFunc is an io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestWelcomeHook: a registration with a contact invite hands the redeemed invite
+// to Welcome, after the account is active.
+func TestWelcomeHook(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	f.inv.invites["CONTACT"] = plugin.Invite{ID: "i3", Host: "localhost", Kind: "contact", Inviter: "alice", CanRegister: true}
+	var got []string
+	svc, err := register.New(register.Config{Domain: "localhost", Mode: register.InviteOnly, Invites: f.inv, Accounts: f.acc,
+		Welcome: func(_ context.Context, account string, inv plugin.Invite) error {
+			got = append(got, account+" "+inv.Kind+" "+inv.Inviter+" "+f.acc.state[account])
+			return errors.New("roster down")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr, err := svc.Register(t.Context(), "CONTACT", "newbie", "pw"); err != nil || addr != "newbie@localhost" {
+		t.Fatalf("register: %q %v", addr, err)
+	}
+	if len(got) != 1 || got[0] != "newbie@localhost contact alice active" {
+		t.Fatalf("Welcome calls: %q", got)
 	}
 }

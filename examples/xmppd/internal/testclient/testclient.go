@@ -1,6 +1,7 @@
 package testclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -56,6 +57,7 @@ type Client struct {
 	domain   string
 	from     string
 	features Element
+	opts     Options
 }
 
 // Options change how Dial opens the stream.
@@ -64,6 +66,14 @@ type Options struct {
 	From string
 	// NoTLS stops after the first stream's features, without STARTTLS.
 	NoTLS bool
+	// Record, if not nil, receives every byte read from the server (after TLS,
+	// decrypted), for checks of the wire format.
+	Record io.Writer
+	// Whitespace puts whitespace before and after everything the client sends,
+	// stream headers included, as RFC 6120 §11.7 allows between top-level elements.
+	Whitespace bool
+	// LocalAddr is the local IP address to connect from; empty: the system's choice.
+	LocalAddr string
 }
 
 // Dial connects to addr, opens a stream to domain, negotiates STARTTLS (unless
@@ -71,6 +81,9 @@ type Options struct {
 // The connection's deadline is ctx's.
 func Dial(ctx context.Context, addr, domain string, opts Options) (*Client, error) {
 	var dialer net.Dialer
+	if opts.LocalAddr != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(opts.LocalAddr)}
+	}
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("testclient: dialing: %w", err)
@@ -78,7 +91,7 @@ func Dial(ctx context.Context, addr, domain string, opts Options) (*Client, erro
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	c := &Client{conn: conn, domain: domain, from: opts.From}
+	c := &Client{conn: conn, domain: domain, from: opts.From, opts: opts}
 	if err := c.open(); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -117,7 +130,11 @@ func (c *Client) open() error {
 	if err := c.Send(hdr + `>`); err != nil {
 		return err
 	}
-	c.d = xml.NewDecoder(c.conn)
+	var r io.Reader = c.conn
+	if c.opts.Record != nil {
+		r = io.TeeReader(c.conn, c.opts.Record)
+	}
+	c.d = xml.NewDecoder(r)
 	for {
 		tok, err := c.d.Token()
 		if err != nil {
@@ -144,8 +161,11 @@ func (c *Client) open() error {
 // Features returns the features of the current stream.
 func (c *Client) Features() Element { return c.features }
 
-// Send writes raw XML.
+// Send writes raw XML (with whitespace around it if Options.Whitespace).
 func (c *Client) Send(s string) error {
+	if c.opts.Whitespace {
+		s = "\n " + s + "\n\t"
+	}
 	if _, err := io.WriteString(c.conn, s); err != nil {
 		return fmt.Errorf("testclient: writing: %w", err)
 	}
@@ -248,4 +268,45 @@ func Login(ctx context.Context, addr, user, pass string, mech sasl.Mechanism) (*
 	}
 	go func() { _ = sess.Serve(nil) }()
 	return sess, nil
+}
+
+// RepeatedNamespaces checks a transcript of what a server sent (see Options.Record)
+// and returns every element that declares the default namespace it inherits
+// already, such as <item xmlns='…disco#items'/> inside a disco#items query: valid
+// XML that some clients cannot read. Each stream header starts afresh.
+func RepeatedNamespaces(transcript []byte) ([]string, error) {
+	d := xml.NewDecoder(bytes.NewReader(transcript))
+	d.Strict = false
+	var found []string
+	scope := []string{""}
+	for {
+		tok, err := d.RawToken()
+		if errors.Is(err, io.EOF) {
+			return found, nil
+		}
+		if err != nil {
+			return found, fmt.Errorf("testclient: reading the transcript: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if t.Name.Space == "stream" && t.Name.Local == "stream" {
+				scope = scope[:1]
+			}
+			inherited := scope[len(scope)-1]
+			ns := inherited
+			for _, a := range t.Attr {
+				if a.Name.Space == "" && a.Name.Local == "xmlns" {
+					if a.Value == inherited {
+						found = append(found, fmt.Sprintf("<%s xmlns='%s'> inside an element of that namespace", t.Name.Local, a.Value))
+					}
+					ns = a.Value
+				}
+			}
+			scope = append(scope, ns)
+		case xml.EndElement:
+			if len(scope) > 1 {
+				scope = scope[:len(scope)-1]
+			}
+		}
+	}
 }

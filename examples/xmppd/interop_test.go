@@ -1,0 +1,297 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The interop tests drive xmppd (with the plugin) with slixmpp, a client library this
+// project did not write: Debian's python3-slixmpp, which
+// scripts/install-test-deps.sh installs. The scenarios are in testdata/interop.py.
+
+// interopTimeout bounds one scenario (the script bounds itself to 70 s).
+const interopTimeout = 2 * time.Minute
+
+// slixmppPython returns a Python that can import slixmpp, or fails the test saying
+// how to get one. INVITES_TEST_PYTHON names one; otherwise Debian's /usr/bin/python3
+// (where python3-slixmpp installs), then python3 on PATH.
+func slixmppPython(t *testing.T) string {
+	t.Helper()
+	var candidates []string
+	if p := os.Getenv("INVITES_TEST_PYTHON"); p != "" {
+		candidates = append(candidates, p)
+	}
+	candidates = append(candidates, "/usr/bin/python3", "python3")
+	var tried []string
+	for _, c := range candidates {
+		p, err := exec.LookPath(c)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, p, "-c", "import slixmpp").CombinedOutput()
+		cancel()
+		if err == nil {
+			return p
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v %s", p, err, bytes.TrimSpace(out)))
+	}
+	t.Fatalf("the interop tests need Debian's python3-slixmpp, which is not installed.\n"+
+		"Install it with: sudo bash scripts/install-test-deps.sh (or apt-get install python3-slixmpp),\n"+
+		"or name a Python that has slixmpp in INVITES_TEST_PYTHON.\nTried: %s", strings.Join(tried, "; "))
+	return ""
+}
+
+// interop runs one scenario of testdata/interop.py against the c2s address and
+// decodes what it prints into out.
+func interop(t *testing.T, python, c2s string, out any, scenario string, args ...string) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(c2s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), interopTimeout)
+	defer cancel()
+	script, err := filepath.Abs(filepath.Join("testdata", "interop.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, python, append([]string{script, scenario, port}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var failure struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(stdout.Bytes(), &failure)
+	if runErr != nil || failure.Error != "" {
+		var ee *exec.ExitError
+		if errors.As(runErr, &ee) && ee.ExitCode() == 2 {
+			t.Fatalf("interop.py %s: usage error:\n%s", scenario, stderr.String())
+		}
+		t.Fatalf("interop.py %s: %v %s\nstderr:\n%s", scenario, runErr, failure.Error, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("interop.py %s printed %q: %v", scenario, stdout.String(), err)
+	}
+}
+
+// commandRun is what interop.py reports of one command run.
+type commandRun struct {
+	Node        string            `json:"node"`
+	Mode        string            `json:"mode"`
+	Stages      int               `json:"stages"`
+	Actions     [][]string        `json:"actions"`
+	Sent        []map[string]any  `json:"sent"`
+	Status      string            `json:"status"`
+	Notes       [][2]string       `json:"notes"`
+	Result      map[string]any    `json:"result"`
+	ResultTypes map[string]string `json:"result_types"`
+	Reported    int               `json:"reported"`
+}
+
+// text returns a result field as text (text-multi values are joined by newlines).
+func (r commandRun) text(v string) string {
+	switch x := r.Result[v].(type) {
+	case string:
+		return x
+	case []any:
+		var s []string
+		for _, e := range x {
+			s = append(s, fmt.Sprint(e))
+		}
+		return strings.Join(s, "\n")
+	}
+	return ""
+}
+
+// TestInteropSlixmpp runs the interop scenarios against one server.
+func TestInteropSlixmpp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries and Python")
+	}
+	python := slixmppPython(t)
+	bin := binaries(t)
+	work := t.TempDir()
+	data := filepath.Join(work, "data")
+	addUser(t, bin, data, "admin@localhost", "admin secret")
+	srv := startServer(t, bin, work, "-data", data, "-admin", "admin@localhost")
+	cli := pluginCLI{bin: bin, args: []string{"-data", data}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	t.Run("commands", func(t *testing.T) {
+		var out struct {
+			Commands map[string]string `json:"commands"`
+			Runs     []commandRun      `json:"runs"`
+		}
+		interop(t, python, srv.c2s, &out, "commands", "admin", "admin secret")
+		for _, n := range []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeInvite} {
+			if out.Commands[n] == "" {
+				t.Errorf("%s not listed: %v", n, out.Commands)
+			}
+		}
+		if len(out.Runs) != 2*len(out.Commands) {
+			t.Fatalf("%d runs for %d commands", len(out.Runs), len(out.Commands))
+		}
+		for _, r := range out.Runs {
+			what := r.Mode + " " + r.Node
+			if r.Status != "completed" {
+				t.Errorf("%s: status %q, notes %v", what, r.Status, r.Notes)
+				continue
+			}
+			for i, acts := range r.Actions {
+				// The last stage offers next and complete, as Prosody does.
+				if i == len(r.Actions)-1 && (!contains(acts, "next") || !contains(acts, "complete")) {
+					t.Errorf("%s: the last stage offers %v", what, acts)
+				}
+			}
+			switch r.Node {
+			case nodeCreateKey:
+				if !strings.Contains(r.text("key"), "/") || r.text("name") != "interop-"+r.Mode {
+					t.Errorf("%s: result %v", what, r.Result)
+				}
+			case nodeDeleteKeys:
+				if len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[0][1], "Deleted 1 key: interop-"+r.Mode+" (") {
+					t.Errorf("%s: notes %v", what, r.Notes)
+				}
+			case nodeListKeys:
+				if r.Reported != 0 || r.ResultTypes["keys"] != "text-multi" || !strings.Contains(r.text("name"), "interop-"+r.Mode) {
+					t.Errorf("%s: result %v %v, %d table items", what, r.Result, r.ResultTypes, r.Reported)
+				}
+			case nodeCreateAccount:
+				if !strings.HasPrefix(r.text("uri"), "xmpp:localhost?register;preauth=") {
+					t.Errorf("%s: result %v", what, r.Result)
+				}
+			case nodeInvite:
+				if !strings.HasPrefix(r.text("uri"), "xmpp:admin@localhost?roster;preauth=") {
+					t.Errorf("%s: result %v", what, r.Result)
+				}
+			}
+		}
+		keys, err := cli.keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if strings.HasPrefix(k.name, "interop-") {
+				t.Errorf("key %s (%s) survived its keys#delete run", k.id, k.name)
+			}
+		}
+	})
+
+	t.Run("key list from the single-item form", func(t *testing.T) {
+		var made []string
+		for _, name := range []string{"list one", "list two"} {
+			key, err := cli.createKey(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			made = append(made, keyID(key))
+		}
+		var r commandRun
+		interop(t, python, srv.c2s, &r, "keys", "admin", "admin secret")
+		keys, err := cli.keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := strings.Split(r.text("id"), "\n")
+		names := strings.Split(r.text("name"), "\n")
+		lines := strings.Split(r.text("keys"), "\n")
+		if r.Reported != 0 || len(ids) != len(keys) || len(names) != len(ids) || len(lines) != len(ids) {
+			t.Fatalf("list %v, %d table items; the command line lists %v", r.Result, r.Reported, keys)
+		}
+		for i, id := range ids {
+			if keys[id].name != names[i] || !strings.HasPrefix(lines[i], names[i]+" ("+id+"): created ") {
+				t.Errorf("key %s: name %q, line %q; the command line says %+v", id, names[i], lines[i], keys[id])
+			}
+		}
+		for _, id := range made {
+			if !contains(ids, id) {
+				t.Errorf("key %s is not listed: %v", id, ids)
+			}
+		}
+	})
+
+	t.Run("delete by label", func(t *testing.T) {
+		key, err := cli.createKey(ctx, "labelled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r commandRun
+		interop(t, python, srv.c2s, &r, "delete-label", "admin", "admin secret", "labelled (")
+		label := "labelled (" + keyID(key) + ")"
+		if len(r.Sent) != 1 || fmt.Sprint(r.Sent[0]["keys"]) != fmt.Sprint([]any{label}) {
+			t.Fatalf("submitted %v, want the label %q", r.Sent, label)
+		}
+		if r.Status != "completed" || len(r.Notes) == 0 || r.Notes[0][1] != "Deleted 1 key: "+label+"." {
+			t.Fatalf("delete by label: %s %v", r.Status, r.Notes)
+		}
+		if keys, err := cli.keys(ctx); err != nil || keys[keyID(key)] != (cliKey{}) {
+			t.Fatalf("the key is still there: %v %v", keys, err)
+		}
+	})
+
+	t.Run("whitespace between every element", func(t *testing.T) {
+		var out struct {
+			JID      string            `json:"jid"`
+			Commands map[string]string `json:"commands"`
+			Run      commandRun        `json:"run"`
+		}
+		interop(t, python, srv.c2s, &out, "whitespace", "admin", "admin secret")
+		if !strings.HasPrefix(out.JID, "admin@localhost/") || len(out.Commands) == 0 || out.Run.Status != "completed" {
+			t.Fatalf("whitespace client: %+v", out)
+		}
+	})
+
+	t.Run("contact invite, registration, rosters, message", func(t *testing.T) {
+		type item struct {
+			Subscription string `json:"subscription"`
+			Ask          string `json:"ask"`
+		}
+		var out struct {
+			URI           string          `json:"uri"`
+			InviteeRoster map[string]item `json:"invitee_roster"`
+			InviterPush   map[string]item `json:"inviter_push"`
+			InviterRoster map[string]item `json:"inviter_roster"`
+			Message       struct {
+				From string `json:"from"`
+				Body string `json:"body"`
+			} `json:"message"`
+		}
+		interop(t, python, srv.c2s, &out, "invite", "admin", "admin secret", "invitee", "invitee secret")
+		both := item{Subscription: "both"}
+		if out.InviteeRoster["admin@localhost"] != both {
+			t.Errorf("the invitee's roster: %v", out.InviteeRoster)
+		}
+		if out.InviterRoster["invitee@localhost"] != both || out.InviterPush["invitee@localhost"] != both {
+			t.Errorf("the inviter's roster %v, push %v", out.InviterRoster, out.InviterPush)
+		}
+		if !strings.HasPrefix(out.Message.From, "invitee@localhost/") || out.Message.Body != "hello from the invitee" {
+			t.Errorf("message %+v", out.Message)
+		}
+	})
+
+	if strings.Contains(srv.stderr.String(), "stream error") {
+		t.Errorf("a client stream ended with a stream error:\n%s", srv.stderr.String())
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, e := range s {
+		if e == v {
+			return true
+		}
+	}
+	return false
+}

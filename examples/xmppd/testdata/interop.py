@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""Drives xmppd with slixmpp (Debian's python3-slixmpp), a client library the
+project did not write, for the interop tests in interop_test.go.
+
+Usage: interop.py SCENARIO PORT [ARGS...]; it prints one JSON object on stdout and
+exits 0 when the scenario ran (the Go test judges the result), 1 on a failure it
+could see, 2 on a usage error. Every scenario is bounded by TIMEOUT seconds.
+
+Scenarios:
+  commands USER PASSWORD          list the commands, run each through every stage,
+                                  once answering with action=next (as poezio does)
+                                  and once with action=complete
+  keys USER PASSWORD              read keys#list from its single-item form
+  delete-label USER PASSWORD PREFIX
+                                  delete the key whose option label starts with
+                                  PREFIX by submitting the label (as Gajim does)
+  whitespace USER PASSWORD        log in putting whitespace around everything sent
+                                  (stream headers included) and run a command
+  invite USER PASSWORD NEWUSER NEWPASSWORD
+                                  USER makes a contact invite; NEWUSER registers with
+                                  it (XEP-0445 pre-auth + XEP-0077); both rosters are
+                                  read; NEWUSER sends USER a message
+"""
+
+import asyncio
+import json
+import logging
+import ssl
+import sys
+import traceback
+import xml.etree.ElementTree as ET
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+
+DOMAIN = "localhost"
+TIMEOUT = 60
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+
+
+class Client(slixmpp.ClientXMPP):
+    """A slixmpp client for a self-signed test server on 127.0.0.1:PORT."""
+
+    def __init__(self, jid, password, port, whitespace=False):
+        super().__init__(jid, password)
+        self.port = port
+        self.whitespace = whitespace
+        self.ready = asyncio.get_event_loop().create_future()
+        for p in ("xep_0030", "xep_0004", "xep_0050", "xep_0077", "xep_0199"):
+            self.register_plugin(p)
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        self.add_event_handler("session_start", self._started)
+        self.add_event_handler("failed_auth", lambda _: self._fail("authentication failed"))
+        self.add_event_handler("connection_failed", lambda e: self._fail("connection failed: %s" % e))
+        self.add_event_handler("disconnected", lambda _: self._fail("disconnected before the session started"))
+
+    def send_raw(self, data):
+        # Whitespace between every top-level element (RFC 6120 §11.7), stream headers
+        # included: what go-sendxmpp does after the restarted stream header.
+        if self.whitespace:
+            if isinstance(data, bytes):
+                data = data.decode("utf-8")
+            data = "\n  " + data + "\n\t"
+        super().send_raw(data)
+
+    def _started(self, _):
+        if not self.ready.done():
+            self.ready.set_result(True)
+
+    def _fail(self, why):
+        if not self.ready.done():
+            self.ready.set_exception(RuntimeError(why))
+
+    async def start(self):
+        self.connect(("127.0.0.1", self.port))
+        await asyncio.wait_for(self.ready, TIMEOUT)
+
+
+def fill(form, mode, label_prefix=None):
+    """Returns the values to submit for a form: required text fields get a value,
+    a list-multi of keys gets the option whose label starts with label_prefix
+    (submitted by label) or the first interop key (submitted by value)."""
+    values = {}
+    for var, field in form["fields"].items():
+        ftype = field["type"]
+        if ftype in ("fixed", "hidden") or not var:
+            if ftype == "hidden":
+                values[var] = field["value"]
+            continue
+        if ftype == "list-multi":
+            chosen = []
+            for opt in field["options"]:
+                if label_prefix is not None:
+                    if opt["label"].startswith(label_prefix):
+                        chosen = [opt["label"]]
+                        break
+                elif opt["label"].startswith("interop-" + mode):
+                    chosen = [opt["value"]]
+                    break
+            values[var] = chosen
+        elif var == "name":
+            values[var] = "interop-" + mode
+        elif field["required"]:
+            values[var] = "x"
+    return values
+
+
+async def run_command(c, node, mode, label_prefix=None):
+    """Runs node through all its stages; mode is the action used to submit each
+    form ("next" or "complete"; complete falls back to next on earlier stages).
+    Returns what happened."""
+    run = {"node": node, "mode": mode, "stages": 0, "actions": [], "sent": []}
+    resp = await c["xep_0050"].send_command(DOMAIN, node, action="execute", timeout=TIMEOUT)
+    while True:
+        cmd = resp["command"]
+        run["status"] = cmd["status"]
+        run["notes"] = [[n[0], n[1]] for n in cmd["notes"]]
+        form = cmd["form"] if cmd.xml.find("{jabber:x:data}x") is not None else None
+        if cmd["status"] != "executing":
+            if form is not None:
+                run["result"] = {var: f.get_value() for var, f in form.get_fields().items()}
+                run["result_types"] = {var: f["type"] for var, f in form.get_fields().items()}
+                run["reported"] = len(form.xml.findall("{jabber:x:data}item"))
+            return run
+        run["stages"] += 1
+        actions = list(cmd["actions"])
+        run["actions"].append(actions)
+        action = mode if mode in actions else "next"
+        fields = {}
+        for var, f in form.get_fields().items():
+            fields[var] = {
+                "type": f["type"] or "text-single",
+                "required": bool(f["required"]),
+                "value": f.get_value(),
+                "options": [{"label": o["label"], "value": o["value"]} for o in f["options"]],
+            }
+        values = fill({"fields": fields}, mode, label_prefix)
+        run["sent"].append(values)
+        submit = c["xep_0004"].make_form(ftype="submit")
+        for var, v in values.items():
+            submit.add_field(var=var, value=v, ftype=fields[var]["type"])
+        resp = await c["xep_0050"].send_command(DOMAIN, node, action=action, sessionid=cmd["sessionid"],
+                                                payload=submit, timeout=TIMEOUT)
+
+
+async def list_commands(c):
+    items = await c["xep_0050"].get_commands(DOMAIN, timeout=TIMEOUT)
+    return {i[1]: i[2] for i in items["disco_items"]["items"]}
+
+
+async def commands(port, user, password):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    await c.start()
+    out = {"commands": await list_commands(c), "runs": []}
+    # slixmpp hands the items over as a set: run them in an order where a key is
+    # created before keys#delete picks it.
+    first = ["urn:xmpp-invites:keys#create", "urn:xmpp-invites:keys#list", "urn:xmpp-invites:keys#delete"]
+    nodes = [n for n in first if n in out["commands"]] + sorted(n for n in out["commands"] if n not in first)
+    for mode in ("next", "complete"):
+        for node in nodes:
+            out["runs"].append(await run_command(c, node, mode))
+    c.disconnect()
+    return out
+
+
+async def keys(port, user, password):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    await c.start()
+    run = await run_command(c, "urn:xmpp-invites:keys#list", "complete")
+    c.disconnect()
+    return run
+
+
+async def delete_label(port, user, password, prefix):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    await c.start()
+    run = await run_command(c, "urn:xmpp-invites:keys#delete", "complete", label_prefix=prefix)
+    c.disconnect()
+    return run
+
+
+async def whitespace(port, user, password):
+    c = Client("%s@%s" % (user, DOMAIN), password, port, whitespace=True)
+    await c.start()
+    await c["xep_0199"].send_ping(DOMAIN, timeout=TIMEOUT)
+    out = {"jid": str(c.boundjid), "commands": await list_commands(c)}
+    out["run"] = await run_command(c, "urn:xmpp:invite#invite", "next")
+    c.disconnect()
+    return out
+
+
+def roster_of(iq):
+    return {str(jid): {"subscription": item["subscription"], "ask": item["ask"] or ""}
+            for jid, item in iq["roster"]["items"].items()}
+
+
+async def invite(port, user, password, newuser, newpassword):
+    inviter = Client("%s@%s" % (user, DOMAIN), password, port)
+    pushed = asyncio.get_event_loop().create_future()
+    received = asyncio.get_event_loop().create_future()
+
+    def on_push(iq):
+        items = roster_of(iq)
+        who = "%s@%s" % (newuser, DOMAIN)
+        if items.get(who, {}).get("subscription") == "both" and not pushed.done():
+            pushed.set_result(items)
+
+    def on_message(msg):
+        if msg["body"] and not received.done():
+            received.set_result({"from": str(msg["from"]), "body": msg["body"]})
+
+    inviter.add_event_handler("roster_update", on_push)
+    inviter.add_event_handler("message", on_message)
+    await inviter.start()
+    await inviter.get_roster(timeout=TIMEOUT)
+    inviter.send_presence()
+    run = await run_command(inviter, "urn:xmpp:invite#invite", "complete")
+    uri = (run.get("result") or {}).get("uri", "")
+    token = ""
+    for part in uri.split("?", 1)[-1].split(";"):
+        if part.startswith("preauth="):
+            token = part[len("preauth="):]
+    out = {"uri": uri}
+
+    invitee = Client("%s@%s" % (newuser, DOMAIN), newpassword, port)
+    # slixmpp holds back stanzas before the session starts: registration happens
+    # before it.
+    invitee._always_send_everything = True
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            pre = invitee.Iq()
+            pre["type"] = "set"
+            pre.append(ET.fromstring("<preauth xmlns='urn:xmpp:pars:0' token='%s'/>" % token))
+            await pre.send(timeout=TIMEOUT)
+            reg = invitee.Iq()
+            reg["type"] = "set"
+            reg["register"]["username"] = newuser
+            reg["register"]["password"] = newpassword
+            await reg.send(timeout=TIMEOUT)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            invitee.disconnect()
+
+    invitee.add_event_handler("register", on_register)
+    await invitee.start()
+    await asyncio.wait_for(registered, TIMEOUT)
+    out["invitee_roster"] = roster_of(await invitee.get_roster(timeout=TIMEOUT))
+    invitee.send_presence()
+    out["inviter_push"] = await asyncio.wait_for(pushed, TIMEOUT)
+    out["inviter_roster"] = roster_of(await inviter.get_roster(timeout=TIMEOUT))
+    invitee.send_message(mto="%s@%s" % (user, DOMAIN), mbody="hello from the invitee", mtype="chat")
+    out["message"] = await asyncio.wait_for(received, TIMEOUT)
+    invitee.disconnect()
+    inviter.disconnect()
+    return out
+
+
+SCENARIOS = {
+    "commands": (commands, 2),
+    "keys": (keys, 2),
+    "delete-label": (delete_label, 3),
+    "whitespace": (whitespace, 2),
+    "invite": (invite, 4),
+}
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] not in SCENARIOS or len(argv) - 3 != SCENARIOS[argv[1]][1]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    fn = SCENARIOS[argv[1]][0]
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        out = loop.run_until_complete(asyncio.wait_for(fn(int(argv[2]), *argv[3:]), TIMEOUT + 10))
+    except Exception as e:  # reported to the Go test, which shows it
+        traceback.print_exc(file=sys.stderr)
+        print(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}))
+        return 1
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
