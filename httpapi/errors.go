@@ -114,11 +114,15 @@ func retrySeconds(d time.Duration) int64 {
 }
 
 // invalidDetail returns the reason of a core.ErrInvalid error, without its prefix.
+// The core's errors are the reason itself.
 func invalidDetail(err error) string {
 	const marker = "invalid input: "
 	msg := err.Error()
 	if i := strings.LastIndex(msg, marker); i >= 0 {
 		return msg[i+len(marker):]
 	}
-	return "invalid parameter"
+	if msg == "" {
+		return "invalid parameter"
+	}
+	return msg
 }

@@ -32,7 +32,7 @@ func TestParse(t *testing.T) {
 		1: {text: "data_dir = \"/x\"\ndefault_ttl = \"2d\"\nmax_ttl = \"3600\"\n", wantErr: "exceeds max_ttl"},
 		2: {text: "stor = \"x\"", wantErr: "unknown keys: stor"},
 		3: {text: "default_ttl = \"soon\"", wantErr: "malformed duration"},
-		4: {text: "[[host]]\ndomain = \"a@b\"", wantErr: "malformed domain"},
+		4: {text: "[[host]]\ndomain = \"a@b\"", wantErr: "not a valid XMPP domain"},
 		5: {text: "[[host]]\ndomain = \"Example.COM\"\n[[host]]\ndomain = \"example.com\"", wantErr: "listed twice"},
 		6: {text: "[http]\nfailed_auth_rate = \"lots\"", wantErr: "failed_auth_rate"},
 		7: {text: "landing_page = \"https://{host}/i?{token}\"\n[[host]]\ndomain = \"a.example\"\nmax_ttl = \"1d\"\ndefault_ttl = \"1h\"",

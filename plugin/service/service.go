@@ -251,7 +251,7 @@ func (s *Service) CheckInvite(ctx context.Context, host, token string) (plugin.I
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	inv, err := st.core.CheckInvite(ctx, token)
+	inv, err := st.core.CheckInvite(ctx, host, token)
 	if err != nil {
 		return plugin.Invite{}, redemptionError(err)
 	}
@@ -271,7 +271,7 @@ func (s *Service) RedeemInvite(ctx context.Context, host, token, username string
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	inv, err := st.core.Redeem(ctx, token, username)
+	inv, err := st.core.Redeem(ctx, core.Redemption{Host: host, Token: token, Username: username})
 	if err != nil {
 		return plugin.Invite{}, redemptionError(err)
 	}

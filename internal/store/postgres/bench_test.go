@@ -34,8 +34,8 @@ func BenchmarkCreateInviteParallel(b *testing.B) {
 		{"sqlite/grouped", func(b *testing.B) core.Store {
 			return openSQLite(b, sqlite.Options{})
 		}},
-		{"sqlite/grouped-fullsync", func(b *testing.B) core.Store {
-			return openSQLite(b, sqlite.Options{FullSync: true})
+		{"sqlite/grouped-crash", func(b *testing.B) core.Store {
+			return openSQLite(b, sqlite.Options{Durability: sqlite.DurabilityCrash})
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -60,7 +60,8 @@ func BenchmarkCreateInviteParallel(b *testing.B) {
 	}{
 		{"grouped", sqlite.Options{}},
 		{"ungrouped", sqlite.Options{MaxBatch: 1}},
-		{"grouped-fullsync", sqlite.Options{FullSync: true}},
+		{"grouped-crash", sqlite.Options{Durability: sqlite.DurabilityCrash}},
+		{"ungrouped-crash", sqlite.Options{Durability: sqlite.DurabilityCrash, MaxBatch: 1}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			svc, st := newService(b, filepath.Join(b.TempDir(), "invites.db"), bc.opts)
