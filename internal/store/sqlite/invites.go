@@ -346,11 +346,11 @@ func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (i
 
 func scanInvite(sc scanner) (core.Invite, error) {
 	var (
-		inv                       core.Invite
-		kind, groups              string
-		created, expires          int64
-		revoked, ended            sql.NullInt64
-		maxUses, uses             int64
+		inv              core.Invite
+		kind, groups     string
+		created, expires int64
+		revoked, ended   sql.NullInt64
+		maxUses, uses    int64
 	)
 	if err := sc.Scan(&inv.ID, &inv.TokenHash, &inv.Host, &kind, &inv.Username, &inv.Inviter,
 		&inv.AllowRegister, &inv.CreatedBy, &inv.Note, &groups, &maxUses, &uses,
