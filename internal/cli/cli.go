@@ -12,6 +12,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
 // Exit codes.
@@ -261,7 +262,7 @@ func open(ctx context.Context, g globals) (*core.Service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.StoreDSN(), slog.New(slog.DiscardHandler))
+	st, err := store.OpenWith(ctx, cfg.StoreDSN(), store.Options{Logger: slog.New(slog.DiscardHandler), Durability: sqlite.Durability(cfg.Durability)})
 	if err != nil {
 		return nil, nil, err
 	}

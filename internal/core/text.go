@@ -91,6 +91,9 @@ func HumanDuration(d time.Duration) string {
 	if d < 0 {
 		return "-" + HumanDuration(-d)
 	}
+	if d > 0 && d < time.Second {
+		return "less than a second"
+	}
 	d = d.Round(time.Second)
 	if d == 0 {
 		return "0 seconds"

@@ -18,6 +18,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -155,11 +156,12 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		return fmt.Errorf("plugin: data directory: %w", err)
 	}
 	dsn := c.StoreDSN()
-	st, err := store.Open(ctx, dsn, s.log.With("component", "store"))
+	st, err := store.OpenWith(ctx, dsn, store.Options{Logger: s.log.With("component", "store"), Durability: sqlite.Durability(c.Durability)})
 	if err != nil {
 		return fmt.Errorf("plugin: opening store: %w", err)
 	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core")})
+	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core"),
+		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL})
 	if err != nil {
 		_ = st.Close()
 		return fmt.Errorf("plugin: %w", err)
