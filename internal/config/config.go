@@ -143,7 +143,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // MarshalText implements encoding.TextMarshaler, in the shortest form that reads back.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(core.FormatDuration(time.Duration(d))), nil }
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(core.FormatDuration(time.Duration(d))), nil
+}
 
 // String writes the duration for people, such as "30 days".
 func (d Duration) String() string { return core.HumanDuration(time.Duration(d)) }

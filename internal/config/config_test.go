@@ -48,8 +48,8 @@ func TestParse(t *testing.T) {
 					t.Errorf("b.example = %+v", hs[1])
 				}
 			}},
-		8: {text: "[commands]\nmax_sessions = -1", wantErr: "max_sessions"},
-		9: {text: "[http]\ntrusted_proxies = [\"proxy.example\"]", wantErr: "trusted_proxies"},
+		8:  {text: "[commands]\nmax_sessions = -1", wantErr: "max_sessions"},
+		9:  {text: "[http]\ntrusted_proxies = [\"proxy.example\"]", wantErr: "trusted_proxies"},
 		11: {text: "landing_page = \"https://example.com/invite?{tokn}\"", wantErr: "unknown placeholder {tokn}"},
 		12: {text: "[[host]]\ndomain = \"a.example\"\nlanding_page = \"https://a.example/{host}\"", wantErr: "names neither {token} nor {uri}"},
 		13: {text: "landing_page = \"builtin\"", check: func(t *testing.T, c config.Config) {
