@@ -60,7 +60,7 @@ func ParseInvitePatch(data []byte) (InvitePatch, error) {
 			if null {
 				return InvitePatch{}, invalidf("max_uses cannot be removed: set 0 for no limit")
 			}
-			if err := json.Unmarshal(v, &n); err != nil {
+			if err := json.Unmarshal(v, &n); err != nil || bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
 				return InvitePatch{}, invalidf("max_uses must be a whole number")
 			}
 			i, err := n.Int64()

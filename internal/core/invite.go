@@ -273,12 +273,12 @@ func CheckLandingPage(template string) error {
 		used = used || name == "token" || name == "uri"
 		rest = rest[i+end+1:]
 	}
-	if !used {
-		return invalidf("landing page %q names neither {token} nor {uri}: the page could not know the invite", template)
-	}
 	u, err := url.Parse(strings.NewReplacer("{token}", "t", "{host}", "h", "{uri}", "u").Replace(template))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return invalidf("landing page %q is not an http or https URL (or %q for the built-in page)", template, LandingBuiltin)
+	}
+	if !used {
+		return invalidf("landing page %q names neither {token} nor {uri}: the page could not know the invite", template)
 	}
 	return nil
 }
