@@ -356,7 +356,7 @@ func TestUpdateInviteBounds(t *testing.T) {
 		want error
 	}{
 		0: {by: key, p: core.InvitePatch{ExpiresAt: at(3 * 24 * time.Hour)}, want: core.ErrInvalid}, // the key's bound
-		1: {by: cli, p: core.InvitePatch{ExpiresAt: at(3 * 24 * time.Hour)}},                         // the host's
+		1: {by: cli, p: core.InvitePatch{ExpiresAt: at(3 * 24 * time.Hour)}},                        // the host's
 		2: {by: cli, p: core.InvitePatch{ExpiresAt: at(11 * 24 * time.Hour)}, want: core.ErrInvalid},
 		3: {by: cli, p: core.InvitePatch{ExpiresAt: at(-time.Second)}, want: core.ErrInvalid},
 		4: {by: key, p: core.InvitePatch{MaxUses: intp(-1)}, want: core.ErrInvalid},
