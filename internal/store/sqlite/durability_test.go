@@ -23,6 +23,13 @@ import (
 const envChild = "INVITES_SQLITE_DURABILITY_CHILD"
 
 func TestMain(m *testing.M) {
+	if arg := os.Getenv(envDeleteKey); arg != "" {
+		if err := deleteKeyChild(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if path := os.Getenv(envChild); path != "" {
 		if err := durabilityChild(path); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)

@@ -54,3 +54,13 @@ func (s *Store) SeedInvites(ctx context.Context, n int, host string, now time.Ti
 	}
 	return tx.Commit()
 }
+
+// MigrationSQL returns the SQL of migration v (1-based), to build old databases.
+func MigrationSQL(v int) string { return migrations()[v-1] }
+
+// Synchronous returns the writer's synchronous setting (1 NORMAL, 2 FULL).
+func (s *Store) Synchronous(ctx context.Context) (int, error) {
+	var n int
+	err := s.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n)
+	return n, err
+}

@@ -80,6 +80,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// journalSizeLimit bounds the write-ahead log file between checkpoints: 64 MiB.
+const journalSizeLimit = 64 << 20
+
 // Store is a core.Store in one SQLite file.
 // It is safe for concurrent use, and several processes may open the same file.
 type Store struct {
@@ -150,6 +153,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		"journal_mode(WAL)",
 		"synchronous(" + sync + ")",
 		"foreign_keys(1)",
+		// The log is kept between opens (persistWAL); at a clean close, and whenever
+		// it restarts, it is cut back to this size, so it does not keep its peak size
+		// on disk nor, after a close, stale frames.
+		fmt.Sprintf("journal_size_limit(%d)", journalSizeLimit),
 	}
 	s := &Store{path: path, log: opts.Logger}
 	var err error
@@ -190,6 +197,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if err = migrate(ctx, s.w); err != nil {
 		err = openError(path, err)
+		return nil, err
+	}
+	// SQLite deletes the write-ahead log prepared for a new, empty database and makes
+	// its own: narrow it now, should modeof not have (it holds no secret yet).
+	if err = prepareFiles(path, slog.New(slog.DiscardHandler)); err != nil {
 		return nil, err
 	}
 	if s.r, err = openDB(path, append(pragmas, fmt.Sprintf("cache_size(-%d)", opts.ReaderCacheKiB), "query_only(1)"), "deferred", persistWAL); err != nil {
@@ -241,6 +253,9 @@ func openDB(path string, pragmas []string, txlock string, init func(*sqlite3.Con
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
+	// The write-ahead log takes the database file's mode (0600) when SQLite creates it,
+	// as SQLite's own unix VFS does.
+	q.Set("modeof", path)
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	var inits []func(*sqlite3.Conn) error
 	if init != nil {
