@@ -55,6 +55,13 @@ var errTaken = fmt.Errorf("%w: the invite ID exists", core.ErrConflict)
 
 const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 
+// updateInvite writes the fields a change may make.
+const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?
+	WHERE id = ?`
+
+// insertUse records a redemption.
+const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+
 // CreateInvite implements core.Store.
 // Concurrent calls share one commit (see the package documentation); each returns
 // only after the commit that holds its invite.
@@ -229,7 +236,7 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.In
 func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (core.Invite, error) {
 	var out core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		inv, err := scanInvite(tx.QueryRowContext(ctx, selectInvite, id))
+		inv, err := scanInvite(tx.StmtContext(ctx, s.peek).QueryRowContext(ctx, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -241,16 +248,14 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 		if inv.Uses != before.Uses || inv.MaxUses != before.MaxUses || inv.Note != before.Note ||
 			!inv.ExpiresAt.Equal(before.ExpiresAt) || !inv.RevokedAt.Equal(before.RevokedAt) ||
 			!inv.EndedAt.Equal(before.EndedAt) {
-			if _, err := tx.ExecContext(ctx, `UPDATE invites SET uses = ?, max_uses = ?, note = ?,
-				expires_at = ?, revoked_at = ?, ended_at = ? WHERE id = ?`,
+			if _, err := tx.StmtContext(ctx, s.upd).ExecContext(ctx,
 				inv.Uses, inv.MaxUses, inv.Note, micros(inv.ExpiresAt), nullMicros(inv.RevokedAt),
 				nullMicros(inv.EndedAt), id); err != nil {
 				return mapErr(err)
 			}
 		}
 		if u := c.Use; u != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?)
-				ON CONFLICT DO NOTHING`, id, micros(u.At), u.JID); err != nil {
+			if _, err := tx.StmtContext(ctx, s.addUse).ExecContext(ctx, id, micros(u.At), u.JID); err != nil {
 				return err
 			}
 		}

@@ -95,8 +95,8 @@ type Store struct {
 	keys *keyWatch // nil when the sentinel could not be set up
 
 	// Statements on the hot paths, prepared once: preparing costs more than running.
-	getKey, getInvite *sql.Stmt // on the readers
-	ins, out          *sql.Stmt // on the writer
+	getKey, getInvite           *sql.Stmt // on the readers
+	ins, out, peek, upd, addUse *sql.Stmt // on the writer
 }
 
 var (
@@ -228,6 +228,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}{
 		{s.w, insertInvite, &s.ins},
 		{s.w, insertOutbox, &s.out},
+		{s.w, selectInvite, &s.peek},
+		{s.w, updateInvite, &s.upd},
+		{s.w, insertUse, &s.addUse},
 		{s.r, selectInvite, &s.getInvite},
 		{s.r, selectKey, &s.getKey},
 	} {
@@ -330,7 +333,7 @@ func (s *Store) closeDBs() error {
 	var errs []error
 	// Closed statements and pools stay in place: a call after Close fails with an
 	// error instead of a nil dereference. Closing them again is harmless.
-	for _, st := range []*sql.Stmt{s.getKey, s.getInvite, s.ins, s.out} {
+	for _, st := range []*sql.Stmt{s.getKey, s.getInvite, s.ins, s.out, s.peek, s.upd, s.addUse} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
