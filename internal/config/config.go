@@ -157,10 +157,10 @@ func Load(path string) (Config, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
+			return Config{}, fmt.Errorf("reading the config file: %w", err)
 		}
 		if c, err = Parse(string(b)); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
 	return c, c.Normalize()
@@ -178,7 +178,7 @@ func Parse(text string) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("unknown keys: %s (every key is listed in the README, Configuration)", strings.Join(keys, ", "))
 	}
 	return c, nil
 }

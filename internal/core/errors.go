@@ -47,7 +47,10 @@ type aliasError struct {
 	also error
 }
 
-func (e *aliasError) Error() string        { return e.text }
+// Error implements error.
+func (e *aliasError) Error() string { return e.text }
+
+// Is makes the error match its broader sentinel too.
 func (e *aliasError) Is(target error) bool { return target == e.also }
 
 // reasonError is an error whose text is a reason meant for the requester, matching a
@@ -57,7 +60,10 @@ type reasonError struct {
 	is     error
 }
 
-func (e *reasonError) Error() string        { return e.reason }
+// Error implements error: the reason alone.
+func (e *reasonError) Error() string { return e.reason }
+
+// Is makes the error match its sentinel.
 func (e *reasonError) Is(target error) bool { return target == e.is }
 
 // invalidf returns an error matching ErrInvalid whose text is the reason, meant for the

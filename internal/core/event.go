@@ -115,18 +115,19 @@ type Event struct {
 }
 
 // EventInvite is what an event tells of an invite.
+// Its fields are those of Invite of the same names.
 type EventInvite struct {
-	Kind      Kind      `json:"kind"`
-	Username  string    `json:"username,omitempty"`
-	Inviter   string    `json:"inviter,omitempty"`
-	CreatedBy string    `json:"created_by"`
-	Note      string    `json:"note,omitempty"`
-	Groups    []string  `json:"groups,omitempty"`
-	MaxUses   int       `json:"max_uses"`
-	Uses      int       `json:"uses"`
-	Status    Status    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Kind      Kind      `json:"kind"`               // Invite.Kind
+	Username  string    `json:"username,omitempty"` // Invite.Username
+	Inviter   string    `json:"inviter,omitempty"`  // Invite.Inviter
+	CreatedBy string    `json:"created_by"`         // Invite.CreatedBy
+	Note      string    `json:"note,omitempty"`     // Invite.Note
+	Groups    []string  `json:"groups,omitempty"`   // Invite.Groups
+	MaxUses   int       `json:"max_uses"`           // Invite.MaxUses
+	Uses      int       `json:"uses"`               // Invite.Uses
+	Status    Status    `json:"status"`             // Invite.Status at the event's time
+	CreatedAt time.Time `json:"created_at"`         // Invite.CreatedAt
+	ExpiresAt time.Time `json:"expires_at"`         // Invite.ExpiresAt
 }
 
 func eventInvite(inv Invite, now time.Time) *EventInvite {

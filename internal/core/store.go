@@ -110,8 +110,8 @@ type InviteFilter struct {
 
 // Position is the place of an invite in the newest-first order of lists.
 type Position struct {
-	CreatedAt time.Time
-	ID        string
+	CreatedAt time.Time // the invite's CreatedAt
+	ID        string    // its ID, which orders invites made at the same instant
 }
 
 // KeyWatcher is implemented by stores that can tell, without reading the database,

@@ -135,14 +135,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	all := migrations()
 	if v > len(all) {
-		return fmt.Errorf("schema %s is at version %d, newer than this program (%d)", s.schema, v, len(all))
+		return fmt.Errorf("the store's schema %s is at version %d, made by a newer version of invites than this one (which knows %d): upgrade invites", s.schema, v, len(all))
 	}
 	for i := v; i < len(all); i++ {
 		if _, err := tx.Exec(ctx, q(all[i])); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
+			return fmt.Errorf("migrating the store to schema %d: %w", i+1, err)
 		}
 		if _, err := tx.Exec(ctx, q(`INSERT INTO {s}.schema_version (version) VALUES ($1)`), i+1); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
+			return fmt.Errorf("migrating the store to schema %d: %w", i+1, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -229,6 +229,7 @@ func TestGrowthRatio(t *testing.T) {
 	growthTemplate(t)
 	rates := map[string][]float64{}
 	rss := map[string][]float64{}
+	cpu := map[string][]float64{}
 	for r := range rounds {
 		for _, name := range []string{"empty", "1M"} {
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$",
@@ -241,10 +242,13 @@ func TestGrowthRatio(t *testing.T) {
 			t.Logf("round %d %-5s %8.0f invites/s, %5.1f cpu-µs/invite, peak RSS %.0f MiB", r, name, rate, metric(string(out), "cpu-µs/invite"), peak)
 			rates[name] = append(rates[name], rate)
 			rss[name] = append(rss[name], peak)
+			cpu[name] = append(cpu[name], metric(string(out), "cpu-µs/invite"))
 		}
 	}
 	e, f := median(rates["empty"]), median(rates["1M"])
-	t.Logf("median: empty %.0f invites/s, 1M %.0f invites/s: ratio %.2f; peak RSS %.0f / %.0f MiB", e, f, f/e, median(rss["empty"]), median(rss["1M"]))
+	ce, cf := median(cpu["empty"]), median(cpu["1M"])
+	t.Logf("median: empty %.0f invites/s, 1M %.0f invites/s: ratio %.2f; CPU per invite %.1f / %.1f µs (1M costs %.2fx); peak RSS %.0f / %.0f MiB",
+		e, f, f/e, ce, cf, cf/ce, median(rss["empty"]), median(rss["1M"]))
 }
 
 // metric reads a benchmark metric from go test output.

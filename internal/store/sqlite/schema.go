@@ -118,7 +118,7 @@ func migrations() []string {
 func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite: creating schema_version: %w", err)
+		return fmt.Errorf("creating the schema_version table: %w", err)
 	}
 	all := migrations()
 	for {
@@ -136,7 +136,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func migrateOne(ctx context.Context, db *sql.DB, all []string) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: migrating: %w", err)
+		return false, fmt.Errorf("migrating the store: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -145,25 +145,25 @@ func migrateOne(ctx context.Context, db *sql.DB, all []string) (done bool, err e
 	}()
 	var v int
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return false, fmt.Errorf("sqlite: reading schema version: %w", err)
+		return false, fmt.Errorf("reading the schema version: %w", err)
 	}
 	switch {
 	case v > len(all):
-		return false, fmt.Errorf("sqlite: schema version %d is newer than this program (%d)", v, len(all))
+		return false, fmt.Errorf("the store's schema is at version %d, made by a newer version of invites than this one (which knows %d): upgrade invites", v, len(all))
 	case v == len(all):
 		return true, tx.Commit()
 	}
 	if _, err := tx.ExecContext(ctx, all[v]); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	return false, nil
 }
