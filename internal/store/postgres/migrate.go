@@ -58,6 +58,9 @@ func migrations() []string {
 		`ALTER TABLE {s}.invites RENAME COLUMN source TO created_by;
 		UPDATE {s}.invites SET created_by = 'xmpp:' || substr(created_by, 7) WHERE created_by LIKE 'adhoc/%';
 		ALTER TABLE {s}.invites DROP CONSTRAINT invites_pkey;
+		-- IDs compare byte by byte whatever the database's collation: their ASCII
+		-- order is time order, so the primary key index appends.
+		ALTER TABLE {s}.invites ALTER COLUMN id TYPE text COLLATE "C";
 		ALTER TABLE {s}.invites ADD PRIMARY KEY (id);
 		ALTER TABLE {s}.invites
 			ADD COLUMN note       text NOT NULL DEFAULT '',
@@ -72,14 +75,14 @@ func migrations() []string {
 		CREATE INDEX invites_pending ON {s}.invites (expires_at) WHERE ended_at IS NULL;
 		CREATE INDEX invites_ended ON {s}.invites (ended_at) WHERE ended_at IS NOT NULL;
 		CREATE TABLE {s}.redemptions (
-			invite_id text NOT NULL,
+			invite_id text COLLATE "C" NOT NULL,
 			at        bigint NOT NULL,
 			jid       text NOT NULL,
 			PRIMARY KEY (invite_id, at, jid)
 		);
 		ALTER TABLE {s}.keys ADD COLUMN manage boolean NOT NULL DEFAULT false;
 		CREATE TABLE {s}.outbox (
-			id              text PRIMARY KEY,
+			id              text COLLATE "C" PRIMARY KEY,
 			type            text NOT NULL,
 			host            text NOT NULL DEFAULT '',
 			payload         jsonb NOT NULL,
