@@ -87,7 +87,8 @@ const (
 // Options.Observer and writes it to the store's outbox (Options.Outbox).
 // It never holds a token, a token hash or a key secret.
 type Event struct {
-	// ID is unique and time-ordered (IDLen characters): a webhook's delivery ID.
+	// ID is unique and time-ordered (EventIDLen characters, text order is time order):
+	// a webhook's delivery ID.
 	ID string `json:"id"`
 	// Type is what happened.
 	Type EventType `json:"type"`

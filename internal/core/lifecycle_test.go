@@ -226,7 +226,7 @@ func TestEvents(t *testing.T) {
 			continue
 		}
 		ev := evs[0]
-		if ev.Actor.Kind != c.actor || ev.Actor.ID != c.id || ev.Actor.Remote != c.remote || ev.Host != "example.com" || !core.ValidID(ev.ID) {
+		if ev.Actor.Kind != c.actor || ev.Actor.ID != c.id || ev.Actor.Remote != c.remote || ev.Host != "example.com" || len(ev.ID) != core.EventIDLen {
 			t.Errorf("%s: %+v", c.typ, ev)
 		}
 	}

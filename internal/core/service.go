@@ -97,7 +97,8 @@ type Service struct {
 	outbox    bool
 	baseURL   string
 	keys      *keyCache
-	ids       idSource
+	ids       idSource // invite IDs
+	eventIDs  idSource
 
 	mu    sync.RWMutex
 	hosts map[string]HostConfig
@@ -127,6 +128,8 @@ func NewService(opts Options) (*Service, error) {
 		baseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		uses:      make(map[string]KeyUse),
 		dummyHash: hashSecret("no such key"),
+		ids:       idSource{randBytes: 3},
+		eventIDs:  idSource{randBytes: 6},
 	}
 	if l, ok := opts.Store.(RateLimiter); ok && s.limiter == nil {
 		s.limiter = l
@@ -256,7 +259,7 @@ func (s *Service) emit(ctx context.Context, e Event) {
 
 // newEvent returns an event of that type at now, with a fresh ID.
 func (s *Service) newEvent(t EventType, now time.Time, by Actor, host string) Event {
-	return Event{ID: s.ids.next(now), Type: t, Time: now, Actor: by, Host: host}
+	return Event{ID: s.eventIDs.next(now), Type: t, Time: now, Actor: by, Host: host}
 }
 
 // outboxOf returns the events to write to the outbox: them, or none when the service

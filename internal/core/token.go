@@ -21,8 +21,10 @@ const (
 	KeyIDLen = 12
 	// KeySecretLen is the length of an API key secret.
 	KeySecretLen = 36
-	// IDLen is the length of an invite or event ID.
+	// IDLen is the length of an invite ID.
 	IDLen = 12
+	// EventIDLen is the length of an event ID.
+	EventIDLen = 16
 	// TokenLen is the length of an invite token: an ID of IDLen characters followed by
 	// a secret of 24 characters (18 bytes from the CSPRNG).
 	TokenLen = IDLen + 24
@@ -55,32 +57,42 @@ func randomString(n int) (string, error) {
 // IDs made by different processes in the same millisecond differ by their random bytes;
 // a collision, about one in 16 million for two IDs of one millisecond, is a conflict
 // that the creator retries.
+//
+// The same scheme with 6 random bytes makes event IDs (EventIDLen characters), which
+// must never collide: a collision would fail the change whose event it is.
 type idSource struct {
+	randBytes int // 3 for invite IDs, 6 for event IDs
+
 	mu  sync.Mutex
 	ms  int64  // of the last ID
-	low uint32 // its random part, 24 bits
+	low uint64 // its random part
 }
 
 // next returns a new ID for the time now.
 // Should the CSPRNG fail, the random part is zero: IDs are not secret, and the
 // process's IDs still never repeat.
 func (s *idSource) next(now time.Time) string {
-	var r [4]byte
-	_, _ = rand.Read(r[1:])
-	ms, low := max(now.UnixMilli(), 0), binary.BigEndian.Uint32(r[:])
+	n := s.randBytes
+	if n <= 0 || n > 6 {
+		n = 3
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[8-n:])
+	ms, low := max(now.UnixMilli(), 0), binary.BigEndian.Uint64(r[:])
 	s.mu.Lock()
 	if ms <= s.ms {
 		ms, low = s.ms, s.low+1
-		if low >= 1<<24 {
+		if low >= 1<<(8*n) {
 			ms, low = ms+1, 0
 		}
 	}
 	s.ms, s.low = ms, low
 	s.mu.Unlock()
-	var b [idBytes + 2]byte // 2 spare bytes in front: ms takes the low 6 of 8
+	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(ms))
-	b[8], b[9], b[10] = byte(low>>16), byte(low>>8), byte(low)
-	return sortable.EncodeToString(b[2:])
+	binary.BigEndian.PutUint64(b[8:], low)
+	// 6 bytes of milliseconds (the low 6 of 8), then the n low bytes of the random part.
+	return sortable.EncodeToString(append(b[2:8:8], b[16-n:]...))
 }
 
 // IDTime returns the creation time an ID made by this package carries, to the

@@ -54,8 +54,15 @@ type request struct {
 	inv    *core.Invite // an invite to insert, or nil for an operation
 	events []core.Event // outbox rows of the insert
 	op     func(ctx context.Context, tx *sql.Tx) error
-	res    chan error // buffered: the loop never blocks answering
+	res    chan error   // buffered: the loop never blocks answering
+	state  atomic.Int32 // requestQueued, then requestTaken or requestAbandoned
 }
+
+const (
+	requestQueued int32 = iota
+	requestTaken
+	requestAbandoned
+)
 
 func newCommitter(db *sql.DB, ins, out *sql.Stmt, maxBatch int, log *slog.Logger) *committer {
 	c := &committer{
@@ -106,7 +113,12 @@ func (c *committer) submit(ctx context.Context, r *request) error {
 	case err := <-r.res:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		if r.state.CompareAndSwap(requestQueued, requestAbandoned) {
+			return ctx.Err() // never written
+		}
+		// The loop has taken it: its outcome is on the way, and the caller must learn
+		// it (a redemption that committed has used the invite).
+		return <-r.res
 	case <-c.done:
 		// The loop answers everything it took before it stops; a request still
 		// queued after its last drain was never written.
@@ -170,9 +182,8 @@ func (c *committer) drain(batch []*request) []*request {
 func (c *committer) commit(batch []*request) {
 	live := batch[:0:0]
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- err
-			continue
+		if !r.state.CompareAndSwap(requestQueued, requestTaken) {
+			continue // its caller has gone, knowing it was not written
 		}
 		live = append(live, r)
 	}
@@ -273,22 +284,26 @@ func (c *committer) insertIn(ctx context.Context, tx *sql.Tx, r *request) (own, 
 	return nil, nil
 }
 
-// runAlone runs one request in its own transaction under its caller's context.
+// runAlone runs one request in its own transaction.
+// Like a shared transaction it runs under the committer's context, not the caller's:
+// once a request is taken its caller waits for the outcome, which is then never in
+// doubt (the busy timeout bounds the wait).
 func (c *committer) runAlone(r *request) error {
-	tx, err := c.db.BeginTx(r.ctx, nil)
+	ctx := c.base
+	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
 	defer tx.Rollback()
 	if r.inv != nil {
-		own, err := c.insertIn(r.ctx, tx, r)
+		own, err := c.insertIn(ctx, tx, r)
 		switch {
 		case err != nil:
 			return mapErr(err)
 		case own != nil:
 			return own
 		}
-	} else if err := r.op(r.ctx, tx); err != nil {
+	} else if err := r.op(ctx, tx); err != nil {
 		return err
 	}
 	return mapErr(tx.Commit())

@@ -65,8 +65,9 @@ const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?)
 // CreateInvite implements core.Store.
 // Concurrent calls share one commit (see the package documentation); each returns
 // only after the commit that holds its invite.
-// If ctx ends while the invite is queued it is not written; if it ends later, the
-// invite may have been written although an error is returned.
+// If ctx ends while the invite is queued it is not written and ctx's error is
+// returned; once the writer has taken it, CreateInvite waits for the commit and
+// returns its true outcome. Every write of the store behaves so.
 func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
 	if len(inv.TokenHash) == 0 || inv.Host == "" || inv.ID == "" {
 		return fmt.Errorf("creating invite: %w: ID, token hash and host are required", core.ErrInvalid)
