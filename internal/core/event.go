@@ -23,6 +23,8 @@ const (
 
 // Actor is who asks for a change or a read: recorded in events, and deciding which
 // invites a caller may see and change.
+// The zero Actor is the host itself: it records as "host" and sees every invite, so
+// every caller acting for a requester (a key, an account) must say so.
 type Actor struct {
 	// Kind is what the actor is.
 	Kind ActorKind `json:"kind"`
