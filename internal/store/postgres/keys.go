@@ -64,11 +64,20 @@ func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
 // listener of the schema connected at the commit has acknowledged the notification
 // (or after ackTimeout, should one not answer: its node then stops trusting its
 // memory within its listener's idle check and the key cache's TTL).
+//
+// A store opened just before (the key command line) first waits, up to ackTimeout, for
+// its own listener to connect: without it, it could not hear the acknowledgements.
 func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) error {
+	wctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	err := s.WaitKeysWatched(wctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("deleting key: %w", ctx.Err())
+	}
 	token, w := s.listen.expect()
 	defer s.listen.forget(token)
 	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, s.q.deleteKey, host, id).Scan(&n); err != nil {
 			return err
 		}

@@ -239,3 +239,38 @@ func TestTwoNodesRateLimit(t *testing.T) {
 			made.Load(), limited.Load(), rate.N, n-rate.N)
 	}
 }
+
+// TestKeyDeletedByFreshNode deletes keys through a store opened just for that, as the
+// key command line does, while another node serves them from its cache: the deletion
+// waits for the other node's acknowledgement even though the fresh store's listener
+// was not connected yet.
+func TestKeyDeletedByFreshNode(t *testing.T) {
+	a, _, sa, _ := twoNodeStores(t)
+	ctx := testCtx(t)
+	for i := range 10 {
+		k, cred, err := a.CreateKey(ctx, core.KeySpec{Host: "example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := a.Authenticate(ctx, cred); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A fresh store on the same schema, deleting at once.
+		cli := open(t, pgtest.BaseDSN(), postgres.Options{Schema: sa.Schema()})
+		svc, err := core.NewService(core.Options{Store: cli, Hosts: []core.HostConfig{{Domain: "example.com"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.DeleteKey(ctx, core.Actor{Kind: core.ActorCLI}, "example.com", k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := cli.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, cred); !errors.Is(err, core.ErrForbidden) {
+			t.Fatalf("%d: key deleted by a fresh store, next request on A: %v, want ErrForbidden", i, err)
+		}
+	}
+}
