@@ -74,7 +74,7 @@ func migrations() []string {
 			SELECT id, token_hash, host, kind, username, inviter, allow_register,
 				CASE WHEN source LIKE 'adhoc/%' THEN 'xmpp:' || substr(source, 7) ELSE source END,
 				created_at, expires_at
-			FROM invites;
+			FROM invites ORDER BY id; -- in key order: the new table is built by appends
 		DROP TABLE invites;
 		ALTER TABLE invites_v2 RENAME TO invites;
 		-- Lists, newest first, of a host and of one creator; the sweep's two passes.
