@@ -479,7 +479,7 @@ func checkTokens(ctx context.Context, path string, tokens []string) (missing int
 	}
 	var first error
 	for _, t := range slices.Compact(slices.Sorted(slices.Values(tokens))) {
-		if _, cerr := svc.CheckInvite(ctx, t); cerr != nil {
+		if _, cerr := svc.CheckInvite(ctx, benchDomain, t); cerr != nil {
 			missing++
 			if first == nil {
 				first = cerr

@@ -102,7 +102,7 @@ func seedColumns() map[string]string {
 	return map[string]string{
 		"token_key":      "k",
 		"token_hash":     "h",
-		"id":             "lower(substr(hex(h), 1, 12))",
+		"id":             "'--' || lower(substr(hex(h), 1, 10))", // sorts before the time-ordered IDs of new invites, as older invites do
 		"host":           "?2",
 		"kind":           "'account'",
 		"username":       "''",

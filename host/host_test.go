@@ -275,7 +275,7 @@ func testKillAndRestart(t *testing.T, bin string) {
 	}
 	missing := 0
 	for _, tok := range all {
-		if _, err := svc.CheckInvite(ctx, tok); err != nil {
+		if _, err := svc.CheckInvite(ctx, "localhost", tok); err != nil {
 			missing++
 		}
 	}

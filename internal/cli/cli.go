@@ -12,6 +12,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
 // Exit codes.
@@ -208,7 +209,7 @@ func runKeys(ctx context.Context, g globals, args []string, opts map[string]stri
 				stamp(k.CreatedAt, "-"), stamp(k.ExpiresAt, "never"), stamp(k.LastUsed, "never"), k.Uses)
 		}
 	case "delete":
-		return svc.DeleteKey(ctx, args[0], args[1])
+		return svc.DeleteKey(ctx, core.Actor{Kind: core.ActorCLI}, args[0], args[1])
 	}
 	return nil
 }
@@ -222,7 +223,7 @@ func stamp(t time.Time, zero string) string {
 
 // keySpec reads create's HOST, NAME and options; invalid values are usage errors.
 func keySpec(args []string, opts map[string]string) (core.KeySpec, error) {
-	spec := core.KeySpec{Host: args[0]}
+	spec := core.KeySpec{Host: args[0], Actor: core.Actor{Kind: core.ActorCLI}}
 	if len(args) == 2 {
 		spec.Name = args[1]
 	}
@@ -261,7 +262,7 @@ func open(ctx context.Context, g globals) (*core.Service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.StoreDSN(), slog.New(slog.DiscardHandler))
+	st, err := store.OpenWith(ctx, cfg.StoreDSN(), store.Options{Logger: slog.New(slog.DiscardHandler), Durability: sqlite.Durability(cfg.Durability)})
 	if err != nil {
 		return nil, nil, err
 	}

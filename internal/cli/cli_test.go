@@ -88,7 +88,7 @@ func TestErrorsAndUsage(t *testing.T) {
 		17: {args: []string{"keys", "create", "--help"}, code: 0, stdout: "Usage:", noStore: true},
 		18: {args: []string{"keys", "delete", "-h"}, code: 0, stdout: "Usage:", noStore: true},
 		19: {args: []string{"keys", "create", "localhost", "--expires"}, code: 2, noStore: true, stderr: "invites-plugin: flag --expires needs a value"},
-		20: {args: []string{"-config", filepath.Join(dir, "missing.toml"), "keys", "list", "localhost"}, code: 1, stderr: "Error: config:"},
+		20: {args: []string{"-config", filepath.Join(dir, "missing.toml"), "keys", "list", "localhost"}, code: 1, stderr: "Error: reading the config file:"},
 	} {
 		sub := filepath.Join(dir, strings.Repeat("x", i+1))
 		code, out, errOut := run(t, sub, tc.args...)

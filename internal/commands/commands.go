@@ -92,12 +92,13 @@ type cmds struct {
 }
 
 // source records who made an invite.
-func source(call adhoc.Call) string {
-	j, err := jid.Parse(call.Requester)
-	if err != nil {
-		return "adhoc"
+// actor is the requester as the core records it; manage is true for administrators.
+func actor(call adhoc.Call, manage bool) core.Actor {
+	a := core.Actor{Kind: core.ActorJID, Manage: manage}
+	if j, err := jid.Parse(call.Requester); err == nil {
+		a.ID = j.Bare().String()
 	}
-	return "adhoc/" + j.Bare().String()
+	return a
 }
 
 // notAcceptable turns a core.ErrInvalid into not-acceptable with its reason; other
@@ -175,7 +176,7 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 		}
 		vals[i] = s
 	}
-	spec := core.KeySpec{Host: call.Host, Name: vals[0]}
+	spec := core.KeySpec{Host: call.Host, Name: vals[0], Actor: actor(call, true)}
 	if spec.Name == "" {
 		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "name: a name is required"}
 	}
@@ -341,7 +342,7 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 	var deleted []string
 	var res adhoc.Result
 	for _, k := range chosen {
-		err := c.svc.DeleteKey(ctx, call.Host, k.ID)
+		err := c.svc.DeleteKey(ctx, actor(call, true), call.Host, k.ID)
 		if err != nil && !errors.Is(err, core.ErrNotFound) {
 			if len(deleted) == 0 {
 				return adhoc.Result{}, fmt.Errorf("deleting key %s: %w", k.ID, err)
@@ -392,7 +393,7 @@ func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adho
 		Host:     call.Host,
 		Kind:     core.KindAccount,
 		Username: username,
-		Source:   source(call),
+		Actor:    actor(call, true),
 	})
 	if err != nil {
 		return adhoc.Result{}, notAcceptable("username", err)
@@ -428,7 +429,7 @@ func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (ad
 		Kind:          core.KindContact,
 		Inviter:       j.Localpart(),
 		AllowRegister: true,
-		Source:        source(call),
+		Actor:         actor(call, false),
 	})
 	if err != nil {
 		return adhoc.Result{}, notAcceptable("", err)

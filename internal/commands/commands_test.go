@@ -485,7 +485,7 @@ func TestDeleteKeys(t *testing.T) {
 	}
 	ids[2] = k.ID
 	// A key deleted as the command line does it disappears from the command's list.
-	if err := e.svc.DeleteKey(ctx, host, ids[2]); err != nil {
+	if err := e.svc.DeleteKey(ctx, core.Actor{Kind: core.ActorCLI}, host, ids[2]); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
@@ -529,13 +529,13 @@ func TestCreateAccount(t *testing.T) {
 		field(f, "landing-url") != "https://example.com/invite?"+tok || f.Type != adhoc.FormResult {
 		t.Fatalf("%+v", f)
 	}
-	inv, err := e.svc.CheckInvite(ctx, tok)
+	inv, err := e.svc.CheckInvite(ctx, "example.com", tok)
 	if err != nil {
 		t.Fatal(err)
 	}
 	exp, err := time.Parse(time.RFC3339, field(f, "expire"))
 	if err != nil || !exp.Equal(inv.ExpiresAt.Truncate(time.Second)) || inv.Username != "juliet" || inv.Kind != core.KindAccount ||
-		inv.Source != "adhoc/admin@example.com" {
+		inv.CreatedBy != "xmpp:admin@example.com" {
 		t.Fatalf("%+v, expire %q %v", inv, field(f, "expire"), err)
 	}
 	// No username; a host without a landing page.
@@ -589,7 +589,7 @@ func TestInvite(t *testing.T) {
 		field(resp.Form, "landing-url") == "" || field(resp.Form, "expire") == "" {
 		t.Fatalf("%+v", resp)
 	}
-	inv, err := e.svc.CheckInvite(context.Background(), tok)
+	inv, err := e.svc.CheckInvite(context.Background(), "example.com", tok)
 	if err != nil || inv.Kind != core.KindContact || inv.Inviter != "bob" || !inv.CanRegister() {
 		t.Fatalf("%+v %v", inv, err)
 	}

@@ -41,7 +41,7 @@ func FuzzExecuteSubmitted(f *testing.F) {
 			keys = e.keys(t, host)
 		}
 		for len(keys) > 20 {
-			if err := e.svc.DeleteKey(ctx, host, keys[0].ID); err != nil {
+			if err := e.svc.DeleteKey(ctx, core.Actor{Kind: core.ActorCLI}, host, keys[0].ID); err != nil {
 				t.Fatal(err)
 			}
 			keys = keys[1:]

@@ -12,6 +12,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
 // EnvStore is the environment variable that, when set, chooses the store.
@@ -21,16 +23,31 @@ const EnvStore = "INVITES_STORE"
 type Config struct {
 	// DataDir is where the embedded store lives. Default "./data".
 	DataDir string `toml:"data_dir"`
-	// Store is a DSN: empty means the SQLite file DATA_DIR/invites.db; "sqlite:PATH" or
-	// a path ending in .db names another SQLite file; "postgres://…" or
-	// "postgresql://…" uses PostgreSQL. INVITES_STORE overrides it.
+	// Store is the store's address: empty means the SQLite file DATA_DIR/invites.db; a
+	// file path or "sqlite:PATH" names another SQLite file; "postgres://…",
+	// "postgresql://…" or a keyword/value string ("host=db dbname=invites") uses
+	// PostgreSQL. Anything else (a mistyped "postgress://…") is an error.
+	// INVITES_STORE overrides it.
 	Store string `toml:"store"`
+	// Durability says what a committed write of the SQLite store survives: "crash" (the
+	// process being killed; SQLite synchronous=NORMAL) or "power-loss" (also a power
+	// cut or kernel crash; synchronous=FULL, an fsync per commit, shared by the writes
+	// committed together). Default "power-loss": a key deletion, a revocation or a
+	// redemption reported done must not come back after a power cut, and with group
+	// commit the fsyncs cost little throughput (see internal/store/sqlite for figures).
+	// PostgreSQL follows the server's synchronous_commit instead.
+	Durability string `toml:"durability"`
+	// Retention is how long the records of used, expired and revoked invites are kept
+	// before they are purged. Default 30 days.
+	Retention Duration `toml:"retention"`
 	// DefaultTTL is the invite lifetime when a request names none. Default 7 days.
 	DefaultTTL Duration `toml:"default_ttl"`
 	// MaxTTL is the longest invite lifetime a request may ask for. Default 90 days.
 	MaxTTL Duration `toml:"max_ttl"`
-	// LandingPage is the default landing page template for every host: a URL with
-	// {token}, {host} and {uri}. Default none: an invite's location is its xmpp: URI.
+	// LandingPage is the default landing page for every host: an http(s) URL template
+	// with {token}, {host} and {uri} (no other placeholder), or "builtin" for the
+	// plugin's own page at HTTP_BASE_URL/invite?TOKEN. Default none: an invite's
+	// location is its xmpp: URI.
 	LandingPage string `toml:"landing_page"`
 	// Hosts are the XMPP domains served, each with optional overrides.
 	// Default: the domains the XMPP server reports, or "localhost" on the command line.
@@ -106,6 +123,8 @@ const (
 	DefaultFailedAuthRate = "20/m"
 	DefaultSessionTimeout = 10 * time.Minute
 	DefaultMaxSessions    = 8
+	DefaultDurability     = string(sqlite.DefaultDurability)
+	DefaultRetention      = core.DefaultRetention
 	// StoreFile is the SQLite file name inside the data directory.
 	StoreFile = "invites.db"
 )
@@ -123,8 +142,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// MarshalText implements encoding.TextMarshaler, in the shortest form that reads back.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(core.FormatDuration(time.Duration(d))), nil
+}
+
+// String writes the duration for people, such as "30 days".
+func (d Duration) String() string { return core.HumanDuration(time.Duration(d)) }
 
 // Load reads a config file strictly; an empty path gives the defaults.
 // Either way, the result is normalized and validated.
@@ -133,10 +157,10 @@ func Load(path string) (Config, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
+			return Config{}, fmt.Errorf("reading the config file: %w", err)
 		}
 		if c, err = Parse(string(b)); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
 	return c, c.Normalize()
@@ -154,7 +178,7 @@ func Parse(text string) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("unknown keys: %s (every key is listed in the README, Configuration)", strings.Join(keys, ", "))
 	}
 	return c, nil
 }
@@ -166,6 +190,12 @@ func (c *Config) Normalize() error {
 	}
 	if env := os.Getenv(EnvStore); env != "" {
 		c.Store = env
+	}
+	if c.Durability == "" {
+		c.Durability = DefaultDurability
+	}
+	if c.Retention == 0 {
+		c.Retention = Duration(DefaultRetention)
 	}
 	if c.DefaultTTL == 0 {
 		c.DefaultTTL = Duration(core.DefaultInviteTTL)
@@ -191,8 +221,22 @@ func (c *Config) Normalize() error {
 // Validate checks a normalized config.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.DefaultTTL > c.MaxTTL {
-		errs = append(errs, fmt.Errorf("default_ttl %s exceeds max_ttl %s", time.Duration(c.DefaultTTL), time.Duration(c.MaxTTL)))
+	if c.Store != "" {
+		if _, _, err := store.Parse(c.Store); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	switch sqlite.Durability(c.Durability) {
+	case sqlite.DurabilityCrash, sqlite.DurabilityPowerLoss:
+	default:
+		errs = append(errs, fmt.Errorf("durability %q is not known: use \"crash\" or \"power-loss\"", c.Durability))
+	}
+	if c.Retention < Duration(core.MinTTL) {
+		errs = append(errs, fmt.Errorf("retention must be at least %s", core.HumanDuration(core.MinTTL)))
+	}
+	errs = append(errs, checkTTLs("", c.DefaultTTL, c.MaxTTL)...)
+	if err := core.CheckLandingPage(c.LandingPage); err != nil {
+		errs = append(errs, fmt.Errorf("landing_page: %w", err))
 	}
 	if c.HTTP.MaxBodyBytes < 0 || c.HTTP.MaxBodyBytes > 16<<20 {
 		errs = append(errs, errors.New("http.max_body_bytes must be between 1 and 16777216"))
@@ -219,8 +263,31 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("host %s listed twice", d))
 		}
 		seen[d] = true
+		if err := core.CheckLandingPage(h.LandingPage); err != nil {
+			errs = append(errs, fmt.Errorf("host %s: landing_page: %w", d, err))
+		}
+		def, maxTTL := h.DefaultTTL, h.MaxTTL
+		if def == 0 {
+			def = c.DefaultTTL
+		}
+		if maxTTL == 0 {
+			maxTTL = c.MaxTTL
+		}
+		errs = append(errs, checkTTLs("host "+d+": ", def, maxTTL)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkTTLs checks a pair of invite lifetimes.
+func checkTTLs(where string, def, maxTTL Duration) []error {
+	var errs []error
+	if def < Duration(core.MinTTL) || maxTTL < Duration(core.MinTTL) {
+		errs = append(errs, fmt.Errorf("%sdefault_ttl and max_ttl must be at least %s", where, core.HumanDuration(core.MinTTL)))
+	}
+	if def > maxTTL {
+		errs = append(errs, fmt.Errorf("%sdefault_ttl (%s) is longer than max_ttl (%s)", where, def, maxTTL))
+	}
+	return errs
 }
 
 // StoreDSN returns the store to open: the configured DSN, or the SQLite file in DataDir.

@@ -29,10 +29,10 @@ func TestParse(t *testing.T) {
 				t.Errorf("hosts = %+v", h)
 			}
 		}},
-		1: {text: "data_dir = \"/x\"\ndefault_ttl = \"2d\"\nmax_ttl = \"3600\"\n", wantErr: "exceeds max_ttl"},
+		1: {text: "data_dir = \"/x\"\ndefault_ttl = \"2d\"\nmax_ttl = \"3600\"\n", wantErr: "default_ttl (2 days) is longer than max_ttl (1 hour)"},
 		2: {text: "stor = \"x\"", wantErr: "unknown keys: stor"},
-		3: {text: "default_ttl = \"soon\"", wantErr: "malformed duration"},
-		4: {text: "[[host]]\ndomain = \"a@b\"", wantErr: "malformed domain"},
+		3: {text: "default_ttl = \"soon\"", wantErr: "\"soon\" is not a duration: write seconds (3600), hours or minutes (48h, 90m) or days and weeks (7d, 2w)"},
+		4: {text: "[[host]]\ndomain = \"a@b\"", wantErr: "not a valid XMPP domain"},
 		5: {text: "[[host]]\ndomain = \"Example.COM\"\n[[host]]\ndomain = \"example.com\"", wantErr: "listed twice"},
 		6: {text: "[http]\nfailed_auth_rate = \"lots\"", wantErr: "failed_auth_rate"},
 		7: {text: "landing_page = \"https://{host}/i?{token}\"\n[[host]]\ndomain = \"a.example\"\nmax_ttl = \"1d\"\ndefault_ttl = \"1h\"",
@@ -48,8 +48,32 @@ func TestParse(t *testing.T) {
 					t.Errorf("b.example = %+v", hs[1])
 				}
 			}},
-		8: {text: "[commands]\nmax_sessions = -1", wantErr: "max_sessions"},
-		9: {text: "[http]\ntrusted_proxies = [\"proxy.example\"]", wantErr: "trusted_proxies"},
+		8:  {text: "[commands]\nmax_sessions = -1", wantErr: "max_sessions"},
+		9:  {text: "[http]\ntrusted_proxies = [\"proxy.example\"]", wantErr: "trusted_proxies"},
+		11: {text: "landing_page = \"https://example.com/invite?{tokn}\"", wantErr: "unknown placeholder {tokn}"},
+		12: {text: "[[host]]\ndomain = \"a.example\"\nlanding_page = \"https://a.example/{host}\"", wantErr: "names neither {token} nor {uri}"},
+		13: {text: "landing_page = \"builtin\"", check: func(t *testing.T, c config.Config) {
+			if h := c.CoreHosts(); h[0].LandingPage != "builtin" {
+				t.Errorf("hosts = %+v", h)
+			}
+		}},
+		14: {text: "landing_page = \"ftp://example.com/{token}\"", wantErr: "not an http or https URL"},
+		15: {text: "store = \"postgress://db/invites\"", wantErr: "unknown scheme \"postgress\""},
+		16: {text: "store = \"host=db.internal dbname=invites\"", check: func(t *testing.T, c config.Config) {}},
+		17: {text: "durability = \"fast\"", wantErr: "use \"crash\" or \"power-loss\""},
+		18: {text: "durability = \"crash\"\nretention = \"7d\"", check: func(t *testing.T, c config.Config) {
+			if c.Durability != "crash" || time.Duration(c.Retention) != 7*24*time.Hour {
+				t.Errorf("durability %q, retention %v", c.Durability, c.Retention)
+			}
+		}},
+		19: {text: "", check: func(t *testing.T, c config.Config) {
+			if c.Durability != "power-loss" || time.Duration(c.Retention) != 30*24*time.Hour {
+				t.Errorf("defaults: durability %q, retention %v", c.Durability, c.Retention)
+			}
+		}},
+		20: {text: "default_ttl = 1", wantErr: "at least 1 minute"},
+		21: {text: "max_ttl = \"1ns\"", wantErr: "at least 1 minute"},
+		22: {text: "[[host]]\ndomain = \"a.example\"\ndefault_ttl = \"30s\"", wantErr: "host a.example: default_ttl and max_ttl must be at least 1 minute"},
 		10: {text: "[http]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"::1\"]", check: func(t *testing.T, c config.Config) {
 			got := fmt.Sprint(c.HTTP.Proxies())
 			if got != "[127.0.0.1/32 10.0.0.0/8 ::1/128]" {

@@ -2,7 +2,10 @@
 // key command line (invites-plugin keys …) and the plugin served by a host read, so the
 // two always agree on hosts and store.
 //
-// Decoding is strict: an unknown key is an error, not a silent typo.
+// Decoding is strict: an unknown key is an error, not a silent typo; so is a landing
+// page with an unknown placeholder, a store address that is neither a file path nor a
+// PostgreSQL address, or an invite lifetime under a minute. Errors name the key and
+// what it accepts, with durations in words ("2 days").
 // Zero values mean the documented defaults, filled in by [Config.Normalize] in one place.
 // The environment variable INVITES_STORE, when set, overrides the store.
 //
@@ -10,9 +13,11 @@
 //
 //	data_dir = "/var/lib/invites"          # default "./data"
 //	store = "postgres://invites@db/invites" # default: SQLite file DATA_DIR/invites.db
+//	durability = "power-loss"              # SQLite: "power-loss" (default) or "crash"
+//	retention = "30d"                      # how long ended invites stay as records
 //	default_ttl = "7d"                     # invite lifetime when a request names none
 //	max_ttl = "90d"                        # longest lifetime a request may ask for
-//	landing_page = "https://{host}/invite?{token}"
+//	landing_page = "https://{host}/invite?{token}" # or "builtin", the plugin's own page
 //
 //	[[host]]
 //	domain = "example.com"

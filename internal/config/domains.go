@@ -25,7 +25,7 @@ func KnownDomains(dataDir string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("config: reading known domains: %w", err)
+		return nil, fmt.Errorf("reading the domains the server reported: %w", err)
 	}
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -62,27 +62,27 @@ func RecordDomains(dataDir string, domains []string) error {
 		return nil
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("config: %w", err)
+		return fmt.Errorf("creating the data directory: %w", err)
 	}
 	tmp, err := os.CreateTemp(dataDir, DomainsFile+".*")
 	if err != nil {
-		return fmt.Errorf("config: recording domains: %w", err)
+		return fmt.Errorf("recording the domains the server reported: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	text := "# Domains reported by the XMPP server that loaded the plugin.\n" + strings.Join(all, "\n") + "\n"
 	if _, err := tmp.WriteString(text); err != nil {
 		tmp.Close()
-		return fmt.Errorf("config: recording domains: %w", err)
+		return fmt.Errorf("recording the domains the server reported: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("config: recording domains: %w", err)
+		return fmt.Errorf("recording the domains the server reported: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("config: recording domains: %w", err)
+		return fmt.Errorf("recording the domains the server reported: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dataDir, DomainsFile)); err != nil {
-		return fmt.Errorf("config: recording domains: %w", err)
+		return fmt.Errorf("recording the domains the server reported: %w", err)
 	}
 	return nil
 }

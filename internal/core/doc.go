@@ -1,29 +1,111 @@
-// Package core is the transport-free heart of invites: API keys, account and contact
-// invites, their URIs (XEP-0401, XEP-0445, XEP-0379), and the rules that govern them.
+// Package core is the transport-free heart of invites: API keys, account, contact and
+// reset invites, their URIs (XEP-0401, XEP-0445, XEP-0379), the invite lifecycle, and
+// the rules that govern them.
 //
 // Nothing here knows HTTP, gRPC or XML.
-// Callers (httpapi, adhoc, the plugin's gRPC server, the key command line) translate
-// their protocol into calls on a [Service] and map its sentinel errors back:
+// Callers (the HTTP API, the ad-hoc commands, the plugin's serving side, the command
+// line, the landing page) translate their protocol into calls on a [Service] and map
+// its sentinel errors back:
 //
-//	ErrNotFound    unknown key, invite or host object
+//	ErrNotFound    unknown key or invite, another host's, or one the caller may not see
+//	ErrRevoked     the invite was revoked        (also matches ErrNotFound)
+//	ErrUsedUp      the invite is used up         (also matches ErrNotFound)
 //	ErrExpired     the key or invite is past its expiry
 //	ErrForbidden   the credential is wrong, or the invite does not allow this use
-//	ErrInvalid     the input is malformed (wrapped with the reason)
+//	ErrInvalid     the input is malformed; the error's text is the reason, for the user
 //	ErrUnknownHost the host is not one this installation serves
 //	ErrRateLimited a key's rate is exceeded (see [RateLimitError] for the wait)
+//	ErrQuota       a creator's quota of invites is reached (see [Quota])
+//	ErrConflict    the change does not fit the object's state
+//
+// Error texts carry no package prefix and say what was wrong and what is accepted, in
+// the user's words ("a lifetime of 100 days is longer than the maximum of 90 days").
+//
+// # What callers use
+//
+// Keys: [Service.CreateKey] (a [KeySpec]; the credential is shown once),
+// [Service.Keys], [Service.DeleteKey], [Service.Authenticate].
+//
+// Invites: [Service.CreateInvite] (an [InviteSpec]: kind, username, inviter, TTL,
+// MaxUses, Note, Groups, Quota, Actor), [Service.CreateKeyInvite] for a key,
+// [Service.InviteURI], [Service.InviteLandingPage], [Service.InviteLocation].
+//
+// Redemption: [Service.CheckInvite] (host, token) before registration, and
+// [Service.Redeem] with a [Redemption] (host, token, username, [Purpose]) when the
+// account is made, subscribed or reset.
+//
+// Lifecycle: [Service.Invite], [Service.ListInvites] (an [InviteQuery], newest first, a
+// page with a NextCursor), [Service.UpdateInvite] (an [InvitePatch], from
+// [ParseInvitePatch] for a JSON merge patch), [Service.RevokeInvite].
+//
+// Upkeep: [Service.Run] writes key bookkeeping every second and sweeps every hour
+// ([Service.Sweep], [Service.Flush]).
+//
+// # Actors and scope
+//
+// Every change names its [Actor]: an API key ([KeyActor]), an XMPP account, the command
+// line or the host. The actor is recorded (an invite's CreatedBy, every [Event]) and
+// decides what the caller sees: an actor sees and changes the invites it created; one
+// with Manage (a key created with Manage, an administrator, the command line) sees and
+// changes every invite of its host. Another creator's or another host's invite is
+// ErrNotFound, never ErrForbidden, so that its existence does not show.
+//
+// # Tokens and IDs
+//
+// An invite token is ID || SECRET: an ID of [IDLen] characters, time-ordered (6 bytes
+// of Unix milliseconds and 3 random bytes, in a base64url alphabet whose ASCII order is
+// value order, so text order is time order), then 24 characters of secret (18 bytes
+// from the CSPRNG, 144 bits): [TokenLen] = 36 characters in all. Stores key invites by
+// the ID, so new rows append instead of landing on random pages of an index, and keep
+// only SHA-256 of the whole token, which the core compares in constant time.
+// Tokens of [LegacyTokenLen] (24) characters, made before version 2, keep working: their
+// ID is derived from their hash ([InviteID]). [ValidToken] accepts both; [TokenID] gives
+// the ID of either.
+//
+// # The redemption rule
+//
+// [Invite.Check] is the one rule, "may this invite be used for this purpose, this name,
+// on this host, now": revoked, used up and expired invites are refused, in that
+// precedence; register needs an account invite (or a contact invite with
+// AllowRegister) and the fixed name if there is one; subscribe needs a contact invite
+// and an account other than the inviter; reset needs a reset invite and its account.
+// [Service.Redeem] applies it inside the store's atomic change ([Store.ChangeInvite]),
+// so that of any number of concurrent redemptions, on any number of nodes, at most
+// MaxUses succeed; a use counts only once the caller made the account.
+//
+// # Lifecycle and retention
+//
+// An invite is pending, used (MaxUses reached; 0 means any number until it expires),
+// expired or revoked ([Invite.Status]). Ended invites stay as records, with their
+// redemptions (JID and time), for Options.Retention (default 30 days), then the sweep
+// purges them; the sweep also reports each invite that expired unused.
+//
+// # Events
+//
+// Every change (key created or deleted; invite created, redeemed, updated, revoked,
+// expired) and every refused redemption produces an [Event]: its type, time, actor
+// (kind, ID, client address), the key or invite concerned, and for refusals the reason
+// ([Reason]); never a token, a token hash or a secret. The event goes to
+// Options.Observer once its change is committed (the audit log and the metrics observe
+// it), and, with Options.Outbox, to the store's outbox table in the same transaction as
+// the change, so that a webhook delivery worker loses none even if the process is
+// killed.
 //
 // # Secrets
 //
-// An API key is ID/SECRET.
-// Only SHA-256 of SECRET is stored, and [Service.Authenticate] does the same work whether
-// or not the ID exists, comparing in constant time.
-// Invite tokens are bearer secrets too: a store keeps only their SHA-256 ([HashToken]),
-// so a copy of the database cannot redeem invites.
+// An API key is ID/SECRET; only SHA-256 of SECRET is stored, and
+// [Service.Authenticate] does the same work for an unknown ID as for a wrong secret,
+// comparing in constant time. Successful authentications are remembered for at most
+// Options.KeyCacheTTL (10 seconds) when the store reports key deletions
+// ([KeyWatcher]): the SQLite store through a counter in shared memory that every
+// process on the file sees, the PostgreSQL store through LISTEN/NOTIFY (with no
+// listener connected, nothing is served from memory). A key deleted anywhere is refused
+// from the next request on. A wrong secret is never answered from memory.
 //
 // # Writes
 //
-// Key bookkeeping (last use, use count) is batched in memory and flushed by [Service.Run],
-// so authenticating a request costs one read.
-// Invite creation is one store call; the SQLite store groups concurrent creates into one
-// commit, and every create returns only after its commit.
+// Key bookkeeping (last use, use count) is batched in memory and flushed by
+// [Service.Run], so authenticating a request costs no write. Every other write is one
+// store call that returns once committed; the stores group concurrent writes into
+// shared commits.
 package core

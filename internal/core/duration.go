@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// durationForms says how durations are written, for error messages.
+const durationForms = "write seconds (3600), hours or minutes (48h, 90m) or days and weeks (7d, 2w)"
+
 // MaxDuration bounds every duration the core accepts (100 years), so that adding one to
 // a time never overflows.
 const MaxDuration = 100 * 365 * 24 * time.Hour
@@ -17,19 +20,19 @@ const MaxDuration = 100 * 365 * 24 * time.Hour
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, invalidf("empty duration")
+		return 0, invalidf("the duration is empty: " + durationForms)
 	}
 	var d time.Duration
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n <= 0 || n > int64(MaxDuration/time.Second) {
-			return 0, invalidf("duration %q out of range", s)
+			return 0, invalidf("duration %q is out of range: it must be positive and at most 100 years", s)
 		}
 		return time.Duration(n) * time.Second, nil
 	}
 	if unit := s[len(s)-1]; unit == 'd' || unit == 'w' {
 		n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
 		if err != nil || n <= 0 || n > 36500 {
-			return 0, invalidf("malformed duration %q", s)
+			return 0, invalidf("%q is not a duration: "+durationForms, s)
 		}
 		day := 24 * time.Hour
 		if unit == 'w' {
@@ -40,11 +43,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		var err error
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			return 0, invalidf("malformed duration %q", s)
+			return 0, invalidf("%q is not a duration: "+durationForms, s)
 		}
 	}
 	if d <= 0 || d > MaxDuration {
-		return 0, invalidf("duration %q out of range", s)
+		return 0, invalidf("duration %q is out of range: it must be positive and at most 100 years", s)
 	}
 	return d, nil
 }
@@ -75,11 +78,11 @@ func (r Rate) String() string {
 func ParseRate(s string) (Rate, error) {
 	ns, ps, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
-		return Rate{}, invalidf("malformed rate %q: want N/PERIOD such as 10/m", s)
+		return Rate{}, invalidf("%q is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day", s)
 	}
 	n, err := strconv.Atoi(ns)
 	if err != nil || n <= 0 || n > 1_000_000_000 {
-		return Rate{}, invalidf("malformed rate %q: N must be a positive whole number", s)
+		return Rate{}, invalidf("%q is not a rate: N in N/PERIOD must be a whole number from 1 to 1000000000", s)
 	}
 	units := map[string]time.Duration{
 		"s": time.Second, "sec": time.Second, "second": time.Second,
@@ -91,11 +94,15 @@ func ParseRate(s string) (Rate, error) {
 	p, ok := units[strings.ToLower(ps)]
 	if !ok {
 		if p, err = ParseDuration(ps); err != nil {
-			return Rate{}, invalidf("malformed rate %q: bad period", s)
+			return Rate{}, invalidf("%q is not a rate: the period must be a unit (s, m, h, d, w) or a duration such as 10m", s)
 		}
 	}
 	return Rate{N: n, Period: p}, nil
 }
+
+// FormatDuration writes d in the shortest form ParseDuration reads back, such as "7d",
+// "2w", "90m" or "1h30m".
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
 
 // formatDuration writes d in the shortest form ParseDuration reads back.
 func formatDuration(d time.Duration) string {

@@ -27,7 +27,7 @@ func ExampleParseKey() {
 	fmt.Println(err)
 	// Output:
 	// abcdefghijkl ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <nil>
-	// core: invalid input: malformed API key: want ID/SECRET of 12 and 36 base64url characters
+	// malformed API key: a key is ID/SECRET, of 12 and 36 base64url characters
 }
 
 func ExampleLandingPage() {

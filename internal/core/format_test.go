@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
 )
@@ -19,70 +20,105 @@ func isB64URL(s string) bool {
 	return true
 }
 
+// TestTokenFormat checks tokens made through the Service: ID || SECRET, 36 base64url
+// characters; IDs time-ordered in text order; secrets never repeating.
 func TestTokenFormat(t *testing.T) {
-	const n = 100_000
+	e := newEnv(t)
+	const n = 5_000
 	seen := make(map[string]struct{}, n)
+	var lastID string
 	for i := range n {
-		tok, err := core.NewToken()
+		if i%500 == 0 {
+			e.clock.Add(time.Millisecond) // also many in one millisecond
+		}
+		inv, err := e.svc.CreateInvite(t.Context(), core.InviteSpec{Host: "example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(tok) != 24 || core.TokenLen != 24 {
-			t.Fatalf("token %d has %d characters, want 24", i, len(tok))
+		tok := inv.Token
+		if len(tok) != 36 || core.TokenLen != 36 || !isB64URL(tok) || !core.ValidToken(tok) {
+			t.Fatalf("token %q: want 36 base64url characters", tok)
 		}
-		if !isB64URL(tok) {
-			t.Fatalf("token %q is not base64url without padding", tok)
+		if inv.ID != tok[:12] || core.TokenID(tok) != inv.ID || !core.ValidID(inv.ID) {
+			t.Fatalf("invite ID %q is not the token's first 12 characters (%q)", inv.ID, tok)
 		}
-		if !core.ValidToken(tok) {
-			t.Fatalf("ValidToken(%q) = false for a fresh token", tok)
+		if inv.ID <= lastID {
+			t.Fatalf("ID %q made after %q sorts before it", inv.ID, lastID)
 		}
-		if _, dup := seen[tok]; dup {
-			t.Fatalf("token %q repeated after %d tokens", tok, i)
+		lastID = inv.ID
+		if at, ok := core.IDTime(inv.ID); !ok || !at.Equal(inv.CreatedAt.Truncate(time.Millisecond)) {
+			t.Fatalf("IDTime(%q) = %v, %v; want %v", inv.ID, at, ok, inv.CreatedAt)
 		}
-		seen[tok] = struct{}{}
+		if _, dup := seen[tok[12:]]; dup {
+			t.Fatalf("secret of %q repeated after %d tokens", tok, i)
+		}
+		seen[tok[12:]] = struct{}{}
 	}
 }
 
-func TestTokenHashAndID(t *testing.T) {
-	tok, err := core.NewToken()
-	if err != nil {
-		t.Fatal(err)
+// TestIDOrder checks that text order is time order across the alphabet's range.
+func TestIDOrder(t *testing.T) {
+	e := newEnv(t)
+	var last string
+	for _, d := range []time.Duration{0, time.Millisecond, time.Second, time.Hour, 1000 * 24 * time.Hour, 30 * 365 * 24 * time.Hour} {
+		e.clock.Add(d)
+		inv, err := e.svc.CreateInvite(t.Context(), core.InviteSpec{Host: "example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.ID <= last {
+			t.Fatalf("after %v: ID %q sorts before the earlier %q", d, inv.ID, last)
+		}
+		last = inv.ID
 	}
-	h := core.HashToken(tok)
+}
+
+func TestLegacyTokenID(t *testing.T) {
+	const legacy = "Ab-_cdEFghIJklMNopQRstUV"
+	h := core.HashToken(legacy)
 	if len(h) != 32 {
 		t.Fatalf("HashToken gives %d bytes, want 32 (SHA-256)", len(h))
 	}
-	if string(h) == tok || strings.Contains(string(h), tok) {
-		t.Fatal("HashToken returned the token")
-	}
 	id := core.InviteID(h)
-	if len(id) != 12 || !isB64URL(id) || strings.Contains(tok, id) {
+	if len(id) != 12 || !isB64URL(id) || strings.Contains(legacy, id) {
 		t.Fatalf("InviteID = %q, want 12 base64url characters not taken from the token", id)
 	}
-	if core.InviteID(core.HashToken(tok)) != id {
-		t.Fatal("InviteID is not deterministic")
+	if core.TokenID(legacy) != id {
+		t.Fatalf("TokenID of a legacy token = %q, want the ID derived from its hash %q", core.TokenID(legacy), id)
+	}
+	if _, ok := core.IDTime(id); ok && id[0] != '-' {
+		t.Logf("a legacy ID may parse as a time; it is only a hint")
 	}
 }
 
 func TestValidToken(t *testing.T) {
+	const v2 = "-0Ab_cdEFghIJklMNopQRstUVwxYZ0123456"
 	tests := []struct {
 		in   string
 		want bool
 	}{
-		0: {"abcdefghijklmnopqrstuvwx", true},
-		1: {"ABCDEFGHIJKLMNOPQRSTUV-_", true},
-		2: {"abcdefghijklmnopqrstuvw", false},   // 23
-		3: {"abcdefghijklmnopqrstuvwxy", false}, // 25
-		4: {"abcdefghijklmnopqrstuvw+", false},
-		5: {"abcdefghijklmnopqrstuvw/", false},
-		6: {"abcdefghijklmnopqrstuvw=", false},
-		7: {"", false},
-		8: {"abcdefghijklmnopqrstuvw\x00", false},
-		9: {"abcdefghijklmnopqrstuvwé", false},
+		0:  {"abcdefghijklmnopqrstuvwx", true}, // legacy
+		1:  {"ABCDEFGHIJKLMNOPQRSTUV-_", true},
+		2:  {"abcdefghijklmnopqrstuvw", false},   // 23
+		3:  {"abcdefghijklmnopqrstuvwxy", false}, // 25
+		4:  {"abcdefghijklmnopqrstuvw+", false},
+		5:  {"abcdefghijklmnopqrstuvw/", false},
+		6:  {"abcdefghijklmnopqrstuvw=", false},
+		7:  {"", false},
+		8:  {"abcdefghijklmnopqrstuvw\x00", false},
+		9:  {"abcdefghijklmnopqrstuvwé", false},
+		10: {v2, true},
+		11: {v2[:35], false},
+		12: {v2 + "A", false},
+		13: {v2[:35] + "+", false},
+		14: {v2[:12], false}, // an ID alone
 	}
 	for i, tc := range tests {
 		if got := core.ValidToken(tc.in); got != tc.want {
 			t.Errorf("%d: ValidToken(%q) = %v, want %v", i, tc.in, got, tc.want)
+		}
+		if id := core.TokenID(tc.in); (id != "") != tc.want {
+			t.Errorf("%d: TokenID(%q) = %q", i, tc.in, id)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package core
 
 import (
+	"crypto/subtle"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,12 +18,66 @@ const (
 	// KindContact lets the holder subscribe to the inviter (XEP-0379), and register an
 	// account too when AllowRegister is set.
 	KindContact Kind = "contact"
+	// KindReset lets the holder set a new password for the existing account Username.
+	// Only administrators make them.
+	KindReset Kind = "reset"
 )
+
+// Purpose says what a redemption is for.
+type Purpose string
+
+// The purposes of a redemption.
+const (
+	// PurposeRegister creates the account Username@Host (XEP-0445); the default.
+	PurposeRegister Purpose = "register"
+	// PurposeSubscribe is an existing account Username accepting a contact invite
+	// (XEP-0379), without registration.
+	PurposeSubscribe Purpose = "subscribe"
+	// PurposeReset sets a new password for the invite's account (reset invites).
+	PurposeReset Purpose = "reset"
+)
+
+// Status is where an invite is in its life.
+type Status string
+
+// The statuses of an invite, in the order they take precedence: a revoked invite is
+// revoked even when it has also expired, a used-up one is used even when expired.
+const (
+	// StatusPending means the invite can still be redeemed.
+	StatusPending Status = "pending"
+	// StatusUsed means it has been redeemed as many times as it allows.
+	StatusUsed Status = "used"
+	// StatusExpired means its expiry has passed before it was used up.
+	StatusExpired Status = "expired"
+	// StatusRevoked means someone withdrew it.
+	StatusRevoked Status = "revoked"
+)
+
+// ParseStatus reads a status as written in queries; "" and "all" mean any status and
+// give "".
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
+	case "", "all":
+		return "", nil
+	case StatusPending, StatusUsed, StatusExpired, StatusRevoked:
+		return st, nil
+	}
+	return "", invalidf("unknown status %q: use pending, used, expired, revoked or all", s)
+}
+
+// Use is one redemption of an invite, as recorded.
+type Use struct {
+	// JID is the bare JID of the account made, subscribed or reset.
+	JID string
+	// At is when it happened.
+	At time.Time
+}
 
 // Invite is an invitation as stored.
 // Token is set only on the value Service.CreateInvite returns: stores keep TokenHash.
 type Invite struct {
-	// ID is the public, non-secret name of the invite, derived from TokenHash.
+	// ID is the public, non-secret name of the invite: the first IDLen characters of
+	// its token, time-ordered; for a legacy invite, derived from its token hash.
 	ID string
 	// Token is the secret the invitee presents; empty except right after creation.
 	Token string
@@ -31,26 +87,111 @@ type Invite struct {
 	Host string
 	// Kind is what the invite allows.
 	Kind Kind
-	// Username, when set, is the only account name the invite can register.
+	// Username, when set, is the only account name the invite can register, or the
+	// account a reset invite resets.
 	Username string
 	// Inviter is the localpart of the inviting account for contact invites.
 	Inviter string
 	// AllowRegister lets a contact invite also register an account (";ibr=y").
 	AllowRegister bool
-	// Source says who made it, such as "api/token/ID" or "adhoc/admin@example.com".
-	Source string
+	// CreatedBy says who made it: "api/token/KEYID", "xmpp:JID" or "cli".
+	CreatedBy string
+	// Note is the creator's free text, at most MaxNoteLen characters.
+	Note string
+	// MaxUses is how many redemptions the invite allows; 0 means any number until it
+	// expires.
+	MaxUses int
+	// Uses counts its redemptions.
+	Uses int
+	// Groups are the groups the host puts a new account in.
+	Groups []string
+	// Redemptions are the uses, oldest first; lists may leave them out (see
+	// Service.ListInvites).
+	Redemptions []Use
 	// CreatedAt is when the invite was made.
 	CreatedAt time.Time
 	// ExpiresAt is when it can no longer be redeemed.
 	ExpiresAt time.Time
+	// RevokedAt is when it was revoked; zero if it was not.
+	RevokedAt time.Time
+	// EndedAt is when it stopped being usable (used up, revoked, or expired as noted by
+	// the sweep); zero while it is pending. The sweep purges the record Retention
+	// after it.
+	EndedAt time.Time
 }
 
 // Expired reports whether the invite has expired at now.
 func (inv Invite) Expired(now time.Time) bool { return !now.Before(inv.ExpiresAt) }
 
+// UsedUp reports whether the invite has been redeemed as often as it allows.
+func (inv Invite) UsedUp() bool { return inv.MaxUses > 0 && inv.Uses >= inv.MaxUses }
+
+// Status returns where the invite is in its life at now.
+func (inv Invite) Status(now time.Time) Status {
+	switch {
+	case !inv.RevokedAt.IsZero():
+		return StatusRevoked
+	case inv.UsedUp():
+		return StatusUsed
+	case inv.Expired(now):
+		return StatusExpired
+	}
+	return StatusPending
+}
+
 // CanRegister reports whether the invite can be used to register an account.
 func (inv Invite) CanRegister() bool {
 	return inv.Kind == KindAccount || inv.Kind == KindContact && inv.AllowRegister
+}
+
+// Check is the one rule of redemption: may this invite be used for this purpose, for
+// this (normalized) username, on this host, at now?
+// It returns nil, or ErrRevoked, ErrUsedUp, ErrExpired (in that precedence), ErrNotFound
+// for another host, or ErrForbidden when the kind does not allow the purpose or a fixed
+// name differs.
+// An empty purpose means PurposeRegister.
+func (inv Invite) Check(p Purpose, username, host string, now time.Time) error {
+	if host != inv.Host {
+		return ErrNotFound
+	}
+	switch inv.Status(now) {
+	case StatusRevoked:
+		return ErrRevoked
+	case StatusUsed:
+		return ErrUsedUp
+	case StatusExpired:
+		return ErrExpired
+	}
+	switch p {
+	case "", PurposeRegister:
+		if !inv.CanRegister() || inv.Username != "" && inv.Username != username {
+			return ErrForbidden
+		}
+	case PurposeSubscribe:
+		if inv.Kind != KindContact || username == inv.Inviter {
+			return ErrForbidden
+		}
+	case PurposeReset:
+		if inv.Kind != KindReset || inv.Username == "" || inv.Username != username {
+			return ErrForbidden
+		}
+	default:
+		return ErrForbidden
+	}
+	return nil
+}
+
+// tokenMatches compares the token's hash with the stored one in constant time.
+func (inv Invite) tokenMatches(tokenHash []byte) bool {
+	return len(inv.TokenHash) == len(tokenHash) && subtle.ConstantTimeCompare(inv.TokenHash, tokenHash) == 1
+}
+
+// clone returns a copy that shares no slice with inv.
+func (inv Invite) clone() Invite {
+	inv.TokenHash = slices.Clone(inv.TokenHash)
+	inv.Groups = slices.Clone(inv.Groups)
+	inv.Redemptions = slices.Clone(inv.Redemptions)
+	return inv
 }
 
 // URI returns the invite's xmpp: URI for the token.
@@ -58,6 +199,9 @@ func (inv Invite) CanRegister() bool {
 //	xmpp:DOMAIN?register;preauth=TOKEN
 //	xmpp:USER@DOMAIN?register;preauth=TOKEN
 //	xmpp:INVITER@DOMAIN?roster;preauth=TOKEN;ibr=y
+//
+// A reset invite has the form of a fixed-name account invite: clients that do not know
+// reset invites then at least show the account it is for.
 func (inv Invite) URI(token string) string {
 	var b strings.Builder
 	b.WriteString("xmpp:")
@@ -88,12 +232,65 @@ func escapeLocal(s string) string {
 	return strings.ReplaceAll(url.PathEscape(s), "@", "%40")
 }
 
+// LandingBuiltin is the landing_page value that selects the plugin's own page,
+// served at HTTP_BASE_URL + PathInvite + "?" + TOKEN.
+const LandingBuiltin = "builtin"
+
+// PathInvite is the path of the built-in landing page under the HTTP base URL.
+const PathInvite = "/invite"
+
+// placeholders are the names a landing page template may use in braces.
+var placeholders = []string{"token", "host", "uri"}
+
+// CheckLandingPage checks a landing page setting: "" (none), LandingBuiltin, or an
+// http or https URL template whose only placeholders are {token}, {host} and {uri}, and
+// that names {token} or {uri} (without them the page cannot know the invite).
+func CheckLandingPage(template string) error {
+	if template == "" || template == LandingBuiltin {
+		return nil
+	}
+	rest := template
+	used := false
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			if strings.IndexByte(rest, '}') >= 0 {
+				return invalidf("landing page %q has a } without its {", template)
+			}
+			break
+		}
+		if strings.IndexByte(rest[:i], '}') >= 0 {
+			return invalidf("landing page %q has a } without its {", template)
+		}
+		end := strings.IndexByte(rest[i:], '}')
+		if end < 0 {
+			return invalidf("landing page %q has a { without its }", template)
+		}
+		name := rest[i+1 : i+end]
+		if !slices.Contains(placeholders, name) {
+			return invalidf("landing page %q has the unknown placeholder {%s}: use {token}, {host} or {uri}", template, name)
+		}
+		used = used || name == "token" || name == "uri"
+		rest = rest[i+end+1:]
+	}
+	u, err := url.Parse(strings.NewReplacer("{token}", "t", "{host}", "h", "{uri}", "u").Replace(template))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return invalidf("landing page %q is not an http or https URL (or %q for the built-in page)", template, LandingBuiltin)
+	}
+	if !used {
+		return invalidf("landing page %q names neither {token} nor {uri}: the page could not know the invite", template)
+	}
+	return nil
+}
+
 // LandingPage fills a landing page template for the invite.
 // The placeholders {token}, {host} and {uri} are percent-encoded for where they stand:
 // as a query component after '?', as a path segment before it.
 // An empty template gives an empty string: the invite then has no landing page.
+// The template LandingBuiltin needs the HTTP base URL, which only the Service knows:
+// here it gives "".
 func LandingPage(template string, inv Invite, token string) string {
-	if template == "" {
+	if template == "" || template == LandingBuiltin {
 		return ""
 	}
 	values := map[string]string{"token": token, "host": inv.Host, "uri": inv.URI(token)}
@@ -122,4 +319,12 @@ func LandingPage(template string, inv Invite, token string) string {
 		i++
 	}
 	return b.String()
+}
+
+// builtinPage returns the built-in landing page of a token under the HTTP base URL.
+func builtinPage(baseURL, token string) string {
+	if baseURL == "" {
+		return ""
+	}
+	return strings.TrimRight(baseURL, "/") + PathInvite + "?" + token
 }

@@ -28,6 +28,9 @@ type Key struct {
 	LastUsed time.Time
 	// Uses counts the requests the key authenticated.
 	Uses int64
+	// Manage lets the key see and change every invite of its host, not only those it
+	// made.
+	Manage bool
 }
 
 // Expired reports whether the key has expired at now.
@@ -51,7 +54,7 @@ type KeyUse struct {
 func ParseKey(key string) (id, secret string, err error) {
 	id, secret, ok := strings.Cut(key, "/")
 	if !ok || !isBase64URL(id, KeyIDLen) || !isBase64URL(secret, KeySecretLen) {
-		return "", "", invalidf("malformed API key: want ID/SECRET of %d and %d base64url characters", KeyIDLen, KeySecretLen)
+		return "", "", invalidf("malformed API key: a key is ID/SECRET, of %d and %d base64url characters", KeyIDLen, KeySecretLen)
 	}
 	return id, secret, nil
 }

@@ -13,15 +13,21 @@ import (
 	"mellium.im/xmpp/jid"
 )
 
-// Defaults used when a HostConfig or Options field is zero.
+// Defaults and bounds used when a HostConfig or Options field is zero.
 const (
 	// DefaultInviteTTL is how long an invite lives unless the host or request says otherwise.
 	DefaultInviteTTL = 7 * 24 * time.Hour
 	// DefaultMaxInviteTTL bounds the lifetime a request may ask for.
 	DefaultMaxInviteTTL = 90 * 24 * time.Hour
+	// MinTTL is the shortest lifetime of an invite, and the shortest bound a key or host
+	// may set on it: an invite must live long enough to reach its invitee.
+	MinTTL = time.Minute
+	// DefaultRetention is how long the records of used, expired and revoked invites are
+	// kept before the sweep purges them.
+	DefaultRetention = 30 * 24 * time.Hour
 	// DefaultFlushInterval is how often key bookkeeping is written.
 	DefaultFlushInterval = time.Second
-	// DefaultSweepInterval is how often expired invites are purged.
+	// DefaultSweepInterval is how often ended invites are noted and old records purged.
 	DefaultSweepInterval = time.Hour
 )
 
@@ -29,8 +35,9 @@ const (
 type HostConfig struct {
 	// Domain is the XMPP domain, such as "example.com".
 	Domain string
-	// LandingPage is a URL template with {token}, {host} and {uri}; empty means the
-	// invite's location is its xmpp: URI.
+	// LandingPage is a URL template with {token}, {host} and {uri}, or LandingBuiltin
+	// for the plugin's own page under Options.BaseURL; empty means the invite's location
+	// is its xmpp: URI. See CheckLandingPage.
 	LandingPage string
 	// DefaultTTL is the lifetime of an invite whose request names none.
 	// Zero means DefaultInviteTTL.
@@ -47,28 +54,51 @@ type Options struct {
 	// Hosts are the domains served. At least one is required.
 	Hosts []HostConfig
 	// RateLimiter enforces key rates; nil means the store's own when it implements
-	// RateLimiter (so that a store shared by several nodes shares the limits too), else
-	// an in-memory limiter.
+	// RateLimiter (so that the limits survive restarts and hold across nodes), else an
+	// in-memory limiter.
 	RateLimiter RateLimiter
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// Logger receives bookkeeping failures; nil discards them.
+	// Logger receives bookkeeping and sweep failures; nil discards them.
 	Logger *slog.Logger
 	// FlushInterval is how often Run writes key bookkeeping; zero means DefaultFlushInterval.
 	FlushInterval time.Duration
-	// SweepInterval is how often Run purges expired invites; zero means DefaultSweepInterval.
+	// SweepInterval is how often Run sweeps; zero means DefaultSweepInterval.
 	SweepInterval time.Duration
+	// Retention is how long the records of ended invites are kept; zero means
+	// DefaultRetention.
+	Retention time.Duration
+	// Observer receives every event (see Event); nil means none.
+	Observer Observer
+	// Outbox makes every change write its events to the store's outbox table in the
+	// same transaction, for a delivery worker (webhooks) to send.
+	Outbox bool
+	// BaseURL is the public HTTP base URL of the server, such as "https://example.com",
+	// under which the built-in landing page is served (HostConfig.LandingPage =
+	// LandingBuiltin). Without it such hosts' invites have no landing page.
+	BaseURL string
+	// KeyCacheTTL bounds how long a successful authentication is served from memory
+	// when the store can report key deletions (KeyWatcher); zero means
+	// DefaultKeyCacheTTL, negative turns the cache off.
+	KeyCacheTTL time.Duration
 }
 
 // Service applies the rules of keys and invites over a Store.
 // It is safe for concurrent use.
 type Service struct {
-	store   Store
-	limiter RateLimiter
-	now     func() time.Time
-	log     *slog.Logger
-	flush   time.Duration
-	sweep   time.Duration
+	store     Store
+	limiter   RateLimiter
+	now       func() time.Time
+	log       *slog.Logger
+	flush     time.Duration
+	sweep     time.Duration
+	retention time.Duration
+	observer  Observer
+	outbox    bool
+	baseURL   string
+	keys      *keyCache
+	ids       idSource // invite IDs
+	eventIDs  idSource
 
 	mu    sync.RWMutex
 	hosts map[string]HostConfig
@@ -83,7 +113,7 @@ type Service struct {
 // Call Run to write bookkeeping and sweep, and Close when done.
 func NewService(opts Options) (*Service, error) {
 	if opts.Store == nil {
-		return nil, errors.New("core: no store")
+		return nil, errors.New("no store given")
 	}
 	s := &Service{
 		store:     opts.Store,
@@ -92,8 +122,14 @@ func NewService(opts Options) (*Service, error) {
 		log:       opts.Logger,
 		flush:     opts.FlushInterval,
 		sweep:     opts.SweepInterval,
+		retention: opts.Retention,
+		observer:  opts.Observer,
+		outbox:    opts.Outbox,
+		baseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		uses:      make(map[string]KeyUse),
 		dummyHash: hashSecret("no such key"),
+		ids:       idSource{randBytes: 3},
+		eventIDs:  idSource{randBytes: 6},
 	}
 	if l, ok := opts.Store.(RateLimiter); ok && s.limiter == nil {
 		s.limiter = l
@@ -113,6 +149,14 @@ func NewService(opts Options) (*Service, error) {
 	if s.sweep <= 0 {
 		s.sweep = DefaultSweepInterval
 	}
+	if s.retention <= 0 {
+		s.retention = DefaultRetention
+	}
+	ttl := opts.KeyCacheTTL
+	if ttl == 0 {
+		ttl = DefaultKeyCacheTTL
+	}
+	s.keys = newKeyCache(opts.Store, ttl)
 	if err := s.SetHosts(opts.Hosts); err != nil {
 		return nil, err
 	}
@@ -122,7 +166,7 @@ func NewService(opts Options) (*Service, error) {
 // SetHosts replaces the served domains, for example when the XMPP server reports its own.
 func (s *Service) SetHosts(hosts []HostConfig) error {
 	if len(hosts) == 0 {
-		return errors.New("core: no hosts")
+		return errors.New("no hosts to serve")
 	}
 	m := make(map[string]HostConfig, len(hosts))
 	for _, h := range hosts {
@@ -137,8 +181,15 @@ func (s *Service) SetHosts(hosts []HostConfig) error {
 		if h.MaxTTL <= 0 {
 			h.MaxTTL = max(DefaultMaxInviteTTL, h.DefaultTTL)
 		}
-		if h.DefaultTTL > h.MaxTTL {
-			return fmt.Errorf("core: host %s: default ttl %s exceeds max ttl %s", d, h.DefaultTTL, h.MaxTTL)
+		switch {
+		case h.DefaultTTL < MinTTL || h.MaxTTL < MinTTL:
+			return fmt.Errorf("host %s: invite lifetimes must be at least %s", d, HumanDuration(MinTTL))
+		case h.DefaultTTL > h.MaxTTL:
+			return fmt.Errorf("host %s: the default invite lifetime (%s) is longer than the maximum (%s)",
+				d, HumanDuration(h.DefaultTTL), HumanDuration(h.MaxTTL))
+		}
+		if err := CheckLandingPage(h.LandingPage); err != nil {
+			return fmt.Errorf("host %s: %w", d, err)
 		}
 		m[d] = h
 	}
@@ -177,11 +228,11 @@ func (s *Service) Hosts() []string {
 // NormalizeDomain checks an XMPP domainpart and returns its canonical form.
 func NormalizeDomain(domain string) (string, error) {
 	if domain == "" || strings.ContainsAny(domain, "@/ ") {
-		return "", invalidf("malformed domain %q", domain)
+		return "", invalidf("%q is not a valid XMPP domain", domain)
 	}
 	j, err := jid.New("", domain, "")
 	if err != nil {
-		return "", invalidf("malformed domain %q", domain)
+		return "", invalidf("%q is not a valid XMPP domain", domain)
 	}
 	return j.Domainpart(), nil
 }
@@ -190,31 +241,56 @@ func NormalizeDomain(domain string) (string, error) {
 // case-folded form.
 func NormalizeUsername(username string) (string, error) {
 	if username == "" {
-		return "", invalidf("empty username")
+		return "", invalidf("the username is empty")
 	}
 	j, err := jid.New(username, "localhost", "")
 	if err != nil || j.Localpart() == "" {
-		return "", invalidf("malformed username %q", username)
+		return "", invalidf("%q is not a valid username", username)
 	}
 	return j.Localpart(), nil
+}
+
+// emit hands an event to the observer.
+func (s *Service) emit(ctx context.Context, e Event) {
+	if s.observer != nil {
+		s.observer.Observe(ctx, e)
+	}
+}
+
+// newEvent returns an event of that type at now, with a fresh ID.
+func (s *Service) newEvent(t EventType, now time.Time, by Actor, host string) Event {
+	return Event{ID: s.eventIDs.next(now), Type: t, Time: now, Actor: by, Host: host}
+}
+
+// outboxOf returns the events to write to the outbox: them, or none when the service
+// keeps no outbox.
+func (s *Service) outboxOf(events ...Event) []Event {
+	if !s.outbox {
+		return nil
+	}
+	return events
 }
 
 // KeySpec describes a key to create.
 type KeySpec struct {
 	// Host is the domain the key creates invites for.
 	Host string
-	// Name helps remember what it is for; may be empty. At most 200 characters.
+	// Name helps remember what it is for; may be empty. At most MaxKeyNameLen
+	// characters, without control, line-separator or bidirectional formatting characters.
 	Name string
-	// ExpiresIn, when positive, makes the key stop working that long after creation.
+	// ExpiresIn, when positive, makes the key stop working that long after creation; at
+	// least MinTTL.
 	ExpiresIn time.Duration
-	// MaxTTL, when positive, bounds the lifetime of invites the key creates.
+	// MaxTTL, when positive, bounds the lifetime of invites the key creates; at least
+	// MinTTL.
 	MaxTTL time.Duration
 	// Rate, when not zero, limits how many invites the key creates.
 	Rate Rate
+	// Manage lets the key see and change every invite of its host.
+	Manage bool
+	// Actor is who creates the key, for the event.
+	Actor Actor
 }
-
-// MaxKeyNameLen bounds a key's name, in bytes.
-const MaxKeyNameLen = 200
 
 // CreateKey makes a new API key and returns it with the full credential "ID/SECRET",
 // which is shown once and never again.
@@ -223,14 +299,19 @@ func (s *Service) CreateKey(ctx context.Context, spec KeySpec) (Key, string, err
 	if err != nil {
 		return Key{}, "", err
 	}
-	if len(spec.Name) > MaxKeyNameLen || strings.ContainsFunc(spec.Name, isControl) {
-		return Key{}, "", invalidf("key name must be at most %d printable characters", MaxKeyNameLen)
+	if err := checkText("key name", spec.Name, MaxKeyNameLen); err != nil {
+		return Key{}, "", err
 	}
-	if spec.ExpiresIn < 0 || spec.ExpiresIn > MaxDuration || spec.MaxTTL < 0 || spec.MaxTTL > MaxDuration {
-		return Key{}, "", invalidf("duration out of range")
+	for _, d := range []struct {
+		what string
+		d    time.Duration
+	}{{"key's expiry", spec.ExpiresIn}, {"key's maximum invite lifetime", spec.MaxTTL}} {
+		if d.d != 0 && (d.d < MinTTL || d.d > MaxDuration) {
+			return Key{}, "", invalidf("the %s must be between %s and %s", d.what, HumanDuration(MinTTL), HumanDuration(MaxDuration))
+		}
 	}
 	if spec.Rate.N < 0 || spec.Rate.Period < 0 {
-		return Key{}, "", invalidf("negative rate")
+		return Key{}, "", invalidf("the rate must not be negative")
 	}
 	id, err := randomString(keyIDBytes)
 	if err != nil {
@@ -240,26 +321,28 @@ func (s *Service) CreateKey(ctx context.Context, spec KeySpec) (Key, string, err
 	if err != nil {
 		return Key{}, "", err
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := s.now().UTC()
 	k := Key{
 		ID:         id,
 		Host:       h.Domain,
 		Name:       spec.Name,
 		SecretHash: hashSecret(secret),
-		CreatedAt:  now,
+		CreatedAt:  now.Truncate(time.Second),
 		MaxTTL:     spec.MaxTTL,
 		Rate:       spec.Rate,
+		Manage:     spec.Manage,
 	}
 	if spec.ExpiresIn > 0 {
-		k.ExpiresAt = now.Add(spec.ExpiresIn)
+		k.ExpiresAt = k.CreatedAt.Add(spec.ExpiresIn)
 	}
-	if err := s.store.CreateKey(ctx, k); err != nil {
+	ev := s.newEvent(EventKeyCreated, now, spec.Actor, h.Domain)
+	ev.KeyID = k.ID
+	if err := s.store.CreateKey(ctx, k, s.outboxOf(ev)); err != nil {
 		return Key{}, "", fmt.Errorf("creating key: %w", err)
 	}
+	s.emit(ctx, ev)
 	return k, id + "/" + secret, nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // Keys lists a host's keys, oldest first, with bookkeeping not yet written included.
 func (s *Service) Keys(ctx context.Context, host string) ([]Key, error) {
@@ -284,8 +367,11 @@ func (s *Service) Keys(ctx context.Context, host string) ([]Key, error) {
 	return keys, nil
 }
 
-// DeleteKey revokes a host's key; it is rejected from the next request on.
-func (s *Service) DeleteKey(ctx context.Context, host, id string) error {
+// DeleteKey revokes a host's key; it is refused from the next request on, in this
+// process, in any other process on the same SQLite file, and (once the store's
+// notification arrives, normally within milliseconds) on other PostgreSQL nodes.
+// The invites it made stay.
+func (s *Service) DeleteKey(ctx context.Context, by Actor, host, id string) error {
 	h, err := s.Host(host)
 	if err != nil {
 		return err
@@ -293,25 +379,44 @@ func (s *Service) DeleteKey(ctx context.Context, host, id string) error {
 	if !ValidKeyID(id) {
 		return ErrNotFound
 	}
-	if err := s.store.DeleteKey(ctx, h.Domain, id); err != nil {
+	ev := s.newEvent(EventKeyDeleted, s.now().UTC(), by, h.Domain)
+	ev.KeyID = id
+	s.keys.drop(id)
+	if err := s.store.DeleteKey(ctx, h.Domain, id, s.outboxOf(ev)); err != nil {
 		return fmt.Errorf("deleting key: %w", err)
 	}
+	s.keys.drop(id)
 	s.usesMu.Lock()
 	delete(s.uses, id)
 	s.usesMu.Unlock()
+	s.emit(ctx, ev)
 	return nil
 }
 
 // Authenticate checks a credential "ID/SECRET" and returns its key.
-// It fails with an error wrapping ErrInvalid for a malformed credential, ErrForbidden for
-// an unknown ID or a wrong secret (the same work either way, compared in constant time),
-// and ErrExpired for an expired key; a store failure is returned as is.
+// It fails with an error matching ErrInvalid for a malformed credential, ErrForbidden
+// for an unknown ID or a wrong secret (the same work either way, compared in constant
+// time), and ErrExpired for an expired key; a store failure is returned as is.
 // A success is counted in the key's bookkeeping.
+//
+// Successful authentications are remembered (see Options.KeyCacheTTL) when the store
+// can report key deletions, so that a key used again needs no store read; a key deleted
+// by any process or node is refused from the next request on all the same.
 func (s *Service) Authenticate(ctx context.Context, credential string) (Key, error) {
 	id, secret, err := ParseKey(credential)
 	if err != nil {
 		return Key{}, err
 	}
+	got := hashSecret(secret)
+	now := s.now()
+	if k, ok := s.keys.get(id, got, now); ok {
+		if k.Expired(now) {
+			return Key{}, ErrExpired
+		}
+		s.recordUse(k.ID, now)
+		return k, nil
+	}
+	version, vouched := s.keys.version()
 	k, err := s.store.Key(ctx, id)
 	want := k.SecretHash
 	switch {
@@ -320,14 +425,13 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (Key, err
 	case err != nil:
 		return Key{}, fmt.Errorf("looking up key: %w", err)
 	}
-	got := hashSecret(secret)
 	if subtle.ConstantTimeCompare(got, want) != 1 || err != nil {
 		return Key{}, ErrForbidden
 	}
-	now := s.now()
 	if k.Expired(now) {
 		return Key{}, ErrExpired
 	}
+	s.keys.put(k, version, vouched, now)
 	s.recordUse(k.ID, now)
 	return k, nil
 }
@@ -342,165 +446,6 @@ func (s *Service) recordUse(id string, now time.Time) {
 	}
 	s.uses[id] = u
 	s.usesMu.Unlock()
-}
-
-// InviteSpec describes an invite to create.
-type InviteSpec struct {
-	// Host is the domain; ignored by CreateKeyInvite, which uses the key's.
-	Host string
-	// Kind is KindAccount (the zero value means it too) or KindContact.
-	Kind Kind
-	// Username, when set, is the only name the invite can register.
-	Username string
-	// Inviter is the inviting account's localpart; required for KindContact.
-	Inviter string
-	// AllowRegister lets a contact invite register an account too.
-	AllowRegister bool
-	// TTL is the invite's lifetime; zero means the host's default.
-	TTL time.Duration
-	// Source records who made it, such as "adhoc/admin@example.com".
-	Source string
-}
-
-// CreateInvite makes an invite and returns it with its Token set.
-// It returns once the invite is durable.
-func (s *Service) CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error) {
-	return s.createInvite(ctx, spec, 0, nil)
-}
-
-// CreateKeyInvite makes an account invite on behalf of an authenticated key: on the key's
-// host, bounded by the key's maximum lifetime and rate, with source "api/token/ID".
-func (s *Service) CreateKeyInvite(ctx context.Context, k Key, spec InviteSpec) (Invite, error) {
-	spec.Host = k.Host
-	spec.Source = "api/token/" + k.ID
-	if spec.Kind == "" {
-		spec.Kind = KindAccount
-	}
-	// A request refused for its parameters must not spend the key's budget, so the
-	// limiter is asked only once the invite is known to be valid.
-	return s.createInvite(ctx, spec, k.MaxTTL, func() error {
-		return s.limiter.Allow(ctx, k.ID, k.Rate, s.now())
-	})
-}
-
-// createInvite makes an invite; keyMax, when positive, further bounds its lifetime;
-// admit, when not nil, is asked last, just before the invite is stored.
-func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration, admit func() error) (Invite, error) {
-	h, err := s.Host(spec.Host)
-	if err != nil {
-		return Invite{}, err
-	}
-	limit := h.MaxTTL
-	if keyMax > 0 && keyMax < limit {
-		limit = keyMax
-	}
-	ttl := spec.TTL
-	switch {
-	case ttl < 0:
-		return Invite{}, invalidf("ttl must be positive")
-	case ttl == 0:
-		ttl = min(h.DefaultTTL, limit)
-	case ttl > limit:
-		return Invite{}, invalidf("ttl %s exceeds the maximum of %s", formatDuration(ttl), formatDuration(limit))
-	}
-	inv := Invite{Host: h.Domain, Kind: spec.Kind, Source: spec.Source, AllowRegister: spec.AllowRegister}
-	switch spec.Kind {
-	case "", KindAccount:
-		inv.Kind = KindAccount
-		inv.AllowRegister = false
-	case KindContact:
-		if inv.Inviter, err = NormalizeUsername(spec.Inviter); err != nil {
-			return Invite{}, fmt.Errorf("inviter: %w", err)
-		}
-	default:
-		return Invite{}, invalidf("unknown invite kind %q", spec.Kind)
-	}
-	if spec.Username != "" {
-		if inv.Username, err = NormalizeUsername(spec.Username); err != nil {
-			return Invite{}, err
-		}
-	}
-	if len(inv.Source) > 1024 {
-		return Invite{}, invalidf("source too long")
-	}
-	if admit != nil {
-		if err := admit(); err != nil {
-			return Invite{}, err
-		}
-	}
-	token, err := NewToken()
-	if err != nil {
-		return Invite{}, err
-	}
-	now := s.now().UTC()
-	inv.Token = token
-	inv.TokenHash = HashToken(token)
-	inv.ID = InviteID(inv.TokenHash)
-	inv.CreatedAt = now
-	inv.ExpiresAt = now.Add(ttl)
-	if err := s.store.CreateInvite(ctx, inv); err != nil {
-		return Invite{}, fmt.Errorf("creating invite: %w", err)
-	}
-	return inv, nil
-}
-
-// InviteURI returns the invite's xmpp: URI; inv.Token must be set.
-func (s *Service) InviteURI(inv Invite) string { return inv.URI(inv.Token) }
-
-// InviteLandingPage returns the invite's landing page, or "" when its host has none;
-// inv.Token must be set.
-func (s *Service) InviteLandingPage(inv Invite) string {
-	h, err := s.Host(inv.Host)
-	if err != nil {
-		return ""
-	}
-	return LandingPage(h.LandingPage, inv, inv.Token)
-}
-
-// CheckInvite returns the invite a token names, if it can still be redeemed.
-// It fails with ErrNotFound (also for a malformed token) or ErrExpired.
-func (s *Service) CheckInvite(ctx context.Context, token string) (Invite, error) {
-	if !ValidToken(token) {
-		return Invite{}, ErrNotFound
-	}
-	inv, err := s.store.Invite(ctx, HashToken(token))
-	if err != nil {
-		return Invite{}, fmt.Errorf("checking invite: %w", err)
-	}
-	if inv.Expired(s.now()) {
-		return Invite{}, ErrExpired
-	}
-	inv.Token = token
-	return inv, nil
-}
-
-// Redeem consumes an invite to register username, atomically: of concurrent redemptions
-// of one token exactly one succeeds.
-// It fails, consuming nothing, with ErrNotFound, ErrExpired, ErrForbidden (a fixed name
-// differs, or the invite cannot register accounts), or ErrInvalid for a malformed name.
-func (s *Service) Redeem(ctx context.Context, token, username string) (Invite, error) {
-	name, err := NormalizeUsername(username)
-	if err != nil {
-		return Invite{}, err
-	}
-	if !ValidToken(token) {
-		return Invite{}, ErrNotFound
-	}
-	inv, err := s.store.ConsumeInvite(ctx, HashToken(token), name, s.now())
-	if err != nil {
-		return Invite{}, fmt.Errorf("redeeming invite: %w", err)
-	}
-	inv.Token = token
-	return inv, nil
-}
-
-// Sweep deletes expired invites and says how many.
-func (s *Service) Sweep(ctx context.Context) (int64, error) {
-	n, err := s.store.DeleteExpiredInvites(ctx, s.now())
-	if err != nil {
-		return 0, fmt.Errorf("sweeping invites: %w", err)
-	}
-	return n, nil
 }
 
 // Flush writes pending key bookkeeping to the store.
@@ -534,16 +479,14 @@ func (s *Service) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Run flushes bookkeeping and sweeps expired invites until ctx ends, then flushes once
-// more with a short deadline of its own.
+// Run flushes bookkeeping and sweeps until ctx ends, then flushes once more with a
+// short deadline of its own.
 func (s *Service) Run(ctx context.Context) {
 	flush := time.NewTicker(s.flush)
 	defer flush.Stop()
 	sweep := time.NewTicker(s.sweep)
 	defer sweep.Stop()
-	if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("sweep failed", "err", err)
-	}
+	s.runSweep(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -558,11 +501,17 @@ func (s *Service) Run(ctx context.Context) {
 				s.log.Warn("bookkeeping flush failed", "err", err)
 			}
 		case <-sweep.C:
-			if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweep failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("swept expired invites", "count", n)
-			}
+			s.runSweep(ctx)
 		}
+	}
+}
+
+func (s *Service) runSweep(ctx context.Context) {
+	expired, purged, err := s.Sweep(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("sweep failed", "err", err)
+	case expired > 0 || purged > 0:
+		s.log.Info("swept invites", "expired", expired, "purged", purged)
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
+// cli is the command line's actor.
+var cli = core.Actor{Kind: core.ActorCLI}
+
 // clock is a settable time source for Options.Now.
 type clock struct {
 	mu sync.Mutex
@@ -53,7 +56,7 @@ func newEnv(t *testing.T, hosts ...core.HostConfig) *env { return newEnvTB(t, ho
 func newEnvTB(t testing.TB, hosts ...core.HostConfig) *env {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "invites.db")
-	st, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	st, err := sqlite.Open(t.Context(), path, sqlite.Options{Durability: sqlite.DurabilityCrash})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +107,7 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.DeleteKey(ctx, "example.com", deleted.ID); err != nil {
+	if err := e.svc.DeleteKey(ctx, cli, "example.com", deleted.ID); err != nil {
 		t.Fatal(err)
 	}
 	id, secret, _ := strings.Cut(cred, "/")
@@ -242,22 +245,22 @@ func TestFixedUsername(t *testing.T) {
 		t.Errorf("InviteURI = %q, want %q", got, want)
 	}
 	for i, name := range []string{"bob", "alice2", "alic", "mallory"} {
-		if _, err := svc.Redeem(ctx, inv.Token, name); !errors.Is(err, core.ErrForbidden) {
+		if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: name}); !errors.Is(err, core.ErrForbidden) {
 			t.Errorf("%d: Redeem as %q = %v, want ErrForbidden", i, name, err)
 		}
 	}
-	if _, err := svc.Redeem(ctx, inv.Token, "a b"); !errors.Is(err, core.ErrInvalid) {
+	if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: "a b"}); !errors.Is(err, core.ErrInvalid) {
 		t.Errorf("Redeem with a malformed name = %v, want ErrInvalid", err)
 	}
-	got, err := svc.Redeem(ctx, inv.Token, "ALICE")
+	got, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: "ALICE"})
 	if err != nil {
 		t.Fatalf("Redeem as the fixed name: %v", err)
 	}
 	if got.Token != inv.Token || got.ID != inv.ID {
 		t.Errorf("Redeem returned %+v", got)
 	}
-	if _, err := svc.Redeem(ctx, inv.Token, "alice"); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("second Redeem = %v, want ErrNotFound", err)
+	if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: "alice"}); !errors.Is(err, core.ErrUsedUp) || !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("second Redeem = %v, want ErrUsedUp (which is also ErrNotFound)", err)
 	}
 }
 
@@ -272,7 +275,7 @@ func TestRedeem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := svc.CheckInvite(ctx, inv.Token); err != nil || got.ID != inv.ID {
+	if got, err := svc.CheckInvite(ctx, "example.com", inv.Token); err != nil || got.ID != inv.ID {
 		t.Fatalf("CheckInvite = %+v, %v", got, err)
 	}
 	tests := []struct {
@@ -286,28 +289,36 @@ func TestRedeem(t *testing.T) {
 		4: {inv.Token, "", core.ErrInvalid},
 	}
 	for i, tc := range tests {
-		if _, err := svc.Redeem(ctx, tc.token, tc.name); !errors.Is(err, tc.want) {
+		if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: tc.token, Username: tc.name}); !errors.Is(err, tc.want) {
 			t.Errorf("%d: Redeem(%q, %q) = %v, want %v", i, tc.token, tc.name, err, tc.want)
 		}
 	}
 	clk.Add(time.Hour)
-	if _, err := svc.CheckInvite(ctx, inv.Token); !errors.Is(err, core.ErrExpired) {
+	if _, err := svc.CheckInvite(ctx, "example.com", inv.Token); !errors.Is(err, core.ErrExpired) {
 		t.Errorf("CheckInvite of an expired invite = %v, want ErrExpired", err)
 	}
-	if _, err := svc.Redeem(ctx, inv.Token, "alice"); !errors.Is(err, core.ErrExpired) {
+	if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: "alice"}); !errors.Is(err, core.ErrExpired) {
 		t.Errorf("Redeem of an expired invite = %v, want ErrExpired", err)
 	}
-	if _, err := svc.CheckInvite(ctx, "not a token"); !errors.Is(err, core.ErrNotFound) {
+	if _, err := svc.CheckInvite(ctx, "example.com", "not a token"); !errors.Is(err, core.ErrNotFound) {
 		t.Errorf("CheckInvite of a malformed token = %v, want ErrNotFound", err)
 	}
-	if n, err := svc.Sweep(ctx); err != nil || n != 1 {
-		t.Errorf("Sweep = %d, %v; want the one expired invite", n, err)
+	if n, purged, err := svc.Sweep(ctx); err != nil || n != 1 || purged != 0 {
+		t.Errorf("Sweep = %d, %d, %v; want the one expired invite noted, none purged", n, purged, err)
 	}
-	if _, err := svc.CheckInvite(ctx, inv.Token); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("CheckInvite after the sweep = %v, want ErrNotFound", err)
+	if _, err := svc.CheckInvite(ctx, "example.com", inv.Token); !errors.Is(err, core.ErrExpired) {
+		t.Errorf("CheckInvite after the sweep = %v, want ErrExpired (the record stays)", err)
 	}
-	if _, err := svc.CheckInvite(ctx, contact.Token); err != nil {
-		t.Errorf("the sweep removed a live invite: %v", err)
+	if _, err := svc.CheckInvite(ctx, "example.com", contact.Token); err != nil {
+		t.Errorf("the sweep touched a live invite: %v", err)
+	}
+	clk.Add(core.DefaultRetention + time.Second)
+	// The contact invite has expired meanwhile: noted now, purged later.
+	if n, purged, err := svc.Sweep(ctx); err != nil || n != 1 || purged != 1 {
+		t.Errorf("Sweep after the retention = %d, %d, %v; want one noted, one purged", n, purged, err)
+	}
+	if _, err := svc.CheckInvite(ctx, "example.com", inv.Token); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("CheckInvite after the purge = %v, want ErrNotFound", err)
 	}
 }
 
@@ -325,7 +336,7 @@ func TestConcurrentRedeem(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = svc.Redeem(ctx, inv.Token, "user"+strings.Repeat("x", i))
+			_, errs[i] = svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: "user" + strings.Repeat("x", i)})
 		})
 	}
 	close(start)
@@ -335,8 +346,8 @@ func TestConcurrentRedeem(t *testing.T) {
 		switch {
 		case err == nil:
 			wins++
-		case !errors.Is(err, core.ErrNotFound):
-			t.Errorf("redeemer %d: %v, want success or ErrNotFound", i, err)
+		case !errors.Is(err, core.ErrUsedUp):
+			t.Errorf("redeemer %d: %v, want success or ErrUsedUp", i, err)
 		}
 	}
 	if wins != 1 {
@@ -371,6 +382,9 @@ func TestInviteTTL(t *testing.T) {
 	}{
 		0:  {key: nil, ttl: 0, want: 7 * day},
 		1:  {key: nil, ttl: time.Hour, want: time.Hour},
+		14: {key: nil, ttl: time.Nanosecond, wantErr: true},
+		15: {key: nil, ttl: 59 * time.Second, wantErr: true},
+		16: {key: nil, ttl: time.Minute, want: time.Minute},
 		2:  {key: nil, ttl: 10 * day, want: 10 * day},
 		3:  {key: nil, ttl: 10*day + time.Second, wantErr: true},
 		4:  {key: nil, ttl: -time.Hour, wantErr: true},
@@ -407,7 +421,7 @@ func TestInviteTTL(t *testing.T) {
 		if got := inv.ExpiresAt.Sub(inv.CreatedAt); got != tc.want {
 			t.Errorf("%d: ttl %v gave a lifetime of %v, want %v", i, tc.ttl, got, tc.want)
 		}
-		stored, err := e.store.Invite(ctx, inv.TokenHash)
+		stored, err := e.store.Invite(ctx, inv.ID)
 		if err != nil || !stored.ExpiresAt.Equal(inv.ExpiresAt.Truncate(time.Microsecond)) {
 			t.Errorf("%d: stored invite = %+v, %v", i, stored, err)
 		}
@@ -421,11 +435,11 @@ func TestCreateKeyInvite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := svc.CreateKeyInvite(ctx, k, core.InviteSpec{Host: "ignored.example", Source: "ignored", Kind: ""})
+	inv, err := svc.CreateKeyInvite(ctx, k, core.InviteSpec{Host: "ignored.example", Actor: core.Actor{Kind: core.ActorCLI}, Kind: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.Host != "example.com" || inv.Source != "api/token/"+k.ID || inv.Kind != core.KindAccount {
+	if inv.Host != "example.com" || inv.CreatedBy != "api/token/"+k.ID || inv.Kind != core.KindAccount {
 		t.Errorf("key invite = %+v; want host example.com, source api/token/%s, account kind", inv, k.ID)
 	}
 	if got, want := svc.InviteLandingPage(inv), "https://example.com/i?"+inv.Token; got != want {
@@ -604,7 +618,7 @@ func TestDeleteKey(t *testing.T) {
 		5: {"example.com", k.ID, core.ErrNotFound},
 	}
 	for i, tc := range tests {
-		if err := svc.DeleteKey(ctx, tc.host, tc.id); !errors.Is(err, tc.want) {
+		if err := svc.DeleteKey(ctx, cli, tc.host, tc.id); !errors.Is(err, tc.want) {
 			t.Errorf("%d: DeleteKey(%q, %q) = %v, want %v", i, tc.host, tc.id, err, tc.want)
 		}
 	}
@@ -630,6 +644,10 @@ func TestCreateKeyRejects(t *testing.T) {
 		1: {core.KeySpec{Host: "example.com", Name: strings.Repeat("x", core.MaxKeyNameLen+1)}, core.ErrInvalid},
 		2: {core.KeySpec{Host: "example.com", Name: "tab\there"}, core.ErrInvalid},
 		3: {core.KeySpec{Host: "example.com", ExpiresIn: -time.Hour}, core.ErrInvalid},
+		6: {core.KeySpec{Host: "example.com", ExpiresIn: time.Nanosecond}, core.ErrInvalid},
+		7: {core.KeySpec{Host: "example.com", MaxTTL: time.Second}, core.ErrInvalid},
+		8: {core.KeySpec{Host: "example.com", Name: "evil\u202egnp.exe"}, core.ErrInvalid},
+		9: {core.KeySpec{Host: "example.com", Name: "line\u2028break"}, core.ErrInvalid},
 		4: {core.KeySpec{Host: "example.com", MaxTTL: core.MaxDuration + 1}, core.ErrInvalid},
 		5: {core.KeySpec{Host: "example.com", Rate: core.Rate{N: -1, Period: time.Minute}}, core.ErrInvalid},
 	}

@@ -8,43 +8,126 @@ import (
 // Store keeps keys and invites.
 // Implementations live in internal/store; each must pass the contract suite in
 // internal/store/storetest.
-// All methods are safe for concurrent use, from several processes at once.
-// A method returns only after its write is durable (committed).
+// All methods are safe for concurrent use, from several processes (SQLite) or nodes
+// (PostgreSQL) at once.
+// A method that writes returns only after its write is committed, together with the
+// events it was given, which go to the store's outbox table in the same transaction
+// (nil events: no outbox row).
 type Store interface {
 	// CreateKey stores a new key; ErrConflict if the ID exists.
-	CreateKey(ctx context.Context, k Key) error
+	CreateKey(ctx context.Context, k Key, events []Event) error
 	// Key returns the key with that ID, or ErrNotFound.
 	Key(ctx context.Context, id string) (Key, error)
 	// Keys lists the keys of a host, oldest first.
 	Keys(ctx context.Context, host string) ([]Key, error)
 	// DeleteKey deletes the key with that ID on that host, or returns ErrNotFound.
-	DeleteKey(ctx context.Context, host, id string) error
+	// Once it returns, a KeyWatcher store reports a new KeysVersion everywhere.
+	DeleteKey(ctx context.Context, host, id string, events []Event) error
 	// AddKeyUses adds each batch to its key's use count and raises its last use.
 	// Uses of keys that no longer exist are dropped.
 	AddKeyUses(ctx context.Context, uses []KeyUse) error
 
-	// CreateInvite stores a new invite (inv.Token is not stored); ErrConflict if its
-	// token hash exists.
-	CreateInvite(ctx context.Context, inv Invite) error
-	// Invite returns the invite with that token hash, or ErrNotFound.
-	// It returns expired invites too; the caller decides.
-	Invite(ctx context.Context, tokenHash []byte) (Invite, error)
-	// ConsumeInvite deletes and returns the invite with that token hash, atomically:
-	// of concurrent calls for one invite at most one succeeds.
-	// It fails, changing nothing, with ErrNotFound if there is no such invite, ErrExpired
-	// if it has expired at now, and ErrForbidden if username is not allowed (the invite
-	// fixes another name, or cannot register accounts).
-	ConsumeInvite(ctx context.Context, tokenHash []byte, username string, now time.Time) (Invite, error)
-	// DeleteExpiredInvites deletes invites expired at now and says how many.
-	DeleteExpiredInvites(ctx context.Context, now time.Time) (int64, error)
+	// CreateInvite stores a new invite (inv.Token is not stored, nor are Redemptions);
+	// ErrConflict if its ID exists; ErrQuota, storing nothing, if w.Quota is set and
+	// the invite would exceed it (checked atomically with the insert).
+	CreateInvite(ctx context.Context, inv Invite, w InviteWrite) error
+	// Invite returns the invite with that ID, without its redemptions, or ErrNotFound.
+	// It returns invites of every status; the caller decides.
+	Invite(ctx context.Context, id string) (Invite, error)
+	// Redemptions returns the uses of the invite with that ID, oldest first (none for
+	// an unknown ID).
+	Redemptions(ctx context.Context, id string) ([]Use, error)
+	// ListInvites returns the invites that match the filter, newest first (by
+	// CreatedAt, then ID), without their redemptions.
+	ListInvites(ctx context.Context, f InviteFilter) ([]Invite, error)
+	// ChangeInvite reads the invite with that ID (without its redemptions), lets change
+	// modify it, and writes it back with what change returns, atomically: changes of one
+	// invite are serialized on every process and node, so that of N concurrent
+	// redemptions of an invite allowing fewer, only as many succeed as it allows.
+	// Only Uses, MaxUses, Note, ExpiresAt, RevokedAt and EndedAt are written back.
+	// ErrNotFound if there is no such invite; an error from change is returned as is,
+	// changing nothing. It returns the invite as written, without its redemptions.
+	ChangeInvite(ctx context.Context, id string, change func(inv *Invite) (InviteChange, error)) (Invite, error)
+	// ExpireInvites marks up to limit pending invites that expired at now as ended
+	// (EndedAt = ExpiresAt) and returns them; for each, when event is not nil, it writes
+	// event(inv) to the outbox in the same transaction.
+	ExpireInvites(ctx context.Context, now time.Time, limit int, event func(Invite) Event) ([]Invite, error)
+	// PurgeInvites deletes the invites that ended before endedBefore, with their
+	// redemptions, and any other state that has no use at now (such as rate limit rows
+	// whose budget is full again), and says how many invites it deleted.
+	PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error)
 
 	// Close releases the store; pending writes are finished first.
 	Close() error
 }
 
+// InviteWrite is what CreateInvite writes or checks beside the invite, in the same
+// transaction.
+type InviteWrite struct {
+	// Events go to the outbox.
+	Events []Event
+	// Quota, when not nil, bounds the invites of the invite's creator.
+	Quota *QuotaCheck
+}
+
+// QuotaCheck bounds the invites one creator (Invite.CreatedBy) makes.
+type QuotaCheck struct {
+	// Since starts the period: at most Max invites created at or after it.
+	Since time.Time
+	// Max bounds the invites created since Since; 0 means no bound.
+	Max int
+	// Outstanding bounds the creator's pending invites at Now; 0 means no bound.
+	Outstanding int
+	// Now decides which invites are pending.
+	Now time.Time
+}
+
+// InviteChange is what a ChangeInvite function asks the store to write beside the
+// changed invite.
+type InviteChange struct {
+	// Use, when not nil, is recorded as a redemption.
+	Use *Use
+	// Events go to the outbox.
+	Events []Event
+}
+
+// InviteFilter selects invites for ListInvites.
+type InviteFilter struct {
+	// Host is required.
+	Host string
+	// CreatedBy, when set, keeps the invites of that creator only.
+	CreatedBy string
+	// Status, when set, keeps the invites in that status at Now.
+	Status Status
+	// Now is the time statuses are judged at.
+	Now time.Time
+	// Before, when not nil, keeps the invites older than it (the position of the last
+	// invite of the previous page).
+	Before *Position
+	// Limit bounds the result; it is at least 1.
+	Limit int
+}
+
+// Position is the place of an invite in the newest-first order of lists.
+type Position struct {
+	CreatedAt time.Time // the invite's CreatedAt
+	ID        string    // its ID, which orders invites made at the same instant
+}
+
+// KeyWatcher is implemented by stores that can tell, without reading the database,
+// whether a key may have been deleted since some moment: the Service then serves
+// repeated authentications of a key from memory.
+type KeyWatcher interface {
+	// KeysVersion returns a number that changes whenever any process or node deletes a
+	// key, and ok = false when the store cannot vouch for it right now (a PostgreSQL
+	// listener that is not connected), in which case nothing may be served from memory.
+	// It must be cheap: it is called on every authentication.
+	KeysVersion() (version uint64, ok bool)
+}
+
 // RateLimiter decides whether a key may make one more invite now.
-// The in-memory limiter of NewMemoryRateLimiter serves one process; a store shared by
-// several nodes can offer one that holds across them.
+// The in-memory limiter of NewMemoryRateLimiter serves one process; a store offers one
+// that survives restarts and holds across nodes.
 type RateLimiter interface {
 	// Allow takes one event from the key's budget, or returns a *RateLimitError.
 	Allow(ctx context.Context, keyID string, rate Rate, now time.Time) error

@@ -60,12 +60,16 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	return e.status
 }
 
-// invalidDetail returns the reason of a core.ErrInvalid error, without its prefix.
+// invalidDetail returns the reason of a core.ErrInvalid error: the core's errors are
+// the reason itself, in the requester's words.
 func invalidDetail(err error) string {
 	const marker = "invalid input: "
 	msg := err.Error()
 	if i := strings.LastIndex(msg, marker); i >= 0 {
 		return msg[i+len(marker):]
 	}
-	return "invalid parameter"
+	if msg == "" {
+		return "invalid parameter"
+	}
+	return msg
 }

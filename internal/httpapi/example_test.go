@@ -66,5 +66,5 @@ func Example() {
 	// Output:
 	// 201 Created
 	// xmpp:example.com?register;preauth=…
-	// 24 characters of token
+	// 36 characters of token
 }

@@ -19,8 +19,8 @@ type countingStore struct {
 	invites atomic.Int64
 }
 
-func (s *countingStore) CreateInvite(ctx context.Context, inv core.Invite) error {
-	err := s.Store.CreateInvite(ctx, inv)
+func (s *countingStore) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+	err := s.Store.CreateInvite(ctx, inv, w)
 	if err == nil {
 		s.invites.Add(1)
 	}
@@ -117,7 +117,7 @@ func newFixture(tb testing.TB) *fixture {
 	mk("short", core.KeySpec{Host: plainHost, MaxTTL: time.Hour})
 	mk("limited", core.KeySpec{Host: plainHost, Rate: core.Rate{N: 1, Period: time.Hour}})
 	revoked := mk("revoked", core.KeySpec{Host: plainHost})
-	if err := f.svc.DeleteKey(ctx, plainHost, revoked.ID); err != nil {
+	if err := f.svc.DeleteKey(ctx, core.Actor{Kind: core.ActorCLI}, plainHost, revoked.ID); err != nil {
 		tb.Fatalf("deleting key: %v", err)
 	}
 	mk("gone", core.KeySpec{Host: goneHost})

@@ -292,13 +292,13 @@ func TestHandler(t *testing.T) {
 		{name: "ttl at the host maximum", target: "/invites_api?key={good}&ttl=90d",
 			status: 201, location: xmppPlain, created: true, ttl: core.DefaultMaxInviteTTL},
 		{name: "ttl over the host maximum", target: "/invites_api?key={good}&ttl=91d",
-			status: 400, detail: "exceeds the maximum"},
+			status: 400, detail: "longer than the maximum"},
 		{name: "ttl within the key maximum", target: "/invites_api?key={short}&ttl=30m",
 			status: 201, location: xmppPlain, created: true, ttl: 30 * time.Minute},
 		{name: "ttl default bounded by the key", target: "/invites_api?key={short}",
 			status: 201, location: xmppPlain, created: true, ttl: time.Hour},
 		{name: "ttl over the key maximum", target: "/invites_api?key={short}&ttl=2h", header: jsonAccept,
-			status: 400, jsonBody: true, detail: "exceeds the maximum of 1h"},
+			status: 400, jsonBody: true, detail: "longer than the maximum of 1 hour"},
 		{name: "ttl zero", target: "/invites_api?key={good}&ttl=0",
 			status: 400, detail: "ttl"},
 		{name: "ttl negative", target: "/invites_api?key={good}&ttl=-5",
@@ -587,16 +587,16 @@ func TestHandler(t *testing.T) {
 			// What the store holds.
 			if tc.created {
 				token := tokenOf(t, loc, got)
-				inv, err := f.svc.CheckInvite(ctx, token)
-				if err != nil {
-					t.Fatalf("CheckInvite(%q): %v", token, err)
-				}
 				k, err := f.svc.Authenticate(ctx, credentialOf(f, tc.target, tc.body, tc.header))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := "api/token/" + k.ID; inv.Source != want {
-					t.Errorf("source %q, want %q", inv.Source, want)
+				inv, err := f.svc.CheckInvite(ctx, k.Host, token)
+				if err != nil {
+					t.Fatalf("CheckInvite(%q): %v", token, err)
+				}
+				if want := "api/token/" + k.ID; inv.CreatedBy != want {
+					t.Errorf("created by %q, want %q", inv.CreatedBy, want)
 				}
 				if inv.Host != k.Host || inv.Kind != core.KindAccount || inv.Username != tc.username {
 					t.Errorf("stored %+v, want host %s, account, username %q", inv, k.Host, tc.username)

@@ -19,6 +19,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -129,11 +130,12 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return plugin.Manifest{}, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.Open(ctx, c.StoreDSN(), s.log.With("component", "store"))
+	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"), Durability: sqlite.Durability(c.Durability)})
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core")})
+	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core"),
+		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL})
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
@@ -230,13 +232,9 @@ func (s *Service) CheckInvite(ctx context.Context, host, token string) (plugin.I
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	// core v2: CheckInvite(ctx, host, token) checks the host itself.
-	inv, err := st.core.CheckInvite(ctx, token)
+	inv, err := st.core.CheckInvite(ctx, host, token)
 	if err != nil {
 		return plugin.Invite{}, contractError(err)
-	}
-	if !sameHost(inv.Host, host) {
-		return plugin.Invite{}, plugin.ErrInviteNotFound
 	}
 	return inviteFromCore(inv), nil
 }
@@ -247,31 +245,11 @@ func (s *Service) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	switch r.Purpose {
-	case "", plugin.PurposeRegister:
-	default:
-		// core v2: Redeem(ctx, Redemption{Host, Token, Username, Purpose}) decides
-		// subscribe and reset; today's core redeems for registration only.
-		return plugin.Invite{}, fmt.Errorf("%w: this invite cannot be used to %s", plugin.ErrUsernameNotAllowed, r.Purpose)
-	}
-	// core v2: the host check moves into core.Redeem, with the rest of the rule.
-	if _, err := s.CheckInvite(ctx, r.Host, r.Token); err != nil {
-		return plugin.Invite{}, err
-	}
-	inv, err := st.core.Redeem(ctx, r.Token, r.Username)
+	inv, err := st.core.Redeem(ctx, core.Redemption{Host: r.Host, Token: r.Token, Username: r.Username, Purpose: core.Purpose(r.Purpose)})
 	if err != nil {
 		return plugin.Invite{}, contractError(err)
 	}
 	return inviteFromCore(inv), nil
-}
-
-func sameHost(a, b string) bool {
-	na, err := core.NormalizeDomain(a)
-	if err != nil {
-		return false
-	}
-	nb, err := core.NormalizeDomain(b)
-	return err == nil && na == nb
 }
 
 // contractError maps the core's errors onto the contract's: the one place where they
@@ -299,10 +277,10 @@ func inviteFromCore(inv core.Invite) plugin.Invite {
 		Username:    inv.Username,
 		CanRegister: inv.CanRegister(),
 		ExpiresAt:   inv.ExpiresAt,
-		// core v2: Groups come from the invite record.
+		Groups:      slices.Clone(inv.Groups),
 	}
 	if inv.Inviter != "" {
-		// core v2: the record keeps the inviter's bare JID; today's its localpart.
+		// The record keeps the inviter's localpart on the invite's host.
 		out.Inviter = inv.Inviter + "@" + inv.Host
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"github.com/xmpp-invites/invites/internal/core"
@@ -12,33 +13,91 @@ import (
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
-// Open opens the store named by dsn, applying its migrations.
-// "postgres://…" and "postgresql://…" name a PostgreSQL database; "sqlite:PATH",
-// "file:PATH" and any other non-empty string name a SQLite file, created with its parent
-// directory when missing.
-// A nil logger discards the store's log.
-func Open(ctx context.Context, dsn string, logger *slog.Logger) (core.Store, error) {
+// Options configure Open.
+type Options struct {
+	// Logger receives the store's warnings; nil discards them.
+	Logger *slog.Logger
+	// Durability is what a SQLite commit survives: sqlite.DurabilityCrash or
+	// sqlite.DurabilityPowerLoss; "" means sqlite.DefaultDurability. PostgreSQL commits
+	// are as durable as the server's synchronous_commit makes them.
+	Durability sqlite.Durability
+}
+
+// Kind names a store backend.
+type Kind string
+
+// The backends.
+const (
+	KindSQLite   Kind = "sqlite"
+	KindPostgres Kind = "postgres"
+)
+
+// urlScheme matches a URL's scheme followed by "://".
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// keywordValue matches the start of a PostgreSQL keyword/value connection string,
+// such as "host=db.internal dbname=invites".
+var keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
+
+// Parse says which backend an address names and returns what that backend opens:
+//
+//	postgres://… or postgresql://…            PostgreSQL (URL)
+//	host=… dbname=… (keyword=value pairs)     PostgreSQL (keyword/value string)
+//	sqlite:PATH, file:PATH, or a file path    SQLite
+//
+// Anything else is an error, never a SQLite file named after it: an address that looks
+// like a URL of another scheme (a mistyped "postgress://…") is refused, as is an empty
+// one.
+func Parse(addr string) (Kind, string, error) {
 	switch {
-	case dsn == "":
-		return nil, errors.New("store: empty data source name")
-	case hasPrefixFold(dsn, "postgres://"), hasPrefixFold(dsn, "postgresql://"):
-		s, err := postgres.Open(ctx, dsn, postgres.Options{Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+	case strings.TrimSpace(addr) == "":
+		return "", "", errors.New("the store address is empty: give a file path or a postgres:// URL")
+	case hasPrefixFold(addr, "postgres://"), hasPrefixFold(addr, "postgresql://"):
+		return KindPostgres, addr, nil
+	case urlScheme.MatchString(addr) && !hasPrefixFold(addr, "sqlite://") && !hasPrefixFold(addr, "file://"):
+		scheme, _, _ := strings.Cut(addr, "://")
+		return "", "", fmt.Errorf("the store address has the unknown scheme %q: use a file path, sqlite:PATH, or a postgres:// or postgresql:// URL", clip(scheme))
+	case keywordValue.MatchString(addr):
+		return KindPostgres, addr, nil
 	}
-	path := dsn
-	for _, p := range []string{"sqlite://", "sqlite:", "file:"} {
+	path := addr
+	for _, p := range []string{"sqlite://", "sqlite:", "file://", "file:"} {
 		if hasPrefixFold(path, p) {
 			path = path[len(p):]
 			break
 		}
 	}
-	if path == "" {
-		return nil, fmt.Errorf("store: no file path in %q", dsn)
+	switch {
+	case path == "":
+		return "", "", fmt.Errorf("the store address %q names no file", clip(addr))
+	case strings.ContainsAny(path, "?#\x00"):
+		return "", "", fmt.Errorf("the store address %q is not a plain file path: remove the query or fragment", clip(addr))
 	}
-	s, err := sqlite.Open(ctx, path, sqlite.Options{Logger: logger})
+	return KindSQLite, path, nil
+}
+
+// Open opens the store an address names (see Parse) with the default options and the
+// logger (nil discards), applying its migrations.
+// A SQLite file is created, with its parent directory, when missing.
+func Open(ctx context.Context, addr string, logger *slog.Logger) (core.Store, error) {
+	return OpenWith(ctx, addr, Options{Logger: logger})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, addr string, opts Options) (core.Store, error) {
+	kind, target, err := Parse(addr)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case KindPostgres:
+		s, err := postgres.Open(ctx, target, postgres.Options{Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, target, sqlite.Options{Logger: opts.Logger, Durability: opts.Durability})
 	if err != nil {
 		return nil, err
 	}
@@ -47,4 +106,15 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (core.Store, err
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// clip shortens an echoed address, which may be long or hold a password after "//".
+func clip(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		s = "…" + s[i:]
+	}
+	if len(s) > 48 {
+		s = s[:48] + "…"
+	}
+	return s
 }

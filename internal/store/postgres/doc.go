@@ -8,7 +8,7 @@
 //
 // # Data source names
 //
-// Open takes any connection string pgx reads, URL or key=value:
+// Open takes any connection string pgx reads, URL or keyword/value:
 //
 //	postgres://invites@db.example.com:5432/invites?sslmode=verify-full
 //	postgres://invites@db.example.com/invites?search_path=node_group_a&pool_max_conns=20
@@ -32,8 +32,10 @@
 //
 // Concurrent CreateInvite calls are written together (group commit): a few writer
 // goroutines each take every request queued while the previous write was in flight and
-// insert them in one statement and one transaction, and each caller is answered once
-// that transaction has committed.
+// insert them, with the outbox rows of their events, in one statement and one
+// transaction, and each caller is answered once that transaction has committed.
+// A create with a quota is written alone, in a transaction holding an advisory lock of
+// its creator, so that quotas hold across nodes.
 // A lone request is written at once, so batching adds no latency; under load it saves a
 // round trip and a WAL flush per invite.
 // See Options.MaxBatch and Options.Writers.
@@ -53,6 +55,24 @@
 // stricter.
 // Rows whose budget is full again are dropped by DeleteExpiredInvites and with their
 // key by DeleteKey.
+//
+// # Changes and redemptions
+//
+// ChangeInvite reads the invite FOR UPDATE, lets the core decide, and writes the change,
+// the redemption and the outbox rows in one transaction: changes of one invite on any
+// number of nodes run one after another, so an invite allowing N uses is used at most N
+// times.
+//
+// # Keys across nodes
+//
+// Each store keeps a connection of its own that LISTENs on a channel of its schema.
+// DeleteKey notifies it in the deleting transaction; every listener counts the
+// notification ([Store.KeysVersion]) and acknowledges it, and DeleteKey returns once
+// every listener connected at the commit has acknowledged (or after two seconds).
+// So once a deletion returns, no node that vouches for its key version still serves the
+// key from memory. A listener that loses its connection stops vouching at once (and a
+// silent network failure is noticed within ten seconds by a ping), and its reconnection
+// counts as a change; the core's cache TTL bounds the rest.
 //
 // # Times
 //

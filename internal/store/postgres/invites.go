@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,13 +16,14 @@ import (
 )
 
 // errClosed is returned by CreateInvite after Close.
-var errClosed = errors.New("postgres: store closed")
+var errClosed = errors.New("the store is closed")
 
 // createRequest is one CreateInvite call waiting for its group commit.
 type createRequest struct {
-	inv   core.Invite
-	state atomic.Int32 // requestQueued, then requestTaken or requestAbandoned
-	done  chan error   // receives the outcome once, buffered
+	inv    core.Invite
+	events []core.Event
+	state  atomic.Int32 // requestQueued, then requestTaken or requestAbandoned
+	done   chan error   // receives the outcome once, buffered
 }
 
 const (
@@ -28,19 +32,24 @@ const (
 	requestAbandoned
 )
 
-// CreateInvite implements core.Store; ErrConflict if the token hash exists.
-// Concurrent calls are written together in one statement and one transaction (see the
-// package documentation); each returns once its invite is committed.
+// CreateInvite implements core.Store; ErrConflict if the ID exists.
+// Concurrent calls are written together in one statement and one transaction, with the
+// outbox rows of their events (see the package documentation); each returns once its
+// invite is committed. A call with a quota is written alone, in a transaction that
+// holds an advisory lock of its creator, so that nodes check quotas one at a time.
 // When ctx ends first, CreateInvite returns its error: the invite is then not written
 // if it was still queued, and may or may not be if its batch was being written.
-func (s *Store) CreateInvite(ctx context.Context, inv core.Invite) error {
-	if len(inv.TokenHash) == 0 {
-		return fmt.Errorf("postgres: creating invite: %w: no token hash", core.ErrInvalid)
+func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+	if len(inv.TokenHash) == 0 || inv.ID == "" {
+		return fmt.Errorf("creating invite: %w: no ID or token hash", core.ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("postgres: creating invite: %w", err)
+		return fmt.Errorf("creating invite: %w", err)
 	}
-	r := &createRequest{inv: inv, done: make(chan error, 1)}
+	if w.Quota != nil {
+		return s.createWithQuota(ctx, inv, w)
+	}
+	r := &createRequest{inv: inv, events: w.Events, done: make(chan error, 1)}
 	s.createMu.RLock()
 	if s.closed {
 		s.createMu.RUnlock()
@@ -51,15 +60,89 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite) error {
 		s.createMu.RUnlock()
 	case <-ctx.Done():
 		s.createMu.RUnlock()
-		return fmt.Errorf("postgres: creating invite: %w", ctx.Err())
+		return fmt.Errorf("creating invite: %w", ctx.Err())
 	}
 	select {
 	case err := <-r.done:
 		return err
 	case <-ctx.Done():
 		r.state.CompareAndSwap(requestQueued, requestAbandoned)
-		return fmt.Errorf("postgres: creating invite: %w", ctx.Err())
+		return fmt.Errorf("creating invite: %w", ctx.Err())
 	}
+}
+
+// createWithQuota writes one invite after checking its creator's quota, under a lock of
+// that creator held to the end of the transaction.
+func (s *Store) createWithQuota(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+	q := w.Quota
+	args, err := inviteArgs(inv)
+	if err != nil {
+		return fmt.Errorf("creating invite: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		lock := "github.com/xmpp-invites/invites/quota:" + s.schema + "/" + inv.Host + "/" + inv.CreatedBy
+		if _, err := tx.Exec(ctx, s.q.quotaLock, lock); err != nil {
+			return err
+		}
+		var n int
+		if q.Max > 0 {
+			if err := tx.QueryRow(ctx, s.q.quotaSince, inv.Host, inv.CreatedBy, nanos(q.Since)).Scan(&n); err != nil {
+				return err
+			}
+			if n >= q.Max {
+				return core.ErrQuota
+			}
+		}
+		if q.Outstanding > 0 {
+			if err := tx.QueryRow(ctx, s.q.quotaPending, inv.Host, inv.CreatedBy, nanos(q.Now)).Scan(&n); err != nil {
+				return err
+			}
+			if n >= q.Outstanding {
+				return core.ErrQuota
+			}
+		}
+		tag, err := tx.Exec(ctx, s.q.insertInvite, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return core.ErrConflict
+		}
+		return s.writeOutbox(ctx, tx, w.Events)
+	})
+	if err != nil {
+		return fmt.Errorf("creating invite: %w", err)
+	}
+	return nil
+}
+
+// inviteArgs are insertInvite's arguments for inv.
+func inviteArgs(inv core.Invite) ([]any, error) {
+	groups, err := encodeGroups(inv.Groups)
+	if err != nil {
+		return nil, err
+	}
+	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
+		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, int32(inv.MaxUses), int32(inv.Uses),
+		nanos(inv.CreatedAt), nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)}, nil
+}
+
+// encodeGroups stores groups as a JSON array, or "" for none.
+func encodeGroups(groups []string) (string, error) {
+	if len(groups) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(groups)
+	return string(b), err
+}
+
+func decodeGroups(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var g []string
+	err := json.Unmarshal([]byte(s), &g)
+	return g, err
 }
 
 // writeInvites is one writer: it takes a request, every further one already queued up
@@ -92,8 +175,8 @@ func (s *Store) writeInvites() {
 }
 
 // claim returns the requests of a batch whose callers still wait, answering at once
-// those that repeat an earlier token hash of the batch with ErrConflict, as a second
-// statement would.
+// those that repeat an earlier ID of the batch with ErrConflict, as a second statement
+// would.
 func claim(batch []*createRequest) []*createRequest {
 	live := make([]*createRequest, 0, len(batch))
 	seen := make(map[string]bool, len(batch))
@@ -101,11 +184,11 @@ func claim(batch []*createRequest) []*createRequest {
 		if !r.state.CompareAndSwap(requestQueued, requestTaken) {
 			continue // its caller has gone
 		}
-		if h := string(r.inv.TokenHash); seen[h] {
+		if seen[r.inv.ID] {
 			r.done <- core.ErrConflict
 			continue
 		}
-		seen[string(r.inv.TokenHash)] = true
+		seen[r.inv.ID] = true
 		live = append(live, r)
 	}
 	return live
@@ -125,8 +208,8 @@ func (s *Store) writeBatch(ctx context.Context, live []*createRequest) {
 	for _, r := range live {
 		switch {
 		case err != nil:
-			r.done <- fmt.Errorf("postgres: creating invite: %w", err)
-		case !written[string(r.inv.TokenHash)]:
+			r.done <- fmt.Errorf("creating invite: %w", err)
+		case !written[r.inv.ID]:
 			r.done <- core.ErrConflict
 		default:
 			r.done <- nil
@@ -134,104 +217,301 @@ func (s *Store) writeBatch(ctx context.Context, live []*createRequest) {
 	}
 }
 
-// insertInvites writes invites in one statement, which commits on its own, and returns
-// the token hashes written; the others already existed.
+// insertInvites writes invites and their events in one statement, which commits on its
+// own, and returns the IDs written; the others already existed.
 func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[string]bool, error) {
 	n := len(reqs)
 	var (
-		hashes            = make([][]byte, n)
-		ids, hosts, kinds = make([]string, n), make([]string, n), make([]string, n)
-		users, inviters   = make([]string, n), make([]string, n)
-		allow             = make([]bool, n)
-		sources           = make([]string, n)
-		created, expires  = make([]int64, n), make([]int64, n)
+		ids              = make([]string, n)
+		hashes           = make([][]byte, n)
+		hosts, kinds     = make([]string, n), make([]string, n)
+		users, inviters  = make([]string, n), make([]string, n)
+		allow            = make([]bool, n)
+		creators, notes  = make([]string, n), make([]string, n)
+		groups           = make([]string, n)
+		maxUses, uses    = make([]int32, n), make([]int32, n)
+		created, expires = make([]int64, n), make([]int64, n)
+		revoked, ended   = make([]*int64, n), make([]*int64, n)
+		evIDs, evInvites []string
+		evTypes, evHosts []string
+		evPayloads       []string
+		evTimes          []int64
 	)
 	for i, r := range reqs {
 		inv := r.inv
-		hashes[i], ids[i], hosts[i], kinds[i] = inv.TokenHash, inv.ID, inv.Host, string(inv.Kind)
-		users[i], inviters[i], allow[i], sources[i] = inv.Username, inv.Inviter, inv.AllowRegister, inv.Source
+		g, err := encodeGroups(inv.Groups)
+		if err != nil {
+			return nil, err
+		}
+		ids[i], hashes[i], hosts[i], kinds[i] = inv.ID, inv.TokenHash, inv.Host, string(inv.Kind)
+		users[i], inviters[i], allow[i], creators[i] = inv.Username, inv.Inviter, inv.AllowRegister, inv.CreatedBy
+		notes[i], groups[i], maxUses[i], uses[i] = inv.Note, g, int32(inv.MaxUses), int32(inv.Uses)
 		created[i], expires[i] = nanos(inv.CreatedAt), nanos(inv.ExpiresAt)
+		revoked[i], ended[i] = nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)
+		for _, e := range r.events {
+			payload, err := json.Marshal(e)
+			if err != nil {
+				return nil, fmt.Errorf("encoding event %s: %w", e.ID, err)
+			}
+			evIDs, evInvites = append(evIDs, e.ID), append(evInvites, inv.ID)
+			evTypes, evHosts = append(evTypes, string(e.Type)), append(evHosts, e.Host)
+			evPayloads, evTimes = append(evPayloads, string(payload)), append(evTimes, nanos(e.Time))
+		}
 	}
 	rows, err := s.pool.Query(ctx, s.q.createInvites,
-		hashes, ids, hosts, kinds, users, inviters, allow, sources, created, expires)
+		ids, hashes, hosts, kinds, users, inviters, allow, creators, notes, groups, maxUses, uses,
+		created, expires, revoked, ended,
+		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes)
 	if err != nil {
 		return nil, err
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, err
 	}
 	written := make(map[string]bool, len(got))
-	for _, h := range got {
-		written[string(h)] = true
+	for _, id := range got {
+		written[id] = true
 	}
 	return written, nil
 }
 
 // Invite implements core.Store; ErrNotFound if there is no such invite.
-// It returns expired invites too.
-func (s *Store) Invite(ctx context.Context, tokenHash []byte) (core.Invite, error) {
-	inv, err := scanInvite(s.pool.QueryRow(ctx, s.q.invite, tokenHash))
+func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
+	inv, err := scanInvite(s.pool.QueryRow(ctx, s.q.invite, id))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return core.Invite{}, core.ErrNotFound
 	case err != nil:
-		return core.Invite{}, fmt.Errorf("postgres: reading invite: %w", err)
+		return core.Invite{}, fmt.Errorf("reading invite: %w", err)
 	}
 	return inv, nil
 }
 
-// ConsumeInvite implements core.Store: one DELETE … RETURNING, which of concurrent
-// calls on any node at most one wins; when it deletes nothing, a read tells
-// ErrNotFound, ErrExpired and ErrForbidden apart.
-func (s *Store) ConsumeInvite(ctx context.Context, tokenHash []byte, username string, now time.Time) (core.Invite, error) {
-	inv, err := scanInvite(s.pool.QueryRow(ctx, s.q.consumeInvite, tokenHash, nanos(now), username))
-	switch {
-	case err == nil:
-		return inv, nil
-	case !errors.Is(err, pgx.ErrNoRows):
-		return core.Invite{}, fmt.Errorf("postgres: consuming invite: %w", err)
+// Redemptions implements core.Store.
+func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) {
+	rows, err := s.pool.Query(ctx, s.q.uses, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading redemptions: %w", err)
 	}
-	var live bool
-	err = s.pool.QueryRow(ctx, s.q.inviteState, tokenHash, nanos(now)).Scan(&live)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return core.Invite{}, core.ErrNotFound
-	case err != nil:
-		return core.Invite{}, fmt.Errorf("postgres: consuming invite: %w", err)
-	case !live:
-		return core.Invite{}, core.ErrExpired
+	uses, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Use, error) {
+		var (
+			u  core.Use
+			at int64
+		)
+		err := r.Scan(&u.JID, &at)
+		u.At = fromNanos(at)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading redemptions: %w", err)
 	}
-	return core.Invite{}, core.ErrForbidden
+	return uses, nil
 }
 
-// DeleteExpiredInvites implements core.Store.
+// statusCond is the condition of a status at the time of parameter $n.
+func statusCond(st core.Status, n int) string {
+	const used = `(max_uses > 0 AND uses >= max_uses)`
+	p := "$" + strconv.Itoa(n)
+	switch st {
+	case core.StatusRevoked:
+		return `revoked_at IS NOT NULL`
+	case core.StatusUsed:
+		return `(revoked_at IS NULL AND ` + used + `)`
+	case core.StatusExpired:
+		return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at <= ` + p + `)`
+	}
+	return strings.ReplaceAll(pendingCond, "$now", p)
+}
+
+// ListInvites implements core.Store.
+func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.Invite, error) {
+	var b strings.Builder
+	args := []any{f.Host}
+	b.WriteString(`SELECT ` + inviteColumns + ` FROM ` + s.q.schema + `.invites WHERE host = $1`)
+	if f.CreatedBy != "" {
+		args = append(args, f.CreatedBy)
+		b.WriteString(` AND created_by = $` + strconv.Itoa(len(args)))
+	}
+	switch f.Status {
+	case core.StatusPending, core.StatusExpired:
+		args = append(args, nanos(f.Now))
+		b.WriteString(` AND ` + statusCond(f.Status, len(args)))
+	case core.StatusUsed, core.StatusRevoked:
+		b.WriteString(` AND ` + statusCond(f.Status, 0))
+	}
+	if f.Before != nil {
+		args = append(args, nanos(f.Before.CreatedAt), f.Before.ID)
+		b.WriteString(fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args)))
+	}
+	args = append(args, max(f.Limit, 1))
+	b.WriteString(` ORDER BY created_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args)))
+	rows, err := s.pool.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing invites: %w", err)
+	}
+	invs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Invite, error) { return scanInvite(r) })
+	if err != nil {
+		return nil, fmt.Errorf("listing invites: %w", err)
+	}
+	return invs, nil
+}
+
+// ChangeInvite implements core.Store: the row is read FOR UPDATE, so that changes of one
+// invite on any number of nodes run one after another, each seeing the last one's
+// result.
+func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (core.Invite, error) {
+	var out core.Invite
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		inv, err := scanInvite(tx.QueryRow(ctx, s.q.inviteForUpdate, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return core.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		before := inv
+		c, err := change(&inv)
+		if err != nil {
+			return err
+		}
+		if inv.Uses != before.Uses || inv.MaxUses != before.MaxUses || inv.Note != before.Note ||
+			!inv.ExpiresAt.Equal(before.ExpiresAt) || !inv.RevokedAt.Equal(before.RevokedAt) ||
+			!inv.EndedAt.Equal(before.EndedAt) {
+			if _, err := tx.Exec(ctx, s.q.updateInvite, id, int32(inv.Uses), int32(inv.MaxUses), inv.Note,
+				nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)); err != nil {
+				return err
+			}
+		}
+		if u := c.Use; u != nil {
+			if _, err := tx.Exec(ctx, s.q.insertUse, id, nanos(u.At), u.JID); err != nil {
+				return err
+			}
+		}
+		if err := s.writeOutbox(ctx, tx, c.Events); err != nil {
+			return err
+		}
+		out = inv
+		return nil
+	})
+	if err != nil {
+		return core.Invite{}, err
+	}
+	return out, nil
+}
+
+// ExpireInvites implements core.Store.
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) ([]core.Invite, error) {
+	var out []core.Invite
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, s.q.expire, nanos(now), max(limit, 1))
+		if err != nil {
+			return err
+		}
+		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Invite, error) { return scanInvite(r) }); err != nil {
+			return err
+		}
+		if event == nil {
+			return nil
+		}
+		events := make([]core.Event, len(out))
+		for i, inv := range out {
+			events[i] = event(inv)
+		}
+		return s.writeOutbox(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("noting expired invites: %w", err)
+	}
+	return out, nil
+}
+
+// purgeBatch bounds the invites one purge statement deletes.
+const purgeBatch = 1000
+
+// PurgeInvites implements core.Store, in statements of at most purgeBatch invites.
 // It also drops rate limit rows whose budget is full again, which mean the same as no
 // row.
-func (s *Store) DeleteExpiredInvites(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, s.q.deleteExpired, nanos(now))
-	if err != nil {
-		return 0, fmt.Errorf("postgres: deleting expired invites: %w", err)
+func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, s.q.purge, nanos(endedBefore), purgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("purging invites: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeBatch {
+			break
+		}
 	}
 	if _, err := s.pool.Exec(ctx, s.q.deleteIdleRates, nanos(now)); err != nil {
-		return tag.RowsAffected(), fmt.Errorf("postgres: deleting idle rate limits: %w", err)
+		return total, fmt.Errorf("purging idle rate limits: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return total, nil
+}
+
+// writeOutbox writes events to the outbox in tx.
+func (s *Store) writeOutbox(ctx context.Context, tx pgx.Tx, events []core.Event) error {
+	for _, e := range events {
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encoding event %s: %w", e.ID, err)
+		}
+		if _, err := tx.Exec(ctx, s.q.insertOutbox, e.ID, string(e.Type), e.Host, string(payload), nanos(e.Time)); err != nil {
+			return fmt.Errorf("writing event %s to the outbox: %w", e.ID, err)
+		}
+	}
+	return nil
 }
 
 // scanInvite reads a row of inviteColumns.
 func scanInvite(row pgx.Row) (core.Invite, error) {
 	var (
 		inv              core.Invite
-		kind             string
+		kind, groups     string
+		maxUses, uses    int32
 		created, expires int64
+		revoked, ended   *int64
 	)
-	if err := row.Scan(&inv.TokenHash, &inv.ID, &inv.Host, &kind, &inv.Username, &inv.Inviter,
-		&inv.AllowRegister, &inv.Source, &created, &expires); err != nil {
+	if err := row.Scan(&inv.ID, &inv.TokenHash, &inv.Host, &kind, &inv.Username, &inv.Inviter,
+		&inv.AllowRegister, &inv.CreatedBy, &inv.Note, &groups, &maxUses, &uses,
+		&created, &expires, &revoked, &ended); err != nil {
 		return core.Invite{}, err
 	}
+	g, err := decodeGroups(groups)
+	if err != nil {
+		return core.Invite{}, fmt.Errorf("invite %s: reading its groups: %w", inv.ID, err)
+	}
 	inv.Kind = core.Kind(kind)
+	inv.Groups = g
+	inv.MaxUses, inv.Uses = int(maxUses), int(uses)
 	inv.CreatedAt = fromNanos(created)
 	inv.ExpiresAt = fromNanos(expires)
+	inv.RevokedAt = fromNullNanos(revoked)
+	inv.EndedAt = fromNullNanos(ended)
 	return inv, nil
+}
+
+// OutboxEvents returns up to limit events of the outbox that are not delivered yet,
+// oldest first (by ID, which is time-ordered).
+func (s *Store) OutboxEvents(ctx context.Context, limit int) ([]core.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT payload::text FROM `+s.q.schema+`.outbox
+		WHERE delivered_at IS NULL ORDER BY id LIMIT $1`, max(limit, 1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the outbox: %w", err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Event, error) {
+		var (
+			payload string
+			e       core.Event
+		)
+		if err := r.Scan(&payload); err != nil {
+			return e, err
+		}
+		return e, json.Unmarshal([]byte(payload), &e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the outbox: %w", err)
+	}
+	return events, nil
 }

@@ -14,15 +14,20 @@ import (
 )
 
 // CreateKey implements core.Store; ErrConflict if the ID exists.
-func (s *Store) CreateKey(ctx context.Context, k core.Key) error {
-	_, err := s.pool.Exec(ctx, s.q.createKey,
-		k.ID, k.Host, k.Name, k.SecretHash, nanos(k.CreatedAt), nullNanos(k.ExpiresAt),
-		int64(k.MaxTTL), int64(k.Rate.N), int64(k.Rate.Period), nullNanos(k.LastUsed), k.Uses)
+func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, s.q.createKey,
+			k.ID, k.Host, k.Name, k.SecretHash, nanos(k.CreatedAt), nullNanos(k.ExpiresAt),
+			int64(k.MaxTTL), int64(k.Rate.N), int64(k.Rate.Period), nullNanos(k.LastUsed), k.Uses, k.Manage); err != nil {
+			return err
+		}
+		return s.writeOutbox(ctx, tx, events)
+	})
 	switch {
 	case isUniqueViolation(err):
 		return core.ErrConflict
 	case err != nil:
-		return fmt.Errorf("postgres: creating key: %w", err)
+		return fmt.Errorf("creating key: %w", err)
 	}
 	return nil
 }
@@ -34,7 +39,7 @@ func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
 	case errors.Is(err, pgx.ErrNoRows):
 		return core.Key{}, core.ErrNotFound
 	case err != nil:
-		return core.Key{}, fmt.Errorf("postgres: reading key: %w", err)
+		return core.Key{}, fmt.Errorf("reading key: %w", err)
 	}
 	return k, nil
 }
@@ -44,27 +49,78 @@ func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
 func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
 	rows, err := s.pool.Query(ctx, s.q.keys, host)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: listing keys: %w", err)
+		return nil, fmt.Errorf("listing keys: %w", err)
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Key, error) { return scanKey(r) })
 	if err != nil {
-		return nil, fmt.Errorf("postgres: listing keys: %w", err)
+		return nil, fmt.Errorf("listing keys: %w", err)
 	}
 	return keys, nil
 }
 
 // DeleteKey implements core.Store; ErrNotFound if the host has no key with that ID.
-// The key's rate limit state is deleted with it.
-func (s *Store) DeleteKey(ctx context.Context, host, id string) error {
+// The key's rate limit state is deleted with it, and a notification tells every node's
+// listener (see KeysVersion) when the transaction commits. DeleteKey returns once every
+// listener of the schema connected at the commit has acknowledged the notification
+// (or after ackTimeout, should one not answer: its node then stops trusting its
+// memory within its listener's idle check and the key cache's TTL).
+//
+// A store opened just before (the key command line) first waits, up to ackTimeout, for
+// its own listener to connect: without it, it could not hear the acknowledgements.
+func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) error {
+	wctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	err := s.WaitKeysWatched(wctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("deleting key: %w", ctx.Err())
+	}
+	token, w := s.listen.expect()
+	defer s.listen.forget(token)
 	var n int64
-	if err := s.pool.QueryRow(ctx, s.q.deleteKey, host, id).Scan(&n); err != nil {
-		return fmt.Errorf("postgres: deleting key: %w", err)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, s.q.deleteKey, host, id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if w != nil {
+			// Listeners that connect after this count see the deletion as a
+			// reconnection, which also invalidates their memory.
+			var listeners int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`,
+				s.listen.name()).Scan(&listeners); err != nil {
+				return err
+			}
+			s.listen.setWant(w, listeners)
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.listen.channel, notifyDelete+token); err != nil {
+			return err
+		}
+		return s.writeOutbox(ctx, tx, events)
+	})
+	if err != nil {
+		return fmt.Errorf("deleting key: %w", err)
 	}
 	if n == 0 {
 		return core.ErrNotFound
 	}
+	s.listen.bump()
+	if w != nil {
+		t := time.NewTimer(ackTimeout)
+		defer t.Stop()
+		select {
+		case <-w.done:
+		case <-t.C:
+			s.log.Warn("not every node acknowledged a key deletion in time", "key", id, "wait", ackTimeout)
+		case <-ctx.Done():
+		}
+	}
 	return nil
 }
+
+// ackTimeout bounds how long DeleteKey waits for the other nodes' acknowledgements.
+const ackTimeout = 2 * time.Second
 
 // AddKeyUses implements core.Store, in one statement whatever the number of keys.
 // Batches for one key are summed first; uses of keys that no longer exist are dropped.
@@ -102,7 +158,7 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return fmt.Errorf("postgres: adding key uses: %w", ctx.Err())
+				return fmt.Errorf("adding key uses: %w", ctx.Err())
 			case <-t.C:
 			}
 		}
@@ -111,7 +167,7 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: adding key uses: %w", err)
+		return fmt.Errorf("adding key uses: %w", err)
 	}
 	return nil
 }
@@ -125,7 +181,7 @@ func scanKey(row pgx.Row) (core.Key, error) {
 		maxTTL, rateN, ratePeriod int64
 	)
 	if err := row.Scan(&k.ID, &k.Host, &k.Name, &k.SecretHash, &created, &expires,
-		&maxTTL, &rateN, &ratePeriod, &lastUsed, &k.Uses); err != nil {
+		&maxTTL, &rateN, &ratePeriod, &lastUsed, &k.Uses, &k.Manage); err != nil {
 		return core.Key{}, err
 	}
 	k.CreatedAt = fromNanos(created)

@@ -49,6 +49,55 @@ func migrations() []string {
 		COMMENT ON TABLE {s}.keys IS 'invites: API keys; times are Unix nanoseconds, durations nanoseconds';
 		COMMENT ON TABLE {s}.invites IS 'invites: pending invites, by SHA-256 of the token';
 		COMMENT ON TABLE {s}.rate_limits IS 'invites: GCRA theoretical arrival time per key, Unix nanoseconds';`,
+
+		// 2: the invite lifecycle (issue 13), time-ordered invite IDs (issue 11), keys
+		// that manage their host's invites, and the event outbox. Invites are now keyed
+		// by their ID (new IDs are time-ordered, so the primary key index appends); the
+		// old rows keep their IDs, derived from their token hashes, so that their
+		// tokens keep working.
+		`ALTER TABLE {s}.invites RENAME COLUMN source TO created_by;
+		UPDATE {s}.invites SET created_by = 'xmpp:' || substr(created_by, 7) WHERE created_by LIKE 'adhoc/%';
+		ALTER TABLE {s}.invites DROP CONSTRAINT invites_pkey;
+		-- IDs compare byte by byte whatever the database's collation: their ASCII
+		-- order is time order, so the primary key index appends.
+		ALTER TABLE {s}.invites ALTER COLUMN id TYPE text COLLATE "C";
+		ALTER TABLE {s}.invites ADD PRIMARY KEY (id);
+		ALTER TABLE {s}.invites
+			ADD COLUMN note       text NOT NULL DEFAULT '',
+			ADD COLUMN groups     text NOT NULL DEFAULT '',
+			ADD COLUMN max_uses   integer NOT NULL DEFAULT 1 CHECK (max_uses >= 0),
+			ADD COLUMN uses       integer NOT NULL DEFAULT 0 CHECK (uses >= 0),
+			ADD COLUMN revoked_at bigint,
+			ADD COLUMN ended_at   bigint;
+		DROP INDEX {s}.invites_expires;
+		CREATE INDEX invites_host ON {s}.invites (host, created_at, id);
+		CREATE INDEX invites_creator ON {s}.invites (host, created_by, created_at, id);
+		CREATE INDEX invites_pending ON {s}.invites (expires_at) WHERE ended_at IS NULL;
+		CREATE INDEX invites_ended ON {s}.invites (ended_at) WHERE ended_at IS NOT NULL;
+		CREATE TABLE {s}.redemptions (
+			invite_id text COLLATE "C" NOT NULL,
+			at        bigint NOT NULL,
+			jid       text NOT NULL,
+			PRIMARY KEY (invite_id, at, jid)
+		);
+		ALTER TABLE {s}.keys ADD COLUMN manage boolean NOT NULL DEFAULT false;
+		CREATE TABLE {s}.outbox (
+			id              text COLLATE "C" PRIMARY KEY,
+			type            text NOT NULL,
+			host            text NOT NULL DEFAULT '',
+			payload         jsonb NOT NULL,
+			created_at      bigint NOT NULL,
+			attempts        integer NOT NULL DEFAULT 0,
+			next_attempt_at bigint NOT NULL,
+			lease_owner     text,
+			lease_until     bigint,
+			delivered_at    bigint,
+			last_error      text
+		);
+		CREATE INDEX outbox_due ON {s}.outbox (next_attempt_at) WHERE delivered_at IS NULL;
+		COMMENT ON TABLE {s}.invites IS 'invites: invites by ID, with SHA-256 of the token; times are Unix nanoseconds';
+		COMMENT ON TABLE {s}.redemptions IS 'invites: each use of an invite';
+		COMMENT ON TABLE {s}.outbox IS 'invites: events written with their change, for delivery (webhooks); times are Unix nanoseconds';`,
 	}
 }
 
@@ -58,52 +107,52 @@ func migrations() []string {
 func (s *Store) migrate(ctx context.Context) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: migrating: %w", err)
+		return fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 		"github.com/xmpp-invites/invites/migrate:"+s.schema); err != nil {
-		return fmt.Errorf("postgres: taking the migration lock: %w", err)
+		return fmt.Errorf("taking the migration lock: %w", err)
 	}
 	q := func(sql string) string { return strings.ReplaceAll(sql, "{s}", s.q.schema) }
 	// CREATE SCHEMA needs the CREATE privilege on the database even when the schema
 	// exists, which a role that only owns its schema lacks: look first.
 	var exists bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, s.schema).Scan(&exists); err != nil {
-		return fmt.Errorf("postgres: looking up schema %s: %w", s.schema, err)
+		return fmt.Errorf("looking up schema %s: %w", s.schema, err)
 	}
 	if !exists {
 		if _, err := tx.Exec(ctx, q(`CREATE SCHEMA {s}`)); err != nil {
-			return fmt.Errorf("postgres: creating schema %s: %w", s.schema, err)
+			return fmt.Errorf("creating schema %s: %w", s.schema, err)
 		}
 	}
 	if _, err := tx.Exec(ctx, q(`CREATE TABLE IF NOT EXISTS {s}.schema_version (
 		version    integer PRIMARY KEY,
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`)); err != nil {
-		return fmt.Errorf("postgres: creating schema_version: %w", err)
+		return fmt.Errorf("creating schema_version: %w", err)
 	}
 	var v int
 	if err := tx.QueryRow(ctx, q(`SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version`)).Scan(&v); err != nil {
-		return fmt.Errorf("postgres: reading schema version: %w", err)
+		return fmt.Errorf("reading schema version: %w", err)
 	}
 	all := migrations()
 	if v > len(all) {
-		return fmt.Errorf("postgres: schema %s is at version %d, newer than this program (%d)", s.schema, v, len(all))
+		return fmt.Errorf("the store's schema %s is at version %d, made by a newer version of invites than this one (which knows %d): upgrade invites", s.schema, v, len(all))
 	}
 	for i := v; i < len(all); i++ {
 		if _, err := tx.Exec(ctx, q(all[i])); err != nil {
-			return fmt.Errorf("postgres: migration %d: %w", i+1, err)
+			return fmt.Errorf("migrating the store to schema %d: %w", i+1, err)
 		}
 		if _, err := tx.Exec(ctx, q(`INSERT INTO {s}.schema_version (version) VALUES ($1)`), i+1); err != nil {
-			return fmt.Errorf("postgres: migration %d: %w", i+1, err)
+			return fmt.Errorf("migrating the store to schema %d: %w", i+1, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: migrating: %w", err)
+		return fmt.Errorf("migrating: %w", err)
 	}
 	if v < len(all) {
-		s.log.Info("postgres: schema migrated", "schema", s.schema, "from", v, "to", len(all))
+		s.log.Info("store schema migrated", "schema", s.schema, "from", v, "to", len(all))
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ type Store struct {
 	schema string
 	log    *slog.Logger
 	q      queries
+	listen *listener
 
 	// Group commit of invites: CreateInvite queues on creates, writers drain it.
 	createMu     sync.RWMutex // held for reading while queuing; for writing by Close
@@ -85,7 +86,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN with its password; pgconn redacts it.
-		return nil, fmt.Errorf("postgres: reading data source name: %w", err)
+		return nil, fmt.Errorf("reading the PostgreSQL address: %w", err)
 	}
 	schema := opts.Schema
 	if schema == "" {
@@ -95,10 +96,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		schema = DefaultSchema
 	}
 	if len(schema) > 63 || strings.ContainsRune(schema, 0) {
-		return nil, fmt.Errorf("postgres: invalid schema name %q", schema)
+		return nil, fmt.Errorf("%q is not a valid PostgreSQL schema name", schema)
 	}
 	if opts.MaxConns < 0 || opts.MaxBatch < 0 || opts.MaxBatch > 4096 || opts.Writers < 0 || opts.WriteTimeout < 0 {
-		return nil, errors.New("postgres: options out of range")
+		return nil, errors.New("PostgreSQL store options out of range")
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
@@ -122,7 +123,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connecting: %w", err)
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	s := &Store{
 		pool:         pool,
@@ -137,6 +138,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.listen = newListener(cfg.ConnConfig, schema, opts.Logger)
 	s.writers.Add(opts.Writers)
 	for range opts.Writers {
 		go s.writeInvites()
@@ -175,9 +177,33 @@ func (s *Store) Close() error {
 		close(s.creates)
 		s.createMu.Unlock()
 		s.writers.Wait()
+		s.listen.close()
 		s.pool.Close()
 	})
 	return nil
+}
+
+// KeysVersion implements core.KeyWatcher: the number of key deletions this node has
+// seen, counted by a listener of PostgreSQL notifications on a connection of its own;
+// while that connection is down it vouches for nothing, and every node reads keys from
+// the database on each request.
+func (s *Store) KeysVersion() (uint64, bool) { return s.listen.state() }
+
+// WaitKeysWatched waits until the store's key listener is connected, or ctx ends: a
+// node that has just started reads keys on every request until then.
+func (s *Store) WaitKeysWatched(ctx context.Context) error {
+	for {
+		if _, ok := s.listen.state(); ok {
+			return nil
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.
@@ -217,4 +243,5 @@ func fromNullNanos(n *int64) time.Time {
 var (
 	_ core.Store       = (*Store)(nil)
 	_ core.RateLimiter = (*Store)(nil)
+	_ core.KeyWatcher  = (*Store)(nil)
 )

@@ -1,8 +1,9 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"net/url"
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
@@ -74,13 +77,13 @@ var now = time.Date(2026, 5, 4, 3, 2, 1, 123456789, time.UTC)
 
 func newInvite(t testing.TB, mod func(*core.Invite)) core.Invite {
 	t.Helper()
-	token, err := core.NewToken()
-	if err != nil {
+	var b [9]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	h := core.HashToken(token)
-	inv := core.Invite{ID: core.InviteID(h), TokenHash: h, Host: "example.com", Kind: core.KindAccount,
-		Source: "test", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	inv := core.Invite{ID: id, TokenHash: core.HashToken(id + "secret"), Host: "example.com", Kind: core.KindAccount,
+		CreatedBy: "test", MaxUses: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if mod != nil {
 		mod(&inv)
 	}
@@ -95,8 +98,8 @@ func TestOpenUnreachable(t *testing.T) {
 		s.Close()
 		t.Fatal("Open on a closed port succeeded")
 	}
-	if !strings.HasPrefix(err.Error(), "postgres: ") {
-		t.Errorf("error %q lacks the package prefix", err)
+	if strings.HasPrefix(err.Error(), "postgres: ") || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Errorf("error %q should name PostgreSQL in words, without a package prefix", err)
 	}
 }
 
@@ -137,10 +140,11 @@ func TestSchemaChoice(t *testing.T) {
 		}
 		var n int
 		err := s.Pool().QueryRow(testCtx(t),
-			`SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('keys', 'invites', 'rate_limits', 'schema_version')`,
+			`SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN
+				('keys', 'invites', 'rate_limits', 'schema_version', 'redemptions', 'outbox')`,
 			tc.want).Scan(&n)
-		if err != nil || n != 4 {
-			t.Errorf("%d: %d tables in %s (%v), want 4", i, n, tc.want, err)
+		if err != nil || n != 6 {
+			t.Errorf("%d: %d tables in %s (%v), want 6", i, n, tc.want, err)
 		}
 	}
 }
@@ -188,8 +192,8 @@ func TestMigrationsConcurrent(t *testing.T) {
 		}
 		versions = append(versions, v)
 	}
-	if rows.Err() != nil || len(versions) != 1 || versions[0] != 1 {
-		t.Fatalf("schema_version rows %v (%v), want [1]", versions, rows.Err())
+	if rows.Err() != nil || fmt.Sprint(versions) != "[1 2]" {
+		t.Fatalf("schema_version rows %v (%v), want [1 2]", versions, rows.Err())
 	}
 }
 
@@ -206,202 +210,6 @@ func TestMigrationNewerRefused(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("error %q does not say the schema is newer", err)
-	}
-}
-
-func TestKeys(t *testing.T) {
-	s := fresh(t)
-	ctx := testCtx(t)
-	created := now.Truncate(time.Second)
-	keys := []core.Key{
-		{ID: "key000000001", Host: "example.com", Name: "first", SecretHash: bytes.Repeat([]byte{1}, 32), CreatedAt: created},
-		{ID: "key000000000", Host: "example.com", Name: "second, same second", SecretHash: bytes.Repeat([]byte{2}, 32), CreatedAt: created,
-			ExpiresAt: created.Add(time.Hour), MaxTTL: 48 * time.Hour, Rate: core.Rate{N: 10, Period: time.Minute}},
-		{ID: "key000000002", Host: "other.example", SecretHash: bytes.Repeat([]byte{3}, 32), CreatedAt: created.Add(-time.Hour)},
-	}
-	for _, k := range keys {
-		if err := s.CreateKey(ctx, k); err != nil {
-			t.Fatalf("CreateKey(%s): %v", k.ID, err)
-		}
-	}
-	if err := s.CreateKey(ctx, keys[0]); !errors.Is(err, core.ErrConflict) {
-		t.Fatalf("duplicate CreateKey: %v, want ErrConflict", err)
-	}
-	got, err := s.Key(ctx, keys[1].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(keys[1]) {
-		t.Errorf("Key = %+v, want %+v", got, keys[1])
-	}
-	list, err := s.Keys(ctx, "example.com")
-	if err != nil || len(list) != 2 || list[0].ID != keys[0].ID || list[1].ID != keys[1].ID {
-		t.Fatalf("Keys = %v, %v; want the first two in creation order", list, err)
-	}
-
-	uses := []core.KeyUse{
-		{ID: keys[0].ID, Count: 2, LastUsed: now},
-		{ID: keys[0].ID, Count: 3, LastUsed: now.Add(-time.Minute)},
-		{ID: "nosuchkey000", Count: 1, LastUsed: now},
-		{ID: keys[1].ID, Count: 1},
-	}
-	if err := s.AddKeyUses(ctx, uses); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddKeyUses(ctx, uses[:1]); err != nil {
-		t.Fatal(err)
-	}
-	k0, _ := s.Key(ctx, keys[0].ID)
-	k1, _ := s.Key(ctx, keys[1].ID)
-	if k0.Uses != 7 || !k0.LastUsed.Equal(now) || k1.Uses != 1 || !k1.LastUsed.IsZero() {
-		t.Errorf("after AddKeyUses: %s %d %v, %s %d %v", k0.ID, k0.Uses, k0.LastUsed, k1.ID, k1.Uses, k1.LastUsed)
-	}
-
-	if err := s.DeleteKey(ctx, "other.example", keys[0].ID); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("DeleteKey on another host: %v, want ErrNotFound", err)
-	}
-	if err := s.DeleteKey(ctx, "example.com", keys[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Key(ctx, keys[0].ID); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("Key after delete: %v, want ErrNotFound", err)
-	}
-	if err := s.DeleteKey(ctx, "example.com", keys[0].ID); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("second DeleteKey: %v, want ErrNotFound", err)
-	}
-}
-
-func TestInvites(t *testing.T) {
-	s := fresh(t)
-	ctx := testCtx(t)
-	inv := newInvite(t, func(i *core.Invite) {
-		i.Kind, i.Inviter, i.AllowRegister, i.Username = core.KindContact, "alice", true, "bob"
-		i.Token = "not stored"
-	})
-	if err := s.CreateInvite(ctx, inv); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateInvite(ctx, inv); !errors.Is(err, core.ErrConflict) {
-		t.Fatalf("duplicate CreateInvite: %v, want ErrConflict", err)
-	}
-	got, err := s.Invite(ctx, inv.TokenHash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := inv
-	want.Token = ""
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("Invite = %+v\nwant %+v", got, want)
-	}
-	var n int
-	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM invites WHERE token_hash = $1 AND source = 'test'`, inv.TokenHash).Scan(&n); err != nil || n != 1 {
-		t.Errorf("stored by SHA-256 of the token: %d rows, %v", n, err)
-	}
-	if _, err := s.Invite(ctx, core.HashToken("nosuchtoken")); !errors.Is(err, core.ErrNotFound) {
-		t.Errorf("Invite of unknown hash: %v, want ErrNotFound", err)
-	}
-}
-
-func TestConsumeInvite(t *testing.T) {
-	s := fresh(t)
-	ctx := testCtx(t)
-	tests := []struct {
-		inv      func(*core.Invite)
-		username string
-		at       time.Time
-		want     error
-	}{
-		0:  {username: "alice", at: now},
-		1:  {username: "alice", at: now.Add(time.Hour), want: core.ErrExpired},
-		2:  {username: "alice", at: now.Add(time.Hour - time.Nanosecond)},
-		3:  {inv: func(i *core.Invite) { i.Username = "bob" }, username: "alice", at: now, want: core.ErrForbidden},
-		4:  {inv: func(i *core.Invite) { i.Username = "bob" }, username: "bob", at: now},
-		5:  {inv: func(i *core.Invite) { i.Username = "bob" }, username: "alice", at: now.Add(2 * time.Hour), want: core.ErrExpired},
-		6:  {inv: func(i *core.Invite) { i.Kind, i.Inviter = core.KindContact, "carol" }, username: "alice", at: now, want: core.ErrForbidden},
-		7:  {inv: func(i *core.Invite) { i.Kind, i.Inviter, i.AllowRegister = core.KindContact, "carol", true }, username: "alice", at: now},
-		8:  {inv: func(i *core.Invite) { i.Kind = "" }, username: "alice", at: now, want: core.ErrForbidden},
-		9:  {inv: func(i *core.Invite) { i.TokenHash = nil }, username: "alice", at: now, want: core.ErrNotFound},
-		10: {inv: func(i *core.Invite) { i.Kind = core.KindContact }, username: "alice", at: now.Add(time.Hour), want: core.ErrExpired},
-	}
-	for i, tc := range tests {
-		inv := newInvite(t, tc.inv)
-		stored := inv.TokenHash != nil
-		if !stored {
-			inv.TokenHash = core.HashToken(fmt.Sprint("absent", i))
-		} else if err := s.CreateInvite(ctx, inv); err != nil {
-			t.Fatalf("%d: CreateInvite: %v", i, err)
-		}
-		got, err := s.ConsumeInvite(ctx, inv.TokenHash, tc.username, tc.at)
-		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-			t.Errorf("%d: ConsumeInvite: %v, want %v", i, err, tc.want)
-			continue
-		}
-		_, after := s.Invite(ctx, inv.TokenHash)
-		if tc.want == nil {
-			if !bytes.Equal(got.TokenHash, inv.TokenHash) || got.Username != inv.Username || got.Kind != inv.Kind {
-				t.Errorf("%d: consumed %+v, want %+v", i, got, inv)
-			}
-			if !errors.Is(after, core.ErrNotFound) {
-				t.Errorf("%d: invite still there after consuming: %v", i, after)
-			}
-			if _, err := s.ConsumeInvite(ctx, inv.TokenHash, tc.username, tc.at); !errors.Is(err, core.ErrNotFound) {
-				t.Errorf("%d: second ConsumeInvite: %v, want ErrNotFound", i, err)
-			}
-		} else if stored && after != nil {
-			t.Errorf("%d: failed consume changed the invite: %v", i, after)
-		}
-	}
-}
-
-func TestConsumeInviteConcurrent(t *testing.T) {
-	s := fresh(t)
-	ctx := testCtx(t)
-	inv := newInvite(t, nil)
-	if err := s.CreateInvite(ctx, inv); err != nil {
-		t.Fatal(err)
-	}
-	const n = 100
-	var wins, notFound atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, err := s.ConsumeInvite(ctx, inv.TokenHash, fmt.Sprint("user", i), now)
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case errors.Is(err, core.ErrNotFound):
-				notFound.Add(1)
-			default:
-				t.Errorf("ConsumeInvite: %v", err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if wins.Load() != 1 || notFound.Load() != n-1 {
-		t.Fatalf("%d successes and %d not found, want 1 and %d", wins.Load(), notFound.Load(), n-1)
-	}
-}
-
-func TestDeleteExpiredInvites(t *testing.T) {
-	s := fresh(t)
-	ctx := testCtx(t)
-	var live core.Invite
-	for i := range 5 {
-		inv := newInvite(t, func(inv *core.Invite) { inv.ExpiresAt = now.Add(time.Duration(i-2) * time.Minute) })
-		if err := s.CreateInvite(ctx, inv); err != nil {
-			t.Fatal(err)
-		}
-		live = inv
-	}
-	n, err := s.DeleteExpiredInvites(ctx, now)
-	if err != nil || n != 3 {
-		t.Fatalf("DeleteExpiredInvites = %d, %v; want 3 (expiring before and at now)", n, err)
-	}
-	if _, err := s.Invite(ctx, live.TokenHash); err != nil {
-		t.Errorf("unexpired invite gone: %v", err)
 	}
 }
 
@@ -425,7 +233,7 @@ func TestCreateInviteBatched(t *testing.T) {
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range invs {
-				wg.Go(func() { errs[i] = s.CreateInvite(ctx, invs[i]) })
+				wg.Go(func() { errs[i] = s.CreateInvite(ctx, invs[i], core.InviteWrite{}) })
 			}
 			wg.Wait()
 			for i := 0; i < n; i += 3 {
@@ -449,7 +257,7 @@ func TestCreateInviteCanceled(t *testing.T) {
 	s := fresh(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.CreateInvite(ctx, newInvite(t, nil)); !errors.Is(err, context.Canceled) {
+	if err := s.CreateInvite(ctx, newInvite(t, nil), core.InviteWrite{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CreateInvite with a canceled context: %v", err)
 	}
 }
@@ -466,7 +274,7 @@ func TestCloseFinishesWrites(t *testing.T) {
 	var ok atomic.Int32
 	for range n {
 		wg.Go(func() {
-			if err := s.CreateInvite(ctx, newInvite(t, nil)); err == nil {
+			if err := s.CreateInvite(ctx, newInvite(t, nil), core.InviteWrite{}); err == nil {
 				ok.Add(1)
 			}
 		})
@@ -479,7 +287,7 @@ func TestCloseFinishesWrites(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.CreateInvite(ctx, newInvite(t, nil)); err == nil {
+	if err := s.CreateInvite(ctx, newInvite(t, nil), core.InviteWrite{}); err == nil {
 		t.Fatal("CreateInvite after Close succeeded")
 	}
 	s2 := open(t, dsn, postgres.Options{})
@@ -489,33 +297,17 @@ func TestCloseFinishesWrites(t *testing.T) {
 	}
 }
 
-// TestRateLimit checks that the store's limiter decides as core.MemoryRateLimiter does.
-func TestRateLimit(t *testing.T) {
+// TestRateLimitRows checks that idle rate rows are purged and that deleting a key drops
+// its row.
+func TestRateLimitRows(t *testing.T) {
 	s := fresh(t)
 	ctx := testCtx(t)
-	mem := core.NewMemoryRateLimiter()
-	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}, {}}
-	steps := []time.Duration{0, 0, 0, 0, time.Second, 20 * time.Second, 0, 0, 19 * time.Second, time.Millisecond, 0, time.Hour, 0, 0, 0, 0}
-	for ri, rate := range rates {
-		key := fmt.Sprint("ratekey", ri)
-		at := now
-		for si, step := range steps {
-			at = at.Add(step)
-			want := mem.Allow(ctx, key, rate, at)
-			got := s.Allow(ctx, key, rate, at)
-			var wl, gl *core.RateLimitError
-			errors.As(want, &wl)
-			errors.As(got, &gl)
-			switch {
-			case (want == nil) != (got == nil):
-				t.Errorf("rate %v step %d: got %v, want %v", rate, si, got, want)
-			case want != nil && (!errors.Is(got, core.ErrRateLimited) || gl == nil || gl.RetryAfter != wl.RetryAfter):
-				t.Errorf("rate %v step %d: got %#v, want %#v", rate, si, got, wl)
-			}
+	for i := range 3 {
+		if err := s.Allow(ctx, fmt.Sprint("ratekey", i), core.Rate{N: 3, Period: time.Minute}, now); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// Idle rows are swept; deleting the key drops its row.
-	if _, err := s.DeleteExpiredInvites(ctx, now.Add(48*time.Hour)); err != nil {
+	if _, err := s.PurgeInvites(ctx, now, now.Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var rows int
@@ -523,13 +315,13 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("%d rate rows after the sweep (%v), want 0", rows, err)
 	}
 	k := core.Key{ID: "ratekey00000", Host: "example.com", SecretHash: make([]byte, 32), CreatedAt: now}
-	if err := s.CreateKey(ctx, k); err != nil {
+	if err := s.CreateKey(ctx, k, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Allow(ctx, k.ID, core.Rate{N: 1, Period: time.Hour}, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteKey(ctx, k.Host, k.ID); err != nil {
+	if err := s.DeleteKey(ctx, k.Host, k.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM rate_limits`).Scan(&rows); err != nil || rows != 0 {
@@ -569,10 +361,21 @@ func TestRateLimitConcurrent(t *testing.T) {
 	}
 }
 
-// TestStoreOpen checks that store.Open hands postgres:// DSNs to this package.
+// TestStoreOpen checks that store.Open hands postgres:// URLs and keyword/value strings
+// to this package.
 func TestStoreOpen(t *testing.T) {
 	schema, dsn := pgtest.Schema(t)
-	for i, d := range []string{0: dsn, 1: strings.Replace(dsn, "postgres://", "postgresql://", 1)} {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, _ := u.User.Password()
+	kv := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable search_path=%s",
+		u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"), schema)
+	if pass != "" {
+		kv += " password=" + pass
+	}
+	for i, d := range []string{0: dsn, 1: strings.Replace(dsn, "postgres://", "postgresql://", 1), 2: kv} {
 		s, err := store.Open(testCtx(t), d, nil)
 		if err != nil {
 			t.Fatalf("%d: store.Open: %v", i, err)
@@ -599,9 +402,9 @@ func TestCreateInviteBadRow(t *testing.T) {
 	for i := range n {
 		inv := newInvite(t, nil)
 		if i%20 == 7 {
-			inv.Source = "bad\x00source" // PostgreSQL text cannot hold NUL
+			inv.CreatedBy = "bad\x00source" // PostgreSQL text cannot hold NUL
 		}
-		wg.Go(func() { errs[i] = s.CreateInvite(ctx, inv) })
+		wg.Go(func() { errs[i] = s.CreateInvite(ctx, inv, core.InviteWrite{}) })
 	}
 	wg.Wait()
 	for i, err := range errs {

@@ -9,14 +9,20 @@ type queries struct {
 
 	createKey, key, keys, deleteKey, addKeyUses string
 
-	createInvites, invite, consumeInvite, inviteState, deleteExpired, deleteIdleRates string
+	createInvites, insertInvite, invite, inviteForUpdate, updateInvite, insertUse, uses string
+	expire, purge, deleteIdleRates, insertOutbox, quotaSince, quotaPending, quotaLock   string
 
 	allow string
 }
 
-const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses`
+const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
 
-const inviteColumns = `token_hash, id, host, kind, username, inviter, allow_register, source, created_at, expires_at`
+const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
+	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at`
+
+// pendingCond is the condition of a pending invite at the time $now (a placeholder the
+// caller replaces with its parameter).
+const pendingCond = `(revoked_at IS NULL AND NOT (max_uses > 0 AND uses >= max_uses) AND expires_at > $now)`
 
 func newQueries(schema string) queries {
 	q := func(sql string) string { return strings.ReplaceAll(sql, "{s}", schema) }
@@ -24,7 +30,7 @@ func newQueries(schema string) queries {
 		schema: schema,
 
 		createKey: q(`INSERT INTO {s}.keys (` + keyColumns + `)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
 		key: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE id = $1`),
 		keys: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE host = $1
 			ORDER BY created_at, seq`),
@@ -39,26 +45,52 @@ func newQueries(schema string) queries {
 			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, n, last_used)
 			WHERE k.id = u.id`),
 
-		// Rows whose token hash exists are skipped and not returned: each such caller
-		// gets ErrConflict.
-		createInvites: q(`INSERT INTO {s}.invites (` + inviteColumns + `)
-			SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[],
-				$6::text[], $7::boolean[], $8::text[], $9::bigint[], $10::bigint[])
-			ON CONFLICT (token_hash) DO NOTHING
-			RETURNING token_hash`),
-		invite: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE token_hash = $1`),
-		// The row lock taken by DELETE makes this atomic: of concurrent calls, the first
-		// deletes the row and the others, re-checking after it commits, find nothing.
-		consumeInvite: q(`DELETE FROM {s}.invites
-			WHERE token_hash = $1 AND expires_at > $2
-				AND (username = '' OR username = $3)
-				AND (kind = 'account' OR (kind = 'contact' AND allow_register))
+		// Rows whose ID exists are skipped and not returned: each such caller gets
+		// ErrConflict. The outbox rows of the events of the rows written are written by
+		// the same statement, so in the same transaction.
+		createInvites: q(`WITH i AS (
+				INSERT INTO {s}.invites (` + inviteColumns + `)
+				SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[],
+					$6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::integer[],
+					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
+				ON CONFLICT (id) DO NOTHING
+				RETURNING id),
+			o AS (
+				INSERT INTO {s}.outbox (id, type, host, payload, created_at, next_attempt_at)
+				SELECT e.id, e.type, e.host, e.payload::jsonb, e.at, e.at
+				FROM unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[])
+					AS e(id, invite_id, type, host, payload, at)
+				WHERE e.invite_id IN (SELECT id FROM i))
+			SELECT id FROM i`),
+		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			ON CONFLICT (id) DO NOTHING`),
+		invite:          q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1`),
+		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
+		updateInvite: q(`UPDATE {s}.invites SET uses = $2, max_uses = $3, note = $4, expires_at = $5,
+			revoked_at = $6, ended_at = $7 WHERE id = $1`),
+		insertUse: q(`INSERT INTO {s}.redemptions (invite_id, at, jid) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`),
+		uses: q(`SELECT jid, at FROM {s}.redemptions WHERE invite_id = $1 ORDER BY at, jid`),
+		// Rows another node is changing are left for the next sweep.
+		expire: q(`UPDATE {s}.invites SET ended_at = expires_at
+			WHERE id IN (SELECT id FROM {s}.invites WHERE ended_at IS NULL AND expires_at <= $1
+				LIMIT $2 FOR UPDATE SKIP LOCKED)
 			RETURNING ` + inviteColumns),
-		inviteState:   q(`SELECT expires_at > $2 FROM {s}.invites WHERE token_hash = $1`),
-		deleteExpired: q(`DELETE FROM {s}.invites WHERE expires_at <= $1`),
+		purge: q(`WITH d AS (SELECT id FROM {s}.invites WHERE ended_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED),
+			r AS (DELETE FROM {s}.redemptions WHERE invite_id IN (SELECT id FROM d))
+			DELETE FROM {s}.invites WHERE id IN (SELECT id FROM d)`),
 		// A row whose theoretical arrival time has passed allows a full burst, exactly as
 		// no row does.
 		deleteIdleRates: q(`DELETE FROM {s}.rate_limits WHERE tat <= $1`),
+		insertOutbox: q(`INSERT INTO {s}.outbox (id, type, host, payload, created_at, next_attempt_at)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $5)`),
+		// A transaction-level advisory lock per creator serializes quota checks across
+		// nodes; the key includes the schema, so installations sharing a database do not
+		// wait for each other.
+		quotaLock:    `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+		quotaSince:   q(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND created_at >= $3`),
+		quotaPending: q(strings.ReplaceAll(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND `+pendingCond, "$now", "$3")),
 
 		// GCRA in one statement; $2 now, $3 emission interval, $4 burst tolerance, all in
 		// nanoseconds. The SET expressions all see the row as it was, locked.

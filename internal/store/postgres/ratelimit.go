@@ -25,7 +25,7 @@ func (s *Store) Allow(ctx context.Context, keyID string, rate core.Rate, now tim
 		tat     int64
 	)
 	if err := s.pool.QueryRow(ctx, s.q.allow, keyID, t, int64(interval), int64(burst)).Scan(&allowed, &tat); err != nil {
-		return fmt.Errorf("postgres: rate limit: %w", err)
+		return fmt.Errorf("rate limit: %w", err)
 	}
 	if allowed {
 		return nil

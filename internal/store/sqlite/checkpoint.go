@@ -70,7 +70,7 @@ func (c *checkpointer) loop() {
 		case <-c.wake:
 			for _, db := range []*sql.DB{c.db, c.w} {
 				if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
-					c.log.Warn("sqlite: checkpoint failed", "err", err)
+					c.log.Warn("sqlite checkpoint failed", "err", err)
 				}
 			}
 		}

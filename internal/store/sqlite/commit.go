@@ -15,16 +15,23 @@ import (
 )
 
 // errClosed is returned for a write submitted after Close.
-var errClosed = errors.New("sqlite: store closed")
+var errClosed = errors.New("the store is closed")
 
-// committer groups concurrent invite inserts into shared transactions.
+// committer runs every write of the store in shared transactions (group commit), so
+// that concurrent writers share one commit, and with synchronous=FULL one fsync.
 // One goroutine owns the loop: it takes a request, drains whatever else is queued at
-// that moment (up to max), inserts them all in one transaction, commits, and only then
+// that moment (up to max), runs them all in one transaction, commits, and only then
 // answers each request. It never waits for more requests to arrive, so an idle store
 // commits a lone request at once.
+//
+// A request is either an invite insert (the hot path: one statement, and the outbox rows
+// of its events) or an operation, a function run inside the shared transaction under a
+// savepoint of its own, so that an operation that fails (or refuses, as a redemption
+// of a used-up invite does) undoes only its own writes.
 type committer struct {
 	db   *sql.DB
 	ins  *sql.Stmt // insertInvite, prepared once on the single writer connection
+	out  *sql.Stmt // insertOutbox, likewise
 	max  int
 	log  *slog.Logger
 	reqs chan *request
@@ -36,22 +43,32 @@ type committer struct {
 	base      context.Context
 	closeOnce sync.Once
 
-	// commits and rows count the transactions the loop committed and the invites in
-	// them, so that tests can see the grouping.
+	// commits and rows count the transactions the loop committed and the requests in
+	// them, so that tests and benchmarks can see the grouping.
 	commits, rows atomic.Int64
 }
 
-// request is one invite waiting to be committed.
+// request is one write waiting to be committed.
 type request struct {
-	ctx context.Context
-	inv core.Invite
-	res chan error // buffered: the loop never blocks answering
+	ctx    context.Context
+	inv    *core.Invite // an invite to insert, or nil for an operation
+	events []core.Event // outbox rows of the insert
+	op     func(ctx context.Context, tx *sql.Tx) error
+	res    chan error   // buffered: the loop never blocks answering
+	state  atomic.Int32 // requestQueued, then requestTaken or requestAbandoned
 }
 
-func newCommitter(db *sql.DB, ins *sql.Stmt, maxBatch int, log *slog.Logger) *committer {
+const (
+	requestQueued int32 = iota
+	requestTaken
+	requestAbandoned
+)
+
+func newCommitter(db *sql.DB, ins, out *sql.Stmt, maxBatch int, log *slog.Logger) *committer {
 	c := &committer{
 		db:   db,
 		ins:  ins,
+		out:  out,
 		max:  maxBatch,
 		log:  log,
 		reqs: make(chan *request, maxBatch),
@@ -63,9 +80,23 @@ func newCommitter(db *sql.DB, ins *sql.Stmt, maxBatch int, log *slog.Logger) *co
 	return c
 }
 
-// submit queues inv and waits for the commit that holds it, or for ctx to end.
-func (c *committer) submit(ctx context.Context, inv core.Invite) error {
-	r := &request{ctx: ctx, inv: inv, res: make(chan error, 1)}
+// insert queues an invite with the outbox rows of its events and waits for the commit
+// that holds it.
+func (c *committer) insert(ctx context.Context, inv core.Invite, events []core.Event) error {
+	return c.submit(ctx, &request{ctx: ctx, inv: &inv, events: events})
+}
+
+// do queues an operation and waits for the commit that holds it; it returns the
+// operation's error, or the commit's.
+// The operation may run more than once (alone, after a shared transaction failed);
+// only its last run counts.
+func (c *committer) do(ctx context.Context, op func(ctx context.Context, tx *sql.Tx) error) error {
+	return c.submit(ctx, &request{ctx: ctx, op: op})
+}
+
+// submit queues r and waits for the commit that holds it, or for ctx to end.
+func (c *committer) submit(ctx context.Context, r *request) error {
+	r.res = make(chan error, 1)
 	select {
 	case <-c.quit:
 		return errClosed
@@ -82,7 +113,12 @@ func (c *committer) submit(ctx context.Context, inv core.Invite) error {
 	case err := <-r.res:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		if r.state.CompareAndSwap(requestQueued, requestAbandoned) {
+			return ctx.Err() // never written
+		}
+		// The loop has taken it: its outcome is on the way, and the caller must learn
+		// it (a redemption that committed has used the invite).
+		return <-r.res
 	case <-c.done:
 		// The loop answers everything it took before it stops; a request still
 		// queued after its last drain was never written.
@@ -139,16 +175,15 @@ func (c *committer) drain(batch []*request) []*request {
 }
 
 // commit writes a batch in one transaction and answers each request.
-// A taken token hash fails only its own row (the insert then inserts nothing);
-// any other failure but a lock timeout rolls back and retries row by row, each in its
-// own transaction under its caller's context, so that one bad row cannot fail the
-// others.
+// A taken invite ID fails only its own insert (the insert then inserts nothing), and a
+// failing operation only itself (its savepoint is rolled back); any other failure but a
+// lock timeout rolls back and retries request by request, each in its own transaction
+// under its caller's context, so that one bad request cannot fail the others.
 func (c *committer) commit(batch []*request) {
 	live := batch[:0:0]
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- err
-			continue
+		if !r.state.CompareAndSwap(requestQueued, requestTaken) {
+			continue // its caller has gone, knowing it was not written
 		}
 		live = append(live, r)
 	}
@@ -157,25 +192,25 @@ func (c *committer) commit(batch []*request) {
 	}
 	if len(live) == 1 {
 		r := live[0]
-		err := c.insertOne(r.ctx, r.inv)
+		err := c.runAlone(r)
 		c.commits.Add(1)
 		c.rows.Add(1)
 		r.res <- err
 		return
 	}
-	errs, err := c.insertBatch(live)
+	errs, err := c.runBatch(live)
 	if errors.Is(err, sqlite3.BUSY) {
-		// Another process held the lock past the busy timeout: each row alone would
-		// wait as long again.
+		// Another process held the lock past the busy timeout: each request alone
+		// would wait as long again.
 		for _, r := range live {
 			r.res <- err
 		}
 		return
 	}
 	if err != nil {
-		c.log.Warn("group commit failed, retrying row by row", "rows", len(live), "err", err)
+		c.log.Warn("group commit failed, retrying one by one", "requests", len(live), "err", err)
 		for _, r := range live {
-			r.res <- c.insertOne(r.ctx, r.inv)
+			r.res <- c.runAlone(r)
 		}
 		return
 	}
@@ -186,9 +221,9 @@ func (c *committer) commit(batch []*request) {
 	}
 }
 
-// insertBatch inserts every request's invite in one transaction.
-// It returns each row's own error (nil or a conflict), or a failure of the whole.
-func (c *committer) insertBatch(batch []*request) (errs []error, err error) {
+// runBatch runs every request in one transaction.
+// It returns each request's own error, or a failure of the whole.
+func (c *committer) runBatch(batch []*request) (errs []error, err error) {
 	ctx := c.base
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -199,17 +234,25 @@ func (c *committer) insertBatch(batch []*request) (errs []error, err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	stmt := tx.StmtContext(ctx, c.ins)
 	errs = make([]error, len(batch))
 	for i, r := range batch {
-		res, err := stmt.ExecContext(ctx, inviteArgs(r.inv)...)
-		if err != nil {
+		if r.inv != nil {
+			if errs[i], err = c.insertIn(ctx, tx, r); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
 			return nil, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		errs[i] = r.op(ctx, tx)
+		if errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO op`); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE op`); err != nil {
 			return nil, err
-		} else if n == 0 {
-			errs[i] = errTaken
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -218,16 +261,50 @@ func (c *committer) insertBatch(batch []*request) (errs []error, err error) {
 	return errs, nil
 }
 
-// insertOne inserts one invite in its own transaction.
-func (c *committer) insertOne(ctx context.Context, inv core.Invite) error {
-	res, err := c.ins.ExecContext(ctx, inviteArgs(inv)...)
+// insertIn inserts a request's invite and its outbox rows in tx. It returns the
+// request's own outcome (nil, or errTaken when the ID exists, writing nothing), or a
+// failure of the transaction.
+func (c *committer) insertIn(ctx context.Context, tx *sql.Tx, r *request) (own, err error) {
+	args, err := inviteArgs(*r.inv)
+	if err != nil {
+		return nil, err
+	}
+	res, err := tx.StmtContext(ctx, c.ins).ExecContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return errTaken, nil
+	}
+	if err := writeOutbox(ctx, tx.StmtContext(ctx, c.out), r.events); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// runAlone runs one request in its own transaction.
+// Like a shared transaction it runs under the committer's context, not the caller's:
+// once a request is taken its caller waits for the outcome, which is then never in
+// doubt (the busy timeout bounds the wait).
+func (c *committer) runAlone(r *request) error {
+	ctx := c.base
+	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
+	defer tx.Rollback()
+	if r.inv != nil {
+		own, err := c.insertIn(ctx, tx, r)
+		switch {
+		case err != nil:
+			return mapErr(err)
+		case own != nil:
+			return own
+		}
+	} else if err := r.op(ctx, tx); err != nil {
 		return err
-	} else if n == 0 {
-		return errTaken
 	}
-	return nil
+	return mapErr(tx.Commit())
 }

@@ -23,6 +23,13 @@ import (
 const envChild = "INVITES_SQLITE_DURABILITY_CHILD"
 
 func TestMain(m *testing.M) {
+	if arg := os.Getenv(envDeleteKey); arg != "" {
+		if err := deleteKeyChild(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if path := os.Getenv(envChild); path != "" {
 		if err := durabilityChild(path); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
@@ -33,17 +40,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// durabilityChild creates invites from 16 goroutines through core.Service, printing
-// "T TOKEN" once CreateInvite has returned, until killed; it gives up by itself after
-// 30 seconds or 500,000 invites so that it never outlives a failed parent for long.
-func durabilityChild(path string) error {
+// durabilityChild creates invites from 16 goroutines through a core.Service keeping an
+// outbox, printing "T TOKEN" once CreateInvite has returned, and redeems every fourth,
+// printing "R TOKEN" once Redeem has returned, until killed; it gives up by itself
+// after 30 seconds or 500,000 invites so that it never outlives a failed parent for
+// long. The durability mode is the one named after the path, past a '#'.
+func durabilityChild(arg string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	path, mode, _ := strings.Cut(arg, "#")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: sqlite.Durability(mode)})
 	if err != nil {
 		return err
 	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: "example.com"}}})
+	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: "example.com"}}, Outbox: true})
 	if err != nil {
 		return err
 	}
@@ -64,15 +74,33 @@ func durabilityChild(path string) error {
 					}
 					return
 				}
+				report := func(kind string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					// One write per line, flushed at once: the parent sees a token
+					// only after its call has returned.
+					fmt.Fprintf(out, "%s %s\n", kind, inv.Token)
+					return out.Flush()
+				}
+				if err := report("T"); err != nil {
+					return
+				}
 				mu.Lock()
-				// One write per line, flushed at once: the parent sees a token only
-				// after its create has returned.
-				fmt.Fprintf(out, "T %s\n", inv.Token)
-				err = out.Flush()
 				count++
-				stop := count >= 500_000
+				n, stop := count, count >= 500_000
 				mu.Unlock()
-				if err != nil || stop {
+				if n%4 == 0 {
+					if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: fmt.Sprint("u", n)}); err != nil {
+						if ctx.Err() == nil {
+							errs <- err
+						}
+						return
+					}
+					if err := report("R"); err != nil {
+						return
+					}
+				}
+				if stop {
 					return
 				}
 			}
@@ -83,16 +111,23 @@ func durabilityChild(path string) error {
 	return errors.Join(<-errs, st.Close())
 }
 
-// TestDurabilityAfterKill runs a child process that creates invites and prints each
-// token once it is committed, SIGKILLs it mid-run, then reopens the store: every
-// printed token must be there.
+// TestDurabilityAfterKill runs a child process that creates and redeems invites and
+// prints each token once its call has returned, SIGKILLs it mid-run, then reopens the
+// store: every printed invite must be there, every printed redemption recorded, and
+// the outbox must hold the event of each, in both durability modes.
 func TestDurabilityAfterKill(t *testing.T) {
+	for _, mode := range []sqlite.Durability{sqlite.DurabilityCrash, sqlite.DurabilityPowerLoss} {
+		t.Run(string(mode), func(t *testing.T) { testDurabilityAfterKill(t, mode) })
+	}
+}
+
+func testDurabilityAfterKill(t *testing.T, mode sqlite.Durability) {
 	const killAfter = 3000
 	path := filepath.Join(t.TempDir(), "invites.db")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"="+path)
+	cmd.Env = append(os.Environ(), envChild+"="+path+"#"+string(mode))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -103,7 +138,7 @@ func TestDurabilityAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(stdout)
-	var tokens []string
+	var tokens, redeemed []string
 	killed := false
 	for {
 		line, err := r.ReadString('\n')
@@ -114,9 +149,13 @@ func TestDurabilityAfterKill(t *testing.T) {
 			}
 			break
 		}
-		tok, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "T ")
-		if !ok || !core.ValidToken(tok) {
+		kind, tok, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		if !ok || !core.ValidToken(tok) || kind != "T" && kind != "R" {
 			t.Fatalf("child printed %q", line)
+		}
+		if kind == "R" {
+			redeemed = append(redeemed, tok)
+			continue
 		}
 		tokens = append(tokens, tok)
 		if len(tokens) == killAfter && !killed {
@@ -137,16 +176,41 @@ func TestDurabilityAfterKill(t *testing.T) {
 	t.Logf("child killed after printing %d tokens (%d read after the kill)", len(tokens), len(tokens)-killAfter)
 
 	st := open(t, path, sqlite.Options{})
+	events, err := st.OutboxEvents(ctx, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := make(map[string]bool)
+	for _, e := range events {
+		outbox[string(e.Type)+" "+e.InviteID] = true
+	}
 	missing := 0
-	for _, tok := range tokens {
-		if _, err := st.Invite(ctx, core.HashToken(tok)); err != nil {
-			missing++
-			if missing <= 5 {
-				t.Errorf("token printed as committed, then lost: %v", err)
-			}
+	lost := func(format string, args ...any) {
+		missing++
+		if missing <= 5 {
+			t.Errorf(format, args...)
 		}
 	}
+	for _, tok := range tokens {
+		if _, err := st.Invite(ctx, core.TokenID(tok)); err != nil {
+			lost("invite printed as committed, then lost: %v", err)
+		}
+		if !outbox["invite.created "+core.TokenID(tok)] {
+			lost("invite %s committed without its event", core.TokenID(tok))
+		}
+	}
+	for _, tok := range redeemed {
+		inv, err := st.Invite(ctx, core.TokenID(tok))
+		uses, uerr := st.Redemptions(ctx, core.TokenID(tok))
+		if err != nil || uerr != nil || inv.Uses != 1 || len(uses) != 1 {
+			lost("redemption printed as committed, then lost: %+v, %v, %v, %v", inv, uses, err, uerr)
+		}
+		if !outbox["invite.redeemed "+core.TokenID(tok)] {
+			lost("redemption of %s committed without its event", core.TokenID(tok))
+		}
+	}
+	t.Logf("%d invites, %d redemptions, %d outbox events", len(tokens), len(redeemed), len(events))
 	if missing > 0 {
-		t.Fatalf("%d of %d printed tokens missing after the kill", missing, len(tokens))
+		t.Fatalf("%d writes printed as committed are missing after the kill", missing)
 	}
 }

@@ -44,6 +44,71 @@ func migrations() []string {
 		);
 		CREATE INDEX invites_token ON invites (token_key);
 		CREATE INDEX invites_expires ON invites (expires_at);`,
+
+		// 2: the invite lifecycle (issue 13), time-ordered invite IDs (issue 11), keys
+		// that manage their host's invites, durable key rates, and the event outbox.
+		// Invites are now keyed by their ID: new IDs are time-ordered, so inserts
+		// append; the old ones, derived from token hashes, are carried over as they
+		// are, so that their tokens keep working. A WITHOUT ROWID table keeps the rows
+		// in ID order, and every secondary index holds the ID.
+		`CREATE TABLE invites_v2 (
+			id             TEXT NOT NULL PRIMARY KEY,
+			token_hash     BLOB NOT NULL CHECK (length(token_hash) = 32),
+			host           TEXT NOT NULL,
+			kind           TEXT NOT NULL,
+			username       TEXT NOT NULL DEFAULT '',
+			inviter        TEXT NOT NULL DEFAULT '',
+			allow_register INTEGER NOT NULL DEFAULT 0,
+			created_by     TEXT NOT NULL DEFAULT '',
+			note           TEXT NOT NULL DEFAULT '',
+			groups         TEXT NOT NULL DEFAULT '',
+			max_uses       INTEGER NOT NULL DEFAULT 1 CHECK (max_uses >= 0),
+			uses           INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0),
+			created_at     INTEGER NOT NULL,
+			expires_at     INTEGER NOT NULL,
+			revoked_at     INTEGER,
+			ended_at       INTEGER
+		) WITHOUT ROWID;
+		INSERT INTO invites_v2 (id, token_hash, host, kind, username, inviter, allow_register,
+				created_by, created_at, expires_at)
+			SELECT id, token_hash, host, kind, username, inviter, allow_register,
+				CASE WHEN source LIKE 'adhoc/%' THEN 'xmpp:' || substr(source, 7) ELSE source END,
+				created_at, expires_at
+			FROM invites ORDER BY id; -- in key order: the new table is built by appends
+		DROP TABLE invites;
+		ALTER TABLE invites_v2 RENAME TO invites;
+		-- Lists, newest first, of a host and of one creator; the sweep's two passes.
+		CREATE INDEX invites_host ON invites (host, created_at);
+		CREATE INDEX invites_creator ON invites (host, created_by, created_at);
+		CREATE INDEX invites_pending ON invites (expires_at) WHERE ended_at IS NULL;
+		CREATE INDEX invites_ended ON invites (ended_at) WHERE ended_at IS NOT NULL;
+		CREATE TABLE redemptions (
+			invite_id TEXT NOT NULL,
+			at        INTEGER NOT NULL,
+			jid       TEXT NOT NULL,
+			PRIMARY KEY (invite_id, at, jid)
+		) WITHOUT ROWID;
+		ALTER TABLE keys ADD COLUMN manage INTEGER NOT NULL DEFAULT 0;
+		-- GCRA theoretical arrival time per key, Unix nanoseconds.
+		CREATE TABLE rate_limits (
+			key_id TEXT NOT NULL PRIMARY KEY,
+			tat    INTEGER NOT NULL
+		) WITHOUT ROWID;
+		-- Events written in the transaction of their change, for a delivery worker.
+		CREATE TABLE outbox (
+			id              TEXT NOT NULL PRIMARY KEY,
+			type            TEXT NOT NULL,
+			host            TEXT NOT NULL DEFAULT '',
+			payload         TEXT NOT NULL,
+			created_at      INTEGER NOT NULL,
+			attempts        INTEGER NOT NULL DEFAULT 0,
+			next_attempt_at INTEGER NOT NULL,
+			lease_owner     TEXT,
+			lease_until     INTEGER,
+			delivered_at    INTEGER,
+			last_error      TEXT
+		) WITHOUT ROWID;
+		CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;`,
 	}
 }
 
@@ -53,7 +118,7 @@ func migrations() []string {
 func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite: creating schema_version: %w", err)
+		return fmt.Errorf("creating the schema_version table: %w", err)
 	}
 	all := migrations()
 	for {
@@ -71,7 +136,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func migrateOne(ctx context.Context, db *sql.DB, all []string) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: migrating: %w", err)
+		return false, fmt.Errorf("migrating the store: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -80,25 +145,25 @@ func migrateOne(ctx context.Context, db *sql.DB, all []string) (done bool, err e
 	}()
 	var v int
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return false, fmt.Errorf("sqlite: reading schema version: %w", err)
+		return false, fmt.Errorf("reading the schema version: %w", err)
 	}
 	switch {
 	case v > len(all):
-		return false, fmt.Errorf("sqlite: schema version %d is newer than this program (%d)", v, len(all))
+		return false, fmt.Errorf("the store's schema is at version %d, made by a newer version of invites than this one (which knows %d): upgrade invites", v, len(all))
 	case v == len(all):
 		return true, tx.Commit()
 	}
 	if _, err := tx.ExecContext(ctx, all[v]); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("sqlite: migration %d: %w", v+1, err)
+		return false, fmt.Errorf("migrating the store to schema %d: %w", v+1, err)
 	}
 	return false, nil
 }

@@ -3,14 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -19,63 +18,107 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
+// Durability says which failures a committed write survives.
+type Durability string
+
+// The durability modes.
+const (
+	// DurabilityCrash (synchronous=NORMAL) survives the process being killed, not a
+	// power loss or kernel crash, which may lose the last commits (never corrupt).
+	DurabilityCrash Durability = "crash"
+	// DurabilityPowerLoss (synchronous=FULL) survives power loss too: every commit is
+	// fsynced. Group commit shares each fsync among the writes made at once.
+	DurabilityPowerLoss Durability = "power-loss"
+)
+
 // Defaults used when an Options field is zero.
 const (
+	// DefaultDurability is DurabilityPowerLoss: a key deletion or an invite revocation
+	// that was reported done must not come back after a power cut, and with group
+	// commit the fsync per commit costs little throughput (see the package
+	// documentation for the figures).
+	DefaultDurability = DurabilityPowerLoss
 	// DefaultBusyTimeout is how long a write waits for another process holding the lock.
 	DefaultBusyTimeout = 10 * time.Second
-	// DefaultMaxBatch bounds how many invites one group commit holds.
+	// DefaultMaxBatch bounds how many writes one group commit holds.
 	DefaultMaxBatch = 256
 	// DefaultCheckpointPages is the size of the write-ahead log, in pages (40 MiB), at
-	// which the background checkpoint starts. A long log lets a checkpoint write back
-	// each page once for many commits: new invites land on random pages of the token
-	// index, and on a large store a short log would write back a page per invite.
+	// which the background checkpoint starts, so that commits never wait for one.
 	DefaultCheckpointPages = 10000
+	// DefaultWriterCacheKiB is the page cache of the writing connection: it holds the
+	// right-hand edges of the tables and indexes that inserts append to, and the pages
+	// of recent invites that redemptions change.
+	DefaultWriterCacheKiB = 4096
+	// DefaultReaderCacheKiB is the page cache of each reading connection.
+	DefaultReaderCacheKiB = 2048
 )
 
 // Options configure a Store.
 // The zero value is the documented default for every field.
 type Options struct {
-	// FullSync selects synchronous=FULL: every commit is fsynced, so it also survives
-	// power loss. Default false: synchronous=NORMAL, which survives the process being
-	// killed and is faster (about twice, with group commit, on a small machine).
-	FullSync bool
+	// Durability selects what a commit survives. Default DefaultDurability.
+	Durability Durability
 	// BusyTimeout is how long a statement waits for a lock held by another process.
 	// Zero means DefaultBusyTimeout.
 	BusyTimeout time.Duration
 	// MaxReaders bounds the pooled read connections. Zero means max(4, GOMAXPROCS).
 	MaxReaders int
-	// MaxBatch bounds how many invites one group commit holds. Zero means
+	// MaxBatch bounds how many writes one group commit holds. Zero means
 	// DefaultMaxBatch; 1 disables grouping.
 	MaxBatch int
 	// CheckpointPages is the write-ahead log size, in pages, from which a background
-	// goroutine copies it back into the database file, so that commits never wait for
-	// a checkpoint. Zero means DefaultCheckpointPages.
+	// goroutine copies it back into the database file. Zero means
+	// DefaultCheckpointPages.
 	CheckpointPages int
+	// WriterCacheKiB and ReaderCacheKiB size the page caches, in KiB. Zero means
+	// DefaultWriterCacheKiB and DefaultReaderCacheKiB.
+	WriterCacheKiB, ReaderCacheKiB int
+	// SkipCheck skips the quick integrity check at open (for benchmarks that open
+	// large stores repeatedly).
+	SkipCheck bool
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 }
 
+// journalSizeLimit bounds the write-ahead log file between checkpoints: 64 MiB.
+const journalSizeLimit = 64 << 20
+
 // Store is a core.Store in one SQLite file.
 // It is safe for concurrent use, and several processes may open the same file.
 type Store struct {
-	w   *sql.DB // one connection, immediate transactions: all writes
-	r   *sql.DB // pooled, read-only connections
-	log *slog.Logger
-	gc  *committer
-	cp  *checkpointer
+	path string
+	w    *sql.DB // one connection, immediate transactions: all writes
+	r    *sql.DB // pooled, read-only connections
+	log  *slog.Logger
+	gc   *committer
+	cp   *checkpointer
+	keys *keyWatch // nil when the sentinel could not be set up
 
 	// Statements on the hot paths, prepared once: preparing costs more than running.
-	getKey, getInvite *sql.Stmt // on the readers
-	consume, peek     *sql.Stmt // on the writer
+	getKey, getInvite           *sql.Stmt // on the readers
+	ins, out, peek, upd, addUse *sql.Stmt // on the writer
 }
 
-var _ core.Store = (*Store)(nil)
+var (
+	_ core.Store       = (*Store)(nil)
+	_ core.RateLimiter = (*Store)(nil)
+	_ core.KeyWatcher  = (*Store)(nil)
+)
 
-// Open opens (creating if needed, with its parent directory) the SQLite database at path
-// and applies pending migrations.
+// Open opens (creating if needed, with its parent directory) the SQLite database at path,
+// checks it, and applies pending migrations.
+// The file, its write-ahead log and shared-memory index, and the key sentinel beside
+// them are created readable by their owner only (0600), a new directory 0700.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
-		return nil, errors.New("sqlite: empty path")
+		return nil, errors.New("no file name given for the SQLite store")
+	}
+	switch opts.Durability {
+	case "":
+		opts.Durability = DefaultDurability
+	case DurabilityCrash, DurabilityPowerLoss:
+	default:
+		return nil, fmt.Errorf("unknown durability %q: use %q or %q", opts.Durability, DurabilityCrash, DurabilityPowerLoss)
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = DefaultBusyTimeout
@@ -89,16 +132,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CheckpointPages <= 0 {
 		opts.CheckpointPages = DefaultCheckpointPages
 	}
+	if opts.WriterCacheKiB <= 0 {
+		opts.WriterCacheKiB = DefaultWriterCacheKiB
+	}
+	if opts.ReaderCacheKiB <= 0 {
+		opts.ReaderCacheKiB = DefaultReaderCacheKiB
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("sqlite: creating directory: %w", err)
-		}
+	if err := prepareFiles(path, opts.Logger); err != nil {
+		return nil, err
 	}
 	sync := "NORMAL"
-	if opts.FullSync {
+	if opts.Durability == DurabilityPowerLoss {
 		sync = "FULL"
 	}
 	pragmas := []string{
@@ -106,8 +153,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		"journal_mode(WAL)",
 		"synchronous(" + sync + ")",
 		"foreign_keys(1)",
+		// The log is kept between opens (persistWAL); at a clean close, and whenever
+		// it restarts, it is cut back to this size, so it does not keep its peak size
+		// on disk nor, after a close, stale frames.
+		fmt.Sprintf("journal_size_limit(%d)", journalSizeLimit),
 	}
-	s := &Store{log: opts.Logger}
+	s := &Store{path: path, log: opts.Logger}
 	var err error
 	defer func() {
 		if err != nil {
@@ -123,32 +174,40 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			switch {
 			case pages >= 4*opts.CheckpointPages:
 				if _, _, err := c.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE); err != nil && !errors.Is(err, sqlite3.BUSY) {
-					opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
+					opts.Logger.Warn("sqlite checkpoint failed", "err", err)
 				}
 			case pages >= opts.CheckpointPages:
 				s.cp.kick()
 			}
 			return nil
 		})
-		return nil
+		return persistWAL(c)
 	}
-	// The writer's page cache (32 MiB) holds the token index of a million invites,
-	// which takes random inserts; a larger one costs more at every commit, when SQLite
-	// sweeps it.
-	if s.w, err = openDB(path, append(pragmas, "cache_size(-32768)"), "immediate", hook); err != nil {
+	if s.w, err = openDB(path, append(pragmas, fmt.Sprintf("cache_size(-%d)", opts.WriterCacheKiB)), "immediate", hook); err != nil {
 		return nil, err
 	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
+	if !opts.SkipCheck {
+		if err = quickCheck(ctx, s.w, path); err != nil {
+			return nil, err
+		}
+	}
 	if err = migrate(ctx, s.w); err != nil {
+		err = openError(path, err)
 		return nil, err
 	}
-	if s.r, err = openDB(path, append(pragmas, "cache_size(-16384)", "query_only(1)"), "deferred", nil); err != nil {
+	// SQLite deletes the write-ahead log prepared for a new, empty database and makes
+	// its own: narrow it now, should modeof not have (it holds no secret yet).
+	if err = prepareFiles(path, slog.New(slog.DiscardHandler)); err != nil {
 		return nil, err
 	}
-	cpDB, err := openDB(path, pragmas, "immediate", nil)
+	if s.r, err = openDB(path, append(pragmas, fmt.Sprintf("cache_size(-%d)", opts.ReaderCacheKiB), "query_only(1)"), "deferred", persistWAL); err != nil {
+		return nil, err
+	}
+	cpDB, err := openDB(path, append(pragmas, "cache_size(-256)"), "immediate", persistWAL)
 	if err != nil {
 		return nil, err
 	}
@@ -159,27 +218,33 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.r.SetConnMaxLifetime(0)
 	s.r.SetConnMaxIdleTime(0)
 	if err = s.r.PingContext(ctx); err != nil {
-		err = fmt.Errorf("sqlite: opening %s: %w", path, err)
+		err = openError(path, err)
 		return nil, err
 	}
-	var ins *sql.Stmt
 	for _, p := range []struct {
 		db    *sql.DB
 		query string
 		stmt  **sql.Stmt
 	}{
-		{s.w, insertInvite, &ins},
-		{s.w, consumeInvite, &s.consume},
+		{s.w, insertInvite, &s.ins},
+		{s.w, insertOutbox, &s.out},
 		{s.w, selectInvite, &s.peek},
+		{s.w, updateInvite, &s.upd},
+		{s.w, insertUse, &s.addUse},
 		{s.r, selectInvite, &s.getInvite},
 		{s.r, selectKey, &s.getKey},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
-			err = fmt.Errorf("sqlite: preparing: %w", err)
+			err = fmt.Errorf("preparing the statements of %s: %w", path, err)
 			return nil, err
 		}
 	}
-	s.gc = newCommitter(s.w, ins, opts.MaxBatch, opts.Logger)
+	if s.keys, err = openKeyWatch(path + "-keys"); err != nil {
+		// Without the sentinel, keys are read on every request: slower, still right.
+		opts.Logger.Warn("key cache off: cannot set up the key sentinel", "err", err)
+		s.keys, err = nil, nil
+	}
+	s.gc = newCommitter(s.w, s.ins, s.out, opts.MaxBatch, opts.Logger)
 	return s, nil
 }
 
@@ -191,6 +256,9 @@ func openDB(path string, pragmas []string, txlock string, init func(*sqlite3.Con
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
+	// The write-ahead log takes the database file's mode (0600) when SQLite creates it,
+	// as SQLite's own unix VFS does.
+	q.Set("modeof", path)
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	var inits []func(*sqlite3.Conn) error
 	if init != nil {
@@ -198,23 +266,74 @@ func openDB(path string, pragmas []string, txlock string, init func(*sqlite3.Con
 	}
 	db, err := driver.Open(u.String(), inits...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	return db, nil
+}
+
+// persistWAL keeps the write-ahead log and the shared-memory index when the last
+// connection closes, so that they keep the owner-only mode they were created with
+// instead of being created anew with the process's default mode.
+func persistWAL(c *sqlite3.Conn) error {
+	_, err := c.FileControl("main", sqlite3.FCNTL_PERSIST_WAL, true)
+	return err
+}
+
+// quickCheck runs SQLite's quick integrity check, which reads every page: a damaged
+// file is refused at open with a clear error instead of failing requests later.
+func quickCheck(ctx context.Context, db *sql.DB, path string) error {
+	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(5)`)
+	if err != nil {
+		return openError(path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return openError(path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return openError(path, err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the store file %s is damaged (%s): restore it from a backup, or move it away to start with an empty store",
+			path, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// openError says what went wrong opening the store at path, naming damage plainly.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, sqlite3.CORRUPT), errors.Is(err, sqlite3.NOTADB):
+		return fmt.Errorf("the store file %s is damaged or not a SQLite database (%w): restore it from a backup, or move it away to start with an empty store", path, err)
+	case errors.Is(err, sqlite3.CANTOPEN), errors.Is(err, sqlite3.PERM), errors.Is(err, sqlite3.READONLY):
+		return fmt.Errorf("cannot open the store file %s for writing: %w", path, err)
+	}
+	return fmt.Errorf("opening the store file %s: %w", path, err)
 }
 
 // Close finishes queued writes and closes the database.
 // Closing twice is harmless.
 func (s *Store) Close() error {
-	s.gc.close()
+	if s.gc != nil {
+		s.gc.close()
+	}
 	return s.closeDBs()
 }
 
 // closeDBs stops the checkpointer and closes every pool, the writer last so that
-// SQLite checkpoints and removes the write-ahead log.
+// SQLite checkpoints the write-ahead log.
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getKey, s.getInvite, s.consume, s.peek} {
+	// Closed statements and pools stay in place: a call after Close fails with an
+	// error instead of a nil dereference. Closing them again is harmless.
+	for _, st := range []*sql.Stmt{s.getKey, s.getInvite, s.ins, s.out, s.peek, s.upd, s.addUse} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -228,26 +347,52 @@ func (s *Store) closeDBs() error {
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
 	}
+	if s.keys != nil {
+		errs = append(errs, s.keys.close())
+	}
 	return errors.Join(errs...)
 }
 
-// CreateKey implements core.Store.
-func (s *Store) CreateKey(ctx context.Context, k core.Key) error {
-	if k.ID == "" || k.Host == "" || len(k.SecretHash) == 0 {
-		return fmt.Errorf("sqlite: creating key: %w: id, host and secret hash are required", core.ErrInvalid)
+// KeysVersion implements core.KeyWatcher with a counter in a small file beside the
+// database, mapped into the memory of every process that opens it: DeleteKey increments
+// it before and after its commit, and reading it costs no system call.
+func (s *Store) KeysVersion() (uint64, bool) {
+	if s.keys == nil {
+		return 0, false
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO keys
-		(id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Host, k.Name, k.SecretHash, micros(k.CreatedAt), nullMicros(k.ExpiresAt),
-		int64(k.MaxTTL), k.Rate.N, int64(k.Rate.Period), nullMicros(k.LastUsed), k.Uses)
+	return s.keys.version(), true
+}
+
+// bumpKeys tells every process that a key may have changed.
+func (s *Store) bumpKeys() {
+	if s.keys != nil {
+		s.keys.bump()
+	}
+}
+
+// CreateKey implements core.Store.
+func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) error {
+	if k.ID == "" || k.Host == "" || len(k.SecretHash) == 0 {
+		return fmt.Errorf("creating key: %w: id, host and secret hash are required", core.ErrInvalid)
+	}
+	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys
+			(id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Host, k.Name, k.SecretHash, micros(k.CreatedAt), nullMicros(k.ExpiresAt),
+			int64(k.MaxTTL), k.Rate.N, int64(k.Rate.Period), nullMicros(k.LastUsed), k.Uses, k.Manage)
+		if err != nil {
+			return mapErr(err)
+		}
+		return s.writeOutboxTx(ctx, tx, events)
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: creating key: %w", mapErr(err))
+		return fmt.Errorf("creating key: %w", err)
 	}
 	return nil
 }
 
-const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses`
+const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
 
 const selectKey = `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`
 
@@ -256,7 +401,7 @@ func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
 	row := s.getKey.QueryRowContext(ctx, id)
 	k, err := scanKey(row)
 	if err != nil {
-		return core.Key{}, fmt.Errorf("sqlite: reading key: %w", mapErr(err))
+		return core.Key{}, fmt.Errorf("reading key: %w", mapErr(err))
 	}
 	return k, nil
 }
@@ -266,35 +411,46 @@ func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT `+keyColumns+` FROM keys WHERE host = ? ORDER BY created_at, rowid`, host)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: listing keys: %w", err)
+		return nil, fmt.Errorf("listing keys: %w", err)
 	}
 	defer rows.Close()
 	var out []core.Key
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: listing keys: %w", err)
+			return nil, fmt.Errorf("listing keys: %w", err)
 		}
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: listing keys: %w", err)
+		return nil, fmt.Errorf("listing keys: %w", err)
 	}
 	return out, nil
 }
 
-// DeleteKey implements core.Store.
-func (s *Store) DeleteKey(ctx context.Context, host, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM keys WHERE id = ? AND host = ?`, id, host)
+// DeleteKey implements core.Store; the key's rate state goes with it.
+// The key sentinel is bumped before the delete and again after its commit, so that no
+// process keeps serving the key from memory once this returns.
+func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) error {
+	s.bumpKeys()
+	defer s.bumpKeys()
+	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ? AND host = ?`, id, host)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return core.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rate_limits WHERE key_id = ?`, id); err != nil {
+			return err
+		}
+		return s.writeOutboxTx(ctx, tx, events)
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: deleting key: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: deleting key: %w", err)
-	}
-	if n == 0 {
-		return core.ErrNotFound
+		return fmt.Errorf("deleting key: %w", err)
 	}
 	return nil
 }
@@ -304,134 +460,26 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: recording key uses: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET uses = uses + ?1,
-		last_used = CASE WHEN ?2 IS NULL THEN last_used
-			WHEN last_used IS NULL OR last_used < ?2 THEN ?2 ELSE last_used END
-		WHERE id = ?3`)
-	if err != nil {
-		return fmt.Errorf("sqlite: recording key uses: %w", err)
-	}
-	defer stmt.Close()
-	for _, u := range uses {
-		if _, err := stmt.ExecContext(ctx, u.Count, nullMicros(u.LastUsed), u.ID); err != nil {
-			return fmt.Errorf("sqlite: recording key uses: %w", err)
+	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET uses = uses + ?1,
+			last_used = CASE WHEN ?2 IS NULL THEN last_used
+				WHEN last_used IS NULL OR last_used < ?2 THEN ?2 ELSE last_used END
+			WHERE id = ?3`)
+		if err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: recording key uses: %w", err)
+		defer stmt.Close()
+		for _, u := range uses {
+			if _, err := stmt.ExecContext(ctx, u.Count, nullMicros(u.LastUsed), u.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording key uses: %w", err)
 	}
 	return nil
-}
-
-const inviteColumns = `token_hash, id, host, kind, username, inviter, allow_register, source, created_at, expires_at`
-
-// CreateInvite implements core.Store.
-// Concurrent calls share one commit (see the package documentation); each returns
-// only after the commit that holds its invite.
-// If ctx ends while the invite is queued it is not written; if it ends later, the
-// invite may have been written although an error is returned.
-func (s *Store) CreateInvite(ctx context.Context, inv core.Invite) error {
-	if len(inv.TokenHash) == 0 || inv.Host == "" {
-		return fmt.Errorf("sqlite: creating invite: %w: token hash and host are required", core.ErrInvalid)
-	}
-	if err := s.gc.submit(ctx, inv); err != nil {
-		return fmt.Errorf("sqlite: creating invite: %w", err)
-	}
-	return nil
-}
-
-// insertInvite is the statement the committer runs for each invite.
-// It inserts nothing when the token hash is taken: the caller then reports a conflict.
-const insertInvite = `INSERT INTO invites (token_key, ` + inviteColumns + `)
-	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
-	WHERE NOT EXISTS (SELECT 1 FROM invites WHERE token_key = ?1 AND token_hash = ?2)`
-
-// inviteArgs are insertInvite's arguments for inv.
-func inviteArgs(inv core.Invite) []any {
-	return []any{tokenKey(inv.TokenHash), inv.TokenHash, inv.ID, inv.Host, string(inv.Kind),
-		inv.Username, inv.Inviter, inv.AllowRegister, inv.Source, micros(inv.CreatedAt), micros(inv.ExpiresAt)}
-}
-
-// tokenKey is the indexed part of a token hash: its first 8 bytes as an integer.
-func tokenKey(tokenHash []byte) int64 {
-	var b [8]byte
-	copy(b[:], tokenHash)
-	return int64(binary.BigEndian.Uint64(b[:]))
-}
-
-// errTaken is the error of an insert that found its token hash taken.
-var errTaken = fmt.Errorf("%w: token hash exists", core.ErrConflict)
-
-// selectInvite reads the invite with a token key and hash.
-const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE token_key = ? AND token_hash = ?`
-
-// consumeInvite deletes and returns an invite if it can register that username now.
-const consumeInvite = `DELETE FROM invites
-	WHERE token_key = ?4 AND token_hash = ?1 AND expires_at > ?2
-	AND (username = '' OR username = ?3)
-	AND (kind = 'account' OR (kind = 'contact' AND allow_register <> 0))
-	RETURNING ` + inviteColumns
-
-// Invite implements core.Store.
-func (s *Store) Invite(ctx context.Context, tokenHash []byte) (core.Invite, error) {
-	row := s.getInvite.QueryRowContext(ctx, tokenKey(tokenHash), tokenHash)
-	inv, err := scanInvite(row)
-	if err != nil {
-		return core.Invite{}, fmt.Errorf("sqlite: reading invite: %w", mapErr(err))
-	}
-	return inv, nil
-}
-
-// ConsumeInvite implements core.Store with one conditional DELETE … RETURNING, so that
-// of concurrent calls exactly one removes the row; when it removes nothing, a read in
-// the same transaction says why.
-func (s *Store) ConsumeInvite(ctx context.Context, tokenHash []byte, username string, now time.Time) (core.Invite, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
-	}
-	defer tx.Rollback()
-	row := tx.StmtContext(ctx, s.consume).QueryRowContext(ctx, tokenHash, micros(now), username, tokenKey(tokenHash))
-	inv, err := scanInvite(row)
-	if err == nil {
-		if err := tx.Commit(); err != nil {
-			return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
-		}
-		return inv, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
-	}
-	row = tx.StmtContext(ctx, s.peek).QueryRowContext(ctx, tokenKey(tokenHash), tokenHash)
-	inv, err = scanInvite(row)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return core.Invite{}, core.ErrNotFound
-	case err != nil:
-		return core.Invite{}, fmt.Errorf("sqlite: consuming invite: %w", err)
-	case inv.Expired(now):
-		return core.Invite{}, core.ErrExpired
-	default:
-		return core.Invite{}, core.ErrForbidden
-	}
-}
-
-// DeleteExpiredInvites implements core.Store.
-func (s *Store) DeleteExpiredInvites(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM invites WHERE expires_at <= ?`, micros(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: deleting expired invites: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: deleting expired invites: %w", err)
-	}
-	return n, nil
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -445,7 +493,7 @@ func scanKey(sc scanner) (core.Key, error) {
 		maxTTL, ratePeriod int64
 	)
 	if err := sc.Scan(&k.ID, &k.Host, &k.Name, &k.SecretHash, &created, &expires,
-		&maxTTL, &k.Rate.N, &ratePeriod, &lastUsed, &k.Uses); err != nil {
+		&maxTTL, &k.Rate.N, &ratePeriod, &lastUsed, &k.Uses, &k.Manage); err != nil {
 		return core.Key{}, err
 	}
 	k.CreatedAt = fromMicros(created)
@@ -454,22 +502,6 @@ func scanKey(sc scanner) (core.Key, error) {
 	k.MaxTTL = time.Duration(maxTTL)
 	k.Rate.Period = time.Duration(ratePeriod)
 	return k, nil
-}
-
-func scanInvite(sc scanner) (core.Invite, error) {
-	var (
-		inv              core.Invite
-		kind             string
-		created, expires int64
-	)
-	if err := sc.Scan(&inv.TokenHash, &inv.ID, &inv.Host, &kind, &inv.Username, &inv.Inviter,
-		&inv.AllowRegister, &inv.Source, &created, &expires); err != nil {
-		return core.Invite{}, err
-	}
-	inv.Kind = core.Kind(kind)
-	inv.CreatedAt = fromMicros(created)
-	inv.ExpiresAt = fromMicros(expires)
-	return inv, nil
 }
 
 // Times are stored as microseconds since the Unix epoch (the precision PostgreSQL
@@ -497,6 +529,8 @@ func fromNullMicros(n sql.NullInt64) time.Time {
 // core.ErrConflict, and a value the schema refuses into core.ErrInvalid.
 func mapErr(err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, sql.ErrNoRows):
 		return core.ErrNotFound
 	case isConflict(err):

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,13 @@ var _ core.Store = (*sqlite.Store)(nil)
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) core.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+	})
+}
+
+// TestContractCrashDurability runs the suite in the other durability mode.
+func TestContractCrashDurability(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) core.Store {
+		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{Durability: sqlite.DurabilityCrash})
 	})
 }
 
@@ -48,13 +56,24 @@ func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
 var base = time.Now().UTC().Truncate(time.Second)
 
 func newInvite(t *testing.T) core.Invite {
-	var b [18]byte
+	var b [9]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	h := core.HashToken(fmt.Sprintf("%x", b))
-	return core.Invite{ID: core.InviteID(h), TokenHash: h, Host: "example.com", Kind: core.KindAccount,
-		CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	return core.Invite{ID: id, TokenHash: core.HashToken(id + "secret"), Host: "example.com", Kind: core.KindAccount,
+		MaxUses: 1, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+}
+
+// redeem is a ChangeInvite function that uses an invite once, if it can be.
+func redeem(jid string) func(*core.Invite) (core.InviteChange, error) {
+	return func(inv *core.Invite) (core.InviteChange, error) {
+		if err := inv.Check(core.PurposeRegister, "", inv.Host, base); err != nil {
+			return core.InviteChange{}, err
+		}
+		inv.Uses++
+		return core.InviteChange{Use: &core.Use{JID: jid, At: base}}, nil
+	}
 }
 
 func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
@@ -62,11 +81,11 @@ func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "dir", "invites.db")
 	s := open(t, path, sqlite.Options{})
 	k := core.Key{ID: "abcdefghijkl", Host: "example.com", SecretHash: make([]byte, 32), CreatedAt: base}
-	if err := s.CreateKey(ctx, k); err != nil {
+	if err := s.CreateKey(ctx, k, nil); err != nil {
 		t.Fatal(err)
 	}
 	inv := newInvite(t)
-	if err := s.CreateInvite(ctx, inv); err != nil {
+	if err := s.CreateInvite(ctx, inv, core.InviteWrite{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -75,7 +94,7 @@ func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.CreateInvite(ctx, newInvite(t)); err == nil {
+	if err := s.CreateInvite(ctx, newInvite(t), core.InviteWrite{}); err == nil {
 		t.Fatal("CreateInvite after Close succeeded")
 	}
 	for range 2 { // reopening runs no migration twice
@@ -83,7 +102,7 @@ func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
 		if _, err := s.Key(ctx, k.ID); err != nil {
 			t.Fatalf("Key after reopen: %v", err)
 		}
-		if _, err := s.Invite(ctx, inv.TokenHash); err != nil {
+		if _, err := s.Invite(ctx, inv.ID); err != nil {
 			t.Fatalf("Invite after reopen: %v", err)
 		}
 		s.Close()
@@ -134,7 +153,7 @@ func TestGroupCommit(t *testing.T) {
 		invs[i] = newInvite(t)
 		wg.Go(func() {
 			<-start
-			errs[i] = s.CreateInvite(t.Context(), invs[i])
+			errs[i] = s.CreateInvite(t.Context(), invs[i], core.InviteWrite{})
 		})
 	}
 	close(start)
@@ -151,7 +170,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	t.Logf("%d invites in %d commits", rows, commits)
 	for _, inv := range invs {
-		if _, err := s.Invite(t.Context(), inv.TokenHash); err != nil {
+		if _, err := s.Invite(t.Context(), inv.ID); err != nil {
 			t.Fatalf("Invite: %v", err)
 		}
 	}
@@ -173,7 +192,7 @@ func TestGroupCommitBadRow(t *testing.T) {
 			}
 			wg.Go(func() {
 				<-start
-				errs[i] = s.CreateInvite(t.Context(), invs[i])
+				errs[i] = s.CreateInvite(t.Context(), invs[i], core.InviteWrite{})
 			})
 		}
 		close(start)
@@ -201,7 +220,7 @@ func TestCloseDuringWrites(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range invs {
 		invs[i] = newInvite(t)
-		wg.Go(func() { errs[i] = s.CreateInvite(t.Context(), invs[i]) })
+		wg.Go(func() { errs[i] = s.CreateInvite(t.Context(), invs[i], core.InviteWrite{}) })
 		if i == n/2 {
 			wg.Go(func() {
 				if err := s.Close(); err != nil {
@@ -218,7 +237,7 @@ func TestCloseDuringWrites(t *testing.T) {
 			continue
 		}
 		ok++
-		if _, err := s.Invite(t.Context(), inv.TokenHash); err != nil {
+		if _, err := s.Invite(t.Context(), inv.ID); err != nil {
 			t.Errorf("invite %d reported created, then: %v", i, err)
 		}
 	}
@@ -237,18 +256,18 @@ func TestTwoStoresOneFile(t *testing.T) {
 			wg.Go(func() {
 				for i := range 40 {
 					inv := newInvite(t)
-					if err := s.CreateInvite(t.Context(), inv); err != nil {
+					if err := s.CreateInvite(t.Context(), inv, core.InviteWrite{}); err != nil {
 						errs <- fmt.Errorf("store %d: CreateInvite: %w", si, err)
 						return
 					}
 					other := stores[1-si]
-					if _, err := other.ConsumeInvite(t.Context(), inv.TokenHash, "alice", base); err != nil {
-						errs <- fmt.Errorf("store %d: ConsumeInvite: %w", 1-si, err)
+					if _, err := other.ChangeInvite(t.Context(), inv.ID, redeem("alice@example.com")); err != nil {
+						errs <- fmt.Errorf("store %d: ChangeInvite: %w", 1-si, err)
 						return
 					}
 					k := core.Key{ID: fmt.Sprintf("k%d%d%09d", si, g, i), Host: "example.com",
 						SecretHash: make([]byte, 32), CreatedAt: base}
-					if err := s.CreateKey(t.Context(), k); err != nil {
+					if err := s.CreateKey(t.Context(), k, nil); err != nil {
 						errs <- fmt.Errorf("store %d: CreateKey: %w", si, err)
 						return
 					}
@@ -278,7 +297,7 @@ func TestCheckpointKeepsLogBounded(t *testing.T) {
 	for range writers {
 		wg.Go(func() {
 			for range each {
-				if err := s.CreateInvite(t.Context(), newInvite(t)); err != nil {
+				if err := s.CreateInvite(t.Context(), newInvite(t), core.InviteWrite{}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -8,12 +8,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
 )
+
+// OutboxReader is implemented by stores whose outbox the suite can read back.
+type OutboxReader interface {
+	// OutboxEvents returns up to limit undelivered events, oldest first.
+	OutboxEvents(ctx context.Context, limit int) ([]core.Event, error)
+}
 
 // Run runs the contract suite, one subtest per behaviour.
 // Each subtest calls open for a fresh, empty store, and closes it when the subtest ends
@@ -29,19 +37,29 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"KeyConflict", testKeyConflict},
 		{"KeysByHostOldestFirst", testKeys},
 		{"DeleteKey", testDeleteKey},
+		{"KeysVersion", testKeysVersion},
 		{"AddKeyUses", testAddKeyUses},
 		{"InviteRoundTrip", testInviteRoundTrip},
 		{"InviteNotFound", testInviteNotFound},
 		{"InviteConflict", testInviteConflict},
-		{"ConsumeInvite", testConsume},
-		{"ConsumeExpired", testConsumeExpired},
-		{"ConsumeFixedUsername", testConsumeFixedUsername},
-		{"ConsumeContactInvite", testConsumeContact},
-		{"ConcurrentConsume", testConcurrentConsume},
-		{"DeleteExpiredInvites", testDeleteExpired},
+		{"ChangeInvite", testChange},
+		{"ChangeInviteRefused", testChangeRefused},
+		{"ConcurrentChanges", testConcurrentChanges},
+		{"ListInvites", testList},
+		{"ListInvitesPaged", testListPaged},
+		{"ExpireInvites", testExpire},
+		{"PurgeInvites", testPurge},
+		{"Quota", testQuota},
+		{"ConcurrentQuota", testConcurrentQuota},
+		{"Outbox", testOutbox},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentDuplicateCreates", testConcurrentDuplicates},
 		{"CanceledContext", testCanceled},
+		{"RateLimiter", testRateLimiter},
+		{"ServiceMaxUses", testServiceMaxUses},
+		{"ServiceRefusals", testServiceRefusals},
+		{"ServiceRecordsAndRetention", testServiceRetention},
+		{"ServiceLifecycle", testServiceLifecycle},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,7 +83,7 @@ var base = time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
 
 // ctx bounds every store call of one subtest.
 func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	c, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
@@ -84,6 +102,14 @@ func hashOf(s string) []byte {
 	return h[:]
 }
 
+// idSeq makes invite IDs in creation order for the suite.
+var idSeq atomic.Int64
+
+// newID returns a fresh invite ID, later in text order than the ones before.
+func newID(t *testing.T) string {
+	return fmt.Sprintf("%06d%s", idSeq.Add(1)%1000000, random(t, 6)[:6])
+}
+
 // newKey returns a key on host with every field set.
 func newKey(t *testing.T, host string, created time.Time) core.Key {
 	return core.Key{
@@ -98,15 +124,16 @@ func newKey(t *testing.T, host string, created time.Time) core.Key {
 	}
 }
 
-// newInvite returns an account invite on host, created at base, living ttl.
+// newInvite returns a single-use account invite on host, created at base, living ttl.
 func newInvite(t *testing.T, host string, ttl time.Duration) core.Invite {
-	h := hashOf(random(t, 18))
+	id := newID(t)
 	return core.Invite{
-		ID:        core.InviteID(h),
-		TokenHash: h,
+		ID:        id,
+		TokenHash: hashOf(id + random(t, 18)),
 		Host:      host,
 		Kind:      core.KindAccount,
-		Source:    "api/token/" + random(t, 9),
+		CreatedBy: "api/token/" + random(t, 9),
+		MaxUses:   1,
 		CreatedAt: base,
 		ExpiresAt: base.Add(ttl),
 	}
@@ -116,34 +143,36 @@ func sameKey(a, b core.Key) bool {
 	return a.ID == b.ID && a.Host == b.Host && a.Name == b.Name &&
 		bytes.Equal(a.SecretHash, b.SecretHash) && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxTTL == b.MaxTTL && a.Rate == b.Rate &&
-		a.LastUsed.Equal(b.LastUsed) && a.Uses == b.Uses
+		a.LastUsed.Equal(b.LastUsed) && a.Uses == b.Uses && a.Manage == b.Manage
 }
 
 func sameInvite(a, b core.Invite) bool {
 	return a.ID == b.ID && bytes.Equal(a.TokenHash, b.TokenHash) && a.Host == b.Host &&
 		a.Kind == b.Kind && a.Username == b.Username && a.Inviter == b.Inviter &&
-		a.AllowRegister == b.AllowRegister && a.Source == b.Source &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
+		a.AllowRegister == b.AllowRegister && a.CreatedBy == b.CreatedBy && a.Note == b.Note &&
+		slices.Equal(a.Groups, b.Groups) && a.MaxUses == b.MaxUses && a.Uses == b.Uses &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) &&
+		a.RevokedAt.Equal(b.RevokedAt) && a.EndedAt.Equal(b.EndedAt)
 }
 
 func mustCreateKey(t *testing.T, s core.Store, k core.Key) {
 	t.Helper()
-	if err := s.CreateKey(ctx(t), k); err != nil {
+	if err := s.CreateKey(ctx(t), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 }
 
 func mustCreateInvite(t *testing.T, s core.Store, inv core.Invite) {
 	t.Helper()
-	if err := s.CreateInvite(ctx(t), inv); err != nil {
+	if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{}); err != nil {
 		t.Fatalf("CreateInvite: %v", err)
 	}
 }
 
-// wantInvite checks that the invite is stored unchanged.
+// wantInvite checks that the invite is stored as given.
 func wantInvite(t *testing.T, s core.Store, inv core.Invite) {
 	t.Helper()
-	got, err := s.Invite(ctx(t), inv.TokenHash)
+	got, err := s.Invite(ctx(t), inv.ID)
 	if err != nil {
 		t.Fatalf("Invite: %v", err)
 	}
@@ -155,8 +184,23 @@ func wantInvite(t *testing.T, s core.Store, inv core.Invite) {
 // wantGone checks that the invite is no longer stored.
 func wantGone(t *testing.T, s core.Store, inv core.Invite) {
 	t.Helper()
-	if _, err := s.Invite(ctx(t), inv.TokenHash); !errors.Is(err, core.ErrNotFound) {
+	if _, err := s.Invite(ctx(t), inv.ID); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("Invite after removal: %v, want ErrNotFound", err)
+	}
+}
+
+// use is a ChangeInvite function that redeems an invite for jid at now, as the core
+// does: refused when not pending.
+func use(jid string, now time.Time) func(*core.Invite) (core.InviteChange, error) {
+	return func(inv *core.Invite) (core.InviteChange, error) {
+		if err := inv.Check(core.PurposeRegister, "", inv.Host, now); err != nil {
+			return core.InviteChange{}, err
+		}
+		inv.Uses++
+		if inv.UsedUp() {
+			inv.EndedAt = now
+		}
+		return core.InviteChange{Use: &core.Use{JID: jid, At: now}}, nil
 	}
 }
 
@@ -166,9 +210,11 @@ func testKeyRoundTrip(t *testing.T, s core.Store) {
 	used := newKey(t, "example.com", base.Add(2*time.Second))
 	used.LastUsed = base.Add(time.Hour)
 	used.Uses = 42
-	tests := []core.Key{0: full, 1: bare, 2: used}
+	manager := newKey(t, "example.com", base.Add(3*time.Second))
+	manager.Manage = true
+	tests := []core.Key{0: full, 1: bare, 2: used, 3: manager}
 	for i, k := range tests {
-		if err := s.CreateKey(ctx(t), k); err != nil {
+		if err := s.CreateKey(ctx(t), k, nil); err != nil {
 			t.Fatalf("%d: CreateKey: %v", i, err)
 		}
 		got, err := s.Key(ctx(t), k.ID)
@@ -201,7 +247,7 @@ func testKeyConflict(t *testing.T, s core.Store) {
 	mustCreateKey(t, s, k)
 	dup := newKey(t, "example.org", base.Add(time.Hour))
 	dup.ID = k.ID
-	if err := s.CreateKey(ctx(t), dup); !errors.Is(err, core.ErrConflict) {
+	if err := s.CreateKey(ctx(t), dup, nil); !errors.Is(err, core.ErrConflict) {
 		t.Fatalf("CreateKey with a taken ID = %v, want ErrConflict", err)
 	}
 	got, err := s.Key(ctx(t), k.ID)
@@ -236,13 +282,7 @@ func testKeys(t *testing.T, s core.Store) {
 		if want := base.Add(time.Duration(i) * time.Minute); !k.CreatedAt.Equal(want) {
 			t.Errorf("%d: CreatedAt %v, want %v (oldest first)", i, k.CreatedAt, want)
 		}
-		found := false
-		for _, w := range want {
-			if sameKey(k, w) {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(want, func(w core.Key) bool { return sameKey(k, w) }) {
 			t.Errorf("%d: listed key %+v differs from every created one", i, k)
 		}
 	}
@@ -256,19 +296,19 @@ func testDeleteKey(t *testing.T, s core.Store) {
 	other := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
 	mustCreateKey(t, s, other)
-	if err := s.DeleteKey(ctx(t), "example.org", k.ID); !errors.Is(err, core.ErrNotFound) {
+	if err := s.DeleteKey(ctx(t), "example.org", k.ID, nil); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("DeleteKey on another host = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Key(ctx(t), k.ID); err != nil {
 		t.Fatalf("key deleted through another host: %v", err)
 	}
-	if err := s.DeleteKey(ctx(t), "example.com", k.ID); err != nil {
+	if err := s.DeleteKey(ctx(t), "example.com", k.ID, nil); err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
 	if _, err := s.Key(ctx(t), k.ID); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("Key after delete = %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteKey(ctx(t), "example.com", k.ID); !errors.Is(err, core.ErrNotFound) {
+	if err := s.DeleteKey(ctx(t), "example.com", k.ID, nil); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("second DeleteKey = %v, want ErrNotFound", err)
 	}
 	keys, err := s.Keys(ctx(t), "example.com")
@@ -277,6 +317,41 @@ func testDeleteKey(t *testing.T, s core.Store) {
 	}
 	// The ID is free again.
 	mustCreateKey(t, s, k)
+}
+
+// testKeysVersion checks a KeyWatcher store: a deletion changes the version.
+func testKeysVersion(t *testing.T, s core.Store) {
+	w, ok := s.(core.KeyWatcher)
+	if !ok {
+		t.Skip("the store does not watch keys")
+	}
+	waitVouched(t, w)
+	k := newKey(t, "example.com", base)
+	mustCreateKey(t, s, k)
+	v0, _ := w.KeysVersion()
+	if err := s.DeleteKey(ctx(t), "example.com", k.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	v1, ok := w.KeysVersion()
+	if !ok || v1 == v0 {
+		t.Fatalf("KeysVersion after a deletion = %d, %v; want a change from %d", v1, ok, v0)
+	}
+}
+
+// waitVouched waits until a KeyWatcher vouches for its version (a PostgreSQL listener
+// connects in the background).
+func waitVouched(t *testing.T, w core.KeyWatcher) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := w.KeysVersion(); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store never vouched for its key version")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func testAddKeyUses(t *testing.T, s core.Store) {
@@ -317,7 +392,6 @@ func testAddKeyUses(t *testing.T, s core.Store) {
 			}
 		}
 	}
-	// Bookkeeping shows in the listing too.
 	keys, err := s.Keys(ctx(t), "example.com")
 	if err != nil || len(keys) != 2 || keys[0].Uses+keys[1].Uses != 7 {
 		t.Errorf("Keys after uses = %+v, %v; want 7 uses in all", keys, err)
@@ -329,17 +403,23 @@ func testInviteRoundTrip(t *testing.T, s core.Store) {
 	fixed.Username = "alice"
 	contact := newInvite(t, "example.com", time.Hour)
 	contact.Kind, contact.Inviter, contact.AllowRegister = core.KindContact, "bob", true
+	contact.CreatedBy = "xmpp:bob@example.com"
 	plainContact := newInvite(t, "example.org", 7*24*time.Hour)
-	plainContact.Kind, plainContact.Inviter, plainContact.Source = core.KindContact, "carol", ""
+	plainContact.Kind, plainContact.Inviter, plainContact.CreatedBy = core.KindContact, "carol", ""
 	expired := newInvite(t, "example.com", -time.Hour)
 	tokenSet := newInvite(t, "example.com", time.Hour)
 	tokenSet.Token = "not stored"
-	tests := []core.Invite{0: newInvite(t, "example.com", time.Hour), 1: fixed, 2: contact, 3: plainContact, 4: expired, 5: tokenSet}
+	rich := newInvite(t, "example.com", time.Hour)
+	rich.Note, rich.Groups, rich.MaxUses, rich.CreatedBy = "for the choir ✓ ", []string{"choir", "Friends & Family"}, 0, "cli"
+	reset := newInvite(t, "example.com", time.Hour)
+	reset.Kind, reset.Username = core.KindReset, "dave"
+	tests := []core.Invite{0: newInvite(t, "example.com", time.Hour), 1: fixed, 2: contact, 3: plainContact,
+		4: expired, 5: tokenSet, 6: rich, 7: reset}
 	for i, inv := range tests {
-		if err := s.CreateInvite(ctx(t), inv); err != nil {
+		if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{}); err != nil {
 			t.Fatalf("%d: CreateInvite: %v", i, err)
 		}
-		got, err := s.Invite(ctx(t), inv.TokenHash)
+		got, err := s.Invite(ctx(t), inv.ID)
 		if err != nil {
 			t.Fatalf("%d: Invite: %v", i, err)
 		}
@@ -349,14 +429,20 @@ func testInviteRoundTrip(t *testing.T, s core.Store) {
 		if !sameInvite(got, inv) {
 			t.Errorf("%d: Invite = %+v, want %+v", i, got, inv)
 		}
+		if uses, err := s.Redemptions(ctx(t), inv.ID); err != nil || len(uses) != 0 {
+			t.Errorf("%d: Redemptions of a new invite = %v, %v; want none", i, uses, err)
+		}
 	}
 }
 
 func testInviteNotFound(t *testing.T, s core.Store) {
 	mustCreateInvite(t, s, newInvite(t, "example.com", time.Hour))
-	for i, h := range [][]byte{0: hashOf("nope"), 1: nil, 2: {1, 2, 3}} {
-		if _, err := s.Invite(ctx(t), h); !errors.Is(err, core.ErrNotFound) {
+	for i, id := range []string{0: newID(t), 1: "", 2: "AAAAAAAAAAAA"} {
+		if _, err := s.Invite(ctx(t), id); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("%d: Invite = %v, want ErrNotFound", i, err)
+		}
+		if _, err := s.ChangeInvite(ctx(t), id, use("x@example.com", base)); !errors.Is(err, core.ErrNotFound) {
+			t.Errorf("%d: ChangeInvite = %v, want ErrNotFound", i, err)
 		}
 	}
 }
@@ -365,97 +451,90 @@ func testInviteConflict(t *testing.T, s core.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	mustCreateInvite(t, s, inv)
 	dup := newInvite(t, "example.org", 2*time.Hour)
-	dup.TokenHash, dup.ID = inv.TokenHash, inv.ID
-	if err := s.CreateInvite(ctx(t), dup); !errors.Is(err, core.ErrConflict) {
-		t.Fatalf("CreateInvite with a taken token hash = %v, want ErrConflict", err)
+	dup.ID = inv.ID
+	if err := s.CreateInvite(ctx(t), dup, core.InviteWrite{}); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("CreateInvite with a taken ID = %v, want ErrConflict", err)
 	}
 	wantInvite(t, s, inv)
 }
 
-func testConsume(t *testing.T, s core.Store) {
+func testChange(t *testing.T, s core.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
+	inv.MaxUses = 2
 	other := newInvite(t, "example.com", time.Hour)
 	mustCreateInvite(t, s, inv)
 	mustCreateInvite(t, s, other)
-	if _, err := s.ConsumeInvite(ctx(t), hashOf("unknown"), "alice", base); !errors.Is(err, core.ErrNotFound) {
-		t.Fatalf("ConsumeInvite(unknown) = %v, want ErrNotFound", err)
-	}
-	got, err := s.ConsumeInvite(ctx(t), inv.TokenHash, "alice", base.Add(time.Minute))
+	t1, t2 := base.Add(time.Minute), base.Add(2*time.Minute)
+	got, err := s.ChangeInvite(ctx(t), inv.ID, use("alice@example.com", t1))
 	if err != nil {
-		t.Fatalf("ConsumeInvite: %v", err)
+		t.Fatalf("ChangeInvite: %v", err)
 	}
-	if !sameInvite(got, inv) {
-		t.Errorf("ConsumeInvite = %+v, want %+v", got, inv)
+	want := inv
+	want.Uses = 1
+	if !sameInvite(got, want) {
+		t.Fatalf("ChangeInvite returned %+v, want %+v", got, want)
 	}
-	wantGone(t, s, inv)
-	if _, err := s.ConsumeInvite(ctx(t), inv.TokenHash, "alice", base); !errors.Is(err, core.ErrNotFound) {
-		t.Fatalf("second ConsumeInvite = %v, want ErrNotFound", err)
+	wantInvite(t, s, want)
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, use("bob@example.com", t2)); err != nil {
+		t.Fatalf("second ChangeInvite: %v", err)
 	}
-	wantInvite(t, s, other)
+	want.Uses, want.EndedAt = 2, t2
+	wantInvite(t, s, want)
+	uses, err := s.Redemptions(ctx(t), inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUses := []core.Use{{JID: "alice@example.com", At: t1}, {JID: "bob@example.com", At: t2}}
+	if len(uses) != 2 || uses[0].JID != wantUses[0].JID || !uses[0].At.Equal(t1) ||
+		uses[1].JID != wantUses[1].JID || !uses[1].At.Equal(t2) {
+		t.Fatalf("Redemptions = %v, want %v", uses, wantUses)
+	}
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, use("carol@example.com", t2)); !errors.Is(err, core.ErrUsedUp) {
+		t.Fatalf("third ChangeInvite of a 2-use invite = %v, want ErrUsedUp", err)
+	}
+	// Every writable field round-trips; the others stay.
+	revoked := base.Add(3 * time.Minute)
+	got, err = s.ChangeInvite(ctx(t), other.ID, func(inv *core.Invite) (core.InviteChange, error) {
+		inv.Note, inv.MaxUses, inv.ExpiresAt, inv.RevokedAt, inv.EndedAt = "moved", 7, base.Add(5*time.Hour), revoked, revoked
+		inv.Host, inv.Kind, inv.CreatedBy = "ignored.example", core.KindReset, "ignored" // not written
+		return core.InviteChange{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = other
+	want.Note, want.MaxUses, want.ExpiresAt, want.RevokedAt, want.EndedAt = "moved", 7, base.Add(5*time.Hour), revoked, revoked
+	wantInvite(t, s, want)
+	if got.Note != "moved" {
+		t.Errorf("ChangeInvite returned %+v", got)
+	}
 }
 
-func testConsumeExpired(t *testing.T, s core.Store) {
+func testChangeRefused(t *testing.T, s core.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
-	inv.Username = "alice"
 	mustCreateInvite(t, s, inv)
-	for i, now := range []time.Time{0: inv.ExpiresAt, 1: inv.ExpiresAt.Add(time.Second), 2: base.Add(1000 * time.Hour)} {
-		if _, err := s.ConsumeInvite(ctx(t), inv.TokenHash, "alice", now); !errors.Is(err, core.ErrExpired) {
-			t.Errorf("%d: ConsumeInvite at %v = %v, want ErrExpired", i, now, err)
-		}
-	}
-	// Expired takes precedence over a wrong name: the invite is of no use anyway.
-	if _, err := s.ConsumeInvite(ctx(t), inv.TokenHash, "mallory", inv.ExpiresAt); !errors.Is(err, core.ErrExpired) {
-		t.Errorf("ConsumeInvite expired, other name = %v, want ErrExpired", err)
+	refusal := errors.New("no")
+	_, err := s.ChangeInvite(ctx(t), inv.ID, func(inv *core.Invite) (core.InviteChange, error) {
+		inv.Uses = 99
+		inv.Note = "changed"
+		return core.InviteChange{Use: &core.Use{JID: "x@example.com", At: base}}, refusal
+	})
+	if !errors.Is(err, refusal) {
+		t.Fatalf("ChangeInvite = %v, want the function's error", err)
 	}
 	wantInvite(t, s, inv)
-	// Just before expiry it still works.
-	if _, err := s.ConsumeInvite(ctx(t), inv.TokenHash, "alice", inv.ExpiresAt.Add(-time.Second)); err != nil {
-		t.Fatalf("ConsumeInvite before expiry: %v", err)
+	if uses, err := s.Redemptions(ctx(t), inv.ID); err != nil || len(uses) != 0 {
+		t.Fatalf("refused change recorded a redemption: %v, %v", uses, err)
 	}
 }
 
-func testConsumeFixedUsername(t *testing.T, s core.Store) {
-	inv := newInvite(t, "example.com", time.Hour)
-	inv.Username = "alice"
-	mustCreateInvite(t, s, inv)
-	for i, name := range []string{0: "bob", 1: "alice2", 2: "alic", 3: ""} {
-		if _, err := s.ConsumeInvite(ctx(t), inv.TokenHash, name, base); !errors.Is(err, core.ErrForbidden) {
-			t.Errorf("%d: ConsumeInvite as %q = %v, want ErrForbidden", i, name, err)
-		}
-	}
-	wantInvite(t, s, inv)
-	if _, err := s.ConsumeInvite(ctx(t), inv.TokenHash, "alice", base); err != nil {
-		t.Fatalf("ConsumeInvite as the fixed name: %v", err)
-	}
-	wantGone(t, s, inv)
-}
-
-func testConsumeContact(t *testing.T, s core.Store) {
-	noReg := newInvite(t, "example.com", time.Hour)
-	noReg.Kind, noReg.Inviter = core.KindContact, "bob"
-	reg := noReg
-	reg.TokenHash = hashOf(random(t, 18))
-	reg.ID = core.InviteID(reg.TokenHash)
-	reg.AllowRegister = true
-	mustCreateInvite(t, s, noReg)
-	mustCreateInvite(t, s, reg)
-	if _, err := s.ConsumeInvite(ctx(t), noReg.TokenHash, "alice", base); !errors.Is(err, core.ErrForbidden) {
-		t.Errorf("ConsumeInvite of a contact invite without registration = %v, want ErrForbidden", err)
-	}
-	wantInvite(t, s, noReg)
-	got, err := s.ConsumeInvite(ctx(t), reg.TokenHash, "alice", base)
-	if err != nil {
-		t.Fatalf("ConsumeInvite of a contact invite allowing registration: %v", err)
-	}
-	if !sameInvite(got, reg) {
-		t.Errorf("ConsumeInvite = %+v, want %+v", got, reg)
-	}
-}
-
-func testConcurrentConsume(t *testing.T, s core.Store) {
-	const n = 50
-	for round := range 3 {
+// testConcurrentChanges checks the promise that matters: of 100 concurrent redemptions
+// of a 5-use invite exactly 5 succeed, for several rounds and an unlimited invite.
+func testConcurrentChanges(t *testing.T, s core.Store) {
+	const n = 100
+	for round, maxUses := range []int{5, 1, 0} {
 		inv := newInvite(t, "example.com", time.Hour)
+		inv.MaxUses = maxUses
 		mustCreateInvite(t, s, inv)
 		var (
 			wg    sync.WaitGroup
@@ -465,7 +544,7 @@ func testConcurrentConsume(t *testing.T, s core.Store) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = s.ConsumeInvite(ctx(t), inv.TokenHash, fmt.Sprintf("user%d", i), base)
+				_, errs[i] = s.ChangeInvite(ctx(t), inv.ID, use(fmt.Sprintf("user%d@example.com", i), base.Add(time.Duration(i)*time.Microsecond)))
 			})
 		}
 		close(start)
@@ -475,51 +554,362 @@ func testConcurrentConsume(t *testing.T, s core.Store) {
 			switch {
 			case err == nil:
 				wins++
-			case !errors.Is(err, core.ErrNotFound):
-				t.Errorf("round %d, redeemer %d: %v, want success or ErrNotFound", round, i, err)
+			case !errors.Is(err, core.ErrUsedUp):
+				t.Errorf("round %d, redeemer %d: %v, want success or ErrUsedUp", round, i, err)
 			}
 		}
-		if wins != 1 {
-			t.Fatalf("round %d: %d of %d concurrent redemptions succeeded, want exactly 1", round, wins, n)
+		want := maxUses
+		if want == 0 {
+			want = n
 		}
-		wantGone(t, s, inv)
+		if wins != want {
+			t.Fatalf("round %d: %d of %d concurrent redemptions of a max_uses=%d invite succeeded, want %d", round, wins, n, maxUses, want)
+		}
+		got, err := s.Invite(ctx(t), inv.ID)
+		uses, uerr := s.Redemptions(ctx(t), inv.ID)
+		if err != nil || uerr != nil || got.Uses != want || len(uses) != want {
+			t.Fatalf("round %d: uses %d, %d redemptions (%v, %v); want %d", round, got.Uses, len(uses), err, uerr, want)
+		}
 	}
 }
 
-func testDeleteExpired(t *testing.T, s core.Store) {
-	if n, err := s.DeleteExpiredInvites(ctx(t), base); err != nil || n != 0 {
-		t.Fatalf("DeleteExpiredInvites on an empty store = %d, %v; want 0", n, err)
-	}
-	var live, dead []core.Invite
-	for i, ttl := range []time.Duration{-time.Hour, time.Hour, -time.Second, 0, 2 * time.Hour, time.Second} {
-		inv := newInvite(t, fmt.Sprintf("h%d.example", i), ttl)
+func testList(t *testing.T, s core.Store) {
+	now := base.Add(time.Hour)
+	mk := func(host, by string, created time.Duration, f func(*core.Invite)) core.Invite {
+		inv := newInvite(t, host, 2*time.Hour)
+		inv.CreatedBy = by
+		inv.CreatedAt = base.Add(created)
+		inv.ExpiresAt = inv.CreatedAt.Add(2 * time.Hour)
+		if f != nil {
+			f(&inv)
+		}
 		mustCreateInvite(t, s, inv)
-		if inv.Expired(base) {
-			dead = append(dead, inv)
-		} else {
-			live = append(live, inv)
+		return inv
+	}
+	pending := mk("example.com", "cli", 0, nil)
+	used := mk("example.com", "api/token/A", time.Minute, func(i *core.Invite) { i.Uses = 1; i.EndedAt = base })
+	expired := mk("example.com", "api/token/A", 2*time.Minute, func(i *core.Invite) { i.ExpiresAt = now })
+	revoked := mk("example.com", "cli", 3*time.Minute, func(i *core.Invite) { i.RevokedAt = base; i.Uses = 1 })
+	unlimited := mk("example.com", "api/token/A", 4*time.Minute, func(i *core.Invite) { i.MaxUses = 0; i.Uses = 9 })
+	mk("example.org", "cli", 5*time.Minute, nil)
+	ids := func(invs []core.Invite) []string {
+		out := make([]string, len(invs))
+		for i, inv := range invs {
+			out[i] = inv.ID
+		}
+		return out
+	}
+	tests := []struct {
+		f    core.InviteFilter
+		want []core.Invite
+	}{
+		0: {f: core.InviteFilter{Host: "example.com"}, want: []core.Invite{unlimited, revoked, expired, used, pending}},
+		1: {f: core.InviteFilter{Host: "example.com", Status: core.StatusPending}, want: []core.Invite{unlimited, pending}},
+		2: {f: core.InviteFilter{Host: "example.com", Status: core.StatusUsed}, want: []core.Invite{used}},
+		3: {f: core.InviteFilter{Host: "example.com", Status: core.StatusExpired}, want: []core.Invite{expired}},
+		4: {f: core.InviteFilter{Host: "example.com", Status: core.StatusRevoked}, want: []core.Invite{revoked}},
+		5: {f: core.InviteFilter{Host: "example.com", CreatedBy: "api/token/A"}, want: []core.Invite{unlimited, expired, used}},
+		6: {f: core.InviteFilter{Host: "example.com", CreatedBy: "api/token/A", Status: core.StatusPending}, want: []core.Invite{unlimited}},
+		7: {f: core.InviteFilter{Host: "example.com", CreatedBy: "nobody"}},
+		8: {f: core.InviteFilter{Host: "nowhere.example"}},
+		9: {f: core.InviteFilter{Host: "example.com", Limit: 2}, want: []core.Invite{unlimited, revoked}},
+		10: {f: core.InviteFilter{Host: "example.com", Before: &core.Position{CreatedAt: expired.CreatedAt, ID: expired.ID}},
+			want: []core.Invite{used, pending}},
+	}
+	for i, tc := range tests {
+		tc.f.Now = now
+		if tc.f.Limit == 0 {
+			tc.f.Limit = 100
+		}
+		got, err := s.ListInvites(ctx(t), tc.f)
+		if err != nil {
+			t.Errorf("%d: ListInvites: %v", i, err)
+			continue
+		}
+		if !slices.Equal(ids(got), ids(tc.want)) {
+			t.Errorf("%d: ListInvites = %v, want %v", i, ids(got), ids(tc.want))
+			continue
+		}
+		for j := range got {
+			if !sameInvite(got[j], tc.want[j]) {
+				t.Errorf("%d: listed %+v, want %+v", i, got[j], tc.want[j])
+			}
 		}
 	}
-	n, err := s.DeleteExpiredInvites(ctx(t), base)
+}
+
+func testListPaged(t *testing.T, s core.Store) {
+	// Invites made in the same microsecond are ordered by ID; a page boundary between
+	// them loses none.
+	var want []string
+	for i := range 23 {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.CreatedAt = base.Add(time.Duration(i/3) * time.Second)
+		mustCreateInvite(t, s, inv)
+		want = append(want, inv.ID)
+	}
+	slices.Reverse(want)
+	var got []string
+	var before *core.Position
+	for page := 0; ; page++ {
+		invs, err := s.ListInvites(ctx(t), core.InviteFilter{Host: "example.com", Now: base, Limit: 5, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range invs {
+			got = append(got, inv.ID)
+		}
+		if len(invs) < 5 {
+			break
+		}
+		last := invs[len(invs)-1]
+		before = &core.Position{CreatedAt: last.CreatedAt, ID: last.ID}
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pages = %v\nwant %v", got, want)
+	}
+}
+
+func testExpire(t *testing.T, s core.Store) {
+	now := base.Add(time.Hour)
+	due := newInvite(t, "example.com", 30*time.Minute)
+	dueExactly := newInvite(t, "example.com", time.Hour)
+	live := newInvite(t, "example.com", 2*time.Hour)
+	usedUp := newInvite(t, "example.com", 30*time.Minute)
+	usedUp.Uses, usedUp.EndedAt = 1, base.Add(time.Minute)
+	revoked := newInvite(t, "example.com", 30*time.Minute)
+	revoked.RevokedAt, revoked.EndedAt = base.Add(time.Minute), base.Add(time.Minute)
+	for _, inv := range []core.Invite{due, dueExactly, live, usedUp, revoked} {
+		mustCreateInvite(t, s, inv)
+	}
+	var seen []string
+	got, err := s.ExpireInvites(ctx(t), now, 100, func(inv core.Invite) core.Event {
+		seen = append(seen, inv.ID)
+		return core.Event{ID: newID(t), Type: core.EventInviteExpired, Time: now, Host: inv.Host, InviteID: inv.ID}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != int64(len(dead)) {
-		t.Errorf("DeleteExpiredInvites = %d, want %d", n, len(dead))
+	gotIDs := []string{}
+	for _, inv := range got {
+		gotIDs = append(gotIDs, inv.ID)
+		if !inv.EndedAt.Equal(inv.ExpiresAt) {
+			t.Errorf("expired invite %s returned with EndedAt %v, want its expiry", inv.ID, inv.EndedAt)
+		}
 	}
-	for _, inv := range dead {
-		wantGone(t, s, inv)
+	slices.Sort(gotIDs)
+	wantIDs := []string{due.ID, dueExactly.ID}
+	slices.Sort(wantIDs)
+	slices.Sort(seen)
+	if !slices.Equal(gotIDs, wantIDs) || !slices.Equal(seen, wantIDs) {
+		t.Fatalf("ExpireInvites = %v (events for %v), want %v", gotIDs, seen, wantIDs)
 	}
-	for _, inv := range live {
-		wantInvite(t, s, inv)
+	due.EndedAt = due.ExpiresAt
+	wantInvite(t, s, due)
+	wantInvite(t, s, live)
+	wantInvite(t, s, usedUp)
+	if again, err := s.ExpireInvites(ctx(t), now, 100, nil); err != nil || len(again) != 0 {
+		t.Fatalf("second ExpireInvites = %v, %v; want none", again, err)
 	}
-	if n, err := s.DeleteExpiredInvites(ctx(t), base); err != nil || n != 0 {
-		t.Errorf("second DeleteExpiredInvites = %d, %v; want 0", n, err)
+	// The limit bounds one call.
+	for range 5 {
+		mustCreateInvite(t, s, newInvite(t, "example.com", time.Minute))
 	}
-	// Later, the rest expire too.
-	if n, err := s.DeleteExpiredInvites(ctx(t), base.Add(3*time.Hour)); err != nil || n != int64(len(live)) {
-		t.Errorf("DeleteExpiredInvites later = %d, %v; want %d", n, err, len(live))
+	if got, err := s.ExpireInvites(ctx(t), now, 3, nil); err != nil || len(got) != 3 {
+		t.Fatalf("ExpireInvites with limit 3 = %d invites, %v", len(got), err)
 	}
+}
+
+func testPurge(t *testing.T, s core.Store) {
+	cutoff := base.Add(time.Hour)
+	old := newInvite(t, "example.com", time.Minute)
+	old.MaxUses = 2
+	mustCreateInvite(t, s, old)
+	for i := range 2 {
+		if _, err := s.ChangeInvite(ctx(t), old.ID, use(fmt.Sprintf("u%d@example.com", i), base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recent := newInvite(t, "example.com", time.Minute)
+	recent.RevokedAt, recent.EndedAt = cutoff, cutoff
+	pending := newInvite(t, "example.com", time.Minute) // expired, but not yet noted
+	mustCreateInvite(t, s, recent)
+	mustCreateInvite(t, s, pending)
+	n, err := s.PurgeInvites(ctx(t), cutoff, cutoff)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeInvites = %d, %v; want 1", n, err)
+	}
+	wantGone(t, s, old)
+	if uses, err := s.Redemptions(ctx(t), old.ID); err != nil || len(uses) != 0 {
+		t.Fatalf("redemptions of a purged invite = %v, %v", uses, err)
+	}
+	wantInvite(t, s, recent)
+	wantInvite(t, s, pending)
+	if n, err := s.PurgeInvites(ctx(t), cutoff.Add(time.Second), cutoff); err != nil || n != 1 {
+		t.Fatalf("later PurgeInvites = %d, %v; want 1", n, err)
+	}
+}
+
+func testQuota(t *testing.T, s core.Store) {
+	mk := func(by string, created time.Duration) core.Invite {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.CreatedBy = by
+		inv.CreatedAt = base.Add(created)
+		inv.ExpiresAt = inv.CreatedAt.Add(time.Hour)
+		return inv
+	}
+	now := base.Add(10 * time.Minute)
+	q := &core.QuotaCheck{Since: now.Add(-5 * time.Minute), Max: 2, Now: now}
+	// One made before the period does not count; another creator's do not either.
+	mustCreateInvite(t, s, mk("xmpp:a@example.com", 0))
+	mustCreateInvite(t, s, mk("xmpp:b@example.com", 9*time.Minute))
+	for i := range 2 {
+		if err := s.CreateInvite(ctx(t), mk("xmpp:a@example.com", 6*time.Minute), core.InviteWrite{Quota: q}); err != nil {
+			t.Fatalf("%d: CreateInvite within quota: %v", i, err)
+		}
+	}
+	over := mk("xmpp:a@example.com", 10*time.Minute)
+	if err := s.CreateInvite(ctx(t), over, core.InviteWrite{Quota: q}); !errors.Is(err, core.ErrQuota) {
+		t.Fatalf("CreateInvite over quota = %v, want ErrQuota", err)
+	}
+	wantGone(t, s, over)
+	// Outstanding counts pending invites only.
+	q = &core.QuotaCheck{Outstanding: 3, Now: now}
+	if err := s.CreateInvite(ctx(t), mk("xmpp:a@example.com", 10*time.Minute), core.InviteWrite{Quota: q}); !errors.Is(err, core.ErrQuota) {
+		t.Fatalf("CreateInvite with 3 pending = %v, want ErrQuota", err)
+	}
+	list, err := s.ListInvites(ctx(t), core.InviteFilter{Host: "example.com", CreatedBy: "xmpp:a@example.com", Now: now, Limit: 10})
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListInvites = %d, %v", len(list), err)
+	}
+	if _, err := s.ChangeInvite(ctx(t), list[0].ID, use("x@example.com", now)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateInvite(ctx(t), mk("xmpp:a@example.com", 10*time.Minute), core.InviteWrite{Quota: q}); err != nil {
+		t.Fatalf("CreateInvite once one was used: %v", err)
+	}
+}
+
+func testConcurrentQuota(t *testing.T, s core.Store) {
+	const n, quota = 30, 5
+	q := &core.QuotaCheck{Since: base.Add(-time.Hour), Max: quota, Now: base}
+	var ok, over atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.CreatedBy = "xmpp:greedy@example.com"
+		wg.Go(func() {
+			<-start
+			err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Quota: q})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, core.ErrQuota):
+				over.Add(1)
+			default:
+				t.Errorf("CreateInvite: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != quota || over.Load() != n-quota {
+		t.Fatalf("%d made and %d refused of %d concurrent creates with a quota of %d", ok.Load(), over.Load(), n, quota)
+	}
+}
+
+func testOutbox(t *testing.T, s core.Store) {
+	r, ok := s.(OutboxReader)
+	if !ok {
+		t.Skip("the store's outbox cannot be read back")
+	}
+	ev := func(typ core.EventType, inv string) core.Event {
+		return core.Event{ID: newID(t), Type: typ, Time: base, Host: "example.com", InviteID: inv,
+			Actor: core.Actor{Kind: core.ActorCLI}}
+	}
+	var want []core.Event
+	k := newKey(t, "example.com", base)
+	e := ev(core.EventKeyCreated, "")
+	e.KeyID = k.ID
+	if err := s.CreateKey(ctx(t), k, []core.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, e)
+	inv := newInvite(t, "example.com", time.Hour)
+	e = ev(core.EventInviteCreated, inv.ID)
+	if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Events: []core.Event{e}}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, e)
+	// A refused create writes no event.
+	if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Events: []core.Event{ev(core.EventInviteCreated, inv.ID)}}); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("duplicate CreateInvite = %v", err)
+	}
+	e = ev(core.EventInviteRedeemed, inv.ID)
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, func(inv *core.Invite) (core.InviteChange, error) {
+		c, err := use("a@example.com", base)(inv)
+		c.Events = []core.Event{e}
+		return c, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, e)
+	// A refused change writes no event.
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, func(inv *core.Invite) (core.InviteChange, error) {
+		return core.InviteChange{Events: []core.Event{ev(core.EventInviteRedeemed, inv.ID)}}, core.ErrUsedUp
+	}); !errors.Is(err, core.ErrUsedUp) {
+		t.Fatal(err)
+	}
+	e = ev(core.EventKeyDeleted, "")
+	if err := s.DeleteKey(ctx(t), "example.com", k.ID, []core.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, e)
+	// Concurrent creates, grouped or not, each write their event.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 40 {
+		inv := newInvite(t, "example.com", time.Hour)
+		e := ev(core.EventInviteCreated, inv.ID)
+		wg.Go(func() {
+			if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Events: []core.Event{e}}); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			want = append(want, e)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	got, err := r.OutboxEvents(ctx(t), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b core.Event) int { return cmpString(a.ID, b.ID) })
+	if len(got) != len(want) {
+		t.Fatalf("%d events in the outbox, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].ID != want[i].ID || got[i].Type != want[i].Type || got[i].InviteID != want[i].InviteID ||
+			got[i].KeyID != want[i].KeyID || !got[i].Time.Equal(want[i].Time) || got[i].Actor != want[i].Actor {
+			t.Errorf("%d: outbox event %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func testConcurrentCreates(t *testing.T, s core.Store) {
@@ -538,12 +928,12 @@ func testConcurrentCreates(t *testing.T, s core.Store) {
 	for w := range workers {
 		wg.Go(func() {
 			<-start
-			if err := s.CreateKey(ctx(t), keys[w]); err != nil {
+			if err := s.CreateKey(ctx(t), keys[w], nil); err != nil {
 				errs[w] = fmt.Errorf("CreateKey: %w", err)
 				return
 			}
 			for _, inv := range invs[w] {
-				if err := s.CreateInvite(ctx(t), inv); err != nil {
+				if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{}); err != nil {
 					errs[w] = fmt.Errorf("CreateInvite: %w", err)
 					return
 				}
@@ -567,10 +957,10 @@ func testConcurrentCreates(t *testing.T, s core.Store) {
 }
 
 func testConcurrentDuplicates(t *testing.T, s core.Store) {
-	// Many writers at once, some racing for the same token hash: each hash is stored
-	// once, exactly one of its creators succeeds, and the rest get ErrConflict while
+	// Many writers at once, some racing for the same ID: each ID is stored once,
+	// exactly one of its creators succeeds, and the rest get ErrConflict while
 	// unrelated invites committed beside them are unaffected.
-	const hashes, racers, singles = 10, 5, 100
+	const ids, racers, singles = 10, 5, 100
 	var (
 		wg      sync.WaitGroup
 		start   = make(chan struct{})
@@ -579,14 +969,14 @@ func testConcurrentDuplicates(t *testing.T, s core.Store) {
 		invites = make(map[string]core.Invite)
 		failed  []error
 	)
-	for h := range hashes {
+	for h := range ids {
 		inv := newInvite(t, "example.com", time.Hour)
 		for r := range racers {
 			cand := inv
-			cand.Source = fmt.Sprintf("racer %d/%d", h, r)
+			cand.CreatedBy = fmt.Sprintf("racer %d/%d", h, r)
 			wg.Go(func() {
 				<-start
-				err := s.CreateInvite(ctx(t), cand)
+				err := s.CreateInvite(ctx(t), cand, core.InviteWrite{})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -604,7 +994,7 @@ func testConcurrentDuplicates(t *testing.T, s core.Store) {
 		singlesList[i] = newInvite(t, "example.org", time.Hour)
 		wg.Go(func() {
 			<-start
-			if err := s.CreateInvite(ctx(t), singlesList[i]); err != nil {
+			if err := s.CreateInvite(ctx(t), singlesList[i], core.InviteWrite{}); err != nil {
 				mu.Lock()
 				failed = append(failed, fmt.Errorf("unique invite: %w", err))
 				mu.Unlock()
@@ -616,8 +1006,8 @@ func testConcurrentDuplicates(t *testing.T, s core.Store) {
 	if err := errors.Join(failed...); err != nil {
 		t.Fatal(err)
 	}
-	if len(wins) != hashes {
-		t.Errorf("%d token hashes stored, want %d", len(wins), hashes)
+	if len(wins) != ids {
+		t.Errorf("%d IDs stored, want %d", len(wins), ids)
 	}
 	for id, n := range wins {
 		if n != 1 {
@@ -634,13 +1024,45 @@ func testCanceled(t *testing.T, s core.Store) {
 	c, cancel := context.WithCancel(t.Context())
 	cancel()
 	inv := newInvite(t, "example.com", time.Hour)
-	if err := s.CreateInvite(c, inv); err == nil {
+	if err := s.CreateInvite(c, inv, core.InviteWrite{}); err == nil {
 		t.Error("CreateInvite with a canceled context succeeded")
 	}
-	if err := s.CreateKey(c, newKey(t, "example.com", base)); err == nil {
+	if err := s.CreateKey(c, newKey(t, "example.com", base), nil); err == nil {
 		t.Error("CreateKey with a canceled context succeeded")
+	}
+	if _, err := s.ChangeInvite(c, inv.ID, use("a@example.com", base)); err == nil {
+		t.Error("ChangeInvite with a canceled context succeeded")
 	}
 	// The store still works afterwards.
 	mustCreateInvite(t, s, inv)
 	wantInvite(t, s, inv)
+}
+
+// testRateLimiter checks a store's own limiter against core.MemoryRateLimiter.
+func testRateLimiter(t *testing.T, s core.Store) {
+	l, ok := s.(core.RateLimiter)
+	if !ok {
+		t.Skip("the store has no rate limiter")
+	}
+	mem := core.NewMemoryRateLimiter()
+	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}, {}}
+	steps := []time.Duration{0, 0, 0, 0, time.Second, 20 * time.Second, 0, 0, 19 * time.Second, time.Millisecond, 0, time.Hour, 0, 0, 0, 0}
+	for ri, rate := range rates {
+		key := fmt.Sprint("ratekey", ri, random(t, 3))
+		at := base
+		for si, step := range steps {
+			at = at.Add(step)
+			want := mem.Allow(ctx(t), key, rate, at)
+			got := l.Allow(ctx(t), key, rate, at)
+			var wl, gl *core.RateLimitError
+			errors.As(want, &wl)
+			errors.As(got, &gl)
+			switch {
+			case (want == nil) != (got == nil):
+				t.Errorf("rate %v step %d: got %v, want %v", rate, si, got, want)
+			case want != nil && (!errors.Is(got, core.ErrRateLimited) || gl == nil || gl.RetryAfter != wl.RetryAfter):
+				t.Errorf("rate %v step %d: got %#v, want %#v", rate, si, got, wl)
+			}
+		}
+	}
 }

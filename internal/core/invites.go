@@ -1,0 +1,640 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Bounds of invites.
+const (
+	// DefaultMaxUses is how many redemptions an invite allows unless its creator says
+	// otherwise.
+	DefaultMaxUses = 1
+	// MaxMaxUses bounds max_uses.
+	MaxMaxUses = 1_000_000
+	// DefaultListLimit is how many invites a page of ListInvites holds unless asked.
+	DefaultListLimit = 50
+	// MaxListLimit bounds a page of ListInvites.
+	MaxListLimit = 500
+	// sweepBatch bounds how many invites one step of the sweep marks expired.
+	sweepBatch = 500
+)
+
+// Quota bounds the invites one creator makes: at most Invites per Period, and at most
+// Outstanding pending at once. Zero fields mean no bound. Callers set it for ordinary
+// users' invites; administrators have none.
+type Quota struct {
+	// Invites bounds the invites made within any Period.
+	Invites int
+	// Period is the window of Invites.
+	Period time.Duration
+	// Outstanding bounds the creator's pending invites.
+	Outstanding int
+}
+
+// InviteSpec describes an invite to create.
+type InviteSpec struct {
+	// Host is the domain; ignored by CreateKeyInvite, which uses the key's.
+	Host string
+	// Kind is KindAccount (the zero value means it too), KindContact or KindReset.
+	Kind Kind
+	// Username, when set, is the only name an account invite can register; required
+	// for a reset invite (the account it resets).
+	Username string
+	// Inviter is the inviting account's localpart; required for KindContact.
+	Inviter string
+	// AllowRegister lets a contact invite register an account too.
+	AllowRegister bool
+	// TTL is the invite's lifetime; zero means the host's default. At least MinTTL.
+	TTL time.Duration
+	// MaxUses is how many redemptions the invite allows: nil means DefaultMaxUses, 0
+	// any number until it expires. A reset invite allows one.
+	MaxUses *int
+	// Note is the creator's free text, at most MaxNoteLen characters, without control,
+	// line-separator or bidirectional formatting characters.
+	Note string
+	// Groups are the groups the host puts a new account in (see CheckGroups).
+	Groups []string
+	// Quota, when not nil, bounds the invites of the creator; checked atomically with
+	// the insert.
+	Quota *Quota
+	// Actor is who creates it: recorded as the invite's CreatedBy and in the event.
+	// Reset invites need an actor that manages its host (see Actor.Manage).
+	Actor Actor
+}
+
+// CreateInvite makes an invite and returns it with its Token set.
+// It returns once the invite is durable.
+func (s *Service) CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error) {
+	return s.createInvite(ctx, spec, spec.Actor.MaxTTL, nil)
+}
+
+// CreateKeyInvite makes an account invite on behalf of an authenticated key: on the key's
+// host, bounded by the key's maximum lifetime and rate, created by "api/token/ID".
+// spec.Actor may give the client's address (Remote); the rest of the actor is the key.
+func (s *Service) CreateKeyInvite(ctx context.Context, k Key, spec InviteSpec) (Invite, error) {
+	spec.Host = k.Host
+	spec.Actor = KeyActor(k, spec.Actor.Remote)
+	spec.Quota = nil
+	if spec.Kind == "" {
+		spec.Kind = KindAccount
+	}
+	if spec.Kind != KindAccount {
+		return Invite{}, invalidf("API keys make account invites only")
+	}
+	// A request refused for its parameters must not spend the key's budget, so the
+	// limiter is asked only once the invite is known to be valid.
+	return s.createInvite(ctx, spec, k.MaxTTL, func() error {
+		return s.limiter.Allow(ctx, k.ID, k.Rate, s.now())
+	})
+}
+
+// createInvite makes an invite; keyMax, when positive, further bounds its lifetime;
+// admit, when not nil, is asked last, just before the invite is stored.
+func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration, admit func() error) (Invite, error) {
+	h, err := s.Host(spec.Host)
+	if err != nil {
+		return Invite{}, err
+	}
+	limit := h.MaxTTL
+	if keyMax > 0 && keyMax < limit {
+		limit = keyMax
+	}
+	ttl := spec.TTL
+	switch {
+	case ttl < 0:
+		return Invite{}, invalidf("the invite's lifetime must be positive")
+	case ttl == 0:
+		ttl = min(h.DefaultTTL, limit)
+	case ttl < MinTTL:
+		return Invite{}, invalidf("a lifetime of %s is too short: invites live at least %s", HumanDuration(ttl), HumanDuration(MinTTL))
+	case ttl > limit:
+		return Invite{}, invalidf("a lifetime of %s is longer than the maximum of %s", HumanDuration(ttl), HumanDuration(limit))
+	}
+	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister}
+	if len(inv.CreatedBy) > 1100 {
+		return Invite{}, invalidf("the creator's name is too long")
+	}
+	maxUses := DefaultMaxUses
+	if spec.MaxUses != nil {
+		maxUses = *spec.MaxUses
+		if maxUses < 0 || maxUses > MaxMaxUses {
+			return Invite{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
+		}
+	}
+	switch spec.Kind {
+	case "", KindAccount:
+		inv.Kind = KindAccount
+		inv.AllowRegister = false
+	case KindContact:
+		if inv.Inviter, err = NormalizeUsername(spec.Inviter); err != nil {
+			return Invite{}, fmt.Errorf("inviter: %w", err)
+		}
+	case KindReset:
+		if !spec.Actor.managing() {
+			return Invite{}, fmt.Errorf("only administrators make reset invites: %w", ErrForbidden)
+		}
+		if spec.Username == "" {
+			return Invite{}, invalidf("a reset invite needs the username of the account it resets")
+		}
+		if maxUses != 1 {
+			return Invite{}, invalidf("a reset invite is used once: max_uses must be 1")
+		}
+		inv.AllowRegister = false
+	default:
+		return Invite{}, invalidf("unknown invite kind %q: use account, contact or reset", string(spec.Kind))
+	}
+	inv.MaxUses = maxUses
+	if spec.Username != "" {
+		if inv.Username, err = NormalizeUsername(spec.Username); err != nil {
+			return Invite{}, err
+		}
+	}
+	if err := checkText("note", spec.Note, MaxNoteLen); err != nil {
+		return Invite{}, err
+	}
+	inv.Note = spec.Note
+	if len(spec.Groups) > 0 {
+		if inv.Groups, err = CheckGroups(spec.Groups); err != nil {
+			return Invite{}, err
+		}
+	}
+	var quota *QuotaCheck
+	if q := spec.Quota; q != nil {
+		if q.Invites < 0 || q.Outstanding < 0 || q.Period < 0 || q.Invites > 0 && q.Period == 0 {
+			return Invite{}, invalidf("a quota needs a period and no negative bound")
+		}
+		if q.Invites > 0 || q.Outstanding > 0 {
+			quota = &QuotaCheck{Max: q.Invites, Outstanding: q.Outstanding}
+		}
+	}
+	if admit != nil {
+		if err := admit(); err != nil {
+			return Invite{}, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		now := s.now().UTC().Truncate(time.Microsecond)
+		inv.ID = s.ids.next(now)
+		if inv.Token, err = newToken(inv.ID); err != nil {
+			return Invite{}, err
+		}
+		inv.TokenHash = HashToken(inv.Token)
+		inv.CreatedAt = now
+		inv.ExpiresAt = now.Add(ttl)
+		if quota != nil {
+			quota.Now = now
+			if spec.Quota.Invites > 0 {
+				quota.Since = now.Add(-spec.Quota.Period)
+			}
+		}
+		ev := s.newEvent(EventInviteCreated, now, spec.Actor, inv.Host)
+		ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
+		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: s.outboxOf(ev), Quota: quota})
+		if errors.Is(err, ErrConflict) && attempt < 2 {
+			continue // another node took the ID in the same millisecond
+		}
+		if err != nil {
+			return Invite{}, fmt.Errorf("creating invite: %w", err)
+		}
+		s.emit(ctx, ev)
+		return inv, nil
+	}
+}
+
+// InviteURI returns the invite's xmpp: URI; inv.Token must be set.
+func (s *Service) InviteURI(inv Invite) string { return inv.URI(inv.Token) }
+
+// InviteLandingPage returns the invite's landing page: the host's template filled in,
+// the built-in page under Options.BaseURL, or "" when the host has none;
+// inv.Token must be set.
+func (s *Service) InviteLandingPage(inv Invite) string {
+	h, err := s.Host(inv.Host)
+	if err != nil || inv.Token == "" {
+		return ""
+	}
+	if h.LandingPage == LandingBuiltin {
+		return builtinPage(s.baseURL, inv.Token)
+	}
+	return LandingPage(h.LandingPage, inv, inv.Token)
+}
+
+// InviteLocation returns where a new invite sends its holder: its landing page, else its
+// xmpp: URI.
+func (s *Service) InviteLocation(inv Invite) string {
+	if page := s.InviteLandingPage(inv); page != "" {
+		return page
+	}
+	return s.InviteURI(inv)
+}
+
+// CheckInvite returns the invite a token names on host, if it can still be redeemed.
+// It fails with ErrNotFound (also for a malformed token, a wrong one, or another host),
+// ErrRevoked, ErrUsedUp or ErrExpired. It returns the invite without its redemptions.
+func (s *Service) CheckInvite(ctx context.Context, host, token string) (Invite, error) {
+	h, err := s.Host(host)
+	if err != nil || !ValidToken(token) {
+		return Invite{}, ErrNotFound
+	}
+	inv, err := s.store.Invite(ctx, TokenID(token))
+	if err != nil {
+		return Invite{}, fmt.Errorf("checking invite: %w", err)
+	}
+	if !inv.tokenMatches(HashToken(token)) || inv.Host != h.Domain {
+		return Invite{}, ErrNotFound
+	}
+	switch inv.Status(s.now()) {
+	case StatusRevoked:
+		return Invite{}, ErrRevoked
+	case StatusUsed:
+		return Invite{}, ErrUsedUp
+	case StatusExpired:
+		return Invite{}, ErrExpired
+	}
+	inv.Token = token
+	return inv, nil
+}
+
+// Redemption is one use of an invite token.
+type Redemption struct {
+	// Host is the domain the redemption happens on.
+	Host string
+	// Token is the invite's token.
+	Token string
+	// Username is the localpart being registered, or of the existing account (subscribe,
+	// reset).
+	Username string
+	// Purpose says what it is for; "" means PurposeRegister.
+	Purpose Purpose
+	// Remote is the client's network address when known, for the audit log.
+	Remote string
+}
+
+// Redeem uses an invite, atomically: of concurrent redemptions of an invite allowing N
+// uses, on any number of processes and nodes, at most N succeed.
+// The rule is Invite.Check: it fails, using nothing, with ErrNotFound, ErrRevoked,
+// ErrUsedUp, ErrExpired, ErrForbidden (the kind does not allow the purpose, or a fixed
+// name differs), or ErrInvalid for a malformed name or purpose.
+// The use is recorded with the JID Username@Host; every refusal is reported to the
+// observer as an EventInviteRefused.
+func (s *Service) Redeem(ctx context.Context, r Redemption) (Invite, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	inv, bare, err := s.redeem(ctx, r, now)
+	if err != nil {
+		ev := s.newEvent(EventInviteRefused, now, Actor{Kind: ActorJID, ID: bare, Remote: r.Remote}, r.Host)
+		ev.InviteID, ev.JID, ev.Purpose, ev.Reason = TokenID(r.Token), bare, r.Purpose, Reason(err)
+		if h, herr := s.Host(r.Host); herr == nil {
+			ev.Host = h.Domain
+		}
+		s.emit(ctx, ev)
+		return Invite{}, err
+	}
+	return inv, nil
+}
+
+// redeem does the work of Redeem and returns the bare JID it was for (or "" when the
+// name or host was malformed).
+func (s *Service) redeem(ctx context.Context, r Redemption, now time.Time) (Invite, string, error) {
+	purpose := r.Purpose
+	switch purpose {
+	case "":
+		purpose = PurposeRegister
+	case PurposeRegister, PurposeSubscribe, PurposeReset:
+	default:
+		return Invite{}, "", invalidf("unknown purpose %q: use register, subscribe or reset", string(r.Purpose))
+	}
+	h, err := s.Host(r.Host)
+	if err != nil {
+		return Invite{}, "", ErrNotFound
+	}
+	name, err := NormalizeUsername(r.Username)
+	if err != nil {
+		return Invite{}, "", err
+	}
+	bare := name + "@" + h.Domain
+	if !ValidToken(r.Token) {
+		return Invite{}, bare, ErrNotFound
+	}
+	hash := HashToken(r.Token)
+	var ev Event
+	inv, err := s.store.ChangeInvite(ctx, TokenID(r.Token), func(inv *Invite) (InviteChange, error) {
+		if !inv.tokenMatches(hash) {
+			return InviteChange{}, ErrNotFound
+		}
+		if err := inv.Check(purpose, name, h.Domain, now); err != nil {
+			return InviteChange{}, err
+		}
+		inv.Uses++
+		settle(inv, now)
+		ev = s.newEvent(EventInviteRedeemed, now, Actor{Kind: ActorJID, ID: bare, Remote: r.Remote}, h.Domain)
+		ev.InviteID, ev.JID, ev.Purpose, ev.Invite = inv.ID, bare, purpose, eventInvite(*inv, now)
+		return InviteChange{Use: &Use{JID: bare, At: now}, Events: s.outboxOf(ev)}, nil
+	})
+	if err != nil {
+		return Invite{}, bare, fmt.Errorf("redeeming invite: %w", err)
+	}
+	s.emit(ctx, ev)
+	inv.Token = r.Token
+	return inv, bare, nil
+}
+
+// settle keeps EndedAt in step with the invite's status at now: zero while pending, else
+// when it ended (kept if already set).
+func settle(inv *Invite, now time.Time) {
+	switch inv.Status(now) {
+	case StatusPending:
+		inv.EndedAt = time.Time{}
+	case StatusExpired:
+		if inv.EndedAt.IsZero() {
+			inv.EndedAt = inv.ExpiresAt
+		}
+	default:
+		if inv.EndedAt.IsZero() {
+			inv.EndedAt = now
+		}
+	}
+}
+
+// Invite returns the invite with that ID on host, with its redemptions, if the actor may
+// see it (see Actor.Manage): another creator's or another host's invite is ErrNotFound.
+// Its token is not known any more: Token is empty.
+func (s *Service) Invite(ctx context.Context, by Actor, host, id string) (Invite, error) {
+	h, err := s.Host(host)
+	if err != nil {
+		return Invite{}, err
+	}
+	if !ValidID(id) {
+		return Invite{}, ErrNotFound
+	}
+	inv, err := s.store.Invite(ctx, id)
+	if err != nil {
+		return Invite{}, fmt.Errorf("reading invite: %w", err)
+	}
+	if inv.Host != h.Domain || !by.sees(inv.CreatedBy) {
+		return Invite{}, ErrNotFound
+	}
+	return s.withUses(ctx, inv)
+}
+
+// withUses fills in the redemptions of an invite.
+func (s *Service) withUses(ctx context.Context, inv Invite) (Invite, error) {
+	if inv.Uses == 0 {
+		inv.Redemptions = nil
+		return inv, nil
+	}
+	uses, err := s.store.Redemptions(ctx, inv.ID)
+	if err != nil {
+		return Invite{}, fmt.Errorf("reading redemptions: %w", err)
+	}
+	inv.Redemptions = uses
+	return inv, nil
+}
+
+// InviteQuery selects a page of invites for ListInvites.
+type InviteQuery struct {
+	// Host is the domain; required.
+	Host string
+	// Status, when set, keeps the invites in that status (see ParseStatus).
+	Status Status
+	// CreatedBy, when set, keeps the invites of that creator ("api/token/KEYID",
+	// "xmpp:JID", "cli"). An actor that does not manage its host sees only its own,
+	// whatever this says.
+	CreatedBy string
+	// Limit bounds the page: 0 means DefaultListLimit; at most MaxListLimit.
+	Limit int
+	// Cursor continues from the NextCursor of the previous page; "" starts at the newest.
+	Cursor string
+}
+
+// InvitePage is one page of ListInvites.
+type InvitePage struct {
+	// Invites are newest first, without their redemptions.
+	Invites []Invite
+	// NextCursor continues the list; "" on the last page.
+	NextCursor string
+}
+
+// ListInvites returns a page of the host's invites that the actor may see, newest first.
+func (s *Service) ListInvites(ctx context.Context, by Actor, q InviteQuery) (InvitePage, error) {
+	h, err := s.Host(q.Host)
+	if err != nil {
+		return InvitePage{}, err
+	}
+	switch q.Status {
+	case "", StatusPending, StatusUsed, StatusExpired, StatusRevoked:
+	default:
+		return InvitePage{}, invalidf("unknown status %q: use pending, used, expired or revoked", string(q.Status))
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultListLimit
+	case limit < 0 || limit > MaxListLimit:
+		return InvitePage{}, invalidf("limit must be between 1 and %d", MaxListLimit)
+	}
+	f := InviteFilter{Host: h.Domain, Status: q.Status, CreatedBy: q.CreatedBy, Now: s.now(), Limit: limit + 1}
+	if !by.managing() {
+		if q.CreatedBy != "" && q.CreatedBy != by.CreatedBy() {
+			return InvitePage{}, nil
+		}
+		f.CreatedBy = by.CreatedBy()
+	}
+	if q.Cursor != "" {
+		pos, err := ParseCursor(q.Cursor)
+		if err != nil {
+			return InvitePage{}, err
+		}
+		f.Before = &pos
+	}
+	invs, err := s.store.ListInvites(ctx, f)
+	if err != nil {
+		return InvitePage{}, fmt.Errorf("listing invites: %w", err)
+	}
+	page := InvitePage{Invites: invs}
+	if len(invs) > limit {
+		page.Invites = invs[:limit]
+		last := page.Invites[limit-1]
+		page.NextCursor = Cursor(Position{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return page, nil
+}
+
+// InvitePatch is a change of an invite: each field that is not nil is set.
+// ParseInvitePatch reads one from a JSON merge patch (RFC 7396).
+type InvitePatch struct {
+	// ExpiresAt moves the expiry: not before the invite's creation, not beyond its
+	// creation plus the longest lifetime the actor may give. A time in the past ends the
+	// invite now.
+	ExpiresAt *time.Time
+	// MaxUses sets how many redemptions it allows: 0 for any number, else not below
+	// the uses already made.
+	MaxUses *int
+	// Note replaces the note ("" removes it).
+	Note *string
+}
+
+// UpdateInvite changes an invite the actor may see (see Invite) and returns it with its
+// redemptions.
+// A revoked invite cannot change (ErrConflict), nor can max_uses go below the uses made
+// (ErrConflict); a used or expired invite that the change makes usable again is pending
+// again.
+func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p InvitePatch) (Invite, error) {
+	h, err := s.Host(host)
+	if err != nil {
+		return Invite{}, err
+	}
+	if !ValidID(id) {
+		return Invite{}, ErrNotFound
+	}
+	if p.MaxUses != nil && (*p.MaxUses < 0 || *p.MaxUses > MaxMaxUses) {
+		return Invite{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
+	}
+	if p.Note != nil {
+		if err := checkText("note", *p.Note, MaxNoteLen); err != nil {
+			return Invite{}, err
+		}
+	}
+	limit := h.MaxTTL
+	if by.MaxTTL > 0 && by.MaxTTL < limit {
+		limit = by.MaxTTL
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var (
+		ev      Event
+		changed []string
+	)
+	inv, err := s.store.ChangeInvite(ctx, id, func(inv *Invite) (InviteChange, error) {
+		changed = changed[:0]
+		if inv.Host != h.Domain || !by.sees(inv.CreatedBy) {
+			return InviteChange{}, ErrNotFound
+		}
+		if !inv.RevokedAt.IsZero() {
+			return InviteChange{}, conflictf("the invite was revoked: it cannot change any more")
+		}
+		if p.ExpiresAt != nil {
+			e := p.ExpiresAt.UTC().Truncate(time.Microsecond)
+			switch {
+			case e.Before(inv.CreatedAt):
+				return InviteChange{}, invalidf("expires_at %s is before the invite was made (%s)",
+					e.Format(time.RFC3339), inv.CreatedAt.Format(time.RFC3339))
+			case e.Sub(inv.CreatedAt) > limit:
+				return InviteChange{}, invalidf("expires_at %s would make the invite live longer than the maximum of %s",
+					e.Format(time.RFC3339), HumanDuration(limit))
+			}
+			if !e.Equal(inv.ExpiresAt) {
+				inv.ExpiresAt = e
+				changed = append(changed, "expires_at")
+			}
+		}
+		if p.MaxUses != nil && *p.MaxUses != inv.MaxUses {
+			if m := *p.MaxUses; m != 0 && m < inv.Uses {
+				return InviteChange{}, conflictf("max_uses %d is below the %d uses already made", m, inv.Uses)
+			}
+			if inv.Kind == KindReset {
+				return InviteChange{}, invalidf("a reset invite is used once: its max_uses cannot change")
+			}
+			inv.MaxUses = *p.MaxUses
+			changed = append(changed, "max_uses")
+		}
+		if p.Note != nil && *p.Note != inv.Note {
+			inv.Note = *p.Note
+			changed = append(changed, "note")
+		}
+		if len(changed) == 0 {
+			return InviteChange{}, nil
+		}
+		settle(inv, now)
+		ev = s.newEvent(EventInviteUpdated, now, by, h.Domain)
+		ev.InviteID, ev.Changed, ev.Invite = inv.ID, append([]string(nil), changed...), eventInvite(*inv, now)
+		return InviteChange{Events: s.outboxOf(ev)}, nil
+	})
+	if err != nil {
+		return Invite{}, fmt.Errorf("changing invite: %w", err)
+	}
+	if len(changed) > 0 {
+		s.emit(ctx, ev)
+	}
+	return s.withUses(ctx, inv)
+}
+
+// RevokeInvite withdraws an invite the actor may see (see Invite): it can no longer be
+// redeemed, and its record stays for the retention period. Revoking it again changes
+// nothing and is no error.
+func (s *Service) RevokeInvite(ctx context.Context, by Actor, host, id string) (Invite, error) {
+	h, err := s.Host(host)
+	if err != nil {
+		return Invite{}, err
+	}
+	if !ValidID(id) {
+		return Invite{}, ErrNotFound
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var (
+		ev      Event
+		revoked bool
+	)
+	inv, err := s.store.ChangeInvite(ctx, id, func(inv *Invite) (InviteChange, error) {
+		revoked = false
+		if inv.Host != h.Domain || !by.sees(inv.CreatedBy) {
+			return InviteChange{}, ErrNotFound
+		}
+		if !inv.RevokedAt.IsZero() {
+			return InviteChange{}, nil
+		}
+		inv.RevokedAt = now
+		settle(inv, now)
+		revoked = true
+		ev = s.newEvent(EventInviteRevoked, now, by, h.Domain)
+		ev.InviteID, ev.Invite = inv.ID, eventInvite(*inv, now)
+		return InviteChange{Events: s.outboxOf(ev)}, nil
+	})
+	if err != nil {
+		return Invite{}, fmt.Errorf("revoking invite: %w", err)
+	}
+	if revoked {
+		s.emit(ctx, ev)
+	}
+	return s.withUses(ctx, inv)
+}
+
+// Sweep notes the invites that expired since the last sweep (an EventInviteExpired
+// each) and purges the records of invites that ended more than the retention period
+// ago. It says how many it noted and purged.
+func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	for {
+		events := make(map[string]Event)
+		mk := func(inv Invite) Event {
+			ev := s.newEvent(EventInviteExpired, now, Actor{Kind: ActorHost}, inv.Host)
+			ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
+			events[inv.ID] = ev
+			return ev
+		}
+		var outbox func(Invite) Event
+		if s.outbox {
+			outbox = mk
+		}
+		invs, err := s.store.ExpireInvites(ctx, now, sweepBatch, outbox)
+		if err != nil {
+			return expired, 0, fmt.Errorf("noting expired invites: %w", err)
+		}
+		for _, inv := range invs {
+			ev, ok := events[inv.ID]
+			if !ok {
+				ev = mk(inv)
+			}
+			s.emit(ctx, ev)
+		}
+		expired += int64(len(invs))
+		if len(invs) < sweepBatch {
+			break
+		}
+	}
+	purged, err = s.store.PurgeInvites(ctx, now.Add(-s.retention), now)
+	if err != nil {
+		return expired, purged, fmt.Errorf("purging invites: %w", err)
+	}
+	return expired, purged, nil
+}

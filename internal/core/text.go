@@ -1,0 +1,144 @@
+package core
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Bounds of the free texts the core stores.
+const (
+	// MaxKeyNameLen bounds a key's name, in characters.
+	MaxKeyNameLen = 200
+	// MaxNoteLen bounds an invite's note, in characters.
+	MaxNoteLen = 280
+	// MaxGroups bounds how many groups an invite names.
+	MaxGroups = 16
+	// MaxGroupLen bounds a group's name, in characters.
+	MaxGroupLen = 64
+)
+
+// unsafeRune reports whether r must not appear in a name or note that operators read in
+// terminals, logs and clients: control characters (C0, DEL, C1), line and paragraph
+// separators, and the bidirectional controls that can make text display in another
+// order than it is stored ("Trojan Source").
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, 0x80 <= r && r < 0xa0:
+		return true
+	case r == '\u2028', r == '\u2029': // line and paragraph separators
+		return true
+	case r == '\u061c', r == '\u200e', r == '\u200f': // ALM, LRM, RLM
+		return true
+	case '\u202a' <= r && r <= '\u202e': // LRE, RLE, PDF, LRO, RLO
+		return true
+	case '\u2066' <= r && r <= '\u2069': // LRI, RLI, FSI, PDI
+		return true
+	case r == utf8.RuneError, r == '\ufeff':
+		return true
+	}
+	return false
+}
+
+// checkText checks a free text against a length in characters and the unsafe runes;
+// what names the field in the message ("key name", "note").
+func checkText(what, s string, maxLen int) error {
+	if !utf8.ValidString(s) {
+		return invalidf("the %s is not valid UTF-8", what)
+	}
+	if n := utf8.RuneCountInString(s); n > maxLen {
+		return invalidf("the %s is %d characters long; at most %d are allowed", what, n, maxLen)
+	}
+	if i := strings.IndexFunc(s, unsafeRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return invalidf("the %s contains the control character U+%04X; line breaks, control and bidirectional formatting characters are not allowed", what, r)
+	}
+	return nil
+}
+
+// CheckGroups checks the group names of an invite: at most MaxGroups, each 1 to
+// MaxGroupLen characters without control, separator or bidirectional formatting
+// characters, without surrounding spaces, and no name twice.
+// It returns them in the order given.
+func CheckGroups(groups []string) ([]string, error) {
+	if len(groups) > MaxGroups {
+		return nil, invalidf("%d groups given; at most %d are allowed", len(groups), MaxGroups)
+	}
+	seen := make(map[string]bool, len(groups))
+	out := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if g == "" || strings.TrimFunc(g, unicode.IsSpace) != g {
+			return nil, invalidf("group name %q must not be empty or begin or end with a space", g)
+		}
+		if err := checkText("group name", g, MaxGroupLen); err != nil {
+			return nil, err
+		}
+		if seen[g] {
+			return nil, invalidf("group %q is given twice", g)
+		}
+		seen[g] = true
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// HumanDuration writes d for people: "30 days", "1 week", "3 hours", "90 seconds",
+// "1 hour 30 minutes", in the largest units that express it exactly (at most two).
+// A duration that is not a whole number of seconds is rounded to the second.
+func HumanDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + HumanDuration(-d)
+	}
+	if d > 0 && d < time.Second {
+		return "less than a second"
+	}
+	d = d.Round(time.Second)
+	if d == 0 {
+		return "0 seconds"
+	}
+	units := []struct {
+		d    time.Duration
+		name string
+	}{
+		{7 * 24 * time.Hour, "week"},
+		{24 * time.Hour, "day"},
+		{time.Hour, "hour"},
+		{time.Minute, "minute"},
+		{time.Second, "second"},
+	}
+	// Weeks only when they are exact: "10 days" reads better than "1 week 3 days".
+	if d%(7*24*time.Hour) != 0 {
+		units = units[1:]
+	}
+	var parts []string
+	smallest := units[0]
+	rest := d
+	for _, u := range units {
+		if rest < u.d {
+			continue
+		}
+		n := rest / u.d
+		rest -= n * u.d
+		parts = append(parts, plural(int64(n), u.name))
+		smallest = u
+		if rest == 0 {
+			break
+		}
+	}
+	if len(parts) <= 2 {
+		return strings.Join(parts, " ")
+	}
+	// More than two units: say it in the smallest one, "93784 seconds".
+	return plural(int64(d/smallest.d), smallest.name)
+}
+
+// plural writes "1 day", "2 days".
+func plural(n int64, unit string) string {
+	s := strconv.FormatInt(n, 10) + " " + unit
+	if n != 1 {
+		s += "s"
+	}
+	return s
+}

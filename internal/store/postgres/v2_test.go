@@ -1,0 +1,219 @@
+package postgres_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/postgres"
+	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
+)
+
+// TestMigrateFromV1 opens a schema as version 1 left it with version 2: its invites are
+// carried over and their 24-character tokens still redeem, once.
+func TestMigrateFromV1(t *testing.T) {
+	schema, dsn := pgtest.Schema(t)
+	ctx := testCtx(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, stmt := range []string{
+		`CREATE TABLE ` + q + `.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+		postgres.MigrationSQL(1, schema),
+		`INSERT INTO ` + q + `.schema_version (version) VALUES (1)`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	tokens := []string{"Ab-_cdEFghIJklMNopQRstUV", "Zz-_cdEFghIJklMNopQRstUV"}
+	for i, tok := range tokens {
+		h := core.HashToken(tok)
+		if _, err := conn.Exec(ctx, `INSERT INTO `+q+`.invites (token_hash, id, host, kind, username, source, created_at, expires_at)
+			VALUES ($1, $2, 'example.com', 'account', $3, $4, $5, $6)`, h, core.InviteID(h), []string{"", "juliet"}[i],
+			[]string{"api/token/legacykey000", "adhoc/admin@example.com"}[i], now.UnixNano(), now.Add(time.Hour).UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO `+q+`.keys (id, host, name, secret_hash, created_at) VALUES ('legacykey000', 'example.com', 'old', $1, $2)`,
+		core.HashToken("x"), now.UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dsn, postgres.Options{})
+	svc, err := core.NewService(core.Options{Store: s, Hosts: []core.HostConfig{{Domain: "example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := s.Key(ctx, "legacykey000"); err != nil || k.Name != "old" || k.Manage {
+		t.Fatalf("legacy key: %+v, %v", k, err)
+	}
+	if inv, err := svc.CheckInvite(ctx, "example.com", tokens[0]); err != nil || inv.MaxUses != 1 {
+		t.Fatalf("legacy invite: %+v, %v", inv, err)
+	}
+	fixed, err := svc.Invite(ctx, cli, "example.com", core.TokenID(tokens[1]))
+	if err != nil || fixed.CreatedBy != "xmpp:admin@example.com" || fixed.Username != "juliet" {
+		t.Fatalf("legacy invite of an admin: %+v, %v", fixed, err)
+	}
+	if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: tokens[0], Username: "alice"}); err != nil {
+		t.Fatalf("redeeming a legacy token: %v", err)
+	}
+	if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: tokens[0], Username: "bob"}); !errors.Is(err, core.ErrUsedUp) {
+		t.Fatalf("redeeming a legacy token twice: %v", err)
+	}
+	if _, err := svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// envChild, when set to a DSN, makes the test binary run as TestOutboxAfterKill's
+// child.
+const envChild = "INVITES_POSTGRES_OUTBOX_CHILD"
+
+func TestMain(m *testing.M) {
+	if dsn := os.Getenv(envChild); dsn != "" {
+		if err := outboxChild(dsn); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// outboxChild creates invites and redeems every fourth through a service keeping an
+// outbox, printing "T TOKEN" and "R TOKEN" once each call has returned, until killed or
+// 30 seconds have passed.
+func outboxChild(dsn string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		return err
+	}
+	svc, err := core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: "example.com"}}, Outbox: true})
+	if err != nil {
+		return err
+	}
+	var (
+		mu    sync.Mutex
+		out   = bufio.NewWriter(os.Stdout)
+		count int
+		wg    sync.WaitGroup
+	)
+	report := func(kind, tok string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, "%s %s\n", kind, tok)
+		return out.Flush()
+	}
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				inv, err := svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com"})
+				if err != nil || report("T", inv.Token) != nil {
+					return
+				}
+				mu.Lock()
+				count++
+				n := count
+				mu.Unlock()
+				if n%4 == 0 {
+					if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: fmt.Sprint("u", n)}); err != nil || report("R", inv.Token) != nil {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return st.Close()
+}
+
+// TestOutboxAfterKill SIGKILLs a process that creates and redeems invites through a
+// service keeping an outbox: every invite and redemption it reported has its event.
+func TestOutboxAfterKill(t *testing.T) {
+	const killAfter = 1500
+	_, dsn := pgtest.Schema(t)
+	ctx := testCtx(t)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"="+dsn)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	var created, redeemed []string
+	killed := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("reading the child's output: %v", err)
+			}
+			break
+		}
+		kind, tok, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		if !core.ValidToken(tok) {
+			t.Fatalf("child printed %q", line)
+		}
+		if kind == "R" {
+			redeemed = append(redeemed, tok)
+		} else {
+			created = append(created, tok)
+		}
+		if len(created) == killAfter && !killed {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	werr := cmd.Wait()
+	if !killed {
+		t.Fatalf("the child stopped before it was killed: %v\n%s", werr, stderr.String())
+	}
+	s := open(t, dsn, postgres.Options{})
+	events, err := s.OutboxEvents(ctx, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := make(map[string]bool)
+	for _, e := range events {
+		have[string(e.Type)+" "+e.InviteID] = true
+	}
+	missing := 0
+	for _, tok := range created {
+		if !have["invite.created "+core.TokenID(tok)] {
+			missing++
+		}
+	}
+	for _, tok := range redeemed {
+		if !have["invite.redeemed "+core.TokenID(tok)] {
+			missing++
+		}
+	}
+	t.Logf("%d invites, %d redemptions reported; %d events in the outbox", len(created), len(redeemed), len(events))
+	if missing > 0 {
+		t.Fatalf("%d reported changes have no event in the outbox after the kill", missing)
+	}
+}
