@@ -98,6 +98,14 @@ func migrations() []string {
 		COMMENT ON TABLE {s}.invites IS 'invites: invites by ID, with SHA-256 of the token; times are Unix nanoseconds';
 		COMMENT ON TABLE {s}.redemptions IS 'invites: each use of an invite';
 		COMMENT ON TABLE {s}.outbox IS 'invites: events written with their change, for delivery (webhooks); times are Unix nanoseconds';`,
+
+		// 3: the domains the XMPP servers gave the plugin, so that the command line of
+		// any node, reading only the store, knows them (issue 16).
+		`CREATE TABLE {s}.hosts (
+			domain      text COLLATE "C" PRIMARY KEY,
+			recorded_at bigint NOT NULL
+		);
+		COMMENT ON TABLE {s}.hosts IS 'invites: domains served with this store; times are Unix nanoseconds';`,
 	}
 }
 

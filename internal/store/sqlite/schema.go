@@ -109,6 +109,13 @@ func migrations() []string {
 			last_error      TEXT
 		) WITHOUT ROWID;
 		CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;`,
+
+		// 3: the domains the XMPP servers gave the plugin, so that a command line that
+		// reads only the store knows them (issue 16).
+		`CREATE TABLE hosts (
+			domain      TEXT NOT NULL PRIMARY KEY,
+			recorded_at INTEGER NOT NULL
+		) WITHOUT ROWID;`,
 	}
 }
 
