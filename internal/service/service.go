@@ -144,10 +144,14 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if api != nil {
 		accounts = api
 	}
-	cmds, err := commands.New(svc, accounts, adhoc.ServerOptions{
-		Timeout:     time.Duration(c.Commands.SessionTimeout),
-		MaxSessions: c.Commands.MaxSessions,
-		Logger:      s.log.With("component", "commands"),
+	cmds, err := commands.New(svc, accounts, commands.Options{
+		Server: adhoc.ServerOptions{
+			Timeout:     time.Duration(c.Commands.SessionTimeout),
+			MaxSessions: c.Commands.MaxSessions,
+			Logger:      s.log.With("component", "commands"),
+		},
+		AllowUserInvites: c.AllowUserInvites,
+		UserQuota:        c.UserQuota.Core(),
 	})
 	if err != nil {
 		_ = st.Close()
