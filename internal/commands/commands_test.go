@@ -180,16 +180,16 @@ func TestForbidden(t *testing.T) {
 		req  adhoc.Request
 		want adhoc.Condition
 	}{
-		0: {bob, adhoc.Request{Node: commands.NodeCreateKey}, adhoc.CondForbidden},
-		1: {bob, adhoc.Request{Node: commands.NodeListKeys}, adhoc.CondForbidden},
-		2: {bob, adhoc.Request{Node: commands.NodeDeleteKeys}, adhoc.CondForbidden},
-		3: {bob, adhoc.Request{Node: commands.NodeCreateAccount}, adhoc.CondForbidden},
-		4: {bob, adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondForbidden},
-		5: {eve, adhoc.Request{Node: commands.NodeInvite}, adhoc.CondForbidden},
-		6: {admin, adhoc.Request{Node: "http://jabber.org/protocol/admin#add-user"}, adhoc.CondItemNotFound},
-		7: {"admin@example.com/other", adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondBadSessionID},
-		8: {bob, adhoc.Request{Node: commands.NodeResetInvite}, adhoc.CondForbidden},
-		9: {eve, adhoc.Request{Node: commands.NodeListInvites}, adhoc.CondForbidden},
+		0:  {bob, adhoc.Request{Node: commands.NodeCreateKey}, adhoc.CondForbidden},
+		1:  {bob, adhoc.Request{Node: commands.NodeListKeys}, adhoc.CondForbidden},
+		2:  {bob, adhoc.Request{Node: commands.NodeDeleteKeys}, adhoc.CondForbidden},
+		3:  {bob, adhoc.Request{Node: commands.NodeCreateAccount}, adhoc.CondForbidden},
+		4:  {bob, adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondForbidden},
+		5:  {eve, adhoc.Request{Node: commands.NodeInvite}, adhoc.CondForbidden},
+		6:  {admin, adhoc.Request{Node: "http://jabber.org/protocol/admin#add-user"}, adhoc.CondItemNotFound},
+		7:  {"admin@example.com/other", adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondBadSessionID},
+		8:  {bob, adhoc.Request{Node: commands.NodeResetInvite}, adhoc.CondForbidden},
+		9:  {eve, adhoc.Request{Node: commands.NodeListInvites}, adhoc.CondForbidden},
 		10: {eve, adhoc.Request{Node: commands.NodeRevokeInvites}, adhoc.CondForbidden},
 	} {
 		if _, err := e.exec(t, host, tc.who, tc.req); cond(err) != tc.want {
