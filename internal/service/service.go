@@ -134,6 +134,13 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
+	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
+		// In the store too, so that the command line of any node knows these hosts
+		// (issue 16); the data directory's file serves this node's alone.
+		if err := rec.RecordHosts(ctx, normalizedDomains(hc.Domains)); err != nil {
+			s.log.Warn("cannot record the host's domains in the store", "err", err)
+		}
+	}
 	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core"),
 		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL})
 	if err != nil {
@@ -157,7 +164,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
-	mux, routes := s.routes(svc, c, rate)
+	mux, routes := s.routes(svc, c, rate, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
@@ -175,22 +182,36 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	return plugin.Manifest{Routes: routes}, nil
 }
 
+// normalizedDomains returns the valid domains of ds in canonical form.
+func normalizedDomains(ds []string) []string {
+	var out []string
+	for _, d := range ds {
+		if n, err := core.NormalizeDomain(d); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
 // the host to route (the Manifest).
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate) (http.Handler, []string) {
+func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, accounts commands.AccountChecker) (http.Handler, []string) {
 	mux := http.NewServeMux()
-	api := httpapi.New(svc, httpapi.Options{
+	opts := httpapi.Options{
 		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
 		FailedAuthRate: rate,
 		TrustedProxies: c.HTTP.Proxies(),
 		Logger:         s.log.With("component", "http"),
-	})
-	// The invite API: creation at the root. Its lifecycle endpoints (/invites_api/
-	// invites…) go below it, in httpapi; until they do, nothing is there.
+		BasePath:       plugin.PathAPI,
+	}
+	if accounts != nil {
+		opts.Accounts = accounts
+	}
+	api := httpapi.New(svc, opts)
+	// The invite API: creation at the root, the lifecycle below it (/invites_api/
+	// invites…); httpapi answers 404 for any other path below it.
 	mux.Handle(plugin.PathAPI, api)
-	mux.HandleFunc(plugin.PathAPI+"/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.Details{Status: http.StatusNotFound, Detail: "no such endpoint"})
-	})
+	mux.Handle(plugin.PathAPI+"/", api)
 	routes := []string{plugin.PathAPI, plugin.PathAPI + "/"}
 	// The built-in landing page and web registration (plugin.PathInvite,
 	// plugin.PathRegister) mount here when landing_page = "builtin", and add their
