@@ -118,8 +118,8 @@ func TestLifecycle(t *testing.T) {
 		header map[string]string
 		body   string
 		status int
-		list   []string          // a list's invites, by name, in order
-		next   bool              // the list has a next_cursor
+		list   []string // a list's invites, by name, in order
+		next   bool     // the list has a next_cursor
 		check  func(inv invite) error
 		detail string // part of an error's detail
 		allow  string // Allow, for 204 and 405
