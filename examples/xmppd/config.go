@@ -84,14 +84,19 @@ type Config struct {
 	Demo bool `toml:"-"`
 }
 
-// usage is printed for -h and usage errors.
+// usage is printed for -h (on standard output) and usage errors (on standard error).
 const usage = `Usage:
   xmppd [FLAGS]                      run the server
   xmppd [FLAGS] adduser JID PASSWORD add an account (PASSWORD "-" reads it from stdin)
   xmppd -demo                        run with zero configuration and print how to try it
+  xmppd help                         this help (also -h, --help)
+  xmppd --version                    the version of this build
 
 Flags:
 `
+
+// errVersion is parseArgs's answer to -version: the version was asked for.
+var errVersion = errors.New("version")
 
 // stringList is a repeatable flag.
 type stringList []string
@@ -104,16 +109,22 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // parseArgs parses the command line: the flags (anywhere before "--"), the TOML
 // file they name, and the remaining words. Flags win over the file.
-func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
+// -h, -help and the word help print the usage on stdout and return flag.ErrHelp;
+// -version returns errVersion; a malformed flag is reported with the usage on stderr.
+func parseArgs(args []string, stdout, stderr io.Writer) (Config, []string, error) {
 	var flagCfg Config
 	var configFile string
 	var admins stringList
+	var help, version bool
 	fs := flag.NewFlagSet("xmppd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
+	fs.BoolVar(&help, "h", false, "show this help")
+	fs.BoolVar(&help, "help", false, "show this help")
+	fs.BoolVar(&version, "version", false, "print the version of this build")
 	fs.StringVar(&configFile, "config", "", "TOML config `file` (keys: see the README); flags override it")
 	fs.StringVar(&flagCfg.Domain, "domain", DefaultDomain, "XMPP `domain` served")
 	fs.StringVar(&flagCfg.DataDir, "data", DefaultDataDir, "data `directory`")
@@ -147,6 +158,14 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 		}
 		rest = append(rest, args[0])
 		args = args[1:]
+	}
+	switch {
+	case help || len(rest) > 0 && rest[0] == "help":
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return Config{}, nil, flag.ErrHelp
+	case version:
+		return Config{}, nil, errVersion
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -69,7 +69,7 @@ max_stanza_size = 100000
 	}
 	for i, tc := range tests {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
-			cfg, rest, err := parseArgs(tc.args, io.Discard)
+			cfg, rest, err := parseArgs(tc.args, io.Discard, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestConfigErrors(t *testing.T) {
 			if tc.file != "" {
 				args = append([]string{"-config", writeConfig(t, tc.file)}, args...)
 			}
-			cfg, _, err := parseArgs(args, io.Discard)
+			cfg, _, err := parseArgs(args, io.Discard, io.Discard)
 			if err == nil {
 				err = cfg.Normalize()
 			}
@@ -167,5 +167,34 @@ func TestAddUser(t *testing.T) {
 	}
 	if code := run(t.Context(), []string{"-data", dir, "adduser", "dave@example.org", "pw"}, nil, io.Discard, io.Discard); code != exitError {
 		t.Errorf("other domain: exit %d", code)
+	}
+}
+
+// TestHelpAndVersion (issue 16): -h, --help and "help" print the usage on standard
+// output and exit 0, as invites-plugin does; --version names the build; a usage error
+// goes to standard error with exit 2.
+func TestHelpAndVersion(t *testing.T) {
+	for i, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // prefix
+		stderr string // part
+	}{
+		0: {[]string{"-h"}, exitOK, "Usage:", ""},
+		1: {[]string{"--help"}, exitOK, "Usage:", ""},
+		2: {[]string{"-data", "x", "help"}, exitOK, "Usage:", ""},
+		3: {[]string{"--version"}, exitOK, "xmppd ", ""},
+		4: {[]string{"-version"}, exitOK, "xmppd ", ""},
+		5: {[]string{"-nope"}, exitUsage, "", "Usage:"},
+	} {
+		var out, errOut strings.Builder
+		code := run(t.Context(), tc.args, nil, &out, &errOut)
+		if code != tc.code || !strings.HasPrefix(out.String(), tc.stdout) || tc.stdout == "" && out.Len() != 0 ||
+			!strings.Contains(errOut.String(), tc.stderr) || tc.stderr == "" && errOut.Len() != 0 {
+			t.Errorf("%d %q: exit %d, stdout %q, stderr %q", i, tc.args, code, out.String(), errOut.String())
+		}
+		if tc.code == exitOK && strings.HasPrefix(tc.stdout, "Usage:") && !strings.Contains(out.String(), "-plugin-config") {
+			t.Errorf("%d: the help lacks the flags: %q", i, out.String())
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
+	"github.com/xmpp-invites/invites/internal/buildinfo"
 )
 
 // Exit codes.
@@ -41,8 +42,12 @@ func (e usageError) Error() string { return e.msg }
 
 // run is xmppd without the process around it; it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cfg, rest, err := parseArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	cfg, rest, err := parseArgs(args, stdout, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(stdout, buildinfo.String("xmppd"))
 		return exitOK
 	}
 	if err == nil {

@@ -390,7 +390,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 		w.WriteHeader(status)
 		return status, nil
 	}
-	body := inviteBody(inv, h.now())
+	body := NewInvite(inv, h.now())
 	body.Token, body.URI, body.LandingPage = inv.Token, uri, landing
 	return writeJSON(w, status, body)
 }

@@ -17,10 +17,10 @@ import (
 // creation. A key sees and changes the invites it made; a key with Manage every invite
 // of its host; any other invite is 404, so that its existence does not show.
 
-// inviteJSON is an invite as the API shows it. Token, URI and LandingPage are set only
-// in the answer to its creation; Redemptions only when the invite is shown alone
-// (lists leave them out).
-type inviteJSON struct {
+// Invite is an invite as the API shows it, and as the command line prints it with
+// --json. Token, URI and LandingPage are set only in the answer to its creation;
+// Redemptions only when the invite is shown alone (lists leave them out).
+type Invite struct {
 	ID          string     `json:"id"`
 	Token       string     `json:"token,omitempty"`
 	URI         string     `json:"uri,omitempty"`
@@ -37,25 +37,25 @@ type inviteJSON struct {
 	MaxUses     int        `json:"max_uses"`
 	Uses        int        `json:"uses"`
 	Groups      []string   `json:"groups"`
-	Redemptions *[]useJSON `json:"redemptions,omitempty"`
+	Redemptions *[]Use `json:"redemptions,omitempty"`
 	RevokedAt   string     `json:"revoked_at,omitempty"`
 }
 
-// useJSON is one redemption.
-type useJSON struct {
+// Use is one redemption of an Invite: the account and when.
+type Use struct {
 	JID string `json:"jid"`
 	At  string `json:"at"`
 }
 
-// listJSON is a page of invites.
-type listJSON struct {
-	Invites    []inviteJSON `json:"invites"`
+// InviteList is a page of invites; NextCursor, when not empty, continues the list.
+type InviteList struct {
+	Invites    []Invite `json:"invites"`
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-// inviteBody describes an invite at now, without its redemptions.
-func inviteBody(inv core.Invite, now time.Time) inviteJSON {
-	b := inviteJSON{
+// NewInvite describes an invite, its status judged at now, without its redemptions.
+func NewInvite(inv core.Invite, now time.Time) Invite {
+	b := Invite{
 		ID:        inv.ID,
 		Host:      inv.Host,
 		CreatedAt: formatTime(inv.CreatedAt),
@@ -82,12 +82,13 @@ func inviteBody(inv core.Invite, now time.Time) inviteJSON {
 	return b
 }
 
-// inviteBodyWithUses describes an invite shown alone: with its redemptions.
-func inviteBodyWithUses(inv core.Invite, now time.Time) inviteJSON {
-	b := inviteBody(inv, now)
-	uses := make([]useJSON, len(inv.Redemptions))
+// NewInviteWithUses describes an invite shown alone: with its redemptions (an empty
+// list when it has none).
+func NewInviteWithUses(inv core.Invite, now time.Time) Invite {
+	b := NewInvite(inv, now)
+	uses := make([]Use, len(inv.Redemptions))
 	for i, u := range inv.Redemptions {
-		uses[i] = useJSON{JID: u.JID, At: formatTime(u.At)}
+		uses[i] = Use{JID: u.JID, At: formatTime(u.At)}
 	}
 	b.Redemptions = &uses
 	return b
@@ -108,9 +109,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) (int, error) {
 		return 0, lifecycleError(err)
 	}
 	now := h.now()
-	body := listJSON{Invites: make([]inviteJSON, len(page.Invites)), NextCursor: page.NextCursor}
+	body := InviteList{Invites: make([]Invite, len(page.Invites)), NextCursor: page.NextCursor}
 	for i, inv := range page.Invites {
-		body.Invites[i] = inviteBody(inv, now)
+		body.Invites[i] = NewInvite(inv, now)
 	}
 	return writeJSON(w, http.StatusOK, body)
 }
@@ -125,7 +126,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, id string) (int, 
 	if err != nil {
 		return 0, lifecycleError(err)
 	}
-	return writeJSON(w, http.StatusOK, inviteBodyWithUses(inv, h.now()))
+	return writeJSON(w, http.StatusOK, NewInviteWithUses(inv, h.now()))
 }
 
 // patch answers PATCH BasePath/invites/ID: a JSON merge patch (RFC 7396) of
@@ -147,7 +148,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, id string) (int,
 	if err != nil {
 		return 0, lifecycleError(err)
 	}
-	return writeJSON(w, http.StatusOK, inviteBodyWithUses(inv, h.now()))
+	return writeJSON(w, http.StatusOK, NewInviteWithUses(inv, h.now()))
 }
 
 // revoke answers DELETE BasePath/invites/ID: 204, also for an invite revoked before.
