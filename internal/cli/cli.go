@@ -143,7 +143,7 @@ type hostError struct {
 	known []string
 }
 
-func (e *hostError) Error() string       { return "please supply a valid host" }
+func (e *hostError) Error() string        { return "please supply a valid host" }
 func (e *hostError) Is(target error) bool { return target == core.ErrUnknownHost }
 
 // hint says where the known hosts come from.

@@ -15,16 +15,16 @@ func TestParseArgs(t *testing.T) {
 		data    string
 		wantErr string
 	}{
-		0: {args: []string{"keys", "delete", "example.com", "-AbcDefGhiJk"}, pos: "keys delete example.com -AbcDefGhiJk"},
-		1: {args: []string{"keys", "delete", "example.com", "--", "-x"}, pos: "keys delete example.com -x"},
-		2: {args: []string{"-data", "d", "keys", "create", "h", "--manage", "--rate=1/h"}, pos: "keys create h", data: "d", opts: "manage= rate=1/h"},
-		3: {args: []string{"invites", "create", "h", "--group", "a", "-group=b"}, pos: "invites create h", opts: "group=a,b"},
-		4: {args: []string{"invites", "create", "h", "--note", "-AbcDefGhiJk"}, pos: "invites create h", opts: "note=-AbcDefGhiJk"},
-		5: {args: []string{"keys", "list", "h", "--json=1"}, wantErr: "flag --json takes no value"},
-		6: {args: []string{"keys", "list", "h", "--json", "--json"}, wantErr: "flag --json given twice"},
-		7: {args: []string{"keys", "list", "h", "--note", "a", "--note", "b"}, wantErr: "flag --note given twice"},
-		8: {args: []string{"keys", "-"}, pos: "keys -"},
-		9: {args: []string{"keys", "--="}, wantErr: "unknown flag --="},
+		0:  {args: []string{"keys", "delete", "example.com", "-AbcDefGhiJk"}, pos: "keys delete example.com -AbcDefGhiJk"},
+		1:  {args: []string{"keys", "delete", "example.com", "--", "-x"}, pos: "keys delete example.com -x"},
+		2:  {args: []string{"-data", "d", "keys", "create", "h", "--manage", "--rate=1/h"}, pos: "keys create h", data: "d", opts: "manage= rate=1/h"},
+		3:  {args: []string{"invites", "create", "h", "--group", "a", "-group=b"}, pos: "invites create h", opts: "group=a,b"},
+		4:  {args: []string{"invites", "create", "h", "--note", "-AbcDefGhiJk"}, pos: "invites create h", opts: "note=-AbcDefGhiJk"},
+		5:  {args: []string{"keys", "list", "h", "--json=1"}, wantErr: "flag --json takes no value"},
+		6:  {args: []string{"keys", "list", "h", "--json", "--json"}, wantErr: "flag --json given twice"},
+		7:  {args: []string{"keys", "list", "h", "--note", "a", "--note", "b"}, wantErr: "flag --note given twice"},
+		8:  {args: []string{"keys", "-"}, pos: "keys -"},
+		9:  {args: []string{"keys", "--="}, wantErr: "unknown flag --="},
 		10: {args: []string{"keys", "---note", "x"}, wantErr: "unknown flag ---note"},
 		11: {args: []string{"--data"}, wantErr: "flag --data needs a value"},
 	} {

@@ -21,24 +21,24 @@ import (
 // --json. Token, URI and LandingPage are set only in the answer to its creation;
 // Redemptions only when the invite is shown alone (lists leave them out).
 type Invite struct {
-	ID          string     `json:"id"`
-	Token       string     `json:"token,omitempty"`
-	URI         string     `json:"uri,omitempty"`
-	LandingPage string     `json:"landing_page,omitempty"`
-	Host        string     `json:"host"`
-	CreatedAt   string     `json:"created_at"`
-	ExpiresAt   string     `json:"expires_at"`
-	Kind        string     `json:"kind"`
-	Status      string     `json:"status"`
-	CreatedBy   string     `json:"created_by"`
-	Note        string     `json:"note,omitempty"`
-	Username    string     `json:"username,omitempty"`
-	Inviter     string     `json:"inviter,omitempty"`
-	MaxUses     int        `json:"max_uses"`
-	Uses        int        `json:"uses"`
-	Groups      []string   `json:"groups"`
-	Redemptions *[]Use `json:"redemptions,omitempty"`
-	RevokedAt   string     `json:"revoked_at,omitempty"`
+	ID          string   `json:"id"`
+	Token       string   `json:"token,omitempty"`
+	URI         string   `json:"uri,omitempty"`
+	LandingPage string   `json:"landing_page,omitempty"`
+	Host        string   `json:"host"`
+	CreatedAt   string   `json:"created_at"`
+	ExpiresAt   string   `json:"expires_at"`
+	Kind        string   `json:"kind"`
+	Status      string   `json:"status"`
+	CreatedBy   string   `json:"created_by"`
+	Note        string   `json:"note,omitempty"`
+	Username    string   `json:"username,omitempty"`
+	Inviter     string   `json:"inviter,omitempty"`
+	MaxUses     int      `json:"max_uses"`
+	Uses        int      `json:"uses"`
+	Groups      []string `json:"groups"`
+	Redemptions *[]Use   `json:"redemptions,omitempty"`
+	RevokedAt   string   `json:"revoked_at,omitempty"`
 }
 
 // Use is one redemption of an Invite: the account and when.
@@ -50,7 +50,7 @@ type Use struct {
 // InviteList is a page of invites; NextCursor, when not empty, continues the list.
 type InviteList struct {
 	Invites    []Invite `json:"invites"`
-	NextCursor string       `json:"next_cursor,omitempty"`
+	NextCursor string   `json:"next_cursor,omitempty"`
 }
 
 // NewInvite describes an invite, its status judged at now, without its redemptions.
