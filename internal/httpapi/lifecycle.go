@@ -21,36 +21,36 @@ import (
 // --json. Token, URI and LandingPage are set only in the answer to its creation;
 // Redemptions only when the invite is shown alone (lists leave them out).
 type Invite struct {
-	ID          string   `json:"id"`
-	Token       string   `json:"token,omitempty"`
-	URI         string   `json:"uri,omitempty"`
-	LandingPage string   `json:"landing_page,omitempty"`
-	Host        string   `json:"host"`
-	CreatedAt   string   `json:"created_at"`
-	ExpiresAt   string   `json:"expires_at"`
-	Kind        string   `json:"kind"`
-	Status      string   `json:"status"`
-	CreatedBy   string   `json:"created_by"`
-	Note        string   `json:"note,omitempty"`
-	Username    string   `json:"username,omitempty"`
-	Inviter     string   `json:"inviter,omitempty"`
-	MaxUses     int      `json:"max_uses"`
-	Uses        int      `json:"uses"`
-	Groups      []string `json:"groups"`
-	Redemptions *[]Use   `json:"redemptions,omitempty"`
-	RevokedAt   string   `json:"revoked_at,omitempty"`
+	ID          string   `json:"id"`                     // the public ID, never the token
+	Token       string   `json:"token,omitempty"`        // the secret, at creation only
+	URI         string   `json:"uri,omitempty"`          // the xmpp: URI, at creation only
+	LandingPage string   `json:"landing_page,omitempty"` // at creation only, when the host has one
+	Host        string   `json:"host"`                   // the XMPP domain
+	CreatedAt   string   `json:"created_at"`             // RFC 3339, UTC, to the second
+	ExpiresAt   string   `json:"expires_at"`             // RFC 3339, UTC, to the second
+	Kind        string   `json:"kind"`                   // account, contact or reset
+	Status      string   `json:"status"`                 // pending, used, expired or revoked
+	CreatedBy   string   `json:"created_by"`             // api/token/KEYID, xmpp:JID, cli or host
+	Note        string   `json:"note,omitempty"`         // the creator's note
+	Username    string   `json:"username,omitempty"`     // the fixed name, or the account to reset
+	Inviter     string   `json:"inviter,omitempty"`      // the inviter's bare JID (contact invites)
+	MaxUses     int      `json:"max_uses"`               // 0: any number until it expires
+	Uses        int      `json:"uses"`                   // redemptions so far
+	Groups      []string `json:"groups"`                 // never null
+	Redemptions *[]Use   `json:"redemptions,omitempty"`  // when shown alone
+	RevokedAt   string   `json:"revoked_at,omitempty"`   // RFC 3339, when revoked
 }
 
 // Use is one redemption of an Invite: the account and when.
 type Use struct {
-	JID string `json:"jid"`
-	At  string `json:"at"`
+	JID string `json:"jid"` // the bare JID of the account made, subscribed or reset
+	At  string `json:"at"`  // RFC 3339, UTC, to the second
 }
 
 // InviteList is a page of invites; NextCursor, when not empty, continues the list.
 type InviteList struct {
-	Invites    []Invite `json:"invites"`
-	NextCursor string   `json:"next_cursor,omitempty"`
+	Invites    []Invite `json:"invites"`               // newest first, without redemptions
+	NextCursor string   `json:"next_cursor,omitempty"` // the cursor of the next page
 }
 
 // NewInvite describes an invite, its status judged at now, without its redemptions.
