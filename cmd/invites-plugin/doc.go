@@ -11,6 +11,7 @@
 //	invites-plugin invites create HOST [--ttl D] [--username U] [--max-uses N] [--note TEXT] [--group G]... [--reset USER]
 //	invites-plugin invites list HOST [--status S] [--json]
 //	invites-plugin invites show HOST ID [--json]
+//	invites-plugin invites update HOST ID [--expires TIME|DURATION] [--max-uses N] [--note TEXT] [--json]
 //	invites-plugin invites revoke HOST ID
 //
 // Run it with help (or -h, --help) for the flags, --version for the build.

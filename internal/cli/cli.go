@@ -10,6 +10,7 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/buildinfo"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/httpapi"
 )
 
 // Exit codes.
@@ -44,6 +45,10 @@ const usage = `Usage:
       expires, created by, note. STATUS is pending, used, expired, revoked or all.
   invites-plugin [FLAGS] invites show HOST ID [--json]
       Show an invite, with the accounts that used it.
+  invites-plugin [FLAGS] invites update HOST ID [--expires TIME|DURATION] [--max-uses N]
+                          [--note TEXT] [--json]
+      Change an invite: its expiry (a time such as 2030-01-02T15:04:05Z, or a duration
+      from now), how many accounts it can make, its note ("" removes it).
   invites-plugin [FLAGS] invites revoke HOST ID
       Revoke an invite: it stops working at once; its record stays.
 
@@ -131,8 +136,11 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 
 // describe turns an error into the line operators see after "Error: ".
 func describe(err error) string {
-	if errors.Is(err, core.ErrUnknownHost) {
+	switch {
+	case errors.Is(err, core.ErrUnknownHost):
 		return "please supply a valid host"
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
+		return httpapi.Reason(err)
 	}
 	return err.Error()
 }
@@ -171,6 +179,7 @@ var verbOptions = map[string][]string{
 	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "json"},
 	"invites list":   {"status", "json"},
 	"invites show":   {"json"},
+	"invites update": {"expires", "max-uses", "note", "json"},
 }
 
 // parsed is a command line taken apart.

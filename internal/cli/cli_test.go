@@ -358,6 +358,35 @@ func TestInvites(t *testing.T) {
 		t.Errorf("show --json: %d %q", code, out)
 	}
 
+	// update: the expiry, max_uses and note.
+	if code, out, errOut = run(t, dir, "invites", "update", "localhost", id, "--expires", "3d", "--max-uses", "3", "--note", ""); code != 0 || out != "" || errOut != "" {
+		t.Fatalf("update: %d %q %q", code, out, errOut)
+	}
+	if f := fields(mustRun(t, dir, "invites", "show", "localhost", id)); f["status"] != "pending" || f["uses"] != "2 of 3" || f["note"] != "" {
+		t.Errorf("after update: %q", f)
+	}
+	in30 := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	if code, out, _ = run(t, dir, "invites", "update", "localhost", id, "--expires", in30, "--json"); code != 0 ||
+		!strings.Contains(out, `"expires_at": "`+in30+`"`) {
+		t.Errorf("update --expires TIME --json: %d %q", code, out)
+	}
+	for i, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{id, "--max-uses", "1"}, 1, "Error: max_uses 1 is below the 2 uses already made\n"},
+		{[]string{id}, 2, "invites-plugin: invites update: say what to change"},
+		{[]string{id, "--expires", "someday"}, 2, "invites-plugin: --expires: give a time"},
+		{[]string{"AAAAAAAAAAAA", "--note", "x"}, 1, "Error: invite not found\n"},
+		{[]string{id, "--expires", "1000d"}, 1, "Error: expires_at "},
+		{[]string{created.ID, "--note", strings.Repeat("n", 300)}, 1, "Error: the note is 300 characters long"},
+	} {
+		if code, _, errOut := run(t, dir, append([]string{"invites", "update", "localhost"}, tc.args...)...); code != tc.code || !strings.HasPrefix(errOut, tc.err) {
+			t.Errorf("update %d %q: %d %q", i, tc.args, code, errOut)
+		}
+	}
+
 	if code, out, errOut = run(t, dir, "invites", "revoke", "localhost", created.ID); code != 0 || out != "" || errOut != "" {
 		t.Fatalf("revoke: %d %q %q", code, out, errOut)
 	}
@@ -385,4 +414,14 @@ func fields(out string) map[string]string {
 		m[name] = value
 	}
 	return m
+}
+
+// mustRun runs the command line against dir and returns its output; it must succeed.
+func mustRun(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	code, out, errOut := run(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("%q: code %d, err %q", args, code, errOut)
+	}
+	return out
 }

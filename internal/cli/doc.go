@@ -9,6 +9,7 @@
 //	invites-plugin invites create HOST --reset USER [--ttl D] [--note TEXT] [--json]
 //	invites-plugin invites list HOST [--status S] [--json]
 //	invites-plugin invites show HOST ID [--json]
+//	invites-plugin invites update HOST ID [--expires TIME|DURATION] [--max-uses N] [--note TEXT] [--json]
 //	invites-plugin invites revoke HOST ID
 //	invites-plugin help | -h | --help | --version
 //

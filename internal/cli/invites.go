@@ -18,26 +18,31 @@ import (
 // errInviteNotFound is what "invites show|revoke" say of an unknown invite.
 var errInviteNotFound = errors.New("invite not found")
 
-// runInvites runs "invites create|list|show|revoke".
+// runInvites runs "invites create|list|show|update|revoke".
 func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 	if len(p.pos) < 2 {
-		return usagef("invites: want create, list, show or revoke")
+		return usagef("invites: want create, list, show, update or revoke")
 	}
 	var err error
 	switch p.pos[1] {
 	case "create", "list":
 		err = checkVerb(p, 1, 1, "HOST")
-	case "show", "revoke":
+	case "show", "revoke", "update":
 		err = checkVerb(p, 2, 2, "HOST ID")
 	default:
-		return usagef("invites: unknown verb %q: use create, list, show or revoke", p.pos[1])
+		return usagef("invites: unknown verb %q: use create, list, show, update or revoke", p.pos[1])
 	}
 	if err != nil {
 		return err
 	}
 	var spec core.InviteSpec
 	var status core.Status
+	var change core.InvitePatch
 	switch p.pos[1] {
+	case "update":
+		if change, err = invitePatch(p, time.Now()); err != nil {
+			return err
+		}
 	case "create":
 		if spec, err = inviteSpec(p); err != nil {
 			return err
@@ -101,6 +106,17 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
 		}
 		return showInvite(stdout, inv, now)
+	case "update":
+		inv, err := s.svc.UpdateInvite(ctx, cliActor, host, p.pos[3], change)
+		if errors.Is(err, core.ErrNotFound) {
+			return errInviteNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if p.has("json") {
+			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
+		}
 	case "revoke":
 		_, err := s.svc.RevokeInvite(ctx, cliActor, host, p.pos[3])
 		if errors.Is(err, core.ErrNotFound) {
@@ -141,6 +157,37 @@ func inviteSpec(p parsed) (core.InviteSpec, error) {
 		spec.Kind, spec.Username = core.KindReset, user
 	}
 	return spec, nil
+}
+
+// invitePatch reads the options of "invites update": --expires (an RFC 3339 time, or
+// a duration from now), --max-uses and --note ("" removes it).
+func invitePatch(p parsed, now time.Time) (core.InvitePatch, error) {
+	var change core.InvitePatch
+	if v, ok := p.value("expires"); ok {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d, derr := core.ParseDuration(v)
+			if derr != nil {
+				return change, usagef("--expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d")
+			}
+			t = now.Add(d)
+		}
+		change.ExpiresAt = &t
+	}
+	if v, ok := p.value("max-uses"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > core.MaxMaxUses {
+			return change, usagef("--max-uses: a whole number of accounts, 0 for any number until the invite expires, at most %d", core.MaxMaxUses)
+		}
+		change.MaxUses = &n
+	}
+	if v, ok := p.value("note"); ok {
+		change.Note = &v
+	}
+	if change == (core.InvitePatch{}) {
+		return change, usagef("invites update: say what to change: --expires, --max-uses or --note")
+	}
+	return change, nil
 }
 
 // listAll reads every page of a host's invites, newest first.

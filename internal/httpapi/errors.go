@@ -61,10 +61,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, 
 	return e.status
 }
 
-// reasonDetail returns the reason of a core error for the client: the core's errors
-// are the reason itself, in the requester's words, perhaps wrapped with what was being
-// done ("changing invite: …"), which the client does not need.
-func reasonDetail(err error) string {
+// Reason returns the reason a core error gives, for a client or an operator: the
+// core's errors are the reason itself, in the requester's words, perhaps wrapped with
+// what was being done ("changing invite: …"), which the reader does not need.
+func Reason(err error) string {
 	e := err
 	for {
 		u := errors.Unwrap(e)

@@ -486,7 +486,7 @@ func createError(err error) *statusError {
 		return &statusError{status: http.StatusTooManyRequests, retryAfter: time.Second,
 			detail: "this API key's rate limit is exceeded"}
 	case errors.Is(err, core.ErrInvalid):
-		return &statusError{status: http.StatusBadRequest, detail: reasonDetail(err)}
+		return &statusError{status: http.StatusBadRequest, detail: Reason(err)}
 	case errors.Is(err, core.ErrUnknownHost):
 		return &statusError{status: http.StatusForbidden, detail: "this API key's host is not served here"}
 	case errors.Is(err, core.ErrForbidden), errors.Is(err, core.ErrExpired):

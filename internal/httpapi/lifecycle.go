@@ -215,9 +215,9 @@ func lifecycleError(err error) *statusError {
 	case errors.Is(err, core.ErrNotFound):
 		return &statusError{status: http.StatusNotFound, detail: "no such invite"}
 	case errors.Is(err, core.ErrInvalid):
-		return &statusError{status: http.StatusBadRequest, detail: reasonDetail(err)}
+		return &statusError{status: http.StatusBadRequest, detail: Reason(err)}
 	case errors.Is(err, core.ErrConflict):
-		return &statusError{status: http.StatusConflict, detail: reasonDetail(err)}
+		return &statusError{status: http.StatusConflict, detail: Reason(err)}
 	case errors.Is(err, core.ErrUnknownHost):
 		return &statusError{status: http.StatusForbidden, detail: "this API key's host is not served here"}
 	}
