@@ -30,6 +30,9 @@ const (
 	NodeListInvites = "urn:xmpp-invites:invites#list"
 	// NodeRevokeInvites revokes pending invites, with the same scope as NodeListInvites.
 	NodeRevokeInvites = "urn:xmpp-invites:invites#revoke"
+	// NodeChangeInvite changes an invite's expiry, max_uses and note, with the same
+	// scope as NodeListInvites.
+	NodeChangeInvite = "urn:xmpp-invites:invites#change"
 	// NodeResetInvite creates a password reset invite for an existing account
 	// (administrators).
 	NodeResetInvite = "urn:xmpp-invites:invites#reset"
@@ -117,6 +120,13 @@ func New(svc *core.Service, accounts AccountChecker, opts Options) (*adhoc.Serve
 			Complete: c.listInvites,
 		},
 		{
+			Node:     NodeChangeInvite,
+			Name:     "Change an invite",
+			Role:     adhoc.RoleUser,
+			Stages:   []adhoc.Stage{{Form: c.changeInviteChoice}, {Form: c.changeInviteForm}},
+			Complete: c.changeInvite,
+		},
+		{
 			Node:     NodeRevokeInvites,
 			Name:     "Revoke invites",
 			Role:     adhoc.RoleUser,
@@ -156,7 +166,7 @@ func notAcceptable(field string, err error) error {
 	if !errors.Is(err, core.ErrInvalid) {
 		return err
 	}
-	reason := strings.Replace(err.Error(), core.ErrInvalid.Error()+": ", "", 1)
+	reason := reasonOf(err)
 	if field != "" {
 		reason = field + ": " + reason
 	}

@@ -139,8 +139,8 @@ func cond(err error) adhoc.Condition {
 func TestVisibility(t *testing.T) {
 	e := newEnv(t)
 	all := strings.Join([]string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount,
-		commands.NodeInvite, commands.NodeListInvites, commands.NodeRevokeInvites, commands.NodeResetInvite}, " ")
-	user := strings.Join([]string{commands.NodeInvite, commands.NodeListInvites, commands.NodeRevokeInvites}, " ")
+		commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites, commands.NodeResetInvite}, " ")
+	user := strings.Join([]string{commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites}, " ")
 	for i, tc := range []struct {
 		host, who, want string
 	}{
@@ -743,7 +743,7 @@ func TestOverStream(t *testing.T) {
 
 	a := pair(t, e, admin)
 	cmds, err := a.Commands(ctx)
-	if err != nil || len(cmds) != 8 {
+	if err != nil || len(cmds) != 9 {
 		t.Fatalf("admin sees %+v %v", cmds, err)
 	}
 	resp, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, Action: adhoc.ActionExecute})
@@ -800,7 +800,8 @@ func TestOverStream(t *testing.T) {
 	// refused the rest.
 	b := pair(t, e, bob)
 	cmds, err = b.Commands(ctx)
-	if err != nil || len(cmds) != 3 || cmds[0].Node != commands.NodeInvite || cmds[1].Node != commands.NodeListInvites || cmds[2].Node != commands.NodeRevokeInvites {
+	if err != nil || len(cmds) != 4 || cmds[0].Node != commands.NodeInvite || cmds[1].Node != commands.NodeListInvites ||
+		cmds[2].Node != commands.NodeChangeInvite || cmds[3].Node != commands.NodeRevokeInvites {
 		t.Fatalf("bob sees %+v %v", cmds, err)
 	}
 	for _, node := range []string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount, commands.NodeResetInvite} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/core"
@@ -374,4 +375,151 @@ func (c *cmds) resetInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.
 	res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteWarn,
 		Text: "Whoever holds this invite can set a new password for " + name + "@" + call.Host + ": give it only to its owner."})
 	return res, nil
+}
+
+// changeInviteChoice is the first stage of "Change an invite": which one, among the
+// invites the requester may see that are not revoked (newest first).
+func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+	by := actor(call, manages(call))
+	fl := adhoc.Field{Var: "invite", Type: adhoc.FieldListSingle, Label: "Invite to change", Required: true}
+	for _, st := range []core.Status{core.StatusPending, core.StatusUsed, core.StatusExpired} {
+		page, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st, Limit: revokeChoices})
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range page.Invites {
+			label := inviteLabel(inv)
+			if st != core.StatusPending {
+				label = string(st) + ": " + label
+			}
+			fl.Options = append(fl.Options, adhoc.Option{Label: label, Value: inv.ID})
+		}
+	}
+	if len(fl.Options) == 0 {
+		return nil, nil
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Change an invite",
+		Instructions: []string{"Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."},
+		Fields:       []adhoc.Field{fl},
+	}, nil
+}
+
+// chosenInvite reads the invite chosen at the first stage; one the requester may not
+// see is "no such invite".
+func (c *cmds) chosenInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (core.Invite, error) {
+	v, err := single(submitted(forms, 0), "invite")
+	if err != nil {
+		return core.Invite{}, err
+	}
+	id := choiceID(v)
+	inv, err := c.svc.Invite(ctx, actor(call, manages(call)), call.Host, id)
+	if errors.Is(err, core.ErrNotFound) || id == "" {
+		return core.Invite{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invite: no such invite " + strconv.Quote(truncate(v, 64))}
+	}
+	if err != nil {
+		return core.Invite{}, err
+	}
+	if !inv.RevokedAt.IsZero() {
+		return core.Invite{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invite: " + inv.ID + " was revoked and cannot change any more"}
+	}
+	return inv, nil
+}
+
+// changeInviteForm is the second stage: the invite's expiry, max_uses and note, filled
+// in with their values.
+func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
+	if len(forms) == 0 {
+		return nil, nil // nothing to choose: completes with a note
+	}
+	inv, err := c.chosenInvite(ctx, call, forms)
+	if err != nil {
+		return nil, err
+	}
+	expires := text("expires", "Expires", "A time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d.", true)
+	expires.Values = []string{formatTime(inv.ExpiresAt)}
+	maxUses := text("max-uses", "Accounts it can make", fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses), true)
+	maxUses.Values = []string{strconv.Itoa(inv.MaxUses)}
+	note := text("note", "Note", "Empty removes it.", false)
+	if inv.Note != "" {
+		note.Values = []string{inv.Note}
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Change " + kindText(inv) + " (" + inv.ID + ")",
+		Instructions: []string{fmt.Sprintf("Status %s, %d of %s uses.", inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses))},
+		Fields:       []adhoc.Field{expires, maxUses, note},
+	}, nil
+}
+
+// changeInvite applies what the second stage changed.
+func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	if len(forms) == 0 {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invites to change."}}}, nil
+	}
+	inv, err := c.chosenInvite(ctx, call, forms)
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	f := submitted(forms, 1)
+	var change core.InvitePatch
+	if v, err := single(f, "expires"); err != nil {
+		return adhoc.Result{}, err
+	} else if v != "" && v != formatTime(inv.ExpiresAt) {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d, derr := core.ParseDuration(v)
+			if derr != nil {
+				return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
+			}
+			t = c.now().Add(d)
+		}
+		change.ExpiresAt = &t
+	}
+	if v, err := single(f, "max-uses"); err != nil {
+		return adhoc.Result{}, err
+	} else if v != "" && v != strconv.Itoa(inv.MaxUses) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > core.MaxMaxUses {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+		}
+		change.MaxUses = &n
+	}
+	if fl, ok := f.Field("note"); ok {
+		v, err := single(f, "note")
+		if err != nil {
+			return adhoc.Result{}, err
+		}
+		if v != inv.Note && (len(fl.Values) > 0 || inv.Note != "") {
+			change.Note = &v
+		}
+	}
+	if change == (core.InvitePatch{}) {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "Nothing changed."}}}, nil
+	}
+	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
+	switch {
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
+	case err != nil:
+		return adhoc.Result{}, err
+	}
+	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s.",
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), formatTime(inv.ExpiresAt))}}}, nil
+}
+
+// reasonOf returns the reason a core refusal gives, without what was being done
+// ("changing invite: …"): the innermost error that is not a bare sentinel.
+func reasonOf(err error) string {
+	e := err
+	for {
+		u := errors.Unwrap(e)
+		if u == nil || u == core.ErrInvalid || u == core.ErrConflict || u == core.ErrNotFound || u == core.ErrForbidden {
+			break
+		}
+		e = u
+	}
+	return strings.Replace(e.Error(), core.ErrInvalid.Error()+": ", "", 1)
 }

@@ -310,3 +310,87 @@ func TestResetInvite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestChangeInvite: "Change an invite" shows the chosen invite's expiry, max_uses and
+// note, applies what changed, refuses what the invite's state refuses, and offers a
+// user only the invites the user made.
+func TestChangeInvite(t *testing.T) {
+	e := newEnvWith(t, commands.Options{AllowUserInvites: true})
+	ctx := context.Background()
+	two := 2
+	adminInv, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: host, MaxUses: &two, Note: "course",
+		Actor: core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ann", "ben"} {
+		if _, err := e.svc.Redeem(ctx, core.Redemption{Host: host, Token: adminInv.Token, Username: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bobResp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobID := core.TokenID(tokenOf(t, field(bobResp.Form, "uri")))
+
+	// Bob is offered his invite only.
+	start, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl, _ := start.Form.Field("invite"); len(fl.Options) != 1 || fl.Options[0].Value != bobID {
+		t.Fatalf("bob's choices: %+v", fl)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
+		Form: submit("invite", adminInv.ID)}); cond(err) != adhoc.CondNotAcceptable {
+		t.Fatalf("bob choosing the admin's invite: %v", err)
+	}
+
+	// The admin: the used invite, by label; the second stage shows its values.
+	start, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := start.Form.Field("invite")
+	var label string
+	for _, o := range fl.Options {
+		if o.Value == adminInv.ID {
+			label = o.Label
+		}
+	}
+	if len(fl.Options) != 2 || !strings.HasPrefix(label, "used: course — ") {
+		t.Fatalf("the admin's choices: %+v", fl)
+	}
+	second, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
+		Form: submit("invite", label)})
+	if err != nil || second.Status != adhoc.StatusExecuting {
+		t.Fatalf("second stage: %+v %v", second, err)
+	}
+	if field(second.Form, "max-uses") != "2" || field(second.Form, "note") != "course" || field(second.Form, "expires") == "" {
+		t.Fatalf("second stage form: %+v", second.Form)
+	}
+	// Below the uses: refused, the session lives on.
+	_, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("expires", field(second.Form, "expires"), "max-uses", "1", "note", "course")})
+	if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "below the 2 uses") || strings.Contains(err.Error(), "changing invite") {
+		t.Fatalf("max-uses below the uses: %v", err)
+	}
+	done, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
+		Form: submit("expires", "2d", "max-uses", "3", "note", "")})
+	if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || !strings.Contains(done.Notes[0].Text, "pending, 2 of 3 uses") {
+		t.Fatalf("change: %+v %v", done, err)
+	}
+	inv, err := e.svc.Invite(ctx, core.Actor{Kind: core.ActorCLI, Manage: true}, host, adminInv.ID)
+	if err != nil || inv.MaxUses != 3 || inv.Note != "" || inv.ExpiresAt.Sub(time.Now()) < 47*time.Hour || inv.ExpiresAt.Sub(time.Now()) > 49*time.Hour {
+		t.Fatalf("after the change: %+v %v", inv, err)
+	}
+	// Submitting the values as shown changes nothing.
+	start, _ = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite})
+	second, _ = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", adminInv.ID)})
+	done, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("expires", field(second.Form, "expires"), "max-uses", field(second.Form, "max-uses"))})
+	if err != nil || len(done.Notes) != 1 || done.Notes[0].Text != "Nothing changed." {
+		t.Fatalf("unchanged: %+v %v", done, err)
+	}
+}
