@@ -77,7 +77,10 @@ var errUsage = errors.New("usage")
 
 type usageError struct{ msg string }
 
-func (e usageError) Error() string   { return e.msg }
+// Error implements error.
+func (e usageError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, errUsage) true.
 func (e usageError) Is(t error) bool { return t == errUsage }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
