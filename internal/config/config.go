@@ -56,6 +56,9 @@ type Config struct {
 	HTTP HTTP `toml:"http"`
 	// Commands bounds ad-hoc command sessions.
 	Commands Commands `toml:"commands"`
+	// Webhooks are the endpoints that receive events ([[webhook]]; see webhook.go).
+	// Default none: no outbox is written.
+	Webhooks []Webhook `toml:"webhook"`
 }
 
 // Host is one served XMPP domain.
@@ -252,6 +255,7 @@ func (c *Config) Validate() error {
 	if c.Commands.MaxSessions < 0 || c.Commands.MaxSessions > 1000 {
 		errs = append(errs, errors.New("commands.max_sessions must be between 1 and 1000"))
 	}
+	errs = append(errs, c.validateWebhooks()...)
 	seen := map[string]bool{}
 	for i, h := range c.Hosts {
 		d, err := core.NormalizeDomain(h.Domain)
