@@ -59,12 +59,12 @@ type Plugin struct {
 	hosts map[string]bool
 
 	created, redeemed, revoked, expired, updated *prometheus.CounterVec
-	refused, keyChanges, authFailures           *prometheus.CounterVec
-	pending, keys                               *prometheus.GaugeVec
-	storeDuration                               *prometheus.HistogramVec
-	deliveries                                  *prometheus.CounterVec
-	deliveryDuration                            *prometheus.HistogramVec
-	outboxPending, outboxGivenUp, outboxAge     prometheus.Gauge
+	refused, keyChanges, authFailures            *prometheus.CounterVec
+	pending, keys                                *prometheus.GaugeVec
+	storeDuration                                *prometheus.HistogramVec
+	deliveries                                   *prometheus.CounterVec
+	deliveryDuration                             *prometheus.HistogramVec
+	outboxPending, outboxGivenUp, outboxAge      prometheus.Gauge
 
 	mu        sync.Mutex
 	countedAt time.Time
