@@ -54,7 +54,6 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
-
 func TestVerify(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	now := time.Unix(1_700_000_000, 0)
