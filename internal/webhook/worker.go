@@ -91,9 +91,11 @@ type Options struct {
 	// Owner names this worker in leases; default: host name, process ID and a random
 	// suffix, unique per Worker.
 	Owner string
-	// Lease is how long a claim holds events; it must outlast their delivery.
-	// Default: twice the longest endpoint timeout for each message an event may make,
-	// plus 30 seconds.
+	// Lease is how long a claim holds events; it must outlast their delivery, and is
+	// how long an event waits after its worker died mid-delivery.
+	// Default: twice the longest endpoint timeout for each message an event may make
+	// (two per endpoint), plus 5 seconds: 45 seconds for one endpoint of the default
+	// timeout.
 	Lease time.Duration
 	// PollInterval is how often the worker looks for due events. Default
 	// DefaultPollInterval; Notify wakes it sooner.
@@ -143,7 +145,7 @@ func New(opts Options) (*Worker, error) {
 		longest = max(longest, e.Timeout)
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 2*2*time.Duration(len(opts.Endpoints))*longest + 30*time.Second
+		opts.Lease = 2*2*time.Duration(len(opts.Endpoints))*longest + 5*time.Second
 	}
 	set := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
