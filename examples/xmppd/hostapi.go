@@ -26,6 +26,8 @@ type invites interface {
 	register.Invites
 	// Mount routes the plugin's HTTP paths on mux.
 	Mount(mux *http.ServeMux)
+	// MountOperations routes /metrics, /healthz and /readyz on mux.
+	MountOperations(mux *http.ServeMux)
 	// Close stops the plugin.
 	Close() error
 }

@@ -54,6 +54,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return fmt.Errorf("data directory: %w", err)
 	}
 	checkDataDir(dataDir, logger)
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
 	pluginPath, err := cfg.pluginPath(exec.LookPath)
 	if err != nil {
 		return err
@@ -89,8 +94,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	httpURL := cfg.httpURL(httpLn.Addr())
 
 	api := &hostAPI{domain: cfg.Domain, admins: cfg.Admins, accounts: store}
+	metricsAllow, _ := cfg.metricsAllow() // checked by Validate
 	var inv invites
 	inv, err = host.Load(ctx, host.Config{
+		MetricsAllow: metricsAllow,
 		PluginPath: pluginPath,
 		Plugin: plugin.Config{
 			Domains:     []string{cfg.Domain},
@@ -146,6 +153,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 
 	mux := http.NewServeMux()
 	inv.Mount(mux)
+	inv.MountOperations(mux) // /metrics (metrics_allow), /healthz, /readyz
 	httpSrv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
@@ -181,7 +189,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 
 	c2sAddr := c2sLn.Addr().String()
 	logger.Info("xmppd started", "domain", cfg.Domain, "c2s", c2sAddr, "http", httpLn.Addr().String(),
-		"registration", string(mode), "plugin", pluginPath, "data", dataDir)
+		"registration", string(mode), "plugin", pluginPath, "data", dataDir,
+		"accounts", filepath.Join(dataDir, accounts.FileName))
 	if cfg.Demo {
 		if err := demo(ctx, cfg, demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL, store: store}, stdout); err != nil {
 			cancel(fmt.Errorf("demo setup: %w", err))
