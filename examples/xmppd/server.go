@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	var inv invites
 	inv, err = host.Load(ctx, host.Config{
 		MetricsAllow: metricsAllow,
-		PluginPath: pluginPath,
+		PluginPath:   pluginPath,
 		Plugin: plugin.Config{
 			Domains:     []string{cfg.Domain},
 			HTTPBaseURL: httpURL,
