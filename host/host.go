@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -381,7 +382,7 @@ func (p *Plugin) downError() error {
 	if p.ctx.Err() != nil {
 		return fmt.Errorf("%w: the server is shutting down", plugin.ErrUnavailable)
 	}
-	return fmt.Errorf("%w: restarting, try again in %v", plugin.ErrUnavailable, p.retryIn().Round(time.Second))
+	return fmt.Errorf("%w: restarting, try again in %s", plugin.ErrUnavailable, core.HumanDuration(p.retryIn().Round(time.Second)))
 }
 
 // PID returns the process ID of the running plugin, or 0 while it is down.

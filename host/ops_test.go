@@ -321,3 +321,37 @@ func testReadyWhileDown(t *testing.T, bin string) {
 		t.Fatal("/readyz never said 200 again once the plugin could start")
 	}
 }
+
+// TestDownErrorWording: the error a caller gets while the plugin restarts says the
+// wait in words, never as a Go duration.
+func TestDownErrorWording(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the plugin binary")
+	}
+	dataDir := t.TempDir()
+	cfgFile := filepath.Join(dataDir, "invites.toml")
+	if err := os.WriteFile(cfgFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := load(t, pluginBinary(t), dataDir, func(c *host.Config) {
+		c.Plugin.ConfigFile = cfgFile
+		c.MinBackoff, c.MaxBackoff = 90*time.Second, 90*time.Second
+	})
+	if err := os.WriteFile(cfgFile, []byte("nonsense = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	waitFor(10*time.Second, func() bool {
+		_, err = p.CheckInvite(t.Context(), "localhost", "x")
+		return err != nil && strings.Contains(err.Error(), "try again in") && !strings.Contains(err.Error(), "try again in 1 second")
+	})
+	if err == nil || !strings.Contains(err.Error(), "try again in 1 minute 30 seconds") && !strings.Contains(err.Error(), "try again in 1 minute 2") {
+		t.Errorf("error while restarting: %v", err)
+	}
+	if strings.Contains(err.Error(), "m0s") || strings.Contains(err.Error(), "rpc error") {
+		t.Errorf("a Go duration or gRPC's wording: %v", err)
+	}
+}
