@@ -312,7 +312,8 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		dsn:     dsn,
 		page:    "site_name = \"Example Chat\"\nclients_file = \"clients.json\"\nfailed_attempt_rate = \"off\"\nlogin_note = \"Server: localhost\"",
 		configs: map[string]string{"clients.json": pageClients},
-		users:   []string{"dave old password"},
+		users:   []string{"dave old password", "admin admin secret", "alice alice secret"},
+		args:    []string{"-admin", "admin@localhost"},
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -373,6 +374,58 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		}
 		if r := s.get(t, ctx, "GET", "/invite?"+token, "Accept-Language: de-DE,de;q=0.9"); r.header.Get("Content-Language") != "de" || !strings.Contains(r.body, `lang="de"`) {
 			t.Errorf("German: %q", r.header.Get("Content-Language"))
+		}
+	})
+
+	t.Run("commands", func(t *testing.T) {
+		// The XEP-0401 commands' result forms give the page as landing-url.
+		sess, err := testclient.Login(ctx, s.srv.c2s, "admin", "admin secret", sasl.ScramSha256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		admin := commander{sess}
+		first, err := admin.execute(ctx, nodeCreateAccount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, err := admin.complete(ctx, first, nil)
+		if err != nil || done.Form == nil {
+			t.Fatalf("create-account: %+v, %v", done, err)
+		}
+		token := preauthToken(done.Form.Value("uri"))
+		tokens = append(tokens, token)
+		if got := done.Form.Value("landing-url"); got != s.base()+"/invite?"+token {
+			t.Errorf("landing-url %q", got)
+		}
+		// A contact invite: the page names the inviter, and an account made on the
+		// web gets the inviter in its roster, as in-band (XEP-0401 §5.5).
+		sess2, err := testclient.Login(ctx, s.srv.c2s, "alice", "alice secret", sasl.ScramSha256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess2.Close()
+		done, err = commander{sess2}.execute(ctx, nodeInvite)
+		if err != nil || done.Form == nil {
+			t.Fatalf("invite: %+v, %v", done, err)
+		}
+		contact := preauthToken(done.Form.Value("uri"))
+		tokens = append(tokens, contact)
+		if got := done.Form.Value("landing-url"); got != s.base()+"/invite?"+contact {
+			t.Errorf("contact landing-url %q", got)
+		}
+		r := s.get(t, ctx, "GET", "/invite?"+contact)
+		if r.code != http.StatusOK || !strings.Contains(r.body, "alice@localhost") ||
+			!strings.HasPrefix(r.header.Get("Link"), "<xmpp:alice@localhost?roster;preauth="+contact+";ibr=y>") {
+			t.Fatalf("the contact invite's page: %d, Link %q", r.code, r.header.Get("Link"))
+		}
+		pass := usePassword("benvolio's password")
+		if r := s.register(t, ctx, contact, s.form(t, ctx, contact), "benvolio", pass); r.code != http.StatusOK {
+			t.Fatalf("registering with the contact invite: %d", r.code)
+		}
+		ben := rawLogin(t, ctx, s.srv.c2s, "benvolio", pass)
+		if el, err := ben.IQ(`<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`); err != nil || !hasItem("alice@localhost", "both")(el) {
+			t.Errorf("benvolio's roster: %v %v", el, err)
 		}
 	})
 
