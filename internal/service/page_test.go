@@ -246,3 +246,34 @@ func formToken(t *testing.T, s *service.Service, ctx context.Context, token stri
 	}
 	return m[1]
 }
+
+// TestPageSharedCSRFKey: two nodes with the same csrf_key_file take each other's
+// forms; a node with another key refuses them.
+func TestPageSharedCSRFKey(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "csrf.key")
+	if err := os.WriteFile(key, []byte(strings.Repeat("s", 48)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := "landing_page = \"builtin\"\n[page]\ncsrf_key_file = " + fmt.Sprintf("%q", key)
+	a, _ := configure(t, dir, conf, &registrar{}, "example.com")
+	b, _ := configure(t, dir, conf, &registrar{}, "example.com")
+	other, _ := configure(t, dir, `landing_page = "builtin"`, &registrar{}, "example.com")
+	ctx := ctxT(t)
+	inv, err := openCore(t, dir, nil).CreateInvite(ctx, core.InviteSpec{Host: "example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrf := formToken(t, a, ctx, inv.Token)
+	for _, tc := range []struct {
+		node *service.Service
+		want int
+	}{{other, http.StatusForbidden}, {b, http.StatusOK}} {
+		form := url.Values{"t": {inv.Token}, "csrf": {csrf}, "username": {"juliet"}, "password": {"long enough"}, "password_confirm": {"long enough"}}
+		r := httptest.NewRequestWithContext(ctx, "POST", "/register", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if w := serve(t, tc.node, r); w.Code != tc.want {
+			t.Errorf("POST = %d, want %d", w.Code, tc.want)
+		}
+	}
+}
