@@ -129,7 +129,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
 	fs.IntVar(&flagCfg.MaxUnauthenticatedPerAddr, "max-unauthenticated-per-addr", 0, "client connections of one address not logged in yet, at most (default 10)")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
-	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, print how to try it")
+	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, turn the invite page on, print an invite and how to try it")
 
 	// Flags may come before and after the sub-command.
 	var rest []string
