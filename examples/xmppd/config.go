@@ -145,7 +145,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 	var metricsAllow stringList
 	fs.Var(&metricsAllow, "metrics-allow", "client `address` or network /metrics answers (repeatable; default loopback)")
 	fs.BoolVar(&flagCfg.Version, "version", false, "print the version and exit")
-	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, print how to try it")
+	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, turn the invite page on, print an invite and how to try it")
 
 	// Flags may come before and after the sub-command.
 	var rest []string

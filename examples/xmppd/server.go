@@ -94,19 +94,25 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	httpURL := cfg.httpURL(httpLn.Addr())
 
 	api := &hostAPI{domain: cfg.Domain, admins: cfg.Admins, accounts: store}
-	metricsAllow, _ := cfg.metricsAllow() // checked by Validate
+	pluginCfg := plugin.Config{
+		Domains:     []string{cfg.Domain},
+		HTTPBaseURL: httpURL,
+		DataDir:     dataDir,
+		ConfigFile:  cfg.PluginConfig,
+	}
+	if cfg.Demo && cfg.PluginConfig == "" {
+		// The demo turns the invite page on; a plugin config of the operator's decides
+		// for itself.
+		pluginCfg.ConfigTOML = demoPluginConfig(cfg, c2sLn.Addr())
+	}
 	var inv invites
+	metricsAllow, _ := cfg.metricsAllow() // checked by Validate
 	inv, err = host.Load(ctx, host.Config{
-		MetricsAllow: metricsAllow,
 		PluginPath:   pluginPath,
-		Plugin: plugin.Config{
-			Domains:     []string{cfg.Domain},
-			HTTPBaseURL: httpURL,
-			DataDir:     dataDir,
-			ConfigFile:  cfg.PluginConfig,
-		},
-		API:    api,
-		Logger: logger.With("component", "plugin-host"),
+		Plugin:       pluginCfg,
+		API:          api,
+		Logger:       logger.With("component", "plugin-host"),
+		MetricsAllow: metricsAllow,
 	})
 	if err != nil {
 		return fmt.Errorf("loading the invites plugin %s: %w", pluginPath, err)
@@ -192,7 +198,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		"registration", string(mode), "plugin", pluginPath, "data", dataDir,
 		"accounts", filepath.Join(dataDir, accounts.FileName))
 	if cfg.Demo {
-		if err := demo(ctx, cfg, demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL, store: store}, stdout); err != nil {
+		env := demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL,
+			httpAddr: loopbackIfUnspecified(httpLn.Addr()), store: store, logger: logger,
+			page: slices.Contains(inv.Manifest().Routes, plugin.PathInvite)}
+		if err := demo(ctx, cfg, env, stdout); err != nil {
 			cancel(fmt.Errorf("demo setup: %w", err))
 		}
 	}

@@ -159,8 +159,13 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
+	pg, err := s.newPage(c, hc, hosts, svc, st, api)
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
 	s.ops = ops
-	mux, routes := s.routes(svc, c, rate)
+	mux, routes := s.routes(svc, c, rate, pg)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
@@ -183,8 +188,8 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 }
 
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
-// the host to route (the Manifest).
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate) (http.Handler, []string) {
+// the host to route (the Manifest); pg is the built-in page, nil when no host has it.
+func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler) (http.Handler, []string) {
 	mux := http.NewServeMux()
 	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
 	api := httpapi.New(s.ops.countAuth(svc), httpapi.Options{
@@ -200,10 +205,14 @@ func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate) (ht
 		problem.Write(w, r, problem.Details{Status: http.StatusNotFound, Detail: "no such endpoint"})
 	})
 	routes := []string{plugin.PathAPI, plugin.PathAPI + "/"}
-	// The built-in landing page and web registration (plugin.PathInvite,
-	// plugin.PathRegister) mount here when landing_page = "builtin", and add their
-	// paths to routes. plugin.PathMetrics is served here too but never listed: the
-	// host fetches it, nobody outside.
+	// The built-in landing page and web registration, when a host has landing_page =
+	// "builtin" (page.go). plugin.PathMetrics is served here too but never listed:
+	// the host fetches it, nobody outside.
+	if pg != nil {
+		mux.Handle(plugin.PathInvite, pg)
+		mux.Handle(plugin.PathRegister, pg)
+		routes = append(routes, plugin.PathInvite, plugin.PathRegister)
+	}
 	return mux, routes
 }
 
