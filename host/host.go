@@ -100,8 +100,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MetricsAllow are the client networks MetricsHandler answers (others get 403), and
 	// that ReadyzHandler tells why the plugin is not ready. Only the connection's
-	// address counts, never a forwarded-for header. Default DefaultMetricsAllow (the
-	// loopback addresses).
+	// address counts, never a forwarded-for header. nil means DefaultMetricsAllow (the
+	// loopback addresses); an empty, non-nil list allows no one.
 	MetricsAllow []netip.Prefix
 	// MetricsGatherer is the host application's own metrics, served by MetricsHandler
 	// in the same scrape as the host's and the plugin's; their names must not clash.
