@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ const (
 	DefaultHTTPAddr     = "127.0.0.1:5280"
 	DefaultRegistration = string(register.InviteOnly)
 	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
 	// PluginBinary is the plugin's file name, looked for beside xmppd, then on PATH.
 	PluginBinary = "invites-plugin"
 	// DemoAdmin is the localpart of the demo's administrator.
@@ -79,9 +81,18 @@ type Config struct {
 	// LogLevel is "debug", "info", "warn" or "error" (flag -log-level).
 	// Default "info". The log goes to standard error.
 	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" (key=value lines) or "json" (one JSON object a line, for log
+	// shippers) (flag -log-format). Default "text".
+	LogFormat string `toml:"log_format"`
+	// MetricsAllow are the client addresses ("127.0.0.1") or networks ("10.0.0.0/8")
+	// that /metrics answers; others get 403 (flag -metrics-allow, repeatable; flags
+	// replace the file's list). Default: the loopback addresses.
+	MetricsAllow []string `toml:"metrics_allow"`
 
 	// Demo is set by -demo only: zero-configuration demonstration mode.
 	Demo bool `toml:"-"`
+	// Version is set by -version (or --version) only: print the version and exit.
+	Version bool `toml:"-"`
 }
 
 // usage is printed for -h and usage errors.
@@ -89,6 +100,7 @@ const usage = `Usage:
   xmppd [FLAGS]                      run the server
   xmppd [FLAGS] adduser JID PASSWORD add an account (PASSWORD "-" reads it from stdin)
   xmppd -demo                        run with zero configuration and print how to try it
+  xmppd -version                     print the version
 
 Flags:
 `
@@ -129,6 +141,10 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
 	fs.IntVar(&flagCfg.MaxUnauthenticatedPerAddr, "max-unauthenticated-per-addr", 0, "client connections of one address not logged in yet, at most (default 10)")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
+	fs.StringVar(&flagCfg.LogFormat, "log-format", DefaultLogFormat, "log `format`: text or json")
+	var metricsAllow stringList
+	fs.Var(&metricsAllow, "metrics-allow", "client `address` or network /metrics answers (repeatable; default loopback)")
+	fs.BoolVar(&flagCfg.Version, "version", false, "print the version and exit")
 	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, turn the invite page on, print an invite and how to try it")
 
 	// Flags may come before and after the sub-command.
@@ -172,6 +188,8 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 		"tls-key":         func() { cfg.TLSKey = flagCfg.TLSKey },
 		"max-stanza-size": func() { cfg.MaxStanzaSize = flagCfg.MaxStanzaSize },
 		"log-level":       func() { cfg.LogLevel = flagCfg.LogLevel },
+		"log-format":      func() { cfg.LogFormat = flagCfg.LogFormat },
+		"metrics-allow":   func() { cfg.MetricsAllow = metricsAllow },
 		"max-unauthenticated-per-addr": func() {
 			cfg.MaxUnauthenticatedPerAddr = flagCfg.MaxUnauthenticatedPerAddr
 		},
@@ -182,6 +200,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 		}
 	}
 	cfg.Demo = flagCfg.Demo
+	cfg.Version = flagCfg.Version
 	return cfg, rest, nil
 }
 
@@ -216,6 +235,7 @@ func (c *Config) Normalize() error {
 	def(&c.HTTP, DefaultHTTPAddr)
 	def(&c.Registration, DefaultRegistration)
 	def(&c.LogLevel, DefaultLogLevel)
+	def(&c.LogFormat, DefaultLogFormat)
 	if c.MaxStanzaSize == 0 {
 		c.MaxStanzaSize = 256 << 10
 	}
@@ -262,16 +282,53 @@ func (c *Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log_format: %q is not a format: use text or json", c.LogFormat))
+	}
+	if _, err := c.metricsAllow(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// parseLevel parses a log level name.
+// parseLevel parses a log level name: debug, info, warn or error, in any case.
 func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("log_level: %w", err)
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
 	}
-	return l, nil
+	return 0, fmt.Errorf("log_level: %q is not a level: use debug, info, warn or error", s)
+}
+
+// metricsAllow returns MetricsAllow as networks; nil (the host's default, loopback)
+// when it is empty.
+func (c *Config) metricsAllow() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range c.MetricsAllow {
+		var (
+			p   netip.Prefix
+			err error
+		)
+		if strings.Contains(a, "/") {
+			p, err = netip.ParsePrefix(a)
+			p = p.Masked()
+		} else {
+			var addr netip.Addr
+			addr, err = netip.ParseAddr(a)
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metrics_allow: %q is not an address or network", a)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // pluginPath finds the plugin binary: the configured path, else invites-plugin

@@ -26,6 +26,8 @@ type invites interface {
 	register.Invites
 	// Mount routes the plugin's HTTP paths on mux.
 	Mount(mux *http.ServeMux)
+	// MountOperations routes /metrics, /healthz and /readyz on mux.
+	MountOperations(mux *http.ServeMux)
 	// Manifest says which paths the plugin serves (the invite page among them or not).
 	Manifest() plugin.Manifest
 	// Close stops the plugin.

@@ -2,12 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,8 +41,17 @@ func (e usageError) Error() string { return e.msg }
 
 // run is xmppd without the process around it; it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cfg, rest, err := parseArgs(args, stderr)
+	// Help asked for goes to standard output, as invites-plugin's does; the flag
+	// package's complaints go to standard error.
+	var flagOut bytes.Buffer
+	cfg, rest, err := parseArgs(args, &flagOut)
 	if errors.Is(err, flag.ErrHelp) {
+		_, _ = io.Copy(stdout, &flagOut)
+		return exitOK
+	}
+	_, _ = io.Copy(stderr, &flagOut)
+	if err == nil && cfg.Version {
+		fmt.Fprintln(stdout, "xmppd", version())
 		return exitOK
 	}
 	if err == nil {
@@ -52,8 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "xmppd: %v\n", err)
 		return exitUsage
 	}
-	level, _ := parseLevel(cfg.LogLevel)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(cfg, stderr)
 
 	switch {
 	case len(rest) == 0:

@@ -64,22 +64,28 @@ type globals struct {
 // Run runs the command line with args (without the program name) and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var g globals
-	rest, opts, err := parseFlags(args, &g, map[string]bool{"expires": true, "max-ttl": true, "rate": true})
+	rest, opts, err := parseFlags(args, &g, map[string]bool{"expires": true, "max-ttl": true, "rate": true, "limit": true, "event": true})
 	if g.help {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+"\n"+webhooksUsage)
 		return ExitOK
 	}
 	if err == nil && len(rest) == 0 {
 		err = usagef("no command given")
 	}
-	if err == nil && rest[0] != "keys" {
+	if err == nil && rest[0] != "keys" && rest[0] != "webhooks" {
 		err = usagef("unknown command %q", rest[0])
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "invites-plugin: %v\n\n%s", err, usage)
 		return ExitUsage
 	}
-	err = runKeys(ctx, g, rest[1:], opts, stdout)
+	if rest[0] == "webhooks" {
+		err = runWebhooks(ctx, g, rest[1:], opts, stdout)
+	} else if _, ok := opts["limit"]; ok || opts["event"] != "" {
+		err = usagef("keys takes no --limit or --event")
+	} else {
+		err = runKeys(ctx, g, rest[1:], opts, stdout)
+	}
 	switch {
 	case err == nil:
 		return ExitOK

@@ -245,6 +245,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, error) {
 		Kind:     core.KindAccount,
 		Username: p.username,
 		TTL:      p.ttl,
+		Actor:    core.Actor{Remote: remoteOf(addr)}, // for the audit log
 	})
 	if err != nil {
 		return 0, createError(err)

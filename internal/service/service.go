@@ -34,6 +34,7 @@ type Service struct {
 	mu         sync.RWMutex
 	st         *state // nil until configured, and after Close
 	configured bool
+	ops        *ops // metrics, audit log, webhooks (ops.go); set by Configure
 }
 
 // state is what Configure builds; it is never changed once published.
@@ -134,8 +135,13 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core"),
-		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL})
+	ops, err := newOps(c, hosts, st, s.log)
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
+	svc, err := core.NewService(core.Options{Store: ops.metrics.TimeStore(st), Hosts: hosts, Logger: s.log.With("component", "core"),
+		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL, Observer: ops, Outbox: ops.wantsOutbox()})
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
@@ -158,13 +164,17 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
+	s.ops = ops
 	mux, routes := s.routes(svc, c, rate, pg)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(next.done)
+		var wg sync.WaitGroup
+		wg.Go(func() { ops.run(runCtx) })
 		svc.Run(runCtx)
+		wg.Wait()
 	}()
 	s.st, s.configured = next, true
 	names := make([]string, len(hosts))
@@ -172,7 +182,8 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		names[i] = h.Domain
 	}
 	slices.Sort(names)
-	s.log.Info("invites plugin configured", "hosts", names, "data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL)
+	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.StoreDSN()),
+		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks))
 	return plugin.Manifest{Routes: routes}, nil
 }
 
@@ -180,7 +191,8 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 // the host to route (the Manifest); pg is the built-in page, nil when no host has it.
 func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler) (http.Handler, []string) {
 	mux := http.NewServeMux()
-	api := httpapi.New(svc, httpapi.Options{
+	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
+	api := httpapi.New(s.ops.countAuth(svc), httpapi.Options{
 		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
 		FailedAuthRate: rate,
 		TrustedProxies: c.HTTP.Proxies(),
