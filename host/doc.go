@@ -39,5 +39,21 @@
 // come through it too, its errors as warnings (supervision logs the error).
 // The plugin is told the least level Config.Logger keeps, so it does not write lines
 // that would be dropped; INVITES_PLUGIN_LOG_LEVEL in the host's environment overrides
-// it.
+// it. The plugin's audit records (message "audit", attribute audit=true) arrive the
+// same way.
+//
+// # Operations
+//
+// MountOperations routes three more paths on the host's HTTP server:
+//
+//	/metrics   Prometheus metrics of the host and the plugin in one scrape
+//	           (MetricsHandler), to Config.MetricsAllow only (default loopback), 403 else
+//	/healthz   200 while the host serves HTTP (HealthzHandler)
+//	/readyz    200 while the plugin runs and its store answers, else 503 (ReadyzHandler)
+//
+// The host keeps its own metrics in a registry of its own (plugin up, restarts, data
+// path and call latency, HTTP requests by route and status, rate-limited requests,
+// registrations refused) and fetches the plugin's over the data path at
+// plugin.PathMetrics, a path it never routes from outside; Config.MetricsGatherer adds
+// the host application's.
 package host

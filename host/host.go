@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -95,6 +98,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long Close waits for calls in flight before it stops
 	// the plugin. Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// MetricsAllow are the client networks MetricsHandler answers (others get 403), and
+	// that ReadyzHandler tells why the plugin is not ready. Only the connection's
+	// address counts, never a forwarded-for header. nil means DefaultMetricsAllow (the
+	// loopback addresses); an empty, non-nil list allows no one.
+	MetricsAllow []netip.Prefix
+	// MetricsGatherer is the host application's own metrics, served by MetricsHandler
+	// in the same scrape as the host's and the plugin's; their names must not clash.
+	// nil means the Go runtime and process metrics of the host process.
+	MetricsGatherer prometheus.Gatherer
 }
 
 func (c *Config) fill() error {
@@ -119,6 +131,9 @@ func (c *Config) fill() error {
 	setDefault(&c.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.MaxBackoff, DefaultMaxBackoff)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.MetricsAllow == nil {
+		c.MetricsAllow = DefaultMetricsAllow()
+	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
 	}
@@ -139,10 +154,12 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 // calls with plugin.ErrUnavailable.
 // It is safe for concurrent use.
 type Plugin struct {
-	cfg      Config
-	log      *slog.Logger
-	api      plugin.HostAPI
-	manifest plugin.Manifest // of the first start
+	cfg       Config
+	log       *slog.Logger
+	api       plugin.HostAPI
+	manifest  plugin.Manifest // of the first start
+	metrics   *hostMetrics
+	readiness readiness
 
 	ctx    context.Context // ends with Close; supervision and restarts run under it
 	cancel context.CancelFunc
@@ -197,6 +214,8 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if p.api == nil {
 		p.api = defaultAPI{}
 	}
+	p.metrics = newHostMetrics(cfg.MetricsGatherer)
+	p.api = countingAPI{api: p.api, m: p.metrics}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	inst, m, err := p.start(ctx)
 	if err != nil {
@@ -204,6 +223,7 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 	p.cur, p.manifest = inst, m
+	p.metrics.up.Set(1)
 	p.log.Info("invites plugin started", "pid", inst.pid, "routes", m.Routes)
 	go p.supervise()
 	return p, nil
@@ -362,7 +382,7 @@ func (p *Plugin) downError() error {
 	if p.ctx.Err() != nil {
 		return fmt.Errorf("%w: the server is shutting down", plugin.ErrUnavailable)
 	}
-	return fmt.Errorf("%w: restarting, try again in %v", plugin.ErrUnavailable, p.retryIn().Round(time.Second))
+	return fmt.Errorf("%w: restarting, try again in %s", plugin.ErrUnavailable, core.HumanDuration(p.retryIn().Round(time.Second)))
 }
 
 // PID returns the process ID of the running plugin, or 0 while it is down.
@@ -388,6 +408,7 @@ func (p *Plugin) Commands(ctx context.Context, host, requester string, role adho
 		return nil, commandUnavailable(p.downError())
 	}
 	defer release()
+	defer p.metrics.observeCall("commands", time.Now())
 	cmds, err := inst.invites.Commands(ctx, host, requester, role)
 	if err != nil {
 		return nil, p.commandError(err)
@@ -404,6 +425,7 @@ func (p *Plugin) Execute(ctx context.Context, host string, req adhoc.Request) (a
 		return adhoc.Response{}, commandUnavailable(p.downError())
 	}
 	defer release()
+	defer p.metrics.observeCall("execute", time.Now())
 	resp, err := inst.invites.Execute(ctx, host, req)
 	if err != nil {
 		return adhoc.Response{}, p.commandError(err)
@@ -432,6 +454,7 @@ func (p *Plugin) CheckInvite(ctx context.Context, host, token string) (plugin.In
 		return plugin.Invite{}, p.downError()
 	}
 	defer release()
+	defer p.metrics.observeCall("check_invite", time.Now())
 	inv, err := inst.invites.CheckInvite(ctx, host, token)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
@@ -445,12 +468,19 @@ func (p *Plugin) CheckInvite(ctx context.Context, host, token string) (plugin.In
 func (p *Plugin) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error) {
 	inst, release := p.acquire()
 	if inst == nil {
+		if (r.Purpose == "" || r.Purpose == plugin.PurposeRegister) && !registrationCounted(ctx) {
+			p.metrics.refusals.WithLabelValues("unavailable").Inc()
+		}
 		return plugin.Invite{}, p.downError()
 	}
 	defer release()
+	defer p.metrics.observeCall("redeem_invite", time.Now())
 	inv, err := inst.invites.RedeemInvite(ctx, r)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
+	}
+	if err != nil && (r.Purpose == "" || r.Purpose == plugin.PurposeRegister) && !registrationCounted(ctx) {
+		p.metrics.refusals.WithLabelValues(refusal(err)).Inc()
 	}
 	return inv, err
 }
@@ -463,6 +493,7 @@ func (p *Plugin) Health(ctx context.Context) error {
 		return p.downError()
 	}
 	defer release()
+	defer p.metrics.observeCall("health", time.Now())
 	err := inst.invites.Health(ctx)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()

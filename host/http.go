@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/transport"
@@ -19,7 +20,10 @@ import (
 //	400                 a body that could not be read; a client that went away gets
 //	                    its connection closed, never a response that looks whole
 //	502                 the plugin's answer was malformed
-func (p *Plugin) Handler() http.Handler { return http.HandlerFunc(p.serveHTTP) }
+//
+// Each request is counted in the host's metrics (see MetricsHandler) by route and
+// status.
+func (p *Plugin) Handler() http.Handler { return p.instrument(http.HandlerFunc(p.serveHTTP)) }
 
 // Mount routes each path of the plugin's Manifest (the invite API, and the pages when
 // the plugin serves them) to Handler on mux, beside the host's own routes.
@@ -40,7 +44,13 @@ func (p *Plugin) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	start := time.Now()
 	err := inst.invites.ServeHTTP(r.Context(), w, r)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	p.metrics.exchange.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	if err == nil {
 		return
 	}

@@ -91,6 +91,7 @@ func (p *Plugin) down(inst *instance, reason string, cause error) {
 		return
 	}
 	p.cur = nil
+	p.metrics.up.Set(0)
 	p.downSince = now
 	if now.Sub(inst.started) >= p.cfg.MaxBackoff {
 		p.failures = 0
@@ -145,6 +146,8 @@ func (p *Plugin) restart() {
 		return
 	}
 	p.cur = inst
+	p.metrics.up.Set(1)
+	p.metrics.restarts.Inc()
 	down := now.Sub(p.downSince)
 	p.mu.Unlock()
 	p.log.Info("invites plugin restarted", "pid", inst.pid, "down_for", down.Round(time.Millisecond))

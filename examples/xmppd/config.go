@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ const (
 	DefaultHTTPAddr     = "127.0.0.1:5280"
 	DefaultRegistration = string(register.InviteOnly)
 	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
 	// PluginBinary is the plugin's file name, looked for beside xmppd, then on PATH.
 	PluginBinary = "invites-plugin"
 	// DemoAdmin is the localpart of the demo's administrator.
@@ -79,24 +81,30 @@ type Config struct {
 	// LogLevel is "debug", "info", "warn" or "error" (flag -log-level).
 	// Default "info". The log goes to standard error.
 	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" (key=value lines) or "json" (one JSON object a line, for log
+	// shippers) (flag -log-format). Default "text".
+	LogFormat string `toml:"log_format"`
+	// MetricsAllow are the client addresses ("127.0.0.1") or networks ("10.0.0.0/8")
+	// that /metrics answers; others get 403 (flag -metrics-allow, repeatable; flags
+	// replace the file's list). Default: the loopback addresses.
+	MetricsAllow []string `toml:"metrics_allow"`
 
 	// Demo is set by -demo only: zero-configuration demonstration mode.
 	Demo bool `toml:"-"`
+	// Version is set by -version (or --version) only: print the version and exit.
+	Version bool `toml:"-"`
 }
 
-// usage is printed for -h (on standard output) and usage errors (on standard error).
+// usage is printed for -h and usage errors.
 const usage = `Usage:
   xmppd [FLAGS]                      run the server
   xmppd [FLAGS] adduser JID PASSWORD add an account (PASSWORD "-" reads it from stdin)
   xmppd -demo                        run with zero configuration and print how to try it
   xmppd help                         this help (also -h, --help)
-  xmppd --version                    the version of this build
+  xmppd -version                     print the version: module, VCS revision, Go
 
 Flags:
 `
-
-// errVersion is parseArgs's answer to -version: the version was asked for.
-var errVersion = errors.New("version")
 
 // stringList is a repeatable flag.
 type stringList []string
@@ -109,22 +117,16 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // parseArgs parses the command line: the flags (anywhere before "--"), the TOML
 // file they name, and the remaining words. Flags win over the file.
-// -h, -help and the word help print the usage on stdout and return flag.ErrHelp;
-// -version returns errVersion; a malformed flag is reported with the usage on stderr.
-func parseArgs(args []string, stdout, stderr io.Writer) (Config, []string, error) {
+func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 	var flagCfg Config
 	var configFile string
 	var admins stringList
-	var help, version bool
 	fs := flag.NewFlagSet("xmppd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
+		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	fs.BoolVar(&help, "h", false, "show this help")
-	fs.BoolVar(&help, "help", false, "show this help")
-	fs.BoolVar(&version, "version", false, "print the version of this build")
 	fs.StringVar(&configFile, "config", "", "TOML config `file` (keys: see the README); flags override it")
 	fs.StringVar(&flagCfg.Domain, "domain", DefaultDomain, "XMPP `domain` served")
 	fs.StringVar(&flagCfg.DataDir, "data", DefaultDataDir, "data `directory`")
@@ -140,7 +142,11 @@ func parseArgs(args []string, stdout, stderr io.Writer) (Config, []string, error
 	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
 	fs.IntVar(&flagCfg.MaxUnauthenticatedPerAddr, "max-unauthenticated-per-addr", 0, "client connections of one address not logged in yet, at most (default 10)")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
-	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, print how to try it")
+	fs.StringVar(&flagCfg.LogFormat, "log-format", DefaultLogFormat, "log `format`: text or json")
+	var metricsAllow stringList
+	fs.Var(&metricsAllow, "metrics-allow", "client `address` or network /metrics answers (repeatable; default loopback)")
+	fs.BoolVar(&flagCfg.Version, "version", false, "print the version and exit")
+	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, turn the invite page on, print an invite and how to try it")
 
 	// Flags may come before and after the sub-command.
 	var rest []string
@@ -158,14 +164,6 @@ func parseArgs(args []string, stdout, stderr io.Writer) (Config, []string, error
 		}
 		rest = append(rest, args[0])
 		args = args[1:]
-	}
-	switch {
-	case help || len(rest) > 0 && rest[0] == "help":
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return Config{}, nil, flag.ErrHelp
-	case version:
-		return Config{}, nil, errVersion
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -191,6 +189,8 @@ func parseArgs(args []string, stdout, stderr io.Writer) (Config, []string, error
 		"tls-key":         func() { cfg.TLSKey = flagCfg.TLSKey },
 		"max-stanza-size": func() { cfg.MaxStanzaSize = flagCfg.MaxStanzaSize },
 		"log-level":       func() { cfg.LogLevel = flagCfg.LogLevel },
+		"log-format":      func() { cfg.LogFormat = flagCfg.LogFormat },
+		"metrics-allow":   func() { cfg.MetricsAllow = metricsAllow },
 		"max-unauthenticated-per-addr": func() {
 			cfg.MaxUnauthenticatedPerAddr = flagCfg.MaxUnauthenticatedPerAddr
 		},
@@ -201,6 +201,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (Config, []string, error
 		}
 	}
 	cfg.Demo = flagCfg.Demo
+	cfg.Version = flagCfg.Version
 	return cfg, rest, nil
 }
 
@@ -235,6 +236,7 @@ func (c *Config) Normalize() error {
 	def(&c.HTTP, DefaultHTTPAddr)
 	def(&c.Registration, DefaultRegistration)
 	def(&c.LogLevel, DefaultLogLevel)
+	def(&c.LogFormat, DefaultLogFormat)
 	if c.MaxStanzaSize == 0 {
 		c.MaxStanzaSize = 256 << 10
 	}
@@ -281,16 +283,53 @@ func (c *Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log_format: %q is not a format: use text or json", c.LogFormat))
+	}
+	if _, err := c.metricsAllow(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// parseLevel parses a log level name.
+// parseLevel parses a log level name: debug, info, warn or error, in any case.
 func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("log_level: %w", err)
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
 	}
-	return l, nil
+	return 0, fmt.Errorf("log_level: %q is not a level: use debug, info, warn or error", s)
+}
+
+// metricsAllow returns MetricsAllow as networks; nil (the host's default, loopback)
+// when it is empty.
+func (c *Config) metricsAllow() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range c.MetricsAllow {
+		var (
+			p   netip.Prefix
+			err error
+		)
+		if strings.Contains(a, "/") {
+			p, err = netip.ParsePrefix(a)
+			p = p.Masked()
+		} else {
+			var addr netip.Addr
+			addr, err = netip.ParseAddr(a)
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metrics_allow: %q is not an address or network", a)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // pluginPath finds the plugin binary: the configured path, else invites-plugin

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,14 +24,34 @@ type demoEnv struct {
 	dataDir    string
 	pluginPath string
 	c2s        net.Addr
-	http       string
+	http       string // the public base URL
+	httpAddr   string // where the HTTP listener is reached from this machine
+	page       bool   // the plugin serves the invite page
 	store      *accounts.Store
+	logger     *slog.Logger
+}
+
+// demoPluginConfig is the plugin's config in the demo when the operator gives none:
+// the built-in invite page, whose success page tells how to reach the server.
+func demoPluginConfig(cfg Config, c2s net.Addr) string {
+	host, port, err := net.SplitHostPort(loopbackIfUnspecified(c2s))
+	if err != nil {
+		host, port = c2s.String(), "5222"
+	}
+	note := fmt.Sprintf("This is a demo server. In clients that ask: server %s, port %s. "+
+		"Its certificate is self-signed: accept it when your client asks.", host, port)
+	if cfg.TLSCert != "" {
+		note = fmt.Sprintf("This is a demo server. In clients that ask: server %s, port %s.", host, port)
+	}
+	return fmt.Sprintf("landing_page = %q\n\n[page]\nsite_name = %q\nlogin_note = %q\n",
+		"builtin", "xmppd demo ("+cfg.Domain+")", note)
 }
 
 // demo prepares the zero-configuration demonstration: it gives admin@DOMAIN a new
 // random password at every start (so the printed one always works; only its SCRAM
 // credentials are stored), makes an API key with the plugin's command line on the
-// first run and reuses it on the next ones, and prints both with a ready curl line.
+// first run and reuses it on the next ones, creates an invite to try at once (its
+// page, with the built-in page on), and prints them with a ready curl line.
 func demo(ctx context.Context, cfg Config, env demoEnv, stdout io.Writer) error {
 	admin := DemoAdmin + "@" + cfg.Domain
 	secret := make([]byte, 15)
@@ -57,6 +79,29 @@ func demo(ctx context.Context, cfg Config, env demoEnv, stdout io.Writer) error 
 	if cfg.TLSCert != "" {
 		cert = cfg.TLSCert
 	}
+	try := "\n"
+	if loc, err := demoInvite(ctx, env.httpAddr, key); err != nil {
+		env.logger.Warn("demo: no invite to try", "err", err)
+	} else if env.page {
+		try = fmt.Sprintf(`
+An invite to try now (one account): open it in a browser
+  %s
+Its page has a QR code to scan with a phone app that takes invites (Conversations,
+Monal, Siskin …), an "open in app" button, and web registration for any other client.
+A phone reaches it when xmppd listens where the phone can connect: -http 0.0.0.0:5280
+-http-url http://THIS-MACHINE:5280 -c2s 0.0.0.0:5222.
+`, loc)
+	} else {
+		try = fmt.Sprintf(`
+An invite to try now (one account): open it with an XMPP client that takes invites
+(Conversations and its forks, Monal, Siskin)
+  %s
+`, loc)
+	}
+	what2 := "its Location header is the invite's page"
+	if !env.page {
+		what2 = "its Location header is the invite's xmpp: URI"
+	}
 	fmt.Fprintf(stdout, `
 xmppd demo
   XMPP domain   %s
@@ -64,16 +109,38 @@ xmppd demo
   Admin JID     %s
   Password      %s   (%s)
   API key       %s   (%s)
-
-Create an account invite:
+%s
+Create more account invites (%s):
   curl -i -H 'Authorization: Bearer %s' %s/invites_api
 
-Redeem it with an XMPP client that supports invites (Conversations and its forks) by
-opening the xmpp: URI from the Location header, or log in as the admin and use the
-ad-hoc commands. Data lives in %s; stop with Ctrl-C.
+Log in as the admin with any client to use the ad-hoc commands.
+Data lives in %s; stop with Ctrl-C.
 
-`, cfg.Domain, loopbackIfUnspecified(env.c2s), cert, admin, password, what, key, keyNote, key, env.http, env.dataDir)
+`, cfg.Domain, loopbackIfUnspecified(env.c2s), cert, admin, password, what, key, keyNote, try, what2, key, env.http, env.dataDir)
 	return nil
+}
+
+// demoInvite creates an account invite with the HTTP API at addr, as the curl line
+// does, and returns its Location.
+func demoInvite(ctx context.Context, addr, key string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/invites_api", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("creating an invite: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusCreated || loc == "" {
+		return "", fmt.Errorf("creating an invite: %s", resp.Status)
+	}
+	return loc, nil
 }
 
 // demoKeyFile is the file in the data directory that keeps the demo's API key, so

@@ -13,9 +13,12 @@
 // At every start it gives admin@localhost a new random password (created on the
 // first run, reset on later ones, so the printed password always works), creates an
 // API key with "invites-plugin keys create localhost demo" on the first run and
-// reuses it on the next ones (kept in data/demo-key, mode 0600), and prints the
-// JID, the password, the key and a curl line that creates an invite:
+// reuses it on the next ones (kept in data/demo-key, mode 0600), turns the plugin's
+// invite page on (landing_page = "builtin", unless -plugin-config names a config of
+// your own), and prints the JID, the password, the key, the page of an invite to open
+// in a browser, and a curl line that creates more:
 //
+//	http://127.0.0.1:5280/invite?TOKEN
 //	curl -i -H 'Authorization: Bearer KEY' http://127.0.0.1:5280/invites_api
 //
 // A server of your own:
@@ -83,11 +86,14 @@
 //     an account for a configured administrator (create those with adduser; the
 //     server warns at start about administrators without an account), and every
 //     refused registration is logged at info with its reason.
-//   - The plugin's HTTP routes (the invite API at /invites_api) on the server's HTTP
-//     listener.
+//     A reset invite (made by an administrator for one account) sets a new password
+//     instead: pre-auth with its token, then the account's name and the new password.
+//   - The plugin's HTTP routes on the server's HTTP listener: the invite API at
+//     /invites_api, and with landing_page = "builtin" the invite page at /invite and
+//     web registration at /register.
 //
 // The plugin is started and supervised with package host (hashicorp/go-plugin);
 // the server answers its callbacks (plugin.HostAPI): accounts from the account
-// store, and registration with an invite through the same flow as in-band
-// registration.
+// store, and registration (or a password reset) with an invite for the web page,
+// through the same flow as in-band registration.
 package main

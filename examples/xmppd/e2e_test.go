@@ -377,6 +377,34 @@ func TestEndToEnd(t *testing.T) {
 		if status, token, err := createInvite(ctx, p1.http, key1); status != http.StatusCreated || token == "" || err != nil {
 			t.Fatalf("demo key: %d %v", status, err)
 		}
+		// The demo turns the invite page on: it prints an invite's page to open, and
+		// the curl line's invites have their page as Location.
+		var tryURL string
+		for i, l := range p1.lines {
+			if strings.HasPrefix(l, "An invite to try now") && i+1 < len(p1.lines) {
+				tryURL = strings.TrimSpace(p1.lines[i+1])
+			}
+		}
+		if !strings.HasPrefix(tryURL, "http://"+p1.http+"/invite?") {
+			t.Fatalf("no invite page to try in:\n%s", strings.Join(p1.lines, "\n"))
+		}
+		for _, u := range []string{tryURL, ""} {
+			if u == "" {
+				_, hdr, err := getInvite(ctx, http.DefaultClient, p1.http, key1, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u = hdr.Get("Location")
+			}
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Link"), "<xmpp:localhost?register;preauth=") {
+				t.Errorf("the demo's invite page %s: %s, Link %q", u, resp.Status, resp.Header.Get("Link"))
+			}
+		}
 		s, err := testclient.Login(ctx, p1.c2s, "admin", pass1, sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("demo admin login: %v", err)

@@ -26,6 +26,10 @@ type invites interface {
 	register.Invites
 	// Mount routes the plugin's HTTP paths on mux.
 	Mount(mux *http.ServeMux)
+	// MountOperations routes /metrics, /healthz and /readyz on mux.
+	MountOperations(mux *http.ServeMux)
+	// Manifest says which paths the plugin serves (the invite page among them or not).
+	Manifest() plugin.Manifest
 	// Close stops the plugin.
 	Close() error
 }
@@ -33,8 +37,8 @@ type invites interface {
 var _ invites = (*host.Plugin)(nil)
 
 // hostAPI is the server as the plugin sees it (plugin.HostAPI): which accounts exist,
-// and registration with an invite for the plugin's web page; and, for the ad-hoc
-// commands, who is an administrator.
+// and registration (or a password reset) with an invite for the plugin's web page;
+// and, for the ad-hoc commands, who is an administrator.
 type hostAPI struct {
 	domain   string
 	admins   []string // canonical bare JIDs
@@ -73,7 +77,9 @@ func (h *hostAPI) AccountExists(ctx context.Context, addr string) (bool, error) 
 
 // Register implements plugin.HostAPI: it runs in-band registration's flow (check the
 // token, reserve the name, redeem the invite, activate the account), so a web
-// registration has exactly its guarantees.
+// registration has exactly its guarantees. For a reset invite it runs the flow of an
+// in-band reset (derive the password, redeem the invite for the account, replace its
+// credentials); r.Username may then be empty.
 func (h *hostAPI) Register(ctx context.Context, r plugin.Registration) (string, error) {
 	reg := h.reg.Load()
 	if reg == nil {
@@ -82,22 +88,25 @@ func (h *hostAPI) Register(ctx context.Context, r plugin.Registration) (string, 
 	if r.Host != h.domain {
 		return "", fmt.Errorf("%w: this server does not serve %s", plugin.ErrInviteNotFound, r.Host)
 	}
-	if a, err := jid.New(r.Username, h.domain, ""); err != nil || a.Localpart() == "" {
-		return "", plugin.ErrInvalidUsername
+	if r.Username != "" {
+		if a, err := jid.New(r.Username, h.domain, ""); err != nil || a.Localpart() == "" {
+			return "", plugin.ErrInvalidUsername
+		}
 	}
 	if _, err := scram.PreparePassword(r.Password); err != nil {
 		return "", plugin.ErrInvalidPassword
 	}
 	addr, err := reg.Register(ctx, r.Token, r.Username, r.Password)
 	if err != nil {
-		return "", registrationError(err)
+		return "", registrationError(err, r.Username == "")
 	}
 	return addr, nil
 }
 
 // registrationError maps what in-band registration answers a client onto the
-// contract's errors; the name and password were checked before.
-func registrationError(err error) error {
+// contract's errors; a given name and the password were checked before, so a name
+// refused as unacceptable is another than the invite's, or none at all (noName).
+func registrationError(err error, noName bool) error {
 	var se stanza.Error
 	if !errors.As(err, &se) {
 		return err
@@ -109,6 +118,9 @@ func registrationError(err error) error {
 	case stanza.ItemNotFound:
 		return fmt.Errorf("%w: %s", plugin.ErrInviteNotFound, text)
 	case stanza.NotAcceptable, stanza.NotAllowed:
+		if noName {
+			return fmt.Errorf("%w: %s", plugin.ErrInvalidUsername, text)
+		}
 		return fmt.Errorf("%w: %s", plugin.ErrUsernameNotAllowed, text)
 	case stanza.ServiceUnavailable:
 		return fmt.Errorf("%w: %s", plugin.ErrUnavailable, text)

@@ -2,12 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,12 +42,22 @@ func (e usageError) Error() string { return e.msg }
 
 // run is xmppd without the process around it; it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cfg, rest, err := parseArgs(args, stdout, stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
+	// Help asked for goes to standard output, as invites-plugin's does; the flag
+	// package's complaints go to standard error.
+	var flagOut bytes.Buffer
+	cfg, rest, err := parseArgs(args, &flagOut)
+	if errors.Is(err, flag.ErrHelp) {
+		_, _ = io.Copy(stdout, &flagOut)
 		return exitOK
-	case errors.Is(err, errVersion):
+	}
+	_, _ = io.Copy(stderr, &flagOut)
+	if err == nil && cfg.Version {
 		fmt.Fprintln(stdout, buildinfo.String("xmppd"))
+		return exitOK
+	}
+	if err == nil && len(rest) > 0 && rest[0] == "help" {
+		// "help" is a command too, as for invites-plugin.
+		_, _, _ = parseArgs([]string{"-h"}, stdout)
 		return exitOK
 	}
 	if err == nil {
@@ -57,8 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "xmppd: %v\n", err)
 		return exitUsage
 	}
-	level, _ := parseLevel(cfg.LogLevel)
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(cfg, stderr)
 
 	switch {
 	case len(rest) == 0:

@@ -54,6 +54,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return fmt.Errorf("data directory: %w", err)
 	}
 	checkDataDir(dataDir, logger)
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
 	pluginPath, err := cfg.pluginPath(exec.LookPath)
 	if err != nil {
 		return err
@@ -89,17 +94,25 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	httpURL := cfg.httpURL(httpLn.Addr())
 
 	api := &hostAPI{domain: cfg.Domain, admins: cfg.Admins, accounts: store}
+	pluginCfg := plugin.Config{
+		Domains:     []string{cfg.Domain},
+		HTTPBaseURL: httpURL,
+		DataDir:     dataDir,
+		ConfigFile:  cfg.PluginConfig,
+	}
+	if cfg.Demo && cfg.PluginConfig == "" {
+		// The demo turns the invite page on; a plugin config of the operator's decides
+		// for itself.
+		pluginCfg.ConfigTOML = demoPluginConfig(cfg, c2sLn.Addr())
+	}
 	var inv invites
+	metricsAllow, _ := cfg.metricsAllow() // checked by Validate
 	inv, err = host.Load(ctx, host.Config{
-		PluginPath: pluginPath,
-		Plugin: plugin.Config{
-			Domains:     []string{cfg.Domain},
-			HTTPBaseURL: httpURL,
-			DataDir:     dataDir,
-			ConfigFile:  cfg.PluginConfig,
-		},
-		API:    api,
-		Logger: logger.With("component", "plugin-host"),
+		PluginPath:   pluginPath,
+		Plugin:       pluginCfg,
+		API:          api,
+		Logger:       logger.With("component", "plugin-host"),
+		MetricsAllow: metricsAllow,
 	})
 	if err != nil {
 		return fmt.Errorf("loading the invites plugin %s: %w", pluginPath, err)
@@ -146,6 +159,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 
 	mux := http.NewServeMux()
 	inv.Mount(mux)
+	inv.MountOperations(mux) // /metrics (metrics_allow), /healthz, /readyz
 	httpSrv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
@@ -181,9 +195,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 
 	c2sAddr := c2sLn.Addr().String()
 	logger.Info("xmppd started", "domain", cfg.Domain, "c2s", c2sAddr, "http", httpLn.Addr().String(),
-		"registration", string(mode), "plugin", pluginPath, "data", dataDir)
+		"registration", string(mode), "plugin", pluginPath, "data", dataDir,
+		"accounts", filepath.Join(dataDir, accounts.FileName))
 	if cfg.Demo {
-		if err := demo(ctx, cfg, demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL, store: store}, stdout); err != nil {
+		env := demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL,
+			httpAddr: loopbackIfUnspecified(httpLn.Addr()), store: store, logger: logger,
+			page: slices.Contains(inv.Manifest().Routes, plugin.PathInvite)}
+		if err := demo(ctx, cfg, env, stdout); err != nil {
 			cancel(fmt.Errorf("demo setup: %w", err))
 		}
 	}

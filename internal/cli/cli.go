@@ -52,6 +52,10 @@ const usage = `Usage:
   invites-plugin [FLAGS] invites revoke HOST ID
       Revoke an invite: it stops working at once; its record stays.
 
+`
+
+// usageTail follows the usage of the commands: help, version and the flags.
+const usageTail = `
   invites-plugin help          this help (also -h, --help)
   invites-plugin --version     the version of this build
 
@@ -71,6 +75,9 @@ Exit status: 0 done, 1 the operation failed (an "Error:" line), 2 a usage error.
 
 When an XMPP server starts invites-plugin through go-plugin, it serves the plugin instead.
 `
+
+// fullUsage is the usage of every command, help and the flags.
+func fullUsage() string { return usage + "\n" + webhooksUsage + usageTail }
 
 // errUsage marks a usage error; its text is printed before the usage.
 var errUsage = errors.New("usage")
@@ -98,7 +105,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	p, err := parseArgs(args)
 	switch {
 	case p.help || err == nil && len(p.pos) > 0 && p.pos[0] == "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, fullUsage())
 		return ExitOK
 	case p.version || err == nil && len(p.pos) > 0 && p.pos[0] == "version":
 		fmt.Fprintln(stdout, buildinfo.String(Program))
@@ -111,7 +118,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "%s: %v\n\n%s", Program, err, usage)
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", Program, err, fullUsage())
 		return ExitUsage
 	default:
 		fmt.Fprintf(stderr, "Error: %s\n", describe(err))
@@ -133,8 +140,17 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 		return runKeys(ctx, p, stdout)
 	case "invites":
 		return runInvites(ctx, p, stdout)
+	case "webhooks":
+		opts := map[string]string{}
+		for name := range p.opts {
+			if name != "limit" && name != "event" {
+				return usagef("webhooks takes no --%s", name)
+			}
+			opts[name], _ = p.value(name)
+		}
+		return runWebhooks(ctx, p.g, p.pos[1:], opts, stdout)
 	}
-	return usagef("unknown command %q: use keys, invites or help", p.pos[0])
+	return usagef("unknown command %q: use keys, invites, webhooks or help", p.pos[0])
 }
 
 // describe turns an error into the line operators see after "Error: ".
@@ -175,6 +191,7 @@ var options = map[string]option{
 	"ttl": {value: true}, "username": {value: true}, "max-uses": {value: true}, "note": {value: true},
 	"group": {value: true, repeat: true}, "reset": {value: true},
 	"status": {value: true}, "json": {},
+	"limit": {value: true}, "event": {value: true},
 }
 
 var verbOptions = map[string][]string{

@@ -65,6 +65,12 @@ type Config struct {
 	HTTP HTTP `toml:"http"`
 	// Commands bounds ad-hoc command sessions.
 	Commands Commands `toml:"commands"`
+	// Webhooks are the endpoints that receive events ([[webhook]]; see webhook.go).
+	// Default none: no outbox is written.
+	Webhooks []Webhook `toml:"webhook"`
+	// Page configures the built-in invite page and web registration of the hosts whose
+	// landing_page is "builtin".
+	Page Page `toml:"page"`
 }
 
 // Host is one served XMPP domain.
@@ -255,6 +261,7 @@ func (c *Config) Normalize() error {
 	if c.Commands.MaxSessions == 0 {
 		c.Commands.MaxSessions = DefaultMaxSessions
 	}
+	c.Page.normalize()
 	return c.Validate()
 }
 
@@ -298,6 +305,8 @@ func (c *Config) Validate() error {
 	if c.Commands.MaxSessions < 0 || c.Commands.MaxSessions > 1000 {
 		errs = append(errs, errors.New("commands.max_sessions must be between 1 and 1000"))
 	}
+	errs = append(errs, c.validateWebhooks()...)
+	errs = append(errs, c.Page.validate()...)
 	seen := map[string]bool{}
 	for i, h := range c.Hosts {
 		d, err := core.NormalizeDomain(h.Domain)

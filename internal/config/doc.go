@@ -4,8 +4,9 @@
 //
 // Decoding is strict: an unknown key is an error, not a silent typo; so is a landing
 // page with an unknown placeholder, a store address that is neither a file path nor a
-// PostgreSQL address, or an invite lifetime under a minute. Errors name the key and
-// what it accepts, with durations in words ("2 days").
+// PostgreSQL address, an invite lifetime under a minute, or a page language that is
+// not a BCP 47 tag. Errors name the key and what it accepts, with durations in words
+// ("2 days").
 // Zero values mean the documented defaults, filled in by [Config.Normalize] in one place.
 // The environment variable INVITES_STORE, when set, overrides the store.
 //
@@ -32,4 +33,19 @@
 //	[commands]
 //	session_timeout = "10m"
 //	max_sessions = 8
+//
+//	[page]                                 # the built-in page (landing_page = "builtin")
+//	site_name = "Example Chat"             # default: the invite's host
+//	logo_url = "/logo.svg"                 # or https://…
+//	clients_file = "clients.json"          # default: the built-in client list
+//	languages = ["en", "de", "fr"]         # the first is the default
+//	templates_dir = "page"                 # files replacing the built-in templates
+//	csrf_key_file = "csrf.key"             # shared by every node; default: random per process
+//	login_note = "Server: example.com, port 5222."
+//	min_password_length = 8
+//	failed_attempt_rate = "10/10m"         # per client address, or "off"
+//
+// File names of [page] that are not absolute are read from the config file's
+// directory; Page.Options reads them, at the plugin's start, so that a client list
+// or key file it cannot use stops the start with an error naming the key.
 package config

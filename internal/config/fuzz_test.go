@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		"default_ttl = 3600",
 		"[[host]]\n[[host]]\n",
 		"store = \"postgres://x\"\n",
+		"landing_page = \"builtin\"\n[page]\nsite_name = \"x\"\nlanguages = [\"de\"]\nlogo_url = \"/l.svg\"\nfailed_attempt_rate = \"off\"\n",
 	} {
 		f.Add(s)
 	}

@@ -339,11 +339,8 @@ func (h *Handler) authenticate(r *http.Request, cred string) (core.Key, core.Act
 		}
 		return core.Key{}, core.Actor{}, &statusError{status: http.StatusInternalServerError, err: err}
 	}
-	remote := r.RemoteAddr
-	if addr.IsValid() {
-		remote = addr.String()
-	}
-	return key, core.KeyActor(key, remote), nil
+	// The audit log records the address, or the network an IPv6 client is limited by.
+	return key, core.KeyActor(key, remoteOf(budget)), nil
 }
 
 // create answers GET and POST on BasePath: it makes an account invite.
@@ -367,7 +364,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 		MaxUses:  p.maxUses,
 		Note:     p.note,
 		Groups:   p.groups,
-		Actor:    core.Actor{Remote: by.Remote},
+		Actor:    core.Actor{Remote: by.Remote}, // for the audit log
 	})
 	if err != nil {
 		return 0, createError(err)

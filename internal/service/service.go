@@ -34,6 +34,7 @@ type Service struct {
 	mu         sync.RWMutex
 	st         *state // nil until configured, and after Close
 	configured bool
+	ops        *ops // metrics, audit log, webhooks (ops.go); set by Configure
 }
 
 // state is what Configure builds; it is never changed once published.
@@ -141,8 +142,13 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 			s.log.Warn("cannot record the host's domains in the store", "err", err)
 		}
 	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, Logger: s.log.With("component", "core"),
-		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL})
+	ops, err := newOps(c, hosts, st, s.log)
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
+	svc, err := core.NewService(core.Options{Store: ops.metrics.TimeStore(st), Hosts: hosts, Logger: s.log.With("component", "core"),
+		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL, Observer: ops, Outbox: ops.wantsOutbox()})
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
@@ -164,13 +170,22 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
-	mux, routes := s.routes(svc, c, rate, accounts)
+	pg, err := s.newPage(c, hc, hosts, svc, st, api)
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
+	s.ops = ops
+	mux, routes := s.routes(svc, c, rate, pg, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(next.done)
+		var wg sync.WaitGroup
+		wg.Go(func() { ops.run(runCtx) })
 		svc.Run(runCtx)
+		wg.Wait()
 	}()
 	s.st, s.configured = next, true
 	names := make([]string, len(hosts))
@@ -178,7 +193,8 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		names[i] = h.Domain
 	}
 	slices.Sort(names)
-	s.log.Info("invites plugin configured", "hosts", names, "data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL)
+	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.StoreDSN()),
+		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks))
 	return plugin.Manifest{Routes: routes}, nil
 }
 
@@ -194,9 +210,11 @@ func normalizedDomains(ds []string) []string {
 }
 
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
-// the host to route (the Manifest).
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, accounts commands.AccountChecker) (http.Handler, []string) {
+// the host to route (the Manifest); pg is the built-in page, nil when no host has it;
+// accounts, when not nil, tells the HTTP API which accounts exist.
+func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []string) {
 	mux := http.NewServeMux()
+	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
 	opts := httpapi.Options{
 		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
 		FailedAuthRate: rate,
@@ -207,16 +225,20 @@ func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, acc
 	if accounts != nil {
 		opts.Accounts = accounts
 	}
-	api := httpapi.New(svc, opts)
+	api := httpapi.New(s.ops.countAuth(svc), opts)
 	// The invite API: creation at the root, the lifecycle below it (/invites_api/
 	// invites…); httpapi answers 404 for any other path below it.
 	mux.Handle(plugin.PathAPI, api)
 	mux.Handle(plugin.PathAPI+"/", api)
 	routes := []string{plugin.PathAPI, plugin.PathAPI + "/"}
-	// The built-in landing page and web registration (plugin.PathInvite,
-	// plugin.PathRegister) mount here when landing_page = "builtin", and add their
-	// paths to routes. plugin.PathMetrics is served here too but never listed: the
-	// host fetches it, nobody outside.
+	// The built-in landing page and web registration, when a host has landing_page =
+	// "builtin" (page.go). plugin.PathMetrics is served here too but never listed:
+	// the host fetches it, nobody outside.
+	if pg != nil {
+		mux.Handle(plugin.PathInvite, pg)
+		mux.Handle(plugin.PathRegister, pg)
+		routes = append(routes, plugin.PathInvite, plugin.PathRegister)
+	}
 	return mux, routes
 }
 

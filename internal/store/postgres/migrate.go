@@ -99,7 +99,31 @@ func migrations() []string {
 		COMMENT ON TABLE {s}.redemptions IS 'invites: each use of an invite';
 		COMMENT ON TABLE {s}.outbox IS 'invites: events written with their change, for delivery (webhooks); times are Unix nanoseconds';`,
 
-		// 3: the domains the XMPP servers gave the plugin, so that the command line of
+		// 3: webhook delivery (issue 16): which endpoints have an event already, when its
+		// delivery was given up, and the log of every attempt.
+		`ALTER TABLE {s}.outbox
+			ADD COLUMN done        text NOT NULL DEFAULT '',
+			ADD COLUMN given_up_at bigint;
+		DROP INDEX {s}.outbox_due;
+		CREATE INDEX outbox_due ON {s}.outbox (next_attempt_at) WHERE delivered_at IS NULL AND given_up_at IS NULL;
+		CREATE INDEX outbox_created ON {s}.outbox (created_at);
+		CREATE TABLE {s}.deliveries (
+			event_id text COLLATE "C" NOT NULL,
+			endpoint text NOT NULL,
+			attempt  integer NOT NULL,
+			type     text NOT NULL,
+			host     text NOT NULL DEFAULT '',
+			at       bigint NOT NULL,
+			duration bigint NOT NULL,
+			status   integer NOT NULL,
+			error    text NOT NULL DEFAULT '',
+			PRIMARY KEY (event_id, endpoint, attempt, type)
+		);
+		CREATE INDEX deliveries_at ON {s}.deliveries (at);
+		CREATE INDEX deliveries_host ON {s}.deliveries (host, at);
+		COMMENT ON TABLE {s}.deliveries IS 'invites: each attempt to deliver an outbox event to a webhook; times are Unix nanoseconds, durations nanoseconds';`,
+
+		// 4: the domains the XMPP servers gave the plugin, so that the command line of
 		// any node, reading only the store, knows them (issue 16).
 		`CREATE TABLE {s}.hosts (
 			domain      text COLLATE "C" PRIMARY KEY,

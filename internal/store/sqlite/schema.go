@@ -110,7 +110,29 @@ func migrations() []string {
 		) WITHOUT ROWID;
 		CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;`,
 
-		// 3: the domains the XMPP servers gave the plugin, so that a command line that
+		// 3: webhook delivery (issue 16): which endpoints have an event already, when its
+		// delivery was given up, and the log of every attempt.
+		`ALTER TABLE outbox ADD COLUMN done TEXT NOT NULL DEFAULT '';
+		ALTER TABLE outbox ADD COLUMN given_up_at INTEGER;
+		DROP INDEX outbox_due;
+		CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND given_up_at IS NULL;
+		CREATE INDEX outbox_created ON outbox (created_at);
+		CREATE TABLE deliveries (
+			event_id TEXT NOT NULL,
+			endpoint TEXT NOT NULL,
+			attempt  INTEGER NOT NULL,
+			type     TEXT NOT NULL,
+			host     TEXT NOT NULL DEFAULT '',
+			at       INTEGER NOT NULL,
+			duration INTEGER NOT NULL,
+			status   INTEGER NOT NULL,
+			error    TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (event_id, endpoint, attempt, type)
+		) WITHOUT ROWID;
+		CREATE INDEX deliveries_at ON deliveries (at);
+		CREATE INDEX deliveries_host ON deliveries (host, at);`,
+
+		// 4: the domains the XMPP servers gave the plugin, so that a command line that
 		// reads only the store knows them (issue 16).
 		`CREATE TABLE hosts (
 			domain      TEXT NOT NULL PRIMARY KEY,

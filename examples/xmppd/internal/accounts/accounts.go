@@ -329,6 +329,53 @@ func (s *Store) Put(ctx context.Context, addr, password string) (created bool, e
 	return existed == 0, nil
 }
 
+// Password is what the store keeps of a password: its salted SCRAM credential for
+// every mechanism. DerivePassword makes one, so that the slow part of a password
+// change (PBKDF2) is done before anything is committed to it.
+type Password struct {
+	creds []scram.Credential
+}
+
+// DerivePassword derives what the store keeps of password, outside any transaction.
+func (s *Store) DerivePassword(password string) (Password, error) {
+	creds, err := s.credentials(password)
+	if err != nil {
+		return Password{}, err
+	}
+	return Password{creds: creds}, nil
+}
+
+// SetPassword replaces the credentials of the active account addr with p, in one
+// transaction; ErrNotFound when there is no such active account.
+func (s *Store) SetPassword(ctx context.Context, addr string, p Password) error {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	if len(p.creds) == 0 {
+		return errors.New("accounts: no password derived")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE jid = ? AND state = ?`, bare, stateActive).Scan(&n); err != nil {
+		return fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, bare)
+	}
+	if err := putCredentials(ctx, tx, bare, p.creds); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("accounts: setting password of %s: %w", bare, err)
+	}
+	return nil
+}
+
 // Activate turns a pending registration into an account.
 func (s *Store) Activate(ctx context.Context, addr string) error {
 	bare, err := Normalize(addr)

@@ -162,6 +162,43 @@ func TestPut(t *testing.T) {
 	}
 }
 
+// TestSetPassword: a derived password replaces every credential of an active account,
+// and only of one: a pending registration or an unknown name is ErrNotFound.
+func TestSetPassword(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t, accounts.Options{Iterations: scram.MinIterations})
+	if err := s.Add(ctx, "alice@localhost", "old password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reserve(ctx, "pending@localhost", "x"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.DerivePassword("new password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPassword(ctx, "Alice@localhost", p); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range scram.Mechanisms() {
+		c, err := s.Credential(ctx, "alice@localhost", m)
+		if err != nil || !c.Verify("new password") || c.Verify("old password") {
+			t.Errorf("%s: password not replaced (%v)", m, err)
+		}
+	}
+	for _, addr := range []string{"pending@localhost", "nobody@localhost"} {
+		if err := s.SetPassword(ctx, addr, p); !errors.Is(err, accounts.ErrNotFound) {
+			t.Errorf("SetPassword(%s) = %v", addr, err)
+		}
+	}
+	if err := s.SetPassword(ctx, "alice@localhost", accounts.Password{}); err == nil {
+		t.Error("an underived password accepted")
+	}
+	if ok, _ := s.Exists(ctx, "pending@localhost"); ok {
+		t.Error("the pending registration became an account")
+	}
+}
+
 // TestConcurrentReserve: of many registrations of one name, exactly one wins.
 func TestConcurrentReserve(t *testing.T) {
 	ctx := context.Background()

@@ -28,6 +28,10 @@
 // [Store.Release] gives the name back.
 // A pending account left behind by a crash is removed after [PendingTTL].
 //
+// A password reset with an invite works the same way: [Store.DerivePassword] does the
+// slow part before the invite is redeemed, [Store.SetPassword] then replaces the
+// credentials in one transaction.
+//
 // # Schema
 //
 // Versioned migrations (PRAGMA user_version) run at open: 1 accounts and

@@ -24,6 +24,16 @@
 //
 // [Service.Register] does the same outside any stream, for web registration.
 //
+// # Password reset
+//
+// A reset invite (kind "reset", made by an administrator for one account) is taken
+// at pre-auth like an account invite, and the registration that follows sets a new
+// password for its account instead of creating one, as Prosody's reset invites do:
+// the password is derived and the account looked up first, then the invite redeemed
+// with plugin.PurposeReset, then the credentials replaced in one transaction.
+// Another username than the invite's is refused; nothing changes for a dead invite
+// or an account that does not exist.
+//
 // # Rules beyond the XEPs
 //
 // A name Config.Reserved claims (xmppd: the configured administrators) is refused

@@ -50,6 +50,8 @@ type Invites interface {
 
 // Accounts is what registration needs of the account store (see package accounts).
 type Accounts interface {
+	// Exists reports whether addr is an active account.
+	Exists(ctx context.Context, addr string) (bool, error)
 	// Reserve claims addr as a pending account; an error wrapping
 	// accounts.ErrExists means the name is taken.
 	Reserve(ctx context.Context, addr, password string) error
@@ -57,7 +59,16 @@ type Accounts interface {
 	Activate(ctx context.Context, addr string) error
 	// Release drops the pending account.
 	Release(ctx context.Context, addr string) error
+	// DerivePassword derives what the store keeps of password (the slow part of a
+	// password change), before the reset invite is redeemed.
+	DerivePassword(password string) (accounts.Password, error)
+	// SetPassword replaces the password of the active account addr; an error wrapping
+	// accounts.ErrNotFound means there is no such account.
+	SetPassword(ctx context.Context, addr string, p accounts.Password) error
 }
+
+// kindReset is the kind of a plugin.Invite that resets the password of its account.
+const kindReset = "reset"
 
 // DefaultMaxTokenFailures is Config.MaxTokenFailures when zero.
 const DefaultMaxTokenFailures = 5
@@ -148,6 +159,8 @@ const (
 	textOtherName    = "this invitation is for the username %s"
 	textReserved     = "the username is reserved"
 	textRemovePreAut = "log in to cancel a registration"
+	textNoAccount    = "the account of this invitation does not exist"
+	textNotReset     = "the password could not be changed"
 )
 
 // stanzaErr builds a stanza error with an English text.
@@ -206,7 +219,7 @@ func (f *Flow) preAuth(ctx context.Context, token string) error {
 	case err != nil:
 		cfg.Logger.WarnContext(ctx, "checking invitation", "err", err)
 		return stanzaErr(stanza.Wait, stanza.InternalServerError, textUnavailable)
-	case !inv.CanRegister || (inv.Host != "" && inv.Host != cfg.Domain):
+	case !(inv.CanRegister || inv.Kind == kindReset && inv.Username != "") || (inv.Host != "" && inv.Host != cfg.Domain):
 		f.failures++
 		return stanzaErr(stanza.Cancel, stanza.ItemNotFound, textNoRegister)
 	}
@@ -229,6 +242,9 @@ func (f *Flow) Query() (Query, error) {
 	var username string
 	if f.token != "" {
 		username = f.invite.Username
+		if f.invite.Kind == kindReset {
+			instr = "Choose a new password for " + username + "@" + cfg.Domain + "."
+		}
 	}
 	return newQuery(instr, username), nil
 }
@@ -265,6 +281,8 @@ func (f *Flow) register(ctx context.Context, username, password string) (string,
 		return "", stanzaErr(stanza.Cancel, stanza.NotAllowed, textAlreadyDone)
 	case cfg.Mode == InviteOnly && f.token == "":
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textInviteOnly)
+	case f.token != "" && f.invite.Kind == kindReset:
+		return f.reset(ctx, username, password)
 	case username == "" || password == "":
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textRequired)
 	}
@@ -336,10 +354,81 @@ func (f *Flow) register(ctx context.Context, username, password string) (string,
 	return bare, nil
 }
 
+// reset sets a new password for the account of the validated reset invite: the
+// password is derived and the account looked up first, then the invite redeemed
+// (plugin.PurposeReset), then the password replaced. Nothing changes when the
+// invite is dead or the account does not exist; the invite is used only for a
+// change that is then made (a store failure after redemption is logged and leaves
+// the old password, as a failed activation leaves no account).
+// username, when given, must be the invite's.
+func (f *Flow) reset(ctx context.Context, username, password string) (string, error) {
+	cfg := f.svc.cfg
+	addr, err := jid.New(f.invite.Username, cfg.Domain, "")
+	if err != nil || addr.Localpart() == "" {
+		return "", stanzaErr(stanza.Cancel, stanza.ItemNotFound, textNoRegister)
+	}
+	local, bare := addr.Localpart(), addr.Bare().String()
+	if username != "" {
+		if got, err := jid.New(username, cfg.Domain, ""); err != nil || got.Localpart() != local {
+			return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, fmt.Sprintf(textOtherName, f.invite.Username))
+		}
+	}
+	if password == "" {
+		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textRequired)
+	}
+	if _, err := scram.PreparePassword(password); err != nil {
+		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textBadPassword)
+	}
+	pw, err := cfg.Accounts.DerivePassword(password)
+	if err != nil {
+		cfg.Logger.ErrorContext(ctx, "deriving a password", "jid", bare, "err", err)
+		return "", stanzaErr(stanza.Wait, stanza.InternalServerError, textNotReset)
+	}
+	switch ok, err := cfg.Accounts.Exists(ctx, bare); {
+	case err != nil:
+		cfg.Logger.ErrorContext(ctx, "looking up the account to reset", "jid", bare, "err", err)
+		return "", stanzaErr(stanza.Wait, stanza.InternalServerError, textNotReset)
+	case !ok:
+		return "", stanzaErr(stanza.Cancel, stanza.ItemNotFound, textNoAccount)
+	}
+	inv, err := cfg.Invites.RedeemInvite(ctx, plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local, Purpose: plugin.PurposeReset})
+	if err != nil {
+		return "", f.redeemError(ctx, err)
+	}
+	if err := f.setPassword(ctx, bare, pw); err != nil {
+		cfg.Logger.ErrorContext(ctx, "resetting a password: the invitation is used, the password unchanged", "jid", bare, "invite", inv.ID, "err", err)
+		return "", stanzaErr(stanza.Wait, stanza.InternalServerError, textNotReset)
+	}
+	f.token, f.invite = "", plugin.Invite{}
+	f.registered = bare
+	cfg.Logger.InfoContext(ctx, "password reset", "jid", bare, "invite", inv.ID)
+	return bare, nil
+}
+
+// setPassword replaces the password of bare once the invite is redeemed, retrying
+// briefly, even if ctx ends: the use is recorded, so the change must follow.
+func (f *Flow) setPassword(ctx context.Context, bare string, pw accounts.Password) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	var err error
+	for attempt := range 3 {
+		if err = f.svc.cfg.Accounts.SetPassword(sctx, bare, pw); err == nil || errors.Is(err, accounts.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-sctx.Done():
+			return fmt.Errorf("setting the password of %s: %w", bare, errors.Join(err, sctx.Err()))
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("setting the password of %s: %w", bare, err)
+}
+
 // Register creates the account username@domain with password using token, with
 // the guarantees of in-band registration, outside any stream: what web
-// registration does. It returns the new bare JID; errors are stanza errors, as
-// for Flow.Register.
+// registration does. For a reset invite it sets the password of the invite's
+// account instead (username may then be empty). It returns the bare JID; errors
+// are stanza errors, as for Flow.Register.
 func (s *Service) Register(ctx context.Context, token, username, password string) (string, error) {
 	f := s.Start()
 	if err := f.PreAuth(ctx, token); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -56,6 +58,10 @@ func (f *fakeInvites) RedeemInvite(_ context.Context, r plugin.Redemption) (plug
 	if inv.Username != "" && inv.Username != username {
 		return plugin.Invite{}, plugin.ErrUsernameNotAllowed
 	}
+	// The core's rule: a reset invite resets, any other registers.
+	if (inv.Kind == "reset") != (r.Purpose == plugin.PurposeReset) {
+		return plugin.Invite{}, plugin.ErrUsernameNotAllowed
+	}
 	delete(f.invites, token)
 	f.redeemed = append(f.redeemed, token+":"+username)
 	return inv, nil
@@ -84,6 +90,26 @@ func (a *fakeAccounts) Activate(_ context.Context, addr string) error {
 	defer a.mu.Unlock()
 	a.state[addr] = "active"
 	a.events = append(a.events, "activate "+addr)
+	return nil
+}
+
+func (a *fakeAccounts) Exists(_ context.Context, addr string) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state[addr] == "active", nil
+}
+
+func (a *fakeAccounts) DerivePassword(string) (accounts.Password, error) {
+	return accounts.Password{}, nil
+}
+
+func (a *fakeAccounts) SetPassword(_ context.Context, addr string, _ accounts.Password) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state[addr] != "active" {
+		return accounts.ErrNotFound
+	}
+	a.events = append(a.events, "password "+addr)
 	return nil
 }
 
@@ -538,5 +564,111 @@ func TestWelcomeHook(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != "newbie@localhost contact alice active" {
 		t.Fatalf("Welcome calls: %q", got)
+	}
+}
+
+// TestReset: a reset invite sets the password of its account, in-band as on the web,
+// with the account store the server uses; nothing changes for a dead invite, another
+// name or a missing account, and the invite is used only by a change that is made.
+func TestReset(t *testing.T) {
+	ctx := context.Background()
+	store, err := accounts.Open(ctx, filepath.Join(t.TempDir(), accounts.FileName), accounts.Options{Iterations: scram.MinIterations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Add(ctx, "dave@localhost", "old password"); err != nil {
+		t.Fatal(err)
+	}
+	inv := &fakeInvites{invites: map[string]plugin.Invite{
+		"RESET":  {ID: "r1", Host: "localhost", Kind: "reset", Username: "dave"},
+		"RESET2": {ID: "r2", Host: "localhost", Kind: "reset", Username: "dave"},
+		"GONE":   {ID: "r3", Host: "localhost", Kind: "reset", Username: "nobody"},
+		"NONAME": {ID: "r4", Host: "localhost", Kind: "reset"},
+	}}
+	svc, err := register.New(register.Config{Domain: "localhost", Invites: inv, Accounts: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := func(pw string) bool {
+		c, err := store.Credential(ctx, "dave@localhost", scram.SHA256)
+		return err == nil && c.Verify(pw)
+	}
+
+	// In-band: pre-auth, the form names the account, another name is refused, the
+	// account's own name (in any case) resets.
+	flow := svc.Start()
+	if err := flow.PreAuth(ctx, "RESET"); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := flow.Query(); err != nil || q.Username != "dave" || !strings.Contains(q.Instructions, "new password for dave@localhost") {
+		t.Errorf("query: %+v, %v", q, err)
+	}
+	if _, err := flow.Register(ctx, "eve", "new password"); cond(err) != "modify/not-acceptable" || !strings.Contains(text(err), "dave") {
+		t.Errorf("another name: %v", err)
+	}
+	if _, err := flow.Register(ctx, "Dave", ""); cond(err) != "modify/not-acceptable" {
+		t.Errorf("no password: %v", err)
+	}
+	if !password("old password") || len(inv.redeemed) != 0 {
+		t.Fatal("a refused reset changed something")
+	}
+	if addr, err := flow.Register(ctx, "Dave", "new password"); err != nil || addr != "dave@localhost" {
+		t.Fatalf("reset: %q, %v", addr, err)
+	}
+	if !password("new password") || password("old password") || strings.Join(inv.redeemed, ",") != "RESET:dave" {
+		t.Errorf("after the reset: redeemed %v", inv.redeemed)
+	}
+	if ok, _ := store.Exists(ctx, "dave@localhost"); !ok {
+		t.Error("the account is gone")
+	}
+	// Used: the token is dead.
+	if err := svc.Start().PreAuth(ctx, "RESET"); cond(err) != "cancel/item-not-found" {
+		t.Errorf("the used token: %v", err)
+	}
+
+	// On the web (Service.Register), without a username.
+	if addr, err := svc.Register(ctx, "RESET2", "", "third password"); err != nil || addr != "dave@localhost" || !password("third password") {
+		t.Fatalf("web reset: %q, %v", addr, err)
+	}
+	// A missing account: refused, the invite not used.
+	if _, err := svc.Register(ctx, "GONE", "", "whatever pw"); cond(err) != "cancel/item-not-found" || text(err) == "" {
+		t.Errorf("reset of a missing account: %v", err)
+	}
+	if _, ok := inv.invites["GONE"]; !ok {
+		t.Error("the invite of a missing account was used")
+	}
+	// A reset invite naming no account is no invite at all.
+	if err := svc.Start().PreAuth(ctx, "NONAME"); cond(err) != "cancel/item-not-found" {
+		t.Errorf("a reset invite without an account: %v", err)
+	}
+}
+
+// TestResetConcurrent: of many resets with one token, exactly one changes the password.
+func TestResetConcurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, register.InviteOnly)
+	f.acc.state["dave@localhost"] = "active"
+	f.inv.invites["RESET"] = plugin.Invite{ID: "r1", Host: "localhost", Kind: "reset", Username: "dave"}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 16 {
+		wg.Go(func() {
+			_, err := f.svc.Register(ctx, "RESET", "dave", "new password")
+			mu.Lock()
+			defer mu.Unlock()
+			switch c := cond(err); c {
+			case "ok":
+				wins++
+			case "cancel/item-not-found":
+			default:
+				t.Error(c)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || strings.Count(strings.Join(f.acc.events, ","), "password dave@localhost") != 1 {
+		t.Errorf("%d resets won; events %v", wins, f.acc.events)
 	}
 }

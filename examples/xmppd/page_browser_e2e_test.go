@@ -1,0 +1,197 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	goqr "github.com/piglig/go-qr"
+
+	"github.com/xmpp-invites/invites/internal/page/browsertest"
+	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
+)
+
+// pageLogo is the operator's logo in the browser test, served from the operator's
+// web site (another origin than the pages): a speech bubble.
+const pageLogo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="9" fill="#0b57a4"/>` +
+	`<path d="M10 12h20a3 3 0 0 1 3 3v10a3 3 0 0 1-3 3H19l-6 5v-5h-3a3 3 0 0 1-3-3V15a3 3 0 0 1 3-3z" fill="#fff"/></svg>`
+
+// readmeShots are the screenshots the README shows (docs/screenshots): a run with
+// INVITES_SCREENSHOTS=docs/screenshots makes them again.
+var readmeShots = []string{
+	"page-invite-phone", "page-invite-desktop", "page-invite-phone-de",
+	"page-register-phone", "page-register-desktop", "page-register-error-phone", "page-success-phone",
+}
+
+// TestPageBrowser is issue 12's browser test against the real stack: in headless
+// Chromium, an invite created with the HTTP API is opened at its Location (the page),
+// shows the QR code (which reads back as that Location) and the "open in app"
+// button; its link leads to web registration, the form registers the account, which
+// then logs in over XMPP; the same token is refused afterwards, by the page (404)
+// and in-band (item-not-found). On SQLite on a phone, a desktop and a German phone,
+// taking the README's screenshots; on PostgreSQL on a phone.
+func TestPageBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bin := binaries(t)
+	t.Run("sqlite", func(t *testing.T) {
+		pageBrowser(t, bin, "", browsertest.Phone(), browsertest.Desktop(), browsertest.PhoneDE())
+	})
+	t.Run("postgres", func(t *testing.T) {
+		_, dsn := pgtest.Schema(t)
+		pageBrowser(t, bin, dsn, browsertest.Phone())
+	})
+}
+
+func pageBrowser(t *testing.T, bin, dsn string, viewports ...browsertest.Viewport) {
+	dir := browsertest.ScreenshotDir(t)
+	logo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		_, _ = w.Write([]byte(pageLogo))
+	}))
+	defer logo.Close()
+	// The server's public URL is http://chat.example.org and the operator's site
+	// www.example.org: the browser reaches both on loopback, so that the pages and
+	// the screenshots show real-looking addresses that are still their own.
+	const site = "http://chat.example.org"
+	s := startPageSite(t, bin, pageSiteOptions{
+		domain: "example.org",
+		dsn:    dsn,
+		args:   []string{"-http-url", site},
+		page: `site_name = "Example Chat"
+logo_url = "http://www.example.org/logo.svg"
+login_note = "Server: chat.example.org, port 5222. Your app may ask to trust the server’s certificate once: its fingerprint is on the operator’s home page."`,
+	})
+	rules := "MAP chat.example.org:80 " + s.srv.http + ", MAP www.example.org:80 " + strings.TrimPrefix(logo.URL, "http://")
+	browser := browsertest.Browser(t, chromedp.Flag("host-resolver-rules", rules))
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	users := map[string]string{"phone": "juliet", "desktop": "romeo", "phone-de": "lena"}
+
+	for _, v := range viewports {
+		t.Run(v.Name, func(t *testing.T) {
+			shoot := func(tab context.Context, name string) {
+				if name = "page-" + name + "-" + v.Name; dsn == "" && slices.Contains(readmeShots, name) {
+					browsertest.Shoot(t, tab, dir, name)
+				}
+			}
+			loc, token := s.invite(t, ctx, nil)
+			if loc != site+"/invite?"+token {
+				t.Fatalf("Location %q, want the page", loc)
+			}
+			user, pass := users[v.Name], "correct horse battery"
+			tab, cancelTab := chromedp.NewContext(browser)
+			defer cancelTab()
+			tab, cancelT := context.WithTimeout(tab, 90*time.Second)
+			defer cancelT()
+
+			// The page: the button, the QR code, the operator's name and logo.
+			if err := chromedp.Do(tab,
+				browsertest.Emulate(v),
+				chromedp.Navigate(loc),
+				chromedp.WaitVisible(chromedp.CSS("#open-app")),
+				chromedp.WaitVisible(chromedp.CSS("svg.qr")),
+			); err != nil {
+				t.Fatalf("opening the invite page: %v", err)
+			}
+			href, err := chromedp.Run(tab, chromedp.AttributeValue(chromedp.CSS("#open-app"), "href"))
+			if want := "xmpp:example.org?register;preauth=" + token; err != nil || href.Value != want {
+				t.Errorf("open-in-app button: %q, %v; want %s", href.Value, err, want)
+			}
+			browsertest.EvalTrue(t, tab, "style applied", `getComputedStyle(document.querySelector('.card')).borderTopLeftRadius === '12px'`)
+			browsertest.EvalTrue(t, tab, "logo shown", `document.querySelector('img.logo').naturalWidth > 0`)
+			browsertest.EvalTrue(t, tab, "site name", `document.title.includes('example.org') && document.body.textContent.includes('Example Chat')`)
+			browsertest.EvalTrue(t, tab, "alternate link", `document.querySelector('link[rel=alternate]').getAttribute('href') === 'xmpp:example.org?register;preauth=`+token+`'`)
+			browsertest.EvalTrue(t, tab, "no horizontal scrolling", `document.documentElement.scrollWidth <= window.innerWidth`)
+			if v.Lang == "de" {
+				browsertest.EvalTrue(t, tab, "German page", `document.documentElement.lang === 'de' && document.querySelector('h1').textContent.includes('eingeladen')`)
+			}
+			browsertest.CheckContrast(t, tab)
+			shoot(tab, "invite")
+			// The QR code as the browser draws it reads as the page's own address.
+			qrPNG, err := chromedp.Run(tab, chromedp.Screenshot(chromedp.CSS("svg.qr")))
+			if err != nil {
+				t.Fatalf("screenshot of the QR code: %v", err)
+			}
+			img, err := png.Decode(bytes.NewReader(qrPNG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := goqr.Decode(img); err != nil || got != loc {
+				t.Errorf("the QR code on screen reads %q (%v), want %s", got, err, loc)
+			}
+
+			// Web registration, with one mistake first.
+			if err := chromedp.Do(tab,
+				chromedp.Click(chromedp.CSS("#register-link")),
+				chromedp.WaitVisible(chromedp.CSS("#username")),
+			); err != nil {
+				t.Fatalf("following the link to web registration: %v", err)
+			}
+			browsertest.EvalTrue(t, tab, "fields labelled", `[...document.querySelectorAll('input:not([type=hidden])')].every(i => i.labels.length === 1)`)
+			if err := chromedp.Do(tab,
+				chromedp.SendKeys(chromedp.CSS("#username"), user),
+				chromedp.SendKeys(chromedp.CSS("#password"), pass),
+				chromedp.SendKeys(chromedp.CSS("#password_confirm"), pass),
+			); err != nil {
+				t.Fatalf("filling the form: %v", err)
+			}
+			shoot(tab, "register")
+			if err := chromedp.Do(tab,
+				chromedp.SendKeys(chromedp.CSS("#password_confirm"), "!"),
+				chromedp.Click(chromedp.CSS("#submit")),
+				chromedp.WaitVisible(chromedp.CSS("#form-errors")),
+			); err != nil {
+				t.Fatalf("submitting a mismatched form: %v", err)
+			}
+			shoot(tab, "register-error")
+			if got := s.exists(t, ctx, user); len(got) != 0 {
+				t.Fatal("a refused form made the account")
+			}
+			browsertest.EvalTrue(t, tab, "focus on the refused field", `document.activeElement && document.activeElement.id === 'password'`)
+			if err := chromedp.Do(tab,
+				chromedp.KeyEvent(pass),
+				chromedp.KeyEvent("\t"),
+				chromedp.KeyEvent(pass),
+				chromedp.KeyEvent("\r"),
+				chromedp.WaitVisible(chromedp.CSS("#registered-jid")),
+			); err != nil {
+				t.Fatalf("submitting the form with the keyboard: %v", err)
+			}
+			jid, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("#registered-jid")))
+			if want := user + "@example.org"; err != nil || jid != want {
+				t.Errorf("success page names %q (%v), want %s", jid, err, want)
+			}
+			browsertest.EvalTrue(t, tab, "login note", `document.querySelector('.note').textContent.includes('chat.example.org, port 5222')`)
+			shoot(tab, "success")
+
+			// The account logs in over XMPP with the password typed in the browser.
+			if err := s.login(ctx, user, pass); err != nil {
+				t.Errorf("logging in as %s: %v", user, err)
+			}
+			// The token is spent: the page is the short 404, and in-band it is refused.
+			resp, err := chromedp.Run(tab, chromedp.NavigateResponse(loc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status != http.StatusNotFound {
+				t.Errorf("the used invite answers %d, want 404", resp.Status)
+			}
+			if _, ok := resp.Headers["Link"]; ok {
+				t.Error("the used invite's page has a Link header")
+			}
+			browsertest.EvalTrue(t, tab, "dead page", `document.querySelector('#error-heading') !== null && document.querySelector('#open-app') === null`)
+			if el, err := s.preauth(ctx, token); err != nil || el.Attr("type") != "error" || !strings.Contains(el.Inner, "item-not-found") {
+				t.Errorf("pre-auth with the used token: %v %v", el, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,210 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/page"
+	"github.com/xmpp-invites/invites/plugin"
+)
+
+// This file mounts the built-in invite page and web registration (internal/page) for
+// the hosts whose landing_page is "builtin": the page reads invites from the core
+// (pageInvites) and creates accounts through the host (pageRegistrar, over
+// plugin.HostAPI.Register). The errors of each side become the page's in one function
+// each, pageInviteError and pageRegisterError.
+
+// newPage returns the handler of plugin.PathInvite and plugin.PathRegister for the
+// hosts whose landing page is the built-in one, or nil when no host has it.
+// A page setting it cannot use (a client list, template or key file) fails the start.
+func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostConfig, svc *core.Service, st core.Store, api plugin.HostAPI) (http.Handler, error) {
+	served := config.PageHosts(hosts)
+	if len(served) == 0 {
+		if c.Page.Configured() {
+			s.log.Warn("the [page] settings are not used: no host has landing_page = \"builtin\"")
+		}
+		return nil, nil
+	}
+	if hc.HTTPBaseURL == "" {
+		return nil, errors.New(`landing_page = "builtin" needs the server's public HTTP base URL, which the server did not give the plugin`)
+	}
+	dir := ""
+	if hc.ConfigFile != "" {
+		dir = filepath.Dir(hc.ConfigFile)
+	}
+	opts, err := c.Page.Options(dir)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	opts.BaseURL = hc.HTTPBaseURL
+	opts.ClientAddr = clientAddr(c.HTTP.Proxies())
+	opts.Logger = s.log.With("component", "page")
+	if api == nil {
+		s.log.Warn("the server registers no accounts for the plugin: web registration answers 503")
+	}
+	inv := pageInvites{core: svc, store: st, hosts: make(map[string]bool, len(served))}
+	for _, h := range served {
+		inv.hosts[h] = true
+	}
+	h, err := page.New(inv, pageRegistrar{api: api}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("config: page: %w", err)
+	}
+	s.log.Info("built-in invite page on", "hosts", served, "url", strings.TrimRight(hc.HTTPBaseURL, "/")+plugin.PathInvite)
+	return h, nil
+}
+
+// pageInvites is page.Invites over the core, for the hosts in hosts: the page knows
+// only the token, and the core keys invites by the token's ID, so the invite's host
+// is read by that ID first and the token then checked on it (the same answer for an
+// unknown ID, a wrong secret and another host's invite: dead).
+type pageInvites struct {
+	core  *core.Service
+	store core.Store
+	hosts map[string]bool // the hosts with the built-in page
+}
+
+var _ page.Invites = pageInvites{}
+
+// Invite implements page.Invites.
+func (p pageInvites) Invite(ctx context.Context, token string) (page.Invite, error) {
+	id := core.TokenID(token)
+	if id == "" {
+		return page.Invite{}, page.ErrInviteDead
+	}
+	rec, err := p.store.Invite(ctx, id)
+	if err != nil {
+		return page.Invite{}, pageInviteError(err)
+	}
+	if !p.hosts[rec.Host] {
+		return page.Invite{}, fmt.Errorf("%w: its host has no built-in page", page.ErrInviteDead)
+	}
+	inv, err := p.core.CheckInvite(ctx, rec.Host, token)
+	if err != nil {
+		return page.Invite{}, pageInviteError(err)
+	}
+	out := page.Invite{
+		Host:        inv.Host,
+		Kind:        page.Kind(inv.Kind),
+		Username:    inv.Username,
+		CanRegister: inv.CanRegister(),
+		ExpiresAt:   inv.ExpiresAt,
+		URI:         inv.URI(token),
+	}
+	if inv.Inviter != "" {
+		// The record keeps the inviter's localpart on the invite's host.
+		out.Inviter = inv.Inviter + "@" + inv.Host
+	}
+	return out, nil
+}
+
+// pageInviteError maps the core's errors onto the page's.
+func pageInviteError(err error) error {
+	switch {
+	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrUnknownHost):
+		return fmt.Errorf("%w: %w", page.ErrInviteDead, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fmt.Errorf("%w: %w", page.ErrUnavailable, err)
+}
+
+// pageRegistrar is page.Registrar over the host's plugin.HostAPI.Register, which has
+// in-band registration's guarantees.
+type pageRegistrar struct {
+	api plugin.HostAPI // nil: the host registers no accounts
+}
+
+var _ page.Registrar = pageRegistrar{}
+
+// Register implements page.Registrar.
+func (r pageRegistrar) Register(ctx context.Context, reg page.Registration) (string, error) {
+	if r.api == nil {
+		return "", fmt.Errorf("%w: the server registers no accounts for the plugin", page.ErrUnavailable)
+	}
+	jid, err := r.api.Register(ctx, plugin.Registration(reg))
+	if err != nil {
+		return "", pageRegisterError(err)
+	}
+	return jid, nil
+}
+
+// pageRegisterError maps the contract's errors onto the page's.
+func pageRegisterError(err error) error {
+	var to error
+	switch {
+	case errors.Is(err, plugin.ErrAccountExists):
+		to = page.ErrNameTaken
+	case errors.Is(err, plugin.ErrInvalidUsername):
+		to = page.ErrInvalidName
+	case errors.Is(err, plugin.ErrInvalidPassword):
+		to = page.ErrInvalidPassword
+	case errors.Is(err, plugin.ErrInviteNotFound), errors.Is(err, plugin.ErrInviteExpired):
+		to = page.ErrInviteDead
+	case errors.Is(err, plugin.ErrUsernameNotAllowed):
+		to = page.ErrNameNotAllowed
+	case errors.Is(err, plugin.ErrUnavailable):
+		to = page.ErrUnavailable
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", to, err)
+}
+
+// clientAddr returns the page's client address of a request, as the HTTP API finds
+// it (internal/httpapi): the connection's peer as the host forwarded it, unless that
+// peer is one of proxies: then the right-most address of X-Forwarded-For that is not
+// a trusted proxy. An address it cannot read is the invalid Addr (one shared budget).
+func clientAddr(proxies []netip.Prefix) func(*http.Request) netip.Addr {
+	trusted := func(a netip.Addr) bool {
+		if !a.IsValid() {
+			return false
+		}
+		for _, p := range proxies {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(r *http.Request) netip.Addr {
+		addr := parseAddr(r.RemoteAddr)
+		if len(proxies) == 0 || !trusted(addr) {
+			return addr
+		}
+		fields := r.Header.Values("X-Forwarded-For")
+		for i := len(fields) - 1; i >= 0; i-- {
+			hops := strings.Split(fields[i], ",")
+			for j := len(hops) - 1; j >= 0; j-- {
+				hop := parseAddr(strings.TrimSpace(hops[j]))
+				if !hop.IsValid() {
+					return addr // garbage: believe nothing further left
+				}
+				addr = hop
+				if !trusted(hop) {
+					return addr
+				}
+			}
+		}
+		return addr
+	}
+}
+
+// parseAddr reads "IP", "IP:port" or "[IP]:port"; the invalid Addr when it cannot.
+func parseAddr(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap()
+	}
+	return netip.Addr{}
+}
