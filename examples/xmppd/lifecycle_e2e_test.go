@@ -235,7 +235,7 @@ func TestLifecycleHTTP(t *testing.T) {
 }
 
 // TestLifecycleCLI: the same on the plugin's command line, against the store the
-// running server uses.
+// running server uses; and a reset invite made there sets a new password in-band.
 func TestLifecycleCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
@@ -290,10 +290,17 @@ func TestLifecycleCLI(t *testing.T) {
 	if out, err := cli.run(ctx, "invites", "list", "localhost", "--status", "revoked"); err != nil || !strings.HasPrefix(out, id+"\taccount\trevoked\t2/2\t") {
 		t.Fatalf("revoked list: %q %v", out, err)
 	}
+	// A password reset invite for cora, from the command line.
+	out, err = cli.run(ctx, "invites", "create", "localhost", "--reset", "cora")
+	if err != nil || !strings.HasPrefix(out, "xmpp:cora@localhost?register;preauth=") {
+		t.Fatalf("invites create --reset: %q %v", out, err)
+	}
+	resetInBand(t, ctx, srv.c2s, preauthToken(strings.TrimSpace(out)), "cora", "pw cora")
 }
 
-// TestLifecycleAdhoc: the same through ad-hoc commands, as an administrator; and a
-// user lists, changes and revokes only the contact invites the user made.
+// TestLifecycleAdhoc: the same through ad-hoc commands, as an administrator; a user
+// lists, changes and revokes only the contact invites the user made; an administrator's
+// reset invite sets a new password in-band.
 func TestLifecycleAdhoc(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
@@ -419,6 +426,39 @@ func TestLifecycleAdhoc(t *testing.T) {
 	// pre-auth is refused.
 	if el, err := registerWithToken(ctx, srv.c2s, aliceToken, "ivy", "pw"); err == nil {
 		t.Errorf("alice's revoked invite: %v", el)
+	}
+
+	// A password reset invite for alice, by the administrator's command; none for an
+	// account that does not exist.
+	first, err := admin.execute(ctx, nodeResetInvite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.complete(ctx, first, map[string][]string{"username": {"nobody"}}); !iqErrorIs(err, errNotAcceptable) {
+		t.Errorf("reset invite for no account: %v", err)
+	}
+	reset, err := admin.complete(ctx, first, map[string][]string{"username": {"alice"}, "note": {"lost phone"}})
+	if err != nil || !strings.HasPrefix(reset.Form.Value("uri"), "xmpp:alice@localhost?register;preauth=") {
+		t.Fatalf("reset invite: %+v %v", reset, err)
+	}
+	resetInBand(t, ctx, srv.c2s, preauthToken(reset.Form.Value("uri")), "alice", "alice secret")
+}
+
+// resetInBand uses a reset invite in-band (pre-auth, then the account's name and a new
+// password) and checks that the new password logs in and the old one no longer does.
+func resetInBand(t *testing.T, ctx context.Context, addr, token, user, old string) {
+	t.Helper()
+	if el, err := registerWithToken(ctx, addr, token, user, "new "+old); err != nil || el.Attr("type") != "result" {
+		t.Fatalf("in-band reset of %s: %v %v", user, el, err)
+	}
+	if s, err := testclient.Login(ctx, addr, user, "new "+old, sasl.ScramSha256); err != nil {
+		t.Errorf("%s with the new password: %v", user, err)
+	} else {
+		_ = s.Close()
+	}
+	if s, err := testclient.Login(ctx, addr, user, old, sasl.ScramSha256); err == nil {
+		_ = s.Close()
+		t.Errorf("%s's old password still works", user)
 	}
 }
 
