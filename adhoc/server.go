@@ -50,6 +50,9 @@ type Call struct {
 	Host string
 	// Requester is the requester's full JID, as bound to its stream.
 	Requester string
+	// Role is what the host says the requester is, with this request (Request.Role):
+	// a command open to several roles decides with it what the requester may do.
+	Role Role
 	// Node is the command's node.
 	Node string
 	// SessionID names the session.
@@ -230,7 +233,7 @@ func (s *Server) Execute(ctx context.Context, host string, req Request) (Respons
 	if !req.Role.AtLeast(c.Role) || req.Requester == "" {
 		return Response{}, &Error{Condition: CondForbidden, Text: "not allowed to run this command"}
 	}
-	call := Call{Host: host, Requester: req.Requester, Node: c.Node, SessionID: req.SessionID, Lang: req.Lang}
+	call := Call{Host: host, Requester: req.Requester, Role: req.Role, Node: c.Node, SessionID: req.SessionID, Lang: req.Lang}
 	if req.SessionID == "" {
 		return s.start(ctx, c, call, req)
 	}

@@ -505,3 +505,37 @@ func TestServerConcurrent(t *testing.T) {
 		t.Fatalf("%d sessions left", n)
 	}
 }
+
+// TestServerCallRole: each step of a command learns the role the host gave that
+// request, so a command open to users and administrators can tell them apart, and a
+// role that changes between the steps of a session applies at once.
+func TestServerCallRole(t *testing.T) {
+	var seen []adhoc.Role
+	s, err := adhoc.NewServer([]adhoc.Definition{{
+		Node: "mine",
+		Role: adhoc.RoleUser,
+		Stages: []adhoc.Stage{{Form: func(_ context.Context, c adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+			seen = append(seen, c.Role)
+			return &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "x", Type: adhoc.FieldTextSingle}}}, nil
+		}}},
+		Complete: func(_ context.Context, c adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
+			seen = append(seen, c.Role)
+			return adhoc.Result{}, nil
+		},
+	}}, adhoc.ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Role: adhoc.RoleAdmin, Node: "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Role: adhoc.RoleUser, Node: "mine",
+		SessionID: first.SessionID, Action: adhoc.ActionComplete, Form: submit("x", "1")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != adhoc.RoleAdmin || seen[1] != adhoc.RoleUser {
+		t.Errorf("roles seen %v, want [admin user]", seen)
+	}
+}

@@ -121,7 +121,7 @@ func Example() {
 	fmt.Println("used again:", err)
 	// Output:
 	// POST /invites_api: 201 Created
-	// commands for an administrator: 5
+	// commands for an administrator: 9
 	// invite: account can register: true
 	// used again: invite not found
 }

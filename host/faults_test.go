@@ -281,7 +281,8 @@ func testMount(t *testing.T, bin string) {
 	for path, want := range map[string]int{
 		"/own":                 http.StatusTeapot,
 		"/invites_api":         http.StatusForbidden,
-		"/invites_api/invites": http.StatusNotFound,
+		"/invites_api/invites": http.StatusForbidden, // the lifecycle list: no key
+		"/invites_api/nothing": http.StatusNotFound,
 		"/metrics":             http.StatusNotFound,
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

@@ -83,16 +83,17 @@ func TestAdhocCommands(t *testing.T) {
 	}
 
 	t.Run("discovery", func(t *testing.T) {
-		all := []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeInvite}
+		all := []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeInvite,
+			nodeListInvites, nodeChangeInvite, nodeRevokeInvites, nodeResetInvite}
 		for _, tc := range []struct {
 			who  string
 			c    commander
 			want []string
 		}{
 			{"admin", admin, all},
-			// A local user sees only the contact invite: not even the names of the
-			// administrators' commands.
-			{"alice", alice, []string{nodeInvite}},
+			// A local user sees only the contact invite and the commands on the invites
+			// it made: not even the names of the administrators' commands.
+			{"alice", alice, []string{nodeInvite, nodeListInvites, nodeChangeInvite, nodeRevokeInvites}},
 		} {
 			got, err := commandNodes(ctx, tc.c.sess)
 			if err != nil {
@@ -114,7 +115,7 @@ func TestAdhocCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, node := range []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount} {
+		for i, node := range []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeResetInvite} {
 			resp, err := alice.execute(ctx, node)
 			if !iqErrorIs(err, errForbidden) {
 				t.Errorf("%d: alice executing %s: %+v, %v; want auth/forbidden", i, node, resp, err)
@@ -260,12 +261,23 @@ func TestAdhocCommands(t *testing.T) {
 		}
 		uri := done.Form.Value("uri")
 		token := preauthToken(uri)
+		// allow_user_invites is off (the default, issue 15): a user's contact invite
+		// has no ;ibr=y, and a note says it cannot make an account…
 		if done.Form.Value("FORM_TYPE") != formTypeInvite || !strings.HasPrefix(uri, "xmpp:alice@localhost?roster;preauth=") ||
-			!strings.HasSuffix(uri, ";ibr=y") || token == "" || done.Form.Value("landing-url") == "" || done.Form.Value("expire") == "" {
-			t.Fatalf("result form %+v", done.Form)
+			strings.Contains(uri, "ibr=y") || token == "" || done.Form.Value("landing-url") == "" || done.Form.Value("expire") == "" ||
+			len(done.Notes) != 1 || !strings.Contains(done.Notes[0].Text, "cannot create an account") {
+			t.Fatalf("result form %+v, notes %+v", done.Form, done.Notes)
 		}
-		// ibr=y: the invitee may register with it.
-		registerInvited(ctx, t, srv.c2s, token, "", "gina")
+		// …and it registers nothing.
+		if el, err := registerWithToken(ctx, srv.c2s, token, "gina", "pw gina"); err == nil {
+			t.Fatalf("a user's contact invite registered an account: %v", el)
+		}
+		// An administrator's contact invite may register (;ibr=y).
+		done, err = admin.execute(ctx, nodeInvite)
+		if err != nil || !strings.HasSuffix(done.Form.Value("uri"), ";ibr=y") {
+			t.Fatalf("the admin's contact invite: %+v %v", done, err)
+		}
+		registerInvited(ctx, t, srv.c2s, preauthToken(done.Form.Value("uri")), "", "gina")
 	})
 
 	t.Run("cancel", func(t *testing.T) {

@@ -100,7 +100,8 @@ const usage = `Usage:
   xmppd [FLAGS]                      run the server
   xmppd [FLAGS] adduser JID PASSWORD add an account (PASSWORD "-" reads it from stdin)
   xmppd -demo                        run with zero configuration and print how to try it
-  xmppd -version                     print the version
+  xmppd help                         this help (also -h, --help)
+  xmppd -version                     print the version: module, VCS revision, Go
 
 Flags:
 `

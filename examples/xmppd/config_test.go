@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,5 +173,21 @@ func TestAddUser(t *testing.T) {
 	}
 	if code := run(t.Context(), []string{"-data", dir, "adduser", "dave@example.org", "pw"}, nil, io.Discard, io.Discard); code != exitError {
 		t.Errorf("other domain: exit %d", code)
+	}
+}
+
+// TestHelpWordAndBuild (issue 16): "help" is a command, as for invites-plugin (the
+// usage on standard output, exit 0), and --version names the build: module version,
+// VCS revision when stamped, Go version.
+func TestHelpWordAndBuild(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run(t.Context(), []string{"-data", "x", "help"}, nil, &out, &errOut); code != exitOK ||
+		!strings.HasPrefix(out.String(), "Usage:") || !strings.Contains(out.String(), "-plugin-config") || errOut.Len() != 0 {
+		t.Errorf("help: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"--version"}, nil, &out, io.Discard); code != exitOK ||
+		!strings.HasPrefix(out.String(), "xmppd ") || !strings.Contains(out.String(), runtime.Version()) {
+		t.Errorf("--version: exit %d, stdout %q", code, out.String())
 	}
 }

@@ -34,6 +34,10 @@ const (
 	nodeDeleteKeys    = "urn:xmpp-invites:keys#delete"
 	nodeCreateAccount = "urn:xmpp:invite#create-account"
 	nodeInvite        = "urn:xmpp:invite#invite"
+	nodeListInvites   = "urn:xmpp-invites:invites#list"
+	nodeChangeInvite  = "urn:xmpp-invites:invites#change"
+	nodeRevokeInvites = "urn:xmpp-invites:invites#revoke"
+	nodeResetInvite   = "urn:xmpp-invites:invites#reset"
 	formTypeInvite    = "urn:xmpp:invite#invitation"
 )
 
@@ -147,7 +151,7 @@ func (c pluginCLI) keys(ctx context.Context) (map[string]cliKey, error) {
 	m := map[string]cliKey{}
 	for line := range strings.Lines(out) {
 		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
-		if len(f) != 6 {
+		if len(f) < 6 { // ID, name, created, expires, last used, uses, then further columns
 			return nil, fmt.Errorf("keys list: unexpected line %q", line)
 		}
 		m[f[0]] = cliKey{f[0], f[1], f[2], f[3]}

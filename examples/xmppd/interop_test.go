@@ -136,7 +136,8 @@ func TestInteropSlixmpp(t *testing.T) {
 			Runs     []commandRun      `json:"runs"`
 		}
 		interop(t, python, srv.c2s, &out, "commands", "admin", "admin secret")
-		for _, n := range []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeInvite} {
+		for _, n := range []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeInvite,
+			nodeListInvites, nodeChangeInvite, nodeRevokeInvites, nodeResetInvite} {
 			if out.Commands[n] == "" {
 				t.Errorf("%s not listed: %v", n, out.Commands)
 			}
@@ -175,6 +176,25 @@ func TestInteropSlixmpp(t *testing.T) {
 				}
 			case nodeInvite:
 				if !strings.HasPrefix(r.text("uri"), "xmpp:admin@localhost?roster;preauth=") {
+					t.Errorf("%s: result %v", what, r.Result)
+				}
+			case nodeListInvites:
+				// A single-item form: the invite made by create-account in this mode is
+				// listed with its note.
+				if r.Reported != 0 || r.ResultTypes["invites"] != "text-multi" || !strings.Contains(r.text("note"), "interop-"+r.Mode) {
+					t.Errorf("%s: result %v %v, %d table items", what, r.Result, r.ResultTypes, r.Reported)
+				}
+			case nodeChangeInvite:
+				// Two stages, the values submitted as shown: nothing changes.
+				if r.Stages != 2 || len(r.Notes) == 0 || r.Notes[0][1] != "Nothing changed." {
+					t.Errorf("%s: %d stages, notes %v", what, r.Stages, r.Notes)
+				}
+			case nodeRevokeInvites:
+				if len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[0][1], "Revoked 1 invite: interop-"+r.Mode+" — account invite") {
+					t.Errorf("%s: notes %v", what, r.Notes)
+				}
+			case nodeResetInvite:
+				if !strings.HasPrefix(r.text("uri"), "xmpp:admin@localhost?register;preauth=") {
 					t.Errorf("%s: result %v", what, r.Result)
 				}
 			}
@@ -239,6 +259,43 @@ func TestInteropSlixmpp(t *testing.T) {
 		}
 		if keys, err := cli.keys(ctx); err != nil || keys[keyID(key)] != (cliKey{}) {
 			t.Fatalf("the key is still there: %v %v", keys, err)
+		}
+	})
+
+	t.Run("invites: list, revoke by label", func(t *testing.T) {
+		var out struct {
+			Create  commandRun     `json:"create"`
+			List    commandRun     `json:"list"`
+			Revoke  commandRun     `json:"revoke"`
+			Revoked map[string]any `json:"revoked"`
+		}
+		interop(t, python, srv.c2s, &out, "invites", "admin", "admin secret", "interop-label — ")
+		token := preauthToken(out.Create.text("uri"))
+		if out.Create.Status != "completed" || token == "" {
+			t.Fatalf("create-account: %+v", out.Create)
+		}
+		id := token[:12]
+		ids := strings.Split(out.List.text("id"), "\n")
+		lines := strings.Split(out.List.text("invites"), "\n")
+		notes := strings.Split(out.List.text("note"), "\n")
+		if out.List.Reported != 0 || len(ids) != len(lines) || len(notes) != len(ids) || !contains(ids, id) {
+			t.Fatalf("list: %v, %d table items", out.List.Result, out.List.Reported)
+		}
+		for i := range ids {
+			if ids[i] == id && (notes[i] != "interop-label" || !strings.HasPrefix(lines[i], id+": account invite, pending, 0 of 1 uses")) {
+				t.Errorf("the new invite's row: note %q, line %q", notes[i], lines[i])
+			}
+		}
+		sent := fmt.Sprint(out.Revoke.Sent)
+		if out.Revoke.Status != "completed" || !strings.Contains(sent, "interop-label — account invite") || !strings.Contains(sent, "("+id+")") ||
+			len(out.Revoke.Notes) == 0 || !strings.HasPrefix(out.Revoke.Notes[0][1], "Revoked 1 invite: interop-label — ") {
+			t.Fatalf("revoke by label: sent %s, %s %v", sent, out.Revoke.Status, out.Revoke.Notes)
+		}
+		if revoked := fmt.Sprint(out.Revoked["id"]); !strings.Contains(revoked, id) {
+			t.Errorf("revoked list (status submitted as the label \"Revoked\"): %v", out.Revoked)
+		}
+		if _, err := registerWithToken(ctx, srv.c2s, token, "labelled", "pw"); err == nil {
+			t.Errorf("the invite revoked by label still registers")
 		}
 	})
 

@@ -101,7 +101,9 @@ func TestContactInviteByRegistration(t *testing.T) {
 	work := t.TempDir()
 	data := filepath.Join(work, "data")
 	addUser(t, bin, data, "alice@localhost", "alice secret")
-	srv := startServer(t, bin, work, "-data", data)
+	// Users' contact invites may register accounts only when the operator allows it.
+	pluginConfig := writeFile(t, work, "invites.toml", "allow_user_invites = true\n")
+	srv := startServer(t, bin, work, "-data", data, "-plugin-config", pluginConfig)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 

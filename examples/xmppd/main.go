@@ -17,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
+	"github.com/xmpp-invites/invites/internal/buildinfo"
 )
 
 // Exit codes.
@@ -51,7 +52,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	_, _ = io.Copy(stderr, &flagOut)
 	if err == nil && cfg.Version {
-		fmt.Fprintln(stdout, "xmppd", version())
+		fmt.Fprintln(stdout, buildinfo.String("xmppd"))
+		return exitOK
+	}
+	if err == nil && len(rest) > 0 && rest[0] == "help" {
+		// "help" is a command too, as for invites-plugin.
+		_, _, _ = parseArgs([]string{"-h"}, stdout)
 		return exitOK
 	}
 	if err == nil {

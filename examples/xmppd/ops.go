@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 )
 
 // This file holds what an operator needs of xmppd beyond serving (issue 16): the log
-// format, the version, and the lock that keeps two servers off one data directory.
+// format and the lock that keeps two servers off one data directory.
 
 // newLogger returns the server's logger: text or JSON lines on w at the configured
 // level; Normalize has checked both.
@@ -25,14 +24,6 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// version returns the module version xmppd was built from, or "devel".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }
 
 // LockFile is the file in the data directory that xmppd holds locked while it runs.

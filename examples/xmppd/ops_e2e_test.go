@@ -28,11 +28,13 @@ func TestOperationsE2E(t *testing.T) {
 	cli := pluginCLI{bin: bin, args: []string{"-data", data}}
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
+	// The server makes the store at its first start; the command line works on it
+	// (it makes no store of its own, issue 16).
+	srv := startServer(t, bin, work, "-data", data, "-log-format", "json")
 	key, err := cli.createKey(ctx, "portal")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, bin, work, "-data", data, "-log-format", "json")
 	base := "http://" + srv.http
 
 	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/invites_api", nil)

@@ -314,6 +314,9 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		configs: map[string]string{"clients.json": pageClients},
 		users:   []string{"dave old password", "admin admin secret", "alice alice secret"},
 		args:    []string{"-admin", "admin@localhost"},
+		// alice's contact invite registers an account on the web below: users'
+		// invites may register only when the operator allows it (issue 15).
+		config: "allow_user_invites = true",
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

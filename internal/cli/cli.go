@@ -7,12 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
-	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/buildinfo"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/store"
-	"github.com/xmpp-invites/invites/internal/store/sqlite"
+	"github.com/xmpp-invites/invites/internal/httpapi"
 )
 
 // Exit codes.
@@ -22,33 +20,74 @@ const (
 	ExitUsage = 2
 )
 
+// Program is the name the command line goes by in its messages.
+const Program = "invites-plugin"
+
 const usage = `Usage:
-  invites-plugin [FLAGS] keys create HOST [NAME] [--expires DURATION] [--max-ttl DURATION] [--rate N/PERIOD]
-      Create an API key for HOST and print it (ID/SECRET) once.
+  invites-plugin [FLAGS] keys create HOST [NAME] [--expires DURATION] [--max-ttl DURATION]
+                                               [--rate N/PERIOD] [--manage]
+      Create an API key for HOST and print it (ID/SECRET) once. --manage lets the key
+      list, change and revoke every invite of HOST, not only those it made.
   invites-plugin [FLAGS] keys list HOST
-      List HOST's keys: ID, NAME, created, expires, last used, uses (tab-separated).
+      List HOST's keys, tab-separated: ID, NAME, created, expires, last used, uses,
+      manage.
   invites-plugin [FLAGS] keys delete HOST ID
       Revoke the key with that ID.
 
-Flags:
-  -config FILE   the plugin's TOML config (hosts, store, landing page, TTLs, limits)
-  -data DIR      data directory (default ./data; the store is DIR/invites.db)
-  -store DSN     store to use: a SQLite path or postgres://… (default from config,
-                 INVITES_STORE, else DIR/invites.db)
-  -h, --help     show this help
+  invites-plugin [FLAGS] invites create HOST [--ttl DURATION] [--username USER]
+                          [--max-uses N] [--note TEXT] [--group GROUP]... [--json]
+      Create an account invite and print its URL: the landing page, else its xmpp:
+      URI. --max-uses 0 lets it make any number of accounts until it expires.
+  invites-plugin [FLAGS] invites create HOST --reset USER [--ttl DURATION] [--note TEXT]
+      Create a password reset invite for the existing account USER.
+  invites-plugin [FLAGS] invites list HOST [--status STATUS] [--json]
+      List HOST's invites, newest first, tab-separated: ID, kind, status, uses/max,
+      expires, created by, note. STATUS is pending, used, expired, revoked or all.
+  invites-plugin [FLAGS] invites show HOST ID [--json]
+      Show an invite, with the accounts that used it.
+  invites-plugin [FLAGS] invites update HOST ID [--expires TIME|DURATION] [--max-uses N]
+                          [--note TEXT] [--json]
+      Change an invite: its expiry (a time such as 2030-01-02T15:04:05Z, or a duration
+      from now), how many accounts it can make, its note ("" removes it).
+  invites-plugin [FLAGS] invites revoke HOST ID
+      Revoke an invite: it stops working at once; its record stays.
 
+`
+
+// usageTail follows the usage of the commands: help, version and the flags.
+const usageTail = `
+  invites-plugin help          this help (also -h, --help)
+  invites-plugin --version     the version of this build
+
+Flags, anywhere before "--":
+  -config FILE   the plugin's TOML config (hosts, store, landing page, TTLs, limits)
+  -data DIR      the server's data directory (default ./data; its store is DIR/invites.db)
+  -store DSN     the store: a SQLite file or postgres://… (default from -config,
+                 INVITES_STORE, else DIR/invites.db)
+
+The command line works on the store the server uses, and never makes a new one: it
+refuses a data directory or a store file that does not exist.
+An ID may begin with "-" (IDs are base64url): it is taken as an ID, not a flag; "--"
+ends the flags too.
 DURATION is seconds ("3600"), a Go duration ("48h") or days/weeks ("30d", "2w").
 N/PERIOD is a rate such as "10/m", "100/1h" or "1000/day".
+Exit status: 0 done, 1 the operation failed (an "Error:" line), 2 a usage error.
 
 When an XMPP server starts invites-plugin through go-plugin, it serves the plugin instead.
 `
+
+// fullUsage is the usage of every command, help and the flags.
+func fullUsage() string { return usage + "\n" + webhooksUsage + usageTail }
 
 // errUsage marks a usage error; its text is printed before the usage.
 var errUsage = errors.New("usage")
 
 type usageError struct{ msg string }
 
-func (e usageError) Error() string   { return e.msg }
+// Error implements error.
+func (e usageError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, errUsage) true.
 func (e usageError) Is(t error) bool { return t == errUsage }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
@@ -58,44 +97,60 @@ type globals struct {
 	configFile string
 	dataDir    string
 	storeDSN   string
-	help       bool
 }
 
-// Run runs the command line with args (without the program name) and returns the exit code.
+// Run runs the command line with args (without the program name) and returns the exit
+// code. Help and the version go to stdout; errors and usage errors to stderr.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var g globals
-	rest, opts, err := parseFlags(args, &g, map[string]bool{"expires": true, "max-ttl": true, "rate": true, "limit": true, "event": true})
-	if g.help {
-		fmt.Fprint(stdout, usage+"\n"+webhooksUsage)
+	p, err := parseArgs(args)
+	switch {
+	case p.help || err == nil && len(p.pos) > 0 && p.pos[0] == "help":
+		fmt.Fprint(stdout, fullUsage())
+		return ExitOK
+	case p.version || err == nil && len(p.pos) > 0 && p.pos[0] == "version":
+		fmt.Fprintln(stdout, buildinfo.String(Program))
 		return ExitOK
 	}
-	if err == nil && len(rest) == 0 {
-		err = usagef("no command given")
-	}
-	if err == nil && rest[0] != "keys" && rest[0] != "webhooks" {
-		err = usagef("unknown command %q", rest[0])
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "invites-plugin: %v\n\n%s", err, usage)
-		return ExitUsage
-	}
-	if rest[0] == "webhooks" {
-		err = runWebhooks(ctx, g, rest[1:], opts, stdout)
-	} else if _, ok := opts["limit"]; ok || opts["event"] != "" {
-		err = usagef("keys takes no --limit or --event")
-	} else {
-		err = runKeys(ctx, g, rest[1:], opts, stdout)
+	if err == nil {
+		err = run(ctx, p, stdout)
 	}
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "invites-plugin: %v\n\n%s", err, usage)
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", Program, err, fullUsage())
 		return ExitUsage
 	default:
 		fmt.Fprintf(stderr, "Error: %s\n", describe(err))
+		var he *hostError
+		if errors.As(err, &he) {
+			fmt.Fprintf(stderr, "%s: %s\n", Program, he.hint())
+		}
 		return ExitError
 	}
+}
+
+// run dispatches a parsed command line.
+func run(ctx context.Context, p parsed, stdout io.Writer) error {
+	if len(p.pos) == 0 {
+		return usagef("no command given")
+	}
+	switch p.pos[0] {
+	case "keys":
+		return runKeys(ctx, p, stdout)
+	case "invites":
+		return runInvites(ctx, p, stdout)
+	case "webhooks":
+		opts := map[string]string{}
+		for name := range p.opts {
+			if name != "limit" && name != "event" {
+				return usagef("webhooks takes no --%s", name)
+			}
+			opts[name], _ = p.value(name)
+		}
+		return runWebhooks(ctx, p.g, p.pos[1:], opts, stdout)
+	}
+	return usagef("unknown command %q: use keys, invites, webhooks or help", p.pos[0])
 }
 
 // describe turns an error into the line operators see after "Error: ".
@@ -103,179 +158,163 @@ func describe(err error) string {
 	switch {
 	case errors.Is(err, core.ErrUnknownHost):
 		return "please supply a valid host"
-	case errors.Is(err, core.ErrNotFound):
-		return "key not found"
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
+		return httpapi.Reason(err)
 	}
 	return err.Error()
 }
 
-// parseFlags takes the global flags and the verb options (those named in verbOpts)
-// wherever they stand before "--"; one or two dashes, "-f V" or "-f=V".
-func parseFlags(args []string, g *globals, verbOpts map[string]bool) (rest []string, opts map[string]string, err error) {
-	opts = map[string]string{}
+// hostError is an unknown host, with the hosts that are known, for a hint.
+type hostError struct {
+	host  string
+	known []string
+}
+
+func (e *hostError) Error() string        { return "please supply a valid host" }
+func (e *hostError) Is(target error) bool { return target == core.ErrUnknownHost }
+
+// hint says where the known hosts come from.
+func (e *hostError) hint() string {
+	return fmt.Sprintf("%q is not a host of this installation; known: %s (from -config's [[host]], the domains the server recorded in its store and data directory, or localhost when there are none)",
+		e.host, strings.Join(e.known, ", "))
+}
+
+// option describes a verb option.
+type option struct {
+	value  bool // takes a value
+	repeat bool // may be given several times
+}
+
+// options are every verb option; verbOptions says which verb takes which.
+var options = map[string]option{
+	"expires": {value: true}, "max-ttl": {value: true}, "rate": {value: true}, "manage": {},
+	"ttl": {value: true}, "username": {value: true}, "max-uses": {value: true}, "note": {value: true},
+	"group": {value: true, repeat: true}, "reset": {value: true},
+	"status": {value: true}, "json": {},
+	"limit": {value: true}, "event": {value: true},
+}
+
+var verbOptions = map[string][]string{
+	"keys create":    {"expires", "max-ttl", "rate", "manage"},
+	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "json"},
+	"invites list":   {"status", "json"},
+	"invites show":   {"json"},
+	"invites update": {"expires", "max-uses", "note", "json"},
+}
+
+// parsed is a command line taken apart.
+type parsed struct {
+	g       globals
+	pos     []string            // the words: command, verb, HOST, NAME or ID
+	opts    map[string][]string // verb options by name
+	help    bool
+	version bool
+}
+
+// has reports whether the boolean option name was given.
+func (p parsed) has(name string) bool { _, ok := p.opts[name]; return ok }
+
+// value returns the value of an option, and whether it was given.
+func (p parsed) value(name string) (string, bool) {
+	vs, ok := p.opts[name]
+	if !ok || len(vs) == 0 {
+		return "", ok
+	}
+	return vs[0], true
+}
+
+// parseArgs takes the global flags and the verb options wherever they stand before
+// "--": one or two dashes, "-f V" or "-f=V". A word shaped like a key or invite ID
+// (12 base64url characters) is a word even when it begins with "-", so that an ID
+// such as "-Abc…" needs no "--".
+func parseArgs(args []string) (parsed, error) {
+	p := parsed{opts: map[string][]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			return append(rest, args[i+1:]...), opts, nil
+			p.pos = append(p.pos, args[i+1:]...)
+			return p, nil
 		}
-		if len(a) < 2 || a[0] != '-' {
-			rest = append(rest, a)
+		if len(a) < 2 || a[0] != '-' || core.ValidKeyID(a) || core.ValidID(a) {
+			p.pos = append(p.pos, a)
 			continue
 		}
-		name := strings.TrimLeft(a, "-")
+		name := strings.TrimPrefix(a[1:], "-")
 		value, hasValue := "", false
 		if n, v, ok := strings.Cut(name, "="); ok {
 			name, value, hasValue = n, v, true
 		}
-		if name == "h" || name == "help" {
-			g.help = true
-			continue
-		}
 		var dst *string
 		switch name {
+		case "h", "help":
+			p.help = true
+			continue
+		case "version":
+			p.version = true
+			continue
 		case "config":
-			dst = &g.configFile
+			dst = &p.g.configFile
 		case "data":
-			dst = &g.dataDir
+			dst = &p.g.dataDir
 		case "store":
-			dst = &g.storeDSN
-		default:
-			if !verbOpts[name] {
-				return nil, nil, usagef("unknown flag %s", a)
+			dst = &p.g.storeDSN
+		}
+		opt, known := options[name]
+		if dst == nil && !known || name == "" || strings.HasPrefix(name, "-") {
+			return p, usagef("unknown flag %s", a)
+		}
+		if dst == nil && !opt.value {
+			if hasValue {
+				return p, usagef("flag --%s takes no value", name)
 			}
+			if _, dup := p.opts[name]; dup {
+				return p, usagef("flag --%s given twice", name)
+			}
+			p.opts[name] = nil
+			continue
 		}
 		if !hasValue {
 			if i+1 >= len(args) {
-				return nil, nil, usagef("flag %s needs a value", a)
+				return p, usagef("flag %s needs a value", a)
 			}
 			i++
 			value = args[i]
 		}
 		if dst != nil {
 			*dst = value
-		} else {
-			if _, dup := opts[name]; dup {
-				return nil, nil, usagef("flag --%s given twice", name)
-			}
-			opts[name] = value
+			continue
 		}
+		if _, dup := p.opts[name]; dup && !opt.repeat {
+			return p, usagef("flag --%s given twice", name)
+		}
+		p.opts[name] = append(p.opts[name], value)
 	}
-	return rest, opts, nil
+	return p, nil
 }
 
-func runKeys(ctx context.Context, g globals, args []string, opts map[string]string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usagef("keys: want create, list or delete")
+// checkVerb checks the words and options of "command verb": want is the usage of the
+// words after the verb, between min and max of them.
+func checkVerb(p parsed, min, max int, want string) error {
+	verb := p.pos[0] + " " + p.pos[1]
+	if n := len(p.pos) - 2; n < min || n > max {
+		return usagef("%s: want %s", verb, want)
 	}
-	verb, args := args[0], args[1:]
-	switch verb {
-	case "create":
-		if len(args) < 1 || len(args) > 2 {
-			return usagef("keys create: want HOST [NAME]")
+	allowed := verbOptions[verb]
+	for name := range p.opts {
+		found := false
+		for _, a := range allowed {
+			found = found || a == name
 		}
-	case "list":
-		if len(args) != 1 {
-			return usagef("keys list: want HOST")
+		if !found {
+			if len(allowed) == 0 {
+				return usagef("%s takes no options", verb)
+			}
+			return usagef("%s takes no --%s", verb, name)
 		}
-	case "delete":
-		if len(args) != 2 {
-			return usagef("keys delete: want HOST ID")
-		}
-	default:
-		return usagef("keys: unknown verb %q", verb)
-	}
-	if verb != "create" && len(opts) > 0 {
-		return usagef("keys %s takes no options", verb)
-	}
-	spec, err := keySpec(args, opts)
-	if err != nil {
-		return err
-	}
-
-	svc, closeFn, err := open(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	switch verb {
-	case "create":
-		_, cred, err := svc.CreateKey(ctx, spec)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, cred)
-	case "list":
-		keys, err := svc.Keys(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		// Tab-separated for scripts, as prosodyctl prints them.
-		for _, k := range keys {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\t%d\n", k.ID, k.Name,
-				stamp(k.CreatedAt, "-"), stamp(k.ExpiresAt, "never"), stamp(k.LastUsed, "never"), k.Uses)
-		}
-	case "delete":
-		return svc.DeleteKey(ctx, core.Actor{Kind: core.ActorCLI}, args[0], args[1])
 	}
 	return nil
 }
 
-func stamp(t time.Time, zero string) string {
-	if t.IsZero() {
-		return zero
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// keySpec reads create's HOST, NAME and options; invalid values are usage errors.
-func keySpec(args []string, opts map[string]string) (core.KeySpec, error) {
-	spec := core.KeySpec{Host: args[0], Actor: core.Actor{Kind: core.ActorCLI}}
-	if len(args) == 2 {
-		spec.Name = args[1]
-	}
-	var err error
-	if v, ok := opts["expires"]; ok {
-		if spec.ExpiresIn, err = core.ParseDuration(v); err != nil {
-			return spec, usagef("--expires: %v", err)
-		}
-	}
-	if v, ok := opts["max-ttl"]; ok {
-		if spec.MaxTTL, err = core.ParseDuration(v); err != nil {
-			return spec, usagef("--max-ttl: %v", err)
-		}
-	}
-	if v, ok := opts["rate"]; ok {
-		if spec.Rate, err = core.ParseRate(v); err != nil {
-			return spec, usagef("--rate: %v", err)
-		}
-	}
-	return spec, nil
-}
-
-// open loads the config, opens the store and builds the service over the valid hosts.
-func open(ctx context.Context, g globals) (*core.Service, func(), error) {
-	cfg, err := config.Load(g.configFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	if g.dataDir != "" {
-		cfg.DataDir = g.dataDir
-	}
-	if g.storeDSN != "" {
-		cfg.Store = g.storeDSN
-	}
-	known, err := config.KnownDomains(cfg.DataDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := store.OpenWith(ctx, cfg.StoreDSN(), store.Options{Logger: slog.New(slog.DiscardHandler), Durability: sqlite.Durability(cfg.Durability)})
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: cfg.CoreHosts(known...)})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return svc, func() { st.Close() }, nil
-}
+// discard is the store's logger on the command line: its warnings would only clutter
+// the output of a short command.
+var discard = slog.New(slog.DiscardHandler)

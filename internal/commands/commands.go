@@ -25,6 +25,17 @@ const (
 	NodeCreateAccount = "urn:xmpp:invite#create-account"
 	// NodeInvite creates a contact invite (XEP-0401, local users).
 	NodeInvite = "urn:xmpp:invite#invite"
+	// NodeListInvites lists invites: every invite of the host for administrators, the
+	// invites they made for users.
+	NodeListInvites = "urn:xmpp-invites:invites#list"
+	// NodeRevokeInvites revokes pending invites, with the same scope as NodeListInvites.
+	NodeRevokeInvites = "urn:xmpp-invites:invites#revoke"
+	// NodeChangeInvite changes an invite's expiry, max_uses and note, with the same
+	// scope as NodeListInvites.
+	NodeChangeInvite = "urn:xmpp-invites:invites#change"
+	// NodeResetInvite creates a password reset invite for an existing account
+	// (administrators).
+	NodeResetInvite = "urn:xmpp-invites:invites#reset"
 	// FormTypeInvitation is the FORM_TYPE of the XEP-0401 result form.
 	FormTypeInvitation = "urn:xmpp:invite#invitation"
 )
@@ -40,15 +51,33 @@ type AccountChecker interface {
 	AccountExists(ctx context.Context, jid string) (bool, error)
 }
 
+// Options configure the commands.
+type Options struct {
+	// Server configures the command sessions.
+	Server adhoc.ServerOptions
+	// AllowUserInvites lets the contact invites of ordinary users register an account
+	// too (";ibr=y"); without it they let people with an account add the inviter only.
+	// Administrators' contact invites always may register.
+	AllowUserInvites bool
+	// UserQuota bounds the invites each ordinary user makes (urn:xmpp:invite#invite);
+	// the zero Quota means none. Administrators have none.
+	UserQuota core.Quota
+}
+
 // New returns a Server running the invite commands over svc; accounts, which may be
 // nil, says which accounts exist.
-// Who may run what comes from the role the host gives each request: the key commands
-// and create-account need adhoc.RoleAdmin, the contact invite adhoc.RoleUser.
-func New(svc *core.Service, accounts AccountChecker, opts adhoc.ServerOptions) (*adhoc.Server, error) {
+// Who may run what comes from the role the host gives each request: the key commands,
+// create-account and the reset invite need adhoc.RoleAdmin; the contact invite and
+// the invite list and revocation adhoc.RoleUser, and the last two show a user only the
+// invites that user made.
+func New(svc *core.Service, accounts AccountChecker, opts Options) (*adhoc.Server, error) {
 	if svc == nil {
 		return nil, errors.New("no core service")
 	}
-	c := &cmds{svc: svc, accounts: accounts}
+	c := &cmds{svc: svc, accounts: accounts, allowUserInvites: opts.AllowUserInvites, userQuota: opts.UserQuota, now: opts.Server.Now}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	return adhoc.NewServer([]adhoc.Definition{
 		{
 			Node:     NodeCreateKey,
@@ -83,15 +112,45 @@ func New(svc *core.Service, accounts AccountChecker, opts adhoc.ServerOptions) (
 			Role:     adhoc.RoleUser,
 			Complete: c.invite,
 		},
-	}, opts)
+		{
+			Node:     NodeListInvites,
+			Name:     "List invites",
+			Role:     adhoc.RoleUser,
+			Stages:   []adhoc.Stage{{Form: c.listInvitesForm}},
+			Complete: c.listInvites,
+		},
+		{
+			Node:     NodeChangeInvite,
+			Name:     "Change an invite",
+			Role:     adhoc.RoleUser,
+			Stages:   []adhoc.Stage{{Form: c.changeInviteChoice}, {Form: c.changeInviteForm}},
+			Complete: c.changeInvite,
+		},
+		{
+			Node:     NodeRevokeInvites,
+			Name:     "Revoke invites",
+			Role:     adhoc.RoleUser,
+			Stages:   []adhoc.Stage{{Form: c.revokeInvitesForm}},
+			Complete: c.revokeInvites,
+		},
+		{
+			Node:     NodeResetInvite,
+			Name:     "Create password reset invite",
+			Role:     adhoc.RoleAdmin,
+			Stages:   []adhoc.Stage{{Form: c.resetInviteForm}},
+			Complete: c.resetInvite,
+		},
+	}, opts.Server)
 }
 
 type cmds struct {
-	svc      *core.Service
-	accounts AccountChecker // may be nil
+	svc              *core.Service
+	accounts         AccountChecker // may be nil
+	allowUserInvites bool
+	userQuota        core.Quota
+	now              func() time.Time // judges statuses in lists
 }
 
-// source records who made an invite.
 // actor is the requester as the core records it; manage is true for administrators.
 func actor(call adhoc.Call, manage bool) core.Actor {
 	a := core.Actor{Kind: core.ActorJID, Manage: manage}
@@ -107,7 +166,7 @@ func notAcceptable(field string, err error) error {
 	if !errors.Is(err, core.ErrInvalid) {
 		return err
 	}
-	reason := strings.Replace(err.Error(), core.ErrInvalid.Error()+": ", "", 1)
+	reason := reasonOf(err)
 	if field != "" {
 		reason = field + ": " + reason
 	}
@@ -162,6 +221,8 @@ func (c *cmds) createKeyForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc
 			text("expires", "Key expires after", "Such as 30d or 12h; empty: never.", false),
 			text("max-ttl", "Longest invite lifetime", "Bounds the lifetime of invites the key creates, such as 7d; empty: the host's bound.", false),
 			text("rate", "Rate limit", "Invites per period as N/PERIOD, such as 10/h or 100/day; empty: unlimited.", false),
+			{Var: "manage", Type: adhoc.FieldBoolean, Label: "Manage every invite",
+				Desc: "Let the key list, change and revoke every invite of this host, not only those it made."},
 		},
 	}, nil
 }
@@ -180,7 +241,11 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 	if spec.Name == "" {
 		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "name: a name is required"}
 	}
-	var err error
+	manage, err := boolean(f, "manage")
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	spec.Manage = manage
 	if vals[1] != "" {
 		if spec.ExpiresIn, err = core.ParseDuration(vals[1]); err != nil {
 			return adhoc.Result{}, notAcceptable("expires", err)
@@ -211,6 +276,9 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 	}
 	if !k.Rate.IsZero() {
 		fields = append(fields, value("rate", "Rate limit", k.Rate.String()))
+	}
+	if k.Manage {
+		fields = append(fields, value("manage", "Manages", "every invite of "+k.Host))
 	}
 	return adhoc.Result{
 		Notes: []adhoc.Note{{Type: adhoc.NoteWarn, Text: "Copy the key now: it is shown only this once and cannot be shown again."}},
@@ -374,29 +442,34 @@ func (c *cmds) createAccountForm(context.Context, adhoc.Call, []*adhoc.Form) (*a
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Create account invite",
-		Instructions: []string{"The invite lets one person register an account on this host."},
+		Instructions: []string{"The invite lets people register accounts on this host: one, unless you say more."},
 		Fields: []adhoc.Field{
 			text("username", "Username", "Optional: the only name the invite can register; empty lets the invitee choose.", false),
+			text("ttl", "Valid for", "Such as 7d or 48h; empty: the host's default.", false),
+			text("max-uses", "Accounts it can make", "1 if empty; 0 for any number until it expires.", false),
+			text("note", "Note", "Optional: what the invite is for, for whoever lists invites later.", false),
+			{Var: "groups", Type: adhoc.FieldTextMulti, Label: "Groups",
+				Desc: "Optional, one per line: the new accounts join these groups, and see their members."},
 		},
 	}, nil
 }
 
 func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
-	username, err := single(submitted(forms, 0), "username")
+	f := submitted(forms, 0)
+	username, err := single(f, "username")
 	if err != nil {
+		return adhoc.Result{}, err
+	}
+	spec := core.InviteSpec{Host: call.Host, Kind: core.KindAccount, Username: username, Actor: actor(call, true)}
+	if err := creationFields(f, &spec); err != nil {
 		return adhoc.Result{}, err
 	}
 	if err := c.checkFree(ctx, call.Host, username); err != nil {
 		return adhoc.Result{}, err
 	}
-	inv, err := c.svc.CreateInvite(ctx, core.InviteSpec{
-		Host:     call.Host,
-		Kind:     core.KindAccount,
-		Username: username,
-		Actor:    actor(call, true),
-	})
+	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("username", err)
+		return adhoc.Result{}, notAcceptable("", err)
 	}
 	return c.invitation(inv), nil
 }
@@ -418,23 +491,52 @@ func (c *cmds) checkFree(ctx context.Context, host, username string) error {
 	return nil
 }
 
+// invite makes a contact invite (XEP-0401 §5.5). Administrators' may register an
+// account (";ibr=y"), as may users' when AllowUserInvites is set; users' count against
+// the user quota.
 func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
 	j, err := jid.Parse(call.Requester)
 	if err != nil || j.Localpart() == "" || !strings.EqualFold(j.Domainpart(), call.Host) {
 		// The host vouched for an account; a contact invite names it on this host.
 		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden, Text: "only accounts of this server invite contacts"}
 	}
-	inv, err := c.svc.CreateInvite(ctx, core.InviteSpec{
+	isAdmin := call.Role.AtLeast(adhoc.RoleAdmin)
+	spec := core.InviteSpec{
 		Host:          call.Host,
 		Kind:          core.KindContact,
 		Inviter:       j.Localpart(),
-		AllowRegister: true,
+		AllowRegister: isAdmin || c.allowUserInvites,
 		Actor:         actor(call, false),
-	})
+	}
+	if !isAdmin && c.userQuota != (core.Quota{}) {
+		q := c.userQuota
+		spec.Quota = &q
+	}
+	inv, err := c.svc.CreateInvite(ctx, spec)
+	if errors.Is(err, core.ErrQuota) {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
+	}
 	if err != nil {
 		return adhoc.Result{}, notAcceptable("", err)
 	}
-	return c.invitation(inv), nil
+	res := c.invitation(inv)
+	if !inv.AllowRegister {
+		res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteInfo,
+			Text: "This invite lets someone who already has an XMPP account add you as a contact; it cannot create an account on this server."})
+	}
+	return res, nil
+}
+
+// quotaText says what the user quota allows, in the user's words.
+func quotaText(q core.Quota) string {
+	var parts []string
+	if q.Invites > 0 {
+		parts = append(parts, fmt.Sprintf("%d every %s", q.Invites, core.HumanDuration(q.Period)))
+	}
+	if q.Outstanding > 0 {
+		parts = append(parts, fmt.Sprintf("%d waiting to be used at once", q.Outstanding))
+	}
+	return "you have made as many invites as you may (" + strings.Join(parts, ", ") + "); revoke unused ones with \"Revoke invites\" or try again later"
 }
 
 // invitation is the XEP-0401 result form of a new invite.

@@ -60,8 +60,12 @@ type env struct {
 	auth  *admins
 }
 
-// newEnv runs the commands over a real core.Service on a real SQLite store.
-func newEnv(t testing.TB) *env {
+// newEnv runs the commands over a real core.Service on a real SQLite store, with the
+// default options.
+func newEnv(t testing.TB) *env { return newEnvWith(t, commands.Options{}) }
+
+// newEnvWith is newEnv with options.
+func newEnvWith(t testing.TB, opts commands.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
@@ -80,7 +84,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	auth := &admins{set: map[string]bool{"admin@example.com": true, "root@plain.example": true}}
-	srv, err := commands.New(svc, auth, adhoc.ServerOptions{})
+	srv, err := commands.New(svc, auth, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +138,14 @@ func cond(err error) adhoc.Condition {
 
 func TestVisibility(t *testing.T) {
 	e := newEnv(t)
-	all := strings.Join([]string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount, commands.NodeInvite}, " ")
+	all := strings.Join([]string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount,
+		commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites, commands.NodeResetInvite}, " ")
+	user := strings.Join([]string{commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites}, " ")
 	for i, tc := range []struct {
 		host, who, want string
 	}{
 		0: {host, admin, all},
-		1: {host, bob, commands.NodeInvite},
+		1: {host, bob, user},
 		2: {host, eve, ""},
 		3: {"plain.example", admin, ""},
 		4: {"plain.example", "root@plain.example/r", all},
@@ -174,14 +180,17 @@ func TestForbidden(t *testing.T) {
 		req  adhoc.Request
 		want adhoc.Condition
 	}{
-		0: {bob, adhoc.Request{Node: commands.NodeCreateKey}, adhoc.CondForbidden},
-		1: {bob, adhoc.Request{Node: commands.NodeListKeys}, adhoc.CondForbidden},
-		2: {bob, adhoc.Request{Node: commands.NodeDeleteKeys}, adhoc.CondForbidden},
-		3: {bob, adhoc.Request{Node: commands.NodeCreateAccount}, adhoc.CondForbidden},
-		4: {bob, adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondForbidden},
-		5: {eve, adhoc.Request{Node: commands.NodeInvite}, adhoc.CondForbidden},
-		6: {admin, adhoc.Request{Node: "http://jabber.org/protocol/admin#add-user"}, adhoc.CondItemNotFound},
-		7: {"admin@example.com/other", adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondBadSessionID},
+		0:  {bob, adhoc.Request{Node: commands.NodeCreateKey}, adhoc.CondForbidden},
+		1:  {bob, adhoc.Request{Node: commands.NodeListKeys}, adhoc.CondForbidden},
+		2:  {bob, adhoc.Request{Node: commands.NodeDeleteKeys}, adhoc.CondForbidden},
+		3:  {bob, adhoc.Request{Node: commands.NodeCreateAccount}, adhoc.CondForbidden},
+		4:  {bob, adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondForbidden},
+		5:  {eve, adhoc.Request{Node: commands.NodeInvite}, adhoc.CondForbidden},
+		6:  {admin, adhoc.Request{Node: "http://jabber.org/protocol/admin#add-user"}, adhoc.CondItemNotFound},
+		7:  {"admin@example.com/other", adhoc.Request{Node: commands.NodeCreateKey, SessionID: adminSession.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x")}, adhoc.CondBadSessionID},
+		8:  {bob, adhoc.Request{Node: commands.NodeResetInvite}, adhoc.CondForbidden},
+		9:  {eve, adhoc.Request{Node: commands.NodeListInvites}, adhoc.CondForbidden},
+		10: {eve, adhoc.Request{Node: commands.NodeRevokeInvites}, adhoc.CondForbidden},
 	} {
 		if _, err := e.exec(t, host, tc.who, tc.req); cond(err) != tc.want {
 			t.Errorf("%d: %v, want %s", i, err, tc.want)
@@ -224,7 +233,7 @@ func TestCreateKey(t *testing.T) {
 	for _, fl := range resp.Form.Fields {
 		vars = append(vars, fl.Var+":"+string(fl.Type))
 	}
-	if got := strings.Join(vars, " "); got != "name:text-single expires:text-single max-ttl:text-single rate:text-single" {
+	if got := strings.Join(vars, " "); got != "name:text-single expires:text-single max-ttl:text-single rate:text-single manage:boolean" {
 		t.Fatalf("form fields %q", got)
 	}
 	// One stage: next and complete both complete (poezio sends next).
@@ -578,29 +587,130 @@ func TestCreateAccountTakenName(t *testing.T) {
 }
 
 func TestInvite(t *testing.T) {
-	e := newEnv(t)
-	resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	for i, tc := range []struct {
+		opts    commands.Options
+		who     string
+		inviter string
+		ibr     bool
+	}{
+		// By default a user's contact invite cannot register an account (issue 15)…
+		0: {commands.Options{}, bob, "bob", false},
+		// …an administrator's can…
+		1: {commands.Options{}, admin, "admin", true},
+		// …and so can a user's when the operator allows it.
+		2: {commands.Options{AllowUserInvites: true}, bob, "bob", true},
+	} {
+		e := newEnvWith(t, tc.opts)
+		resp, err := e.exec(t, host, tc.who, adhoc.Request{Node: commands.NodeInvite})
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		uri := field(resp.Form, "uri")
+		tok := tokenOf(t, uri)
+		want := "xmpp:" + tc.inviter + "@example.com?roster;preauth=" + tok
+		if tc.ibr {
+			want += ";ibr=y"
+		}
+		if resp.Status != adhoc.StatusCompleted || uri != want ||
+			field(resp.Form, "landing-url") == "" || field(resp.Form, "expire") == "" {
+			t.Fatalf("%d: %+v, want URI %s", i, resp, want)
+		}
+		if !tc.ibr && (len(resp.Notes) != 1 || !strings.Contains(resp.Notes[0].Text, "cannot create an account")) {
+			t.Errorf("%d: notes %+v, want one saying the invite cannot make an account", i, resp.Notes)
+		}
+		inv, err := e.svc.CheckInvite(context.Background(), "example.com", tok)
+		if err != nil || inv.Kind != core.KindContact || inv.Inviter != tc.inviter || inv.CanRegister() != tc.ibr ||
+			inv.CreatedBy != "xmpp:"+tc.inviter+"@example.com" {
+			t.Fatalf("%d: %+v %v", i, inv, err)
+		}
+		// Registration follows the URI: refused without ;ibr=y.
+		_, err = e.svc.Redeem(context.Background(), core.Redemption{Host: host, Token: tok, Username: "newcomer"})
+		if tc.ibr != (err == nil) {
+			t.Errorf("%d: registering with the invite: %v, want success %v", i, err, tc.ibr)
+		}
+	}
+}
+
+// TestUserQuota (issue 15): a user cannot mint unlimited invites, registration
+// invites included: past the quota (per period, and pending at once) the command is
+// refused with resource-constraint and nothing is stored; revoking one frees a place;
+// administrators have no quota.
+func TestUserQuota(t *testing.T) {
+	quota := core.Quota{Invites: 4, Period: time.Hour, Outstanding: 2}
+	e := newEnvWith(t, commands.Options{AllowUserInvites: true, UserQuota: quota})
+	ctx := context.Background()
+	count := func(by string) int {
+		t.Helper()
+		page, err := e.svc.ListInvites(ctx, core.Actor{Kind: core.ActorCLI, Manage: true}, core.InviteQuery{Host: host, CreatedBy: by, Limit: core.MaxListLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Invites)
+	}
+	var made []string
+	for i := range 2 {
+		resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+		if err != nil || !strings.HasSuffix(field(resp.Form, "uri"), ";ibr=y") {
+			t.Fatalf("invite %d: %+v %v", i, resp, err)
+		}
+		made = append(made, core.TokenID(tokenOf(t, field(resp.Form, "uri"))))
+	}
+	for i := range 5 {
+		_, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+		if cond(err) != adhoc.CondResourceConstraint || !strings.Contains(err.Error(), "2 waiting to be used at once") {
+			t.Fatalf("invite past the pending bound, %d: %v", i, err)
+		}
+	}
+	if n := count("xmpp:bob@example.com"); n != 2 {
+		t.Fatalf("%d invites stored, want 2", n)
+	}
+	// Revoking one through the command frees a place…
+	start, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites})
 	if err != nil {
 		t.Fatal(err)
 	}
-	uri := field(resp.Form, "uri")
-	tok := tokenOf(t, uri)
-	if resp.Status != adhoc.StatusCompleted || uri != "xmpp:bob@example.com?roster;preauth="+tok+";ibr=y" ||
-		field(resp.Form, "landing-url") == "" || field(resp.Form, "expire") == "" {
-		t.Fatalf("%+v", resp)
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID,
+		Action: adhoc.ActionComplete, Form: submit("invites", made[0])}); err != nil {
+		t.Fatal(err)
 	}
-	inv, err := e.svc.CheckInvite(context.Background(), "example.com", tok)
-	if err != nil || inv.Kind != core.KindContact || inv.Inviter != "bob" || !inv.CanRegister() {
-		t.Fatalf("%+v %v", inv, err)
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite}); err != nil {
+		t.Fatalf("after a revocation: %v", err)
+	}
+	// …and redeeming one does too, until the per-period bound (4 an hour) is reached.
+	page, err := e.svc.ListInvites(ctx, core.Actor{Kind: core.ActorJID, ID: "bob@example.com"}, core.InviteQuery{Host: host, Status: core.StatusPending})
+	if err != nil || len(page.Invites) != 2 {
+		t.Fatalf("pending: %+v %v", page, err)
+	}
+	if _, err := e.svc.RevokeInvite(ctx, core.Actor{Kind: core.ActorJID, ID: "bob@example.com"}, host, page.Invites[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite}); err != nil {
+		t.Fatalf("the fourth invite of the hour: %v", err)
+	}
+	if _, err := e.svc.RevokeInvite(ctx, core.Actor{Kind: core.ActorJID, ID: "bob@example.com"}, host, page.Invites[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if cond(err) != adhoc.CondResourceConstraint || !strings.Contains(err.Error(), "4 every 1 hour") {
+		t.Fatalf("a fifth invite within the hour: %v", err)
+	}
+	if n := count("xmpp:bob@example.com"); n != 4 {
+		t.Fatalf("%d invites stored, want 4", n)
+	}
+	// An administrator has no quota.
+	for i := range 6 {
+		if _, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeInvite}); err != nil {
+			t.Fatalf("admin invite %d: %v", i, err)
+		}
 	}
 }
 
 func TestNew(t *testing.T) {
 	e := newEnv(t)
-	if _, err := commands.New(nil, e.auth, adhoc.ServerOptions{}); err == nil {
+	if _, err := commands.New(nil, e.auth, commands.Options{}); err == nil {
 		t.Error("no error without a service")
 	}
-	if _, err := commands.New(e.svc, nil, adhoc.ServerOptions{}); err != nil {
+	if _, err := commands.New(e.svc, nil, commands.Options{}); err != nil {
 		t.Errorf("without an account checker: %v", err)
 	}
 }
@@ -633,7 +743,7 @@ func TestOverStream(t *testing.T) {
 
 	a := pair(t, e, admin)
 	cmds, err := a.Commands(ctx)
-	if err != nil || len(cmds) != 5 {
+	if err != nil || len(cmds) != 9 {
 		t.Fatalf("admin sees %+v %v", cmds, err)
 	}
 	resp, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, Action: adhoc.ActionExecute})
@@ -686,20 +796,22 @@ func TestOverStream(t *testing.T) {
 		t.Fatalf("deleted key: %v", err)
 	}
 
-	// A local user sees only the contact invite, and is refused the rest.
+	// A local user sees only the contact invite and the lists of its own invites, and is
+	// refused the rest.
 	b := pair(t, e, bob)
 	cmds, err = b.Commands(ctx)
-	if err != nil || len(cmds) != 1 || cmds[0].Node != commands.NodeInvite {
+	if err != nil || len(cmds) != 4 || cmds[0].Node != commands.NodeInvite || cmds[1].Node != commands.NodeListInvites ||
+		cmds[2].Node != commands.NodeChangeInvite || cmds[3].Node != commands.NodeRevokeInvites {
 		t.Fatalf("bob sees %+v %v", cmds, err)
 	}
-	for _, node := range []string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount} {
+	for _, node := range []string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount, commands.NodeResetInvite} {
 		_, err := b.Execute(ctx, adhoc.Request{Node: node})
 		if !errors.As(err, &ie) || ie.Type != "auth" || ie.Condition != "forbidden" {
 			t.Errorf("%s: %v, want auth/forbidden", node, err)
 		}
 	}
 	inv, err := b.Execute(ctx, adhoc.Request{Node: commands.NodeInvite})
-	if err != nil || !strings.HasSuffix(field(inv.Form, "uri"), ";ibr=y") {
+	if err != nil || !strings.Contains(field(inv.Form, "uri"), "?roster;preauth=") {
 		t.Fatalf("%+v %v", inv, err)
 	}
 }

@@ -17,8 +17,10 @@
 //	urn:xmpp-invites:keys#create   "Create invite API key"
 //	    Form: name (text-single, required), expires (key lifetime, such as 30d;
 //	    empty: never), max-ttl (longest lifetime of the key's invites), rate (N/PERIOD,
-//	    such as 10/h). Completes with a result form holding the key ID/SECRET and a
-//	    warning note: the key is shown this once and cannot be shown again.
+//	    such as 10/h), manage (boolean: the key sees and changes every invite of the
+//	    host, not only its own). Completes with a result form holding the key
+//	    ID/SECRET and a warning note: the key is shown this once and cannot be shown
+//	    again.
 //	urn:xmpp-invites:keys#list     "List invite API keys"
 //	    Completes at once with a single-item result form, as Prosody answers its
 //	    list commands (profanity and poezio show only the title of an XEP-0004
@@ -37,14 +39,49 @@
 //
 //	urn:xmpp:invite#create-account "Create account invite"
 //	    Administrators. Form: username (optional: the only name the invite can
-//	    register). Completes with the invitation result form.
+//	    register; refused when that account exists), ttl (lifetime, such as 7d),
+//	    max-uses (accounts it can make: 1 if empty, 0 for any number until it
+//	    expires), note, groups (text-multi, one per line: groups the new accounts
+//	    join). Completes with the invitation result form.
 //	urn:xmpp:invite#invite         "Invite a contact"
-//	    Any account of the host (adhoc.RoleUser). Completes at
-//	    once with a contact invite that may also register an account (;ibr=y).
+//	    Any account of the host (adhoc.RoleUser). Completes at once with a contact
+//	    invite. An administrator's may also register an account (;ibr=y); a user's
+//	    may only when Options.AllowUserInvites is set (allow_user_invites, off by
+//	    default, issue 15), else a note says it cannot make an account. A user's
+//	    invites count against Options.UserQuota (per period, and pending at once):
+//	    past it the command fails with resource-constraint, saying the bound.
 //
 // The invitation result form (type result) holds the hidden FORM_TYPE
 // urn:xmpp:invite#invitation, uri (the xmpp: URI), landing-url (when the host has a
 // landing page) and expire (XEP-0082 DateTime).
+//
+// The invite lifecycle, in the namespace of our own:
+//
+//	urn:xmpp-invites:invites#list   "List invites"
+//	    Administrators see every invite of the host, a user the invites it made.
+//	    Form: status (list-single: all, pending, used, expired, revoked; the label
+//	    is accepted too). Completes with a single-item result form: invites
+//	    (text-multi, a line per invite, with the accounts that used it), then one
+//	    text-multi column per field, id, kind, status, uses, max-uses, created,
+//	    expires, created-by, username, note, groups, used-by, one value per invite
+//	    in the same order. The newest core.DefaultListLimit invites are shown. None:
+//	    a note.
+//	urn:xmpp-invites:invites#change "Change an invite"
+//	    The same scope. Two stages: invite (list-single of the invites that are not
+//	    revoked, pending first; a submitted label is understood), then expires (an
+//	    XEP-0082 time or a duration from now), max-uses and note, filled in with the
+//	    invite's values. Completes with a note saying what the invite is now; a
+//	    change its state refuses (max-uses below its uses) is not-acceptable.
+//	urn:xmpp-invites:invites#revoke "Revoke invites"
+//	    The same scope. Form: invites (list-multi of pending invites, the newest
+//	    100; label "note — kind, expires … (ID)", value the ID; a submitted label
+//	    is understood). Completes with a note naming the revoked invites; a choice
+//	    the requester may not see is "no such invite". None pending: a note at once.
+//	urn:xmpp-invites:invites#reset  "Create password reset invite"
+//	    Administrators. Form: username (required; refused when the host says there
+//	    is no such account), ttl, note. Completes with the invitation result form
+//	    (its URI names the account) and a warning: whoever holds it sets the
+//	    account's password.
 //
 // # Stages
 //

@@ -57,6 +57,7 @@ func FuzzExecuteSubmitted(f *testing.F) {
 			}
 			req.SessionID = start.SessionID
 		}
+		newestBefore := newestInvite(t, e)
 		resp, err := e.srv.Execute(ctx, host, req)
 		after := e.keys(t, host)
 		if err != nil {
@@ -66,6 +67,9 @@ func FuzzExecuteSubmitted(f *testing.F) {
 			}
 			if len(after) != len(keys) {
 				t.Fatalf("refused with %v, yet the store went from %d to %d keys", ae, len(keys), len(after))
+			}
+			if newest := newestInvite(t, e); newest != newestBefore {
+				t.Fatalf("refused with %v, yet invite %s was made", ae, newest)
 			}
 			return
 		}
@@ -88,4 +92,17 @@ func FuzzExecuteSubmitted(f *testing.F) {
 			}
 		}
 	})
+}
+
+// newestInvite returns the ID of the host's newest invite, or "".
+func newestInvite(t *testing.T, e *env) string {
+	t.Helper()
+	page, err := e.svc.ListInvites(context.Background(), core.Actor{Kind: core.ActorCLI, Manage: true}, core.InviteQuery{Host: host, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Invites) == 0 {
+		return ""
+	}
+	return page.Invites[0].ID
 }

@@ -49,6 +49,15 @@ type Config struct {
 	// plugin's own page at HTTP_BASE_URL/invite?TOKEN. Default none: an invite's
 	// location is its xmpp: URI.
 	LandingPage string `toml:"landing_page"`
+	// AllowUserInvites lets the contact invites that ordinary users make
+	// (urn:xmpp:invite#invite) register an account too (";ibr=y"), within UserQuota.
+	// Default false: a user's contact invite lets people who have an account add them,
+	// and cannot make accounts, so one account does not turn invite-only registration
+	// into open registration. Administrators' contact invites always may register.
+	AllowUserInvites bool `toml:"allow_user_invites"`
+	// UserQuota bounds the invites each ordinary user makes through ad-hoc commands;
+	// administrators have none.
+	UserQuota UserQuota `toml:"user_quota"`
 	// Hosts are the XMPP domains served, each with optional overrides.
 	// Default: the domains the XMPP server reports, or "localhost" on the command line.
 	Hosts []Host `toml:"host"`
@@ -114,6 +123,23 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// UserQuota bounds the invites one ordinary user makes: at most Invites per Period, and
+// at most Outstanding pending at once.
+type UserQuota struct {
+	// Invites bounds the invites one user makes within any Period. Default 10; -1 means
+	// no bound.
+	Invites int `toml:"invites"`
+	// Period is the window of Invites. Default "7d".
+	Period Duration `toml:"period"`
+	// Outstanding bounds a user's invites pending at once. Default 5; -1 means no bound.
+	Outstanding int `toml:"outstanding"`
+}
+
+// Core returns the quota as the core applies it; Normalize has filled the defaults.
+func (q UserQuota) Core() core.Quota {
+	return core.Quota{Invites: max(q.Invites, 0), Period: time.Duration(q.Period), Outstanding: max(q.Outstanding, 0)}
+}
+
 // Commands bounds ad-hoc command sessions.
 type Commands struct {
 	// SessionTimeout ends a session idle this long. Default "10m".
@@ -131,6 +157,11 @@ const (
 	DefaultMaxSessions    = 8
 	DefaultDurability     = string(sqlite.DefaultDurability)
 	DefaultRetention      = core.DefaultRetention
+	// DefaultUserInvites, DefaultUserPeriod and DefaultUserOutstanding are the
+	// defaults of UserQuota.
+	DefaultUserInvites     = 10
+	DefaultUserPeriod      = 7 * 24 * time.Hour
+	DefaultUserOutstanding = 5
 	// StoreFile is the SQLite file name inside the data directory.
 	StoreFile = "invites.db"
 )
@@ -215,6 +246,15 @@ func (c *Config) Normalize() error {
 	if c.HTTP.FailedAuthRate == "" {
 		c.HTTP.FailedAuthRate = DefaultFailedAuthRate
 	}
+	if c.UserQuota.Invites == 0 {
+		c.UserQuota.Invites = DefaultUserInvites
+	}
+	if c.UserQuota.Period == 0 {
+		c.UserQuota.Period = Duration(DefaultUserPeriod)
+	}
+	if c.UserQuota.Outstanding == 0 {
+		c.UserQuota.Outstanding = DefaultUserOutstanding
+	}
 	if c.Commands.SessionTimeout == 0 {
 		c.Commands.SessionTimeout = Duration(DefaultSessionTimeout)
 	}
@@ -255,6 +295,12 @@ func (c *Config) Validate() error {
 		if _, err := parsePrefix(p); err != nil {
 			errs = append(errs, fmt.Errorf("http.trusted_proxies: %q is not an address or network", p))
 		}
+	}
+	if c.UserQuota.Invites < -1 || c.UserQuota.Outstanding < -1 {
+		errs = append(errs, errors.New("user_quota.invites and user_quota.outstanding must be a number of invites, or -1 for no bound"))
+	}
+	if c.UserQuota.Period < Duration(core.MinTTL) {
+		errs = append(errs, fmt.Errorf("user_quota.period must be at least %s", core.HumanDuration(core.MinTTL)))
 	}
 	if c.Commands.MaxSessions < 0 || c.Commands.MaxSessions > 1000 {
 		errs = append(errs, errors.New("commands.max_sessions must be between 1 and 1000"))

@@ -74,6 +74,20 @@ func TestParse(t *testing.T) {
 		20: {text: "default_ttl = 1", wantErr: "at least 1 minute"},
 		21: {text: "max_ttl = \"1ns\"", wantErr: "at least 1 minute"},
 		22: {text: "[[host]]\ndomain = \"a.example\"\ndefault_ttl = \"30s\"", wantErr: "host a.example: default_ttl and max_ttl must be at least 1 minute"},
+		23: {text: "", check: func(t *testing.T, c config.Config) {
+			q := c.UserQuota.Core()
+			if c.AllowUserInvites || q.Invites != 10 || q.Period != 7*24*time.Hour || q.Outstanding != 5 {
+				t.Errorf("user invites: allowed %v, quota %+v; want off, 10 a week, 5 outstanding", c.AllowUserInvites, q)
+			}
+		}},
+		24: {text: "allow_user_invites = true\n[user_quota]\ninvites = -1\nperiod = \"1d\"\noutstanding = 2", check: func(t *testing.T, c config.Config) {
+			q := c.UserQuota.Core()
+			if !c.AllowUserInvites || q.Invites != 0 || q.Period != 24*time.Hour || q.Outstanding != 2 {
+				t.Errorf("user invites: allowed %v, quota %+v", c.AllowUserInvites, q)
+			}
+		}},
+		25: {text: "[user_quota]\ninvites = -2", wantErr: "-1 for no bound"},
+		26: {text: "[user_quota]\nperiod = \"10s\"", wantErr: "user_quota.period must be at least 1 minute"},
 		10: {text: "[http]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"::1\"]", check: func(t *testing.T, c config.Config) {
 			got := fmt.Sprint(c.HTTP.Proxies())
 			if got != "[127.0.0.1/32 10.0.0.0/8 ::1/128]" {

@@ -19,6 +19,12 @@
 //	default_ttl = "7d"                     # invite lifetime when a request names none
 //	max_ttl = "90d"                        # longest lifetime a request may ask for
 //	landing_page = "https://{host}/invite?{token}" # or "builtin", the plugin's own page
+//	allow_user_invites = false             # users' contact invites may register accounts
+//
+//	[user_quota]                           # each user's invites; admins have none
+//	invites = 10                           # per period; -1: no bound
+//	period = "7d"
+//	outstanding = 5                        # pending at once; -1: no bound
 //
 //	[[host]]
 //	domain = "example.com"

@@ -125,6 +125,17 @@ type KeyWatcher interface {
 	KeysVersion() (version uint64, ok bool)
 }
 
+// HostRecorder is implemented by stores that remember which domains were served with
+// them, so that a command line on any node, reading the store alone, knows the hosts
+// the XMPP servers gave the plugin (a PostgreSQL store shared by nodes whose data
+// directories the command line never sees).
+type HostRecorder interface {
+	// RecordHosts adds domains to those recorded; a domain recorded before stays once.
+	RecordHosts(ctx context.Context, domains []string) error
+	// RecordedHosts returns the recorded domains, sorted.
+	RecordedHosts(ctx context.Context) ([]string, error)
+}
+
 // RateLimiter decides whether a key may make one more invite now.
 // The in-memory limiter of NewMemoryRateLimiter serves one process; a store offers one
 // that survives restarts and holds across nodes.

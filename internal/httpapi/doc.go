@@ -8,11 +8,12 @@
 // It knows nothing of go-plugin or the process boundary: the plugin's service
 // (internal/service) mounts it at plugin.PathAPI, and the benchmarks mount the same
 // service in-process. Error bodies come from the one problem writer, internal/problem.
-// openapi.yaml beside this file describes the endpoint in OpenAPI 3.1.
+// openapi.yaml beside this file describes the endpoints in OpenAPI 3.1.
 //
 // # Requests
 //
-// GET and POST create one account invite on the key's host.
+// GET and POST on the base path (Options.BasePath, /invites_api) create one account
+// invite on the key's host.
 // The key comes from one of
 //
 //	Authorization: Bearer ID/SECRET     (scheme name case-insensitive)
@@ -23,32 +24,63 @@
 // are a 400, since the request is ambiguous.
 // An Authorization header with another scheme (such as Basic, meant for a proxy) is
 // ignored.
-// The parameters ttl (seconds, or a duration such as "48h" or "7d"), username and
-// redirect may be given in the query string or, for POST, in the form body; an empty
-// ttl or username means none, unknown parameters are ignored, and one parameter with
-// two different values is a 400.
+// The parameters ttl (seconds, or a duration such as "48h" or "7d"), username,
+// max_uses (0 for any number until it expires; default 1), note, group (repeatable)
+// and redirect may be given in the query string or, for POST, in the form body; an
+// empty value means none, unknown parameters are ignored, and one parameter (but
+// group) with two different values is a 400.
+// With Options.Accounts, a username that is already an account of the key's host is
+// refused with 409.
 //
 // # Responses
 //
-//	201 Created      Location: the landing page, or the xmpp: URI
+//	201 Created      Location: the landing page, or the xmpp: URI (creation)
 //	303 See Other    the same, when redirect is bare, empty, true, 1, yes or on
 //	204 No Content   OPTIONS (CORS preflight), no credentials needed
 //	400 Bad Request  a malformed parameter, query string or form body
 //	403 Forbidden    a missing, malformed, unknown, wrong, expired or revoked key
-//	405              another method; Allow lists GET, POST, OPTIONS
+//	404 Not Found    no such invite for this key, or no such endpoint
+//	405              another method; Allow lists those of the resource
+//	409 Conflict     the username is an account already; a change the invite refuses
 //	413, 414, 415    body too large, URL too long, body not a form
 //	429              the key's rate or the client address's failed-authentication
 //	                 budget is spent; Retry-After says for how many seconds
 //	431              request headers too large
 //	500              the store failed; the body says nothing more
 //
-// A JSON body {"id", "token", "uri", "landing_page", "host", "created_at",
-// "expires_at"} comes with 201 and 303 when the Accept header names application/json
+// A JSON body (the invite, see below, with "token", "uri" and "landing_page") comes
+// with 201 and 303 when the Accept header names application/json
 // with a non-zero quality; wildcards such as */* do not count, so curl and browsers
 // get the empty body mod_invites_api gave.
 // Errors are application/problem+json when Accept names application/json or
 // application/problem+json, short text otherwise.
 // Every response carries Cache-Control: no-store and the CORS headers.
+//
+// # The invite lifecycle
+//
+// JSON only, with the same credentials (the Authorization header or the key query
+// parameter):
+//
+//	GET    BASE/invites?status=S&limit=N&cursor=C  200 {"invites": [...], "next_cursor"}
+//	GET    BASE/invites/ID                         200 the invite, with "redemptions"
+//	PATCH  BASE/invites/ID                         200 the invite after a JSON merge patch
+//	                                               (RFC 7396) of expires_at, max_uses, note
+//	DELETE BASE/invites/ID                         204, also when revoked before
+//
+// Lists are newest first, 50 a page unless limit says (at most 500), and carry no
+// tokens and no redemptions; next_cursor, present when there are more, continues.
+// PATCH takes application/merge-patch+json or application/json (else 415).
+// A key sees and changes the invites it created; a key with Manage every invite of its
+// host. Another key's invite, another host's, an unknown or malformed ID are all 404,
+// so that the existence of an invite does not show. A change its state refuses (a
+// revoked invite; max_uses below the uses) is 409; one out of bounds is 400. Any other
+// path below the base is 404.
+//
+// An invite is {"id", "host", "created_at", "expires_at", "kind", "status",
+// "created_by", "note", "username", "inviter", "max_uses", "uses", "groups",
+// "redemptions": [{"jid", "at"}], "revoked_at"}, empty ones left out (groups is always
+// there); the JSON body of a 201 is the same with "token", "uri" and "landing_page",
+// and without redemptions.
 //
 // # Failed authentications
 //

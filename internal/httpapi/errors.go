@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/problem"
 )
 
@@ -39,7 +40,7 @@ func (e *statusError) Unwrap() error { return e.err }
 // writeError answers with the status err carries, or 500 for any other error, and
 // returns the status written, through the one problem writer (internal/problem).
 // A 500 says nothing of its cause, which goes to the log instead.
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, ep endpoint) int {
 	var e *statusError
 	if !errors.As(err, &e) {
 		e = &statusError{status: http.StatusInternalServerError, err: err}
@@ -54,22 +55,42 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.LogAttrs(r.Context(), level, "invites api failed", slog.Any("err", e.err))
 	}
 	if e.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", allowedMethods)
+		w.Header().Set("Allow", ep.methods())
 	}
 	problem.Write(w, r, problem.Details{Status: e.status, Detail: detail, RetryAfter: e.retryAfter})
 	return e.status
 }
 
-// invalidDetail returns the reason of a core.ErrInvalid error: the core's errors are
-// the reason itself, in the requester's words.
-func invalidDetail(err error) string {
-	const marker = "invalid input: "
-	msg := err.Error()
-	if i := strings.LastIndex(msg, marker); i >= 0 {
-		return msg[i+len(marker):]
+// Reason returns the reason a core error gives, for a client or an operator: the
+// core's errors are the reason itself, in the requester's words, perhaps wrapped with
+// what was being done ("changing invite: …"), which the reader does not need.
+func Reason(err error) string {
+	e := err
+	for {
+		u := errors.Unwrap(e)
+		if u == nil || isSentinel(u) {
+			break
+		}
+		e = u
+	}
+	msg := e.Error()
+	for _, s := range []error{core.ErrInvalid, core.ErrConflict} {
+		if i := strings.LastIndex(msg, s.Error()+": "); i >= 0 {
+			msg = msg[i+len(s.Error())+2:]
+		}
 	}
 	if msg == "" {
 		return "invalid parameter"
 	}
 	return msg
+}
+
+// isSentinel reports whether err is one of the core's bare sentinels, whose text says
+// nothing the client needs.
+func isSentinel(err error) bool {
+	switch err {
+	case core.ErrInvalid, core.ErrConflict, core.ErrNotFound, core.ErrForbidden, core.ErrExpired, core.ErrUnknownHost, core.ErrQuota:
+		return true
+	}
+	return false
 }

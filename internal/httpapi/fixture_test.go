@@ -72,6 +72,9 @@ type fixture struct {
 //	expired  example.com, expired an hour ago
 //	revoked  example.com, deleted
 //	gone     gone.example, a host no longer served
+//	manage   example.com, sees and changes every invite of its host
+//	other    example.com, another ordinary key
+//	lmanage  landing.example, sees every invite of its host
 //	unknown  well formed, never created
 //	wrong    good's ID with another secret
 func newFixture(tb testing.TB) *fixture {
@@ -121,6 +124,9 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatalf("deleting key: %v", err)
 	}
 	mk("gone", core.KeySpec{Host: goneHost})
+	mk("manage", core.KeySpec{Host: plainHost, Manage: true})
+	mk("other", core.KeySpec{Host: plainHost})
+	mk("lmanage", core.KeySpec{Host: landingHost, Manage: true})
 	if err := f.svc.SetHosts(hosts); err != nil {
 		tb.Fatalf("set hosts: %v", err)
 	}

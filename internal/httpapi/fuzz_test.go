@@ -108,3 +108,86 @@ func FuzzHandler(f *testing.F) {
 type readCloser struct{ *strings.Reader }
 
 func (readCloser) Close() error { return nil }
+
+// FuzzLifecycle throws arbitrary paths below the API, query strings, methods, content
+// types and bodies (merge patches) at the lifecycle endpoints over a real store.
+// "KEY" stands for a valid key, "TEAM" for the ID of one of its invites, "OTHER" for
+// the ID of another key's invite.
+// Whatever the input: no panic, no 500, only statuses the API documents, the headers
+// every response carries, JSON that decodes on success, and the other key's invite
+// never shown nor changed.
+func FuzzLifecycle(f *testing.F) {
+	lf := newLifecycleFixture(f)
+	h := httpapi.New(lf.svc, httpapi.Options{MaxBodyBytes: 4096, FailedAuthRate: core.Rate{N: -1}})
+	ctx := context.Background()
+	other, err := lf.st.Invite(ctx, lf.ids["other"])
+	if err != nil {
+		f.Fatal(err)
+	}
+	replace := strings.NewReplacer("KEY", lf.creds["good"], "TEAM", lf.ids["team"], "OTHER", lf.ids["other"])
+	allowed := map[int]bool{200: true, 201: true, 204: true, 303: true, 400: true, 403: true, 404: true, 405: true,
+		409: true, 413: true, 414: true, 415: true, 431: true}
+	methods := []string{http.MethodGet, http.MethodPatch, http.MethodDelete, http.MethodOptions,
+		http.MethodGet, http.MethodPatch, http.MethodPost, http.MethodPut}
+	types := []string{"application/merge-patch+json", "application/json", "application/json; charset=utf-8", "", "text/plain",
+		"application/merge-patch+json;", "application/x-www-form-urlencoded", "APPLICATION/JSON"}
+
+	f.Fuzz(func(t *testing.T, path, query, body string, sel uint8) {
+		path, query, body = replace.Replace(path), replace.Replace(query), replace.Replace(body)
+		method := methods[sel%8]
+		u, err := url.Parse("/invites_api" + path)
+		if err != nil || u.RawQuery != "" || u.Fragment != "" {
+			return // not a path
+		}
+		u.RawQuery = query
+		r := &http.Request{
+			Method:     method,
+			URL:        u,
+			RequestURI: u.RequestURI(),
+			Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:     http.Header{"Authorization": {"Bearer " + lf.creds["good"]}},
+			Host:       "example.com",
+			RemoteAddr: "192.0.2.1:1234",
+			Body:       http.NoBody,
+		}
+		if sel&64 != 0 {
+			delete(r.Header, "Authorization") // the key, if any, from the query
+		}
+		if body != "" {
+			r.Body = readCloser{strings.NewReader(body)}
+			r.ContentLength = int64(len(body))
+			if sel&128 != 0 {
+				r.ContentLength = -1
+			}
+		}
+		if ct := types[(sel>>3)%8]; ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		r = r.WithContext(ctx)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+
+		if !allowed[rec.Code] {
+			t.Fatalf("status %d for %s %s ?%q body %q; body %q", rec.Code, method, path, query, body, rec.Body)
+		}
+		if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("status %d without the common headers: %v", rec.Code, rec.Header())
+		}
+		if rec.Code == 200 {
+			var v map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+				t.Fatalf("200 with a body that is not JSON: %q", rec.Body)
+			}
+			if strings.Contains(rec.Body.String(), lf.ids["other"]) {
+				t.Fatalf("another key's invite shown: %s", rec.Body)
+			}
+		}
+		if rec.Code >= 400 && (rec.Body.Len() == 0 || rec.Body.Len() > 1024) {
+			t.Fatalf("status %d with a body of %d bytes", rec.Code, rec.Body.Len())
+		}
+		now, err := lf.st.Invite(ctx, lf.ids["other"])
+		if err != nil || now.Note != other.Note || !now.ExpiresAt.Equal(other.ExpiresAt) || now.MaxUses != other.MaxUses || !now.RevokedAt.IsZero() {
+			t.Fatalf("another key's invite changed: %+v (was %+v) %v", now, other, err)
+		}
+	})
+}

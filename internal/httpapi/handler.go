@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
@@ -33,7 +34,31 @@ type Service interface {
 	// InviteLandingPage returns the landing page of a just-created invite, or "" when
 	// its host has none.
 	InviteLandingPage(inv core.Invite) string
+	// ListInvites returns a page of the invites of the actor's host that the actor may
+	// see (its own, or every one for a key with Manage), newest first.
+	// It fails with core.ErrInvalid for a bad status, limit or cursor.
+	ListInvites(ctx context.Context, by core.Actor, q core.InviteQuery) (core.InvitePage, error)
+	// Invite returns an invite with its redemptions; core.ErrNotFound for one the actor
+	// may not see.
+	Invite(ctx context.Context, by core.Actor, host, id string) (core.Invite, error)
+	// UpdateInvite changes an invite the actor may see; core.ErrInvalid for a change out
+	// of bounds, core.ErrConflict for one its state refuses.
+	UpdateInvite(ctx context.Context, by core.Actor, host, id string, p core.InvitePatch) (core.Invite, error)
+	// RevokeInvite withdraws an invite the actor may see; revoking twice is no error.
+	RevokeInvite(ctx context.Context, by core.Actor, host, id string) (core.Invite, error)
 }
+
+// AccountChecker tells which accounts exist; plugin.HostAPI is one. With it, an invite
+// for a fixed username that is already an account is refused (409) rather than made
+// to fail at redemption.
+type AccountChecker interface {
+	// AccountExists reports whether the bare JID is a registered account.
+	AccountExists(ctx context.Context, jid string) (bool, error)
+}
+
+// DefaultBasePath is where the API is mounted unless Options.BasePath says otherwise:
+// plugin.PathAPI, mod_invites_api's path.
+const DefaultBasePath = "/invites_api"
 
 // Defaults for the zero fields of Options.
 const (
@@ -88,15 +113,25 @@ type Options struct {
 	// Logger receives one debug line per request (keys redacted), an info line per
 	// invite created, and store failures; nil discards.
 	Logger *slog.Logger
-	// Now returns the current time for the failed-authentication limiter; nil means
-	// time.Now.
+	// Now returns the current time for the failed-authentication limiter and the
+	// statuses of invites; nil means time.Now.
 	Now func() time.Time
+	// BasePath is the path the API is mounted at: creation there, the invite lifecycle
+	// at BasePath/invites and BasePath/invites/ID, and 404 for any other path.
+	// Empty means DefaultBasePath.
+	BasePath string
+	// Accounts, when not nil, says which accounts exist, so that an invite for a fixed
+	// username that is taken is refused. A failed lookup lets the invite be made (the
+	// redemption checks again).
+	Accounts AccountChecker
 }
 
 // Handler serves the invite API; build it with New.
 // It is safe for concurrent use.
 type Handler struct {
 	svc       Service
+	accounts  AccountChecker // may be nil
+	base      string
 	maxBody   int64
 	maxURL    int
 	maxHeader int
@@ -114,12 +149,17 @@ func New(svc Service, opts Options) *Handler {
 	}
 	h := &Handler{
 		svc:       svc,
+		accounts:  opts.Accounts,
+		base:      opts.BasePath,
 		maxBody:   opts.MaxBodyBytes,
 		maxURL:    opts.MaxURLBytes,
 		maxHeader: opts.MaxHeaderBytes,
 		proxies:   append([]netip.Prefix(nil), opts.TrustedProxies...),
 		log:       opts.Logger,
 		now:       opts.Now,
+	}
+	if h.base == "" {
+		h.base = DefaultBasePath
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -152,27 +192,82 @@ func New(svc Service, opts Options) *Handler {
 
 // Header values shared by every response.
 const (
-	allowedMethods = "GET, POST, OPTIONS"
 	allowedHeaders = "Authorization, Content-Type"
 	exposedHeaders = "Location, Retry-After"
 	corsMaxAge     = "7200"
 )
 
+// endpoint is a resource of the API.
+type endpoint int
+
+const (
+	epNone   endpoint = iota // a path the API does not serve: 404
+	epCreate                 // BasePath: create an invite
+	epList                   // BasePath/invites: list invites
+	epInvite                 // BasePath/invites/ID: one invite
+)
+
+// methods lists the methods an endpoint serves, for Allow and CORS.
+func (ep endpoint) methods() string {
+	switch ep {
+	case epList:
+		return "GET, OPTIONS"
+	case epInvite:
+		return "GET, PATCH, DELETE, OPTIONS"
+	}
+	return "GET, POST, OPTIONS"
+}
+
+// allows reports whether the endpoint serves method (OPTIONS aside).
+func (ep endpoint) allows(method string) bool {
+	switch ep {
+	case epCreate:
+		return method == http.MethodGet || method == http.MethodPost
+	case epList:
+		return method == http.MethodGet
+	case epInvite:
+		return method == http.MethodGet || method == http.MethodPatch || method == http.MethodDelete
+	}
+	return false
+}
+
+// route returns the endpoint a request's path names, and the invite ID for epInvite.
+func (h *Handler) route(r *http.Request) (endpoint, string) {
+	if r.URL == nil {
+		return epNone, ""
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, h.base)
+	switch {
+	case !ok:
+		return epNone, ""
+	case rest == "":
+		return epCreate, ""
+	case rest == "/invites":
+		return epList, ""
+	}
+	id, ok := strings.CutPrefix(rest, "/invites/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return epNone, ""
+	}
+	return epInvite, id
+}
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
+	ep, id := h.route(r)
 	hdr := w.Header()
 	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Access-Control-Allow-Methods", allowedMethods)
+	hdr.Set("Access-Control-Allow-Methods", ep.methods())
 	hdr.Set("Access-Control-Allow-Headers", allowedHeaders)
 	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
 	hdr.Set("Access-Control-Max-Age", corsMaxAge)
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 
-	status, err := h.serve(w, r)
+	status, err := h.serve(w, r, ep, id)
 	if err != nil {
-		status = h.writeError(w, r, err)
+		status = h.writeError(w, r, err, ep)
 	}
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		h.log.LogAttrs(r.Context(), slog.LevelDebug, "invites api request",
@@ -184,68 +279,92 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// created is the JSON body of a 201 or 303.
-type created struct {
-	ID          string `json:"id"`
-	Token       string `json:"token"`
-	URI         string `json:"uri"`
-	LandingPage string `json:"landing_page,omitempty"`
-	Host        string `json:"host"`
-	CreatedAt   string `json:"created_at"`
-	ExpiresAt   string `json:"expires_at"`
-}
-
 // serve answers one request; on success it writes the response and returns its
 // status, otherwise it writes nothing and returns an error for writeError.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, error) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ep endpoint, id string) (int, error) {
 	if err := h.checkBounds(r); err != nil {
 		return 0, err
 	}
-	switch r.Method {
-	case http.MethodOptions:
-		w.Header().Set("Allow", allowedMethods)
+	if ep == epNone {
+		return 0, &statusError{status: http.StatusNotFound, detail: "no such endpoint"}
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Allow", ep.methods())
 		w.WriteHeader(http.StatusNoContent)
 		return http.StatusNoContent, nil
-	case http.MethodGet, http.MethodPost:
-	default:
-		return 0, &statusError{status: http.StatusMethodNotAllowed,
-			detail: "method " + strconv.Quote(r.Method) + " not allowed; use GET or POST"}
 	}
+	if !ep.allows(r.Method) {
+		return 0, &statusError{status: http.StatusMethodNotAllowed,
+			detail: "method " + strconv.Quote(r.Method) + " not allowed here; use " + strings.TrimSuffix(ep.methods(), ", OPTIONS")}
+	}
+	switch ep {
+	case epList:
+		return h.list(w, r)
+	case epInvite:
+		switch r.Method {
+		case http.MethodPatch:
+			return h.patch(w, r, id)
+		case http.MethodDelete:
+			return h.revoke(w, r, id)
+		}
+		return h.show(w, r, id)
+	}
+	return h.create(w, r)
+}
 
+// authenticate checks a request's credential, within the failed-authentication budget
+// of its client address, and returns its key and the actor it is.
+func (h *Handler) authenticate(r *http.Request, cred string) (core.Key, core.Actor, error) {
+	ctx := r.Context()
+	addr := h.clientIP(r)
+	budget := addrKey(addr)
+	if h.failed != nil {
+		if wait := h.failed.wait(budget, h.now()); wait > 0 {
+			return core.Key{}, core.Actor{}, &statusError{status: http.StatusTooManyRequests, retryAfter: wait,
+				detail: "too many failed authentications from this address"}
+		}
+	}
+	if cred == "" {
+		return core.Key{}, core.Actor{}, &statusError{status: http.StatusForbidden, detail: "missing API key"}
+	}
+	key, err := h.svc.Authenticate(ctx, cred)
+	if err != nil {
+		if serr := authError(err); serr != nil {
+			if h.failed != nil {
+				h.failed.fail(budget, h.now())
+			}
+			h.log.LogAttrs(ctx, slog.LevelInfo, "invites api authentication failed",
+				slog.String("remote", r.RemoteAddr), slog.String("reason", serr.detail))
+			return core.Key{}, core.Actor{}, serr
+		}
+		return core.Key{}, core.Actor{}, &statusError{status: http.StatusInternalServerError, err: err}
+	}
+	// The audit log records the address, or the network an IPv6 client is limited by.
+	return key, core.KeyActor(key, remoteOf(budget)), nil
+}
+
+// create answers GET and POST on BasePath: it makes an account invite.
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 	p, err := h.readParams(r)
 	if err != nil {
 		return 0, err
 	}
-
 	ctx := r.Context()
-	addr := h.clientAddr(r)
-	if h.failed != nil {
-		if wait := h.failed.wait(addr, h.now()); wait > 0 {
-			return 0, &statusError{status: http.StatusTooManyRequests, retryAfter: wait,
-				detail: "too many failed authentications from this address"}
-		}
-	}
-	if p.credential == "" {
-		return 0, &statusError{status: http.StatusForbidden, detail: "missing API key"}
-	}
-	key, err := h.svc.Authenticate(ctx, p.credential)
+	key, by, err := h.authenticate(r, p.credential)
 	if err != nil {
-		if serr := authError(err); serr != nil {
-			if h.failed != nil {
-				h.failed.fail(addr, h.now())
-			}
-			h.log.LogAttrs(ctx, slog.LevelInfo, "invites api authentication failed",
-				slog.String("remote", r.RemoteAddr), slog.String("reason", serr.detail))
-			return 0, serr
-		}
-		return 0, &statusError{status: http.StatusInternalServerError, err: err}
+		return 0, err
 	}
-
+	if err := h.checkFree(ctx, key.Host, p.username); err != nil {
+		return 0, err
+	}
 	inv, err := h.svc.CreateKeyInvite(ctx, key, core.InviteSpec{
 		Kind:     core.KindAccount,
 		Username: p.username,
 		TTL:      p.ttl,
-		Actor:    core.Actor{Remote: remoteOf(addr)}, // for the audit log
+		MaxUses:  p.maxUses,
+		Note:     p.note,
+		Groups:   p.groups,
+		Actor:    core.Actor{Remote: by.Remote}, // for the audit log
 	})
 	if err != nil {
 		return 0, createError(err)
@@ -263,25 +382,46 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, error) {
 	if p.redirect {
 		status = http.StatusSeeOther
 	}
-	hdr := w.Header()
-	hdr.Set("Location", location)
+	w.Header().Set("Location", location)
 	if !accepts(r.Header, "application/json") {
 		w.WriteHeader(status)
 		return status, nil
 	}
-	body, err := json.Marshal(created{
-		ID:          inv.ID,
-		Token:       inv.Token,
-		URI:         uri,
-		LandingPage: landing,
-		Host:        inv.Host,
-		CreatedAt:   formatTime(inv.CreatedAt),
-		ExpiresAt:   formatTime(inv.ExpiresAt),
-	})
-	if err != nil { // cannot happen with string fields; never leave the client without an answer
+	body := NewInvite(inv, h.now())
+	body.Token, body.URI, body.LandingPage = inv.Token, uri, landing
+	return writeJSON(w, status, body)
+}
+
+// checkFree refuses a fixed username that is already an account of host, when the
+// host can tell; a failed lookup lets the invite be made, since redemption checks
+// again.
+func (h *Handler) checkFree(ctx context.Context, host, username string) error {
+	if username == "" || h.accounts == nil {
+		return nil
+	}
+	name, err := core.NormalizeUsername(username)
+	if err != nil {
+		return nil // the core refuses it with its reason
+	}
+	exists, err := h.accounts.AccountExists(ctx, name+"@"+host)
+	if err != nil {
+		h.log.LogAttrs(ctx, slog.LevelWarn, "cannot tell whether an account exists", slog.Any("err", err))
+		return nil
+	}
+	if exists {
+		return &statusError{status: http.StatusConflict, detail: "the account " + name + "@" + host + " already exists"}
+	}
+	return nil
+}
+
+// writeJSON answers with status and v as a JSON body.
+func writeJSON(w http.ResponseWriter, status int, v any) (int, error) {
+	body, err := json.Marshal(v)
+	if err != nil { // cannot happen with these types; never leave the client without an answer
 		return 0, &statusError{status: http.StatusInternalServerError, err: err}
 	}
 	body = append(body, '\n')
+	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
@@ -343,7 +483,7 @@ func createError(err error) *statusError {
 		return &statusError{status: http.StatusTooManyRequests, retryAfter: time.Second,
 			detail: "this API key's rate limit is exceeded"}
 	case errors.Is(err, core.ErrInvalid):
-		return &statusError{status: http.StatusBadRequest, detail: invalidDetail(err)}
+		return &statusError{status: http.StatusBadRequest, detail: Reason(err)}
 	case errors.Is(err, core.ErrUnknownHost):
 		return &statusError{status: http.StatusForbidden, detail: "this API key's host is not served here"}
 	case errors.Is(err, core.ErrForbidden), errors.Is(err, core.ErrExpired):

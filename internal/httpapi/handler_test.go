@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,15 +30,29 @@ import (
 
 var _ http.Handler = (*httpapi.Handler)(nil)
 
-// invite is the JSON body of a 201 or 303.
+// invite is the JSON body of a 201 or 303, and of an invite shown, changed or listed.
 type invite struct {
-	ID          string `json:"id"`
-	Token       string `json:"token"`
-	URI         string `json:"uri"`
-	LandingPage string `json:"landing_page"`
-	Host        string `json:"host"`
-	CreatedAt   string `json:"created_at"`
-	ExpiresAt   string `json:"expires_at"`
+	ID          string   `json:"id"`
+	Token       string   `json:"token"`
+	URI         string   `json:"uri"`
+	LandingPage string   `json:"landing_page"`
+	Host        string   `json:"host"`
+	CreatedAt   string   `json:"created_at"`
+	ExpiresAt   string   `json:"expires_at"`
+	Kind        string   `json:"kind"`
+	Status      string   `json:"status"`
+	CreatedBy   string   `json:"created_by"`
+	Note        string   `json:"note"`
+	Username    string   `json:"username"`
+	Inviter     string   `json:"inviter"`
+	MaxUses     *int     `json:"max_uses"`
+	Uses        int      `json:"uses"`
+	Groups      []string `json:"groups"`
+	Redemptions *[]struct {
+		JID string `json:"jid"`
+		At  string `json:"at"`
+	} `json:"redemptions"`
+	RevokedAt string `json:"revoked_at"`
 }
 
 // problem is an RFC 9457 body.
@@ -139,10 +154,16 @@ func TestHandler(t *testing.T) {
 	brokenStore := newFixture(t)
 	_ = brokenStore.st.Close()
 
+	withAccounts := base
+	withAccounts.Accounts = accountSet{"romeo@example.com": true}
+	accountsDown := base
+	accountsDown.Accounts = accountSet{"": true}
 	handlers := map[string]http.Handler{
-		"":        httpapi.New(f.svc, base),
-		"proxied": httpapi.New(f.svc, proxied),
-		"broken":  httpapi.New(brokenStore.svc, base),
+		"":             httpapi.New(f.svc, base),
+		"proxied":      httpapi.New(f.svc, proxied),
+		"broken":       httpapi.New(brokenStore.svc, base),
+		"accounts":     httpapi.New(f.svc, withAccounts),
+		"accountsDown": httpapi.New(f.svc, accountsDown),
 	}
 
 	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
@@ -170,6 +191,9 @@ func TestHandler(t *testing.T) {
 		created  bool   // exactly one invite is stored, else none
 		jsonBody bool   // a JSON body (invite or problem) rather than empty or text
 		username string // the stored invite's fixed username
+		maxUses  int    // the stored invite's max_uses, when not 1 (-1 for 0)
+		note     string // the stored invite's note
+		groups   []string
 		ttl      time.Duration
 		detail   string            // part of the error's detail
 		headers  map[string]string // exact values of further response headers
@@ -333,6 +357,48 @@ func TestHandler(t *testing.T) {
 			status: 400, jsonBody: true, detail: "username"},
 		{name: "username too long", target: "/invites_api?key={good}&username=" + strings.Repeat("a", 1100),
 			status: 400, detail: "username"},
+
+		// max_uses, note, group.
+		{name: "max_uses", target: "/invites_api?key={good}&max_uses=5", header: jsonAccept,
+			status: 201, location: xmppPlain, created: true, jsonBody: true, maxUses: 5},
+		{name: "max_uses 0: until it expires", target: "/invites_api?key={good}&max_uses=0",
+			status: 201, location: xmppPlain, created: true, maxUses: -1},
+		{name: "max_uses empty means 1", target: "/invites_api?key={good}&max_uses=",
+			status: 201, location: xmppPlain, created: true},
+		{name: "max_uses negative", target: "/invites_api?key={good}&max_uses=-1",
+			status: 400, detail: "max_uses must be a whole number"},
+		{name: "max_uses too large", target: "/invites_api?key={good}&max_uses=1000001",
+			status: 400, detail: "max_uses must be a whole number"},
+		{name: "max_uses not a number", target: "/invites_api?key={good}&max_uses=two", header: jsonAccept,
+			status: 400, jsonBody: true, detail: "max_uses"},
+		{name: "note", target: "/invites_api?key={good}&note=spring+course", header: jsonAccept,
+			status: 201, location: xmppPlain, created: true, jsonBody: true, note: "spring course"},
+		{name: "note in form", method: "POST", target: "/invites_api", header: form, body: "key={good}&note=caf%C3%A9",
+			status: 201, location: xmppPlain, created: true, note: "café"},
+		{name: "note too long", target: "/invites_api?key={good}&note=" + strings.Repeat("n", core.MaxNoteLen+1),
+			status: 400, detail: "note"},
+		{name: "note with a bidi control", target: "/invites_api?key={good}&note=a%E2%80%AEb",
+			status: 400, detail: "note"},
+		{name: "groups", target: "/invites_api?key={good}&group=team&group=staff", header: jsonAccept,
+			status: 201, location: xmppPlain, created: true, jsonBody: true, groups: []string{"team", "staff"}},
+		{name: "groups in query and form", method: "POST", target: "/invites_api?group=team", header: form, body: "key={good}&group=staff&group=",
+			status: 201, location: xmppPlain, created: true, groups: []string{"team", "staff"}},
+		{name: "group twice", target: "/invites_api?key={good}&group=team&group=team",
+			status: 400, detail: "group"},
+		{name: "too many groups", target: "/invites_api?key={good}" + strings.Repeat("&group=g", core.MaxGroups+1),
+			status: 400, detail: "at most 16 groups"},
+		{name: "all of them with a username, JSON", method: "POST", target: "/invites_api", header: map[string]string{
+			"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+			body:   "key={good}&username=Alice&max_uses=1&note=for+alice&group=team&ttl=2d",
+			status: 201, location: xmppAlice, created: true, jsonBody: true, username: "alice", note: "for alice", groups: []string{"team"}, ttl: 48 * time.Hour},
+
+		// A fixed username that is already an account (issue 16).
+		{name: "username taken", handler: "accounts", target: "/invites_api?key={good}&username=Romeo", header: jsonAccept,
+			status: 409, jsonBody: true, detail: "the account romeo@example.com already exists"},
+		{name: "username free with an account checker", handler: "accounts", target: "/invites_api?key={good}&username=juliet",
+			status: 201, location: "xmpp:juliet@example.com?register;preauth=", created: true, username: "juliet"},
+		{name: "account lookup failing lets the invite be made", handler: "accountsDown", target: "/invites_api?key={good}&username=romeo",
+			status: 201, location: "xmpp:romeo@example.com?register;preauth=", created: true, username: "romeo"},
 
 		// Other parameters and malformed input.
 		{name: "unknown parameter ignored", target: "/invites_api?key={good}&color=blue",
@@ -601,6 +667,16 @@ func TestHandler(t *testing.T) {
 				if inv.Host != k.Host || inv.Kind != core.KindAccount || inv.Username != tc.username {
 					t.Errorf("stored %+v, want host %s, account, username %q", inv, k.Host, tc.username)
 				}
+				wantUses := 1
+				switch {
+				case tc.maxUses > 0:
+					wantUses = tc.maxUses
+				case tc.maxUses < 0:
+					wantUses = 0
+				}
+				if inv.MaxUses != wantUses || inv.Note != tc.note || !slices.Equal(inv.Groups, tc.groups) {
+					t.Errorf("stored max_uses %d, note %q, groups %q; want %d, %q, %q", inv.MaxUses, inv.Note, inv.Groups, wantUses, tc.note, tc.groups)
+				}
 				if tc.ttl != 0 {
 					if d := inv.ExpiresAt.Sub(inv.CreatedAt); d != tc.ttl {
 						t.Errorf("lifetime %s, want %s", d, tc.ttl)
@@ -610,7 +686,10 @@ func TestHandler(t *testing.T) {
 					if got.ID != inv.ID || got.Token != token || got.Host != inv.Host ||
 						got.CreatedAt != inv.CreatedAt.UTC().Truncate(time.Second).Format(time.RFC3339) ||
 						got.ExpiresAt != inv.ExpiresAt.UTC().Truncate(time.Second).Format(time.RFC3339) ||
-						got.URI != f.svc.InviteURI(inv) {
+						got.URI != f.svc.InviteURI(inv) || got.Kind != "account" || got.Status != "pending" ||
+						got.CreatedBy != inv.CreatedBy || got.MaxUses == nil || *got.MaxUses != inv.MaxUses || got.Uses != 0 ||
+						got.Note != inv.Note || got.Username != inv.Username || !slices.Equal(got.Groups, inv.Groups) && len(inv.Groups) > 0 ||
+						got.Groups == nil || got.Redemptions != nil || got.RevokedAt != "" {
 						t.Errorf("body %+v does not describe the stored %+v", got, inv)
 					}
 				}
@@ -633,7 +712,7 @@ func TestHandler(t *testing.T) {
 			// The contract.
 			if !tc.noSpec {
 				resp.Body = io.NopCloser(bytes.NewReader(body))
-				vreq := httptest.NewRequestWithContext(ctx, req.Method, "/invites_api", nil)
+				vreq := httptest.NewRequestWithContext(ctx, req.Method, req.URL.Path, nil)
 				vreq.Header = req.Header
 				if ok, errs := spec.ValidateHttpResponse(vreq, resp); !ok {
 					for _, e := range errs {
@@ -717,4 +796,15 @@ func TestFailedAuthMemoryBound(t *testing.T) {
 	if blocked < 1 || blocked > maxClients {
 		t.Errorf("%d clients blocked, want between 1 and %d", blocked, maxClients)
 	}
+}
+
+// accountSet plays the host's account lookup (plugin.HostAPI.AccountExists): the bare
+// JIDs that exist; holding "" makes every lookup fail.
+type accountSet map[string]bool
+
+func (a accountSet) AccountExists(_ context.Context, jid string) (bool, error) {
+	if a[""] {
+		return false, errors.New("the host does not answer")
+	}
+	return a[jid], nil
 }

@@ -82,12 +82,13 @@ func (l *addrLimiter) shrink(now time.Time) {
 	}
 }
 
-// clientAddr returns the budget a request's failures count against: the client's IPv4
-// address, or the /64 of its IPv6 address, since one host usually holds a whole /64.
-// The client is the connection's peer, unless that peer is a trusted proxy: then it is
-// the right-most address of X-Forwarded-For that is not a trusted proxy.
-// Unparseable addresses all share one budget.
-func (h *Handler) clientAddr(r *http.Request) netip.Prefix {
+// clientIP returns the client's address: the connection's peer, unless that peer is a
+// trusted proxy: then the right-most address of X-Forwarded-For that is not a trusted
+// proxy. An unparseable address gives the invalid Addr.
+// Its failures count against addrKey of it: the IPv4 address, or the /64 of an IPv6
+// address, since one host usually holds a whole /64; unparseable addresses all share
+// one budget.
+func (h *Handler) clientIP(r *http.Request) netip.Addr {
 	addr := parseAddr(r.RemoteAddr)
 	if len(h.proxies) > 0 && h.trusted(addr) {
 		fields := r.Header.Values("X-Forwarded-For")
@@ -106,7 +107,7 @@ func (h *Handler) clientAddr(r *http.Request) netip.Prefix {
 			}
 		}
 	}
-	return addrKey(addr)
+	return addr
 }
 
 // trusted reports whether addr is one of the trusted proxies.

@@ -21,6 +21,9 @@ type params struct {
 	ttl        time.Duration // 0 when none was given
 	username   string        // "" when none was given
 	redirect   bool
+	maxUses    *int     // nil when none was given
+	note       string   // "" when none was given
+	groups     []string // from every group parameter, query then form
 }
 
 // badRequest returns a 400 with a detail for the client.
@@ -61,6 +64,28 @@ func (h *Handler) readParams(r *http.Request) (params, error) {
 			return p, badRequest("username is not a valid XMPP account name")
 		}
 		p.username = v
+	}
+	if v, ok, err := single("max_uses", query, form); err != nil {
+		return p, err
+	} else if ok && v != "" {
+		n, err := parseMaxUses(v)
+		if err != nil {
+			return p, err
+		}
+		p.maxUses = &n
+	}
+	if p.note, _, err = single("note", query, form); err != nil {
+		return p, err
+	}
+	for _, vs := range [][]string{query["group"], form["group"]} {
+		for _, g := range vs {
+			if g != "" {
+				p.groups = append(p.groups, g)
+			}
+		}
+	}
+	if len(p.groups) > core.MaxGroups {
+		return p, badRequest("at most %d groups", core.MaxGroups)
 	}
 	if v, ok, err := single("redirect", query, form); err != nil {
 		return p, err
@@ -173,3 +198,61 @@ func credential(hdr http.Header, query, form url.Values) (string, error) {
 // accepts reports whether the Accept fields of hdr name mediaType with a non-zero
 // quality (see problem.Accepts).
 func accepts(hdr http.Header, mediaType string) bool { return problem.Accepts(hdr, mediaType) }
+
+// parseMaxUses reads max_uses: a whole number from 0 (no limit until the invite
+// expires) to core.MaxMaxUses.
+func parseMaxUses(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > core.MaxMaxUses {
+		return 0, badRequest("max_uses must be a whole number from 0 (no limit until the invite expires) to %d", core.MaxMaxUses)
+	}
+	return n, nil
+}
+
+// listParams are the query parameters of a list, checked for syntax; the core checks
+// their values.
+type listParams struct {
+	credential string
+	status     core.Status
+	limit      int
+	cursor     string
+}
+
+// readListParams reads the credential, status, limit and cursor of a list request.
+func readListParams(r *http.Request) (listParams, error) {
+	var p listParams
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return p, badRequest("malformed query string")
+	}
+	if p.credential, err = credential(r.Header, query, nil); err != nil {
+		return p, err
+	}
+	if v, _, err := single("status", query, nil); err != nil {
+		return p, err
+	} else if p.status, err = core.ParseStatus(v); err != nil {
+		return p, badRequest("status must be pending, used, expired, revoked or all")
+	}
+	if v, ok, err := single("limit", query, nil); err != nil {
+		return p, err
+	} else if ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > core.MaxListLimit {
+			return p, badRequest("limit must be a whole number from 1 to %d", core.MaxListLimit)
+		}
+		p.limit = n
+	}
+	if p.cursor, _, err = single("cursor", query, nil); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// queryCredential reads the credential of a request that takes no other parameter.
+func queryCredential(r *http.Request) (string, error) {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", badRequest("malformed query string")
+	}
+	return credential(r.Header, query, nil)
+}

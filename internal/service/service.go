@@ -135,6 +135,13 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
+	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
+		// In the store too, so that the command line of any node knows these hosts
+		// (issue 16); the data directory's file serves this node's alone.
+		if err := rec.RecordHosts(ctx, normalizedDomains(hc.Domains)); err != nil {
+			s.log.Warn("cannot record the host's domains in the store", "err", err)
+		}
+	}
 	ops, err := newOps(c, hosts, st, s.log)
 	if err != nil {
 		_ = st.Close()
@@ -150,10 +157,14 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if api != nil {
 		accounts = api
 	}
-	cmds, err := commands.New(svc, accounts, adhoc.ServerOptions{
-		Timeout:     time.Duration(c.Commands.SessionTimeout),
-		MaxSessions: c.Commands.MaxSessions,
-		Logger:      s.log.With("component", "commands"),
+	cmds, err := commands.New(svc, accounts, commands.Options{
+		Server: adhoc.ServerOptions{
+			Timeout:     time.Duration(c.Commands.SessionTimeout),
+			MaxSessions: c.Commands.MaxSessions,
+			Logger:      s.log.With("component", "commands"),
+		},
+		AllowUserInvites: c.AllowUserInvites,
+		UserQuota:        c.UserQuota.Core(),
 	})
 	if err != nil {
 		_ = st.Close()
@@ -165,7 +176,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		return plugin.Manifest{}, err
 	}
 	s.ops = ops
-	mux, routes := s.routes(svc, c, rate, pg)
+	mux, routes := s.routes(svc, c, rate, pg, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
@@ -187,23 +198,38 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	return plugin.Manifest{Routes: routes}, nil
 }
 
+// normalizedDomains returns the valid domains of ds in canonical form.
+func normalizedDomains(ds []string) []string {
+	var out []string
+	for _, d := range ds {
+		if n, err := core.NormalizeDomain(d); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
-// the host to route (the Manifest); pg is the built-in page, nil when no host has it.
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler) (http.Handler, []string) {
+// the host to route (the Manifest); pg is the built-in page, nil when no host has it;
+// accounts, when not nil, tells the HTTP API which accounts exist.
+func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []string) {
 	mux := http.NewServeMux()
 	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
-	api := httpapi.New(s.ops.countAuth(svc), httpapi.Options{
+	opts := httpapi.Options{
 		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
 		FailedAuthRate: rate,
 		TrustedProxies: c.HTTP.Proxies(),
 		Logger:         s.log.With("component", "http"),
-	})
-	// The invite API: creation at the root. Its lifecycle endpoints (/invites_api/
-	// invites…) go below it, in httpapi; until they do, nothing is there.
+		BasePath:       plugin.PathAPI,
+	}
+	if accounts != nil {
+		opts.Accounts = accounts
+	}
+	api := httpapi.New(s.ops.countAuth(svc), opts)
+	// The invite API: creation at the root, the lifecycle below it (/invites_api/
+	// invites…); httpapi answers 404 for any other path below it.
 	mux.Handle(plugin.PathAPI, api)
-	mux.HandleFunc(plugin.PathAPI+"/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.Details{Status: http.StatusNotFound, Detail: "no such endpoint"})
-	})
+	mux.Handle(plugin.PathAPI+"/", api)
 	routes := []string{plugin.PathAPI, plugin.PathAPI + "/"}
 	// The built-in landing page and web registration, when a host has landing_page =
 	// "builtin" (page.go). plugin.PathMetrics is served here too but never listed:

@@ -97,6 +97,16 @@ func TestServiceConfig(t *testing.T) {
 	if err != nil || !slices.Contains(known, "example.com") {
 		t.Errorf("known domains = %v, %v", known, err)
 	}
+	// The store records them too, for the command line of any node (issue 16).
+	st, err := store.Open(ctx, filepath.Join(dir, "sub", config.StoreFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded, err := st.(core.HostRecorder).RecordedHosts(ctx)
+	_ = st.Close()
+	if err != nil || !slices.Equal(recorded, []string{"example.com"}) {
+		t.Errorf("hosts recorded in the store = %v, %v", recorded, err)
+	}
 	if err := s.Health(ctx); err != nil {
 		t.Errorf("Health = %v", err)
 	}
@@ -144,8 +154,21 @@ func TestService(t *testing.T) {
 		t.Fatalf("body %q: %v", w.Body, err)
 	}
 
-	// Other paths: below the API, nothing yet; elsewhere, nothing of ours.
-	for _, path := range []string{"/invites_api/invites", "/elsewhere"} {
+	// A fixed username that is an account already: the host says so (issue 16).
+	r = httptest.NewRequestWithContext(ctx, "GET", "/invites_api?username=Romeo&key="+cred, nil)
+	w = httptest.NewRecorder()
+	if err := s.ServeHTTP(ctx, w, r); err != nil || w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "romeo@example.com already exists") {
+		t.Errorf("GET for an existing account = %d %s, %v", w.Code, w.Body, err)
+	}
+
+	// The lifecycle below the API: the invite is listed.
+	w = httptest.NewRecorder()
+	if err := s.ServeHTTP(ctx, w, httptest.NewRequestWithContext(ctx, "GET", "/invites_api/invites?key="+cred, nil)); err != nil ||
+		w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"username":"alice"`) {
+		t.Errorf("GET /invites_api/invites = %d %s, %v", w.Code, w.Body, err)
+	}
+	// Other paths: below the API, nothing else; elsewhere, nothing of ours.
+	for _, path := range []string{"/invites_api/keys", "/elsewhere"} {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequestWithContext(ctx, "GET", path+"?key="+cred, nil)
 		if err := s.ServeHTTP(ctx, w, r); err != nil || w.Code != http.StatusNotFound {
@@ -235,14 +258,14 @@ func TestService(t *testing.T) {
 	}
 }
 
-// fakeHost stands in for the XMPP server's callbacks: alice@example.com is the one
+// fakeHost stands in for the XMPP server's callbacks: romeo@example.com is the one
 // account.
 type fakeHost struct{}
 
 var _ plugin.HostAPI = fakeHost{}
 
 func (fakeHost) AccountExists(_ context.Context, jid string) (bool, error) {
-	return jid == "alice@example.com", nil
+	return jid == "romeo@example.com", nil
 }
 
 func (fakeHost) Register(context.Context, plugin.Registration) (string, error) {

@@ -20,6 +20,10 @@ Scenarios:
                                   USER makes a contact invite; NEWUSER registers with
                                   it (XEP-0445 pre-auth + XEP-0077); both rosters are
                                   read; NEWUSER sends USER a message
+  invites USER PASSWORD NOTE      USER makes an account invite noted NOTE, reads
+                                  "List invites" from its single-item form, revokes
+                                  the invite by submitting its option's label (as
+                                  Gajim does), and lists the revoked invites
 """
 
 import asyncio
@@ -77,36 +81,46 @@ class Client(slixmpp.ClientXMPP):
         await asyncio.wait_for(self.ready, TIMEOUT)
 
 
-def fill(form, mode, label_prefix=None):
-    """Returns the values to submit for a form: required text fields get a value,
-    a list-multi of keys gets the option whose label starts with label_prefix
-    (submitted by label) or the first interop key (submitted by value)."""
+def fill(form, mode, label_prefix=None, user=None):
+    """Returns the values to submit for a form, as a person accepting what is offered
+    would: a list of invites or keys gets the option whose label starts with
+    label_prefix (submitted by label, as Gajim does) or the one made by this run
+    ("interop-" + mode, submitted by value); a field that has a value keeps it; the
+    name and the note get "interop-" + mode; a required username is the user's own;
+    other required text fields get "x"."""
     values = {}
+    mine = "interop-" + mode
     for var, field in form["fields"].items():
         ftype = field["type"]
         if ftype in ("fixed", "hidden") or not var:
             if ftype == "hidden":
                 values[var] = field["value"]
             continue
-        if ftype == "list-multi":
+        if ftype in ("list-multi", "list-single") and field["options"]:
             chosen = []
             for opt in field["options"]:
                 if label_prefix is not None:
                     if opt["label"].startswith(label_prefix):
                         chosen = [opt["label"]]
                         break
-                elif opt["label"].startswith("interop-" + mode):
+                elif mine in opt["label"]:
                     chosen = [opt["value"]]
                     break
-            values[var] = chosen
-        elif var == "name":
-            values[var] = "interop-" + mode
+            if not chosen and ftype == "list-single":
+                chosen = [field["value"] or field["options"][0]["value"]]
+            values[var] = chosen if ftype == "list-multi" else chosen[0]
+        elif field["value"] not in (None, "", []):
+            values[var] = field["value"]
+        elif var in ("name", "note"):
+            values[var] = mine
+        elif var == "username" and field["required"] and user:
+            values[var] = user
         elif field["required"]:
             values[var] = "x"
     return values
 
 
-async def run_command(c, node, mode, label_prefix=None):
+async def run_command(c, node, mode, label_prefix=None, user=None):
     """Runs node through all its stages; mode is the action used to submit each
     form ("next" or "complete"; complete falls back to next on earlier stages).
     Returns what happened."""
@@ -135,7 +149,7 @@ async def run_command(c, node, mode, label_prefix=None):
                 "value": f.get_value(),
                 "options": [{"label": o["label"], "value": o["value"]} for o in f["options"]],
             }
-        values = fill({"fields": fields}, mode, label_prefix)
+        values = fill({"fields": fields}, mode, label_prefix, user)
         run["sent"].append(values)
         submit = c["xep_0004"].make_form(ftype="submit")
         for var, v in values.items():
@@ -153,13 +167,15 @@ async def commands(port, user, password):
     c = Client("%s@%s" % (user, DOMAIN), password, port)
     await c.start()
     out = {"commands": await list_commands(c), "runs": []}
-    # slixmpp hands the items over as a set: run them in an order where a key is
-    # created before keys#delete picks it.
-    first = ["urn:xmpp-invites:keys#create", "urn:xmpp-invites:keys#list", "urn:xmpp-invites:keys#delete"]
+    # slixmpp hands the items over as a set: run them in an order where a key or an
+    # invite is created before the commands that pick it.
+    first = ["urn:xmpp-invites:keys#create", "urn:xmpp-invites:keys#list", "urn:xmpp-invites:keys#delete",
+             "urn:xmpp:invite#create-account", "urn:xmpp:invite#invite", "urn:xmpp-invites:invites#list",
+             "urn:xmpp-invites:invites#change", "urn:xmpp-invites:invites#revoke"]
     nodes = [n for n in first if n in out["commands"]] + sorted(n for n in out["commands"] if n not in first)
     for mode in ("next", "complete"):
         for node in nodes:
-            out["runs"].append(await run_command(c, node, mode))
+            out["runs"].append(await run_command(c, node, mode, user=user))
     c.disconnect()
     return out
 
@@ -186,6 +202,25 @@ async def whitespace(port, user, password):
     await c["xep_0199"].send_ping(DOMAIN, timeout=TIMEOUT)
     out = {"jid": str(c.boundjid), "commands": await list_commands(c)}
     out["run"] = await run_command(c, "urn:xmpp:invite#invite", "next")
+    c.disconnect()
+    return out
+
+
+async def invites(port, user, password, note):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    await c.start()
+    out = {"create": await run_command(c, "urn:xmpp:invite#create-account", "label", user=user)}
+    # The note of the invite made just now is "interop-label" (fill's rule); NOTE is the
+    # label prefix the revocation submits.
+    out["list"] = await run_command(c, "urn:xmpp-invites:invites#list", "complete", user=user)
+    out["revoke"] = await run_command(c, "urn:xmpp-invites:invites#revoke", "complete", label_prefix=note, user=user)
+    listed = await c["xep_0050"].send_command(DOMAIN, "urn:xmpp-invites:invites#list", action="execute", timeout=TIMEOUT)
+    form = c["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="status", value="Revoked", ftype="list-single")  # a label, as Gajim submits
+    resp = await c["xep_0050"].send_command(DOMAIN, "urn:xmpp-invites:invites#list", action="next",
+                                            sessionid=listed["command"]["sessionid"], payload=form, timeout=TIMEOUT)
+    fields = resp["command"]["form"].get_fields() if resp["command"].xml.find("{jabber:x:data}x") is not None else {}
+    out["revoked"] = {var: f.get_value() for var, f in fields.items()}
     c.disconnect()
     return out
 
@@ -265,6 +300,7 @@ SCENARIOS = {
     "delete-label": (delete_label, 3),
     "whitespace": (whitespace, 2),
     "invite": (invite, 4),
+    "invites": (invites, 3),
 }
 
 

@@ -122,6 +122,14 @@ func migrations() []string {
 		CREATE INDEX deliveries_at ON {s}.deliveries (at);
 		CREATE INDEX deliveries_host ON {s}.deliveries (host, at);
 		COMMENT ON TABLE {s}.deliveries IS 'invites: each attempt to deliver an outbox event to a webhook; times are Unix nanoseconds, durations nanoseconds';`,
+
+		// 4: the domains the XMPP servers gave the plugin, so that the command line of
+		// any node, reading only the store, knows them (issue 16).
+		`CREATE TABLE {s}.hosts (
+			domain      text COLLATE "C" PRIMARY KEY,
+			recorded_at bigint NOT NULL
+		);
+		COMMENT ON TABLE {s}.hosts IS 'invites: domains served with this store; times are Unix nanoseconds';`,
 	}
 }
 

@@ -141,10 +141,10 @@ func TestSchemaChoice(t *testing.T) {
 		var n int
 		err := s.Pool().QueryRow(testCtx(t),
 			`SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN
-				('keys', 'invites', 'rate_limits', 'schema_version', 'redemptions', 'outbox', 'deliveries')`,
+				('keys', 'invites', 'rate_limits', 'schema_version', 'redemptions', 'outbox', 'deliveries', 'hosts')`,
 			tc.want).Scan(&n)
-		if err != nil || n != 7 {
-			t.Errorf("%d: %d tables in %s (%v), want 7", i, n, tc.want, err)
+		if err != nil || n != 8 {
+			t.Errorf("%d: %d tables in %s (%v), want 8", i, n, tc.want, err)
 		}
 	}
 }
@@ -192,8 +192,8 @@ func TestMigrationsConcurrent(t *testing.T) {
 		}
 		versions = append(versions, v)
 	}
-	if rows.Err() != nil || fmt.Sprint(versions) != "[1 2 3]" {
-		t.Fatalf("schema_version rows %v (%v), want [1 2 3]", versions, rows.Err())
+	if rows.Err() != nil || fmt.Sprint(versions) != "[1 2 3 4]" {
+		t.Fatalf("schema_version rows %v (%v), want [1 2 3 4]", versions, rows.Err())
 	}
 }
 

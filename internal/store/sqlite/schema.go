@@ -131,6 +131,13 @@ func migrations() []string {
 		) WITHOUT ROWID;
 		CREATE INDEX deliveries_at ON deliveries (at);
 		CREATE INDEX deliveries_host ON deliveries (host, at);`,
+
+		// 4: the domains the XMPP servers gave the plugin, so that a command line that
+		// reads only the store knows them (issue 16).
+		`CREATE TABLE hosts (
+			domain      TEXT NOT NULL PRIMARY KEY,
+			recorded_at INTEGER NOT NULL
+		) WITHOUT ROWID;`,
 	}
 }
 

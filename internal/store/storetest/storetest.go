@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"ConcurrentDuplicateCreates", testConcurrentDuplicates},
 		{"CanceledContext", testCanceled},
 		{"RateLimiter", testRateLimiter},
+		{"RecordHosts", testRecordHosts},
 		{"ServiceMaxUses", testServiceMaxUses},
 		{"ServiceRefusals", testServiceRefusals},
 		{"ServiceRecordsAndRetention", testServiceRetention},
@@ -1067,5 +1068,31 @@ func testRateLimiter(t *testing.T, s core.Store) {
 				t.Errorf("rate %v step %d: got %#v, want %#v", rate, si, got, wl)
 			}
 		}
+	}
+}
+
+// testRecordHosts: a store that records served domains keeps each once, sorted, and
+// hands them to another connection (the command line's).
+func testRecordHosts(t *testing.T, s core.Store) {
+	r, ok := s.(core.HostRecorder)
+	if !ok {
+		t.Skip("the store does not record hosts")
+	}
+	c := ctx(t)
+	if got, err := r.RecordedHosts(c); err != nil || len(got) != 0 {
+		t.Fatalf("fresh store: %v %v, want none", got, err)
+	}
+	if err := r.RecordHosts(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RecordHosts(c, []string{"b.example", "a.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RecordHosts(c, []string{"a.example", "c.example"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.RecordedHosts(c)
+	if err != nil || !slices.Equal(got, []string{"a.example", "b.example", "c.example"}) {
+		t.Fatalf("recorded %v %v, want a, b and c once each, sorted", got, err)
 	}
 }

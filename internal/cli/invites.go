@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/httpapi"
+)
+
+// errInviteNotFound is what "invites show|revoke" say of an unknown invite.
+var errInviteNotFound = errors.New("invite not found")
+
+// runInvites runs "invites create|list|show|update|revoke".
+func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
+	if len(p.pos) < 2 {
+		return usagef("invites: want create, list, show, update or revoke")
+	}
+	var err error
+	switch p.pos[1] {
+	case "create", "list":
+		err = checkVerb(p, 1, 1, "HOST")
+	case "show", "revoke", "update":
+		err = checkVerb(p, 2, 2, "HOST ID")
+	default:
+		return usagef("invites: unknown verb %q: use create, list, show, update or revoke", p.pos[1])
+	}
+	if err != nil {
+		return err
+	}
+	var spec core.InviteSpec
+	var status core.Status
+	var change core.InvitePatch
+	switch p.pos[1] {
+	case "update":
+		if change, err = invitePatch(p, time.Now()); err != nil {
+			return err
+		}
+	case "create":
+		if spec, err = inviteSpec(p); err != nil {
+			return err
+		}
+	case "list":
+		if v, ok := p.value("status"); ok {
+			if status, err = core.ParseStatus(v); err != nil {
+				return usagef("--status: use pending, used, expired, revoked or all")
+			}
+		}
+	}
+
+	s, err := open(ctx, p.g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	host, err := s.host(p.pos[2])
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	switch p.pos[1] {
+	case "create":
+		spec.Host = host
+		inv, err := s.svc.CreateInvite(ctx, spec)
+		if err != nil {
+			return err
+		}
+		if p.has("json") {
+			body := httpapi.NewInvite(inv, now)
+			body.Token, body.URI, body.LandingPage = inv.Token, s.svc.InviteURI(inv), s.svc.InviteLandingPage(inv)
+			return writeJSON(stdout, body)
+		}
+		fmt.Fprintln(stdout, s.svc.InviteLocation(inv))
+	case "list":
+		invs, err := listAll(ctx, s.svc, host, status)
+		if err != nil {
+			return err
+		}
+		if p.has("json") {
+			out := make([]httpapi.Invite, len(invs))
+			for i, inv := range invs {
+				out[i] = httpapi.NewInvite(inv, now)
+			}
+			return writeJSON(stdout, out)
+		}
+		for _, inv := range invs {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\n", inv.ID, inv.Kind, inv.Status(now),
+				inv.Uses, maxUses(inv.MaxUses), stamp(inv.ExpiresAt, "-"), inv.CreatedBy, inv.Note)
+		}
+	case "show":
+		inv, err := s.svc.Invite(ctx, cliActor, host, p.pos[3])
+		if errors.Is(err, core.ErrNotFound) {
+			return errInviteNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if p.has("json") {
+			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
+		}
+		return showInvite(stdout, inv, now)
+	case "update":
+		inv, err := s.svc.UpdateInvite(ctx, cliActor, host, p.pos[3], change)
+		if errors.Is(err, core.ErrNotFound) {
+			return errInviteNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if p.has("json") {
+			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
+		}
+	case "revoke":
+		_, err := s.svc.RevokeInvite(ctx, cliActor, host, p.pos[3])
+		if errors.Is(err, core.ErrNotFound) {
+			return errInviteNotFound
+		}
+		return err
+	}
+	return nil
+}
+
+// inviteSpec reads the options of "invites create"; invalid values are usage errors.
+func inviteSpec(p parsed) (core.InviteSpec, error) {
+	spec := core.InviteSpec{Kind: core.KindAccount, Actor: cliActor, Groups: p.opts["group"]}
+	spec.Note, _ = p.value("note")
+	var err error
+	if v, ok := p.value("ttl"); ok {
+		if spec.TTL, err = core.ParseDuration(v); err != nil {
+			return spec, usagef("--ttl: %v", err)
+		}
+	}
+	if v, ok := p.value("max-uses"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > core.MaxMaxUses {
+			return spec, usagef("--max-uses: a whole number of accounts, 0 for any number until the invite expires, at most %d", core.MaxMaxUses)
+		}
+		spec.MaxUses = &n
+	}
+	spec.Username, _ = p.value("username")
+	if user, ok := p.value("reset"); ok {
+		switch {
+		case p.has("username"):
+			return spec, usagef("--reset names the account already: leave out --username")
+		case p.has("max-uses"), p.has("group"):
+			return spec, usagef("a reset invite is used once by its account: leave out --max-uses and --group")
+		case user == "":
+			return spec, usagef("--reset: name the account whose password the invite resets")
+		}
+		spec.Kind, spec.Username = core.KindReset, user
+	}
+	return spec, nil
+}
+
+// invitePatch reads the options of "invites update": --expires (an RFC 3339 time, or
+// a duration from now), --max-uses and --note ("" removes it).
+func invitePatch(p parsed, now time.Time) (core.InvitePatch, error) {
+	var change core.InvitePatch
+	if v, ok := p.value("expires"); ok {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d, derr := core.ParseDuration(v)
+			if derr != nil {
+				return change, usagef("--expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d")
+			}
+			t = now.Add(d)
+		}
+		change.ExpiresAt = &t
+	}
+	if v, ok := p.value("max-uses"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > core.MaxMaxUses {
+			return change, usagef("--max-uses: a whole number of accounts, 0 for any number until the invite expires, at most %d", core.MaxMaxUses)
+		}
+		change.MaxUses = &n
+	}
+	if v, ok := p.value("note"); ok {
+		change.Note = &v
+	}
+	if change == (core.InvitePatch{}) {
+		return change, usagef("invites update: say what to change: --expires, --max-uses or --note")
+	}
+	return change, nil
+}
+
+// listAll reads every page of a host's invites, newest first.
+func listAll(ctx context.Context, svc *core.Service, host string, status core.Status) ([]core.Invite, error) {
+	var out []core.Invite
+	cursor := ""
+	for {
+		page, err := svc.ListInvites(ctx, cliActor, core.InviteQuery{Host: host, Status: status, Limit: core.MaxListLimit, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Invites...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// maxUses writes max_uses for the list: 0 is no limit.
+func maxUses(n int) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
+}
+
+// showInvite prints an invite for people, a field a line.
+func showInvite(w io.Writer, inv core.Invite, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	line("id", inv.ID)
+	line("kind", string(inv.Kind))
+	line("host", inv.Host)
+	line("status", string(inv.Status(now)))
+	line("created", stamp(inv.CreatedAt, ""))
+	line("created by", inv.CreatedBy)
+	line("expires", stamp(inv.ExpiresAt, ""))
+	line("revoked", stamp(inv.RevokedAt, ""))
+	line("username", inv.Username)
+	if inv.Inviter != "" {
+		line("inviter", inv.Inviter+"@"+inv.Host)
+	}
+	line("note", inv.Note)
+	line("groups", strings.Join(inv.Groups, ", "))
+	line("uses", fmt.Sprintf("%d of %s", inv.Uses, maxUses(inv.MaxUses)))
+	for i, u := range inv.Redemptions {
+		k := ""
+		if i == 0 {
+			k = "used by"
+		}
+		fmt.Fprintf(tw, "%s\t%s at %s\n", k, u.JID, stamp(u.At, ""))
+	}
+	return tw.Flush()
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

@@ -1,0 +1,525 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/core"
+)
+
+// This file holds the invite lifecycle commands (list, revoke, reset invites) and the
+// creation fields they share with create-account.
+
+// revokeChoices bounds the pending invites the revoke form offers, newest first.
+const revokeChoices = 100
+
+// boolean reads a boolean field: absent or empty is false; "1" and "true" are true,
+// "0" and "false" false (XEP-0004 §3.3).
+func boolean(f *adhoc.Form, v string) (bool, error) {
+	s, err := single(f, v)
+	if err != nil {
+		return false, err
+	}
+	switch strings.ToLower(s) {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: v + ": use true or false"}
+}
+
+// creationFields reads the optional fields an invite is created with (ttl, max-uses,
+// note, groups) into spec; a malformed one is not-acceptable, naming the field.
+func creationFields(f *adhoc.Form, spec *core.InviteSpec) error {
+	ttl, err := single(f, "ttl")
+	if err != nil {
+		return err
+	}
+	if ttl != "" {
+		if spec.TTL, err = core.ParseDuration(ttl); err != nil {
+			return notAcceptable("ttl", err)
+		}
+	}
+	maxUses, err := single(f, "max-uses")
+	if err != nil {
+		return err
+	}
+	if maxUses != "" {
+		n, err := strconv.Atoi(maxUses)
+		if err != nil || n < 0 || n > core.MaxMaxUses {
+			return &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+				Text: fmt.Sprintf("max-uses: write a whole number of accounts, from 1 to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+		}
+		spec.MaxUses = &n
+	}
+	// The note keeps its spaces inside; only the ends are trimmed.
+	if spec.Note, err = single(f, "note"); err != nil {
+		return err
+	}
+	if fl, ok := f.Field("groups"); ok {
+		for _, g := range fl.Values {
+			if g = strings.TrimSpace(g); g != "" {
+				spec.Groups = append(spec.Groups, g)
+			}
+		}
+	}
+	return nil
+}
+
+// manages reports whether the requester sees every invite of the host (an
+// administrator) rather than the invites it made.
+func manages(call adhoc.Call) bool { return call.Role.AtLeast(adhoc.RoleAdmin) }
+
+// statusOptions are the choices of the list's status field; the value "" of "all" is
+// written as "all", which core.ParseStatus reads as any status.
+var statusOptions = []adhoc.Option{
+	{Label: "All", Value: "all"},
+	{Label: "Pending", Value: string(core.StatusPending)},
+	{Label: "Used", Value: string(core.StatusUsed)},
+	{Label: "Expired", Value: string(core.StatusExpired)},
+	{Label: "Revoked", Value: string(core.StatusRevoked)},
+}
+
+func (c *cmds) listInvitesForm(_ context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+	which := "the invites you made"
+	if manages(call) {
+		which = "every invite of " + call.Host
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "List invites",
+		Instructions: []string{"Lists " + which + ", newest first, with who used them."},
+		Fields: []adhoc.Field{{Var: "status", Type: adhoc.FieldListSingle, Label: "Show",
+			Values: []string{"all"}, Options: statusOptions}},
+	}, nil
+}
+
+// parseStatus reads the status choice: an option's value or, from clients that submit
+// labels (Gajim), its label.
+func parseStatus(s string) (core.Status, error) {
+	for _, o := range statusOptions {
+		if strings.EqualFold(s, o.Label) {
+			s = o.Value
+		}
+	}
+	st, err := core.ParseStatus(strings.ToLower(s))
+	if err != nil {
+		return "", notAcceptable("status", err)
+	}
+	return st, nil
+}
+
+// listColumnsInvites are the columns of the invite list: var and label.
+var listColumnsInvites = [...][2]string{
+	{"id", "ID"}, {"kind", "Kind"}, {"status", "Status"}, {"uses", "Uses"}, {"max-uses", "Max uses"},
+	{"created", "Created"}, {"expires", "Expires"}, {"created-by", "Created by"}, {"username", "Username"},
+	{"note", "Note"}, {"groups", "Groups"}, {"used-by", "Used by"},
+}
+
+// listInvites answers with a single-item result form, as listKeys does (no XEP-0004
+// table, which profanity and poezio show as a title only and Gajim fails on): a
+// text-multi field "invites" with a line per invite for people, and a text-multi field
+// per column with one value per invite, in the same order, for programs.
+// It shows the newest page of invites (core.DefaultListLimit), with the accounts that
+// used each.
+func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	s, err := single(submitted(forms, 0), "status")
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	st, err := parseStatus(s)
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	by := actor(call, manages(call))
+	page, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st})
+	if err != nil {
+		return adhoc.Result{}, notAcceptable("", err)
+	}
+	what := "invites"
+	if st != "" {
+		what = string(st) + " invites"
+	}
+	if len(page.Invites) == 0 {
+		whose := "of " + call.Host
+		if !manages(call) {
+			whose = "made by you"
+		}
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no " + what + " " + whose + "."}}}, nil
+	}
+	now := c.now()
+	lines := adhoc.Field{Var: "invites", Type: adhoc.FieldTextMulti, Label: "Invites"}
+	cols := make([]adhoc.Field, len(listColumnsInvites))
+	for i, col := range listColumnsInvites {
+		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
+	}
+	for _, inv := range page.Invites {
+		if inv.Uses > 0 {
+			// Lists leave the redemptions out; a page is small enough to read them.
+			full, err := c.svc.Invite(ctx, by, call.Host, inv.ID)
+			if err == nil {
+				inv = full
+			} else if !errors.Is(err, core.ErrNotFound) {
+				return adhoc.Result{}, err
+			}
+		}
+		var usedBy []string
+		for _, u := range inv.Redemptions {
+			usedBy = append(usedBy, u.JID)
+		}
+		status := inv.Status(now)
+		row := [len(listColumnsInvites)]string{
+			inv.ID, string(inv.Kind), string(status), strconv.Itoa(inv.Uses), maxUsesText(inv.MaxUses),
+			formatTime(inv.CreatedAt), formatTime(inv.ExpiresAt), inv.CreatedBy, inv.Username,
+			inv.Note, strings.Join(inv.Groups, ", "), strings.Join(usedBy, ", "),
+		}
+		for i, v := range row {
+			cols[i].Values = append(cols[i].Values, v)
+		}
+		line := fmt.Sprintf("%s: %s, %s, %d of %s uses, expires %s, by %s", inv.ID, kindText(inv), status,
+			inv.Uses, maxUsesText(inv.MaxUses), row[6], inv.CreatedBy)
+		if inv.Note != "" {
+			line += ", note: " + inv.Note
+		}
+		if len(inv.Groups) > 0 {
+			line += ", groups: " + row[10]
+		}
+		if len(usedBy) > 0 {
+			line += ", used by " + row[11]
+		}
+		lines.Values = append(lines.Values, line)
+	}
+	noun := what
+	if len(page.Invites) == 1 {
+		noun = strings.TrimSuffix(what, "s")
+	}
+	instr := []string{fmt.Sprintf("%d %s, newest first.", len(page.Invites), noun)}
+	if page.NextCursor != "" {
+		instr = []string{fmt.Sprintf("The %d newest %s; there are more (the HTTP API and the command line list them all).", len(page.Invites), what)}
+	}
+	return adhoc.Result{Form: &adhoc.Form{
+		Type:         adhoc.FormResult,
+		Title:        "Invites",
+		Instructions: instr,
+		Fields:       append([]adhoc.Field{lines}, cols...),
+	}}, nil
+}
+
+// maxUsesText writes max_uses for people: 0 means no limit.
+func maxUsesText(n int) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
+}
+
+// kindText names an invite's kind for people: "account invite for juliet", "contact
+// invite of romeo", "reset invite for juliet".
+func kindText(inv core.Invite) string {
+	s := string(inv.Kind) + " invite"
+	switch {
+	case inv.Kind == core.KindContact && inv.Inviter != "":
+		s += " of " + inv.Inviter
+	case inv.Username != "":
+		s += " for " + inv.Username
+	}
+	return s
+}
+
+// inviteLabel names a pending invite in the revoke form, uniquely: its note (when it
+// has one), its kind and expiry, and its ID in parentheses at the end, so that a
+// submitted label (Gajim submits labels) gives the ID back.
+func inviteLabel(inv core.Invite) string {
+	s := kindText(inv) + ", expires " + inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	if inv.Note != "" {
+		s = inv.Note + " — " + s
+	}
+	return s + " (" + inv.ID + ")"
+}
+
+// choiceID returns the invite ID a submitted choice names: the option's value (the
+// ID) or its label (ending in "(ID)"); "" when it names none.
+func choiceID(v string) string {
+	if core.ValidID(v) {
+		return v
+	}
+	if rest, ok := strings.CutSuffix(v, ")"); ok {
+		if i := strings.LastIndexByte(rest, '('); i >= 0 && core.ValidID(rest[i+1:]) {
+			return rest[i+1:]
+		}
+	}
+	return ""
+}
+
+func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+	page, err := c.svc.ListInvites(ctx, actor(call, manages(call)),
+		core.InviteQuery{Host: call.Host, Status: core.StatusPending, Limit: revokeChoices})
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Invites) == 0 {
+		return nil, nil
+	}
+	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true}
+	for _, inv := range page.Invites {
+		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv), Value: inv.ID})
+	}
+	instr := "Pending invites, newest first. A revoked invite stops working at once; its record stays."
+	if page.NextCursor != "" {
+		instr = fmt.Sprintf("The %d newest pending invites. A revoked invite stops working at once; its record stays.", len(page.Invites))
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Revoke invites",
+		Instructions: []string{instr},
+		Fields:       []adhoc.Field{fl},
+	}, nil
+}
+
+func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	if len(forms) == 0 {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no pending invites to revoke."}}}, nil
+	}
+	fl, _ := forms[0].Field("invites")
+	if len(fl.Values) == 0 {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: select at least one invite"}
+	}
+	by := actor(call, manages(call))
+	// Check every choice before revoking anything: a choice this requester may not see
+	// is "no such invite", as if it did not exist.
+	var chosen []core.Invite
+	seen := make(map[string]bool, len(fl.Values))
+	for _, v := range fl.Values {
+		id := choiceID(strings.TrimSpace(v))
+		inv, err := c.svc.Invite(ctx, by, call.Host, id)
+		if errors.Is(err, core.ErrNotFound) || id == "" {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: no such invite " + strconv.Quote(truncate(v, 64))}
+		}
+		if err != nil {
+			return adhoc.Result{}, err
+		}
+		if !seen[inv.ID] {
+			seen[inv.ID] = true
+			chosen = append(chosen, inv)
+		}
+	}
+	var revoked []string
+	var res adhoc.Result
+	for _, inv := range chosen {
+		if _, err := c.svc.RevokeInvite(ctx, by, call.Host, inv.ID); err != nil {
+			if len(revoked) == 0 {
+				return adhoc.Result{}, fmt.Errorf("revoking invite %s: %w", inv.ID, err)
+			}
+			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Revoking " + inv.ID + " failed; the invites after it were not revoked."})
+			break
+		}
+		revoked = append(revoked, inviteLabel(inv))
+	}
+	noun := "invites"
+	if len(revoked) == 1 {
+		noun = "invite"
+	}
+	res.Notes = append([]adhoc.Note{{Type: adhoc.NoteInfo,
+		Text: fmt.Sprintf("Revoked %d %s: %s.", len(revoked), noun, strings.Join(revoked, "; "))}}, res.Notes...)
+	return res, nil
+}
+
+func (c *cmds) resetInviteForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Create password reset invite",
+		Instructions: []string{"The invite lets whoever holds it set a new password for an existing account, once. Give it only to the account's owner."},
+		Fields: []adhoc.Field{
+			text("username", "Username", "The account whose password the invite resets.", true),
+			text("ttl", "Valid for", "Such as 1d or 2h; empty: the host's default.", false),
+			text("note", "Note", "Optional: why, for whoever lists invites later.", false),
+		},
+	}, nil
+}
+
+func (c *cmds) resetInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	f := submitted(forms, 0)
+	username, err := single(f, "username")
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	if username == "" {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account to reset is required"}
+	}
+	name, err := core.NormalizeUsername(username)
+	if err != nil {
+		return adhoc.Result{}, notAcceptable("username", err)
+	}
+	if c.accounts != nil {
+		// A failed lookup lets the invite be made: redemption needs the account anyway.
+		if exists, err := c.accounts.AccountExists(ctx, name+"@"+call.Host); err == nil && !exists {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: there is no account " + name + "@" + call.Host}
+		}
+	}
+	spec := core.InviteSpec{Host: call.Host, Kind: core.KindReset, Username: name, Actor: actor(call, true)}
+	if err := creationFields(f, &spec); err != nil {
+		return adhoc.Result{}, err
+	}
+	inv, err := c.svc.CreateInvite(ctx, spec)
+	if err != nil {
+		return adhoc.Result{}, notAcceptable("", err)
+	}
+	res := c.invitation(inv)
+	res.Form.Title = "Password reset invite created"
+	res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteWarn,
+		Text: "Whoever holds this invite can set a new password for " + name + "@" + call.Host + ": give it only to its owner."})
+	return res, nil
+}
+
+// changeInviteChoice is the first stage of "Change an invite": which one, among the
+// invites the requester may see that are not revoked (newest first).
+func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+	by := actor(call, manages(call))
+	fl := adhoc.Field{Var: "invite", Type: adhoc.FieldListSingle, Label: "Invite to change", Required: true}
+	for _, st := range []core.Status{core.StatusPending, core.StatusUsed, core.StatusExpired} {
+		page, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st, Limit: revokeChoices})
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range page.Invites {
+			label := inviteLabel(inv)
+			if st != core.StatusPending {
+				label = string(st) + ": " + label
+			}
+			fl.Options = append(fl.Options, adhoc.Option{Label: label, Value: inv.ID})
+		}
+	}
+	if len(fl.Options) == 0 {
+		return nil, nil
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Change an invite",
+		Instructions: []string{"Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."},
+		Fields:       []adhoc.Field{fl},
+	}, nil
+}
+
+// chosenInvite reads the invite chosen at the first stage; one the requester may not
+// see is "no such invite".
+func (c *cmds) chosenInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (core.Invite, error) {
+	v, err := single(submitted(forms, 0), "invite")
+	if err != nil {
+		return core.Invite{}, err
+	}
+	id := choiceID(v)
+	inv, err := c.svc.Invite(ctx, actor(call, manages(call)), call.Host, id)
+	if errors.Is(err, core.ErrNotFound) || id == "" {
+		return core.Invite{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invite: no such invite " + strconv.Quote(truncate(v, 64))}
+	}
+	if err != nil {
+		return core.Invite{}, err
+	}
+	if !inv.RevokedAt.IsZero() {
+		return core.Invite{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invite: " + inv.ID + " was revoked and cannot change any more"}
+	}
+	return inv, nil
+}
+
+// changeInviteForm is the second stage: the invite's expiry, max_uses and note, filled
+// in with their values.
+func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
+	if len(forms) == 0 {
+		return nil, nil // nothing to choose: completes with a note
+	}
+	inv, err := c.chosenInvite(ctx, call, forms)
+	if err != nil {
+		return nil, err
+	}
+	expires := text("expires", "Expires", "A time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d.", true)
+	expires.Values = []string{formatTime(inv.ExpiresAt)}
+	maxUses := text("max-uses", "Accounts it can make", fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses), true)
+	maxUses.Values = []string{strconv.Itoa(inv.MaxUses)}
+	note := text("note", "Note", "Empty removes it.", false)
+	if inv.Note != "" {
+		note.Values = []string{inv.Note}
+	}
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        "Change " + kindText(inv) + " (" + inv.ID + ")",
+		Instructions: []string{fmt.Sprintf("Status %s, %d of %s uses.", inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses))},
+		Fields:       []adhoc.Field{expires, maxUses, note},
+	}, nil
+}
+
+// changeInvite applies what the second stage changed.
+func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+	if len(forms) == 0 {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invites to change."}}}, nil
+	}
+	inv, err := c.chosenInvite(ctx, call, forms)
+	if err != nil {
+		return adhoc.Result{}, err
+	}
+	f := submitted(forms, 1)
+	var change core.InvitePatch
+	if v, err := single(f, "expires"); err != nil {
+		return adhoc.Result{}, err
+	} else if v != "" && v != formatTime(inv.ExpiresAt) {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d, derr := core.ParseDuration(v)
+			if derr != nil {
+				return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
+			}
+			t = c.now().Add(d)
+		}
+		change.ExpiresAt = &t
+	}
+	if v, err := single(f, "max-uses"); err != nil {
+		return adhoc.Result{}, err
+	} else if v != "" && v != strconv.Itoa(inv.MaxUses) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > core.MaxMaxUses {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+		}
+		change.MaxUses = &n
+	}
+	if fl, ok := f.Field("note"); ok {
+		v, err := single(f, "note")
+		if err != nil {
+			return adhoc.Result{}, err
+		}
+		if v != inv.Note && (len(fl.Values) > 0 || inv.Note != "") {
+			change.Note = &v
+		}
+	}
+	if change == (core.InvitePatch{}) {
+		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "Nothing changed."}}}, nil
+	}
+	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
+	switch {
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
+	case err != nil:
+		return adhoc.Result{}, err
+	}
+	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s.",
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), formatTime(inv.ExpiresAt))}}}, nil
+}
+
+// reasonOf returns the reason a core refusal gives, without what was being done
+// ("changing invite: …"): the innermost error that is not a bare sentinel.
+func reasonOf(err error) string {
+	e := err
+	for {
+		u := errors.Unwrap(e)
+		if u == nil || u == core.ErrInvalid || u == core.ErrConflict || u == core.ErrNotFound || u == core.ErrForbidden {
+			break
+		}
+		e = u
+	}
+	return strings.Replace(e.Error(), core.ErrInvalid.Error()+": ", "", 1)
+}

@@ -1,0 +1,396 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/commands"
+	"github.com/xmpp-invites/invites/internal/core"
+)
+
+// inviteRows reads the invite list: a single-item result form with a text-multi
+// "invites" line per invite and a text-multi field per column, one value per invite.
+func inviteRows(t testing.TB, f *adhoc.Form) []map[string]string {
+	t.Helper()
+	if f == nil {
+		return nil
+	}
+	if f.Type != adhoc.FormResult || len(f.Reported) != 0 || len(f.Items) != 0 {
+		t.Fatalf("not a single-item result form: %+v", f)
+	}
+	var vars []string
+	for _, fl := range f.Fields {
+		if fl.Type != adhoc.FieldTextMulti {
+			t.Fatalf("field %s is %s, want text-multi", fl.Var, fl.Type)
+		}
+		vars = append(vars, fl.Var)
+	}
+	if got := strings.Join(vars, " "); got != "invites id kind status uses max-uses created expires created-by username note groups used-by" {
+		t.Fatalf("fields %q", got)
+	}
+	rows := make([]map[string]string, len(f.Fields[0].Values))
+	for i, line := range f.Fields[0].Values {
+		rows[i] = map[string]string{"line": line}
+	}
+	for _, fl := range f.Fields[1:] {
+		if len(fl.Values) != len(rows) {
+			t.Fatalf("column %s has %d values for %d invites", fl.Var, len(fl.Values), len(rows))
+		}
+		for i, v := range fl.Values {
+			rows[i][fl.Var] = v
+		}
+	}
+	return rows
+}
+
+// list runs "List invites" as who with a status choice ("" submits nothing).
+func (e *env) list(t testing.TB, who, status string) []map[string]string {
+	t.Helper()
+	form := submit()
+	if status != "" {
+		form = submit("status", status)
+	}
+	resp, err := e.run(t, who, commands.NodeListInvites, form)
+	if err != nil || resp.Status != adhoc.StatusCompleted {
+		t.Fatalf("list invites as %s: %+v %v", who, resp, err)
+	}
+	return inviteRows(t, resp.Form)
+}
+
+// TestCreateAccountFields: create-account takes a lifetime, max-uses, a note and
+// groups, and they reach the invite; malformed ones are refused with the field named.
+func TestCreateAccountFields(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, fl := range start.Form.Fields {
+		vars = append(vars, fl.Var+":"+string(fl.Type))
+	}
+	if got := strings.Join(vars, " "); got != "username:text-single ttl:text-single max-uses:text-single note:text-single groups:text-multi" {
+		t.Fatalf("form fields %q", got)
+	}
+	for i, tc := range []struct {
+		form *adhoc.Form
+		text string
+	}{
+		0: {submit("max-uses", "two"), "max-uses: "},
+		1: {submit("max-uses", "-1"), "max-uses: "},
+		2: {submit("ttl", "forever"), "ttl: "},
+		3: {submit("ttl", "100d"), "longer than the maximum of 90 days"},
+		4: {submit("note", strings.Repeat("n", core.MaxNoteLen+1)), "note"},
+		5: {submit("note", "bidi \u202e"), "note"},
+		6: {submit("groups", "  "), ""}, // blank lines are no group: accepted below
+	} {
+		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
+		if tc.text == "" {
+			continue
+		}
+		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%d: %v, want not-acceptable about %q", i, err, tc.text)
+		}
+	}
+	form := submit("ttl", "2d", "max-uses", "3", "note", "  spring course  ")
+	form.Fields = append(form.Fields, adhoc.Field{Var: "groups", Values: []string{"team", " ", "course 2025 "}})
+	start, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: form})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := e.svc.CheckInvite(ctx, host, tokenOf(t, field(resp.Form, "uri")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.MaxUses != 3 || inv.Note != "spring course" || !slices.Equal(inv.Groups, []string{"team", "course 2025"}) ||
+		inv.ExpiresAt.Sub(inv.CreatedAt) != 48*time.Hour {
+		t.Fatalf("invite %+v", inv)
+	}
+	// max-uses 0: any number until it expires.
+	resp, err = e.run(t, admin, commands.NodeCreateAccount, submit("max-uses", "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := e.svc.CheckInvite(ctx, host, tokenOf(t, field(resp.Form, "uri"))); err != nil || inv.MaxUses != 0 {
+		t.Fatalf("max-uses 0: %+v %v", inv, err)
+	}
+}
+
+// TestListAndRevokeInvites: administrators list and revoke every invite of their host,
+// users only the contact invites they made; a choice another user's invite is "no such
+// invite"; labels are accepted as choices (Gajim); the list shows who used an invite.
+func TestListAndRevokeInvites(t *testing.T) {
+	e := newEnvWith(t, commands.Options{AllowUserInvites: true})
+	ctx := context.Background()
+	const carol = "carol@example.com/tablet"
+
+	// An account invite for two by the admin, used twice; a contact invite each by bob
+	// and carol; a key's invite.
+	resp, err := e.run(t, admin, commands.NodeCreateAccount, submit("max-uses", "2", "note", "team"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamTok := tokenOf(t, field(resp.Form, "uri"))
+	for _, name := range []string{"ann", "ben"} {
+		if _, err := e.svc.Redeem(ctx, core.Redemption{Host: host, Token: teamTok, Username: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bobResp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobID := core.TokenID(tokenOf(t, field(bobResp.Form, "uri")))
+	carolResp, err := e.exec(t, host, carol, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carolID := core.TokenID(tokenOf(t, field(carolResp.Form, "uri")))
+	k, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: "portal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The admin sees all four, newest first; the used one with both accounts.
+	rows := e.list(t, admin, "")
+	if len(rows) != 4 || rows[0]["created-by"] != "api/token/"+k.ID || rows[1]["id"] != carolID || rows[2]["id"] != bobID {
+		t.Fatalf("admin's list: %v", rows)
+	}
+	team := rows[3]
+	if team["status"] != "used" || team["uses"] != "2" || team["max-uses"] != "2" || team["note"] != "team" ||
+		team["used-by"] != "ann@example.com, ben@example.com" || team["created-by"] != "xmpp:admin@example.com" ||
+		!strings.Contains(team["line"], "used by ann@example.com, ben@example.com") {
+		t.Errorf("the used invite: %v", team)
+	}
+	// Status filters, by value or by label.
+	if rows := e.list(t, admin, "used"); len(rows) != 1 || rows[0]["note"] != "team" {
+		t.Errorf("used: %v", rows)
+	}
+	if rows := e.list(t, admin, "Pending"); len(rows) != 3 {
+		t.Errorf("Pending: %v", rows)
+	}
+	if _, err := e.run(t, admin, commands.NodeListInvites, submit("status", "lost")); cond(err) != adhoc.CondNotAcceptable {
+		t.Errorf("unknown status: %v", err)
+	}
+
+	// Bob sees his own only.
+	if rows := e.list(t, bob, ""); len(rows) != 1 || rows[0]["id"] != bobID || rows[0]["kind"] != "contact" {
+		t.Fatalf("bob's list: %v", rows)
+	}
+	// Bob's revoke form offers his pending invite only; carol's is no such invite to him.
+	start, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := start.Form.Field("invites")
+	if fl.Type != adhoc.FieldListMulti || len(fl.Options) != 1 || fl.Options[0].Value != bobID ||
+		!strings.HasSuffix(fl.Options[0].Label, "("+bobID+")") {
+		t.Fatalf("bob's revoke form: %+v", fl)
+	}
+	_, err = e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("invites", carolID)})
+	if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "no such invite") {
+		t.Fatalf("bob revoking carol's invite: %v", err)
+	}
+	if _, err := e.svc.CheckInvite(ctx, host, tokenOf(t, field(carolResp.Form, "uri"))); err != nil {
+		t.Fatalf("carol's invite after bob's try: %v", err)
+	}
+	// By label, as Gajim submits it; the session lived on after the refusal.
+	done, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invites", fl.Options[0].Label)})
+	if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: contact invite of bob") {
+		t.Fatalf("bob revoking by label: %+v %v", done, err)
+	}
+	if _, err := e.svc.CheckInvite(ctx, host, tokenOf(t, field(bobResp.Form, "uri"))); !errors.Is(err, core.ErrRevoked) {
+		t.Fatalf("bob's invite after revocation: %v", err)
+	}
+	if rows := e.list(t, bob, "revoked"); len(rows) != 1 || rows[0]["status"] != "revoked" {
+		t.Errorf("bob's revoked list: %v", rows)
+	}
+	// Nothing left for bob to revoke: the command completes at once with a note.
+	if resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites}); err != nil || resp.Status != adhoc.StatusCompleted ||
+		len(resp.Notes) != 1 || !strings.Contains(resp.Notes[0].Text, "no pending invites") {
+		t.Fatalf("bob with nothing to revoke: %+v %v", resp, err)
+	}
+
+	// The admin revokes carol's and the key's at once.
+	start, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeRevokeInvites})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ = start.Form.Field("invites")
+	if len(fl.Options) != 2 {
+		t.Fatalf("admin's revoke form: %+v", fl)
+	}
+	done, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "invites", Values: []string{fl.Options[0].Value, fl.Options[1].Label, fl.Options[0].Value}}}}})
+	if err != nil || len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 2 invites: ") {
+		t.Fatalf("admin revoking two: %+v %v", done, err)
+	}
+	if rows := e.list(t, admin, "pending"); rows != nil {
+		t.Errorf("pending after revoking all: %v", rows)
+	}
+	// An empty choice and nonsense are refused.
+	for i, form := range []*adhoc.Form{submit(), submit("invites", "(AAAA)")} {
+		start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete}); err != nil {
+			t.Fatal(err)
+		}
+		start, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeRevokeInvites})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: form}); cond(err) != adhoc.CondNotAcceptable {
+			t.Errorf("%d: %v, want not-acceptable", i, err)
+		}
+	}
+}
+
+// TestResetInvite: an administrator makes a password reset invite for an existing
+// account; for an unknown account the form is refused; users cannot run it.
+func TestResetInvite(t *testing.T) {
+	e := newEnv(t)
+	e.auth.accounts = map[string]bool{"juliet@example.com": true}
+	ctx := context.Background()
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeResetInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl, ok := start.Form.Field("username"); !ok || !fl.Required {
+		t.Fatalf("form %+v", start.Form)
+	}
+	for i, tc := range []struct {
+		form *adhoc.Form
+		text string
+	}{
+		0: {submit(), "required"},
+		1: {submit("username", "romeo"), "there is no account romeo@example.com"},
+		2: {submit("username", "a b"), "username: "},
+		3: {submit("username", "juliet", "ttl", "soon"), "ttl: "},
+	} {
+		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeResetInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
+		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%d: %v, want not-acceptable about %q", i, err, tc.text)
+		}
+	}
+	done, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeResetInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("username", "Juliet", "ttl", "1d", "note", "lost phone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := field(done.Form, "uri")
+	tok := tokenOf(t, uri)
+	if uri != "xmpp:juliet@example.com?register;preauth="+tok || len(done.Notes) != 1 || done.Notes[0].Type != adhoc.NoteWarn {
+		t.Fatalf("result %+v", done)
+	}
+	inv, err := e.svc.CheckInvite(ctx, host, tok)
+	if err != nil || inv.Kind != core.KindReset || inv.Username != "juliet" || inv.Note != "lost phone" || inv.MaxUses != 1 ||
+		inv.ExpiresAt.Sub(inv.CreatedAt) != 24*time.Hour {
+		t.Fatalf("invite %+v %v", inv, err)
+	}
+	// It resets juliet's password, and registers nothing.
+	if _, err := e.svc.Redeem(ctx, core.Redemption{Host: host, Token: tok, Username: "juliet", Purpose: core.PurposeRegister}); err == nil {
+		t.Fatal("a reset invite registered an account")
+	}
+	if _, err := e.svc.Redeem(ctx, core.Redemption{Host: host, Token: tok, Username: "juliet", Purpose: core.PurposeReset}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChangeInvite: "Change an invite" shows the chosen invite's expiry, max_uses and
+// note, applies what changed, refuses what the invite's state refuses, and offers a
+// user only the invites the user made.
+func TestChangeInvite(t *testing.T) {
+	e := newEnvWith(t, commands.Options{AllowUserInvites: true})
+	ctx := context.Background()
+	two := 2
+	adminInv, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: host, MaxUses: &two, Note: "course",
+		Actor: core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ann", "ben"} {
+		if _, err := e.svc.Redeem(ctx, core.Redemption{Host: host, Token: adminInv.Token, Username: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bobResp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobID := core.TokenID(tokenOf(t, field(bobResp.Form, "uri")))
+
+	// Bob is offered his invite only.
+	start, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl, _ := start.Form.Field("invite"); len(fl.Options) != 1 || fl.Options[0].Value != bobID {
+		t.Fatalf("bob's choices: %+v", fl)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
+		Form: submit("invite", adminInv.ID)}); cond(err) != adhoc.CondNotAcceptable {
+		t.Fatalf("bob choosing the admin's invite: %v", err)
+	}
+
+	// The admin: the used invite, by label; the second stage shows its values.
+	start, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := start.Form.Field("invite")
+	var label string
+	for _, o := range fl.Options {
+		if o.Value == adminInv.ID {
+			label = o.Label
+		}
+	}
+	if len(fl.Options) != 2 || !strings.HasPrefix(label, "used: course — ") {
+		t.Fatalf("the admin's choices: %+v", fl)
+	}
+	second, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
+		Form: submit("invite", label)})
+	if err != nil || second.Status != adhoc.StatusExecuting {
+		t.Fatalf("second stage: %+v %v", second, err)
+	}
+	if field(second.Form, "max-uses") != "2" || field(second.Form, "note") != "course" || field(second.Form, "expires") == "" {
+		t.Fatalf("second stage form: %+v", second.Form)
+	}
+	// Below the uses: refused, the session lives on.
+	_, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("expires", field(second.Form, "expires"), "max-uses", "1", "note", "course")})
+	if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "below the 2 uses") || strings.Contains(err.Error(), "changing invite") {
+		t.Fatalf("max-uses below the uses: %v", err)
+	}
+	done, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
+		Form: submit("expires", "2d", "max-uses", "3", "note", "")})
+	if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || !strings.Contains(done.Notes[0].Text, "pending, 2 of 3 uses") {
+		t.Fatalf("change: %+v %v", done, err)
+	}
+	inv, err := e.svc.Invite(ctx, core.Actor{Kind: core.ActorCLI, Manage: true}, host, adminInv.ID)
+	if err != nil || inv.MaxUses != 3 || inv.Note != "" || inv.ExpiresAt.Sub(time.Now()) < 47*time.Hour || inv.ExpiresAt.Sub(time.Now()) > 49*time.Hour {
+		t.Fatalf("after the change: %+v %v", inv, err)
+	}
+	// Submitting the values as shown changes nothing.
+	start, _ = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite})
+	second, _ = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", adminInv.ID)})
+	done, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("expires", field(second.Form, "expires"), "max-uses", field(second.Form, "max-uses"))})
+	if err != nil || len(done.Notes) != 1 || done.Notes[0].Text != "Nothing changed." {
+		t.Fatalf("unchanged: %+v %v", done, err)
+	}
+}
