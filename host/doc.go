@@ -29,8 +29,9 @@
 // Retry-After saying when the next start is tried, commands fail with
 // service-unavailable and the other calls with plugin.ErrUnavailable. Close lets calls
 // in flight finish (up to Config.ShutdownTimeout) and shuts the plugin down cleanly.
-// go-plugin's unix socket lives in Config.SocketDir, where Load removes the sockets
-// that killed plugins left.
+// go-plugin's unix sockets live in a directory of each Load's own inside
+// Config.SocketDir: what killed plugins leave there is removed at the next start, what
+// hosts that are gone left at the next Load, and Close removes the directory.
 //
 // # Logging
 //

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,39 +216,51 @@ func testTruncatedBody(t *testing.T, bin string) {
 	}
 }
 
-// testStaleSockets checks that go-plugin's sockets live in Config.SocketDir and that
-// Load removes those nobody listens on (a SIGKILLed plugin's), keeping live ones.
+// testStaleSockets checks that go-plugin's sockets live in a directory of the Load's
+// own inside Config.SocketDir; that Load removes the directories of hosts that are gone
+// and never touches another live host's, even a socket nobody listens on yet (a plugin
+// between bind and listen); that a restart removes the killed plugin's socket; and that
+// Close removes the directory.
 func testStaleSockets(t *testing.T, bin string) {
 	dir := t.TempDir()
-	// A socket nobody listens on any more, as a SIGKILL leaves it, and a live one.
-	stale, err := net.Listen("unix", filepath.Join(dir, "plugin111"))
-	if err != nil {
+	// A socket nobody listens on, as a SIGKILL leaves it, in the directory of a host
+	// process that is gone (no PID is that large).
+	deadHost := filepath.Join(dir, "host-999999999-x")
+	if err := os.Mkdir(deadHost, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stale.(*net.UnixListener).SetUnlinkOnClose(false)
-	_ = stale.Close()
-	live, err := net.Listen("unix", filepath.Join(dir, "plugin222"))
-	if err != nil {
+	unlistened := func(path string) {
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		_ = l.Close()
+	}
+	unlistened(filepath.Join(deadHost, "plugin111"))
+	// Another live host's directory (this process's PID), with a socket that refuses
+	// connections, as one does between a starting plugin's bind and listen.
+	liveHost := filepath.Join(dir, fmt.Sprintf("host-%d-other", os.Getpid()))
+	if err := os.Mkdir(liveHost, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	defer live.Close()
+	unlistened(filepath.Join(liveHost, "plugin222"))
 
-	dataDir := t.TempDir()
-	p, _ := load(t, bin, dataDir, func(c *host.Config) { c.SocketDir = dir })
-	if _, err := os.Stat(filepath.Join(dir, "plugin111")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale socket kept: %v", err)
+	p, _ := load(t, bin, t.TempDir(), func(c *host.Config) { c.SocketDir = dir })
+	if _, err := os.Stat(deadHost); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a gone host's directory kept: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "plugin222")); err != nil {
-		t.Errorf("live socket removed: %v", err)
+	if _, err := os.Stat(filepath.Join(liveHost, "plugin222")); err != nil {
+		t.Errorf("a live host's socket removed: %v", err)
 	}
-	ours := func() []string {
-		m, _ := filepath.Glob(filepath.Join(dir, "plugin*"))
-		return m
+	own := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("host-%d-*", os.Getpid()), "plugin*"))
+		return slices.DeleteFunc(m, func(s string) bool { return strings.HasPrefix(s, liveHost) })
 	}
-	if len(ours()) != 2 {
-		t.Fatalf("sockets in the directory: %v, want the live one and the plugin's", ours())
+	if got := own(); len(got) != 1 {
+		t.Fatalf("the plugin's sockets: %v, want one", got)
 	}
-	// SIGKILL leaves the plugin's socket behind; the next Load removes it.
+	// SIGKILL leaves the plugin's socket behind; the restart removes it.
 	pid := p.PID()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -255,14 +268,15 @@ func testStaleSockets(t *testing.T, bin string) {
 	if !waitFor(10*time.Second, func() bool { n := p.PID(); return n != 0 && n != pid }) {
 		t.Fatal("not restarted")
 	}
-	if n := len(ours()); n != 3 {
-		t.Logf("after SIGKILL: %v", ours())
+	if got := own(); len(got) != 1 {
+		t.Errorf("after the restart: %v, want the new plugin's socket only", got)
 	}
-	q, _ := load(t, bin, t.TempDir(), func(c *host.Config) { c.SocketDir = dir })
-	_ = q
-	// Left: the live listener, the two running plugins' sockets.
-	if got := ours(); len(got) != 3 {
-		t.Errorf("after a new Load: %v, want 3 sockets", got)
+	ownDir := filepath.Dir(own()[0])
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ownDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Close left the socket directory: %v", err)
 	}
 }
 

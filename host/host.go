@@ -57,7 +57,9 @@ type Config struct {
 	// its level, with logger=invites-plugin); nil discards both.
 	Logger *slog.Logger
 	// SocketDir is the directory for go-plugin's unix sockets, created 0700 if
-	// missing; sockets in it that no live plugin listens on are removed at Load.
+	// missing. Each Load keeps its plugins' sockets in a directory of its own inside
+	// it (host-PID-…), removed by Close; Load removes what hosts that are gone left
+	// there, and each start the sockets of this Load's killed plugins.
 	// Default: invites-plugin-UID in os.TempDir().
 	SocketDir string
 	// HealthInterval is how often a running plugin's health is checked.
@@ -155,6 +157,7 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 // It is safe for concurrent use.
 type Plugin struct {
 	cfg       Config
+	socketDir string // this Load's own directory inside cfg.SocketDir
 	log       *slog.Logger
 	api       plugin.HostAPI
 	manifest  plugin.Manifest // of the first start
@@ -201,15 +204,17 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin binary: %w", err)
 	}
 	cfg.PluginPath = path
-	if err := prepareSocketDir(ctx, cfg.SocketDir, cfg.Logger); err != nil {
+	socketDir, err := prepareSocketDir(cfg.SocketDir, cfg.Logger)
+	if err != nil {
 		return nil, err
 	}
 	p := &Plugin{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		api:  cfg.API,
-		kick: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		cfg:       cfg,
+		socketDir: socketDir,
+		log:       cfg.Logger,
+		api:       cfg.API,
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
 	}
 	if p.api == nil {
 		p.api = defaultAPI{}
@@ -220,6 +225,7 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	inst, m, err := p.start(ctx)
 	if err != nil {
 		p.cancel()
+		_ = os.RemoveAll(socketDir)
 		return nil, err
 	}
 	p.cur, p.manifest = inst, m
@@ -233,6 +239,9 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
+	if n := removeStaleSockets(ctx, p.socketDir); n > 0 {
+		p.log.Info("removed the sockets of killed plugins", "dir", p.socketDir, "count", n)
+	}
 	cmd := exec.Command(p.cfg.PluginPath)
 	// The plugin need not write lines the host would drop; go-plugin adds the host's
 	// environment after this. go-plugin's listener goes in our socket directory: the
@@ -240,7 +249,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) 
 	// go-plugin itself sets only for a RunnerFunc.
 	cmd.Env = []string{
 		transport.EnvLogLevel + "=" + leastLevel(p.log).String(),
-		goplugin.EnvUnixSocketDir + "=" + p.cfg.SocketDir,
+		goplugin.EnvUnixSocketDir + "=" + p.socketDir,
 	}
 	data, err := transport.NewDataPath(cmd, transport.DataOptions{
 		MaxBodyBytes:     p.cfg.MaxBodyBytes,
@@ -258,7 +267,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) 
 		AllowedProtocols:    []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:            true,
 		GRPCBrokerMultiplex: true,
-		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: p.cfg.SocketDir},
+		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: p.socketDir},
 		StartTimeout:        p.cfg.StartTimeout,
 		Logger:              newHCLogAdapter(p.log),
 	})
@@ -508,6 +517,7 @@ func (p *Plugin) Close() error {
 	p.closeOnce.Do(func() {
 		p.cancel()
 		<-p.done
+		defer os.RemoveAll(p.socketDir)
 		p.mu.Lock()
 		inst := p.cur
 		p.cur = nil

@@ -9,39 +9,94 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// prepareSocketDir makes dir, go-plugin's socket directory, if missing (0700), checks
-// that it is a directory of ours that others cannot write, and removes the sockets in it
-// that nobody listens on: those of plugins that were killed (a SIGKILL leaves them).
-// Sockets of live plugins, of this host or another, stay.
-func prepareSocketDir(ctx context.Context, dir string, log *slog.Logger) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("socket directory: %w", err)
+// socketDirPrefix starts the name of each Load's own socket directory inside
+// Config.SocketDir: "host-PID-RANDOM".
+const socketDirPrefix = "host-"
+
+// prepareSocketDir makes base, the directory for go-plugin's sockets, if missing (0700),
+// checks that it is ours and that others cannot write it, removes what hosts that are
+// gone left in it, and returns a new directory of this Load's own inside it.
+//
+// Each Load gets a directory of its own, named after its process, so that no host
+// ever looks at another live host's sockets: a socket just bound by a plugin that is
+// starting (not listening yet) looks exactly like a dead one, and removing it would cut
+// that plugin off. Directories of processes that no longer exist are removed whole.
+func prepareSocketDir(base string, log *slog.Logger) (string, error) {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", fmt.Errorf("socket directory: %w", err)
 	}
-	fi, err := os.Lstat(dir)
+	fi, err := os.Lstat(base)
 	if err != nil {
-		return fmt.Errorf("socket directory: %w", err)
+		return "", fmt.Errorf("socket directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("socket directory %s is not a directory", dir)
+		return "", fmt.Errorf("socket directory %s is not a directory", base)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("socket directory %s belongs to another user", dir)
+		return "", fmt.Errorf("socket directory %s belongs to another user", base)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("socket directory %s is writable by others", dir)
+		return "", fmt.Errorf("socket directory %s is writable by others", base)
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := os.ReadDir(base)
 	if err != nil {
-		return fmt.Errorf("socket directory: %w", err)
+		return "", fmt.Errorf("socket directory: %w", err)
 	}
 	removed := 0
 	for _, e := range entries {
-		if e.Type()&fs.ModeSocket == 0 || !strings.HasPrefix(e.Name(), "plugin") {
+		pid, ok := socketDirPID(e)
+		if !ok || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(base, e.Name())); err == nil {
+			removed++
+		}
+	}
+	if removed > 0 {
+		log.Info("removed the plugin sockets of hosts that are gone", "dir", base, "count", removed)
+	}
+	own, err := os.MkdirTemp(base, socketDirPrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return "", fmt.Errorf("socket directory: %w", err)
+	}
+	return own, nil
+}
+
+// socketDirPID returns the process that owns a host socket directory.
+func socketDirPID(e fs.DirEntry) (int, bool) {
+	if !e.IsDir() || !strings.HasPrefix(e.Name(), socketDirPrefix) {
+		return 0, false
+	}
+	digits, _, _ := strings.Cut(strings.TrimPrefix(e.Name(), socketDirPrefix), "-")
+	pid, err := strconv.Atoi(digits)
+	return pid, err == nil && pid > 0
+}
+
+// processAlive reports whether a process with that ID exists (of any user: a process
+// that cannot be signalled exists too).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// removeStaleSockets removes the sockets in this Load's own directory that nobody
+// listens on: those of its plugins that were killed (a SIGKILL leaves them).
+// Only the Plugin's supervision starts plugins here, one at a time, so no socket in
+// it belongs to a plugin still starting.
+func removeStaleSockets(ctx context.Context, dir string) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, e := range entries {
+		if e.Type()&fs.ModeSocket == 0 {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -53,15 +108,12 @@ func prepareSocketDir(ctx context.Context, dir string, log *slog.Logger) error {
 			_ = c.Close()
 			continue // a live plugin
 		}
-		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, syscall.ECONNREFUSED) {
 			continue // cannot tell: leave it
 		}
 		if err := os.Remove(path); err == nil {
 			removed++
 		}
 	}
-	if removed > 0 {
-		log.Info("removed stale plugin sockets", "dir", dir, "count", removed)
-	}
-	return nil
+	return removed
 }
