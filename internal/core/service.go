@@ -396,7 +396,8 @@ func (s *Service) DeleteKey(ctx context.Context, by Actor, host, id string) erro
 // Authenticate checks a credential "ID/SECRET" and returns its key.
 // It fails with an error matching ErrInvalid for a malformed credential, ErrForbidden
 // for an unknown ID or a wrong secret (the same work either way, compared in constant
-// time), and ErrExpired for an expired key; a store failure is returned as is.
+// time; an unknown ID's error also matches ErrUnknownKey), and ErrExpired for an
+// expired key; a store failure is returned as is.
 // A success is counted in the key's bookkeeping.
 //
 // Successful authentications are remembered (see Options.KeyCacheTTL) when the store
@@ -426,6 +427,9 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (Key, err
 		return Key{}, fmt.Errorf("looking up key: %w", err)
 	}
 	if subtle.ConstantTimeCompare(got, want) != 1 || err != nil {
+		if err != nil {
+			return Key{}, ErrUnknownKey
+		}
 		return Key{}, ErrForbidden
 	}
 	if k.Expired(now) {

@@ -72,12 +72,15 @@ type Options struct {
 	// Zero or less means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 	// FailedAuthRate is how many failed authentications one client address may make
-	// (N per Period, refilled steadily) before its requests get 429.
+	// (N per Period, refilled steadily) before its requests get 429; a failure naming
+	// an existing key also counts against that key's own budget (the same rate) from
+	// that address, and a key whose budget there is not spent keeps working.
 	// The zero Rate means DefaultFailedAuthCount per DefaultFailedAuthPeriod; a
 	// negative N turns the limit off.
 	FailedAuthRate core.Rate
-	// MaxClients bounds how many client addresses the failed-authentication limiter
-	// remembers; past it, the least useful entries are forgotten.
+	// MaxClients bounds how many client addresses, and how many (address, key) pairs,
+	// the failed-authentication limiter remembers; past it, the entries closest to a
+	// full budget are forgotten.
 	// Zero or less means DefaultMaxClients.
 	MaxClients int
 	// TrustedProxies are the addresses of reverse proxies whose X-Forwarded-For is
@@ -101,7 +104,7 @@ type Handler struct {
 	maxURL    int
 	maxHeader int
 	proxies   []netip.Prefix
-	failed    *addrLimiter // nil when the limit is off
+	failed    *authLimiter // nil when the limit is off
 	log       *slog.Logger
 	now       func() time.Time
 }
@@ -145,7 +148,7 @@ func New(svc Service, opts Options) *Handler {
 		if maxClients <= 0 {
 			maxClients = DefaultMaxClients
 		}
-		h.failed = newAddrLimiter(rate, maxClients)
+		h.failed = newAuthLimiter(rate, maxClients)
 	}
 	return h
 }
@@ -218,27 +221,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, error) {
 	}
 
 	ctx := r.Context()
-	addr := h.clientAddr(r)
-	if h.failed != nil {
-		if wait := h.failed.wait(addr, h.now()); wait > 0 {
-			return 0, &statusError{status: http.StatusTooManyRequests, retryAfter: wait,
-				detail: "too many failed authentications from this address"}
-		}
-	}
-	if p.credential == "" {
-		return 0, &statusError{status: http.StatusForbidden, detail: "missing API key"}
-	}
-	key, err := h.svc.Authenticate(ctx, p.credential)
+	key, err := h.authenticate(ctx, r, p.credential)
 	if err != nil {
-		if serr := authError(err); serr != nil {
-			if h.failed != nil {
-				h.failed.fail(addr, h.now())
-			}
-			h.log.LogAttrs(ctx, slog.LevelInfo, "invites api authentication failed",
-				slog.String("remote", r.RemoteAddr), slog.String("reason", serr.detail))
-			return 0, serr
-		}
-		return 0, &statusError{status: http.StatusInternalServerError, err: err}
+		return 0, err
 	}
 
 	inv, err := h.svc.CreateKeyInvite(ctx, key, core.InviteSpec{
