@@ -130,7 +130,10 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return plugin.Manifest{}, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"), Durability: sqlite.Durability(c.Durability)})
+	// The server starts here: a damaged SQLite file is refused now rather than failing
+	// requests later (the command line skips this check).
+	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"),
+		Durability: sqlite.Durability(c.Durability), IntegrityCheck: true})
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
