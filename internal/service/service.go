@@ -47,11 +47,14 @@ type state struct {
 }
 
 // New returns an unconfigured Service logging to logger (nil discards).
+// A warning or error repeated within a minute (a store failing every request on a
+// full disk) is logged once, then once more at the end of the minute with the count
+// of the others.
 func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: logger}
+	return &Service{log: slog.New(newThrottle(logger.Handler(), logEvery))}
 }
 
 // errNotConfigured fails calls made before Configure.
