@@ -15,9 +15,11 @@ import (
 // redemptions kept, events) and the durability modes.
 const waveOneRev = "26ba6fb"
 
-// nameBaseline is the row of xmppd and its plugin as built from -baseline.
+// nameBaseline is the row of xmppd and its plugin as built from -baseline, run with
+// that commit's defaults (for waveOneRev: synchronous=NORMAL, no records kept after use,
+// no events).
 func nameBaseline(rev string) string {
-	return "xmppd → plugin as of " + rev + " (wave 1, synchronous=NORMAL)"
+	return "xmppd → plugin built from " + rev + " (its defaults)"
 }
 
 // buildBaseline extracts rev of this repository with git archive into dir (nothing

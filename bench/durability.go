@@ -125,7 +125,11 @@ func (h *harness) runDurability(ctx context.Context, rep *report) (err error) {
 			rep.advise("the baseline "+rev+" builds and runs", false, berr.Error())
 		} else {
 			defer func() { err = errors.Join(err, h.stopServer(rep, old, "xmppd ("+rev+")")) }()
-			targets = append(targets, h.xmppdTarget(nameBaseline(rev), old, okey, "(no records kept after use, no events)"))
+			note := "(this commit's defaults)"
+			if rev == waveOneRev {
+				note = "(wave 1: synchronous=NORMAL, no records kept after use, no events)"
+			}
+			targets = append(targets, h.xmppdTarget(nameBaseline(rev), old, okey, note))
 		}
 	}
 
@@ -173,10 +177,10 @@ func (h *harness) durabilityRatios(rep *report) {
 	}
 	if rev := h.opts.baseline; rev != "" {
 		if old, ok := rep.find(nameBaseline(rev), durabilityConcurrency); ok && ok2 {
-			rep.info(fmt.Sprintf("creation now (records, redemptions and events kept) vs %s, both synchronous=NORMAL, concurrency %d", rev, durabilityConcurrency),
-				fmt.Sprintf("%.2f× (%s vs %s invites/s); CPU per invite %s vs %s; with power-loss durability %.2f×",
+			rep.info(fmt.Sprintf("creation now vs the build of %s, concurrency %d", rev, durabilityConcurrency),
+				fmt.Sprintf("with crash durability %.2f× (%s vs %s invites/s; CPU per invite %s vs %s); with power-loss durability %.2f× (%s; CPU per invite %s)",
 					ratio(crash.Result.Rate(), old.Result.Rate()), rate(crash.Result.Rate()), rate(old.Result.Rate()),
-					cpuPer(crash), cpuPer(old), ratio(power.Result.Rate(), old.Result.Rate())))
+					cpuPer(crash), cpuPer(old), ratio(power.Result.Rate(), old.Result.Rate()), rate(power.Result.Rate()), cpuPer(power)))
 		}
 	}
 	switch {
