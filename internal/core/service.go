@@ -201,12 +201,20 @@ func (s *Service) SetHosts(hosts []HostConfig) error {
 
 // Host returns the configuration of a served domain, or ErrUnknownHost.
 func (s *Service) Host(domain string) (HostConfig, error) {
+	// Most callers pass a domain already in canonical form (a key's or an invite's
+	// host): found as is, it need not be normalized, which costs a JID parse.
+	s.mu.RLock()
+	h, ok := s.hosts[domain]
+	s.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return HostConfig{}, ErrUnknownHost
 	}
 	s.mu.RLock()
-	h, ok := s.hosts[d]
+	h, ok = s.hosts[d]
 	s.mu.RUnlock()
 	if !ok {
 		return HostConfig{}, ErrUnknownHost

@@ -73,11 +73,13 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, credential 
 		}
 		return core.Key{}, &statusError{status: http.StatusForbidden, detail: "missing API key"}
 	}
-	id, _, perr := core.ParseKey(credential)
-	if perr != nil && addrWait > 0 {
+	// The ID alone decides which budget applies; Authenticate checks the rest.
+	id, _, _ := strings.Cut(credential, "/")
+	idOK := core.ValidKeyID(id)
+	if !idOK && addrWait > 0 {
 		return core.Key{}, spent(addrWait)
 	}
-	if perr == nil && h.failed != nil {
+	if idOK && h.failed != nil {
 		if wait := h.failed.keys.wait(keyBudget{addr, id}, h.now()); wait > 0 {
 			return core.Key{}, &statusError{status: http.StatusTooManyRequests, retryAfter: wait,
 				detail: "too many failed authentications for this key from this address"}
@@ -92,7 +94,7 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, credential 
 		return core.Key{}, &statusError{status: http.StatusInternalServerError, err: err}
 	}
 	// A failure names an existing key unless the ID is malformed or unknown.
-	known := perr == nil && !errors.Is(err, core.ErrUnknownKey) && !errors.Is(err, core.ErrInvalid)
+	known := idOK && !errors.Is(err, core.ErrUnknownKey) && !errors.Is(err, core.ErrInvalid)
 	if h.failed != nil {
 		now := h.now()
 		h.failed.fail(addr, now)
