@@ -183,3 +183,39 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// TestStoreCreate runs one store-level measurement in a child process on a copy of an
+// empty store, as the growth group does; no speed is asserted.
+func TestStoreCreate(t *testing.T) {
+	dir := t.TempDir()
+	template := filepath.Join(dir, "empty.db")
+	if err := seedInvites(t.Context(), template, 0); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{}
+	r, err := h.storeCreate(t.Context(), template, filepath.Join(dir, "run.db"), 500, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Invites != 500 || r.Elapsed <= 0 || r.PeakRSS <= 0 {
+		t.Fatalf("store-level run: %+v; want 500 invites, a time and a peak RSS", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run.db")); err == nil {
+		t.Error("the run's copy of the store was left behind")
+	}
+	rw := storeRow(nameStore, "", []storeResult{r, r})
+	if rw.Result.OK != 1000 || rw.Concurrency != storeWorkers {
+		t.Errorf("row of two runs: %+v", rw)
+	}
+}
+
+// TestProsodyConfig checks the Prosody config names the ports, the host and SQLite.
+func TestProsodyConfig(t *testing.T) {
+	c := prosodyConfig("/d", 1111, 2222)
+	for _, want := range []string{"c2s_ports = { 1111 }", "http_ports = { 2222 }", `VirtualHost "localhost"`,
+		`driver = "SQLite3"`, `"invites_api"`, `data_path = "/d/data"`, "daemonize = false"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("config lacks %q:\n%s", want, c)
+		}
+	}
+}

@@ -15,7 +15,8 @@ import (
 
 // childEnv, when set in the environment, makes the bench binary serve instead of
 // measuring: "ceiling" serves the bare 201 handler, "inprocess:DIR" serves the plugin's
-// service (internal/service) on DIR/invites.db.
+// service (internal/service) on DIR/invites.db; "storecreate:PATH:N:DURATION" measures
+// invite creation on the SQLite store at PATH and exits (see runStoreCreate).
 // The servers compared with xmppd run in a process of their own, like xmppd, so that
 // they do not share a Go runtime (scheduler, collector) with the load generator.
 const childEnv = "INVITES_BENCH_SERVE"
@@ -29,13 +30,17 @@ const (
 // serveChild runs the server childEnv names: it prints "ready URL [CREDENTIAL]" on
 // stdout, serves until stdin is closed (the harness stops it, or has died), then stops.
 func serveChild(ctx context.Context, mode string, stdin io.Reader, stdout io.Writer) error {
+	kind, dir, _ := strings.Cut(mode, ":")
+	if kind == childStoreCreate {
+		// A measurement, not a server: it ends by itself.
+		return runStoreCreate(ctx, dir, stdout)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		_, _ = io.Copy(io.Discard, stdin)
 		cancel()
 	}()
-	kind, dir, _ := strings.Cut(mode, ":")
 	var url, cred string
 	var closeFn func(context.Context) error
 	switch kind {

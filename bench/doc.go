@@ -8,6 +8,7 @@
 //	go run ./bench -faults=false        the measurements only
 //	go run ./bench -runs xmppd,faults   some groups only
 //	go run ./bench -duration 10s -requests 500000 -concurrency 1,16,64,256
+//	go run ./bench -baseline ""         without building the wave-1 baseline
 //
 // It prints one markdown table on standard output (progress goes to standard error),
 // then the checks and the goals, and exits 1 when a correctness check failed, 2 on a
@@ -34,8 +35,21 @@
 //	            HTTP
 //	growth      -seed invites (a million by default) are written straight into a
 //	            store's SQLite file in one bulk transaction; creation over it is then
-//	            compared, at concurrency 16 and in alternating rounds, with the
-//	            stores the earlier runs used, through xmppd and in-process
+//	            compared with an empty store, in alternating rounds: at concurrency
+//	            16 through xmppd and in-process (fresh servers on each store), and
+//	            at the store level (the core over the SQLite store, 64 goroutines,
+//	            after 20,480 invites untimed, as internal/store/sqlite's
+//	            TestGrowthRatio does), each store-level run in a process of its own
+//	            on a fresh copy of the store, so that the two stores share no
+//	            runtime, heap or checkpoints
+//	durability  in alternating rounds at concurrency 16: xmppd with durability =
+//	            "power-loss" (the default) and with "crash" (fresh data each), the
+//	            same built from -baseline (the commit before wave 2 by default), and
+//	            Prosody 0.12 with mod_invites_api on SQLite, driven by the same load
+//	            generator (key in the query, Host: localhost); Prosody's packages
+//	            (prosody, prosody-modules, lua-dbi-sqlite3) are installed with
+//	            apt-get when missing, and it runs as the prosody user from a
+//	            directory of its own
 //	faults      see below
 //
 // The ceiling and the in-process API run in child processes of the harness (the bench
@@ -51,7 +65,11 @@
 // whichever comes first; requests in flight at the end are finished.
 // Latencies are kept whole and sorted: p50 and p99 are nearest-rank percentiles of all
 // samples. The RSS column is VmHWM (peak resident set) from /proc/PID/status, of xmppd
-// and of its plugin (found as xmppd's child through /proc/*/stat), read after the run.
+// and of its plugin (found as xmppd's child through /proc/*/stat), or of the one
+// process (the in-process server, a store-level run, Prosody), read after the run.
+// CPU per request is user plus system time from /proc/PID/stat over the run.
+// The report names the file system the data lives on: durability figures on tmpfs
+// mean nothing.
 //
 // xmppd runs with the plugin's defaults except one: the failed-authentication budget
 // of a client address (20 a minute by default) is lifted through -plugin-config, so

@@ -21,6 +21,8 @@ type loadSpec struct {
 	Method string
 	// Credential, when set, is sent as "Authorization: Bearer CREDENTIAL".
 	Credential string
+	// Host, when set, is the request's Host header (Prosody routes by it).
+	Host string
 	// Concurrency is the number of workers, each with one request in flight.
 	Concurrency int
 	// MaxRequests caps the requests sent; zero means no cap (then MaxDuration must be set).
@@ -252,6 +254,9 @@ func doRequest(ctx context.Context, client *http.Client, spec loadSpec) (status 
 	}
 	if spec.Credential != "" {
 		req.Header.Set("Authorization", "Bearer "+spec.Credential)
+	}
+	if spec.Host != "" {
+		req.Host = spec.Host
 	}
 	resp, err := client.Do(req)
 	if err != nil {

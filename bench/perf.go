@@ -23,6 +23,8 @@ const (
 	nameGrowth     = "xmppd → plugin, seeded store"
 	nameGrowthInB  = "in-process, growth baseline"
 	nameGrowthIn   = "in-process, seeded store"
+	nameStoreBase  = "store level (core + SQLite, own process), empty store"
+	nameStore      = "store level (core + SQLite, own process), seeded store"
 )
 
 // The order of the groups in the table.
@@ -33,6 +35,8 @@ const (
 	orderBadKey
 	orderAdhoc
 	orderGrowth
+	orderDurability
+	orderBaseline
 	orderFaults
 )
 
@@ -328,10 +332,16 @@ const (
 	// growthRounds is how many times the growth runs alternate, so that a change in
 	// the machine's load during the run touches both sides alike.
 	growthRounds = 3
+	// growthGoal is the least rate with -seed invites stored, against an empty store
+	// (issue 11).
+	growthGoal = 0.9
 )
 
-// runGrowth seeds invites into a store and measures creation over it against the same
-// over the shared servers' stores, through xmppd and in-process, in alternating rounds.
+// runGrowth seeds invites into a store and measures creation over it against an empty
+// store, in alternating rounds at concurrency 16: end to end through xmppd (fresh
+// servers on each store), through the plugin's service in one process, and at the
+// store level (the core over the SQLite store, 64 goroutines, each run in a process of
+// its own on a fresh copy, as internal/store/sqlite's TestGrowthRatio does).
 func (h *harness) runGrowth(ctx context.Context, rep *report) error {
 	// Start once on a fresh directory to learn where the plugin keeps its store, and
 	// make the key while it runs.
@@ -359,71 +369,71 @@ func (h *harness) runGrowth(ctx context.Context, rep *report) error {
 	}
 	h.logf("seeded in %s; the store holds %d invites", time.Since(t0).Round(time.Millisecond), n)
 	inDir := filepath.Join(h.dir, "growth-inprocess")
-	if err := copyFile(db, filepath.Join(inDir, "invites.db")); err != nil {
+	storeDir := filepath.Join(h.dir, "growth-store")
+	seededTemplate, emptyTemplate := filepath.Join(storeDir, "seeded.db"), filepath.Join(storeDir, "empty.db")
+	for _, dst := range []string{filepath.Join(inDir, "invites.db"), seededTemplate} {
+		if err := copyFile(db, dst); err != nil {
+			return err
+		}
+	}
+	if err := seedInvites(ctx, emptyTemplate, 0); err != nil { // the schema alone
 		return err
 	}
 	if x, err = startXMPPD(ctx, h.bins, dataDir, "growth"); err != nil {
 		return err
 	}
 	defer h.stopServer(rep, x, "xmppd (growth)")
+	base, baseKey, err := h.startServer(ctx, "growth-empty")
+	if err != nil {
+		return err
+	}
+	defer h.stopServer(rep, base, "xmppd (growth-empty)")
 	in, err := startChild(ctx, childInProcess+":"+inDir)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	// The in-process copy has its own key.
-	baseDB, err := h.main.StorePath()
+	inBase, err := startChild(ctx, childInProcess+":"+filepath.Join(h.dir, "growth-inprocess-empty"))
 	if err != nil {
 		return err
 	}
-	baseN, err := countInvites(ctx, baseDB)
-	if err != nil {
-		return err
+	defer inBase.Close()
+
+	child := func(name string, c *childServer, note string) *target {
+		return &target{name: name, url: c.URL, cred: c.Credential, note: note,
+			pids: func(context.Context) []int { return []int{c.PID()} },
+			rss:  func(_ context.Context, rw row) row { return h.withChildRSS(rw, c) }}
 	}
-	inBaseN, err := countInvites(ctx, filepath.Join(h.dir, "inprocess", "invites.db"))
-	if err != nil {
+	seeded := fmt.Sprintf("(%d stored before)", n)
+	targets := []*target{
+		h.xmppdTarget(nameGrowthBase, base, baseKey, "(empty before)"),
+		h.xmppdTarget(nameGrowth, x, key, seeded),
+		child(nameGrowthInB, inBase, "(empty before)"),
+		child(nameGrowthIn, in, seeded),
+	}
+	if err := h.driveRounds(ctx, rep, orderGrowth, growthConcurrency, growthRounds, targets); err != nil {
 		return err
 	}
 
-	type target struct {
-		name, url, key string
-		note           string
-		parts          []loadResult
-	}
-	targets := []*target{
-		{name: nameGrowthBase, url: h.main.URL, key: h.mainKey, note: fmt.Sprintf("(%d stored before)", baseN)},
-		{name: nameGrowth, url: x.URL, key: key, note: fmt.Sprintf("(%d stored before)", n)},
-		{name: nameGrowthInB, url: h.inproc.URL, key: h.inproc.Credential, note: fmt.Sprintf("(%d stored before)", inBaseN)},
-		{name: nameGrowthIn, url: in.URL, key: in.Credential, note: fmt.Sprintf("(%d stored before)", n)},
-	}
-	for range growthRounds {
-		for _, t := range targets {
-			spec := h.spec(t.url, t.key, growthConcurrency)
-			spec.MaxDuration = max(h.opts.duration/growthRounds, 100*time.Millisecond)
-			spec.MaxRequests = max(h.opts.requests/growthRounds, 1)
-			res, err := runLoad(ctx, spec)
+	// The store level, each run in its own process on a fresh copy.
+	maxN := max(h.opts.requests/growthRounds, 1)
+	maxDur := max(h.opts.duration/growthRounds, 100*time.Millisecond)
+	var empties, fulls []storeResult
+	for i := range growthRounds {
+		for _, s := range []struct {
+			template string
+			out      *[]storeResult
+		}{{emptyTemplate, &empties}, {seededTemplate, &fulls}} {
+			r, err := h.storeCreate(ctx, s.template, filepath.Join(storeDir, fmt.Sprintf("run-%d.db", i)), maxN, maxDur)
 			if err != nil {
 				return err
 			}
-			t.parts = append(t.parts, res)
+			*s.out = append(*s.out, r)
 		}
 	}
-	for i, t := range targets {
-		spec := h.spec(t.url, t.key, growthConcurrency)
-		rw := h.judge(rep, t.name, orderGrowth, spec, mergeResults(t.parts))
-		rw.Note = t.note
-		switch i {
-		case 0:
-			rw = h.withRSS(ctx, rw, h.main)
-		case 1:
-			rw = h.withRSS(ctx, rw, x)
-		case 2:
-			rw = h.withChildRSS(rw, h.inproc)
-		case 3:
-			rw = h.withChildRSS(rw, in)
-		}
-		rep.add(rw)
-	}
+	rep.add(storeRow(nameStoreBase, fmt.Sprintf("(empty before; warmed with %d)", storeWarmup), empties))
+	rep.add(storeRow(nameStore, fmt.Sprintf("(%d stored before; warmed with %d)", n, storeWarmup), fulls))
+	h.logf("store level: empty %.0f/s, seeded %.0f/s", storeRow("", "", empties).Result.Rate(), storeRow("", "", fulls).Result.Rate())
 	return nil
 }
 

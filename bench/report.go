@@ -42,6 +42,8 @@ type check struct {
 	Goal bool
 	// Advisory marks a check beyond the promises: reported as WARN, not failing the run.
 	Advisory bool
+	// Info marks a figure worth stating that is neither a check nor a goal.
+	Info bool
 	// Detail gives the evidence.
 	Detail string
 }
@@ -60,6 +62,10 @@ func (r *report) check(name string, ok bool, detail string) {
 
 func (r *report) advise(name string, ok bool, detail string) {
 	r.checks = append(r.checks, check{Name: name, OK: ok, Advisory: true, Detail: detail})
+}
+
+func (r *report) info(name, detail string) {
+	r.checks = append(r.checks, check{Name: name, OK: true, Info: true, Detail: detail})
 }
 
 func (r *report) goal(name string, ok bool, detail string) {
@@ -140,6 +146,8 @@ func (r *report) write(w io.Writer) {
 	for _, c := range r.checks {
 		verdict := "PASS"
 		switch {
+		case c.Info:
+			verdict = "info"
 		case !c.OK && c.Goal:
 			verdict = "MISSED (goal)"
 		case !c.OK && c.Advisory:

@@ -65,7 +65,7 @@ func seedInvites(ctx context.Context, path string, n int) (err error) {
 	}()
 	for done := 0; done < n; done += seedChunk {
 		k := min(seedChunk, n-done)
-		if _, err = tx.ExecContext(ctx, insert, k, benchDomain, created, expires); err != nil {
+		if _, err = tx.ExecContext(ctx, insert, k, benchDomain, created, expires, done); err != nil {
 			return fmt.Errorf("seeding: inserting: %w", err)
 		}
 	}
@@ -95,14 +95,18 @@ func countInvites(ctx context.Context, path string) (int, error) {
 }
 
 // seedColumns are the values the seeder gives the invites table's columns, as SQL over
-// the row's random token key k and token hash h (whose first 8 bytes are k, big-endian,
-// as the store derives its token key) and the parameters ?2 host, ?3 created_at and
-// ?4 expires_at (microseconds).
+// the row's number n (unique across chunks), random token key k and token hash h (whose
+// first 8 bytes are k, big-endian, as the store derives its token key) and the
+// parameters ?2 host, ?3 created_at and ?4 expires_at (microseconds).
 func seedColumns() map[string]string {
 	return map[string]string{
-		"token_key":      "k",
-		"token_hash":     "h",
-		"id":             "'--' || lower(substr(hex(h), 1, 10))", // sorts before the time-ordered IDs of new invites, as older invites do
+		"token_key":  "k",
+		"token_hash": "h",
+		// Unique (the row's number), 12 characters like core's IDs, and sorting before
+		// the time-ordered IDs of new invites, as older invites do: "-0…" is below the
+		// "-P…" of today's. (Ten hex digits of the hash, used before, collide among a
+		// million rows about every other time.)
+		"id":             "'-' || printf('%011d', n)",
 		"host":           "?2",
 		"kind":           "'account'",
 		"username":       "''",
@@ -150,8 +154,8 @@ func seedStatement(ctx context.Context, db *sql.DB) (string, error) {
 	// Rows are made inside SQLite and sorted by token hash, so that an index on the
 	// hash or on its first 8 bytes is appended to rather than split at random.
 	return `WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < ?1),
-		keys(k) AS MATERIALIZED (SELECT random() FROM seq),
-		rows(k, h) AS MATERIALIZED (SELECT k, unhex(printf('%016x', k) || hex(randomblob(24))) FROM keys)
+		keys(n, k) AS MATERIALIZED (SELECT ?5 + x, random() FROM seq),
+		rows(n, k, h) AS MATERIALIZED (SELECT n, k, unhex(printf('%016x', k) || hex(randomblob(24))) FROM keys)
 		INSERT INTO invites (` + strings.Join(cols, ", ") + `)
 		SELECT ` + strings.Join(vals, ", ") + ` FROM rows ORDER BY h`, nil
 }

@@ -126,7 +126,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		// Administrators are made by the operator (adduser), never registered.
 		Reserved: func(bare string) bool { return slices.Contains(cfg.Admins, bare) },
 		Welcome:  hooks.welcome,
-		Logger:   logger.With("component", "register"),
+		// A store failing every attempt (a full disk) logs once a minute, not per attempt.
+		Logger: limitRepeats(logger.With("component", "register"), repeatEvery),
 	})
 	if err != nil {
 		return err

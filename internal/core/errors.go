@@ -36,6 +36,11 @@ var (
 	// ErrUsedUp means the invite has been used as many times as it allows. It also
 	// matches ErrNotFound.
 	ErrUsedUp error = &aliasError{text: "invite used up", also: ErrNotFound}
+	// ErrUnknownKey means no key has a credential's ID (Authenticate). It also matches
+	// ErrForbidden, so that callers which only know ErrForbidden answer it as any other
+	// wrong credential; the HTTP API's failed-authentication limiter tells it apart
+	// from a wrong secret for an existing key.
+	ErrUnknownKey error = &aliasError{text: "forbidden", also: ErrForbidden}
 	// ErrQuota means the requester has made as many invites as its quota allows
 	// (see Quota).
 	ErrQuota = errors.New("invite quota reached")

@@ -201,12 +201,20 @@ func (s *Service) SetHosts(hosts []HostConfig) error {
 
 // Host returns the configuration of a served domain, or ErrUnknownHost.
 func (s *Service) Host(domain string) (HostConfig, error) {
+	// Most callers pass a domain already in canonical form (a key's or an invite's
+	// host): found as is, it need not be normalized, which costs a JID parse.
+	s.mu.RLock()
+	h, ok := s.hosts[domain]
+	s.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return HostConfig{}, ErrUnknownHost
 	}
 	s.mu.RLock()
-	h, ok := s.hosts[d]
+	h, ok = s.hosts[d]
 	s.mu.RUnlock()
 	if !ok {
 		return HostConfig{}, ErrUnknownHost
@@ -396,7 +404,8 @@ func (s *Service) DeleteKey(ctx context.Context, by Actor, host, id string) erro
 // Authenticate checks a credential "ID/SECRET" and returns its key.
 // It fails with an error matching ErrInvalid for a malformed credential, ErrForbidden
 // for an unknown ID or a wrong secret (the same work either way, compared in constant
-// time), and ErrExpired for an expired key; a store failure is returned as is.
+// time; an unknown ID's error also matches ErrUnknownKey), and ErrExpired for an
+// expired key; a store failure is returned as is.
 // A success is counted in the key's bookkeeping.
 //
 // Successful authentications are remembered (see Options.KeyCacheTTL) when the store
@@ -426,6 +435,9 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (Key, err
 		return Key{}, fmt.Errorf("looking up key: %w", err)
 	}
 	if subtle.ConstantTimeCompare(got, want) != 1 || err != nil {
+		if err != nil {
+			return Key{}, ErrUnknownKey
+		}
 		return Key{}, ErrForbidden
 	}
 	if k.Expired(now) {

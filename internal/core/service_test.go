@@ -147,6 +147,11 @@ func TestAuthenticate(t *testing.T) {
 		if err != nil && k.ID != "" {
 			t.Errorf("%d %s: a failed Authenticate returned key %s", i, tc.name, k.ID)
 		}
+		// Only an ID no key has is unknown: the HTTP limiter budgets the others per key.
+		unknown := tc.cred == unknownID || tc.cred == deletedCred
+		if errors.Is(err, core.ErrUnknownKey) != unknown {
+			t.Errorf("%d %s: Authenticate = %v; matches ErrUnknownKey: %v, want %v", i, tc.name, err, !unknown, unknown)
+		}
 	}
 }
 

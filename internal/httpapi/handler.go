@@ -97,12 +97,15 @@ type Options struct {
 	// Zero or less means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 	// FailedAuthRate is how many failed authentications one client address may make
-	// (N per Period, refilled steadily) before its requests get 429.
+	// (N per Period, refilled steadily) before its requests get 429; a failure naming
+	// an existing key also counts against that key's own budget (the same rate) from
+	// that address, and a key whose budget there is not spent keeps working.
 	// The zero Rate means DefaultFailedAuthCount per DefaultFailedAuthPeriod; a
 	// negative N turns the limit off.
 	FailedAuthRate core.Rate
-	// MaxClients bounds how many client addresses the failed-authentication limiter
-	// remembers; past it, the least useful entries are forgotten.
+	// MaxClients bounds how many client addresses, and how many (address, key) pairs,
+	// the failed-authentication limiter remembers; past it, the entries closest to a
+	// full budget are forgotten.
 	// Zero or less means DefaultMaxClients.
 	MaxClients int
 	// TrustedProxies are the addresses of reverse proxies whose X-Forwarded-For is
@@ -136,7 +139,7 @@ type Handler struct {
 	maxURL    int
 	maxHeader int
 	proxies   []netip.Prefix
-	failed    *addrLimiter // nil when the limit is off
+	failed    *authLimiter // nil when the limit is off
 	log       *slog.Logger
 	now       func() time.Time
 }
@@ -185,7 +188,7 @@ func New(svc Service, opts Options) *Handler {
 		if maxClients <= 0 {
 			maxClients = DefaultMaxClients
 		}
-		h.failed = newAddrLimiter(rate, maxClients)
+		h.failed = newAuthLimiter(rate, maxClients)
 	}
 	return h
 }
@@ -312,36 +315,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ep endpoint, id 
 	return h.create(w, r)
 }
 
-// authenticate checks a request's credential, within the failed-authentication budget
-// of its client address, and returns its key and the actor it is.
-func (h *Handler) authenticate(r *http.Request, cred string) (core.Key, core.Actor, error) {
-	ctx := r.Context()
-	addr := h.clientIP(r)
-	budget := addrKey(addr)
-	if h.failed != nil {
-		if wait := h.failed.wait(budget, h.now()); wait > 0 {
-			return core.Key{}, core.Actor{}, &statusError{status: http.StatusTooManyRequests, retryAfter: wait,
-				detail: "too many failed authentications from this address"}
-		}
-	}
-	if cred == "" {
-		return core.Key{}, core.Actor{}, &statusError{status: http.StatusForbidden, detail: "missing API key"}
-	}
-	key, err := h.svc.Authenticate(ctx, cred)
-	if err != nil {
-		if serr := authError(err); serr != nil {
-			if h.failed != nil {
-				h.failed.fail(budget, h.now())
-			}
-			h.log.LogAttrs(ctx, slog.LevelInfo, "invites api authentication failed",
-				slog.String("remote", r.RemoteAddr), slog.String("reason", serr.detail))
-			return core.Key{}, core.Actor{}, serr
-		}
-		return core.Key{}, core.Actor{}, &statusError{status: http.StatusInternalServerError, err: err}
-	}
-	// The audit log records the address, or the network an IPv6 client is limited by.
-	return key, core.KeyActor(key, remoteOf(budget)), nil
-}
 
 // create answers GET and POST on BasePath: it makes an account invite.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {

@@ -48,11 +48,14 @@ type state struct {
 }
 
 // New returns an unconfigured Service logging to logger (nil discards).
+// A warning or error repeated within a minute (a store failing every request on a
+// full disk) is logged once, then once more at the end of the minute with the count
+// of the others.
 func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: logger}
+	return &Service{log: slog.New(newThrottle(logger.Handler(), logEvery))}
 }
 
 // errNotConfigured fails calls made before Configure.
@@ -131,7 +134,10 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return plugin.Manifest{}, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"), Durability: sqlite.Durability(c.Durability)})
+	// The server starts here: a damaged SQLite file is refused now rather than failing
+	// requests later (the command line skips this check).
+	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"),
+		Durability: sqlite.Durability(c.Durability), IntegrityCheck: true})
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}

@@ -151,7 +151,8 @@ func newHTTPRequest(ctx context.Context, req *exchangeRequest) (*http.Request, e
 	if !ok {
 		proto, major, minor = "HTTP/1.1", 1, 1
 	}
-	r := &http.Request{
+	// Built on the stack: WithContext makes the one copy the handler sees.
+	r := http.Request{
 		Method:        req.Method,
 		URL:           u,
 		Proto:         proto,
@@ -174,7 +175,7 @@ func newHTTPRequest(ctx context.Context, req *exchangeRequest) (*http.Request, e
 		// The host terminated TLS; only its presence crosses the boundary.
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
 	}
-	return r.WithContext(ctx), nil
+	return (&r).WithContext(ctx), nil
 }
 
 // bufferWriter is the http.ResponseWriter of one exchange: it holds the whole response
@@ -187,8 +188,19 @@ type bufferWriter struct {
 	over   bool
 }
 
+// maxReusedHeader is the most fields a response header map may have held to be
+// cleared and used again for the next exchange rather than dropped.
+const maxReusedHeader = 32
+
+// reset readies w for the next exchange on its socket. The header map of the last
+// one, already encoded, is cleared and used again: a handler sets the same fields on
+// every response, and the map's room for them need not be made anew each time.
 func (w *bufferWriter) reset() {
-	w.header = make(http.Header)
+	if w.header == nil || len(w.header) > maxReusedHeader {
+		w.header = make(http.Header)
+	} else {
+		clear(w.header)
+	}
 	w.status = 0
 	w.body = w.body[:0]
 	w.over = false

@@ -148,14 +148,49 @@ func (d *decoder) byte(what string) byte {
 }
 
 func (d *decoder) string(what string) string {
+	return string(d.bytes(what))
+}
+
+// bytes reads a string's bytes, aliasing the payload.
+func (d *decoder) bytes(what string) []byte {
 	n := d.uvarint(what)
 	if d.err != nil || n > uint64(len(d.p)) {
 		d.fail(what)
-		return ""
+		return nil
 	}
-	s := string(d.p[:n])
+	b := d.p[:n:n]
 	d.p = d.p[n:]
-	return s
+	return b
+}
+
+// method reads a request method; the common ones cost no allocation.
+func (d *decoder) method() string {
+	b := d.bytes("method")
+	switch string(b) { // compared without a copy
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodHead:
+		return http.MethodHead
+	}
+	return string(b)
+}
+
+// proto reads a protocol version; the common ones cost no allocation.
+func (d *decoder) proto() string {
+	b := d.bytes("protocol")
+	switch string(b) {
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/2.0":
+		return "HTTP/2.0"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	}
+	return string(b)
 }
 
 // header reads a header into h (made when nil).
@@ -240,11 +275,11 @@ func decodeRequest(p []byte) (exchangeRequest, error) {
 		d.fail("not a request")
 	}
 	var r exchangeRequest
-	r.Method = d.string("method")
+	r.Method = d.method()
 	r.URI = d.string("request URI")
 	r.Host = d.string("host")
 	r.RemoteAddr = d.string("remote address")
-	r.Proto = d.string("protocol")
+	r.Proto = d.proto()
 	flags := d.byte("flags")
 	ms := d.uvarint("timeout")
 	r.Header = d.header(nil)

@@ -74,7 +74,8 @@
 // others could read are narrowed, and a directory others can enter is logged.
 // Open runs SQLite's quick integrity check, which reads every page (about 2.5 seconds
 // per million invites), so that a damaged file is refused with an error naming it
-// instead of failing requests later.
+// instead of failing requests later; Options.SkipCheck leaves it out (the command line,
+// which opens the store on every call, does; the plugin keeps it at start).
 //
 // # Keys across processes
 //
