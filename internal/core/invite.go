@@ -186,13 +186,6 @@ func (inv Invite) tokenMatches(tokenHash []byte) bool {
 	return len(inv.TokenHash) == len(tokenHash) && subtle.ConstantTimeCompare(inv.TokenHash, tokenHash) == 1
 }
 
-// clone returns a copy that shares no slice with inv.
-func (inv Invite) clone() Invite {
-	inv.TokenHash = slices.Clone(inv.TokenHash)
-	inv.Groups = slices.Clone(inv.Groups)
-	inv.Redemptions = slices.Clone(inv.Redemptions)
-	return inv
-}
 
 // URI returns the invite's xmpp: URI for the token.
 //
