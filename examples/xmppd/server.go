@@ -25,6 +25,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/host"
+	"github.com/xmpp-invites/invites/internal/logthrottle"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -127,7 +128,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Reserved: func(bare string) bool { return slices.Contains(cfg.Admins, bare) },
 		Welcome:  hooks.welcome,
 		// A store failing every attempt (a full disk) logs once a minute, not per attempt.
-		Logger: limitRepeats(logger.With("component", "register"), repeatEvery),
+		Logger: slog.New(logthrottle.New(logger.With("component", "register").Handler(), logthrottle.Options{MaxKinds: 64})),
 	})
 	if err != nil {
 		return err

@@ -186,7 +186,6 @@ func (inv Invite) tokenMatches(tokenHash []byte) bool {
 	return len(inv.TokenHash) == len(tokenHash) && subtle.ConstantTimeCompare(inv.TokenHash, tokenHash) == 1
 }
 
-
 // URI returns the invite's xmpp: URI for the token.
 //
 //	xmpp:DOMAIN?register;preauth=TOKEN

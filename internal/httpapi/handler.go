@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/clientaddr"
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
@@ -138,7 +139,7 @@ type Handler struct {
 	maxBody   int64
 	maxURL    int
 	maxHeader int
-	proxies   []netip.Prefix
+	clients   clientaddr.Resolver
 	failed    *authLimiter // nil when the limit is off
 	log       *slog.Logger
 	now       func() time.Time
@@ -157,7 +158,7 @@ func New(svc Service, opts Options) *Handler {
 		maxBody:   opts.MaxBodyBytes,
 		maxURL:    opts.MaxURLBytes,
 		maxHeader: opts.MaxHeaderBytes,
-		proxies:   append([]netip.Prefix(nil), opts.TrustedProxies...),
+		clients:   clientaddr.NewResolver(opts.TrustedProxies),
 		log:       opts.Logger,
 		now:       opts.Now,
 	}
@@ -314,7 +315,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ep endpoint, id 
 	}
 	return h.create(w, r)
 }
-
 
 // create answers GET and POST on BasePath: it makes an account invite.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"io/fs"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -92,51 +91,6 @@ func TestCSRFToken(t *testing.T) {
 		if got := csrfValid(c.key, c.token, c.v, c.at, 2*time.Hour); got != c.ok {
 			t.Errorf("%s: valid = %v, want %v", c.name, got, c.ok)
 		}
-	}
-}
-
-func TestLimiterBounded(t *testing.T) {
-	l := newLimiter(2, time.Minute, 100)
-	now := time.Unix(1_800_000_000, 0)
-	for i := range 10000 {
-		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		l.fail(addrKey(a), now)
-		if n := l.size(); n > 100 {
-			t.Fatalf("limiter remembers %d addresses, want at most 100", n)
-		}
-	}
-	// Budget: two failures, then a wait of half the period for the next.
-	k := addrKey(netip.MustParseAddr("192.0.2.1"))
-	l.fail(k, now)
-	if w := l.wait(k, now); w != 0 {
-		t.Errorf("after one failure: wait %v", w)
-	}
-	l.fail(k, now)
-	if w := l.wait(k, now); w != 30*time.Second {
-		t.Errorf("after two failures: wait %v, want 30s", w)
-	}
-	for range 100 {
-		l.fail(k, now) // never further ahead than one period
-	}
-	if w := l.wait(k, now); w != 30*time.Second {
-		t.Errorf("after a storm: wait %v, want 30s", w)
-	}
-}
-
-func TestAddrKey(t *testing.T) {
-	cases := []struct{ a, want string }{
-		{"192.0.2.1", "192.0.2.1/32"},
-		{"::ffff:192.0.2.1", "192.0.2.1/32"},
-		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
-		{"fe80::1%eth0", "fe80::/64"},
-	}
-	for _, c := range cases {
-		if got := addrKey(netip.MustParseAddr(c.a)).String(); got != c.want {
-			t.Errorf("addrKey(%s) = %s, want %s", c.a, got, c.want)
-		}
-	}
-	if addrKey(netip.Addr{}).IsValid() {
-		t.Error("the invalid address has a valid key")
 	}
 }
 

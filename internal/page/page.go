@@ -16,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xmpp-invites/invites/internal/clientaddr"
+	"github.com/xmpp-invites/invites/internal/gcra"
 )
 
 // The paths the Handler serves, as in the host contract (version 2).
@@ -139,7 +142,7 @@ type Handler struct {
 	csp       string // with %s for the nonce
 	loginNote string
 	minPass   int
-	limit     *limiter // nil when off
+	limit     *gcra.Limiter[netip.Prefix] // nil when off
 	addr      func(*http.Request) netip.Addr
 	csrfKey   []byte
 	formTTL   time.Duration
@@ -219,10 +222,10 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 		if maxClients <= 0 {
 			maxClients = DefaultMaxClients
 		}
-		h.limit = newLimiter(n, period, maxClients)
+		h.limit = gcra.New[netip.Prefix](n, period, maxClients)
 	}
 	if h.addr == nil {
-		h.addr = peerAddr
+		h.addr = clientaddr.Resolver{}.Addr // the connection's peer
 	}
 	if h.csrfKey == nil {
 		h.csrfKey = make([]byte, 32)
@@ -442,7 +445,7 @@ func langParam(r *http.Request) string {
 }
 
 // clientKey returns the limiter's budget of a request.
-func (h *Handler) clientKey(r *http.Request) netip.Prefix { return addrKey(h.addr(r)) }
+func (h *Handler) clientKey(r *http.Request) netip.Prefix { return clientaddr.Key(h.addr(r)) }
 
 // limited answers 429 and reports true when the request's address has spent its
 // failed-attempt budget.
@@ -450,7 +453,7 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, t Translator) 
 	if h.limit == nil {
 		return false
 	}
-	wait := h.limit.wait(h.clientKey(r), h.now())
+	wait := h.limit.Wait(h.clientKey(r), h.now())
 	if wait <= 0 {
 		return false
 	}
@@ -463,7 +466,7 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, t Translator) 
 // failed takes one attempt from the request's address's budget.
 func (h *Handler) failed(r *http.Request) {
 	if h.limit != nil {
-		h.limit.fail(h.clientKey(r), h.now())
+		h.limit.Spend(h.clientKey(r), h.now())
 	}
 }
 

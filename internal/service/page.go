@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"path/filepath"
 	"strings"
 
+	"github.com/xmpp-invites/invites/internal/clientaddr"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
@@ -44,7 +44,7 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	opts.BaseURL = hc.HTTPBaseURL
-	opts.ClientAddr = clientAddr(c.HTTP.Proxies())
+	opts.ClientAddr = clientaddr.NewResolver(c.HTTP.Proxies()).Addr
 	opts.Logger = s.log.With("component", "page")
 	if api == nil {
 		s.log.Warn("the server registers no accounts for the plugin: web registration answers 503")
@@ -156,55 +156,4 @@ func pageRegisterError(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", to, err)
-}
-
-// clientAddr returns the page's client address of a request, as the HTTP API finds
-// it (internal/httpapi): the connection's peer as the host forwarded it, unless that
-// peer is one of proxies: then the right-most address of X-Forwarded-For that is not
-// a trusted proxy. An address it cannot read is the invalid Addr (one shared budget).
-func clientAddr(proxies []netip.Prefix) func(*http.Request) netip.Addr {
-	trusted := func(a netip.Addr) bool {
-		if !a.IsValid() {
-			return false
-		}
-		for _, p := range proxies {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	return func(r *http.Request) netip.Addr {
-		addr := parseAddr(r.RemoteAddr)
-		if len(proxies) == 0 || !trusted(addr) {
-			return addr
-		}
-		fields := r.Header.Values("X-Forwarded-For")
-		for i := len(fields) - 1; i >= 0; i-- {
-			hops := strings.Split(fields[i], ",")
-			for j := len(hops) - 1; j >= 0; j-- {
-				hop := parseAddr(strings.TrimSpace(hops[j]))
-				if !hop.IsValid() {
-					return addr // garbage: believe nothing further left
-				}
-				addr = hop
-				if !trusted(hop) {
-					return addr
-				}
-			}
-		}
-		return addr
-	}
-}
-
-// parseAddr reads "IP", "IP:port" or "[IP]:port"; the invalid Addr when it cannot.
-func parseAddr(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap()
-	}
-	return netip.Addr{}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/internal/logthrottle"
 	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
@@ -55,7 +56,7 @@ func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: slog.New(newThrottle(logger.Handler(), logEvery))}
+	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{}))}
 }
 
 // errNotConfigured fails calls made before Configure.

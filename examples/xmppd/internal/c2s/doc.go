@@ -41,11 +41,12 @@
 // An address (an IPv4 address or an IPv6 /64) may hold MaxPendingPerAddr (10)
 // connections that have not authenticated; more are closed at once, so that one
 // address cannot take the MaxConnections slots everyone shares.
-// A stream ends after MaxAuthFailures failed logins, and an address that failed
-// MaxAuthFailuresPerAddr times within AuthFailureWindow is refused
-// (temporary-auth-failure) until the window ends. The failure counts are bounded
-// in memory by forgetting the address whose window began first, never by leaving a
-// new address uncounted. Warnings about one address (refused logins, refused
+// A stream ends after MaxAuthFailures failed logins, and an address has a budget of
+// MaxAuthFailuresPerAddr failed logins, refilled by one every
+// AuthFailureWindow/MaxAuthFailuresPerAddr (the same limiter, package gcra, as the
+// HTTP API's): once spent, its logins are refused (temporary-auth-failure) until one
+// failure is forgiven. The budgets are bounded in memory by forgetting first the
+// addresses closest to a full budget, never by leaving a new address uncounted. Warnings about one address (refused logins, refused
 // connections) are logged at most once a minute, with the count held back.
 //
 // # Authenticated sessions

@@ -20,20 +20,25 @@ func TestFailureLimiter(t *testing.T) {
 	if !l.blocked(a) || l.blocked(b) {
 		t.Fatal("the limit is per host")
 	}
-	now = now.Add(time.Minute)
+	now = now.Add(30 * time.Second)
 	if l.blocked(a) {
-		t.Fatal("still blocked after the window")
+		t.Fatal("still blocked after half the window: one failure is forgiven every window/max")
 	}
 	l.fail(a)
+	if !l.blocked(a) {
+		t.Fatal("not blocked again after the failure it was forgiven")
+	}
+	now = now.Add(time.Minute)
+	l.fail(a)
 	if l.blocked(a) {
-		t.Fatal("the new window starts at zero")
+		t.Fatal("a full window later the budget is not full again")
 	}
 	// Bounded memory.
 	for i := range maxLimiterEntries + 10 {
 		l.fail(&net.TCPAddr{IP: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)), Port: 1})
 	}
-	if len(l.hits) > maxLimiterEntries {
-		t.Fatalf("%d entries", len(l.hits))
+	if l.l.Len() > maxLimiterEntries {
+		t.Fatalf("%d entries", l.l.Len())
 	}
 }
 
@@ -53,8 +58,8 @@ func TestFailureLimiterFullStillCounts(t *testing.T) {
 	if !l.blocked(guesser) {
 		t.Fatal("a full limiter stopped counting: unlimited guesses")
 	}
-	if len(l.hits) > maxLimiterEntries {
-		t.Fatalf("%d entries", len(l.hits))
+	if l.l.Len() > maxLimiterEntries {
+		t.Fatalf("%d entries", l.l.Len())
 	}
 }
 

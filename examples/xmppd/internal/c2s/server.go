@@ -21,6 +21,8 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
+	"github.com/xmpp-invites/invites/internal/clientaddr"
+	"github.com/xmpp-invites/invites/internal/logthrottle"
 )
 
 // Defaults of Config.
@@ -128,9 +130,10 @@ type Config struct {
 	// MaxAuthFailures is how many failed logins end a stream; zero means
 	// DefaultMaxAuthFailures.
 	MaxAuthFailures int
-	// MaxAuthFailuresPerAddr is how many failed logins one IP address may make per
-	// AuthFailureWindow, over all its connections; then its attempts fail with
-	// temporary-auth-failure until the window ends.
+	// MaxAuthFailuresPerAddr is how many failed logins one address (an IPv4 address,
+	// an IPv6 /64) may make, over all its connections, before its attempts fail with
+	// temporary-auth-failure; one failure is forgiven every
+	// AuthFailureWindow/MaxAuthFailuresPerAddr.
 	// Zero means DefaultMaxAuthFailuresPerAddr.
 	MaxAuthFailuresPerAddr int
 	// AuthFailureWindow is the period of MaxAuthFailuresPerAddr; zero means
@@ -149,16 +152,13 @@ type Server struct {
 	slots   chan struct{}
 	fails   *failureLimiter
 	pending *pendingLimiter
-	logs    *logLimiter
+	logs    *slog.Logger // warnings about addresses, throttled
 	hub     *hub
 
 	mu       sync.Mutex
 	sessions map[*conn]*xmpp.Session
 	wg       sync.WaitGroup
 }
-
-// logEvery is how often a repeated warning about one address is logged.
-const logEvery = time.Minute
 
 // New checks cfg, fills in defaults and returns a Server.
 func New(cfg Config) (*Server, error) {
@@ -221,7 +221,7 @@ func New(cfg Config) (*Server, error) {
 		slots:    make(chan struct{}, cfg.MaxConnections),
 		fails:    newFailureLimiter(cfg.MaxAuthFailuresPerAddr, cfg.AuthFailureWindow, time.Now),
 		pending:  newPendingLimiter(cfg.MaxPendingPerAddr),
-		logs:     newLogLimiter(logEvery, time.Now),
+		logs:     slog.New(logthrottle.New(cfg.Logger.Handler(), logthrottle.Options{})),
 		hub:      newHub(),
 		sessions: map[*conn]*xmpp.Session{},
 	}
@@ -307,18 +307,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // warnLimited logs a warning about addr (nil: about no address in particular) at
-// most once per logEvery, with the count of the ones held back since.
+// most once a minute per address (an IPv4 address or an IPv6 /64) and message; the
+// last one held back is logged at the end of the minute with the count of the others
+// (package logthrottle).
 func (s *Server) warnLimited(ctx context.Context, addr net.Addr, msg string) {
-	key, remote := msg, ""
+	var remote string
 	if addr != nil {
-		key += " " + addrKey(addr).String()
 		remote = addr.String()
 	}
-	ok, held := s.logs.allow(key)
-	if !ok {
-		return
-	}
-	s.log.WarnContext(ctx, msg, "remote", remote, "similar_lines_held_back", held)
+	s.logs.With("client", clientaddr.String(addrKey(addr))).WarnContext(ctx, msg, "remote", remote)
 }
 
 // closeAll ends every authenticated stream with a system-shutdown stream error

@@ -1,0 +1,135 @@
+package logthrottle_test
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xmpp-invites/invites/internal/logthrottle"
+)
+
+// lines is a concurrency-safe log sink that counts lines by message.
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// with returns the lines that contain every one of the substrings.
+func (l *lines) with(subs ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		all := line != ""
+		for _, s := range subs {
+			all = all && strings.Contains(line, s)
+		}
+		if all {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// fakeTimers lets a test decide when the throttle's periods end.
+type fakeTimers struct {
+	mu  sync.Mutex
+	now time.Time
+	due []func()
+}
+
+func (f *fakeTimers) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeTimers) After(_ time.Duration, fn func()) {
+	f.mu.Lock()
+	f.due = append(f.due, fn)
+	f.mu.Unlock()
+}
+
+// Advance moves the clock and runs the timers scheduled so far.
+func (f *fakeTimers) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	due := f.due
+	f.due = nil
+	f.mu.Unlock()
+	for _, fn := range due {
+		fn()
+	}
+}
+
+// newTestThrottle is a throttle writing text lines to sink on a fake clock.
+func newTestThrottle(sink *lines, every time.Duration) (*slog.Logger, *fakeTimers) {
+	ft := &fakeTimers{now: time.Unix(1_700_000_000, 0)}
+	th := logthrottle.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		logthrottle.Options{Every: every, Now: ft.Now, After: ft.After})
+	return slog.New(th), ft
+}
+
+func TestThrottle(t *testing.T) {
+	var sink lines
+	log, ft := newTestThrottle(&sink, time.Minute)
+	http, cmds := log.With("component", "http"), log.With("component", "commands")
+	for i := range 100 {
+		http.Error("invites api failed", "err", errors.New("disk full"), "i", i)
+		cmds.Error("invites api failed", "err", errors.New("disk full")) // same message, another logger
+		http.Info("invite created", "i", i)                              // below warning: never held back
+	}
+	http.Warn("invites api failed") // another level: another kind
+	if got := len(sink.with("component=http", "invites api failed", "level=ERROR")); got != 1 {
+		t.Errorf("%d error lines from http within the period, want 1", got)
+	}
+	if got := len(sink.with("component=commands", "invites api failed")); got != 1 {
+		t.Errorf("%d lines from commands within the period, want 1", got)
+	}
+	if got := len(sink.with("level=WARN", "invites api failed")); got != 1 {
+		t.Errorf("%d warnings, want 1", got)
+	}
+	if got := len(sink.with("invite created")); got != 100 {
+		t.Errorf("%d info lines, want all 100", got)
+	}
+	// The end of the period logs the last line held back, with the count of the others.
+	ft.Advance(time.Minute)
+	last := sink.with("component=http", "level=ERROR", logthrottle.HeldBackKey+"=")
+	if len(last) != 1 || !strings.Contains(last[0], "i=99") || !strings.Contains(last[0], logthrottle.HeldBackKey+"=98") {
+		t.Errorf("at the end of the period: %q; want the last line (i=99) with %s=98", last, logthrottle.HeldBackKey)
+	}
+	// Lines stop: nothing more is logged, and the next one goes through at once.
+	ft.Advance(time.Minute)
+	ft.Advance(time.Minute)
+	http.Error("invites api failed", "err", "again")
+	if got := sink.with("component=http", "err=again"); len(got) != 1 || strings.Contains(got[0], logthrottle.HeldBackKey) {
+		t.Errorf("a line after a quiet period: %q, want it at once, without a count", got)
+	}
+}
+
+// TestThrottleKindsBounded floods the throttle with more kinds of line than it tells
+// apart: its memory stays bounded and lines stay bounded too.
+func TestThrottleKindsBounded(t *testing.T) {
+	var sink lines
+	log, _ := newTestThrottle(&sink, time.Minute)
+	const maxKinds = logthrottle.DefaultMaxKinds
+	for i := range 10 * maxKinds {
+		log.With("n", i).Error("boom")
+	}
+	if n := log.Handler().(*logthrottle.Handler).Kinds(); n > maxKinds {
+		t.Errorf("the throttle remembers %d kinds, more than %d", n, maxKinds)
+	}
+	if got := len(sink.with("boom")); got > maxKinds {
+		t.Errorf("%d lines logged, want at most %d", got, maxKinds)
+	}
+}
