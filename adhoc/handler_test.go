@@ -170,7 +170,8 @@ func TestHandlerSession(t *testing.T) {
 		2: {req: adhoc.Request{Node: "wizard", Action: "jump"}, want: "modify/bad-request+malformed-action"},
 		3: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionPrev}, want: "modify/bad-request+bad-action"},
 		4: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormResult}}, want: "modify/bad-request+bad-payload"},
-		5: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")}, want: "modify/not-acceptable"},
+		// A refused value shows the form again: no IQ error (see TestHandlerRefusedValue).
+		5: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")}},
 		6: {req: adhoc.Request{Node: "wizard"}},
 		7: {req: adhoc.Request{Node: "wizard"}, want: "wait/resource-constraint"},
 		8: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "1")}, advance: 2 * time.Minute, want: "cancel/not-allowed+session-expired"},
@@ -183,6 +184,35 @@ func TestHandlerSession(t *testing.T) {
 		if !p.Alive() {
 			t.Fatalf("%d: the stream ended", i)
 		}
+	}
+}
+
+// TestHandlerRefusedValue: a value the command refuses comes back over the wire as
+// the same stage's form, with what was submitted, the reason as an error note and as
+// a fixed field (with a var of its own) at the top of the form; the session goes on.
+func TestHandlerRefusedValue(t *testing.T) {
+	s := testServer(t, adhoc.ServerOptions{})
+	p := pair(t, s, alice, adhoc.HandlerOptions{})
+	ctx := ctxT(t)
+	started, err := p.Execute(ctx, adhoc.Request{Node: "wizard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != adhoc.StatusExecuting || resp.SessionID != started.SessionID || len(resp.Notes) != 1 ||
+		resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: "a is bad"}) {
+		t.Fatalf("refused value: %+v", resp)
+	}
+	if resp.Form == nil || len(resp.Form.Fields) != 2 || resp.Form.Fields[0].Type != adhoc.FieldFixed ||
+		resp.Form.Fields[0].Var == "" || resp.Form.Value(resp.Form.Fields[0].Var) != "a is bad" || resp.Form.Value("a") != "bad" {
+		t.Fatalf("refused value, form %+v", resp.Form)
+	}
+	resp, err = p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "good")})
+	if err != nil || resp.Status != adhoc.StatusExecuting || resp.Form == nil || resp.Form.Title != "b after 1" || len(resp.Notes) != 0 {
+		t.Fatalf("corrected value: %+v %v", resp, err)
 	}
 }
 
