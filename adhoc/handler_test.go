@@ -1,6 +1,7 @@
 package adhoc_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/disco/items"
@@ -493,4 +495,60 @@ func TestHandlerDiscoCost(t *testing.T) {
 		t.Errorf("disco#items after disco#info: %d Commands calls in all", len(rec.listed))
 	}
 	rec.mu.Unlock()
+}
+
+// TestHandlerErrorCarriesCommand: an IQ error answering a command request carries
+// that request's <command/> (node and session ID, no form) before its <error/>, so
+// that clients built on slixmpp (poezio) find the session it belongs to and show it;
+// slixmpp drops an error it cannot match to a session.
+func TestHandlerErrorCarriesCommand(t *testing.T) {
+	s := testServer(t, adhoc.ServerOptions{})
+	h := adhoc.NewHandler(s, host, jid.MustParse(alice), adhoc.HandlerOptions{
+		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil },
+	})
+	for i, tc := range []struct {
+		payload string
+		want    []string // in this order
+		not     []string
+	}{
+		0: {`<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="NOPE" action="next">` +
+			`<x xmlns="jabber:x:data" type="submit"><field var="a"><value>1</value></field></x></command>`,
+			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="NOPE">`, `</command>`, `<error type="modify">`, `bad-sessionid`},
+			[]string{`jabber:x:data`}},
+		1: {`<command xmlns="http://jabber.org/protocol/commands" node="nope"/>`,
+			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="nope">`, `<error type="cancel">`, `item-not-found`},
+			[]string{`sessionid`}},
+	} {
+		d := xml.NewDecoder(strings.NewReader(tc.payload))
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := tok.(xml.StartElement)
+		var buf bytes.Buffer
+		e := xml.NewEncoder(&buf)
+		rw := struct {
+			xml.TokenReader
+			xmlstream.Encoder
+		}{d, e}
+		if err := h.HandleIQ(stanza.IQ{ID: "q", Type: stanza.SetIQ, To: jid.MustParse(host)}, rw, &start); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		got, at := buf.String(), 0
+		for _, w := range tc.want {
+			j := strings.Index(got[at:], w)
+			if j < 0 {
+				t.Fatalf("%d: %q lacks %q (in order)", i, got, w)
+			}
+			at += j + len(w)
+		}
+		for _, w := range tc.not {
+			if strings.Contains(got, w) {
+				t.Errorf("%d: %q has %q", i, got, w)
+			}
+		}
+	}
 }
