@@ -91,11 +91,22 @@ func newEnvWith(t testing.TB, opts commands.Options) *env {
 	return &env{svc: svc, srv: srv, store: st, auth: auth}
 }
 
+// exec runs one request. A refused value, which adhoc.Server answers with the
+// stage's form again and an error note (so that people can correct it), is returned
+// as the not-acceptable *adhoc.Error it was, with the note's text, beside the response.
 func (e *env) exec(t testing.TB, h, who string, req adhoc.Request) (adhoc.Response, error) {
 	t.Helper()
 	req.Requester = who
 	req.Role = e.auth.role(h, who)
-	return e.srv.Execute(context.Background(), h, req)
+	resp, err := e.srv.Execute(context.Background(), h, req)
+	if err == nil && resp.Status == adhoc.StatusExecuting {
+		for _, n := range resp.Notes {
+			if n.Type == adhoc.NoteError {
+				return resp, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: n.Text}
+			}
+		}
+	}
+	return resp, err
 }
 
 // run executes a one-stage command: execute, then complete with the form.
@@ -750,11 +761,22 @@ func TestOverStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A malformed form: the right error, nothing stored, the session still open.
-	_, err = a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x", "rate", "lots")})
-	var ie *adhoctest.IQError
-	if !errors.As(err, &ie) || ie.Type != "modify" || ie.Condition != "not-acceptable" || !strings.HasPrefix(ie.Text, "rate: ") {
-		t.Fatalf("%v, want modify/not-acceptable about the rate", err)
+	// A malformed form: the form again with what was sent and the reason (in a note
+	// and at the top of the form), nothing stored, the session still open.
+	again, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x", "rate", "lots")})
+	const reason = `Rate limit: "lots" is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day`
+	if err != nil || again.Status != adhoc.StatusExecuting || again.SessionID != resp.SessionID || len(again.Notes) != 1 ||
+		again.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: reason}) {
+		t.Fatalf("%+v %v, want the form again with the reason about the rate", again, err)
+	}
+	var fixed []string
+	for _, fl := range again.Form.Fields {
+		if fl.Type == adhoc.FieldFixed {
+			fixed = append(fixed, fl.Values...)
+		}
+	}
+	if strings.Join(fixed, " ") != reason || again.Form.Value("name") != "x" || again.Form.Value("rate") != "lots" || again.Form.Title != "Create invite API key" {
+		t.Fatalf("form shown again: %+v", again.Form)
 	}
 	if n := len(e.keys(t, host)); n != 0 {
 		t.Fatalf("%d keys after a malformed form", n)
@@ -806,6 +828,7 @@ func TestOverStream(t *testing.T) {
 	}
 	for _, node := range []string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount, commands.NodeResetInvite} {
 		_, err := b.Execute(ctx, adhoc.Request{Node: node})
+		var ie *adhoctest.IQError
 		if !errors.As(err, &ie) || ie.Type != "auth" || ie.Condition != "forbidden" {
 			t.Errorf("%s: %v, want auth/forbidden", node, err)
 		}

@@ -82,9 +82,10 @@ func TestCreateAccountFields(t *testing.T) {
 		form *adhoc.Form
 		text string
 	}{
-		0: {submit("max-uses", "two"), "max-uses: "},
-		1: {submit("max-uses", "-1"), "max-uses: "},
-		2: {submit("ttl", "forever"), "ttl: "},
+		// Reasons name the field by its label, as people see it.
+		0: {submit("max-uses", "two"), "Accounts it can make: "},
+		1: {submit("max-uses", "-1"), "Accounts it can make: "},
+		2: {submit("ttl", "forever"), "Valid for: "},
 		3: {submit("ttl", "100d"), "longer than the maximum of 90 days"},
 		4: {submit("note", strings.Repeat("n", core.MaxNoteLen+1)), "note"},
 		5: {submit("note", "bidi \u202e"), "note"},
@@ -279,8 +280,8 @@ func TestResetInvite(t *testing.T) {
 	}{
 		0: {submit(), "required"},
 		1: {submit("username", "romeo"), "there is no account romeo@example.com"},
-		2: {submit("username", "a b"), "username: "},
-		3: {submit("username", "juliet", "ttl", "soon"), "ttl: "},
+		2: {submit("username", "a b"), "Username: "},
+		3: {submit("username", "juliet", "ttl", "soon"), "Valid for: "},
 	} {
 		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeResetInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
 		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), tc.text) {
