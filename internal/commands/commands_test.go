@@ -329,6 +329,25 @@ func TestCreateKeyMalformed(t *testing.T) {
 // table reads the key list: a single-item result form (no <reported/> table, which
 // Gajim cannot show) with a text-multi field per column, one value per key, and a
 // "keys" field with a line per key. An empty list has no form.
+// entries reads the field for people of a list: an entry is a line and the lines
+// indented by two spaces after it, none longer than 50 characters (poezio shows no
+// wider value); each entry comes back on one line, its lines joined by spaces.
+func entries(t testing.TB, lines []string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 50 {
+			t.Errorf("line %q is %d characters long", l, n)
+		}
+		if rest, ok := strings.CutPrefix(l, "  "); ok && len(out) > 0 {
+			out[len(out)-1] += " " + rest
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 func table(t testing.TB, f *adhoc.Form) []map[string]string {
 	t.Helper()
 	if f == nil {
@@ -347,10 +366,10 @@ func table(t testing.TB, f *adhoc.Form) []map[string]string {
 		}
 		cols = append(cols, fl.Var)
 	}
-	if got := strings.Join(cols, " "); got != "keys id name created expires last-used uses" {
+	if got := strings.Join(cols, " "); got != "keys id name created expires last-used uses manage max-ttl rate" {
 		t.Fatalf("fields %q", got)
 	}
-	lines := f.Fields[0].Values
+	lines := entries(t, f.Fields[0].Values)
 	rows := make([]map[string]string, len(lines))
 	for i := range rows {
 		rows[i] = map[string]string{"line": lines[i]}
@@ -405,8 +424,12 @@ func TestListKeysMirror(t *testing.T) {
 		r["created"] != k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z") || r["expires"] != k.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z") {
 		t.Fatalf("row %v for %+v", r, k)
 	}
-	if want := "cli key (" + k.ID + "): created " + r["created"] + ", expires " + r["expires"] + ", last used " + r["last-used"] + ", 1 use"; r["line"] != want {
+	human := func(v string) string { return strings.Replace(strings.TrimSuffix(v[:16], "Z"), "T", " ", 1) + " UTC" }
+	if want := "cli key (" + k.ID + ") created " + human(r["created"]) + ", expires " + human(r["expires"]) + ", last used " + human(r["last-used"]) + ", 1 use"; r["line"] != want {
 		t.Fatalf("line %q, want %q", r["line"], want)
+	}
+	if r["manage"] != "no" || r["max-ttl"] != "" || r["rate"] != "" {
+		t.Fatalf("row %v", r)
 	}
 	if rows[1]["id"] != field(made.Form, "id") || rows[1]["name"] != "adhoc key" || rows[1]["expires"] != "never" || rows[1]["last-used"] != "never" || rows[1]["uses"] != "0" {
 		t.Fatalf("row %v", rows[1])
@@ -870,4 +893,24 @@ func encodeTB(t testing.TB, r xml.TokenReader) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestKeyListSaysWhatKeysMay: the key list shows what a key may do besides its
+// dates (manage every invite, the longest invite lifetime, the rate), in its lines
+// for people and in columns; the new key's result writes the lifetime for people.
+func TestKeyListSaysWhatKeysMay(t *testing.T) {
+	e := newEnv(t)
+	made, err := e.run(t, admin, commands.NodeCreateKey, submit("name", "manager", "max-ttl", "30d", "rate", "10/h", "manage", "true"))
+	if err != nil || field(made.Form, "max-ttl") != "30 days" || field(made.Form, "manage") != "every invite of "+host {
+		t.Fatalf("new key: %+v %v", made, err)
+	}
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := table(t, resp.Form)
+	if len(rows) != 1 || rows[0]["manage"] != "yes" || rows[0]["max-ttl"] != "30 days" || rows[0]["rate"] != "10/1h" ||
+		!strings.HasSuffix(rows[0]["line"], ", 0 uses, manages every invite, invites live at most 30 days, rate limit 10/1h") {
+		t.Fatalf("rows %v", rows)
+	}
 }

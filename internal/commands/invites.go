@@ -124,8 +124,9 @@ var listColumnsInvites = [...][2]string{
 
 // listInvites answers with a single-item result form, as listKeys does (no XEP-0004
 // table, which profanity and poezio show as a title only and Gajim fails on): a
-// text-multi field "invites" with a line per invite for people, and a text-multi field
-// per column with one value per invite, in the same order, for programs.
+// text-multi field "invites" for people, a few short lines per invite (see
+// entryLines), and a text-multi field per column with one value per invite, in the
+// same order, for programs.
 // It shows the newest page of invites (core.DefaultListLimit), with the accounts that
 // used each.
 func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
@@ -182,18 +183,21 @@ func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.
 		for i, v := range row {
 			cols[i].Values = append(cols[i].Values, v)
 		}
-		line := fmt.Sprintf("%s: %s, %s, %d of %s uses, expires %s, by %s", inv.ID, kindText(inv), status,
-			inv.Uses, maxUsesText(inv.MaxUses), row[6], inv.CreatedBy)
+		parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
+			"expires " + humanTime(inv.ExpiresAt)}
+		if inv.CreatedBy != "xmpp:"+by.ID {
+			parts = append(parts, "by "+inv.CreatedBy) // the requester's own go without
+		}
 		if inv.Note != "" {
-			line += ", note: " + inv.Note
+			parts = append(parts, "note: "+inv.Note)
 		}
 		if len(inv.Groups) > 0 {
-			line += ", groups: " + row[10]
+			parts = append(parts, "groups: "+row[10])
 		}
 		if len(usedBy) > 0 {
-			line += ", used by " + row[11]
+			parts = append(parts, "used by "+row[11])
 		}
-		lines.Values = append(lines.Values, line)
+		lines.Values = append(lines.Values, entryLines(inv.ID+": "+kindText(inv), parts)...)
 	}
 	noun := what
 	if len(page.Invites) == 1 {
@@ -232,13 +236,22 @@ func kindText(inv core.Invite) string {
 	return s
 }
 
+// labelNote bounds the note at the start of an invite's label: poezio shows a list
+// option centred in half its window, and nothing at all of a wider one.
+const labelNote = 24
+
 // inviteLabel names a pending invite in the revoke form, uniquely: its note (when it
-// has one), its kind and expiry, and its ID in parentheses at the end, so that a
-// submitted label (Gajim submits labels) gives the ID back.
+// has one, cut to labelNote characters), its kind and expiry, and its ID in
+// parentheses at the end, so that a submitted label (Gajim submits labels) gives the
+// ID back.
 func inviteLabel(inv core.Invite) string {
-	s := kindText(inv) + ", expires " + inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	s := kindText(inv) + ", expires " + humanTime(inv.ExpiresAt)
 	if inv.Note != "" {
-		s = inv.Note + " — " + s
+		note := inv.Note
+		if r := []rune(note); len(r) > labelNote {
+			note = strings.TrimSpace(string(r[:labelNote-1])) + "…"
+		}
+		s = note + " — " + s
 	}
 	return s + " (" + inv.ID + ")"
 }
@@ -266,7 +279,9 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	if len(page.Invites) == 0 {
 		return nil, nil
 	}
-	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true}
+	// The empty value selects nothing; it makes profanity list the options with their
+	// labels (see deleteKeysForm).
+	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true, Values: []string{""}}
 	for _, inv := range page.Invites {
 		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv), Value: inv.ID})
 	}
@@ -287,6 +302,7 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no pending invites to revoke."}}}, nil
 	}
 	fl, _ := forms[0].Field("invites")
+	fl.Values = choices(fl.Values)
 	if len(fl.Values) == 0 {
 		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: select at least one invite"}
 	}
@@ -398,6 +414,11 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 	if len(fl.Options) == 0 {
 		return nil, nil
 	}
+	// The newest pending invite is chosen to begin with: poezio shows (and submits)
+	// the first option of a list without a value anyway, profanity lists the options
+	// with their labels only once the field has a value, and the next stage names the
+	// invite before anything changes.
+	fl.Values = []string{fl.Options[0].Value}
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Change an invite",
@@ -506,8 +527,12 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	case err != nil:
 		return adhoc.Result{}, err
 	}
-	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s.",
-		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), formatTime(inv.ExpiresAt))}}}, nil
+	noteText := "no note"
+	if inv.Note != "" {
+		noteText = "note: " + inv.Note
+	}
+	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), humanTime(inv.ExpiresAt), noteText)}}}, nil
 }
 
 // reasonOf returns the reason a core refusal gives, without what was being done

@@ -33,8 +33,9 @@ func inviteRows(t testing.TB, f *adhoc.Form) []map[string]string {
 	if got := strings.Join(vars, " "); got != "invites id kind status uses max-uses created expires created-by username note groups used-by" {
 		t.Fatalf("fields %q", got)
 	}
-	rows := make([]map[string]string, len(f.Fields[0].Values))
-	for i, line := range f.Fields[0].Values {
+	lines := entries(t, f.Fields[0].Values)
+	rows := make([]map[string]string, len(lines))
+	for i, line := range lines {
 		rows[i] = map[string]string{"line": line}
 	}
 	for _, fl := range f.Fields[1:] {
@@ -393,5 +394,72 @@ func TestChangeInvite(t *testing.T) {
 		Form: submit("expires", field(second.Form, "expires"), "max-uses", field(second.Form, "max-uses"))})
 	if err != nil || len(done.Notes) != 1 || done.Notes[0].Text != "Nothing changed." {
 		t.Fatalf("unchanged: %+v %v", done, err)
+	}
+}
+
+// TestFormsReadInEveryClient holds the forms to what Debian's clients need to show
+// them: profanity lists a list's options with their labels only once the field has
+// a value (the delete and revoke forms hold an empty one, which selects nothing; the
+// change form chooses the newest invite to begin with); poezio shows nothing of an
+// option label wider than half its window (notes in labels are cut).
+func TestFormsReadInEveryClient(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: "portal"}); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("a long note ", 10)
+	inv, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: host, Note: long, Actor: core.Actor{Kind: core.ActorCLI, Manage: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: host, Actor: core.Actor{Kind: core.ActorCLI, Manage: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		node, field string
+		want        []string
+	}{
+		0: {commands.NodeDeleteKeys, "keys", []string{""}},
+		1: {commands.NodeRevokeInvites, "invites", []string{""}},
+		2: {commands.NodeChangeInvite, "invite", []string{newer.ID}},
+	} {
+		start, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, _ := start.Form.Field(tc.field)
+		if !slices.Equal(fl.Values, tc.want) {
+			t.Errorf("%d: %s starts with %q, want %q", i, tc.field, fl.Values, tc.want)
+		}
+		for _, o := range fl.Options {
+			if n := len([]rune(o.Label)); n > 90 {
+				t.Errorf("%d: label %q is %d characters long", i, o.Label, n)
+			}
+			if o.Value == inv.ID && !strings.HasSuffix(o.Label, "("+inv.ID+")") {
+				t.Errorf("%d: label %q does not end with the ID", i, o.Label)
+			}
+		}
+		if tc.node == commands.NodeChangeInvite {
+			continue
+		}
+		// Blank values (profanity sends the empty one back) choose nothing.
+		again, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+			Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: tc.field, Values: []string{"", " "}}}}})
+		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "select at least one") || again.SessionID != start.SessionID {
+			t.Errorf("%d: only blank values: %v", i, err)
+		}
+		// With a choice among them, the choice is done; the label of the long note
+		// still names its invite.
+		choice := fl.Options[len(fl.Options)-1].Label
+		done, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+			Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: tc.field, Values: []string{"", choice}}}}})
+		if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || !strings.Contains(done.Notes[0].Text, "1 ") {
+			t.Errorf("%d: blank and %q: %+v %v", i, choice, done, err)
+		}
+	}
+	if _, err := e.svc.CheckInvite(ctx, host, inv.Token); !errors.Is(err, core.ErrRevoked) {
+		t.Errorf("the invite with the long note, revoked by its cut label: %v", err)
 	}
 }
