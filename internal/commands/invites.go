@@ -460,7 +460,11 @@ func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*a
 	}
 	expires := text("expires", "Expires", "A time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d.", true)
 	expires.Values = []string{formatTime(inv.ExpiresAt)}
-	maxUses := text("max-uses", "Accounts it can make", fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses), true)
+	maxUsesDesc := fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses)
+	if !manages(call) {
+		maxUsesDesc = fmt.Sprintf("You can lower it, not below the %d made; only an administrator can raise it.", inv.Uses)
+	}
+	maxUses := text("max-uses", "Accounts it can make", maxUsesDesc, true)
 	maxUses.Values = []string{strconv.Itoa(inv.MaxUses)}
 	note := text("note", "Note", "Empty removes it.", false)
 	if inv.Note != "" {
@@ -505,6 +509,12 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 		if err != nil || n < 0 || n > core.MaxMaxUses {
 			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
 				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+		}
+		// A user's invites count against the user quota by invite, not by use: raising
+		// their uses would let one invite register any number of accounts.
+		if !manages(call) && (n == 0 || (inv.MaxUses != 0 && n > inv.MaxUses)) {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+				Text: fmt.Sprintf("max-uses: you can lower it (it is %s), not raise it; ask an administrator", maxUsesText(inv.MaxUses))}
 		}
 		change.MaxUses = &n
 	}

@@ -463,3 +463,50 @@ func TestFormsReadInEveryClient(t *testing.T) {
 		t.Errorf("the invite with the long note, revoked by its cut label: %v", err)
 	}
 }
+
+// TestChangeInviteUserBounds: a user may lower the uses of the invites the user made
+// but not raise them (nor make them unlimited), since the user quota counts invites,
+// not uses; an administrator may. The result says what the invite is now, note too.
+func TestChangeInviteUserBounds(t *testing.T) {
+	e := newEnvWith(t, commands.Options{AllowUserInvites: true})
+	resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := core.TokenID(tokenOf(t, field(resp.Form, "uri")))
+	change := func(who, maxUses, note string) (adhoc.Response, error) {
+		t.Helper()
+		start, err := e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+			Form: submit("expires", field(second.Form, "expires"), "max-uses", maxUses, "note", note)})
+	}
+	for _, n := range []string{"5", "0"} {
+		if _, err := change(bob, n, ""); cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "Accounts it can make: you can lower it (it is 1), not raise it") {
+			t.Errorf("bob raising max-uses to %s: %v", n, err)
+		}
+	}
+	done, err := change(admin, "3", "for the team")
+	if err != nil || len(done.Notes) != 1 || !strings.HasSuffix(done.Notes[0].Text, ", 0 of 3 uses, expires "+humanExpiry(t, e, id)+", note: for the team.") {
+		t.Fatalf("the admin raising it: %+v %v", done, err)
+	}
+	if done, err := change(bob, "2", "for the team"); err != nil || !strings.Contains(done.Notes[0].Text, "0 of 2 uses") {
+		t.Fatalf("bob lowering it: %+v %v", done, err)
+	}
+}
+
+// humanExpiry is the invite's expiry as results write it for people.
+func humanExpiry(t *testing.T, e *env, id string) string {
+	t.Helper()
+	inv, err := e.svc.Invite(context.Background(), core.Actor{Kind: core.ActorCLI, Manage: true}, host, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
+}
