@@ -256,6 +256,15 @@ func entryLines(head string, parts []string) []string {
 	return lines
 }
 
+// cell writes a value of a list's column: "-" for an empty one, since profanity
+// drops empty values, which shifts the rest of the column onto the wrong entries.
+func cell(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
+}
+
 // plural writes n and noun, with an "s" unless n is 1.
 func plural(n int64, noun string) string {
 	if n == 1 {
@@ -350,7 +359,8 @@ var listColumns = [...][2]string{
 // poezio show only a table's title and Gajim fails on it. The form holds a text-multi
 // field "keys" for people, a few short lines per key (see entryLines), and a
 // text-multi field per column (id, name, created, expires, last-used, uses, manage,
-// max-ttl, rate) with one value per key, in the same order, for programs.
+// max-ttl, rate) with one value per key, in the same order, "-" when empty, for
+// programs.
 func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
@@ -378,7 +388,7 @@ func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (
 		row := [len(listColumns)]string{k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed),
 			strconv.FormatInt(k.Uses, 10), manage, maxTTL, rate}
 		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, v)
+			cols[i].Values = append(cols[i].Values, cell(v))
 		}
 		parts := []string{"created " + humanTime(k.CreatedAt), "expires " + humanTime(k.ExpiresAt),
 			"last used " + humanTime(k.LastUsed), plural(k.Uses, "use")}
@@ -432,14 +442,11 @@ func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.F
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	// The empty value selects nothing: it makes profanity list the options with their
-	// labels (it shows a list's options only once the field has a value, and its help
-	// shows only their values, the bare IDs); other clients show nothing chosen, and
-	// submitted blank values are ignored.
-	fl := adhoc.Field{Var: "keys", Type: adhoc.FieldListMulti, Label: "Keys to delete", Required: true, Values: []string{""}}
+	fl := adhoc.Field{Var: "keys", Type: adhoc.FieldListMulti, Label: "Keys to delete", Required: true}
 	for _, k := range keys {
 		fl.Options = append(fl.Options, adhoc.Option{Label: keyLabel(k), Value: k.ID})
 	}
+	fl.Desc = choicesDesc(fl.Options)
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Delete invite API keys",
@@ -507,8 +514,38 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 	return res, nil
 }
 
+// maxDesc bounds a field's description, below the decoders' bound on a value.
+const maxDesc = 3000
+
+// choicesDesc describes a list's options by their labels, in the field's
+// description: profanity shows a list's options with their labels only once one is
+// chosen, and its help (/form help) shows the options' values, bare IDs, beside the
+// description; Gajim shows descriptions as tooltips, poezio not at all.
+func choicesDesc(opts []adhoc.Option) string {
+	var b strings.Builder
+	b.WriteString("The choices: ")
+	for i, o := range opts {
+		item := o.Label
+		if item == "" || item == o.Value {
+			item = o.Value
+		} else if !strings.HasSuffix(item, "("+o.Value+")") {
+			item += " (" + o.Value + ")"
+		}
+		if i > 0 {
+			item = "; " + item
+		}
+		if b.Len()+len(item) > maxDesc-40 {
+			fmt.Fprintf(&b, "; and %d more.", len(opts)-i)
+			return b.String()
+		}
+		b.WriteString(item)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
 // choices returns the values of a submitted list-multi field, trimmed, without
-// blank ones (the empty value the delete and revoke forms hold, see deleteKeysForm).
+// blank ones.
 func choices(values []string) []string {
 	var out []string
 	for _, v := range values {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -428,7 +429,7 @@ func TestListKeysMirror(t *testing.T) {
 	if want := "cli key (" + k.ID + ") created " + human(r["created"]) + ", expires " + human(r["expires"]) + ", last used " + human(r["last-used"]) + ", 1 use"; r["line"] != want {
 		t.Fatalf("line %q, want %q", r["line"], want)
 	}
-	if r["manage"] != "no" || r["max-ttl"] != "" || r["rate"] != "" {
+	if r["manage"] != "no" || r["max-ttl"] != "-" || r["rate"] != "-" {
 		t.Fatalf("row %v", r)
 	}
 	if rows[1]["id"] != field(made.Form, "id") || rows[1]["name"] != "adhoc key" || rows[1]["expires"] != "never" || rows[1]["last-used"] != "never" || rows[1]["uses"] != "0" {
@@ -912,5 +913,45 @@ func TestKeyListSaysWhatKeysMay(t *testing.T) {
 	if len(rows) != 1 || rows[0]["manage"] != "yes" || rows[0]["max-ttl"] != "30 days" || rows[0]["rate"] != "10/1h" ||
 		!strings.HasSuffix(rows[0]["line"], ", 0 uses, manages every invite, invites live at most 30 days, rate limit 10/1h") {
 		t.Fatalf("rows %v", rows)
+	}
+	// An empty cell is "-": profanity drops empty values, and the column would show
+	// the next key's rate as this one's.
+	if _, err := e.run(t, admin, commands.NodeCreateKey, submit("name", "plain")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range resp.Form.Fields[1:] {
+		if slices.Contains(fl.Values, "") {
+			t.Errorf("column %s has an empty value: %q", fl.Var, fl.Values)
+		}
+	}
+	if rows = table(t, resp.Form); len(rows) != 2 || rows[1]["rate"] != "-" || rows[1]["max-ttl"] != "-" || rows[0]["rate"] != "10/1h" {
+		t.Fatalf("rows %v", rows)
+	}
+}
+
+// TestChoicesDescBounded: the description naming every choice stays within the
+// decoders' bound on a value, saying how many it leaves out.
+func TestChoicesDescBounded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 60 {
+		if _, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: fmt.Sprintf("a key with a rather long name, number %02d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := start.Form.Field("keys")
+	if len(fl.Desc) > 3000 || !strings.HasSuffix(fl.Desc, " more.") || !strings.Contains(fl.Desc, "number 00 (") {
+		t.Fatalf("description of %d bytes: %q", len(fl.Desc), fl.Desc)
+	}
+	if err := start.Form.Validate(adhoc.Limits{}); err != nil {
+		t.Fatal(err)
 	}
 }

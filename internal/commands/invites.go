@@ -126,7 +126,7 @@ var listColumnsInvites = [...][2]string{
 // table, which profanity and poezio show as a title only and Gajim fails on): a
 // text-multi field "invites" for people, a few short lines per invite (see
 // entryLines), and a text-multi field per column with one value per invite, in the
-// same order, for programs.
+// same order, "-" when empty, for programs.
 // It shows the newest page of invites (core.DefaultListLimit), with the accounts that
 // used each.
 func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
@@ -181,7 +181,7 @@ func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.
 			inv.Note, strings.Join(inv.Groups, ", "), strings.Join(usedBy, ", "),
 		}
 		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, v)
+			cols[i].Values = append(cols[i].Values, cell(v))
 		}
 		parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
 			"expires " + humanTime(inv.ExpiresAt)}
@@ -279,12 +279,11 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	if len(page.Invites) == 0 {
 		return nil, nil
 	}
-	// The empty value selects nothing; it makes profanity list the options with their
-	// labels (see deleteKeysForm).
-	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true, Values: []string{""}}
+	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true}
 	for _, inv := range page.Invites {
 		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv), Value: inv.ID})
 	}
+	fl.Desc = choicesDesc(fl.Options)
 	instr := "Pending invites, newest first. A revoked invite stops working at once; its record stays."
 	if page.NextCursor != "" {
 		instr = fmt.Sprintf("The %d newest pending invites. A revoked invite stops working at once; its record stays.", len(page.Invites))
@@ -416,9 +415,10 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 	}
 	// The newest pending invite is chosen to begin with: poezio shows (and submits)
 	// the first option of a list without a value anyway, profanity lists the options
-	// with their labels only once the field has a value, and the next stage names the
-	// invite before anything changes.
+	// with their labels only once the field has a value (see choicesDesc), and the
+	// next stage names the invite before anything changes.
 	fl.Values = []string{fl.Options[0].Value}
+	fl.Desc = choicesDesc(fl.Options)
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Change an invite",

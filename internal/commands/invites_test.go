@@ -177,6 +177,10 @@ func TestListAndRevokeInvites(t *testing.T) {
 		!strings.Contains(team["line"], "used by ann@example.com, ben@example.com") {
 		t.Errorf("the used invite: %v", team)
 	}
+	// Empty cells are "-" (profanity drops empty values, shifting the column).
+	if rows[0]["note"] != "-" || rows[0]["username"] != "-" || rows[0]["used-by"] != "-" || team["username"] != "-" {
+		t.Errorf("empty cells: %v", rows[0])
+	}
 	// Status filters, by value or by label.
 	if rows := e.list(t, admin, "used"); len(rows) != 1 || rows[0]["note"] != "team" {
 		t.Errorf("used: %v", rows)
@@ -399,9 +403,10 @@ func TestChangeInvite(t *testing.T) {
 
 // TestFormsReadInEveryClient holds the forms to what Debian's clients need to show
 // them: profanity lists a list's options with their labels only once the field has
-// a value (the delete and revoke forms hold an empty one, which selects nothing; the
-// change form chooses the newest invite to begin with); poezio shows nothing of an
-// option label wider than half its window (notes in labels are cut).
+// a value, its help only their values (the description of the delete and revoke
+// lists names every choice by its label; the change form chooses the newest invite
+// to begin with); poezio shows nothing of an option label wider than half its
+// window (notes in labels are cut).
 func TestFormsReadInEveryClient(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -421,8 +426,8 @@ func TestFormsReadInEveryClient(t *testing.T) {
 		node, field string
 		want        []string
 	}{
-		0: {commands.NodeDeleteKeys, "keys", []string{""}},
-		1: {commands.NodeRevokeInvites, "invites", []string{""}},
+		0: {commands.NodeDeleteKeys, "keys", nil},
+		1: {commands.NodeRevokeInvites, "invites", nil},
 		2: {commands.NodeChangeInvite, "invite", []string{newer.ID}},
 	} {
 		start, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node})
@@ -433,7 +438,13 @@ func TestFormsReadInEveryClient(t *testing.T) {
 		if !slices.Equal(fl.Values, tc.want) {
 			t.Errorf("%d: %s starts with %q, want %q", i, tc.field, fl.Values, tc.want)
 		}
+		if !strings.HasPrefix(fl.Desc, "The choices: ") || !strings.HasSuffix(fl.Desc, ".") {
+			t.Errorf("%d: description %q", i, fl.Desc)
+		}
 		for _, o := range fl.Options {
+			if !strings.Contains(fl.Desc, o.Label) {
+				t.Errorf("%d: description %q lacks %q", i, fl.Desc, o.Label)
+			}
 			if n := len([]rune(o.Label)); n > 90 {
 				t.Errorf("%d: label %q is %d characters long", i, o.Label, n)
 			}
@@ -444,7 +455,7 @@ func TestFormsReadInEveryClient(t *testing.T) {
 		if tc.node == commands.NodeChangeInvite {
 			continue
 		}
-		// Blank values (profanity sends the empty one back) choose nothing.
+		// Blank values choose nothing.
 		again, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node, SessionID: start.SessionID, Action: adhoc.ActionComplete,
 			Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: tc.field, Values: []string{"", " "}}}}})
 		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "select at least one") || again.SessionID != start.SessionID {
