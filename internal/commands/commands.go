@@ -226,33 +226,38 @@ const entryWidth = 50
 
 // entryLines writes one entry of a list for people: head on its first line, then
 // parts, joined by ", ", on lines indented by two spaces, each at most entryWidth
-// characters long (a part too long for a line is cut at spaces).
+// characters long. A part is kept on one line when it fits one ("expires
+// 2026-12-13 02:32 UTC"), else cut at spaces (a long note).
 func entryLines(head string, parts []string) []string {
+	const room = entryWidth - 2 // the indent
 	lines := []string{head}
 	line := ""
-	flush := func() {
-		if line != "" {
+	add := func(w string) { // w never breaks
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) > room:
 			lines = append(lines, "  "+line)
-			line = ""
+			line = w
+		default:
+			line += " " + w
 		}
 	}
 	for i, p := range parts {
 		if i < len(parts)-1 {
 			p += ","
 		}
+		if len([]rune(p)) <= room {
+			add(p)
+			continue
+		}
 		for _, w := range strings.Fields(p) {
-			switch {
-			case line == "":
-				line = w
-			case 2+len([]rune(line))+1+len([]rune(w)) > entryWidth:
-				flush()
-				line = w
-			default:
-				line += " " + w
-			}
+			add(w)
 		}
 	}
-	flush()
+	if line != "" {
+		lines = append(lines, "  "+line)
+	}
 	return lines
 }
 

@@ -340,6 +340,10 @@ func entries(t testing.TB, lines []string) []string {
 		if n := len([]rune(l)); n > 50 {
 			t.Errorf("line %q is %d characters long", l, n)
 		}
+		// A part that fits a line is not cut: a time stays on one line.
+		if i := strings.Index(l, "expires 2"); i >= 0 && !strings.Contains(l[i:], " UTC") {
+			t.Errorf("line %q cuts an expiry", l)
+		}
 		if rest, ok := strings.CutPrefix(l, "  "); ok && len(out) > 0 {
 			out[len(out)-1] += " " + rest
 			continue
