@@ -250,6 +250,7 @@ async def correct(port, user, password):
     def on_next(iq, session):
         steps.append({"status": iq["command"]["status"], "notes": [[n[0], n[1]] for n in iq["command"]["notes"]],
                       "fields": form_of(iq)})
+        session["last"] = iq
         if not waiting[0].done():
             waiting[0].set_result(session)
 
@@ -268,9 +269,17 @@ async def correct(port, user, password):
             return None
 
     def submit(session, **values):
-        form = c["xep_0004"].make_form(ftype="submit")
+        # What poezio does (core/handlers.py next_adhoc_step, tabs/data_forms.py): the
+        # form received, the response's notes added as fixed fields without a var,
+        # the values set, the form turned into a submission and sent with next.
+        iq = session["last"]
+        form = iq["command"]["form"]
+        for note in iq["command"]["notes"]:
+            form.add_field(ftype="fixed", label=note[1])
+        fields = form.get_fields()
         for var, v in values.items():
-            form.add_field(var=var, value=v)
+            fields[var]["value"] = v
+        form.reply()
         session["payload"] = form
         c["xep_0050"].continue_command(session)
 
