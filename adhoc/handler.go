@@ -153,7 +153,7 @@ func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xm
 	}
 	req, err := DecodeRequest(t, start, h.lim)
 	if err != nil {
-		return h.replyError(t, reply, err, nil)
+		return h.replyError(t, reply, err, echoOf(start))
 	}
 	req.Requester = h.requester.String()
 	ctx, cancel := h.ctx()
@@ -201,6 +201,25 @@ func (h *Handler) replyError(t xmlstream.TokenWriter, reply stanza.IQ, err error
 	}
 	_, werr := xmlstream.Copy(t, reply.Wrap(payload))
 	return werr
+}
+
+// echoOf returns the node and session ID of a command request that could not be
+// decoded, from its start element, for the error to carry (see replyError); values
+// longer than a session ID may be are left out.
+func echoOf(start *xml.StartElement) *Request {
+	var req Request
+	for _, a := range start.Attr {
+		if a.Name.Space != "" || len(a.Value) > MaxSessionIDLen {
+			continue
+		}
+		switch a.Name.Local {
+		case "node":
+			req.Node = a.Value
+		case "sessionid":
+			req.SessionID = a.Value
+		}
+	}
+	return &req
 }
 
 // StanzaError returns the stanza error XEP-0050 §4.4 gives for e's condition, and the

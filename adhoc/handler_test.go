@@ -515,6 +515,10 @@ func TestHandlerErrorCarriesCommand(t *testing.T) {
 			`<x xmlns="jabber:x:data" type="submit"><field var="a"><value>1</value></field></x></command>`,
 			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="NOPE">`, `</command>`, `<error type="modify">`, `bad-sessionid`},
 			[]string{`jabber:x:data`}},
+		// A request that does not decode: its node and session ID all the same.
+		2: {`<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="S1" action="jump"/>`,
+			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="S1">`, `<error type="modify">`, `malformed-action`},
+			nil},
 		1: {`<command xmlns="http://jabber.org/protocol/commands" node="nope"/>`,
 			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="nope">`, `<error type="cancel">`, `item-not-found`},
 			[]string{`sessionid`}},
