@@ -419,10 +419,14 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 	// next stage names the invite before anything changes.
 	fl.Values = []string{fl.Options[0].Value}
 	fl.Desc = choicesDesc(fl.Options)
+	instr := "Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."
+	if !manages(call) {
+		instr = "Pending invites first, then expired ones, which a longer expiry makes pending again."
+	}
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Change an invite",
-		Instructions: []string{"Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."},
+		Instructions: []string{instr},
 		Fields:       []adhoc.Field{fl},
 	}, nil
 }

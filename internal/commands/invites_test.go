@@ -491,6 +491,9 @@ func TestChangeInviteUserBounds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if who == bob && strings.Contains(start.Form.Instructions[0], "more uses") {
+			t.Errorf("bob is told more uses would help: %q", start.Form.Instructions)
+		}
 		second, err := e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", id)})
 		if err != nil {
 			t.Fatal(err)
