@@ -190,7 +190,7 @@ func TestInteropSlixmpp(t *testing.T) {
 					t.Errorf("%s: %d stages, notes %v", what, r.Stages, r.Notes)
 				}
 			case nodeRevokeInvites:
-				if len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[0][1], "Revoked 1 invite: interop-"+r.Mode+" — account invite") {
+				if len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[0][1], "Revoked 1 invite: ") || !strings.Contains(r.Notes[0][1], " (interop-"+r.Mode+" — account invite, expires ") {
 					t.Errorf("%s: notes %v", what, r.Notes)
 				}
 			case nodeResetInvite:
@@ -288,8 +288,8 @@ func TestInteropSlixmpp(t *testing.T) {
 			}
 		}
 		sent := fmt.Sprint(out.Revoke.Sent)
-		if out.Revoke.Status != "completed" || !strings.Contains(sent, "interop-label — account invite") || !strings.Contains(sent, "("+id+")") ||
-			len(out.Revoke.Notes) == 0 || !strings.HasPrefix(out.Revoke.Notes[0][1], "Revoked 1 invite: interop-label — ") {
+		if out.Revoke.Status != "completed" || !strings.Contains(sent, id+": interop-label — account invite, expires ") ||
+			len(out.Revoke.Notes) == 0 || !strings.HasPrefix(out.Revoke.Notes[0][1], "Revoked 1 invite: "+id+" (interop-label — account invite, expires ") {
 			t.Fatalf("revoke by label: sent %s, %s %v", sent, out.Revoke.Status, out.Revoke.Notes)
 		}
 		if revoked := fmt.Sprint(out.Revoked["id"]); !strings.Contains(revoked, id) {

@@ -389,7 +389,7 @@ func TestLifecycleAdhoc(t *testing.T) {
 	}
 	inRosters(t, ctx, srv.c2s, map[string]string{"fay": "pw fay", "gus": "pw gus"})
 	done = run(admin, nodeRevokeInvites, map[string][]string{"invites": {id}})
-	if len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: adhoc course — ") {
+	if len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: "+id+" (adhoc course — ") {
 		t.Fatalf("revoke: %+v", done)
 	}
 	refused(t, ctx, srv.c2s, token, "hal")
@@ -418,7 +418,7 @@ func TestLifecycleAdhoc(t *testing.T) {
 			t.Errorf("alice changing the admin's invite: %+v %v", resp, err)
 		}
 		done := run(alice, nodeRevokeInvites, map[string][]string{"invites": {aliceID}})
-		if len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: contact invite of alice") {
+		if len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: "+aliceID+" (contact invite of alice, expires ") {
 			t.Fatalf("alice revoking hers: %+v", done)
 		}
 	}

@@ -533,7 +533,7 @@ func choicesDesc(opts []adhoc.Option) string {
 		item := o.Label
 		if item == "" || item == o.Value {
 			item = o.Value
-		} else if !strings.HasSuffix(item, "("+o.Value+")") {
+		} else if !strings.Contains(item, o.Value) {
 			item += " (" + o.Value + ")"
 		}
 		if i > 0 {

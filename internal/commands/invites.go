@@ -236,16 +236,20 @@ func kindText(inv core.Invite) string {
 	return s
 }
 
-// labelNote bounds the note at the start of an invite's label: poezio shows a list
-// option centred in half its window, and nothing at all of a wider one.
+// labelNote bounds the note in an invite's label: poezio shows a list option
+// centred in half its window, nothing at all of a wider one, and of a list-multi
+// option only what fits the right half of that (about 45 characters at 200 columns).
 const labelNote = 24
 
-// inviteLabel names a pending invite in the revoke form, uniquely: its note (when it
-// has one, cut to labelNote characters), its kind and expiry, and its ID in
-// parentheses at the end, so that a submitted label (Gajim submits labels) gives the
-// ID back.
-func inviteLabel(inv core.Invite) string {
-	s := kindText(inv) + ", expires " + humanTime(inv.ExpiresAt)
+// inviteText describes an invite in a few words: its note (when it has one, cut to
+// labelNote characters), its kind, its status when that is not pending, and its
+// expiry.
+func inviteText(inv core.Invite, status core.Status) string {
+	s := kindText(inv)
+	if status != "" && status != core.StatusPending {
+		s += ", " + string(status)
+	}
+	s += ", expires " + humanTime(inv.ExpiresAt)
 	if inv.Note != "" {
 		note := inv.Note
 		if r := []rune(note); len(r) > labelNote {
@@ -253,19 +257,25 @@ func inviteLabel(inv core.Invite) string {
 		}
 		s = note + " — " + s
 	}
-	return s + " (" + inv.ID + ")"
+	return s
+}
+
+// inviteLabel names an invite in the revoke and change forms, uniquely: its ID
+// first, as "List invites" shows it (and as the little of a list option poezio shows
+// keeps it), then inviteText. A submitted label (Gajim submits labels) gives the ID
+// back: it begins with the ID, which no note can change.
+func inviteLabel(inv core.Invite, status core.Status) string {
+	return inv.ID + ": " + inviteText(inv, status)
 }
 
 // choiceID returns the invite ID a submitted choice names: the option's value (the
-// ID) or its label (ending in "(ID)"); "" when it names none.
+// ID) or its label (beginning with "ID: "); "" when it names none.
 func choiceID(v string) string {
 	if core.ValidID(v) {
 		return v
 	}
-	if rest, ok := strings.CutSuffix(v, ")"); ok {
-		if i := strings.LastIndexByte(rest, '('); i >= 0 && core.ValidID(rest[i+1:]) {
-			return rest[i+1:]
-		}
+	if id, _, ok := strings.Cut(v, ": "); ok && core.ValidID(id) {
+		return id
 	}
 	return ""
 }
@@ -281,7 +291,7 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	}
 	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true}
 	for _, inv := range page.Invites {
-		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv), Value: inv.ID})
+		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv, core.StatusPending), Value: inv.ID})
 	}
 	fl.Desc = choicesDesc(fl.Options)
 	instr := "Pending invites, newest first. A revoked invite stops working at once; its record stays."
@@ -334,7 +344,7 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Revoking " + inv.ID + " failed; the invites after it were not revoked."})
 			break
 		}
-		revoked = append(revoked, inviteLabel(inv))
+		revoked = append(revoked, inv.ID+" ("+inviteText(inv, "")+")")
 	}
 	noun := "invites"
 	if len(revoked) == 1 {
@@ -403,11 +413,7 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 			return nil, err
 		}
 		for _, inv := range page.Invites {
-			label := inviteLabel(inv)
-			if st != core.StatusPending {
-				label = string(st) + ": " + label
-			}
-			fl.Options = append(fl.Options, adhoc.Option{Label: label, Value: inv.ID})
+			fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv, st), Value: inv.ID})
 		}
 	}
 	if len(fl.Options) == 0 {

@@ -12,8 +12,8 @@ Scenarios:
                                   and once with action=complete
   keys USER PASSWORD              read keys#list from its single-item form
   delete-label USER PASSWORD PREFIX
-                                  delete the key whose option label starts with
-                                  PREFIX by submitting the label (as Gajim does)
+                                  delete the key whose option label holds PREFIX
+                                  by submitting the label (as Gajim does)
   whitespace USER PASSWORD        log in putting whitespace around everything sent
                                   (stream headers included) and run a command
   invite USER PASSWORD NEWUSER NEWPASSWORD
@@ -89,7 +89,7 @@ class Client(slixmpp.ClientXMPP):
 
 def fill(form, mode, label_prefix=None, user=None):
     """Returns the values to submit for a form, as a person accepting what is offered
-    would: a list of invites or keys gets the option whose label starts with
+    would: a list of invites or keys gets the option whose label holds
     label_prefix (submitted by label, as Gajim does) or the one made by this run
     ("interop-" + mode, submitted by value); a field that has a value keeps it; the
     name and the note get "interop-" + mode; a required username is the user's own;
@@ -106,7 +106,7 @@ def fill(form, mode, label_prefix=None, user=None):
             chosen = []
             for opt in field["options"]:
                 if label_prefix is not None:
-                    if opt["label"].startswith(label_prefix):
+                    if label_prefix in opt["label"]:
                         chosen = [opt["label"]]
                         break
                 elif mine in opt["label"]:
