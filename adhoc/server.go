@@ -531,8 +531,14 @@ func fieldReason(text string, f *Form) string {
 // shows a fixed field in half its window, cutting what does not fit.
 const fixedWidth = 50
 
+// fixedHeading is the length below which Gajim shows a fixed field as a section
+// heading (bold, in the label column) rather than as text: shorter lines are padded
+// with spaces to it.
+const fixedHeading = 40
+
 // withFixedText returns a copy of f with texts at its top (after a FORM_TYPE) as
-// fixed fields, each cut into lines of at most fixedWidth characters at spaces. The
+// fixed fields, each cut at spaces into lines of at most fixedWidth characters, as
+// even as can be, a line shorter than fixedHeading padded with spaces to it. The
 // fields have vars of their own, "note-1" and on: clients that keep a form's fields
 // by var (slixmpp, so poezio) would show only one of several fields without one.
 func withFixedText(f *Form, texts []string) *Form {
@@ -544,6 +550,9 @@ func withFixedText(f *Form, texts []string) *Form {
 	n := 0
 	for _, t := range texts {
 		for _, line := range wrap(t, fixedWidth) {
+			if n := len([]rune(line)); n < fixedHeading {
+				line += strings.Repeat(" ", fixedHeading-n)
+			}
 			v := ""
 			for v == "" || used[v] {
 				n++
@@ -567,15 +576,34 @@ func withFixedText(f *Form, texts []string) *Form {
 	return &out
 }
 
-// wrap cuts s into lines of at most n runes at spaces (a longer word stays whole).
+// wrap cuts s into lines of at most n runes at spaces (a longer word stays whole),
+// in as few lines as that takes and as even as can be: "such as 10/m, 100/1h or
+// 1000/day" rather than a full line and a short one.
 func wrap(s string, n int) []string {
+	words := strings.Fields(s)
+	total := len([]rune(strings.Join(words, " ")))
+	if total == 0 {
+		return nil
+	}
+	lines := greedy(words, n)
+	// The narrowest width that still takes no more lines.
+	for w := (total + len(lines) - 1) / len(lines); w < n; w++ {
+		if l := greedy(words, w); len(l) == len(lines) {
+			return l
+		}
+	}
+	return lines
+}
+
+// greedy fills lines of at most n runes with words, in order.
+func greedy(words []string, n int) []string {
 	var lines []string
 	var line []rune
-	for _, w := range strings.Fields(s) {
+	for _, w := range words {
 		rw := []rune(w)
 		if len(line) > 0 && len(line)+1+len(rw) > n {
 			lines = append(lines, string(line))
-			line = line[:0]
+			line = nil
 		}
 		if len(line) > 0 {
 			line = append(line, ' ')

@@ -277,7 +277,9 @@ func isRefused(resp adhoc.Response, err error, text string) bool {
 	var fixed []string
 	for _, fl := range resp.Form.Fields {
 		if fl.Type == adhoc.FieldFixed {
-			fixed = append(fixed, fl.Values...)
+			for _, v := range fl.Values {
+				fixed = append(fixed, strings.TrimRight(v, " ")) // padded for Gajim
+			}
 		}
 	}
 	return strings.Join(fixed, " ") == resp.Notes[0].Text
