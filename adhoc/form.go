@@ -88,7 +88,8 @@ func (f *Form) Value(v string) string {
 // held to the same rules whichever way it came.
 
 // Validate checks f against lim (zero fields mean the defaults) and XEP-0004: a known
-// form type, known field types, a var on every field but fixed ones, no var twice,
+// form type, known field types, a var on every field but fixed ones (and but those
+// of a submitted form, see validateFields), no var twice,
 // at most one value in single-valued fields, and the bounds of lim.
 // A failure is a bad-payload *Error saying what is wrong.
 func (f *Form) Validate(lim Limits) error {
@@ -109,27 +110,30 @@ func (f *Form) Validate(lim Limits) error {
 			return badPayload("instructions too long")
 		}
 	}
-	if err := validateFields(f.Fields, lim); err != nil {
+	if err := validateFields(f.Fields, lim, f.Type == FormSubmit); err != nil {
 		return err
 	}
 	if len(f.Reported) == 0 && len(f.Items) > 0 {
 		return badPayload("table items without reported fields")
 	}
-	if err := validateFields(f.Reported, lim); err != nil {
+	if err := validateFields(f.Reported, lim, false); err != nil {
 		return err
 	}
 	if len(f.Items) > lim.MaxItems {
 		return badPayload("too many table items")
 	}
 	for _, row := range f.Items {
-		if err := validateFields(row, lim); err != nil {
+		if err := validateFields(row, lim, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func validateFields(fs []Field, lim Limits) error {
+// validateFields checks fields; in a submitted form (submitted), a field without a
+// var is let through, to be ignored: poezio shows a response's notes as fixed fields
+// it adds without a var, and submits them back without their type.
+func validateFields(fs []Field, lim Limits, submitted bool) error {
 	if len(fs) > lim.MaxFields {
 		return badPayload("too many fields")
 	}
@@ -144,7 +148,7 @@ func validateFields(fs []Field, lim Limits) error {
 		if len(fl.Var) > lim.MaxValueLen || len(fl.Label) > lim.MaxValueLen {
 			return badPayload("field var or label too long")
 		}
-		if fl.Var == "" && fl.Type != FieldFixed {
+		if fl.Var == "" && fl.Type != FieldFixed && !submitted {
 			return badPayload("field without var")
 		}
 		if fl.Var != "" {

@@ -146,25 +146,25 @@ func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xm
 	reply := stanza.IQ{ID: iq.ID, Type: stanza.ResultIQ, From: h.hostJID, To: h.requester}
 	if !iq.To.Equal(jid.JID{}) && !iq.To.Equal(h.hostJID) {
 		// Not for us: commands of other entities are theirs to answer.
-		return h.replyError(t, reply, &Error{Condition: CondServiceUnavailable})
+		return h.replyError(t, reply, &Error{Condition: CondServiceUnavailable}, nil)
 	}
 	if iq.Type != stanza.SetIQ {
-		return h.replyError(t, reply, &Error{Condition: CondBadPayload, Text: "commands are sent with type set"})
+		return h.replyError(t, reply, &Error{Condition: CondBadPayload, Text: "commands are sent with type set"}, nil)
 	}
 	req, err := DecodeRequest(t, start, h.lim)
 	if err != nil {
-		return h.replyError(t, reply, err)
+		return h.replyError(t, reply, err, echoOf(start))
 	}
 	req.Requester = h.requester.String()
 	ctx, cancel := h.ctx()
 	defer cancel()
 	if req.Role, err = h.role(ctx, h.requester); err != nil {
 		h.log.Error("cannot tell the requester's role", "err", err)
-		return h.replyError(t, reply, &Error{Condition: CondInternalServerError})
+		return h.replyError(t, reply, &Error{Condition: CondInternalServerError}, &req)
 	}
 	resp, err := h.exec.Execute(ctx, h.host, req)
 	if err != nil {
-		return h.replyError(t, reply, err)
+		return h.replyError(t, reply, err, &req)
 	}
 	if resp.Node == "" {
 		resp.Node = req.Node
@@ -174,7 +174,11 @@ func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xm
 }
 
 // replyError answers with the stanza error for err.
-func (h *Handler) replyError(t xmlstream.TokenWriter, reply stanza.IQ, err error) error {
+// With the request it answers (req not nil), the error carries the request's
+// <command/> with its node and session ID, without the form (RFC 6120 §8.3.1 lets an
+// error include what it answers): clients built on slixmpp (poezio) find the
+// command's session by that ID and, without it, drop the error unseen.
+func (h *Handler) replyError(t xmlstream.TokenWriter, reply stanza.IQ, err error, req *Request) error {
 	var ae *Error
 	switch {
 	case errors.As(err, &ae):
@@ -186,8 +190,36 @@ func (h *Handler) replyError(t xmlstream.TokenWriter, reply stanza.IQ, err error
 		ae = &Error{Condition: CondInternalServerError}
 	}
 	reply.Type = stanza.ErrorIQ
-	_, werr := xmlstream.Copy(t, reply.Wrap(ae.TokenReader()))
+	payload := ae.TokenReader()
+	if req != nil {
+		attrs := []xml.Attr{{Name: xml.Name{Local: "node"}, Value: req.Node}}
+		if req.SessionID != "" {
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Local: "sessionid"}, Value: req.SessionID})
+		}
+		cmd := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NS, Local: "command"}, Attr: attrs})
+		payload = xmlstream.MultiReader(cmd, payload)
+	}
+	_, werr := xmlstream.Copy(t, reply.Wrap(payload))
 	return werr
+}
+
+// echoOf returns the node and session ID of a command request that could not be
+// decoded, from its start element, for the error to carry (see replyError); values
+// longer than a session ID may be are left out.
+func echoOf(start *xml.StartElement) *Request {
+	var req Request
+	for _, a := range start.Attr {
+		if a.Name.Space != "" || len(a.Value) > MaxSessionIDLen {
+			continue
+		}
+		switch a.Name.Local {
+		case "node":
+			req.Node = a.Value
+		case "sessionid":
+			req.SessionID = a.Value
+		}
+	}
+	return &req
 }
 
 // StanzaError returns the stanza error XEP-0050 §4.4 gives for e's condition, and the

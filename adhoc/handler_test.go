@@ -1,6 +1,7 @@
 package adhoc_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/disco/items"
@@ -170,7 +172,8 @@ func TestHandlerSession(t *testing.T) {
 		2: {req: adhoc.Request{Node: "wizard", Action: "jump"}, want: "modify/bad-request+malformed-action"},
 		3: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionPrev}, want: "modify/bad-request+bad-action"},
 		4: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormResult}}, want: "modify/bad-request+bad-payload"},
-		5: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")}, want: "modify/not-acceptable"},
+		// A refused value shows the form again: no IQ error (see TestHandlerRefusedValue).
+		5: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")}},
 		6: {req: adhoc.Request{Node: "wizard"}},
 		7: {req: adhoc.Request{Node: "wizard"}, want: "wait/resource-constraint"},
 		8: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "1")}, advance: 2 * time.Minute, want: "cancel/not-allowed+session-expired"},
@@ -183,6 +186,35 @@ func TestHandlerSession(t *testing.T) {
 		if !p.Alive() {
 			t.Fatalf("%d: the stream ended", i)
 		}
+	}
+}
+
+// TestHandlerRefusedValue: a value the command refuses comes back over the wire as
+// the same stage's form, with what was submitted, the reason as an error note and as
+// a fixed field (with a var of its own) at the top of the form; the session goes on.
+func TestHandlerRefusedValue(t *testing.T) {
+	s := testServer(t, adhoc.ServerOptions{})
+	p := pair(t, s, alice, adhoc.HandlerOptions{})
+	ctx := ctxT(t)
+	started, err := p.Execute(ctx, adhoc.Request{Node: "wizard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != adhoc.StatusExecuting || resp.SessionID != started.SessionID || len(resp.Notes) != 1 ||
+		resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: "a is bad"}) {
+		t.Fatalf("refused value: %+v", resp)
+	}
+	if resp.Form == nil || len(resp.Form.Fields) != 2 || resp.Form.Fields[0].Type != adhoc.FieldFixed ||
+		resp.Form.Fields[0].Var == "" || strings.TrimRight(resp.Form.Value(resp.Form.Fields[0].Var), " ") != "a is bad" || resp.Form.Value("a") != "bad" {
+		t.Fatalf("refused value, form %+v", resp.Form)
+	}
+	resp, err = p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "good")})
+	if err != nil || resp.Status != adhoc.StatusExecuting || resp.Form == nil || resp.Form.Title != "b after 1" || len(resp.Notes) != 0 {
+		t.Fatalf("corrected value: %+v %v", resp, err)
 	}
 }
 
@@ -463,4 +495,64 @@ func TestHandlerDiscoCost(t *testing.T) {
 		t.Errorf("disco#items after disco#info: %d Commands calls in all", len(rec.listed))
 	}
 	rec.mu.Unlock()
+}
+
+// TestHandlerErrorCarriesCommand: an IQ error answering a command request carries
+// that request's <command/> (node and session ID, no form) before its <error/>, so
+// that clients built on slixmpp (poezio) find the session it belongs to and show it;
+// slixmpp drops an error it cannot match to a session.
+func TestHandlerErrorCarriesCommand(t *testing.T) {
+	s := testServer(t, adhoc.ServerOptions{})
+	h := adhoc.NewHandler(s, host, jid.MustParse(alice), adhoc.HandlerOptions{
+		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil },
+	})
+	for i, tc := range []struct {
+		payload string
+		want    []string // in this order
+		not     []string
+	}{
+		0: {`<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="NOPE" action="next">` +
+			`<x xmlns="jabber:x:data" type="submit"><field var="a"><value>1</value></field></x></command>`,
+			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="NOPE">`, `</command>`, `<error type="modify">`, `bad-sessionid`},
+			[]string{`jabber:x:data`}},
+		// A request that does not decode: its node and session ID all the same.
+		2: {`<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="S1" action="jump"/>`,
+			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="wizard" sessionid="S1">`, `<error type="modify">`, `malformed-action`},
+			nil},
+		1: {`<command xmlns="http://jabber.org/protocol/commands" node="nope"/>`,
+			[]string{`type="error"`, `<command xmlns="http://jabber.org/protocol/commands" node="nope">`, `<error type="cancel">`, `item-not-found`},
+			[]string{`sessionid`}},
+	} {
+		d := xml.NewDecoder(strings.NewReader(tc.payload))
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := tok.(xml.StartElement)
+		var buf bytes.Buffer
+		e := xml.NewEncoder(&buf)
+		rw := struct {
+			xml.TokenReader
+			xmlstream.Encoder
+		}{d, e}
+		if err := h.HandleIQ(stanza.IQ{ID: "q", Type: stanza.SetIQ, To: jid.MustParse(host)}, rw, &start); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		got, at := buf.String(), 0
+		for _, w := range tc.want {
+			j := strings.Index(got[at:], w)
+			if j < 0 {
+				t.Fatalf("%d: %q lacks %q (in order)", i, got, w)
+			}
+			at += j + len(w)
+		}
+		for _, w := range tc.not {
+			if strings.Contains(got, w) {
+				t.Errorf("%d: %q has %q", i, got, w)
+			}
+		}
+	}
 }

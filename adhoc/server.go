@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -71,8 +73,9 @@ type Stage struct {
 	// Required.
 	Form func(ctx context.Context, c Call, forms []*Form) (*Form, error)
 	// Check, when not nil, validates the form submitted at this stage before the
-	// command moves on; an *Error (such as not-acceptable) is returned to the requester
-	// and the session stays at this stage.
+	// command moves on: a not-acceptable *Error shows the form again (see Server),
+	// another *Error is returned to the requester; either way the session stays at
+	// this stage.
 	Check func(ctx context.Context, c Call, form *Form) error
 }
 
@@ -105,10 +108,11 @@ type Definition struct {
 	// Stages are the forms to fill in, in order.
 	Stages []Stage
 	// Complete runs the command.
-	// An *Error with condition not-acceptable or bad-payload is returned to the
-	// requester, who may correct the last form and submit it again; another *Error
-	// ends the session and is returned; any other error ends the session with a
-	// completed response holding an error note (the error itself is logged, not shown).
+	// An *Error with condition not-acceptable shows the last stage's form again, as
+	// a refused submission does (see Server); one with bad-payload is returned to the
+	// requester and keeps the session; another *Error ends the session and is
+	// returned; any other error ends the session with a completed response holding an
+	// error note (the error itself is logged, not shown).
 	// Required.
 	Complete func(ctx context.Context, c Call, forms []*Form) (Result, error)
 }
@@ -116,6 +120,18 @@ type Definition struct {
 // Server runs a set of commands with XEP-0050 sessions; it implements Executor.
 // It keeps sessions in memory, drops expired ones lazily and starts no goroutine.
 // It is safe for concurrent use.
+//
+// A submission refused with not-acceptable (a value a person can correct: by a
+// stage's Check, by the next stage's Form, or by Complete) is not answered with an
+// IQ error, which every desktop client answers by dropping the form (Gajim, poezio,
+// profanity): the session stays at the stage, and the response shows its form again
+// with what was submitted, the reason as an error note and, since some clients do
+// not show the notes that come with a form (poezio, and profanity while executing),
+// also as fixed fields at the top of the form. A reason that begins with a field's
+// var and a colon ("rate: …") names the field by its label there ("Rate limit: …").
+//
+// A result form is shown with its notes as fixed fields at its top as well, for the
+// same clients.
 type Server struct {
 	cmds     map[string]*Definition
 	order    []*Definition
@@ -259,7 +275,7 @@ func (s *Server) start(ctx context.Context, c *Definition, call Call, req Reques
 	}
 	call.SessionID = rand.Text()
 	if len(c.Stages) == 0 {
-		return s.complete(ctx, c, call, nil, nil)
+		return s.complete(ctx, c, call, nil, nil, -1)
 	}
 	sess, err := s.open(call)
 	if err != nil {
@@ -388,19 +404,28 @@ func (s *Server) step(ctx context.Context, c *Definition, call Call, sess *sessi
 	if f.Type != FormSubmit {
 		return Response{}, badPayload("expected a submitted form")
 	}
-	if chk := c.Stages[i].Check; chk != nil {
-		if err := chk(ctx, call, f); err != nil {
-			return s.fail(c, call, sess, err, true)
-		}
-	}
 	for len(sess.forms) <= i {
 		sess.forms = append(sess.forms, nil)
 	}
+	// The submission is kept even when it is refused, so that the form shown again
+	// holds what the requester wrote.
 	sess.forms[i] = f
-	if action == ActionNext {
-		return s.show(ctx, c, call, sess, i+1)
+	if chk := c.Stages[i].Check; chk != nil {
+		if err := chk(ctx, call, f); err != nil {
+			return s.refuse(ctx, c, call, sess, i, err)
+		}
 	}
-	return s.complete(ctx, c, call, sess, sess.forms[:i+1])
+	if action == ActionNext {
+		next, err := s.stageForm(ctx, c, call, sess, i+1)
+		if err != nil {
+			return s.refuse(ctx, c, call, sess, i, err)
+		}
+		if next == nil {
+			return s.complete(ctx, c, call, sess, sess.forms[:i+1], i)
+		}
+		return s.present(c, sess, i+1, next, nil), nil
+	}
+	return s.complete(ctx, c, call, sess, sess.forms[:i+1], i)
 }
 
 func defaultAction(i, last int) Action {
@@ -413,18 +438,37 @@ func defaultAction(i, last int) Action {
 // show moves the session to stage i and returns its form, or completes the command
 // when the stage has nothing to ask.
 func (s *Server) show(ctx context.Context, c *Definition, call Call, sess *session, i int) (Response, error) {
-	prior := sess.forms
-	if len(prior) > i {
-		prior = prior[:i]
-	}
-	f, err := c.Stages[i].Form(ctx, call, prior)
+	f, err := s.stageForm(ctx, c, call, sess, i)
 	if err != nil {
 		return s.fail(c, call, sess, err, false)
 	}
 	if f == nil {
-		return s.complete(ctx, c, call, sess, prior)
+		return s.complete(ctx, c, call, sess, priorForms(sess.forms, i), -1)
 	}
-	f = prefill(f, sess.forms, i)
+	return s.present(c, sess, i, f, nil), nil
+}
+
+// stageForm builds the form of stage i, filled in with what was submitted there
+// before; nil when the stage has nothing to ask.
+func (s *Server) stageForm(ctx context.Context, c *Definition, call Call, sess *session, i int) (*Form, error) {
+	f, err := c.Stages[i].Form(ctx, call, priorForms(sess.forms, i))
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return prefill(f, sess.forms, i), nil
+}
+
+// priorForms returns the forms submitted before stage i.
+func priorForms(forms []*Form, i int) []*Form {
+	if len(forms) > i {
+		return forms[:i]
+	}
+	return forms
+}
+
+// present moves the session to stage i and answers with its form f; refusal, when
+// not nil, says why the submission of that stage was not accepted.
+func (s *Server) present(c *Definition, sess *session, i int, f *Form, refusal *Error) Response {
 	sess.stage = i
 	last := len(c.Stages) - 1
 	resp := Response{
@@ -433,6 +477,11 @@ func (s *Server) show(ctx context.Context, c *Definition, call Call, sess *sessi
 		Status:        StatusExecuting,
 		DefaultAction: defaultAction(i, last),
 		Form:          f,
+	}
+	if refusal != nil {
+		reason := fieldReason(refusal.Text, f)
+		resp.Notes = []Note{{Type: NoteError, Text: reason}}
+		resp.Form = withFixedText(f, []string{reason})
 	}
 	if i > 0 {
 		resp.Actions = append(resp.Actions, ActionPrev)
@@ -443,11 +492,134 @@ func (s *Server) show(ctx context.Context, c *Definition, call Call, sess *sessi
 	if i == last {
 		resp.Actions = append(resp.Actions, ActionComplete)
 	}
-	return resp, nil
+	return resp
 }
 
-// prefill copies into a form the values submitted at its stage before the requester
-// went back, so that nothing has to be typed twice.
+// refuse answers a submission of stage i that err refused: a not-acceptable *Error
+// shows the stage's form again with the reason; anything else fails the step as
+// before (a bad-payload *Error keeps the session).
+func (s *Server) refuse(ctx context.Context, c *Definition, call Call, sess *session, i int, err error) (Response, error) {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Condition != CondNotAcceptable {
+		return s.fail(c, call, sess, err, true)
+	}
+	f, ferr := s.stageForm(ctx, c, call, sess, i)
+	if ferr != nil || f == nil {
+		// The stage cannot be shown again (its invite went away, say): end the
+		// session with the reason, as before.
+		return s.fail(c, call, sess, err, false)
+	}
+	return s.present(c, sess, i, f, ae), nil
+}
+
+// fieldReason writes a reason that begins with a field's var ("rate: …") with the
+// field's label instead ("Rate limit: …"): people see labels, never vars.
+func fieldReason(text string, f *Form) string {
+	v, rest, ok := strings.Cut(text, ": ")
+	if !ok {
+		return text
+	}
+	for _, fl := range f.Fields {
+		if fl.Var == v && fl.Label != "" && fl.Type != FieldHidden {
+			return fl.Label + ": " + rest
+		}
+	}
+	return text
+}
+
+// fixedWidth is the longest line of the fixed fields a text is cut into: poezio
+// shows a fixed field in half its window, cutting what does not fit.
+const fixedWidth = 50
+
+// fixedHeading is the length below which Gajim shows a fixed field as a section
+// heading (bold, in the label column) rather than as text: shorter lines are padded
+// with spaces to it.
+const fixedHeading = 40
+
+// withFixedText returns a copy of f with texts at its top (after a FORM_TYPE) as
+// fixed fields, each cut at spaces into lines of at most fixedWidth characters, as
+// even as can be, a line shorter than fixedHeading padded with spaces to it. The
+// fields have vars of their own, "note-1" and on: clients that keep a form's fields
+// by var (slixmpp, so poezio) would show only one of several fields without one.
+func withFixedText(f *Form, texts []string) *Form {
+	used := make(map[string]bool, len(f.Fields))
+	for _, fl := range f.Fields {
+		used[fl.Var] = true
+	}
+	var fixed []Field
+	n := 0
+	for _, t := range texts {
+		for _, line := range wrap(t, fixedWidth) {
+			if n := len([]rune(line)); n < fixedHeading {
+				line += strings.Repeat(" ", fixedHeading-n)
+			}
+			v := ""
+			for v == "" || used[v] {
+				n++
+				v = "note-" + strconv.Itoa(n)
+			}
+			fixed = append(fixed, Field{Var: v, Type: FieldFixed, Values: []string{line}})
+		}
+	}
+	if len(fixed) == 0 {
+		return f
+	}
+	at := 0
+	if len(f.Fields) > 0 && f.Fields[0].Var == "FORM_TYPE" {
+		at = 1
+	}
+	out := *f
+	out.Fields = make([]Field, 0, len(f.Fields)+len(fixed))
+	out.Fields = append(out.Fields, f.Fields[:at]...)
+	out.Fields = append(out.Fields, fixed...)
+	out.Fields = append(out.Fields, f.Fields[at:]...)
+	return &out
+}
+
+// wrap cuts s into lines of at most n runes at spaces (a longer word stays whole),
+// in as few lines as that takes and as even as can be: "such as 10/m, 100/1h or
+// 1000/day" rather than a full line and a short one.
+func wrap(s string, n int) []string {
+	words := strings.Fields(s)
+	total := len([]rune(strings.Join(words, " ")))
+	if total == 0 {
+		return nil
+	}
+	lines := greedy(words, n)
+	// The narrowest width that still takes no more lines.
+	for w := (total + len(lines) - 1) / len(lines); w < n; w++ {
+		if l := greedy(words, w); len(l) == len(lines) {
+			return l
+		}
+	}
+	return lines
+}
+
+// greedy fills lines of at most n runes with words, in order.
+func greedy(words []string, n int) []string {
+	var lines []string
+	var line []rune
+	for _, w := range words {
+		rw := []rune(w)
+		if len(line) > 0 && len(line)+1+len(rw) > n {
+			lines = append(lines, string(line))
+			line = nil
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, rw...)
+	}
+	if len(line) > 0 {
+		lines = append(lines, string(line))
+	}
+	return lines
+}
+
+// prefill copies into a form the values submitted at its stage before (the
+// requester went back, or the submission was refused), so that nothing has to be
+// typed twice. A submitted option label (Gajim submits labels) becomes its value
+// again, so that the option shows as chosen.
 func prefill(f *Form, forms []*Form, i int) *Form {
 	if i >= len(forms) || forms[i] == nil {
 		return f
@@ -459,32 +631,53 @@ func prefill(f *Form, forms []*Form, i int) *Form {
 			continue
 		}
 		if prev, ok := forms[i].Field(fl.Var); ok {
-			out.Fields[j].Values = append([]string(nil), prev.Values...)
+			vals := append([]string(nil), prev.Values...)
+			for k, v := range vals {
+				for _, o := range fl.Options {
+					if v == o.Label && v != o.Value {
+						vals[k] = o.Value
+						break
+					}
+				}
+			}
+			out.Fields[j].Values = vals
 		}
 	}
 	return &out
 }
 
 // complete runs the command's Complete and ends the session (sess may be nil).
-func (s *Server) complete(ctx context.Context, c *Definition, call Call, sess *session, forms []*Form) (Response, error) {
+// stage is the stage whose submission completes it, shown again when Complete
+// refuses a value (not-acceptable); -1 when there is none.
+func (s *Server) complete(ctx context.Context, c *Definition, call Call, sess *session, forms []*Form, stage int) (Response, error) {
 	res, err := c.Complete(ctx, call, forms)
 	if err != nil {
+		if sess != nil && stage >= 0 {
+			return s.refuse(ctx, c, call, sess, stage, err)
+		}
 		return s.fail(c, call, sess, err, true)
 	}
 	if sess != nil {
 		s.remove(sess)
 	}
 	notes := make([]Note, len(res.Notes))
+	texts := make([]string, len(res.Notes))
 	for i, n := range res.Notes {
 		if n.Type == "" {
 			n.Type = NoteInfo
 		}
 		notes[i] = n
+		texts[i] = n.Text
 	}
 	if len(notes) == 0 {
 		notes = nil
 	}
-	return Response{Node: c.Node, SessionID: call.SessionID, Status: StatusCompleted, Notes: notes, Form: res.Form}, nil
+	form := res.Form
+	if form != nil && len(form.Items) == 0 {
+		// Clients that show a result form without its notes (poezio) show these.
+		form = withFixedText(form, texts)
+	}
+	return Response{Node: c.Node, SessionID: call.SessionID, Status: StatusCompleted, Notes: notes, Form: form}, nil
 }
 
 // fail answers a failed step.

@@ -42,8 +42,12 @@ func (c *clock) Add(d time.Duration) {
 
 func stageForm(name string) func(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
 	return func(_ context.Context, _ adhoc.Call, prior []*adhoc.Form) (*adhoc.Form, error) {
-		return &adhoc.Form{Type: adhoc.FormForm, Title: fmt.Sprintf("%s after %d", name, len(prior)),
-			Fields: []adhoc.Field{{Var: name, Type: adhoc.FieldTextSingle}}}, nil
+		f := &adhoc.Form{Type: adhoc.FormForm, Title: fmt.Sprintf("%s after %d", name, len(prior)),
+			Fields: []adhoc.Field{{Var: name, Type: adhoc.FieldTextSingle}}}
+		if name == "c" {
+			f.Fields[0].Label = "C field"
+		}
+		return f, nil
 	}
 }
 
@@ -82,7 +86,7 @@ func testServer(t *testing.T, opts adhoc.ServerOptions) *adhoc.Server {
 				}
 				switch got := strings.Join(vals, " "); {
 				case strings.Contains(got, "c=retry"):
-					return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "try again"}
+					return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "c: try c again"}
 				case strings.Contains(got, "c=boom"):
 					return adhoc.Result{}, errors.New("store on fire")
 				case strings.Contains(got, "c=deny"):
@@ -157,6 +161,7 @@ type step struct {
 	wantActions string
 	wantValue   string // value of the form's only field (prefill)
 	wantNote    string
+	wantFields  string // when set: the form's fields, "var=value,…" joined by "|"
 }
 
 func runSteps(t *testing.T, s *adhoc.Server, clk *clock, steps []step) {
@@ -211,6 +216,15 @@ func runSteps(t *testing.T, s *adhoc.Server, clk *clock, steps []step) {
 		if resp.Form != nil && len(resp.Form.Fields) == 1 {
 			if got := strings.Join(resp.Form.Fields[0].Values, ","); got != st.wantValue {
 				t.Fatalf("%d: prefilled %q, want %q", i, got, st.wantValue)
+			}
+		}
+		if st.wantFields != "" {
+			var fields []string
+			for _, fl := range resp.Form.Fields {
+				fields = append(fields, fl.Var+"="+strings.TrimRight(strings.Join(fl.Values, ","), " "))
+			}
+			if got := strings.Join(fields, "|"); got != st.wantFields {
+				t.Fatalf("%d: fields %q, want %q", i, got, st.wantFields)
 			}
 		}
 		var notes []string
@@ -276,13 +290,18 @@ func TestServerSessions(t *testing.T) {
 			{sid: "$", action: adhoc.ActionNext, form: submit("a", "1"), wantErr: adhoc.CondSessionExpired},
 			{who: bob, sid: "$", action: adhoc.ActionNext, form: submit("a", "1"), wantErr: adhoc.CondBadSessionID},
 		}},
-		5: {"invalid data keeps the session", []step{
+		5: {"invalid data keeps the session and shows the form again", []step{
 			{wantStatus: adhoc.StatusExecuting, wantActions: exec},
-			{sid: "$", action: adhoc.ActionNext, form: submit("a", "bad"), wantErr: adhoc.CondNotAcceptable},
+			// Refused by the stage's Check: the same form, what was sent, the reason.
+			{sid: "$", action: adhoc.ActionNext, form: submit("a", "bad"), wantStatus: adhoc.StatusExecuting, wantTitle: "a after 0",
+				wantActions: exec, wantNote: "error:a is bad", wantFields: "note-1=a is bad|a=bad"},
 			{sid: "$", action: adhoc.ActionNext, form: &adhoc.Form{Type: adhoc.FormForm}, wantErr: adhoc.CondBadPayload},
 			{sid: "$", action: adhoc.ActionNext, form: submit("a", "good"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next default=next"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("b", "x"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next complete default=complete"},
-			{sid: "$", action: adhoc.ActionComplete, form: submit("c", "retry"), wantErr: adhoc.CondNotAcceptable},
+			// Refused by Complete: the last stage again, its reason naming the field by its label.
+			{sid: "$", action: adhoc.ActionComplete, form: submit("c", "retry"), wantStatus: adhoc.StatusExecuting, wantTitle: "c after 2",
+				wantActions: "prev next complete default=complete", wantNote: "error:C field: try c again",
+				wantFields: "note-1=C field: try c again|c=retry"},
 			{sid: "$", action: adhoc.ActionComplete, form: submit("c", "ok"), wantStatus: adhoc.StatusCompleted, wantNote: "info:a=good b=x c=ok"},
 		}},
 		6: {"a failing command completes with an error note", []step{
@@ -303,7 +322,8 @@ func TestServerSessions(t *testing.T) {
 			{wantStatus: adhoc.StatusExecuting, wantActions: exec},
 			{sid: "$", action: adhoc.ActionNext, form: submit("a", "1"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next default=next"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("b", "2"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next complete default=complete"},
-			{sid: "$", action: adhoc.ActionNext, form: submit("c", "retry"), wantErr: adhoc.CondNotAcceptable},
+			{sid: "$", action: adhoc.ActionNext, form: submit("c", "retry"), wantStatus: adhoc.StatusExecuting, wantTitle: "c after 2",
+				wantActions: "prev next complete default=complete", wantNote: "error:C field: try c again"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("c", "3"), wantStatus: adhoc.StatusCompleted, wantNote: "info:a=1 b=2 c=3"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("c", "3"), wantErr: adhoc.CondBadSessionID},
 		}},
@@ -537,5 +557,102 @@ func TestServerCallRole(t *testing.T) {
 	}
 	if len(seen) != 2 || seen[0] != adhoc.RoleAdmin || seen[1] != adhoc.RoleUser {
 		t.Errorf("roles seen %v, want [admin user]", seen)
+	}
+}
+
+// TestServerShownAgain covers what people see of a refusal and of a result, in the
+// clients that show only some of a response (poezio shows fixed fields but neither
+// notes nor instructions; profanity shows no notes while a command executes).
+func TestServerShownAgain(t *testing.T) {
+	ctx := context.Background()
+	long := "Accounts: write a whole number of accounts, from 1 to 1000000, or 0 for any number until the invite expires"
+	s, err := adhoc.NewServer([]adhoc.Definition{
+		{
+			Node: "pick",
+			Stages: []adhoc.Stage{
+				{Form: func(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+					return &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "which", Type: adhoc.FieldListSingle,
+						Label: "Which", Options: []adhoc.Option{{Label: "First one (1)", Value: "1"}, {Label: "Gone (2)", Value: "2"}}}}}, nil
+				}},
+				{Form: func(_ context.Context, _ adhoc.Call, prior []*adhoc.Form) (*adhoc.Form, error) {
+					if prior[0].Value("which") != "1" {
+						return nil, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "which: no such thing " + prior[0].Value("which")}
+					}
+					return &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "n", Type: adhoc.FieldTextSingle, Label: "Accounts"}}}, nil
+				}},
+			},
+			Complete: func(_ context.Context, _ adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+				if forms[1].Value("n") != "3" {
+					return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "n: write a whole number of accounts, from 1 to 1000000, or 0 for any number until the invite expires"}
+				}
+				return adhoc.Result{
+					Notes: []adhoc.Note{{Type: adhoc.NoteWarn, Text: "Keep it."}},
+					Form: &adhoc.Form{Type: adhoc.FormResult, Fields: []adhoc.Field{
+						{Var: "FORM_TYPE", Type: adhoc.FieldHidden, Values: []string{"urn:example"}},
+						{Var: "uri", Values: []string{"xmpp:x"}}}},
+				}, nil
+			},
+		},
+	}, adhoc.ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(sid string, f *adhoc.Form) adhoc.Response {
+		t.Helper()
+		resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Role: adhoc.RoleAdmin, Node: "pick", SessionID: sid, Action: adhoc.ActionNext, Form: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	fields := func(f *adhoc.Form) string {
+		var out []string
+		for _, fl := range f.Fields {
+			out = append(out, fl.Var+"="+strings.TrimRight(strings.Join(fl.Values, ","), " "))
+		}
+		return strings.Join(out, "|")
+	}
+	resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Role: adhoc.RoleAdmin, Node: "pick"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := resp.SessionID
+
+	// The next stage's form refuses the choice: the first stage again, the label a
+	// client submitted (Gajim) turned back into its value.
+	resp = do(sid, submit("which", "Gone (2)"))
+	if got := fields(resp.Form); resp.Status != adhoc.StatusExecuting || got != "note-1=Which: no such thing Gone (2)|which=2" ||
+		len(resp.Notes) != 1 || resp.Notes[0].Type != adhoc.NoteError {
+		t.Fatalf("refused choice: %s %q %+v", resp.Status, got, resp.Notes)
+	}
+	if resp = do(sid, submit("which", "1")); resp.Form == nil || resp.Form.Fields[0].Var != "n" {
+		t.Fatalf("second stage: %+v", resp)
+	}
+
+	// Complete refuses a value: a long reason comes in fixed fields of 40 to 50
+	// characters (Gajim shows a shorter one as a heading: padded with spaces), cut at
+	// spaces, as even as can be, in order, and whole in the note.
+	resp = do(sid, submit("n", "many"))
+	var lines []string
+	for _, fl := range resp.Form.Fields {
+		if fl.Type == adhoc.FieldFixed {
+			if n := len([]rune(fl.Values[0])); n > 50 || n < 40 {
+				t.Errorf("fixed line %q is %d characters long", fl.Values[0], n)
+			}
+			lines = append(lines, strings.TrimRight(fl.Values[0], " "))
+		}
+	}
+	if short := len([]rune(lines[len(lines)-1])); short < 30 {
+		t.Errorf("uneven lines: %q", lines)
+	}
+	if strings.Join(lines, " ") != long || len(lines) < 3 || resp.Notes[0].Text != long || resp.Form.Value("n") != "many" {
+		t.Fatalf("refused value: lines %q, notes %+v, form %s", lines, resp.Notes, fields(resp.Form))
+	}
+
+	// A result form carries its notes too, after its FORM_TYPE.
+	resp = do(sid, submit("n", "3"))
+	if got := fields(resp.Form); resp.Status != adhoc.StatusCompleted || got != "FORM_TYPE=urn:example|note-1=Keep it.|uri=xmpp:x" ||
+		len(resp.Notes) != 1 || resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteWarn, Text: "Keep it."}) {
+		t.Fatalf("result: %s %q %+v", resp.Status, got, resp.Notes)
 	}
 }

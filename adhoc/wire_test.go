@@ -87,7 +87,13 @@ func TestDecodeRequest(t *testing.T) {
 		13: {name: "unknown field type", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="submit"><field var="a" type="text-huge"/></x></command>`, err: adhoc.CondBadPayload},
 		14: {name: "duplicate var", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="submit"><field var="a"/><field var="a"/></x></command>`, err: adhoc.CondBadPayload},
 		15: {name: "two values in a single field", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="submit"><field var="a" type="text-single"><value>1</value><value>2</value></field></x></command>`, err: adhoc.CondBadPayload},
-		16: {name: "field without var", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="submit"><field type="text-single"/></x></command>`, err: adhoc.CondBadPayload},
+		16: {name: "field without var", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="form"><field type="text-single"/></x></command>`, err: adhoc.CondBadPayload},
+		// poezio turns a response's notes into fixed fields without a var, and
+		// submits them back without their type: let through, to be ignored.
+		27: {name: "poezio's notes submitted back", in: `<command xmlns="http://jabber.org/protocol/commands" node="n" sessionid="s" action="next"><x xmlns="jabber:x:data" type="submit">` +
+			`<field><value>a note</value></field><field/><field var="note-1"><value>Rate limit: …</value></field><field var="rate"><value>5/m</value></field></x></command>`,
+			want: adhoc.Request{Node: "n", SessionID: "s", Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{
+				{Values: []string{"a note"}}, {}, {Var: "note-1", Values: []string{"Rate limit: …"}}, {Var: "rate", Values: []string{"5/m"}}}}}},
 		17: {name: "long session id", in: `<command xmlns="http://jabber.org/protocol/commands" node="n" sessionid="` + strings.Repeat("s", 200) + `"/>`, err: adhoc.CondBadSessionID},
 		18: {name: "long value", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="submit"><field var="a"><value>` + strings.Repeat("v", 5000) + `</value></field></x></command>`, err: adhoc.CondBadPayload},
 		19: {name: "too many fields", in: `<command xmlns="http://jabber.org/protocol/commands" node="n"><x xmlns="jabber:x:data" type="submit">` + fields(65) + `</x></command>`, err: adhoc.CondBadPayload},

@@ -208,6 +208,13 @@ func Send(ctx context.Context, client *xmpp.Session, to jid.JID, payload xml.Tok
 		if iq.Type == stanza.ErrorIQ && start.Name.Local == "error" {
 			return adhoc.Response{}, decodeError(inner, start)
 		}
+		if iq.Type == stanza.ErrorIQ && start.Name == (xml.Name{Space: adhoc.NS, Local: "command"}) {
+			// The request's command, which an error may carry before its <error/>.
+			if err := xmlstream.Skip(inner); err != nil {
+				return adhoc.Response{}, err
+			}
+			continue
+		}
 		if iq.Type == stanza.ResultIQ {
 			return adhoc.DecodeResponse(inner, &start, adhoc.Limits{MaxItems: 1 << 20, MaxTokens: 1 << 24, MaxBytes: 1 << 28})
 		}

@@ -28,10 +28,9 @@ const landingPage = "https://invite.example/{host}/{token}"
 
 // The XEP-0050 §4.4 errors the tests expect.
 var (
-	errForbidden     = adhoctest.IQError{Type: stanza.Auth, Condition: stanza.Forbidden}
-	errBadSessionID  = adhoctest.IQError{Type: stanza.Modify, Condition: stanza.BadRequest, Command: "bad-sessionid"}
-	errBadPayload    = adhoctest.IQError{Type: stanza.Modify, Condition: stanza.BadRequest, Command: "bad-payload"}
-	errNotAcceptable = adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable}
+	errForbidden    = adhoctest.IQError{Type: stanza.Auth, Condition: stanza.Forbidden}
+	errBadSessionID = adhoctest.IQError{Type: stanza.Modify, Condition: stanza.BadRequest, Command: "bad-sessionid"}
+	errBadPayload   = adhoctest.IQError{Type: stanza.Modify, Condition: stanza.BadRequest, Command: "bad-payload"}
 )
 
 // TestAdhocCommands drives every ad-hoc command of the plugin through xmppd, the way an
@@ -356,28 +355,33 @@ func TestAdhocCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, tc := range []struct {
-			node string
-			form *adhoc.Form
-			want adhoctest.IQError
+			node    string
+			form    *adhoc.Form
+			refused string            // a value to correct: the form again, with this reason
+			want    adhoctest.IQError // else this IQ error
 		}{
-			0: {nodeCreateKey, submit(map[string][]string{"name": {"x"}, "rate": {"lots"}}), adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable, Text: "rate"}},
-			1: {nodeCreateKey, submit(map[string][]string{"name": {"x"}, "expires": {"soon"}}), adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable, Text: "expires"}},
-			2: {nodeCreateKey, submit(map[string][]string{"name": {"x"}, "max-ttl": {"-1"}}), adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable, Text: "max-ttl"}},
-			3: {nodeCreateKey, submit(map[string][]string{"rate": {"10/h"}}), adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable, Text: "name"}},
-			4: {nodeCreateKey, submit(map[string][]string{"name": {"x", "y"}}), errBadPayload},
-			5: {nodeCreateKey, &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "name", Values: []string{"x"}}}}, errBadPayload},
+			// Reasons name the field by its label, as people see it.
+			0: {node: nodeCreateKey, form: submit(map[string][]string{"name": {"x"}, "rate": {"lots"}}), refused: "Rate limit: "},
+			1: {node: nodeCreateKey, form: submit(map[string][]string{"name": {"x"}, "expires": {"soon"}}), refused: "Key expires after: "},
+			2: {node: nodeCreateKey, form: submit(map[string][]string{"name": {"x"}, "max-ttl": {"-1"}}), refused: "Longest invite lifetime: "},
+			3: {node: nodeCreateKey, form: submit(map[string][]string{"rate": {"10/h"}}), refused: "Name: a name is required"},
+			4: {node: nodeCreateKey, form: submit(map[string][]string{"name": {"x", "y"}}), want: errBadPayload},
+			5: {node: nodeCreateKey, form: &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "name", Values: []string{"x"}}}}, want: errBadPayload},
 			// One unknown key among the chosen: nothing is deleted, not even the known one.
-			6: {nodeDeleteKeys, submit(map[string][]string{"keys": {keyID(keep), "no-such-key"}}), adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable, Text: "no-such-key"}},
-			7: {nodeDeleteKeys, submit(map[string][]string{"keys": {}}), errNotAcceptable},
-			8: {nodeCreateAccount, submit(map[string][]string{"username": {"alice"}}), adhoctest.IQError{Type: stanza.Modify, Condition: stanza.NotAcceptable, Text: "already exists"}},
-			9: {nodeCreateAccount, submit(map[string][]string{"username": {"no@such"}}), errNotAcceptable},
+			6: {node: nodeDeleteKeys, form: submit(map[string][]string{"keys": {keyID(keep), "no-such-key"}}), refused: "no-such-key"},
+			7: {node: nodeDeleteKeys, form: submit(map[string][]string{"keys": {}}), refused: "select at least one key"},
+			8: {node: nodeCreateAccount, form: submit(map[string][]string{"username": {"alice"}}), refused: "already exists"},
+			9: {node: nodeCreateAccount, form: submit(map[string][]string{"username": {"no@such"}}), refused: "Username: "},
 		} {
 			first, err := admin.execute(ctx, tc.node)
 			if err != nil || first.Status != adhoc.StatusExecuting {
 				t.Fatalf("%d: execute: %+v %v", i, first, err)
 			}
 			resp, err := admin.run(ctx, adhoc.Request{Node: tc.node, SessionID: first.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
-			if !iqErrorIs(err, tc.want) {
+			if tc.refused != "" && !isRefused(resp, err, tc.refused) {
+				t.Errorf("%d: %s: %+v %v, want the form again about %q", i, tc.node, resp, err, tc.refused)
+			}
+			if tc.refused == "" && !iqErrorIs(err, tc.want) {
 				t.Errorf("%d: %s: %+v %v, want %v", i, tc.node, resp, err, &tc.want)
 			}
 			// The session survives a form to correct: cancelling it works.
@@ -395,8 +399,9 @@ func TestAdhocCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := admin.complete(ctx, first, map[string][]string{"name": {"fixed"}, "rate": {"lots"}}); !iqErrorIs(err, errNotAcceptable) {
-			t.Fatalf("rate lots: %v", err)
+		if resp, err := admin.complete(ctx, first, map[string][]string{"name": {"fixed"}, "rate": {"lots"}}); !isRefused(resp, err, "Rate limit: ") ||
+			resp.Form.Value("name") != "fixed" || resp.Form.Value("rate") != "lots" {
+			t.Fatalf("rate lots: %+v %v", resp, err)
 		}
 		done, err := admin.complete(ctx, first, map[string][]string{"name": {"fixed"}, "rate": {"10/h"}})
 		if err != nil || done.Status != adhoc.StatusCompleted || done.Form.Value("rate") == "" {

@@ -220,7 +220,8 @@ func (c commander) createKey(ctx context.Context, fields map[string][]string) (a
 
 // listKeys runs keys#list and returns its keys by ID, each row by column. The list
 // is a single-item result form (every client shows one, Gajim no table) with a
-// text-multi field per column, one value per key; no keys, no form.
+// text-multi field per column, one value per key ("-" when empty), beside the field
+// "keys" for people; no keys, no form.
 func (c commander) listKeys(ctx context.Context) (map[string]map[string]string, error) {
 	resp, err := c.execute(ctx, nodeListKeys)
 	if err != nil {
@@ -237,6 +238,9 @@ func (c commander) listKeys(ctx context.Context) (map[string]map[string]string, 
 	for i, id := range ids.Values {
 		row := map[string]string{}
 		for _, fl := range resp.Form.Fields {
+			if fl.Var == "keys" {
+				continue // for people: a few lines per key
+			}
 			if len(fl.Values) != len(ids.Values) {
 				return nil, fmt.Errorf("keys#list: column %s has %d values for %d keys", fl.Var, len(fl.Values), len(ids.Values))
 			}
@@ -261,6 +265,26 @@ func commandNodes(ctx context.Context, sess *xmpp.Session) (map[string]string, e
 }
 
 // iqErrorIs checks that err is the IQ error want (Text is matched as a substring).
+// isRefused reports whether a command step was refused as a value a person can
+// correct: no IQ error, the stage's form again (the session goes on), an error note
+// containing text, and the note's text in the fixed fields at the top of the form
+// (for clients that show no notes beside a form).
+func isRefused(resp adhoc.Response, err error, text string) bool {
+	if err != nil || resp.Status != adhoc.StatusExecuting || resp.Form == nil || len(resp.Notes) != 1 ||
+		resp.Notes[0].Type != adhoc.NoteError || !strings.Contains(resp.Notes[0].Text, text) {
+		return false
+	}
+	var fixed []string
+	for _, fl := range resp.Form.Fields {
+		if fl.Type == adhoc.FieldFixed {
+			for _, v := range fl.Values {
+				fixed = append(fixed, strings.TrimRight(v, " ")) // padded for Gajim
+			}
+		}
+	}
+	return strings.Join(fixed, " ") == resp.Notes[0].Text
+}
+
 func iqErrorIs(err error, want adhoctest.IQError) bool {
 	var got *adhoctest.IQError
 	if !errors.As(err, &got) {

@@ -190,7 +190,7 @@ func TestInteropSlixmpp(t *testing.T) {
 					t.Errorf("%s: %d stages, notes %v", what, r.Stages, r.Notes)
 				}
 			case nodeRevokeInvites:
-				if len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[0][1], "Revoked 1 invite: interop-"+r.Mode+" — account invite") {
+				if len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[0][1], "Revoked 1 invite: ") || !strings.Contains(r.Notes[0][1], " (interop-"+r.Mode+" — account invite, expires ") {
 					t.Errorf("%s: notes %v", what, r.Notes)
 				}
 			case nodeResetInvite:
@@ -227,13 +227,13 @@ func TestInteropSlixmpp(t *testing.T) {
 		}
 		ids := strings.Split(r.text("id"), "\n")
 		names := strings.Split(r.text("name"), "\n")
-		lines := strings.Split(r.text("keys"), "\n")
+		lines := entries(t, strings.Split(r.text("keys"), "\n"))
 		if r.Reported != 0 || len(ids) != len(keys) || len(names) != len(ids) || len(lines) != len(ids) {
 			t.Fatalf("list %v, %d table items; the command line lists %v", r.Result, r.Reported, keys)
 		}
 		for i, id := range ids {
-			if keys[id].name != names[i] || !strings.HasPrefix(lines[i], names[i]+" ("+id+"): created ") {
-				t.Errorf("key %s: name %q, line %q; the command line says %+v", id, names[i], lines[i], keys[id])
+			if keys[id].name != names[i] || !strings.HasPrefix(lines[i], names[i]+" ("+id+") created ") {
+				t.Errorf("key %s: name %q, lines %q; the command line says %+v", id, names[i], lines[i], keys[id])
 			}
 		}
 		for _, id := range made {
@@ -276,19 +276,20 @@ func TestInteropSlixmpp(t *testing.T) {
 		}
 		id := token[:12]
 		ids := strings.Split(out.List.text("id"), "\n")
-		lines := strings.Split(out.List.text("invites"), "\n")
+		lines := entries(t, strings.Split(out.List.text("invites"), "\n"))
 		notes := strings.Split(out.List.text("note"), "\n")
 		if out.List.Reported != 0 || len(ids) != len(lines) || len(notes) != len(ids) || !contains(ids, id) {
 			t.Fatalf("list: %v, %d table items", out.List.Result, out.List.Reported)
 		}
 		for i := range ids {
-			if ids[i] == id && (notes[i] != "interop-label" || !strings.HasPrefix(lines[i], id+": account invite, pending, 0 of 1 uses")) {
-				t.Errorf("the new invite's row: note %q, line %q", notes[i], lines[i])
+			if ids[i] == id && (notes[i] != "interop-label" || !strings.HasPrefix(lines[i], id+": account invite pending, 0 of 1 uses") ||
+				!strings.Contains(lines[i], "note: interop-label")) {
+				t.Errorf("the new invite's row: note %q, lines %q", notes[i], lines[i])
 			}
 		}
 		sent := fmt.Sprint(out.Revoke.Sent)
-		if out.Revoke.Status != "completed" || !strings.Contains(sent, "interop-label — account invite") || !strings.Contains(sent, "("+id+")") ||
-			len(out.Revoke.Notes) == 0 || !strings.HasPrefix(out.Revoke.Notes[0][1], "Revoked 1 invite: interop-label — ") {
+		if out.Revoke.Status != "completed" || !strings.Contains(sent, id+": interop-label — account invite, expires ") ||
+			len(out.Revoke.Notes) == 0 || !strings.HasPrefix(out.Revoke.Notes[0][1], "Revoked 1 invite: "+id+" (interop-label — account invite, expires ") {
 			t.Fatalf("revoke by label: sent %s, %s %v", sent, out.Revoke.Status, out.Revoke.Notes)
 		}
 		if revoked := fmt.Sprint(out.Revoked["id"]); !strings.Contains(revoked, id) {
@@ -296,6 +297,49 @@ func TestInteropSlixmpp(t *testing.T) {
 		}
 		if _, err := registerWithToken(ctx, srv.c2s, token, "labelled", "pw"); err == nil {
 			t.Errorf("the invite revoked by label still registers")
+		}
+	})
+
+	t.Run("a refused value, corrected in the same session, as poezio does", func(t *testing.T) {
+		type field [3]any // var, type, value
+		var out struct {
+			Steps []struct {
+				Status  string      `json:"status"`
+				Notes   [][2]string `json:"notes"`
+				Fields  []field     `json:"fields"`
+				Error   string      `json:"error"`
+				Text    string      `json:"text"`
+				Timeout bool        `json:"timeout"`
+			} `json:"steps"`
+		}
+		interop(t, python, srv.c2s, &out, "correct", "admin", "admin secret")
+		if len(out.Steps) != 5 {
+			t.Fatalf("steps %+v", out.Steps)
+		}
+		// The bad rate: the form again, the reason in a note and in fixed fields at its
+		// top (each a var of its own, so that slixmpp keeps them all), what was sent.
+		const reason = `Rate limit: "lots" is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day`
+		refused := out.Steps[1]
+		var fixed []string
+		values := map[string]any{}
+		for _, f := range refused.Fields {
+			if f[1] == "fixed" {
+				fixed = append(fixed, strings.TrimRight(fmt.Sprint(f[2]), " ")) // padded for Gajim
+			}
+			values[fmt.Sprint(f[0])] = f[2]
+		}
+		if refused.Status != "executing" || len(refused.Notes) != 1 || refused.Notes[0] != [2]string{"error", reason} ||
+			strings.Join(fixed, " ") != reason || values["name"] != "interop-correct" || values["rate"] != "lots" {
+			t.Errorf("the refused value: %+v", refused)
+		}
+		done := out.Steps[2]
+		if done.Status != "completed" || len(done.Fields) == 0 || done.Fields[0][1] != "fixed" ||
+			!strings.HasPrefix(fmt.Sprint(done.Fields[0][2]), "Copy the key now") {
+			t.Errorf("the corrected form: %+v", done)
+		}
+		// An IQ error within a session reaches slixmpp's handler of that session.
+		if late := out.Steps[4]; late.Error != "bad-request" || late.Timeout {
+			t.Errorf("the error after the session ended: %+v", late)
 		}
 	})
 
@@ -342,6 +386,25 @@ func TestInteropSlixmpp(t *testing.T) {
 	if strings.Contains(srv.stderr.String(), "stream error") {
 		t.Errorf("a client stream ended with a stream error:\n%s", srv.stderr.String())
 	}
+}
+
+// entries reads a list's field for people: an entry is a line and the lines
+// indented by two spaces after it, none longer than 50 characters (poezio shows no
+// wider value); each entry comes back on one line, its lines joined by spaces.
+func entries(t *testing.T, lines []string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 50 {
+			t.Errorf("line %q is %d characters long", l, n)
+		}
+		if rest, ok := strings.CutPrefix(l, "  "); ok && len(out) > 0 {
+			out[len(out)-1] += " " + rest
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func contains(s []string, v string) bool {

@@ -211,6 +211,73 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(dateTime)
 }
 
+// humanTime writes a time for people, to the minute: "2026-12-13 02:32 UTC".
+func humanTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// entryWidth is the longest line of an entry in a list's field for people: poezio
+// shows a text-multi value centred in half its window, and nothing at all of a
+// value wider than that.
+const entryWidth = 50
+
+// entryLines writes one entry of a list for people: head on its first line, then
+// parts, joined by ", ", on lines indented by two spaces, each at most entryWidth
+// characters long. A part is kept on one line when it fits one ("expires
+// 2026-12-13 02:32 UTC"), else cut at spaces (a long note).
+func entryLines(head string, parts []string) []string {
+	const room = entryWidth - 2 // the indent
+	lines := []string{head}
+	line := ""
+	add := func(w string) { // w never breaks
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) > room:
+			lines = append(lines, "  "+line)
+			line = w
+		default:
+			line += " " + w
+		}
+	}
+	for i, p := range parts {
+		if i < len(parts)-1 {
+			p += ","
+		}
+		if len([]rune(p)) <= room {
+			add(p)
+			continue
+		}
+		for _, w := range strings.Fields(p) {
+			add(w)
+		}
+	}
+	if line != "" {
+		lines = append(lines, "  "+line)
+	}
+	return lines
+}
+
+// cell writes a value of a list's column: "-" for an empty one, since profanity
+// drops empty values, which shifts the rest of the column onto the wrong entries.
+func cell(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
+}
+
+// plural writes n and noun, with an "s" unless n is 1.
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
+}
+
 func (c *cmds) createKeyForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
@@ -272,7 +339,7 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 		value("expires", "Expires", formatTime(k.ExpiresAt)),
 	}
 	if k.MaxTTL > 0 {
-		fields = append(fields, value("max-ttl", "Longest invite lifetime", k.MaxTTL.String()))
+		fields = append(fields, value("max-ttl", "Longest invite lifetime", core.HumanDuration(k.MaxTTL)))
 	}
 	if !k.Rate.IsZero() {
 		fields = append(fields, value("rate", "Rate limit", k.Rate.String()))
@@ -289,14 +356,16 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 // listColumns are the columns of the key list: var and label.
 var listColumns = [...][2]string{
 	{"id", "ID"}, {"name", "Name"}, {"created", "Created"}, {"expires", "Expires"}, {"last-used", "Last used"}, {"uses", "Uses"},
+	{"manage", "Manages every invite"}, {"max-ttl", "Longest invite lifetime"}, {"rate", "Rate limit"},
 }
 
 // listKeys answers with a single-item result form, as Prosody answers its list
 // commands, rather than an XEP-0004 table (<reported/> and <item/>s): profanity and
 // poezio show only a table's title and Gajim fails on it. The form holds a text-multi
-// field "keys" with a line per key for people, and a text-multi field per column (id,
-// name, created, expires, last-used, uses) with one value per key, in the same order,
-// for programs.
+// field "keys" for people, a few short lines per key (see entryLines), and a
+// text-multi field per column (id, name, created, expires, last-used, uses, manage,
+// max-ttl, rate) with one value per key, in the same order, "-" when empty, for
+// programs.
 func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
@@ -311,16 +380,33 @@ func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (
 		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
 	}
 	for _, k := range keys {
-		row := [len(listColumns)]string{k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed), strconv.FormatInt(k.Uses, 10)}
+		manage, maxTTL, rate := "no", "", ""
+		if k.Manage {
+			manage = "yes"
+		}
+		if k.MaxTTL > 0 {
+			maxTTL = core.HumanDuration(k.MaxTTL)
+		}
+		if !k.Rate.IsZero() {
+			rate = k.Rate.String()
+		}
+		row := [len(listColumns)]string{k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed),
+			strconv.FormatInt(k.Uses, 10), manage, maxTTL, rate}
 		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, v)
+			cols[i].Values = append(cols[i].Values, cell(v))
 		}
-		uses := "uses"
-		if k.Uses == 1 {
-			uses = "use"
+		parts := []string{"created " + humanTime(k.CreatedAt), "expires " + humanTime(k.ExpiresAt),
+			"last used " + humanTime(k.LastUsed), plural(k.Uses, "use")}
+		if k.Manage {
+			parts = append(parts, "manages every invite")
 		}
-		lines.Values = append(lines.Values, fmt.Sprintf("%s: created %s, expires %s, last used %s, %d %s",
-			keyLabel(k), row[2], row[3], row[4], k.Uses, uses))
+		if maxTTL != "" {
+			parts = append(parts, "invites live at most "+maxTTL)
+		}
+		if rate != "" {
+			parts = append(parts, "rate limit "+rate)
+		}
+		lines.Values = append(lines.Values, entryLines(keyLabel(k), parts)...)
 	}
 	noun := "keys"
 	if len(keys) == 1 {
@@ -365,6 +451,7 @@ func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.F
 	for _, k := range keys {
 		fl.Options = append(fl.Options, adhoc.Option{Label: keyLabel(k), Value: k.ID})
 	}
+	fl.Desc = choicesDesc(fl.Options)
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Delete invite API keys",
@@ -378,6 +465,7 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys to delete."}}}, nil
 	}
 	fl, _ := forms[0].Field("keys")
+	fl.Values = choices(fl.Values)
 	if len(fl.Values) == 0 {
 		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: select at least one key"}
 	}
@@ -429,6 +517,48 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 		Text: fmt.Sprintf("Deleted %d %s: %s.", len(deleted), noun, strings.Join(deleted, ", ")),
 	}}, res.Notes...)
 	return res, nil
+}
+
+// maxDesc bounds a field's description, below the decoders' bound on a value.
+const maxDesc = 3000
+
+// choicesDesc describes a list's options by their labels, in the field's
+// description: profanity shows a list's options with their labels only once one is
+// chosen, and its help (/form help) shows the options' values, bare IDs, beside the
+// description; Gajim shows descriptions as tooltips, poezio not at all.
+func choicesDesc(opts []adhoc.Option) string {
+	var b strings.Builder
+	b.WriteString("The choices: ")
+	for i, o := range opts {
+		item := o.Label
+		if item == "" || item == o.Value {
+			item = o.Value
+		} else if !strings.Contains(item, o.Value) {
+			item += " (" + o.Value + ")"
+		}
+		if i > 0 {
+			item = "; " + item
+		}
+		if b.Len()+len(item) > maxDesc-40 {
+			fmt.Fprintf(&b, "; and %d more.", len(opts)-i)
+			return b.String()
+		}
+		b.WriteString(item)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// choices returns the values of a submitted list-multi field, trimmed, without
+// blank ones.
+func choices(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func truncate(s string, n int) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,11 +92,22 @@ func newEnvWith(t testing.TB, opts commands.Options) *env {
 	return &env{svc: svc, srv: srv, store: st, auth: auth}
 }
 
+// exec runs one request. A refused value, which adhoc.Server answers with the
+// stage's form again and an error note (so that people can correct it), is returned
+// as the not-acceptable *adhoc.Error it was, with the note's text, beside the response.
 func (e *env) exec(t testing.TB, h, who string, req adhoc.Request) (adhoc.Response, error) {
 	t.Helper()
 	req.Requester = who
 	req.Role = e.auth.role(h, who)
-	return e.srv.Execute(context.Background(), h, req)
+	resp, err := e.srv.Execute(context.Background(), h, req)
+	if err == nil && resp.Status == adhoc.StatusExecuting {
+		for _, n := range resp.Notes {
+			if n.Type == adhoc.NoteError {
+				return resp, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: n.Text}
+			}
+		}
+	}
+	return resp, err
 }
 
 // run executes a one-stage command: execute, then complete with the form.
@@ -318,6 +330,29 @@ func TestCreateKeyMalformed(t *testing.T) {
 // table reads the key list: a single-item result form (no <reported/> table, which
 // Gajim cannot show) with a text-multi field per column, one value per key, and a
 // "keys" field with a line per key. An empty list has no form.
+// entries reads the field for people of a list: an entry is a line and the lines
+// indented by two spaces after it, none longer than 50 characters (poezio shows no
+// wider value); each entry comes back on one line, its lines joined by spaces.
+func entries(t testing.TB, lines []string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 50 {
+			t.Errorf("line %q is %d characters long", l, n)
+		}
+		// A part that fits a line is not cut: a time stays on one line.
+		if i := strings.Index(l, "expires 2"); i >= 0 && !strings.Contains(l[i:], " UTC") {
+			t.Errorf("line %q cuts an expiry", l)
+		}
+		if rest, ok := strings.CutPrefix(l, "  "); ok && len(out) > 0 {
+			out[len(out)-1] += " " + rest
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 func table(t testing.TB, f *adhoc.Form) []map[string]string {
 	t.Helper()
 	if f == nil {
@@ -336,10 +371,10 @@ func table(t testing.TB, f *adhoc.Form) []map[string]string {
 		}
 		cols = append(cols, fl.Var)
 	}
-	if got := strings.Join(cols, " "); got != "keys id name created expires last-used uses" {
+	if got := strings.Join(cols, " "); got != "keys id name created expires last-used uses manage max-ttl rate" {
 		t.Fatalf("fields %q", got)
 	}
-	lines := f.Fields[0].Values
+	lines := entries(t, f.Fields[0].Values)
 	rows := make([]map[string]string, len(lines))
 	for i := range rows {
 		rows[i] = map[string]string{"line": lines[i]}
@@ -394,8 +429,12 @@ func TestListKeysMirror(t *testing.T) {
 		r["created"] != k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z") || r["expires"] != k.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z") {
 		t.Fatalf("row %v for %+v", r, k)
 	}
-	if want := "cli key (" + k.ID + "): created " + r["created"] + ", expires " + r["expires"] + ", last used " + r["last-used"] + ", 1 use"; r["line"] != want {
+	human := func(v string) string { return strings.Replace(strings.TrimSuffix(v[:16], "Z"), "T", " ", 1) + " UTC" }
+	if want := "cli key (" + k.ID + ") created " + human(r["created"]) + ", expires " + human(r["expires"]) + ", last used " + human(r["last-used"]) + ", 1 use"; r["line"] != want {
 		t.Fatalf("line %q, want %q", r["line"], want)
+	}
+	if r["manage"] != "no" || r["max-ttl"] != "-" || r["rate"] != "-" {
+		t.Fatalf("row %v", r)
 	}
 	if rows[1]["id"] != field(made.Form, "id") || rows[1]["name"] != "adhoc key" || rows[1]["expires"] != "never" || rows[1]["last-used"] != "never" || rows[1]["uses"] != "0" {
 		t.Fatalf("row %v", rows[1])
@@ -750,11 +789,24 @@ func TestOverStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A malformed form: the right error, nothing stored, the session still open.
-	_, err = a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x", "rate", "lots")})
-	var ie *adhoctest.IQError
-	if !errors.As(err, &ie) || ie.Type != "modify" || ie.Condition != "not-acceptable" || !strings.HasPrefix(ie.Text, "rate: ") {
-		t.Fatalf("%v, want modify/not-acceptable about the rate", err)
+	// A malformed form: the form again with what was sent and the reason (in a note
+	// and at the top of the form), nothing stored, the session still open.
+	again, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x", "rate", "lots")})
+	const reason = `Rate limit: "lots" is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day`
+	if err != nil || again.Status != adhoc.StatusExecuting || again.SessionID != resp.SessionID || len(again.Notes) != 1 ||
+		again.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: reason}) {
+		t.Fatalf("%+v %v, want the form again with the reason about the rate", again, err)
+	}
+	var fixed []string
+	for _, fl := range again.Form.Fields {
+		if fl.Type == adhoc.FieldFixed {
+			for _, v := range fl.Values {
+				fixed = append(fixed, strings.TrimRight(v, " ")) // padded for Gajim
+			}
+		}
+	}
+	if strings.Join(fixed, " ") != reason || again.Form.Value("name") != "x" || again.Form.Value("rate") != "lots" || again.Form.Title != "Create invite API key" {
+		t.Fatalf("form shown again: %+v", again.Form)
 	}
 	if n := len(e.keys(t, host)); n != 0 {
 		t.Fatalf("%d keys after a malformed form", n)
@@ -806,6 +858,7 @@ func TestOverStream(t *testing.T) {
 	}
 	for _, node := range []string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount, commands.NodeResetInvite} {
 		_, err := b.Execute(ctx, adhoc.Request{Node: node})
+		var ie *adhoctest.IQError
 		if !errors.As(err, &ie) || ie.Type != "auth" || ie.Condition != "forbidden" {
 			t.Errorf("%s: %v, want auth/forbidden", node, err)
 		}
@@ -847,4 +900,64 @@ func encodeTB(t testing.TB, r xml.TokenReader) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestKeyListSaysWhatKeysMay: the key list shows what a key may do besides its
+// dates (manage every invite, the longest invite lifetime, the rate), in its lines
+// for people and in columns; the new key's result writes the lifetime for people.
+func TestKeyListSaysWhatKeysMay(t *testing.T) {
+	e := newEnv(t)
+	made, err := e.run(t, admin, commands.NodeCreateKey, submit("name", "manager", "max-ttl", "30d", "rate", "10/h", "manage", "true"))
+	if err != nil || field(made.Form, "max-ttl") != "30 days" || field(made.Form, "manage") != "every invite of "+host {
+		t.Fatalf("new key: %+v %v", made, err)
+	}
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := table(t, resp.Form)
+	if len(rows) != 1 || rows[0]["manage"] != "yes" || rows[0]["max-ttl"] != "30 days" || rows[0]["rate"] != "10/1h" ||
+		!strings.HasSuffix(rows[0]["line"], ", 0 uses, manages every invite, invites live at most 30 days, rate limit 10/1h") {
+		t.Fatalf("rows %v", rows)
+	}
+	// An empty cell is "-": profanity drops empty values, and the column would show
+	// the next key's rate as this one's.
+	if _, err := e.run(t, admin, commands.NodeCreateKey, submit("name", "plain")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = e.exec(t, host, admin, adhoc.Request{Node: commands.NodeListKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range resp.Form.Fields[1:] {
+		if slices.Contains(fl.Values, "") {
+			t.Errorf("column %s has an empty value: %q", fl.Var, fl.Values)
+		}
+	}
+	if rows = table(t, resp.Form); len(rows) != 2 || rows[1]["rate"] != "-" || rows[1]["max-ttl"] != "-" || rows[0]["rate"] != "10/1h" {
+		t.Fatalf("rows %v", rows)
+	}
+}
+
+// TestChoicesDescBounded: the description naming every choice stays within the
+// decoders' bound on a value, saying how many it leaves out.
+func TestChoicesDescBounded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 60 {
+		if _, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: fmt.Sprintf("a key with a rather long name, number %02d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeDeleteKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := start.Form.Field("keys")
+	if len(fl.Desc) > 3000 || !strings.HasSuffix(fl.Desc, " more.") || !strings.Contains(fl.Desc, "number 00 (") {
+		t.Fatalf("description of %d bytes: %q", len(fl.Desc), fl.Desc)
+	}
+	if err := start.Form.Validate(adhoc.Limits{}); err != nil {
+		t.Fatal(err)
+	}
 }

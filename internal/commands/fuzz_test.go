@@ -74,7 +74,17 @@ func FuzzExecuteSubmitted(f *testing.F) {
 			return
 		}
 		for _, n := range resp.Notes {
-			if n.Type == adhoc.NoteError {
+			switch {
+			case n.Type != adhoc.NoteError:
+			case resp.Status == adhoc.StatusExecuting:
+				// A refused value: the form again, and nothing done.
+				if len(after) != len(keys) {
+					t.Fatalf("refused with %q, yet the store went from %d to %d keys", n.Text, len(keys), len(after))
+				}
+				if newest := newestInvite(t, e); newest != newestBefore {
+					t.Fatalf("refused with %q, yet invite %s was made", n.Text, newest)
+				}
+			default:
 				t.Fatalf("a command failed: %+v", resp)
 			}
 		}

@@ -124,8 +124,9 @@ var listColumnsInvites = [...][2]string{
 
 // listInvites answers with a single-item result form, as listKeys does (no XEP-0004
 // table, which profanity and poezio show as a title only and Gajim fails on): a
-// text-multi field "invites" with a line per invite for people, and a text-multi field
-// per column with one value per invite, in the same order, for programs.
+// text-multi field "invites" for people, a few short lines per invite (see
+// entryLines), and a text-multi field per column with one value per invite, in the
+// same order, "-" when empty, for programs.
 // It shows the newest page of invites (core.DefaultListLimit), with the accounts that
 // used each.
 func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
@@ -180,20 +181,23 @@ func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.
 			inv.Note, strings.Join(inv.Groups, ", "), strings.Join(usedBy, ", "),
 		}
 		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, v)
+			cols[i].Values = append(cols[i].Values, cell(v))
 		}
-		line := fmt.Sprintf("%s: %s, %s, %d of %s uses, expires %s, by %s", inv.ID, kindText(inv), status,
-			inv.Uses, maxUsesText(inv.MaxUses), row[6], inv.CreatedBy)
+		parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
+			"expires " + humanTime(inv.ExpiresAt)}
+		if inv.CreatedBy != "xmpp:"+by.ID {
+			parts = append(parts, "by "+inv.CreatedBy) // the requester's own go without
+		}
 		if inv.Note != "" {
-			line += ", note: " + inv.Note
+			parts = append(parts, "note: "+inv.Note)
 		}
 		if len(inv.Groups) > 0 {
-			line += ", groups: " + row[10]
+			parts = append(parts, "groups: "+row[10])
 		}
 		if len(usedBy) > 0 {
-			line += ", used by " + row[11]
+			parts = append(parts, "used by "+row[11])
 		}
-		lines.Values = append(lines.Values, line)
+		lines.Values = append(lines.Values, entryLines(inv.ID+": "+kindText(inv), parts)...)
 	}
 	noun := what
 	if len(page.Invites) == 1 {
@@ -232,27 +236,46 @@ func kindText(inv core.Invite) string {
 	return s
 }
 
-// inviteLabel names a pending invite in the revoke form, uniquely: its note (when it
-// has one), its kind and expiry, and its ID in parentheses at the end, so that a
-// submitted label (Gajim submits labels) gives the ID back.
-func inviteLabel(inv core.Invite) string {
-	s := kindText(inv) + ", expires " + inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
-	if inv.Note != "" {
-		s = inv.Note + " — " + s
+// labelNote bounds the note in an invite's label: poezio shows a list option
+// centred in half its window, nothing at all of a wider one, and of a list-multi
+// option only what fits the right half of that (about 45 characters at 200 columns).
+const labelNote = 24
+
+// inviteText describes an invite in a few words: its note (when it has one, cut to
+// labelNote characters), its kind, its status when that is not pending, and its
+// expiry.
+func inviteText(inv core.Invite, status core.Status) string {
+	s := kindText(inv)
+	if status != "" && status != core.StatusPending {
+		s += ", " + string(status)
 	}
-	return s + " (" + inv.ID + ")"
+	s += ", expires " + humanTime(inv.ExpiresAt)
+	if inv.Note != "" {
+		note := inv.Note
+		if r := []rune(note); len(r) > labelNote {
+			note = strings.TrimSpace(string(r[:labelNote-1])) + "…"
+		}
+		s = note + " — " + s
+	}
+	return s
+}
+
+// inviteLabel names an invite in the revoke and change forms, uniquely: its ID
+// first, as "List invites" shows it (and as the little of a list option poezio shows
+// keeps it), then inviteText. A submitted label (Gajim submits labels) gives the ID
+// back: it begins with the ID, which no note can change.
+func inviteLabel(inv core.Invite, status core.Status) string {
+	return inv.ID + ": " + inviteText(inv, status)
 }
 
 // choiceID returns the invite ID a submitted choice names: the option's value (the
-// ID) or its label (ending in "(ID)"); "" when it names none.
+// ID) or its label (beginning with "ID: "); "" when it names none.
 func choiceID(v string) string {
 	if core.ValidID(v) {
 		return v
 	}
-	if rest, ok := strings.CutSuffix(v, ")"); ok {
-		if i := strings.LastIndexByte(rest, '('); i >= 0 && core.ValidID(rest[i+1:]) {
-			return rest[i+1:]
-		}
+	if id, _, ok := strings.Cut(v, ": "); ok && core.ValidID(id) {
+		return id
 	}
 	return ""
 }
@@ -268,8 +291,9 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	}
 	fl := adhoc.Field{Var: "invites", Type: adhoc.FieldListMulti, Label: "Invites to revoke", Required: true}
 	for _, inv := range page.Invites {
-		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv), Value: inv.ID})
+		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv, core.StatusPending), Value: inv.ID})
 	}
+	fl.Desc = choicesDesc(fl.Options)
 	instr := "Pending invites, newest first. A revoked invite stops working at once; its record stays."
 	if page.NextCursor != "" {
 		instr = fmt.Sprintf("The %d newest pending invites. A revoked invite stops working at once; its record stays.", len(page.Invites))
@@ -287,6 +311,7 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no pending invites to revoke."}}}, nil
 	}
 	fl, _ := forms[0].Field("invites")
+	fl.Values = choices(fl.Values)
 	if len(fl.Values) == 0 {
 		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: select at least one invite"}
 	}
@@ -319,7 +344,7 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Revoking " + inv.ID + " failed; the invites after it were not revoked."})
 			break
 		}
-		revoked = append(revoked, inviteLabel(inv))
+		revoked = append(revoked, inv.ID+" ("+inviteText(inv, "")+")")
 	}
 	noun := "invites"
 	if len(revoked) == 1 {
@@ -388,20 +413,26 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 			return nil, err
 		}
 		for _, inv := range page.Invites {
-			label := inviteLabel(inv)
-			if st != core.StatusPending {
-				label = string(st) + ": " + label
-			}
-			fl.Options = append(fl.Options, adhoc.Option{Label: label, Value: inv.ID})
+			fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv, st), Value: inv.ID})
 		}
 	}
 	if len(fl.Options) == 0 {
 		return nil, nil
 	}
+	// The newest pending invite is chosen to begin with: poezio shows (and submits)
+	// the first option of a list without a value anyway, profanity lists the options
+	// with their labels only once the field has a value (see choicesDesc), and the
+	// next stage names the invite before anything changes.
+	fl.Values = []string{fl.Options[0].Value}
+	fl.Desc = choicesDesc(fl.Options)
+	instr := "Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."
+	if !manages(call) {
+		instr = "Pending invites first, then expired ones, which a longer expiry makes pending again."
+	}
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Change an invite",
-		Instructions: []string{"Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."},
+		Instructions: []string{instr},
 		Fields:       []adhoc.Field{fl},
 	}, nil
 }
@@ -439,7 +470,11 @@ func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*a
 	}
 	expires := text("expires", "Expires", "A time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d.", true)
 	expires.Values = []string{formatTime(inv.ExpiresAt)}
-	maxUses := text("max-uses", "Accounts it can make", fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses), true)
+	maxUsesDesc := fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses)
+	if !manages(call) {
+		maxUsesDesc = fmt.Sprintf("You can lower it, not below the %d made; only an administrator can raise it.", inv.Uses)
+	}
+	maxUses := text("max-uses", "Accounts it can make", maxUsesDesc, true)
 	maxUses.Values = []string{strconv.Itoa(inv.MaxUses)}
 	note := text("note", "Note", "Empty removes it.", false)
 	if inv.Note != "" {
@@ -485,6 +520,12 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
 				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
 		}
+		// A user's invites count against the user quota by invite, not by use: raising
+		// their uses would let one invite register any number of accounts.
+		if !manages(call) && (n == 0 || (inv.MaxUses != 0 && n > inv.MaxUses)) {
+			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+				Text: fmt.Sprintf("max-uses: you can lower it (it is %s), not raise it; ask an administrator", maxUsesText(inv.MaxUses))}
+		}
 		change.MaxUses = &n
 	}
 	if fl, ok := f.Field("note"); ok {
@@ -506,8 +547,12 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	case err != nil:
 		return adhoc.Result{}, err
 	}
-	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s.",
-		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), formatTime(inv.ExpiresAt))}}}, nil
+	noteText := "no note"
+	if inv.Note != "" {
+		noteText = "note: " + inv.Note
+	}
+	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), humanTime(inv.ExpiresAt), noteText)}}}, nil
 }
 
 // reasonOf returns the reason a core refusal gives, without what was being done

@@ -33,8 +33,9 @@ func inviteRows(t testing.TB, f *adhoc.Form) []map[string]string {
 	if got := strings.Join(vars, " "); got != "invites id kind status uses max-uses created expires created-by username note groups used-by" {
 		t.Fatalf("fields %q", got)
 	}
-	rows := make([]map[string]string, len(f.Fields[0].Values))
-	for i, line := range f.Fields[0].Values {
+	lines := entries(t, f.Fields[0].Values)
+	rows := make([]map[string]string, len(lines))
+	for i, line := range lines {
 		rows[i] = map[string]string{"line": line}
 	}
 	for _, fl := range f.Fields[1:] {
@@ -82,9 +83,10 @@ func TestCreateAccountFields(t *testing.T) {
 		form *adhoc.Form
 		text string
 	}{
-		0: {submit("max-uses", "two"), "max-uses: "},
-		1: {submit("max-uses", "-1"), "max-uses: "},
-		2: {submit("ttl", "forever"), "ttl: "},
+		// Reasons name the field by its label, as people see it.
+		0: {submit("max-uses", "two"), "Accounts it can make: "},
+		1: {submit("max-uses", "-1"), "Accounts it can make: "},
+		2: {submit("ttl", "forever"), "Valid for: "},
 		3: {submit("ttl", "100d"), "longer than the maximum of 90 days"},
 		4: {submit("note", strings.Repeat("n", core.MaxNoteLen+1)), "note"},
 		5: {submit("note", "bidi \u202e"), "note"},
@@ -175,6 +177,10 @@ func TestListAndRevokeInvites(t *testing.T) {
 		!strings.Contains(team["line"], "used by ann@example.com, ben@example.com") {
 		t.Errorf("the used invite: %v", team)
 	}
+	// Empty cells are "-" (profanity drops empty values, shifting the column).
+	if rows[0]["note"] != "-" || rows[0]["username"] != "-" || rows[0]["used-by"] != "-" || team["username"] != "-" {
+		t.Errorf("empty cells: %v", rows[0])
+	}
 	// Status filters, by value or by label.
 	if rows := e.list(t, admin, "used"); len(rows) != 1 || rows[0]["note"] != "team" {
 		t.Errorf("used: %v", rows)
@@ -197,7 +203,7 @@ func TestListAndRevokeInvites(t *testing.T) {
 	}
 	fl, _ := start.Form.Field("invites")
 	if fl.Type != adhoc.FieldListMulti || len(fl.Options) != 1 || fl.Options[0].Value != bobID ||
-		!strings.HasSuffix(fl.Options[0].Label, "("+bobID+")") {
+		fl.Options[0].Label != bobID+": contact invite of bob, expires "+humanExpiry(t, e, bobID) {
 		t.Fatalf("bob's revoke form: %+v", fl)
 	}
 	_, err = e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: submit("invites", carolID)})
@@ -209,7 +215,7 @@ func TestListAndRevokeInvites(t *testing.T) {
 	}
 	// By label, as Gajim submits it; the session lived on after the refusal.
 	done, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeRevokeInvites, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invites", fl.Options[0].Label)})
-	if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: contact invite of bob") {
+	if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || done.Notes[0].Text != "Revoked 1 invite: "+bobID+" (contact invite of bob, expires "+humanExpiry(t, e, bobID)+")." {
 		t.Fatalf("bob revoking by label: %+v %v", done, err)
 	}
 	if _, err := e.svc.CheckInvite(ctx, host, tokenOf(t, field(bobResp.Form, "uri"))); !errors.Is(err, core.ErrRevoked) {
@@ -279,8 +285,8 @@ func TestResetInvite(t *testing.T) {
 	}{
 		0: {submit(), "required"},
 		1: {submit("username", "romeo"), "there is no account romeo@example.com"},
-		2: {submit("username", "a b"), "username: "},
-		3: {submit("username", "juliet", "ttl", "soon"), "ttl: "},
+		2: {submit("username", "a b"), "Username: "},
+		3: {submit("username", "juliet", "ttl", "soon"), "Valid for: "},
 	} {
 		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeResetInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
 		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), tc.text) {
@@ -359,7 +365,7 @@ func TestChangeInvite(t *testing.T) {
 			label = o.Label
 		}
 	}
-	if len(fl.Options) != 2 || !strings.HasPrefix(label, "used: course — ") {
+	if len(fl.Options) != 2 || !strings.HasPrefix(label, adminInv.ID+": course — account invite, used, expires ") {
 		t.Fatalf("the admin's choices: %+v", fl)
 	}
 	second, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext,
@@ -393,4 +399,130 @@ func TestChangeInvite(t *testing.T) {
 	if err != nil || len(done.Notes) != 1 || done.Notes[0].Text != "Nothing changed." {
 		t.Fatalf("unchanged: %+v %v", done, err)
 	}
+}
+
+// TestFormsReadInEveryClient holds the forms to what Debian's clients need to show
+// them: profanity lists a list's options with their labels only once the field has
+// a value, its help only their values (the description of the delete and revoke
+// lists names every choice by its label; the change form chooses the newest invite
+// to begin with); poezio shows nothing of an option label wider than half its
+// window (notes in labels are cut).
+func TestFormsReadInEveryClient(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: host, Name: "portal"}); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("a long note ", 10)
+	inv, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: host, Note: long, Actor: core.Actor{Kind: core.ActorCLI, Manage: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: host, Actor: core.Actor{Kind: core.ActorCLI, Manage: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		node, field string
+		want        []string
+	}{
+		0: {commands.NodeDeleteKeys, "keys", nil},
+		1: {commands.NodeRevokeInvites, "invites", nil},
+		2: {commands.NodeChangeInvite, "invite", []string{newer.ID}},
+	} {
+		start, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, _ := start.Form.Field(tc.field)
+		if !slices.Equal(fl.Values, tc.want) {
+			t.Errorf("%d: %s starts with %q, want %q", i, tc.field, fl.Values, tc.want)
+		}
+		if !strings.HasPrefix(fl.Desc, "The choices: ") || !strings.HasSuffix(fl.Desc, ".") {
+			t.Errorf("%d: description %q", i, fl.Desc)
+		}
+		for _, o := range fl.Options {
+			if !strings.Contains(fl.Desc, o.Label) {
+				t.Errorf("%d: description %q lacks %q", i, fl.Desc, o.Label)
+			}
+			if n := len([]rune(o.Label)); n > 90 {
+				t.Errorf("%d: label %q is %d characters long", i, o.Label, n)
+			}
+			// poezio shows only the first 45 characters or so of a list-multi option:
+			// the ID comes first, and a note cannot push it away.
+			if o.Value == inv.ID && !strings.HasPrefix(o.Label, inv.ID+": a long note a long note… — ") {
+				t.Errorf("%d: label %q does not begin with the ID and the cut note", i, o.Label)
+			}
+		}
+		if tc.node == commands.NodeChangeInvite {
+			continue
+		}
+		// Blank values choose nothing.
+		again, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+			Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: tc.field, Values: []string{"", " "}}}}})
+		if cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "select at least one") || again.SessionID != start.SessionID {
+			t.Errorf("%d: only blank values: %v", i, err)
+		}
+		// With a choice among them, the choice is done; the label of the long note
+		// still names its invite.
+		choice := fl.Options[len(fl.Options)-1].Label
+		done, err := e.exec(t, host, admin, adhoc.Request{Node: tc.node, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+			Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: tc.field, Values: []string{"", choice}}}}})
+		if err != nil || done.Status != adhoc.StatusCompleted || len(done.Notes) != 1 || !strings.Contains(done.Notes[0].Text, "1 ") {
+			t.Errorf("%d: blank and %q: %+v %v", i, choice, done, err)
+		}
+	}
+	if _, err := e.svc.CheckInvite(ctx, host, inv.Token); !errors.Is(err, core.ErrRevoked) {
+		t.Errorf("the invite with the long note, revoked by its cut label: %v", err)
+	}
+}
+
+// TestChangeInviteUserBounds: a user may lower the uses of the invites the user made
+// but not raise them (nor make them unlimited), since the user quota counts invites,
+// not uses; an administrator may. The result says what the invite is now, note too.
+func TestChangeInviteUserBounds(t *testing.T) {
+	e := newEnvWith(t, commands.Options{AllowUserInvites: true})
+	resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := core.TokenID(tokenOf(t, field(resp.Form, "uri")))
+	change := func(who, maxUses, note string) (adhoc.Response, error) {
+		t.Helper()
+		start, err := e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if who == bob && strings.Contains(start.Form.Instructions[0], "more uses") {
+			t.Errorf("bob is told more uses would help: %q", start.Form.Instructions)
+		}
+		second, err := e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.exec(t, host, who, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+			Form: submit("expires", field(second.Form, "expires"), "max-uses", maxUses, "note", note)})
+	}
+	for _, n := range []string{"5", "0"} {
+		if _, err := change(bob, n, ""); cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "Accounts it can make: you can lower it (it is 1), not raise it") {
+			t.Errorf("bob raising max-uses to %s: %v", n, err)
+		}
+	}
+	done, err := change(admin, "3", "for the team")
+	if err != nil || len(done.Notes) != 1 || !strings.HasSuffix(done.Notes[0].Text, ", 0 of 3 uses, expires "+humanExpiry(t, e, id)+", note: for the team.") {
+		t.Fatalf("the admin raising it: %+v %v", done, err)
+	}
+	if done, err := change(bob, "2", "for the team"); err != nil || !strings.Contains(done.Notes[0].Text, "0 of 2 uses") {
+		t.Fatalf("bob lowering it: %+v %v", done, err)
+	}
+}
+
+// humanExpiry is the invite's expiry as results write it for people.
+func humanExpiry(t *testing.T, e *env, id string) string {
+	t.Helper()
+	inv, err := e.svc.Invite(context.Background(), core.Actor{Kind: core.ActorCLI, Manage: true}, host, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
 }

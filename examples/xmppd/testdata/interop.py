@@ -12,14 +12,20 @@ Scenarios:
                                   and once with action=complete
   keys USER PASSWORD              read keys#list from its single-item form
   delete-label USER PASSWORD PREFIX
-                                  delete the key whose option label starts with
-                                  PREFIX by submitting the label (as Gajim does)
+                                  delete the key whose option label holds PREFIX
+                                  by submitting the label (as Gajim does)
   whitespace USER PASSWORD        log in putting whitespace around everything sent
                                   (stream headers included) and run a command
   invite USER PASSWORD NEWUSER NEWPASSWORD
                                   USER makes a contact invite; NEWUSER registers with
                                   it (XEP-0445 pre-auth + XEP-0077); both rosters are
                                   read; NEWUSER sends USER a message
+  correct USER PASSWORD           as poezio drives a command (slixmpp's command
+                                  sessions, every form sent with next): a refused
+                                  value comes back as the form again with the reason
+                                  and what was sent, the corrected form completes;
+                                  an IQ error in a session reaches the session's
+                                  error handler (slixmpp drops it otherwise)
   invites USER PASSWORD NOTE      USER makes an account invite noted NOTE, reads
                                   "List invites" from its single-item form, revokes
                                   the invite by submitting its option's label (as
@@ -83,7 +89,7 @@ class Client(slixmpp.ClientXMPP):
 
 def fill(form, mode, label_prefix=None, user=None):
     """Returns the values to submit for a form, as a person accepting what is offered
-    would: a list of invites or keys gets the option whose label starts with
+    would: a list of invites or keys gets the option whose label holds
     label_prefix (submitted by label, as Gajim does) or the one made by this run
     ("interop-" + mode, submitted by value); a field that has a value keeps it; the
     name and the note get "interop-" + mode; a required username is the user's own;
@@ -100,7 +106,7 @@ def fill(form, mode, label_prefix=None, user=None):
             chosen = []
             for opt in field["options"]:
                 if label_prefix is not None:
-                    if opt["label"].startswith(label_prefix):
+                    if label_prefix in opt["label"]:
                         chosen = [opt["label"]]
                         break
                 elif mine in opt["label"]:
@@ -225,6 +231,73 @@ async def invites(port, user, password, note):
     return out
 
 
+def form_of(iq):
+    """The fields of a command response's form as [var, type, value], in order."""
+    x = iq.xml.find("{%s}command/{jabber:x:data}x" % NS_COMMANDS)
+    if x is None:
+        return []
+    form = iq["command"]["form"]
+    return [[f["var"], f["type"], f.get_value()] for f in form["substanzas"] if f.name == "field"]
+
+
+async def correct(port, user, password):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    await c.start()
+    loop = asyncio.get_event_loop()
+    steps = []
+    waiting = [loop.create_future()]
+
+    def on_next(iq, session):
+        steps.append({"status": iq["command"]["status"], "notes": [[n[0], n[1]] for n in iq["command"]["notes"]],
+                      "fields": form_of(iq)})
+        session["last"] = iq
+        if not waiting[0].done():
+            waiting[0].set_result(session)
+
+    def on_error(iq, session):
+        steps.append({"error": iq["error"]["condition"], "text": iq["error"]["text"]})
+        if not waiting[0].done():
+            waiting[0].set_result(session)
+
+    async def step(action):
+        waiting[0] = loop.create_future()
+        action()
+        try:
+            return await asyncio.wait_for(waiting[0], 10)
+        except asyncio.TimeoutError:
+            steps.append({"timeout": True})
+            return None
+
+    def submit(session, **values):
+        # What poezio does (core/handlers.py next_adhoc_step, tabs/data_forms.py): the
+        # form received, the response's notes added as fixed fields without a var,
+        # the values set, the form turned into a submission and sent with next.
+        iq = session["last"]
+        form = iq["command"]["form"]
+        for note in iq["command"]["notes"]:
+            form.add_field(ftype="fixed", label=note[1])
+        fields = form.get_fields()
+        for var, v in values.items():
+            fields[var]["value"] = v
+        form.reply()
+        session["payload"] = form
+        c["xep_0050"].continue_command(session)
+
+    node = "urn:xmpp-invites:keys#create"
+    session = {"next": on_next, "error": on_error}
+    session = await step(lambda: c["xep_0050"].start_command(DOMAIN, node, session))
+    session = await step(lambda: submit(session, name="interop-correct", rate="lots"))
+    await step(lambda: submit(session, name="interop-correct", rate="5/m"))
+
+    # A session that ended meanwhile: the server's bad-sessionid reaches the handler.
+    session = {"next": on_next, "error": on_error}
+    session = await step(lambda: c["xep_0050"].start_command(DOMAIN, node, session))
+    await c["xep_0050"].send_command(DOMAIN, node, action="cancel", sessionid=session["id"], timeout=TIMEOUT)
+    await step(lambda: submit(session, name="interop-late"))
+    c.disconnect()
+    return {"steps": steps}
+
+
 def roster_of(iq):
     return {str(jid): {"subscription": item["subscription"], "ask": item["ask"] or ""}
             for jid, item in iq["roster"]["items"].items()}
@@ -301,6 +374,7 @@ SCENARIOS = {
     "whitespace": (whitespace, 2),
     "invite": (invite, 4),
     "invites": (invites, 3),
+    "correct": (correct, 2),
 }
 
 

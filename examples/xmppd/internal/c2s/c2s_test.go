@@ -69,7 +69,14 @@ func (executor) Commands(_ context.Context, _, requester string, _ adhoc.Role) (
 	return nil, nil
 }
 
-func (executor) Execute(context.Context, string, adhoc.Request) (adhoc.Response, error) {
+// Execute refuses every request; "urn:test#refuse" the way adhoc.Server refuses a
+// value, with the form again and an error note.
+func (executor) Execute(_ context.Context, _ string, req adhoc.Request) (adhoc.Response, error) {
+	if req.Node == "urn:test#refuse" {
+		return adhoc.Response{Node: req.Node, SessionID: "s", Status: adhoc.StatusExecuting, Actions: []adhoc.Action{adhoc.ActionNext},
+			Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "not this one"}, {Type: adhoc.NoteError, Text: "Rate limit: \"lots\" is not a rate"}},
+			Form:  &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "rate", Type: adhoc.FieldTextSingle, Values: []string{"lots"}}}}}, nil
+	}
 	return adhoc.Response{}, &adhoc.Error{Condition: adhoc.CondItemNotFound}
 }
 

@@ -17,9 +17,11 @@ import (
 const nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 // loggedCommands is the command handler of a session, logging at info every
-// command step it refuses with an IQ error (XEP-0050 §4.6), with its condition and
-// text, so an operator can see why a client failed. Nothing a client submitted is
-// logged.
+// command step it refuses, with its reason, so an operator can see why a client
+// failed: an IQ error (XEP-0050 §4.6) with its condition and text, and a response
+// with an error note (a refused value, for which the form is shown again while the
+// command executes, or a command that failed) with the note. Nothing a client
+// submitted is logged.
 type loggedCommands struct {
 	cmds CommandHandler
 	log  *slog.Logger
@@ -41,12 +43,16 @@ func (l loggedCommands) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, sta
 		xml.TokenReader
 		xmlstream.Encoder
 	}{t, w}, start)
-	if w.isError {
-		if action == "" {
-			action = "execute"
-		}
+	if action == "" {
+		action = "execute"
+	}
+	switch {
+	case w.isError:
 		l.log.Info("ad-hoc command step refused", "node", truncate(node, 200), "action", truncate(action, 32),
 			"condition", w.condition, "command-condition", w.command, "reason", redact(truncate(strings.TrimSpace(w.text.String()), 300)))
+	case w.errorNote:
+		l.log.Info("ad-hoc command step refused", "node", truncate(node, 200), "action", truncate(action, 32),
+			"condition", "error-note", "status", w.status, "reason", redact(truncate(strings.TrimSpace(w.text.String()), 300)))
 	}
 	return err
 }
@@ -69,7 +75,7 @@ func (l loggedCommands) ForItems(node string, f func(items.Item) error) error {
 var _ CommandHandler = loggedCommands{}
 
 // errorSniffer passes tokens on and notes the condition and text of an IQ error
-// among them.
+// among them, or the first error note of a command response and its status.
 type errorSniffer struct {
 	xmlstream.Encoder
 	depth     int
@@ -77,6 +83,8 @@ type errorSniffer struct {
 	inText    bool
 	condition string
 	command   string
+	errorNote bool   // a <note type='error'/> in a command response
+	status    string // the response's status
 	text      strings.Builder
 }
 
@@ -98,6 +106,18 @@ func (w *errorSniffer) EncodeToken(t xml.Token) error {
 			w.condition = tok.Name.Local
 		case w.isError && tok.Name.Space == commands.NS && w.depth == 3:
 			w.command = tok.Name.Local
+		case !w.isError && tok.Name.Space == commands.NS && tok.Name.Local == "command" && w.depth == 2:
+			for _, a := range tok.Attr {
+				if a.Name.Local == "status" {
+					w.status = truncate(a.Value, 32)
+				}
+			}
+		case !w.isError && !w.errorNote && tok.Name.Space == commands.NS && tok.Name.Local == "note" && w.depth == 3:
+			for _, a := range tok.Attr {
+				if a.Name.Local == "type" && a.Value == "error" {
+					w.errorNote, w.inText = true, true
+				}
+			}
 		}
 	case xml.EndElement:
 		w.depth--

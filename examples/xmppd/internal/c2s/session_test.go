@@ -656,4 +656,14 @@ func TestRefusedCommandStepLogged(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, want) || !strings.Contains(out, `node=urn:test#cmd action=next condition=item-not-found`) {
 		t.Fatalf("log lacks the refusal:\n%s", out)
 	}
+	// A refused value comes back as the form with an error note: logged too, with the
+	// note and not the value submitted.
+	el, err = c.IQ(`<iq type='set' id='r' to='localhost'><command xmlns='http://jabber.org/protocol/commands' node='urn:test#refuse' sessionid='s'>` +
+		`<x xmlns='jabber:x:data' type='submit'><field var='rate'><value>lots</value></field></x></command></iq>`)
+	if err != nil || el.Attr("type") != "result" {
+		t.Fatalf("refused value: %v %v", el, err)
+	}
+	if out := logs.String(); !strings.Contains(out, `node=urn:test#refuse action=execute condition=error-note status=executing reason="Rate limit: \"lots\" is not a rate"`) {
+		t.Fatalf("log lacks the refused value:\n%s", out)
+	}
 }
