@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -157,24 +158,75 @@ func (a *hclogAdapter) GetLevel() hclog.Level {
 	return hclog.Off
 }
 
-// StandardLogger implements hclog.Logger.
+// StandardLogger implements hclog.Logger: a log.Logger whose lines reach the slog
+// logger at opts.ForceLevel, or else at the level their "[ERR]"-style prefix names,
+// at info without one.
+// go-plugin gives one to its multiplexer (yamux), which logs at error level that its
+// connection closed: that is how every stop or kill of the plugin ends, and supervision
+// logs those itself, so such lines are debug.
 func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
-	level := slog.LevelInfo
-	if opts != nil && opts.ForceLevel != hclog.NoLevel {
-		if l, ok := slogLevel(opts.ForceLevel); ok {
-			level = l
-		}
-	}
-	l := a.log
-	if a.name != "" {
-		l = l.With("logger", a.name)
-	}
-	return slog.NewLogLogger(l.Handler(), level)
+	return log.New(a.StandardWriter(opts), "", 0)
 }
 
-// StandardWriter implements hclog.Logger.
+// StandardWriter implements hclog.Logger: see StandardLogger.
 func (a *hclogAdapter) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
-	return a.StandardLogger(opts).Writer()
+	w := &standardWriter{a: a, level: hclog.Info, infer: true}
+	if opts != nil && opts.ForceLevel != hclog.NoLevel {
+		w.level, w.infer = opts.ForceLevel, false
+	}
+	return w
+}
+
+// standardWriter turns the lines of a log.Logger into records of the adapter.
+type standardWriter struct {
+	a     *hclogAdapter
+	level hclog.Level // of a line without a prefix, or of every line when forced
+	infer bool        // a line's prefix sets its level
+}
+
+// levelPrefixes are the prefixes hclog's InferLevels reads.
+var levelPrefixes = []struct {
+	prefix string
+	level  hclog.Level
+}{
+	{"[TRACE]", hclog.Trace}, {"[DEBUG]", hclog.Debug}, {"[INFO]", hclog.Info},
+	{"[WARN]", hclog.Warn}, {"[ERR]", hclog.Error}, {"[ERROR]", hclog.Error},
+}
+
+// Write implements io.Writer: one record per line.
+func (w *standardWriter) Write(p []byte) (int, error) {
+	for line := range strings.SplitSeq(strings.TrimRight(string(p), "\n"), "\n") {
+		level := w.level
+		msg := strings.TrimSpace(line)
+		for _, lp := range levelPrefixes {
+			if rest, ok := strings.CutPrefix(msg, lp.prefix); ok {
+				msg = strings.TrimSpace(rest)
+				if w.infer {
+					level = lp.level
+				}
+				break
+			}
+		}
+		if connectionClosed(msg) {
+			level = hclog.Debug
+		}
+		w.a.Log(level, msg)
+	}
+	return len(p), nil
+}
+
+// connectionClosed reports whether a line of go-plugin's multiplexer says only that
+// its connection to the plugin closed.
+func connectionClosed(msg string) bool {
+	if !strings.Contains(msg, "yamux") {
+		return false
+	}
+	for _, s := range []string{"use of closed network connection", "broken pipe", "connection reset", "EOF"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 var _ hclog.Logger = (*hclogAdapter)(nil)

@@ -80,6 +80,22 @@ func TestHCLogAdapter(t *testing.T) {
 		t.Errorf("StandardLogger wrote %q", buf.String())
 	}
 
+	// Lines of a standard logger get the level of their prefix; the multiplexer's
+	// "connection closed" errors, which every plugin stop ends with, are debug.
+	buf.Reset()
+	std := l.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	std.Print("[WARN] something odd")
+	if !strings.Contains(buf.String(), `"level":"WARN"`) || !strings.Contains(buf.String(), `"msg":"something odd"`) {
+		t.Errorf("inferred level: %q", buf.String())
+	}
+	buf.Reset()
+	std.Print("[ERR] yamux: Failed to write header: write unix @->/tmp/x/plugin1: write: broken pipe")
+	std.Print("[ERR] yamux: Failed to read header: read unix @->/tmp/x/plugin1: use of closed network connection")
+	if strings.Contains(buf.String(), `"level":"ERROR"`) || strings.Contains(buf.String(), `"level":"WARN"`) ||
+		strings.Count(buf.String(), `"level":"DEBUG"`) != 2 {
+		t.Errorf("yamux shutdown lines: %q", buf.String())
+	}
+
 	// go-plugin's own errors (the root logger) are warnings: supervision logs the error.
 	buf.Reset()
 	newHCLogAdapter(base).Error("plugin process exited", "error", "exit status 1")
