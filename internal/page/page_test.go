@@ -502,8 +502,10 @@ func TestFixedUsername(t *testing.T) {
 	res := f.get("/invite?" + tokFixed)
 	mustContain(t, res.body, "This invitation is for the address juliet@example.org.")
 	res = f.get("/register?t=" + tokFixed)
-	mustContain(t, res.body, `id="account">juliet@example.org<`)
-	mustNotContain(t, res.body, `name="username"`)
+	mustContain(t, res.body, `id="account">juliet@example.org<`, "Your account will be juliet@example.org. Choose a password.",
+		// The address, for the browser's password manager to save the password with.
+		`<input type="text" name="username" value="juliet@example.org" autocomplete="username" readonly hidden>`)
+	mustNotContain(t, res.body, "Choose a username")
 	// Another name is refused before the host is asked.
 	res = f.post(tokFixed, map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "correct horse"})
 	if res.code != http.StatusBadRequest {
@@ -513,8 +515,8 @@ func TestFixedUsername(t *testing.T) {
 	if f.host.calls != 0 {
 		t.Errorf("Register called for another name")
 	}
-	// No name (the form has no field) registers the fixed one.
-	res = f.post(tokFixed, map[string]string{"password": "correct horse", "password_confirm": "correct horse"})
+	// The hidden address the form sends registers the fixed name.
+	res = f.post(tokFixed, map[string]string{"username": "juliet@example.org", "password": "correct horse", "password_confirm": "correct horse"})
 	if res.code != http.StatusOK {
 		t.Fatalf("fixed name: %d\n%s", res.code, res.body)
 	}
@@ -527,9 +529,9 @@ func TestResetInvite(t *testing.T) {
 	mustContain(t, res.body, "Set a new password", "the account nurse@example.org", `id="register-link" href="register?t=`+tokReset+`"`)
 	mustNotContain(t, res.body, "Conversations")
 	res = f.get("/register?t=" + tokReset)
-	mustContain(t, res.body, "Choose a new password", "Set new password", `id="account">nurse@example.org<`)
-	mustNotContain(t, res.body, `name="username"`)
-	res = f.post(tokReset, map[string]string{"password": "new password!", "password_confirm": "new password!"})
+	mustContain(t, res.body, "Choose a new password", "Set new password", `id="account">nurse@example.org<`,
+		`<input type="text" name="username" value="nurse@example.org" autocomplete="username" readonly hidden>`)
+	res = f.post(tokReset, map[string]string{"username": "nurse@example.org", "password": "new password!", "password_confirm": "new password!"})
 	if res.code != http.StatusOK {
 		t.Fatalf("reset: %d\n%s", res.code, res.body)
 	}
