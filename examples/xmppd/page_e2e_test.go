@@ -330,6 +330,24 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		return p
 	}
 
+	t.Run("command line prints the page", func(t *testing.T) {
+		// The command line reads the server's base URL from the store, so that it
+		// prints the link the server's API would answer with, not the xmpp: URI.
+		out, err := s.cli.run(ctx, "invites", "create", s.domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := strings.TrimSpace(out)
+		if !strings.HasPrefix(link, s.base()+"/invite?") {
+			t.Fatalf("invites create printed %q, want the invite page under %s", link, s.base())
+		}
+		token := strings.TrimPrefix(link, s.base()+"/invite?")
+		tokens = append(tokens, token)
+		if r := s.get(t, ctx, "GET", "/invite?"+token); r.code != http.StatusOK {
+			t.Errorf("the printed page answers %d", r.code)
+		}
+	})
+
 	t.Run("page", func(t *testing.T) {
 		loc, token := s.invite(t, ctx, nil)
 		tokens = append(tokens, token)

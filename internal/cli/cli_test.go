@@ -44,7 +44,7 @@ func serverStore(t *testing.T, dataDir string, domains ...string) core.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	if err := st.(core.HostRecorder).RecordHosts(ctx, domains); err != nil {
+	if err := st.(core.HostRecorder).RecordHosts(ctx, domains, ""); err != nil {
 		t.Fatal(err)
 	}
 	return st

@@ -65,16 +65,24 @@ func open(ctx context.Context, g globals) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
+	// The server's public base URL, so that an invite's location is the built-in page
+	// the server would answer with.
+	var baseURL string
 	if rec, ok := st.(core.HostRecorder); ok {
 		recorded, err := rec.RecordedHosts(ctx)
 		if err != nil {
 			_ = st.Close()
 			return nil, err
 		}
-		known = append(known, recorded...)
+		for _, h := range recorded {
+			known = append(known, h.Domain)
+			if baseURL == "" {
+				baseURL = h.BaseURL
+			}
+		}
 	}
 	hosts := cfg.CoreHosts(known...)
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts})
+	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, BaseURL: baseURL})
 	if err != nil {
 		_ = st.Close()
 		return nil, err

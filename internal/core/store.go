@@ -129,11 +129,23 @@ type KeyWatcher interface {
 // them, so that a command line on any node, reading the store alone, knows the hosts
 // the XMPP servers gave the plugin (a PostgreSQL store shared by nodes whose data
 // directories the command line never sees).
+// With each domain it keeps the public HTTP base URL the server gave, so that the command
+// line prints the same invite location (the built-in page) as the server would.
 type HostRecorder interface {
-	// RecordHosts adds domains to those recorded; a domain recorded before stays once.
-	RecordHosts(ctx context.Context, domains []string) error
-	// RecordedHosts returns the recorded domains, sorted.
-	RecordedHosts(ctx context.Context) ([]string, error)
+	// RecordHosts adds domains, served at the public HTTP base URL baseURL ("" when the
+	// server gave none), to those recorded; a domain recorded before stays once, with
+	// the latest non-empty base URL.
+	RecordHosts(ctx context.Context, domains []string, baseURL string) error
+	// RecordedHosts returns the recorded domains, sorted by domain.
+	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
+}
+
+// RecordedHost is a domain a server served with the store (see HostRecorder).
+type RecordedHost struct {
+	// Domain is the XMPP domain.
+	Domain string
+	// BaseURL is the public HTTP base URL the server gave with it; "" when none.
+	BaseURL string
 }
 
 // RateLimiter decides whether a key may make one more invite now.

@@ -145,7 +145,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
 		// In the store too, so that the command line of any node knows these hosts
 		// (issue 16); the data directory's file serves this node's alone.
-		if err := rec.RecordHosts(ctx, normalizedDomains(hc.Domains)); err != nil {
+		if err := rec.RecordHosts(ctx, normalizedDomains(hc.Domains), hc.HTTPBaseURL); err != nil {
 			s.log.Warn("cannot record the host's domains in the store", "err", err)
 		}
 	}

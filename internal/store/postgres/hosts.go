@@ -11,12 +11,14 @@ import (
 )
 
 // RecordHosts implements core.HostRecorder.
-func (s *Store) RecordHosts(ctx context.Context, domains []string) error {
+func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) error {
 	if len(domains) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.q.schema+`.hosts (domain, recorded_at)
-		SELECT d, $2 FROM unnest($1::text[]) AS d ON CONFLICT DO NOTHING`, domains, nanos(time.Now()))
+	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.q.schema+`.hosts AS h (domain, recorded_at, base_url)
+		SELECT d, $2, $3 FROM unnest($1::text[]) AS d
+		ON CONFLICT (domain) DO UPDATE SET recorded_at = $2,
+			base_url = CASE WHEN $3 = '' THEN h.base_url ELSE $3 END`, domains, nanos(time.Now()), baseURL)
 	if err != nil {
 		return fmt.Errorf("recording the served domains: %w", err)
 	}
@@ -24,12 +26,12 @@ func (s *Store) RecordHosts(ctx context.Context, domains []string) error {
 }
 
 // RecordedHosts implements core.HostRecorder.
-func (s *Store) RecordedHosts(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT domain FROM `+s.q.schema+`.hosts ORDER BY domain`)
+func (s *Store) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) {
+	rows, err := s.pool.Query(ctx, `SELECT domain, base_url FROM `+s.q.schema+`.hosts ORDER BY domain`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[core.RecordedHost])
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)
 	}

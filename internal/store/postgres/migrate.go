@@ -130,6 +130,10 @@ func migrations() []string {
 			recorded_at bigint NOT NULL
 		);
 		COMMENT ON TABLE {s}.hosts IS 'invites: domains served with this store; times are Unix nanoseconds';`,
+
+		// 5: the public HTTP base URL served with each domain, so that the command line
+		// prints the built-in page of an invite as the server would.
+		`ALTER TABLE {s}.hosts ADD COLUMN base_url text NOT NULL DEFAULT '';`,
 	}
 }
 

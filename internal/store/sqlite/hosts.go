@@ -10,7 +10,7 @@ import (
 )
 
 // RecordHosts implements core.HostRecorder, in one transaction.
-func (s *Store) RecordHosts(ctx context.Context, domains []string) error {
+func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) error {
 	if len(domains) == 0 {
 		return nil
 	}
@@ -18,7 +18,9 @@ func (s *Store) RecordHosts(ctx context.Context, domains []string) error {
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, d := range domains {
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO hosts (domain, recorded_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, d, now); err != nil {
+				`INSERT INTO hosts (domain, recorded_at, base_url) VALUES (?1, ?2, ?3)
+				ON CONFLICT (domain) DO UPDATE SET recorded_at = ?2,
+					base_url = CASE WHEN ?3 = '' THEN base_url ELSE ?3 END`, d, now, baseURL); err != nil {
 				return err
 			}
 		}
@@ -31,19 +33,19 @@ func (s *Store) RecordHosts(ctx context.Context, domains []string) error {
 }
 
 // RecordedHosts implements core.HostRecorder.
-func (s *Store) RecordedHosts(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT domain FROM hosts ORDER BY domain`)
+func (s *Store) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url FROM hosts ORDER BY domain`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []core.RecordedHost
 	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
+		var h core.RecordedHost
+		if err := rows.Scan(&h.Domain, &h.BaseURL); err != nil {
 			return nil, fmt.Errorf("reading the served domains: %w", err)
 		}
-		out = append(out, d)
+		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)

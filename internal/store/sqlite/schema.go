@@ -138,6 +138,10 @@ func migrations() []string {
 			domain      TEXT NOT NULL PRIMARY KEY,
 			recorded_at INTEGER NOT NULL
 		) WITHOUT ROWID;`,
+
+		// 5: the public HTTP base URL served with each domain, so that the command line
+		// prints the built-in page of an invite as the server would.
+		`ALTER TABLE hosts ADD COLUMN base_url TEXT NOT NULL DEFAULT '';`,
 	}
 }
 

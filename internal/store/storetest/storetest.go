@@ -1082,17 +1082,26 @@ func testRecordHosts(t *testing.T, s core.Store) {
 	if got, err := r.RecordedHosts(c); err != nil || len(got) != 0 {
 		t.Fatalf("fresh store: %v %v, want none", got, err)
 	}
-	if err := r.RecordHosts(c, nil); err != nil {
+	if err := r.RecordHosts(c, nil, "https://ignored.example"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordHosts(c, []string{"b.example", "a.example"}); err != nil {
+	if err := r.RecordHosts(c, []string{"b.example", "a.example"}, "https://old.example"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordHosts(c, []string{"a.example", "c.example"}); err != nil {
+	// A later start with another base URL replaces it; one that gives none keeps it.
+	if err := r.RecordHosts(c, []string{"a.example", "c.example"}, "https://new.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RecordHosts(c, []string{"b.example"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.RecordedHosts(c)
-	if err != nil || !slices.Equal(got, []string{"a.example", "b.example", "c.example"}) {
-		t.Fatalf("recorded %v %v, want a, b and c once each, sorted", got, err)
+	want := []core.RecordedHost{
+		{Domain: "a.example", BaseURL: "https://new.example"},
+		{Domain: "b.example", BaseURL: "https://old.example"},
+		{Domain: "c.example", BaseURL: "https://new.example"},
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("recorded %v %v, want %v: each once, sorted, with its latest base URL", got, err, want)
 	}
 }
