@@ -25,33 +25,44 @@ import (
 // instructions and directives, none of which a stanza may carry (RFC 6120 §11.1).
 type nsWriter struct {
 	e *xml.Encoder
-	// scope holds the default namespace in force at each open element, the
-	// stream's at the bottom.
-	scope []string
+	// scope holds, for each open element, the default namespace in force as written
+	// (the stream's at the bottom) and whether an element with an empty Space below
+	// it is in no namespace, as a decoder means it (an xmlns='' in force where the
+	// tokens were read), rather than built here to inherit its parent's.
+	scope []nsScope
 	// names holds the names as written, to close each element with the same one.
 	names []xml.Name
 }
 
+// nsScope is the namespace state at one open element.
+type nsScope struct {
+	written string // the default namespace as written
+	none    bool   // an empty Space below means no namespace (xmlns='' in force)
+}
+
 // newNSWriter writes to e inside an element whose default namespace is parent.
 func newNSWriter(e *xml.Encoder, parent string) *nsWriter {
-	return &nsWriter{e: e, scope: []string{parent}}
+	return &nsWriter{e: e, scope: []nsScope{{written: parent}}}
 }
 
 // EncodeToken implements xmlstream.TokenWriter.
 func (w *nsWriter) EncodeToken(t xml.Token) error {
 	switch tok := t.(type) {
 	case xml.StartElement:
-		inherited := w.scope[len(w.scope)-1]
+		parent := w.scope[len(w.scope)-1]
+		inherited := parent.written
 		ns := tok.Name.Space
-		// An element a decoder read as in no namespace carries xmlns='' (its own or
-		// an ancestor's, whose scope says so); one built here with an empty Space
+		// An element a decoder read as in no namespace has an empty Space under an
+		// xmlns='' of its own or of an ancestor (even across prefixed elements, which
+		// do not change the default namespace); one built here with an empty Space
 		// inherits its parent's.
-		noNS := false
+		none := parent.none
 		for _, a := range tok.Attr {
-			if a.Name.Space == "" && a.Name.Local == "xmlns" && a.Value == "" {
-				noNS = ns == ""
+			if a.Name.Space == "" && a.Name.Local == "xmlns" {
+				none = a.Value == ""
 			}
 		}
+		noNS := ns == "" && none
 		if ns == "" && !noNS {
 			ns = inherited
 		}
@@ -69,7 +80,7 @@ func (w *nsWriter) EncodeToken(t xml.Token) error {
 			}
 			attrs = append(attrs, a)
 		}
-		w.scope = append(w.scope, ns)
+		w.scope = append(w.scope, nsScope{written: ns, none: none})
 		w.names = append(w.names, name)
 		return w.e.EncodeToken(xml.StartElement{Name: name, Attr: attrs})
 	case xml.EndElement:
