@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -101,23 +103,35 @@ type inProcess struct {
 // startInProcess configures the plugin's service on dir (its SQLite store
 // dir/invites.db, created if needed) with the plugin config xmppd gets, creates an API
 // key, and serves it.
+// Its log, audit records included, goes to dir/service.log at xmppd's default level
+// and format, so that both do the same work per invite.
 func startInProcess(ctx context.Context, dir string) (*inProcess, error) {
-	svc := service.New(nil)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "service.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("service log: %w", err)
+	}
+	svc := service.New(slog.New(slog.NewTextHandler(logf, nil)))
 	if _, err := svc.Configure(ctx, plugin.Config{Domains: []string{benchDomain}, DataDir: dir, ConfigTOML: pluginConfig}, nil); err != nil {
+		_ = logf.Close()
 		return nil, fmt.Errorf("configuring the service: %w", err)
 	}
 	cred, err := createKey(ctx, filepath.Join(dir, config.StoreFile))
 	if err != nil {
 		_ = svc.Close(ctx)
+		_ = logf.Close()
 		return nil, err
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = svc.ServeHTTP(r.Context(), w, r) })
 	ls, err := serveLocal(ctx, h)
 	if err != nil {
 		_ = svc.Close(ctx)
+		_ = logf.Close()
 		return nil, err
 	}
-	ls.closers = append(ls.closers, func() error { return svc.Close(context.WithoutCancel(ctx)) })
+	ls.closers = append(ls.closers, logf.Close, func() error { return svc.Close(context.WithoutCancel(ctx)) })
 	return &inProcess{localServer: ls, Credential: cred}, nil
 }
 

@@ -21,10 +21,21 @@ type hclogAdapter struct {
 	log     *slog.Logger // with the implied arguments
 	name    string
 	implied []any
+	// mute is the name (given to Named on the root) of a logger that logs nothing:
+	// go-plugin re-logs the plugin's stderr through the logger it names after the
+	// binary, and skips its own parsing of the lines when that logger is off, because
+	// pluginLog re-logs them instead.
+	mute string
+	off  bool
 }
 
 // newHCLogAdapter returns an hclog.Logger writing to l.
 func newHCLogAdapter(l *slog.Logger) hclog.Logger { return &hclogAdapter{log: l} }
+
+// newMutedHCLogAdapter is newHCLogAdapter whose logger Named(mute) logs nothing.
+func newMutedHCLogAdapter(l *slog.Logger, mute string) hclog.Logger {
+	return &hclogAdapter{log: l, mute: mute}
+}
 
 // slogLevel maps an hclog level; ok is false for Off.
 func slogLevel(l hclog.Level) (slog.Level, bool) {
@@ -57,7 +68,7 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	sl, ok := slogLevel(level)
 	ctx := context.Background() // hclog carries no context
-	if !ok || !a.log.Enabled(ctx, sl) {
+	if a.off || !ok || !a.log.Enabled(ctx, sl) {
 		return
 	}
 	t := time.Now()
@@ -99,7 +110,7 @@ func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, 
 
 func (a *hclogAdapter) enabled(l hclog.Level) bool {
 	sl, ok := slogLevel(l)
-	return ok && a.log.Enabled(context.Background(), sl)
+	return !a.off && ok && a.log.Enabled(context.Background(), sl)
 }
 
 // IsTrace implements hclog.Logger.
@@ -126,6 +137,7 @@ func (a *hclogAdapter) With(args ...any) hclog.Logger {
 		log:     a.log.With(args...),
 		name:    a.name,
 		implied: append(slices.Clone(a.implied), args...),
+		off:     a.off,
 	}
 }
 
@@ -134,6 +146,9 @@ func (a *hclogAdapter) Name() string { return a.name }
 
 // Named implements hclog.Logger.
 func (a *hclogAdapter) Named(name string) hclog.Logger {
+	if a.name == "" && a.mute != "" && name == a.mute {
+		return &hclogAdapter{log: a.log, name: name, implied: a.implied, off: true}
+	}
 	if a.name != "" {
 		name = a.name + "." + name
 	}
@@ -142,7 +157,7 @@ func (a *hclogAdapter) Named(name string) hclog.Logger {
 
 // ResetNamed implements hclog.Logger.
 func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
-	return &hclogAdapter{log: a.log, name: name, implied: a.implied}
+	return &hclogAdapter{log: a.log, name: name, implied: a.implied, off: a.off}
 }
 
 // SetLevel does nothing: the slog handler decides what is logged.

@@ -269,7 +269,8 @@ func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) 
 		GRPCBrokerMultiplex: true,
 		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: p.socketDir},
 		StartTimeout:        p.cfg.StartTimeout,
-		Logger:              newHCLogAdapter(p.log),
+		Logger:              newMutedHCLogAdapter(p.log, filepath.Base(cmd.Path)),
+		Stderr:              &pluginLog{log: p.log, name: filepath.Base(cmd.Path)},
 	})
 	fail := func(err error) (*instance, plugin.Manifest, error) {
 		client.Kill()
