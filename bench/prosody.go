@@ -180,7 +180,8 @@ func startProsody(ctx context.Context, parent string) (*prosody, error) {
 	}
 	if out, err := p.command(ctx, "prosodyctl", "--config", cfg, "about").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Prosody "); ok {
+			// "Prosody 0.12.3", not a warning such as "Prosody was unable to find …".
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Prosody "); ok && v != "" && v[0] >= '0' && v[0] <= '9' {
 				p.Version = v
 				break
 			}
