@@ -13,8 +13,9 @@ import (
 )
 
 // hclogAdapter is the one place where go-plugin's hclog meets the host's slog: go-plugin
-// logs its own work through it, and re-logs each line of the plugin's stderr through it
-// at the line's level.
+// logs its own work through it. The plugin's stderr lines go to pluginLog instead (see
+// mute); a host that leaves mute empty gets them from go-plugin here, at each line's
+// level.
 // With and Named keep their arguments: With adds attributes, Named sets the "logger"
 // attribute (names joined with dots).
 type hclogAdapter struct {

@@ -10,7 +10,7 @@
 //	DataPath ════════ frames on unix stream sockets ══▶ dataServer ──▶ Impl.ServeHTTP
 //	                (socketpair, handed over: the first with exec.Cmd.ExtraFiles,
 //	                 the others on it with SCM_RIGHTS; no TLS; one exchange each)
-//	slog.Logger ◀── hclog adapter (host) ◀── stderr ◀── NewLogHandler (JSON lines)
+//	slog.Logger ◀── pluginLog (host) ◀──── stderr ◀──── NewLogHandler (JSON lines)
 //
 // # Control plane
 //
