@@ -35,9 +35,11 @@
 //
 // # Logging
 //
-// Each JSON line the plugin writes to its stderr reaches Config.Logger at its level,
-// through one hclog-to-slog adapter, with logger=invites-plugin; go-plugin's own lines
-// come through it too, its errors as warnings (supervision logs the error).
+// Each JSON line the plugin writes to its stderr reaches Config.Logger at its level and
+// time, with its attributes in the order the plugin wrote them and logger=invites-plugin;
+// a line that is not JSON arrives at the level its "[WARN]"-style prefix names, else
+// debug, and a panic's trace at error. go-plugin's own lines come through an
+// hclog-to-slog adapter, its errors as warnings (supervision logs the error).
 // The plugin is told the least level Config.Logger keeps, so it does not write lines
 // that would be dropped; INVITES_PLUGIN_LOG_LEVEL in the host's environment overrides
 // it. The plugin's audit records (message "audit", attribute audit=true) arrive the
