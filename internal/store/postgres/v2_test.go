@@ -1,15 +1,11 @@
 package postgres_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/postgres"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
+	"github.com/xmpp-invites/invites/internal/store/storetest"
 )
 
 // TestMigrateFromV1 opens a schema as version 1 left it with version 2: its invites are
@@ -95,9 +92,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// outboxChild creates invites and redeems every fourth through a service keeping an
-// outbox, printing "T TOKEN" and "R TOKEN" once each call has returned, until killed or
-// 30 seconds have passed.
+// outboxChild runs storetest.KillWorkload on the schema at dsn for at most 30
+// seconds.
 func outboxChild(dsn string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -109,111 +105,18 @@ func outboxChild(dsn string) error {
 	if err != nil {
 		return err
 	}
-	var (
-		mu    sync.Mutex
-		out   = bufio.NewWriter(os.Stdout)
-		count int
-		wg    sync.WaitGroup
-	)
-	report := func(kind, tok string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, "%s %s\n", kind, tok)
-		return out.Flush()
-	}
-	for range 16 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				inv, err := svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com"})
-				if err != nil || report("T", inv.Token) != nil {
-					return
-				}
-				mu.Lock()
-				count++
-				n := count
-				mu.Unlock()
-				if n%4 == 0 {
-					if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: fmt.Sprint("u", n)}); err != nil || report("R", inv.Token) != nil {
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return st.Close()
+	return errors.Join(storetest.KillWorkload(ctx, svc, "example.com", os.Stdout), st.Close())
 }
 
 // TestOutboxAfterKill SIGKILLs a process that creates and redeems invites through a
-// service keeping an outbox: every invite and redemption it reported has its event.
+// service keeping an outbox: every invite and redemption it reported is there, with its
+// event.
 func TestOutboxAfterKill(t *testing.T) {
 	const killAfter = 1500
 	_, dsn := pgtest.Schema(t)
 	ctx := testCtx(t)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"="+dsn)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(stdout)
-	var created, redeemed []string
-	killed := false
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.Errorf("reading the child's output: %v", err)
-			}
-			break
-		}
-		kind, tok, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
-		if !core.ValidToken(tok) {
-			t.Fatalf("child printed %q", line)
-		}
-		if kind == "R" {
-			redeemed = append(redeemed, tok)
-		} else {
-			created = append(created, tok)
-		}
-		if len(created) == killAfter && !killed {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	werr := cmd.Wait()
-	if !killed {
-		t.Fatalf("the child stopped before it was killed: %v\n%s", werr, stderr.String())
-	}
-	s := open(t, dsn, postgres.Options{})
-	events, err := s.OutboxEvents(ctx, 1_000_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := make(map[string]bool)
-	for _, e := range events {
-		have[string(e.Type)+" "+e.InviteID] = true
-	}
-	missing := 0
-	for _, tok := range created {
-		if !have["invite.created "+core.TokenID(tok)] {
-			missing++
-		}
-	}
-	for _, tok := range redeemed {
-		if !have["invite.redeemed "+core.TokenID(tok)] {
-			missing++
-		}
-	}
-	t.Logf("%d invites, %d redemptions reported; %d events in the outbox", len(created), len(redeemed), len(events))
-	if missing > 0 {
-		t.Fatalf("%d reported changes have no event in the outbox after the kill", missing)
-	}
+	rep := storetest.RunAndKill(t, cmd, killAfter)
+	storetest.CheckAfterKill(ctx, t, open(t, dsn, postgres.Options{}), rep)
 }
