@@ -2,8 +2,11 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,5 +156,64 @@ func TestContactInviteByRegistration(t *testing.T) {
 		return el.XMLName.Local == "message" && strings.Contains(el.Inner, "thanks for the invite")
 	}); err != nil || !strings.HasPrefix(msg.Attr("from"), "bob@localhost/") {
 		t.Fatalf("message: %v %v", msg, err)
+	}
+}
+
+// TestPerAddressCapConfigured: xmppd hands max_unauthenticated_per_addr to its c2s
+// server: beyond it, the idle connections of one address are closed at once, while
+// another address still logs in.
+func TestPerAddressCapConfigured(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	const limit = 3
+	bin := binaries(t)
+	work := t.TempDir()
+	data := filepath.Join(work, "data")
+	addUser(t, bin, data, "admin@localhost", "admin secret")
+	srv := startServer(t, bin, work, "-data", data, "-admin", "admin@localhost",
+		"-max-unauthenticated-per-addr", fmt.Sprint(limit))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			_ = c.Close()
+		}
+	}()
+	for range limit + 5 {
+		c, err := d.DialContext(ctx, "tcp", srv.c2s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	// Those past the cap are closed at once; the others stay open for the server's
+	// hello timeout (10 s), longer than this waits on a loaded machine.
+	closed := make([]bool, len(idle))
+	open := len(idle)
+	for wait := time.Now().Add(5 * time.Second); open > limit && time.Now().Before(wait); {
+		for i, c := range idle {
+			if closed[i] {
+				continue
+			}
+			_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				closed[i] = true
+				open--
+			}
+		}
+	}
+	if open != limit {
+		t.Errorf("%d idle connections of one address stay open, want %d", open, limit)
+	}
+	c, err := testclient.Dial(ctx, srv.c2s, "localhost", testclient.Options{LocalAddr: "127.0.0.2"})
+	if err != nil {
+		t.Fatalf("another address is locked out: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Plain("admin", "admin secret", ""); err != nil {
+		t.Fatal(err)
 	}
 }
