@@ -171,3 +171,24 @@ func FuzzPluginLog(f *testing.F) {
 		}
 	})
 }
+
+// TestMutedAdapter: the logger go-plugin names after the plugin binary is off, so that
+// go-plugin leaves the plugin's lines to pluginLog; every other logger is as before.
+func TestMutedAdapter(t *testing.T) {
+	var buf bytes.Buffer
+	a := newMutedHCLogAdapter(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), "invites-plugin")
+	muted := a.Named("invites-plugin")
+	if got := muted.GetLevel(); got.String() != "off" {
+		t.Errorf("the plugin binary's logger has level %v, want off", got)
+	}
+	muted.Error("dropped")
+	muted.With("k", "v").Info("dropped too")
+	if buf.Len() != 0 {
+		t.Errorf("the muted logger wrote %q", buf.String())
+	}
+	a.Named("stdio").Debug("kept")
+	a.Info("kept too")
+	if strings.Count(buf.String(), "kept") != 2 {
+		t.Errorf("the other loggers wrote %q", buf.String())
+	}
+}
