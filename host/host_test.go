@@ -21,6 +21,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
+	"github.com/xmpp-invites/invites/internal/testlog"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -50,9 +51,9 @@ func TestRealPlugin(t *testing.T) {
 
 // load starts the real plugin on dataDir, logging into the returned buffer, which is
 // printed if the test fails.
-func load(t *testing.T, bin, dataDir string, tune func(*host.Config)) (*host.Plugin, *syncBuffer) {
+func load(t *testing.T, bin, dataDir string, tune func(*host.Config)) (*host.Plugin, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", logs)

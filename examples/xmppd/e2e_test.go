@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,35 +23,18 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/internal/testlog"
 )
 
 // proc is a running xmppd.
 type proc struct {
 	cmd    *exec.Cmd
 	stdout chan string
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	c2s    string
 	http   string
 	lines  []string // stdout up to the ready line
 	done   chan error
-}
-
-// syncBuffer collects a process's stderr for failure reports.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServer runs xmppd with args (ephemeral ports added) in dir and waits until
@@ -75,7 +57,7 @@ func startServerEnv(t *testing.T, bin, dir string, env []string, args ...string)
 	}
 	// Its own process group, so that a server that hangs is killed with its plugin.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{cmd: cmd, stdout: make(chan string, 100), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stdout: make(chan string, 100), stderr: &testlog.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/internal/testlog"
 )
 
 var _ http.Handler = (*httpapi.Handler)(nil)
@@ -105,30 +105,6 @@ func openAPI(t *testing.T) validator.Validator {
 	return v
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	s.b.Reset()
-	s.mu.Unlock()
-}
-
 // TestHandler runs every behaviour of SPEC's "HTTP API" against a real SQLite store:
 // each case asserts the status, the Location, the headers, the body, the stored effect
 // (an invite created or not, and what it holds), the log (no secret, keys redacted),
@@ -137,7 +113,7 @@ func TestHandler(t *testing.T) {
 	f := newFixture(t)
 	spec := openAPI(t)
 	ctx := context.Background()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := httpapi.Options{
 		MaxBodyBytes:   testMaxBody,

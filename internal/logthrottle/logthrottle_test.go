@@ -1,7 +1,6 @@
 package logthrottle_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
@@ -10,36 +9,8 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/logthrottle"
+	"github.com/xmpp-invites/invites/internal/testlog"
 )
-
-// lines is a concurrency-safe log sink that counts lines by message.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// with returns the lines that contain every one of the substrings.
-func (l *lines) with(subs ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		all := line != ""
-		for _, s := range subs {
-			all = all && strings.Contains(line, s)
-		}
-		if all {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // fakeTimers lets a test decide when the throttle's periods end.
 type fakeTimers struct {
@@ -73,7 +44,7 @@ func (f *fakeTimers) Advance(d time.Duration) {
 }
 
 // newTestThrottle is a throttle writing text lines to sink on a fake clock.
-func newTestThrottle(sink *lines, every time.Duration) (*slog.Logger, *fakeTimers) {
+func newTestThrottle(sink *testlog.Buffer, every time.Duration) (*slog.Logger, *fakeTimers) {
 	ft := &fakeTimers{now: time.Unix(1_700_000_000, 0)}
 	th := logthrottle.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		logthrottle.Options{Every: every, Now: ft.Now, After: ft.After})
@@ -81,7 +52,7 @@ func newTestThrottle(sink *lines, every time.Duration) (*slog.Logger, *fakeTimer
 }
 
 func TestThrottle(t *testing.T) {
-	var sink lines
+	var sink testlog.Buffer
 	log, ft := newTestThrottle(&sink, time.Minute)
 	http, cmds := log.With("component", "http"), log.With("component", "commands")
 	for i := range 100 {
@@ -90,21 +61,21 @@ func TestThrottle(t *testing.T) {
 		http.Info("invite created", "i", i)                              // below warning: never held back
 	}
 	http.Warn("invites api failed") // another level: another kind
-	if got := len(sink.with("component=http", "invites api failed", "level=ERROR")); got != 1 {
+	if got := len(sink.Lines("component=http", "invites api failed", "level=ERROR")); got != 1 {
 		t.Errorf("%d error lines from http within the period, want 1", got)
 	}
-	if got := len(sink.with("component=commands", "invites api failed")); got != 1 {
+	if got := len(sink.Lines("component=commands", "invites api failed")); got != 1 {
 		t.Errorf("%d lines from commands within the period, want 1", got)
 	}
-	if got := len(sink.with("level=WARN", "invites api failed")); got != 1 {
+	if got := len(sink.Lines("level=WARN", "invites api failed")); got != 1 {
 		t.Errorf("%d warnings, want 1", got)
 	}
-	if got := len(sink.with("invite created")); got != 100 {
+	if got := len(sink.Lines("invite created")); got != 100 {
 		t.Errorf("%d info lines, want all 100", got)
 	}
 	// The end of the period logs the last line held back, with the count of the others.
 	ft.Advance(time.Minute)
-	last := sink.with("component=http", "level=ERROR", logthrottle.HeldBackKey+"=")
+	last := sink.Lines("component=http", "level=ERROR", logthrottle.HeldBackKey+"=")
 	if len(last) != 1 || !strings.Contains(last[0], "i=99") || !strings.Contains(last[0], logthrottle.HeldBackKey+"=98") {
 		t.Errorf("at the end of the period: %q; want the last line (i=99) with %s=98", last, logthrottle.HeldBackKey)
 	}
@@ -112,7 +83,7 @@ func TestThrottle(t *testing.T) {
 	ft.Advance(time.Minute)
 	ft.Advance(time.Minute)
 	http.Error("invites api failed", "err", "again")
-	if got := sink.with("component=http", "err=again"); len(got) != 1 || strings.Contains(got[0], logthrottle.HeldBackKey) {
+	if got := sink.Lines("component=http", "err=again"); len(got) != 1 || strings.Contains(got[0], logthrottle.HeldBackKey) {
 		t.Errorf("a line after a quiet period: %q, want it at once, without a count", got)
 	}
 }
@@ -120,7 +91,7 @@ func TestThrottle(t *testing.T) {
 // TestThrottleKindsBounded floods the throttle with more kinds of line than it tells
 // apart: its memory stays bounded and lines stay bounded too.
 func TestThrottleKindsBounded(t *testing.T) {
-	var sink lines
+	var sink testlog.Buffer
 	log, _ := newTestThrottle(&sink, time.Minute)
 	const maxKinds = logthrottle.DefaultMaxKinds
 	for i := range 10 * maxKinds {
@@ -129,7 +100,7 @@ func TestThrottleKindsBounded(t *testing.T) {
 	if n := log.Handler().(*logthrottle.Handler).Kinds(); n > maxKinds {
 		t.Errorf("the throttle remembers %d kinds, more than %d", n, maxKinds)
 	}
-	if got := len(sink.with("boom")); got > maxKinds {
+	if got := len(sink.Lines("boom")); got > maxKinds {
 		t.Errorf("%d lines logged, want at most %d", got, maxKinds)
 	}
 }

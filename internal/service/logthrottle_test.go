@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,36 +16,8 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
+	"github.com/xmpp-invites/invites/internal/testlog"
 )
-
-// lines is a concurrency-safe log sink that counts lines by message.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// with returns the lines that contain every one of the substrings.
-func (l *lines) with(subs ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		all := line != ""
-		for _, s := range subs {
-			all = all && strings.Contains(line, s)
-		}
-		if all {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // fullStore is a SQLite store whose writes fail as on a full disk.
 type fullStore struct{ *sqlite.Store }
@@ -78,7 +48,7 @@ func TestFullDiskLogsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sink lines
+	var sink testlog.Buffer
 	s := New(slog.New(slog.NewTextHandler(&sink, nil)))
 	hosts := []core.HostConfig{{Domain: "example.com"}}
 	if s.ops, err = newOps(config.Config{}, hosts, fullStore{st}, s.log); err != nil {
@@ -109,13 +79,13 @@ func TestFullDiskLogsBounded(t *testing.T) {
 			t.Fatalf("ad-hoc create-account on a full disk: %+v, %v; want an error note", resp, err)
 		}
 	}
-	if got := sink.with("invites api failed", "database or disk is full"); len(got) != 1 {
+	if got := sink.Lines("invites api failed", "database or disk is full"); len(got) != 1 {
 		t.Errorf("%d log lines for %d failed requests, want 1:\n%s", len(got), n, strings.Join(got, "\n"))
 	}
-	if got := sink.with("ad-hoc command failed", "database or disk is full"); len(got) != 1 {
+	if got := sink.Lines("ad-hoc command failed", "database or disk is full"); len(got) != 1 {
 		t.Errorf("%d log lines for %d failed ad-hoc commands, want 1:\n%s", len(got), n, strings.Join(got, "\n"))
 	}
-	if got := sink.with("level=ERROR"); len(got) > 2 {
+	if got := sink.Lines("level=ERROR"); len(got) > 2 {
 		t.Errorf("%d error lines for %d failed requests and commands, want at most one of each kind:\n%s",
 			len(got), n, strings.Join(got, "\n"))
 	}

@@ -1,36 +1,17 @@
 package service_test
 
 import (
-	"bytes"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/service"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
+	"github.com/xmpp-invites/invites/internal/testlog"
 	"github.com/xmpp-invites/invites/plugin"
 )
-
-// lockedBuffer is a log written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestStartupNamesStore is the regression test of a newcomer's trap: the start-up log
 // names the store in use, so that a mistyped address or a wrong directory shows, and
@@ -52,7 +33,7 @@ func TestStartupNamesStore(t *testing.T) {
 			"store=postgres://postgres@127.0.0.1:5432/test"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs lockedBuffer
+			var logs testlog.Buffer
 			s := service.New(slog.New(slog.NewTextHandler(&logs, nil)))
 			cfg := ""
 			if tc.store != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/internal/testlog"
 )
 
 // login opens a raw client stream as user, binds resource and, unless quiet, sends
@@ -569,7 +570,7 @@ func TestNegotiationDeadlines(t *testing.T) {
 // TestBlockedLoginsLogOnce: the attempts refused because an address failed too
 // often are logged, but not one line each.
 func TestBlockedLoginsLogOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	e := start(t, register.InviteOnly, func(c *c2s.Config) {
 		c.MaxAuthFailuresPerAddr = 1
 		c.MaxAuthFailures = 10
@@ -589,24 +590,6 @@ func TestBlockedLoginsLogOnce(t *testing.T) {
 	if n := strings.Count(logs.String(), "too many failed logins"); n != 1 {
 		t.Fatalf("%d log lines for 5 blocked attempts, want 1:\n%s", n, logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestOnePresenceOneDelivery: a contact's presence arrives once per stanza sent, and
@@ -642,7 +625,7 @@ func TestOnePresenceOneDelivery(t *testing.T) {
 // TestRefusedCommandStepLogged: a command step answered with an IQ error is logged at
 // info with its condition and reason.
 func TestRefusedCommandStepLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	e := start(t, register.InviteOnly, func(c *c2s.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
