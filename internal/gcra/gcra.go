@@ -91,6 +91,23 @@ func (l *Limiter[K]) spend(k K, now time.Time) {
 	l.tat[k] = tat
 }
 
+// Refund gives back one event that Take spent for k, when what it was reserved for
+// did not happen (a login checked before it is known to fail, that succeeded). A
+// budget never grows past full.
+func (l *Limiter[K]) Refund(k K, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tat, ok := l.tat[k]
+	if !ok {
+		return
+	}
+	if tat = tat.Add(-l.interval); !tat.After(now) {
+		delete(l.tat, k) // full again
+		return
+	}
+	l.tat[k] = tat
+}
+
 // Len returns how many keys the limiter remembers.
 func (l *Limiter[K]) Len() int {
 	l.mu.Lock()

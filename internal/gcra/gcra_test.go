@@ -102,3 +102,28 @@ func TestForgetsClosestToFull(t *testing.T) {
 		t.Errorf("after every budget refilled, the table keeps %d keys, want the new one", n)
 	}
 }
+
+// TestRefund: a refund gives back what Take spent, never more than a full budget.
+func TestRefund(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l := gcra.New[string](2, time.Minute, 10)
+	l.Take("k", now)
+	l.Take("k", now)
+	if l.Take("k", now) == 0 {
+		t.Fatal("a third event allowed")
+	}
+	l.Refund("k", now)
+	if l.Take("k", now) != 0 {
+		t.Fatal("the refunded event is not there")
+	}
+	l.Refund("k", now)
+	l.Refund("k", now)
+	l.Refund("k", now) // past full: nothing more to give back
+	if l.Len() != 0 {
+		t.Errorf("a full budget is still remembered")
+	}
+	l.Refund("unknown", now)
+	if l.Take("k", now) != 0 || l.Take("k", now) != 0 || l.Take("k", now) == 0 {
+		t.Error("a refund made the budget larger than full")
+	}
+}

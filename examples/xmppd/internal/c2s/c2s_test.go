@@ -473,6 +473,50 @@ func TestFailuresPerAddress(t *testing.T) {
 	}
 }
 
+// TestFailuresPerAddressAtOnce: guesses sent at once from one address cannot all
+// pass the budget before any has failed: no more than the budget's worth of them get
+// their password checked, the others are refused before it.
+func TestFailuresPerAddressAtOnce(t *testing.T) {
+	const budget, guesses = 2, 20
+	e := start(t, register.InviteOnly, func(c *c2s.Config) {
+		c.MaxAuthFailuresPerAddr = budget
+		c.MaxPendingPerAddr = guesses
+	})
+	ctx := testCtx(t)
+	clients := make([]*testclient.Client, guesses)
+	for i := range clients {
+		c, err := testclient.Dial(ctx, e.addr, "localhost", testclient.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	errs := make(chan error, guesses)
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			_, err := c.Plain("alice", "wrong", "")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	checked := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			t.Fatal("wrong password accepted")
+		case strings.Contains(err.Error(), "temporary-auth-failure"):
+		default:
+			checked++ // not-authorized: the password was checked
+		}
+	}
+	if checked > budget {
+		t.Fatalf("%d of %d guesses at once had their password checked, want at most %d", checked, guesses, budget)
+	}
+}
+
 // TestShutdown: Serve returns when its context ends, closing sessions.
 func TestShutdown(t *testing.T) {
 	dir := t.TempDir()

@@ -31,11 +31,13 @@ func newFailureLimiter(max int, window time.Duration, now func() time.Time) *fai
 	return &failureLimiter{l: gcra.New[netip.Prefix](max, window, maxLimiterEntries), now: now}
 }
 
-// blocked reports whether addr has used up its failures.
-func (l *failureLimiter) blocked(addr net.Addr) bool { return l.l.Wait(addrKey(addr), l.now()) > 0 }
+// reserve counts a login attempt from addr as a failure before its password is
+// checked, so that attempts made at once cannot all pass before any has failed; false
+// means addr has used up its failures. Call succeeded when the login succeeds.
+func (l *failureLimiter) reserve(addr net.Addr) bool { return l.l.Take(addrKey(addr), l.now()) == 0 }
 
-// fail records a failed login from addr.
-func (l *failureLimiter) fail(addr net.Addr) { l.l.Spend(addrKey(addr), l.now()) }
+// succeeded gives back what reserve counted for a login that succeeded.
+func (l *failureLimiter) succeeded(addr net.Addr) { l.l.Refund(addrKey(addr), l.now()) }
 
 // pendingLimiter counts the connections of each client address (see addrKey) that
 // have not authenticated yet.

@@ -628,7 +628,7 @@ func (c *conn) sasl(ctx context.Context, r xml.TokenReader, d *xml.Decoder, star
 			return false, err
 		}
 	}
-	if c.srv.fails.blocked(c.remote) {
+	if !c.srv.fails.reserve(c.remote) {
 		c.srv.warnLimited(ctx, c.remote, "too many failed logins from this address: login refused")
 		return false, c.saslFailure("temporary-auth-failure", "too many failed attempts, try again later")
 	}
@@ -640,8 +640,8 @@ func (c *conn) sasl(ctx context.Context, r xml.TokenReader, d *xml.Decoder, star
 	} else {
 		ok, err = c.scram(rctx, r, auth.Mechanism, data)
 	}
-	if !ok {
-		c.srv.fails.fail(c.remote)
+	if ok {
+		c.srv.fails.succeeded(c.remote)
 	}
 	return ok, err
 }
