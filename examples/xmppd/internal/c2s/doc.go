@@ -45,9 +45,12 @@
 // MaxAuthFailuresPerAddr failed logins, refilled by one every
 // AuthFailureWindow/MaxAuthFailuresPerAddr (the same limiter, package gcra, as the
 // HTTP API's): once spent, its logins are refused (temporary-auth-failure) until one
-// failure is forgiven. The budgets are bounded in memory by forgetting first the
-// addresses closest to a full budget, never by leaving a new address uncounted. Warnings about one address (refused logins, refused
-// connections) are logged at most once a minute, with the count held back.
+// failure is forgiven. Each attempt is counted before its password is checked and
+// given back if it succeeds, so guesses sent at once cannot all pass before any has
+// failed. The budgets are bounded in memory by forgetting first the addresses
+// closest to a full budget, never by leaving a new address uncounted. Warnings about
+// one address (refused logins, refused connections) are logged at most once a minute,
+// with the count held back.
 //
 // # Authenticated sessions
 //
