@@ -464,10 +464,9 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 	if len(forms) == 0 {
 		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys to delete."}}}, nil
 	}
-	fl, _ := forms[0].Field("keys")
-	fl.Values = choices(fl.Values)
-	if len(fl.Values) == 0 {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: select at least one key"}
+	values, err := selected(forms, "keys", "key")
+	if err != nil {
+		return adhoc.Result{}, err
 	}
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
@@ -484,8 +483,8 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 	}
 	// Check every choice before deleting anything.
 	var chosen []core.Key
-	seen := make(map[string]bool, len(fl.Values))
-	for _, v := range fl.Values {
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
 		k, ok := byChoice[v]
 		if !ok {
 			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: no such key " + strconv.Quote(truncate(v, 64))}
@@ -547,6 +546,16 @@ func choicesDesc(opts []adhoc.Option) string {
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// selected returns the choices submitted in the list-multi field name of the first
+// form, or refuses a submission without one, asking for at least one what.
+func selected(forms []*adhoc.Form, name, what string) ([]string, error) {
+	fl, _ := forms[0].Field(name)
+	if vals := choices(fl.Values); len(vals) > 0 {
+		return vals, nil
+	}
+	return nil, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: name + ": select at least one " + what}
 }
 
 // choices returns the values of a submitted list-multi field, trimmed, without

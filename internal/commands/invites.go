@@ -310,17 +310,16 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 	if len(forms) == 0 {
 		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no pending invites to revoke."}}}, nil
 	}
-	fl, _ := forms[0].Field("invites")
-	fl.Values = choices(fl.Values)
-	if len(fl.Values) == 0 {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: select at least one invite"}
+	values, err := selected(forms, "invites", "invite")
+	if err != nil {
+		return adhoc.Result{}, err
 	}
 	by := actor(call, manages(call))
 	// Check every choice before revoking anything: a choice this requester may not see
 	// is "no such invite", as if it did not exist.
 	var chosen []core.Invite
-	seen := make(map[string]bool, len(fl.Values))
-	for _, v := range fl.Values {
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
 		id := choiceID(strings.TrimSpace(v))
 		inv, err := c.svc.Invite(ctx, by, call.Host, id)
 		if errors.Is(err, core.ErrNotFound) || id == "" {
