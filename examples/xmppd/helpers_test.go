@@ -365,3 +365,17 @@ func eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// startAdminServer builds the binaries and starts xmppd on a fresh data directory in
+// which the administrator admin@localhost (password "admin secret") exists, with
+// -data, -admin admin@localhost and args; env (KEY=VALUE) is added to the environment
+// of xmppd and of the returned command line, which works on the same directory.
+func startAdminServer(t *testing.T, env []string, args ...string) (*proc, pluginCLI) {
+	t.Helper()
+	bin := binaries(t)
+	work := t.TempDir()
+	data := filepath.Join(work, "data")
+	addUser(t, bin, data, "admin@localhost", "admin secret")
+	srv := startServerEnv(t, bin, work, env, append([]string{"-data", data, "-admin", "admin@localhost"}, args...)...)
+	return srv, pluginCLI{bin: bin, env: env, args: []string{"-data", data}}
+}

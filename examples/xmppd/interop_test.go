@@ -121,12 +121,7 @@ func TestInteropSlixmpp(t *testing.T) {
 		t.Skip("builds and runs the binaries and Python")
 	}
 	python := slixmppPython(t)
-	bin := binaries(t)
-	work := t.TempDir()
-	data := filepath.Join(work, "data")
-	addUser(t, bin, data, "admin@localhost", "admin secret")
-	srv := startServer(t, bin, work, "-data", data, "-admin", "admin@localhost")
-	cli := pluginCLI{bin: bin, args: []string{"-data", data}}
+	srv, cli := startAdminServer(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 

@@ -59,17 +59,12 @@ func TestAdminNameCannotBeClaimed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bin := binaries(t)
-	work := t.TempDir()
-	data := filepath.Join(work, "data")
-	addUser(t, bin, data, "admin@localhost", "admin secret")
-	srv := startServer(t, bin, work, "-data", data, "-admin", "admin@localhost", "-admin", "Boss@localhost")
+	srv, cli := startAdminServer(t, nil, "-admin", "Boss@localhost")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	if !strings.Contains(srv.stderr.String(), "administrator has no account") || !strings.Contains(srv.stderr.String(), "boss@localhost") {
 		t.Errorf("no warning about the admin without an account:\n%s", srv.stderr.String())
 	}
-	cli := pluginCLI{bin: bin, args: []string{"-data", data}}
 	key, err := cli.createKey(ctx, "claims")
 	if err != nil {
 		t.Fatal(err)
@@ -167,12 +162,7 @@ func TestPerAddressCapConfigured(t *testing.T) {
 		t.Skip("builds and runs the binaries")
 	}
 	const limit = 3
-	bin := binaries(t)
-	work := t.TempDir()
-	data := filepath.Join(work, "data")
-	addUser(t, bin, data, "admin@localhost", "admin secret")
-	srv := startServer(t, bin, work, "-data", data, "-admin", "admin@localhost",
-		"-max-unauthenticated-per-addr", fmt.Sprint(limit))
+	srv, _ := startAdminServer(t, nil, "-max-unauthenticated-per-addr", fmt.Sprint(limit))
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}

@@ -142,13 +142,7 @@ func TestLifecycleHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bin := binaries(t)
-	work := t.TempDir()
-	data := filepath.Join(work, "data")
-	addUser(t, bin, data, "admin@localhost", "admin secret")
-	env := []string{"INVITES_STORE="}
-	srv := startServerEnv(t, bin, work, env, "-data", data, "-admin", "admin@localhost")
-	cli := pluginCLI{bin: bin, env: env, args: []string{"-data", data}}
+	srv, cli := startAdminServer(t, []string{"INVITES_STORE="})
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	portal, err := cli.createKey(ctx, "portal")
@@ -469,13 +463,7 @@ func TestGroupCircles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bin := binaries(t)
-	work := t.TempDir()
-	data := filepath.Join(work, "data")
-	addUser(t, bin, data, "admin@localhost", "admin secret")
-	env := []string{"INVITES_STORE="}
-	srv := startServerEnv(t, bin, work, env, "-data", data, "-admin", "admin@localhost")
-	cli := pluginCLI{bin: bin, env: env, args: []string{"-data", data}}
+	srv, cli := startAdminServer(t, []string{"INVITES_STORE="})
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	key, err := cli.createKey(ctx, "portal")
