@@ -96,6 +96,11 @@ func (c *committer) do(ctx context.Context, op func(ctx context.Context, tx *sql
 
 // submit queues r and waits for the commit that holds it, or for ctx to end.
 func (c *committer) submit(ctx context.Context, r *request) error {
+	// A caller that has already given up starts no write: the select below would
+	// otherwise pick the queue half the time.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	r.res = make(chan error, 1)
 	select {
 	case <-c.quit:
@@ -184,6 +189,10 @@ func (c *committer) commit(batch []*request) {
 	for _, r := range batch {
 		if !r.state.CompareAndSwap(requestQueued, requestTaken) {
 			continue // its caller has gone, knowing it was not written
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.res <- err // its caller gave up while it waited: not written
+			continue
 		}
 		live = append(live, r)
 	}
