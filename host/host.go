@@ -251,11 +251,13 @@ func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) 
 		transport.EnvLogLevel + "=" + leastLevel(p.log).String(),
 		goplugin.EnvUnixSocketDir + "=" + p.socketDir,
 	}
+	plog := &pluginLog{log: p.log, name: filepath.Base(cmd.Path)}
 	data, err := transport.NewDataPath(cmd, transport.DataOptions{
 		MaxBodyBytes:     p.cfg.MaxBodyBytes,
 		MaxResponseBytes: p.cfg.MaxResponseBytes,
 		Timeout:          p.cfg.HTTPTimeout,
 		MaxConns:         p.cfg.MaxConns,
+		Log:              plog.emit,
 	})
 	if err != nil {
 		return nil, plugin.Manifest{}, err
@@ -270,7 +272,7 @@ func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) 
 		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: p.socketDir},
 		StartTimeout:        p.cfg.StartTimeout,
 		Logger:              newMutedHCLogAdapter(p.log, filepath.Base(cmd.Path)),
-		Stderr:              &pluginLog{log: p.log, name: filepath.Base(cmd.Path)},
+		Stderr:              plog,
 	})
 	fail := func(err error) (*instance, plugin.Manifest, error) {
 		client.Kill()

@@ -20,7 +20,9 @@ import (
 const maxPluginLine = 1 << 20
 
 // pluginLog re-logs the lines of the plugin's stderr into the host's log, each at its
-// own level with its own attributes, in the order the plugin wrote them.
+// own level with its own attributes, in the order the plugin wrote them; and, through
+// emit (transport.DataOptions.Log), the records that come with the answers of HTTP
+// exchanges, already decoded, such as the audit record of each invite.
 //
 // go-plugin hands it every raw line (ClientConfig.Stderr) while go-plugin's own
 // parsing is off (see hclogAdapter.mute): go-plugin decodes each line into a map and
@@ -140,7 +142,7 @@ func (w *pluginLog) jsonLine(b []byte) {
 	w.emit(t, level, msg, attrs)
 }
 
-// emit hands one record to the host's handler.
+// emit hands one record to the host's handler. It is safe for concurrent use.
 func (w *pluginLog) emit(t time.Time, level slog.Level, msg string, attrs []slog.Attr) {
 	ctx := context.Background() // a line carries no context
 	if !w.log.Enabled(ctx, level) {

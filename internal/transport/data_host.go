@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -52,6 +53,10 @@ type DataOptions struct {
 	// MaxConns bounds the data sockets, that is the exchanges in flight; more wait for
 	// a free one. Default DefaultMaxConns.
 	MaxConns int
+	// Log receives each log record the plugin sends with an exchange's answer
+	// (record.go), before the answer is written to the client; nil drops them.
+	// It is called from the goroutines of the exchanges, at once.
+	Log func(t time.Time, level slog.Level, msg string, attrs []slog.Attr)
 }
 
 func (o DataOptions) withDefaults() DataOptions {
@@ -271,8 +276,7 @@ func (d *DataPath) Exchange(ctx context.Context, w http.ResponseWriter, r *http.
 		_, err = c.c.Write(b)
 	}
 	if err == nil {
-		payload, err = readFrame(c.r, c.buf, maxHeadBytes+d.opts.MaxResponseBytes)
-		c.buf = payload[:0]
+		payload, err = d.readAnswer(c)
 	}
 	if !stop() {
 		// The deadline may have been moved under us: do not reuse the socket.
@@ -298,6 +302,28 @@ func (d *DataPath) Exchange(ctx context.Context, w http.ResponseWriter, r *http.
 	_, _ = w.Write(resp.Body) // a failed write means the client left; nothing to tell it
 	d.put(c)
 	return nil
+}
+
+// readAnswer reads the frames of the plugin's answer: the log records of the exchange,
+// which it logs, then the response frame, whose payload it returns.
+func (d *DataPath) readAnswer(c *dataConn) ([]byte, error) {
+	for n := 0; ; n++ {
+		payload, err := readFrame(c.r, c.buf, maxHeadBytes+d.opts.MaxResponseBytes)
+		c.buf = payload[:0]
+		if err != nil || len(payload) == 0 || payload[0] != kindRecord {
+			return payload, err
+		}
+		if n == maxExchangeRecords {
+			return nil, frameError("too many log records")
+		}
+		rec, err := decodeRecord(payload)
+		if err != nil {
+			return nil, err
+		}
+		if d.opts.Log != nil {
+			d.opts.Log(rec.Time, rec.Level, rec.Message, rec.Attrs)
+		}
+	}
 }
 
 func (d *DataPath) buffer() *[]byte {

@@ -91,10 +91,14 @@ func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 			return
 		}
 		w.reset()
-		s.serveOne(ctx, w, &req)
-		out = appendResponse(out[:0], w.status, w.header, w.body)
+		records := &exchangeLog{}
+		s.serveOne(withExchangeLog(ctx, records), w, &req)
+		held := records.settle()
+		out = appendHeldRecords(ctx, out[:0], held)
+		out = appendResponse(out, w.status, w.header, w.body)
 		if _, err := c.Write(out); err != nil {
 			s.log.Debug("data path: writing a response failed", "err", err)
+			spillHeldRecords(ctx, held)
 			return
 		}
 		if cap(out) > 256<<10 {

@@ -11,6 +11,8 @@
 //	                (socketpair, handed over: the first with exec.Cmd.ExtraFiles,
 //	                 the others on it with SCM_RIGHTS; no TLS; one exchange each)
 //	slog.Logger ◀── pluginLog (host) ◀──── stderr ◀──── NewLogHandler (JSON lines)
+//	            ◀── DataOptions.Log ◀──── record frames ◀── a record logged with an
+//	                (before the answer)                      exchange's context
 //
 // # Control plane
 //
@@ -28,6 +30,10 @@
 // A plugin that dies closes its sockets: the exchange in flight fails at once with
 // plugin.ErrUnavailable, and nothing was written to the client.
 // A plugin that hangs makes the exchange fail when its deadline passes.
+// A record the plugin logs with an exchange's context (the audit record of an invite
+// made through the API) rides in front of the answer, in the same write, rather than
+// on stderr (record.go): one pipe write, one wake-up of the host's reader and a JSON
+// decoding fewer per invite.
 //
 // Serve is what the invites-plugin binary runs when a host starts it.
 // This package is internal: its API is for package host and cmd/invites-plugin.

@@ -18,6 +18,7 @@ import (
 //
 //	request:   'Q' method uri host remote proto flags timeout header… body
 //	response:  'R' status header… body
+//	record:    'L' …  (a log record, before the response: record.go)
 //
 // where a string is its uvarint length then its bytes, flags a byte (bit 0: the client
 // used TLS), timeout a uvarint of milliseconds the host waits for the answer (0: no
@@ -62,8 +63,12 @@ func beginFrame(b []byte, kind byte) []byte {
 }
 
 // endFrame writes the payload length of the frame that starts at b[0].
-func endFrame(b []byte) []byte {
-	binary.BigEndian.PutUint32(b, uint32(len(b)-frameHeaderLen))
+func endFrame(b []byte) []byte { return endFrameAt(b, 0) }
+
+// endFrameAt writes the payload length of the frame that starts at b[start], after
+// other frames.
+func endFrameAt(b []byte, start int) []byte {
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-frameHeaderLen))
 	return b
 }
 
@@ -104,11 +109,12 @@ func appendRequestHead(b []byte, r *exchangeRequest) []byte {
 
 // appendResponse appends a whole response frame.
 func appendResponse(b []byte, status int, h http.Header, body []byte) []byte {
+	start := len(b)
 	b = beginFrame(b, kindResponse)
 	b = binary.AppendUvarint(b, uint64(status))
 	b = appendHeader(b, h)
 	b = append(b, body...)
-	return endFrame(b)
+	return endFrameAt(b, start)
 }
 
 // decoder reads the fields of a payload; the first failure sticks.

@@ -76,17 +76,21 @@ func TestFrameMalformed(t *testing.T) {
 // TestFuzzSeeds checks that the seed corpus reaches past the first checks: the
 // well-formed seeds decode.
 func TestFuzzSeeds(t *testing.T) {
-	for name, wantReq := range map[string]bool{"seed-post-form": true, "seed-get": true, "seed-created": false, "seed-problem": false} {
+	for name, kind := range map[string]byte{"seed-post-form": kindRequest, "seed-get": kindRequest,
+		"seed-created": kindResponse, "seed-problem": kindResponse, "seed-record": kindRecord} {
 		b, err := os.ReadFile("testdata/fuzz/FuzzDecodeFrame/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[1])
 		p := []byte(unquote(t, strings.TrimSuffix(strings.TrimPrefix(s, "[]byte("), ")")))
-		if wantReq {
+		switch kind {
+		case kindRequest:
 			_, err = decodeRequest(p)
-		} else {
+		case kindResponse:
 			_, err = decodeResponse(p, nil)
+		default:
+			_, err = decodeRecord(p)
 		}
 		if err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -54,7 +54,8 @@ type ServeOptions struct {
 // The implementation is a parameter so that this package, which hosts import, does not
 // link the store and everything behind it; cmd/invites-plugin passes service.New.
 // Its log goes to the process's stderr as JSON lines in go-plugin's format, which the
-// host re-logs at each line's level.
+// host re-logs at each line's level; but a record logged with the context of an HTTP
+// exchange travels with that exchange's answer instead (record.go).
 // ctx should end only when the plugin must stop on its own, such as on SIGTERM: not on
 // an interrupt, which go-plugin ignores because a terminal's Ctrl-C reaches the plugin
 // as well as the host, and the host stops the plugin itself.
@@ -73,7 +74,7 @@ func Serve(ctx context.Context, newImpl func(*slog.Logger) plugin.Invites, opts 
 	// goplugin.Serve replaces os.Stderr with a pipe of its own; the host reads log
 	// lines from the process's real stderr, so keep that file.
 	stderr := os.Stderr
-	logger := slog.New(NewLogHandler(stderr, level))
+	logger := slog.New(newExchangeLogHandler(NewLogHandler(stderr, level)))
 	impl := newImpl(logger)
 
 	// A host killed with SIGKILL cannot shut its plugin down; without this watch the
