@@ -130,11 +130,16 @@ func (d *decoder) fail(what string) {
 	d.p = nil
 }
 
-func (d *decoder) uvarint(what string) uint64 {
+func (d *decoder) uvarint(what string) uint64 { return readVarint(d, what, binary.Uvarint) }
+
+func (d *decoder) varint(what string) int64 { return readVarint(d, what, binary.Varint) }
+
+// readVarint reads a number with read (binary.Uvarint or binary.Varint).
+func readVarint[T int64 | uint64](d *decoder, what string, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.p)
+	v, n := read(d.p)
 	if n <= 0 {
 		d.fail(what)
 		return 0

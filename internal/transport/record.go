@@ -211,19 +211,6 @@ func decodeRecord(p []byte) (decodedRecord, error) {
 	return rec, nil
 }
 
-func (d *decoder) varint(what string) int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.p)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.p = d.p[n:]
-	return v
-}
-
 func (d *decoder) time(what string) time.Time {
 	sec := d.varint(what)
 	nsec := d.uvarint(what)
