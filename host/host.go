@@ -53,8 +53,10 @@ type Config struct {
 	// API is the host's side of the boundary, which the plugin calls back.
 	// nil means a host with no accounts that registers none.
 	API plugin.HostAPI
-	// Logger receives the host's supervision log and the plugin's own log (each line at
-	// its level, with logger=invites-plugin); nil discards both.
+	// Logger receives the host's supervision log, with component=plugin-host, and the
+	// plugin's own log, each record at its level with logger=invites-plugin and the
+	// plugin's attributes (an audit record's component=audit, for one); nil discards
+	// both.
 	Logger *slog.Logger
 	// SocketDir is the directory for go-plugin's unix sockets, created 0700 if
 	// missing. Each Load keeps its plugins' sockets in a directory of its own inside
@@ -204,14 +206,15 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin binary: %w", err)
 	}
 	cfg.PluginPath = path
-	socketDir, err := prepareSocketDir(cfg.SocketDir, cfg.Logger)
+	hostLog := cfg.Logger.With("component", "plugin-host")
+	socketDir, err := prepareSocketDir(cfg.SocketDir, hostLog)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plugin{
 		cfg:       cfg,
 		socketDir: socketDir,
-		log:       cfg.Logger,
+		log:       hostLog,
 		api:       cfg.API,
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -251,7 +254,8 @@ func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) 
 		transport.EnvLogLevel + "=" + leastLevel(p.log).String(),
 		goplugin.EnvUnixSocketDir + "=" + p.socketDir,
 	}
-	plog := &pluginLog{log: p.log, name: filepath.Base(cmd.Path)}
+	// Not p.log: the plugin's records name their own component.
+	plog := &pluginLog{log: p.cfg.Logger, name: filepath.Base(cmd.Path)}
 	data, err := transport.NewDataPath(cmd, transport.DataOptions{
 		MaxBodyBytes:     p.cfg.MaxBodyBytes,
 		MaxResponseBytes: p.cfg.MaxResponseBytes,

@@ -112,7 +112,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		PluginPath:   pluginPath,
 		Plugin:       pluginCfg,
 		API:          api,
-		Logger:       logger.With("component", "plugin-host"),
+		Logger:       logger,
 		MetricsAllow: metricsAllow,
 	})
 	if err != nil {
