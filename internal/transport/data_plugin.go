@@ -93,12 +93,12 @@ func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 		w.reset()
 		records := &exchangeLog{}
 		s.serveOne(withExchangeLog(ctx, records), w, &req)
-		held := records.settle()
-		out = appendHeldRecords(ctx, out[:0], held)
+		var framed []heldRecord
+		out, framed = appendHeldRecords(ctx, out[:0], records.settle())
 		out = appendResponse(out, w.status, w.header, w.body)
 		if _, err := c.Write(out); err != nil {
 			s.log.Debug("data path: writing a response failed", "err", err)
-			spillHeldRecords(ctx, held)
+			spillHeldRecords(ctx, framed)
 			return
 		}
 		if cap(out) > 256<<10 {

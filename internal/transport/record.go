@@ -331,21 +331,25 @@ func (l *exchangeLog) settle() []heldRecord {
 	return l.held
 }
 
-// appendHeldRecords appends a record frame for each held record to b; a record too
-// long for a frame is logged on stderr instead.
-func appendHeldRecords(ctx context.Context, b []byte, held []heldRecord) []byte {
+// appendHeldRecords appends a record frame for each held record to b, and returns
+// the records it framed (in held's room); a record too long for a frame is logged on
+// stderr instead.
+func appendHeldRecords(ctx context.Context, b []byte, held []heldRecord) ([]byte, []heldRecord) {
+	framed := held[:0]
 	for _, hr := range held {
 		start := len(b)
 		b = appendRecord(b, hr.h.attrs, hr.r)
 		if len(b)-start-frameHeaderLen > maxRecordBytes {
 			b = b[:start]
 			_ = hr.h.next.Handle(ctx, hr.r)
+			continue
 		}
+		framed = append(framed, hr)
 	}
-	return b
+	return b, framed
 }
 
-// spillHeldRecords logs held records on stderr: their answer could not be sent.
+// spillHeldRecords logs framed records on stderr: their answer could not be sent.
 func spillHeldRecords(ctx context.Context, held []heldRecord) {
 	for _, hr := range held {
 		_ = hr.h.next.Handle(ctx, hr.r)

@@ -244,6 +244,22 @@ func TestExchangeRecordsBounded(t *testing.T) {
 		t.Error("a record logged after the answer was settled was not written to stderr")
 	}
 
+	// A record longer than maxRecordBytes goes to stderr, once, even when the answer
+	// then cannot be sent.
+	stderr.Reset()
+	l = &exchangeLog{}
+	ctx = withExchangeLog(context.Background(), l)
+	logger.InfoContext(ctx, "big", "blob", strings.Repeat("x", maxRecordBytes))
+	logger.InfoContext(ctx, "small")
+	b, framed := appendHeldRecords(ctx, nil, l.settle())
+	if len(framed) != 1 || framed[0].r.Message != "small" || len(b) > 100 {
+		t.Errorf("framed %d records in %d bytes", len(framed), len(b))
+	}
+	spillHeldRecords(ctx, framed)
+	if out := stderr.String(); strings.Count(out, `"@message":"big"`) != 1 || strings.Count(out, `"@message":"small"`) != 1 {
+		t.Errorf("stderr after a spill:\n%.300s", out)
+	}
+
 	for _, n := range []int{maxExchangeRecords, maxExchangeRecords + 1} {
 		ours, theirs, err := socketPair()
 		if err != nil {
