@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/xmpp-invites/invites/internal/httpstatus"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -146,31 +147,6 @@ func (c countingAPI) Register(ctx context.Context, r plugin.Registration) (strin
 
 var _ plugin.HostAPI = countingAPI{}
 
-// statusWriter remembers the status of a response.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// WriteHeader implements http.ResponseWriter.
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Write implements http.ResponseWriter.
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // route is the label of a request: the pattern Mount routed it by, when it is one of
 // the Manifest's, else "other".
 func (p *Plugin) route(r *http.Request) string {
@@ -186,13 +162,10 @@ func (p *Plugin) route(r *http.Request) string {
 func (p *Plugin) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := httpstatus.NewWriter(w)
 		route := p.route(r)
 		defer func() {
-			code := sw.status
-			if code == 0 {
-				code = http.StatusOK
-			}
+			code := sw.Status()
 			if v := recover(); v != nil {
 				code = 499 // the client went away: the connection is closed, no status
 				defer panic(v)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/clientaddr"
 	"github.com/xmpp-invites/invites/internal/gcra"
+	"github.com/xmpp-invites/invites/internal/httpstatus"
 )
 
 // The paths the Handler serves, as in the host contract (version 2).
@@ -308,7 +309,7 @@ func (h *Handler) parseTemplates(over fs.FS) error {
 // and POST /register. Any other path is a 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
-	rw := &statusWriter{ResponseWriter: w}
+	rw := httpstatus.NewWriter(w)
 	switch r.URL.Path {
 	case PathInvite:
 		h.serveInvite(rw, r)
@@ -318,27 +319,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.renderError(rw, r, http.StatusNotFound, "error.notfound", h.cat.translator(langParam(r), r.Header.Get("Accept-Language")))
 	}
 	// The path only: the query holds the token.
-	h.log.Debug("page request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", h.now().Sub(start))
-}
-
-// statusWriter remembers the status a handler wrote, for the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
+	h.log.Debug("page request", "method", r.Method, "path", r.URL.Path, "status", rw.Status(), "duration", h.now().Sub(start))
 }
 
 // securityHeaders sets the headers of every page and returns the CSP nonce.
