@@ -2,11 +2,8 @@ package httpapi
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
@@ -178,33 +175,12 @@ var patchTypes = []string{"application/merge-patch+json", "application/json"}
 
 // readPatch reads a PATCH body of at most maxBody bytes, of a JSON type.
 func (h *Handler) readPatch(r *http.Request) ([]byte, error) {
-	tooLarge := &statusError{status: http.StatusRequestEntityTooLarge,
-		detail: "body larger than " + strconv.FormatInt(h.maxBody, 10) + " bytes"}
-	if r.ContentLength > h.maxBody {
-		return nil, tooLarge
-	}
-	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, tooLarge
-			}
-			return nil, badRequest("reading body: incomplete")
-		}
-	}
-	if int64(len(body)) > h.maxBody {
-		return nil, tooLarge
+	body, err := h.readBody(r, patchTypes)
+	if err != nil {
+		return nil, err
 	}
 	if len(body) == 0 {
 		return nil, badRequest("the change must be a JSON object with expires_at, max_uses or note")
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !slices.Contains(patchTypes, mt) {
-		return nil, &statusError{status: http.StatusUnsupportedMediaType,
-			detail: "body must be application/merge-patch+json or application/json"}
 	}
 	return body, nil
 }

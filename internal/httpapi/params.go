@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,9 +102,27 @@ func (h *Handler) readParams(r *http.Request) (params, error) {
 	return p, nil
 }
 
+// formTypes are the media types a form body may have.
+var formTypes = []string{"application/x-www-form-urlencoded"}
+
 // readForm reads an application/x-www-form-urlencoded body of at most maxBody bytes.
 // An empty body of any type is no form; a non-empty one of another type is a 415.
 func (h *Handler) readForm(r *http.Request) (url.Values, error) {
+	body, err := h.readBody(r, formTypes)
+	if err != nil || len(body) == 0 {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, badRequest("malformed form body")
+	}
+	return form, nil
+}
+
+// readBody reads a request body of at most maxBody bytes (413 beyond). A body that is
+// not empty must have one of the media types given (415 else); an empty one is
+// returned as nil, whatever its type.
+func (h *Handler) readBody(r *http.Request, types []string) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, nil
 	}
@@ -114,8 +133,7 @@ func (h *Handler) readForm(r *http.Request) (url.Values, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, tooLarge
 		}
 		return nil, badRequest("reading body: incomplete")
@@ -127,15 +145,11 @@ func (h *Handler) readForm(r *http.Request) (url.Values, error) {
 		return nil, nil
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	if err != nil || !slices.Contains(types, mt) {
 		return nil, &statusError{status: http.StatusUnsupportedMediaType,
-			detail: "body must be application/x-www-form-urlencoded"}
+			detail: "body must be " + strings.Join(types, " or ")}
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, badRequest("malformed form body")
-	}
-	return form, nil
+	return body, nil
 }
 
 // single returns the value of a parameter given in the query, the form or both,
