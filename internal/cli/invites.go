@@ -18,6 +18,15 @@ import (
 // errInviteNotFound is what "invites show|revoke" say of an unknown invite.
 var errInviteNotFound = errors.New("invite not found")
 
+// inviteError says errInviteNotFound for core.ErrNotFound and returns any other error
+// (nil included) as it is.
+func inviteError(err error) error {
+	if errors.Is(err, core.ErrNotFound) {
+		return errInviteNotFound
+	}
+	return err
+}
+
 // runInvites runs "invites create|list|show|update|revoke".
 func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 	if len(p.pos) < 2 {
@@ -96,11 +105,8 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 		}
 	case "show":
 		inv, err := s.svc.Invite(ctx, cliActor, host, p.pos[3])
-		if errors.Is(err, core.ErrNotFound) {
-			return errInviteNotFound
-		}
 		if err != nil {
-			return err
+			return inviteError(err)
 		}
 		if p.has("json") {
 			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
@@ -108,21 +114,15 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 		return showInvite(stdout, inv, now)
 	case "update":
 		inv, err := s.svc.UpdateInvite(ctx, cliActor, host, p.pos[3], change)
-		if errors.Is(err, core.ErrNotFound) {
-			return errInviteNotFound
-		}
 		if err != nil {
-			return err
+			return inviteError(err)
 		}
 		if p.has("json") {
 			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
 		}
 	case "revoke":
 		_, err := s.svc.RevokeInvite(ctx, cliActor, host, p.pos[3])
-		if errors.Is(err, core.ErrNotFound) {
-			return errInviteNotFound
-		}
-		return err
+		return inviteError(err)
 	}
 	return nil
 }
