@@ -372,7 +372,7 @@ func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (
 		return adhoc.Result{}, err
 	}
 	if len(keys) == 0 {
-		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys for " + call.Host + "."}}}, nil
+		return info("There are no invite API keys for " + call.Host + "."), nil
 	}
 	lines := adhoc.Field{Var: "keys", Type: adhoc.FieldTextMulti, Label: "Keys"}
 	cols := make([]adhoc.Field, len(listColumns))
@@ -451,18 +451,12 @@ func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.F
 	for _, k := range keys {
 		fl.Options = append(fl.Options, adhoc.Option{Label: keyLabel(k), Value: k.ID})
 	}
-	fl.Desc = choicesDesc(fl.Options)
-	return &adhoc.Form{
-		Type:         adhoc.FormForm,
-		Title:        "Delete invite API keys",
-		Instructions: []string{"Keys are shown as name (ID). Deleted keys stop working at once."},
-		Fields:       []adhoc.Field{fl},
-	}, nil
+	return choiceForm("Delete invite API keys", "Keys are shown as name (ID). Deleted keys stop working at once.", fl), nil
 }
 
 func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
 	if len(forms) == 0 {
-		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invite API keys to delete."}}}, nil
+		return info("There are no invite API keys to delete."), nil
 	}
 	values, err := selected(forms, "keys", "key")
 	if err != nil {
@@ -516,6 +510,23 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 		Text: fmt.Sprintf("Deleted %d %s: %s.", len(deleted), noun, strings.Join(deleted, ", ")),
 	}}, res.Notes...)
 	return res, nil
+}
+
+// choiceForm is the one-field form of a stage where the requester picks among the
+// options of fl, which it describes (choicesDesc).
+func choiceForm(title, instructions string, fl adhoc.Field) *adhoc.Form {
+	fl.Desc = choicesDesc(fl.Options)
+	return &adhoc.Form{
+		Type:         adhoc.FormForm,
+		Title:        title,
+		Instructions: []string{instructions},
+		Fields:       []adhoc.Field{fl},
+	}
+}
+
+// info is a result that only says text.
+func info(text string) adhoc.Result {
+	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: text}}}
 }
 
 // maxDesc bounds a field's description, below the decoders' bound on a value.

@@ -152,7 +152,7 @@ func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.
 		if !manages(call) {
 			whose = "made by you"
 		}
-		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no " + what + " " + whose + "."}}}, nil
+		return info("There are no " + what + " " + whose + "."), nil
 	}
 	now := c.now()
 	lines := adhoc.Field{Var: "invites", Type: adhoc.FieldTextMulti, Label: "Invites"}
@@ -293,22 +293,16 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	for _, inv := range page.Invites {
 		fl.Options = append(fl.Options, adhoc.Option{Label: inviteLabel(inv, core.StatusPending), Value: inv.ID})
 	}
-	fl.Desc = choicesDesc(fl.Options)
 	instr := "Pending invites, newest first. A revoked invite stops working at once; its record stays."
 	if page.NextCursor != "" {
 		instr = fmt.Sprintf("The %d newest pending invites. A revoked invite stops working at once; its record stays.", len(page.Invites))
 	}
-	return &adhoc.Form{
-		Type:         adhoc.FormForm,
-		Title:        "Revoke invites",
-		Instructions: []string{instr},
-		Fields:       []adhoc.Field{fl},
-	}, nil
+	return choiceForm("Revoke invites", instr, fl), nil
 }
 
 func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
 	if len(forms) == 0 {
-		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no pending invites to revoke."}}}, nil
+		return info("There are no pending invites to revoke."), nil
 	}
 	values, err := selected(forms, "invites", "invite")
 	if err != nil {
@@ -423,17 +417,11 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 	// with their labels only once the field has a value (see choicesDesc), and the
 	// next stage names the invite before anything changes.
 	fl.Values = []string{fl.Options[0].Value}
-	fl.Desc = choicesDesc(fl.Options)
 	instr := "Pending invites first, then used and expired ones, which a longer expiry or more uses make pending again."
 	if !manages(call) {
 		instr = "Pending invites first, then expired ones, which a longer expiry makes pending again."
 	}
-	return &adhoc.Form{
-		Type:         adhoc.FormForm,
-		Title:        "Change an invite",
-		Instructions: []string{instr},
-		Fields:       []adhoc.Field{fl},
-	}, nil
+	return choiceForm("Change an invite", instr, fl), nil
 }
 
 // chosenInvite reads the invite chosen at the first stage; one the requester may not
@@ -490,7 +478,7 @@ func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*a
 // changeInvite applies what the second stage changed.
 func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
 	if len(forms) == 0 {
-		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "There are no invites to change."}}}, nil
+		return info("There are no invites to change."), nil
 	}
 	inv, err := c.chosenInvite(ctx, call, forms)
 	if err != nil {
@@ -537,7 +525,7 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 		}
 	}
 	if change == (core.InvitePatch{}) {
-		return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: "Nothing changed."}}}, nil
+		return info("Nothing changed."), nil
 	}
 	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
 	switch {
@@ -550,8 +538,8 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	if inv.Note != "" {
 		noteText = "note: " + inv.Note
 	}
-	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
-		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), humanTime(inv.ExpiresAt), noteText)}}}, nil
+	return info(fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), humanTime(inv.ExpiresAt), noteText)), nil
 }
 
 // reasonOf returns the reason a core refusal gives, without what was being done
