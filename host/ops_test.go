@@ -21,6 +21,7 @@ import (
 	"github.com/xmpp-invites/invites/host"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/metrics/metricstest"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -70,38 +71,6 @@ func scrapeText(t *testing.T, c *http.Client, url string) map[string]*dto.Metric
 		t.Fatalf("parsing the scrape: %v\n%s", err, body)
 	}
 	return fams
-}
-
-// sample sums the series of a family whose labels include want (histograms: their
-// sample counts).
-func sample(f *dto.MetricFamily, want map[string]string) float64 {
-	if f == nil {
-		return 0
-	}
-	sum := 0.0
-outer:
-	for _, m := range f.GetMetric() {
-		for k, v := range want {
-			ok := false
-			for _, l := range m.GetLabel() {
-				ok = ok || l.GetName() == k && l.GetValue() == v
-			}
-			if !ok {
-				continue outer
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			sum += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.GetHistogram().GetSampleCount())
-		case m.Untyped != nil:
-			sum += m.GetUntyped().GetValue()
-		}
-	}
-	return sum
 }
 
 // seed makes, in dataDir's store, a key limited to one invite an hour and an invite
@@ -199,7 +168,7 @@ func testMetricsMove(t *testing.T, bin string) {
 		{"invites_auth_failures_total", map[string]string{"reason": "invalid"}, 1},
 		{"invites_pending", map[string]string{"host": "localhost"}, 2},
 	} {
-		got := sample(after[m.name], m.labels) - sample(before[m.name], m.labels)
+		got := metricstest.Sum(after[m.name], m.labels) - metricstest.Sum(before[m.name], m.labels)
 		if got != m.delta {
 			t.Errorf("%s%v moved by %v, want %v", m.name, m.labels, got, m.delta)
 		}
@@ -213,17 +182,17 @@ func testMetricsMove(t *testing.T, bin string) {
 		{"invites_keys", map[string]string{"host": "localhost"}, 2},
 		{"invites_expired_total", map[string]string{"host": "localhost"}, 1}, // the sweep at start
 	} {
-		if got := sample(after[m.name], m.labels); got != m.want {
+		if got := metricstest.Sum(after[m.name], m.labels); got != m.want {
 			t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)
 		}
 	}
-	if d := sample(after["invites_store_duration_seconds"], nil) - sample(before["invites_store_duration_seconds"], nil); d < 5 {
+	if d := metricstest.Sum(after["invites_store_duration_seconds"], nil) - metricstest.Sum(before["invites_store_duration_seconds"], nil); d < 5 {
 		t.Errorf("store latency: %v calls recorded, want at least 5", d)
 	}
 	if after["go_goroutines"] == nil {
 		t.Error("no Go runtime metrics of the host")
 	}
-	if after["invites_revoked_total"] != nil && sample(after["invites_revoked_total"], nil) != 0 {
+	if after["invites_revoked_total"] != nil && metricstest.Sum(after["invites_revoked_total"], nil) != 0 {
 		t.Error("revocations counted without any")
 	}
 
@@ -233,7 +202,7 @@ func testMetricsMove(t *testing.T, bin string) {
 	}
 	if !waitFor(20*time.Second, func() bool {
 		m := scrapeText(t, c, srv.URL+"/metrics")
-		return sample(m["invites_plugin_restarts_total"], nil) == 1 && sample(m["invites_plugin_up"], nil) == 1
+		return metricstest.Sum(m["invites_plugin_restarts_total"], nil) == 1 && metricstest.Sum(m["invites_plugin_up"], nil) == 1
 	}) {
 		t.Error("the restart was not counted, or the plugin is not up again")
 	}
@@ -311,7 +280,7 @@ func testReadyWhileDown(t *testing.T, bin string) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	m := scrapeText(t, c, srv.URL+"/metrics")
-	if sample(m["invites_plugin_up"], nil) != 0 {
+	if metricstest.Sum(m["invites_plugin_up"], nil) != 0 {
 		t.Error("invites_plugin_up is not 0 while the plugin is down")
 	}
 	if err := os.WriteFile(cfgFile, []byte("default_ttl = \"1d\"\n"), 0o600); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/metrics"
+	"github.com/xmpp-invites/invites/internal/metrics/metricstest"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
@@ -33,37 +34,6 @@ func scrape(t *testing.T, m *metrics.Plugin) map[string]*dto.MetricFamily {
 		out[f.GetName()] = f
 	}
 	return out
-}
-
-// value sums a family's series whose labels include want.
-func value(f *dto.MetricFamily, want map[string]string) float64 {
-	if f == nil {
-		return 0
-	}
-	sum := 0.0
-outer:
-	for _, m := range f.GetMetric() {
-		for k, v := range want {
-			found := false
-			for _, l := range m.GetLabel() {
-				if l.GetName() == k && l.GetValue() == v {
-					found = true
-				}
-			}
-			if !found {
-				continue outer
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			sum += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return sum
 }
 
 // TestEventsMove drives each event through a core over a timed SQLite store and checks
@@ -100,7 +70,7 @@ func TestEventsMove(t *testing.T) {
 	}
 	_ = pending
 	before := scrape(t, m)
-	if got := value(before["invites_pending"], map[string]string{"host": "example.com"}); got != 3 {
+	if got := metricstest.Sum(before["invites_pending"], map[string]string{"host": "example.com"}); got != 3 {
 		t.Errorf("invites_pending = %v, want 3", got)
 	}
 	if _, err := svc.Redeem(ctx, core.Redemption{Host: "example.com", Token: inv.Token, Username: "alice"}); err != nil {
@@ -134,11 +104,11 @@ func TestEventsMove(t *testing.T) {
 		{"invites_keys", map[string]string{"host": "example.com"}, 1},
 		{"invites_webhook_outbox_pending", nil, 7},
 	} {
-		if got := value(after[c.name], c.labels); got != c.want {
+		if got := metricstest.Sum(after[c.name], c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if n := value(after["invites_store_duration_seconds"], map[string]string{"op": "change_invite"}); n < 3 {
+	if n := metricstest.Sum(after["invites_store_duration_seconds"], map[string]string{"op": "change_invite"}); n < 3 {
 		t.Errorf("store latency counted %v change_invite calls", n)
 	}
 	for name := range after {
