@@ -353,35 +353,41 @@ func entries(t testing.TB, lines []string) []string {
 	return out
 }
 
+// table reads the key list (see formRows).
 func table(t testing.TB, f *adhoc.Form) []map[string]string {
+	t.Helper()
+	return formRows(t, f, "keys id name created expires last-used uses manage max-ttl rate")
+}
+
+// formRows reads a list as the commands answer one: a single-item result form whose
+// first text-multi field has a line per entry, then a text-multi field per column,
+// one value per entry; fields names them all, in order. A nil form is no rows.
+func formRows(t testing.TB, f *adhoc.Form, fields string) []map[string]string {
 	t.Helper()
 	if f == nil {
 		return nil
 	}
-	if f.Type != adhoc.FormResult {
-		t.Fatalf("not a result form: %+v", f)
+	if f.Type != adhoc.FormResult || len(f.Reported) != 0 || len(f.Items) != 0 {
+		t.Fatalf("not a single-item result form: %+v", f)
 	}
-	if len(f.Reported) != 0 || len(f.Items) != 0 {
-		t.Fatalf("a multi-item form: %+v", f)
-	}
-	var cols []string
+	var vars []string
 	for _, fl := range f.Fields {
 		if fl.Type != adhoc.FieldTextMulti {
 			t.Fatalf("field %s is %s, want text-multi", fl.Var, fl.Type)
 		}
-		cols = append(cols, fl.Var)
+		vars = append(vars, fl.Var)
 	}
-	if got := strings.Join(cols, " "); got != "keys id name created expires last-used uses manage max-ttl rate" {
-		t.Fatalf("fields %q", got)
+	if got := strings.Join(vars, " "); got != fields {
+		t.Fatalf("fields %q, want %q", got, fields)
 	}
 	lines := entries(t, f.Fields[0].Values)
 	rows := make([]map[string]string, len(lines))
-	for i := range rows {
-		rows[i] = map[string]string{"line": lines[i]}
+	for i, line := range lines {
+		rows[i] = map[string]string{"line": line}
 	}
 	for _, fl := range f.Fields[1:] {
 		if len(fl.Values) != len(rows) {
-			t.Fatalf("column %s has %d values for %d keys", fl.Var, len(fl.Values), len(rows))
+			t.Fatalf("column %s has %d values for %d entries", fl.Var, len(fl.Values), len(rows))
 		}
 		for i, v := range fl.Values {
 			rows[i][fl.Var] = v

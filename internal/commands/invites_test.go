@@ -13,40 +13,10 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// inviteRows reads the invite list: a single-item result form with a text-multi
-// "invites" line per invite and a text-multi field per column, one value per invite.
+// inviteRows reads the invite list (see formRows).
 func inviteRows(t testing.TB, f *adhoc.Form) []map[string]string {
 	t.Helper()
-	if f == nil {
-		return nil
-	}
-	if f.Type != adhoc.FormResult || len(f.Reported) != 0 || len(f.Items) != 0 {
-		t.Fatalf("not a single-item result form: %+v", f)
-	}
-	var vars []string
-	for _, fl := range f.Fields {
-		if fl.Type != adhoc.FieldTextMulti {
-			t.Fatalf("field %s is %s, want text-multi", fl.Var, fl.Type)
-		}
-		vars = append(vars, fl.Var)
-	}
-	if got := strings.Join(vars, " "); got != "invites id kind status uses max-uses created expires created-by username note groups used-by" {
-		t.Fatalf("fields %q", got)
-	}
-	lines := entries(t, f.Fields[0].Values)
-	rows := make([]map[string]string, len(lines))
-	for i, line := range lines {
-		rows[i] = map[string]string{"line": line}
-	}
-	for _, fl := range f.Fields[1:] {
-		if len(fl.Values) != len(rows) {
-			t.Fatalf("column %s has %d values for %d invites", fl.Var, len(fl.Values), len(rows))
-		}
-		for i, v := range fl.Values {
-			rows[i][fl.Var] = v
-		}
-	}
-	return rows
+	return formRows(t, f, "invites id kind status uses max-uses created expires created-by username note groups used-by")
 }
 
 // list runs "List invites" as who with a status choice ("" submits nothing).
