@@ -92,6 +92,18 @@ func (q LogQuery) Bounded() int {
 	return q.Limit
 }
 
+// MaxClaim bounds how many events one Claim leases.
+const MaxClaim = 1000
+
+// ClaimLimit checks the arguments of a Claim, the same for every store: an owner and a
+// lease are required; the limit is taken within 1 to MaxClaim.
+func ClaimLimit(owner string, lease time.Duration, limit int) (int, error) {
+	if owner == "" || lease <= 0 {
+		return 0, errors.New("claiming events: an owner and a lease are required")
+	}
+	return min(max(limit, 1), MaxClaim), nil
+}
+
 // Backlog says how much of the outbox is waiting.
 type Backlog struct {
 	// Pending counts the events not delivered and not given up.
@@ -106,7 +118,7 @@ type Backlog struct {
 // All methods are safe for concurrent use from several processes and nodes.
 type Store interface {
 	// Claim leases up to limit due events to owner until now+lease, oldest first,
-	// counting an attempt on each. Events leased to another owner whose lease has not
+	// counting an attempt on each (see ClaimLimit). Events leased to another owner whose lease has not
 	// run out by now are not due.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Entry, error)
 	// Complete marks the event delivered at now and logs the attempts, if owner still

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,10 +18,10 @@ var _ outbox.Store = (*Store)(nil)
 // Claim implements outbox.Store. FOR UPDATE SKIP LOCKED lets the nodes claim at once
 // without waiting on each other's rows, and never the same row twice.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]outbox.Entry, error) {
-	if owner == "" || lease <= 0 {
-		return nil, errors.New("claiming events: an owner and a lease are required")
+	limit, err := outbox.ClaimLimit(owner, lease, limit)
+	if err != nil {
+		return nil, err
 	}
-	limit = min(max(limit, 1), 1000)
 	rows, err := s.pool.Query(ctx, `UPDATE `+s.q.schema+`.outbox AS o
 		SET lease_owner = $1, lease_until = $2, attempts = o.attempts + 1
 		FROM (SELECT id FROM `+s.q.schema+`.outbox

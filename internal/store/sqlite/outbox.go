@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,12 +17,12 @@ var _ outbox.Store = (*Store)(nil)
 // Claim implements outbox.Store. The claim is one write: the single writer of the file
 // serializes it with every other process's, so two claims never take the same event.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]outbox.Entry, error) {
-	if owner == "" || lease <= 0 {
-		return nil, errors.New("claiming events: an owner and a lease are required")
+	limit, err := outbox.ClaimLimit(owner, lease, limit)
+	if err != nil {
+		return nil, err
 	}
-	limit = min(max(limit, 1), 1000)
 	var out []outbox.Entry
-	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox
 			SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
