@@ -37,8 +37,14 @@ set +e
 CI="${CI:-1}" go test "${race[@]}" -count=1 -timeout 12m ./... 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-passed=$(grep -c '^ok ' "$log" || true)
-failed=$(grep -c '^FAIL' "$log" || true)
+# go test writes "ok  <TAB>PKG" for a package that passed and "FAIL<TAB>PKG" for one that
+# failed (a bare "FAIL" line also ends each failed package's output, and the whole run).
+passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
+failed_pkgs=$(grep $'^FAIL\t' "$log" | cut -f2 | cut -d' ' -f1 | sort -u || true)
+failed=$(printf '%s' "$failed_pkgs" | grep -c . || true)
 rm -f "$log"
 echo "packages: $passed passed, $failed failed ($(( $(date +%s) - start )) s)"
+if [ -n "$failed_pkgs" ]; then
+	echo "failed:"; printf '  %s\n' $failed_pkgs
+fi
 exit "$status"
