@@ -13,6 +13,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/disco/info"
@@ -78,7 +79,7 @@ func nodes(cmds []adhoc.Command) string {
 }
 
 func TestHandlerDisco(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	for i, tc := range []struct {
 		who      string
 		items    string
@@ -130,7 +131,7 @@ func TestHandlerDisco(t *testing.T) {
 
 func TestHandlerSession(t *testing.T) {
 	clk := newClock()
-	s := testServer(t, adhoc.ServerOptions{Now: clk.Now, Timeout: time.Minute, MaxSessions: 2})
+	s := testServer(t, session.Options{Now: clk.Now, Timeout: time.Minute, MaxSessions: 2})
 	p := pair(t, s, alice, adhoc.HandlerOptions{})
 	ctx := ctxT(t)
 
@@ -175,7 +176,8 @@ func TestHandlerSession(t *testing.T) {
 		// A refused value shows the form again: no IQ error (see TestHandlerRefusedValue).
 		5: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")}},
 		6: {req: adhoc.Request{Node: "wizard"}},
-		7: {req: adhoc.Request{Node: "wizard"}, want: "wait/resource-constraint"},
+		// Past the bound of 2, a new session replaces the least recently used one.
+		7: {req: adhoc.Request{Node: "wizard"}},
 		8: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "1")}, advance: 2 * time.Minute, want: "cancel/not-allowed+session-expired"},
 	} {
 		clk.Add(tc.advance)
@@ -190,10 +192,10 @@ func TestHandlerSession(t *testing.T) {
 }
 
 // TestHandlerRefusedValue: a value the command refuses comes back over the wire as
-// the same stage's form, with what was submitted, the reason as an error note and as
-// a fixed field (with a var of its own) at the top of the form; the session goes on.
+// the same stage's form, with what was submitted and the reason as an error note; the
+// session goes on.
 func TestHandlerRefusedValue(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	p := pair(t, s, alice, adhoc.HandlerOptions{})
 	ctx := ctxT(t)
 	started, err := p.Execute(ctx, adhoc.Request{Node: "wizard"})
@@ -208,8 +210,7 @@ func TestHandlerRefusedValue(t *testing.T) {
 		resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: "a is bad"}) {
 		t.Fatalf("refused value: %+v", resp)
 	}
-	if resp.Form == nil || len(resp.Form.Fields) != 2 || resp.Form.Fields[0].Type != adhoc.FieldFixed ||
-		resp.Form.Fields[0].Var == "" || strings.TrimRight(resp.Form.Value(resp.Form.Fields[0].Var), " ") != "a is bad" || resp.Form.Value("a") != "bad" {
+	if resp.Form == nil || len(resp.Form.Fields) != 1 || resp.Form.Value("a") != "bad" {
 		t.Fatalf("refused value, form %+v", resp.Form)
 	}
 	resp, err = p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "good")})
@@ -219,7 +220,7 @@ func TestHandlerRefusedValue(t *testing.T) {
 }
 
 func TestHandlerForbidden(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	p := pair(t, s, bob, adhoc.HandlerOptions{})
 	_, err := p.Execute(ctxT(t), adhoc.Request{Node: "secret"})
 	if got := iqErr(err); got != "auth/forbidden" {
@@ -228,7 +229,7 @@ func TestHandlerForbidden(t *testing.T) {
 }
 
 func TestHandlerMelliumRequester(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	p := pair(t, s, alice, adhoc.HandlerOptions{})
 	ctx := ctxT(t)
 	cmd := commands.Command{JID: p.Host, Node: "wizard"}
@@ -502,7 +503,7 @@ func TestHandlerDiscoCost(t *testing.T) {
 // that clients built on slixmpp (poezio) find the session it belongs to and show it;
 // slixmpp drops an error it cannot match to a session.
 func TestHandlerErrorCarriesCommand(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	h := adhoc.NewHandler(s, host, jid.MustParse(alice), adhoc.HandlerOptions{
 		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil },
 	})

@@ -264,25 +264,30 @@ func commandNodes(ctx context.Context, sess *xmpp.Session) (map[string]string, e
 	return out, iter.Err()
 }
 
-// iqErrorIs checks that err is the IQ error want (Text is matched as a substring).
-// isRefused reports whether a command step was refused as a value a person can
-// correct: no IQ error, the stage's form again (the session goes on), an error note
-// containing text, and the note's text in the fixed fields at the top of the form
-// (for clients that show no notes beside a form).
+// isRefused reports whether a command answered a submission with its form again,
+// saying why at the top of the form, in fixed fields (and only there: Gajim and Psi+
+// would show a note as well twice), with text in the reason.
 func isRefused(resp adhoc.Response, err error, text string) bool {
-	if err != nil || resp.Status != adhoc.StatusExecuting || resp.Form == nil || len(resp.Notes) != 1 ||
-		resp.Notes[0].Type != adhoc.NoteError || !strings.Contains(resp.Notes[0].Text, text) {
-		return false
+	return err == nil && resp.Status == adhoc.StatusExecuting && len(resp.Notes) == 0 &&
+		strings.Contains(shown(resp.Form, "error-"), text)
+}
+
+// shown returns what a form says at its top, in the fixed fields that stand for the
+// notes of a response whose var begins with prefix ("error-", "warning-", "note-"),
+// their lines joined by spaces without the padding for Gajim.
+func shown(f *adhoc.Form, prefix string) string {
+	if f == nil {
+		return ""
 	}
-	var fixed []string
-	for _, fl := range resp.Form.Fields {
-		if fl.Type == adhoc.FieldFixed {
+	var lines []string
+	for _, fl := range f.Fields {
+		if fl.Type == adhoc.FieldFixed && strings.HasPrefix(fl.Var, prefix) {
 			for _, v := range fl.Values {
-				fixed = append(fixed, strings.TrimRight(v, " ")) // padded for Gajim
+				lines = append(lines, strings.TrimRight(v, " "))
 			}
 		}
 	}
-	return strings.Join(fixed, " ") == resp.Notes[0].Text
+	return strings.Join(lines, " ")
 }
 
 func iqErrorIs(err error, want adhoctest.IQError) bool {

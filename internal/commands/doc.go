@@ -2,9 +2,10 @@
 // management for administrators, and the invitation commands of XEP-0401, with
 // XEP-0004 data forms.
 //
-// [New] returns an [adhoc.Server] running them over a [core.Service], the same
-// service the command line and the HTTP API use, so every change is seen by the
-// others at once.
+// [New] returns a [Server] running them on the session engine of package session,
+// over a [core.Service], the same service the command line and the HTTP API use, so
+// every change is seen by the others at once; the Server lays the engine's responses
+// out for the clients people use (layout.go).
 // Who may run what is decided from the role the host gives each request
 // (adhoc.Role, from the requester's bound JID): administrators (adhoc.RoleAdmin) and
 // accounts of the host (adhoc.RoleUser); the plugin never asks the host back.
@@ -86,7 +87,7 @@
 // # Stages
 //
 // Every form's last stage offers next and complete, and next there completes, as
-// Prosody does (see adhoc.Server): poezio submits every form with next.
+// Prosody does (see session.Definition): poezio submits every form with next.
 //
 // # Errors
 //

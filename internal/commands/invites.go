@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
@@ -74,7 +75,7 @@ func creationFields(f *adhoc.Form, spec *core.InviteSpec) error {
 
 // manages reports whether the requester sees every invite of the host (an
 // administrator) rather than the invites it made.
-func manages(call adhoc.Call) bool { return call.Role.AtLeast(adhoc.RoleAdmin) }
+func manages(call session.Call) bool { return call.Role.AtLeast(adhoc.RoleAdmin) }
 
 // statusOptions are the choices of the list's status field; the value "" of "all" is
 // written as "all", which core.ParseStatus reads as any status.
@@ -86,7 +87,7 @@ var statusOptions = []adhoc.Option{
 	{Label: "Revoked", Value: string(core.StatusRevoked)},
 }
 
-func (c *cmds) listInvitesForm(_ context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) listInvitesForm(_ context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	which := "the invites you made"
 	if manages(call) {
 		which = "every invite of " + call.Host
@@ -129,19 +130,19 @@ var listColumnsInvites = [...][2]string{
 // same order, "-" when empty, for programs.
 // It shows the newest page of invites (core.DefaultListLimit), with the accounts that
 // used each.
-func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) listInvites(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	s, err := single(submitted(forms, 0), "status")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	st, err := parseStatus(s)
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	by := actor(call, manages(call))
 	page, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st})
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
 	what := "invites"
 	if st != "" {
@@ -167,7 +168,7 @@ func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.
 			if err == nil {
 				inv = full
 			} else if !errors.Is(err, core.ErrNotFound) {
-				return adhoc.Result{}, err
+				return session.Result{}, err
 			}
 		}
 		var usedBy []string
@@ -207,7 +208,7 @@ func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.
 	if page.NextCursor != "" {
 		instr = []string{fmt.Sprintf("The %d newest %s; there are more (the HTTP API and the command line list them all).", len(page.Invites), what)}
 	}
-	return adhoc.Result{Form: &adhoc.Form{
+	return session.Result{Form: &adhoc.Form{
 		Type:         adhoc.FormResult,
 		Title:        "Invites",
 		Instructions: instr,
@@ -280,7 +281,7 @@ func choiceID(v string) string {
 	return ""
 }
 
-func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) revokeInvitesForm(ctx context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	page, err := c.svc.ListInvites(ctx, actor(call, manages(call)),
 		core.InviteQuery{Host: call.Host, Status: core.StatusPending, Limit: revokeChoices})
 	if err != nil {
@@ -300,13 +301,13 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	return choiceForm("Revoke invites", instr, fl), nil
 }
 
-func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) revokeInvites(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	if len(forms) == 0 {
 		return info("There are no pending invites to revoke."), nil
 	}
 	values, err := selected(forms, "invites", "invite")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	by := actor(call, manages(call))
 	// Check every choice before revoking anything: a choice this requester may not see
@@ -317,10 +318,10 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 		id := choiceID(strings.TrimSpace(v))
 		inv, err := c.svc.Invite(ctx, by, call.Host, id)
 		if errors.Is(err, core.ErrNotFound) || id == "" {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: no such invite " + strconv.Quote(truncate(v, 64))}
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: no such invite " + strconv.Quote(truncate(v, 64))}
 		}
 		if err != nil {
-			return adhoc.Result{}, err
+			return session.Result{}, err
 		}
 		if !seen[inv.ID] {
 			seen[inv.ID] = true
@@ -328,11 +329,11 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 		}
 	}
 	var revoked []string
-	var res adhoc.Result
+	var res session.Result
 	for _, inv := range chosen {
 		if _, err := c.svc.RevokeInvite(ctx, by, call.Host, inv.ID); err != nil {
 			if len(revoked) == 0 {
-				return adhoc.Result{}, fmt.Errorf("revoking invite %s: %w", inv.ID, err)
+				return session.Result{}, fmt.Errorf("revoking invite %s: %w", inv.ID, err)
 			}
 			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Revoking " + inv.ID + " failed; the invites after it were not revoked."})
 			break
@@ -348,7 +349,7 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 	return res, nil
 }
 
-func (c *cmds) resetInviteForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) resetInviteForm(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Create password reset invite",
@@ -361,32 +362,32 @@ func (c *cmds) resetInviteForm(context.Context, adhoc.Call, []*adhoc.Form) (*adh
 	}, nil
 }
 
-func (c *cmds) resetInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) resetInvite(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	f := submitted(forms, 0)
 	username, err := single(f, "username")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	if username == "" {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account to reset is required"}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account to reset is required"}
 	}
 	name, err := core.NormalizeUsername(username)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("username", err)
+		return session.Result{}, notAcceptable("username", err)
 	}
 	if c.accounts != nil {
 		// A failed lookup lets the invite be made: redemption needs the account anyway.
 		if exists, err := c.accounts.AccountExists(ctx, name+"@"+call.Host); err == nil && !exists {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: there is no account " + name + "@" + call.Host}
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: there is no account " + name + "@" + call.Host}
 		}
 	}
 	spec := core.InviteSpec{Host: call.Host, Kind: core.KindReset, Username: name, Actor: actor(call, true)}
 	if err := creationFields(f, &spec); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
 	res := c.invitation(inv)
 	res.Form.Title = "Password reset invite created"
@@ -397,7 +398,7 @@ func (c *cmds) resetInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.
 
 // changeInviteChoice is the first stage of "Change an invite": which one, among the
 // invites the requester may see that are not revoked (newest first).
-func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) changeInviteChoice(ctx context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	by := actor(call, manages(call))
 	fl := adhoc.Field{Var: "invite", Type: adhoc.FieldListSingle, Label: "Invite to change", Required: true}
 	for _, st := range []core.Status{core.StatusPending, core.StatusUsed, core.StatusExpired} {
@@ -426,7 +427,7 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 
 // chosenInvite reads the invite chosen at the first stage; one the requester may not
 // see is "no such invite".
-func (c *cmds) chosenInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (core.Invite, error) {
+func (c *cmds) chosenInvite(ctx context.Context, call session.Call, forms []*adhoc.Form) (core.Invite, error) {
 	v, err := single(submitted(forms, 0), "invite")
 	if err != nil {
 		return core.Invite{}, err
@@ -447,7 +448,7 @@ func (c *cmds) chosenInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 
 // changeInviteForm is the second stage: the invite's expiry, max_uses and note, filled
 // in with their values.
-func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) changeInviteForm(ctx context.Context, call session.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
 	if len(forms) == 0 {
 		return nil, nil // nothing to choose: completes with a note
 	}
@@ -476,41 +477,41 @@ func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*a
 }
 
 // changeInvite applies what the second stage changed.
-func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) changeInvite(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	if len(forms) == 0 {
 		return info("There are no invites to change."), nil
 	}
 	inv, err := c.chosenInvite(ctx, call, forms)
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	f := submitted(forms, 1)
 	var change core.InvitePatch
 	if v, err := single(f, "expires"); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	} else if v != "" && v != formatTime(inv.ExpiresAt) {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			d, derr := core.ParseDuration(v)
 			if derr != nil {
-				return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
+				return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
 			}
 			t = c.now().Add(d)
 		}
 		change.ExpiresAt = &t
 	}
 	if v, err := single(f, "max-uses"); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	} else if v != "" && v != strconv.Itoa(inv.MaxUses) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > core.MaxMaxUses {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
 				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
 		}
 		// A user's invites count against the user quota by invite, not by use: raising
 		// their uses would let one invite register any number of accounts.
 		if !manages(call) && (n == 0 || (inv.MaxUses != 0 && n > inv.MaxUses)) {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
 				Text: fmt.Sprintf("max-uses: you can lower it (it is %s), not raise it; ask an administrator", maxUsesText(inv.MaxUses))}
 		}
 		change.MaxUses = &n
@@ -518,7 +519,7 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	if fl, ok := f.Field("note"); ok {
 		v, err := single(f, "note")
 		if err != nil {
-			return adhoc.Result{}, err
+			return session.Result{}, err
 		}
 		if v != inv.Note && (len(fl.Values) > 0 || inv.Note != "") {
 			change.Note = &v
@@ -530,9 +531,9 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
 	switch {
 	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
 	case err != nil:
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	noteText := "no note"
 	if inv.Note != "" {
