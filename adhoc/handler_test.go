@@ -557,3 +557,88 @@ func TestHandlerErrorCarriesCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerCloseEndsSessions: when the stream ends, Close cancels through the
+// Executor every session the stream left executing (forms left open, or shown again
+// with an error), and no other; a session the Executor no longer knows is no failure.
+func TestHandlerCloseEndsSessions(t *testing.T) {
+	clk := newClock()
+	s := testServer(t, session.Options{Now: clk.Now, Timeout: time.Minute})
+	ctx := ctxT(t)
+	p, err := adhoctest.New(ctx, s, jid.MustParse(alice), adhoc.HandlerOptions{
+		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob's session, on another stream, stays.
+	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: bob, Role: adhoc.RoleUser, Node: "wizard"}); err != nil {
+		t.Fatal(err)
+	}
+	var sids []string
+	for range 4 {
+		resp, err := p.Execute(ctx, adhoc.Request{Node: "wizard"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, resp.SessionID)
+	}
+	// One refused (still executing), one cancelled, one completed.
+	if _, err := p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: sids[0], Action: adhoc.ActionNext, Form: submit("a", "bad")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: sids[1], Action: adhoc.ActionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Execute(ctx, adhoc.Request{Node: "now"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Sessions(); n != 4 {
+		t.Fatalf("%d sessions open, want 4", n)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Sessions(); n != 1 {
+		t.Fatalf("%d sessions open after the stream ended, want bob's alone", n)
+	}
+
+	// A session the Executor dropped meanwhile (it expired) is no failure; an
+	// Executor that cannot be reached is.
+	rec := &recorder{response: adhoc.Response{SessionID: "s1", Status: adhoc.StatusExecuting}}
+	p2, err := adhoctest.New(ctx, rec, jid.MustParse(alice), adhoc.HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Execute(ctx, adhoc.Request{Node: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.execErr = &adhoc.Error{Condition: adhoc.CondSessionExpired}
+	rec.mu.Unlock()
+	if err := p2.Close(); err != nil {
+		t.Fatalf("closing with an expired session: %v", err)
+	}
+	rec.mu.Lock()
+	last := rec.reqs[len(rec.reqs)-1]
+	rec.mu.Unlock()
+	if last.Action != adhoc.ActionCancel || last.SessionID != "s1" || last.Requester != p2.Bound.String() || last.Node != "x" {
+		t.Fatalf("the cancel sent: %+v", last)
+	}
+	p3, err := adhoctest.New(ctx, rec, jid.MustParse(alice), adhoc.HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.execErr = nil
+	rec.mu.Unlock()
+	if _, err := p3.Execute(ctx, adhoc.Request{Node: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.execErr = errors.New("the plugin is down")
+	rec.mu.Unlock()
+	if err := p3.Close(); err == nil || !strings.Contains(err.Error(), "the plugin is down") {
+		t.Fatalf("closing with the Executor down: %v", err)
+	}
+}

@@ -169,7 +169,19 @@ const (
 	CondInternalServerError Condition = "internal-server-error"
 )
 
-// Error is a command failure with an XEP-0050 condition.
+// Error is a command failure with an XEP-0050 condition: an Executor returns it, and
+// the Handler answers it as an IQ error, as XEP-0050 §4.4 says, without ending the
+// stream:
+//
+//	malformed-action, bad-action, bad-locale,
+//	bad-payload, bad-sessionid        modify/bad-request + the commands child
+//	session-expired                   cancel/not-allowed + <session-expired/>
+//	forbidden                         auth/forbidden
+//	item-not-found                    cancel/item-not-found
+//	not-acceptable                    modify/not-acceptable
+//	resource-constraint               wait/resource-constraint
+//	service-unavailable               cancel/service-unavailable
+//	anything else                     cancel/internal-server-error
 type Error struct {
 	Condition Condition
 	// Text is an optional human-readable explanation.

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -344,6 +345,78 @@ func TestAdhocCommands(t *testing.T) {
 			t.Errorf("cancel: %v", err)
 		}
 		keysUnchanged(t, before)
+	})
+
+	// Issue 22: a form left open (profanity's cancel sends none) ends with its stream,
+	// a reconnect with the same full JID starts clean, and no one is ever told "too
+	// many open command sessions".
+	t.Run("sessions end with the stream", func(t *testing.T) {
+		login := func() *rawCommander {
+			t.Helper()
+			// The resource is free again once the server has ended the last stream
+			// bound to it, and that stream's command sessions.
+			for range 100 {
+				c, err := rawCommandLogin(ctx, srv.c2s, "admin", "admin secret", "desk")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.jid == "admin@localhost/desk" {
+					return c
+				}
+				c.close()
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Fatal("admin@localhost/desk is still bound")
+			return nil
+		}
+		// state says what the server knows of a session at its first stage: prev is
+		// not offered there (bad-action) while it is open.
+		state := func(c *rawCommander, sid string) string {
+			t.Helper()
+			_, _, err := c.run(adhoc.Request{Node: nodeCreateAccount, SessionID: sid, Action: adhoc.ActionPrev})
+			var e *adhoctest.IQError
+			if !errors.As(err, &e) {
+				t.Fatalf("prev at the first stage: %v", err)
+			}
+			return e.Command
+		}
+		open := func(c *rawCommander, n int) []string {
+			t.Helper()
+			var sids []string
+			for i := range n {
+				resp, _, err := c.run(adhoc.Request{Node: nodeCreateAccount, Action: adhoc.ActionExecute})
+				if err != nil || resp.Status != adhoc.StatusExecuting {
+					t.Fatalf("form %d: %+v %v", i, resp, err)
+				}
+				sids = append(sids, resp.SessionID)
+			}
+			return sids
+		}
+		first := login()
+		sids := open(first, 20)
+		// Past the bound (8), a new form replaced the least recently used one.
+		if got := state(first, sids[0]); got != "session-expired" {
+			t.Fatalf("the first of 20 forms: %s, want session-expired", got)
+		}
+		if got := state(first, sids[19]); got != "bad-action" {
+			t.Fatalf("the last of 20 forms: %s, want it open", got)
+		}
+		first.close()
+		again := login()
+		defer again.close()
+		// The stream's end cancelled its forms: they are gone, not replaced.
+		for _, sid := range sids[12:] {
+			if got := state(again, sid); got != "bad-sessionid" {
+				t.Fatalf("a form of the ended stream: %s, want bad-sessionid", got)
+			}
+		}
+		// A clean start: eight forms fit without replacing one another…
+		more := open(again, 8)
+		if got := state(again, more[0]); got != "bad-action" {
+			t.Fatalf("the first form after the reconnect: %s, want it open", got)
+		}
+		// …and twenty more are never refused.
+		open(again, 20)
 	})
 
 	t.Run("malformed form", func(t *testing.T) {

@@ -18,9 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"encoding/xml"
+
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
@@ -384,3 +388,78 @@ func startAdminServer(t *testing.T, env []string, args ...string) (*proc, plugin
 	srv := startServerEnv(t, bin, work, env, append([]string{"-data", data, "-admin", "admin@localhost"}, args...)...)
 	return srv, pluginCLI{bin: bin, env: env, args: []string{"-data", data}}
 }
+
+// rawCommander runs ad-hoc commands over testclient's raw stream, on which the test
+// chooses the resource bound and sees the bytes the server sends.
+type rawCommander struct {
+	c    *testclient.Client
+	read *bytes.Buffer // everything the server sent
+	jid  string        // the full JID bound
+	n    int
+}
+
+// rawCommandLogin logs user in over a raw stream (PLAIN over TLS), binding resource.
+func rawCommandLogin(ctx context.Context, addr, user, pass, resource string) (*rawCommander, error) {
+	read := new(bytes.Buffer)
+	c, err := testclient.Dial(ctx, addr, "localhost", testclient.Options{Record: read})
+	if err != nil {
+		return nil, err
+	}
+	bound, err := c.Plain(user, pass, resource)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &rawCommander{c: c, read: read, jid: bound}, nil
+}
+
+// run sends one request and returns the response, or an *adhoctest.IQError, and the
+// size of the stanza that answered it, in bytes as sent.
+func (r *rawCommander) run(req adhoc.Request) (adhoc.Response, int, error) {
+	r.n++
+	var b strings.Builder
+	e := xml.NewEncoder(&b)
+	if _, err := xmlstream.Copy(e, stanza.IQ{ID: fmt.Sprintf("raw%d", r.n), Type: stanza.SetIQ, To: host}.Wrap(req.TokenReader())); err != nil {
+		return adhoc.Response{}, 0, err
+	}
+	if err := e.Flush(); err != nil {
+		return adhoc.Response{}, 0, err
+	}
+	before := r.read.Len()
+	el, err := r.c.IQ(b.String())
+	if err != nil {
+		return adhoc.Response{}, 0, err
+	}
+	size := r.read.Len() - before
+	if el.Attr("type") == "error" {
+		var v struct {
+			Err struct {
+				Type  string `xml:"type,attr"`
+				Conds []struct {
+					XMLName xml.Name
+				} `xml:",any"`
+			} `xml:"error"`
+		}
+		if err := xml.Unmarshal([]byte("<x>"+el.Inner+"</x>"), &v); err != nil {
+			return adhoc.Response{}, size, err
+		}
+		ie := &adhoctest.IQError{Type: stanza.ErrorType(v.Err.Type)}
+		for _, c := range v.Err.Conds {
+			switch c.XMLName.Space {
+			case stanza.NSError:
+				if c.XMLName.Local != "text" {
+					ie.Condition = stanza.Condition(c.XMLName.Local)
+				}
+			case adhoc.NS:
+				ie.Command = c.XMLName.Local
+			}
+		}
+		return adhoc.Response{}, size, ie
+	}
+	d := xml.NewDecoder(strings.NewReader(el.Inner))
+	resp, err := adhoc.DecodeResponse(d, nil, adhoc.Limits{MaxBytes: 1 << 20, MaxTokens: 1 << 20})
+	return resp, size, err
+}
+
+// close ends the stream.
+func (r *rawCommander) close() { _ = r.c.Close() }
