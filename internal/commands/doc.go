@@ -70,9 +70,12 @@
 //	urn:xmpp-invites:invites#change "Change an invite"
 //	    The same scope. Two stages: invite (list-single of the invites that are not
 //	    revoked, pending first; a submitted label is understood), then expires (an
-//	    XEP-0082 time or a duration from now), max-uses and note, filled in with the
-//	    invite's values. Completes with a note saying what the invite is now; a
-//	    change its state refuses (max-uses below its uses) is not-acceptable.
+//	    XEP-0082 time or a duration from now), max-uses (labelled for the invite's
+//	    kind: accounts it can make, contacts it can add, times it can be used; not
+//	    offered for a reset invite, nor for a fixed username's single account) and
+//	    note, filled in with the invite's values. Completes with a note saying
+//	    what the invite is now; a change its state refuses (max-uses below its
+//	    uses) is not-acceptable.
 //	urn:xmpp-invites:invites#revoke "Revoke invites"
 //	    The same scope. Form: invites (list-multi of pending invites, the newest
 //	    100; label "note — kind, expires … (ID)", value the ID; a submitted label

@@ -458,12 +458,10 @@ func (c *cmds) changeInviteForm(ctx context.Context, call session.Call, forms []
 	}
 	expires := text("expires", "Expires", "A time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d.", true)
 	expires.Values = []string{formatTime(inv.ExpiresAt)}
-	maxUsesDesc := fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses)
-	if !manages(call) {
-		maxUsesDesc = fmt.Sprintf("You can lower it, not below the %d made; only an administrator can raise it.", inv.Uses)
+	fields := []adhoc.Field{expires}
+	if maxUses, ok := maxUsesField(inv, manages(call)); ok {
+		fields = append(fields, maxUses)
 	}
-	maxUses := text("max-uses", "Accounts it can make", maxUsesDesc, true)
-	maxUses.Values = []string{strconv.Itoa(inv.MaxUses)}
 	note := text("note", "Note", "Empty removes it.", false)
 	if inv.Note != "" {
 		note.Values = []string{inv.Note}
@@ -472,8 +470,33 @@ func (c *cmds) changeInviteForm(ctx context.Context, call session.Call, forms []
 		Type:         adhoc.FormForm,
 		Title:        "Change " + kindText(inv) + " (" + inv.ID + ")",
 		Instructions: []string{fmt.Sprintf("Status %s, %d of %s uses.", inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses))},
-		Fields:       []adhoc.Field{expires, maxUses, note},
+		Fields:       append(fields, note),
 	}, nil
+}
+
+// maxUsesField is the max-uses field of the change form, in the words of the
+// invite's kind, filled in; none (false) where it does not apply: a reset invite is
+// used once, and an account invite for a fixed username makes that one account.
+// (One for a fixed username that allows more, as older invites may, is offered, so
+// that it can be set back to 1.)
+func maxUsesField(inv core.Invite, manage bool) (adhoc.Field, bool) {
+	if inv.Kind == core.KindReset || (inv.Username != "" && inv.MaxUses == 1) {
+		return adhoc.Field{}, false
+	}
+	label, what := "Accounts it can make", "accounts"
+	switch {
+	case inv.Kind == core.KindContact && inv.AllowRegister:
+		label, what = "Times it can be used", "people adding "+inv.Inviter+" or registering"
+	case inv.Kind == core.KindContact:
+		label, what = "Contacts it can add", "people adding "+inv.Inviter
+	}
+	desc := fmt.Sprintf("How many %s: 0 for any number until it expires; not below the %d made.", what, inv.Uses)
+	if !manage {
+		desc = fmt.Sprintf("How many %s: you can lower it, not below the %d made; only an administrator can raise it.", what, inv.Uses)
+	}
+	f := text("max-uses", label, desc, true)
+	f.Values = []string{strconv.Itoa(inv.MaxUses)}
+	return f, true
 }
 
 // changeInvite applies what the second stage changed.
@@ -506,7 +529,7 @@ func (c *cmds) changeInvite(ctx context.Context, call session.Call, forms []*adh
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > core.MaxMaxUses {
 			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
-				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+				Text: fmt.Sprintf("max-uses: write a whole number, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
 		}
 		// A user's invites count against the user quota by invite, not by use: raising
 		// their uses would let one invite register any number of accounts.
