@@ -538,6 +538,87 @@ func TestAdhocCommands(t *testing.T) {
 		t.Logf("create-key round trip (execute → completed), %d runs: mean %v, median %v, min %v, max %v",
 			runs, sum/runs, times[runs/2], times[0], times[runs-1])
 	})
+
+	// Issue 21 LOW 7: the lists page, each page well under the stanza limit, as
+	// xmppd sends it, with what a client sends back with next understood.
+	t.Run("lists page", func(t *testing.T) {
+		c, err := rawCommandLogin(ctx, srv.c2s, "admin", "admin secret", "pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.close()
+		key, err := cli.createKey(ctx, "pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 120 {
+			first, _, err := c.run(adhoc.Request{Node: nodeCreateKey, Action: adhoc.ActionExecute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.run(adhoc.Request{Node: nodeCreateKey, SessionID: first.SessionID, Action: adhoc.ActionComplete,
+				Form: submit(map[string][]string{"name": {fmt.Sprintf("pager %03d %s", i, strings.Repeat("<&>", 30))}})}); err != nil {
+				t.Fatal(err)
+			}
+			if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, key, url.Values{"note": {fmt.Sprintf("page %d", i)}}); status != http.StatusCreated {
+				t.Fatalf("invite %d: %d %v", i, status, err)
+			}
+		}
+		// pageThrough runs a list from its first request to its last page, sending each
+		// page's fields back with next, and returns the column col of every page.
+		pageThrough := func(req adhoc.Request, col string) []string {
+			t.Helper()
+			var got []string
+			for pages := 1; ; pages++ {
+				resp, size, err := c.run(req)
+				if err != nil {
+					t.Fatalf("page %d: %v", pages, err)
+				}
+				if size > 64<<10 {
+					t.Errorf("page %d is %d bytes", pages, size)
+				}
+				fl, _ := resp.Form.Field(col)
+				got = append(got, fl.Values...)
+				t.Logf("%s page %d: %s, %d bytes", req.Node, pages, resp.Form.Value("page"), size)
+				if resp.Status == adhoc.StatusCompleted {
+					if pages < 2 {
+						t.Errorf("one page")
+					}
+					return got
+				}
+				echo := &adhoc.Form{Type: adhoc.FormSubmit}
+				for _, fl := range resp.Form.Fields {
+					if fl.Type != adhoc.FieldFixed {
+						echo.Fields = append(echo.Fields, adhoc.Field{Var: fl.Var, Values: fl.Values})
+					}
+				}
+				req = adhoc.Request{Node: req.Node, SessionID: resp.SessionID, Action: adhoc.ActionNext, Form: echo}
+			}
+		}
+		listed := pageThrough(adhoc.Request{Node: nodeListKeys, Action: adhoc.ActionExecute}, "id")
+		keys, err := cli.keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != len(keys) || len(keys) < 121 {
+			t.Fatalf("%d keys listed, %d on the command line", len(listed), len(keys))
+		}
+		for _, id := range listed {
+			if _, ok := keys[id]; !ok {
+				t.Fatalf("listed %s, which the command line does not know", id)
+			}
+			delete(keys, id) // listed once
+		}
+		first, _, err := c.run(adhoc.Request{Node: nodeListInvites, Action: adhoc.ActionExecute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := pageThrough(adhoc.Request{Node: nodeListInvites, SessionID: first.SessionID, Action: adhoc.ActionNext,
+			Form: submit(map[string][]string{"status": {"pending"}})}, "note")
+		if !slices.Contains(notes, "page 0") || !slices.Contains(notes, "page 119") {
+			t.Fatalf("the invites' notes: %v", notes)
+		}
+	})
 }
 
 // registerInvited registers an account with an invite token on the server at addr:

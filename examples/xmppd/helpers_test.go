@@ -222,37 +222,41 @@ func (c commander) createKey(ctx context.Context, fields map[string][]string) (a
 	return done, nil
 }
 
-// listKeys runs keys#list and returns its keys by ID, each row by column. The list
-// is a single-item result form (every client shows one, Gajim no table) with a
-// text-multi field per column, one value per key ("-" when empty), beside the field
-// "keys" for people; no keys, no form.
+// listKeys runs "List invite API keys" through every page and returns the keys by
+// ID, each a map of its columns.
 func (c commander) listKeys(ctx context.Context) (map[string]map[string]string, error) {
 	resp, err := c.execute(ctx, nodeListKeys)
-	if err != nil {
-		return nil, err
-	}
 	rows := map[string]map[string]string{}
-	if resp.Status == adhoc.StatusCompleted && resp.Form == nil {
-		return rows, nil
-	}
-	if resp.Status != adhoc.StatusCompleted || resp.Form == nil || resp.Form.Type != adhoc.FormResult || len(resp.Form.Items) != 0 {
-		return nil, fmt.Errorf("keys#list: %+v", resp)
-	}
-	ids, _ := resp.Form.Field("id")
-	for i, id := range ids.Values {
-		row := map[string]string{}
-		for _, fl := range resp.Form.Fields {
-			if fl.Var == "keys" {
-				continue // for people: a few lines per key
-			}
-			if len(fl.Values) != len(ids.Values) {
-				return nil, fmt.Errorf("keys#list: column %s has %d values for %d keys", fl.Var, len(fl.Values), len(ids.Values))
-			}
-			row[fl.Var] = fl.Values[i]
+	for range 1000 {
+		if err != nil {
+			return nil, err
 		}
-		rows[id] = row
+		if resp.Status == adhoc.StatusCompleted && resp.Form == nil {
+			return rows, nil
+		}
+		if resp.Form == nil || len(resp.Form.Items) != 0 {
+			return nil, fmt.Errorf("keys#list: %+v", resp)
+		}
+		ids, _ := resp.Form.Field("id")
+		for i, id := range ids.Values {
+			row := map[string]string{}
+			for _, fl := range resp.Form.Fields {
+				if fl.Var == "keys" || fl.Type == adhoc.FieldFixed {
+					continue // for people: a few lines per key, and which keys the page shows
+				}
+				if len(fl.Values) != len(ids.Values) {
+					return nil, fmt.Errorf("keys#list: column %s has %d values for %d keys", fl.Var, len(fl.Values), len(ids.Values))
+				}
+				row[fl.Var] = fl.Values[i]
+			}
+			rows[id] = row
+		}
+		if resp.Status == adhoc.StatusCompleted {
+			return rows, nil
+		}
+		resp, err = c.run(ctx, adhoc.Request{Node: nodeListKeys, SessionID: resp.SessionID, Action: adhoc.ActionNext})
 	}
-	return rows, nil
+	return nil, errors.New("keys#list: no last page")
 }
 
 // commandNodes lists the commands the server offers sess (disco#items of the commands

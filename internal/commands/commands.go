@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -257,11 +258,12 @@ const entryWidth = 50
 
 // entryLines writes one entry of a list for people: head on its first line, then
 // parts, joined by ", ", on lines indented by two spaces, each at most entryWidth
-// characters long. A part is kept on one line when it fits one ("expires
-// 2026-12-13 02:32 UTC"), else cut at spaces (a long note).
+// characters long (a longer head is clipped). A part is kept on one line when it
+// fits one ("expires 2026-12-13 02:32 UTC"), else cut at spaces (a long note), and a
+// word longer than a line across lines.
 func entryLines(head string, parts []string) []string {
 	const room = entryWidth - 2 // the indent
-	lines := []string{head}
+	lines := []string{clip(head, entryWidth)}
 	line := ""
 	add := func(w string) { // w never breaks
 		switch {
@@ -283,7 +285,12 @@ func entryLines(head string, parts []string) []string {
 			continue
 		}
 		for _, w := range strings.Fields(p) {
-			add(w)
+			// A word too long for a line (a long name) is cut across lines.
+			for r := []rune(w); len(r) > 0; {
+				n := min(len(r), room)
+				add(string(r[:n]))
+				r = r[n:]
+			}
 		}
 	}
 	if line != "" {
@@ -390,14 +397,16 @@ var listColumns = [...][2]string{
 	{"manage", "Manages every invite"}, {"max-ttl", "Longest invite lifetime"}, {"rate", "Rate limit"},
 }
 
-// listKeys answers with a single-item result form, as Prosody answers its list
-// commands, rather than an XEP-0004 table (<reported/> and <item/>s): profanity and
-// poezio show only a table's title and Gajim fails on it. The form holds a text-multi
-// field "keys" for people, a few short lines per key (see entryLines), and a
-// text-multi field per column (id, name, created, expires, last-used, uses, manage,
-// max-ttl, rate) with one value per key, in the same order, "-" when empty, for
-// programs.
+// listKeys answers with a page of the host's keys, oldest first (see listPage): a
+// line "name (ID)" and short lines for people, and the columns id, name, created,
+// expires, last-used, uses, manage, max-ttl and rate for programs. A page goes on
+// from the key after the last one shown (found by its ID, or else by its creation
+// time), so that keys created or deleted meanwhile skip no key.
 func (c *cmds) listKeys(ctx context.Context, call session.Call, _ []*adhoc.Form) (session.Result, error) {
+	offset, cursor, err := parsePage(call.Page)
+	if err != nil {
+		return session.Result{}, err
+	}
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
 		return session.Result{}, err
@@ -405,12 +414,31 @@ func (c *cmds) listKeys(ctx context.Context, call session.Call, _ []*adhoc.Form)
 	if len(keys) == 0 {
 		return info("There are no invite API keys for " + call.Host + "."), nil
 	}
-	lines := adhoc.Field{Var: "keys", Type: adhoc.FieldTextMulti, Label: "Keys"}
-	cols := make([]adhoc.Field, len(listColumns))
-	for i, col := range listColumns {
-		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
+	start := 0
+	if cursor != "" {
+		pos, err := core.ParseCursor(cursor)
+		if err != nil {
+			return session.Result{}, err
+		}
+		start = slices.IndexFunc(keys, func(k core.Key) bool { return k.ID == pos.ID })
+		if start < 0 {
+			// The key the page starts at was deleted meanwhile: the first key created in
+			// its second or after (one shown already may come again; none is skipped).
+			start = slices.IndexFunc(keys, func(k core.Key) bool { return !k.CreatedAt.Before(pos.CreatedAt) })
+			if start < 0 {
+				start = len(keys)
+			}
+		}
+		// Keys deleted meanwhile: the numbers go on from the last page's.
+		offset = min(offset, start)
 	}
-	for _, k := range keys {
+	if start == len(keys) {
+		return info("There are no more invite API keys for " + call.Host + "."), nil
+	}
+	page := newListPage("keys", "Keys", listColumns[:])
+	i := start
+	for ; i < len(keys); i++ {
+		k := keys[i]
 		manage, maxTTL, rate := "no", "", ""
 		if k.Manage {
 			manage = "yes"
@@ -421,11 +449,8 @@ func (c *cmds) listKeys(ctx context.Context, call session.Call, _ []*adhoc.Form)
 		if !k.Rate.IsZero() {
 			rate = k.Rate.String()
 		}
-		row := [len(listColumns)]string{k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed),
+		row := []string{k.ID, clip(k.Name, clipText), formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed),
 			strconv.FormatInt(k.Uses, 10), manage, maxTTL, rate}
-		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, cell(v))
-		}
 		parts := []string{"created " + humanTime(k.CreatedAt), "expires " + humanTime(k.ExpiresAt),
 			"last used " + humanTime(k.LastUsed), plural(k.Uses, "use")}
 		if k.Manage {
@@ -437,18 +462,27 @@ func (c *cmds) listKeys(ctx context.Context, call session.Call, _ []*adhoc.Form)
 		if rate != "" {
 			parts = append(parts, "rate limit "+rate)
 		}
-		lines.Values = append(lines.Values, entryLines(keyLabel(k), parts)...)
+		if !page.add(entryLines(keyHead(k), parts), row) {
+			break
+		}
 	}
-	noun := "keys"
-	if len(keys) == 1 {
-		noun = "key"
+	res := session.Result{}
+	if i < len(keys) {
+		res.NextPage = pageName(offset+page.n, core.Cursor(core.Position{CreatedAt: keys[i].CreatedAt, ID: keys[i].ID}))
 	}
-	return session.Result{Form: &adhoc.Form{
-		Type:         adhoc.FormResult,
-		Title:        "Invite API keys",
-		Instructions: []string{fmt.Sprintf("%d %s for %s.", len(keys), noun, call.Host)},
-		Fields:       append([]adhoc.Field{lines}, cols...),
-	}}, nil
+	total := offset + len(keys) - start
+	res.Form = page.form("Invite API keys", "The API keys of "+call.Host+", oldest first.",
+		pageText("key", offset+1, page.n, total, res.NextPage != ""))
+	return res, nil
+}
+
+// keyHead is the first line of a key's entry in the key list: its label, with a
+// long name clipped so that the ID stays whole.
+func keyHead(k core.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return clip(k.Name, max(entryWidth-len(k.ID)-3, 8)) + " (" + k.ID + ")"
 }
 
 // keyLabel names a key for people, uniquely: "name (ID)", or the ID alone for a key

@@ -373,19 +373,24 @@ func table(t testing.TB, f *adhoc.Form) []map[string]string {
 	return formRows(t, f, "keys id name created expires last-used uses manage max-ttl rate")
 }
 
-// formRows reads a list as the commands answer one: a single-item result form whose
-// first text-multi field has a line per entry, then a text-multi field per column,
-// one value per entry; fields names them all, in order. A nil form is no rows.
+// formRows reads a page of a list as the commands answer one: a single-item form
+// (a result, or a form while more pages follow) whose first field is a fixed "page"
+// saying which entries it shows, then a text-multi field with a line per entry, then
+// a text-multi field per column, one value per entry; fields names the text-multi
+// ones, in order. A nil form is no rows.
 func formRows(t testing.TB, f *adhoc.Form, fields string) []map[string]string {
 	t.Helper()
 	if f == nil {
 		return nil
 	}
-	if f.Type != adhoc.FormResult || len(f.Reported) != 0 || len(f.Items) != 0 {
-		t.Fatalf("not a single-item result form: %+v", f)
+	if (f.Type != adhoc.FormResult && f.Type != adhoc.FormForm) || len(f.Reported) != 0 || len(f.Items) != 0 {
+		t.Fatalf("not a single-item form: %+v", f)
+	}
+	if len(f.Fields) == 0 || f.Fields[0].Var != "page" || f.Fields[0].Type != adhoc.FieldFixed || len(f.Fields[0].Values) != 1 {
+		t.Fatalf("no page field first: %+v", f.Fields)
 	}
 	var vars []string
-	for _, fl := range f.Fields {
+	for _, fl := range f.Fields[1:] {
 		if fl.Type != adhoc.FieldTextMulti {
 			t.Fatalf("field %s is %s, want text-multi", fl.Var, fl.Type)
 		}
@@ -394,12 +399,12 @@ func formRows(t testing.TB, f *adhoc.Form, fields string) []map[string]string {
 	if got := strings.Join(vars, " "); got != fields {
 		t.Fatalf("fields %q, want %q", got, fields)
 	}
-	lines := entries(t, f.Fields[0].Values)
+	lines := entries(t, f.Fields[1].Values)
 	rows := make([]map[string]string, len(lines))
 	for i, line := range lines {
 		rows[i] = map[string]string{"line": line}
 	}
-	for _, fl := range f.Fields[1:] {
+	for _, fl := range f.Fields[2:] {
 		if len(fl.Values) != len(rows) {
 			t.Fatalf("column %s has %d values for %d entries", fl.Var, len(fl.Values), len(rows))
 		}

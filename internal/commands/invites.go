@@ -123,13 +123,10 @@ var listColumnsInvites = [...][2]string{
 	{"note", "Note"}, {"groups", "Groups"}, {"used-by", "Used by"},
 }
 
-// listInvites answers with a single-item result form, as listKeys does (no XEP-0004
-// table, which profanity and poezio show as a title only and Gajim fails on): a
-// text-multi field "invites" for people, a few short lines per invite (see
-// entryLines), and a text-multi field per column with one value per invite, in the
-// same order, "-" when empty, for programs.
-// It shows the newest page of invites (core.DefaultListLimit), with the accounts that
-// used each.
+// listInvites answers with a page of the invites the requester may see, newest first
+// (see listPage), with the accounts that used each: a line "ID: kind" and short lines
+// for people, and a column per field for programs. Long values are clipped, and the
+// accounts that used an invite named up to a bound, the rest counted.
 func (c *cmds) listInvites(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	s, err := single(submitted(forms, 0), "status")
 	if err != nil {
@@ -139,29 +136,33 @@ func (c *cmds) listInvites(ctx context.Context, call session.Call, forms []*adho
 	if err != nil {
 		return session.Result{}, err
 	}
+	offset, cursor, err := parsePage(call.Page)
+	if err != nil {
+		return session.Result{}, err
+	}
 	by := actor(call, manages(call))
-	page, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st})
+	found, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st, Limit: pageItems, Cursor: cursor})
 	if err != nil {
 		return session.Result{}, notAcceptable("", err)
 	}
-	what := "invites"
+	what := "invite"
 	if st != "" {
-		what = string(st) + " invites"
+		what = string(st) + " invite"
 	}
-	if len(page.Invites) == 0 {
+	if len(found.Invites) == 0 {
 		whose := "of " + call.Host
 		if !manages(call) {
 			whose = "made by you"
 		}
-		return info("There are no " + what + " " + whose + "."), nil
+		if offset > 0 { // the rest went away meanwhile
+			return info("There are no more " + what + "s " + whose + "."), nil
+		}
+		return info("There are no " + what + "s " + whose + "."), nil
 	}
 	now := c.now()
-	lines := adhoc.Field{Var: "invites", Type: adhoc.FieldTextMulti, Label: "Invites"}
-	cols := make([]adhoc.Field, len(listColumnsInvites))
-	for i, col := range listColumnsInvites {
-		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
-	}
-	for _, inv := range page.Invites {
+	page := newListPage("invites", "Invites", listColumnsInvites[:])
+	shown := 0
+	for _, inv := range found.Invites {
 		if inv.Uses > 0 {
 			// Lists leave the redemptions out; a page is small enough to read them.
 			full, err := c.svc.Invite(ctx, by, call.Host, inv.ID)
@@ -171,49 +172,58 @@ func (c *cmds) listInvites(ctx context.Context, call session.Call, forms []*adho
 				return session.Result{}, err
 			}
 		}
-		var usedBy []string
-		for _, u := range inv.Redemptions {
-			usedBy = append(usedBy, u.JID)
+		lines, row := inviteEntry(inv, inv.Status(now), by)
+		if !page.add(lines, row) {
+			break
 		}
-		status := inv.Status(now)
-		row := [len(listColumnsInvites)]string{
-			inv.ID, string(inv.Kind), string(status), strconv.Itoa(inv.Uses), maxUsesText(inv.MaxUses),
-			formatTime(inv.CreatedAt), formatTime(inv.ExpiresAt), inv.CreatedBy, inv.Username,
-			inv.Note, strings.Join(inv.Groups, ", "), strings.Join(usedBy, ", "),
-		}
-		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, cell(v))
-		}
-		parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
-			"expires " + humanTime(inv.ExpiresAt)}
-		if inv.CreatedBy != "xmpp:"+by.ID {
-			parts = append(parts, "by "+inv.CreatedBy) // the requester's own go without
-		}
-		if inv.Note != "" {
-			parts = append(parts, "note: "+inv.Note)
-		}
-		if len(inv.Groups) > 0 {
-			parts = append(parts, "groups: "+row[10])
-		}
-		if len(usedBy) > 0 {
-			parts = append(parts, "used by "+row[11])
-		}
-		lines.Values = append(lines.Values, entryLines(inv.ID+": "+kindText(inv), parts)...)
+		shown++
 	}
-	noun := what
-	if len(page.Invites) == 1 {
-		noun = strings.TrimSuffix(what, "s")
+	res := session.Result{}
+	switch {
+	case shown < len(found.Invites):
+		last := found.Invites[shown-1]
+		res.NextPage = pageName(offset+shown, core.Cursor(core.Position{CreatedAt: last.CreatedAt, ID: last.ID}))
+	case found.NextCursor != "":
+		res.NextPage = pageName(offset+shown, found.NextCursor)
 	}
-	instr := []string{fmt.Sprintf("%d %s, newest first.", len(page.Invites), noun)}
-	if page.NextCursor != "" {
-		instr = []string{fmt.Sprintf("The %d newest %s; there are more (the HTTP API and the command line list them all).", len(page.Invites), what)}
+	which := "the invites you made"
+	if manages(call) {
+		which = "every invite of " + call.Host
 	}
-	return session.Result{Form: &adhoc.Form{
-		Type:         adhoc.FormResult,
-		Title:        "Invites",
-		Instructions: instr,
-		Fields:       append([]adhoc.Field{lines}, cols...),
-	}}, nil
+	res.Form = page.form("Invites", "Newest first: "+which+". Long values are cut short here; the command line and the HTTP API show them whole.",
+		pageText(what, offset+1, page.n, -1, res.NextPage != ""))
+	return res, nil
+}
+
+// inviteEntry writes an invite for the invite list: its lines for people and its
+// row of columns (listColumnsInvites). by is the requester, whose own invites go
+// without "by …".
+func inviteEntry(inv core.Invite, status core.Status, by core.Actor) (lines, row []string) {
+	var usedBy []string
+	for _, u := range inv.Redemptions {
+		usedBy = append(usedBy, u.JID)
+	}
+	groups := clip(strings.Join(inv.Groups, ", "), clipText)
+	row = []string{
+		inv.ID, string(inv.Kind), string(status), strconv.Itoa(inv.Uses), maxUsesText(inv.MaxUses),
+		formatTime(inv.CreatedAt), formatTime(inv.ExpiresAt), clip(inv.CreatedBy, clipName), clip(inv.Username, clipName),
+		clip(inv.Note, clipText), groups, summary(usedBy, usersInColumn),
+	}
+	parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
+		"expires " + humanTime(inv.ExpiresAt)}
+	if inv.CreatedBy != "xmpp:"+by.ID {
+		parts = append(parts, "by "+clip(inv.CreatedBy, clipName)) // the requester's own go without
+	}
+	if inv.Note != "" {
+		parts = append(parts, "note: "+clip(inv.Note, clipText))
+	}
+	if len(inv.Groups) > 0 {
+		parts = append(parts, "groups: "+groups)
+	}
+	if len(usedBy) > 0 {
+		parts = append(parts, "used by "+summary(usedBy, usersInLine))
+	}
+	return entryLines(inv.ID+": "+kindText(inv), parts), row
 }
 
 // maxUsesText writes max_uses for people: 0 means no limit.
