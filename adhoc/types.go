@@ -161,7 +161,7 @@ const (
 	CondItemNotFound Condition = "item-not-found"
 	// CondNotAcceptable: modify/not-acceptable (invalid submitted data).
 	CondNotAcceptable Condition = "not-acceptable"
-	// CondResourceConstraint: wait/resource-constraint (too many sessions).
+	// CondResourceConstraint: wait/resource-constraint (a bound reached, such as a quota).
 	CondResourceConstraint Condition = "resource-constraint"
 	// CondServiceUnavailable: cancel/service-unavailable (the plugin is down).
 	CondServiceUnavailable Condition = "service-unavailable"
