@@ -83,7 +83,7 @@ func (f *Form) Value(v string) string {
 // The rules.
 //
 // Validate on Form, Request and Response is the one place that says what this package
-// accepts: the XML decoders apply it to what they read, and Server.Execute to forms
+// accepts: the XML decoders apply it to what they read, and an Executor to forms
 // that reached it any other way (such as across the plugin boundary), so a form is
 // held to the same rules whichever way it came.
 

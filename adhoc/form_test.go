@@ -1,7 +1,6 @@
 package adhoc_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -95,31 +94,6 @@ func TestValidate(t *testing.T) {
 	} {
 		if got := condOf(tc.resp.Validate(adhoc.Limits{})); got != tc.want {
 			t.Errorf("response %d: %q, want %q", i, got, tc.want)
-		}
-	}
-}
-
-// TestServerValidatesRequests checks that Execute holds a request that did not come
-// through DecodeRequest to the same rules.
-func TestServerValidatesRequests(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
-	ctx := context.Background()
-	resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "wizard"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, tc := range []struct {
-		req  adhoc.Request
-		want adhoc.Condition
-	}{
-		0: {adhoc.Request{Action: "jump"}, adhoc.CondMalformedAction},
-		1: {adhoc.Request{Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "a", Type: "colour"}}}}, adhoc.CondBadPayload},
-		2: {adhoc.Request{Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormResult}}, adhoc.CondBadPayload},
-	} {
-		req := tc.req
-		req.Requester, req.Node, req.SessionID = alice, "wizard", resp.SessionID
-		if _, err := s.Execute(ctx, host, req); condOf(err) != tc.want {
-			t.Errorf("%d: %v, want %s", i, err, tc.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -53,10 +54,17 @@ const commandsTTL = time.Second
 // by calling an Executor.
 // It implements mux.IQHandler, info.FeatureIter, info.IdentityIter and items.Iter;
 // add it to the stream's multiplexer with Option, next to disco.Handle.
+// It advertises http://jabber.org/protocol/commands in the server's disco#info, lists
+// in disco#items of that node only the commands the Executor says the requester may
+// run, and answers disco#info on each command node with the identity
+// automation/command-node and the features commands and jabber:x:data.
 //
 // A Handler never returns an error for a request that fails (that would end the
 // stream): it answers with an IQ error and returns nil.
 // Only a failure to write its answer is returned.
+//
+// It remembers the sessions its stream left executing (at most maxOpen), so that
+// Close can end them when the stream ends.
 type Handler struct {
 	exec      Executor
 	host      string
@@ -69,11 +77,24 @@ type Handler struct {
 	role      func(ctx context.Context, requester jid.JID) (Role, error)
 	now       func() time.Time
 
-	mu     sync.Mutex // guards the cached command list
+	mu     sync.Mutex // guards the cached command list and the open sessions
 	cached []Command
 	cRole  Role
 	cAt    time.Time
+	open   map[string]opened // by session ID
 }
+
+// opened is a session the Handler saw opened: its node and the role of its last
+// request.
+type opened struct {
+	node string
+	role Role
+}
+
+// maxOpen bounds the sessions a Handler remembers; an Executor bounds them anyway
+// (session.Server replaces the least recently used), so a stream that opens more
+// leaves the rest to it.
+const maxOpen = 64
 
 // NewHandler returns a Handler for one stream.
 // host is the domain the server serves on that stream; requester is the full JID
@@ -163,6 +184,7 @@ func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xm
 		return h.replyError(t, reply, &Error{Condition: CondInternalServerError}, &req)
 	}
 	resp, err := h.exec.Execute(ctx, h.host, req)
+	h.track(req, resp, err)
 	if err != nil {
 		return h.replyError(t, reply, err, &req)
 	}
@@ -171,6 +193,56 @@ func (h *Handler) HandleIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xm
 	}
 	_, err = xmlstream.Copy(t, reply.Wrap(resp.TokenReader()))
 	return err
+}
+
+// track remembers the session a response leaves executing, and forgets one that
+// ended or that the Executor no longer knows.
+func (h *Handler) track(req Request, resp Response, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		var ae *Error
+		if errors.As(err, &ae) && (ae.Condition == CondBadSessionID || ae.Condition == CondSessionExpired) {
+			delete(h.open, req.SessionID)
+		}
+		return
+	}
+	if resp.Status != StatusExecuting {
+		delete(h.open, resp.SessionID)
+		return
+	}
+	if _, ok := h.open[resp.SessionID]; !ok && len(h.open) >= maxOpen {
+		return
+	}
+	if h.open == nil {
+		h.open = make(map[string]opened)
+	}
+	h.open[resp.SessionID] = opened{node: req.Node, role: req.Role}
+}
+
+// Close ends the command sessions the stream left executing, by sending the Executor
+// a cancel for each, as if the requester had; a server calls it once the stream has
+// ended, so that forms left open (clients such as profanity never cancel them) do not
+// outlive their stream.
+// It returns the failures of the cancels, but for sessions the Executor no longer
+// knows; each cancel is bounded by HandlerOptions.Timeout within ctx.
+// The Handler forgets the sessions either way.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	open := h.open
+	h.open = nil
+	h.mu.Unlock()
+	var errs []error
+	for id, o := range open {
+		cctx, cancel := context.WithTimeout(ctx, h.timeout)
+		_, err := h.exec.Execute(cctx, h.host, Request{Requester: h.requester.String(), Role: o.role, Node: o.node, SessionID: id, Action: ActionCancel})
+		cancel()
+		var ae *Error
+		if err != nil && !(errors.As(err, &ae) && (ae.Condition == CondBadSessionID || ae.Condition == CondSessionExpired)) {
+			errs = append(errs, fmt.Errorf("ending the command session of %s: %w", o.node, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // replyError answers with the stanza error for err.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/disco/info"
@@ -78,7 +79,7 @@ func nodes(cmds []adhoc.Command) string {
 }
 
 func TestHandlerDisco(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	for i, tc := range []struct {
 		who      string
 		items    string
@@ -130,7 +131,7 @@ func TestHandlerDisco(t *testing.T) {
 
 func TestHandlerSession(t *testing.T) {
 	clk := newClock()
-	s := testServer(t, adhoc.ServerOptions{Now: clk.Now, Timeout: time.Minute, MaxSessions: 2})
+	s := testServer(t, session.Options{Now: clk.Now, Timeout: time.Minute, MaxSessions: 2})
 	p := pair(t, s, alice, adhoc.HandlerOptions{})
 	ctx := ctxT(t)
 
@@ -175,7 +176,8 @@ func TestHandlerSession(t *testing.T) {
 		// A refused value shows the form again: no IQ error (see TestHandlerRefusedValue).
 		5: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "bad")}},
 		6: {req: adhoc.Request{Node: "wizard"}},
-		7: {req: adhoc.Request{Node: "wizard"}, want: "wait/resource-constraint"},
+		// Past the bound of 2, a new session replaces the least recently used one.
+		7: {req: adhoc.Request{Node: "wizard"}},
 		8: {req: adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "1")}, advance: 2 * time.Minute, want: "cancel/not-allowed+session-expired"},
 	} {
 		clk.Add(tc.advance)
@@ -190,10 +192,10 @@ func TestHandlerSession(t *testing.T) {
 }
 
 // TestHandlerRefusedValue: a value the command refuses comes back over the wire as
-// the same stage's form, with what was submitted, the reason as an error note and as
-// a fixed field (with a var of its own) at the top of the form; the session goes on.
+// the same stage's form, with what was submitted and the reason as an error note; the
+// session goes on.
 func TestHandlerRefusedValue(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	p := pair(t, s, alice, adhoc.HandlerOptions{})
 	ctx := ctxT(t)
 	started, err := p.Execute(ctx, adhoc.Request{Node: "wizard"})
@@ -208,8 +210,7 @@ func TestHandlerRefusedValue(t *testing.T) {
 		resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: "a is bad"}) {
 		t.Fatalf("refused value: %+v", resp)
 	}
-	if resp.Form == nil || len(resp.Form.Fields) != 2 || resp.Form.Fields[0].Type != adhoc.FieldFixed ||
-		resp.Form.Fields[0].Var == "" || strings.TrimRight(resp.Form.Value(resp.Form.Fields[0].Var), " ") != "a is bad" || resp.Form.Value("a") != "bad" {
+	if resp.Form == nil || len(resp.Form.Fields) != 1 || resp.Form.Value("a") != "bad" {
 		t.Fatalf("refused value, form %+v", resp.Form)
 	}
 	resp, err = p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: started.SessionID, Action: adhoc.ActionNext, Form: submit("a", "good")})
@@ -219,7 +220,7 @@ func TestHandlerRefusedValue(t *testing.T) {
 }
 
 func TestHandlerForbidden(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	p := pair(t, s, bob, adhoc.HandlerOptions{})
 	_, err := p.Execute(ctxT(t), adhoc.Request{Node: "secret"})
 	if got := iqErr(err); got != "auth/forbidden" {
@@ -228,7 +229,7 @@ func TestHandlerForbidden(t *testing.T) {
 }
 
 func TestHandlerMelliumRequester(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	p := pair(t, s, alice, adhoc.HandlerOptions{})
 	ctx := ctxT(t)
 	cmd := commands.Command{JID: p.Host, Node: "wizard"}
@@ -502,7 +503,7 @@ func TestHandlerDiscoCost(t *testing.T) {
 // that clients built on slixmpp (poezio) find the session it belongs to and show it;
 // slixmpp drops an error it cannot match to a session.
 func TestHandlerErrorCarriesCommand(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	h := adhoc.NewHandler(s, host, jid.MustParse(alice), adhoc.HandlerOptions{
 		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil },
 	})
@@ -554,5 +555,90 @@ func TestHandlerErrorCarriesCommand(t *testing.T) {
 				t.Errorf("%d: %q has %q", i, got, w)
 			}
 		}
+	}
+}
+
+// TestHandlerCloseEndsSessions: when the stream ends, Close cancels through the
+// Executor every session the stream left executing (forms left open, or shown again
+// with an error), and no other; a session the Executor no longer knows is no failure.
+func TestHandlerCloseEndsSessions(t *testing.T) {
+	clk := newClock()
+	s := testServer(t, session.Options{Now: clk.Now, Timeout: time.Minute})
+	ctx := ctxT(t)
+	p, err := adhoctest.New(ctx, s, jid.MustParse(alice), adhoc.HandlerOptions{
+		Role: func(_ context.Context, j jid.JID) (adhoc.Role, error) { return roleOf(j.String()), nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob's session, on another stream, stays.
+	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: bob, Role: adhoc.RoleUser, Node: "wizard"}); err != nil {
+		t.Fatal(err)
+	}
+	var sids []string
+	for range 4 {
+		resp, err := p.Execute(ctx, adhoc.Request{Node: "wizard"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, resp.SessionID)
+	}
+	// One refused (still executing), one cancelled, one completed.
+	if _, err := p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: sids[0], Action: adhoc.ActionNext, Form: submit("a", "bad")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Execute(ctx, adhoc.Request{Node: "wizard", SessionID: sids[1], Action: adhoc.ActionCancel}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Execute(ctx, adhoc.Request{Node: "now"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Sessions(); n != 4 {
+		t.Fatalf("%d sessions open, want 4", n)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Sessions(); n != 1 {
+		t.Fatalf("%d sessions open after the stream ended, want bob's alone", n)
+	}
+
+	// A session the Executor dropped meanwhile (it expired) is no failure; an
+	// Executor that cannot be reached is.
+	rec := &recorder{response: adhoc.Response{SessionID: "s1", Status: adhoc.StatusExecuting}}
+	p2, err := adhoctest.New(ctx, rec, jid.MustParse(alice), adhoc.HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Execute(ctx, adhoc.Request{Node: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.execErr = &adhoc.Error{Condition: adhoc.CondSessionExpired}
+	rec.mu.Unlock()
+	if err := p2.Close(); err != nil {
+		t.Fatalf("closing with an expired session: %v", err)
+	}
+	rec.mu.Lock()
+	last := rec.reqs[len(rec.reqs)-1]
+	rec.mu.Unlock()
+	if last.Action != adhoc.ActionCancel || last.SessionID != "s1" || last.Requester != p2.Bound.String() || last.Node != "x" {
+		t.Fatalf("the cancel sent: %+v", last)
+	}
+	p3, err := adhoctest.New(ctx, rec, jid.MustParse(alice), adhoc.HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.execErr = nil
+	rec.mu.Unlock()
+	if _, err := p3.Execute(ctx, adhoc.Request{Node: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.execErr = errors.New("the plugin is down")
+	rec.mu.Unlock()
+	if err := p3.Close(); err == nil || !strings.Contains(err.Error(), "the plugin is down") {
+		t.Fatalf("closing with the Executor down: %v", err)
 	}
 }

@@ -161,7 +161,7 @@ const (
 	CondItemNotFound Condition = "item-not-found"
 	// CondNotAcceptable: modify/not-acceptable (invalid submitted data).
 	CondNotAcceptable Condition = "not-acceptable"
-	// CondResourceConstraint: wait/resource-constraint (too many sessions).
+	// CondResourceConstraint: wait/resource-constraint (a bound reached, such as a quota).
 	CondResourceConstraint Condition = "resource-constraint"
 	// CondServiceUnavailable: cancel/service-unavailable (the plugin is down).
 	CondServiceUnavailable Condition = "service-unavailable"
@@ -169,7 +169,19 @@ const (
 	CondInternalServerError Condition = "internal-server-error"
 )
 
-// Error is a command failure with an XEP-0050 condition.
+// Error is a command failure with an XEP-0050 condition: an Executor returns it, and
+// the Handler answers it as an IQ error, as XEP-0050 §4.4 says, without ending the
+// stream:
+//
+//	malformed-action, bad-action, bad-locale,
+//	bad-payload, bad-sessionid        modify/bad-request + the commands child
+//	session-expired                   cancel/not-allowed + <session-expired/>
+//	forbidden                         auth/forbidden
+//	item-not-found                    cancel/item-not-found
+//	not-acceptable                    modify/not-acceptable
+//	resource-constraint               wait/resource-constraint
+//	service-unavailable               cancel/service-unavailable
+//	anything else                     cancel/internal-server-error
 type Error struct {
 	Condition Condition
 	// Text is an optional human-readable explanation.

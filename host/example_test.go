@@ -80,7 +80,8 @@ func Example() {
 	bound := jid.MustParse("admin@example.com/desk")
 	commands := adhoc.NewHandler(p, "example.com", bound, adhoc.HandlerOptions{Role: srv.role})
 	streamMux := mux.New(stanza.NSClient, disco.Handle(), commands.Option())
-	_ = streamMux // session.Serve(streamMux)
+	_ = streamMux             // session.Serve(streamMux)
+	defer commands.Close(ctx) // when the stream ends: ends the command sessions it left open
 
 	// An API key, made with the plugin's command line against the running store.
 	out, err := exec.CommandContext(ctx, pluginPath, "-data", dataDir, "keys", "create", "example.com", "portal").Output()

@@ -31,6 +31,8 @@ type Pair struct {
 	Host jid.JID
 	// Bound is the requester's full JID, as resource binding made it.
 	Bound jid.JID
+	// Handler is the server's command handler, closed when the server's stream ends.
+	Handler *adhoc.Handler
 
 	serverDone chan error
 	clientDone chan error
@@ -88,6 +90,7 @@ func New(ctx context.Context, exec adhoc.Executor, requester jid.JID, opts adhoc
 		Server:     acc.s,
 		Host:       host,
 		Bound:      acc.bound,
+		Handler:    h,
 		serverDone: make(chan error, 1),
 		clientDone: make(chan error, 1),
 	}
@@ -97,8 +100,9 @@ func New(ctx context.Context, exec adhoc.Executor, requester jid.JID, opts adhoc
 	return p, nil
 }
 
-// Close ends both streams and returns the error the server's Serve ended with: a
-// Handler that returned an error would have ended the stream early with it.
+// Close ends both streams, then closes the Handler as a server does when a stream
+// ends, and returns the error the server's Serve ended with (a Handler that returned
+// an error would have ended the stream early with it), or the Handler's Close's.
 func (p *Pair) Close() error {
 	cerr := p.Client.Close()
 	timeout := time.After(5 * time.Second)
@@ -107,6 +111,11 @@ func (p *Pair) Close() error {
 	case serr = <-p.serverDone:
 	case <-timeout:
 		return errors.New("adhoctest: server stream did not end")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Handler.Close(ctx); err != nil {
+		return fmt.Errorf("adhoctest: closing the handler: %w", err)
 	}
 	select {
 	case <-p.clientDone:

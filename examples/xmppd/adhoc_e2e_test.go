@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -156,8 +157,9 @@ func TestAdhocCommands(t *testing.T) {
 		if exp, err := time.Parse(time.RFC3339, done.Form.Value("expires")); err != nil || time.Until(exp) < 29*24*time.Hour || time.Until(exp) > 31*24*time.Hour {
 			t.Errorf("expires %q (%v), want in 30 days", done.Form.Value("expires"), err)
 		}
-		if len(done.Notes) == 0 || done.Notes[0].Type != adhoc.NoteWarn {
-			t.Errorf("no warning that the key is shown once: %+v", done.Notes)
+		// The warning that the key is shown once, once: at the top of the result form.
+		if len(done.Notes) != 0 || !strings.Contains(shown(done.Form, "warning-"), "shown only this once") {
+			t.Errorf("no warning that the key is shown once: %+v %+v", done.Notes, done.Form)
 		}
 
 		// The key works on the HTTP API at once, within its max-ttl only.
@@ -264,7 +266,7 @@ func TestAdhocCommands(t *testing.T) {
 		// has no ;ibr=y, and a note says it cannot make an account…
 		if done.Form.Value("FORM_TYPE") != formTypeInvite || !strings.HasPrefix(uri, "xmpp:alice@localhost?roster;preauth=") ||
 			strings.Contains(uri, "ibr=y") || token == "" || done.Form.Value("landing-url") == "" || done.Form.Value("expire") == "" ||
-			len(done.Notes) != 1 || !strings.Contains(done.Notes[0].Text, "cannot create an account") {
+			len(done.Notes) != 0 || !strings.Contains(shown(done.Form, "note-"), "cannot create an account") {
 			t.Fatalf("result form %+v, notes %+v", done.Form, done.Notes)
 		}
 		// …and it registers nothing.
@@ -343,6 +345,78 @@ func TestAdhocCommands(t *testing.T) {
 			t.Errorf("cancel: %v", err)
 		}
 		keysUnchanged(t, before)
+	})
+
+	// Issue 22: a form left open (profanity's cancel sends none) ends with its stream,
+	// a reconnect with the same full JID starts clean, and no one is ever told "too
+	// many open command sessions".
+	t.Run("sessions end with the stream", func(t *testing.T) {
+		login := func() *rawCommander {
+			t.Helper()
+			// The resource is free again once the server has ended the last stream
+			// bound to it, and that stream's command sessions.
+			for range 100 {
+				c, err := rawCommandLogin(ctx, srv.c2s, "admin", "admin secret", "desk")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.jid == "admin@localhost/desk" {
+					return c
+				}
+				c.close()
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Fatal("admin@localhost/desk is still bound")
+			return nil
+		}
+		// state says what the server knows of a session at its first stage: prev is
+		// not offered there (bad-action) while it is open.
+		state := func(c *rawCommander, sid string) string {
+			t.Helper()
+			_, _, err := c.run(adhoc.Request{Node: nodeCreateAccount, SessionID: sid, Action: adhoc.ActionPrev})
+			var e *adhoctest.IQError
+			if !errors.As(err, &e) {
+				t.Fatalf("prev at the first stage: %v", err)
+			}
+			return e.Command
+		}
+		open := func(c *rawCommander, n int) []string {
+			t.Helper()
+			var sids []string
+			for i := range n {
+				resp, _, err := c.run(adhoc.Request{Node: nodeCreateAccount, Action: adhoc.ActionExecute})
+				if err != nil || resp.Status != adhoc.StatusExecuting {
+					t.Fatalf("form %d: %+v %v", i, resp, err)
+				}
+				sids = append(sids, resp.SessionID)
+			}
+			return sids
+		}
+		first := login()
+		sids := open(first, 20)
+		// Past the bound (8), a new form replaced the least recently used one.
+		if got := state(first, sids[0]); got != "session-expired" {
+			t.Fatalf("the first of 20 forms: %s, want session-expired", got)
+		}
+		if got := state(first, sids[19]); got != "bad-action" {
+			t.Fatalf("the last of 20 forms: %s, want it open", got)
+		}
+		first.close()
+		again := login()
+		defer again.close()
+		// The stream's end cancelled its forms: they are gone, not replaced.
+		for _, sid := range sids[12:] {
+			if got := state(again, sid); got != "bad-sessionid" {
+				t.Fatalf("a form of the ended stream: %s, want bad-sessionid", got)
+			}
+		}
+		// A clean start: eight forms fit without replacing one another…
+		more := open(again, 8)
+		if got := state(again, more[0]); got != "bad-action" {
+			t.Fatalf("the first form after the reconnect: %s, want it open", got)
+		}
+		// …and twenty more are never refused.
+		open(again, 20)
 	})
 
 	t.Run("malformed form", func(t *testing.T) {
@@ -463,6 +537,87 @@ func TestAdhocCommands(t *testing.T) {
 		slices.Sort(times)
 		t.Logf("create-key round trip (execute → completed), %d runs: mean %v, median %v, min %v, max %v",
 			runs, sum/runs, times[runs/2], times[0], times[runs-1])
+	})
+
+	// Issue 21 LOW 7: the lists page, each page well under the stanza limit, as
+	// xmppd sends it, with what a client sends back with next understood.
+	t.Run("lists page", func(t *testing.T) {
+		c, err := rawCommandLogin(ctx, srv.c2s, "admin", "admin secret", "pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.close()
+		key, err := cli.createKey(ctx, "pager")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 120 {
+			first, _, err := c.run(adhoc.Request{Node: nodeCreateKey, Action: adhoc.ActionExecute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.run(adhoc.Request{Node: nodeCreateKey, SessionID: first.SessionID, Action: adhoc.ActionComplete,
+				Form: submit(map[string][]string{"name": {fmt.Sprintf("pager %03d %s", i, strings.Repeat("<&>", 30))}})}); err != nil {
+				t.Fatal(err)
+			}
+			if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, key, url.Values{"note": {fmt.Sprintf("page %d", i)}}); status != http.StatusCreated {
+				t.Fatalf("invite %d: %d %v", i, status, err)
+			}
+		}
+		// pageThrough runs a list from its first request to its last page, sending each
+		// page's fields back with next, and returns the column col of every page.
+		pageThrough := func(req adhoc.Request, col string) []string {
+			t.Helper()
+			var got []string
+			for pages := 1; ; pages++ {
+				resp, size, err := c.run(req)
+				if err != nil {
+					t.Fatalf("page %d: %v", pages, err)
+				}
+				if size > 64<<10 {
+					t.Errorf("page %d is %d bytes", pages, size)
+				}
+				fl, _ := resp.Form.Field(col)
+				got = append(got, fl.Values...)
+				t.Logf("%s page %d: %s, %d bytes", req.Node, pages, resp.Form.Value("page"), size)
+				if resp.Status == adhoc.StatusCompleted {
+					if pages < 2 {
+						t.Errorf("one page")
+					}
+					return got
+				}
+				echo := &adhoc.Form{Type: adhoc.FormSubmit}
+				for _, fl := range resp.Form.Fields {
+					if fl.Type != adhoc.FieldFixed {
+						echo.Fields = append(echo.Fields, adhoc.Field{Var: fl.Var, Values: fl.Values})
+					}
+				}
+				req = adhoc.Request{Node: req.Node, SessionID: resp.SessionID, Action: adhoc.ActionNext, Form: echo}
+			}
+		}
+		listed := pageThrough(adhoc.Request{Node: nodeListKeys, Action: adhoc.ActionExecute}, "id")
+		keys, err := cli.keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != len(keys) || len(keys) < 121 {
+			t.Fatalf("%d keys listed, %d on the command line", len(listed), len(keys))
+		}
+		for _, id := range listed {
+			if _, ok := keys[id]; !ok {
+				t.Fatalf("listed %s, which the command line does not know", id)
+			}
+			delete(keys, id) // listed once
+		}
+		first, _, err := c.run(adhoc.Request{Node: nodeListInvites, Action: adhoc.ActionExecute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := pageThrough(adhoc.Request{Node: nodeListInvites, SessionID: first.SessionID, Action: adhoc.ActionNext,
+			Form: submit(map[string][]string{"status": {"pending"}})}, "note")
+		if !slices.Contains(notes, "page 0") || !slices.Contains(notes, "page 119") {
+			t.Fatalf("the invites' notes: %v", notes)
+		}
 	})
 }
 

@@ -18,9 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"encoding/xml"
+
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/commands"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
@@ -218,37 +222,41 @@ func (c commander) createKey(ctx context.Context, fields map[string][]string) (a
 	return done, nil
 }
 
-// listKeys runs keys#list and returns its keys by ID, each row by column. The list
-// is a single-item result form (every client shows one, Gajim no table) with a
-// text-multi field per column, one value per key ("-" when empty), beside the field
-// "keys" for people; no keys, no form.
+// listKeys runs "List invite API keys" through every page and returns the keys by
+// ID, each a map of its columns.
 func (c commander) listKeys(ctx context.Context) (map[string]map[string]string, error) {
 	resp, err := c.execute(ctx, nodeListKeys)
-	if err != nil {
-		return nil, err
-	}
 	rows := map[string]map[string]string{}
-	if resp.Status == adhoc.StatusCompleted && resp.Form == nil {
-		return rows, nil
-	}
-	if resp.Status != adhoc.StatusCompleted || resp.Form == nil || resp.Form.Type != adhoc.FormResult || len(resp.Form.Items) != 0 {
-		return nil, fmt.Errorf("keys#list: %+v", resp)
-	}
-	ids, _ := resp.Form.Field("id")
-	for i, id := range ids.Values {
-		row := map[string]string{}
-		for _, fl := range resp.Form.Fields {
-			if fl.Var == "keys" {
-				continue // for people: a few lines per key
-			}
-			if len(fl.Values) != len(ids.Values) {
-				return nil, fmt.Errorf("keys#list: column %s has %d values for %d keys", fl.Var, len(fl.Values), len(ids.Values))
-			}
-			row[fl.Var] = fl.Values[i]
+	for range 1000 {
+		if err != nil {
+			return nil, err
 		}
-		rows[id] = row
+		if resp.Status == adhoc.StatusCompleted && resp.Form == nil {
+			return rows, nil
+		}
+		if resp.Form == nil || len(resp.Form.Items) != 0 {
+			return nil, fmt.Errorf("keys#list: %+v", resp)
+		}
+		ids, _ := resp.Form.Field("id")
+		for i, id := range ids.Values {
+			row := map[string]string{}
+			for _, fl := range resp.Form.Fields {
+				if fl.Var == "keys" || fl.Type == adhoc.FieldFixed {
+					continue // for people: a few lines per key, and which keys the page shows
+				}
+				if len(fl.Values) != len(ids.Values) {
+					return nil, fmt.Errorf("keys#list: column %s has %d values for %d keys", fl.Var, len(fl.Values), len(ids.Values))
+				}
+				row[fl.Var] = fl.Values[i]
+			}
+			rows[id] = row
+		}
+		if resp.Status == adhoc.StatusCompleted {
+			return rows, nil
+		}
+		resp, err = c.run(ctx, adhoc.Request{Node: nodeListKeys, SessionID: resp.SessionID, Action: adhoc.ActionNext})
 	}
-	return rows, nil
+	return nil, errors.New("keys#list: no last page")
 }
 
 // commandNodes lists the commands the server offers sess (disco#items of the commands
@@ -264,25 +272,30 @@ func commandNodes(ctx context.Context, sess *xmpp.Session) (map[string]string, e
 	return out, iter.Err()
 }
 
-// iqErrorIs checks that err is the IQ error want (Text is matched as a substring).
-// isRefused reports whether a command step was refused as a value a person can
-// correct: no IQ error, the stage's form again (the session goes on), an error note
-// containing text, and the note's text in the fixed fields at the top of the form
-// (for clients that show no notes beside a form).
+// isRefused reports whether a command answered a submission with its form again,
+// saying why at the top of the form, in fixed fields (and only there: Gajim and Psi+
+// would show a note as well twice), with text in the reason.
 func isRefused(resp adhoc.Response, err error, text string) bool {
-	if err != nil || resp.Status != adhoc.StatusExecuting || resp.Form == nil || len(resp.Notes) != 1 ||
-		resp.Notes[0].Type != adhoc.NoteError || !strings.Contains(resp.Notes[0].Text, text) {
-		return false
+	return err == nil && resp.Status == adhoc.StatusExecuting && len(resp.Notes) == 0 &&
+		strings.Contains(shown(resp.Form, "error-"), text)
+}
+
+// shown returns what a form says at its top, in the fixed fields that stand for the
+// notes of a response whose var begins with prefix ("error-", "warning-", "note-"),
+// their lines joined by spaces without the padding for Gajim.
+func shown(f *adhoc.Form, prefix string) string {
+	if f == nil {
+		return ""
 	}
-	var fixed []string
-	for _, fl := range resp.Form.Fields {
-		if fl.Type == adhoc.FieldFixed {
+	var lines []string
+	for _, fl := range f.Fields {
+		if fl.Type == adhoc.FieldFixed && strings.HasPrefix(fl.Var, prefix) {
 			for _, v := range fl.Values {
-				fixed = append(fixed, strings.TrimRight(v, " ")) // padded for Gajim
+				lines = append(lines, strings.TrimRight(v, " "))
 			}
 		}
 	}
-	return strings.Join(fixed, " ") == resp.Notes[0].Text
+	return strings.Join(lines, " ")
 }
 
 func iqErrorIs(err error, want adhoctest.IQError) bool {
@@ -379,3 +392,78 @@ func startAdminServer(t *testing.T, env []string, args ...string) (*proc, plugin
 	srv := startServerEnv(t, bin, work, env, append([]string{"-data", data, "-admin", "admin@localhost"}, args...)...)
 	return srv, pluginCLI{bin: bin, env: env, args: []string{"-data", data}}
 }
+
+// rawCommander runs ad-hoc commands over testclient's raw stream, on which the test
+// chooses the resource bound and sees the bytes the server sends.
+type rawCommander struct {
+	c    *testclient.Client
+	read *bytes.Buffer // everything the server sent
+	jid  string        // the full JID bound
+	n    int
+}
+
+// rawCommandLogin logs user in over a raw stream (PLAIN over TLS), binding resource.
+func rawCommandLogin(ctx context.Context, addr, user, pass, resource string) (*rawCommander, error) {
+	read := new(bytes.Buffer)
+	c, err := testclient.Dial(ctx, addr, "localhost", testclient.Options{Record: read})
+	if err != nil {
+		return nil, err
+	}
+	bound, err := c.Plain(user, pass, resource)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &rawCommander{c: c, read: read, jid: bound}, nil
+}
+
+// run sends one request and returns the response, or an *adhoctest.IQError, and the
+// size of the stanza that answered it, in bytes as sent.
+func (r *rawCommander) run(req adhoc.Request) (adhoc.Response, int, error) {
+	r.n++
+	var b strings.Builder
+	e := xml.NewEncoder(&b)
+	if _, err := xmlstream.Copy(e, stanza.IQ{ID: fmt.Sprintf("raw%d", r.n), Type: stanza.SetIQ, To: host}.Wrap(req.TokenReader())); err != nil {
+		return adhoc.Response{}, 0, err
+	}
+	if err := e.Flush(); err != nil {
+		return adhoc.Response{}, 0, err
+	}
+	before := r.read.Len()
+	el, err := r.c.IQ(b.String())
+	if err != nil {
+		return adhoc.Response{}, 0, err
+	}
+	size := r.read.Len() - before
+	if el.Attr("type") == "error" {
+		var v struct {
+			Err struct {
+				Type  string `xml:"type,attr"`
+				Conds []struct {
+					XMLName xml.Name
+				} `xml:",any"`
+			} `xml:"error"`
+		}
+		if err := xml.Unmarshal([]byte("<x>"+el.Inner+"</x>"), &v); err != nil {
+			return adhoc.Response{}, size, err
+		}
+		ie := &adhoctest.IQError{Type: stanza.ErrorType(v.Err.Type)}
+		for _, c := range v.Err.Conds {
+			switch c.XMLName.Space {
+			case stanza.NSError:
+				if c.XMLName.Local != "text" {
+					ie.Condition = stanza.Condition(c.XMLName.Local)
+				}
+			case adhoc.NS:
+				ie.Command = c.XMLName.Local
+			}
+		}
+		return adhoc.Response{}, size, ie
+	}
+	d := xml.NewDecoder(strings.NewReader(el.Inner))
+	resp, err := adhoc.DecodeResponse(d, nil, adhoc.Limits{MaxBytes: 1 << 20, MaxTokens: 1 << 20})
+	return resp, size, err
+}
+
+// close ends the stream.
+func (r *rawCommander) close() { _ = r.c.Close() }

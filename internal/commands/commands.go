@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/core"
 	"mellium.im/xmpp/jid"
 )
@@ -53,8 +55,9 @@ type AccountChecker interface {
 
 // Options configure the commands.
 type Options struct {
-	// Server configures the command sessions.
-	Server adhoc.ServerOptions
+	// Sessions configure the command sessions: their idle timeout, how many each
+	// requester keeps open, the clock.
+	Sessions session.Options
 	// AllowUserInvites lets the contact invites of ordinary users register an account
 	// too (";ibr=y"); without it they let people with an account add the inviter only.
 	// Administrators' contact invites always may register.
@@ -64,26 +67,51 @@ type Options struct {
 	UserQuota core.Quota
 }
 
+// Server runs the invite commands on a session.Server, and lays its responses out for
+// the clients people use (see layout); it implements adhoc.Executor.
+type Server struct {
+	engine *session.Server
+}
+
+// Commands implements adhoc.Executor: the commands a requester with role may run.
+func (s *Server) Commands(ctx context.Context, host, requester string, role adhoc.Role) ([]adhoc.Command, error) {
+	return s.engine.Commands(ctx, host, requester, role)
+}
+
+// Execute implements adhoc.Executor: it runs one request of a command on host.
+func (s *Server) Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
+	resp, err := s.engine.Execute(ctx, host, req)
+	if err != nil {
+		return resp, err
+	}
+	return layout(resp), nil
+}
+
+// Sessions reports how many command sessions are open.
+func (s *Server) Sessions() int { return s.engine.Sessions() }
+
+var _ adhoc.Executor = (*Server)(nil)
+
 // New returns a Server running the invite commands over svc; accounts, which may be
 // nil, says which accounts exist.
 // Who may run what comes from the role the host gives each request: the key commands,
 // create-account and the reset invite need adhoc.RoleAdmin; the contact invite and
 // the invite list and revocation adhoc.RoleUser, and the last two show a user only the
 // invites that user made.
-func New(svc *core.Service, accounts AccountChecker, opts Options) (*adhoc.Server, error) {
+func New(svc *core.Service, accounts AccountChecker, opts Options) (*Server, error) {
 	if svc == nil {
 		return nil, errors.New("no core service")
 	}
-	c := &cmds{svc: svc, accounts: accounts, allowUserInvites: opts.AllowUserInvites, userQuota: opts.UserQuota, now: opts.Server.Now}
+	c := &cmds{svc: svc, accounts: accounts, allowUserInvites: opts.AllowUserInvites, userQuota: opts.UserQuota, now: opts.Sessions.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}
-	return adhoc.NewServer([]adhoc.Definition{
+	engine, err := session.NewServer([]session.Definition{
 		{
 			Node:     NodeCreateKey,
 			Name:     "Create invite API key",
 			Role:     adhoc.RoleAdmin,
-			Stages:   []adhoc.Stage{{Form: c.createKeyForm}},
+			Stages:   []session.Stage{{Form: c.createKeyForm}},
 			Complete: c.createKey,
 		},
 		{
@@ -96,14 +124,14 @@ func New(svc *core.Service, accounts AccountChecker, opts Options) (*adhoc.Serve
 			Node:     NodeDeleteKeys,
 			Name:     "Delete invite API keys",
 			Role:     adhoc.RoleAdmin,
-			Stages:   []adhoc.Stage{{Form: c.deleteKeysForm}},
+			Stages:   []session.Stage{{Form: c.deleteKeysForm}},
 			Complete: c.deleteKeys,
 		},
 		{
 			Node:     NodeCreateAccount,
 			Name:     "Create account invite",
 			Role:     adhoc.RoleAdmin,
-			Stages:   []adhoc.Stage{{Form: c.createAccountForm}},
+			Stages:   []session.Stage{{Form: c.createAccountForm}},
 			Complete: c.createAccount,
 		},
 		{
@@ -116,31 +144,35 @@ func New(svc *core.Service, accounts AccountChecker, opts Options) (*adhoc.Serve
 			Node:     NodeListInvites,
 			Name:     "List invites",
 			Role:     adhoc.RoleUser,
-			Stages:   []adhoc.Stage{{Form: c.listInvitesForm}},
+			Stages:   []session.Stage{{Form: c.listInvitesForm}},
 			Complete: c.listInvites,
 		},
 		{
 			Node:     NodeChangeInvite,
 			Name:     "Change an invite",
 			Role:     adhoc.RoleUser,
-			Stages:   []adhoc.Stage{{Form: c.changeInviteChoice}, {Form: c.changeInviteForm}},
+			Stages:   []session.Stage{{Form: c.changeInviteChoice}, {Form: c.changeInviteForm}},
 			Complete: c.changeInvite,
 		},
 		{
 			Node:     NodeRevokeInvites,
 			Name:     "Revoke invites",
 			Role:     adhoc.RoleUser,
-			Stages:   []adhoc.Stage{{Form: c.revokeInvitesForm}},
+			Stages:   []session.Stage{{Form: c.revokeInvitesForm}},
 			Complete: c.revokeInvites,
 		},
 		{
 			Node:     NodeResetInvite,
 			Name:     "Create password reset invite",
 			Role:     adhoc.RoleAdmin,
-			Stages:   []adhoc.Stage{{Form: c.resetInviteForm}},
+			Stages:   []session.Stage{{Form: c.resetInviteForm}},
 			Complete: c.resetInvite,
 		},
-	}, opts.Server)
+	}, opts.Sessions)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{engine: engine}, nil
 }
 
 type cmds struct {
@@ -152,7 +184,7 @@ type cmds struct {
 }
 
 // actor is the requester as the core records it; manage is true for administrators.
-func actor(call adhoc.Call, manage bool) core.Actor {
+func actor(call session.Call, manage bool) core.Actor {
 	a := core.Actor{Kind: core.ActorJID, Manage: manage}
 	if j, err := jid.Parse(call.Requester); err == nil {
 		a.ID = j.Bare().String()
@@ -226,11 +258,12 @@ const entryWidth = 50
 
 // entryLines writes one entry of a list for people: head on its first line, then
 // parts, joined by ", ", on lines indented by two spaces, each at most entryWidth
-// characters long. A part is kept on one line when it fits one ("expires
-// 2026-12-13 02:32 UTC"), else cut at spaces (a long note).
+// characters long (a longer head is clipped). A part is kept on one line when it
+// fits one ("expires 2026-12-13 02:32 UTC"), else cut at spaces (a long note), and a
+// word longer than a line across lines.
 func entryLines(head string, parts []string) []string {
 	const room = entryWidth - 2 // the indent
-	lines := []string{head}
+	lines := []string{clip(head, entryWidth)}
 	line := ""
 	add := func(w string) { // w never breaks
 		switch {
@@ -252,7 +285,12 @@ func entryLines(head string, parts []string) []string {
 			continue
 		}
 		for _, w := range strings.Fields(p) {
-			add(w)
+			// A word too long for a line (a long name) is cut across lines.
+			for r := []rune(w); len(r) > 0; {
+				n := min(len(r), room)
+				add(string(r[:n]))
+				r = r[n:]
+			}
 		}
 	}
 	if line != "" {
@@ -278,7 +316,7 @@ func plural(n int64, noun string) string {
 	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }
 
-func (c *cmds) createKeyForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) createKeyForm(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Create invite API key",
@@ -294,43 +332,43 @@ func (c *cmds) createKeyForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc
 	}, nil
 }
 
-func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) createKey(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	f := submitted(forms, 0)
 	var vals [4]string
 	for i, v := range []string{"name", "expires", "max-ttl", "rate"} {
 		s, err := single(f, v)
 		if err != nil {
-			return adhoc.Result{}, err
+			return session.Result{}, err
 		}
 		vals[i] = s
 	}
 	spec := core.KeySpec{Host: call.Host, Name: vals[0], Actor: actor(call, true)}
 	if spec.Name == "" {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "name: a name is required"}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "name: a name is required"}
 	}
 	manage, err := boolean(f, "manage")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	spec.Manage = manage
 	if vals[1] != "" {
 		if spec.ExpiresIn, err = core.ParseDuration(vals[1]); err != nil {
-			return adhoc.Result{}, notAcceptable("expires", err)
+			return session.Result{}, notAcceptable("expires", err)
 		}
 	}
 	if vals[2] != "" {
 		if spec.MaxTTL, err = core.ParseDuration(vals[2]); err != nil {
-			return adhoc.Result{}, notAcceptable("max-ttl", err)
+			return session.Result{}, notAcceptable("max-ttl", err)
 		}
 	}
 	if vals[3] != "" {
 		if spec.Rate, err = core.ParseRate(vals[3]); err != nil {
-			return adhoc.Result{}, notAcceptable("rate", err)
+			return session.Result{}, notAcceptable("rate", err)
 		}
 	}
 	k, credential, err := c.svc.CreateKey(ctx, spec)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
 	fields := []adhoc.Field{
 		value("key", "API key", credential),
@@ -347,7 +385,7 @@ func (c *cmds) createKey(ctx context.Context, call adhoc.Call, forms []*adhoc.Fo
 	if k.Manage {
 		fields = append(fields, value("manage", "Manages", "every invite of "+k.Host))
 	}
-	return adhoc.Result{
+	return session.Result{
 		Notes: []adhoc.Note{{Type: adhoc.NoteWarn, Text: "Copy the key now: it is shown only this once and cannot be shown again."}},
 		Form:  &adhoc.Form{Type: adhoc.FormResult, Title: "New invite API key", Fields: fields},
 	}, nil
@@ -359,27 +397,48 @@ var listColumns = [...][2]string{
 	{"manage", "Manages every invite"}, {"max-ttl", "Longest invite lifetime"}, {"rate", "Rate limit"},
 }
 
-// listKeys answers with a single-item result form, as Prosody answers its list
-// commands, rather than an XEP-0004 table (<reported/> and <item/>s): profanity and
-// poezio show only a table's title and Gajim fails on it. The form holds a text-multi
-// field "keys" for people, a few short lines per key (see entryLines), and a
-// text-multi field per column (id, name, created, expires, last-used, uses, manage,
-// max-ttl, rate) with one value per key, in the same order, "-" when empty, for
-// programs.
-func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
+// listKeys answers with a page of the host's keys, oldest first (see listPage): a
+// line "name (ID)" and short lines for people, and the columns id, name, created,
+// expires, last-used, uses, manage, max-ttl and rate for programs. A page goes on
+// from the key after the last one shown (found by its ID, or else by its creation
+// time), so that keys created or deleted meanwhile skip no key.
+func (c *cmds) listKeys(ctx context.Context, call session.Call, _ []*adhoc.Form) (session.Result, error) {
+	offset, cursor, err := parsePage(call.Page)
+	if err != nil {
+		return session.Result{}, err
+	}
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	if len(keys) == 0 {
 		return info("There are no invite API keys for " + call.Host + "."), nil
 	}
-	lines := adhoc.Field{Var: "keys", Type: adhoc.FieldTextMulti, Label: "Keys"}
-	cols := make([]adhoc.Field, len(listColumns))
-	for i, col := range listColumns {
-		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
+	start := 0
+	if cursor != "" {
+		pos, err := core.ParseCursor(cursor)
+		if err != nil {
+			return session.Result{}, err
+		}
+		start = slices.IndexFunc(keys, func(k core.Key) bool { return k.ID == pos.ID })
+		if start < 0 {
+			// The key the page starts at was deleted meanwhile: the first key created in
+			// its second or after (one shown already may come again; none is skipped).
+			start = slices.IndexFunc(keys, func(k core.Key) bool { return !k.CreatedAt.Before(pos.CreatedAt) })
+			if start < 0 {
+				start = len(keys)
+			}
+		}
+		// Keys deleted meanwhile: the numbers go on from the last page's.
+		offset = min(offset, start)
 	}
-	for _, k := range keys {
+	if start == len(keys) {
+		return info("There are no more invite API keys for " + call.Host + "."), nil
+	}
+	page := newListPage("keys", "Keys", listColumns[:])
+	i := start
+	for ; i < len(keys); i++ {
+		k := keys[i]
 		manage, maxTTL, rate := "no", "", ""
 		if k.Manage {
 			manage = "yes"
@@ -390,11 +449,8 @@ func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (
 		if !k.Rate.IsZero() {
 			rate = k.Rate.String()
 		}
-		row := [len(listColumns)]string{k.ID, k.Name, formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed),
+		row := []string{k.ID, clip(k.Name, clipText), formatTime(k.CreatedAt), formatTime(k.ExpiresAt), formatTime(k.LastUsed),
 			strconv.FormatInt(k.Uses, 10), manage, maxTTL, rate}
-		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, cell(v))
-		}
 		parts := []string{"created " + humanTime(k.CreatedAt), "expires " + humanTime(k.ExpiresAt),
 			"last used " + humanTime(k.LastUsed), plural(k.Uses, "use")}
 		if k.Manage {
@@ -406,18 +462,27 @@ func (c *cmds) listKeys(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (
 		if rate != "" {
 			parts = append(parts, "rate limit "+rate)
 		}
-		lines.Values = append(lines.Values, entryLines(keyLabel(k), parts)...)
+		if !page.add(entryLines(keyHead(k), parts), row) {
+			break
+		}
 	}
-	noun := "keys"
-	if len(keys) == 1 {
-		noun = "key"
+	res := session.Result{}
+	if i < len(keys) {
+		res.NextPage = pageName(offset+page.n, core.Cursor(core.Position{CreatedAt: keys[i].CreatedAt, ID: keys[i].ID}))
 	}
-	return adhoc.Result{Form: &adhoc.Form{
-		Type:         adhoc.FormResult,
-		Title:        "Invite API keys",
-		Instructions: []string{fmt.Sprintf("%d %s for %s.", len(keys), noun, call.Host)},
-		Fields:       append([]adhoc.Field{lines}, cols...),
-	}}, nil
+	total := offset + len(keys) - start
+	res.Form = page.form("Invite API keys", "The API keys of "+call.Host+", oldest first.",
+		pageText("key", offset+1, page.n, total, res.NextPage != ""))
+	return res, nil
+}
+
+// keyHead is the first line of a key's entry in the key list: its label, with a
+// long name clipped so that the ID stays whole.
+func keyHead(k core.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return clip(k.Name, max(entryWidth-len(k.ID)-3, 8)) + " (" + k.ID + ")"
 }
 
 // keyLabel names a key for people, uniquely: "name (ID)", or the ID alone for a key
@@ -439,7 +504,7 @@ func keyName(k core.Key) string {
 	return k.Name
 }
 
-func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) deleteKeysForm(ctx context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
 		return nil, err
@@ -454,17 +519,17 @@ func (c *cmds) deleteKeysForm(ctx context.Context, call adhoc.Call, _ []*adhoc.F
 	return choiceForm("Delete invite API keys", "Keys are shown as name (ID). Deleted keys stop working at once.", fl), nil
 }
 
-func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) deleteKeys(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	if len(forms) == 0 {
 		return info("There are no invite API keys to delete."), nil
 	}
 	values, err := selected(forms, "keys", "key")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	keys, err := c.svc.Keys(ctx, call.Host)
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	// A choice is an option's value (the key's ID) or, from clients that submit
 	// labels (Gajim), its label: keyLabel keeps both unambiguous.
@@ -481,7 +546,7 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 	for _, v := range values {
 		k, ok := byChoice[v]
 		if !ok {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: no such key " + strconv.Quote(truncate(v, 64))}
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "keys: no such key " + strconv.Quote(truncate(v, 64))}
 		}
 		if !seen[k.ID] {
 			seen[k.ID] = true
@@ -489,12 +554,12 @@ func (c *cmds) deleteKeys(ctx context.Context, call adhoc.Call, forms []*adhoc.F
 		}
 	}
 	var deleted []string
-	var res adhoc.Result
+	var res session.Result
 	for _, k := range chosen {
 		err := c.svc.DeleteKey(ctx, actor(call, true), call.Host, k.ID)
 		if err != nil && !errors.Is(err, core.ErrNotFound) {
 			if len(deleted) == 0 {
-				return adhoc.Result{}, fmt.Errorf("deleting key %s: %w", k.ID, err)
+				return session.Result{}, fmt.Errorf("deleting key %s: %w", k.ID, err)
 			}
 			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Deleting " + keyName(k) + " (" + k.ID + ") failed; the keys after it were not deleted."})
 			break
@@ -525,8 +590,8 @@ func choiceForm(title, instructions string, fl adhoc.Field) *adhoc.Form {
 }
 
 // info is a result that only says text.
-func info(text string) adhoc.Result {
-	return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: text}}}
+func info(text string) session.Result {
+	return session.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: text}}}
 }
 
 // maxDesc bounds a field's description, below the decoders' bound on a value.
@@ -588,7 +653,7 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func (c *cmds) createAccountForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) createAccountForm(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Create account invite",
@@ -604,22 +669,22 @@ func (c *cmds) createAccountForm(context.Context, adhoc.Call, []*adhoc.Form) (*a
 	}, nil
 }
 
-func (c *cmds) createAccount(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) createAccount(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	f := submitted(forms, 0)
 	username, err := single(f, "username")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	spec := core.InviteSpec{Host: call.Host, Kind: core.KindAccount, Username: username, Actor: actor(call, true)}
 	if err := creationFields(f, &spec); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	if err := c.checkFree(ctx, call.Host, username); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
 	return c.invitation(inv), nil
 }
@@ -644,11 +709,11 @@ func (c *cmds) checkFree(ctx context.Context, host, username string) error {
 // invite makes a contact invite (XEP-0401 §5.5). Administrators' may register an
 // account (";ibr=y"), as may users' when AllowUserInvites is set; users' count against
 // the user quota.
-func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) invite(ctx context.Context, call session.Call, _ []*adhoc.Form) (session.Result, error) {
 	j, err := jid.Parse(call.Requester)
 	if err != nil || j.Localpart() == "" || !strings.EqualFold(j.Domainpart(), call.Host) {
 		// The host vouched for an account; a contact invite names it on this host.
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden, Text: "only accounts of this server invite contacts"}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden, Text: "only accounts of this server invite contacts"}
 	}
 	isAdmin := call.Role.AtLeast(adhoc.RoleAdmin)
 	spec := core.InviteSpec{
@@ -664,10 +729,10 @@ func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (ad
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if errors.Is(err, core.ErrQuota) {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
 	}
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
 	res := c.invitation(inv)
 	if !inv.AllowRegister {
@@ -690,7 +755,7 @@ func quotaText(q core.Quota) string {
 }
 
 // invitation is the XEP-0401 result form of a new invite.
-func (c *cmds) invitation(inv core.Invite) adhoc.Result {
+func (c *cmds) invitation(inv core.Invite) session.Result {
 	f := &adhoc.Form{
 		Type:  adhoc.FormResult,
 		Title: "Invite created",
@@ -703,5 +768,5 @@ func (c *cmds) invitation(inv core.Invite) adhoc.Result {
 		f.Fields = append(f.Fields, value("landing-url", "Invite web link", page))
 	}
 	f.Fields = append(f.Fields, value("expire", "Valid until", inv.ExpiresAt.UTC().Format(dateTime)))
-	return adhoc.Result{Form: f}
+	return session.Result{Form: f}
 }

@@ -56,7 +56,7 @@ func (a *admins) role(h, requester string) adhoc.Role {
 
 type env struct {
 	svc   *core.Service
-	srv   *adhoc.Server
+	srv   *commands.Server
 	store *sqlite.Store
 	auth  *admins
 }
@@ -92,22 +92,36 @@ func newEnvWith(t testing.TB, opts commands.Options) *env {
 	return &env{svc: svc, srv: srv, store: st, auth: auth}
 }
 
-// exec runs one request. A refused value, which adhoc.Server answers with the
-// stage's form again and an error note (so that people can correct it), is returned
-// as the not-acceptable *adhoc.Error it was, with the note's text, beside the response.
+// exec runs one request. A refused value, which the commands answer with the stage's
+// form again and the reason at its top (so that people can correct it), is returned
+// as the not-acceptable *adhoc.Error it was, with the reason, beside the response.
 func (e *env) exec(t testing.TB, h, who string, req adhoc.Request) (adhoc.Response, error) {
 	t.Helper()
 	req.Requester = who
 	req.Role = e.auth.role(h, who)
 	resp, err := e.srv.Execute(context.Background(), h, req)
 	if err == nil && resp.Status == adhoc.StatusExecuting {
-		for _, n := range resp.Notes {
-			if n.Type == adhoc.NoteError {
-				return resp, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: n.Text}
-			}
+		if r := fixedText(resp.Form, "error-"); r != "" {
+			return resp, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: r}
 		}
 	}
 	return resp, err
+}
+
+// fixedText returns the text of the fixed fields of f whose var begins with prefix
+// ("error-", "warning-", "note-": the notes the commands write at the top of a form),
+// their lines joined by spaces, without the padding.
+func fixedText(f *adhoc.Form, prefix string) string {
+	if f == nil {
+		return ""
+	}
+	var lines []string
+	for _, fl := range f.Fields {
+		if fl.Type == adhoc.FieldFixed && strings.HasPrefix(fl.Var, prefix) && len(fl.Values) == 1 {
+			lines = append(lines, strings.TrimRight(fl.Values[0], " "))
+		}
+	}
+	return strings.Join(lines, " ")
 }
 
 // run executes a one-stage command: execute, then complete with the form.
@@ -257,8 +271,8 @@ func TestCreateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Status != adhoc.StatusCompleted || len(resp.Notes) != 1 || resp.Notes[0].Type != adhoc.NoteWarn ||
-		!strings.Contains(resp.Notes[0].Text, "cannot be shown again") {
+	// The warning comes once, at the top of the result form, and not as a note too.
+	if resp.Status != adhoc.StatusCompleted || len(resp.Notes) != 0 || !strings.Contains(fixedText(resp.Form, "warning-"), "cannot be shown again") {
 		t.Fatalf("%+v", resp)
 	}
 	cred := field(resp.Form, "key")
@@ -359,19 +373,24 @@ func table(t testing.TB, f *adhoc.Form) []map[string]string {
 	return formRows(t, f, "keys id name created expires last-used uses manage max-ttl rate")
 }
 
-// formRows reads a list as the commands answer one: a single-item result form whose
-// first text-multi field has a line per entry, then a text-multi field per column,
-// one value per entry; fields names them all, in order. A nil form is no rows.
+// formRows reads a page of a list as the commands answer one: a single-item form
+// (a result, or a form while more pages follow) whose first field is a fixed "page"
+// saying which entries it shows, then a text-multi field with a line per entry, then
+// a text-multi field per column, one value per entry; fields names the text-multi
+// ones, in order. A nil form is no rows.
 func formRows(t testing.TB, f *adhoc.Form, fields string) []map[string]string {
 	t.Helper()
 	if f == nil {
 		return nil
 	}
-	if f.Type != adhoc.FormResult || len(f.Reported) != 0 || len(f.Items) != 0 {
-		t.Fatalf("not a single-item result form: %+v", f)
+	if (f.Type != adhoc.FormResult && f.Type != adhoc.FormForm) || len(f.Reported) != 0 || len(f.Items) != 0 {
+		t.Fatalf("not a single-item form: %+v", f)
+	}
+	if len(f.Fields) == 0 || f.Fields[0].Var != "page" || f.Fields[0].Type != adhoc.FieldFixed || len(f.Fields[0].Values) != 1 {
+		t.Fatalf("no page field first: %+v", f.Fields)
 	}
 	var vars []string
-	for _, fl := range f.Fields {
+	for _, fl := range f.Fields[1:] {
 		if fl.Type != adhoc.FieldTextMulti {
 			t.Fatalf("field %s is %s, want text-multi", fl.Var, fl.Type)
 		}
@@ -380,12 +399,12 @@ func formRows(t testing.TB, f *adhoc.Form, fields string) []map[string]string {
 	if got := strings.Join(vars, " "); got != fields {
 		t.Fatalf("fields %q, want %q", got, fields)
 	}
-	lines := entries(t, f.Fields[0].Values)
+	lines := entries(t, f.Fields[1].Values)
 	rows := make([]map[string]string, len(lines))
 	for i, line := range lines {
 		rows[i] = map[string]string{"line": line}
 	}
-	for _, fl := range f.Fields[1:] {
+	for _, fl := range f.Fields[2:] {
 		if len(fl.Values) != len(rows) {
 			t.Fatalf("column %s has %d values for %d entries", fl.Var, len(fl.Values), len(rows))
 		}
@@ -660,8 +679,8 @@ func TestInvite(t *testing.T) {
 			field(resp.Form, "landing-url") == "" || field(resp.Form, "expire") == "" {
 			t.Fatalf("%d: %+v, want URI %s", i, resp, want)
 		}
-		if !tc.ibr && (len(resp.Notes) != 1 || !strings.Contains(resp.Notes[0].Text, "cannot create an account")) {
-			t.Errorf("%d: notes %+v, want one saying the invite cannot make an account", i, resp.Notes)
+		if !tc.ibr && (len(resp.Notes) != 0 || !strings.Contains(fixedText(resp.Form, "note-"), "cannot create an account")) {
+			t.Errorf("%d: notes %+v, form %+v, want the form to say the invite cannot make an account", i, resp.Notes, resp.Form)
 		}
 		inv, err := e.svc.CheckInvite(context.Background(), "example.com", tok)
 		if err != nil || inv.Kind != core.KindContact || inv.Inviter != tc.inviter || inv.CanRegister() != tc.ibr ||
@@ -795,12 +814,12 @@ func TestOverStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A malformed form: the form again with what was sent and the reason (in a note
-	// and at the top of the form), nothing stored, the session still open.
+	// A malformed form: the form again with what was sent and the reason at the top
+	// of the form (and not in a note as well), nothing stored, the session still open.
 	again, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, SessionID: resp.SessionID, Action: adhoc.ActionComplete, Form: submit("name", "x", "rate", "lots")})
 	const reason = `Rate limit: "lots" is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day`
-	if err != nil || again.Status != adhoc.StatusExecuting || again.SessionID != resp.SessionID || len(again.Notes) != 1 ||
-		again.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: reason}) {
+	if err != nil || again.Status != adhoc.StatusExecuting || again.SessionID != resp.SessionID || len(again.Notes) != 0 ||
+		fixedText(again.Form, "error-") != reason {
 		t.Fatalf("%+v %v, want the form again with the reason about the rate", again, err)
 	}
 	var fixed []string

@@ -2,9 +2,10 @@
 // management for administrators, and the invitation commands of XEP-0401, with
 // XEP-0004 data forms.
 //
-// [New] returns an [adhoc.Server] running them over a [core.Service], the same
-// service the command line and the HTTP API use, so every change is seen by the
-// others at once.
+// [New] returns a [Server] running them on the session engine of package session,
+// over a [core.Service], the same service the command line and the HTTP API use, so
+// every change is seen by the others at once; the Server lays the engine's responses
+// out for the clients people use (layout.go).
 // Who may run what is decided from the role the host gives each request
 // (adhoc.Role, from the requester's bound JID): administrators (adhoc.RoleAdmin) and
 // accounts of the host (adhoc.RoleUser); the plugin never asks the host back.
@@ -19,15 +20,13 @@
 //	    empty: never), max-ttl (longest lifetime of the key's invites), rate (N/PERIOD,
 //	    such as 10/h), manage (boolean: the key sees and changes every invite of the
 //	    host, not only its own). Completes with a result form holding the key
-//	    ID/SECRET and a warning note: the key is shown this once and cannot be shown
+//	    ID/SECRET and a warning: the key is shown this once and cannot be shown
 //	    again.
 //	urn:xmpp-invites:keys#list     "List invite API keys"
-//	    Completes at once with a single-item result form, as Prosody answers its
-//	    list commands (profanity and poezio show only the title of an XEP-0004
-//	    table, and Gajim fails on one): keys (text-multi, a line per key: "name (ID):
-//	    created …, expires …, last used …, N uses"), then one text-multi field per
-//	    column, id, name, created, expires, last-used, uses, one value per key in the
-//	    same order (times in XEP-0082 format, "never" when unset). No keys: a note.
+//	    A list (see Lists), oldest first: keys (a line per key, "name (ID)", then
+//	    "created …, expires …, last used …, N uses"), then the columns id, name,
+//	    created, expires, last-used, uses, manage, max-ttl, rate (times in XEP-0082
+//	    format, "never" when unset). No keys: a note.
 //	urn:xmpp-invites:keys#delete   "Delete invite API keys"
 //	    Form: keys (list-multi; label "name (ID)", or the ID for a key without a
 //	    name; value = key ID). A submitted choice may be the value or the label
@@ -60,18 +59,20 @@
 //	urn:xmpp-invites:invites#list   "List invites"
 //	    Administrators see every invite of the host, a user the invites it made.
 //	    Form: status (list-single: all, pending, used, expired, revoked; the label
-//	    is accepted too). Completes with a single-item result form: invites
-//	    (text-multi, a line per invite, with the accounts that used it), then one
-//	    text-multi column per field, id, kind, status, uses, max-uses, created,
-//	    expires, created-by, username, note, groups, used-by, one value per invite
-//	    in the same order. The newest core.DefaultListLimit invites are shown. None:
-//	    a note.
+//	    is accepted too). Then a list (see Lists), newest first: invites (a line
+//	    per invite, "ID: kind", then its status, uses, expiry, creator, note,
+//	    groups and the accounts that used it), then the columns id, kind, status,
+//	    uses, max-uses, created, expires, created-by, username, note, groups,
+//	    used-by. None: a note.
 //	urn:xmpp-invites:invites#change "Change an invite"
 //	    The same scope. Two stages: invite (list-single of the invites that are not
 //	    revoked, pending first; a submitted label is understood), then expires (an
-//	    XEP-0082 time or a duration from now), max-uses and note, filled in with the
-//	    invite's values. Completes with a note saying what the invite is now; a
-//	    change its state refuses (max-uses below its uses) is not-acceptable.
+//	    XEP-0082 time or a duration from now), max-uses (labelled for the invite's
+//	    kind: accounts it can make, contacts it can add, times it can be used; not
+//	    offered for a reset invite, nor for a fixed username's single account) and
+//	    note, filled in with the invite's values. Completes with a note saying
+//	    what the invite is now; a change its state refuses (max-uses below its
+//	    uses) is not-acceptable.
 //	urn:xmpp-invites:invites#revoke "Revoke invites"
 //	    The same scope. Form: invites (list-multi of pending invites, the newest
 //	    100; label "note — kind, expires … (ID)", value the ID; a submitted label
@@ -83,10 +84,38 @@
 //	    (its URI names the account) and a warning: whoever holds it sets the
 //	    account's password.
 //
+// # Lists
+//
+// A list is a single-item form, as Prosody answers its list commands (profanity and
+// poezio show only the title of an XEP-0004 table, and Gajim fails on one): a fixed
+// field "page" saying which entries it shows ("3 keys.", "Keys 51–100 of 341; Next
+// shows more."), a text-multi field for people, a few lines of at most 50
+// characters per entry (poezio shows nothing of a wider one), then a text-multi
+// field per column for programs, one value per entry in the same order, "-" when
+// empty (profanity drops empty values).
+// A long list comes page by page (at most core.DefaultListLimit entries, and about
+// 32 KiB, a page: well under a server's stanza limit, and under what adhoc's
+// decoder takes of a client sending the page back): while more follow, the page is
+// a form of an executing session whose default action, next, shows the next page
+// (every client can page on), prev the page before and complete ends the command
+// there; the last page completes it. Values are clipped in lists (notes and names
+// at 100 characters, JIDs and usernames at 46) and the accounts that used an
+// invite named up to 3 in its lines and 10 in its column, the rest counted ("and
+// 997 more"): the HTTP API and the command line give every value whole.
+//
 // # Stages
 //
 // Every form's last stage offers next and complete, and next there completes, as
-// Prosody does (see adhoc.Server): poezio submits every form with next.
+// Prosody does (see session.Definition): poezio submits every form with next.
+//
+// # What people see
+//
+// Each note of a response is shown once: where the response has a form, as fixed
+// fields at its top (vars error-N, warning-N, note-N) and no <note/>, since poezio
+// shows no notes beside a form and profanity none while a command executes, while
+// Gajim and Psi+ show both; where it has none, as a <note/>. A refused value shows
+// the form again with what was submitted and the reason at its top, naming the
+// field by its label (see layout.go).
 //
 // # Errors
 //

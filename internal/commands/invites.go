@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
@@ -74,7 +75,7 @@ func creationFields(f *adhoc.Form, spec *core.InviteSpec) error {
 
 // manages reports whether the requester sees every invite of the host (an
 // administrator) rather than the invites it made.
-func manages(call adhoc.Call) bool { return call.Role.AtLeast(adhoc.RoleAdmin) }
+func manages(call session.Call) bool { return call.Role.AtLeast(adhoc.RoleAdmin) }
 
 // statusOptions are the choices of the list's status field; the value "" of "all" is
 // written as "all", which core.ParseStatus reads as any status.
@@ -86,7 +87,7 @@ var statusOptions = []adhoc.Option{
 	{Label: "Revoked", Value: string(core.StatusRevoked)},
 }
 
-func (c *cmds) listInvitesForm(_ context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) listInvitesForm(_ context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	which := "the invites you made"
 	if manages(call) {
 		which = "every invite of " + call.Host
@@ -122,97 +123,107 @@ var listColumnsInvites = [...][2]string{
 	{"note", "Note"}, {"groups", "Groups"}, {"used-by", "Used by"},
 }
 
-// listInvites answers with a single-item result form, as listKeys does (no XEP-0004
-// table, which profanity and poezio show as a title only and Gajim fails on): a
-// text-multi field "invites" for people, a few short lines per invite (see
-// entryLines), and a text-multi field per column with one value per invite, in the
-// same order, "-" when empty, for programs.
-// It shows the newest page of invites (core.DefaultListLimit), with the accounts that
-// used each.
-func (c *cmds) listInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+// listInvites answers with a page of the invites the requester may see, newest first
+// (see listPage), with the accounts that used each: a line "ID: kind" and short lines
+// for people, and a column per field for programs. Long values are clipped, and the
+// accounts that used an invite named up to a bound, the rest counted.
+func (c *cmds) listInvites(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	s, err := single(submitted(forms, 0), "status")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	st, err := parseStatus(s)
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
+	}
+	offset, cursor, err := parsePage(call.Page)
+	if err != nil {
+		return session.Result{}, err
 	}
 	by := actor(call, manages(call))
-	page, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st})
+	found, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st, Limit: pageItems, Cursor: cursor})
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
-	what := "invites"
+	what := "invite"
 	if st != "" {
-		what = string(st) + " invites"
+		what = string(st) + " invite"
 	}
-	if len(page.Invites) == 0 {
+	if len(found.Invites) == 0 {
 		whose := "of " + call.Host
 		if !manages(call) {
 			whose = "made by you"
 		}
-		return info("There are no " + what + " " + whose + "."), nil
+		if offset > 0 { // the rest went away meanwhile
+			return info("There are no more " + what + "s " + whose + "."), nil
+		}
+		return info("There are no " + what + "s " + whose + "."), nil
 	}
 	now := c.now()
-	lines := adhoc.Field{Var: "invites", Type: adhoc.FieldTextMulti, Label: "Invites"}
-	cols := make([]adhoc.Field, len(listColumnsInvites))
-	for i, col := range listColumnsInvites {
-		cols[i] = adhoc.Field{Var: col[0], Type: adhoc.FieldTextMulti, Label: col[1]}
-	}
-	for _, inv := range page.Invites {
+	page := newListPage("invites", "Invites", listColumnsInvites[:])
+	shown := 0
+	for _, inv := range found.Invites {
 		if inv.Uses > 0 {
 			// Lists leave the redemptions out; a page is small enough to read them.
 			full, err := c.svc.Invite(ctx, by, call.Host, inv.ID)
 			if err == nil {
 				inv = full
 			} else if !errors.Is(err, core.ErrNotFound) {
-				return adhoc.Result{}, err
+				return session.Result{}, err
 			}
 		}
-		var usedBy []string
-		for _, u := range inv.Redemptions {
-			usedBy = append(usedBy, u.JID)
+		lines, row := inviteEntry(inv, inv.Status(now), by)
+		if !page.add(lines, row) {
+			break
 		}
-		status := inv.Status(now)
-		row := [len(listColumnsInvites)]string{
-			inv.ID, string(inv.Kind), string(status), strconv.Itoa(inv.Uses), maxUsesText(inv.MaxUses),
-			formatTime(inv.CreatedAt), formatTime(inv.ExpiresAt), inv.CreatedBy, inv.Username,
-			inv.Note, strings.Join(inv.Groups, ", "), strings.Join(usedBy, ", "),
-		}
-		for i, v := range row {
-			cols[i].Values = append(cols[i].Values, cell(v))
-		}
-		parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
-			"expires " + humanTime(inv.ExpiresAt)}
-		if inv.CreatedBy != "xmpp:"+by.ID {
-			parts = append(parts, "by "+inv.CreatedBy) // the requester's own go without
-		}
-		if inv.Note != "" {
-			parts = append(parts, "note: "+inv.Note)
-		}
-		if len(inv.Groups) > 0 {
-			parts = append(parts, "groups: "+row[10])
-		}
-		if len(usedBy) > 0 {
-			parts = append(parts, "used by "+row[11])
-		}
-		lines.Values = append(lines.Values, entryLines(inv.ID+": "+kindText(inv), parts)...)
+		shown++
 	}
-	noun := what
-	if len(page.Invites) == 1 {
-		noun = strings.TrimSuffix(what, "s")
+	res := session.Result{}
+	switch {
+	case shown < len(found.Invites):
+		last := found.Invites[shown-1]
+		res.NextPage = pageName(offset+shown, core.Cursor(core.Position{CreatedAt: last.CreatedAt, ID: last.ID}))
+	case found.NextCursor != "":
+		res.NextPage = pageName(offset+shown, found.NextCursor)
 	}
-	instr := []string{fmt.Sprintf("%d %s, newest first.", len(page.Invites), noun)}
-	if page.NextCursor != "" {
-		instr = []string{fmt.Sprintf("The %d newest %s; there are more (the HTTP API and the command line list them all).", len(page.Invites), what)}
+	which := "the invites you made"
+	if manages(call) {
+		which = "every invite of " + call.Host
 	}
-	return adhoc.Result{Form: &adhoc.Form{
-		Type:         adhoc.FormResult,
-		Title:        "Invites",
-		Instructions: instr,
-		Fields:       append([]adhoc.Field{lines}, cols...),
-	}}, nil
+	res.Form = page.form("Invites", "Newest first: "+which+". Long values are cut short here; the command line and the HTTP API show them whole.",
+		pageText(what, offset+1, page.n, -1, res.NextPage != ""))
+	return res, nil
+}
+
+// inviteEntry writes an invite for the invite list: its lines for people and its
+// row of columns (listColumnsInvites). by is the requester, whose own invites go
+// without "by …".
+func inviteEntry(inv core.Invite, status core.Status, by core.Actor) (lines, row []string) {
+	var usedBy []string
+	for _, u := range inv.Redemptions {
+		usedBy = append(usedBy, u.JID)
+	}
+	groups := clip(strings.Join(inv.Groups, ", "), clipText)
+	row = []string{
+		inv.ID, string(inv.Kind), string(status), strconv.Itoa(inv.Uses), maxUsesText(inv.MaxUses),
+		formatTime(inv.CreatedAt), formatTime(inv.ExpiresAt), clip(inv.CreatedBy, clipName), clip(inv.Username, clipName),
+		clip(inv.Note, clipText), groups, summary(usedBy, usersInColumn),
+	}
+	parts := []string{string(status), fmt.Sprintf("%d of %s uses", inv.Uses, maxUsesText(inv.MaxUses)),
+		"expires " + humanTime(inv.ExpiresAt)}
+	if inv.CreatedBy != "xmpp:"+by.ID {
+		parts = append(parts, "by "+clip(inv.CreatedBy, clipName)) // the requester's own go without
+	}
+	if inv.Note != "" {
+		parts = append(parts, "note: "+clip(inv.Note, clipText))
+	}
+	if len(inv.Groups) > 0 {
+		parts = append(parts, "groups: "+groups)
+	}
+	if len(usedBy) > 0 {
+		parts = append(parts, "used by "+summary(usedBy, usersInLine))
+	}
+	return entryLines(inv.ID+": "+kindText(inv), parts), row
 }
 
 // maxUsesText writes max_uses for people: 0 means no limit.
@@ -280,7 +291,7 @@ func choiceID(v string) string {
 	return ""
 }
 
-func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) revokeInvitesForm(ctx context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	page, err := c.svc.ListInvites(ctx, actor(call, manages(call)),
 		core.InviteQuery{Host: call.Host, Status: core.StatusPending, Limit: revokeChoices})
 	if err != nil {
@@ -300,13 +311,13 @@ func (c *cmds) revokeInvitesForm(ctx context.Context, call adhoc.Call, _ []*adho
 	return choiceForm("Revoke invites", instr, fl), nil
 }
 
-func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) revokeInvites(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	if len(forms) == 0 {
 		return info("There are no pending invites to revoke."), nil
 	}
 	values, err := selected(forms, "invites", "invite")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	by := actor(call, manages(call))
 	// Check every choice before revoking anything: a choice this requester may not see
@@ -317,10 +328,10 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 		id := choiceID(strings.TrimSpace(v))
 		inv, err := c.svc.Invite(ctx, by, call.Host, id)
 		if errors.Is(err, core.ErrNotFound) || id == "" {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: no such invite " + strconv.Quote(truncate(v, 64))}
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "invites: no such invite " + strconv.Quote(truncate(v, 64))}
 		}
 		if err != nil {
-			return adhoc.Result{}, err
+			return session.Result{}, err
 		}
 		if !seen[inv.ID] {
 			seen[inv.ID] = true
@@ -328,11 +339,11 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 		}
 	}
 	var revoked []string
-	var res adhoc.Result
+	var res session.Result
 	for _, inv := range chosen {
 		if _, err := c.svc.RevokeInvite(ctx, by, call.Host, inv.ID); err != nil {
 			if len(revoked) == 0 {
-				return adhoc.Result{}, fmt.Errorf("revoking invite %s: %w", inv.ID, err)
+				return session.Result{}, fmt.Errorf("revoking invite %s: %w", inv.ID, err)
 			}
 			res.Notes = append(res.Notes, adhoc.Note{Type: adhoc.NoteError, Text: "Revoking " + inv.ID + " failed; the invites after it were not revoked."})
 			break
@@ -348,7 +359,7 @@ func (c *cmds) revokeInvites(ctx context.Context, call adhoc.Call, forms []*adho
 	return res, nil
 }
 
-func (c *cmds) resetInviteForm(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) resetInviteForm(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Create password reset invite",
@@ -361,32 +372,32 @@ func (c *cmds) resetInviteForm(context.Context, adhoc.Call, []*adhoc.Form) (*adh
 	}, nil
 }
 
-func (c *cmds) resetInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) resetInvite(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	f := submitted(forms, 0)
 	username, err := single(f, "username")
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	if username == "" {
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account to reset is required"}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account to reset is required"}
 	}
 	name, err := core.NormalizeUsername(username)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("username", err)
+		return session.Result{}, notAcceptable("username", err)
 	}
 	if c.accounts != nil {
 		// A failed lookup lets the invite be made: redemption needs the account anyway.
 		if exists, err := c.accounts.AccountExists(ctx, name+"@"+call.Host); err == nil && !exists {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: there is no account " + name + "@" + call.Host}
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: there is no account " + name + "@" + call.Host}
 		}
 	}
 	spec := core.InviteSpec{Host: call.Host, Kind: core.KindReset, Username: name, Actor: actor(call, true)}
 	if err := creationFields(f, &spec); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
-		return adhoc.Result{}, notAcceptable("", err)
+		return session.Result{}, notAcceptable("", err)
 	}
 	res := c.invitation(inv)
 	res.Form.Title = "Password reset invite created"
@@ -397,7 +408,7 @@ func (c *cmds) resetInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.
 
 // changeInviteChoice is the first stage of "Change an invite": which one, among the
 // invites the requester may see that are not revoked (newest first).
-func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) changeInviteChoice(ctx context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	by := actor(call, manages(call))
 	fl := adhoc.Field{Var: "invite", Type: adhoc.FieldListSingle, Label: "Invite to change", Required: true}
 	for _, st := range []core.Status{core.StatusPending, core.StatusUsed, core.StatusExpired} {
@@ -426,7 +437,7 @@ func (c *cmds) changeInviteChoice(ctx context.Context, call adhoc.Call, _ []*adh
 
 // chosenInvite reads the invite chosen at the first stage; one the requester may not
 // see is "no such invite".
-func (c *cmds) chosenInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (core.Invite, error) {
+func (c *cmds) chosenInvite(ctx context.Context, call session.Call, forms []*adhoc.Form) (core.Invite, error) {
 	v, err := single(submitted(forms, 0), "invite")
 	if err != nil {
 		return core.Invite{}, err
@@ -447,7 +458,7 @@ func (c *cmds) chosenInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 
 // changeInviteForm is the second stage: the invite's expiry, max_uses and note, filled
 // in with their values.
-func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) changeInviteForm(ctx context.Context, call session.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
 	if len(forms) == 0 {
 		return nil, nil // nothing to choose: completes with a note
 	}
@@ -457,12 +468,10 @@ func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*a
 	}
 	expires := text("expires", "Expires", "A time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d.", true)
 	expires.Values = []string{formatTime(inv.ExpiresAt)}
-	maxUsesDesc := fmt.Sprintf("0 for any number until it expires; not below the %d made.", inv.Uses)
-	if !manages(call) {
-		maxUsesDesc = fmt.Sprintf("You can lower it, not below the %d made; only an administrator can raise it.", inv.Uses)
+	fields := []adhoc.Field{expires}
+	if maxUses, ok := maxUsesField(inv, manages(call)); ok {
+		fields = append(fields, maxUses)
 	}
-	maxUses := text("max-uses", "Accounts it can make", maxUsesDesc, true)
-	maxUses.Values = []string{strconv.Itoa(inv.MaxUses)}
 	note := text("note", "Note", "Empty removes it.", false)
 	if inv.Note != "" {
 		note.Values = []string{inv.Note}
@@ -471,46 +480,71 @@ func (c *cmds) changeInviteForm(ctx context.Context, call adhoc.Call, forms []*a
 		Type:         adhoc.FormForm,
 		Title:        "Change " + kindText(inv) + " (" + inv.ID + ")",
 		Instructions: []string{fmt.Sprintf("Status %s, %d of %s uses.", inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses))},
-		Fields:       []adhoc.Field{expires, maxUses, note},
+		Fields:       append(fields, note),
 	}, nil
 }
 
+// maxUsesField is the max-uses field of the change form, in the words of the
+// invite's kind, filled in; none (false) where it does not apply: a reset invite is
+// used once, and an account invite for a fixed username makes that one account.
+// (One for a fixed username that allows more, as older invites may, is offered, so
+// that it can be set back to 1.)
+func maxUsesField(inv core.Invite, manage bool) (adhoc.Field, bool) {
+	if inv.Kind == core.KindReset || (inv.Username != "" && inv.MaxUses == 1) {
+		return adhoc.Field{}, false
+	}
+	label, what := "Accounts it can make", "accounts"
+	switch {
+	case inv.Kind == core.KindContact && inv.AllowRegister:
+		label, what = "Times it can be used", "people adding "+inv.Inviter+" or registering"
+	case inv.Kind == core.KindContact:
+		label, what = "Contacts it can add", "people adding "+inv.Inviter
+	}
+	desc := fmt.Sprintf("How many %s: 0 for any number until it expires; not below the %d made.", what, inv.Uses)
+	if !manage {
+		desc = fmt.Sprintf("How many %s: you can lower it, not below the %d made; only an administrator can raise it.", what, inv.Uses)
+	}
+	f := text("max-uses", label, desc, true)
+	f.Values = []string{strconv.Itoa(inv.MaxUses)}
+	return f, true
+}
+
 // changeInvite applies what the second stage changed.
-func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+func (c *cmds) changeInvite(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
 	if len(forms) == 0 {
 		return info("There are no invites to change."), nil
 	}
 	inv, err := c.chosenInvite(ctx, call, forms)
 	if err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	f := submitted(forms, 1)
 	var change core.InvitePatch
 	if v, err := single(f, "expires"); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	} else if v != "" && v != formatTime(inv.ExpiresAt) {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			d, derr := core.ParseDuration(v)
 			if derr != nil {
-				return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
+				return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
 			}
 			t = c.now().Add(d)
 		}
 		change.ExpiresAt = &t
 	}
 	if v, err := single(f, "max-uses"); err != nil {
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	} else if v != "" && v != strconv.Itoa(inv.MaxUses) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > core.MaxMaxUses {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
-				Text: fmt.Sprintf("max-uses: write a whole number of accounts, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+				Text: fmt.Sprintf("max-uses: write a whole number, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
 		}
 		// A user's invites count against the user quota by invite, not by use: raising
 		// their uses would let one invite register any number of accounts.
 		if !manages(call) && (n == 0 || (inv.MaxUses != 0 && n > inv.MaxUses)) {
-			return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
+			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
 				Text: fmt.Sprintf("max-uses: you can lower it (it is %s), not raise it; ask an administrator", maxUsesText(inv.MaxUses))}
 		}
 		change.MaxUses = &n
@@ -518,7 +552,7 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	if fl, ok := f.Field("note"); ok {
 		v, err := single(f, "note")
 		if err != nil {
-			return adhoc.Result{}, err
+			return session.Result{}, err
 		}
 		if v != inv.Note && (len(fl.Values) > 0 || inv.Note != "") {
 			change.Note = &v
@@ -530,9 +564,9 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
 	switch {
 	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
-		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
 	case err != nil:
-		return adhoc.Result{}, err
+		return session.Result{}, err
 	}
 	noteText := "no note"
 	if inv.Note != "" {

@@ -270,7 +270,7 @@ func TestResetInvite(t *testing.T) {
 	}
 	uri := field(done.Form, "uri")
 	tok := tokenOf(t, uri)
-	if uri != "xmpp:juliet@example.com?register;preauth="+tok || len(done.Notes) != 1 || done.Notes[0].Type != adhoc.NoteWarn {
+	if uri != "xmpp:juliet@example.com?register;preauth="+tok || len(done.Notes) != 0 || !strings.Contains(fixedText(done.Form, "warning-"), "give it only to its owner") {
 		t.Fatalf("result %+v", done)
 	}
 	inv, err := e.svc.CheckInvite(ctx, host, tok)
@@ -474,7 +474,7 @@ func TestChangeInviteUserBounds(t *testing.T) {
 			Form: submit("expires", field(second.Form, "expires"), "max-uses", maxUses, "note", note)})
 	}
 	for _, n := range []string{"5", "0"} {
-		if _, err := change(bob, n, ""); cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "Accounts it can make: you can lower it (it is 1), not raise it") {
+		if _, err := change(bob, n, ""); cond(err) != adhoc.CondNotAcceptable || !strings.Contains(err.Error(), "Times it can be used: you can lower it (it is 1), not raise it") {
 			t.Errorf("bob raising max-uses to %s: %v", n, err)
 		}
 	}
@@ -495,4 +495,60 @@ func humanExpiry(t *testing.T, e *env, id string) string {
 		t.Fatal(err)
 	}
 	return inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// TestChangeFormFieldsByKind: the change form offers max-uses in the words of the
+// invite's kind, and not where it does not apply (issue 22: "Accounts it can make" on
+// contact invites that cannot make accounts).
+func TestChangeFormFieldsByKind(t *testing.T) {
+	ctx := context.Background()
+	for i, tc := range []struct {
+		opts commands.Options
+		spec core.InviteSpec
+		want string // var:label of the fields
+	}{
+		0: {spec: core.InviteSpec{Kind: core.KindAccount},
+			want: "expires:Expires max-uses:Accounts it can make note:Note"},
+		1: {spec: core.InviteSpec{Kind: core.KindContact, Inviter: "bob"},
+			want: "expires:Expires max-uses:Contacts it can add note:Note"},
+		2: {spec: core.InviteSpec{Kind: core.KindContact, Inviter: "bob", AllowRegister: true},
+			want: "expires:Expires max-uses:Times it can be used note:Note"},
+		3: {spec: core.InviteSpec{Kind: core.KindReset, Username: "bob"},
+			want: "expires:Expires note:Note"},
+		4: {spec: core.InviteSpec{Kind: core.KindAccount, Username: "carol"},
+			want: "expires:Expires note:Note"},
+	} {
+		e := newEnv(t)
+		spec := tc.spec
+		spec.Host, spec.Actor = host, core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}
+		inv, err := e.svc.CreateInvite(ctx, spec)
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID,
+			Action: adhoc.ActionNext, Form: submit("invite", inv.ID)})
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		var got []string
+		for _, fl := range second.Form.Fields {
+			got = append(got, fl.Var+":"+fl.Label)
+			if strings.Contains(fl.Desc, "accounts") && inv.Kind != core.KindAccount {
+				t.Errorf("%d: %s speaks of accounts: %q", i, fl.Var, fl.Desc)
+			}
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%d: fields %q, want %q", i, g, tc.want)
+		}
+		// Submitted without max-uses, the change goes through.
+		done, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID,
+			Action: adhoc.ActionComplete, Form: submit("expires", "2d", "note", "changed")})
+		if err != nil || done.Status != adhoc.StatusCompleted || !strings.Contains(done.Notes[0].Text, "note: changed") {
+			t.Errorf("%d: %+v %v", i, done, err)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/commands"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
@@ -55,7 +56,7 @@ func TestFullDiskLogsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux, _ := s.routes(svc, config.Config{}, core.Rate{N: 20, Period: time.Minute}, nil, nil)
-	cmds, err := commands.New(svc, nil, commands.Options{Server: adhoc.ServerOptions{Logger: s.log.With("component", "commands")}})
+	cmds, err := commands.New(svc, nil, commands.Options{Sessions: session.Options{Logger: s.log.With("component", "commands")}})
 	if err != nil {
 		t.Fatal(err)
 	}

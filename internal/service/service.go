@@ -14,6 +14,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/commands"
+	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/httpapi"
@@ -165,7 +166,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		accounts = api
 	}
 	cmds, err := commands.New(svc, accounts, commands.Options{
-		Server: adhoc.ServerOptions{
+		Sessions: session.Options{
 			Timeout:     time.Duration(c.Commands.SessionTimeout),
 			MaxSessions: c.Commands.MaxSessions,
 			Logger:      s.log.With("component", "commands"),

@@ -11,6 +11,8 @@ Scenarios:
                                   once answering with action=next (as poezio does)
                                   and once with action=complete
   keys USER PASSWORD              read keys#list from its single-item form
+  pages USER PASSWORD             page through keys#list with next, as poezio does,
+                                  sending each page's fields back
   delete-label USER PASSWORD PREFIX
                                   delete the key whose option label holds PREFIX
                                   by submitting the label (as Gajim does)
@@ -130,13 +132,20 @@ async def run_command(c, node, mode, label_prefix=None, user=None):
     """Runs node through all its stages; mode is the action used to submit each
     form ("next" or "complete"; complete falls back to next on earlier stages).
     Returns what happened."""
-    run = {"node": node, "mode": mode, "stages": 0, "actions": [], "sent": []}
+    run = {"node": node, "mode": mode, "stages": 0, "actions": [], "sent": [], "pages": []}
     resp = await c["xep_0050"].send_command(DOMAIN, node, action="execute", timeout=TIMEOUT)
     while True:
         cmd = resp["command"]
         run["status"] = cmd["status"]
         run["notes"] = [[n[0], n[1]] for n in cmd["notes"]]
         form = cmd["form"] if cmd.xml.find("{jabber:x:data}x") is not None else None
+        if form is not None and "page" in form.get_fields():
+            # A page of a list: what it says it shows, and the IDs on it.
+            fields = form.get_fields()
+            ids = fields["id"].get_value() if "id" in fields else []
+            if isinstance(ids, str):  # slixmpp joins a text-multi's values with newlines
+                ids = ids.split("\n") if ids else []
+            run["pages"].append({"page": fields["page"].get_value(), "ids": ids})
         if cmd["status"] != "executing":
             if form is not None:
                 run["result"] = {var: f.get_value() for var, f in form.get_fields().items()}
@@ -190,6 +199,16 @@ async def keys(port, user, password):
     c = Client("%s@%s" % (user, DOMAIN), password, port)
     await c.start()
     run = await run_command(c, "urn:xmpp-invites:keys#list", "complete")
+    c.disconnect()
+    return run
+
+
+async def pages(port, user, password):
+    """Pages through the key list as poezio does: next on every page, with the page's
+    fields sent back."""
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    await c.start()
+    run = await run_command(c, "urn:xmpp-invites:keys#list", "next")
     c.disconnect()
     return run
 
@@ -370,6 +389,7 @@ async def invite(port, user, password, newuser, newpassword):
 SCENARIOS = {
     "commands": (commands, 2),
     "keys": (keys, 2),
+    "pages": (pages, 2),
     "delete-label": (delete_label, 3),
     "whitespace": (whitespace, 2),
     "invite": (invite, 4),

@@ -99,11 +99,21 @@ func (c *conn) bind(ctx context.Context, r xml.TokenReader) error {
 	return &streamError{condition: "policy-violation", text: "bind a resource first"}
 }
 
-// handler builds the handler of the IQs an authenticated session sends the server.
-func (c *conn) handler(ctx context.Context) xmpp.Handler {
+// handler builds the handler of the IQs an authenticated session sends the server,
+// and what to call when the session ends: a command handler with a Close method
+// (*adhoc.Handler) ends there the command sessions the stream left open.
+func (c *conn) handler(ctx context.Context) (xmpp.Handler, func()) {
 	var cmds CommandHandler
 	if c.srv.cfg.NewCommandHandler != nil {
 		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr)
+	}
+	end := func() {}
+	if cl, ok := cmds.(interface{ Close(context.Context) error }); ok {
+		end = func() {
+			if err := cl.Close(ctx); err != nil {
+				c.log.WarnContext(ctx, "ending the ad-hoc command sessions of the stream", "err", err)
+			}
+		}
 	}
 	dh := discoHandler{cmds: cmds}
 	rh := rosterHandler{c: c, ctx: ctx}
@@ -121,7 +131,7 @@ func (c *conn) handler(ctx context.Context) xmpp.Handler {
 	if cmds != nil {
 		opts = append(opts, mux.IQ(stanza.SetIQ, xml.Name{Space: commands.NS, Local: "command"}, loggedCommands{cmds: cmds, log: c.log}))
 	}
-	return mux.New(stanza.NSClient, opts...)
+	return mux.New(stanza.NSClient, opts...), end
 }
 
 // discoHandler answers disco#info and disco#items (XEP-0030) for the server and

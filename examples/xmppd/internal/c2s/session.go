@@ -108,7 +108,7 @@ func (c *conn) writer() {
 func (c *conn) serveSession(ctx context.Context, sess *xmpp.Session) error {
 	r := sess.TokenReader()
 	defer r.Close()
-	h := c.handler(ctx)
+	h, end := c.handler(ctx)
 	var err error
 	for {
 		var start xml.StartElement
@@ -119,6 +119,7 @@ func (c *conn) serveSession(ctx context.Context, sess *xmpp.Session) error {
 			break
 		}
 	}
+	end() // before the full JID is free for another stream
 	c.offline(ctx)
 	c.closeOut()
 	<-c.writerDone

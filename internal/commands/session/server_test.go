@@ -1,150 +1,47 @@
-package adhoc_test
+package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/internal/commands/session"
+	"github.com/xmpp-invites/invites/internal/commands/session/sessiontest"
 )
 
-var _ adhoc.Executor = (*adhoc.Server)(nil)
+var _ adhoc.Executor = (*session.Server)(nil)
 
 const (
-	host  = "example.com"
-	alice = "alice@example.com/phone"
-	bob   = "bob@example.com/laptop"
+	host  = sessiontest.Host
+	alice = sessiontest.Alice
+	bob   = sessiontest.Bob
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+var (
+	newClock  = sessiontest.NewClock
+	stageForm = sessiontest.StageForm
+	submit    = sessiontest.Submit
+	roleOf    = sessiontest.Role
+	condOf    = sessiontest.Cond
+)
 
-func newClock() *clock { return &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
+type clock = sessiontest.Clock
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func stageForm(name string) func(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
-	return func(_ context.Context, _ adhoc.Call, prior []*adhoc.Form) (*adhoc.Form, error) {
-		f := &adhoc.Form{Type: adhoc.FormForm, Title: fmt.Sprintf("%s after %d", name, len(prior)),
-			Fields: []adhoc.Field{{Var: name, Type: adhoc.FieldTextSingle}}}
-		if name == "c" {
-			f.Fields[0].Label = "C field"
-		}
-		return f, nil
-	}
-}
-
-func submit(kv ...string) *adhoc.Form {
-	f := &adhoc.Form{Type: adhoc.FormSubmit}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f.Fields = append(f.Fields, adhoc.Field{Var: kv[i], Values: []string{kv[i+1]}})
-	}
-	return f
-}
-
-// testServer runs three commands: a three-stage "wizard", a one-shot "now" and an
-// admin-only "secret".
-func testServer(t *testing.T, opts adhoc.ServerOptions) *adhoc.Server {
+func testServer(t *testing.T, opts session.Options) *session.Server {
 	t.Helper()
-	s, err := adhoc.NewServer([]adhoc.Definition{
-		{
-			Node: "wizard",
-			Name: "Wizard",
-			Stages: []adhoc.Stage{
-				{Form: stageForm("a"), Check: func(_ context.Context, _ adhoc.Call, f *adhoc.Form) error {
-					if f.Value("a") == "bad" {
-						return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "a is bad"}
-					}
-					return nil
-				}},
-				{Form: stageForm("b")},
-				{Form: stageForm("c")},
-			},
-			Complete: func(_ context.Context, c adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
-				var vals []string
-				for _, f := range forms {
-					for _, fl := range f.Fields {
-						vals = append(vals, fl.Var+"="+strings.Join(fl.Values, ","))
-					}
-				}
-				switch got := strings.Join(vals, " "); {
-				case strings.Contains(got, "c=retry"):
-					return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "c: try c again"}
-				case strings.Contains(got, "c=boom"):
-					return adhoc.Result{}, errors.New("store on fire")
-				case strings.Contains(got, "c=deny"):
-					return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondForbidden}
-				default:
-					return adhoc.Result{Notes: []adhoc.Note{{Type: adhoc.NoteInfo, Text: got}}}, nil
-				}
-			},
-		},
-		{
-			Node: "now",
-			Name: "Now",
-			Complete: func(context.Context, adhoc.Call, []*adhoc.Form) (adhoc.Result, error) {
-				return adhoc.Result{Notes: []adhoc.Note{{Text: "done"}}}, nil
-			},
-		},
-		{
-			Node:   "secret",
-			Name:   "Secret",
-			Role:   adhoc.RoleAdmin,
-			Stages: []adhoc.Stage{{Form: stageForm("s")}},
-			Complete: func(context.Context, adhoc.Call, []*adhoc.Form) (adhoc.Result, error) {
-				return adhoc.Result{}, nil
-			},
-		},
-	}, opts)
+	s, err := sessiontest.Wizard(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// roleOf is the role the tests' host gives a requester: alice administers host, other
-// accounts of host are users, anyone else nothing.
-func roleOf(requester string) adhoc.Role {
-	local, domain, ok := strings.Cut(requester, "@")
-	if !ok || local == "" {
-		return adhoc.RoleNone
-	}
-	domain, _, _ = strings.Cut(domain, "/")
-	switch {
-	case domain != host:
-		return adhoc.RoleNone
-	case local == "alice":
-		return adhoc.RoleAdmin
-	}
-	return adhoc.RoleUser
-}
-
-func condOf(err error) adhoc.Condition {
-	var ae *adhoc.Error
-	if errors.As(err, &ae) {
-		return ae.Condition
-	}
-	if err != nil {
-		return "other: " + adhoc.Condition(err.Error())
-	}
-	return ""
 }
 
 type step struct {
@@ -164,7 +61,7 @@ type step struct {
 	wantFields  string // when set: the form's fields, "var=value,…" joined by "|"
 }
 
-func runSteps(t *testing.T, s *adhoc.Server, clk *clock, steps []step) {
+func runSteps(t *testing.T, s *session.Server, clk *clock, steps []step) {
 	t.Helper()
 	ctx := context.Background()
 	var sid string
@@ -294,14 +191,13 @@ func TestServerSessions(t *testing.T) {
 			{wantStatus: adhoc.StatusExecuting, wantActions: exec},
 			// Refused by the stage's Check: the same form, what was sent, the reason.
 			{sid: "$", action: adhoc.ActionNext, form: submit("a", "bad"), wantStatus: adhoc.StatusExecuting, wantTitle: "a after 0",
-				wantActions: exec, wantNote: "error:a is bad", wantFields: "note-1=a is bad|a=bad"},
+				wantActions: exec, wantNote: "error:a is bad", wantValue: "bad", wantFields: "a=bad"},
 			{sid: "$", action: adhoc.ActionNext, form: &adhoc.Form{Type: adhoc.FormForm}, wantErr: adhoc.CondBadPayload},
 			{sid: "$", action: adhoc.ActionNext, form: submit("a", "good"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next default=next"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("b", "x"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next complete default=complete"},
-			// Refused by Complete: the last stage again, its reason naming the field by its label.
+			// Refused by Complete: the last stage again, with its reason.
 			{sid: "$", action: adhoc.ActionComplete, form: submit("c", "retry"), wantStatus: adhoc.StatusExecuting, wantTitle: "c after 2",
-				wantActions: "prev next complete default=complete", wantNote: "error:C field: try c again",
-				wantFields: "note-1=C field: try c again|c=retry"},
+				wantActions: "prev next complete default=complete", wantNote: "error:c: try c again", wantValue: "retry"},
 			{sid: "$", action: adhoc.ActionComplete, form: submit("c", "ok"), wantStatus: adhoc.StatusCompleted, wantNote: "info:a=good b=x c=ok"},
 		}},
 		6: {"a failing command completes with an error note", []step{
@@ -323,7 +219,7 @@ func TestServerSessions(t *testing.T) {
 			{sid: "$", action: adhoc.ActionNext, form: submit("a", "1"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next default=next"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("b", "2"), wantStatus: adhoc.StatusExecuting, wantActions: "prev next complete default=complete"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("c", "retry"), wantStatus: adhoc.StatusExecuting, wantTitle: "c after 2",
-				wantActions: "prev next complete default=complete", wantNote: "error:C field: try c again"},
+				wantActions: "prev next complete default=complete", wantNote: "error:c: try c again", wantValue: "retry"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("c", "3"), wantStatus: adhoc.StatusCompleted, wantNote: "info:a=1 b=2 c=3"},
 			{sid: "$", action: adhoc.ActionNext, form: submit("c", "3"), wantErr: adhoc.CondBadSessionID},
 		}},
@@ -340,7 +236,7 @@ func TestServerSessions(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			clk := newClock()
-			s := testServer(t, adhoc.ServerOptions{Now: clk.Now, Timeout: 10 * time.Minute})
+			s := testServer(t, session.Options{Now: clk.Now, Timeout: 10 * time.Minute})
 			// Step 8 of case 8 expects the empty default title check to pass.
 			for j := range tc.steps {
 				if tc.steps[j].wantErr == "" && tc.steps[j].wantStatus == "" {
@@ -353,64 +249,125 @@ func TestServerSessions(t *testing.T) {
 	}
 }
 
+// TestServerBounds: a requester at its bound, or a server at its total, never gets
+// resource-constraint: the new session replaces the least recently used one (of that
+// requester, or of all), which then answers session-expired to its owner only.
 func TestServerBounds(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := testServer(t, adhoc.ServerOptions{Now: clk.Now, Timeout: time.Minute, MaxSessions: 2, MaxTotalSessions: 3})
-	start := func(who string) (string, error) {
-		resp, err := s.Execute(ctx, host, adhoc.Request{Requester: who, Node: "wizard"})
-		return resp.SessionID, err
+	s := testServer(t, session.Options{Now: clk.Now, Timeout: time.Minute, MaxSessions: 2, MaxTotalSessions: 3})
+	start := func(who string) string {
+		t.Helper()
+		clk.Add(time.Second) // sessions are ordered by their last use
+		resp, err := s.Execute(ctx, host, adhoc.Request{Requester: who, Role: roleOf(who), Node: "wizard"})
+		if err != nil {
+			t.Fatalf("new session of %s: %v", who, err)
+		}
+		return resp.SessionID
 	}
-	a1, err := start(alice)
-	if err != nil {
+	next := func(who, sid string) error {
+		clk.Add(time.Second)
+		_, err := s.Execute(ctx, host, adhoc.Request{Requester: who, Role: roleOf(who), Node: "wizard", SessionID: sid,
+			Action: adhoc.ActionNext, Form: submit("a", "1")})
+		return err
+	}
+	a1, a2 := start(alice), start(alice)
+	if err := next(alice, a1); err != nil { // a1 is now more recent than a2
 		t.Fatal(err)
 	}
-	if _, err := start(alice); err != nil {
-		t.Fatal(err)
+	a3 := start(alice)
+	var ae *adhoc.Error
+	if err := next(alice, a2); !errors.As(err, &ae) || ae.Condition != adhoc.CondSessionExpired ||
+		ae.Text != "session replaced by a newer one: at most 2 are open at once" {
+		t.Fatalf("alice's least recently used session: %v, want session-expired saying why", err)
 	}
-	if _, err := start(alice); condOf(err) != adhoc.CondResourceConstraint {
-		t.Fatalf("third session of alice: %v, want resource-constraint", err)
+	if err := next(bob, a2); condOf(err) != adhoc.CondBadSessionID {
+		t.Fatalf("someone else asking for it: %v, want bad-sessionid", err)
 	}
-	// One-shot commands open no session, so they still work.
+	for _, sid := range []string{a1, a3} {
+		if err := next(alice, sid); err != nil {
+			t.Fatalf("a newer session of alice: %v", err)
+		}
+	}
+	// One-shot commands open no session.
 	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "now"}); err != nil {
 		t.Fatalf("one-shot at the bound: %v", err)
 	}
-	if _, err := start(bob); err != nil {
-		t.Fatalf("bob is not bound by alice's sessions: %v", err)
+	if n := s.Sessions(); n != 2 {
+		t.Fatalf("%d sessions, want 2", n)
 	}
-	if _, err := start("carol@example.com/x"); condOf(err) != adhoc.CondResourceConstraint {
-		t.Fatalf("beyond the total: %v, want resource-constraint", err)
+	// The total: bob's session is the third; carol's replaces the least recently used
+	// of all, alice's a1 (a3 was used after it).
+	b1 := start(bob)
+	start("carol@example.com/x")
+	if err := next(alice, a1); condOf(err) != adhoc.CondSessionExpired {
+		t.Fatalf("the least recently used session of all: %v, want session-expired", err)
 	}
-	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "wizard", SessionID: a1, Action: adhoc.ActionCancel}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := start(alice); err != nil {
-		t.Fatalf("after a cancel: %v", err)
+	if err := next(bob, b1); err != nil {
+		t.Fatalf("bob's: %v", err)
 	}
 	if n := s.Sessions(); n != 3 {
 		t.Fatalf("%d sessions, want 3", n)
 	}
-	// Expired sessions free their places, and their owners hear session-expired.
+	// Expired sessions go first, and their owners hear session-expired.
 	clk.Add(2 * time.Minute)
-	c1, err := start("carol@example.com/x")
-	if err != nil {
-		t.Fatalf("after expiry: %v", err)
-	}
+	c1 := start("carol@example.com/x")
 	if n := s.Sessions(); n != 1 {
 		t.Fatalf("%d sessions after the sweep, want 1", n)
 	}
-	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "wizard", SessionID: a1, Action: adhoc.ActionNext}); condOf(err) != adhoc.CondBadSessionID {
-		t.Fatalf("canceled session: %v", err)
+	if err := next(alice, a3); condOf(err) != adhoc.CondSessionExpired {
+		t.Fatalf("expired session: %v", err)
 	}
 	if len(c1) < 26 {
 		t.Fatalf("session id %q too short to be unguessable", c1)
 	}
 }
 
+// TestServerManySessionsNeverRefused: a client that never cancels (profanity) opens
+// far more forms than the bound, and is never refused.
+func TestServerManySessionsNeverRefused(t *testing.T) {
+	s := testServer(t, session.Options{})
+	ctx := context.Background()
+	for i := range 10 * session.DefaultMaxSessions {
+		if _, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Role: adhoc.RoleAdmin, Node: "wizard"}); err != nil {
+			t.Fatalf("form %d: %v", i, err)
+		}
+	}
+	if n := s.Sessions(); n != session.DefaultMaxSessions {
+		t.Fatalf("%d sessions open, want %d", n, session.DefaultMaxSessions)
+	}
+}
+
+// TestServerCancelWithoutRole: a requester may end its own session whatever its role
+// now is (a host ending a stream's sessions may not know it), and no one else's.
+func TestServerCancelWithoutRole(t *testing.T) {
+	s := testServer(t, session.Options{})
+	ctx := context.Background()
+	resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Role: adhoc.RoleAdmin, Node: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel := adhoc.Request{Requester: bob, Role: adhoc.RoleAdmin, Node: "secret", SessionID: resp.SessionID, Action: adhoc.ActionCancel}
+	if _, err := s.Execute(ctx, host, cancel); condOf(err) != adhoc.CondBadSessionID {
+		t.Fatalf("bob cancelling alice's session: %v", err)
+	}
+	cancel.Requester, cancel.Role = alice, adhoc.RoleNone
+	if got, err := s.Execute(ctx, host, cancel); err != nil || got.Status != adhoc.StatusCanceled {
+		t.Fatalf("alice cancelling her own session without a role: %+v %v", got, err)
+	}
+	if n := s.Sessions(); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+	// Without a session, a role is needed as before.
+	if _, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "secret", Action: adhoc.ActionCancel}); condOf(err) != adhoc.CondForbidden {
+		t.Fatalf("cancel without a session nor a role: %v", err)
+	}
+}
+
 func TestServerExpiredTombstone(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	s := testServer(t, adhoc.ServerOptions{Now: clk.Now, Timeout: time.Minute})
+	s := testServer(t, session.Options{Now: clk.Now, Timeout: time.Minute})
 	resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "wizard"})
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +391,7 @@ func TestServerExpiredTombstone(t *testing.T) {
 }
 
 func TestServerCommands(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{})
+	s := testServer(t, session.Options{})
 	for i, tc := range []struct {
 		who  string
 		role adhoc.Role
@@ -460,22 +417,24 @@ func TestServerCommands(t *testing.T) {
 }
 
 func TestNewServerRejects(t *testing.T) {
-	done := func(context.Context, adhoc.Call, []*adhoc.Form) (adhoc.Result, error) { return adhoc.Result{}, nil }
-	for i, defs := range [][]adhoc.Definition{
+	done := func(context.Context, session.Call, []*adhoc.Form) (session.Result, error) {
+		return session.Result{}, nil
+	}
+	for i, defs := range [][]session.Definition{
 		0: {{Complete: done}},
 		1: {{Node: "a", Complete: done}, {Node: "a", Complete: done}},
 		2: {{Node: "a"}},
-		3: {{Node: "a", Complete: done, Stages: []adhoc.Stage{{}}}},
+		3: {{Node: "a", Complete: done, Stages: []session.Stage{{}}}},
 		4: {{Node: "a", Complete: done, Role: "root"}},
 	} {
-		if _, err := adhoc.NewServer(defs, adhoc.ServerOptions{}); err == nil {
+		if _, err := session.NewServer(defs, session.Options{}); err == nil {
 			t.Errorf("%d: no error", i)
 		}
 	}
 }
 
 func TestServerOversizedForm(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{Limits: adhoc.Limits{MaxFields: 2}})
+	s := testServer(t, session.Options{Limits: adhoc.Limits{MaxFields: 2}})
 	ctx := context.Background()
 	resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "wizard"})
 	if err != nil {
@@ -489,7 +448,7 @@ func TestServerOversizedForm(t *testing.T) {
 }
 
 func TestServerConcurrent(t *testing.T) {
-	s := testServer(t, adhoc.ServerOptions{MaxSessions: 1000, MaxTotalSessions: 100000})
+	s := testServer(t, session.Options{MaxSessions: 1000, MaxTotalSessions: 100000})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -531,18 +490,18 @@ func TestServerConcurrent(t *testing.T) {
 // role that changes between the steps of a session applies at once.
 func TestServerCallRole(t *testing.T) {
 	var seen []adhoc.Role
-	s, err := adhoc.NewServer([]adhoc.Definition{{
+	s, err := session.NewServer([]session.Definition{{
 		Node: "mine",
 		Role: adhoc.RoleUser,
-		Stages: []adhoc.Stage{{Form: func(_ context.Context, c adhoc.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
+		Stages: []session.Stage{{Form: func(_ context.Context, c session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 			seen = append(seen, c.Role)
 			return &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "x", Type: adhoc.FieldTextSingle}}}, nil
 		}}},
-		Complete: func(_ context.Context, c adhoc.Call, _ []*adhoc.Form) (adhoc.Result, error) {
+		Complete: func(_ context.Context, c session.Call, _ []*adhoc.Form) (session.Result, error) {
 			seen = append(seen, c.Role)
-			return adhoc.Result{}, nil
+			return session.Result{}, nil
 		},
-	}}, adhoc.ServerOptions{})
+	}}, session.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,32 +519,32 @@ func TestServerCallRole(t *testing.T) {
 	}
 }
 
-// TestServerShownAgain covers what people see of a refusal and of a result, in the
-// clients that show only some of a response (poezio shows fixed fields but neither
-// notes nor instructions; profanity shows no notes while a command executes).
+// TestServerShownAgain: a refusal shows the stage again with what was submitted and
+// the reason as an error note, and is logged without the values submitted; a result
+// keeps its notes and form as the command gave them.
 func TestServerShownAgain(t *testing.T) {
 	ctx := context.Background()
-	long := "Accounts: write a whole number of accounts, from 1 to 1000000, or 0 for any number until the invite expires"
-	s, err := adhoc.NewServer([]adhoc.Definition{
+	var logs bytes.Buffer
+	s, err := session.NewServer([]session.Definition{
 		{
 			Node: "pick",
-			Stages: []adhoc.Stage{
-				{Form: func(context.Context, adhoc.Call, []*adhoc.Form) (*adhoc.Form, error) {
+			Stages: []session.Stage{
+				{Form: func(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
 					return &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "which", Type: adhoc.FieldListSingle,
 						Label: "Which", Options: []adhoc.Option{{Label: "First one (1)", Value: "1"}, {Label: "Gone (2)", Value: "2"}}}}}, nil
 				}},
-				{Form: func(_ context.Context, _ adhoc.Call, prior []*adhoc.Form) (*adhoc.Form, error) {
+				{Form: func(_ context.Context, _ session.Call, prior []*adhoc.Form) (*adhoc.Form, error) {
 					if prior[0].Value("which") != "1" {
-						return nil, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "which: no such thing " + prior[0].Value("which")}
+						return nil, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "which: no such thing " + strconv.Quote(prior[0].Value("which"))}
 					}
 					return &adhoc.Form{Type: adhoc.FormForm, Fields: []adhoc.Field{{Var: "n", Type: adhoc.FieldTextSingle, Label: "Accounts"}}}, nil
 				}},
 			},
-			Complete: func(_ context.Context, _ adhoc.Call, forms []*adhoc.Form) (adhoc.Result, error) {
+			Complete: func(_ context.Context, _ session.Call, forms []*adhoc.Form) (session.Result, error) {
 				if forms[1].Value("n") != "3" {
-					return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "n: write a whole number of accounts, from 1 to 1000000, or 0 for any number until the invite expires"}
+					return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "n: write a whole number"}
 				}
-				return adhoc.Result{
+				return session.Result{
 					Notes: []adhoc.Note{{Type: adhoc.NoteWarn, Text: "Keep it."}},
 					Form: &adhoc.Form{Type: adhoc.FormResult, Fields: []adhoc.Field{
 						{Var: "FORM_TYPE", Type: adhoc.FieldHidden, Values: []string{"urn:example"}},
@@ -593,7 +552,7 @@ func TestServerShownAgain(t *testing.T) {
 				}, nil
 			},
 		},
-	}, adhoc.ServerOptions{})
+	}, session.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +567,7 @@ func TestServerShownAgain(t *testing.T) {
 	fields := func(f *adhoc.Form) string {
 		var out []string
 		for _, fl := range f.Fields {
-			out = append(out, fl.Var+"="+strings.TrimRight(strings.Join(fl.Values, ","), " "))
+			out = append(out, fl.Var+"="+strings.Join(fl.Values, ","))
 		}
 		return strings.Join(out, "|")
 	}
@@ -618,41 +577,156 @@ func TestServerShownAgain(t *testing.T) {
 	}
 	sid := resp.SessionID
 
-	// The next stage's form refuses the choice: the first stage again, the label a
-	// client submitted (Gajim) turned back into its value.
-	resp = do(sid, submit("which", "Gone (2)"))
-	if got := fields(resp.Form); resp.Status != adhoc.StatusExecuting || got != "note-1=Which: no such thing Gone (2)|which=2" ||
-		len(resp.Notes) != 1 || resp.Notes[0].Type != adhoc.NoteError {
+	// The next stage's form refuses the choice: the first stage again, as submitted.
+	resp = do(sid, submit("which", "Secret/Value"))
+	if got := fields(resp.Form); resp.Status != adhoc.StatusExecuting || got != "which=Secret/Value" ||
+		len(resp.Notes) != 1 || resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteError, Text: `which: no such thing "Secret/Value"`}) {
 		t.Fatalf("refused choice: %s %q %+v", resp.Status, got, resp.Notes)
+	}
+	if out := logs.String(); !strings.Contains(out, `msg="ad-hoc command step refused" node=pick stage=0 reason="which: no such thing \"…\""`) ||
+		strings.Contains(out, "Secret") {
+		t.Fatalf("log of the refusal:\n%s", out)
 	}
 	if resp = do(sid, submit("which", "1")); resp.Form == nil || resp.Form.Fields[0].Var != "n" {
 		t.Fatalf("second stage: %+v", resp)
 	}
-
-	// Complete refuses a value: a long reason comes in fixed fields of 40 to 50
-	// characters (Gajim shows a shorter one as a heading: padded with spaces), cut at
-	// spaces, as even as can be, in order, and whole in the note.
 	resp = do(sid, submit("n", "many"))
-	var lines []string
-	for _, fl := range resp.Form.Fields {
-		if fl.Type == adhoc.FieldFixed {
-			if n := len([]rune(fl.Values[0])); n > 50 || n < 40 {
-				t.Errorf("fixed line %q is %d characters long", fl.Values[0], n)
-			}
-			lines = append(lines, strings.TrimRight(fl.Values[0], " "))
-		}
+	if got := fields(resp.Form); got != "n=many" || resp.Notes[0].Text != "n: write a whole number" {
+		t.Fatalf("refused value: %q %+v", got, resp.Notes)
 	}
-	if short := len([]rune(lines[len(lines)-1])); short < 30 {
-		t.Errorf("uneven lines: %q", lines)
-	}
-	if strings.Join(lines, " ") != long || len(lines) < 3 || resp.Notes[0].Text != long || resp.Form.Value("n") != "many" {
-		t.Fatalf("refused value: lines %q, notes %+v, form %s", lines, resp.Notes, fields(resp.Form))
-	}
-
-	// A result form carries its notes too, after its FORM_TYPE.
 	resp = do(sid, submit("n", "3"))
-	if got := fields(resp.Form); resp.Status != adhoc.StatusCompleted || got != "FORM_TYPE=urn:example|note-1=Keep it.|uri=xmpp:x" ||
+	if got := fields(resp.Form); resp.Status != adhoc.StatusCompleted || got != "FORM_TYPE=urn:example|uri=xmpp:x" ||
 		len(resp.Notes) != 1 || resp.Notes[0] != (adhoc.Note{Type: adhoc.NoteWarn, Text: "Keep it."}) {
 		t.Fatalf("result: %s %q %+v", resp.Status, got, resp.Notes)
+	}
+}
+
+// pagedServer runs "pages", which lists the numbers 1 to n, per items a page, after a
+// one-field stage, and "all", the same without a stage. The page cursor is the first
+// number of the page.
+func pagedServer(t *testing.T, n, per int) *session.Server {
+	t.Helper()
+	list := func(_ context.Context, c session.Call, _ []*adhoc.Form) (session.Result, error) {
+		first := 1
+		if c.Page != "" {
+			var err error
+			if first, err = strconv.Atoi(c.Page); err != nil {
+				return session.Result{}, err
+			}
+		}
+		last := min(first+per-1, n)
+		f := &adhoc.Form{Type: adhoc.FormResult, Title: fmt.Sprintf("%d to %d", first, last)}
+		res := session.Result{Form: f}
+		if last < n {
+			res.NextPage = strconv.Itoa(last + 1)
+		}
+		return res, nil
+	}
+	s, err := session.NewServer([]session.Definition{
+		{Node: "pages", Stages: []session.Stage{{Form: stageForm("a")}}, Complete: list},
+		{Node: "all", Complete: list},
+	}, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestServerPages: a long result is shown page by page while the session executes,
+// each page a form with next (the default), complete and, but on the first page of a
+// command without stages, prev; the last page completes.
+func TestServerPages(t *testing.T) {
+	type turn struct {
+		action adhoc.Action
+		form   *adhoc.Form
+		want   string // status, title, actions
+		err    adhoc.Condition
+	}
+	for i, tc := range []struct {
+		node  string
+		n     int
+		turns []turn
+	}{
+		0: {"all", 3, []turn{{want: "completed 1 to 3 result"}}},
+		1: {"all", 7, []turn{
+			{want: "executing 1 to 3 form next complete default=next"},
+			{action: adhoc.ActionPrev, err: adhoc.CondBadAction},
+			// Clients send the page's fields back: they are ignored.
+			{action: adhoc.ActionNext, form: submit("x", "y"), want: "executing 4 to 6 form prev next complete default=next"},
+			{action: adhoc.ActionPrev, want: "executing 1 to 3 form next complete default=next"},
+			{want: "executing 4 to 6 form prev next complete default=next"},
+			{want: "completed 7 to 7 result"},
+			{err: adhoc.CondBadSessionID},
+		}},
+		2: {"all", 7, []turn{
+			{want: "executing 1 to 3 form next complete default=next"},
+			{action: adhoc.ActionNext, want: "executing 4 to 6 form prev next complete default=next"},
+			// Complete ends the command on the page shown.
+			{action: adhoc.ActionComplete, want: "completed 4 to 6 result"},
+			{err: adhoc.CondBadSessionID},
+		}},
+		3: {"pages", 4, []turn{
+			{want: "executing a after 0 form next complete default=complete"},
+			{action: adhoc.ActionNext, form: submit("a", "1"), want: "executing 1 to 3 form prev next complete default=next"},
+			// From the first page, prev goes back to the stage, filled in.
+			{action: adhoc.ActionPrev, want: "executing a after 0 form next complete default=complete"},
+			{action: adhoc.ActionComplete, form: submit("a", "2"), want: "executing 1 to 3 form prev next complete default=next"},
+			{action: adhoc.ActionCancel, want: "canceled"},
+		}},
+	} {
+		s := pagedServer(t, tc.n, 3)
+		ctx := context.Background()
+		sid := ""
+		for j, tu := range tc.turns {
+			resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: tc.node, SessionID: sid, Action: tu.action, Form: tu.form})
+			if condOf(err) != tu.err {
+				t.Fatalf("%d.%d: %v, want %q", i, j, err, tu.err)
+			}
+			if err != nil {
+				continue
+			}
+			sid = resp.SessionID
+			got := string(resp.Status)
+			if resp.Form != nil {
+				got += " " + resp.Form.Title + " " + string(resp.Form.Type)
+			}
+			for _, a := range resp.Actions {
+				got += " " + string(a)
+			}
+			if resp.Status == adhoc.StatusExecuting {
+				got += " default=" + string(resp.DefaultAction)
+			}
+			if got != tu.want {
+				t.Fatalf("%d.%d: %q, want %q", i, j, got, tu.want)
+			}
+		}
+		if n := s.Sessions(); n != 0 {
+			t.Fatalf("%d: %d sessions left", i, n)
+		}
+	}
+}
+
+// TestServerValidatesRequests checks that Execute holds a request that did not come
+// through adhoc.DecodeRequest to the same rules.
+func TestServerValidatesRequests(t *testing.T) {
+	s := testServer(t, session.Options{})
+	ctx := context.Background()
+	resp, err := s.Execute(ctx, host, adhoc.Request{Requester: alice, Node: "wizard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		req  adhoc.Request
+		want adhoc.Condition
+	}{
+		0: {adhoc.Request{Action: "jump"}, adhoc.CondMalformedAction},
+		1: {adhoc.Request{Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "a", Type: "colour"}}}}, adhoc.CondBadPayload},
+		2: {adhoc.Request{Action: adhoc.ActionNext, Form: &adhoc.Form{Type: adhoc.FormResult}}, adhoc.CondBadPayload},
+	} {
+		req := tc.req
+		req.Requester, req.Node, req.SessionID = alice, "wizard", resp.SessionID
+		if _, err := s.Execute(ctx, host, req); condOf(err) != tc.want {
+			t.Errorf("%d: %v, want %s", i, err, tc.want)
+		}
 	}
 }
