@@ -370,3 +370,15 @@ func loopbackIfUnspecified(addr net.Addr) string {
 	}
 	return net.JoinHostPort(host, port)
 }
+
+// reservedNames returns the localparts that only the operator creates (xmppd
+// adduser): those of the administrators of the served domain.
+func (c *Config) reservedNames() []string {
+	var out []string
+	for _, a := range c.Admins {
+		if local, domain, ok := strings.Cut(a, "@"); ok && domain == c.Domain {
+			out = append(out, local)
+		}
+	}
+	return out
+}

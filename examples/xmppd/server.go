@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 
-	store, err := accounts.Open(ctx, filepath.Join(dataDir, accounts.FileName), accounts.Options{Logger: logger})
+	store, err := accounts.Open(ctx, filepath.Join(dataDir, accounts.FileName), accounts.Options{Logger: logger, Reserved: cfg.reservedNames()})
 	if err != nil {
 		return err
 	}
@@ -124,9 +124,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	hooks := &inviteHooks{domain: cfg.Domain}
 	reg, err := register.New(register.Config{
 		Domain: cfg.Domain, Mode: mode, Invites: inv, Accounts: store,
-		// Administrators are made by the operator (adduser), never registered.
-		Reserved: func(bare string) bool { return slices.Contains(cfg.Admins, bare) },
-		Welcome:  hooks.welcome,
+		Welcome: hooks.welcome,
 		// A store failing every attempt (a full disk) logs once a minute, not per attempt.
 		Logger: slog.New(logthrottle.New(logger.With("component", "register").Handler(), logthrottle.Options{MaxKinds: 64})),
 	})
@@ -145,6 +143,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		ContactInvites:    contactInvites{invites: inv},
 		MaxStanzaSize:     cfg.MaxStanzaSize,
 		MaxPendingPerAddr: cfg.MaxUnauthenticatedPerAddr,
+		// Administrators log in whatever an account or an address has used.
+		Unlimited: func(account jid.JID) bool { return slices.Contains(cfg.Admins, account.String()) },
 		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },

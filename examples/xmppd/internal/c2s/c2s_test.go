@@ -89,6 +89,13 @@ type env struct {
 
 func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 	t.Helper()
+	return startWith(t, mode, nil, tweak)
+}
+
+// startWith starts a server as start does, with regTweak changing the registration's
+// configuration first.
+func startWith(t *testing.T, mode register.Mode, regTweak func(*register.Config), tweak func(*c2s.Config)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	store, err := accounts.Open(ctx, filepath.Join(dir, accounts.FileName), accounts.Options{Iterations: scram.MinIterations})
@@ -105,7 +112,11 @@ func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 		t.Fatal(err)
 	}
 	inv := &invites{token: "GOODTOKEN"}
-	reg, err := register.New(register.Config{Domain: "localhost", Mode: mode, Invites: inv, Accounts: store})
+	regCfg := register.Config{Domain: "localhost", Mode: mode, Invites: inv, Accounts: store}
+	if regTweak != nil {
+		regTweak(&regCfg)
+	}
+	reg, err := register.New(regCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -621,4 +632,10 @@ func TestSASLExchangeEdges(t *testing.T) {
 		}
 		_ = c.Close()
 	}
+}
+
+// registerIQ is the XEP-0077 set with the legacy fields.
+func registerIQ(user, pass string) string {
+	return `<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>` + user +
+		`</username><password>` + pass + `</password></query></iq>`
 }
