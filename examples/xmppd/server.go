@@ -22,6 +22,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/certs"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/connlimit"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/host"
@@ -124,7 +125,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	hooks := &inviteHooks{domain: cfg.Domain}
 	reg, err := register.New(register.Config{
 		Domain: cfg.Domain, Mode: mode, Invites: inv, Accounts: store,
-		Welcome: hooks.welcome,
+		Welcome:                 hooks.welcome,
+		MaxTokenFailuresPerAddr: cfg.MaxInvitationFailuresPerAddr,
 		// A store failing every attempt (a full disk) logs once a minute, not per attempt.
 		Logger: slog.New(logthrottle.New(logger.With("component", "register").Handler(), logthrottle.Options{MaxKinds: 64})),
 	})
@@ -134,15 +136,17 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	api.reg.Store(reg)
 	cmdLog := logger.With("component", "adhoc")
 	srv, err := c2s.New(c2s.Config{
-		Domain:            cfg.Domain,
-		TLS:               &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Credentials:       store,
-		Registration:      reg,
-		Roster:            rosters,
-		Accounts:          store,
-		ContactInvites:    contactInvites{invites: inv},
-		MaxStanzaSize:     cfg.MaxStanzaSize,
-		MaxPendingPerAddr: cfg.MaxUnauthenticatedPerAddr,
+		Domain:                cfg.Domain,
+		TLS:                   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Credentials:           store,
+		Registration:          reg,
+		Roster:                rosters,
+		Accounts:              store,
+		ContactInvites:        contactInvites{invites: inv},
+		MaxStanzaSize:         cfg.MaxStanzaSize,
+		MaxPendingPerAddr:     cfg.MaxUnauthenticatedPerAddr,
+		MaxSessionsPerAccount: cfg.MaxSessionsPerAccount,
+		MaxSessionsPerAddr:    cfg.MaxSessionsPerAddr,
 		// Administrators log in whatever an account or an address has used.
 		Unlimited: func(account jid.JID) bool { return slices.Contains(cfg.Admins, account.String()) },
 		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
@@ -162,7 +166,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	mux := http.NewServeMux()
 	inv.Mount(mux)
 	inv.MountOperations(mux) // /metrics (metrics_allow), /healthz, /readyz
+	// Bounded connections, in all and per client address.
+	httpConns := connlimit.New(httpLn, connlimit.Options{
+		MaxConns:        cfg.HTTPMaxConnections,
+		MaxConnsPerAddr: cfg.HTTPMaxConnectionsPerAddr,
+		Logger:          logger.With("component", "http"),
+	})
 	httpSrv := &http.Server{
+		ConnState:         httpConns.ConnState,
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
 		ReadTimeout:       httpReadTimeout,
@@ -182,7 +193,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		}
 	})
 	wg.Go(func() {
-		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(httpConns); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cancel(fmt.Errorf("http: %w", err))
 		}
 	})
