@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/host"
+	"github.com/xmpp-invites/invites/internal/clientaddr"
 	"github.com/xmpp-invites/invites/internal/logthrottle"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -149,10 +151,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		MaxSessionsPerAddr:    cfg.MaxSessionsPerAddr,
 		// Administrators log in whatever an account or an address has used.
 		Unlimited: func(account jid.JID) bool { return slices.Contains(cfg.Admins, account.String()) },
-		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, client netip.Addr) c2s.CommandHandler {
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },
-				Logger:      cmdLog,
+				Logger:      cmdLog.With("client", clientaddr.String(clientaddr.Key(client))),
 				Role:        api.role,
 			})
 		},

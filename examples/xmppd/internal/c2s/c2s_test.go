@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -131,7 +132,7 @@ func startWith(t *testing.T, mode register.Mode, regTweak func(*register.Config)
 		Registration: reg,
 		Roster:       rs,
 		Accounts:     store,
-		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, _ netip.Addr) c2s.CommandHandler {
 			return adhoc.NewHandler(executor{}, "localhost", requester, adhoc.HandlerOptions{BaseContext: func() context.Context { return ctx }})
 		},
 	}

@@ -17,6 +17,8 @@ import (
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/stanza"
+
+	"github.com/xmpp-invites/invites/internal/clientaddr"
 )
 
 // Disco identities and features (XEP-0030).
@@ -103,7 +105,7 @@ func (c *conn) bind(ctx context.Context, r xml.TokenReader) error {
 func (c *conn) handler(ctx context.Context) xmpp.Handler {
 	var cmds CommandHandler
 	if c.srv.cfg.NewCommandHandler != nil {
-		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr)
+		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr, clientaddr.Of(c.remote))
 	}
 	dh := discoHandler{cmds: cmds}
 	rh := rosterHandler{c: c, ctx: ctx}

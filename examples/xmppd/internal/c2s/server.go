@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -106,8 +107,9 @@ type Config struct {
 	// accounts that exist (XEP-0379); nil treats such requests as ordinary ones.
 	ContactInvites ContactInvites
 	// NewCommandHandler builds the ad-hoc command handler of a session bound to
-	// requester; ctx ends when the server stops. Nil means no commands.
-	NewCommandHandler func(ctx context.Context, requester jid.JID) CommandHandler
+	// requester, connected from the address client; ctx ends when the server stops.
+	// Nil means no commands.
+	NewCommandHandler func(ctx context.Context, requester jid.JID, client netip.Addr) CommandHandler
 	// MaxStanzaSize bounds an element after authentication, in bytes;
 	// zero means DefaultMaxStanzaSize.
 	MaxStanzaSize int64
