@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -254,5 +255,38 @@ func TestHelpWordAndBuild(t *testing.T) {
 	if code := run(t.Context(), []string{"--version"}, nil, &out, io.Discard); code != exitOK ||
 		!strings.HasPrefix(out.String(), "xmppd ") || !strings.Contains(out.String(), runtime.Version()) {
 		t.Errorf("--version: exit %d, stdout %q", code, out.String())
+	}
+}
+
+// TestFlagsInReadme: every flag of xmppd is in the README's table of them, with its
+// TOML key.
+func TestFlagsInReadme(t *testing.T) {
+	var help strings.Builder
+	if _, _, err := parseArgs([]string{"-h"}, &help); err == nil {
+		t.Fatal("-h parsed")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
+	flags := flagLine.FindAllStringSubmatch(help.String(), -1)
+	if len(flags) < 20 {
+		t.Fatalf("%d flags in the help:\n%s", len(flags), help.String())
+	}
+	for _, f := range flags {
+		name := f[1]
+		if name == "config" || name == "h" {
+			continue
+		}
+		if !regexp.MustCompile("(?m)^\\|.*`-" + regexp.QuoteMeta(name) + "[` ]").Match(readme) {
+			t.Errorf("flag -%s is not in the README's table", name)
+		}
+	}
+	for _, key := range []string{"max_sessions_per_account", "max_sessions_per_addr", "max_invitation_failures_per_addr",
+		"reserved_names", "http_max_connections", "http_max_connections_per_addr"} {
+		if !strings.Contains(string(readme), "`"+key+"`") {
+			t.Errorf("key %s is not in the README", key)
+		}
 	}
 }
