@@ -455,6 +455,14 @@ func TestDecodeRequest(t *testing.T) {
 			<field var='username'><value>ann</value></field>
 			<field var='password'><value>pw</value></field></x></query>`,
 			want: register.Request{Username: "ann", Password: "pw", Invitation: "https://example.com/invite?T"}},
+		7: {in: `<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='form'>
+			<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>
+			<field var='invitation' type='text-single'><value>xmpp:a@b?register;preauth=T</value></field>
+			<field var='username' type='text-single'><value>psi</value></field>
+			<field var='password' type='text-private'><value>pw</value></field></x></query>`,
+			want: register.Request{Username: "psi", Password: "pw", Invitation: "xmpp:a@b?register;preauth=T"}}, // as Psi+ sends it
+		8: {in: `<query xmlns='jabber:iq:register'><username>legacy</username><password>pw</password>
+			<x xmlns='jabber:x:data' type='cancel'/></query>`, want: register.Request{Username: "legacy", Password: "pw"}},
 	}
 	for i, tc := range tests {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {

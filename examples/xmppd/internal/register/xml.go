@@ -132,7 +132,8 @@ type Request struct {
 var ErrBadRequest = errors.New("register: malformed request")
 
 // DecodeRequest decodes a jabber:iq:register set payload starting at start.
-// A submitted data form wins over legacy fields.
+// A submitted data form wins over legacy fields. A form a client sends back with
+// type 'form' rather than 'submit' (Psi+ 1.4 does) counts as submitted.
 func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
 	var q struct {
 		Username *string    `xml:"username"`
@@ -149,7 +150,7 @@ func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
 		return r, nil
 	}
 	for _, f := range q.Forms {
-		if f.Type != "submit" {
+		if f.Type != "submit" && f.Type != "form" {
 			continue
 		}
 		if ft, ok := f.value("FORM_TYPE"); ok && ft != NS {
