@@ -111,3 +111,19 @@ func TestSet(t *testing.T) {
 		t.Errorf("the default reserved names: %d skeletons, %v", def.Len(), err)
 	}
 }
+
+// BenchmarkNormalizeSkeleton measures what a registration adds: preparing a name
+// and computing its skeleton.
+func BenchmarkNormalizeSkeleton(b *testing.B) {
+	for _, name := range []string{"juliet", "ALİCE", "аdmin"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				n, err := username.Normalize(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = username.Skeleton(n)
+			}
+		})
+	}
+}
