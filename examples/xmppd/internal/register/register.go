@@ -104,9 +104,11 @@ type Config struct {
 	// MaxTokenFailuresPerAddr is how many bad tokens a client address (an IPv4
 	// address, an IPv6 /64) may try, over all its streams, before its checks are
 	// refused unchecked (wait, resource-constraint); one is forgiven every
-	// TokenFailureWindow/MaxTokenFailuresPerAddr. A check is counted before it is
-	// made and given back when the token is good, so checks sent at once cannot all
-	// pass. Zero means DefaultMaxTokenFailuresPerAddr.
+	// TokenFailureWindow/MaxTokenFailuresPerAddr. A bad token is counted once
+	// checked, so that good ones, however many at once, cost nothing: checks in
+	// flight together (one per stream, and the address's unauthenticated streams
+	// are bounded) may pass the budget by as many. Zero means
+	// DefaultMaxTokenFailuresPerAddr.
 	MaxTokenFailuresPerAddr int
 	// TokenFailureWindow is the period of MaxTokenFailuresPerAddr; zero means
 	// DefaultTokenFailureWindow.
@@ -251,13 +253,12 @@ func (f *Flow) refused(ctx context.Context, what string, err error, attrs ...any
 
 // PreAuth checks token (the XEP-0445 pre-auth IQ) and remembers it for Register.
 // A nil error means the IQ is answered with a result.
-// The check is counted against the client address's budget of failed invitations
-// (Config.MaxTokenFailuresPerAddr) before it is made, and given back unless the token
-// turns out bad; past the budget it is refused unchecked.
+// A bad token is counted against the client address's budget of failed invitations
+// (Config.MaxTokenFailuresPerAddr); past the budget a check is refused unchecked.
 func (f *Flow) PreAuth(ctx context.Context, token string) error {
 	budgeted := f.client.IsValid() && f.svc.cfg.Mode != Closed
 	if budgeted {
-		if wait := f.svc.budget.Take(f.key, f.svc.now()); wait > 0 {
+		if wait := f.svc.budget.Wait(f.key, f.svc.now()); wait > 0 {
 			f.failures++
 			err := stanzaErr(stanza.Wait, stanza.ResourceConstraint, fmt.Sprintf(textTooMany, roughly(wait)))
 			return f.refused(ctx, "invitation refused unchecked", err)
@@ -265,8 +266,8 @@ func (f *Flow) PreAuth(ctx context.Context, token string) error {
 	}
 	before := f.failures
 	err := f.preAuth(ctx, token)
-	if budgeted && f.failures == before {
-		f.svc.budget.Refund(f.key, f.svc.now()) // a good token, or the plugin's failure
+	if budgeted && f.failures > before {
+		f.svc.budget.Spend(f.key, f.svc.now()) // a bad token, not the plugin's failure
 	}
 	if err != nil {
 		return f.refused(ctx, "invitation refused", err)
