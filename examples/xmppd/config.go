@@ -10,13 +10,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/connlimit"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/internal/username"
 )
 
 // Defaults of Config.
@@ -78,6 +81,35 @@ type Config struct {
 	// IPv4 address or an IPv6 /64) that have not logged in yet; more are closed at
 	// once (flag -max-unauthenticated-per-addr). Default 10; at most 100000.
 	MaxUnauthenticatedPerAddr int `toml:"max_unauthenticated_per_addr"`
+	// MaxSessionsPerAccount bounds the logged-in client sessions of one account;
+	// administrators have no bound (flag -max-sessions-per-account). Default 10; at
+	// most 100000.
+	MaxSessionsPerAccount int `toml:"max_sessions_per_account"`
+	// MaxSessionsPerAddr bounds the logged-in client sessions from one address (an
+	// IPv4 address or an IPv6 /64), whichever their accounts; administrators' do not
+	// count (flag -max-sessions-per-addr). Default 50; at most 100000.
+	MaxSessionsPerAddr int `toml:"max_sessions_per_addr"`
+	// MaxInvitationFailuresPerAddr is how many invalid invitations (in-band pre-auth
+	// tokens, the registration form's invitation field) one address may try per 10
+	// minutes before its checks are refused unchecked; one is forgiven every
+	// 10 minutes / N (flag -max-invitation-failures-per-addr). Default 10; at most
+	// 100000.
+	MaxInvitationFailuresPerAddr int `toml:"max_invitation_failures_per_addr"`
+	// ReservedNames are account names only the operator creates (xmppd adduser):
+	// registration refuses them and every name that looks like one (Unicode TS #39
+	// skeletons), as it does the administrators' names (flag -reserved-name,
+	// repeatable; flags replace the file's list; an empty list in the file reserves
+	// none). Default: admin, administrator, root, postmaster, abuse, support,
+	// security, webmaster, hostmaster, xmpp, www, noreply.
+	ReservedNames []string `toml:"reserved_names"`
+	// HTTPMaxConnections bounds the connections the HTTP server holds; past it an
+	// idle keep-alive connection is closed to make room, else the newcomer gets 503
+	// (flag -http-max-connections). Default 1000; at most 1000000.
+	HTTPMaxConnections int `toml:"http_max_connections"`
+	// HTTPMaxConnectionsPerAddr bounds the HTTP connections of one client address
+	// (an IPv4 address or an IPv6 /64; behind a reverse proxy, the proxy's): more
+	// get 503 (flag -http-max-connections-per-addr). Default 100; at most 1000000.
+	HTTPMaxConnectionsPerAddr int `toml:"http_max_connections_per_addr"`
 	// LogLevel is "debug", "info", "warn" or "error" (flag -log-level).
 	// Default "info". The log goes to standard error.
 	LogLevel string `toml:"log_level"`
@@ -141,6 +173,13 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
 	fs.IntVar(&flagCfg.MaxUnauthenticatedPerAddr, "max-unauthenticated-per-addr", 0, "client connections of one address not logged in yet, at most (default 10)")
+	fs.IntVar(&flagCfg.MaxSessionsPerAccount, "max-sessions-per-account", 0, "logged-in sessions of one account, at most; administrators have no bound (default 10)")
+	fs.IntVar(&flagCfg.MaxSessionsPerAddr, "max-sessions-per-addr", 0, "logged-in sessions from one address, at most; administrators' do not count (default 50)")
+	fs.IntVar(&flagCfg.MaxInvitationFailuresPerAddr, "max-invitation-failures-per-addr", 0, "invalid invitations one address may try per 10 minutes (default 10)")
+	var reserved stringList
+	fs.Var(&reserved, "reserved-name", "account `name` only adduser creates, nor any name that looks like it (repeatable; default admin, root, postmaster, …)")
+	fs.IntVar(&flagCfg.HTTPMaxConnections, "http-max-connections", 0, "HTTP connections held at once, at most (default 1000)")
+	fs.IntVar(&flagCfg.HTTPMaxConnectionsPerAddr, "http-max-connections-per-addr", 0, "HTTP connections of one client address, at most (default 100)")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&flagCfg.LogFormat, "log-format", DefaultLogFormat, "log `format`: text or json")
 	var metricsAllow stringList
@@ -194,6 +233,16 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 		"max-unauthenticated-per-addr": func() {
 			cfg.MaxUnauthenticatedPerAddr = flagCfg.MaxUnauthenticatedPerAddr
 		},
+		"max-sessions-per-account": func() { cfg.MaxSessionsPerAccount = flagCfg.MaxSessionsPerAccount },
+		"max-sessions-per-addr":    func() { cfg.MaxSessionsPerAddr = flagCfg.MaxSessionsPerAddr },
+		"max-invitation-failures-per-addr": func() {
+			cfg.MaxInvitationFailuresPerAddr = flagCfg.MaxInvitationFailuresPerAddr
+		},
+		"reserved-name":        func() { cfg.ReservedNames = reserved },
+		"http-max-connections": func() { cfg.HTTPMaxConnections = flagCfg.HTTPMaxConnections },
+		"http-max-connections-per-addr": func() {
+			cfg.HTTPMaxConnectionsPerAddr = flagCfg.HTTPMaxConnectionsPerAddr
+		},
 	}
 	for name, apply := range over {
 		if set[name] {
@@ -243,6 +292,19 @@ func (c *Config) Normalize() error {
 	if c.MaxUnauthenticatedPerAddr == 0 {
 		c.MaxUnauthenticatedPerAddr = c2s.DefaultMaxPendingPerAddr
 	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&c.MaxSessionsPerAccount, c2s.DefaultMaxSessionsPerAccount)
+	defInt(&c.MaxSessionsPerAddr, c2s.DefaultMaxSessionsPerAddr)
+	defInt(&c.MaxInvitationFailuresPerAddr, register.DefaultMaxTokenFailuresPerAddr)
+	defInt(&c.HTTPMaxConnections, connlimit.DefaultMaxConns)
+	defInt(&c.HTTPMaxConnectionsPerAddr, connlimit.DefaultMaxConnsPerAddr)
+	if c.ReservedNames == nil {
+		c.ReservedNames = username.DefaultReserved()
+	}
 	return c.Validate()
 }
 
@@ -277,8 +339,28 @@ func (c *Config) Validate() error {
 	if c.MaxStanzaSize < 10000 || c.MaxStanzaSize > 64<<20 {
 		errs = append(errs, errors.New("max_stanza_size must be between 10000 and 67108864"))
 	}
-	if c.MaxUnauthenticatedPerAddr < 1 || c.MaxUnauthenticatedPerAddr > 100000 {
-		errs = append(errs, errors.New("max_unauthenticated_per_addr must be between 1 and 100000"))
+	for _, b := range []struct {
+		key      string
+		v, upper int
+	}{
+		{"max_unauthenticated_per_addr", c.MaxUnauthenticatedPerAddr, 100000},
+		{"max_sessions_per_account", c.MaxSessionsPerAccount, 100000},
+		{"max_sessions_per_addr", c.MaxSessionsPerAddr, 100000},
+		{"max_invitation_failures_per_addr", c.MaxInvitationFailuresPerAddr, 100000},
+		{"http_max_connections", c.HTTPMaxConnections, 1000000},
+		{"http_max_connections_per_addr", c.HTTPMaxConnectionsPerAddr, 1000000},
+	} {
+		if b.v < 1 || b.v > b.upper {
+			errs = append(errs, fmt.Errorf("%s must be between 1 and %d", b.key, b.upper))
+		}
+	}
+	for i, n := range c.ReservedNames {
+		norm, err := username.Normalize(n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reserved_names: %q: %w", n, err))
+			continue
+		}
+		c.ReservedNames[i] = norm
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
@@ -369,4 +451,16 @@ func loopbackIfUnspecified(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// reservedNames returns the localparts that only the operator creates (xmppd
+// adduser): ReservedNames and those of the administrators of the served domain.
+func (c *Config) reservedNames() []string {
+	out := slices.Clone(c.ReservedNames)
+	for _, a := range c.Admins {
+		if local, domain, ok := strings.Cut(a, "@"); ok && domain == c.Domain {
+			out = append(out, local)
+		}
+	}
+	return out
 }

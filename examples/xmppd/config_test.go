@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -67,6 +68,28 @@ max_stanza_size = 100000
 				Registration: "invite-only", MaxStanzaSize: 256 << 10, LogLevel: "info", LogFormat: "text", MaxUnauthenticatedPerAddr: 10},
 			rest: []string{"adduser", "-weird@localhost", "pw"},
 		},
+		6: { // the limits, from the file; an empty list of reserved names reserves none
+			args: []string{"-config", writeConfig(t, `
+max_sessions_per_account = 3
+max_sessions_per_addr = 7
+max_invitation_failures_per_addr = 4
+http_max_connections = 200
+http_max_connections_per_addr = 20
+reserved_names = []
+`)},
+			want: Config{Domain: "localhost", DataDir: "./data", C2S: "127.0.0.1:5222", HTTP: "127.0.0.1:5280",
+				Registration: "invite-only", MaxStanzaSize: 256 << 10, LogLevel: "info", LogFormat: "text", MaxUnauthenticatedPerAddr: 10,
+				MaxSessionsPerAccount: 3, MaxSessionsPerAddr: 7, MaxInvitationFailuresPerAddr: 4, HTTPMaxConnections: 200,
+				HTTPMaxConnectionsPerAddr: 20, ReservedNames: []string{}},
+		},
+		7: { // and from flags, which win; reserved names are normalized
+			args: []string{"-max-sessions-per-account", "2", "-max-sessions-per-addr", "9", "-max-invitation-failures-per-addr", "1",
+				"-http-max-connections", "50", "-http-max-connections-per-addr", "5", "-reserved-name", "Boss", "-reserved-name", "Ops"},
+			want: Config{Domain: "localhost", DataDir: "./data", C2S: "127.0.0.1:5222", HTTP: "127.0.0.1:5280",
+				Registration: "invite-only", MaxStanzaSize: 256 << 10, LogLevel: "info", LogFormat: "text", MaxUnauthenticatedPerAddr: 10,
+				MaxSessionsPerAccount: 2, MaxSessionsPerAddr: 9, MaxInvitationFailuresPerAddr: 1, HTTPMaxConnections: 50,
+				HTTPMaxConnectionsPerAddr: 5, ReservedNames: []string{"boss", "ops"}},
+		},
 	}
 	for i, tc := range tests {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
@@ -77,14 +100,34 @@ max_stanza_size = 100000
 			if err := cfg.Normalize(); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(cfg, tc.want) {
-				t.Fatalf("got  %+v\nwant %+v", cfg, tc.want)
+			if want := withDefaults(tc.want); !reflect.DeepEqual(cfg, want) {
+				t.Fatalf("got  %+v\nwant %+v", cfg, want)
 			}
 			if !reflect.DeepEqual(rest, tc.rest) {
 				t.Fatalf("rest %q, want %q", rest, tc.rest)
 			}
 		})
 	}
+}
+
+// withDefaults fills in the limits a test's Config leaves zero with their defaults.
+func withDefaults(c Config) Config {
+	for _, f := range []struct {
+		v *int
+		d int
+	}{
+		{&c.MaxSessionsPerAccount, 10}, {&c.MaxSessionsPerAddr, 50}, {&c.MaxInvitationFailuresPerAddr, 10},
+		{&c.HTTPMaxConnections, 1000}, {&c.HTTPMaxConnectionsPerAddr, 100},
+	} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	if c.ReservedNames == nil {
+		c.ReservedNames = []string{"admin", "administrator", "root", "postmaster", "abuse", "support", "security",
+			"webmaster", "hostmaster", "xmpp", "www", "noreply"}
+	}
+	return c
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -110,6 +153,11 @@ func TestConfigErrors(t *testing.T) {
 		13: {args: []string{"-log-format", "xml"}, want: `log_format: "xml" is not a format: use text or json`},
 		14: {args: []string{"-metrics-allow", "localhost"}, want: `metrics_allow: "localhost" is not an address or network`},
 		15: {file: `metrics_allow = ["10.0.0.0/33"]`, want: "metrics_allow"},
+		16: {args: []string{"-max-sessions-per-account", "-2"}, want: "max_sessions_per_account must be between 1 and 100000"},
+		17: {file: `max_sessions_per_addr = 100001`, want: "max_sessions_per_addr must be between 1 and 100000"},
+		18: {args: []string{"-http-max-connections-per-addr", "-1"}, want: "http_max_connections_per_addr must be between 1 and 1000000"},
+		19: {args: []string{"-reserved-name", "a b"}, want: `reserved_names: "a b": the username is not valid`},
+		20: {file: `max_invitation_failures_per_addr = -5`, want: "max_invitation_failures_per_addr"},
 	}
 	for i, tc := range tests {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
@@ -174,6 +222,24 @@ func TestAddUser(t *testing.T) {
 	if code := run(t.Context(), []string{"-data", dir, "adduser", "dave@example.org", "pw"}, nil, io.Discard, io.Discard); code != exitError {
 		t.Errorf("other domain: exit %d", code)
 	}
+	// Names that look like an account's or a reserved name's are refused, naming it;
+	// the operator makes a reserved name itself.
+	for _, tc := range []struct{ args, want string }{
+		{"аlice@localhost", "аlice@localhost looks too much like the account alice@localhost: choose another name"},
+		{"ALİCE@localhost", "ali̇ce@localhost looks too much like the account alice@localhost: choose another name"},
+		{"ᴀdmin@localhost", "ᴀdmin@localhost looks too much like the reserved name admin: choose another name"},
+		{"b0ss@localhost -admin boss@localhost", "b0ss@localhost looks too much like the reserved name boss: choose another name"},
+	} {
+		var errOut strings.Builder
+		args := append([]string{"-data", dir, "adduser"}, strings.Fields(tc.args)...)
+		args = append(args, "pw")
+		if code := run(t.Context(), args, nil, io.Discard, &errOut); code != exitError || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("adduser %s: exit %d, %q", tc.args, code, errOut.String())
+		}
+	}
+	if code := run(t.Context(), []string{"-data", dir, "adduser", "admin@localhost", "pw"}, nil, io.Discard, io.Discard); code != exitOK {
+		t.Errorf("adduser of a reserved name: exit %d", code)
+	}
 }
 
 // TestHelpWordAndBuild (issue 16): "help" is a command, as for invites-plugin (the
@@ -189,5 +255,38 @@ func TestHelpWordAndBuild(t *testing.T) {
 	if code := run(t.Context(), []string{"--version"}, nil, &out, io.Discard); code != exitOK ||
 		!strings.HasPrefix(out.String(), "xmppd ") || !strings.Contains(out.String(), runtime.Version()) {
 		t.Errorf("--version: exit %d, stdout %q", code, out.String())
+	}
+}
+
+// TestFlagsInReadme: every flag of xmppd is in the README's table of them, with its
+// TOML key.
+func TestFlagsInReadme(t *testing.T) {
+	var help strings.Builder
+	if _, _, err := parseArgs([]string{"-h"}, &help); err == nil {
+		t.Fatal("-h parsed")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
+	flags := flagLine.FindAllStringSubmatch(help.String(), -1)
+	if len(flags) < 20 {
+		t.Fatalf("%d flags in the help:\n%s", len(flags), help.String())
+	}
+	for _, f := range flags {
+		name := f[1]
+		if name == "config" || name == "h" {
+			continue
+		}
+		if !regexp.MustCompile("(?m)^\\|.*`-" + regexp.QuoteMeta(name) + "[` ]").Match(readme) {
+			t.Errorf("flag -%s is not in the README's table", name)
+		}
+	}
+	for _, key := range []string{"max_sessions_per_account", "max_sessions_per_addr", "max_invitation_failures_per_addr",
+		"reserved_names", "http_max_connections", "http_max_connections_per_addr"} {
+		if !strings.Contains(string(readme), "`"+key+"`") {
+			t.Errorf("key %s is not in the README", key)
+		}
 	}
 }

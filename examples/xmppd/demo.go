@@ -88,9 +88,7 @@ An invite to try now (one account): open it in a browser
   %s
 Its page has a QR code to scan with a phone app that takes invites (Conversations,
 Monal, Siskin …), an "open in app" button, and web registration for any other client.
-A phone reaches it when xmppd listens where the phone can connect: -http 0.0.0.0:5280
--http-url http://THIS-MACHINE:5280 -c2s 0.0.0.0:5222.
-`, loc)
+%s`, loc, phoneHint(env.c2s, env.httpAddr))
 	} else {
 		try = fmt.Sprintf(`
 An invite to try now (one account): open it with an XMPP client that takes invites
@@ -118,6 +116,21 @@ Data lives in %s; stop with Ctrl-C.
 
 `, cfg.Domain, loopbackIfUnspecified(env.c2s), cert, admin, password, what, key, keyNote, try, what2, key, env.http, env.dataDir)
 	return nil
+}
+
+// phoneHint tells how a phone reaches the demo: the flags that make xmppd listen
+// where a phone can connect, on the ports it was given (c2s, and httpAddr, the HTTP
+// listener's address).
+func phoneHint(c2s net.Addr, httpAddr string) string {
+	port := func(addr string) string {
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			return p
+		}
+		return addr
+	}
+	httpPort, c2sPort := port(httpAddr), port(c2s.String())
+	return fmt.Sprintf("A phone reaches it when xmppd listens where the phone can connect:\n"+
+		"  -http 0.0.0.0:%s -http-url http://THIS-MACHINE:%s -c2s 0.0.0.0:%s\n", httpPort, httpPort, c2sPort)
 }
 
 // demoInvite creates an account invite with the HTTP API at addr, as the curl line

@@ -42,6 +42,12 @@
 //	tls_key = "privkey.pem"         # -tls-key
 //	max_stanza_size = 262144        # -max-stanza-size, bytes
 //	max_unauthenticated_per_addr = 10 # -max-unauthenticated-per-addr
+//	max_sessions_per_account = 10   # -max-sessions-per-account (administrators: none)
+//	max_sessions_per_addr = 50      # -max-sessions-per-addr (administrators' do not count)
+//	max_invitation_failures_per_addr = 10 # -max-invitation-failures-per-addr, per 10 minutes
+//	reserved_names = ["admin", "root", "postmaster", "abuse", "support"] # -reserved-name, repeatable
+//	http_max_connections = 1000     # -http-max-connections
+//	http_max_connections_per_addr = 100 # -http-max-connections-per-addr
 //	log_level = "info"              # -log-level
 //
 // Unknown keys are errors.
@@ -56,8 +62,9 @@
 //     over TLS; no -PLUS variants), resource binding to the authenticated account,
 //     whitespace between elements at every stage, stream errors, a stanza size limit
 //     per client, limits on failed logins per stream and per address, on the
-//     connections an address holds before logging in, and staged negotiation
-//     deadlines (see package c2s).
+//     connections an address holds before logging in, on the sessions of an account
+//     and of an address (administrators exempt), and staged negotiation deadlines
+//     (see package c2s).
 //     Passwords are stored only as salted SCRAM credentials (RFC 5802: salt,
 //     iteration count, StoredKey, ServerKey) in an SQLite file in the data directory,
 //     created 0600 with its WAL; the server warns when the data directory is open to
@@ -82,15 +89,23 @@
 //     authentication, with XEP-0445 Pre-Authenticated In-Band Registration
 //     (urn:xmpp:ibr-token:0 and the urn:xmpp:pars:0 pre-auth IQ) and the legacy
 //     urn:xmpp:invite feature of XEP-0401 0.3.0 that Conversations looks for.
-//     Registration is invite-only by default, or open, or closed. It never creates
-//     an account for a configured administrator (create those with adduser; the
-//     server warns at start about administrators without an account), and every
-//     refused registration is logged at info with its reason.
+//     Registration is invite-only by default, or open, or closed. Until a token is
+//     given, the registration form carries an optional "invitation" field that
+//     takes the invite's page URL, its xmpp: URI or its token: clients that show the
+//     form but take no invite links (Gajim, Psi+) redeem invites there.
+//     Names go through PRECIS (RFC 8265) and a name that looks like an account's or a
+//     reserved one (Unicode TS #39 skeletons) is refused, saying which.
+//     It never creates an account for a configured administrator or a reserved name
+//     (create those with adduser; the server warns at start about administrators
+//     without an account), and every refused registration is logged at info with
+//     its reason and the client's address, held back when it repeats; bad
+//     invitations are budgeted per address.
 //     A reset invite (made by an administrator for one account) sets a new password
 //     instead: pre-auth with its token, then the account's name and the new password.
 //   - The plugin's HTTP routes on the server's HTTP listener: the invite API at
 //     /invites_api, and with landing_page = "builtin" the invite page at /invite and
-//     web registration at /register.
+//     web registration at /register. The listener holds a bounded number of
+//     connections, in all and per client address (package connlimit).
 //
 // The plugin is started and supervised with package host (hashicorp/go-plugin);
 // the server answers its callbacks (plugin.HostAPI): accounts from the account

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -369,6 +370,12 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if !strings.HasPrefix(tryURL, "http://"+p1.http+"/invite?") {
 			t.Fatalf("no invite page to try in:\n%s", strings.Join(p1.lines, "\n"))
+		}
+		// The phone hint names the ports given, not 5222 and 5280.
+		_, httpPort, _ := net.SplitHostPort(p1.http)
+		_, c2sPort, _ := net.SplitHostPort(p1.c2s)
+		if hint := "-http 0.0.0.0:" + httpPort + " -http-url http://THIS-MACHINE:" + httpPort + " -c2s 0.0.0.0:" + c2sPort; !strings.Contains(strings.Join(p1.lines, "\n"), hint) {
+			t.Errorf("the phone hint is not %q:\n%s", hint, strings.Join(p1.lines, "\n"))
 		}
 		for _, u := range []string{tryURL, ""} {
 			if u == "" {

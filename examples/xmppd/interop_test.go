@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/sasl"
+
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
 )
 
 // The interop tests drive xmppd (with the plugin) with slixmpp, a client library this
@@ -460,4 +465,68 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestInteropFormInvitation (issue 22): slixmpp registers through the XEP-0077 data
+// form's invitation field, with no pre-auth IQ, as a client that shows the form and
+// takes no invite links does, with each of the three forms of an invite: its page
+// URL, its xmpp: URI and its bare token (for an invite that fixes the username, the
+// form's username left empty). Each invite is used up and each account logs in; an
+// invitation that is none is refused, saying what the field takes.
+func TestInteropFormInvitation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries and Python")
+	}
+	python := slixmppPython(t)
+	s := startPageSite(t, binaries(t), pageSiteOptions{})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	pageURL, tok1 := s.invite(t, ctx, nil)
+	_, tok2 := s.invite(t, ctx, nil)
+	_, tok3 := s.invite(t, ctx, url.Values{"username": {"carol"}})
+	if !strings.HasPrefix(pageURL, s.base()+"/invite?") {
+		t.Fatalf("the invite's Location is not its page: %q", pageURL)
+	}
+	for _, tc := range []struct {
+		what, invitation, user, login, token string
+	}{
+		{"page URL", pageURL, "pageuser", "pageuser", tok1},
+		{"xmpp: URI", "xmpp:localhost?register;preauth=" + tok2, "uriuser", "uriuser", tok2},
+		{"bare token, fixed username", tok3, "-", "carol", tok3},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			var out struct {
+				Fields []struct {
+					Var, Type, Label, Desc string
+					Required               bool
+				} `json:"fields"`
+				Bad struct{ Condition, Text string } `json:"bad"`
+				JID string                           `json:"jid"`
+			}
+			interop(t, python, s.srv.c2s, &out, "form-invitation", tc.user, "secret "+tc.login, tc.invitation)
+			var invitation bool
+			for _, f := range out.Fields {
+				if f.Var == "invitation" {
+					invitation = f.Type == "text-single" && f.Label == "Invitation" && !f.Required && strings.Contains(f.Desc, "invitation link")
+				}
+			}
+			if !invitation {
+				t.Errorf("the form's invitation field: %+v", out.Fields)
+			}
+			if out.Bad.Condition != "not-acceptable" || !strings.HasPrefix(out.Bad.Text, "the invitation field takes the invitation's link") {
+				t.Errorf("an invitation that is none: %+v", out.Bad)
+			}
+			if tc.user != "-" && !strings.HasPrefix(out.JID, tc.login+"@localhost/") {
+				t.Errorf("logged in as %q", out.JID)
+			}
+			sess, err := testclient.Login(ctx, s.srv.c2s, tc.login, "secret "+tc.login, sasl.ScramSha256)
+			if err != nil {
+				t.Fatalf("%s cannot log in: %v", tc.login, err)
+			}
+			_ = sess.Close()
+			if r := s.get(t, ctx, http.MethodGet, "/invite?"+tc.token); r.code != http.StatusNotFound {
+				t.Errorf("the invite's page after it was used: %d", r.code)
+			}
+		})
+	}
 }

@@ -111,14 +111,20 @@ func addUser(ctx context.Context, cfg Config, args []string, stdin io.Reader, st
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	store, err := accounts.Open(ctx, filepath.Join(cfg.DataDir, accounts.FileName), accounts.Options{})
+	store, err := accounts.Open(ctx, filepath.Join(cfg.DataDir, accounts.FileName), accounts.Options{Reserved: cfg.reservedNames()})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	if err := store.Add(ctx, addr.String(), password); err != nil {
-		if errors.Is(err, accounts.ErrExists) {
+		var le *accounts.LookalikeError
+		switch {
+		case errors.Is(err, accounts.ErrExists):
 			return fmt.Errorf("%s already exists", addr)
+		case errors.As(err, &le) && le.Reserved:
+			return fmt.Errorf("%s looks too much like the reserved name %s: choose another name", addr, le.Name)
+		case errors.As(err, &le):
+			return fmt.Errorf("%s looks too much like the account %s@%s: choose another name", addr, le.Name, addr.Domainpart())
 		}
 		return fmt.Errorf("adding %s: %w", addr, err)
 	}

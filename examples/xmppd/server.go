@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,9 +23,11 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/certs"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/connlimit"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
 	"github.com/xmpp-invites/invites/host"
+	"github.com/xmpp-invites/invites/internal/clientaddr"
 	"github.com/xmpp-invites/invites/internal/logthrottle"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -65,7 +68,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 
-	store, err := accounts.Open(ctx, filepath.Join(dataDir, accounts.FileName), accounts.Options{Logger: logger})
+	store, err := accounts.Open(ctx, filepath.Join(dataDir, accounts.FileName), accounts.Options{Logger: logger, Reserved: cfg.reservedNames()})
 	if err != nil {
 		return err
 	}
@@ -124,9 +127,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	hooks := &inviteHooks{domain: cfg.Domain}
 	reg, err := register.New(register.Config{
 		Domain: cfg.Domain, Mode: mode, Invites: inv, Accounts: store,
-		// Administrators are made by the operator (adduser), never registered.
-		Reserved: func(bare string) bool { return slices.Contains(cfg.Admins, bare) },
-		Welcome:  hooks.welcome,
+		Welcome:                 hooks.welcome,
+		MaxTokenFailuresPerAddr: cfg.MaxInvitationFailuresPerAddr,
 		// A store failing every attempt (a full disk) logs once a minute, not per attempt.
 		Logger: slog.New(logthrottle.New(logger.With("component", "register").Handler(), logthrottle.Options{MaxKinds: 64})),
 	})
@@ -136,19 +138,23 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	api.reg.Store(reg)
 	cmdLog := logger.With("component", "adhoc")
 	srv, err := c2s.New(c2s.Config{
-		Domain:            cfg.Domain,
-		TLS:               &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		Credentials:       store,
-		Registration:      reg,
-		Roster:            rosters,
-		Accounts:          store,
-		ContactInvites:    contactInvites{invites: inv},
-		MaxStanzaSize:     cfg.MaxStanzaSize,
-		MaxPendingPerAddr: cfg.MaxUnauthenticatedPerAddr,
-		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
+		Domain:                cfg.Domain,
+		TLS:                   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Credentials:           store,
+		Registration:          reg,
+		Roster:                rosters,
+		Accounts:              store,
+		ContactInvites:        contactInvites{invites: inv},
+		MaxStanzaSize:         cfg.MaxStanzaSize,
+		MaxPendingPerAddr:     cfg.MaxUnauthenticatedPerAddr,
+		MaxSessionsPerAccount: cfg.MaxSessionsPerAccount,
+		MaxSessionsPerAddr:    cfg.MaxSessionsPerAddr,
+		// Administrators log in whatever an account or an address has used.
+		Unlimited: func(account jid.JID) bool { return slices.Contains(cfg.Admins, account.String()) },
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, client netip.Addr) c2s.CommandHandler {
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },
-				Logger:      cmdLog,
+				Logger:      cmdLog.With("client", clientaddr.String(clientaddr.Key(client))),
 				Role:        api.role,
 			})
 		},
@@ -162,7 +168,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	mux := http.NewServeMux()
 	inv.Mount(mux)
 	inv.MountOperations(mux) // /metrics (metrics_allow), /healthz, /readyz
+	// Bounded connections, in all and per client address.
+	httpConns := connlimit.New(httpLn, connlimit.Options{
+		MaxConns:        cfg.HTTPMaxConnections,
+		MaxConnsPerAddr: cfg.HTTPMaxConnectionsPerAddr,
+		Logger:          logger.With("component", "http"),
+	})
 	httpSrv := &http.Server{
+		ConnState:         httpConns.ConnState,
 		Handler:           mux,
 		ReadHeaderTimeout: httpReadHeaderTimeout,
 		ReadTimeout:       httpReadTimeout,
@@ -182,7 +195,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		}
 	})
 	wg.Go(func() {
-		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(httpConns); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cancel(fmt.Errorf("http: %w", err))
 		}
 	})

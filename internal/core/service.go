@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"mellium.im/xmpp/jid"
+
+	"github.com/xmpp-invites/invites/internal/username"
 )
 
 // Defaults and bounds used when a HostConfig or Options field is zero.
@@ -246,16 +248,17 @@ func NormalizeDomain(domain string) (string, error) {
 }
 
 // NormalizeUsername checks an account name (an XMPP localpart) and returns its canonical,
-// case-folded form.
-func NormalizeUsername(username string) (string, error) {
-	if username == "" {
+// case-folded form: PRECIS UsernameCaseMapped (RFC 8265), as the server registers
+// names (package username).
+func NormalizeUsername(name string) (string, error) {
+	if name == "" {
 		return "", invalidf("the username is empty")
 	}
-	j, err := jid.New(username, "localhost", "")
-	if err != nil || j.Localpart() == "" {
-		return "", invalidf("%q is not a valid username", username)
+	n, err := username.Normalize(name)
+	if err != nil {
+		return "", invalidf("%q is not a valid username", name)
 	}
-	return j.Localpart(), nil
+	return n, nil
 }
 
 // emit hands an event to the observer.

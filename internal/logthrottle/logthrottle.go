@@ -4,7 +4,8 @@
 //
 // A store that fails every request (a full disk) would otherwise write one line per
 // request; with the throttle it writes one line per minute and kind, which an
-// operator can read and a log shipper can carry. Lines below warning pass untouched.
+// operator can read and a log shipper can carry. Lines below warning (or the level
+// Options.Level names) pass untouched.
 // The plugin's log and the example server's registration log go through it.
 package logthrottle
 
@@ -39,14 +40,18 @@ type Options struct {
 	Now func() time.Time
 	// After runs f once d has passed; nil means time.AfterFunc.
 	After func(d time.Duration, f func())
+	// Level is the lowest level held back; lines below it pass untouched.
+	// Nil means slog.LevelWarn. A log of refusals a client can cause at will (refused
+	// invitations, at info) is throttled from slog.LevelInfo.
+	Level slog.Leveler
 }
 
-// Handler is a slog.Handler that lets a warning or error through once per period for
-// each kind of line (its level, message, and the attributes and groups of the logger
+// Handler is a slog.Handler that lets a warning or error (Options.Level and above)
+// through once per period for each kind of line (its level, message, and the attributes and groups of the logger
 // it came from), and holds back the repeats.
 // When a period in which lines were held back ends, the last of them is logged with
 // similar_lines_held_back, the count of the others; a line let through at once carries
-// no count. Lines below warning pass untouched.
+// no count. Lines below Options.Level pass untouched.
 type Handler struct {
 	next  slog.Handler
 	state *throttleState
@@ -58,6 +63,7 @@ type Handler struct {
 type throttleState struct {
 	every    time.Duration
 	maxKinds int
+	level    slog.Leveler
 	now      func() time.Time
 	after    func(d time.Duration, f func())
 
@@ -77,7 +83,10 @@ type window struct {
 // New returns a Handler that throttles what it passes to next.
 func New(next slog.Handler, opts Options) *Handler {
 	st := &throttleState{every: opts.Every, maxKinds: opts.MaxKinds, now: opts.Now, after: opts.After,
-		kinds: map[string]*window{}}
+		level: opts.Level, kinds: map[string]*window{}}
+	if st.level == nil {
+		st.level = slog.LevelWarn
+	}
 	if st.every <= 0 {
 		st.every = DefaultEvery
 	}
@@ -121,7 +130,7 @@ func (t *Handler) WithGroup(name string) slog.Handler {
 
 // Handle implements slog.Handler.
 func (t *Handler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn {
+	if r.Level < t.state.level.Level() {
 		return t.next.Handle(ctx, r)
 	}
 	s := t.state

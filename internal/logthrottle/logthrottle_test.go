@@ -104,3 +104,26 @@ func TestThrottleKindsBounded(t *testing.T) {
 		t.Errorf("%d lines logged, want at most %d", got, maxKinds)
 	}
 }
+
+// TestThrottleLevel: with Level info, info lines are held back like warnings, and
+// debug lines still pass.
+func TestThrottleLevel(t *testing.T) {
+	var sink testlog.Buffer
+	ft := &fakeTimers{now: time.Unix(1_700_000_000, 0)}
+	log := slog.New(logthrottle.New(slog.NewTextHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		logthrottle.Options{Now: ft.Now, After: ft.After, Level: slog.LevelInfo}))
+	for range 50 {
+		log.Info("invitation refused", "client", "192.0.2.7")
+		log.Debug("detail")
+	}
+	if got := len(sink.Lines("invitation refused")); got != 1 {
+		t.Errorf("%d info lines within the period, want 1", got)
+	}
+	if got := len(sink.Lines("detail")); got != 50 {
+		t.Errorf("%d debug lines, want all 50", got)
+	}
+	ft.Advance(time.Minute)
+	if got := sink.Lines("invitation refused", logthrottle.HeldBackKey+"=48"); len(got) != 1 {
+		t.Errorf("at the end of the period: %q", sink.Lines("invitation refused"))
+	}
+}

@@ -28,6 +28,14 @@ Scenarios:
                                   and what was sent, the corrected form completes;
                                   an IQ error in a session reaches the session's
                                   error handler (slixmpp drops it otherwise)
+  form-invitation NEWUSER NEWPASSWORD INVITATION
+                                  register NEWUSER through the XEP-0077 data form,
+                                  as a client that shows the form does: first with
+                                  an invitation that is none (the error is
+                                  reported), then with INVITATION in the form's
+                                  invitation field (a page URL, an xmpp: URI or a
+                                  token) and no pre-auth IQ; NEWUSER "-" leaves
+                                  the username empty; then log in
   invites USER PASSWORD NOTE      USER makes an account invite noted NOTE, reads
                                   "List invites" from its single-item form, revokes
                                   the invite by submitting its option's label (as
@@ -386,6 +394,59 @@ async def invite(port, user, password, newuser, newpassword):
     return out
 
 
+async def form_invitation(port, newuser, newpassword, invitation):
+    name = "" if newuser == "-" else newuser
+    # With no name, the account is the invitation's: log in as what registration said.
+    c = Client("%s@%s" % (name or "pending", DOMAIN), newpassword, port)
+    c._always_send_everything = True  # registration happens before the session starts
+    out = {}
+    registered = asyncio.get_event_loop().create_future()
+
+    def submit(form, value):
+        reply = c["xep_0004"].make_form(ftype="submit")
+        for var, f in form.get_fields().items():
+            if f["type"] == "hidden":
+                reply.add_field(var=var, value=f.get_value(), ftype="hidden")
+            elif var == "invitation":
+                reply.add_field(var=var, value=value)
+            elif var == "username":
+                reply.add_field(var=var, value=name)
+            elif var == "password":
+                reply.add_field(var=var, value=newpassword, ftype="text-private")
+        iq = c.Iq()
+        iq["type"] = "set"
+        iq["register"].append(reply)
+        return iq.send(timeout=TIMEOUT)
+
+    async def on_register(resp):
+        try:
+            form = resp["register"]["form"]
+            out["fields"] = [{"var": f["var"], "type": f["type"], "label": f["label"], "desc": f["desc"],
+                              "required": bool(f["required"])} for f in form["substanzas"] if f.name == "field"]
+            try:
+                await submit(form, "not an invitation")
+                out["bad"] = {"condition": "", "text": "accepted"}
+            except IqError as e:
+                out["bad"] = {"condition": e.iq["error"]["condition"], "text": e.iq["error"]["text"]}
+            result = await submit(form, invitation)
+            registered.set_result(result)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    c.connect(("127.0.0.1", c.port))
+    await asyncio.wait_for(registered, TIMEOUT)
+    if not name:
+        # Log in again, as the account the invitation fixed.
+        c.disconnect()
+        return out
+    await asyncio.wait_for(c.ready, TIMEOUT)
+    out["jid"] = str(c.boundjid)
+    c.disconnect()
+    return out
+
+
 SCENARIOS = {
     "commands": (commands, 2),
     "keys": (keys, 2),
@@ -395,6 +456,7 @@ SCENARIOS = {
     "invite": (invite, 4),
     "invites": (invites, 3),
     "correct": (correct, 2),
+    "form-invitation": (form_invitation, 3),
 }
 
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -16,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
+	"github.com/xmpp-invites/invites/internal/username"
 )
 
 // Errors of the store.
@@ -26,7 +28,32 @@ var (
 	ErrNotFound = errors.New("accounts: no such account")
 	// ErrInvalidJID means the address is not a valid bare JID with a localpart.
 	ErrInvalidJID = errors.New("accounts: invalid account address")
+	// ErrReserved means the name is one of Options.Reserved, which only the operator
+	// creates (Add, Put), never a registration (Reserve).
+	ErrReserved = errors.New("accounts: the name is reserved")
+	// ErrLookalike means the name looks like another (see *LookalikeError).
+	ErrLookalike = errors.New("accounts: the name looks like another")
 )
+
+// LookalikeError says which name a refused name looks like: an account's (active,
+// or a registration in progress) or a reserved one. It matches ErrLookalike.
+type LookalikeError struct {
+	// Name is the localpart the refused name looks like.
+	Name string
+	// Reserved says Name is one of Options.Reserved rather than an account.
+	Reserved bool
+}
+
+// Error implements error.
+func (e *LookalikeError) Error() string {
+	if e.Reserved {
+		return "accounts: the name looks like the reserved name " + e.Name
+	}
+	return "accounts: the name looks like the existing name " + e.Name
+}
+
+// Unwrap makes errors.Is(err, ErrLookalike) hold.
+func (e *LookalikeError) Unwrap() error { return ErrLookalike }
 
 // Defaults of Options.
 const (
@@ -52,13 +79,19 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Reserved are the localparts only the operator creates (xmppd: the configured
+	// administrators' and reserved_names): Reserve refuses them and every name that
+	// looks like one (the same skeleton, package username); Add and Put refuse only
+	// the names that look like one without being it. Default none.
+	Reserved []string
 }
 
 // Store is the account store.
 // It is safe for concurrent use, and by several processes.
 type Store struct {
-	db   *sql.DB
-	opts Options
+	db       *sql.DB
+	opts     Options
+	reserved username.Set
 }
 
 // Account states in the state column.
@@ -93,6 +126,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	reserved, err := username.NewSet(opts.Reserved...)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: reserved name %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("accounts: creating directory: %w", err)
 	}
@@ -125,7 +162,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// Idle connections stay open: the last one to close removes the shared-memory
 	// file, which SQLite would then create again with the process's umask.
 	db.SetMaxIdleConns(4)
-	s := &Store{db: db, opts: opts}
+	s := &Store{db: db, opts: opts, reserved: reserved}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -166,8 +203,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("accounts: reading schema version: %w", err)
 	}
-	migrations := []string{
-		1: `
+	migrations := []struct {
+		sql string
+		// then runs after sql, in the same transaction.
+		then func(ctx context.Context, tx *sql.Tx) error
+	}{
+		1: {sql: `
 CREATE TABLE accounts (
 	jid        TEXT PRIMARY KEY,
 	state      INTEGER NOT NULL,
@@ -181,8 +222,8 @@ CREATE TABLE credentials (
 	stored_key BLOB NOT NULL,
 	server_key BLOB NOT NULL,
 	PRIMARY KEY (jid, mechanism)
-) STRICT;`,
-		2: `
+) STRICT;`},
+		2: {sql: `
 CREATE TABLE roster (
 	owner      TEXT NOT NULL REFERENCES accounts(jid) ON DELETE CASCADE,
 	contact    TEXT NOT NULL,
@@ -200,14 +241,25 @@ CREATE TABLE group_members (
 	grp TEXT NOT NULL,
 	jid TEXT NOT NULL REFERENCES accounts(jid) ON DELETE CASCADE,
 	PRIMARY KEY (grp, jid)
-) STRICT;`,
+) STRICT;`},
+		// The skeleton of each name (package username), indexed: a new name is refused
+		// when it looks like an existing one. Not unique: a store may hold lookalikes
+		// made before this version.
+		3: {sql: `
+ALTER TABLE accounts ADD COLUMN skeleton TEXT NOT NULL DEFAULT '';
+CREATE INDEX accounts_skeleton ON accounts (skeleton);`, then: fillSkeletons},
 	}
 	if version >= len(migrations) {
 		return tx.Commit()
 	}
 	for v := version + 1; v < len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		if _, err := tx.ExecContext(ctx, migrations[v].sql); err != nil {
 			return fmt.Errorf("accounts: migration %d: %w", v, err)
+		}
+		if then := migrations[v].then; then != nil {
+			if err := then(ctx, tx); err != nil {
+				return fmt.Errorf("accounts: migration %d: %w", v, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations)-1)); err != nil {
@@ -217,6 +269,75 @@ CREATE TABLE group_members (
 		return fmt.Errorf("accounts: migrating: %w", err)
 	}
 	return nil
+}
+
+// fillSkeletons computes the skeleton of every account, for a store made before
+// skeletons were kept. A change of username.Skeleton needs a migration that runs it
+// again.
+func fillSkeletons(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT jid FROM accounts`)
+	if err != nil {
+		return fmt.Errorf("reading accounts: %w", err)
+	}
+	var all []string
+	for rows.Next() {
+		var j string
+		if err := rows.Scan(&j); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("reading accounts: %w", err)
+		}
+		all = append(all, j)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("reading accounts: %w", err)
+	}
+	for _, j := range all {
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET skeleton = ? WHERE jid = ?`, skeletonOf(j), j); err != nil {
+			return fmt.Errorf("storing the skeleton of %s: %w", j, err)
+		}
+	}
+	return nil
+}
+
+// skeletonOf returns what the skeleton column holds for a canonical bare JID: the
+// skeleton of its localpart, at its domain.
+func skeletonOf(bare string) string {
+	local, domain, _ := strings.Cut(bare, "@")
+	return username.Skeleton(local) + "@" + domain
+}
+
+// lookalikeQuery finds an account with the skeleton of a new name (1), other than the
+// name (2), unless a registration (3) abandoned before (4); the index on skeleton
+// answers it.
+const lookalikeQuery = `SELECT jid FROM accounts WHERE skeleton = ? AND jid <> ?
+	AND NOT (state = ? AND created_at < ?) LIMIT 1`
+
+// checkName refuses a new name that looks like a reserved one or an account's, in
+// the transaction that creates it (so that of two lookalikes registered at once one
+// is refused); operator is the operator's own creation (Add, Put), which may make a
+// reserved name itself. A registration in progress counts, unless abandoned (older
+// than PendingTTL).
+func (s *Store) checkName(ctx context.Context, tx *sql.Tx, bare string, operator bool) error {
+	local, _, _ := strings.Cut(bare, "@")
+	if r, ok := s.reserved.LooksLike(local); ok {
+		switch {
+		case r != local:
+			return &LookalikeError{Name: r, Reserved: true}
+		case !operator:
+			return fmt.Errorf("%w: %s", ErrReserved, local)
+		}
+	}
+	var other string
+	err := tx.QueryRowContext(ctx, lookalikeQuery,
+		skeletonOf(bare), bare, statePending, s.opts.Now().Add(-PendingTTL).Unix()).Scan(&other)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("accounts: looking for names like %s: %w", bare, err)
+	}
+	name, _, _ := strings.Cut(other, "@")
+	return &LookalikeError{Name: name}
 }
 
 // credentials derives the credentials of every mechanism for password.
@@ -233,13 +354,17 @@ func (s *Store) credentials(password string) ([]scram.Credential, error) {
 	return out, nil
 }
 
-// Add creates an active account, or returns ErrExists.
+// Add creates an active account, as the operator does (xmppd adduser): it returns
+// ErrExists if the name is taken, and a *LookalikeError if it looks like an account's
+// or a reserved name without being it.
 func (s *Store) Add(ctx context.Context, addr, password string) error {
 	return s.insert(ctx, addr, password, stateActive)
 }
 
 // Reserve claims the name for a registration in progress: a pending account that
-// cannot log in until Activate. It returns ErrExists if the name is taken.
+// cannot log in until Activate. It returns ErrExists if the name is taken,
+// ErrReserved if it is one of Options.Reserved, and a *LookalikeError if it looks
+// like an account's or a reserved name.
 func (s *Store) Reserve(ctx context.Context, addr, password string) error {
 	return s.insert(ctx, addr, password, statePending)
 }
@@ -265,8 +390,11 @@ func (s *Store) insert(ctx context.Context, addr, password string, state int) er
 		bare, statePending, now.Add(-PendingTTL).Unix()); err != nil {
 		return fmt.Errorf("accounts: creating %s: %w", bare, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (jid, state, created_at) VALUES (?, ?, ?)`,
-		bare, state, now.Unix()); err != nil {
+	if err := s.checkName(ctx, tx, bare, state == stateActive); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (jid, state, created_at, skeleton) VALUES (?, ?, ?, ?)`,
+		bare, state, now.Unix(), skeletonOf(bare)); err != nil {
 		if isConstraint(err) {
 			return fmt.Errorf("%w: %s", ErrExists, bare)
 		}
@@ -296,8 +424,8 @@ func putCredentials(ctx context.Context, tx *sql.Tx, bare string, creds []scram.
 	return nil
 }
 
-// Put sets the password of an active account, creating the account if needed.
-// It reports whether it created it.
+// Put sets the password of an active account, creating the account if needed (as
+// Add does, refusing a lookalike). It reports whether it created it.
 func (s *Store) Put(ctx context.Context, addr, password string) (created bool, err error) {
 	bare, err := Normalize(addr)
 	if err != nil {
@@ -316,8 +444,13 @@ func (s *Store) Put(ctx context.Context, addr, password string) (created bool, e
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE jid = ?`, bare).Scan(&existed); err != nil {
 		return false, fmt.Errorf("accounts: setting password of %s: %w", bare, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (jid, state, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (jid) DO UPDATE SET state = excluded.state`, bare, stateActive, s.opts.Now().Unix()); err != nil {
+	if existed == 0 {
+		if err := s.checkName(ctx, tx, bare, true); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (jid, state, created_at, skeleton) VALUES (?, ?, ?, ?)
+		ON CONFLICT (jid) DO UPDATE SET state = excluded.state`, bare, stateActive, s.opts.Now().Unix(), skeletonOf(bare)); err != nil {
 		return false, fmt.Errorf("accounts: setting password of %s: %w", bare, err)
 	}
 	if err := putCredentials(ctx, tx, bare, creds); err != nil {

@@ -32,8 +32,19 @@
 // slow part before the invite is redeemed, [Store.SetPassword] then replaces the
 // credentials in one transaction.
 //
+// # Names that look alike
+//
+// Each account keeps the skeleton of its name (package username, Unicode TS #39),
+// in an indexed column. [Store.Reserve] (registration) refuses a name whose skeleton
+// is an account's (active, or a registration in progress) or a reserved name's
+// ([Options.Reserved]), and a reserved name itself; [Store.Add] and [Store.Put] (the
+// operator) refuse only lookalikes. The check runs in the transaction that inserts
+// the name, so of two lookalikes registered at once one is refused; the refusal, a
+// [*LookalikeError], names the name it looks like.
+//
 // # Schema
 //
 // Versioned migrations (PRAGMA user_version) run at open: 1 accounts and
-// credentials, 2 roster and group_members.
+// credentials, 2 roster and group_members, 3 the skeleton column and its index,
+// filled in for the accounts already there.
 package accounts

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -89,6 +90,13 @@ type env struct {
 
 func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 	t.Helper()
+	return startWith(t, mode, nil, tweak)
+}
+
+// startWith starts a server as start does, with regTweak changing the registration's
+// configuration first.
+func startWith(t *testing.T, mode register.Mode, regTweak func(*register.Config), tweak func(*c2s.Config)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	store, err := accounts.Open(ctx, filepath.Join(dir, accounts.FileName), accounts.Options{Iterations: scram.MinIterations})
@@ -105,7 +113,11 @@ func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 		t.Fatal(err)
 	}
 	inv := &invites{token: "GOODTOKEN"}
-	reg, err := register.New(register.Config{Domain: "localhost", Mode: mode, Invites: inv, Accounts: store})
+	regCfg := register.Config{Domain: "localhost", Mode: mode, Invites: inv, Accounts: store}
+	if regTweak != nil {
+		regTweak(&regCfg)
+	}
+	reg, err := register.New(regCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +132,7 @@ func start(t *testing.T, mode register.Mode, tweak func(*c2s.Config)) *env {
 		Registration: reg,
 		Roster:       rs,
 		Accounts:     store,
-		NewCommandHandler: func(ctx context.Context, requester jid.JID) c2s.CommandHandler {
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, _ netip.Addr) c2s.CommandHandler {
 			return adhoc.NewHandler(executor{}, "localhost", requester, adhoc.HandlerOptions{BaseContext: func() context.Context { return ctx }})
 		},
 	}
@@ -621,4 +633,10 @@ func TestSASLExchangeEdges(t *testing.T) {
 		}
 		_ = c.Close()
 	}
+}
+
+// registerIQ is the XEP-0077 set with the legacy fields.
+func registerIQ(user, pass string) string {
+	return `<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>` + user +
+		`</username><password>` + pass + `</password></query></iq>`
 }

@@ -34,13 +34,23 @@
 //
 // Negotiation has a deadline that moves with its stage, counted from the connection:
 // HelloTimeout (10 s) until TLS is up, AuthTimeout (1 min) until authentication, and
-// NegotiationTimeout (5 min) once the client started registering (asked for the
-// form or sent an invitation token): room for a person filling in the form, and
-// no room for a connection that does nothing. Binding gets HelloTimeout after
-// authentication.
+// NegotiationTimeout (5 min) once the stream holds a valid invitation (a pre-auth
+// token, or the registration form's invitation field; with open registration, once
+// it asked for the form): room for a person filling in the form, and no room for a
+// connection that does nothing or only asks for the form. Binding gets HelloTimeout
+// after authentication.
+//
 // An address (an IPv4 address or an IPv6 /64) may hold MaxPendingPerAddr (10)
-// connections that have not authenticated; more are closed at once, so that one
-// address cannot take the MaxConnections slots everyone shares.
+// connections that have not authenticated; more are closed at once. When all
+// MaxConnections (1,000) slots are taken, a new connection takes the slot of an
+// unauthenticated one, the oldest of the address that holds the most (more than the
+// newcomer's), unless it holds a valid invitation: addresses that connect and wait
+// cannot keep others out, an administrator included, and evict each other.
+// Once authenticated, an account may hold MaxSessionsPerAccount (10) sessions and an
+// address MaxSessionsPerAddr (50), whichever their accounts, except the accounts
+// Config.Unlimited names (xmppd: its administrators); a login past either ends its
+// stream with policy-violation and a text saying which, in place of SASL success.
+// Authenticated sessions are never evicted.
 // A stream ends after MaxAuthFailures failed logins, and an address has a budget of
 // MaxAuthFailuresPerAddr failed logins, refilled by one every
 // AuthFailureWindow/MaxAuthFailuresPerAddr (the same limiter, package gcra, as the

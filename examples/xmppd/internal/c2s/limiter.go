@@ -3,7 +3,6 @@ package c2s
 import (
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/clientaddr"
@@ -38,39 +37,3 @@ func (l *failureLimiter) reserve(addr net.Addr) bool { return l.l.Take(addrKey(a
 
 // succeeded gives back what reserve counted for a login that succeeded.
 func (l *failureLimiter) succeeded(addr net.Addr) { l.l.Refund(addrKey(addr), l.now()) }
-
-// pendingLimiter counts the connections of each client address (see addrKey) that
-// have not authenticated yet.
-type pendingLimiter struct {
-	max int
-
-	mu sync.Mutex
-	n  map[netip.Prefix]int
-}
-
-// newPendingLimiter allows max unauthenticated connections per address.
-func newPendingLimiter(max int) *pendingLimiter {
-	return &pendingLimiter{max: max, n: map[netip.Prefix]int{}}
-}
-
-// acquire counts a new connection from addr; false means addr has too many.
-func (l *pendingLimiter) acquire(addr net.Addr) bool {
-	k := addrKey(addr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.n[k] >= l.max {
-		return false
-	}
-	l.n[k]++
-	return true
-}
-
-// release uncounts a connection from addr (once it authenticated, or ended).
-func (l *pendingLimiter) release(addr net.Addr) {
-	k := addrKey(addr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.n[k]--; l.n[k] <= 0 {
-		delete(l.n, k)
-	}
-}

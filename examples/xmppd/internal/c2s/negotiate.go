@@ -13,9 +13,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/sasl"
@@ -28,6 +30,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
+	"github.com/xmpp-invites/invites/internal/clientaddr"
 )
 
 // Namespaces of negotiation (RFC 6120).
@@ -62,16 +65,23 @@ type conn struct {
 	lc     *limitConn
 	log    *slog.Logger
 	remote net.Addr
+	raw    net.Conn // the TCP connection, which another goroutine may close (eviction)
+
+	// What the connection holds in Server.admit, guarded by its mutex.
+	slot           bool         // one of the MaxConnections slots
+	pendingKey     netip.Prefix // its address while unauthenticated, else zero
+	sessionAccount string       // once logged in: its account, counted
+	sessionKey     netip.Prefix // and its address, counted
 
 	// Negotiation.
 	connected    time.Time
 	timer        *time.Timer // ends the negotiation at its deadline
-	pendingHeld  bool        // counted in Server.pending (not authenticated yet)
 	headerSent   bool
 	flow         *register.Flow
-	registering  bool
-	account      jid.JID // set by SASL
-	addr         jid.JID // set by binding
+	registering  bool        // has the longest deadline
+	invited      atomic.Bool // holds a valid invitation: never evicted
+	account      jid.JID     // set by SASL
+	addr         jid.JID     // set by binding
 	authFailures int
 
 	// Output of a bound session: stanzas written in order by writer.
@@ -107,25 +117,30 @@ func randomID(n int) string {
 // errNegotiationTimeout is why a negotiation that took too long ends.
 var errNegotiationTimeout = errors.New("c2s: negotiation took too long")
 
-// handle runs one connection to its end.
-// The caller counted it in s.pending; it is uncounted once authenticated.
-func (s *Server) handle(ctx context.Context, nc net.Conn) {
+// newConn returns the state of a new client connection nc.
+func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{
-		srv:         s,
-		lc:          newLimitConn(nc, nc, s.cfg.MaxPreAuthSize),
-		log:         s.log.With("remote", nc.RemoteAddr().String()),
-		remote:      nc.RemoteAddr(),
-		connected:   time.Now(),
-		pendingHeld: true,
-		out:         make(chan []byte, outQueueLen),
-		written:     make(chan struct{}, 1),
-		writerDone:  make(chan struct{}),
+		srv:        s,
+		lc:         newLimitConn(nc, nc, s.cfg.MaxPreAuthSize),
+		log:        s.log.With("remote", nc.RemoteAddr().String()),
+		remote:     nc.RemoteAddr(),
+		raw:        nc,
+		connected:  time.Now(),
+		out:        make(chan []byte, outQueueLen),
+		written:    make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
 	}
 	if s.cfg.Registration != nil {
-		c.flow = s.cfg.Registration.Start()
+		c.flow = s.cfg.Registration.Start(clientaddr.Of(nc.RemoteAddr()))
 	}
+	return c
+}
+
+// handle runs one connection, admitted by the caller, to its end; the caller
+// releases it from s.admit after.
+func (s *Server) handle(ctx context.Context, c *conn) {
+	nc := c.raw
 	defer func() { _ = c.lc.Close() }()
-	defer c.authenticated()
 	defer func() {
 		if !c.addr.Equal(jid.JID{}) {
 			s.hub.unbind(c.addr, c)
@@ -208,15 +223,6 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			c.lc.kill("not-well-formed", "")
 		}
 		c.log.InfoContext(ctx, "session ended with an error", "err", err)
-	}
-}
-
-// authenticated uncounts the connection from the unauthenticated ones of its
-// address, once.
-func (c *conn) authenticated() {
-	if c.pendingHeld {
-		c.pendingHeld = false
-		c.srv.pending.release(c.remote)
 	}
 }
 
@@ -305,7 +311,6 @@ func (c *conn) negotiate(ctx context.Context, in, out *stream.Info, s *xmpp.Sess
 		if err := c.authenticate(ctx, r); err != nil {
 			return 0, nil, nil, err
 		}
-		c.authenticated()
 		// Binding follows at once: a little time for it whatever is left.
 		c.extendDeadline(time.Since(c.connected) + c.srv.cfg.HelloTimeout)
 		// A restart on the same connection (RFC 6120 §6.4.6).
@@ -749,6 +754,19 @@ func (c *conn) succeed(user, authzid string, data []byte) (bool, error) {
 		if err != nil || !z.Equal(account) {
 			return false, c.saslFailure("invalid-authzid", "")
 		}
+	}
+	// The account and its address within their shares of sessions (admission),
+	// before success is said.
+	why := c.srv.admit.login(c, account.String(), c.srv.cfg.Unlimited(account))
+	switch why {
+	case tooManyForAccount, tooManyForAddr:
+		c.srv.fails.succeeded(c.remote) // the credentials were right
+		text := fmt.Sprintf("too many sessions of this account (at most %d): close one first", c.srv.cfg.MaxSessionsPerAccount)
+		if why == tooManyForAddr {
+			text = fmt.Sprintf("too many sessions from your address (at most %d)", c.srv.cfg.MaxSessionsPerAddr)
+		}
+		c.srv.warnLimited(context.Background(), c.remote, "login refused: "+text)
+		return false, &streamError{condition: "policy-violation", text: text}
 	}
 	c.account = account
 	return true, c.saslData("success", data)

@@ -57,7 +57,8 @@ func firstChild(d *xml.Decoder) (xml.StartElement, bool, error) {
 }
 
 // preAuthIQ answers an IQ on a stream that is not authenticated: the pre-auth
-// token (XEP-0445) and registration (XEP-0077); anything else is refused.
+// token (XEP-0445) and registration (XEP-0077, with the form's invitation field);
+// anything else is refused.
 func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartElement) error {
 	iq, err := stanza.NewIQ(start)
 	if err != nil {
@@ -86,11 +87,7 @@ func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartEle
 
 	namePreAuth := xml.Name{Space: register.NSPreAuth, Local: "preauth"}
 	nameRegister := xml.Name{Space: register.NS, Local: "query"}
-	if !c.registering && c.flow != nil && (payload.Name == namePreAuth || payload.Name == nameRegister) {
-		// A person may be filling in a form: the negotiation gets its longest deadline.
-		c.registering = true
-		c.extendDeadline(c.srv.cfg.NegotiationTimeout)
-	}
+	defer c.registeringDeadline(payload.Name == nameRegister && iq.Type == stanza.GetIQ)
 	var result any
 	switch {
 	case c.flow == nil:
@@ -120,7 +117,7 @@ func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartEle
 			err = c.flow.Remove()
 		default:
 			var addr string
-			addr, err = c.flow.Register(rctx, req.Username, req.Password)
+			addr, err = c.flow.Submit(rctx, req)
 			if err == nil {
 				c.log.InfoContext(ctx, "registered", "jid", addr)
 			}
@@ -132,4 +129,23 @@ func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartEle
 		return derr
 	}
 	return c.replyIQ(iq, result, err)
+}
+
+// registeringDeadline gives the negotiation its longest deadline, room for a person
+// filling in the registration form, once the stream holds a valid invitation (a
+// pre-auth token, or the form's invitation field), or, where registration is open to
+// anyone, once it asked for the form (formAsked). Asking for the form of an
+// invite-only server does not: 100 addresses asking for it must not hold every slot.
+// A connection holding a valid invitation is also never evicted (see admission).
+func (c *conn) registeringDeadline(formAsked bool) {
+	if c.flow == nil {
+		return
+	}
+	if c.flow.Validated() {
+		c.invited.Store(true)
+	}
+	if !c.registering && (c.flow.Validated() || formAsked && c.srv.cfg.Registration.Mode() == register.Open) {
+		c.registering = true
+		c.extendDeadline(c.srv.cfg.NegotiationTimeout)
+	}
 }

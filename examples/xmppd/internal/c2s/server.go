@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,11 @@ const (
 	// DefaultMaxPendingPerAddr bounds the connections of one address (an IPv4
 	// address or an IPv6 /64) that have not authenticated yet.
 	DefaultMaxPendingPerAddr = 10
+	// DefaultMaxSessionsPerAccount bounds the authenticated sessions of one account.
+	DefaultMaxSessionsPerAccount = 10
+	// DefaultMaxSessionsPerAddr bounds the authenticated sessions from one address
+	// (an IPv4 address or an IPv6 /64), whichever their accounts.
+	DefaultMaxSessionsPerAddr = 50
 	// DefaultMaxConnections bounds simultaneous client connections.
 	DefaultMaxConnections = 1000
 	// DefaultMaxAuthFailures is how many failed SASL attempts end a stream.
@@ -101,8 +107,9 @@ type Config struct {
 	// accounts that exist (XEP-0379); nil treats such requests as ordinary ones.
 	ContactInvites ContactInvites
 	// NewCommandHandler builds the ad-hoc command handler of a session bound to
-	// requester; ctx ends when the server stops. Nil means no commands.
-	NewCommandHandler func(ctx context.Context, requester jid.JID) CommandHandler
+	// requester, connected from the address client; ctx ends when the server stops.
+	// Nil means no commands.
+	NewCommandHandler func(ctx context.Context, requester jid.JID, client netip.Addr) CommandHandler
 	// MaxStanzaSize bounds an element after authentication, in bytes;
 	// zero means DefaultMaxStanzaSize.
 	MaxStanzaSize int64
@@ -122,10 +129,25 @@ type Config struct {
 	// /64) that have not authenticated; more are closed at once. Zero means
 	// DefaultMaxPendingPerAddr.
 	MaxPendingPerAddr int
+	// MaxSessionsPerAccount bounds the authenticated sessions of one account; a login
+	// past it ends its stream with policy-violation. Zero means
+	// DefaultMaxSessionsPerAccount.
+	MaxSessionsPerAccount int
+	// MaxSessionsPerAddr bounds the authenticated sessions from one address (IPv4
+	// address, IPv6 /64), whichever their accounts; a login past it ends its stream
+	// with policy-violation. Zero means DefaultMaxSessionsPerAddr.
+	MaxSessionsPerAddr int
+	// Unlimited reports whether an account (a bare JID) is exempt from
+	// MaxSessionsPerAccount and MaxSessionsPerAddr: xmppd's administrators, who must
+	// be able to log in while an account or an address has used its share. Nil
+	// exempts none.
+	Unlimited func(account jid.JID) bool
 	// RequestTimeout bounds the handling of one stanza; zero means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// MaxConnections bounds open connections; zero means DefaultMaxConnections.
+	// When every one is taken, a new connection takes the place of one that has not
+	// authenticated, from the address that holds the most (see admission).
 	MaxConnections int
 	// MaxAuthFailures is how many failed logins end a stream; zero means
 	// DefaultMaxAuthFailures.
@@ -145,15 +167,14 @@ type Config struct {
 
 // Server accepts client connections.
 type Server struct {
-	cfg     Config
-	domain  jid.JID
-	scram   *scram.Server
-	log     *slog.Logger
-	slots   chan struct{}
-	fails   *failureLimiter
-	pending *pendingLimiter
-	logs    *slog.Logger // warnings about addresses, throttled
-	hub     *hub
+	cfg    Config
+	domain jid.JID
+	scram  *scram.Server
+	log    *slog.Logger
+	admit  *admission
+	fails  *failureLimiter
+	logs   *slog.Logger // warnings about addresses, throttled
+	hub    *hub
 
 	mu       sync.Mutex
 	sessions map[*conn]*xmpp.Session
@@ -191,6 +212,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxPendingPerAddr <= 0 {
 		cfg.MaxPendingPerAddr = DefaultMaxPendingPerAddr
 	}
+	if cfg.MaxSessionsPerAccount <= 0 {
+		cfg.MaxSessionsPerAccount = DefaultMaxSessionsPerAccount
+	}
+	if cfg.MaxSessionsPerAddr <= 0 {
+		cfg.MaxSessionsPerAddr = DefaultMaxSessionsPerAddr
+	}
+	if cfg.Unlimited == nil {
+		cfg.Unlimited = func(jid.JID) bool { return false }
+	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
@@ -218,9 +248,8 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		domain:   domain,
 		log:      cfg.Logger,
-		slots:    make(chan struct{}, cfg.MaxConnections),
+		admit:    newAdmission(cfg),
 		fails:    newFailureLimiter(cfg.MaxAuthFailuresPerAddr, cfg.AuthFailureWindow, time.Now),
-		pending:  newPendingLimiter(cfg.MaxPendingPerAddr),
 		logs:     slog.New(logthrottle.New(cfg.Logger.Handler(), logthrottle.Options{})),
 		hub:      newHub(),
 		sessions: map[*conn]*xmpp.Session{},
@@ -282,22 +311,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			err = fmt.Errorf("c2s: accepting: %w", err)
 			break
 		}
-		if !s.pending.acquire(c.RemoteAddr()) {
+		nc := s.newConn(c)
+		why, victim := s.admit.admit(nc)
+		switch why {
+		case tooManyPending:
 			s.warnLimited(ctx, c.RemoteAddr(), "too many unauthenticated connections from this address, refusing one")
 			_ = c.Close()
 			continue
-		}
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			s.pending.release(c.RemoteAddr())
+		case tooManyConnections:
 			s.warnLimited(ctx, nil, "too many connections, refusing one")
 			_ = c.Close()
 			continue
 		}
+		if victim != nil {
+			// Its goroutine ends at once: its reads fail.
+			s.warnLimited(ctx, victim.remote, "every connection slot taken: closing the oldest unauthenticated connection of the address holding the most")
+			_ = victim.raw.Close()
+		}
 		s.wg.Go(func() {
-			defer func() { <-s.slots }()
-			s.handle(ctx, c)
+			defer s.admit.release(nc)
+			s.handle(ctx, nc)
 		})
 	}
 	_ = ln.Close()

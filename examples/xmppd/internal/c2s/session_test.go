@@ -516,14 +516,18 @@ func TestIdleConnectionsFromOneAddress(t *testing.T) {
 }
 
 // TestNegotiationDeadlines: a connection that does nothing is closed after
-// HelloTimeout; one that logs in in time is not; one registering gets the longer
-// NegotiationTimeout.
+// HelloTimeout; one that logs in in time is not; one holding a valid invitation gets
+// the longer NegotiationTimeout, and one that only asked for the form of an
+// invite-only server does not (else any address could hold its slots for minutes);
+// where registration is open, asking for the form is enough.
 func TestNegotiationDeadlines(t *testing.T) {
-	e := start(t, register.InviteOnly, func(c *c2s.Config) {
+	timeouts := func(c *c2s.Config) {
 		c.HelloTimeout = 300 * time.Millisecond
 		c.AuthTimeout = 900 * time.Millisecond
 		c.NegotiationTimeout = 5 * time.Second
-	})
+	}
+	e := start(t, register.InviteOnly, timeouts)
+	open := start(t, register.Open, timeouts)
 	ctx := testCtx(t)
 	var d net.Dialer
 	idle, err := d.DialContext(ctx, "tcp", e.addr)
@@ -543,27 +547,39 @@ func TestNegotiationDeadlines(t *testing.T) {
 		t.Fatalf("an idle connection stayed %v", took)
 	}
 
-	// TLS up, then nothing: closed after AuthTimeout.
-	quiet, err := testclient.Dial(ctx, e.addr, "localhost", testclient.Options{})
-	if err != nil {
-		t.Fatal(err)
+	dial := func(addr string) *testclient.Client {
+		t.Helper()
+		c, err := testclient.Dial(ctx, addr, "localhost", testclient.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
 	}
-	defer quiet.Close()
-	// Registering: still there after AuthTimeout.
-	reg, err := testclient.Dial(ctx, e.addr, "localhost", testclient.Options{})
-	if err != nil {
-		t.Fatal(err)
+	const getForm = `<iq type='get' id='g'><query xmlns='jabber:iq:register'/></iq>`
+	quiet := dial(e.addr)       // TLS up, then nothing
+	formOnly := dial(e.addr)    // asks for the form of an invite-only server
+	invited := dial(e.addr)     // pre-authenticates a valid invitation
+	openForm := dial(open.addr) // asks for the form where registration is open
+	for _, c := range []*testclient.Client{formOnly, openForm} {
+		if el, err := c.IQ(getForm); err != nil || el.Attr("type") != "result" {
+			t.Fatalf("form: %v %v", el, err)
+		}
 	}
-	defer reg.Close()
-	if _, err := reg.IQ(`<iq type='get' id='g'><query xmlns='jabber:iq:register'/></iq>`); err != nil {
-		t.Fatal(err)
+	if el, err := invited.IQ(`<iq type='set' id='p'><preauth xmlns='urn:xmpp:pars:0' token='GOODTOKEN'/></iq>`); err != nil || el.Attr("type") != "result" {
+		t.Fatalf("pre-auth: %v %v", el, err)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if el, err := quiet.Next(); err != nil || !strings.Contains(el.Inner, "connection-timeout") {
-		t.Fatalf("quiet client: %v %v, want connection-timeout", el, err)
+	for name, c := range map[string]*testclient.Client{"quiet": quiet, "form only": formOnly} {
+		if el, err := c.Next(); err != nil || !strings.Contains(el.Inner, "connection-timeout") {
+			t.Errorf("%s client after AuthTimeout: %v %v, want connection-timeout", name, el, err)
+		}
 	}
-	if el, err := reg.IQ(`<iq type='set' id='p'><preauth xmlns='urn:xmpp:pars:0' token='GOODTOKEN'/></iq>`); err != nil || el.Attr("type") != "result" {
-		t.Fatalf("registering client after AuthTimeout: %v %v", el, err)
+	if el, err := invited.IQ(registerIQ("newbie", "pw")); err != nil || el.Attr("type") != "result" {
+		t.Fatalf("invited client after AuthTimeout: %v %v", el, err)
+	}
+	if el, err := openForm.IQ(getForm); err != nil || el.Attr("type") != "result" {
+		t.Fatalf("open registration's form after AuthTimeout: %v %v", el, err)
 	}
 }
 

@@ -16,6 +16,23 @@
 // the name is reserved in the account store first, then the invite redeemed, then
 // the account activated; a failed redemption gives the name back.
 //
+// # In-app redemption
+//
+// Until a token is validated, the registration form carries an optional field
+// "invitation" ([FieldInvitation]) that takes the invite's page URL, its xmpp: URI or
+// its token (plugin.InviteToken): clients that show XEP-0077 data forms but take no
+// invite links (Gajim, Psi, Dino) redeem invites this way. [Flow.Submit] checks it
+// exactly as [Flow.PreAuth] does, then registers as [Flow.Register] does, with the
+// invite's fixed username when the form names none.
+//
+// # Budgets
+//
+// Bad tokens end a stream after Config.MaxTokenFailures, and are budgeted per client
+// address (Config.MaxTokenFailuresPerAddr, package gcra, bounded memory) across its
+// streams: past the budget, checks are refused unchecked with wait/resource-constraint
+// until one failure is forgiven. Refusals on a stream are logged with the client's
+// address, held back when they repeat (package logthrottle).
+//
 // # Modes
 //
 // [InviteOnly] (the default) needs a validated token for a set; [Open] lets
@@ -36,8 +53,11 @@
 //
 // # Rules beyond the XEPs
 //
-// A name Config.Reserved claims (xmppd: the configured administrators) is refused
-// as taken before anything is spent: only the operator creates those accounts.
+// Names are prepared with PRECIS (package username). The account store refuses a
+// taken name, a reserved one (xmppd: the configured administrators' and
+// reserved_names; only the operator creates those accounts) and a name that looks
+// like either (Unicode TS #39 skeletons), before anything is spent: the refusal, a
+// conflict, says which name it looks like.
 // Once an account is registered with an invite, Config.Welcome receives what the
 // redeemed invite says (xmppd subscribes the new account and the inviter to each
 // other). Every refused pre-auth and registration is logged at info with its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/scram"
+	"github.com/xmpp-invites/invites/internal/clientaddr"
+	"github.com/xmpp-invites/invites/internal/gcra"
+	"github.com/xmpp-invites/invites/internal/logthrottle"
+	"github.com/xmpp-invites/invites/internal/username"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -70,8 +75,18 @@ type Accounts interface {
 // kindReset is the kind of a plugin.Invite that resets the password of its account.
 const kindReset = "reset"
 
-// DefaultMaxTokenFailures is Config.MaxTokenFailures when zero.
-const DefaultMaxTokenFailures = 5
+// Defaults of Config.
+const (
+	// DefaultMaxTokenFailures is Config.MaxTokenFailures when zero.
+	DefaultMaxTokenFailures = 5
+	// DefaultMaxTokenFailuresPerAddr is Config.MaxTokenFailuresPerAddr when zero.
+	DefaultMaxTokenFailuresPerAddr = 10
+	// DefaultTokenFailureWindow is Config.TokenFailureWindow when zero.
+	DefaultTokenFailureWindow = 10 * time.Minute
+)
+
+// maxBudgetEntries bounds the client addresses whose failed invitations are counted.
+const maxBudgetEntries = 10000
 
 // Config configures a Service.
 type Config struct {
@@ -86,21 +101,34 @@ type Config struct {
 	// MaxTokenFailures is how many bad tokens a stream may try before
 	// Flow.Exhausted reports true. Zero means DefaultMaxTokenFailures.
 	MaxTokenFailures int
-	// Reserved reports whether a bare JID may only be created by the operator
-	// (xmppd adduser), such as a configured administrator's: registration refuses
-	// it as taken. Nil reserves nothing.
-	Reserved func(bare string) bool
+	// MaxTokenFailuresPerAddr is how many bad tokens a client address (an IPv4
+	// address, an IPv6 /64) may try, over all its streams, before its checks are
+	// refused unchecked (wait, resource-constraint); one is forgiven every
+	// TokenFailureWindow/MaxTokenFailuresPerAddr. A bad token is counted once
+	// checked, so that good ones, however many at once, cost nothing: checks in
+	// flight together (one per stream, and the address's unauthenticated streams
+	// are bounded) may pass the budget by as many. Zero means
+	// DefaultMaxTokenFailuresPerAddr.
+	MaxTokenFailuresPerAddr int
+	// TokenFailureWindow is the period of MaxTokenFailuresPerAddr; zero means
+	// DefaultTokenFailureWindow.
+	TokenFailureWindow time.Duration
 	// Welcome, if not nil, is called once an account is registered with an invite,
 	// with what the redeemed invite says (an inviter to subscribe to each other,
 	// groups); its error is logged, the account stays.
 	Welcome func(ctx context.Context, account string, inv plugin.Invite) error
-	// Logger receives registrations and failures; nil discards.
+	// Logger receives registrations and failures; nil discards. Refusals on a stream,
+	// which a client can cause at will, are held back (package logthrottle) to one
+	// line a minute for each client address and reason, with the count of the others.
 	Logger *slog.Logger
 }
 
 // Service creates Flows.
 type Service struct {
-	cfg Config
+	cfg      Config
+	budget   *gcra.Limiter[netip.Prefix] // failed invitations per client address
+	refusals *slog.Logger                // cfg.Logger, throttled from info
+	now      func() time.Time
 }
 
 // New checks cfg and returns a Service.
@@ -121,22 +149,46 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxTokenFailures <= 0 {
 		cfg.MaxTokenFailures = DefaultMaxTokenFailures
 	}
+	if cfg.MaxTokenFailuresPerAddr <= 0 {
+		cfg.MaxTokenFailuresPerAddr = DefaultMaxTokenFailuresPerAddr
+	}
+	if cfg.TokenFailureWindow <= 0 {
+		cfg.TokenFailureWindow = DefaultTokenFailureWindow
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{
+		cfg:      cfg,
+		budget:   gcra.New[netip.Prefix](cfg.MaxTokenFailuresPerAddr, cfg.TokenFailureWindow, maxBudgetEntries),
+		refusals: slog.New(logthrottle.New(cfg.Logger.Handler(), logthrottle.Options{Level: slog.LevelInfo})),
+		now:      time.Now,
+	}, nil
 }
 
 // Mode returns the registration mode.
 func (s *Service) Mode() Mode { return s.cfg.Mode }
 
-// Start begins the registration state of one stream.
-func (s *Service) Start() *Flow { return &Flow{svc: s} }
+// Start begins the registration state of one stream from the client address
+// client; the zero netip.Addr is no address (web registration, which the page
+// budgets and logs itself): its invitations are not budgeted, nor its refusals
+// held back.
+func (s *Service) Start(client netip.Addr) *Flow {
+	f := &Flow{svc: s, client: client, log: s.cfg.Logger}
+	if client.IsValid() {
+		f.key = clientaddr.Key(client)
+		f.log = s.refusals.With("client", clientaddr.String(f.key))
+	}
+	return f
+}
 
 // Flow is the registration state of one stream before authentication.
 // It is not safe for concurrent use (a stream handles one element at a time).
 type Flow struct {
 	svc        *Service
+	client     netip.Addr   // the client's address; zero for none
+	key        netip.Prefix // its budget (clientaddr.Key)
+	log        *slog.Logger // refusals: with a client, throttled and with its address
 	token      string
 	invite     plugin.Invite
 	failures   int
@@ -145,7 +197,7 @@ type Flow struct {
 
 // Texts of the errors clients show.
 const (
-	textInviteOnly   = "registration is by invitation only"
+	textInviteOnly   = "registration is by invitation only: give your invitation link in the Invitation field"
 	textBadToken     = "the invitation is invalid, expired or already used"
 	textNoRegister   = "this invitation cannot be used to create an account"
 	textUnavailable  = "invitations cannot be checked right now, try again later"
@@ -161,6 +213,10 @@ const (
 	textRemovePreAut = "log in to cancel a registration"
 	textNoAccount    = "the account of this invitation does not exist"
 	textNotReset     = "the password could not be changed"
+	textTooMany      = "too many invalid invitations from your address: try again in %s"
+	textNoInvitation = "the invitation field takes the invitation's link (https://…/invite?…), its xmpp: address or its code"
+	textLooksLike    = "the username looks too much like %s, which is taken: choose another"
+	textLooksLikeRes = "the username looks too much like %s, which is reserved: choose another"
 )
 
 // stanzaErr builds a stanza error with an English text.
@@ -178,26 +234,57 @@ func (f *Flow) Validated() bool { return f.token != "" }
 // Registered returns the bare JID registered on this stream, if any.
 func (f *Flow) Registered() string { return f.registered }
 
-// refused logs a refusal at info with its reason (never a token or password) and
-// returns err.
+// refused logs a refusal at info with its reason (never a token or password) and the
+// client's address, held back when it repeats, and returns err.
+// The condition and reason are the logger's attributes, not the line's, so that the
+// throttle tells reasons apart (package logthrottle: a kind of line is its logger's
+// attributes and its message).
 func (f *Flow) refused(ctx context.Context, what string, err error, attrs ...any) error {
+	log := f.log
 	var se stanza.Error
 	if errors.As(err, &se) {
-		attrs = append(attrs, "condition", string(se.Condition), "reason", se.Text[""])
+		log = log.With("condition", string(se.Condition), "reason", se.Text[""])
 	} else {
 		attrs = append(attrs, "err", err)
 	}
-	f.svc.cfg.Logger.InfoContext(ctx, what, attrs...)
+	log.InfoContext(ctx, what, attrs...)
 	return err
 }
 
 // PreAuth checks token (the XEP-0445 pre-auth IQ) and remembers it for Register.
 // A nil error means the IQ is answered with a result.
+// A bad token is counted against the client address's budget of failed invitations
+// (Config.MaxTokenFailuresPerAddr); past the budget a check is refused unchecked.
 func (f *Flow) PreAuth(ctx context.Context, token string) error {
-	if err := f.preAuth(ctx, token); err != nil {
+	budgeted := f.client.IsValid() && f.svc.cfg.Mode != Closed
+	if budgeted {
+		if wait := f.svc.budget.Wait(f.key, f.svc.now()); wait > 0 {
+			f.failures++
+			err := stanzaErr(stanza.Wait, stanza.ResourceConstraint, fmt.Sprintf(textTooMany, roughly(wait)))
+			return f.refused(ctx, "invitation refused unchecked", err)
+		}
+	}
+	before := f.failures
+	err := f.preAuth(ctx, token)
+	if budgeted && f.failures > before {
+		f.svc.budget.Spend(f.key, f.svc.now()) // a bad token, not the plugin's failure
+	}
+	if err != nil {
 		return f.refused(ctx, "invitation refused", err)
 	}
 	return nil
+}
+
+// roughly says how long d is, in words a client shows: "40 seconds", "3 minutes".
+func roughly(d time.Duration) string {
+	switch {
+	case d <= time.Second:
+		return "1 second"
+	case d < 90*time.Second:
+		return fmt.Sprintf("%d seconds", int((d+time.Second-1)/time.Second))
+	default:
+		return fmt.Sprintf("%d minutes", int((d+time.Minute-1)/time.Minute))
+	}
 }
 
 func (f *Flow) preAuth(ctx context.Context, token string) error {
@@ -237,20 +324,47 @@ func (f *Flow) Query() (Query, error) {
 	}
 	instr := "Choose a username and a password for your new account on " + cfg.Domain + "."
 	if cfg.Mode == InviteOnly && f.token == "" {
-		instr = "Registration on " + cfg.Domain + " is by invitation only: open your invitation link first."
+		instr = "Registration on " + cfg.Domain + " is by invitation only: paste your invitation link into the Invitation field."
 	}
-	var username string
+	var name string
 	if f.token != "" {
-		username = f.invite.Username
+		name = f.invite.Username
 		if f.invite.Kind == kindReset {
-			instr = "Choose a new password for " + username + "@" + cfg.Domain + "."
+			instr = "Choose a new password for " + name + "@" + cfg.Domain + "."
 		}
 	}
-	return newQuery(instr, username), nil
+	// Without a token yet, the form takes the invitation itself (in-app redemption).
+	return newQuery(instr, name, f.token == ""), nil
+}
+
+// Submit answers a registration set: with an invitation (the form's invitation
+// field: the invite's page URL, its xmpp: URI or its token, see plugin.InviteToken)
+// the token is checked first exactly as PreAuth checks it, then the account is
+// registered as Register does, with the invitation's fixed username when the set
+// names none.
+func (f *Flow) Submit(ctx context.Context, req Request) (string, error) {
+	if req.Invitation != "" && f.svc.cfg.Mode != Closed {
+		token, ok := plugin.InviteToken(req.Invitation)
+		if !ok {
+			f.failures++
+			return "", f.refused(ctx, "invitation refused", stanzaErr(stanza.Modify, stanza.NotAcceptable, textNoInvitation))
+		}
+		if token != f.token {
+			if err := f.PreAuth(ctx, token); err != nil {
+				return "", err
+			}
+		}
+		if req.Username == "" {
+			req.Username = f.invite.Username
+		}
+	}
+	return f.Register(ctx, req.Username, req.Password)
 }
 
 // Register creates the account username with password, using up the validated
 // token if there is one.
+// The name is prepared with PRECIS (package username); one that looks like an
+// account's or a reserved name is refused, saying which.
 // It returns the new bare JID.
 func (f *Flow) Register(ctx context.Context, username, password string) (string, error) {
 	bare, err := f.register(ctx, username, password)
@@ -272,7 +386,7 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (f *Flow) register(ctx context.Context, username, password string) (string, error) {
+func (f *Flow) register(ctx context.Context, name, password string) (string, error) {
 	cfg := f.svc.cfg
 	switch {
 	case cfg.Mode == Closed:
@@ -282,33 +396,41 @@ func (f *Flow) register(ctx context.Context, username, password string) (string,
 	case cfg.Mode == InviteOnly && f.token == "":
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textInviteOnly)
 	case f.token != "" && f.invite.Kind == kindReset:
-		return f.reset(ctx, username, password)
-	case username == "" || password == "":
+		return f.reset(ctx, name, password)
+	case name == "" || password == "":
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textRequired)
 	}
-	addr, err := jid.New(username, cfg.Domain, "")
-	if err != nil || addr.Localpart() == "" {
+	local, err := username.Normalize(name)
+	if err != nil {
+		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, err.Error())
+	}
+	addr, err := jid.New(local, cfg.Domain, "")
+	if err != nil {
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textBadUsername)
 	}
-	local := addr.Localpart()
 	if _, err := scram.PreparePassword(password); err != nil {
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textBadPassword)
 	}
 	if f.token != "" && f.invite.Username != "" {
-		want, err := jid.New(f.invite.Username, cfg.Domain, "")
-		if err != nil || want.Localpart() != local {
+		if want, err := username.Normalize(f.invite.Username); err != nil || want != local {
 			return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, fmt.Sprintf(textOtherName, f.invite.Username))
 		}
 	}
 	bare := addr.Bare().String()
-	if cfg.Reserved != nil && cfg.Reserved(bare) {
-		// An administrator's name: only the operator creates it (xmppd adduser).
-		return "", stanzaErr(stanza.Cancel, stanza.Conflict, textReserved)
-	}
 
+	// The store refuses a taken name, a reserved one (an administrator's: only the
+	// operator creates it, with xmppd adduser) and a lookalike of either.
 	if err := cfg.Accounts.Reserve(ctx, bare, password); err != nil {
-		if errors.Is(err, accounts.ErrExists) {
+		var le *accounts.LookalikeError
+		switch {
+		case errors.Is(err, accounts.ErrExists):
 			return "", stanzaErr(stanza.Cancel, stanza.Conflict, textTaken)
+		case errors.Is(err, accounts.ErrReserved):
+			return "", stanzaErr(stanza.Cancel, stanza.Conflict, textReserved)
+		case errors.As(err, &le) && le.Reserved:
+			return "", stanzaErr(stanza.Cancel, stanza.Conflict, fmt.Sprintf(textLooksLikeRes, le.Name))
+		case errors.As(err, &le):
+			return "", stanzaErr(stanza.Cancel, stanza.Conflict, fmt.Sprintf(textLooksLike, le.Name))
 		}
 		cfg.Logger.ErrorContext(ctx, "reserving account", "jid", bare, "err", err)
 		return "", stanzaErr(stanza.Wait, stanza.InternalServerError, textInternal)
@@ -360,16 +482,16 @@ func (f *Flow) register(ctx context.Context, username, password string) (string,
 // invite is dead or the account does not exist; the invite is used only for a
 // change that is then made (a store failure after redemption is logged and leaves
 // the old password, as a failed activation leaves no account).
-// username, when given, must be the invite's.
-func (f *Flow) reset(ctx context.Context, username, password string) (string, error) {
+// name, when given, must be the invite's.
+func (f *Flow) reset(ctx context.Context, name, password string) (string, error) {
 	cfg := f.svc.cfg
 	addr, err := jid.New(f.invite.Username, cfg.Domain, "")
 	if err != nil || addr.Localpart() == "" {
 		return "", stanzaErr(stanza.Cancel, stanza.ItemNotFound, textNoRegister)
 	}
 	local, bare := addr.Localpart(), addr.Bare().String()
-	if username != "" {
-		if got, err := jid.New(username, cfg.Domain, ""); err != nil || got.Localpart() != local {
+	if name != "" {
+		if got, err := username.Normalize(name); err != nil || got != local {
 			return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, fmt.Sprintf(textOtherName, f.invite.Username))
 		}
 	}
@@ -430,7 +552,7 @@ func (f *Flow) setPassword(ctx context.Context, bare string, pw accounts.Passwor
 // account instead (username may then be empty). It returns the bare JID; errors
 // are stanza errors, as for Flow.Register.
 func (s *Service) Register(ctx context.Context, token, username, password string) (string, error) {
-	f := s.Start()
+	f := s.Start(netip.Addr{})
 	if err := f.PreAuth(ctx, token); err != nil {
 		return "", err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ func newFixture(t *testing.T, mode register.Mode) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc, f.flow = svc, svc.Start()
+	f.svc, f.flow = svc, svc.Start(netip.Addr{})
 	return f
 }
 
@@ -186,7 +187,7 @@ func TestFlow(t *testing.T) {
 	}{
 		0: { // invite-only without a token
 			mode:  register.InviteOnly,
-			steps: []step{{user: "bob", pass: "pw", want: "modify/not-acceptable", wantText: "registration is by invitation only"}},
+			steps: []step{{user: "bob", pass: "pw", want: "modify/not-acceptable", wantText: "registration is by invitation only: give your invitation link in the Invitation field"}},
 		},
 		1: { // the whole happy path
 			mode: register.InviteOnly,
@@ -356,7 +357,7 @@ func TestConcurrentRedemption(t *testing.T) {
 	var wins []string
 	flows := make([]*register.Flow, 16)
 	for i := range flows {
-		flows[i] = f.svc.Start()
+		flows[i] = f.svc.Start(netip.Addr{})
 		if err := flows[i].PreAuth(ctx, "ANY"); err != nil {
 			t.Fatal(err)
 		}
@@ -391,13 +392,24 @@ func TestQuery(t *testing.T) {
 	if !strings.Contains(q.Instructions, "invitation only") || q.Username != "" {
 		t.Fatalf("query before a token: %+v", q)
 	}
+	// Before a token, the form takes the invitation (in-app redemption).
+	b, err := xml.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `<field var="invitation" type="text-single" label="Invitation"><desc>The invitation link you were given (https://… or xmpp:…), or its code</desc></field>`; !strings.Contains(string(b), want) {
+		t.Errorf("missing %s in\n%s", want, b)
+	}
 	if err := f.flow.PreAuth(context.Background(), "FIXED"); err != nil {
 		t.Fatal(err)
 	}
 	q, _ = f.flow.Query()
-	b, err := xml.Marshal(q)
+	b, err = xml.Marshal(q)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(b), `var="invitation"`) {
+		t.Errorf("the invitation field once a token is validated:\n%s", b)
 	}
 	for _, want := range []string{
 		`<query xmlns="jabber:iq:register">`,
@@ -437,6 +449,20 @@ func TestDecodeRequest(t *testing.T) {
 		4: {in: `<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>
 			<field var='FORM_TYPE'><value>urn:other</value></field></x></query>`, err: true},
 		5: {in: `<query xmlns='jabber:iq:register'><username>a</username></query>`, want: register.Request{Username: "a"}},
+		6: {in: `<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>
+			<field var='FORM_TYPE'><value>jabber:iq:register</value></field>
+			<field var='invitation'><value>https://example.com/invite?T</value></field>
+			<field var='username'><value>ann</value></field>
+			<field var='password'><value>pw</value></field></x></query>`,
+			want: register.Request{Username: "ann", Password: "pw", Invitation: "https://example.com/invite?T"}},
+		7: {in: `<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='form'>
+			<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>
+			<field var='invitation' type='text-single'><value>xmpp:a@b?register;preauth=T</value></field>
+			<field var='username' type='text-single'><value>psi</value></field>
+			<field var='password' type='text-private'><value>pw</value></field></x></query>`,
+			want: register.Request{Username: "psi", Password: "pw", Invitation: "xmpp:a@b?register;preauth=T"}}, // as Psi+ sends it
+		8: {in: `<query xmlns='jabber:iq:register'><username>legacy</username><password>pw</password>
+			<x xmlns='jabber:x:data' type='cancel'/></query>`, want: register.Request{Username: "legacy", Password: "pw"}},
 	}
 	for i, tc := range tests {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
@@ -465,33 +491,64 @@ func TestParseMode(t *testing.T) {
 	}
 }
 
-// TestReservedAdmin: a configured administrator's name cannot be registered, in
-// band or through Service.Register, and the invite is not spent on the attempt.
-func TestReservedAdmin(t *testing.T) {
+// openStore opens a real account store holding alice@localhost, with reserved names.
+func openStore(t *testing.T, reserved ...string) *accounts.Store {
+	t.Helper()
+	st, err := accounts.Open(t.Context(), filepath.Join(t.TempDir(), accounts.FileName),
+		accounts.Options{Iterations: scram.MinIterations, Reserved: reserved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Add(t.Context(), "alice@localhost", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestReservedAndLookalikes: a reserved name (a configured administrator's, one of
+// reserved_names) cannot be registered, in band or through Service.Register, nor a
+// name that looks like it or like an account's; the refusal says which name, and the
+// invite is not spent on the attempt.
+func TestReservedAndLookalikes(t *testing.T) {
 	f := newFixture(t, register.InviteOnly)
-	svc, err := register.New(register.Config{Domain: "localhost", Mode: register.InviteOnly, Invites: f.inv, Accounts: f.acc,
-		Reserved: func(bare string) bool { return bare == "boss@localhost" }})
+	st := openStore(t, "boss", "admin")
+	svc, err := register.New(register.Config{Domain: "localhost", Mode: register.InviteOnly, Invites: f.inv, Accounts: st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	fl := svc.Start()
+	fl := svc.Start(netip.Addr{})
 	if err := fl.PreAuth(ctx, "ANY"); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"boss", "Boss", "BOSS"} {
-		if _, err := fl.Register(ctx, name, "pw"); cond(err) != "cancel/conflict" {
-			t.Fatalf("registering %s: %v", name, err)
+	for i, tc := range []struct{ name, text string }{
+		0: {"boss", "the username is reserved"},
+		1: {"Boss", "the username is reserved"},
+		2: {"BOSS", "the username is reserved"},
+		3: {"аdmin", "the username looks too much like admin, which is reserved: choose another"}, // Cyrillic а
+		4: {"admın", "the username looks too much like admin, which is reserved: choose another"},
+		5: {"ᴀdmin", "the username looks too much like admin, which is reserved: choose another"},
+		6: {"ALİCE", "the username looks too much like alice, which is taken: choose another"},
+		7: {"alice", "the username is already taken"},
+		8: {"b0ss", "the username looks too much like boss, which is reserved: choose another"},
+	} {
+		if _, err := fl.Register(ctx, tc.name, "pw"); cond(err) != "cancel/conflict" || text(err) != tc.text {
+			t.Errorf("%d: registering %s: %v (%q)", i, tc.name, err, text(err))
 		}
 	}
 	if _, err := svc.Register(ctx, "ANY", "boss", "pw"); cond(err) != "cancel/conflict" {
 		t.Fatalf("Service.Register of the admin: %v", err)
 	}
-	if len(f.inv.redeemed) != 0 || len(f.acc.events) != 0 {
-		t.Fatalf("the attempts spent something: %v %v", f.inv.redeemed, f.acc.events)
+	if _, err := svc.Register(ctx, "ANY", "ꜱupport", "pw"); err != nil {
+		t.Fatalf("a name like none reserved here: %v", err) // support is reserved by default in xmppd, not here
 	}
-	// Another name still works with the same token.
-	if addr, err := svc.Register(ctx, "ANY", "worker", "pw"); err != nil || addr != "worker@localhost" {
+	if len(f.inv.redeemed) != 1 {
+		t.Fatalf("the refused attempts spent the invite: %v", f.inv.redeemed)
+	}
+	// Another name still works with the token the refused attempts did not spend.
+	f.inv.invites["ANY"] = plugin.Invite{ID: "i1", Host: "localhost", Kind: "account", CanRegister: true}
+	if addr, err := svc.Register(ctx, "ANY", "Worker", "pw"); err != nil || addr != "worker@localhost" {
 		t.Fatalf("Service.Register: %q %v", addr, err)
 	}
 }
@@ -509,7 +566,7 @@ func TestRefusalsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	fl := svc.Start()
+	fl := svc.Start(netip.Addr{})
 	_, _ = fl.Register(ctx, "nobody", "secret-password-1")
 	_ = fl.PreAuth(ctx, "BADTOKEN-xyz")
 	_ = fl.PreAuth(ctx, "FIXED")
@@ -519,10 +576,10 @@ func TestRefusalsLogged(t *testing.T) {
 	out := logs.String()
 	mu.Unlock()
 	for _, want := range []string{
-		`msg="registration refused" username=nobody condition=not-acceptable reason="registration is by invitation only"`,
+		`msg="registration refused" condition=not-acceptable reason="registration is by invitation only: give your invitation link in the Invitation field" username=nobody`,
 		`msg="invitation refused" condition=item-not-found`,
-		`msg="registration refused" username=notfrank invite=i2 condition=not-acceptable reason="this invitation is for the username frank"`,
-		`msg="registration refused" username=taken invite=i2 condition=not-acceptable`,
+		`msg="registration refused" condition=not-acceptable reason="this invitation is for the username frank" username=notfrank invite=i2`,
+		`msg="registration refused" condition=not-acceptable reason="this invitation is for the username frank" username=taken invite=i2`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
@@ -597,7 +654,7 @@ func TestReset(t *testing.T) {
 
 	// In-band: pre-auth, the form names the account, another name is refused, the
 	// account's own name (in any case) resets.
-	flow := svc.Start()
+	flow := svc.Start(netip.Addr{})
 	if err := flow.PreAuth(ctx, "RESET"); err != nil {
 		t.Fatal(err)
 	}
@@ -623,7 +680,7 @@ func TestReset(t *testing.T) {
 		t.Error("the account is gone")
 	}
 	// Used: the token is dead.
-	if err := svc.Start().PreAuth(ctx, "RESET"); cond(err) != "cancel/item-not-found" {
+	if err := svc.Start(netip.Addr{}).PreAuth(ctx, "RESET"); cond(err) != "cancel/item-not-found" {
 		t.Errorf("the used token: %v", err)
 	}
 
@@ -639,7 +696,7 @@ func TestReset(t *testing.T) {
 		t.Error("the invite of a missing account was used")
 	}
 	// A reset invite naming no account is no invite at all.
-	if err := svc.Start().PreAuth(ctx, "NONAME"); cond(err) != "cancel/item-not-found" {
+	if err := svc.Start(netip.Addr{}).PreAuth(ctx, "NONAME"); cond(err) != "cancel/item-not-found" {
 		t.Errorf("a reset invite without an account: %v", err)
 	}
 }

@@ -62,6 +62,8 @@ type FormField struct {
 	Type string `xml:"type,attr,omitempty"`
 	// Label is the human-readable name.
 	Label string `xml:"label,attr,omitempty"`
+	// Desc describes the field, for clients that show it (XEP-0004 §3.2).
+	Desc string `xml:"desc,omitempty"`
 	// Required is non-nil for a required field.
 	Required *struct{} `xml:"required"`
 	// Values are the field's values.
@@ -81,12 +83,26 @@ func (f *DataForm) value(v string) (string, bool) {
 	return "", false
 }
 
-// newQuery builds the answer to a get, with username filled in if not empty.
-func newQuery(instructions, username string) Query {
+// FieldInvitation is the var of the registration form's optional field that takes an
+// invitation (its page URL, its xmpp: URI or its token): in-app redemption for
+// clients that show XEP-0077 data forms but take no invite links.
+const FieldInvitation = "invitation"
+
+// newQuery builds the answer to a get, with username filled in if not empty and,
+// with invitation, the field that takes an invitation.
+func newQuery(instructions, username string, invitation bool) Query {
 	var vals []string
 	if username != "" {
 		vals = []string{username}
 	}
+	fields := []FormField{{Var: "FORM_TYPE", Type: "hidden", Values: []string{NS}}}
+	if invitation {
+		fields = append(fields, FormField{Var: FieldInvitation, Type: "text-single", Label: "Invitation",
+			Desc: "The invitation link you were given (https://… or xmpp:…), or its code"})
+	}
+	fields = append(fields,
+		FormField{Var: "username", Type: "text-single", Label: "Username", Required: &struct{}{}, Values: vals},
+		FormField{Var: "password", Type: "text-private", Label: "Password", Required: &struct{}{}})
 	return Query{
 		Instructions: instructions,
 		Username:     username,
@@ -94,11 +110,7 @@ func newQuery(instructions, username string) Query {
 			Type:         "form",
 			Title:        "Account registration",
 			Instructions: instructions,
-			Fields: []FormField{
-				{Var: "FORM_TYPE", Type: "hidden", Values: []string{NS}},
-				{Var: "username", Type: "text-single", Label: "Username", Required: &struct{}{}, Values: vals},
-				{Var: "password", Type: "text-private", Label: "Password", Required: &struct{}{}},
-			},
+			Fields:       fields,
 		},
 	}
 }
@@ -109,6 +121,9 @@ type Request struct {
 	Username string
 	// Password is the requested password.
 	Password string
+	// Invitation is the form's invitation field, as the client wrote it; "" when
+	// there is none.
+	Invitation string
 	// Remove is set for <remove/> (cancel a registration).
 	Remove bool
 }
@@ -117,7 +132,8 @@ type Request struct {
 var ErrBadRequest = errors.New("register: malformed request")
 
 // DecodeRequest decodes a jabber:iq:register set payload starting at start.
-// A submitted data form wins over legacy fields.
+// A submitted data form wins over legacy fields. A form a client sends back with
+// type 'form' rather than 'submit' (Psi+ 1.4 does) counts as submitted.
 func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
 	var q struct {
 		Username *string    `xml:"username"`
@@ -134,7 +150,7 @@ func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
 		return r, nil
 	}
 	for _, f := range q.Forms {
-		if f.Type != "submit" {
+		if f.Type != "submit" && f.Type != "form" {
 			continue
 		}
 		if ft, ok := f.value("FORM_TYPE"); ok && ft != NS {
@@ -142,6 +158,7 @@ func DecodeRequest(d *xml.Decoder, start *xml.StartElement) (Request, error) {
 		}
 		r.Username, _ = f.value("username")
 		r.Password, _ = f.value("password")
+		r.Invitation, _ = f.value(FieldInvitation)
 		return r, nil
 	}
 	if q.Username != nil {
