@@ -144,6 +144,7 @@ type server struct {
 	cmd    *exec.Cmd
 	stderr *testlog.Buffer
 	http   string // host:port of its HTTP listener
+	c2s    string // host:port of its client listener
 	data   string
 	done   chan error
 }
@@ -183,12 +184,12 @@ func startServer(t testing.TB, o serverOptions) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
+	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m[3]
+				ready <- m
 			}
 		}
 		s.done <- cmd.Wait()
@@ -203,7 +204,8 @@ func startServer(t testing.TB, o serverOptions) *server {
 		return s
 	}
 	select {
-	case s.http = <-ready:
+	case m := <-ready:
+		s.c2s, s.http = m[2], m[3]
 	case err := <-s.done:
 		s.done <- err
 		t.Fatalf("xmppd exited before it was ready (%v):\n%s", err, s.stderr.String())
@@ -420,4 +422,70 @@ func resolve(t testing.TB, base, ref string) string {
 		t.Fatalf("link %q: %v", ref, err)
 	}
 	return b.ResolveReference(r).String()
+}
+
+// xmppConn is the least of an XMPP client stream that the tests need: STARTTLS, then
+// raw stanzas, each answer read up to a closing tag.
+type xmppConn struct {
+	c   net.Conn
+	buf []byte
+}
+
+// dialXMPP opens a client stream to addr for domain and negotiates TLS (any
+// certificate: xmppd's is self-signed).
+func dialXMPP(t testing.TB, addr, domain string) *xmppConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	x := &xmppConn{c: c}
+	header := `<?xml version='1.0'?><stream:stream to='` + domain + `' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
+	x.send(t, header)
+	x.until(t, "</stream:features>")
+	x.send(t, `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
+	x.until(t, "<proceed")
+	tc := tls.Client(c, &tls.Config{ServerName: domain, InsecureSkipVerify: true}) // #nosec G402 -- a test of xmppd's self-signed certificate
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS with %s: %v", addr, err)
+	}
+	x.c, x.buf = tc, nil
+	x.send(t, header)
+	x.until(t, "</stream:features>")
+	return x
+}
+
+func (x *xmppConn) send(t testing.TB, s string) {
+	t.Helper()
+	_ = x.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(x.c, s); err != nil {
+		t.Fatalf("writing to the stream: %v", err)
+	}
+}
+
+// until reads until the stream holds end and returns what it read up to it.
+func (x *xmppConn) until(t testing.TB, end string) string {
+	t.Helper()
+	_ = x.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [4096]byte
+	for {
+		if i := bytes.Index(x.buf, []byte(end)); i >= 0 {
+			out := string(x.buf[:i+len(end)])
+			x.buf = x.buf[i+len(end):]
+			return out
+		}
+		n, err := x.c.Read(b[:])
+		if err != nil {
+			t.Fatalf("reading the stream for %q: %v (read %q)", end, err, x.buf)
+		}
+		x.buf = append(x.buf, b[:n]...)
+	}
+}
+
+// iq sends an IQ and returns the answer, up to its end.
+func (x *xmppConn) iq(t testing.TB, stanza string) string {
+	t.Helper()
+	x.send(t, stanza)
+	return x.until(t, "</iq>")
 }
