@@ -5,7 +5,8 @@
 #   - chromium (and a font): the real-browser tests of the invite page;
 #   - the operator tools the tests of deploy/ run for real: nginx and caddy (reverse
 #     proxies), prometheus (promtool), systemd (systemd-analyze verify), and
-#     postgresql-client (pg_dump, pg_restore: the PostgreSQL backup test);
+#     postgresql-client (pg_dump, pg_restore: the PostgreSQL backup test), sqlite3
+#     (the backup of xmppd's accounts, as the operator guide gives it);
 #   - dpkg-deb (dpkg): the release test reads the Debian packages it builds.
 # PostgreSQL is scripts/postgres.sh's business (CI has a server running; a fresh
 # machine gets a throwaway one).
@@ -44,7 +45,7 @@ have_slixmpp || missing+=(python3-slixmpp)
 have_chromium || missing+=(chromium fonts-dejavu-core)
 # Tool, then the Debian package that brings it.
 for pair in nginx:nginx-light caddy:caddy promtool:prometheus systemd-analyze:systemd \
-	pg_dump:postgresql-client pg_restore:postgresql-client dpkg-deb:dpkg; do
+	pg_dump:postgresql-client pg_restore:postgresql-client dpkg-deb:dpkg sqlite3:sqlite3; do
 	tool=${pair%%:*} pkg=${pair#*:}
 	if ! have "$tool" && [[ " ${missing[*]} " != *" $pkg "* ]]; then
 		missing+=("$pkg")
