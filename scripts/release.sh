@@ -67,7 +67,7 @@ build() {
 		cp "$dir/src/README.md" "$dir/src/LICENSE" "$dir/src/CHANGELOG.md" "$stage/"
 		cp "$dir/src/docs/operator.md" "$stage/docs/"
 		cp -r "$dir/src/deploy" "$stage/"
-		find "$stage/deploy" -name '*_test.go' -delete
+		find "$stage/deploy" -name '*.go' -delete
 		tar -C "$dir/stage" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
 			--mode='u+rwX,go+rX,go-w' --format=gnu -cf - "$name" | gzip -n -9 >"$dir/out/$name.tar.gz"
 		echo "release: packaging invites_${version#v}-1_$arch.deb"
