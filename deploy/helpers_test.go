@@ -147,6 +147,7 @@ type server struct {
 	c2s    string // host:port of its client listener
 	data   string
 	done   chan error
+	ready  chan []string
 }
 
 // serverOptions says how to start xmppd.
@@ -156,6 +157,7 @@ type serverOptions struct {
 	args   []string // more flags
 	env    []string // more environment
 	noWait bool     // return once started, without waiting for the ready line
+	old    bool     // an earlier release: no -log-format (JSON logs came with 0.2.0)
 }
 
 var readyLine = regexp.MustCompile(`^xmppd ready: domain=(\S+) c2s=(\S+) http=(\S+)$`)
@@ -170,12 +172,16 @@ func startServer(t testing.TB, o serverOptions) *server {
 	if o.data == "" {
 		o.data = filepath.Join(t.TempDir(), "data")
 	}
-	args := append([]string{"-data", o.data, "-c2s", "127.0.0.1:0", "-http", "127.0.0.1:0", "-log-format", "json"}, o.args...)
+	args := []string{"-data", o.data, "-c2s", "127.0.0.1:0", "-http", "127.0.0.1:0"}
+	if !o.old {
+		args = append(args, "-log-format", "json")
+	}
+	args = append(args, o.args...)
 	cmd := exec.Command(filepath.Join(o.bin, "xmppd"), args...)
 	cmd.Dir = filepath.Dir(o.data)
 	cmd.Env = append(os.Environ(), o.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s := &server{cmd: cmd, stderr: &testlog.Buffer{}, data: o.data, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stderr: &testlog.Buffer{}, data: o.data, done: make(chan error, 1), ready: make(chan []string, 1)}
 	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -184,12 +190,11 @@ func startServer(t testing.TB, o serverOptions) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m
+				s.ready <- m
 			}
 		}
 		s.done <- cmd.Wait()
@@ -200,19 +205,25 @@ func startServer(t testing.TB, o serverOptions) *server {
 			t.Logf("xmppd %s stderr:\n%s", o.data, s.stderr.String())
 		}
 	})
-	if o.noWait {
-		return s
-	}
-	select {
-	case m := <-ready:
-		s.c2s, s.http = m[2], m[3]
-	case err := <-s.done:
-		s.done <- err
-		t.Fatalf("xmppd exited before it was ready (%v):\n%s", err, s.stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("xmppd not ready after 60 s:\n%s", s.stderr.String())
+	if !o.noWait && !s.waitReady(60*time.Second) {
+		t.Fatalf("xmppd not ready:\n%s", s.stderr.String())
 	}
 	return s
+}
+
+// waitReady waits up to d for xmppd's ready line and reports whether it came (false
+// when xmppd exited first).
+func (s *server) waitReady(d time.Duration) bool {
+	select {
+	case m := <-s.ready:
+		s.c2s, s.http = m[2], m[3]
+		return true
+	case err := <-s.done:
+		s.done <- err
+		return false
+	case <-time.After(d):
+		return false
+	}
 }
 
 // stop ends xmppd with SIGTERM (its plugin with it) and waits for it.
