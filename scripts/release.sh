@@ -70,7 +70,7 @@ build() {
 		find "$stage/deploy" -name '*.go' -delete
 		tar -C "$dir/stage" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
 			--mode='u+rwX,go+rX,go-w' --format=gnu -cf - "$name" | gzip -n -9 >"$dir/out/$name.tar.gz"
-		echo "release: packaging invites_${version#v}-1_$arch.deb"
+		echo "release: packaging the Debian package for $arch"
 		rm -rf "$dir/src/.release" && mkdir -p "$dir/src/.release" && cp -r "$dir/bin/$arch" "$dir/src/.release/bin"
 		(cd "$dir/src" && env VERSION="${version#v}" ARCH="$arch" SOURCE_DATE_EPOCH="$epoch" \
 			GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
