@@ -2,7 +2,12 @@
 # Installs what the test suite needs beyond Go, on Debian and its derivatives:
 #   - python3-slixmpp (for Debian's /usr/bin/python3): the interop tests in
 #     examples/xmppd drive the server with it;
-#   - chromium (and a font): the real-browser tests of the invite page.
+#   - chromium (and a font): the real-browser tests of the invite page;
+#   - the operator tools the tests of deploy/ run for real: nginx and caddy (reverse
+#     proxies), prometheus (promtool), systemd (systemd-analyze verify), and
+#     postgresql-client (pg_dump, pg_restore: the PostgreSQL backup test), sqlite3
+#     (the backup of xmppd's accounts, as the operator guide gives it);
+#   - dpkg-deb (dpkg): the release test reads the Debian packages it builds.
 # PostgreSQL is scripts/postgres.sh's business (CI has a server running; a fresh
 # machine gets a throwaway one).
 # Idempotent: when everything is there it only checks, in well under a second, and
@@ -33,12 +38,22 @@ have_chromium() {
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 }
 
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+
 missing=()
 have_slixmpp || missing+=(python3-slixmpp)
 have_chromium || missing+=(chromium fonts-dejavu-core)
+# Tool, then the Debian package that brings it.
+for pair in nginx:nginx-light caddy:caddy promtool:prometheus systemd-analyze:systemd \
+	pg_dump:postgresql-client pg_restore:postgresql-client dpkg-deb:dpkg sqlite3:sqlite3; do
+	tool=${pair%%:*} pkg=${pair#*:}
+	if ! have "$tool" && [[ " ${missing[*]} " != *" $pkg "* ]]; then
+		missing+=("$pkg")
+	fi
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "test dependencies: python3-slixmpp and chromium present"
+	echo "test dependencies: python3-slixmpp, chromium, nginx, caddy, promtool, systemd-analyze, pg_dump present"
 	exit 0
 fi
 if $check_only; then
@@ -72,4 +87,10 @@ if ! have_chromium; then
 	echo "test dependencies: chromium installed, but it is not on PATH" >&2
 	exit 1
 fi
+for tool in nginx caddy promtool systemd-analyze pg_dump; do
+	if ! have "$tool"; then
+		echo "test dependencies: $tool still missing after apt-get install" >&2
+		exit 1
+	fi
+done
 echo "test dependencies: ready"

@@ -1,6 +1,3 @@
-// Package buildinfo says which build of invites a binary is, for --version: the module
-// version and the version control revision the go command stamps into every binary
-// (runtime/debug.ReadBuildInfo), so that an operator can name exactly what runs.
 package buildinfo
 
 import (
@@ -9,15 +6,34 @@ import (
 	"strings"
 )
 
+// The values the linker stamps (-ldflags -X); empty in a build that set none.
+// They are written only by the linker and never change at run time.
+var (
+	version    string
+	revision   string
+	commitTime string
+)
+
 // String returns one line naming program and its build, such as
 //
 //	invites-plugin v1.2.0 (revision 1f8d971e2c4a, 2026-11-28T10:00:00Z) go1.26.0 linux/amd64
 //
-// A binary built from a checkout has the version "(devel)" and, when the checkout had
-// uncommitted changes, "modified" after its revision.
+// A binary built from a checkout without stamping has the version "(devel)" and, when
+// the checkout had uncommitted changes, "modified" after its revision.
 func String(program string) string {
-	return format(program, read())
+	bi, _ := debug.ReadBuildInfo()
+	return format(program, read(bi, stamp{version, revision, commitTime}))
 }
+
+// Version returns the build's version alone: the stamped one, else the module's,
+// "(devel)" for a checkout, "(unknown)" when the binary carries no build information.
+func Version() string {
+	bi, _ := debug.ReadBuildInfo()
+	return read(bi, stamp{version, revision, commitTime}).version
+}
+
+// stamp is what the linker stamped.
+type stamp struct{ version, revision, time string }
 
 // info is what String reports.
 type info struct {
@@ -26,28 +42,35 @@ type info struct {
 	goVersion               string
 }
 
-// read gathers the build information of the running binary.
-func read() info {
+// read gathers the build information of the running binary from bi (nil when it has
+// none) and the stamped values, which win over it.
+func read(bi *debug.BuildInfo, s stamp) info {
 	i := info{version: "(unknown)", goVersion: runtime.Version()}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return i
-	}
-	if bi.Main.Version != "" {
-		i.version = bi.Main.Version
-	}
-	if bi.GoVersion != "" {
-		i.goVersion = bi.GoVersion
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			i.revision = s.Value
-		case "vcs.time":
-			i.time = s.Value
-		case "vcs.modified":
-			i.modified = s.Value == "true"
+	if bi != nil {
+		if bi.Main.Version != "" {
+			i.version = bi.Main.Version
 		}
+		if bi.GoVersion != "" {
+			i.goVersion = bi.GoVersion
+		}
+		for _, st := range bi.Settings {
+			switch st.Key {
+			case "vcs.revision":
+				i.revision = st.Value
+			case "vcs.time":
+				i.time = st.Value
+			case "vcs.modified":
+				i.modified = st.Value == "true"
+			}
+		}
+	}
+	if s.version != "" {
+		i.version = s.version
+	}
+	if s.revision != "" {
+		// The release script stamps a clean checkout's revision: what VCS stamping
+		// said of the working tree (if it was on) does not apply.
+		i.revision, i.time, i.modified = s.revision, s.time, false
 	}
 	return i
 }

@@ -77,7 +77,7 @@ When an XMPP server starts invites-plugin through go-plugin, it serves the plugi
 `
 
 // fullUsage is the usage of every command, help and the flags.
-func fullUsage() string { return usage + "\n" + webhooksUsage + usageTail }
+func fullUsage() string { return usage + "\n" + webhooksUsage + backupUsage + usageTail }
 
 // errUsage marks a usage error; its text is printed before the usage.
 var errUsage = errors.New("usage")
@@ -149,8 +149,10 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 			opts[name], _ = p.value(name)
 		}
 		return runWebhooks(ctx, p.g, p.pos[1:], opts, stdout)
+	case "backup", "restore":
+		return runBackup(ctx, p, stdout)
 	}
-	return usagef("unknown command %q: use keys, invites, webhooks or help", p.pos[0])
+	return usagef("unknown command %q: use keys, invites, webhooks, backup, restore or help", p.pos[0])
 }
 
 // describe turns an error into the line operators see after "Error: ".
@@ -192,6 +194,7 @@ var options = map[string]option{
 	"group": {value: true, repeat: true}, "reset": {value: true},
 	"status": {value: true}, "json": {},
 	"limit": {value: true}, "event": {value: true},
+	"to": {value: true}, "from": {value: true},
 }
 
 var verbOptions = map[string][]string{
