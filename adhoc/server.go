@@ -479,9 +479,13 @@ func (s *Server) present(c *Definition, sess *session, i int, f *Form, refusal *
 		Form:          f,
 	}
 	if refusal != nil {
-		reason := fieldReason(refusal.Text, f)
-		resp.Notes = []Note{{Type: NoteError, Text: reason}}
-		resp.Form = withFixedText(f, []string{reason})
+		// A refusal may hold several reasons, one a line: each its own note.
+		reasons := strings.Split(refusal.Text, "\n")
+		for j, r := range reasons {
+			reasons[j] = fieldReason(r, f)
+			resp.Notes = append(resp.Notes, Note{Type: NoteError, Text: reasons[j]})
+		}
+		resp.Form = withFixedText(f, reasons)
 	}
 	if i > 0 {
 		resp.Actions = append(resp.Actions, ActionPrev)

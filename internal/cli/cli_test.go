@@ -154,8 +154,8 @@ func TestErrorsAndUsage(t *testing.T) {
 		6:  {args: []string{"keys", "frob", "localhost"}, code: 2, stderr: "invites-plugin: keys: unknown verb", noStore: true},
 		7:  {args: []string{"keys", "create"}, code: 2, stderr: "invites-plugin: keys create: want HOST", noStore: true},
 		8:  {args: []string{"keys", "create", "localhost", "a", "b"}, code: 2, noStore: true, stderr: "invites-plugin: keys create"},
-		9:  {args: []string{"keys", "create", "localhost", "--expires", "soon"}, code: 2, stderr: "invites-plugin: --expires: \"soon\" is not a duration", noStore: true},
-		10: {args: []string{"keys", "create", "localhost", "--rate", "5"}, code: 2, stderr: "invites-plugin: --rate", noStore: true},
+		9:  {args: []string{"keys", "create", "localhost", "--expires", "soon"}, code: 1, stderr: "Error: --expires: \"soon\" is not a duration"},
+		10: {args: []string{"keys", "create", "localhost", "--rate", "5"}, code: 1, stderr: "Error: --rate: \"5\" is not a rate"},
 		11: {args: []string{"keys", "create", "localhost", "--bogus", "1"}, code: 2, stderr: "invites-plugin: unknown flag --bogus", noStore: true},
 		12: {args: []string{"keys", "list", "localhost", "--rate", "5/m"}, code: 2, stderr: "invites-plugin: keys list takes no options", noStore: true},
 		13: {args: []string{"keys", "list"}, code: 2, noStore: true, stderr: "invites-plugin: keys list: want HOST"},
@@ -172,17 +172,30 @@ func TestErrorsAndUsage(t *testing.T) {
 		24: {args: []string{"version"}, code: 0, stdout: "invites-plugin ", noStore: true},
 		25: {args: []string{"keys", "create", "localhost", "--manage=yes"}, code: 2, noStore: true, stderr: "invites-plugin: flag --manage takes no value"},
 		26: {args: []string{"invites", "create", "localhost", "--rate", "1/h"}, code: 2, noStore: true, stderr: "invites-plugin: invites create takes no --rate"},
-		27: {args: []string{"invites", "create", "localhost", "--max-uses", "two"}, code: 2, noStore: true, stderr: "invites-plugin: --max-uses:"},
+		27: {args: []string{"invites", "create", "localhost", "--max-uses", "two"}, code: 1, stderr: "Error: --max-uses: write a whole number of accounts"},
 		28: {args: []string{"invites", "create", "localhost", "--reset", "juliet", "--username", "romeo"}, code: 2, noStore: true, stderr: "invites-plugin: --reset names the account"},
-		29: {args: []string{"invites", "list", "localhost", "--status", "lost"}, code: 2, noStore: true, stderr: "invites-plugin: --status:"},
+		29: {args: []string{"invites", "list", "localhost", "--status", "lost"}, code: 1, stderr: "Error: --status: unknown status \"lost\""},
 		30: {args: []string{"invites", "show", "localhost"}, code: 2, noStore: true, stderr: "invites-plugin: invites show: want HOST ID"},
 		31: {args: []string{"invites", "frob"}, code: 2, noStore: true, stderr: "invites-plugin: invites: unknown verb"},
 		32: {args: []string{"invites", "show", "localhost", "AAAAAAAAAAAA"}, code: 1, stderr: "Error: invite not found\n"},
 		33: {args: []string{"invites", "revoke", "localhost", "nonsense"}, code: 1, stderr: "Error: invite not found\n"},
-		34: {args: []string{"invites", "create", "localhost", "--ttl", "30s"}, code: 1, stderr: "Error: a lifetime of 30 seconds is too short: invites live at least 1 minute\n"},
-		35: {args: []string{"invites", "create", "localhost", "--ttl", "100d"}, code: 1, stderr: "Error: a lifetime of 100 days is longer than the maximum of 90 days\n"},
+		34: {args: []string{"invites", "create", "localhost", "--ttl", "30s"}, code: 1, stderr: "Error: --ttl: a lifetime of 30 seconds is too short: invites live at least 1 minute\n"},
+		35: {args: []string{"invites", "create", "localhost", "--ttl", "100d"}, code: 1, stderr: "Error: --ttl: a lifetime of 100 days is longer than the maximum of 90 days\n"},
 		36: {args: []string{"invites", "create", "localhost", "--group", "a", "--group", "a"}, code: 1, stderr: "Error: "},
 		37: {args: []string{"---data", "x", "keys", "list", "localhost"}, code: 2, noStore: true, stderr: "invites-plugin: unknown flag ---data"},
+		// Every refusal of one command line, one line each, naming its flag (issue 26).
+		38: {args: []string{"invites", "create", "localhost", "--ttl", "100d", "--max-uses", "-1", "--note", "a\tb", "--group", " x"}, code: 1,
+			stderr: "Error: --max-uses: write a whole number of accounts from 0 (any number until the invite expires) to 1000000\n" +
+				"Error: --ttl: a lifetime of 100 days is longer than the maximum of 90 days\n" +
+				"Error: --note: the note contains the control character U+0009; line breaks, control and bidirectional formatting characters are not allowed\n" +
+				"Error: --group: group name \" x\" must not be empty or begin or end with a space\n"},
+		39: {args: []string{"invites", "create", "localhost", "--username", "juliet", "--max-uses", "2"}, code: 1,
+			stderr: "Error: --max-uses: an invite for the fixed username juliet makes one account: leave max_uses at 1, or leave out the username\n"},
+		40: {args: []string{"keys", "create", "localhost", "bad\x07name", "--expires", "30s", "--rate", "x"}, code: 1,
+			stderr: "Error: --rate: \"x\" is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day\n" +
+				"Error: NAME: the key name contains the control character U+0007; line breaks, control and bidirectional formatting characters are not allowed\n" +
+				"Error: --expires: must be between 1 minute and 36500 days\n"},
+		41: {args: []string{"invites", "create", "localhost", "--reset", "a b"}, code: 1, stderr: "Error: --reset: \"a b\" is not a valid username\n"},
 	} {
 		sub := filepath.Join(dir, strings.Repeat("x", i+1))
 		if !tc.noStore {
@@ -375,12 +388,13 @@ func TestInvites(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{id, "--max-uses", "1"}, 1, "Error: max_uses 1 is below the 2 uses already made\n"},
+		{[]string{id, "--max-uses", "1"}, 1, "Error: --max-uses: 1 is below the 2 uses already made\n"},
 		{[]string{id}, 2, "invites-plugin: invites update: say what to change"},
-		{[]string{id, "--expires", "someday"}, 2, "invites-plugin: --expires: give a time"},
+		{[]string{id, "--expires", "someday"}, 1, "Error: --expires: give a time"},
 		{[]string{"AAAAAAAAAAAA", "--note", "x"}, 1, "Error: invite not found\n"},
-		{[]string{id, "--expires", "1000d"}, 1, "Error: expires_at "},
-		{[]string{created.ID, "--note", strings.Repeat("n", 300)}, 1, "Error: the note is 300 characters long"},
+		{[]string{id, "--expires", "1000d"}, 1, "Error: --expires: "},
+		{[]string{created.ID, "--note", strings.Repeat("n", 300)}, 1, "Error: --note: the note is 300 characters long"},
+		{[]string{id, "--expires", "1000d", "--max-uses", "x"}, 1, "Error: --max-uses: write a whole number of accounts from 0 (any number until the invite expires) to 1000000\nError: --expires: "},
 	} {
 		if code, _, errOut := run(t, dir, append([]string{"invites", "update", "localhost"}, tc.args...)...); code != tc.code || !strings.HasPrefix(errOut, tc.err) {
 			t.Errorf("update %d %q: %d %q", i, tc.args, code, errOut)

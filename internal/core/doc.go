@@ -17,9 +17,18 @@
 //	ErrRateLimited a key's rate is exceeded (see [RateLimitError] for the wait)
 //	ErrQuota       a creator's quota of invites is reached (see [Quota])
 //	ErrConflict    the change does not fit the object's state
+//	ErrUnavailable the store cannot be reached right now; try again later
 //
-// Error texts carry no package prefix and say what was wrong and what is accepted, in
-// the user's words ("a lifetime of 100 days is longer than the maximum of 90 days").
+// A refusal is a value, a [FieldError]: the sentinel it matches, the field of the
+// request it concerns (FieldTTL, FieldMaxUses, FieldNote, ...) and the reason in the
+// user's words ("a lifetime of 100 days is longer than the maximum of 90 days"), with
+// no package prefix. Every refusal of one request is returned, joined; [FieldErrors]
+// lists them, so that each protocol edge maps them once (the HTTP API to problem
+// details naming the field, the ad-hoc commands to notes naming it by its label, the
+// command line to "Error: --flag: …" lines). What an edge refuses while reading a
+// request's text goes to the core with the request (InviteSpec.Refused), which adds
+// its own refusals of the rest: the [ParseTTL], [ParseMaxUses] and [ParseExpiry] the
+// edges read parameters with word their refusals once.
 //
 // # What callers use
 //

@@ -62,7 +62,7 @@ func ParseStatus(s string) (Status, error) {
 	case StatusPending, StatusUsed, StatusExpired, StatusRevoked:
 		return st, nil
 	}
-	return "", invalidf("unknown status %q: use pending, used, expired, revoked or all", s)
+	return "", Refuse(ErrInvalid, FieldStatus, "unknown status %q: use pending, used, expired, revoked or all", s)
 }
 
 // Use is one redemption of an invite, as recorded.

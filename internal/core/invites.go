@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -63,6 +64,12 @@ type InviteSpec struct {
 	// Actor is who creates it: recorded as the invite's CreatedBy and in the event.
 	// Reset invites need an actor that manages its host (see Actor.Manage).
 	Actor Actor
+	// Refused holds the refusals the caller found reading the request's text
+	// (FieldErrors, such as a ttl that is not a duration; the fields they name are left
+	// zero). When not nil nothing is created, and the error returned joins them with
+	// every refusal the core finds in the rest of the spec, so that a submission learns
+	// all that is wrong with it at once.
+	Refused error
 }
 
 // CreateInvite makes an invite and returns it with its Token set.
@@ -82,7 +89,7 @@ func (s *Service) CreateKeyInvite(ctx context.Context, k Key, spec InviteSpec) (
 		spec.Kind = KindAccount
 	}
 	if spec.Kind != KindAccount {
-		return Invite{}, invalidf("API keys make account invites only")
+		spec.Refused = errors.Join(spec.Refused, Refuse(ErrInvalid, FieldKind, "API keys make account invites only"))
 	}
 	// A request refused for its parameters must not spend the key's budget, so the
 	// limiter is asked only once the invite is known to be valid.
@@ -98,68 +105,9 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 	if err != nil {
 		return Invite{}, err
 	}
-	limit := h.MaxTTL
-	if keyMax > 0 && keyMax < limit {
-		limit = keyMax
-	}
-	ttl := spec.TTL
-	switch {
-	case ttl < 0:
-		return Invite{}, invalidf("the invite's lifetime must be positive")
-	case ttl == 0:
-		ttl = min(h.DefaultTTL, limit)
-	case ttl < MinTTL:
-		return Invite{}, invalidf("a lifetime of %s is too short: invites live at least %s", HumanDuration(ttl), HumanDuration(MinTTL))
-	case ttl > limit:
-		return Invite{}, invalidf("a lifetime of %s is longer than the maximum of %s", HumanDuration(ttl), HumanDuration(limit))
-	}
-	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister}
-	if len(inv.CreatedBy) > 1100 {
-		return Invite{}, invalidf("the creator's name is too long")
-	}
-	maxUses := DefaultMaxUses
-	if spec.MaxUses != nil {
-		maxUses = *spec.MaxUses
-		if maxUses < 0 || maxUses > MaxMaxUses {
-			return Invite{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
-		}
-	}
-	switch spec.Kind {
-	case "", KindAccount:
-		inv.Kind = KindAccount
-		inv.AllowRegister = false
-	case KindContact:
-		if inv.Inviter, err = NormalizeUsername(spec.Inviter); err != nil {
-			return Invite{}, fmt.Errorf("inviter: %w", err)
-		}
-	case KindReset:
-		if !spec.Actor.managing() {
-			return Invite{}, fmt.Errorf("only administrators make reset invites: %w", ErrForbidden)
-		}
-		if spec.Username == "" {
-			return Invite{}, invalidf("a reset invite needs the username of the account it resets")
-		}
-		if maxUses != 1 {
-			return Invite{}, invalidf("a reset invite is used once: max_uses must be 1")
-		}
-		inv.AllowRegister = false
-	default:
-		return Invite{}, invalidf("unknown invite kind %q: use account, contact or reset", string(spec.Kind))
-	}
-	inv.MaxUses = maxUses
-	if spec.Username != "" {
-		if inv.Username, err = NormalizeUsername(spec.Username); err != nil {
-			return Invite{}, err
-		}
-	}
-	if err := checkText("note", spec.Note, MaxNoteLen); err != nil {
+	inv, ttl, err := checkSpec(h, spec, keyMax)
+	if err != nil {
 		return Invite{}, err
-	}
-	inv.Note = spec.Note
-	if len(spec.Groups) > 0 {
-		if inv.Groups, err = CheckGroups(spec.Groups); err != nil {
-			return Invite{}, err
-		}
 	}
 	var quota *QuotaCheck
 	if q := spec.Quota; q != nil {
@@ -202,6 +150,86 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 		s.emit(ctx, ev)
 		return inv, nil
 	}
+}
+
+// checkSpec checks an invite spec on host h, with keyMax further bounding its
+// lifetime when positive, and returns the invite to store (without ID, token and
+// times) and its lifetime, or every refusal of the spec (and spec.Refused) joined.
+func checkSpec(h HostConfig, spec InviteSpec, keyMax time.Duration) (Invite, time.Duration, error) {
+	errs := []error{spec.Refused}
+	refuse := func(field, format string, args ...any) {
+		errs = append(errs, Refuse(ErrInvalid, field, format, args...))
+	}
+	limit := h.MaxTTL
+	if keyMax > 0 && keyMax < limit {
+		limit = keyMax
+	}
+	ttl := spec.TTL
+	switch {
+	case ttl < 0:
+		refuse(FieldTTL, "the invite's lifetime must be positive")
+	case ttl == 0:
+		ttl = min(h.DefaultTTL, limit)
+	case ttl < MinTTL:
+		refuse(FieldTTL, "a lifetime of %s is too short: invites live at least %s", HumanDuration(ttl), HumanDuration(MinTTL))
+	case ttl > limit:
+		refuse(FieldTTL, "a lifetime of %s is longer than the maximum of %s", HumanDuration(ttl), HumanDuration(limit))
+	}
+	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister}
+	if len(inv.CreatedBy) > 1100 {
+		errs = append(errs, invalidf("the creator's name is too long"))
+	}
+	maxUses := DefaultMaxUses
+	if spec.MaxUses != nil {
+		maxUses = *spec.MaxUses
+		if maxUses < 0 || maxUses > MaxMaxUses {
+			errs = append(errs, errMaxUsesRange)
+		}
+	}
+	if spec.Username != "" {
+		name, err := NormalizeUsername(spec.Username)
+		errs = append(errs, InField(FieldUsername, err))
+		inv.Username = name
+	}
+	switch spec.Kind {
+	case "", KindAccount:
+		inv.Kind = KindAccount
+		inv.AllowRegister = false
+		if spec.Username != "" && spec.MaxUses != nil && maxUses != 1 {
+			// A fixed name registers one account: further uses could never happen, and
+			// the invite would stay pending for ever.
+			refuse(FieldMaxUses, "an invite for the fixed username %s makes one account: leave max_uses at 1, or leave out the username", inv.Username)
+		}
+	case KindContact:
+		name, err := NormalizeUsername(spec.Inviter)
+		errs = append(errs, InField(FieldInviter, err))
+		inv.Inviter = name
+	case KindReset:
+		if !spec.Actor.managing() {
+			errs = append(errs, &FieldError{Err: ErrForbidden, Field: FieldKind, Reason: "only administrators make reset invites"})
+		}
+		if spec.Username == "" {
+			refuse(FieldUsername, "a reset invite needs the username of the account it resets")
+		}
+		if maxUses != 1 {
+			refuse(FieldMaxUses, "a reset invite is used once: max_uses must be 1")
+		}
+		inv.AllowRegister = false
+	default:
+		refuse(FieldKind, "unknown invite kind %q: use account, contact or reset", string(spec.Kind))
+	}
+	inv.MaxUses = maxUses
+	errs = append(errs, checkText(FieldNote, "note", spec.Note, MaxNoteLen))
+	inv.Note = spec.Note
+	if len(spec.Groups) > 0 {
+		groups, err := CheckGroups(spec.Groups)
+		errs = append(errs, err)
+		inv.Groups = groups
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Invite{}, 0, err
+	}
+	return inv, ttl, nil
 }
 
 // InviteURI returns the invite's xmpp: URI; inv.Token must be set.
@@ -473,6 +501,10 @@ type InvitePatch struct {
 	MaxUses *int
 	// Note replaces the note ("" removes it).
 	Note *string
+	// Refused holds the refusals the caller found reading the change (FieldErrors, as
+	// ParseInvitePatch returns them). When not nil nothing changes, and the error
+	// returned joins them with every refusal the core finds in the rest of the patch.
+	Refused error
 }
 
 // UpdateInvite changes an invite the actor may see (see Invite) and returns it with its
@@ -488,14 +520,14 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 	if !ValidID(id) {
 		return Invite{}, ErrNotFound
 	}
+	errs := []error{p.Refused}
 	if p.MaxUses != nil && (*p.MaxUses < 0 || *p.MaxUses > MaxMaxUses) {
-		return Invite{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
+		errs = append(errs, errMaxUsesRange)
 	}
 	if p.Note != nil {
-		if err := checkText("note", *p.Note, MaxNoteLen); err != nil {
-			return Invite{}, err
-		}
+		errs = append(errs, checkText(FieldNote, "note", *p.Note, MaxNoteLen))
 	}
+	// These refusals are reported with those that need the invite, read below.
 	limit := h.MaxTTL
 	if by.MaxTTL > 0 && by.MaxTTL < limit {
 		limit = by.MaxTTL
@@ -511,36 +543,42 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 			return InviteChange{}, ErrNotFound
 		}
 		if !inv.RevokedAt.IsZero() {
-			return InviteChange{}, conflictf("the invite was revoked: it cannot change any more")
+			return InviteChange{}, Refuse(ErrConflict, "", "the invite was revoked: it cannot change any more")
 		}
+		errs := slices.Clone(errs) // the patch's own refusals, then those of this invite
 		if p.ExpiresAt != nil {
 			e := p.ExpiresAt.UTC().Truncate(time.Microsecond)
 			switch {
 			case e.Before(inv.CreatedAt):
-				return InviteChange{}, invalidf("expires_at %s is before the invite was made (%s)",
-					e.Format(time.RFC3339), inv.CreatedAt.Format(time.RFC3339))
+				errs = append(errs, Refuse(ErrInvalid, FieldExpiresAt, "%s is before the invite was made (%s)",
+					e.Format(time.RFC3339), inv.CreatedAt.Format(time.RFC3339)))
 			case e.Sub(inv.CreatedAt) > limit:
-				return InviteChange{}, invalidf("expires_at %s would make the invite live longer than the maximum of %s",
-					e.Format(time.RFC3339), HumanDuration(limit))
-			}
-			if !e.Equal(inv.ExpiresAt) {
+				errs = append(errs, Refuse(ErrInvalid, FieldExpiresAt, "%s would make the invite live longer than the maximum of %s",
+					e.Format(time.RFC3339), HumanDuration(limit)))
+			case !e.Equal(inv.ExpiresAt):
 				inv.ExpiresAt = e
-				changed = append(changed, "expires_at")
+				changed = append(changed, FieldExpiresAt)
 			}
 		}
-		if p.MaxUses != nil && *p.MaxUses != inv.MaxUses {
-			if m := *p.MaxUses; m != 0 && m < inv.Uses {
-				return InviteChange{}, conflictf("max_uses %d is below the %d uses already made", m, inv.Uses)
+		if m := p.MaxUses; m != nil && *m != inv.MaxUses && *m >= 0 && *m <= MaxMaxUses {
+			switch {
+			case inv.Kind == KindReset:
+				errs = append(errs, Refuse(ErrInvalid, FieldMaxUses, "a reset invite is used once: its max_uses cannot change"))
+			case inv.Username != "" && *m != 1:
+				errs = append(errs, Refuse(ErrInvalid, FieldMaxUses, "an invite for the fixed username %s makes one account: max_uses stays 1", inv.Username))
+			case *m != 0 && *m < inv.Uses:
+				errs = append(errs, Refuse(ErrConflict, FieldMaxUses, "%d is below the %d uses already made", *m, inv.Uses))
+			default:
+				inv.MaxUses = *m
+				changed = append(changed, FieldMaxUses)
 			}
-			if inv.Kind == KindReset {
-				return InviteChange{}, invalidf("a reset invite is used once: its max_uses cannot change")
-			}
-			inv.MaxUses = *p.MaxUses
-			changed = append(changed, "max_uses")
+		}
+		if err := errors.Join(errs...); err != nil {
+			return InviteChange{}, err
 		}
 		if p.Note != nil && *p.Note != inv.Note {
 			inv.Note = *p.Note
-			changed = append(changed, "note")
+			changed = append(changed, FieldNote)
 		}
 		if len(changed) == 0 {
 			return InviteChange{}, nil

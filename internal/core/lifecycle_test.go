@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,8 @@ func (r *recorder) of(t core.EventType) []core.Event {
 }
 
 func intp(n int) *int { return &n }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestInviteCheck(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -166,14 +169,93 @@ func TestCreateInviteValidation(t *testing.T) {
 			t.Errorf("%d: stored %+v, %v", i, got, err)
 		}
 	}
-	// The ttl=1ns message says what is allowed, in words.
+	// The ttl=1ns message says what is allowed, in words, and names its field.
 	_, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", TTL: time.Nanosecond})
-	if err == nil || err.Error() != "a lifetime of less than a second is too short: invites live at least 1 minute" {
+	if err == nil || err.Error() != "ttl: a lifetime of less than a second is too short: invites live at least 1 minute" {
 		t.Errorf("ttl=1ns: %v", err)
 	}
 	_, err = e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", TTL: 100 * 24 * time.Hour})
-	if err == nil || err.Error() != "a lifetime of 100 days is longer than the maximum of 90 days" {
+	if err == nil || err.Error() != "ttl: a lifetime of 100 days is longer than the maximum of 90 days" {
 		t.Errorf("ttl=100d: %v", err)
+	}
+}
+
+// TestRefusalsNameTheirFields checks that every refusal of a request is a value naming
+// its field, and that all the refusals of one request are returned, not only the first.
+func TestRefusalsNameTheirFields(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	admin := core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}
+	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com"}
+	bad := errors.Join(&core.FieldError{Err: core.ErrInvalid, Field: core.FieldTTL, Reason: "not a duration"})
+	tests := []struct {
+		spec   core.InviteSpec
+		fields []string
+	}{
+		0:  {core.InviteSpec{TTL: 100 * 24 * time.Hour}, []string{"ttl"}},
+		1:  {core.InviteSpec{TTL: time.Second}, []string{"ttl"}},
+		2:  {core.InviteSpec{Note: "a\x07b"}, []string{"note"}},
+		3:  {core.InviteSpec{Username: "a b"}, []string{"username"}},
+		4:  {core.InviteSpec{Groups: []string{"x", "x", " y"}}, []string{"group", "group"}},
+		5:  {core.InviteSpec{MaxUses: intp(-1)}, []string{"max_uses"}},
+		6:  {core.InviteSpec{Username: "alice", MaxUses: intp(3)}, []string{"max_uses"}},
+		7:  {core.InviteSpec{Username: "alice", MaxUses: intp(0)}, []string{"max_uses"}},
+		8:  {core.InviteSpec{Kind: core.KindReset, Actor: user}, []string{"kind", "username"}},
+		9:  {core.InviteSpec{Kind: core.KindReset, Username: "dave", MaxUses: intp(2), Actor: admin}, []string{"max_uses"}},
+		10: {core.InviteSpec{Kind: "bogus"}, []string{"kind"}},
+		11: {core.InviteSpec{Kind: core.KindContact, Inviter: "a b"}, []string{"inviter"}},
+		// Everything wrong at once: each refusal, in the order of the fields.
+		12: {core.InviteSpec{TTL: 100 * 24 * time.Hour, MaxUses: intp(2), Username: "alice", Note: "\u202e", Groups: []string{""}},
+			[]string{"ttl", "max_uses", "note", "group"}},
+		// The caller's own refusals come first, with the core's.
+		13: {core.InviteSpec{Refused: bad, Note: "\n"}, []string{"ttl", "note"}},
+		14: {core.InviteSpec{Refused: bad}, []string{"ttl"}},
+	}
+	for i, tc := range tests {
+		tc.spec.Host = "example.com"
+		_, err := e.svc.CreateInvite(ctx, tc.spec)
+		var got []string
+		for _, fe := range core.FieldErrors(err) {
+			got = append(got, fe.Field)
+			if fe.Reason == "" || strings.HasPrefix(fe.Reason, fe.Field+":") {
+				t.Errorf("%d: reason %q is empty or repeats its field", i, fe.Reason)
+			}
+		}
+		if !slices.Equal(got, tc.fields) {
+			t.Errorf("%d: CreateInvite = %v: fields %q, want %q", i, err, got, tc.fields)
+		}
+	}
+	page, err := e.svc.ListInvites(ctx, cli, core.InviteQuery{Host: "example.com"})
+	if err != nil || len(page.Invites) != 0 {
+		t.Errorf("refused requests stored %d invites (%v)", len(page.Invites), err)
+	}
+
+	// The same for a change: the patch's own refusals and the invite's.
+	inv, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := inv.CreatedAt.Add(-time.Hour)
+	_, err = e.svc.UpdateInvite(ctx, cli, "example.com", inv.ID, core.InvitePatch{ExpiresAt: &past, MaxUses: intp(5), Note: ptr("\x00")})
+	var got []string
+	for _, fe := range core.FieldErrors(err) {
+		got = append(got, fe.Field)
+	}
+	if want := []string{"note", "expires_at", "max_uses"}; !slices.Equal(got, want) || !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("UpdateInvite = %v: fields %q, want %q", err, got, want)
+	}
+	patch, perr := core.ParseInvitePatch([]byte(`{"max_uses":"two","expires_at":null,"color":1,"note":"ok"}`))
+	patch.Refused = perr
+	_, err = e.svc.UpdateInvite(ctx, cli, "example.com", inv.ID, patch)
+	got = got[:0]
+	for _, fe := range core.FieldErrors(err) {
+		got = append(got, fe.Field)
+	}
+	if want := []string{"color", "expires_at", "max_uses"}; !slices.Equal(got, want) {
+		t.Errorf("UpdateInvite(parsed patch) = %v: fields %q, want %q", err, got, want)
+	}
+	if after, _ := e.svc.Invite(ctx, cli, "example.com", inv.ID); after.Note != "" || after.MaxUses != 1 {
+		t.Errorf("a refused change changed the invite: %+v", after)
 	}
 }
 

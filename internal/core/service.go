@@ -298,6 +298,9 @@ type KeySpec struct {
 	Manage bool
 	// Actor is who creates the key, for the event.
 	Actor Actor
+	// Refused holds the refusals the caller found reading the request's text (see
+	// InviteSpec.Refused): nothing is created, and they are returned with the core's.
+	Refused error
 }
 
 // CreateKey makes a new API key and returns it with the full credential "ID/SECRET",
@@ -307,19 +310,23 @@ func (s *Service) CreateKey(ctx context.Context, spec KeySpec) (Key, string, err
 	if err != nil {
 		return Key{}, "", err
 	}
-	if err := checkText("key name", spec.Name, MaxKeyNameLen); err != nil {
-		return Key{}, "", err
+	errs := []error{spec.Refused}
+	if err := checkText(FieldName, "key name", spec.Name, MaxKeyNameLen); err != nil {
+		errs = append(errs, err)
 	}
 	for _, d := range []struct {
-		what string
-		d    time.Duration
-	}{{"key's expiry", spec.ExpiresIn}, {"key's maximum invite lifetime", spec.MaxTTL}} {
+		field string
+		d     time.Duration
+	}{{FieldExpires, spec.ExpiresIn}, {FieldMaxTTL, spec.MaxTTL}} {
 		if d.d != 0 && (d.d < MinTTL || d.d > MaxDuration) {
-			return Key{}, "", invalidf("the %s must be between %s and %s", d.what, HumanDuration(MinTTL), HumanDuration(MaxDuration))
+			errs = append(errs, Refuse(ErrInvalid, d.field, "must be between %s and %s", HumanDuration(MinTTL), HumanDuration(MaxDuration)))
 		}
 	}
 	if spec.Rate.N < 0 || spec.Rate.Period < 0 {
-		return Key{}, "", invalidf("the rate must not be negative")
+		errs = append(errs, Refuse(ErrInvalid, FieldRate, "must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Key{}, "", err
 	}
 	id, err := randomString(keyIDBytes)
 	if err != nil {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -43,17 +44,17 @@ func unsafeRune(r rune) bool {
 }
 
 // checkText checks a free text against a length in characters and the unsafe runes;
-// what names the field in the message ("key name", "note").
-func checkText(what, s string, maxLen int) error {
+// field names the field refused, what names it in the reason ("key name", "note").
+func checkText(field, what, s string, maxLen int) error {
 	if !utf8.ValidString(s) {
-		return invalidf("the %s is not valid UTF-8", what)
+		return Refuse(ErrInvalid, field, "the %s is not valid UTF-8", what)
 	}
 	if n := utf8.RuneCountInString(s); n > maxLen {
-		return invalidf("the %s is %d characters long; at most %d are allowed", what, n, maxLen)
+		return Refuse(ErrInvalid, field, "the %s is %d characters long; at most %d are allowed", what, n, maxLen)
 	}
 	if i := strings.IndexFunc(s, unsafeRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return invalidf("the %s contains the control character U+%04X; line breaks, control and bidirectional formatting characters are not allowed", what, r)
+		return Refuse(ErrInvalid, field, "the %s contains the control character U+%04X; line breaks, control and bidirectional formatting characters are not allowed", what, r)
 	}
 	return nil
 }
@@ -61,25 +62,32 @@ func checkText(what, s string, maxLen int) error {
 // CheckGroups checks the group names of an invite: at most MaxGroups, each 1 to
 // MaxGroupLen characters without control, separator or bidirectional formatting
 // characters, without surrounding spaces, and no name twice.
-// It returns them in the order given.
+// It returns them in the order given, or every refusal (of field FieldGroup) joined.
 func CheckGroups(groups []string) ([]string, error) {
 	if len(groups) > MaxGroups {
-		return nil, invalidf("%d groups given; at most %d are allowed", len(groups), MaxGroups)
+		return nil, Refuse(ErrInvalid, FieldGroup, "%d groups given; at most %d are allowed", len(groups), MaxGroups)
 	}
+	var errs []error
 	seen := make(map[string]bool, len(groups))
 	out := make([]string, 0, len(groups))
 	for _, g := range groups {
 		if g == "" || strings.TrimFunc(g, unicode.IsSpace) != g {
-			return nil, invalidf("group name %q must not be empty or begin or end with a space", g)
+			errs = append(errs, Refuse(ErrInvalid, FieldGroup, "group name %q must not be empty or begin or end with a space", g))
+			continue
 		}
-		if err := checkText("group name", g, MaxGroupLen); err != nil {
-			return nil, err
+		if err := checkText(FieldGroup, "group name", g, MaxGroupLen); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		if seen[g] {
-			return nil, invalidf("group %q is given twice", g)
+			errs = append(errs, Refuse(ErrInvalid, FieldGroup, "group %q is given twice", g))
+			continue
 		}
 		seen[g] = true
 		out = append(out, g)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
