@@ -196,6 +196,9 @@ func TestErrorsAndUsage(t *testing.T) {
 				"Error: NAME: the key name contains the control character U+0007; line breaks, control and bidirectional formatting characters are not allowed\n" +
 				"Error: --expires: must be between 1 minute and 36500 days\n"},
 		41: {args: []string{"invites", "create", "localhost", "--reset", "a b"}, code: 1, stderr: "Error: --reset: \"a b\" is not a valid username\n"},
+		// A mistyped store address is refused before anything is made (issue 22).
+		42: {args: []string{"-store", "sqlit:/x.db", "keys", "list", "localhost"}, code: 1, noStore: true,
+			stderr: "Error: the store address has the unknown scheme \"sqlit\": use a file path (./sqlit:/x.db for a file whose name has a colon), sqlite:PATH, or a postgres:// or postgresql:// URL\n"},
 	} {
 		sub := filepath.Join(dir, strings.Repeat("x", i+1))
 		if !tc.noStore {
@@ -213,6 +216,9 @@ func TestErrorsAndUsage(t *testing.T) {
 		}
 		if _, err := os.Stat(sub); tc.noStore && err == nil {
 			t.Errorf("%d: the command created the data directory", i)
+		}
+		if _, err := os.Stat("sqlit:"); err == nil {
+			t.Fatalf("%d: a directory named sqlit: was made", i)
 		}
 		if strings.Contains(errOut, "core:") || strings.Contains(errOut, "invalid input") || regexp.MustCompile(`\d+h\d+m\d+s`).MatchString(errOut) {
 			t.Errorf("%d: error not in the user's words: %q", i, errOut)

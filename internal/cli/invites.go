@@ -241,7 +241,11 @@ func showInvite(w io.Writer, inv core.Invite, now time.Time) error {
 	line("status", string(inv.Status(now)))
 	line("created", stamp(inv.CreatedAt, ""))
 	line("created by", inv.CreatedBy)
-	line("expires", stamp(inv.ExpiresAt, ""))
+	expires := stamp(inv.ExpiresAt, "")
+	if inv.Status(now) == core.StatusPending {
+		expires += " (" + core.SpanOf(inv.ExpiresAt.Sub(now)).String() + ")"
+	}
+	line("expires", expires)
 	line("revoked", stamp(inv.RevokedAt, ""))
 	line("username", inv.Username)
 	if inv.Inviter != "" {

@@ -100,14 +100,17 @@ func open(ctx context.Context, g globals) (*session, error) {
 // and must not make an empty one that the server never reads.
 func checkExists(dataExplicit bool, cfg config.Config) error {
 	dataDir := cfg.DataDir
+	kind, path, err := store.Parse(cfg.StoreDSN()) // a mistyped address first: it names what is accepted
+	if err != nil {
+		return err
+	}
 	if dataExplicit {
 		if err := isDir(dataDir); err != nil {
 			return err
 		}
 	}
-	kind, path, err := store.Parse(cfg.StoreDSN())
-	if err != nil || kind != store.KindSQLite {
-		return err // PostgreSQL: the database creates its schema itself
+	if kind != store.KindSQLite {
+		return nil // PostgreSQL: the database creates its schema itself
 	}
 	_, err = os.Stat(path)
 	switch {

@@ -533,6 +533,10 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	if inv.Note != "" {
 		noteText = "note: " + inv.Note
 	}
+	expires := humanTime(inv.ExpiresAt)
+	if now := c.now(); inv.Status(now) == core.StatusPending {
+		expires += " (" + core.SpanOf(inv.ExpiresAt.Sub(now)).String() + ")"
+	}
 	return info(fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
-		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), humanTime(inv.ExpiresAt), noteText)), nil
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), expires, noteText)), nil
 }

@@ -479,7 +479,7 @@ func TestChangeInviteUserBounds(t *testing.T) {
 		}
 	}
 	done, err := change(admin, "3", "for the team")
-	if err != nil || len(done.Notes) != 1 || !strings.HasSuffix(done.Notes[0].Text, ", 0 of 3 uses, expires "+humanExpiry(t, e, id)+", note: for the team.") {
+	if err != nil || len(done.Notes) != 1 || !strings.HasSuffix(done.Notes[0].Text, ", 0 of 3 uses, expires "+humanExpiry(t, e, id)+" (in 7 days), note: for the team.") {
 		t.Fatalf("the admin raising it: %+v %v", done, err)
 	}
 	if done, err := change(bob, "2", "for the team"); err != nil || !strings.Contains(done.Notes[0].Text, "0 of 2 uses") {

@@ -150,3 +150,49 @@ func plural(n int64, unit string) string {
 	}
 	return s
 }
+
+// SpanUnit is the unit a Span counts in.
+type SpanUnit string
+
+// The units of a Span, from the largest.
+const (
+	SpanDays    SpanUnit = "days"
+	SpanHours   SpanUnit = "hours"
+	SpanMinutes SpanUnit = "minutes"
+	SpanSoon    SpanUnit = "" // less than a minute
+)
+
+// Span is how far ahead a moment is, as people are told it: a whole number of one
+// unit.
+type Span struct {
+	// N counts Unit; 0 for SpanSoon.
+	N int
+	// Unit is days, hours or minutes, or SpanSoon.
+	Unit SpanUnit
+}
+
+// SpanOf says how far ahead d is, the one way every edge says it (the invite page, the
+// ad-hoc commands, the command line): in days from two days on, in hours from two
+// hours on, in minutes from one minute on, rounded to the nearest unit, so that an
+// invite of 7 days made seconds ago expires "in 7 days", not 6.
+func SpanOf(d time.Duration) Span {
+	for _, u := range []struct {
+		unit SpanUnit
+		d    time.Duration
+		min  int
+	}{{SpanDays, 24 * time.Hour, 2}, {SpanHours, time.Hour, 2}, {SpanMinutes, time.Minute, 1}} {
+		if n := int((d + u.d/2) / u.d); n >= u.min {
+			return Span{N: n, Unit: u.unit}
+		}
+	}
+	return Span{Unit: SpanSoon}
+}
+
+// String says the span in English: "in 7 days", "in 1 minute", "in less than a
+// minute".
+func (s Span) String() string {
+	if s.Unit == SpanSoon {
+		return "in less than a minute"
+	}
+	return "in " + plural(int64(s.N), strings.TrimSuffix(string(s.Unit), "s"))
+}

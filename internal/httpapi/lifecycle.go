@@ -16,7 +16,8 @@ import (
 
 // Invite is an invite as the API shows it, and as the command line prints it with
 // --json. Token, URI and LandingPage are set only in the answer to its creation;
-// Redemptions only when the invite is shown alone (lists leave them out).
+// Redemptions only when the invite is shown alone and has been used (lists leave them
+// out).
 type Invite struct {
 	ID          string   `json:"id"`                     // the public ID, never the token
 	Token       string   `json:"token,omitempty"`        // the secret, at creation only
@@ -79,10 +80,13 @@ func NewInvite(inv core.Invite, now time.Time) Invite {
 	return b
 }
 
-// NewInviteWithUses describes an invite shown alone: with its redemptions (an empty
-// list when it has none).
+// NewInviteWithUses describes an invite shown alone: with its redemptions, left out
+// when it has none (as every empty field is).
 func NewInviteWithUses(inv core.Invite, now time.Time) Invite {
 	b := NewInvite(inv, now)
+	if len(inv.Redemptions) == 0 {
+		return b
+	}
 	uses := make([]Use, len(inv.Redemptions))
 	for i, u := range inv.Redemptions {
 		uses[i] = Use{JID: u.JID, At: formatTime(u.At)}

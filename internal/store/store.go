@@ -40,6 +40,10 @@ const (
 // urlScheme matches a URL's scheme followed by "://".
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
+// schemePrefix matches what reads as a scheme before a colon, such as "sqlit:" in
+// "sqlit:/x.db": a mistyped "sqlite:" must not become a directory named "sqlit:".
+var schemePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
+
 // keywordValue matches the start of a PostgreSQL keyword/value connection string,
 // such as "host=db.internal dbname=invites".
 var keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
@@ -51,8 +55,9 @@ var keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
 //	sqlite:PATH, file:PATH, or a file path    SQLite
 //
 // Anything else is an error, never a SQLite file named after it: an address that looks
-// like a URL of another scheme (a mistyped "postgress://…") is refused, as is an empty
-// one.
+// like a URL of another scheme (a mistyped "postgress://…") or begins with another
+// scheme (a mistyped "sqlit:/x.db") is refused, as is an empty one; a file whose name
+// has a colon is written "./name:x.db".
 func Parse(addr string) (Kind, string, error) {
 	switch {
 	case strings.TrimSpace(addr) == "":
@@ -71,6 +76,10 @@ func Parse(addr string) (Kind, string, error) {
 			path = path[len(p):]
 			break
 		}
+	}
+	if path == addr && schemePrefix.MatchString(addr) {
+		scheme, _, _ := strings.Cut(addr, ":")
+		return "", "", fmt.Errorf("the store address has the unknown scheme %q: use a file path (./%s for a file whose name has a colon), sqlite:PATH, or a postgres:// or postgresql:// URL", clip(scheme), clip(addr))
 	}
 	switch {
 	case path == "":
