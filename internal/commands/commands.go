@@ -729,9 +729,8 @@ func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (ad
 		AllowRegister: isAdmin || c.allowUserInvites,
 		Actor:         actor(call, false),
 	}
-	if !isAdmin && c.userQuota != (core.Quota{}) {
-		q := c.userQuota
-		spec.Quota = &q
+	if !isAdmin {
+		spec.Actor.Quota = c.quota()
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if errors.Is(err, core.ErrQuota) {
@@ -746,6 +745,15 @@ func (c *cmds) invite(ctx context.Context, call adhoc.Call, _ []*adhoc.Form) (ad
 			Text: "This invite lets someone who already has an XMPP account add you as a contact; it cannot create an account on this server."})
 	}
 	return res, nil
+}
+
+// quota returns the quota of an ordinary user's invites, nil when there is none.
+func (c *cmds) quota() *core.Quota {
+	if c.userQuota == (core.Quota{}) {
+		return nil
+	}
+	q := c.userQuota
+	return &q
 }
 
 // quotaText says what the user quota allows, in the user's words.

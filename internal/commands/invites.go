@@ -525,7 +525,15 @@ func (c *cmds) changeInvite(ctx context.Context, call adhoc.Call, forms []*adhoc
 	if change == (core.InvitePatch{}) {
 		return info("Nothing changed."), nil
 	}
-	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
+	by := actor(call, manages(call))
+	if !manages(call) {
+		// An expired invite made pending again counts against the quota (issue 21).
+		by.Quota = c.quota()
+	}
+	inv, err = c.svc.UpdateInvite(ctx, by, call.Host, inv.ID, change)
+	if errors.Is(err, core.ErrQuota) {
+		return adhoc.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
+	}
 	if err != nil {
 		return adhoc.Result{}, err
 	}

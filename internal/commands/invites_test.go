@@ -496,3 +496,42 @@ func humanExpiry(t *testing.T, e *env, id string) string {
 	}
 	return inv.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
 }
+
+// TestChangeInviteRevivalQuota (issue 21, LOW 1): a user who let an invite expire and
+// made a new one cannot revive the old one past user_quota.outstanding by extending its
+// expiry: the command answers resource-constraint, as making a new one would.
+func TestChangeInviteRevivalQuota(t *testing.T) {
+	e := newEnvWith(t, commands.Options{UserQuota: core.Quota{Outstanding: 1}})
+	ctx := context.Background()
+	resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := core.TokenID(tokenOf(t, field(resp.Form, "uri")))
+	inv, err := e.svc.Invite(ctx, core.Actor{Kind: core.ActorCLI}, host, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It expires (an administrator ends it now).
+	if _, err := e.svc.UpdateInvite(ctx, core.Actor{Kind: core.ActorCLI}, host, old, core.InvitePatch{ExpiresAt: &inv.CreatedAt}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite}); err != nil {
+		t.Fatalf("a new invite once the old one expired: %v", err)
+	}
+	start, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", old)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("expires", "7d", "max-uses", "1")})
+	if cond(err) != adhoc.CondResourceConstraint || !strings.Contains(err.Error(), "1 waiting to be used at once") {
+		t.Fatalf("reviving past the quota: %v", err)
+	}
+	if got, _ := e.svc.Invite(ctx, core.Actor{Kind: core.ActorCLI}, host, old); got.Status(time.Now()) != core.StatusExpired {
+		t.Fatalf("the old invite is %s, want still expired", got.Status(time.Now()))
+	}
+}

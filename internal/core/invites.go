@@ -24,8 +24,9 @@ const (
 )
 
 // Quota bounds the invites one creator makes: at most Invites per Period, and at most
-// Outstanding pending at once. Zero fields mean no bound. Callers set it for ordinary
-// users' invites; administrators have none.
+// Outstanding pending at once (counting the invites a change makes pending again).
+// Zero fields mean no bound. Callers set it (Actor.Quota) for ordinary users;
+// administrators have none.
 type Quota struct {
 	// Invites bounds the invites made within any Period.
 	Invites int
@@ -58,11 +59,9 @@ type InviteSpec struct {
 	Note string
 	// Groups are the groups the host puts a new account in (see CheckGroups).
 	Groups []string
-	// Quota, when not nil, bounds the invites of the creator; checked atomically with
-	// the insert.
-	Quota *Quota
 	// Actor is who creates it: recorded as the invite's CreatedBy and in the event.
-	// Reset invites need an actor that manages its host (see Actor.Manage).
+	// Reset invites need an actor that manages its host (see Actor.Manage); its Quota,
+	// when set, bounds the invites it makes, checked atomically with the insert.
 	Actor Actor
 	// Refused holds the refusals the caller found reading the request's text
 	// (FieldErrors, such as a ttl that is not a duration; the fields they name are left
@@ -75,42 +74,63 @@ type InviteSpec struct {
 // CreateInvite makes an invite and returns it with its Token set.
 // It returns once the invite is durable.
 func (s *Service) CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error) {
-	return s.createInvite(ctx, spec, spec.Actor.MaxTTL, nil)
+	return s.createInvite(ctx, spec, spec.Actor.MaxTTL)
 }
 
 // CreateKeyInvite makes an account invite on behalf of an authenticated key: on the key's
 // host, bounded by the key's maximum lifetime and rate, created by "api/token/ID".
+// A key with a rate spends one of it for each account the invite can make (max_uses),
+// and cannot make an invite for any number of accounts.
 // spec.Actor may give the client's address (Remote); the rest of the actor is the key.
 func (s *Service) CreateKeyInvite(ctx context.Context, k Key, spec InviteSpec) (Invite, error) {
 	spec.Host = k.Host
 	spec.Actor = KeyActor(k, spec.Actor.Remote)
-	spec.Quota = nil
 	if spec.Kind == "" {
 		spec.Kind = KindAccount
 	}
 	if spec.Kind != KindAccount {
 		spec.Refused = errors.Join(spec.Refused, Refuse(ErrInvalid, FieldKind, "API keys make account invites only"))
 	}
-	// A request refused for its parameters must not spend the key's budget, so the
-	// limiter is asked only once the invite is known to be valid.
-	return s.createInvite(ctx, spec, k.MaxTTL, func() error {
-		return s.limiter.Allow(ctx, k.ID, k.Rate, s.now())
-	})
+	return s.createInvite(ctx, spec, k.MaxTTL)
 }
 
-// createInvite makes an invite; keyMax, when positive, further bounds its lifetime;
-// admit, when not nil, is asked last, just before the invite is stored.
-func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration, admit func() error) (Invite, error) {
+// rateRefusal refuses max_uses m (or a raise of it to m by k) that a key's rate can
+// never give: any number of accounts, or more at once than its budget holds.
+func rateRefusal(r Rate, m, k int) error {
+	switch {
+	case r.IsZero():
+		return nil
+	case m == 0:
+		return Refuse(ErrInvalid, FieldMaxUses, "a key with a rate of %s cannot make an invite for any number of accounts: give max_uses", r.String())
+	case k > r.N:
+		return Refuse(ErrInvalid, FieldMaxUses, "a key with a rate of %s can add at most %d accounts at once", r.String(), r.N)
+	}
+	return nil
+}
+
+// createInvite makes an invite; keyMax, when positive, further bounds its lifetime.
+// The actor's quota and rate are checked by the store with the insert: a refused
+// request spends neither.
+func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration) (Invite, error) {
 	h, err := s.Host(spec.Host)
 	if err != nil {
 		return Invite{}, err
+	}
+	rate := spec.Actor.Rate
+	if spec.Actor.Kind == ActorKey && !rate.IsZero() {
+		m := DefaultMaxUses
+		if spec.MaxUses != nil {
+			m = *spec.MaxUses
+		}
+		spec.Refused = errors.Join(spec.Refused, rateRefusal(rate, m, m))
 	}
 	inv, ttl, err := checkSpec(h, spec, keyMax)
 	if err != nil {
 		return Invite{}, err
 	}
 	var quota *QuotaCheck
-	if q := spec.Quota; q != nil {
+	q := spec.Actor.Quota
+	if q != nil {
 		if q.Invites < 0 || q.Outstanding < 0 || q.Period < 0 || q.Invites > 0 && q.Period == 0 {
 			return Invite{}, invalidf("a quota needs a period and no negative bound")
 		}
@@ -118,10 +138,9 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 			quota = &QuotaCheck{Max: q.Invites, Outstanding: q.Outstanding}
 		}
 	}
-	if admit != nil {
-		if err := admit(); err != nil {
-			return Invite{}, err
-		}
+	var charge *RateCharge
+	if spec.Actor.Kind == ActorKey && !rate.IsZero() {
+		charge = &RateCharge{KeyID: spec.Actor.ID, Rate: rate, N: inv.MaxUses}
 	}
 	for attempt := 0; ; attempt++ {
 		now := s.now().UTC().Truncate(time.Microsecond)
@@ -134,13 +153,16 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 		inv.ExpiresAt = now.Add(ttl)
 		if quota != nil {
 			quota.Now = now
-			if spec.Quota.Invites > 0 {
-				quota.Since = now.Add(-spec.Quota.Period)
+			if q.Invites > 0 {
+				quota.Since = now.Add(-q.Period)
 			}
+		}
+		if charge != nil {
+			charge.Now = now
 		}
 		ev := s.newEvent(EventInviteCreated, now, spec.Actor, inv.Host)
 		ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
-		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: s.outboxOf(ev), Quota: quota})
+		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: s.outboxOf(ev), Quota: quota, Rate: charge})
 		if errors.Is(err, ErrConflict) && attempt < 2 {
 			continue // another node took the ID in the same millisecond
 		}
@@ -546,6 +568,7 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 			return InviteChange{}, Refuse(ErrConflict, "", "the invite was revoked: it cannot change any more")
 		}
 		errs := slices.Clone(errs) // the patch's own refusals, then those of this invite
+		wasPending := inv.Status(now)
 		if p.ExpiresAt != nil {
 			e := p.ExpiresAt.UTC().Truncate(time.Microsecond)
 			switch {
@@ -560,7 +583,13 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 				changed = append(changed, FieldExpiresAt)
 			}
 		}
+		var charge *RateCharge
 		if m := p.MaxUses; m != nil && *m != inv.MaxUses && *m >= 0 && *m <= MaxMaxUses {
+			// The accounts a raise adds, which a key's rate pays for.
+			added := 0
+			if inv.MaxUses != 0 && *m > inv.MaxUses {
+				added = *m - inv.MaxUses
+			}
 			switch {
 			case inv.Kind == KindReset:
 				errs = append(errs, Refuse(ErrInvalid, FieldMaxUses, "a reset invite is used once: its max_uses cannot change"))
@@ -568,6 +597,13 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 				errs = append(errs, Refuse(ErrInvalid, FieldMaxUses, "an invite for the fixed username %s makes one account: max_uses stays 1", inv.Username))
 			case *m != 0 && *m < inv.Uses:
 				errs = append(errs, Refuse(ErrConflict, FieldMaxUses, "%d is below the %d uses already made", *m, inv.Uses))
+			case by.Kind == ActorKey && !by.Rate.IsZero() && (*m == 0 || added > 0):
+				if err := rateRefusal(by.Rate, *m, added); err != nil {
+					errs = append(errs, err)
+					break
+				}
+				charge = &RateCharge{KeyID: by.ID, Rate: by.Rate, N: added, Now: now}
+				fallthrough
 			default:
 				inv.MaxUses = *m
 				changed = append(changed, FieldMaxUses)
@@ -583,10 +619,17 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 		if len(changed) == 0 {
 			return InviteChange{}, nil
 		}
+		c := InviteChange{Rate: charge}
+		if q := by.Quota; q != nil && q.Outstanding > 0 && wasPending != StatusPending && inv.Status(now) == StatusPending {
+			// Made pending again, the invite counts against its creator's outstanding
+			// invites as a new one would: reviving expired invites must not beat it.
+			c.Quota = &QuotaCheck{Outstanding: q.Outstanding, Now: now}
+		}
 		settle(inv, now)
 		ev = s.newEvent(EventInviteUpdated, now, by, h.Domain)
 		ev.InviteID, ev.Changed, ev.Invite = inv.ID, append([]string(nil), changed...), eventInvite(*inv, now)
-		return InviteChange{Events: s.outboxOf(ev)}, nil
+		c.Events = s.outboxOf(ev)
+		return c, nil
 	})
 	if err != nil {
 		return Invite{}, fmt.Errorf("changing invite: %w", err)

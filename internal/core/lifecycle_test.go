@@ -328,10 +328,9 @@ func TestEvents(t *testing.T) {
 func TestQuota(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com"}
-	q := &core.Quota{Invites: 3, Period: 24 * time.Hour, Outstanding: 2}
+	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com", Quota: &core.Quota{Invites: 3, Period: 24 * time.Hour, Outstanding: 2}}
 	mk := func() error {
-		_, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "user", Actor: user, Quota: q})
+		_, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "user", Actor: user})
 		return err
 	}
 	for i := range 2 {
@@ -369,6 +368,119 @@ func TestQuota(t *testing.T) {
 	}
 	if page, err := e.svc.ListInvites(ctx, other, core.InviteQuery{Host: "example.com", CreatedBy: user.CreatedBy()}); err != nil || len(page.Invites) != 0 {
 		t.Fatalf("other user asking for user's list = %+v, %v", page, err)
+	}
+}
+
+// TestQuotaRevival (issue 21, LOW 1): a user cannot beat user_quota.outstanding by
+// letting invites expire, making new ones, then reviving the old ones by extending
+// their expiry: a change that makes an invite pending again counts like a new one.
+func TestQuotaRevival(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com", Quota: &core.Quota{Outstanding: 3}}
+	mk := func() (core.Invite, error) {
+		return e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "user", TTL: time.Hour, Actor: user})
+	}
+	var old []core.Invite
+	for range 3 {
+		inv, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, inv)
+	}
+	e.clock.Add(2 * time.Hour) // the three expire
+	for range 3 {
+		if _, err := mk(); err != nil {
+			t.Fatalf("a new invite once the old ones expired: %v", err)
+		}
+	}
+	later := e.clock.Now().Add(time.Hour)
+	for i, inv := range old {
+		_, err := e.svc.UpdateInvite(ctx, user, "example.com", inv.ID, core.InvitePatch{ExpiresAt: &later})
+		if !errors.Is(err, core.ErrQuota) {
+			t.Errorf("reviving expired invite %d with 3 pending and an outstanding quota of 3 = %v, want ErrQuota", i, err)
+		}
+	}
+	page, err := e.svc.ListInvites(ctx, user, core.InviteQuery{Host: "example.com", Status: core.StatusPending})
+	if err != nil || len(page.Invites) != 3 {
+		t.Fatalf("%d pending invites (%v), want 3", len(page.Invites), err)
+	}
+	// Changing a pending invite is no revival; with room again, a revival is allowed.
+	if _, err := e.svc.UpdateInvite(ctx, user, "example.com", page.Invites[0].ID, core.InvitePatch{ExpiresAt: &later}); err != nil {
+		t.Fatalf("extending a pending invite at the quota: %v", err)
+	}
+	if _, err := e.svc.RevokeInvite(ctx, user, "example.com", page.Invites[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdateInvite(ctx, user, "example.com", old[0].ID, core.InvitePatch{ExpiresAt: &later}); err != nil {
+		t.Fatalf("reviving with room: %v", err)
+	}
+	// An administrator (no quota) revives what they like.
+	admin := core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}
+	if _, err := e.svc.UpdateInvite(ctx, admin, "example.com", old[1].ID, core.InvitePatch{ExpiresAt: &later}); err != nil {
+		t.Fatalf("an administrator reviving: %v", err)
+	}
+}
+
+// TestKeyRateBoundsAccounts (issue 21, LOW 10): a key's rate bounds the accounts its
+// invites can make, not only the invites: max_uses m takes m of it, a raise by k takes
+// k, and any number of accounts is refused.
+func TestKeyRateBoundsAccounts(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	k, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: "example.com", Rate: core.Rate{N: 10, Period: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := core.KeyActor(k, "")
+	inv, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range []int{100_000, 0, 12} {
+		_, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &m})
+		if fe := core.FieldErrors(err); len(fe) != 1 || fe[0].Field != core.FieldMaxUses || !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("%d: raising max_uses to %d = %v, want a refusal of max_uses", i, m, err)
+		}
+		if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &m}); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("%d: an invite for %d accounts = %v, want a refusal of max_uses", i, m, err)
+		}
+	}
+	five := 5
+	if _, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &five}); err != nil {
+		t.Fatalf("raising to 5 (4 more, 5 of 10 spent): %v", err)
+	}
+	four := 4
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &four}); err != nil {
+		t.Fatalf("an invite for 4 (9 of 10): %v", err)
+	}
+	two := 2
+	var rl *core.RateLimitError
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &two}); !errors.As(err, &rl) {
+		t.Fatalf("an invite for 2 with 1 left = %v, want a rate limit", err)
+	}
+	seven := 7
+	if _, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &seven}); !errors.As(err, &rl) {
+		t.Fatalf("raising by 2 with 1 left = %v, want a rate limit", err)
+	}
+	if got, _ := e.svc.Invite(ctx, by, "example.com", inv.ID); got.MaxUses != 5 {
+		t.Fatalf("a refused raise changed max_uses to %d", got.MaxUses)
+	}
+	// Lowering costs nothing; the command line, which has no rate, raises freely.
+	one := 1
+	if _, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &one}); err != nil {
+		t.Fatalf("lowering: %v", err)
+	}
+	big := 1000
+	if _, err := e.svc.UpdateInvite(ctx, cli, "example.com", inv.ID, core.InvitePatch{MaxUses: &big}); err != nil {
+		t.Fatalf("the command line raising: %v", err)
+	}
+	// An hour later the budget is back.
+	e.clock.Add(time.Hour)
+	ten := 10
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &ten}); err != nil {
+		t.Fatalf("an invite for 10 an hour later: %v", err)
 	}
 }
 

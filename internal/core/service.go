@@ -53,10 +53,6 @@ type Options struct {
 	Store Store
 	// Hosts are the domains served. At least one is required.
 	Hosts []HostConfig
-	// RateLimiter enforces key rates; nil means the store's own when it implements
-	// RateLimiter (so that the limits survive restarts and hold across nodes), else an
-	// in-memory limiter.
-	RateLimiter RateLimiter
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives bookkeeping and sweep failures; nil discards them.
@@ -87,7 +83,6 @@ type Options struct {
 // It is safe for concurrent use.
 type Service struct {
 	store     Store
-	limiter   RateLimiter
 	now       func() time.Time
 	log       *slog.Logger
 	flush     time.Duration
@@ -117,7 +112,6 @@ func NewService(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		store:     opts.Store,
-		limiter:   opts.RateLimiter,
 		now:       opts.Now,
 		log:       opts.Logger,
 		flush:     opts.FlushInterval,
@@ -130,12 +124,6 @@ func NewService(opts Options) (*Service, error) {
 		dummyHash: hashSecret("no such key"),
 		ids:       idSource{randBytes: 3},
 		eventIDs:  idSource{randBytes: 6},
-	}
-	if l, ok := opts.Store.(RateLimiter); ok && s.limiter == nil {
-		s.limiter = l
-	}
-	if s.limiter == nil {
-		s.limiter = NewMemoryRateLimiter()
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -29,7 +29,8 @@ type Store interface {
 
 	// CreateInvite stores a new invite (inv.Token is not stored, nor are Redemptions);
 	// ErrConflict if its ID exists; ErrQuota, storing nothing, if w.Quota is set and
-	// the invite would exceed it (checked atomically with the insert).
+	// the invite would exceed it; a *RateLimitError, storing nothing, if w.Rate is set
+	// and its key's budget cannot give it (both checked atomically with the insert).
 	CreateInvite(ctx context.Context, inv Invite, w InviteWrite) error
 	// Invite returns the invite with that ID, without its redemptions, or ErrNotFound.
 	// It returns invites of every status; the caller decides.
@@ -46,7 +47,9 @@ type Store interface {
 	// redemptions of an invite allowing fewer, only as many succeed as it allows.
 	// Only Uses, MaxUses, Note, ExpiresAt, RevokedAt and EndedAt are written back.
 	// ErrNotFound if there is no such invite; an error from change is returned as is,
-	// changing nothing. It returns the invite as written, without its redemptions.
+	// changing nothing; so are ErrQuota and a *RateLimitError when the InviteChange's
+	// Quota or Rate refuses it (checked atomically with the write). It returns the
+	// invite as written, without its redemptions.
 	ChangeInvite(ctx context.Context, id string, change func(inv *Invite) (InviteChange, error)) (Invite, error)
 	// ExpireInvites marks up to limit pending invites that expired at now as ended
 	// (EndedAt = ExpiresAt) and returns them; for each, when event is not nil, it writes
@@ -68,6 +71,8 @@ type InviteWrite struct {
 	Events []Event
 	// Quota, when not nil, bounds the invites of the invite's creator.
 	Quota *QuotaCheck
+	// Rate, when not nil, is taken from a key's rate budget (see Rate.Take).
+	Rate *RateCharge
 }
 
 // QuotaCheck bounds the invites one creator (Invite.CreatedBy) makes.
@@ -89,6 +94,12 @@ type InviteChange struct {
 	Use *Use
 	// Events go to the outbox.
 	Events []Event
+	// Quota, when not nil, bounds the pending invites of the invite's creator: the
+	// change makes the invite pending again, which it may only while the creator's
+	// other pending invites at Quota.Now are fewer than Quota.Outstanding.
+	Quota *QuotaCheck
+	// Rate, when not nil, is taken from a key's rate budget (see Rate.Take).
+	Rate *RateCharge
 }
 
 // InviteFilter selects invites for ListInvites.
@@ -146,12 +157,4 @@ type RecordedHost struct {
 	Domain string
 	// BaseURL is the public HTTP base URL the server gave with it; "" when none.
 	BaseURL string
-}
-
-// RateLimiter decides whether a key may make one more invite now.
-// The in-memory limiter of NewMemoryRateLimiter serves one process; a store offers one
-// that survives restarts and holds across nodes.
-type RateLimiter interface {
-	// Allow takes one event from the key's budget, or returns a *RateLimitError.
-	Allow(ctx context.Context, keyID string, rate Rate, now time.Time) error
 }

@@ -8,17 +8,15 @@ import (
 )
 
 // fullStore is a store as the plugin's stores are: a core.Store that reports key
-// deletions and keeps key rates.
+// deletions.
 type fullStore interface {
 	core.Store
 	core.KeyWatcher
-	core.RateLimiter
 }
 
 // TimeStore returns st with the latency of every call recorded in
-// invites_store_duration_seconds. A store that is not a core.KeyWatcher and a
-// core.RateLimiter is returned as it is: the core looks for those, and a wrapper must
-// not hide them.
+// invites_store_duration_seconds. A store that is not a core.KeyWatcher is returned as
+// it is: the core looks for it, and a wrapper must not hide it.
 func (p *Plugin) TimeStore(st core.Store) core.Store {
 	fs, ok := st.(fullStore)
 	if !ok {
@@ -34,9 +32,8 @@ type timedStore struct {
 }
 
 var (
-	_ core.Store       = (*timedStore)(nil)
-	_ core.KeyWatcher  = (*timedStore)(nil)
-	_ core.RateLimiter = (*timedStore)(nil)
+	_ core.Store      = (*timedStore)(nil)
+	_ core.KeyWatcher = (*timedStore)(nil)
 )
 
 func (t *timedStore) since(op string, start time.Time) { t.p.StoreCall(op, time.Since(start)) }
@@ -118,9 +115,3 @@ func (t *timedStore) Close() error { return t.s.Close() }
 
 // KeysVersion implements core.KeyWatcher (in memory: not timed).
 func (t *timedStore) KeysVersion() (uint64, bool) { return t.s.KeysVersion() }
-
-// Allow implements core.RateLimiter.
-func (t *timedStore) Allow(ctx context.Context, keyID string, rate core.Rate, now time.Time) error {
-	defer t.since("allow", time.Now())
-	return t.s.Allow(ctx, keyID, rate, now)
-}

@@ -46,8 +46,8 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creating invite: %w", err)
 	}
-	if w.Quota != nil {
-		return s.createWithQuota(ctx, inv, w)
+	if w.Quota != nil || w.Rate != nil {
+		return s.createChecked(ctx, inv, w)
 	}
 	r := &createRequest{inv: inv, events: w.Events, done: make(chan error, 1)}
 	s.createMu.RLock()
@@ -71,35 +71,22 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 	}
 }
 
-// createWithQuota writes one invite after checking its creator's quota, under a lock of
-// that creator held to the end of the transaction.
-func (s *Store) createWithQuota(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
-	q := w.Quota
+// createChecked writes one invite after checking its creator's quota, under a lock of
+// that creator held to the end of the transaction, and taking its key's rate, under
+// the lock of the budget's row.
+func (s *Store) createChecked(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
 	args, err := inviteArgs(inv)
 	if err != nil {
 		return fmt.Errorf("creating invite: %w", err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		lock := "github.com/xmpp-invites/invites/quota:" + s.schema + "/" + inv.Host + "/" + inv.CreatedBy
-		if _, err := tx.Exec(ctx, s.q.quotaLock, lock); err != nil {
+		if q := w.Quota; q != nil {
+			if err := s.checkQuota(ctx, tx, inv, q); err != nil {
+				return err
+			}
+		}
+		if err := s.chargeRate(ctx, tx, w.Rate); err != nil {
 			return err
-		}
-		var n int
-		if q.Max > 0 {
-			if err := tx.QueryRow(ctx, s.q.quotaSince, inv.Host, inv.CreatedBy, nanos(q.Since)).Scan(&n); err != nil {
-				return err
-			}
-			if n >= q.Max {
-				return core.ErrQuota
-			}
-		}
-		if q.Outstanding > 0 {
-			if err := tx.QueryRow(ctx, s.q.quotaPending, inv.Host, inv.CreatedBy, nanos(q.Now)).Scan(&n); err != nil {
-				return err
-			}
-			if n >= q.Outstanding {
-				return core.ErrQuota
-			}
 		}
 		tag, err := tx.Exec(ctx, s.q.insertInvite, args...)
 		if err != nil {
@@ -112,6 +99,35 @@ func (s *Store) createWithQuota(ctx context.Context, inv core.Invite, w core.Inv
 	})
 	if err != nil {
 		return fmt.Errorf("creating invite: %w", err)
+	}
+	return nil
+}
+
+// checkQuota fails with core.ErrQuota when the invite's creator has reached q, other
+// than the invite itself (which a change may be making pending again), under a lock of
+// that creator held to the end of tx, so that nodes check one creator's quota one at a
+// time.
+func (s *Store) checkQuota(ctx context.Context, tx pgx.Tx, inv core.Invite, q *core.QuotaCheck) error {
+	lock := "github.com/xmpp-invites/invites/quota:" + s.schema + "/" + inv.Host + "/" + inv.CreatedBy
+	if _, err := tx.Exec(ctx, s.q.quotaLock, lock); err != nil {
+		return err
+	}
+	var n int
+	if q.Max > 0 {
+		if err := tx.QueryRow(ctx, s.q.quotaSince, inv.Host, inv.CreatedBy, nanos(q.Since)).Scan(&n); err != nil {
+			return err
+		}
+		if n >= q.Max {
+			return core.ErrQuota
+		}
+	}
+	if q.Outstanding > 0 {
+		if err := tx.QueryRow(ctx, s.q.quotaPending, inv.Host, inv.CreatedBy, nanos(q.Now), inv.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= q.Outstanding {
+			return core.ErrQuota
+		}
 	}
 	return nil
 }
@@ -373,6 +389,14 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 		before := inv
 		c, err := change(&inv)
 		if err != nil {
+			return err
+		}
+		if q := c.Quota; q != nil {
+			if err := s.checkQuota(ctx, tx, inv, &core.QuotaCheck{Outstanding: q.Outstanding, Now: q.Now}); err != nil {
+				return err
+			}
+		}
+		if err := s.chargeRate(ctx, tx, c.Rate); err != nil {
 			return err
 		}
 		if inv.Uses != before.Uses || inv.MaxUses != before.MaxUses || inv.Note != before.Note ||

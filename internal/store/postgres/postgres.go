@@ -54,7 +54,7 @@ type Options struct {
 	WriteTimeout time.Duration
 }
 
-// Store is a core.Store and core.RateLimiter on PostgreSQL.
+// Store is a core.Store on PostgreSQL.
 // It is safe for concurrent use, by any number of processes sharing the database.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -241,7 +241,6 @@ func fromNullNanos(n *int64) time.Time {
 }
 
 var (
-	_ core.Store       = (*Store)(nil)
-	_ core.RateLimiter = (*Store)(nil)
-	_ core.KeyWatcher  = (*Store)(nil)
+	_ core.Store      = (*Store)(nil)
+	_ core.KeyWatcher = (*Store)(nil)
 )

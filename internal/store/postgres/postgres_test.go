@@ -21,10 +21,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/store/storetest"
 )
 
-var (
-	_ core.Store       = (*postgres.Store)(nil)
-	_ core.RateLimiter = (*postgres.Store)(nil)
-)
+var _ core.Store = (*postgres.Store)(nil)
 
 // TestContract runs the store contract suite, unchanged, each subtest on a schema of
 // its own that is dropped when the subtest ends.
@@ -302,8 +299,11 @@ func TestCloseFinishesWrites(t *testing.T) {
 func TestRateLimitRows(t *testing.T) {
 	s := fresh(t)
 	ctx := testCtx(t)
+	charge := func(key string, rate core.Rate) error {
+		return s.CreateInvite(ctx, newInvite(t, nil), core.InviteWrite{Rate: &core.RateCharge{KeyID: key, Rate: rate, N: 1, Now: now}})
+	}
 	for i := range 3 {
-		if err := s.Allow(ctx, fmt.Sprint("ratekey", i), core.Rate{N: 3, Period: time.Minute}, now); err != nil {
+		if err := charge(fmt.Sprint("ratekey", i), core.Rate{N: 3, Period: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -318,7 +318,7 @@ func TestRateLimitRows(t *testing.T) {
 	if err := s.CreateKey(ctx, k, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Allow(ctx, k.ID, core.Rate{N: 1, Period: time.Hour}, now); err != nil {
+	if err := charge(k.ID, core.Rate{N: 1, Period: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteKey(ctx, k.Host, k.ID, nil); err != nil {
@@ -329,7 +329,8 @@ func TestRateLimitRows(t *testing.T) {
 	}
 }
 
-// TestRateLimitConcurrent hammers one key from two stores: exactly the burst is allowed.
+// TestRateLimitConcurrent hammers one key from two stores: exactly the burst is
+// allowed, and exactly as many invites are written.
 func TestRateLimitConcurrent(t *testing.T) {
 	_, dsn := pgtest.Schema(t)
 	a := open(t, dsn, postgres.Options{})
@@ -344,7 +345,7 @@ func TestRateLimitConcurrent(t *testing.T) {
 			l = b
 		}
 		wg.Go(func() {
-			err := l.Allow(ctx, "sharedkey000", rate, now)
+			err := l.CreateInvite(ctx, newInvite(t, nil), core.InviteWrite{Rate: &core.RateCharge{KeyID: "sharedkey000", Rate: rate, N: 1, Now: now}})
 			switch {
 			case err == nil:
 				allowed.Add(1)

@@ -12,7 +12,7 @@ type queries struct {
 	createInvites, insertInvite, invite, inviteForUpdate, updateInvite, insertUse, uses string
 	expire, purge, deleteIdleRates, insertOutbox, quotaSince, quotaPending, quotaLock   string
 
-	allow string
+	rateRow, rateForUpdate, setRate string
 }
 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
@@ -90,16 +90,13 @@ func newQueries(schema string) queries {
 		// wait for each other.
 		quotaLock:    `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 		quotaSince:   q(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND created_at >= $3`),
-		quotaPending: q(strings.ReplaceAll(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND `+pendingCond, "$now", "$3")),
+		quotaPending: q(strings.ReplaceAll(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND id <> $4 AND `+pendingCond, "$now", "$3")),
 
-		// GCRA in one statement; $2 now, $3 emission interval, $4 burst tolerance, all in
-		// nanoseconds. The SET expressions all see the row as it was, locked.
-		allow: q(`INSERT INTO {s}.rate_limits AS r (key_id, tat, allowed)
-			VALUES ($1, $2::bigint + $3::bigint, true)
-			ON CONFLICT (key_id) DO UPDATE SET
-				allowed = GREATEST(r.tat, $2::bigint) - $4::bigint <= $2::bigint,
-				tat = CASE WHEN GREATEST(r.tat, $2::bigint) - $4::bigint <= $2::bigint
-					THEN GREATEST(r.tat, $2::bigint) + $3::bigint ELSE r.tat END
-			RETURNING allowed, tat`),
+		// A key's rate budget: its row made if missing (a tat of 0 is a budget never
+		// used), then read and locked to the end of the transaction, in a statement of
+		// its own so that it sees a row another transaction has just made.
+		rateRow:       q(`INSERT INTO {s}.rate_limits (key_id, tat, allowed) VALUES ($1, 0, true) ON CONFLICT (key_id) DO NOTHING`),
+		rateForUpdate: q(`SELECT tat FROM {s}.rate_limits WHERE key_id = $1 FOR UPDATE`),
+		setRate:       q(`UPDATE {s}.rate_limits SET tat = $2 WHERE key_id = $1`),
 	}
 }

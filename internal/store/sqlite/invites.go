@@ -73,12 +73,17 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 		return fmt.Errorf("creating invite: %w: ID, token hash and host are required", core.ErrInvalid)
 	}
 	var err error
-	if q := w.Quota; q != nil {
-		// The count and the insert run in one transaction, which the write lock
-		// serializes with every other writer: two requests cannot both take the last
-		// place.
+	if w.Quota != nil || w.Rate != nil {
+		// The count, the rate and the insert run in one transaction, which the write
+		// lock serializes with every other writer: two requests cannot both take the
+		// last place.
 		err = s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if err := checkQuota(ctx, tx, inv, q); err != nil {
+			if q := w.Quota; q != nil {
+				if err := checkQuota(ctx, tx, inv, q); err != nil {
+					return err
+				}
+			}
+			if err := chargeRate(ctx, tx, w.Rate); err != nil {
 				return err
 			}
 			args, err := inviteArgs(inv)
@@ -244,6 +249,22 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 		before := inv
 		c, err := change(&inv)
 		if err != nil {
+			return err
+		}
+		if q := c.Quota; q != nil && q.Outstanding > 0 {
+			// The creator's other pending invites: this one is not pending before the
+			// change, or is left out.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites
+				WHERE host = ? AND created_by = ? AND id <> ? AND `+statusCond(core.StatusPending),
+				inv.Host, inv.CreatedBy, id, micros(q.Now)).Scan(&n); err != nil {
+				return err
+			}
+			if n >= q.Outstanding {
+				return core.ErrQuota
+			}
+		}
+		if err := chargeRate(ctx, tx, c.Rate); err != nil {
 			return err
 		}
 		if inv.Uses != before.Uses || inv.MaxUses != before.MaxUses || inv.Note != before.Note ||

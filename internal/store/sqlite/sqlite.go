@@ -102,9 +102,8 @@ type Store struct {
 }
 
 var (
-	_ core.Store       = (*Store)(nil)
-	_ core.RateLimiter = (*Store)(nil)
-	_ core.KeyWatcher  = (*Store)(nil)
+	_ core.Store      = (*Store)(nil)
+	_ core.KeyWatcher = (*Store)(nil)
 )
 
 // Open opens (creating if needed, with its parent directory) the SQLite database at path,

@@ -364,3 +364,45 @@ func testServiceLifecycle(t *testing.T, s core.Store) {
 		t.Fatalf("revoked list = %+v, %v", page, err)
 	}
 }
+
+// testServiceKeyRate (issue 21, LOW 10): through the core, a key's rate bounds the
+// accounts its invites can make, on this store: an invite for m accounts takes m of
+// it, raising max_uses by k takes k, any number of accounts is refused, and a key
+// limited to 10 an hour cannot raise its own invite to 100,000.
+func testServiceKeyRate(t *testing.T, s core.Store) {
+	svc, clock, _ := NewService(t, s, core.Options{})
+	k, _, err := svc.CreateKey(ctx(t), core.KeySpec{Host: "example.com", Rate: core.Rate{N: 10, Period: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := core.KeyActor(k, "")
+	inv, err := svc.CreateKeyInvite(ctx(t), k, core.InviteSpec{MaxUses: intp(4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []int{100_000, 0} {
+		if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(m)}); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("raising max_uses to %d = %v, want a refusal", m, err)
+		}
+	}
+	if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(9)}); err != nil {
+		t.Fatalf("raising by 5 (9 of 10): %v", err)
+	}
+	if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(11)}); !errors.Is(err, core.ErrRateLimited) {
+		t.Fatalf("raising by 2 with 1 left = %v, want a rate limit", err)
+	}
+	if _, err := svc.CreateKeyInvite(ctx(t), k, core.InviteSpec{MaxUses: intp(2)}); !errors.Is(err, core.ErrRateLimited) {
+		t.Fatalf("an invite for 2 with 1 left = %v, want a rate limit", err)
+	}
+	if _, err := svc.CreateKeyInvite(ctx(t), k, core.InviteSpec{}); err != nil {
+		t.Fatalf("an invite for 1 with 1 left: %v", err)
+	}
+	got, err := svc.Invite(ctx(t), by, "example.com", inv.ID)
+	if err != nil || got.MaxUses != 9 {
+		t.Fatalf("max_uses %d (%v), want 9", got.MaxUses, err)
+	}
+	clock.Add(time.Hour)
+	if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(19)}); err != nil {
+		t.Fatalf("raising by 10 an hour later: %v", err)
+	}
+}

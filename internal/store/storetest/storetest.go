@@ -59,8 +59,11 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"ConcurrentDuplicateCreates", testConcurrentDuplicates},
 		{"CanceledContext", testCanceled},
 		{"RateLimiter", testRateLimiter},
+		{"ConcurrentRate", testConcurrentRate},
+		{"QuotaOnChange", testQuotaOnChange},
 		{"RecordHosts", testRecordHosts},
 		{"ServiceMaxUses", testServiceMaxUses},
+		{"ServiceKeyRate", testServiceKeyRate},
 		{"ServiceRefusals", testServiceRefusals},
 		{"ServiceRecordsAndRetention", testServiceRetention},
 		{"ServiceLifecycle", testServiceLifecycle},
@@ -1042,22 +1045,27 @@ func testCanceled(t *testing.T, s core.Store) {
 	wantInvite(t, s, inv)
 }
 
-// testRateLimiter checks a store's own limiter against core.MemoryRateLimiter.
+// testRateLimiter: a write's rate charge is taken by the one rule (core.Rate.Take) in
+// the write's transaction: a refused charge writes nothing and takes nothing, and a
+// write refused for another reason takes nothing either.
 func testRateLimiter(t *testing.T, s core.Store) {
-	l, ok := s.(core.RateLimiter)
-	if !ok {
-		t.Skip("the store has no rate limiter")
-	}
-	mem := core.NewMemoryRateLimiter()
-	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}, {}}
-	steps := []time.Duration{0, 0, 0, 0, time.Second, 20 * time.Second, 0, 0, 19 * time.Second, time.Millisecond, 0, time.Hour, 0, 0, 0, 0}
+	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}}
+	steps := []struct {
+		step time.Duration
+		n    int
+	}{{0, 1}, {0, 1}, {0, 1}, {0, 1}, {time.Second, 1}, {20 * time.Second, 1}, {0, 2}, {0, 1},
+		{19 * time.Second, 1}, {time.Millisecond, 1}, {0, 1}, {time.Hour, 3}, {0, 1}, {0, 1}, {0, 2}, {0, 1}}
 	for ri, rate := range rates {
 		key := fmt.Sprint("ratekey", ri, random(t, 3))
 		at := base
-		for si, step := range steps {
-			at = at.Add(step)
-			want := mem.Allow(ctx(t), key, rate, at)
-			got := l.Allow(ctx(t), key, rate, at)
+		var tat time.Time
+		for si, st := range steps {
+			at = at.Add(st.step)
+			n := min(st.n, rate.N)
+			next, want := rate.Take(tat, n, at)
+			inv := newInvite(t, "example.com", time.Hour)
+			inv.MaxUses = n
+			got := s.CreateInvite(ctx(t), inv, core.InviteWrite{Rate: &core.RateCharge{KeyID: key, Rate: rate, N: n, Now: at}})
 			var wl, gl *core.RateLimitError
 			errors.As(want, &wl)
 			errors.As(got, &gl)
@@ -1067,7 +1075,140 @@ func testRateLimiter(t *testing.T, s core.Store) {
 			case want != nil && (!errors.Is(got, core.ErrRateLimited) || gl == nil || gl.RetryAfter != wl.RetryAfter):
 				t.Errorf("rate %v step %d: got %#v, want %#v", rate, si, got, wl)
 			}
+			if want == nil {
+				tat = next
+				wantInvite(t, s, inv)
+			} else {
+				wantGone(t, s, inv)
+			}
 		}
+	}
+
+	// A change pays for what it adds, in its own transaction.
+	rate := core.Rate{N: 4, Period: time.Hour}
+	inv := newInvite(t, "example.com", 2*time.Hour)
+	if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Rate: &core.RateCharge{KeyID: "changer", Rate: rate, N: 1, Now: base}}); err != nil {
+		t.Fatal(err)
+	}
+	raise := func(to, n int) func(*core.Invite) (core.InviteChange, error) {
+		return func(inv *core.Invite) (core.InviteChange, error) {
+			inv.MaxUses = to
+			return core.InviteChange{Rate: &core.RateCharge{KeyID: "changer", Rate: rate, N: n, Now: base}}, nil
+		}
+	}
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, raise(4, 3)); err != nil {
+		t.Fatalf("a raise within the budget: %v", err)
+	}
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, raise(5, 1)); !errors.Is(err, core.ErrRateLimited) {
+		t.Fatalf("a raise past the budget = %v, want a rate limit", err)
+	}
+	if got, err := s.Invite(ctx(t), inv.ID); err != nil || got.MaxUses != 4 {
+		t.Fatalf("after a refused raise: max_uses %d, %v; want 4", got.MaxUses, err)
+	}
+	// A write refused for another reason (a taken ID) takes nothing.
+	fresh := core.Rate{N: 1, Period: time.Hour}
+	dup := newInvite(t, "example.com", time.Hour)
+	dup.ID = inv.ID
+	if err := s.CreateInvite(ctx(t), dup, core.InviteWrite{Rate: &core.RateCharge{KeyID: "unspent", Rate: fresh, N: 1, Now: base}}); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("a taken ID = %v, want ErrConflict", err)
+	}
+	if err := s.CreateInvite(ctx(t), newInvite(t, "example.com", time.Hour), core.InviteWrite{Rate: &core.RateCharge{KeyID: "unspent", Rate: fresh, N: 1, Now: base}}); err != nil {
+		t.Fatalf("the budget after a refused write: %v", err)
+	}
+}
+
+// testConcurrentRate: of concurrent writes charging one key's budget, on any number of
+// connections, exactly as many succeed as the budget holds.
+func testConcurrentRate(t *testing.T, s core.Store) {
+	const n = 30
+	rate := core.Rate{N: 10, Period: time.Hour}
+	var ok, limited atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.MaxUses = 1 + i%2 // 15 invites of 1 and 15 of 2: 45 accounts asked, 10 given
+		wg.Go(func() {
+			<-start
+			err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Rate: &core.RateCharge{KeyID: "shared", Rate: rate, N: inv.MaxUses, Now: base}})
+			switch {
+			case err == nil:
+				ok.Add(int32(inv.MaxUses))
+			case errors.Is(err, core.ErrRateLimited):
+				limited.Add(1)
+			default:
+				t.Errorf("CreateInvite: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != int32(rate.N) {
+		t.Fatalf("%d accounts given of a budget of %d", ok.Load(), rate.N)
+	}
+}
+
+// testQuotaOnChange: a change that makes an invite pending again counts against its
+// creator's outstanding invites, atomically with the write (issue 21, LOW 1).
+func testQuotaOnChange(t *testing.T, s core.Store) {
+	const by = "xmpp:reviver@example.com"
+	now := base.Add(2 * time.Hour)
+	mk := func(ttl time.Duration) core.Invite {
+		inv := newInvite(t, "example.com", ttl)
+		inv.CreatedBy = by
+		mustCreateInvite(t, s, inv)
+		return inv
+	}
+	expired := mk(time.Hour) // expired at now
+	mk(3 * time.Hour)
+	mk(3 * time.Hour) // two pending at now
+	q := &core.QuotaCheck{Outstanding: 2, Now: now}
+	revive := func(inv *core.Invite) (core.InviteChange, error) {
+		inv.ExpiresAt = now.Add(time.Hour)
+		return core.InviteChange{Quota: q}, nil
+	}
+	if _, err := s.ChangeInvite(ctx(t), expired.ID, revive); !errors.Is(err, core.ErrQuota) {
+		t.Fatalf("reviving a third with an outstanding quota of 2 = %v, want ErrQuota", err)
+	}
+	wantInvite(t, s, expired) // unchanged
+	// With room, it is revived; the invite itself is never counted against itself.
+	q.Outstanding = 3
+	if got, err := s.ChangeInvite(ctx(t), expired.ID, revive); err != nil || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("reviving within the quota: %+v, %v", got, err)
+	}
+	if _, err := s.ChangeInvite(ctx(t), expired.ID, revive); err != nil {
+		t.Fatalf("changing a pending invite at the quota: %v", err)
+	}
+
+	// Concurrent revivals of several expired invites stop at the quota.
+	const other = "xmpp:racer@example.com"
+	var ids []string
+	for range 8 {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.CreatedBy = other
+		mustCreateInvite(t, s, inv)
+		ids = append(ids, inv.ID)
+	}
+	q2 := &core.QuotaCheck{Outstanding: 3, Now: now}
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			_, err := s.ChangeInvite(ctx(t), id, func(inv *core.Invite) (core.InviteChange, error) {
+				inv.ExpiresAt = now.Add(time.Hour)
+				return core.InviteChange{Quota: q2}, nil
+			})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case !errors.Is(err, core.ErrQuota):
+				t.Errorf("ChangeInvite: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 3 {
+		t.Fatalf("%d of 8 concurrent revivals succeeded with an outstanding quota of 3", ok.Load())
 	}
 }
 
