@@ -481,11 +481,11 @@ func TestHandler(t *testing.T) {
 			priorN: testFailures, priorHeader: map[string]string{"X-Forwarded-For": "198.51.100.2, 203.0.113.40"},
 			status: 429, detail: "failed authentications"},
 
-		// Store failures.
+		// A store that is away (here: closed, the plugin stopping): try again (issue 21).
 		{name: "store down", handler: "broken", target: "/invites_api?key={good}",
-			status: 500, detail: "internal error"},
+			status: 503, detail: "try again", headers: map[string]string{"Retry-After": "2"}},
 		{name: "store down, JSON", handler: "broken", target: "/invites_api?key={good}", header: jsonAccept,
-			status: 500, jsonBody: true, detail: "internal error"},
+			status: 503, jsonBody: true, detail: "the invite store is unavailable; try again shortly", headers: map[string]string{"Retry-After": "2"}},
 	}
 
 	newRequest := func(tc testCase, target, remote string, header map[string]string) *http.Request {

@@ -318,6 +318,9 @@ func contractError(err error) error {
 		return plugin.ErrUsernameNotAllowed
 	case errors.Is(err, core.ErrInvalid):
 		return fmt.Errorf("%w: %w", plugin.ErrInvalidUsername, err)
+	case errors.Is(err, core.ErrUnavailable):
+		// The store is away: the host answers "try again" (service-unavailable).
+		return fmt.Errorf("%w: %w", plugin.ErrUnavailable, err)
 	}
 	return err
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // RecordHosts implements core.HostRecorder.
-func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) error {
+func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) (rerr error) {
+	defer classify(&rerr)
 	if len(domains) == 0 {
 		return nil
 	}
@@ -26,7 +27,8 @@ func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL strin
 }
 
 // RecordedHosts implements core.HostRecorder.
-func (s *Store) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) {
+func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr error) {
+	defer classify(&rerr)
 	rows, err := s.pool.Query(ctx, `SELECT domain, base_url FROM `+s.q.schema+`.hosts ORDER BY domain`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)

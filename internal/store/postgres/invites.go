@@ -39,7 +39,8 @@ const (
 // holds an advisory lock of its creator, so that nodes check quotas one at a time.
 // When ctx ends first, CreateInvite returns its error: the invite is then not written
 // if it was still queued, and may or may not be if its batch was being written.
-func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) (rerr error) {
+	defer classify(&rerr)
 	if len(inv.TokenHash) == 0 || inv.ID == "" {
 		return fmt.Errorf("creating invite: %w: no ID or token hash", core.ErrInvalid)
 	}
@@ -293,7 +294,8 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 }
 
 // Invite implements core.Store; ErrNotFound if there is no such invite.
-func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
+func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
+	defer classify(&rerr)
 	inv, err := scanInvite(s.pool.QueryRow(ctx, s.q.invite, id))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -305,7 +307,8 @@ func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
 }
 
 // Redemptions implements core.Store.
-func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) {
+func (s *Store) Redemptions(ctx context.Context, id string) (_ []core.Use, rerr error) {
+	defer classify(&rerr)
 	rows, err := s.pool.Query(ctx, s.q.uses, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading redemptions: %w", err)
@@ -341,7 +344,8 @@ func statusCond(st core.Status, n int) string {
 }
 
 // ListInvites implements core.Store.
-func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.Invite, error) {
+func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.Invite, rerr error) {
+	defer classify(&rerr)
 	var b strings.Builder
 	args := []any{f.Host}
 	b.WriteString(`SELECT ` + inviteColumns + ` FROM ` + s.q.schema + `.invites WHERE host = $1`)
@@ -376,7 +380,8 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.In
 // ChangeInvite implements core.Store: the row is read FOR UPDATE, so that changes of one
 // invite on any number of nodes run one after another, each seeing the last one's
 // result.
-func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (core.Invite, error) {
+func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (_ core.Invite, rerr error) {
+	defer classify(&rerr)
 	var out core.Invite
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		inv, err := scanInvite(tx.QueryRow(ctx, s.q.inviteForUpdate, id))
@@ -425,7 +430,8 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 }
 
 // ExpireInvites implements core.Store.
-func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) ([]core.Invite, error) {
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) (_ []core.Invite, rerr error) {
+	defer classify(&rerr)
 	var out []core.Invite
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, s.q.expire, nanos(now), max(limit, 1))
@@ -456,7 +462,8 @@ const purgeBatch = 1000
 // PurgeInvites implements core.Store, in statements of at most purgeBatch invites.
 // It also drops rate limit rows whose budget is full again, which mean the same as no
 // row.
-func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error) {
+func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (_ int64, rerr error) {
+	defer classify(&rerr)
 	var total int64
 	for {
 		tag, err := s.pool.Exec(ctx, s.q.purge, nanos(endedBefore), purgeBatch)

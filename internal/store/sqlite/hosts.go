@@ -10,7 +10,8 @@ import (
 )
 
 // RecordHosts implements core.HostRecorder, in one transaction.
-func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) error {
+func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) (rerr error) {
+	defer s.classify(&rerr)
 	if len(domains) == 0 {
 		return nil
 	}
@@ -33,7 +34,8 @@ func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL strin
 }
 
 // RecordedHosts implements core.HostRecorder.
-func (s *Store) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) {
+func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr error) {
+	defer s.classify(&rerr)
 	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url FROM hosts ORDER BY domain`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)

@@ -68,7 +68,8 @@ const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?)
 // If ctx ends while the invite is queued it is not written and ctx's error is
 // returned; once the writer has taken it, CreateInvite waits for the commit and
 // returns its true outcome. Every write of the store behaves so.
-func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) (rerr error) {
+	defer s.classify(&rerr)
 	if len(inv.TokenHash) == 0 || inv.Host == "" || inv.ID == "" {
 		return fmt.Errorf("creating invite: %w: ID, token hash and host are required", core.ErrInvalid)
 	}
@@ -159,7 +160,8 @@ func statusCond(st core.Status) string {
 func statusTakesNow(st core.Status) bool { return st == core.StatusPending || st == core.StatusExpired }
 
 // Invite implements core.Store.
-func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
+func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	inv, err := scanInvite(s.getInvite.QueryRowContext(ctx, id))
 	if err != nil {
 		return core.Invite{}, fmt.Errorf("reading invite: %w", mapErr(err))
@@ -168,7 +170,8 @@ func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
 }
 
 // Redemptions implements core.Store.
-func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) {
+func (s *Store) Redemptions(ctx context.Context, id string) (_ []core.Use, rerr error) {
+	defer s.classify(&rerr)
 	rows, err := s.r.QueryContext(ctx, `SELECT jid, at FROM redemptions WHERE invite_id = ? ORDER BY at, jid`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading redemptions: %w", err)
@@ -193,7 +196,8 @@ func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) 
 }
 
 // ListInvites implements core.Store.
-func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.Invite, error) {
+func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	var (
 		b    strings.Builder
 		args []any
@@ -239,7 +243,8 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.In
 // ChangeInvite implements core.Store: the read, the change and the write run in one
 // write transaction, which the write lock serializes with every other writer of the
 // file, in this process or another.
-func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (core.Invite, error) {
+func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (_ core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	var out core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		inv, err := scanInvite(tx.StmtContext(ctx, s.peek).QueryRowContext(ctx, id))
@@ -294,7 +299,8 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 }
 
 // ExpireInvites implements core.Store.
-func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) ([]core.Invite, error) {
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) (_ []core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	var out []core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = out[:0]
@@ -335,7 +341,8 @@ func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, eve
 const purgeBatch = 1000
 
 // PurgeInvites implements core.Store, in transactions of at most purgeBatch invites.
-func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error) {
+func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (_ int64, rerr error) {
+	defer s.classify(&rerr)
 	var total int64
 	for {
 		var n int64

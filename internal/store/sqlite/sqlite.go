@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -95,6 +96,8 @@ type Store struct {
 	gc   *committer
 	cp   *checkpointer
 	keys *keyWatch // nil when the sentinel could not be set up
+
+	closed atomic.Bool // set by Close: later calls fail as unavailable
 
 	// Statements on the hot paths, prepared once: preparing costs more than running.
 	getKey, getInvite           *sql.Stmt // on the readers
@@ -322,6 +325,7 @@ func openError(path string, err error) error {
 // Close finishes queued writes and closes the database.
 // Closing twice is harmless.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	if s.gc != nil {
 		s.gc.close()
 	}
@@ -372,7 +376,8 @@ func (s *Store) bumpKeys() {
 }
 
 // CreateKey implements core.Store.
-func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) error {
+func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) (rerr error) {
+	defer s.classify(&rerr)
 	if k.ID == "" || k.Host == "" || len(k.SecretHash) == 0 {
 		return fmt.Errorf("creating key: %w: id, host and secret hash are required", core.ErrInvalid)
 	}
@@ -398,7 +403,8 @@ const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl
 const selectKey = `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`
 
 // Key implements core.Store.
-func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
+func (s *Store) Key(ctx context.Context, id string) (_ core.Key, rerr error) {
+	defer s.classify(&rerr)
 	row := s.getKey.QueryRowContext(ctx, id)
 	k, err := scanKey(row)
 	if err != nil {
@@ -408,7 +414,8 @@ func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
 }
 
 // Keys implements core.Store.
-func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
+func (s *Store) Keys(ctx context.Context, host string) (_ []core.Key, rerr error) {
+	defer s.classify(&rerr)
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT `+keyColumns+` FROM keys WHERE host = ? ORDER BY created_at, rowid`, host)
 	if err != nil {
@@ -432,7 +439,8 @@ func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
 // DeleteKey implements core.Store; the key's rate state goes with it.
 // The key sentinel is bumped before the delete and again after its commit, so that no
 // process keeps serving the key from memory once this returns.
-func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) error {
+func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) (rerr error) {
+	defer s.classify(&rerr)
 	s.bumpKeys()
 	defer s.bumpKeys()
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -457,7 +465,8 @@ func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Ev
 }
 
 // AddKeyUses implements core.Store, in one transaction.
-func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
+func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) (rerr error) {
+	defer s.classify(&rerr)
 	if len(uses) == 0 {
 		return nil
 	}
@@ -540,6 +549,19 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", core.ErrInvalid, err)
 	}
 	return err
+}
+
+// classify wraps *err with core.ErrUnavailable when the store cannot serve right now:
+// it is closed (the plugin is stopping), or another process held the write lock past
+// the busy timeout. Every method of core.Store defers it on its error, so that such a
+// call is answered "try again" rather than as an internal error.
+func (s *Store) classify(err *error) {
+	if *err == nil || errors.Is(*err, core.ErrUnavailable) {
+		return
+	}
+	if s.closed.Load() || errors.Is(*err, sqlite3.BUSY) || errors.Is(*err, sql.ErrConnDone) {
+		*err = fmt.Errorf("%w: %w", core.ErrUnavailable, *err)
+	}
 }
 
 // isConflict reports whether err is a primary key or uniqueness violation.

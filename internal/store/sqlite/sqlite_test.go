@@ -317,3 +317,23 @@ func TestCheckpointKeepsLogBounded(t *testing.T) {
 		t.Errorf("write-ahead log is %d bytes after %d invites, want at most %d", fi.Size(), writers*each, unbounded/2)
 	}
 }
+
+// TestUnavailableAfterClose (issue 21, LOW 4): a store that is closed (the plugin
+// stopping) answers every call with an error matching core.ErrUnavailable, which the
+// edges answer "try again", not as an internal error.
+func TestUnavailableAfterClose(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+	ctx := t.Context()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Invite(ctx, "AAAAAAAAAAAA"); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("Invite after Close = %v", err)
+	}
+	if _, err := s.Key(ctx, "AAAAAAAAAAAA"); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("Key after Close = %v", err)
+	}
+	if err := s.CreateKey(ctx, core.Key{ID: "AAAAAAAAAAAA", Host: "example.com", SecretHash: make([]byte, 32)}, nil); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("CreateKey after Close = %v", err)
+	}
+}
