@@ -283,16 +283,25 @@ func (s *Service) InviteLocation(inv Invite) string {
 // CheckInvite returns the invite a token names on host, if it can still be redeemed.
 // It fails with ErrNotFound (also for a malformed token, a wrong one, or another host),
 // ErrRevoked, ErrUsedUp or ErrExpired. It returns the invite without its redemptions.
+//
+// Every well-formed token costs the same up to the comparison: the token is hashed,
+// the store answers one row (the invite, or a decoy when its ID is unknown), and the
+// hash is compared in constant time with the invite's or, for an unknown ID, with a
+// dummy, so that timing does not tell whether an invite ID exists.
 func (s *Service) CheckInvite(ctx context.Context, host, token string) (Invite, error) {
 	h, err := s.Host(host)
 	if err != nil || !ValidToken(token) {
 		return Invite{}, ErrNotFound
 	}
+	hash := HashToken(token)
 	inv, err := s.store.Invite(ctx, TokenID(token))
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		inv.TokenHash = s.dummyHash
+	case err != nil:
 		return Invite{}, fmt.Errorf("checking invite: %w", err)
 	}
-	if !inv.tokenMatches(HashToken(token)) || inv.Host != h.Domain {
+	if !inv.tokenMatches(hash) || err != nil || inv.Host != h.Domain {
 		return Invite{}, ErrNotFound
 	}
 	switch inv.Status(s.now()) {

@@ -101,7 +101,7 @@ type Service struct {
 	usesMu sync.Mutex
 	uses   map[string]KeyUse // pending bookkeeping, by key ID
 
-	dummyHash []byte // compared against when a key ID is unknown
+	dummyHash []byte // compared against when a key or invite ID is unknown
 }
 
 // NewService checks the options, fills their defaults and returns a Service.
@@ -398,9 +398,10 @@ func (s *Service) DeleteKey(ctx context.Context, by Actor, host, id string) erro
 
 // Authenticate checks a credential "ID/SECRET" and returns its key.
 // It fails with an error matching ErrInvalid for a malformed credential, ErrForbidden
-// for an unknown ID or a wrong secret (the same work either way, compared in constant
-// time; an unknown ID's error also matches ErrUnknownKey), and ErrExpired for an
-// expired key; a store failure is returned as is.
+// for an unknown ID or a wrong secret (the same work either way: one store lookup that
+// answers a decoy row for an unknown ID, and one constant-time comparison, with a
+// dummy hash for an unknown ID; an unknown ID's error also matches ErrUnknownKey), and
+// ErrExpired for an expired key; a store failure is returned as is.
 // A success is counted in the key's bookkeeping.
 //
 // Successful authentications are remembered (see Options.KeyCacheTTL) when the store

@@ -16,7 +16,9 @@ import (
 type Store interface {
 	// CreateKey stores a new key; ErrConflict if the ID exists.
 	CreateKey(ctx context.Context, k Key, events []Event) error
-	// Key returns the key with that ID, or ErrNotFound.
+	// Key returns the key with that ID, or ErrNotFound, at the same cost either way
+	// (a lookup that reads a decoy row when there is no such key), so that timing
+	// does not tell whether a key ID exists.
 	Key(ctx context.Context, id string) (Key, error)
 	// Keys lists the keys of a host, oldest first.
 	Keys(ctx context.Context, host string) ([]Key, error)
@@ -32,8 +34,9 @@ type Store interface {
 	// the invite would exceed it; a *RateLimitError, storing nothing, if w.Rate is set
 	// and its key's budget cannot give it (both checked atomically with the insert).
 	CreateInvite(ctx context.Context, inv Invite, w InviteWrite) error
-	// Invite returns the invite with that ID, without its redemptions, or ErrNotFound.
-	// It returns invites of every status; the caller decides.
+	// Invite returns the invite with that ID, without its redemptions, or ErrNotFound,
+	// at the same cost either way (as Key). It returns invites of every status; the
+	// caller decides.
 	Invite(ctx context.Context, id string) (Invite, error)
 	// Redemptions returns the uses of the invite with that ID, oldest first (none for
 	// an unknown ID).

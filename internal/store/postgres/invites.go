@@ -296,9 +296,10 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 // Invite implements core.Store; ErrNotFound if there is no such invite.
 func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
 	defer classify(&rerr)
-	inv, err := scanInvite(s.pool.QueryRow(ctx, s.q.invite, id))
+	var found bool
+	inv, err := scanInvite(withFound(s.pool.QueryRow(ctx, s.q.invite, id), &found))
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, pgx.ErrNoRows), err == nil && !found:
 		return core.Invite{}, core.ErrNotFound
 	case err != nil:
 		return core.Invite{}, fmt.Errorf("reading invite: %w", err)

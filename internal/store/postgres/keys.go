@@ -36,9 +36,10 @@ func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) 
 // Key implements core.Store; ErrNotFound if there is no key with that ID.
 func (s *Store) Key(ctx context.Context, id string) (_ core.Key, rerr error) {
 	defer classify(&rerr)
-	k, err := scanKey(s.pool.QueryRow(ctx, s.q.key, id))
+	var found bool
+	k, err := scanKey(withFound(s.pool.QueryRow(ctx, s.q.key, id), &found))
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, pgx.ErrNoRows), err == nil && !found:
 		return core.Key{}, core.ErrNotFound
 	case err != nil:
 		return core.Key{}, fmt.Errorf("reading key: %w", err)
@@ -178,6 +179,19 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) (rerr error)
 }
 
 // scanKey reads a row of keyColumns.
+// foundRow scans a row of a lookup that always answers one row, the one looked for or a
+// decoy of the same shape, whose last column says which.
+type foundRow struct {
+	row   pgx.Row
+	found *bool
+}
+
+// withFound returns a row that sets *found from row's last column.
+func withFound(row pgx.Row, found *bool) pgx.Row { return foundRow{row, found} }
+
+// Scan implements pgx.Row.
+func (f foundRow) Scan(dest ...any) error { return f.row.Scan(append(dest, f.found)...) }
+
 func scanKey(row pgx.Row) (core.Key, error) {
 	var (
 		k                         core.Key

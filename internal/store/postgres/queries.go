@@ -24,6 +24,30 @@ const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_regi
 // caller replaces with its parameter).
 const pendingCond = `(revoked_at IS NULL AND NOT (max_uses > 0 AND uses >= max_uses) AND expires_at > $now)`
 
+// zeroHash is the secret or token hash of a decoy row: 32 zero bytes.
+const zeroHash = `'\x0000000000000000000000000000000000000000000000000000000000000000'::bytea`
+
+// lookup returns a query of the row of table whose id is $1, with the columns given
+// (the first is id), that always answers exactly one row: the row, or when there is
+// none a decoy of the same shape with the decoy values given for the other columns
+// ("" for a column left NULL), and a last column saying whether it was found. One
+// index lookup and one row decoded either way, in one plan (a LEFT JOIN of the
+// parameter).
+func lookup(table, columns string, decoys ...string) string {
+	cols := strings.Split(columns, ",")
+	var b strings.Builder
+	b.WriteString("SELECT l.id")
+	for i, c := range cols[1:] {
+		c = "t." + strings.TrimSpace(c)
+		if d := decoys[i]; d != "" {
+			c = "coalesce(" + c + ", " + d + ")"
+		}
+		b.WriteString(", " + c)
+	}
+	b.WriteString(", t.id IS NOT NULL FROM (SELECT $1::text AS id) AS l LEFT JOIN " + table + " AS t ON t.id = l.id")
+	return b.String()
+}
+
 func newQueries(schema string) queries {
 	q := func(sql string) string { return strings.ReplaceAll(sql, "{s}", schema) }
 	return queries{
@@ -31,7 +55,10 @@ func newQueries(schema string) queries {
 
 		createKey: q(`INSERT INTO {s}.keys (` + keyColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
-		key: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE id = $1`),
+		// A key by its ID, or a decoy row of the same shape when there is none (see
+		// lookup), so that an unknown key ID costs what a wrong secret for an existing
+		// one does (issue 21).
+		key: q(lookup("{s}.keys", keyColumns, "''", "''", zeroHash, "0", "", "0", "0", "0", "", "0", "false")),
 		keys: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE host = $1
 			ORDER BY created_at, seq`),
 		// The key's rate limit state goes with it.
@@ -65,7 +92,9 @@ func newQueries(schema string) queries {
 		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (id) DO NOTHING`),
-		invite:          q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1`),
+		// An invite by its ID, or a decoy row as for key.
+		invite: q(lookup("{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
+			"1", "0", "0", "0", "", "")),
 		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
 		updateInvite: q(`UPDATE {s}.invites SET uses = $2, max_uses = $3, note = $4, expires_at = $5,
 			revoked_at = $6, ended_at = $7 WHERE id = $1`),

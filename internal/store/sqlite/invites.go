@@ -55,6 +55,12 @@ var errTaken = fmt.Errorf("%w: the invite ID exists", core.ErrConflict)
 
 const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 
+// lookupInvite reads an invite by its ID, or a decoy row of the same shape when there
+// is none (see lookup), so that checking a token of an unknown ID costs what a wrong
+// secret for an existing invite does (issue 21).
+var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
+	"1", "0", "0", "0", "", "")
+
 // updateInvite writes the fields a change may make.
 const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?
 	WHERE id = ?`
@@ -162,9 +168,13 @@ func statusTakesNow(st core.Status) bool { return st == core.StatusPending || st
 // Invite implements core.Store.
 func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
 	defer s.classify(&rerr)
-	inv, err := scanInvite(s.getInvite.QueryRowContext(ctx, id))
-	if err != nil {
+	var found bool
+	inv, err := scanInvite(withFound(s.getInvite.QueryRowContext(ctx, id), &found))
+	switch {
+	case err != nil:
 		return core.Invite{}, fmt.Errorf("reading invite: %w", mapErr(err))
+	case !found:
+		return core.Invite{}, core.ErrNotFound
 	}
 	return inv, nil
 }

@@ -235,7 +235,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		{s.w, selectInvite, &s.peek},
 		{s.w, updateInvite, &s.upd},
 		{s.w, insertUse, &s.addUse},
-		{s.r, selectInvite, &s.getInvite},
+		{s.r, lookupInvite, &s.getInvite},
 		{s.r, selectKey, &s.getKey},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
@@ -400,15 +400,42 @@ func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) 
 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
 
-const selectKey = `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`
+// selectKey reads a key by its ID, or a decoy row of the same shape when there is none
+// (see lookup), so that authenticating an unknown key ID costs what a wrong secret for
+// an existing one does (issue 21).
+var selectKey = lookup("keys", keyColumns, "''", "''", "zeroblob(32)", "0", "", "0", "0", "0", "", "0", "0")
+
+// lookup returns a query of the row of table whose id is ?1, with the columns given
+// (the first is id), that always answers exactly one row: the row, or when there is
+// none a decoy of the same shape with the decoy values given for the other columns
+// ("" for a column left NULL), and a last column saying whether it was found. One
+// B-tree lookup and one row decoded either way, in one deterministic plan (a LEFT JOIN
+// of the parameter).
+func lookup(table, columns string, decoys ...string) string {
+	cols := strings.Split(columns, ",")
+	var b strings.Builder
+	b.WriteString("SELECT l.id")
+	for i, c := range cols[1:] {
+		c = "t." + strings.TrimSpace(c)
+		if d := decoys[i]; d != "" {
+			c = "coalesce(" + c + ", " + d + ")"
+		}
+		b.WriteString(", " + c)
+	}
+	b.WriteString(", t.id IS NOT NULL FROM (SELECT ?1 AS id) AS l LEFT JOIN " + table + " AS t ON t.id = l.id")
+	return b.String()
+}
 
 // Key implements core.Store.
 func (s *Store) Key(ctx context.Context, id string) (_ core.Key, rerr error) {
 	defer s.classify(&rerr)
-	row := s.getKey.QueryRowContext(ctx, id)
-	k, err := scanKey(row)
-	if err != nil {
+	var found bool
+	k, err := scanKey(withFound(s.getKey.QueryRowContext(ctx, id), &found))
+	switch {
+	case err != nil:
 		return core.Key{}, fmt.Errorf("reading key: %w", mapErr(err))
+	case !found:
+		return core.Key{}, core.ErrNotFound
 	}
 	return k, nil
 }
@@ -494,6 +521,19 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) (rerr error)
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
+
+// foundScanner scans a row of a lookup that always answers one row, the one looked for
+// or a decoy of the same shape, whose last column says which.
+type foundScanner struct {
+	sc    scanner
+	found *bool
+}
+
+// withFound returns a scanner of sc's row that sets *found from its last column.
+func withFound(sc scanner, found *bool) scanner { return foundScanner{sc, found} }
+
+// Scan implements scanner.
+func (f foundScanner) Scan(dest ...any) error { return f.sc.Scan(append(dest, f.found)...) }
 
 func scanKey(sc scanner) (core.Key, error) {
 	var (
