@@ -30,7 +30,8 @@ import (
 // unavailable (HTTP: 503).
 // It is safe for concurrent use.
 type Service struct {
-	log *slog.Logger
+	log     *slog.Logger
+	remotes *remotes // client addresses of web registrations in progress (remotes.go)
 
 	mu         sync.RWMutex
 	st         *state // nil until configured, and after Close
@@ -56,7 +57,7 @@ func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{}))}
+	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{})), remotes: &remotes{}}
 }
 
 // errNotConfigured fails calls made before Configure.
@@ -299,7 +300,11 @@ func (s *Service) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	inv, err := st.core.Redeem(ctx, core.Redemption{Host: r.Host, Token: r.Token, Username: r.Username, Purpose: core.Purpose(r.Purpose)})
+	// The client's address, for the audit record: a web registration's, kept while the
+	// page's call to the host runs (remotes.go).
+	remote := s.remotes.get(r.Host, r.Token, r.Username)
+	inv, err := st.core.Redeem(ctx, core.Redemption{Host: r.Host, Token: r.Token, Username: r.Username,
+		Purpose: core.Purpose(r.Purpose), Remote: remote})
 	if err != nil {
 		return plugin.Invite{}, contractError(err)
 	}
