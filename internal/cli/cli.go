@@ -91,11 +91,12 @@ func (e usageError) Is(t error) bool { return t == errUsage }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// globals are the flags every verb takes.
+// globals are the flags every verb takes, and where the audit records of changes go.
 type globals struct {
 	configFile string
 	dataDir    string
 	storeDSN   string
+	audit      io.Writer // standard error: one audit record per change (see open)
 }
 
 // Run runs the command line with args (without the program name) and returns the exit
@@ -111,6 +112,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if err == nil {
+		p.g.audit = stderr
 		err = run(ctx, p, stdout)
 	}
 	switch {

@@ -44,10 +44,29 @@ func serverStore(t *testing.T, dataDir string, domains ...string) core.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	if err := st.(core.HostRecorder).RecordHosts(ctx, domains, ""); err != nil {
+	var recs []core.RecordedHost
+	for _, d := range domains {
+		recs = append(recs, core.RecordedHost{Domain: d})
+	}
+	if err := st.(core.HostRecorder).RecordHosts(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// auditOnly reports whether stderr holds exactly one audit record per event given, in
+// order, each of the command line (issue 22), and nothing else.
+func auditOnly(stderr string, events ...string) bool {
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if stderr == "" || len(lines) != len(events) {
+		return len(events) == 0 && stderr == ""
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, " msg=audit audit=true event="+events[i]+" ") || !strings.Contains(l, " actor=cli") {
+			return false
+		}
+	}
+	return true
 }
 
 func TestKeysLifecycle(t *testing.T) {
@@ -56,7 +75,7 @@ func TestKeysLifecycle(t *testing.T) {
 	serverStore(t, dir)
 
 	code, out, errOut := run(t, dir, "keys", "create", "localhost", "My test key", "--expires", "30d", "--max-ttl=2d", "--rate", "10/m")
-	if code != 0 || !keyPattern.MatchString(out) || errOut != "" {
+	if code != 0 || !keyPattern.MatchString(out) || !auditOnly(errOut, "key.created") {
 		t.Fatalf("create: code %d, out %q, err %q", code, out, errOut)
 	}
 	id := strings.SplitN(out, "/", 2)[0]
@@ -82,7 +101,7 @@ func TestKeysLifecycle(t *testing.T) {
 		t.Fatalf("manager's line = %q", lines[1])
 	}
 
-	if code, out, errOut = run(t, dir, "keys", "delete", "localhost", id); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut = run(t, dir, "keys", "delete", "localhost", id); code != 0 || out != "" || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete: code %d, out %q, err %q", code, out, errOut)
 	}
 	if code, _, errOut = run(t, dir, "keys", "delete", "localhost", id); code != 1 || errOut != "Error: key not found\n" {
@@ -110,13 +129,13 @@ func TestKeyIDWithDash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, out, errOut := run(t, dir, "keys", "delete", "localhost", "-AbcDefGhiJk"); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut := run(t, dir, "keys", "delete", "localhost", "-AbcDefGhiJk"); code != 0 || out != "" || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete -AbcDefGhiJk: code %d, out %q, err %q", code, out, errOut)
 	}
-	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--bcDefGhiJk"); code != 0 || errOut != "" {
+	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--bcDefGhiJk"); code != 0 || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete --bcDefGhiJk: code %d, err %q", code, errOut)
 	}
-	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--", "-h_DefGhiJkL"); code != 0 || errOut != "" {
+	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--", "-h_DefGhiJkL"); code != 0 || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete -- -h_DefGhiJkL: code %d, err %q", code, errOut)
 	}
 	if code, out, _ := run(t, dir, "keys", "list", "localhost"); code != 0 || out != "" {
@@ -130,7 +149,7 @@ func TestKeyIDWithDash(t *testing.T) {
 	if code, out, errOut := run(t, dir, "invites", "show", "localhost", "-nviteIDabcd"); code != 0 || !strings.Contains(out, "-nviteIDabcd") {
 		t.Fatalf("show -nviteIDabcd: code %d, out %q, err %q", code, out, errOut)
 	}
-	if code, _, errOut := run(t, dir, "invites", "revoke", "localhost", "-nviteIDabcd"); code != 0 || errOut != "" {
+	if code, _, errOut := run(t, dir, "invites", "revoke", "localhost", "-nviteIDabcd"); code != 0 || !auditOnly(errOut, "invite.revoked") {
 		t.Fatalf("revoke -nviteIDabcd: code %d, err %q", code, errOut)
 	}
 }
@@ -310,7 +329,7 @@ func TestInvites(t *testing.T) {
 
 	code, out, errOut := run(t, dir, "invites", "create", "localhost", "--note", "spring course", "--group", "team", "--group", "staff",
 		"--max-uses", "2", "--ttl", "2d")
-	if code != 0 || !strings.HasPrefix(out, "xmpp:localhost?register;preauth=") || errOut != "" {
+	if code != 0 || !strings.HasPrefix(out, "xmpp:localhost?register;preauth=") || !auditOnly(errOut, "invite.created") {
 		t.Fatalf("create: code %d, out %q, err %q", code, out, errOut)
 	}
 	token := strings.TrimSpace(strings.TrimPrefix(out, "xmpp:localhost?register;preauth="))
@@ -378,7 +397,7 @@ func TestInvites(t *testing.T) {
 	}
 
 	// update: the expiry, max_uses and note.
-	if code, out, errOut = run(t, dir, "invites", "update", "localhost", id, "--expires", "3d", "--max-uses", "3", "--note", ""); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut = run(t, dir, "invites", "update", "localhost", id, "--expires", "3d", "--max-uses", "3", "--note", ""); code != 0 || out != "" || !auditOnly(errOut, "invite.updated") {
 		t.Fatalf("update: %d %q %q", code, out, errOut)
 	}
 	if f := fields(mustRun(t, dir, "invites", "show", "localhost", id)); f["status"] != "pending" || f["uses"] != "2 of 3" || f["note"] != "" {
@@ -407,7 +426,7 @@ func TestInvites(t *testing.T) {
 		}
 	}
 
-	if code, out, errOut = run(t, dir, "invites", "revoke", "localhost", created.ID); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut = run(t, dir, "invites", "revoke", "localhost", created.ID); code != 0 || out != "" || !auditOnly(errOut, "invite.revoked") {
 		t.Fatalf("revoke: %d %q %q", code, out, errOut)
 	}
 	if _, err := svc.Redeem(ctx, core.Redemption{Host: "localhost", Token: created.Token, Username: "juliet"}); err == nil {

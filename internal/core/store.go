@@ -140,24 +140,38 @@ type KeyWatcher interface {
 }
 
 // HostRecorder is implemented by stores that remember which domains were served with
-// them, so that a command line on any node, reading the store alone, knows the hosts
-// the XMPP servers gave the plugin (a PostgreSQL store shared by nodes whose data
-// directories the command line never sees).
-// With each domain it keeps the public HTTP base URL the server gave, so that the command
-// line prints the same invite location (the built-in page) as the server would.
+// them, and how, so that a command line on any node, reading the store alone, knows the
+// hosts the XMPP servers gave the plugin (a PostgreSQL store shared by nodes whose data
+// directories the command line never sees) and applies the same policy to them: their
+// lifetimes, their invites' location (the built-in page under the server's public HTTP
+// base URL), and whether changes go to the outbox for webhooks.
 type HostRecorder interface {
-	// RecordHosts adds domains, served at the public HTTP base URL baseURL ("" when the
-	// server gave none), to those recorded; a domain recorded before stays once, with
-	// the latest non-empty base URL.
-	RecordHosts(ctx context.Context, domains []string, baseURL string) error
+	// RecordHosts records hosts as a server serves them; a domain recorded before is
+	// replaced, but keeps its base URL when the new record gives none.
+	RecordHosts(ctx context.Context, hosts []RecordedHost) error
 	// RecordedHosts returns the recorded domains, sorted by domain.
 	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
 }
 
-// RecordedHost is a domain a server served with the store (see HostRecorder).
+// RecordedHost is a domain a server served with the store (see HostRecorder), with the
+// policy it applied.
 type RecordedHost struct {
 	// Domain is the XMPP domain.
 	Domain string
 	// BaseURL is the public HTTP base URL the server gave with it; "" when none.
 	BaseURL string
+	// LandingPage, DefaultTTL and MaxTTL are the host's HostConfig as the server
+	// applied it; zero durations when a server recorded none (before version 3).
+	LandingPage string
+	DefaultTTL  time.Duration
+	MaxTTL      time.Duration
+	// Webhooks says whether the server has webhooks: then every change writes its
+	// events to the outbox, for its delivery worker (see Options.Outbox).
+	Webhooks bool
+}
+
+// Config returns the host's configuration as the recording server applied it, for a
+// Service of the command line.
+func (h RecordedHost) Config() HostConfig {
+	return HostConfig{Domain: h.Domain, LandingPage: h.LandingPage, DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL}
 }

@@ -143,13 +143,6 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
-	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
-		// In the store too, so that the command line of any node knows these hosts
-		// (issue 16); the data directory's file serves this node's alone.
-		if err := rec.RecordHosts(ctx, normalizedDomains(hc.Domains), hc.HTTPBaseURL); err != nil {
-			s.log.Warn("cannot record the host's domains in the store", "err", err)
-		}
-	}
 	ops, err := newOps(c, hosts, st, s.log)
 	if err != nil {
 		_ = st.Close()
@@ -160,6 +153,15 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
+	}
+	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
+		// In the store too, with the policy applied to each and the base URL of the
+		// built-in page, so that the command line of any node knows these hosts and
+		// applies the same policy (issues 16, 22); the data directory's file serves
+		// this node's alone.
+		if err := rec.RecordHosts(ctx, recordedHosts(svc, hc.HTTPBaseURL, ops.wantsOutbox())); err != nil {
+			s.log.Warn("cannot record the host's domains in the store", "err", err)
+		}
 	}
 	var accounts commands.AccountChecker
 	if api != nil {
@@ -206,13 +208,18 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	return plugin.Manifest{Routes: routes}, nil
 }
 
-// normalizedDomains returns the valid domains of ds in canonical form.
-func normalizedDomains(ds []string) []string {
-	var out []string
-	for _, d := range ds {
-		if n, err := core.NormalizeDomain(d); err == nil {
-			out = append(out, n)
+// recordedHosts describes the hosts svc serves as the command line should apply them
+// (see core.HostRecorder): their effective policy, the public HTTP base URL, and
+// whether changes go to the outbox for webhooks.
+func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.RecordedHost {
+	var out []core.RecordedHost
+	for _, d := range svc.Hosts() {
+		h, err := svc.Host(d)
+		if err != nil {
+			continue
 		}
+		out = append(out, core.RecordedHost{Domain: h.Domain, BaseURL: baseURL, LandingPage: h.LandingPage,
+			DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL, Webhooks: webhooks})
 	}
 	return out
 }

@@ -134,6 +134,14 @@ func migrations() []string {
 		// 5: the public HTTP base URL served with each domain, so that the command line
 		// prints the built-in page of an invite as the server would.
 		`ALTER TABLE {s}.hosts ADD COLUMN base_url text NOT NULL DEFAULT '';`,
+
+		// 6: the policy the server applies to each domain and whether it has webhooks, so
+		// that the command line applies the same and queues its events (issue 22).
+		`ALTER TABLE {s}.hosts
+			ADD COLUMN landing_page text NOT NULL DEFAULT '',
+			ADD COLUMN default_ttl  bigint NOT NULL DEFAULT 0,
+			ADD COLUMN max_ttl      bigint NOT NULL DEFAULT 0,
+			ADD COLUMN webhooks     boolean NOT NULL DEFAULT false;`,
 	}
 }
 

@@ -142,6 +142,14 @@ func migrations() []string {
 		// 5: the public HTTP base URL served with each domain, so that the command line
 		// prints the built-in page of an invite as the server would.
 		`ALTER TABLE hosts ADD COLUMN base_url TEXT NOT NULL DEFAULT '';`,
+
+		// 6: the policy the server applies to each domain (durations in nanoseconds) and
+		// whether it has webhooks, so that the command line applies the same and queues
+		// its events (issue 22).
+		`ALTER TABLE hosts ADD COLUMN landing_page TEXT NOT NULL DEFAULT '';
+		ALTER TABLE hosts ADD COLUMN default_ttl INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE hosts ADD COLUMN max_ttl INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE hosts ADD COLUMN webhooks INTEGER NOT NULL DEFAULT 0;`,
 	}
 }
 

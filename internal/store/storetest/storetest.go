@@ -1212,8 +1212,9 @@ func testQuotaOnChange(t *testing.T, s core.Store) {
 	}
 }
 
-// testRecordHosts: a store that records served domains keeps each once, sorted, and
-// hands them to another connection (the command line's).
+// testRecordHosts: a store that records served domains keeps each once, sorted, with
+// the policy of its latest record, and hands them to another connection (the command
+// line's); a record without a base URL keeps the one before.
 func testRecordHosts(t *testing.T, s core.Store) {
 	r, ok := s.(core.HostRecorder)
 	if !ok {
@@ -1223,26 +1224,37 @@ func testRecordHosts(t *testing.T, s core.Store) {
 	if got, err := r.RecordedHosts(c); err != nil || len(got) != 0 {
 		t.Fatalf("fresh store: %v %v, want none", got, err)
 	}
-	if err := r.RecordHosts(c, nil, "https://ignored.example"); err != nil {
+	if err := r.RecordHosts(c, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordHosts(c, []string{"b.example", "a.example"}, "https://old.example"); err != nil {
+	rec := func(domain, url string, page string, def, max time.Duration, hooks bool) core.RecordedHost {
+		return core.RecordedHost{Domain: domain, BaseURL: url, LandingPage: page, DefaultTTL: def, MaxTTL: max, Webhooks: hooks}
+	}
+	const day = 24 * time.Hour
+	if err := r.RecordHosts(c, []core.RecordedHost{
+		rec("b.example", "https://old.example", "builtin", 7*day, 30*day, true),
+		rec("a.example", "https://old.example", "", 0, 0, false),
+	}); err != nil {
 		t.Fatal(err)
 	}
-	// A later start with another base URL replaces it; one that gives none keeps it.
-	if err := r.RecordHosts(c, []string{"a.example", "c.example"}, "https://new.example"); err != nil {
+	// A later start with another base URL and policy replaces them; one that gives no
+	// base URL keeps it.
+	if err := r.RecordHosts(c, []core.RecordedHost{
+		rec("a.example", "https://new.example", "https://p.example/{token}", day, 2*day, true),
+		rec("c.example", "https://new.example", "", 0, 0, false),
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordHosts(c, []string{"b.example"}, ""); err != nil {
+	if err := r.RecordHosts(c, []core.RecordedHost{rec("b.example", "", "builtin", 2*day, 3*day, false)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.RecordedHosts(c)
 	want := []core.RecordedHost{
-		{Domain: "a.example", BaseURL: "https://new.example"},
-		{Domain: "b.example", BaseURL: "https://old.example"},
-		{Domain: "c.example", BaseURL: "https://new.example"},
+		rec("a.example", "https://new.example", "https://p.example/{token}", day, 2*day, true),
+		rec("b.example", "https://old.example", "builtin", 2*day, 3*day, false),
+		rec("c.example", "https://new.example", "", 0, 0, false),
 	}
 	if err != nil || !slices.Equal(got, want) {
-		t.Fatalf("recorded %v %v, want %v: each once, sorted, with its latest base URL", got, err, want)
+		t.Fatalf("recorded %+v %v, want %+v: each once, sorted, with its latest record", got, err, want)
 	}
 }
