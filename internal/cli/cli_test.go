@@ -48,7 +48,7 @@ func serverStore(t *testing.T, dataDir string, domains ...string) core.Store {
 	for _, d := range domains {
 		recs = append(recs, core.RecordedHost{Domain: d})
 	}
-	if err := st.(core.HostRecorder).RecordHosts(ctx, recs); err != nil {
+	if err := st.RecordHosts(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
 	return st

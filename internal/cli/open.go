@@ -73,12 +73,10 @@ func open(ctx context.Context, g globals) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
-	var recorded []core.RecordedHost
-	if rec, ok := st.(core.HostRecorder); ok {
-		if recorded, err = rec.RecordedHosts(ctx); err != nil {
-			_ = st.Close()
-			return nil, err
-		}
+	recorded, err := st.RecordedHosts(ctx)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
 	}
 	hosts, baseURL, webhooks := serverHosts(cfg, g.configFile != "", known, recorded)
 	var observer core.Observer

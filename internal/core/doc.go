@@ -105,8 +105,8 @@
 // An API key is ID/SECRET; only SHA-256 of SECRET is stored, and
 // [Service.Authenticate] does the same work for an unknown ID as for a wrong secret,
 // comparing in constant time. Successful authentications are remembered for at most
-// Options.KeyCacheTTL (10 seconds) when the store reports key deletions
-// ([KeyWatcher]): the SQLite store through a counter in shared memory that every
+// Options.KeyCacheTTL (10 seconds) while the store vouches for its key deletions
+// ([Store].KeysVersion): the SQLite store through a counter in shared memory that every
 // process on the file sees, the PostgreSQL store through LISTEN/NOTIFY (with no
 // listener connected, nothing is served from memory). A key deleted anywhere is refused
 // from the next request on. A wrong secret is never answered from memory.

@@ -599,7 +599,7 @@ func TestBuiltinLandingPage(t *testing.T) {
 	}
 }
 
-// countingStore counts key reads and passes the store's KeyWatcher through.
+// countingStore counts key reads.
 type countingStore struct {
 	core.Store
 	reads atomic.Int64
@@ -609,8 +609,6 @@ func (s *countingStore) Key(ctx context.Context, id string) (core.Key, error) {
 	s.reads.Add(1)
 	return s.Store.Key(ctx, id)
 }
-
-func (s *countingStore) KeysVersion() (uint64, bool) { return s.Store.(core.KeyWatcher).KeysVersion() }
 
 func TestKeyCache(t *testing.T) {
 	e := newEnv(t)

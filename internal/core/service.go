@@ -74,7 +74,7 @@ type Options struct {
 	// LandingBuiltin). Without it such hosts' invites have no landing page.
 	BaseURL string
 	// KeyCacheTTL bounds how long a successful authentication is served from memory
-	// when the store can report key deletions (KeyWatcher); zero means
+	// while the store vouches for its key deletions (Store.KeysVersion); zero means
 	// DefaultKeyCacheTTL, negative turns the cache off.
 	KeyCacheTTL time.Duration
 }

@@ -23,7 +23,7 @@ type Store interface {
 	// Keys lists the keys of a host, oldest first.
 	Keys(ctx context.Context, host string) ([]Key, error)
 	// DeleteKey deletes the key with that ID on that host, or returns ErrNotFound.
-	// Once it returns, a KeyWatcher store reports a new KeysVersion everywhere.
+	// Once it returns, KeysVersion reports a new version everywhere.
 	DeleteKey(ctx context.Context, host, id string, events []Event) error
 	// AddKeyUses adds each batch to its key's use count and raises its last use.
 	// Uses of keys that no longer exist are dropped.
@@ -62,6 +62,24 @@ type Store interface {
 	// redemptions, and any other state that has no use at now (such as rate limit rows
 	// whose budget is full again), and says how many invites it deleted.
 	PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error)
+
+	// KeysVersion returns a number that changes whenever any process or node deletes a
+	// key, and ok = false when the store cannot vouch for it right now (a PostgreSQL
+	// listener that is not connected), in which case nothing may be served from
+	// memory: the Service then serves repeated authentications of a key from memory
+	// while the version holds. It must be cheap: it is called on every authentication.
+	KeysVersion() (version uint64, ok bool)
+
+	// RecordHosts records hosts as a server serves them, so that a command line on
+	// any node, reading the store alone, knows the hosts the XMPP servers gave the
+	// plugin (a PostgreSQL store shared by nodes whose data directories the command
+	// line never sees) and applies the same policy to them: their lifetimes, their
+	// invites' location (the built-in page under the server's public HTTP base URL),
+	// and whether changes go to the outbox for webhooks. A domain recorded before is
+	// replaced, but keeps its base URL when the new record gives none.
+	RecordHosts(ctx context.Context, hosts []RecordedHost) error
+	// RecordedHosts returns the recorded hosts, sorted by domain.
+	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
 
 	// Close releases the store; pending writes are finished first.
 	Close() error
@@ -128,33 +146,8 @@ type Position struct {
 	ID        string    // its ID, which orders invites made at the same instant
 }
 
-// KeyWatcher is implemented by stores that can tell, without reading the database,
-// whether a key may have been deleted since some moment: the Service then serves
-// repeated authentications of a key from memory.
-type KeyWatcher interface {
-	// KeysVersion returns a number that changes whenever any process or node deletes a
-	// key, and ok = false when the store cannot vouch for it right now (a PostgreSQL
-	// listener that is not connected), in which case nothing may be served from memory.
-	// It must be cheap: it is called on every authentication.
-	KeysVersion() (version uint64, ok bool)
-}
-
-// HostRecorder is implemented by stores that remember which domains were served with
-// them, and how, so that a command line on any node, reading the store alone, knows the
-// hosts the XMPP servers gave the plugin (a PostgreSQL store shared by nodes whose data
-// directories the command line never sees) and applies the same policy to them: their
-// lifetimes, their invites' location (the built-in page under the server's public HTTP
-// base URL), and whether changes go to the outbox for webhooks.
-type HostRecorder interface {
-	// RecordHosts records hosts as a server serves them; a domain recorded before is
-	// replaced, but keeps its base URL when the new record gives none.
-	RecordHosts(ctx context.Context, hosts []RecordedHost) error
-	// RecordedHosts returns the recorded domains, sorted by domain.
-	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
-}
-
-// RecordedHost is a domain a server served with the store (see HostRecorder), with the
-// policy it applied.
+// RecordedHost is a domain a server served with the store (see Store.RecordHosts), with
+// the policy it applied.
 type RecordedHost struct {
 	// Domain is the XMPP domain.
 	Domain string

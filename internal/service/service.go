@@ -154,12 +154,12 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
-	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
+	if len(hc.Domains) > 0 {
 		// In the store too, with the policy applied to each and the base URL of the
 		// built-in page, so that the command line of any node knows these hosts and
 		// applies the same policy (issues 16, 22); the data directory's file serves
 		// this node's alone.
-		if err := rec.RecordHosts(ctx, recordedHosts(svc, hc.HTTPBaseURL, ops.wantsOutbox())); err != nil {
+		if err := st.RecordHosts(ctx, recordedHosts(svc, hc.HTTPBaseURL, ops.wantsOutbox())); err != nil {
 			s.log.Warn("cannot record the host's domains in the store", "err", err)
 		}
 	}
@@ -209,7 +209,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 }
 
 // recordedHosts describes the hosts svc serves as the command line should apply them
-// (see core.HostRecorder): their effective policy, the public HTTP base URL, and
+// (see core.Store.RecordHosts): their effective policy, the public HTTP base URL, and
 // whether changes go to the outbox for webhooks.
 func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.RecordedHost {
 	var out []core.RecordedHost

@@ -103,7 +103,7 @@ func TestServiceConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded, err := st.(core.HostRecorder).RecordedHosts(ctx)
+	recorded, err := st.RecordedHosts(ctx)
 	_ = st.Close()
 	want := []core.RecordedHost{
 		{Domain: "example.com", DefaultTTL: core.DefaultInviteTTL, MaxTTL: core.DefaultMaxInviteTTL},

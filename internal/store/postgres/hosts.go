@@ -10,7 +10,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// RecordHosts implements core.HostRecorder, in one statement.
+// RecordHosts implements core.Store, in one statement.
 func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rerr error) {
 	defer classify(&rerr)
 	if len(hosts) == 0 {
@@ -41,7 +41,7 @@ func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rer
 	return nil
 }
 
-// RecordedHosts implements core.HostRecorder.
+// RecordedHosts implements core.Store.
 func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr error) {
 	defer classify(&rerr)
 	rows, err := s.pool.Query(ctx, `SELECT domain, base_url, landing_page, default_ttl, max_ttl, webhooks
@@ -63,5 +63,3 @@ func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr 
 	}
 	return out, nil
 }
-
-var _ core.HostRecorder = (*Store)(nil)

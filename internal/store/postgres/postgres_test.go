@@ -26,7 +26,7 @@ var _ core.Store = (*postgres.Store)(nil)
 // TestContract runs the store contract suite, unchanged, each subtest on a schema of
 // its own that is dropped when the subtest ends.
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		_, dsn := pgtest.Schema(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
@@ -189,8 +189,12 @@ func TestMigrationsConcurrent(t *testing.T) {
 		}
 		versions = append(versions, v)
 	}
-	if rows.Err() != nil || fmt.Sprint(versions) != "[1 2 3 4 5]" {
-		t.Fatalf("schema_version rows %v (%v), want [1 2 3 4 5]", versions, rows.Err())
+	ok := rows.Err() == nil && len(versions) >= 6
+	for i, v := range versions {
+		ok = ok && v == i+1
+	}
+	if !ok {
+		t.Fatalf("schema_version rows %v (%v), want each migration once: 1, 2, 3, …", versions, rows.Err())
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// RecordHosts implements core.HostRecorder, in one transaction.
+// RecordHosts implements core.Store, in one transaction.
 func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rerr error) {
 	defer s.classify(&rerr)
 	if len(hosts) == 0 {
@@ -36,7 +36,7 @@ func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rer
 	return nil
 }
 
-// RecordedHosts implements core.HostRecorder.
+// RecordedHosts implements core.Store.
 func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr error) {
 	defer s.classify(&rerr)
 	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url, landing_page, default_ttl, max_ttl, webhooks
@@ -62,5 +62,3 @@ func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr 
 	}
 	return out, nil
 }
-
-var _ core.HostRecorder = (*Store)(nil)

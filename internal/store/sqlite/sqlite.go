@@ -104,10 +104,7 @@ type Store struct {
 	ins, out, peek, upd, addUse *sql.Stmt // on the writer
 }
 
-var (
-	_ core.Store      = (*Store)(nil)
-	_ core.KeyWatcher = (*Store)(nil)
-)
+var _ core.Store = (*Store)(nil)
 
 // Open opens (creating if needed, with its parent directory) the SQLite database at path,
 // checks it, and applies pending migrations.
@@ -358,7 +355,7 @@ func (s *Store) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// KeysVersion implements core.KeyWatcher with a counter in a small file beside the
+// KeysVersion implements core.Store with a counter in a small file beside the
 // database, mapped into the memory of every process that opens it: DeleteKey increments
 // it before and after its commit, and reading it costs no system call.
 func (s *Store) KeysVersion() (uint64, bool) {

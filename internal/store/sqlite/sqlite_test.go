@@ -15,6 +15,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
 )
@@ -22,14 +23,14 @@ import (
 var _ core.Store = (*sqlite.Store)(nil)
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
 	})
 }
 
 // TestContractCrashDurability runs the suite in the other durability mode.
 func TestContractCrashDurability(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{Durability: sqlite.DurabilityCrash})
 	})
 }
@@ -37,7 +38,7 @@ func TestContractCrashDurability(t *testing.T) {
 // TestContractUngrouped runs the suite with group commit off, so that the single-row
 // path is checked on its own too.
 func TestContractUngrouped(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{MaxBatch: 1})
 	})
 }

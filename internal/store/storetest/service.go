@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 )
 
 // Clock is a settable time source for core.Options.Now.
@@ -95,7 +96,7 @@ func intp(n int) *int { return &n }
 
 // testServiceMaxUses: 100 concurrent redemptions of a max_uses=5 invite through the
 // core give exactly 5 accounts, and the record names each.
-func testServiceMaxUses(t *testing.T, s core.Store) {
+func testServiceMaxUses(t *testing.T, s store.Store) {
 	svc, _, rec := NewService(t, s, core.Options{})
 	inv, err := svc.CreateInvite(ctx(t), core.InviteSpec{Host: "example.com", MaxUses: intp(5), Actor: core.Actor{Kind: core.ActorCLI}})
 	if err != nil {
@@ -149,7 +150,7 @@ func ConcurrentRedeem(t testing.TB, nodes []*core.Service, inv core.Invite, n, w
 
 // testServiceRefusals: a revoked, an expired and a used-up invite are refused at check
 // and at redemption, each with its reason.
-func testServiceRefusals(t *testing.T, s core.Store) {
+func testServiceRefusals(t *testing.T, s store.Store) {
 	svc, clock, rec := NewService(t, s, core.Options{})
 	cli := core.Actor{Kind: core.ActorCLI}
 	mk := func(ttl time.Duration) core.Invite {
@@ -208,7 +209,7 @@ func testServiceRefusals(t *testing.T, s core.Store) {
 
 // testServiceRetention: records stay after use, expiry and revocation, and are purged
 // once the retention period has passed after they ended.
-func testServiceRetention(t *testing.T, s core.Store) {
+func testServiceRetention(t *testing.T, s store.Store) {
 	const retention = 30 * 24 * time.Hour
 	svc, clock, rec := NewService(t, s, core.Options{Retention: retention, Outbox: true})
 	cli := core.Actor{Kind: core.ActorCLI}
@@ -255,7 +256,7 @@ func testServiceRetention(t *testing.T, s core.Store) {
 }
 
 // testServiceLifecycle: list, show, update and revoke with key scoping.
-func testServiceLifecycle(t *testing.T, s core.Store) {
+func testServiceLifecycle(t *testing.T, s store.Store) {
 	svc, clock, rec := NewService(t, s, core.Options{})
 	k1, _, err := svc.CreateKey(ctx(t), core.KeySpec{Host: "example.com", Name: "portal"})
 	if err != nil {
@@ -369,7 +370,7 @@ func testServiceLifecycle(t *testing.T, s core.Store) {
 // accounts its invites can make, on this store: an invite for m accounts takes m of
 // it, raising max_uses by k takes k, any number of accounts is refused, and a key
 // limited to 10 an hour cannot raise its own invite to 100,000.
-func testServiceKeyRate(t *testing.T, s core.Store) {
+func testServiceKeyRate(t *testing.T, s store.Store) {
 	svc, clock, _ := NewService(t, s, core.Options{})
 	k, _, err := svc.CreateKey(ctx(t), core.KeySpec{Host: "example.com", Rate: core.Rate{N: 10, Period: time.Hour}})
 	if err != nil {

@@ -15,22 +15,17 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 )
-
-// OutboxReader is implemented by stores whose outbox the suite can read back.
-type OutboxReader interface {
-	// OutboxEvents returns up to limit undelivered events, oldest first.
-	OutboxEvents(ctx context.Context, limit int) ([]core.Event, error)
-}
 
 // Run runs the contract suite, one subtest per behaviour.
 // Each subtest calls open for a fresh, empty store, and closes it when the subtest ends
 // (cleanups open registers run after that close, so they may drop the database).
 // Subtests run one after another, never in parallel with each other.
-func Run(t *testing.T, open func(t *testing.T) core.Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s core.Store)
+		fn   func(t *testing.T, s store.Store)
 	}{
 		{"KeyRoundTrip", testKeyRoundTrip},
 		{"KeyNotFound", testKeyNotFound},
@@ -211,7 +206,7 @@ func use(jid string, now time.Time) func(*core.Invite) (core.InviteChange, error
 	}
 }
 
-func testKeyRoundTrip(t *testing.T, s core.Store) {
+func testKeyRoundTrip(t *testing.T, s store.Store) {
 	full := newKey(t, "example.com", base)
 	bare := core.Key{ID: random(t, 9), Host: "example.com", SecretHash: hashOf("x"), CreatedAt: base.Add(time.Second)}
 	used := newKey(t, "example.com", base.Add(2*time.Second))
@@ -241,7 +236,7 @@ func testKeyRoundTrip(t *testing.T, s core.Store) {
 	}
 }
 
-func testKeyNotFound(t *testing.T, s core.Store) {
+func testKeyNotFound(t *testing.T, s store.Store) {
 	for i, id := range []string{0: random(t, 9), 1: "", 2: "no such key"} {
 		if _, err := s.Key(ctx(t), id); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("%d: Key(%q) = %v, want ErrNotFound", i, id, err)
@@ -249,7 +244,7 @@ func testKeyNotFound(t *testing.T, s core.Store) {
 	}
 }
 
-func testKeyConflict(t *testing.T, s core.Store) {
+func testKeyConflict(t *testing.T, s store.Store) {
 	k := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
 	dup := newKey(t, "example.org", base.Add(time.Hour))
@@ -263,7 +258,7 @@ func testKeyConflict(t *testing.T, s core.Store) {
 	}
 }
 
-func testKeys(t *testing.T, s core.Store) {
+func testKeys(t *testing.T, s store.Store) {
 	if keys, err := s.Keys(ctx(t), "example.com"); err != nil || len(keys) != 0 {
 		t.Fatalf("Keys on an empty store = %v, %v; want none", keys, err)
 	}
@@ -298,7 +293,7 @@ func testKeys(t *testing.T, s core.Store) {
 	}
 }
 
-func testDeleteKey(t *testing.T, s core.Store) {
+func testDeleteKey(t *testing.T, s store.Store) {
 	k := newKey(t, "example.com", base)
 	other := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
@@ -326,12 +321,9 @@ func testDeleteKey(t *testing.T, s core.Store) {
 	mustCreateKey(t, s, k)
 }
 
-// testKeysVersion checks a KeyWatcher store: a deletion changes the version.
-func testKeysVersion(t *testing.T, s core.Store) {
-	w, ok := s.(core.KeyWatcher)
-	if !ok {
-		t.Skip("the store does not watch keys")
-	}
+// testKeysVersion: a deletion changes the store's key version.
+func testKeysVersion(t *testing.T, s store.Store) {
+	w := s
 	waitVouched(t, w)
 	k := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
@@ -345,9 +337,9 @@ func testKeysVersion(t *testing.T, s core.Store) {
 	}
 }
 
-// waitVouched waits until a KeyWatcher vouches for its version (a PostgreSQL listener
+// waitVouched waits until a store vouches for its key version (a PostgreSQL listener
 // connects in the background).
-func waitVouched(t *testing.T, w core.KeyWatcher) {
+func waitVouched(t *testing.T, w core.Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -361,7 +353,7 @@ func waitVouched(t *testing.T, w core.KeyWatcher) {
 	}
 }
 
-func testAddKeyUses(t *testing.T, s core.Store) {
+func testAddKeyUses(t *testing.T, s store.Store) {
 	a := newKey(t, "example.com", base)
 	b := newKey(t, "example.com", base)
 	mustCreateKey(t, s, a)
@@ -405,7 +397,7 @@ func testAddKeyUses(t *testing.T, s core.Store) {
 	}
 }
 
-func testInviteRoundTrip(t *testing.T, s core.Store) {
+func testInviteRoundTrip(t *testing.T, s store.Store) {
 	fixed := newInvite(t, "example.com", time.Hour)
 	fixed.Username = "alice"
 	contact := newInvite(t, "example.com", time.Hour)
@@ -442,7 +434,7 @@ func testInviteRoundTrip(t *testing.T, s core.Store) {
 	}
 }
 
-func testInviteNotFound(t *testing.T, s core.Store) {
+func testInviteNotFound(t *testing.T, s store.Store) {
 	mustCreateInvite(t, s, newInvite(t, "example.com", time.Hour))
 	for i, id := range []string{0: newID(t), 1: "", 2: "AAAAAAAAAAAA"} {
 		if _, err := s.Invite(ctx(t), id); !errors.Is(err, core.ErrNotFound) {
@@ -454,7 +446,7 @@ func testInviteNotFound(t *testing.T, s core.Store) {
 	}
 }
 
-func testInviteConflict(t *testing.T, s core.Store) {
+func testInviteConflict(t *testing.T, s store.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	mustCreateInvite(t, s, inv)
 	dup := newInvite(t, "example.org", 2*time.Hour)
@@ -465,7 +457,7 @@ func testInviteConflict(t *testing.T, s core.Store) {
 	wantInvite(t, s, inv)
 }
 
-func testChange(t *testing.T, s core.Store) {
+func testChange(t *testing.T, s store.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	inv.MaxUses = 2
 	other := newInvite(t, "example.com", time.Hour)
@@ -517,7 +509,7 @@ func testChange(t *testing.T, s core.Store) {
 	}
 }
 
-func testChangeRefused(t *testing.T, s core.Store) {
+func testChangeRefused(t *testing.T, s store.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	mustCreateInvite(t, s, inv)
 	refusal := errors.New("no")
@@ -537,7 +529,7 @@ func testChangeRefused(t *testing.T, s core.Store) {
 
 // testConcurrentChanges checks the promise that matters: of 100 concurrent redemptions
 // of a 5-use invite exactly 5 succeed, for several rounds and an unlimited invite.
-func testConcurrentChanges(t *testing.T, s core.Store) {
+func testConcurrentChanges(t *testing.T, s store.Store) {
 	const n = 100
 	for round, maxUses := range []int{5, 1, 0} {
 		inv := newInvite(t, "example.com", time.Hour)
@@ -580,7 +572,7 @@ func testConcurrentChanges(t *testing.T, s core.Store) {
 	}
 }
 
-func testList(t *testing.T, s core.Store) {
+func testList(t *testing.T, s store.Store) {
 	now := base.Add(time.Hour)
 	mk := func(host, by string, created time.Duration, f func(*core.Invite)) core.Invite {
 		inv := newInvite(t, host, 2*time.Hour)
@@ -645,7 +637,7 @@ func testList(t *testing.T, s core.Store) {
 	}
 }
 
-func testListPaged(t *testing.T, s core.Store) {
+func testListPaged(t *testing.T, s store.Store) {
 	// Invites made in the same microsecond are ordered by ID; a page boundary between
 	// them loses none.
 	var want []string
@@ -680,7 +672,7 @@ func testListPaged(t *testing.T, s core.Store) {
 	}
 }
 
-func testExpire(t *testing.T, s core.Store) {
+func testExpire(t *testing.T, s store.Store) {
 	now := base.Add(time.Hour)
 	due := newInvite(t, "example.com", 30*time.Minute)
 	dueExactly := newInvite(t, "example.com", time.Hour)
@@ -730,7 +722,7 @@ func testExpire(t *testing.T, s core.Store) {
 	}
 }
 
-func testPurge(t *testing.T, s core.Store) {
+func testPurge(t *testing.T, s store.Store) {
 	cutoff := base.Add(time.Hour)
 	old := newInvite(t, "example.com", time.Minute)
 	old.MaxUses = 2
@@ -760,7 +752,7 @@ func testPurge(t *testing.T, s core.Store) {
 	}
 }
 
-func testQuota(t *testing.T, s core.Store) {
+func testQuota(t *testing.T, s store.Store) {
 	mk := func(by string, created time.Duration) core.Invite {
 		inv := newInvite(t, "example.com", time.Hour)
 		inv.CreatedBy = by
@@ -800,7 +792,7 @@ func testQuota(t *testing.T, s core.Store) {
 	}
 }
 
-func testConcurrentQuota(t *testing.T, s core.Store) {
+func testConcurrentQuota(t *testing.T, s store.Store) {
 	const n, quota = 30, 5
 	q := &core.QuotaCheck{Since: base.Add(-time.Hour), Max: quota, Now: base}
 	var ok, over atomic.Int32
@@ -829,11 +821,8 @@ func testConcurrentQuota(t *testing.T, s core.Store) {
 	}
 }
 
-func testOutbox(t *testing.T, s core.Store) {
-	r, ok := s.(OutboxReader)
-	if !ok {
-		t.Skip("the store's outbox cannot be read back")
-	}
+func testOutbox(t *testing.T, s store.Store) {
+	r := s
 	ev := func(typ core.EventType, inv string) core.Event {
 		return core.Event{ID: newID(t), Type: typ, Time: base, Host: "example.com", InviteID: inv,
 			Actor: core.Actor{Kind: core.ActorCLI}}
@@ -919,7 +908,7 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func testConcurrentCreates(t *testing.T, s core.Store) {
+func testConcurrentCreates(t *testing.T, s store.Store) {
 	const workers, each = 32, 25
 	invs := make([][]core.Invite, workers)
 	errs := make([]error, workers)
@@ -963,7 +952,7 @@ func testConcurrentCreates(t *testing.T, s core.Store) {
 	}
 }
 
-func testConcurrentDuplicates(t *testing.T, s core.Store) {
+func testConcurrentDuplicates(t *testing.T, s store.Store) {
 	// Many writers at once, some racing for the same ID: each ID is stored once,
 	// exactly one of its creators succeeds, and the rest get ErrConflict while
 	// unrelated invites committed beside them are unaffected.
@@ -1027,7 +1016,7 @@ func testConcurrentDuplicates(t *testing.T, s core.Store) {
 	}
 }
 
-func testCanceled(t *testing.T, s core.Store) {
+func testCanceled(t *testing.T, s store.Store) {
 	c, cancel := context.WithCancel(t.Context())
 	cancel()
 	inv := newInvite(t, "example.com", time.Hour)
@@ -1048,7 +1037,7 @@ func testCanceled(t *testing.T, s core.Store) {
 // testRateLimiter: a write's rate charge is taken by the one rule (core.Rate.Take) in
 // the write's transaction: a refused charge writes nothing and takes nothing, and a
 // write refused for another reason takes nothing either.
-func testRateLimiter(t *testing.T, s core.Store) {
+func testRateLimiter(t *testing.T, s store.Store) {
 	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}}
 	steps := []struct {
 		step time.Duration
@@ -1119,7 +1108,7 @@ func testRateLimiter(t *testing.T, s core.Store) {
 
 // testConcurrentRate: of concurrent writes charging one key's budget, on any number of
 // connections, exactly as many succeed as the budget holds.
-func testConcurrentRate(t *testing.T, s core.Store) {
+func testConcurrentRate(t *testing.T, s store.Store) {
 	const n = 30
 	rate := core.Rate{N: 10, Period: time.Hour}
 	var ok, limited atomic.Int32
@@ -1150,7 +1139,7 @@ func testConcurrentRate(t *testing.T, s core.Store) {
 
 // testQuotaOnChange: a change that makes an invite pending again counts against its
 // creator's outstanding invites, atomically with the write (issue 21, LOW 1).
-func testQuotaOnChange(t *testing.T, s core.Store) {
+func testQuotaOnChange(t *testing.T, s store.Store) {
 	const by = "xmpp:reviver@example.com"
 	now := base.Add(2 * time.Hour)
 	mk := func(ttl time.Duration) core.Invite {
@@ -1215,11 +1204,8 @@ func testQuotaOnChange(t *testing.T, s core.Store) {
 // testRecordHosts: a store that records served domains keeps each once, sorted, with
 // the policy of its latest record, and hands them to another connection (the command
 // line's); a record without a base URL keeps the one before.
-func testRecordHosts(t *testing.T, s core.Store) {
-	r, ok := s.(core.HostRecorder)
-	if !ok {
-		t.Skip("the store does not record hosts")
-	}
+func testRecordHosts(t *testing.T, s store.Store) {
+	r := s
 	c := ctx(t)
 	if got, err := r.RecordedHosts(c); err != nil || len(got) != 0 {
 		t.Fatalf("fresh store: %v %v, want none", got, err)
