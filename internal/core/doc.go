@@ -85,7 +85,10 @@
 // # Lifecycle and retention
 //
 // An invite is pending, used (MaxUses reached; 0 means any number until it expires),
-// expired or revoked ([Invite.Status]). Ended invites stay as records, with their
+// expired or revoked ([Invite.Status]). The rule is written once: a status is a state
+// ([Invite.State]: open, used or revoked, which the stores keep in a column written
+// from it) and a test of the expiry ([Status.Where]), which the stores' queries by
+// status are built from. Ended invites stay as records, with their
 // redemptions (JID and time), for Options.Retention (default 30 days), then the sweep
 // purges them; the sweep also reports each invite that expired unused.
 //

@@ -105,6 +105,21 @@ func TestInviteStatus(t *testing.T) {
 		if got := tc.inv.Status(now); got != tc.want {
 			t.Errorf("%d: Status = %s, want %s", i, got, tc.want)
 		}
+		// What stores select by (Status.Where) is the same rule: an invite is in the
+		// state and passes the expiry test of its status, and of no other status.
+		for _, st := range []core.Status{core.StatusPending, core.StatusUsed, core.StatusExpired, core.StatusRevoked} {
+			state, expiry := st.Where()
+			in := tc.inv.State() == state
+			switch expiry {
+			case core.NotExpired:
+				in = in && tc.inv.ExpiresAt.After(now)
+			case core.HasExpired:
+				in = in && !tc.inv.ExpiresAt.After(now)
+			}
+			if in != (st == tc.want) {
+				t.Errorf("%d: Where(%s) selects it: %v, but its status is %s", i, st, in, tc.want)
+			}
+		}
 	}
 	for i, tc := range []struct {
 		in   string

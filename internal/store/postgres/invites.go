@@ -141,7 +141,8 @@ func inviteArgs(inv core.Invite) ([]any, error) {
 	}
 	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
 		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, int32(inv.MaxUses), int32(inv.Uses),
-		nanos(inv.CreatedAt), nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)}, nil
+		nanos(inv.CreatedAt), nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt),
+		string(inv.State())}, nil
 }
 
 // encodeGroups stores groups as a JSON array, or "" for none.
@@ -249,6 +250,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 		maxUses, uses    = make([]int32, n), make([]int32, n)
 		created, expires = make([]int64, n), make([]int64, n)
 		revoked, ended   = make([]*int64, n), make([]*int64, n)
+		states           = make([]string, n)
 		evIDs, evInvites []string
 		evTypes, evHosts []string
 		evPayloads       []string
@@ -264,7 +266,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 		users[i], inviters[i], allow[i], creators[i] = inv.Username, inv.Inviter, inv.AllowRegister, inv.CreatedBy
 		notes[i], groups[i], maxUses[i], uses[i] = inv.Note, g, int32(inv.MaxUses), int32(inv.Uses)
 		created[i], expires[i] = nanos(inv.CreatedAt), nanos(inv.ExpiresAt)
-		revoked[i], ended[i] = nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)
+		revoked[i], ended[i], states[i] = nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt), string(inv.State())
 		for _, e := range r.events {
 			payload, err := json.Marshal(e)
 			if err != nil {
@@ -278,7 +280,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 	rows, err := s.pool.Query(ctx, s.q.createInvites,
 		ids, hashes, hosts, kinds, users, inviters, allow, creators, notes, groups, maxUses, uses,
 		created, expires, revoked, ended,
-		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes)
+		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes, states)
 	if err != nil {
 		return nil, err
 	}
@@ -329,19 +331,19 @@ func (s *Store) Redemptions(ctx context.Context, id string) (_ []core.Use, rerr 
 	return uses, nil
 }
 
-// statusCond is the condition of a status at the time of parameter $n.
+// statusCond is the condition of a status at the time of parameter $n (unused when
+// the status does not depend on the time): the state and the test of the expiry of the
+// one rule (core.Status.Where).
 func statusCond(st core.Status, n int) string {
-	const used = `(max_uses > 0 AND uses >= max_uses)`
-	p := "$" + strconv.Itoa(n)
-	switch st {
-	case core.StatusRevoked:
-		return `revoked_at IS NOT NULL`
-	case core.StatusUsed:
-		return `(revoked_at IS NULL AND ` + used + `)`
-	case core.StatusExpired:
-		return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at <= ` + p + `)`
+	state, expiry := st.Where()
+	cond := `state = '` + string(state) + `'`
+	switch expiry {
+	case core.NotExpired:
+		cond += ` AND expires_at > $` + strconv.Itoa(n)
+	case core.HasExpired:
+		cond += ` AND expires_at <= $` + strconv.Itoa(n)
 	}
-	return strings.ReplaceAll(pendingCond, "$now", p)
+	return "(" + cond + ")"
 }
 
 // ListInvites implements core.Store.
@@ -354,12 +356,11 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.
 		args = append(args, f.CreatedBy)
 		b.WriteString(` AND created_by = $` + strconv.Itoa(len(args)))
 	}
-	switch f.Status {
-	case core.StatusPending, core.StatusExpired:
-		args = append(args, nanos(f.Now))
+	if f.Status != "" {
+		if _, expiry := f.Status.Where(); expiry != core.AnyExpiry {
+			args = append(args, nanos(f.Now))
+		}
 		b.WriteString(` AND ` + statusCond(f.Status, len(args)))
-	case core.StatusUsed, core.StatusRevoked:
-		b.WriteString(` AND ` + statusCond(f.Status, 0))
 	}
 	if f.Before != nil {
 		args = append(args, nanos(f.Before.CreatedAt), f.Before.ID)
@@ -409,7 +410,7 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 			!inv.ExpiresAt.Equal(before.ExpiresAt) || !inv.RevokedAt.Equal(before.RevokedAt) ||
 			!inv.EndedAt.Equal(before.EndedAt) {
 			if _, err := tx.Exec(ctx, s.q.updateInvite, id, int32(inv.Uses), int32(inv.MaxUses), inv.Note,
-				nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)); err != nil {
+				nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt), string(inv.State())); err != nil {
 				return err
 			}
 		}

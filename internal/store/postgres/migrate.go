@@ -142,6 +142,15 @@ func migrations() []string {
 			ADD COLUMN default_ttl  bigint NOT NULL DEFAULT 0,
 			ADD COLUMN max_ttl      bigint NOT NULL DEFAULT 0,
 			ADD COLUMN webhooks     boolean NOT NULL DEFAULT false;`,
+
+		// 7: each invite's state (core.Invite.State: open, used or revoked), written with
+		// every write of an invite, so that queries by status follow the one rule of
+		// core.Status.Where (issue 26). The rows written before are set once, here, by
+		// the rule as it stood; from now on only Go writes the column.
+		`ALTER TABLE {s}.invites ADD COLUMN state text NOT NULL DEFAULT 'open';
+		UPDATE {s}.invites SET state = CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+			WHEN max_uses > 0 AND uses >= max_uses THEN 'used' ELSE 'open' END
+			WHERE revoked_at IS NOT NULL OR (max_uses > 0 AND uses >= max_uses);`,
 	}
 }
 

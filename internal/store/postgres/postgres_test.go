@@ -418,3 +418,40 @@ func TestCreateInviteBadRow(t *testing.T) {
 		}
 	}
 }
+
+// TestStateMigration: the invites of a store made before the state column get theirs
+// set once by migration 7, so that lists by status find them as before (issue 26).
+func TestStateMigration(t *testing.T) {
+	_, dsn := pgtest.Schema(t)
+	ctx := testCtx(t)
+	s := open(t, dsn, postgres.Options{})
+	wall := time.Now().UTC()
+	mk := func(change func(*core.Invite)) string {
+		inv := newInvite(t, change)
+		inv.CreatedAt, inv.ExpiresAt = wall, wall.Add(time.Hour)
+		change(&inv)
+		if err := s.CreateInvite(ctx, inv, core.InviteWrite{}); err != nil {
+			t.Fatal(err)
+		}
+		return inv.ID
+	}
+	want := map[core.Status]string{
+		core.StatusPending: mk(func(*core.Invite) {}),
+		core.StatusUsed:    mk(func(inv *core.Invite) { inv.Uses = 1 }),
+		core.StatusRevoked: mk(func(inv *core.Invite) { inv.RevokedAt = wall }),
+		core.StatusExpired: mk(func(inv *core.Invite) { inv.ExpiresAt = wall.Add(-time.Hour) }),
+	}
+	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state`, `DELETE FROM schema_version WHERE version >= 7`} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s = open(t, dsn, postgres.Options{})
+	for st, id := range want {
+		got, err := s.ListInvites(ctx, core.InviteFilter{Host: "example.com", Status: st, Now: wall, Limit: 10})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("%s after the migration: %d invites (%v), want %s", st, len(got), err, id)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package postgres
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/xmpp-invites/invites/internal/core"
+)
 
 // queries are the store's statements with the schema name filled in, built once at
 // Open so that each text is stable and pgx caches its prepared statement.
@@ -19,10 +23,6 @@ const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl
 
 const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
 	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at`
-
-// pendingCond is the condition of a pending invite at the time $now (a placeholder the
-// caller replaces with its parameter).
-const pendingCond = `(revoked_at IS NULL AND NOT (max_uses > 0 AND uses >= max_uses) AND expires_at > $now)`
 
 // zeroHash is the secret or token hash of a decoy row: 32 zero bytes.
 const zeroHash = `'\x0000000000000000000000000000000000000000000000000000000000000000'::bytea`
@@ -76,10 +76,10 @@ func newQueries(schema string) queries {
 		// ErrConflict. The outbox rows of the events of the rows written are written by
 		// the same statement, so in the same transaction.
 		createInvites: q(`WITH i AS (
-				INSERT INTO {s}.invites (` + inviteColumns + `)
+				INSERT INTO {s}.invites (` + inviteColumns + `, state)
 				SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[],
 					$6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::integer[],
-					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
+					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $23::text[])
 				ON CONFLICT (id) DO NOTHING
 				RETURNING id),
 			o AS (
@@ -89,15 +89,15 @@ func newQueries(schema string) queries {
 					AS e(id, invite_id, type, host, payload, at)
 				WHERE e.invite_id IN (SELECT id FROM i))
 			SELECT id FROM i`),
-		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `, state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 			ON CONFLICT (id) DO NOTHING`),
 		// An invite by its ID, or a decoy row as for key.
 		invite: q(lookup("{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
 			"1", "0", "0", "0", "", "")),
 		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
 		updateInvite: q(`UPDATE {s}.invites SET uses = $2, max_uses = $3, note = $4, expires_at = $5,
-			revoked_at = $6, ended_at = $7 WHERE id = $1`),
+			revoked_at = $6, ended_at = $7, state = $8 WHERE id = $1`),
 		insertUse: q(`INSERT INTO {s}.redemptions (invite_id, at, jid) VALUES ($1, $2, $3)
 			ON CONFLICT DO NOTHING`),
 		uses: q(`SELECT jid, at FROM {s}.redemptions WHERE invite_id = $1 ORDER BY at, jid`),
@@ -119,7 +119,7 @@ func newQueries(schema string) queries {
 		// wait for each other.
 		quotaLock:    `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 		quotaSince:   q(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND created_at >= $3`),
-		quotaPending: q(strings.ReplaceAll(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND id <> $4 AND `+pendingCond, "$now", "$3")),
+		quotaPending: q(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND id <> $4 AND ` + statusCond(core.StatusPending, 3)),
 
 		// A key's rate budget: its row made if missing (a tat of 0 is a budget never
 		// used), then read and locked to the end of the transaction, in a statement of

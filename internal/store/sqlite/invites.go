@@ -17,8 +17,8 @@ const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_regi
 
 // insertInvite is the statement the committer runs for each invite.
 // It inserts nothing when the ID is taken: the caller then reports a conflict.
-const insertInvite = `INSERT INTO invites (` + inviteColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const insertInvite = `INSERT INTO invites (` + inviteColumns + `, state)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 // inviteArgs are insertInvite's arguments for inv.
@@ -29,7 +29,8 @@ func inviteArgs(inv core.Invite) ([]any, error) {
 	}
 	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
 		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, inv.MaxUses, inv.Uses,
-		micros(inv.CreatedAt), micros(inv.ExpiresAt), nullMicros(inv.RevokedAt), nullMicros(inv.EndedAt)}, nil
+		micros(inv.CreatedAt), micros(inv.ExpiresAt), nullMicros(inv.RevokedAt), nullMicros(inv.EndedAt),
+		string(inv.State())}, nil
 }
 
 // encodeGroups stores groups as a JSON array, or "" for none.
@@ -62,8 +63,8 @@ var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'acco
 	"1", "0", "0", "0", "", "")
 
 // updateInvite writes the fields a change may make.
-const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?
-	WHERE id = ?`
+const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?,
+	state = ? WHERE id = ?`
 
 // insertUse records a redemption.
 const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
@@ -145,25 +146,25 @@ func checkQuota(ctx context.Context, tx *sql.Tx, inv core.Invite, q *core.QuotaC
 }
 
 // statusCond is the condition on an invite row for a status at the time bound to the
-// single parameter it takes.
+// single parameter it takes when statusTakesNow: the state and the test of the expiry
+// of the one rule (core.Status.Where).
 func statusCond(st core.Status) string {
-	const (
-		revoked = `revoked_at IS NOT NULL`
-		used    = `(max_uses > 0 AND uses >= max_uses)`
-	)
-	switch st {
-	case core.StatusRevoked:
-		return revoked
-	case core.StatusUsed:
-		return `(revoked_at IS NULL AND ` + used + `)`
-	case core.StatusExpired:
-		return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at <= ?)`
+	state, expiry := st.Where()
+	cond := `state = '` + string(state) + `'`
+	switch expiry {
+	case core.NotExpired:
+		cond += ` AND expires_at > ?`
+	case core.HasExpired:
+		cond += ` AND expires_at <= ?`
 	}
-	return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at > ?)`
+	return "(" + cond + ")"
 }
 
 // statusTakesNow reports whether statusCond(st) has a parameter.
-func statusTakesNow(st core.Status) bool { return st == core.StatusPending || st == core.StatusExpired }
+func statusTakesNow(st core.Status) bool {
+	_, expiry := st.Where()
+	return expiry != core.AnyExpiry
+}
 
 // Invite implements core.Store.
 func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
@@ -287,7 +288,7 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 			!inv.EndedAt.Equal(before.EndedAt) {
 			if _, err := tx.StmtContext(ctx, s.upd).ExecContext(ctx,
 				inv.Uses, inv.MaxUses, inv.Note, micros(inv.ExpiresAt), nullMicros(inv.RevokedAt),
-				nullMicros(inv.EndedAt), id); err != nil {
+				nullMicros(inv.EndedAt), string(inv.State()), id); err != nil {
 				return mapErr(err)
 			}
 		}

@@ -150,6 +150,14 @@ func migrations() []string {
 		ALTER TABLE hosts ADD COLUMN default_ttl INTEGER NOT NULL DEFAULT 0;
 		ALTER TABLE hosts ADD COLUMN max_ttl INTEGER NOT NULL DEFAULT 0;
 		ALTER TABLE hosts ADD COLUMN webhooks INTEGER NOT NULL DEFAULT 0;`,
+
+		// 7: each invite's state (core.Invite.State: open, used or revoked), written with
+		// every write of an invite, so that queries by status follow the one rule of
+		// core.Status.Where (issue 26). The rows written before are set once, here, by
+		// the rule as it stood; from now on only Go writes the column.
+		`ALTER TABLE invites ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
+		UPDATE invites SET state = CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+			WHEN max_uses > 0 AND uses >= max_uses THEN 'used' ELSE 'open' END;`,
 	}
 }
 

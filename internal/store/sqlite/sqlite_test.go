@@ -338,3 +338,45 @@ func TestUnavailableAfterClose(t *testing.T) {
 		t.Errorf("CreateKey after Close = %v", err)
 	}
 }
+
+// TestStateMigration: the invites of a store made before the state column get theirs
+// set once by migration 7, so that lists by status find them as before (issue 26).
+func TestStateMigration(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "invites.db")
+	s := open(t, path, sqlite.Options{})
+	now := time.Now().UTC()
+	mk := func(change func(*core.Invite)) core.Invite {
+		inv := newInvite(t)
+		change(&inv)
+		if err := s.CreateInvite(ctx, inv, core.InviteWrite{}); err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	want := map[core.Status]string{
+		core.StatusPending: mk(func(*core.Invite) {}).ID,
+		core.StatusUsed:    mk(func(inv *core.Invite) { inv.Uses = 1 }).ID,
+		core.StatusRevoked: mk(func(inv *core.Invite) { inv.RevokedAt = now }).ID,
+		core.StatusExpired: mk(func(inv *core.Invite) { inv.ExpiresAt = now.Add(-time.Hour) }).ID,
+	}
+	s.Close()
+	// Back to schema 6: no state column.
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state`, `UPDATE schema_version SET version = 6`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s = open(t, path, sqlite.Options{})
+	for st, id := range want {
+		got, err := s.ListInvites(ctx, core.InviteFilter{Host: "example.com", Status: st, Now: now, Limit: 10})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("%s after the migration: %d invites (%v), want %s", st, len(got), err, id)
+		}
+	}
+}
