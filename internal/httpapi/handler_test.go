@@ -812,3 +812,28 @@ func (a accountSet) AccountExists(_ context.Context, jid string) (bool, error) {
 	}
 	return a[jid], nil
 }
+
+// TestRefusalsBounded: a request with every parameter wrong, and as many groups as it
+// can carry, gets every refusal in a bounded answer that echoes none of its huge input.
+func TestRefusalsBounded(t *testing.T) {
+	f := newFixture(t)
+	h := httpapi.New(f.svc, httpapi.Options{})
+	huge := strings.Repeat("\u202e", 200)
+	q := url.Values{"key": {f.creds["good"]}, "ttl": {huge}, "max_uses": {huge}, "note": {huge}, "username": {huge}, "redirect": {huge}}
+	for i := range core.MaxGroups {
+		q.Add("group", huge+strconv.Itoa(i))
+	}
+	r := httptest.NewRequest("POST", "/invites_api", strings.NewReader(q.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var p problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != 400 {
+		t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+	}
+	t.Logf("%d refusals in %d bytes", len(p.Errors), w.Body.Len())
+	if len(p.Errors) < 6 || w.Body.Len() > 8192 || strings.Contains(w.Body.String(), strings.Repeat("\u202e", 40)) {
+		t.Errorf("%d refusals in %d bytes: %s", len(p.Errors), w.Body.Len(), w.Body)
+	}
+}
