@@ -36,7 +36,9 @@
 // [Service.Keys], [Service.DeleteKey], [Service.Authenticate].
 //
 // Invites: [Service.CreateInvite] (an [InviteSpec]: kind, username, inviter, TTL,
-// MaxUses, Note, Groups, Quota, Actor), [Service.CreateKeyInvite] for a key,
+// MaxUses, Note, Groups, Actor, whose Quota bounds an ordinary user's invites),
+// [Service.CreateKeyInvite] for a key (whose Rate bounds the accounts its invites can
+// make, taken by the store in the write's transaction, see [Rate.Take]),
 // [Service.InviteURI], [Service.InviteLandingPage], [Service.InviteLocation].
 //
 // Redemption: [Service.CheckInvite] (host, token) before registration, and
