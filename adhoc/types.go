@@ -184,7 +184,10 @@ const (
 //	anything else                     cancel/internal-server-error
 type Error struct {
 	Condition Condition
-	// Text is an optional human-readable explanation.
+	// Text is an optional human-readable explanation. A not-acceptable refusal of a
+	// form may give several reasons, one a line, each "var: reason" for the field var
+	// it concerns: the form is shown again with each as a note naming the field by its
+	// label.
 	Text string
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/buildinfo"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
 )
 
 // Exit codes.
@@ -92,11 +91,12 @@ func (e usageError) Is(t error) bool { return t == errUsage }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// globals are the flags every verb takes.
+// globals are the flags every verb takes, and where the audit records of changes go.
 type globals struct {
 	configFile string
 	dataDir    string
 	storeDSN   string
+	audit      io.Writer // standard error: one audit record per change (see open)
 }
 
 // Run runs the command line with args (without the program name) and returns the exit
@@ -112,6 +112,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if err == nil {
+		p.g.audit = stderr
 		err = run(ctx, p, stdout)
 	}
 	switch {
@@ -121,7 +122,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n\n%s", Program, err, fullUsage())
 		return ExitUsage
 	default:
-		fmt.Fprintf(stderr, "Error: %s\n", describe(err))
+		for _, line := range describe(err, verbOf(p)) {
+			fmt.Fprintf(stderr, "Error: %s\n", line)
+		}
 		var he *hostError
 		if errors.As(err, &he) {
 			fmt.Fprintf(stderr, "%s: %s\n", Program, he.hint())
@@ -155,15 +158,62 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 	return usagef("unknown command %q: use keys, invites, webhooks, backup, restore or help", p.pos[0])
 }
 
-// describe turns an error into the line operators see after "Error: ".
-func describe(err error) string {
-	switch {
-	case errors.Is(err, core.ErrUnknownHost):
-		return "please supply a valid host"
-	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
-		return httpapi.Reason(err)
+// describe turns an error into the lines operators see, each after "Error: ": one per
+// refusal (core.FieldError), naming the flag or word of verb it concerns, or one line
+// for any other error: the command line's edge for the core's errors.
+func describe(err error, verb string) []string {
+	if errors.Is(err, core.ErrUnknownHost) {
+		return []string{"please supply a valid host"}
 	}
-	return err.Error()
+	refusals := core.FieldErrors(err)
+	if len(refusals) == 0 {
+		return []string{err.Error()}
+	}
+	lines := make([]string, len(refusals))
+	for i, r := range refusals {
+		lines[i] = r.Reason
+		if name := flagOf(verb, r.Field); name != "" {
+			lines[i] = name + ": " + r.Reason
+		}
+	}
+	return lines
+}
+
+// flagOf names a field of the core as the command line takes it in verb: its flag
+// ("--max-uses"), or its word ("NAME"); "" for a field the verb does not take.
+func flagOf(verb, field string) string {
+	switch field {
+	case "":
+		return ""
+	case core.FieldExpiresAt:
+		return "--expires"
+	case core.FieldName:
+		return "NAME"
+	case core.FieldKind:
+		return "--reset"
+	case core.FieldUsername:
+		if verb == "invites create --reset" {
+			return "--reset"
+		}
+	}
+	flag := "--" + strings.ReplaceAll(field, "_", "-")
+	if _, ok := options[flag[2:]]; ok {
+		return flag
+	}
+	return field
+}
+
+// verbOf names the verb of a command line for flagOf: "invites create", with
+// " --reset" for a reset invite.
+func verbOf(p parsed) string {
+	if len(p.pos) < 2 {
+		return ""
+	}
+	verb := p.pos[0] + " " + p.pos[1]
+	if _, ok := p.opts["reset"]; ok && verb == "invites create" {
+		verb += " --reset"
+	}
+	return verb
 }
 
 // hostError is an unknown host, with the hosts that are known, for a hint.

@@ -44,10 +44,29 @@ func serverStore(t *testing.T, dataDir string, domains ...string) core.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	if err := st.(core.HostRecorder).RecordHosts(ctx, domains, ""); err != nil {
+	var recs []core.RecordedHost
+	for _, d := range domains {
+		recs = append(recs, core.RecordedHost{Domain: d})
+	}
+	if err := st.RecordHosts(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// auditOnly reports whether stderr holds exactly one audit record per event given, in
+// order, each of the command line (issue 22), and nothing else.
+func auditOnly(stderr string, events ...string) bool {
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if stderr == "" || len(lines) != len(events) {
+		return len(events) == 0 && stderr == ""
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, " msg=audit audit=true event="+events[i]+" ") || !strings.Contains(l, " actor=cli") {
+			return false
+		}
+	}
+	return true
 }
 
 func TestKeysLifecycle(t *testing.T) {
@@ -56,7 +75,7 @@ func TestKeysLifecycle(t *testing.T) {
 	serverStore(t, dir)
 
 	code, out, errOut := run(t, dir, "keys", "create", "localhost", "My test key", "--expires", "30d", "--max-ttl=2d", "--rate", "10/m")
-	if code != 0 || !keyPattern.MatchString(out) || errOut != "" {
+	if code != 0 || !keyPattern.MatchString(out) || !auditOnly(errOut, "key.created") {
 		t.Fatalf("create: code %d, out %q, err %q", code, out, errOut)
 	}
 	id := strings.SplitN(out, "/", 2)[0]
@@ -82,7 +101,7 @@ func TestKeysLifecycle(t *testing.T) {
 		t.Fatalf("manager's line = %q", lines[1])
 	}
 
-	if code, out, errOut = run(t, dir, "keys", "delete", "localhost", id); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut = run(t, dir, "keys", "delete", "localhost", id); code != 0 || out != "" || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete: code %d, out %q, err %q", code, out, errOut)
 	}
 	if code, _, errOut = run(t, dir, "keys", "delete", "localhost", id); code != 1 || errOut != "Error: key not found\n" {
@@ -110,13 +129,13 @@ func TestKeyIDWithDash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, out, errOut := run(t, dir, "keys", "delete", "localhost", "-AbcDefGhiJk"); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut := run(t, dir, "keys", "delete", "localhost", "-AbcDefGhiJk"); code != 0 || out != "" || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete -AbcDefGhiJk: code %d, out %q, err %q", code, out, errOut)
 	}
-	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--bcDefGhiJk"); code != 0 || errOut != "" {
+	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--bcDefGhiJk"); code != 0 || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete --bcDefGhiJk: code %d, err %q", code, errOut)
 	}
-	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--", "-h_DefGhiJkL"); code != 0 || errOut != "" {
+	if code, _, errOut := run(t, dir, "keys", "delete", "localhost", "--", "-h_DefGhiJkL"); code != 0 || !auditOnly(errOut, "key.deleted") {
 		t.Fatalf("delete -- -h_DefGhiJkL: code %d, err %q", code, errOut)
 	}
 	if code, out, _ := run(t, dir, "keys", "list", "localhost"); code != 0 || out != "" {
@@ -130,7 +149,7 @@ func TestKeyIDWithDash(t *testing.T) {
 	if code, out, errOut := run(t, dir, "invites", "show", "localhost", "-nviteIDabcd"); code != 0 || !strings.Contains(out, "-nviteIDabcd") {
 		t.Fatalf("show -nviteIDabcd: code %d, out %q, err %q", code, out, errOut)
 	}
-	if code, _, errOut := run(t, dir, "invites", "revoke", "localhost", "-nviteIDabcd"); code != 0 || errOut != "" {
+	if code, _, errOut := run(t, dir, "invites", "revoke", "localhost", "-nviteIDabcd"); code != 0 || !auditOnly(errOut, "invite.revoked") {
 		t.Fatalf("revoke -nviteIDabcd: code %d, err %q", code, errOut)
 	}
 }
@@ -154,8 +173,8 @@ func TestErrorsAndUsage(t *testing.T) {
 		6:  {args: []string{"keys", "frob", "localhost"}, code: 2, stderr: "invites-plugin: keys: unknown verb", noStore: true},
 		7:  {args: []string{"keys", "create"}, code: 2, stderr: "invites-plugin: keys create: want HOST", noStore: true},
 		8:  {args: []string{"keys", "create", "localhost", "a", "b"}, code: 2, noStore: true, stderr: "invites-plugin: keys create"},
-		9:  {args: []string{"keys", "create", "localhost", "--expires", "soon"}, code: 2, stderr: "invites-plugin: --expires: \"soon\" is not a duration", noStore: true},
-		10: {args: []string{"keys", "create", "localhost", "--rate", "5"}, code: 2, stderr: "invites-plugin: --rate", noStore: true},
+		9:  {args: []string{"keys", "create", "localhost", "--expires", "soon"}, code: 1, stderr: "Error: --expires: \"soon\" is not a duration"},
+		10: {args: []string{"keys", "create", "localhost", "--rate", "5"}, code: 1, stderr: "Error: --rate: \"5\" is not a rate"},
 		11: {args: []string{"keys", "create", "localhost", "--bogus", "1"}, code: 2, stderr: "invites-plugin: unknown flag --bogus", noStore: true},
 		12: {args: []string{"keys", "list", "localhost", "--rate", "5/m"}, code: 2, stderr: "invites-plugin: keys list takes no options", noStore: true},
 		13: {args: []string{"keys", "list"}, code: 2, noStore: true, stderr: "invites-plugin: keys list: want HOST"},
@@ -172,17 +191,33 @@ func TestErrorsAndUsage(t *testing.T) {
 		24: {args: []string{"version"}, code: 0, stdout: "invites-plugin ", noStore: true},
 		25: {args: []string{"keys", "create", "localhost", "--manage=yes"}, code: 2, noStore: true, stderr: "invites-plugin: flag --manage takes no value"},
 		26: {args: []string{"invites", "create", "localhost", "--rate", "1/h"}, code: 2, noStore: true, stderr: "invites-plugin: invites create takes no --rate"},
-		27: {args: []string{"invites", "create", "localhost", "--max-uses", "two"}, code: 2, noStore: true, stderr: "invites-plugin: --max-uses:"},
+		27: {args: []string{"invites", "create", "localhost", "--max-uses", "two"}, code: 1, stderr: "Error: --max-uses: write a whole number of accounts"},
 		28: {args: []string{"invites", "create", "localhost", "--reset", "juliet", "--username", "romeo"}, code: 2, noStore: true, stderr: "invites-plugin: --reset names the account"},
-		29: {args: []string{"invites", "list", "localhost", "--status", "lost"}, code: 2, noStore: true, stderr: "invites-plugin: --status:"},
+		29: {args: []string{"invites", "list", "localhost", "--status", "lost"}, code: 1, stderr: "Error: --status: unknown status \"lost\""},
 		30: {args: []string{"invites", "show", "localhost"}, code: 2, noStore: true, stderr: "invites-plugin: invites show: want HOST ID"},
 		31: {args: []string{"invites", "frob"}, code: 2, noStore: true, stderr: "invites-plugin: invites: unknown verb"},
 		32: {args: []string{"invites", "show", "localhost", "AAAAAAAAAAAA"}, code: 1, stderr: "Error: invite not found\n"},
 		33: {args: []string{"invites", "revoke", "localhost", "nonsense"}, code: 1, stderr: "Error: invite not found\n"},
-		34: {args: []string{"invites", "create", "localhost", "--ttl", "30s"}, code: 1, stderr: "Error: a lifetime of 30 seconds is too short: invites live at least 1 minute\n"},
-		35: {args: []string{"invites", "create", "localhost", "--ttl", "100d"}, code: 1, stderr: "Error: a lifetime of 100 days is longer than the maximum of 90 days\n"},
+		34: {args: []string{"invites", "create", "localhost", "--ttl", "30s"}, code: 1, stderr: "Error: --ttl: a lifetime of 30 seconds is too short: invites live at least 1 minute\n"},
+		35: {args: []string{"invites", "create", "localhost", "--ttl", "100d"}, code: 1, stderr: "Error: --ttl: a lifetime of 100 days is longer than the maximum of 90 days\n"},
 		36: {args: []string{"invites", "create", "localhost", "--group", "a", "--group", "a"}, code: 1, stderr: "Error: "},
 		37: {args: []string{"---data", "x", "keys", "list", "localhost"}, code: 2, noStore: true, stderr: "invites-plugin: unknown flag ---data"},
+		// Every refusal of one command line, one line each, naming its flag (issue 26).
+		38: {args: []string{"invites", "create", "localhost", "--ttl", "100d", "--max-uses", "-1", "--note", "a\tb", "--group", " x"}, code: 1,
+			stderr: "Error: --max-uses: write a whole number of accounts from 0 (any number until the invite expires) to 1000000\n" +
+				"Error: --ttl: a lifetime of 100 days is longer than the maximum of 90 days\n" +
+				"Error: --note: the note contains the control character U+0009; line breaks, control and bidirectional formatting characters are not allowed\n" +
+				"Error: --group: group name \" x\" must not be empty or begin or end with a space\n"},
+		39: {args: []string{"invites", "create", "localhost", "--username", "juliet", "--max-uses", "2"}, code: 1,
+			stderr: "Error: --max-uses: an invite for the fixed username juliet makes one account: leave max_uses at 1, or leave out the username\n"},
+		40: {args: []string{"keys", "create", "localhost", "bad\x07name", "--expires", "30s", "--rate", "x"}, code: 1,
+			stderr: "Error: --rate: \"x\" is not a rate: write N/PERIOD, such as 10/m, 100/1h or 1000/day\n" +
+				"Error: NAME: the key name contains the control character U+0007; line breaks, control and bidirectional formatting characters are not allowed\n" +
+				"Error: --expires: must be between 1 minute and 36500 days\n"},
+		41: {args: []string{"invites", "create", "localhost", "--reset", "a b"}, code: 1, stderr: "Error: --reset: \"a b\" is not a valid username\n"},
+		// A mistyped store address is refused before anything is made (issue 22).
+		42: {args: []string{"-store", "sqlit:/x.db", "keys", "list", "localhost"}, code: 1, noStore: true,
+			stderr: "Error: the store address has the unknown scheme \"sqlit\": use a file path (./sqlit:/x.db for a file whose name has a colon), sqlite:PATH, or a postgres:// or postgresql:// URL\n"},
 	} {
 		sub := filepath.Join(dir, strings.Repeat("x", i+1))
 		if !tc.noStore {
@@ -200,6 +235,9 @@ func TestErrorsAndUsage(t *testing.T) {
 		}
 		if _, err := os.Stat(sub); tc.noStore && err == nil {
 			t.Errorf("%d: the command created the data directory", i)
+		}
+		if _, err := os.Stat("sqlit:"); err == nil {
+			t.Fatalf("%d: a directory named sqlit: was made", i)
 		}
 		if strings.Contains(errOut, "core:") || strings.Contains(errOut, "invalid input") || regexp.MustCompile(`\d+h\d+m\d+s`).MatchString(errOut) {
 			t.Errorf("%d: error not in the user's words: %q", i, errOut)
@@ -291,7 +329,7 @@ func TestInvites(t *testing.T) {
 
 	code, out, errOut := run(t, dir, "invites", "create", "localhost", "--note", "spring course", "--group", "team", "--group", "staff",
 		"--max-uses", "2", "--ttl", "2d")
-	if code != 0 || !strings.HasPrefix(out, "xmpp:localhost?register;preauth=") || errOut != "" {
+	if code != 0 || !strings.HasPrefix(out, "xmpp:localhost?register;preauth=") || !auditOnly(errOut, "invite.created") {
 		t.Fatalf("create: code %d, out %q, err %q", code, out, errOut)
 	}
 	token := strings.TrimSpace(strings.TrimPrefix(out, "xmpp:localhost?register;preauth="))
@@ -359,7 +397,7 @@ func TestInvites(t *testing.T) {
 	}
 
 	// update: the expiry, max_uses and note.
-	if code, out, errOut = run(t, dir, "invites", "update", "localhost", id, "--expires", "3d", "--max-uses", "3", "--note", ""); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut = run(t, dir, "invites", "update", "localhost", id, "--expires", "3d", "--max-uses", "3", "--note", ""); code != 0 || out != "" || !auditOnly(errOut, "invite.updated") {
 		t.Fatalf("update: %d %q %q", code, out, errOut)
 	}
 	if f := fields(mustRun(t, dir, "invites", "show", "localhost", id)); f["status"] != "pending" || f["uses"] != "2 of 3" || f["note"] != "" {
@@ -375,19 +413,20 @@ func TestInvites(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{id, "--max-uses", "1"}, 1, "Error: max_uses 1 is below the 2 uses already made\n"},
+		{[]string{id, "--max-uses", "1"}, 1, "Error: --max-uses: 1 is below the 2 uses already made\n"},
 		{[]string{id}, 2, "invites-plugin: invites update: say what to change"},
-		{[]string{id, "--expires", "someday"}, 2, "invites-plugin: --expires: give a time"},
+		{[]string{id, "--expires", "someday"}, 1, "Error: --expires: give a time"},
 		{[]string{"AAAAAAAAAAAA", "--note", "x"}, 1, "Error: invite not found\n"},
-		{[]string{id, "--expires", "1000d"}, 1, "Error: expires_at "},
-		{[]string{created.ID, "--note", strings.Repeat("n", 300)}, 1, "Error: the note is 300 characters long"},
+		{[]string{id, "--expires", "1000d"}, 1, "Error: --expires: "},
+		{[]string{created.ID, "--note", strings.Repeat("n", 300)}, 1, "Error: --note: the note is 300 characters long"},
+		{[]string{id, "--expires", "1000d", "--max-uses", "x"}, 1, "Error: --max-uses: write a whole number of accounts from 0 (any number until the invite expires) to 1000000\nError: --expires: "},
 	} {
 		if code, _, errOut := run(t, dir, append([]string{"invites", "update", "localhost"}, tc.args...)...); code != tc.code || !strings.HasPrefix(errOut, tc.err) {
 			t.Errorf("update %d %q: %d %q", i, tc.args, code, errOut)
 		}
 	}
 
-	if code, out, errOut = run(t, dir, "invites", "revoke", "localhost", created.ID); code != 0 || out != "" || errOut != "" {
+	if code, out, errOut = run(t, dir, "invites", "revoke", "localhost", created.ID); code != 0 || out != "" || !auditOnly(errOut, "invite.revoked") {
 		t.Fatalf("revoke: %d %q %q", code, out, errOut)
 	}
 	if _, err := svc.Redeem(ctx, core.Redemption{Host: "localhost", Token: created.Token, Username: "juliet"}); err == nil {

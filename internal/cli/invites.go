@@ -56,17 +56,22 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 		if spec, err = inviteSpec(p); err != nil {
 			return err
 		}
+	}
+	var refused error // the refusals of the options' values, reported with the core's
+	switch p.pos[1] {
+	case "update":
+		refused = change.Refused
+	case "create":
+		refused = spec.Refused
 	case "list":
 		if v, ok := p.value("status"); ok {
-			if status, err = core.ParseStatus(v); err != nil {
-				return usagef("--status: use pending, used, expired, revoked or all")
-			}
+			status, refused = core.ParseStatus(v)
 		}
 	}
 
 	s, err := open(ctx, p.g)
 	if err != nil {
-		return err
+		return errors.Join(refused, err)
 	}
 	defer s.Close()
 	host, err := s.host(p.pos[2])
@@ -88,6 +93,9 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout, s.svc.InviteLocation(inv))
 	case "list":
+		if refused != nil {
+			return refused
+		}
 		invs, err := listAll(ctx, s.svc, host, status)
 		if err != nil {
 			return err
@@ -127,22 +135,24 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 	return nil
 }
 
-// inviteSpec reads the options of "invites create"; invalid values are usage errors.
+// inviteSpec reads the options of "invites create": option combinations that make no
+// sense are usage errors; the refusals of values go to spec.Refused, for the core to
+// report with its own.
 func inviteSpec(p parsed) (core.InviteSpec, error) {
 	spec := core.InviteSpec{Kind: core.KindAccount, Actor: cliActor, Groups: p.opts["group"]}
 	spec.Note, _ = p.value("note")
-	var err error
+	var errs []error
 	if v, ok := p.value("ttl"); ok {
-		if spec.TTL, err = core.ParseDuration(v); err != nil {
-			return spec, usagef("--ttl: %v", err)
-		}
+		var err error
+		spec.TTL, err = core.ParseTTL(v)
+		errs = append(errs, err)
 	}
 	if v, ok := p.value("max-uses"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > core.MaxMaxUses {
-			return spec, usagef("--max-uses: a whole number of accounts, 0 for any number until the invite expires, at most %d", core.MaxMaxUses)
+		n, err := core.ParseMaxUses(v)
+		errs = append(errs, err)
+		if err == nil {
+			spec.MaxUses = &n
 		}
-		spec.MaxUses = &n
 	}
 	spec.Username, _ = p.value("username")
 	if user, ok := p.value("reset"); ok {
@@ -156,37 +166,39 @@ func inviteSpec(p parsed) (core.InviteSpec, error) {
 		}
 		spec.Kind, spec.Username = core.KindReset, user
 	}
+	spec.Refused = errors.Join(errs...)
 	return spec, nil
 }
 
 // invitePatch reads the options of "invites update": --expires (an RFC 3339 time, or
-// a duration from now), --max-uses and --note ("" removes it).
+// a duration from now), --max-uses and --note ("" removes it); the refusals of values
+// go to change.Refused, for the core to report with its own.
 func invitePatch(p parsed, now time.Time) (core.InvitePatch, error) {
-	var change core.InvitePatch
+	var (
+		change core.InvitePatch
+		errs   []error
+	)
+	if !p.has("expires") && !p.has("max-uses") && !p.has("note") {
+		return change, usagef("invites update: say what to change: --expires, --max-uses or --note")
+	}
 	if v, ok := p.value("expires"); ok {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			d, derr := core.ParseDuration(v)
-			if derr != nil {
-				return change, usagef("--expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d")
-			}
-			t = now.Add(d)
+		t, err := core.ParseExpiry(v, now)
+		errs = append(errs, err)
+		if err == nil {
+			change.ExpiresAt = &t
 		}
-		change.ExpiresAt = &t
 	}
 	if v, ok := p.value("max-uses"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > core.MaxMaxUses {
-			return change, usagef("--max-uses: a whole number of accounts, 0 for any number until the invite expires, at most %d", core.MaxMaxUses)
+		n, err := core.ParseMaxUses(v)
+		errs = append(errs, err)
+		if err == nil {
+			change.MaxUses = &n
 		}
-		change.MaxUses = &n
 	}
 	if v, ok := p.value("note"); ok {
 		change.Note = &v
 	}
-	if change == (core.InvitePatch{}) {
-		return change, usagef("invites update: say what to change: --expires, --max-uses or --note")
-	}
+	change.Refused = errors.Join(errs...)
 	return change, nil
 }
 
@@ -229,7 +241,11 @@ func showInvite(w io.Writer, inv core.Invite, now time.Time) error {
 	line("status", string(inv.Status(now)))
 	line("created", stamp(inv.CreatedAt, ""))
 	line("created by", inv.CreatedBy)
-	line("expires", stamp(inv.ExpiresAt, ""))
+	expires := stamp(inv.ExpiresAt, "")
+	if inv.Status(now) == core.StatusPending {
+		expires += " (" + core.SpanOf(inv.ExpiresAt.Sub(now)).String() + ")"
+	}
+	line("expires", expires)
 	line("revoked", stamp(inv.RevokedAt, ""))
 	line("username", inv.Username)
 	if inv.Inviter != "" {

@@ -45,7 +45,7 @@ func runKeys(ctx context.Context, p parsed, stdout io.Writer) error {
 
 	s, err := open(ctx, p.g)
 	if err != nil {
-		return err
+		return errors.Join(spec.Refused, err)
 	}
 	defer s.Close()
 	host, err := s.host(args[0])
@@ -92,27 +92,29 @@ func stamp(t time.Time, zero string) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// keySpec reads create's NAME and options; invalid values are usage errors.
+// keySpec reads create's NAME and options; the refusals of values go to
+// spec.Refused, for the core to report with its own.
 func keySpec(args []string, p parsed) (core.KeySpec, error) {
 	spec := core.KeySpec{Actor: cliActor, Manage: p.has("manage")}
 	if len(args) == 2 {
 		spec.Name = args[1]
 	}
-	var err error
-	if v, ok := p.value("expires"); ok {
-		if spec.ExpiresIn, err = core.ParseDuration(v); err != nil {
-			return spec, usagef("--expires: %v", err)
-		}
-	}
-	if v, ok := p.value("max-ttl"); ok {
-		if spec.MaxTTL, err = core.ParseDuration(v); err != nil {
-			return spec, usagef("--max-ttl: %v", err)
+	var errs []error
+	for _, o := range []struct {
+		flag, field string
+		d           *time.Duration
+	}{{"expires", core.FieldExpires, &spec.ExpiresIn}, {"max-ttl", core.FieldMaxTTL, &spec.MaxTTL}} {
+		if v, ok := p.value(o.flag); ok {
+			d, err := core.ParseDuration(v)
+			errs = append(errs, core.InField(o.field, err))
+			*o.d = d
 		}
 	}
 	if v, ok := p.value("rate"); ok {
-		if spec.Rate, err = core.ParseRate(v); err != nil {
-			return spec, usagef("--rate: %v", err)
-		}
+		r, err := core.ParseRate(v)
+		errs = append(errs, core.InField(core.FieldRate, err))
+		spec.Rate = r
 	}
+	spec.Refused = errors.Join(errs...)
 	return spec, nil
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/xmpp-invites/invites/internal/audit"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
@@ -41,6 +43,12 @@ func (s *session) host(host string) (string, error) {
 // open loads the config, opens the store the server uses and builds the core over
 // the hosts the installation serves: those of the config, those the servers recorded
 // in the data directory and in the store, else localhost.
+// Without -config, each host's policy (lifetimes, landing page) is the one the server
+// recorded in the store when it last started, so that the command line applies the
+// same as the server and prints the same invite location; with -config, the config's.
+// When the server has webhooks, every change writes its events to the store's outbox,
+// which the server's delivery worker sends; every change's audit record goes to
+// g.audit (standard error) as a key=value line with the server's audit fields.
 // It never makes a new store: a data directory named with -data that does not exist,
 // or a SQLite file that does not exist, is an error that says where it looked.
 func open(ctx context.Context, g globals) (*session, error) {
@@ -65,24 +73,17 @@ func open(ctx context.Context, g globals) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
-	// The server's public base URL, so that an invite's location is the built-in page
-	// the server would answer with.
-	var baseURL string
-	if rec, ok := st.(core.HostRecorder); ok {
-		recorded, err := rec.RecordedHosts(ctx)
-		if err != nil {
-			_ = st.Close()
-			return nil, err
-		}
-		for _, h := range recorded {
-			known = append(known, h.Domain)
-			if baseURL == "" {
-				baseURL = h.BaseURL
-			}
-		}
+	recorded, err := st.RecordedHosts(ctx)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
 	}
-	hosts := cfg.CoreHosts(known...)
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, BaseURL: baseURL})
+	hosts, baseURL, webhooks := serverHosts(cfg, g.configFile != "", known, recorded)
+	var observer core.Observer
+	if g.audit != nil {
+		observer = audit.New(slog.New(slog.NewTextHandler(g.audit, nil)))
+	}
+	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, BaseURL: baseURL, Outbox: webhooks, Observer: observer})
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -95,19 +96,64 @@ func open(ctx context.Context, g globals) (*session, error) {
 	return &session{svc: svc, store: st, hosts: names}, nil
 }
 
+// serverHosts returns the hosts the command line serves, with their policy: the
+// config's when fromConfig (for its hosts and every known one), else the policy each
+// recorded host was served with, and the config's defaults for the domains known only
+// from the data directory; then the server's public HTTP base URL and whether it has
+// webhooks, as recorded.
+func serverHosts(cfg config.Config, fromConfig bool, known []string, recorded []core.RecordedHost) ([]core.HostConfig, string, bool) {
+	var (
+		baseURL  string
+		webhooks bool
+		names    = slices.Clone(known)
+	)
+	for _, r := range recorded {
+		names = append(names, r.Domain)
+		if baseURL == "" {
+			baseURL = r.BaseURL
+		}
+		webhooks = webhooks || r.Webhooks
+	}
+	if fromConfig {
+		return cfg.CoreHosts(names...), baseURL, webhooks
+	}
+	var hosts []core.HostConfig
+	have := map[string]bool{}
+	defaults := cfg.CoreHosts() // the top-level defaults, as for a host of no record
+	for _, r := range recorded {
+		h := r.Config()
+		if h.DefaultTTL == 0 || h.MaxTTL == 0 {
+			// Recorded by a server of version 2, which kept no policy.
+			h.DefaultTTL, h.MaxTTL, h.LandingPage = defaults[0].DefaultTTL, defaults[0].MaxTTL, defaults[0].LandingPage
+		}
+		have[h.Domain] = true
+		hosts = append(hosts, h)
+	}
+	for _, h := range cfg.CoreHosts(known...) {
+		if !have[h.Domain] && (len(known) > 0 || len(hosts) == 0) {
+			have[h.Domain] = true
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts, baseURL, webhooks
+}
+
 // checkExists refuses a data directory given with -data that does not exist, and a
 // SQLite store file that does not exist: the command line works on the server's store
 // and must not make an empty one that the server never reads.
 func checkExists(dataExplicit bool, cfg config.Config) error {
 	dataDir := cfg.DataDir
+	kind, path, err := store.Parse(cfg.StoreDSN()) // a mistyped address first: it names what is accepted
+	if err != nil {
+		return err
+	}
 	if dataExplicit {
 		if err := isDir(dataDir); err != nil {
 			return err
 		}
 	}
-	kind, path, err := store.Parse(cfg.StoreDSN())
-	if err != nil || kind != store.KindSQLite {
-		return err // PostgreSQL: the database creates its schema itself
+	if kind != store.KindSQLite {
+		return nil // PostgreSQL: the database creates its schema itself
 	}
 	_, err = os.Stat(path)
 	switch {

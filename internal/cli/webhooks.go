@@ -133,10 +133,5 @@ func openOutbox(ctx context.Context, g globals) (outbox.Store, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ob, ok := st.(outbox.Store)
-	if !ok {
-		_ = st.Close()
-		return nil, nil, errors.New("this store keeps no webhook outbox")
-	}
-	return ob, func() { _ = st.Close() }, nil
+	return st, func() { _ = st.Close() }, nil
 }

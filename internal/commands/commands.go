@@ -106,7 +106,7 @@ func New(svc *core.Service, accounts AccountChecker, opts Options) (*Server, err
 	if c.now == nil {
 		c.now = time.Now
 	}
-	engine, err := session.NewServer([]session.Definition{
+	defs := []session.Definition{
 		{
 			Node:     NodeCreateKey,
 			Name:     "Create invite API key",
@@ -168,7 +168,11 @@ func New(svc *core.Service, accounts AccountChecker, opts Options) (*Server, err
 			Stages:   []session.Stage{{Form: c.resetInviteForm}},
 			Complete: c.resetInvite,
 		},
-	}, opts.Sessions)
+	}
+	for i := range defs {
+		defs[i] = mapErrors(defs[i])
+	}
+	engine, err := session.NewServer(defs, opts.Sessions)
 	if err != nil {
 		return nil, err
 	}
@@ -192,17 +196,86 @@ func actor(call session.Call, manage bool) core.Actor {
 	return a
 }
 
-// notAcceptable turns a core.ErrInvalid into not-acceptable with its reason; other
-// errors are returned as they are.
-func notAcceptable(field string, err error) error {
-	if !errors.Is(err, core.ErrInvalid) {
+// notAcceptable returns err, a refusal of the value of the form field v, naming that
+// field: a refusal of the core that names none (a duration, a rate) gets it. The
+// command's wrapper (adhocError) then maps it.
+func notAcceptable(v string, err error) error {
+	if v == "" {
 		return err
 	}
-	reason := reasonOf(err)
-	if field != "" {
-		reason = field + ": " + reason
+	return core.InField(v, err)
+}
+
+// adhocError maps an error of the core to the ad-hoc answer: the one place where the
+// core's errors become XEP-0050's. Every command's stages and completion go through it
+// (see New).
+//
+//   - refusals (core.FieldError) are not-acceptable, each on a line of its own that
+//     names the form field it concerns ("max-uses: …"); the form is shown again with
+//     each as a note naming the field by its label;
+//   - a store that is away is service-unavailable, "try again shortly";
+//   - an *adhoc.Error, and any other error (which fails the command with a note that
+//     the server's log says why), are returned as they are.
+func adhocError(err error) error {
+	if err == nil {
+		return nil
 	}
-	return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reason}
+	if _, ok := errors.AsType[*adhoc.Error](err); ok {
+		return err
+	}
+	if errors.Is(err, core.ErrUnavailable) {
+		return &adhoc.Error{Condition: adhoc.CondServiceUnavailable, Text: "the invite store is unavailable; try again shortly"}
+	}
+	refusals := core.FieldErrors(err)
+	if len(refusals) == 0 {
+		return err
+	}
+	lines := make([]string, len(refusals))
+	for i, r := range refusals {
+		lines[i] = r.Reason
+		if v := fieldVar(r.Field); v != "" {
+			lines[i] = v + ": " + r.Reason
+		}
+	}
+	return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: strings.Join(lines, "\n")}
+}
+
+// fieldVar names a field of the core as the forms do: "max_uses" is the var
+// "max-uses", "expires_at" is "expires", "group" is "groups".
+func fieldVar(field string) string {
+	switch field {
+	case core.FieldExpiresAt:
+		return "expires"
+	case core.FieldGroup:
+		return "groups"
+	}
+	return strings.ReplaceAll(field, "_", "-")
+}
+
+// mapErrors returns d with every stage and its completion answering through
+// adhocError.
+func mapErrors(d session.Definition) session.Definition {
+	stages := make([]session.Stage, len(d.Stages))
+	for i, st := range d.Stages {
+		form := st.Form
+		if form == nil {
+			stages[i] = st
+			continue
+		}
+		st.Form = func(ctx context.Context, call session.Call, forms []*adhoc.Form) (*adhoc.Form, error) {
+			f, err := form(ctx, call, forms)
+			return f, adhocError(err)
+		}
+		stages[i] = st
+	}
+	d.Stages = stages
+	if complete := d.Complete; complete != nil {
+		d.Complete = func(ctx context.Context, call session.Call, forms []*adhoc.Form) (session.Result, error) {
+			res, err := complete(ctx, call, forms)
+			return res, adhocError(err)
+		}
+	}
+	return d
 }
 
 // single returns the one value of a field, trimmed, or "" when it is absent or empty.
@@ -343,8 +416,9 @@ func (c *cmds) createKey(ctx context.Context, call session.Call, forms []*adhoc.
 		vals[i] = s
 	}
 	spec := core.KeySpec{Host: call.Host, Name: vals[0], Actor: actor(call, true)}
+	var errs []error // every refusal of the form, reported with the core's
 	if spec.Name == "" {
-		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "name: a name is required"}
+		errs = append(errs, core.Refuse(core.ErrInvalid, "name", "a name is required"))
 	}
 	manage, err := boolean(f, "manage")
 	if err != nil {
@@ -352,23 +426,21 @@ func (c *cmds) createKey(ctx context.Context, call session.Call, forms []*adhoc.
 	}
 	spec.Manage = manage
 	if vals[1] != "" {
-		if spec.ExpiresIn, err = core.ParseDuration(vals[1]); err != nil {
-			return session.Result{}, notAcceptable("expires", err)
-		}
+		spec.ExpiresIn, err = core.ParseDuration(vals[1])
+		errs = append(errs, notAcceptable("expires", err))
 	}
 	if vals[2] != "" {
-		if spec.MaxTTL, err = core.ParseDuration(vals[2]); err != nil {
-			return session.Result{}, notAcceptable("max-ttl", err)
-		}
+		spec.MaxTTL, err = core.ParseDuration(vals[2])
+		errs = append(errs, notAcceptable("max-ttl", err))
 	}
 	if vals[3] != "" {
-		if spec.Rate, err = core.ParseRate(vals[3]); err != nil {
-			return session.Result{}, notAcceptable("rate", err)
-		}
+		spec.Rate, err = core.ParseRate(vals[3])
+		errs = append(errs, notAcceptable("rate", err))
 	}
+	spec.Refused = errors.Join(errs...)
 	k, credential, err := c.svc.CreateKey(ctx, spec)
 	if err != nil {
-		return session.Result{}, notAcceptable("", err)
+		return session.Result{}, err
 	}
 	fields := []adhoc.Field{
 		value("key", "API key", credential),
@@ -679,29 +751,28 @@ func (c *cmds) createAccount(ctx context.Context, call session.Call, forms []*ad
 	if err := creationFields(f, &spec); err != nil {
 		return session.Result{}, err
 	}
-	if err := c.checkFree(ctx, call.Host, username); err != nil {
-		return session.Result{}, err
-	}
+	spec.Refused = errors.Join(spec.Refused, c.checkFree(ctx, call.Host, username))
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
-		return session.Result{}, notAcceptable("", err)
+		return session.Result{}, err
 	}
 	return c.invitation(inv), nil
 }
 
 // checkFree refuses a fixed username that is already an account of host, when the
-// host can tell; a lookup failure lets the invite be made (redemption checks again).
+// host can tell; a lookup failure lets the invite be made (redemption checks again),
+// and a malformed name is the core's to refuse.
 func (c *cmds) checkFree(ctx context.Context, host, username string) error {
 	if username == "" || c.accounts == nil {
 		return nil
 	}
 	name, err := core.NormalizeUsername(username)
 	if err != nil {
-		return notAcceptable("username", err)
+		return nil
 	}
 	exists, err := c.accounts.AccountExists(ctx, name+"@"+host)
 	if err == nil && exists {
-		return &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "username: the account " + name + "@" + host + " already exists"}
+		return core.Refuse(core.ErrConflict, "username", "the account %s@%s already exists", name, host)
 	}
 	return nil
 }
@@ -723,16 +794,15 @@ func (c *cmds) invite(ctx context.Context, call session.Call, _ []*adhoc.Form) (
 		AllowRegister: isAdmin || c.allowUserInvites,
 		Actor:         actor(call, false),
 	}
-	if !isAdmin && c.userQuota != (core.Quota{}) {
-		q := c.userQuota
-		spec.Quota = &q
+	if !isAdmin {
+		spec.Actor.Quota = c.quota()
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if errors.Is(err, core.ErrQuota) {
 		return session.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
 	}
 	if err != nil {
-		return session.Result{}, notAcceptable("", err)
+		return session.Result{}, err
 	}
 	res := c.invitation(inv)
 	if !inv.AllowRegister {
@@ -740,6 +810,15 @@ func (c *cmds) invite(ctx context.Context, call session.Call, _ []*adhoc.Form) (
 			Text: "This invite lets someone who already has an XMPP account add you as a contact; it cannot create an account on this server."})
 	}
 	return res, nil
+}
+
+// quota returns the quota of an ordinary user's invites, nil when there is none.
+func (c *cmds) quota() *core.Quota {
+	if c.userQuota == (core.Quota{}) {
+		return nil
+	}
+	q := c.userQuota
+	return &q
 }
 
 // quotaText says what the user quota allows, in the user's words.

@@ -632,6 +632,60 @@ func TestCreateAccount(t *testing.T) {
 	}
 }
 
+// TestEveryRefusalNamesItsField (issues 22, 26): a form with several mistakes is shown
+// again with each as a note of its own, naming its field by its label; nothing is made.
+func TestEveryRefusalNamesItsField(t *testing.T) {
+	e := newEnv(t)
+	e.auth.accounts = map[string]bool{"romeo@example.com": true}
+	start, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := submit("username", "Romeo", "ttl", "100d", "max-uses", "two", "note", "a\u202eb")
+	resp, err := e.srv.Execute(context.Background(), host, adhoc.Request{Node: commands.NodeCreateAccount, Requester: admin,
+		Role: adhoc.RoleAdmin, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: form})
+	if err != nil || resp.Status != adhoc.StatusExecuting {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	want := []string{
+		"Accounts it can make: write a whole number of accounts from 0 (any number until the invite expires) to 1000000",
+		"Username: the account romeo@example.com already exists",
+		"Valid for: a lifetime of 100 days is longer than the maximum of 90 days",
+		"Note: the note contains the control character U+202E; line breaks, control and bidirectional formatting characters are not allowed",
+	}
+	// Where a response has a form, its notes are the fixed fields at its top (error-N),
+	// each reason cut into lines: every client shows them, once.
+	if len(resp.Notes) != 0 {
+		t.Errorf("notes beside the form: %+v", resp.Notes)
+	}
+	var lines []string
+	for _, fl := range resp.Form.Fields {
+		if fl.Type == adhoc.FieldFixed && strings.HasPrefix(fl.Var, "error-") {
+			lines = append(lines, strings.TrimSpace(strings.Join(fl.Values, " ")))
+		}
+	}
+	fixed := strings.Join(lines, " ")
+	at := 0
+	for _, w := range want {
+		i := strings.Index(fixed[at:], w)
+		if i < 0 {
+			t.Errorf("the form's error lines lack, in order, %q:\n%s", w, fixed)
+			break
+		}
+		at += i + len(w)
+	}
+	page, err := e.svc.ListInvites(context.Background(), core.Actor{Kind: core.ActorCLI}, core.InviteQuery{Host: host})
+	if err != nil || len(page.Invites) != 0 {
+		t.Errorf("%d invites made by a refused form (%v)", len(page.Invites), err)
+	}
+
+	// A fixed username makes one account: more uses are refused, naming the field.
+	_, err = e.run(t, admin, commands.NodeCreateAccount, submit("username", "juliet", "max-uses", "3"))
+	if cond(err) != adhoc.CondNotAcceptable || !strings.HasPrefix(err.(*adhoc.Error).Text, "Accounts it can make: an invite for the fixed username juliet makes one account") {
+		t.Errorf("fixed username, 3 uses: %v", err)
+	}
+}
+
 func TestCreateAccountTakenName(t *testing.T) {
 	e := newEnv(t)
 	e.auth.accounts = map[string]bool{"romeo@example.com": true}

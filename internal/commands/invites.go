@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/commands/session"
@@ -36,28 +35,26 @@ func boolean(f *adhoc.Form, v string) (bool, error) {
 }
 
 // creationFields reads the optional fields an invite is created with (ttl, max-uses,
-// note, groups) into spec; a malformed one is not-acceptable, naming the field.
+// note, groups) into spec; the refusals of their values go to spec.Refused, each
+// naming its field, for the core to report with its own.
 func creationFields(f *adhoc.Form, spec *core.InviteSpec) error {
+	var errs []error
 	ttl, err := single(f, "ttl")
 	if err != nil {
 		return err
 	}
-	if ttl != "" {
-		if spec.TTL, err = core.ParseDuration(ttl); err != nil {
-			return notAcceptable("ttl", err)
-		}
-	}
+	spec.TTL, err = core.ParseTTL(ttl)
+	errs = append(errs, err)
 	maxUses, err := single(f, "max-uses")
 	if err != nil {
 		return err
 	}
 	if maxUses != "" {
-		n, err := strconv.Atoi(maxUses)
-		if err != nil || n < 0 || n > core.MaxMaxUses {
-			return &adhoc.Error{Condition: adhoc.CondNotAcceptable,
-				Text: fmt.Sprintf("max-uses: write a whole number of accounts, from 1 to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+		n, err := core.ParseMaxUses(maxUses)
+		errs = append(errs, err)
+		if err == nil {
+			spec.MaxUses = &n
 		}
-		spec.MaxUses = &n
 	}
 	// The note keeps its spaces inside; only the ends are trimmed.
 	if spec.Note, err = single(f, "note"); err != nil {
@@ -70,6 +67,7 @@ func creationFields(f *adhoc.Form, spec *core.InviteSpec) error {
 			}
 		}
 	}
+	spec.Refused = errors.Join(append(errs, spec.Refused)...)
 	return nil
 }
 
@@ -397,7 +395,7 @@ func (c *cmds) resetInvite(ctx context.Context, call session.Call, forms []*adho
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
-		return session.Result{}, notAcceptable("", err)
+		return session.Result{}, err
 	}
 	res := c.invitation(inv)
 	res.Form.Title = "Password reset invite created"
@@ -519,35 +517,34 @@ func (c *cmds) changeInvite(ctx context.Context, call session.Call, forms []*adh
 		return session.Result{}, err
 	}
 	f := submitted(forms, 1)
-	var change core.InvitePatch
+	var (
+		change core.InvitePatch
+		errs   []error // every refusal of the form, reported with the core's
+	)
 	if v, err := single(f, "expires"); err != nil {
 		return session.Result{}, err
 	} else if v != "" && v != formatTime(inv.ExpiresAt) {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			d, derr := core.ParseDuration(v)
-			if derr != nil {
-				return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: "expires: give a time such as 2030-01-02T15:04:05Z, or a duration from now such as 7d"}
-			}
-			t = c.now().Add(d)
+		t, err := core.ParseExpiry(v, c.now())
+		errs = append(errs, err)
+		if err == nil {
+			change.ExpiresAt = &t
 		}
-		change.ExpiresAt = &t
 	}
 	if v, err := single(f, "max-uses"); err != nil {
 		return session.Result{}, err
 	} else if v != "" && v != strconv.Itoa(inv.MaxUses) {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > core.MaxMaxUses {
-			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
-				Text: fmt.Sprintf("max-uses: write a whole number, up to %d, or 0 for any number until the invite expires", core.MaxMaxUses)}
+		n, err := core.ParseMaxUses(v)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case !manages(call) && (n == 0 || (inv.MaxUses != 0 && n > inv.MaxUses)):
+			// A user's invites count against the user quota by invite, not by use:
+			// raising their uses would let one invite register any number of accounts.
+			errs = append(errs, core.Refuse(core.ErrInvalid, core.FieldMaxUses,
+				"you can lower it (it is %s), not raise it; ask an administrator", maxUsesText(inv.MaxUses)))
+		default:
+			change.MaxUses = &n
 		}
-		// A user's invites count against the user quota by invite, not by use: raising
-		// their uses would let one invite register any number of accounts.
-		if !manages(call) && (n == 0 || (inv.MaxUses != 0 && n > inv.MaxUses)) {
-			return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable,
-				Text: fmt.Sprintf("max-uses: you can lower it (it is %s), not raise it; ask an administrator", maxUsesText(inv.MaxUses))}
-		}
-		change.MaxUses = &n
 	}
 	if fl, ok := f.Field("note"); ok {
 		v, err := single(f, "note")
@@ -558,34 +555,30 @@ func (c *cmds) changeInvite(ctx context.Context, call session.Call, forms []*adh
 			change.Note = &v
 		}
 	}
+	change.Refused = errors.Join(errs...)
 	if change == (core.InvitePatch{}) {
 		return info("Nothing changed."), nil
 	}
-	inv, err = c.svc.UpdateInvite(ctx, actor(call, manages(call)), call.Host, inv.ID, change)
-	switch {
-	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrConflict):
-		return session.Result{}, &adhoc.Error{Condition: adhoc.CondNotAcceptable, Text: reasonOf(err)}
-	case err != nil:
+	by := actor(call, manages(call))
+	if !manages(call) {
+		// An expired invite made pending again counts against the quota (issue 21).
+		by.Quota = c.quota()
+	}
+	inv, err = c.svc.UpdateInvite(ctx, by, call.Host, inv.ID, change)
+	if errors.Is(err, core.ErrQuota) {
+		return session.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
+	}
+	if err != nil {
 		return session.Result{}, err
 	}
 	noteText := "no note"
 	if inv.Note != "" {
 		noteText = "note: " + inv.Note
 	}
-	return info(fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
-		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), humanTime(inv.ExpiresAt), noteText)), nil
-}
-
-// reasonOf returns the reason a core refusal gives, without what was being done
-// ("changing invite: …"): the innermost error that is not a bare sentinel.
-func reasonOf(err error) string {
-	e := err
-	for {
-		u := errors.Unwrap(e)
-		if u == nil || u == core.ErrInvalid || u == core.ErrConflict || u == core.ErrNotFound || u == core.ErrForbidden {
-			break
-		}
-		e = u
+	expires := humanTime(inv.ExpiresAt)
+	if now := c.now(); inv.Status(now) == core.StatusPending {
+		expires += " (" + core.SpanOf(inv.ExpiresAt.Sub(now)).String() + ")"
 	}
-	return strings.Replace(e.Error(), core.ErrInvalid.Error()+": ", "", 1)
+	return info(fmt.Sprintf("Changed %s: %s, %d of %s uses, expires %s, %s.",
+		inv.ID, inv.Status(c.now()), inv.Uses, maxUsesText(inv.MaxUses), expires, noteText)), nil
 }

@@ -479,7 +479,7 @@ func TestChangeInviteUserBounds(t *testing.T) {
 		}
 	}
 	done, err := change(admin, "3", "for the team")
-	if err != nil || len(done.Notes) != 1 || !strings.HasSuffix(done.Notes[0].Text, ", 0 of 3 uses, expires "+humanExpiry(t, e, id)+", note: for the team.") {
+	if err != nil || len(done.Notes) != 1 || !strings.HasSuffix(done.Notes[0].Text, ", 0 of 3 uses, expires "+humanExpiry(t, e, id)+" (in 7 days), note: for the team.") {
 		t.Fatalf("the admin raising it: %+v %v", done, err)
 	}
 	if done, err := change(bob, "2", "for the team"); err != nil || !strings.Contains(done.Notes[0].Text, "0 of 2 uses") {
@@ -550,5 +550,44 @@ func TestChangeFormFieldsByKind(t *testing.T) {
 		if err != nil || done.Status != adhoc.StatusCompleted || !strings.Contains(done.Notes[0].Text, "note: changed") {
 			t.Errorf("%d: %+v %v", i, done, err)
 		}
+	}
+}
+
+// TestChangeInviteRevivalQuota (issue 21, LOW 1): a user who let an invite expire and
+// made a new one cannot revive the old one past user_quota.outstanding by extending its
+// expiry: the command answers resource-constraint, as making a new one would.
+func TestChangeInviteRevivalQuota(t *testing.T) {
+	e := newEnvWith(t, commands.Options{UserQuota: core.Quota{Outstanding: 1}})
+	ctx := context.Background()
+	resp, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := core.TokenID(tokenOf(t, field(resp.Form, "uri")))
+	inv, err := e.svc.Invite(ctx, core.Actor{Kind: core.ActorCLI}, host, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It expires (an administrator ends it now).
+	if _, err := e.svc.UpdateInvite(ctx, core.Actor{Kind: core.ActorCLI}, host, old, core.InvitePatch{ExpiresAt: &inv.CreatedAt}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeInvite}); err != nil {
+		t.Fatalf("a new invite once the old one expired: %v", err)
+	}
+	start, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionNext, Form: submit("invite", old)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.exec(t, host, bob, adhoc.Request{Node: commands.NodeChangeInvite, SessionID: start.SessionID, Action: adhoc.ActionComplete,
+		Form: submit("expires", "7d", "max-uses", "1")})
+	if cond(err) != adhoc.CondResourceConstraint || !strings.Contains(err.Error(), "1 waiting to be used at once") {
+		t.Fatalf("reviving past the quota: %v", err)
+	}
+	if got, _ := e.svc.Invite(ctx, core.Actor{Kind: core.ActorCLI}, host, old); got.Status(time.Now()) != core.StatusExpired {
+		t.Fatalf("the old invite is %s, want still expired", got.Status(time.Now()))
 	}
 }

@@ -88,6 +88,8 @@ func TestParse(t *testing.T) {
 		}},
 		25: {text: "[user_quota]\ninvites = -2", wantErr: "-1 for no bound"},
 		26: {text: "[user_quota]\nperiod = \"10s\"", wantErr: "user_quota.period must be at least 1 minute"},
+		// A mistyped sqlite: is refused, naming the accepted forms (issue 22).
+		27: {text: "store = \"sqlit:/x.db\"", wantErr: "store: the store address has the unknown scheme \"sqlit\": use a file path"},
 		10: {text: "[http]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"::1\"]", check: func(t *testing.T, c config.Config) {
 			got := fmt.Sprint(c.HTTP.Proxies())
 			if got != "[127.0.0.1/32 10.0.0.0/8 ::1/128]" {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"slices"
 	"time"
 )
 
@@ -23,7 +25,7 @@ func Cursor(pos Position) string {
 func ParseCursor(s string) (Position, error) {
 	b, err := b64.Strict().DecodeString(s)
 	if err != nil || len(b) != cursorLen || !ValidID(string(b[8:])) {
-		return Position{}, invalidf("malformed cursor: use the next_cursor of the previous page")
+		return Position{}, Refuse(ErrInvalid, FieldCursor, "malformed: use the next_cursor of the previous page")
 	}
 	us := int64(binary.BigEndian.Uint64(b[:8]))
 	return Position{CreatedAt: time.UnixMicro(us).UTC(), ID: string(b[8:])}, nil
@@ -32,7 +34,9 @@ func ParseCursor(s string) (Position, error) {
 // ParseInvitePatch reads a JSON merge patch (RFC 7396) of an invite: an object whose
 // members may be "expires_at" (an RFC 3339 time), "max_uses" (a whole number, 0 for
 // no limit) and "note" (a string; null removes it). Any other member, a null
-// expires_at or max_uses, or a value of the wrong type is an error matching ErrInvalid.
+// expires_at or max_uses, or a value of the wrong type is a refusal matching
+// ErrInvalid that names its member; every refusal of the patch is returned, joined,
+// with the members that could be read.
 func ParseInvitePatch(data []byte) (InvitePatch, error) {
 	var raw map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(data))
@@ -42,44 +46,59 @@ func ParseInvitePatch(data []byte) (InvitePatch, error) {
 	if _, err := d.Token(); err == nil {
 		return InvitePatch{}, invalidf("the change must be a single JSON object")
 	}
-	var p InvitePatch
-	for name, v := range raw {
+	// Members in a fixed order, so that refusals are too.
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var (
+		p    InvitePatch
+		errs []error
+	)
+	for _, name := range names {
+		v := raw[name]
 		null := bytes.Equal(bytes.TrimSpace(v), []byte("null"))
 		switch name {
-		case "expires_at":
+		case FieldExpiresAt:
 			var t time.Time
-			if null {
-				return InvitePatch{}, invalidf("expires_at cannot be removed: every invite expires")
+			switch {
+			case null:
+				errs = append(errs, Refuse(ErrInvalid, name, "cannot be removed: every invite expires"))
+			case json.Unmarshal(v, &t) != nil:
+				errs = append(errs, Refuse(ErrInvalid, name, "must be a time such as \"2030-01-02T15:04:05Z\""))
+			default:
+				p.ExpiresAt = &t
 			}
-			if err := json.Unmarshal(v, &t); err != nil {
-				return InvitePatch{}, invalidf("expires_at must be a time such as \"2030-01-02T15:04:05Z\"")
-			}
-			p.ExpiresAt = &t
-		case "max_uses":
+		case FieldMaxUses:
 			var n json.Number
 			if null {
-				return InvitePatch{}, invalidf("max_uses cannot be removed: set 0 for no limit")
+				errs = append(errs, Refuse(ErrInvalid, name, "cannot be removed: set 0 for no limit"))
+				continue
 			}
 			if err := json.Unmarshal(v, &n); err != nil || bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
-				return InvitePatch{}, invalidf("max_uses must be a whole number")
+				errs = append(errs, Refuse(ErrInvalid, name, "must be a whole number"))
+				continue
 			}
 			i, err := n.Int64()
 			if err != nil || i < 0 || i > MaxMaxUses {
-				return InvitePatch{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
+				errs = append(errs, errMaxUsesRange)
+				continue
 			}
 			m := int(i)
 			p.MaxUses = &m
-		case "note":
+		case FieldNote:
 			note := ""
 			if !null {
 				if err := json.Unmarshal(v, &note); err != nil {
-					return InvitePatch{}, invalidf("note must be a string")
+					errs = append(errs, Refuse(ErrInvalid, name, "must be a string"))
+					continue
 				}
 			}
 			p.Note = &note
 		default:
-			return InvitePatch{}, invalidf("%q cannot be changed: only expires_at, max_uses and note can", name)
+			errs = append(errs, Refuse(ErrInvalid, name, "cannot be changed: only expires_at, max_uses and note can"))
 		}
 	}
-	return p, nil
+	return p, errors.Join(errs...)
 }

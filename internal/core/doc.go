@@ -17,9 +17,18 @@
 //	ErrRateLimited a key's rate is exceeded (see [RateLimitError] for the wait)
 //	ErrQuota       a creator's quota of invites is reached (see [Quota])
 //	ErrConflict    the change does not fit the object's state
+//	ErrUnavailable the store cannot be reached right now; try again later
 //
-// Error texts carry no package prefix and say what was wrong and what is accepted, in
-// the user's words ("a lifetime of 100 days is longer than the maximum of 90 days").
+// A refusal is a value, a [FieldError]: the sentinel it matches, the field of the
+// request it concerns (FieldTTL, FieldMaxUses, FieldNote, ...) and the reason in the
+// user's words ("a lifetime of 100 days is longer than the maximum of 90 days"), with
+// no package prefix. Every refusal of one request is returned, joined; [FieldErrors]
+// lists them, so that each protocol edge maps them once (the HTTP API to problem
+// details naming the field, the ad-hoc commands to notes naming it by its label, the
+// command line to "Error: --flag: …" lines). What an edge refuses while reading a
+// request's text goes to the core with the request (InviteSpec.Refused), which adds
+// its own refusals of the rest: the [ParseTTL], [ParseMaxUses] and [ParseExpiry] the
+// edges read parameters with word their refusals once.
 //
 // # What callers use
 //
@@ -27,7 +36,9 @@
 // [Service.Keys], [Service.DeleteKey], [Service.Authenticate].
 //
 // Invites: [Service.CreateInvite] (an [InviteSpec]: kind, username, inviter, TTL,
-// MaxUses, Note, Groups, Quota, Actor), [Service.CreateKeyInvite] for a key,
+// MaxUses, Note, Groups, Actor, whose Quota bounds an ordinary user's invites),
+// [Service.CreateKeyInvite] for a key (whose Rate bounds the accounts its invites can
+// make, taken by the store in the write's transaction, see [Rate.Take]),
 // [Service.InviteURI], [Service.InviteLandingPage], [Service.InviteLocation].
 //
 // Redemption: [Service.CheckInvite] (host, token) before registration, and
@@ -76,7 +87,10 @@
 // # Lifecycle and retention
 //
 // An invite is pending, used (MaxUses reached; 0 means any number until it expires),
-// expired or revoked ([Invite.Status]). Ended invites stay as records, with their
+// expired or revoked ([Invite.Status]). The rule is written once: a status is a state
+// ([Invite.State]: open, used or revoked, which the stores keep in a column written
+// from it) and a test of the expiry ([Status.Where]), which the stores' queries by
+// status are built from. Ended invites stay as records, with their
 // redemptions (JID and time), for Options.Retention (default 30 days), then the sweep
 // purges them; the sweep also reports each invite that expired unused.
 //
@@ -96,8 +110,8 @@
 // An API key is ID/SECRET; only SHA-256 of SECRET is stored, and
 // [Service.Authenticate] does the same work for an unknown ID as for a wrong secret,
 // comparing in constant time. Successful authentications are remembered for at most
-// Options.KeyCacheTTL (10 seconds) when the store reports key deletions
-// ([KeyWatcher]): the SQLite store through a counter in shared memory that every
+// Options.KeyCacheTTL (10 seconds) while the store vouches for its key deletions
+// ([Store].KeysVersion): the SQLite store through a counter in shared memory that every
 // process on the file sees, the PostgreSQL store through LISTEN/NOTIFY (with no
 // listener connected, nothing is served from memory). A key deleted anywhere is refused
 // from the next request on. A wrong secret is never answered from memory.

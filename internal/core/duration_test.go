@@ -148,3 +148,29 @@ func TestRateString(t *testing.T) {
 		}
 	}
 }
+
+func TestSpanOf(t *testing.T) {
+	const day = 24 * time.Hour
+	for i, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		0:  {7*day - 3*time.Second, "in 7 days"}, // a 7-day invite made seconds ago (issue 22)
+		1:  {7 * day, "in 7 days"},
+		2:  {6*day + 13*time.Hour, "in 7 days"},
+		3:  {6*day + 11*time.Hour, "in 6 days"},
+		4:  {2 * day, "in 2 days"},
+		5:  {47*time.Hour + 59*time.Minute, "in 2 days"},
+		6:  {35 * time.Hour, "in 35 hours"},
+		7:  {2 * time.Hour, "in 2 hours"},
+		8:  {89 * time.Minute, "in 89 minutes"},
+		9:  {61 * time.Second, "in 1 minute"},
+		10: {30 * time.Second, "in 1 minute"},
+		11: {29 * time.Second, "in less than a minute"},
+		12: {0, "in less than a minute"},
+	} {
+		if got := core.SpanOf(tc.d).String(); got != tc.want {
+			t.Errorf("%d: SpanOf(%v) = %q, want %q", i, tc.d, got, tc.want)
+		}
+	}
+}

@@ -44,6 +44,12 @@ var (
 	// ErrQuota means the requester has made as many invites as its quota allows
 	// (see Quota).
 	ErrQuota = errors.New("invite quota reached")
+	// ErrUnavailable means the store cannot be reached right now (its PostgreSQL
+	// server is down or restarting, or the store is closed): the same request may
+	// succeed later. The stores wrap their connection failures with it, so that every
+	// edge answers "try again" (HTTP 503 with Retry-After, ad-hoc service-unavailable)
+	// from the first failed call, not an internal error.
+	ErrUnavailable = errors.New("the store is unavailable")
 )
 
 // aliasError is a sentinel that also matches a broader one.
@@ -58,36 +64,127 @@ func (e *aliasError) Error() string { return e.text }
 // Is makes the error match its broader sentinel too.
 func (e *aliasError) Is(target error) bool { return target == e.also }
 
-// reasonError is an error whose text is a reason meant for the requester, matching a
-// sentinel.
-type reasonError struct {
-	reason string
-	is     error
+// FieldError is a refusal as a value: the sentinel it matches (Err: ErrInvalid,
+// ErrConflict, ErrForbidden, ...), the field of the request it concerns (Field: the
+// parameter's name, one of the Field constants, or "" when the refusal concerns the
+// request as a whole), and the reason in the user's words (Reason), which does not
+// repeat the field's name as a prefix.
+// Every protocol edge maps it once: the HTTP API to a problem detail naming the field,
+// the ad-hoc commands to a note naming the field by its label, the command line to an
+// "Error: --flag: …" line.
+// Several refusals of one submission are joined (errors.Join); FieldErrors returns them
+// all.
+type FieldError struct {
+	// Err is the sentinel the refusal matches with errors.Is.
+	Err error
+	// Field names the parameter concerned; "" for the request as a whole.
+	Field string
+	// Reason says what was wrong and what is accepted.
+	Reason string
 }
 
-// Error implements error: the reason alone.
-func (e *reasonError) Error() string { return e.reason }
+// Error implements error: "field: reason", or the reason alone without a field.
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
 
-// Is makes the error match its sentinel.
-func (e *reasonError) Is(target error) bool { return target == e.is }
+// Unwrap returns the sentinel, so that errors.Is(err, ErrInvalid) holds for a refusal
+// of invalid input.
+func (e *FieldError) Unwrap() error { return e.Err }
 
-// invalidf returns an error matching ErrInvalid whose text is the reason, meant for the
-// requester.
-// String arguments, which echo the requester's input, are clipped to maxEcho bytes so
-// that a huge input does not make a huge error.
-func invalidf(format string, args ...any) error { return reasonf(ErrInvalid, format, args...) }
+// The fields refusals name: the parameters of the HTTP API and the JSON members of the
+// invite object; the ad-hoc commands and the command line map them to their labels
+// and flags.
+const (
+	FieldTTL       = "ttl"        // an invite's lifetime
+	FieldMaxUses   = "max_uses"   // how many accounts an invite can make
+	FieldNote      = "note"       // an invite's note
+	FieldUsername  = "username"   // the fixed username, or the account of a reset invite
+	FieldGroup     = "group"      // the groups new accounts join
+	FieldExpiresAt = "expires_at" // an invite's expiry, when changed
+	FieldKind      = "kind"       // an invite's kind
+	FieldInviter   = "inviter"    // a contact invite's inviter
+	FieldStatus    = "status"     // a list's status
+	FieldLimit     = "limit"      // a list's page size
+	FieldCursor    = "cursor"     // a list's cursor
+	FieldKey       = "key"        // an API key credential
+	FieldName      = "name"       // a key's name
+	FieldExpires   = "expires"    // a key's lifetime
+	FieldMaxTTL    = "max_ttl"    // a key's longest invite lifetime
+	FieldRate      = "rate"       // a key's rate
+	FieldPurpose   = "purpose"    // what a redemption is for
+	FieldDomain    = "domain"     // an XMPP domain
+)
 
-// conflictf returns an error matching ErrConflict whose text is the reason.
-func conflictf(format string, args ...any) error { return reasonf(ErrConflict, format, args...) }
-
-func reasonf(is error, format string, args ...any) error {
+// Refuse returns a refusal of field matching is, with the reason given by format and
+// args; string arguments, which echo the requester's input, are clipped to maxEcho
+// bytes so that a huge input does not make a huge error.
+func Refuse(is error, field, format string, args ...any) error {
 	for i, a := range args {
 		if s, ok := a.(string); ok && len(s) > maxEcho {
 			args[i] = strings.ToValidUTF8(s[:maxEcho], "") + "…"
 		}
 	}
-	return &reasonError{reason: fmt.Sprintf(format, args...), is: is}
+	return &FieldError{Err: is, Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// InField returns err with every refusal in it that names no field naming field
+// instead; other errors, and refusals that name a field, are kept as they are.
+// It turns the refusal of a value parsed without its context (a duration, a rate)
+// into the refusal of the parameter it was given for.
+func InField(field string, err error) error {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *FieldError:
+		if e.Field != "" {
+			return e
+		}
+		c := *e
+		c.Field = field
+		return &c
+	case interface{ Unwrap() []error }:
+		errs := e.Unwrap()
+		out := make([]error, len(errs))
+		for i, x := range errs {
+			out[i] = InField(field, x)
+		}
+		return errors.Join(out...)
+	}
+	if fe, ok := errors.AsType[*FieldError](err); ok && fe.Field == "" {
+		return InField(field, fe)
+	}
+	return err
+}
+
+// FieldErrors returns every refusal in err's tree, in order: one for a single
+// refusal, several for refusals joined with errors.Join; none for an error that holds
+// no refusal (a store failure).
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *FieldError:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// invalidf returns a refusal matching ErrInvalid that names no field yet (see InField).
+func invalidf(format string, args ...any) error { return Refuse(ErrInvalid, "", format, args...) }
 
 // maxEcho bounds how much of an input an error message repeats: quoted, each byte
 // may take four characters.
@@ -110,7 +207,8 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 
 // Reason names a refusal in a word that logs, metrics and events can carry: "not-found",
 // "expired", "revoked", "used-up", "forbidden", "invalid", "unknown-host",
-// "rate-limited", "quota", "conflict", or "error" for anything else (a store failure).
+// "rate-limited", "quota", "conflict", "unavailable", or "error" for anything else (a
+// store failure).
 func Reason(err error) string {
 	switch {
 	case err == nil:
@@ -135,6 +233,8 @@ func Reason(err error) string {
 		return "quota"
 	case errors.Is(err, ErrConflict):
 		return "conflict"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
 	}
 	return "error"
 }

@@ -39,11 +39,20 @@ type Actor struct {
 	// MaxTTL, when positive, bounds the lifetime the actor may give an invite (a key's
 	// maximum); set by KeyActor.
 	MaxTTL time.Duration `json:"-"`
+	// Rate, when not zero, bounds the accounts the actor's invites can make per period
+	// (a key's rate): an invite for m accounts takes m of it, raising an invite's
+	// max_uses by k takes k, and an invite for any number of accounts is refused. Set
+	// by KeyActor.
+	Rate Rate `json:"-"`
+	// Quota, when not nil, bounds the invites the actor makes (see Quota): callers set
+	// it for ordinary users. A change that makes one of its invites pending again counts
+	// against Quota.Outstanding.
+	Quota *Quota `json:"-"`
 }
 
 // KeyActor returns the actor of an authenticated key, at a client address (may be "").
 func KeyActor(k Key, remote string) Actor {
-	return Actor{Kind: ActorKey, ID: k.ID, Remote: remote, Manage: k.Manage, MaxTTL: k.MaxTTL}
+	return Actor{Kind: ActorKey, ID: k.ID, Remote: remote, Manage: k.Manage, MaxTTL: k.MaxTTL, Rate: k.Rate}
 }
 
 // CreatedBy returns what an invite made by the actor records as its creator:

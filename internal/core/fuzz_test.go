@@ -63,6 +63,30 @@ func FuzzParse(f *testing.F) {
 		if g, err := core.CheckGroups([]string{s}); err == nil && (len(g) != 1 || g[0] != s) {
 			t.Fatalf("CheckGroups(%q) = %q", s, g)
 		}
+		// The parameter parsers of every edge: a value in bounds, or refusals that name
+		// their field and do not echo a huge input.
+		field := func(name string, err error) {
+			fe := core.FieldErrors(err)
+			if !errors.Is(err, core.ErrInvalid) || len(fe) != 1 || fe[0].Field != name || len(err.Error()) > 300 {
+				t.Fatalf("%s refusal of %q: %v (%d refusals)", name, s, err, len(fe))
+			}
+		}
+		if d, err := core.ParseTTL(s); err != nil {
+			field(core.FieldTTL, err)
+		} else if d < 0 || d > core.MaxDuration || d == 0 && strings.TrimSpace(s) != "" {
+			t.Fatalf("ParseTTL(%q) = %v", s, d)
+		}
+		if n, err := core.ParseMaxUses(s); err != nil {
+			field(core.FieldMaxUses, err)
+		} else if n < 0 || n > core.MaxMaxUses {
+			t.Fatalf("ParseMaxUses(%q) = %d", s, n)
+		}
+		now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		if at, err := core.ParseExpiry(s, now); err != nil {
+			field(core.FieldExpiresAt, err)
+		} else if at.IsZero() {
+			t.Fatalf("ParseExpiry(%q) = the zero time", s)
+		}
 		inv := core.Invite{Host: "example.com", Kind: core.KindAccount, Username: "juliet", ExpiresAt: time.Now()}
 		page := core.LandingPage(s, inv, "tok")
 		if strings.Contains(s, "{token}") && strings.Contains(page, "{token}") && !strings.Contains(s, "{token}{token}") {

@@ -62,7 +62,7 @@ func ParseStatus(s string) (Status, error) {
 	case StatusPending, StatusUsed, StatusExpired, StatusRevoked:
 		return st, nil
 	}
-	return "", invalidf("unknown status %q: use pending, used, expired, revoked or all", s)
+	return "", Refuse(ErrInvalid, FieldStatus, "unknown status %q: use pending, used, expired, revoked or all", s)
 }
 
 // Use is one redemption of an invite, as recorded.
@@ -126,17 +126,86 @@ func (inv Invite) Expired(now time.Time) bool { return !now.Before(inv.ExpiresAt
 // UsedUp reports whether the invite has been redeemed as often as it allows.
 func (inv Invite) UsedUp() bool { return inv.MaxUses > 0 && inv.Uses >= inv.MaxUses }
 
-// Status returns where the invite is in its life at now.
-func (inv Invite) Status(now time.Time) Status {
+// State is the part of an invite's status that does not depend on the time: revoked,
+// used up, or open (pending until it expires, then expired). Stores keep it in a
+// column written from Invite.State with every write of an invite, so that they select
+// invites by status with the one rule below (see Status.Where), never restating it.
+type State string
+
+// The states of an invite.
+const (
+	StateOpen    State = "open"
+	StateUsed    State = "used"
+	StateRevoked State = "revoked"
+)
+
+// State returns the invite's state: revoked once revoked, else used once used up,
+// else open.
+func (inv Invite) State() State {
 	switch {
 	case !inv.RevokedAt.IsZero():
-		return StatusRevoked
+		return StateRevoked
 	case inv.UsedUp():
-		return StatusUsed
-	case inv.Expired(now):
-		return StatusExpired
+		return StateUsed
 	}
-	return StatusPending
+	return StateOpen
+}
+
+// ExpiryTest is what a status asks of an invite's expiry at a time.
+type ExpiryTest int
+
+// The tests of an expiry at a time now.
+const (
+	AnyExpiry  ExpiryTest = iota // the expiry does not matter
+	NotExpired                   // ExpiresAt is after now
+	HasExpired                   // ExpiresAt is at or before now
+)
+
+// holds reports whether an invite expiring at expires passes the test at now.
+func (e ExpiryTest) holds(expires, now time.Time) bool {
+	switch e {
+	case NotExpired:
+		return now.Before(expires)
+	case HasExpired:
+		return !now.Before(expires)
+	}
+	return true
+}
+
+// statusRule is the one rule of statuses, in the order they take precedence: each
+// status is a state and a test of the expiry.
+var statusRule = [...]struct {
+	status Status
+	state  State
+	expiry ExpiryTest
+}{
+	{StatusRevoked, StateRevoked, AnyExpiry},
+	{StatusUsed, StateUsed, AnyExpiry},
+	{StatusExpired, StateOpen, HasExpired},
+	{StatusPending, StateOpen, NotExpired},
+}
+
+// Where says which invites are in status st at a time now: those in the state given
+// whose expiry passes the test at now. Stores build their queries of a status from it.
+// An unknown status gives the zero State, which no invite is in.
+func (st Status) Where() (State, ExpiryTest) {
+	for _, r := range statusRule {
+		if r.status == st {
+			return r.state, r.expiry
+		}
+	}
+	return "", AnyExpiry
+}
+
+// Status returns where the invite is in its life at now.
+func (inv Invite) Status(now time.Time) Status {
+	state := inv.State()
+	for _, r := range statusRule {
+		if r.state == state && r.expiry.holds(inv.ExpiresAt, now) {
+			return r.status
+		}
+	}
+	return StatusPending // not reached: the rule covers every state and expiry
 }
 
 // CanRegister reports whether the invite can be used to register an account.

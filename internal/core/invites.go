@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -23,8 +24,9 @@ const (
 )
 
 // Quota bounds the invites one creator makes: at most Invites per Period, and at most
-// Outstanding pending at once. Zero fields mean no bound. Callers set it for ordinary
-// users' invites; administrators have none.
+// Outstanding pending at once (counting the invites a change makes pending again).
+// Zero fields mean no bound. Callers set it (Actor.Quota) for ordinary users;
+// administrators have none.
 type Quota struct {
 	// Invites bounds the invites made within any Period.
 	Invites int
@@ -57,112 +59,78 @@ type InviteSpec struct {
 	Note string
 	// Groups are the groups the host puts a new account in (see CheckGroups).
 	Groups []string
-	// Quota, when not nil, bounds the invites of the creator; checked atomically with
-	// the insert.
-	Quota *Quota
 	// Actor is who creates it: recorded as the invite's CreatedBy and in the event.
-	// Reset invites need an actor that manages its host (see Actor.Manage).
+	// Reset invites need an actor that manages its host (see Actor.Manage); its Quota,
+	// when set, bounds the invites it makes, checked atomically with the insert.
 	Actor Actor
+	// Refused holds the refusals the caller found reading the request's text
+	// (FieldErrors, such as a ttl that is not a duration; the fields they name are left
+	// zero). When not nil nothing is created, and the error returned joins them with
+	// every refusal the core finds in the rest of the spec, so that a submission learns
+	// all that is wrong with it at once.
+	Refused error
 }
 
 // CreateInvite makes an invite and returns it with its Token set.
 // It returns once the invite is durable.
 func (s *Service) CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error) {
-	return s.createInvite(ctx, spec, spec.Actor.MaxTTL, nil)
+	return s.createInvite(ctx, spec, spec.Actor.MaxTTL)
 }
 
 // CreateKeyInvite makes an account invite on behalf of an authenticated key: on the key's
 // host, bounded by the key's maximum lifetime and rate, created by "api/token/ID".
+// A key with a rate spends one of it for each account the invite can make (max_uses),
+// and cannot make an invite for any number of accounts.
 // spec.Actor may give the client's address (Remote); the rest of the actor is the key.
 func (s *Service) CreateKeyInvite(ctx context.Context, k Key, spec InviteSpec) (Invite, error) {
 	spec.Host = k.Host
 	spec.Actor = KeyActor(k, spec.Actor.Remote)
-	spec.Quota = nil
 	if spec.Kind == "" {
 		spec.Kind = KindAccount
 	}
 	if spec.Kind != KindAccount {
-		return Invite{}, invalidf("API keys make account invites only")
+		spec.Refused = errors.Join(spec.Refused, Refuse(ErrInvalid, FieldKind, "API keys make account invites only"))
 	}
-	// A request refused for its parameters must not spend the key's budget, so the
-	// limiter is asked only once the invite is known to be valid.
-	return s.createInvite(ctx, spec, k.MaxTTL, func() error {
-		return s.limiter.Allow(ctx, k.ID, k.Rate, s.now())
-	})
+	return s.createInvite(ctx, spec, k.MaxTTL)
 }
 
-// createInvite makes an invite; keyMax, when positive, further bounds its lifetime;
-// admit, when not nil, is asked last, just before the invite is stored.
-func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration, admit func() error) (Invite, error) {
+// rateRefusal refuses max_uses m (or a raise of it to m by k) that a key's rate can
+// never give: any number of accounts, or more at once than its budget holds.
+func rateRefusal(r Rate, m, k int) error {
+	switch {
+	case r.IsZero():
+		return nil
+	case m == 0:
+		return Refuse(ErrInvalid, FieldMaxUses, "a key with a rate of %s cannot make an invite for any number of accounts: give max_uses", r.String())
+	case k > r.N:
+		return Refuse(ErrInvalid, FieldMaxUses, "a key with a rate of %s can add at most %d accounts at once", r.String(), r.N)
+	}
+	return nil
+}
+
+// createInvite makes an invite; keyMax, when positive, further bounds its lifetime.
+// The actor's quota and rate are checked by the store with the insert: a refused
+// request spends neither.
+func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time.Duration) (Invite, error) {
 	h, err := s.Host(spec.Host)
 	if err != nil {
 		return Invite{}, err
 	}
-	limit := h.MaxTTL
-	if keyMax > 0 && keyMax < limit {
-		limit = keyMax
-	}
-	ttl := spec.TTL
-	switch {
-	case ttl < 0:
-		return Invite{}, invalidf("the invite's lifetime must be positive")
-	case ttl == 0:
-		ttl = min(h.DefaultTTL, limit)
-	case ttl < MinTTL:
-		return Invite{}, invalidf("a lifetime of %s is too short: invites live at least %s", HumanDuration(ttl), HumanDuration(MinTTL))
-	case ttl > limit:
-		return Invite{}, invalidf("a lifetime of %s is longer than the maximum of %s", HumanDuration(ttl), HumanDuration(limit))
-	}
-	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister}
-	if len(inv.CreatedBy) > 1100 {
-		return Invite{}, invalidf("the creator's name is too long")
-	}
-	maxUses := DefaultMaxUses
-	if spec.MaxUses != nil {
-		maxUses = *spec.MaxUses
-		if maxUses < 0 || maxUses > MaxMaxUses {
-			return Invite{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
+	rate := spec.Actor.Rate
+	if spec.Actor.Kind == ActorKey && !rate.IsZero() {
+		m := DefaultMaxUses
+		if spec.MaxUses != nil {
+			m = *spec.MaxUses
 		}
+		spec.Refused = errors.Join(spec.Refused, rateRefusal(rate, m, m))
 	}
-	switch spec.Kind {
-	case "", KindAccount:
-		inv.Kind = KindAccount
-		inv.AllowRegister = false
-	case KindContact:
-		if inv.Inviter, err = NormalizeUsername(spec.Inviter); err != nil {
-			return Invite{}, fmt.Errorf("inviter: %w", err)
-		}
-	case KindReset:
-		if !spec.Actor.managing() {
-			return Invite{}, fmt.Errorf("only administrators make reset invites: %w", ErrForbidden)
-		}
-		if spec.Username == "" {
-			return Invite{}, invalidf("a reset invite needs the username of the account it resets")
-		}
-		if maxUses != 1 {
-			return Invite{}, invalidf("a reset invite is used once: max_uses must be 1")
-		}
-		inv.AllowRegister = false
-	default:
-		return Invite{}, invalidf("unknown invite kind %q: use account, contact or reset", string(spec.Kind))
-	}
-	inv.MaxUses = maxUses
-	if spec.Username != "" {
-		if inv.Username, err = NormalizeUsername(spec.Username); err != nil {
-			return Invite{}, err
-		}
-	}
-	if err := checkText("note", spec.Note, MaxNoteLen); err != nil {
+	inv, ttl, err := checkSpec(h, spec, keyMax)
+	if err != nil {
 		return Invite{}, err
 	}
-	inv.Note = spec.Note
-	if len(spec.Groups) > 0 {
-		if inv.Groups, err = CheckGroups(spec.Groups); err != nil {
-			return Invite{}, err
-		}
-	}
 	var quota *QuotaCheck
-	if q := spec.Quota; q != nil {
+	q := spec.Actor.Quota
+	if q != nil {
 		if q.Invites < 0 || q.Outstanding < 0 || q.Period < 0 || q.Invites > 0 && q.Period == 0 {
 			return Invite{}, invalidf("a quota needs a period and no negative bound")
 		}
@@ -170,10 +138,9 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 			quota = &QuotaCheck{Max: q.Invites, Outstanding: q.Outstanding}
 		}
 	}
-	if admit != nil {
-		if err := admit(); err != nil {
-			return Invite{}, err
-		}
+	var charge *RateCharge
+	if spec.Actor.Kind == ActorKey && !rate.IsZero() {
+		charge = &RateCharge{KeyID: spec.Actor.ID, Rate: rate, N: inv.MaxUses}
 	}
 	for attempt := 0; ; attempt++ {
 		now := s.now().UTC().Truncate(time.Microsecond)
@@ -186,13 +153,16 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 		inv.ExpiresAt = now.Add(ttl)
 		if quota != nil {
 			quota.Now = now
-			if spec.Quota.Invites > 0 {
-				quota.Since = now.Add(-spec.Quota.Period)
+			if q.Invites > 0 {
+				quota.Since = now.Add(-q.Period)
 			}
+		}
+		if charge != nil {
+			charge.Now = now
 		}
 		ev := s.newEvent(EventInviteCreated, now, spec.Actor, inv.Host)
 		ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
-		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: s.outboxOf(ev), Quota: quota})
+		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: s.outboxOf(ev), Quota: quota, Rate: charge})
 		if errors.Is(err, ErrConflict) && attempt < 2 {
 			continue // another node took the ID in the same millisecond
 		}
@@ -202,6 +172,86 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 		s.emit(ctx, ev)
 		return inv, nil
 	}
+}
+
+// checkSpec checks an invite spec on host h, with keyMax further bounding its
+// lifetime when positive, and returns the invite to store (without ID, token and
+// times) and its lifetime, or every refusal of the spec (and spec.Refused) joined.
+func checkSpec(h HostConfig, spec InviteSpec, keyMax time.Duration) (Invite, time.Duration, error) {
+	errs := []error{spec.Refused}
+	refuse := func(field, format string, args ...any) {
+		errs = append(errs, Refuse(ErrInvalid, field, format, args...))
+	}
+	limit := h.MaxTTL
+	if keyMax > 0 && keyMax < limit {
+		limit = keyMax
+	}
+	ttl := spec.TTL
+	switch {
+	case ttl < 0:
+		refuse(FieldTTL, "the invite's lifetime must be positive")
+	case ttl == 0:
+		ttl = min(h.DefaultTTL, limit)
+	case ttl < MinTTL:
+		refuse(FieldTTL, "a lifetime of %s is too short: invites live at least %s", HumanDuration(ttl), HumanDuration(MinTTL))
+	case ttl > limit:
+		refuse(FieldTTL, "a lifetime of %s is longer than the maximum of %s", HumanDuration(ttl), HumanDuration(limit))
+	}
+	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister}
+	if len(inv.CreatedBy) > 1100 {
+		errs = append(errs, invalidf("the creator's name is too long"))
+	}
+	maxUses := DefaultMaxUses
+	if spec.MaxUses != nil {
+		maxUses = *spec.MaxUses
+		if maxUses < 0 || maxUses > MaxMaxUses {
+			errs = append(errs, errMaxUsesRange)
+		}
+	}
+	if spec.Username != "" {
+		name, err := NormalizeUsername(spec.Username)
+		errs = append(errs, InField(FieldUsername, err))
+		inv.Username = name
+	}
+	switch spec.Kind {
+	case "", KindAccount:
+		inv.Kind = KindAccount
+		inv.AllowRegister = false
+		if spec.Username != "" && spec.MaxUses != nil && maxUses != 1 {
+			// A fixed name registers one account: further uses could never happen, and
+			// the invite would stay pending for ever.
+			refuse(FieldMaxUses, "an invite for the fixed username %s makes one account: leave max_uses at 1, or leave out the username", inv.Username)
+		}
+	case KindContact:
+		name, err := NormalizeUsername(spec.Inviter)
+		errs = append(errs, InField(FieldInviter, err))
+		inv.Inviter = name
+	case KindReset:
+		if !spec.Actor.managing() {
+			errs = append(errs, &FieldError{Err: ErrForbidden, Field: FieldKind, Reason: "only administrators make reset invites"})
+		}
+		if spec.Username == "" {
+			refuse(FieldUsername, "a reset invite needs the username of the account it resets")
+		}
+		if maxUses != 1 {
+			refuse(FieldMaxUses, "a reset invite is used once: max_uses must be 1")
+		}
+		inv.AllowRegister = false
+	default:
+		refuse(FieldKind, "unknown invite kind %q: use account, contact or reset", string(spec.Kind))
+	}
+	inv.MaxUses = maxUses
+	errs = append(errs, checkText(FieldNote, "note", spec.Note, MaxNoteLen))
+	inv.Note = spec.Note
+	if len(spec.Groups) > 0 {
+		groups, err := CheckGroups(spec.Groups)
+		errs = append(errs, err)
+		inv.Groups = groups
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Invite{}, 0, err
+	}
+	return inv, ttl, nil
 }
 
 // InviteURI returns the invite's xmpp: URI; inv.Token must be set.
@@ -233,16 +283,25 @@ func (s *Service) InviteLocation(inv Invite) string {
 // CheckInvite returns the invite a token names on host, if it can still be redeemed.
 // It fails with ErrNotFound (also for a malformed token, a wrong one, or another host),
 // ErrRevoked, ErrUsedUp or ErrExpired. It returns the invite without its redemptions.
+//
+// Every well-formed token costs the same up to the comparison: the token is hashed,
+// the store answers one row (the invite, or a decoy when its ID is unknown), and the
+// hash is compared in constant time with the invite's or, for an unknown ID, with a
+// dummy, so that timing does not tell whether an invite ID exists.
 func (s *Service) CheckInvite(ctx context.Context, host, token string) (Invite, error) {
 	h, err := s.Host(host)
 	if err != nil || !ValidToken(token) {
 		return Invite{}, ErrNotFound
 	}
+	hash := HashToken(token)
 	inv, err := s.store.Invite(ctx, TokenID(token))
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		inv.TokenHash = s.dummyHash
+	case err != nil:
 		return Invite{}, fmt.Errorf("checking invite: %w", err)
 	}
-	if !inv.tokenMatches(HashToken(token)) || inv.Host != h.Domain {
+	if !inv.tokenMatches(hash) || err != nil || inv.Host != h.Domain {
 		return Invite{}, ErrNotFound
 	}
 	switch inv.Status(s.now()) {
@@ -473,6 +532,10 @@ type InvitePatch struct {
 	MaxUses *int
 	// Note replaces the note ("" removes it).
 	Note *string
+	// Refused holds the refusals the caller found reading the change (FieldErrors, as
+	// ParseInvitePatch returns them). When not nil nothing changes, and the error
+	// returned joins them with every refusal the core finds in the rest of the patch.
+	Refused error
 }
 
 // UpdateInvite changes an invite the actor may see (see Invite) and returns it with its
@@ -488,14 +551,14 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 	if !ValidID(id) {
 		return Invite{}, ErrNotFound
 	}
+	errs := []error{p.Refused}
 	if p.MaxUses != nil && (*p.MaxUses < 0 || *p.MaxUses > MaxMaxUses) {
-		return Invite{}, invalidf("max_uses must be between 0 (no limit until it expires) and %d", MaxMaxUses)
+		errs = append(errs, errMaxUsesRange)
 	}
 	if p.Note != nil {
-		if err := checkText("note", *p.Note, MaxNoteLen); err != nil {
-			return Invite{}, err
-		}
+		errs = append(errs, checkText(FieldNote, "note", *p.Note, MaxNoteLen))
 	}
+	// These refusals are reported with those that need the invite, read below.
 	limit := h.MaxTTL
 	if by.MaxTTL > 0 && by.MaxTTL < limit {
 		limit = by.MaxTTL
@@ -511,44 +574,71 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 			return InviteChange{}, ErrNotFound
 		}
 		if !inv.RevokedAt.IsZero() {
-			return InviteChange{}, conflictf("the invite was revoked: it cannot change any more")
+			return InviteChange{}, Refuse(ErrConflict, "", "the invite was revoked: it cannot change any more")
 		}
+		errs := slices.Clone(errs) // the patch's own refusals, then those of this invite
+		wasPending := inv.Status(now)
 		if p.ExpiresAt != nil {
 			e := p.ExpiresAt.UTC().Truncate(time.Microsecond)
 			switch {
 			case e.Before(inv.CreatedAt):
-				return InviteChange{}, invalidf("expires_at %s is before the invite was made (%s)",
-					e.Format(time.RFC3339), inv.CreatedAt.Format(time.RFC3339))
+				errs = append(errs, Refuse(ErrInvalid, FieldExpiresAt, "%s is before the invite was made (%s)",
+					e.Format(time.RFC3339), inv.CreatedAt.Format(time.RFC3339)))
 			case e.Sub(inv.CreatedAt) > limit:
-				return InviteChange{}, invalidf("expires_at %s would make the invite live longer than the maximum of %s",
-					e.Format(time.RFC3339), HumanDuration(limit))
-			}
-			if !e.Equal(inv.ExpiresAt) {
+				errs = append(errs, Refuse(ErrInvalid, FieldExpiresAt, "%s would make the invite live longer than the maximum of %s",
+					e.Format(time.RFC3339), HumanDuration(limit)))
+			case !e.Equal(inv.ExpiresAt):
 				inv.ExpiresAt = e
-				changed = append(changed, "expires_at")
+				changed = append(changed, FieldExpiresAt)
 			}
 		}
-		if p.MaxUses != nil && *p.MaxUses != inv.MaxUses {
-			if m := *p.MaxUses; m != 0 && m < inv.Uses {
-				return InviteChange{}, conflictf("max_uses %d is below the %d uses already made", m, inv.Uses)
+		var charge *RateCharge
+		if m := p.MaxUses; m != nil && *m != inv.MaxUses && *m >= 0 && *m <= MaxMaxUses {
+			// The accounts a raise adds, which a key's rate pays for.
+			added := 0
+			if inv.MaxUses != 0 && *m > inv.MaxUses {
+				added = *m - inv.MaxUses
 			}
-			if inv.Kind == KindReset {
-				return InviteChange{}, invalidf("a reset invite is used once: its max_uses cannot change")
+			switch {
+			case inv.Kind == KindReset:
+				errs = append(errs, Refuse(ErrInvalid, FieldMaxUses, "a reset invite is used once: its max_uses cannot change"))
+			case inv.Username != "" && *m != 1:
+				errs = append(errs, Refuse(ErrInvalid, FieldMaxUses, "an invite for the fixed username %s makes one account: max_uses stays 1", inv.Username))
+			case *m != 0 && *m < inv.Uses:
+				errs = append(errs, Refuse(ErrConflict, FieldMaxUses, "%d is below the %d uses already made", *m, inv.Uses))
+			case by.Kind == ActorKey && !by.Rate.IsZero() && (*m == 0 || added > 0):
+				if err := rateRefusal(by.Rate, *m, added); err != nil {
+					errs = append(errs, err)
+					break
+				}
+				charge = &RateCharge{KeyID: by.ID, Rate: by.Rate, N: added, Now: now}
+				fallthrough
+			default:
+				inv.MaxUses = *m
+				changed = append(changed, FieldMaxUses)
 			}
-			inv.MaxUses = *p.MaxUses
-			changed = append(changed, "max_uses")
+		}
+		if err := errors.Join(errs...); err != nil {
+			return InviteChange{}, err
 		}
 		if p.Note != nil && *p.Note != inv.Note {
 			inv.Note = *p.Note
-			changed = append(changed, "note")
+			changed = append(changed, FieldNote)
 		}
 		if len(changed) == 0 {
 			return InviteChange{}, nil
 		}
+		c := InviteChange{Rate: charge}
+		if q := by.Quota; q != nil && q.Outstanding > 0 && wasPending != StatusPending && inv.Status(now) == StatusPending {
+			// Made pending again, the invite counts against its creator's outstanding
+			// invites as a new one would: reviving expired invites must not beat it.
+			c.Quota = &QuotaCheck{Outstanding: q.Outstanding, Now: now}
+		}
 		settle(inv, now)
 		ev = s.newEvent(EventInviteUpdated, now, by, h.Domain)
 		ev.InviteID, ev.Changed, ev.Invite = inv.ID, append([]string(nil), changed...), eventInvite(*inv, now)
-		return InviteChange{Events: s.outboxOf(ev)}, nil
+		c.Events = s.outboxOf(ev)
+		return c, nil
 	})
 	if err != nil {
 		return Invite{}, fmt.Errorf("changing invite: %w", err)

@@ -21,7 +21,7 @@ const maxCachedKeys = 4096
 // ttl; only a matching secret is served from it, so that a wrong secret costs the same
 // store read as an unknown ID.
 type keyCache struct {
-	watch KeyWatcher // nil: no cache
+	watch Store // nil: no cache
 	ttl   time.Duration
 
 	mu      sync.RWMutex
@@ -36,8 +36,8 @@ type cachedKey struct {
 
 func newKeyCache(st Store, ttl time.Duration) *keyCache {
 	c := &keyCache{ttl: ttl, entries: make(map[string]cachedKey)}
-	if w, ok := st.(KeyWatcher); ok && ttl > 0 {
-		c.watch = w
+	if ttl > 0 {
+		c.watch = st
 	}
 	return c
 }

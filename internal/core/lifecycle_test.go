@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,8 @@ func (r *recorder) of(t core.EventType) []core.Event {
 }
 
 func intp(n int) *int { return &n }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestInviteCheck(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -102,6 +105,21 @@ func TestInviteStatus(t *testing.T) {
 		if got := tc.inv.Status(now); got != tc.want {
 			t.Errorf("%d: Status = %s, want %s", i, got, tc.want)
 		}
+		// What stores select by (Status.Where) is the same rule: an invite is in the
+		// state and passes the expiry test of its status, and of no other status.
+		for _, st := range []core.Status{core.StatusPending, core.StatusUsed, core.StatusExpired, core.StatusRevoked} {
+			state, expiry := st.Where()
+			in := tc.inv.State() == state
+			switch expiry {
+			case core.NotExpired:
+				in = in && tc.inv.ExpiresAt.After(now)
+			case core.HasExpired:
+				in = in && !tc.inv.ExpiresAt.After(now)
+			}
+			if in != (st == tc.want) {
+				t.Errorf("%d: Where(%s) selects it: %v, but its status is %s", i, st, in, tc.want)
+			}
+		}
 	}
 	for i, tc := range []struct {
 		in   string
@@ -166,14 +184,93 @@ func TestCreateInviteValidation(t *testing.T) {
 			t.Errorf("%d: stored %+v, %v", i, got, err)
 		}
 	}
-	// The ttl=1ns message says what is allowed, in words.
+	// The ttl=1ns message says what is allowed, in words, and names its field.
 	_, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", TTL: time.Nanosecond})
-	if err == nil || err.Error() != "a lifetime of less than a second is too short: invites live at least 1 minute" {
+	if err == nil || err.Error() != "ttl: a lifetime of less than a second is too short: invites live at least 1 minute" {
 		t.Errorf("ttl=1ns: %v", err)
 	}
 	_, err = e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", TTL: 100 * 24 * time.Hour})
-	if err == nil || err.Error() != "a lifetime of 100 days is longer than the maximum of 90 days" {
+	if err == nil || err.Error() != "ttl: a lifetime of 100 days is longer than the maximum of 90 days" {
 		t.Errorf("ttl=100d: %v", err)
+	}
+}
+
+// TestRefusalsNameTheirFields checks that every refusal of a request is a value naming
+// its field, and that all the refusals of one request are returned, not only the first.
+func TestRefusalsNameTheirFields(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	admin := core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}
+	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com"}
+	bad := errors.Join(&core.FieldError{Err: core.ErrInvalid, Field: core.FieldTTL, Reason: "not a duration"})
+	tests := []struct {
+		spec   core.InviteSpec
+		fields []string
+	}{
+		0:  {core.InviteSpec{TTL: 100 * 24 * time.Hour}, []string{"ttl"}},
+		1:  {core.InviteSpec{TTL: time.Second}, []string{"ttl"}},
+		2:  {core.InviteSpec{Note: "a\x07b"}, []string{"note"}},
+		3:  {core.InviteSpec{Username: "a b"}, []string{"username"}},
+		4:  {core.InviteSpec{Groups: []string{"x", "x", " y"}}, []string{"group", "group"}},
+		5:  {core.InviteSpec{MaxUses: intp(-1)}, []string{"max_uses"}},
+		6:  {core.InviteSpec{Username: "alice", MaxUses: intp(3)}, []string{"max_uses"}},
+		7:  {core.InviteSpec{Username: "alice", MaxUses: intp(0)}, []string{"max_uses"}},
+		8:  {core.InviteSpec{Kind: core.KindReset, Actor: user}, []string{"kind", "username"}},
+		9:  {core.InviteSpec{Kind: core.KindReset, Username: "dave", MaxUses: intp(2), Actor: admin}, []string{"max_uses"}},
+		10: {core.InviteSpec{Kind: "bogus"}, []string{"kind"}},
+		11: {core.InviteSpec{Kind: core.KindContact, Inviter: "a b"}, []string{"inviter"}},
+		// Everything wrong at once: each refusal, in the order of the fields.
+		12: {core.InviteSpec{TTL: 100 * 24 * time.Hour, MaxUses: intp(2), Username: "alice", Note: "\u202e", Groups: []string{""}},
+			[]string{"ttl", "max_uses", "note", "group"}},
+		// The caller's own refusals come first, with the core's.
+		13: {core.InviteSpec{Refused: bad, Note: "\n"}, []string{"ttl", "note"}},
+		14: {core.InviteSpec{Refused: bad}, []string{"ttl"}},
+	}
+	for i, tc := range tests {
+		tc.spec.Host = "example.com"
+		_, err := e.svc.CreateInvite(ctx, tc.spec)
+		var got []string
+		for _, fe := range core.FieldErrors(err) {
+			got = append(got, fe.Field)
+			if fe.Reason == "" || strings.HasPrefix(fe.Reason, fe.Field+":") {
+				t.Errorf("%d: reason %q is empty or repeats its field", i, fe.Reason)
+			}
+		}
+		if !slices.Equal(got, tc.fields) {
+			t.Errorf("%d: CreateInvite = %v: fields %q, want %q", i, err, got, tc.fields)
+		}
+	}
+	page, err := e.svc.ListInvites(ctx, cli, core.InviteQuery{Host: "example.com"})
+	if err != nil || len(page.Invites) != 0 {
+		t.Errorf("refused requests stored %d invites (%v)", len(page.Invites), err)
+	}
+
+	// The same for a change: the patch's own refusals and the invite's.
+	inv, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := inv.CreatedAt.Add(-time.Hour)
+	_, err = e.svc.UpdateInvite(ctx, cli, "example.com", inv.ID, core.InvitePatch{ExpiresAt: &past, MaxUses: intp(5), Note: ptr("\x00")})
+	var got []string
+	for _, fe := range core.FieldErrors(err) {
+		got = append(got, fe.Field)
+	}
+	if want := []string{"note", "expires_at", "max_uses"}; !slices.Equal(got, want) || !errors.Is(err, core.ErrInvalid) {
+		t.Errorf("UpdateInvite = %v: fields %q, want %q", err, got, want)
+	}
+	patch, perr := core.ParseInvitePatch([]byte(`{"max_uses":"two","expires_at":null,"color":1,"note":"ok"}`))
+	patch.Refused = perr
+	_, err = e.svc.UpdateInvite(ctx, cli, "example.com", inv.ID, patch)
+	got = got[:0]
+	for _, fe := range core.FieldErrors(err) {
+		got = append(got, fe.Field)
+	}
+	if want := []string{"color", "expires_at", "max_uses"}; !slices.Equal(got, want) {
+		t.Errorf("UpdateInvite(parsed patch) = %v: fields %q, want %q", err, got, want)
+	}
+	if after, _ := e.svc.Invite(ctx, cli, "example.com", inv.ID); after.Note != "" || after.MaxUses != 1 {
+		t.Errorf("a refused change changed the invite: %+v", after)
 	}
 }
 
@@ -246,10 +343,9 @@ func TestEvents(t *testing.T) {
 func TestQuota(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com"}
-	q := &core.Quota{Invites: 3, Period: 24 * time.Hour, Outstanding: 2}
+	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com", Quota: &core.Quota{Invites: 3, Period: 24 * time.Hour, Outstanding: 2}}
 	mk := func() error {
-		_, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "user", Actor: user, Quota: q})
+		_, err := e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "user", Actor: user})
 		return err
 	}
 	for i := range 2 {
@@ -287,6 +383,119 @@ func TestQuota(t *testing.T) {
 	}
 	if page, err := e.svc.ListInvites(ctx, other, core.InviteQuery{Host: "example.com", CreatedBy: user.CreatedBy()}); err != nil || len(page.Invites) != 0 {
 		t.Fatalf("other user asking for user's list = %+v, %v", page, err)
+	}
+}
+
+// TestQuotaRevival (issue 21, LOW 1): a user cannot beat user_quota.outstanding by
+// letting invites expire, making new ones, then reviving the old ones by extending
+// their expiry: a change that makes an invite pending again counts like a new one.
+func TestQuotaRevival(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	user := core.Actor{Kind: core.ActorJID, ID: "user@example.com", Quota: &core.Quota{Outstanding: 3}}
+	mk := func() (core.Invite, error) {
+		return e.svc.CreateInvite(ctx, core.InviteSpec{Host: "example.com", Kind: core.KindContact, Inviter: "user", TTL: time.Hour, Actor: user})
+	}
+	var old []core.Invite
+	for range 3 {
+		inv, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, inv)
+	}
+	e.clock.Add(2 * time.Hour) // the three expire
+	for range 3 {
+		if _, err := mk(); err != nil {
+			t.Fatalf("a new invite once the old ones expired: %v", err)
+		}
+	}
+	later := e.clock.Now().Add(time.Hour)
+	for i, inv := range old {
+		_, err := e.svc.UpdateInvite(ctx, user, "example.com", inv.ID, core.InvitePatch{ExpiresAt: &later})
+		if !errors.Is(err, core.ErrQuota) {
+			t.Errorf("reviving expired invite %d with 3 pending and an outstanding quota of 3 = %v, want ErrQuota", i, err)
+		}
+	}
+	page, err := e.svc.ListInvites(ctx, user, core.InviteQuery{Host: "example.com", Status: core.StatusPending})
+	if err != nil || len(page.Invites) != 3 {
+		t.Fatalf("%d pending invites (%v), want 3", len(page.Invites), err)
+	}
+	// Changing a pending invite is no revival; with room again, a revival is allowed.
+	if _, err := e.svc.UpdateInvite(ctx, user, "example.com", page.Invites[0].ID, core.InvitePatch{ExpiresAt: &later}); err != nil {
+		t.Fatalf("extending a pending invite at the quota: %v", err)
+	}
+	if _, err := e.svc.RevokeInvite(ctx, user, "example.com", page.Invites[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdateInvite(ctx, user, "example.com", old[0].ID, core.InvitePatch{ExpiresAt: &later}); err != nil {
+		t.Fatalf("reviving with room: %v", err)
+	}
+	// An administrator (no quota) revives what they like.
+	admin := core.Actor{Kind: core.ActorJID, ID: "admin@example.com", Manage: true}
+	if _, err := e.svc.UpdateInvite(ctx, admin, "example.com", old[1].ID, core.InvitePatch{ExpiresAt: &later}); err != nil {
+		t.Fatalf("an administrator reviving: %v", err)
+	}
+}
+
+// TestKeyRateBoundsAccounts (issue 21, LOW 10): a key's rate bounds the accounts its
+// invites can make, not only the invites: max_uses m takes m of it, a raise by k takes
+// k, and any number of accounts is refused.
+func TestKeyRateBoundsAccounts(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	k, _, err := e.svc.CreateKey(ctx, core.KeySpec{Host: "example.com", Rate: core.Rate{N: 10, Period: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := core.KeyActor(k, "")
+	inv, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range []int{100_000, 0, 12} {
+		_, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &m})
+		if fe := core.FieldErrors(err); len(fe) != 1 || fe[0].Field != core.FieldMaxUses || !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("%d: raising max_uses to %d = %v, want a refusal of max_uses", i, m, err)
+		}
+		if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &m}); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("%d: an invite for %d accounts = %v, want a refusal of max_uses", i, m, err)
+		}
+	}
+	five := 5
+	if _, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &five}); err != nil {
+		t.Fatalf("raising to 5 (4 more, 5 of 10 spent): %v", err)
+	}
+	four := 4
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &four}); err != nil {
+		t.Fatalf("an invite for 4 (9 of 10): %v", err)
+	}
+	two := 2
+	var rl *core.RateLimitError
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &two}); !errors.As(err, &rl) {
+		t.Fatalf("an invite for 2 with 1 left = %v, want a rate limit", err)
+	}
+	seven := 7
+	if _, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &seven}); !errors.As(err, &rl) {
+		t.Fatalf("raising by 2 with 1 left = %v, want a rate limit", err)
+	}
+	if got, _ := e.svc.Invite(ctx, by, "example.com", inv.ID); got.MaxUses != 5 {
+		t.Fatalf("a refused raise changed max_uses to %d", got.MaxUses)
+	}
+	// Lowering costs nothing; the command line, which has no rate, raises freely.
+	one := 1
+	if _, err := e.svc.UpdateInvite(ctx, by, "example.com", inv.ID, core.InvitePatch{MaxUses: &one}); err != nil {
+		t.Fatalf("lowering: %v", err)
+	}
+	big := 1000
+	if _, err := e.svc.UpdateInvite(ctx, cli, "example.com", inv.ID, core.InvitePatch{MaxUses: &big}); err != nil {
+		t.Fatalf("the command line raising: %v", err)
+	}
+	// An hour later the budget is back.
+	e.clock.Add(time.Hour)
+	ten := 10
+	if _, err := e.svc.CreateKeyInvite(ctx, k, core.InviteSpec{MaxUses: &ten}); err != nil {
+		t.Fatalf("an invite for 10 an hour later: %v", err)
 	}
 }
 
@@ -405,7 +614,7 @@ func TestBuiltinLandingPage(t *testing.T) {
 	}
 }
 
-// countingStore counts key reads and passes the store's KeyWatcher through.
+// countingStore counts key reads.
 type countingStore struct {
 	core.Store
 	reads atomic.Int64
@@ -415,8 +624,6 @@ func (s *countingStore) Key(ctx context.Context, id string) (core.Key, error) {
 	s.reads.Add(1)
 	return s.Store.Key(ctx, id)
 }
-
-func (s *countingStore) KeysVersion() (uint64, bool) { return s.Store.(core.KeyWatcher).KeysVersion() }
 
 func TestKeyCache(t *testing.T) {
 	e := newEnv(t)

@@ -1,49 +1,41 @@
 package core
 
-import (
-	"context"
-	"sync"
-	"time"
-)
+import "time"
 
-// MemoryRateLimiter is a RateLimiter for one process: a generic cell rate algorithm
-// (GCRA) per key, which allows bursts of up to N and then one event every Period/N.
-type MemoryRateLimiter struct {
-	mu  sync.Mutex
-	tat map[string]time.Time // theoretical arrival time per key
+// RateCharge is what a write takes from a key's rate budget, checked and recorded by
+// the store in the write's own transaction (see Rate.Take), so that a refused or
+// failed write spends nothing and concurrent writes on any number of processes and
+// nodes never take more than the rate allows.
+type RateCharge struct {
+	// KeyID names the budget.
+	KeyID string
+	// Rate is the key's rate.
+	Rate Rate
+	// N is how much the write takes: the accounts an invite can make (its max_uses),
+	// or the accounts a change adds to it. At least 1, at most Rate.N.
+	N int
+	// Now is when.
+	Now time.Time
 }
 
-// NewMemoryRateLimiter returns an empty limiter.
-func NewMemoryRateLimiter() *MemoryRateLimiter {
-	return &MemoryRateLimiter{tat: make(map[string]time.Time)}
-}
-
-// Allow implements RateLimiter.
-func (l *MemoryRateLimiter) Allow(_ context.Context, keyID string, rate Rate, now time.Time) error {
-	if rate.IsZero() {
-		return nil
+// Take is the one rule of rates, the generic cell rate algorithm (GCRA): a budget of
+// N events, refilled one every Period/N. Given the budget's theoretical arrival time
+// tat (the zero time for a budget never used), it takes n events at now and returns
+// the new theoretical arrival time, or a *RateLimitError saying how long until n can
+// be taken, leaving tat as it was.
+// In any span of time t at most N + ⌊t·N/Period⌋ events are taken. An unlimited rate
+// takes anything and returns tat unchanged.
+func (r Rate) Take(tat time.Time, n int, now time.Time) (time.Time, error) {
+	if r.IsZero() || n <= 0 {
+		return tat, nil
 	}
-	interval := rate.Period / time.Duration(rate.N)
-	burst := rate.Period - interval
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	tat := l.tat[keyID]
+	interval := r.Period / time.Duration(r.N)
 	if tat.Before(now) {
 		tat = now
 	}
-	if wait := tat.Sub(now) - burst; wait > 0 {
-		return &RateLimitError{RetryAfter: wait}
+	next := tat.Add(time.Duration(n) * interval)
+	if wait := next.Sub(now) - r.Period; wait > 0 {
+		return tat, &RateLimitError{RetryAfter: wait}
 	}
-	l.tat[keyID] = tat.Add(interval)
-	// Forget keys whose budget is full again, so the map stays small.
-	if len(l.tat) > 4096 {
-		for id, t := range l.tat {
-			if t.Before(now) {
-				delete(l.tat, id)
-			}
-		}
-	}
-	return nil
+	return next, nil
 }
-
-var _ RateLimiter = (*MemoryRateLimiter)(nil)

@@ -8,43 +8,49 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-var _ core.RateLimiter = (*core.MemoryRateLimiter)(nil)
-
-func TestMemoryRateLimiter(t *testing.T) {
-	ctx := t.Context()
+func TestRateTake(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	rate := core.Rate{N: 3, Period: time.Minute} // a burst of 3, then one every 20 s
 	steps := []struct {
-		key       string
-		at        time.Duration
-		rate      core.Rate
-		wantWait  time.Duration // 0: allowed
-		wantAllow bool
+		key      string
+		at       time.Duration
+		rate     core.Rate
+		n        int
+		wantWait time.Duration // 0: allowed
 	}{
-		0:  {key: "a", at: 0, rate: rate, wantAllow: true},
-		1:  {key: "a", at: 0, rate: rate, wantAllow: true},
-		2:  {key: "a", at: 0, rate: rate, wantAllow: true},
-		3:  {key: "a", at: 0, rate: rate, wantWait: 20 * time.Second},
-		4:  {key: "b", at: 0, rate: rate, wantAllow: true}, // keys are independent
-		5:  {key: "a", at: 10 * time.Second, rate: rate, wantWait: 10 * time.Second},
-		6:  {key: "a", at: 20 * time.Second, rate: rate, wantAllow: true},
-		7:  {key: "a", at: 20 * time.Second, rate: rate, wantWait: 20 * time.Second},
-		8:  {key: "a", at: 10 * time.Minute, rate: rate, wantAllow: true}, // the burst is back
-		9:  {key: "a", at: 10 * time.Minute, rate: rate, wantAllow: true},
-		10: {key: "a", at: 10 * time.Minute, rate: rate, wantAllow: true},
-		11: {key: "a", at: 10 * time.Minute, rate: rate, wantWait: 20 * time.Second},
-		12: {key: "c", at: 0, rate: core.Rate{}, wantAllow: true}, // unlimited
-		13: {key: "c", at: 0, rate: core.Rate{}, wantAllow: true},
-		14: {key: "d", at: 0, rate: core.Rate{N: 1, Period: time.Hour}, wantAllow: true},
-		15: {key: "d", at: 30 * time.Minute, rate: core.Rate{N: 1, Period: time.Hour}, wantWait: 30 * time.Minute},
+		0:  {key: "a", at: 0, rate: rate, n: 1},
+		1:  {key: "a", at: 0, rate: rate, n: 1},
+		2:  {key: "a", at: 0, rate: rate, n: 1},
+		3:  {key: "a", at: 0, rate: rate, n: 1, wantWait: 20 * time.Second},
+		4:  {key: "b", at: 0, rate: rate, n: 1}, // budgets are independent
+		5:  {key: "a", at: 10 * time.Second, rate: rate, n: 1, wantWait: 10 * time.Second},
+		6:  {key: "a", at: 20 * time.Second, rate: rate, n: 1},
+		7:  {key: "a", at: 20 * time.Second, rate: rate, n: 1, wantWait: 20 * time.Second},
+		8:  {key: "a", at: 10 * time.Minute, rate: rate, n: 1}, // the burst is back
+		9:  {key: "a", at: 10 * time.Minute, rate: rate, n: 1},
+		10: {key: "a", at: 10 * time.Minute, rate: rate, n: 1},
+		11: {key: "a", at: 10 * time.Minute, rate: rate, n: 1, wantWait: 20 * time.Second},
+		12: {key: "c", at: 0, rate: core.Rate{}, n: 1}, // unlimited
+		13: {key: "c", at: 0, rate: core.Rate{}, n: 1000},
+		14: {key: "d", at: 0, rate: core.Rate{N: 1, Period: time.Hour}, n: 1},
+		15: {key: "d", at: 30 * time.Minute, rate: core.Rate{N: 1, Period: time.Hour}, n: 1, wantWait: 30 * time.Minute},
+		// Several at once: an invite for 3 accounts takes the whole burst of 3.
+		16: {key: "e", at: 0, rate: rate, n: 3},
+		17: {key: "e", at: 0, rate: rate, n: 1, wantWait: 20 * time.Second},
+		18: {key: "e", at: 40 * time.Second, rate: rate, n: 3, wantWait: 20 * time.Second},
+		19: {key: "e", at: 40 * time.Second, rate: rate, n: 2},
+		20: {key: "f", at: 0, rate: rate, n: 2},
+		21: {key: "f", at: 0, rate: rate, n: 2, wantWait: 20 * time.Second}, // refused: takes nothing
+		22: {key: "f", at: 0, rate: rate, n: 1},
 	}
-	l := core.NewMemoryRateLimiter()
+	tats := map[string]time.Time{}
 	for i, st := range steps {
-		err := l.Allow(ctx, st.key, st.rate, t0.Add(st.at))
-		if st.wantAllow {
+		next, err := st.rate.Take(tats[st.key], st.n, t0.Add(st.at))
+		if st.wantWait == 0 {
 			if err != nil {
 				t.Errorf("%d: key %s at %v: %v, want allowed", i, st.key, st.at, err)
 			}
+			tats[st.key] = next
 			continue
 		}
 		var rl *core.RateLimitError
@@ -55,26 +61,6 @@ func TestMemoryRateLimiter(t *testing.T) {
 		if rl.RetryAfter != st.wantWait {
 			t.Errorf("%d: key %s at %v: retry after %v, want %v", i, st.key, st.at, rl.RetryAfter, st.wantWait)
 		}
-	}
-}
-
-func TestMemoryRateLimiterManyKeys(t *testing.T) {
-	ctx := t.Context()
-	l := core.NewMemoryRateLimiter()
-	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	rate := core.Rate{N: 1, Period: time.Second}
-	// More keys than the limiter keeps before forgetting idle ones: limits still hold.
-	for i := range 10_000 {
-		if err := l.Allow(ctx, string(rune('a'+i%26))+time.Duration(i).String(), rate, t0.Add(time.Duration(i)*time.Millisecond)); err != nil {
-			t.Fatalf("key %d: %v", i, err)
-		}
-	}
-	now := t0.Add(20 * time.Second)
-	if err := l.Allow(ctx, "x", rate, now); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Allow(ctx, "x", rate, now); !errors.Is(err, core.ErrRateLimited) {
-		t.Fatalf("second event in the same second = %v, want ErrRateLimited", err)
 	}
 }
 

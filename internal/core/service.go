@@ -55,10 +55,6 @@ type Options struct {
 	Store Store
 	// Hosts are the domains served. At least one is required.
 	Hosts []HostConfig
-	// RateLimiter enforces key rates; nil means the store's own when it implements
-	// RateLimiter (so that the limits survive restarts and hold across nodes), else an
-	// in-memory limiter.
-	RateLimiter RateLimiter
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives bookkeeping and sweep failures; nil discards them.
@@ -80,7 +76,7 @@ type Options struct {
 	// LandingBuiltin). Without it such hosts' invites have no landing page.
 	BaseURL string
 	// KeyCacheTTL bounds how long a successful authentication is served from memory
-	// when the store can report key deletions (KeyWatcher); zero means
+	// while the store vouches for its key deletions (Store.KeysVersion); zero means
 	// DefaultKeyCacheTTL, negative turns the cache off.
 	KeyCacheTTL time.Duration
 }
@@ -89,7 +85,6 @@ type Options struct {
 // It is safe for concurrent use.
 type Service struct {
 	store     Store
-	limiter   RateLimiter
 	now       func() time.Time
 	log       *slog.Logger
 	flush     time.Duration
@@ -108,7 +103,7 @@ type Service struct {
 	usesMu sync.Mutex
 	uses   map[string]KeyUse // pending bookkeeping, by key ID
 
-	dummyHash []byte // compared against when a key ID is unknown
+	dummyHash []byte // compared against when a key or invite ID is unknown
 }
 
 // NewService checks the options, fills their defaults and returns a Service.
@@ -119,7 +114,6 @@ func NewService(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		store:     opts.Store,
-		limiter:   opts.RateLimiter,
 		now:       opts.Now,
 		log:       opts.Logger,
 		flush:     opts.FlushInterval,
@@ -132,12 +126,6 @@ func NewService(opts Options) (*Service, error) {
 		dummyHash: hashSecret("no such key"),
 		ids:       idSource{randBytes: 3},
 		eventIDs:  idSource{randBytes: 6},
-	}
-	if l, ok := opts.Store.(RateLimiter); ok && s.limiter == nil {
-		s.limiter = l
-	}
-	if s.limiter == nil {
-		s.limiter = NewMemoryRateLimiter()
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -301,6 +289,9 @@ type KeySpec struct {
 	Manage bool
 	// Actor is who creates the key, for the event.
 	Actor Actor
+	// Refused holds the refusals the caller found reading the request's text (see
+	// InviteSpec.Refused): nothing is created, and they are returned with the core's.
+	Refused error
 }
 
 // CreateKey makes a new API key and returns it with the full credential "ID/SECRET",
@@ -310,19 +301,23 @@ func (s *Service) CreateKey(ctx context.Context, spec KeySpec) (Key, string, err
 	if err != nil {
 		return Key{}, "", err
 	}
-	if err := checkText("key name", spec.Name, MaxKeyNameLen); err != nil {
-		return Key{}, "", err
+	errs := []error{spec.Refused}
+	if err := checkText(FieldName, "key name", spec.Name, MaxKeyNameLen); err != nil {
+		errs = append(errs, err)
 	}
 	for _, d := range []struct {
-		what string
-		d    time.Duration
-	}{{"key's expiry", spec.ExpiresIn}, {"key's maximum invite lifetime", spec.MaxTTL}} {
+		field string
+		d     time.Duration
+	}{{FieldExpires, spec.ExpiresIn}, {FieldMaxTTL, spec.MaxTTL}} {
 		if d.d != 0 && (d.d < MinTTL || d.d > MaxDuration) {
-			return Key{}, "", invalidf("the %s must be between %s and %s", d.what, HumanDuration(MinTTL), HumanDuration(MaxDuration))
+			errs = append(errs, Refuse(ErrInvalid, d.field, "must be between %s and %s", HumanDuration(MinTTL), HumanDuration(MaxDuration)))
 		}
 	}
 	if spec.Rate.N < 0 || spec.Rate.Period < 0 {
-		return Key{}, "", invalidf("the rate must not be negative")
+		errs = append(errs, Refuse(ErrInvalid, FieldRate, "must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Key{}, "", err
 	}
 	id, err := randomString(keyIDBytes)
 	if err != nil {
@@ -406,9 +401,10 @@ func (s *Service) DeleteKey(ctx context.Context, by Actor, host, id string) erro
 
 // Authenticate checks a credential "ID/SECRET" and returns its key.
 // It fails with an error matching ErrInvalid for a malformed credential, ErrForbidden
-// for an unknown ID or a wrong secret (the same work either way, compared in constant
-// time; an unknown ID's error also matches ErrUnknownKey), and ErrExpired for an
-// expired key; a store failure is returned as is.
+// for an unknown ID or a wrong secret (the same work either way: one store lookup that
+// answers a decoy row for an unknown ID, and one constant-time comparison, with a
+// dummy hash for an unknown ID; an unknown ID's error also matches ErrUnknownKey), and
+// ErrExpired for an expired key; a store failure is returned as is.
 // A success is counted in the key's bookkeeping.
 //
 // Successful authentications are remembered (see Options.KeyCacheTTL) when the store

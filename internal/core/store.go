@@ -16,12 +16,14 @@ import (
 type Store interface {
 	// CreateKey stores a new key; ErrConflict if the ID exists.
 	CreateKey(ctx context.Context, k Key, events []Event) error
-	// Key returns the key with that ID, or ErrNotFound.
+	// Key returns the key with that ID, or ErrNotFound, at the same cost either way
+	// (a lookup that reads a decoy row when there is no such key), so that timing
+	// does not tell whether a key ID exists.
 	Key(ctx context.Context, id string) (Key, error)
 	// Keys lists the keys of a host, oldest first.
 	Keys(ctx context.Context, host string) ([]Key, error)
 	// DeleteKey deletes the key with that ID on that host, or returns ErrNotFound.
-	// Once it returns, a KeyWatcher store reports a new KeysVersion everywhere.
+	// Once it returns, KeysVersion reports a new version everywhere.
 	DeleteKey(ctx context.Context, host, id string, events []Event) error
 	// AddKeyUses adds each batch to its key's use count and raises its last use.
 	// Uses of keys that no longer exist are dropped.
@@ -29,10 +31,12 @@ type Store interface {
 
 	// CreateInvite stores a new invite (inv.Token is not stored, nor are Redemptions);
 	// ErrConflict if its ID exists; ErrQuota, storing nothing, if w.Quota is set and
-	// the invite would exceed it (checked atomically with the insert).
+	// the invite would exceed it; a *RateLimitError, storing nothing, if w.Rate is set
+	// and its key's budget cannot give it (both checked atomically with the insert).
 	CreateInvite(ctx context.Context, inv Invite, w InviteWrite) error
-	// Invite returns the invite with that ID, without its redemptions, or ErrNotFound.
-	// It returns invites of every status; the caller decides.
+	// Invite returns the invite with that ID, without its redemptions, or ErrNotFound,
+	// at the same cost either way (as Key). It returns invites of every status; the
+	// caller decides.
 	Invite(ctx context.Context, id string) (Invite, error)
 	// Redemptions returns the uses of the invite with that ID, oldest first (none for
 	// an unknown ID).
@@ -46,7 +50,9 @@ type Store interface {
 	// redemptions of an invite allowing fewer, only as many succeed as it allows.
 	// Only Uses, MaxUses, Note, ExpiresAt, RevokedAt and EndedAt are written back.
 	// ErrNotFound if there is no such invite; an error from change is returned as is,
-	// changing nothing. It returns the invite as written, without its redemptions.
+	// changing nothing; so are ErrQuota and a *RateLimitError when the InviteChange's
+	// Quota or Rate refuses it (checked atomically with the write). It returns the
+	// invite as written, without its redemptions.
 	ChangeInvite(ctx context.Context, id string, change func(inv *Invite) (InviteChange, error)) (Invite, error)
 	// ExpireInvites marks up to limit pending invites that expired at now as ended
 	// (EndedAt = ExpiresAt) and returns them; for each, when event is not nil, it writes
@@ -56,6 +62,24 @@ type Store interface {
 	// redemptions, and any other state that has no use at now (such as rate limit rows
 	// whose budget is full again), and says how many invites it deleted.
 	PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error)
+
+	// KeysVersion returns a number that changes whenever any process or node deletes a
+	// key, and ok = false when the store cannot vouch for it right now (a PostgreSQL
+	// listener that is not connected), in which case nothing may be served from
+	// memory: the Service then serves repeated authentications of a key from memory
+	// while the version holds. It must be cheap: it is called on every authentication.
+	KeysVersion() (version uint64, ok bool)
+
+	// RecordHosts records hosts as a server serves them, so that a command line on
+	// any node, reading the store alone, knows the hosts the XMPP servers gave the
+	// plugin (a PostgreSQL store shared by nodes whose data directories the command
+	// line never sees) and applies the same policy to them: their lifetimes, their
+	// invites' location (the built-in page under the server's public HTTP base URL),
+	// and whether changes go to the outbox for webhooks. A domain recorded before is
+	// replaced, but keeps its base URL when the new record gives none.
+	RecordHosts(ctx context.Context, hosts []RecordedHost) error
+	// RecordedHosts returns the recorded hosts, sorted by domain.
+	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
 
 	// Close releases the store; pending writes are finished first.
 	Close() error
@@ -68,6 +92,8 @@ type InviteWrite struct {
 	Events []Event
 	// Quota, when not nil, bounds the invites of the invite's creator.
 	Quota *QuotaCheck
+	// Rate, when not nil, is taken from a key's rate budget (see Rate.Take).
+	Rate *RateCharge
 }
 
 // QuotaCheck bounds the invites one creator (Invite.CreatedBy) makes.
@@ -89,6 +115,12 @@ type InviteChange struct {
 	Use *Use
 	// Events go to the outbox.
 	Events []Event
+	// Quota, when not nil, bounds the pending invites of the invite's creator: the
+	// change makes the invite pending again, which it may only while the creator's
+	// other pending invites at Quota.Now are fewer than Quota.Outstanding.
+	Quota *QuotaCheck
+	// Rate, when not nil, is taken from a key's rate budget (see Rate.Take).
+	Rate *RateCharge
 }
 
 // InviteFilter selects invites for ListInvites.
@@ -114,44 +146,25 @@ type Position struct {
 	ID        string    // its ID, which orders invites made at the same instant
 }
 
-// KeyWatcher is implemented by stores that can tell, without reading the database,
-// whether a key may have been deleted since some moment: the Service then serves
-// repeated authentications of a key from memory.
-type KeyWatcher interface {
-	// KeysVersion returns a number that changes whenever any process or node deletes a
-	// key, and ok = false when the store cannot vouch for it right now (a PostgreSQL
-	// listener that is not connected), in which case nothing may be served from memory.
-	// It must be cheap: it is called on every authentication.
-	KeysVersion() (version uint64, ok bool)
-}
-
-// HostRecorder is implemented by stores that remember which domains were served with
-// them, so that a command line on any node, reading the store alone, knows the hosts
-// the XMPP servers gave the plugin (a PostgreSQL store shared by nodes whose data
-// directories the command line never sees).
-// With each domain it keeps the public HTTP base URL the server gave, so that the command
-// line prints the same invite location (the built-in page) as the server would.
-type HostRecorder interface {
-	// RecordHosts adds domains, served at the public HTTP base URL baseURL ("" when the
-	// server gave none), to those recorded; a domain recorded before stays once, with
-	// the latest non-empty base URL.
-	RecordHosts(ctx context.Context, domains []string, baseURL string) error
-	// RecordedHosts returns the recorded domains, sorted by domain.
-	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
-}
-
-// RecordedHost is a domain a server served with the store (see HostRecorder).
+// RecordedHost is a domain a server served with the store (see Store.RecordHosts), with
+// the policy it applied.
 type RecordedHost struct {
 	// Domain is the XMPP domain.
 	Domain string
 	// BaseURL is the public HTTP base URL the server gave with it; "" when none.
 	BaseURL string
+	// LandingPage, DefaultTTL and MaxTTL are the host's HostConfig as the server
+	// applied it; zero durations when a server recorded none (before version 3).
+	LandingPage string
+	DefaultTTL  time.Duration
+	MaxTTL      time.Duration
+	// Webhooks says whether the server has webhooks: then every change writes its
+	// events to the outbox, for its delivery worker (see Options.Outbox).
+	Webhooks bool
 }
 
-// RateLimiter decides whether a key may make one more invite now.
-// The in-memory limiter of NewMemoryRateLimiter serves one process; a store offers one
-// that survives restarts and holds across nodes.
-type RateLimiter interface {
-	// Allow takes one event from the key's budget, or returns a *RateLimitError.
-	Allow(ctx context.Context, keyID string, rate Rate, now time.Time) error
+// Config returns the host's configuration as the recording server applied it, for a
+// Service of the command line.
+func (h RecordedHost) Config() HostConfig {
+	return HostConfig{Domain: h.Domain, LandingPage: h.LandingPage, DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL}
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -43,17 +44,17 @@ func unsafeRune(r rune) bool {
 }
 
 // checkText checks a free text against a length in characters and the unsafe runes;
-// what names the field in the message ("key name", "note").
-func checkText(what, s string, maxLen int) error {
+// field names the field refused, what names it in the reason ("key name", "note").
+func checkText(field, what, s string, maxLen int) error {
 	if !utf8.ValidString(s) {
-		return invalidf("the %s is not valid UTF-8", what)
+		return Refuse(ErrInvalid, field, "the %s is not valid UTF-8", what)
 	}
 	if n := utf8.RuneCountInString(s); n > maxLen {
-		return invalidf("the %s is %d characters long; at most %d are allowed", what, n, maxLen)
+		return Refuse(ErrInvalid, field, "the %s is %d characters long; at most %d are allowed", what, n, maxLen)
 	}
 	if i := strings.IndexFunc(s, unsafeRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return invalidf("the %s contains the control character U+%04X; line breaks, control and bidirectional formatting characters are not allowed", what, r)
+		return Refuse(ErrInvalid, field, "the %s contains the control character U+%04X; line breaks, control and bidirectional formatting characters are not allowed", what, r)
 	}
 	return nil
 }
@@ -61,25 +62,32 @@ func checkText(what, s string, maxLen int) error {
 // CheckGroups checks the group names of an invite: at most MaxGroups, each 1 to
 // MaxGroupLen characters without control, separator or bidirectional formatting
 // characters, without surrounding spaces, and no name twice.
-// It returns them in the order given.
+// It returns them in the order given, or every refusal (of field FieldGroup) joined.
 func CheckGroups(groups []string) ([]string, error) {
 	if len(groups) > MaxGroups {
-		return nil, invalidf("%d groups given; at most %d are allowed", len(groups), MaxGroups)
+		return nil, Refuse(ErrInvalid, FieldGroup, "%d groups given; at most %d are allowed", len(groups), MaxGroups)
 	}
+	var errs []error
 	seen := make(map[string]bool, len(groups))
 	out := make([]string, 0, len(groups))
 	for _, g := range groups {
 		if g == "" || strings.TrimFunc(g, unicode.IsSpace) != g {
-			return nil, invalidf("group name %q must not be empty or begin or end with a space", g)
+			errs = append(errs, Refuse(ErrInvalid, FieldGroup, "group name %q must not be empty or begin or end with a space", g))
+			continue
 		}
-		if err := checkText("group name", g, MaxGroupLen); err != nil {
-			return nil, err
+		if err := checkText(FieldGroup, "group name", g, MaxGroupLen); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		if seen[g] {
-			return nil, invalidf("group %q is given twice", g)
+			errs = append(errs, Refuse(ErrInvalid, FieldGroup, "group %q is given twice", g))
+			continue
 		}
 		seen[g] = true
 		out = append(out, g)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
@@ -141,4 +149,50 @@ func plural(n int64, unit string) string {
 		s += "s"
 	}
 	return s
+}
+
+// SpanUnit is the unit a Span counts in.
+type SpanUnit string
+
+// The units of a Span, from the largest.
+const (
+	SpanDays    SpanUnit = "days"
+	SpanHours   SpanUnit = "hours"
+	SpanMinutes SpanUnit = "minutes"
+	SpanSoon    SpanUnit = "" // less than a minute
+)
+
+// Span is how far ahead a moment is, as people are told it: a whole number of one
+// unit.
+type Span struct {
+	// N counts Unit; 0 for SpanSoon.
+	N int
+	// Unit is days, hours or minutes, or SpanSoon.
+	Unit SpanUnit
+}
+
+// SpanOf says how far ahead d is, the one way every edge says it (the invite page, the
+// ad-hoc commands, the command line): in days from two days on, in hours from two
+// hours on, in minutes from one minute on, rounded to the nearest unit, so that an
+// invite of 7 days made seconds ago expires "in 7 days", not 6.
+func SpanOf(d time.Duration) Span {
+	for _, u := range []struct {
+		unit SpanUnit
+		d    time.Duration
+		min  int
+	}{{SpanDays, 24 * time.Hour, 2}, {SpanHours, time.Hour, 2}, {SpanMinutes, time.Minute, 1}} {
+		if n := int((d + u.d/2) / u.d); n >= u.min {
+			return Span{N: n, Unit: u.unit}
+		}
+	}
+	return Span{Unit: SpanSoon}
+}
+
+// String says the span in English: "in 7 days", "in 1 minute", "in less than a
+// minute".
+func (s Span) String() string {
+	if s.Unit == SpanSoon {
+		return "in less than a minute"
+	}
+	return "in " + plural(int64(s.N), strings.TrimSuffix(string(s.Unit), "s"))
 }

@@ -47,13 +47,18 @@
 //	                 budget is spent; Retry-After says for how many seconds
 //	431              request headers too large
 //	500              the store failed; the body says nothing more
+//	503              the store is away (PostgreSQL down); Retry-After says when to retry
 //
 // A JSON body (the invite, see below, with "token", "uri" and "landing_page") comes
 // with 201 and 303 when the Accept header names application/json
 // with a non-zero quality; wildcards such as */* do not count, so curl and browsers
 // get the empty body mod_invites_api gave.
 // Errors are application/problem+json when Accept names application/json or
-// application/problem+json, short text otherwise.
+// application/problem+json, short text otherwise. A refused request (400, 409) is
+// refused for every reason at once: the problem's extension member "errors" lists
+// them, [{"field": "ttl", "detail": "…"}, …], each naming the parameter it concerns,
+// and "detail" (the text) joins them as "ttl: …; note: …". The core's errors become
+// HTTP in one function; 503 with Retry-After answers while the store is away.
 // Every response carries Cache-Control: no-store and the CORS headers.
 //
 // # The invite lifecycle

@@ -327,9 +327,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := h.checkFree(ctx, key.Host, p.username); err != nil {
-		return 0, err
-	}
+	// Every refusal of the request is reported at once: the parameters' syntax, a
+	// taken username and the core's own.
 	inv, err := h.svc.CreateKeyInvite(ctx, key, core.InviteSpec{
 		Kind:     core.KindAccount,
 		Username: p.username,
@@ -338,9 +337,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 		Note:     p.note,
 		Groups:   p.groups,
 		Actor:    core.Actor{Remote: by.Remote}, // for the audit log
+		Refused:  errors.Join(p.refused, h.checkFree(ctx, key.Host, p.username)),
 	})
 	if err != nil {
-		return 0, createError(err)
+		return 0, err
 	}
 	uri := h.svc.InviteURI(inv)
 	landing := h.svc.InviteLandingPage(inv)
@@ -382,7 +382,7 @@ func (h *Handler) checkFree(ctx context.Context, host, username string) error {
 		return nil
 	}
 	if exists {
-		return &statusError{status: http.StatusConflict, detail: "the account " + name + "@" + host + " already exists"}
+		return core.Refuse(core.ErrConflict, core.FieldUsername, "the account %s@%s already exists", name, host)
 	}
 	return nil
 }
@@ -443,26 +443,6 @@ func authError(err error) *statusError {
 		return &statusError{status: http.StatusForbidden, detail: "invalid API key"}
 	}
 	return nil
-}
-
-// createError maps a failure to create an invite to its status.
-func createError(err error) *statusError {
-	var rl *core.RateLimitError
-	switch {
-	case errors.As(err, &rl):
-		return &statusError{status: http.StatusTooManyRequests, retryAfter: rl.RetryAfter,
-			detail: "this API key's rate limit is exceeded"}
-	case errors.Is(err, core.ErrRateLimited):
-		return &statusError{status: http.StatusTooManyRequests, retryAfter: time.Second,
-			detail: "this API key's rate limit is exceeded"}
-	case errors.Is(err, core.ErrInvalid):
-		return &statusError{status: http.StatusBadRequest, detail: Reason(err)}
-	case errors.Is(err, core.ErrUnknownHost):
-		return &statusError{status: http.StatusForbidden, detail: "this API key's host is not served here"}
-	case errors.Is(err, core.ErrForbidden), errors.Is(err, core.ErrExpired):
-		return &statusError{status: http.StatusForbidden, detail: "invalid API key"}
-	}
-	return &statusError{status: http.StatusInternalServerError, err: err}
 }
 
 // Interface guards.

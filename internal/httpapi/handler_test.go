@@ -61,6 +61,10 @@ type problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
+	Errors []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
 }
 
 // Location prefixes.
@@ -172,6 +176,7 @@ func TestHandler(t *testing.T) {
 		groups   []string
 		ttl      time.Duration
 		detail   string            // part of the error's detail
+		fields   []string          // the fields of the problem's errors, in order (JSON only)
 		headers  map[string]string // exact values of further response headers
 		log      string            // part of the log lines of this request
 		noSpec   bool              // a method OpenAPI cannot describe
@@ -276,9 +281,9 @@ func TestHandler(t *testing.T) {
 		{name: "redirect off", target: "/invites_api?key={good}&redirect=off",
 			status: 201, location: xmppPlain, created: true},
 		{name: "redirect other", target: "/invites_api?key={good}&redirect=maybe",
-			status: 400, detail: "redirect must be"},
+			status: 400, detail: "redirect: must be"},
 		{name: "redirect other, JSON", target: "/invites_api?key={good}&redirect=2", header: jsonAccept,
-			status: 400, jsonBody: true, detail: "redirect must be"},
+			status: 400, jsonBody: true, detail: "redirect: must be"},
 
 		// ttl.
 		{name: "ttl seconds", target: "/invites_api?key={good}&ttl=3600",
@@ -310,11 +315,11 @@ func TestHandler(t *testing.T) {
 		{name: "ttl twice, same", target: "/invites_api?key={good}&ttl=1h&ttl=1h",
 			status: 201, location: xmppPlain, created: true, ttl: time.Hour},
 		{name: "ttl twice, different", target: "/invites_api?key={good}&ttl=1h&ttl=2h",
-			status: 400, detail: "ttl given twice"},
+			status: 400, detail: "ttl: given twice"},
 		{name: "ttl in query and form", method: "POST", target: "/invites_api?ttl=2h", header: form, body: "key={good}",
 			status: 201, location: xmppPlain, created: true, ttl: 2 * time.Hour},
 		{name: "ttl in query and form, different", method: "POST", target: "/invites_api?ttl=2h", header: form, body: "key={good}&ttl=3h",
-			status: 400, detail: "ttl given twice"},
+			status: 400, detail: "ttl: given twice"},
 
 		// username.
 		{name: "username", target: "/invites_api?key={good}&username=alice",
@@ -342,9 +347,9 @@ func TestHandler(t *testing.T) {
 		{name: "max_uses empty means 1", target: "/invites_api?key={good}&max_uses=",
 			status: 201, location: xmppPlain, created: true},
 		{name: "max_uses negative", target: "/invites_api?key={good}&max_uses=-1",
-			status: 400, detail: "max_uses must be a whole number"},
+			status: 400, detail: "max_uses: write a whole number"},
 		{name: "max_uses too large", target: "/invites_api?key={good}&max_uses=1000001",
-			status: 400, detail: "max_uses must be a whole number"},
+			status: 400, detail: "max_uses: write a whole number"},
 		{name: "max_uses not a number", target: "/invites_api?key={good}&max_uses=two", header: jsonAccept,
 			status: 400, jsonBody: true, detail: "max_uses"},
 		{name: "note", target: "/invites_api?key={good}&note=spring+course", header: jsonAccept,
@@ -362,11 +367,24 @@ func TestHandler(t *testing.T) {
 		{name: "group twice", target: "/invites_api?key={good}&group=team&group=team",
 			status: 400, detail: "group"},
 		{name: "too many groups", target: "/invites_api?key={good}" + strings.Repeat("&group=g", core.MaxGroups+1),
-			status: 400, detail: "at most 16 groups"},
+			status: 400, detail: "group: 17 groups given; at most 16"},
 		{name: "all of them with a username, JSON", method: "POST", target: "/invites_api", header: map[string]string{
 			"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
 			body:   "key={good}&username=Alice&max_uses=1&note=for+alice&group=team&ttl=2d",
 			status: 201, location: xmppAlice, created: true, jsonBody: true, username: "alice", note: "for alice", groups: []string{"team"}, ttl: 48 * time.Hour},
+
+		// Every refusal of one request at once, each naming its field (issues 22, 26).
+		{name: "every refusal at once", target: "/invites_api?key={good}&ttl=100d&max_uses=two&note=a%07b&group=&group=x&group=x&redirect=maybe",
+			header: jsonAccept, status: 400, jsonBody: true, detail: "max_uses: write a whole number",
+			fields: []string{"max_uses", "redirect", "ttl", "note", "group"}},
+		{name: "every refusal at once, text", target: "/invites_api?key={good}&ttl=1s&note=a%07b",
+			status: 400, detail: "ttl: a lifetime of 1 second is too short: invites live at least 1 minute; note: the note contains"},
+		{name: "fixed username with several uses", target: "/invites_api?key={good}&username=alice&max_uses=3", header: jsonAccept,
+			status: 400, jsonBody: true, detail: "max_uses: an invite for the fixed username alice makes one account", fields: []string{"max_uses"}},
+		{name: "fixed username with any number of uses", target: "/invites_api?key={good}&username=alice&max_uses=0",
+			status: 400, detail: "max_uses: an invite for the fixed username alice"},
+		{name: "username taken and a bad note", handler: "accounts", target: "/invites_api?key={good}&username=Romeo&note=%E2%80%AE", header: jsonAccept,
+			status: 400, jsonBody: true, detail: "username: the account romeo@example.com already exists; note:", fields: []string{"username", "note"}},
 
 		// A fixed username that is already an account (issue 16).
 		{name: "username taken", handler: "accounts", target: "/invites_api?key={good}&username=Romeo", header: jsonAccept,
@@ -463,11 +481,11 @@ func TestHandler(t *testing.T) {
 			priorN: testFailures, priorHeader: map[string]string{"X-Forwarded-For": "198.51.100.2, 203.0.113.40"},
 			status: 429, detail: "failed authentications"},
 
-		// Store failures.
+		// A store that is away (here: closed, the plugin stopping): try again (issue 21).
 		{name: "store down", handler: "broken", target: "/invites_api?key={good}",
-			status: 500, detail: "internal error"},
+			status: 503, detail: "try again", headers: map[string]string{"Retry-After": "2"}},
 		{name: "store down, JSON", handler: "broken", target: "/invites_api?key={good}", header: jsonAccept,
-			status: 500, jsonBody: true, detail: "internal error"},
+			status: 503, jsonBody: true, detail: "the invite store is unavailable; try again shortly", headers: map[string]string{"Retry-After": "2"}},
 	}
 
 	newRequest := func(tc testCase, target, remote string, header map[string]string) *http.Request {
@@ -614,11 +632,21 @@ func TestHandler(t *testing.T) {
 				if !strings.Contains(p.Detail, tc.detail) {
 					t.Errorf("detail %q, want it to contain %q", p.Detail, tc.detail)
 				}
+				var fields []string
+				for _, e := range p.Errors {
+					fields = append(fields, e.Field)
+					if e.Detail == "" || !strings.Contains(p.Detail, e.Field+": "+e.Detail) {
+						t.Errorf("error %+v is not in the detail %q", e, p.Detail)
+					}
+				}
+				if tc.fields != nil && !slices.Equal(fields, tc.fields) {
+					t.Errorf("errors name %q, want %q", fields, tc.fields)
+				}
 			default:
 				if ct != "text/plain; charset=utf-8" {
 					t.Errorf("Content-Type %q, want text/plain", ct)
 				}
-				if !strings.Contains(string(body), tc.detail) || len(body) > 200 {
+				if !strings.Contains(string(body), tc.detail) || len(body) > 400 {
 					t.Errorf("body %q, want short text containing %q", body, tc.detail)
 				}
 			}
@@ -783,4 +811,29 @@ func (a accountSet) AccountExists(_ context.Context, jid string) (bool, error) {
 		return false, errors.New("the host does not answer")
 	}
 	return a[jid], nil
+}
+
+// TestRefusalsBounded: a request with every parameter wrong, and as many groups as it
+// can carry, gets every refusal in a bounded answer that echoes none of its huge input.
+func TestRefusalsBounded(t *testing.T) {
+	f := newFixture(t)
+	h := httpapi.New(f.svc, httpapi.Options{})
+	huge := strings.Repeat("\u202e", 200)
+	q := url.Values{"key": {f.creds["good"]}, "ttl": {huge}, "max_uses": {huge}, "note": {huge}, "username": {huge}, "redirect": {huge}}
+	for i := range core.MaxGroups {
+		q.Add("group", huge+strconv.Itoa(i))
+	}
+	r := httptest.NewRequest("POST", "/invites_api", strings.NewReader(q.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var p problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != 400 {
+		t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+	}
+	t.Logf("%d refusals in %d bytes", len(p.Errors), w.Body.Len())
+	if len(p.Errors) < 6 || w.Body.Len() > 8192 || strings.Contains(w.Body.String(), strings.Repeat("\u202e", 40)) {
+		t.Errorf("%d refusals in %d bytes: %s", len(p.Errors), w.Body.Len(), w.Body)
+	}
 }

@@ -16,7 +16,8 @@ import (
 
 // Invite is an invite as the API shows it, and as the command line prints it with
 // --json. Token, URI and LandingPage are set only in the answer to its creation;
-// Redemptions only when the invite is shown alone (lists leave them out).
+// Redemptions only when the invite is shown alone and has been used (lists leave them
+// out).
 type Invite struct {
 	ID          string   `json:"id"`                     // the public ID, never the token
 	Token       string   `json:"token,omitempty"`        // the secret, at creation only
@@ -79,10 +80,13 @@ func NewInvite(inv core.Invite, now time.Time) Invite {
 	return b
 }
 
-// NewInviteWithUses describes an invite shown alone: with its redemptions (an empty
-// list when it has none).
+// NewInviteWithUses describes an invite shown alone: with its redemptions, left out
+// when it has none (as every empty field is).
 func NewInviteWithUses(inv core.Invite, now time.Time) Invite {
 	b := NewInvite(inv, now)
+	if len(inv.Redemptions) == 0 {
+		return b
+	}
 	uses := make([]Use, len(inv.Redemptions))
 	for i, u := range inv.Redemptions {
 		uses[i] = Use{JID: u.JID, At: formatTime(u.At)}
@@ -93,17 +97,20 @@ func NewInviteWithUses(inv core.Invite, now time.Time) Invite {
 
 // list answers GET BasePath/invites?status=S&limit=N&cursor=C.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) (int, error) {
-	p, err := readListParams(r)
-	if err != nil {
-		return 0, err
+	p, refused := readListParams(r)
+	if _, ok := errors.AsType[*statusError](refused); ok {
+		return 0, refused
 	}
 	key, by, err := h.authenticate(r, p.credential)
 	if err != nil {
 		return 0, err
 	}
+	if refused != nil {
+		return 0, refused
+	}
 	page, err := h.svc.ListInvites(r.Context(), by, core.InviteQuery{Host: key.Host, Status: p.status, Limit: p.limit, Cursor: p.cursor})
 	if err != nil {
-		return 0, lifecycleError(err)
+		return 0, err
 	}
 	now := h.now()
 	body := InviteList{Invites: make([]Invite, len(page.Invites)), NextCursor: page.NextCursor}
@@ -121,7 +128,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request, id string) (int, 
 	}
 	inv, err := h.svc.Invite(r.Context(), by, key.Host, id)
 	if err != nil {
-		return 0, lifecycleError(err)
+		return 0, err
 	}
 	return writeJSON(w, http.StatusOK, NewInviteWithUses(inv, h.now()))
 }
@@ -137,13 +144,12 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, id string) (int,
 	if err != nil {
 		return 0, err
 	}
-	change, err := core.ParseInvitePatch(data)
-	if err != nil {
-		return 0, lifecycleError(err)
-	}
+	// Every refusal of the change is reported at once: the patch's and the invite's.
+	change, refused := core.ParseInvitePatch(data)
+	change.Refused = refused
 	inv, err := h.svc.UpdateInvite(r.Context(), by, key.Host, id, change)
 	if err != nil {
-		return 0, lifecycleError(err)
+		return 0, err
 	}
 	return writeJSON(w, http.StatusOK, NewInviteWithUses(inv, h.now()))
 }
@@ -155,7 +161,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, id string) (int
 		return 0, err
 	}
 	if _, err := h.svc.RevokeInvite(r.Context(), by, key.Host, id); err != nil {
-		return 0, lifecycleError(err)
+		return 0, err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return http.StatusNoContent, nil
@@ -183,19 +189,4 @@ func (h *Handler) readPatch(r *http.Request) ([]byte, error) {
 		return nil, badRequest("the change must be a JSON object with expires_at, max_uses or note")
 	}
 	return body, nil
-}
-
-// lifecycleError maps a failure to read or change invites to its status.
-func lifecycleError(err error) *statusError {
-	switch {
-	case errors.Is(err, core.ErrNotFound):
-		return &statusError{status: http.StatusNotFound, detail: "no such invite"}
-	case errors.Is(err, core.ErrInvalid):
-		return &statusError{status: http.StatusBadRequest, detail: Reason(err)}
-	case errors.Is(err, core.ErrConflict):
-		return &statusError{status: http.StatusConflict, detail: Reason(err)}
-	case errors.Is(err, core.ErrUnknownHost):
-		return &statusError{status: http.StatusForbidden, detail: "this API key's host is not served here"}
-	}
-	return &statusError{status: http.StatusInternalServerError, err: err}
 }

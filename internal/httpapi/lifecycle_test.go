@@ -139,12 +139,12 @@ func TestLifecycle(t *testing.T) {
 		{name: "list of a managing key: its host only", target: "/invites_api/invites?key={manage}", status: 200,
 			list: []string{"team", "other", "revoked", "used"}},
 		{name: "list of a managing key of another host", target: "/invites_api/invites?key={lmanage}", status: 200, list: []string{"landing"}},
-		{name: "list, unknown status", target: "/invites_api/invites?key={good}&status=lost", header: jsonAccept, status: 400, detail: "status must be"},
-		{name: "list, limit 0", target: "/invites_api/invites?key={good}&limit=0", status: 400, detail: "limit must be"},
-		{name: "list, limit too large", target: "/invites_api/invites?key={good}&limit=501", status: 400, detail: "limit must be"},
-		{name: "list, limit not a number", target: "/invites_api/invites?key={good}&limit=ten", status: 400, detail: "limit must be"},
+		{name: "list, unknown status", target: "/invites_api/invites?key={good}&status=lost", header: jsonAccept, status: 400, detail: "status: unknown status"},
+		{name: "list, limit 0", target: "/invites_api/invites?key={good}&limit=0", status: 400, detail: "limit: must be"},
+		{name: "list, limit too large", target: "/invites_api/invites?key={good}&limit=501", status: 400, detail: "limit: must be"},
+		{name: "list, limit not a number", target: "/invites_api/invites?key={good}&limit=ten", status: 400, detail: "limit: must be"},
 		{name: "list, bad cursor", target: "/invites_api/invites?key={good}&cursor=garbage", header: jsonAccept, status: 400, detail: "cursor"},
-		{name: "list, two statuses", target: "/invites_api/invites?key={good}&status=used&status=pending", status: 400, detail: "status given twice"},
+		{name: "list, two statuses", target: "/invites_api/invites?key={good}&status=used&status=pending", status: 400, detail: "status: given twice"},
 		{name: "list without a key", target: "/invites_api/invites", header: jsonAccept, status: 403, detail: "missing API key"},
 		{name: "list with a wrong key", target: "/invites_api/invites?key={wrong}", status: 403, detail: "invalid API key"},
 		{name: "list with an expired key", target: "/invites_api/invites?key={expired}", status: 403, detail: "API key expired"},
@@ -156,7 +156,7 @@ func TestLifecycle(t *testing.T) {
 		// One invite, with its redemptions.
 		{name: "show", target: "/invites_api/invites/[team]?key={good}", status: 200, check: func(inv invite) error {
 			if inv.Note != "spring course" || !slices.Equal(inv.Groups, []string{"team"}) || *inv.MaxUses != 2 || inv.Uses != 0 ||
-				inv.Status != "pending" || inv.Kind != "account" || inv.Redemptions == nil || len(*inv.Redemptions) != 0 ||
+				inv.Status != "pending" || inv.Kind != "account" || inv.Redemptions != nil ||
 				inv.Token != "" || inv.URI != "" || !strings.HasPrefix(inv.CreatedBy, "api/token/") {
 				return fmt.Errorf("%+v", inv)
 			}
@@ -195,7 +195,7 @@ func TestLifecycle(t *testing.T) {
 		// Changes: a JSON merge patch of expires_at, max_uses and note.
 		{name: "patch the note", method: "PATCH", target: "/invites_api/invites/[team]?key={good}", header: mergePatch,
 			body: `{"note":"autumn course"}`, status: 200, check: func(inv invite) error {
-				if inv.Note != "autumn course" || *inv.MaxUses != 2 || inv.Redemptions == nil {
+				if inv.Note != "autumn course" || *inv.MaxUses != 2 || inv.Redemptions != nil {
 					return fmt.Errorf("%+v", inv)
 				}
 				return nil
@@ -230,6 +230,9 @@ func TestLifecycle(t *testing.T) {
 			body: `{"note":"again"}`, status: 409, detail: "revoked"},
 		{name: "patch: expiry beyond the maximum", method: "PATCH", target: "/invites_api/invites/[team]?key={good}", header: mergePatch,
 			body: `{"expires_at":"2999-01-01T00:00:00Z"}`, status: 400, detail: "longer than the maximum"},
+		{name: "patch: every refusal at once", method: "PATCH", target: "/invites_api/invites/[used]?key={good}", header: mergePatch,
+			body:   `{"max_uses":1,"expires_at":"2999-01-01T00:00:00Z","note":"\u202e","color":"red"}`,
+			status: 400, detail: `"errors":[{"field":"color","detail":"cannot be changed: only expires_at, max_uses and note can"},{"field":"note","detail":"the note contains the control character U+202E`},
 		{name: "patch: an unknown member", method: "PATCH", target: "/invites_api/invites/[team]?key={good}", header: mergePatch,
 			body: `{"username":"mallory"}`, status: 400, detail: "cannot be changed"},
 		{name: "patch: max_uses as text", method: "PATCH", target: "/invites_api/invites/[team]?key={good}", header: mergePatch,
@@ -474,5 +477,20 @@ func TestLifecycleRedeemRevoke(t *testing.T) {
 	}
 	if _, err := lf.svc.Redeem(ctx, core.Redemption{Host: plainHost, Token: created.Token, Username: "erin"}); err == nil {
 		t.Fatal("a revoked invite was redeemed")
+	}
+
+	// An invite for a fixed username makes one account: PATCH cannot raise its uses
+	// (issue 22), and says so naming the field.
+	code, body = do("POST", "/invites_api", "application/x-www-form-urlencoded", "username=frank")
+	if code != 201 || json.Unmarshal(body, &created) != nil {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	for _, max := range []string{"2", "0"} {
+		code, body = do("PATCH", "/invites_api/invites/"+created.ID, "application/merge-patch+json", `{"max_uses":`+max+`}`)
+		var p problem
+		if code != 400 || json.Unmarshal(body, &p) != nil || len(p.Errors) != 1 || p.Errors[0].Field != "max_uses" ||
+			!strings.Contains(p.Errors[0].Detail, "fixed username frank makes one account") {
+			t.Errorf("patch max_uses %s of a fixed-username invite: %d %s", max, code, body)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func (h *Handler) authenticate(r *http.Request, credential string) (core.Key, co
 	}
 	serr := authError(err)
 	if serr == nil {
-		return core.Key{}, core.Actor{}, &statusError{status: http.StatusInternalServerError, err: err}
+		return core.Key{}, core.Actor{}, coreError(err)
 	}
 	// A failure names an existing key unless the ID is malformed or unknown.
 	known := idOK && !errors.Is(err, core.ErrUnknownKey) && !errors.Is(err, core.ErrInvalid)

@@ -25,6 +25,7 @@ type params struct {
 	maxUses    *int     // nil when none was given
 	note       string   // "" when none was given
 	groups     []string // from every group parameter, query then form
+	refused    error    // the refusals of the parameters' syntax (core.FieldErrors)
 }
 
 // badRequest returns a 400 with a detail for the client.
@@ -34,7 +35,9 @@ func badRequest(format string, args ...any) *statusError {
 
 // readParams gathers the credential and parameters from the Authorization header, the
 // query string and, for POST, a form body, and checks their syntax.
-// Bounds that depend on the key (ttl) are the core's to check.
+// A request that cannot be read (a malformed query, two keys) is an error; the
+// refusals of single parameters are collected in p.refused, for the core to report
+// with its own (bounds that depend on the key, such as ttl's, are the core's to check).
 func (h *Handler) readParams(r *http.Request) (params, error) {
 	var p params
 	query, err := url.ParseQuery(r.URL.RawQuery)
@@ -51,54 +54,44 @@ func (h *Handler) readParams(r *http.Request) (params, error) {
 	if p.credential, err = credential(r.Header, query, form); err != nil {
 		return p, err
 	}
-	if v, ok, err := single("ttl", query, form); err != nil {
-		return p, err
-	} else if ok && v != "" {
-		if p.ttl, err = core.ParseDuration(v); err != nil {
-			return p, badRequest("ttl must be a positive number of seconds or a duration such as 48h or 7d")
-		}
+	var errs []error
+	value := func(name string) (string, bool) {
+		v, ok, err := single(name, query, form)
+		errs = append(errs, err)
+		return v, ok && err == nil
 	}
-	if v, ok, err := single("username", query, form); err != nil {
-		return p, err
-	} else if ok && v != "" {
-		if _, err := core.NormalizeUsername(v); err != nil {
-			return p, badRequest("username is not a valid XMPP account name")
-		}
+	if v, ok := value(core.FieldTTL); ok {
+		p.ttl, err = core.ParseTTL(v)
+		errs = append(errs, err)
+	}
+	if v, ok := value(core.FieldUsername); ok {
 		p.username = v
 	}
-	if v, ok, err := single("max_uses", query, form); err != nil {
-		return p, err
-	} else if ok && v != "" {
-		n, err := parseMaxUses(v)
-		if err != nil {
-			return p, err
+	if v, ok := value(core.FieldMaxUses); ok && v != "" {
+		n, err := core.ParseMaxUses(v)
+		errs = append(errs, err)
+		if err == nil {
+			p.maxUses = &n
 		}
-		p.maxUses = &n
 	}
-	if p.note, _, err = single("note", query, form); err != nil {
-		return p, err
-	}
-	for _, vs := range [][]string{query["group"], form["group"]} {
+	p.note, _ = value(core.FieldNote)
+	for _, vs := range [][]string{query[core.FieldGroup], form[core.FieldGroup]} {
 		for _, g := range vs {
 			if g != "" {
 				p.groups = append(p.groups, g)
 			}
 		}
 	}
-	if len(p.groups) > core.MaxGroups {
-		return p, badRequest("at most %d groups", core.MaxGroups)
-	}
-	if v, ok, err := single("redirect", query, form); err != nil {
-		return p, err
-	} else if ok {
+	if v, ok := value("redirect"); ok {
 		switch strings.ToLower(v) {
 		case "", "true", "1", "yes", "on":
 			p.redirect = true
 		case "false", "0", "no", "off":
 		default:
-			return p, badRequest("redirect must be empty, true, 1, yes, on, false, 0, no or off")
+			errs = append(errs, fieldError("redirect", "must be empty, true, 1, yes, on, false, 0, no or off"))
 		}
 	}
+	p.refused = errors.Join(errs...)
 	return p, nil
 }
 
@@ -153,14 +146,15 @@ func (h *Handler) readBody(r *http.Request, types []string) ([]byte, error) {
 }
 
 // single returns the value of a parameter given in the query, the form or both,
-// which must agree wherever and however often it appears.
+// which must agree wherever and however often it appears (a refusal of the parameter
+// else).
 func single(name string, query, form url.Values) (string, bool, error) {
 	var v string
 	var ok bool
 	for _, vs := range [][]string{query[name], form[name]} {
 		for _, x := range vs {
 			if ok && x != v {
-				return "", false, badRequest("%s given twice with different values", name)
+				return "", false, fieldError(name, "given twice with different values")
 			}
 			v, ok = x, true
 		}
@@ -213,16 +207,6 @@ func credential(hdr http.Header, query, form url.Values) (string, error) {
 // quality (see problem.Accepts).
 func accepts(hdr http.Header, mediaType string) bool { return problem.Accepts(hdr, mediaType) }
 
-// parseMaxUses reads max_uses: a whole number from 0 (no limit until the invite
-// expires) to core.MaxMaxUses.
-func parseMaxUses(v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > core.MaxMaxUses {
-		return 0, badRequest("max_uses must be a whole number from 0 (no limit until the invite expires) to %d", core.MaxMaxUses)
-	}
-	return n, nil
-}
-
 // listParams are the query parameters of a list, checked for syntax; the core checks
 // their values.
 type listParams struct {
@@ -233,6 +217,7 @@ type listParams struct {
 }
 
 // readListParams reads the credential, status, limit and cursor of a list request.
+// The refusals of single parameters are returned together, joined.
 func readListParams(r *http.Request) (listParams, error) {
 	var p listParams
 	query, err := url.ParseQuery(r.URL.RawQuery)
@@ -242,24 +227,27 @@ func readListParams(r *http.Request) (listParams, error) {
 	if p.credential, err = credential(r.Header, query, nil); err != nil {
 		return p, err
 	}
-	if v, _, err := single("status", query, nil); err != nil {
-		return p, err
+	var errs []error
+	if v, _, err := single(core.FieldStatus, query, nil); err != nil {
+		errs = append(errs, err)
 	} else if p.status, err = core.ParseStatus(v); err != nil {
-		return p, badRequest("status must be pending, used, expired, revoked or all")
+		errs = append(errs, err)
 	}
-	if v, ok, err := single("limit", query, nil); err != nil {
-		return p, err
+	if v, ok, err := single(core.FieldLimit, query, nil); err != nil {
+		errs = append(errs, err)
 	} else if ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > core.MaxListLimit {
-			return p, badRequest("limit must be a whole number from 1 to %d", core.MaxListLimit)
+			errs = append(errs, fieldError(core.FieldLimit, "must be a whole number from 1 to %d", core.MaxListLimit))
 		}
 		p.limit = n
 	}
-	if p.cursor, _, err = single("cursor", query, nil); err != nil {
-		return p, err
+	if v, _, err := single(core.FieldCursor, query, nil); err != nil {
+		errs = append(errs, err)
+	} else {
+		p.cursor = v
 	}
-	return p, nil
+	return p, errors.Join(errs...)
 }
 
 // queryCredential reads the credential of a request that takes no other parameter.

@@ -7,37 +7,19 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// fullStore is a store as the plugin's stores are: a core.Store that reports key
-// deletions and keeps key rates.
-type fullStore interface {
-	core.Store
-	core.KeyWatcher
-	core.RateLimiter
-}
-
 // TimeStore returns st with the latency of every call recorded in
-// invites_store_duration_seconds. A store that is not a core.KeyWatcher and a
-// core.RateLimiter is returned as it is: the core looks for those, and a wrapper must
-// not hide them.
+// invites_store_duration_seconds.
 func (p *Plugin) TimeStore(st core.Store) core.Store {
-	fs, ok := st.(fullStore)
-	if !ok {
-		return st
-	}
-	return &timedStore{s: fs, p: p}
+	return &timedStore{s: st, p: p}
 }
 
 // timedStore records the latency of each call of s.
 type timedStore struct {
-	s fullStore
+	s core.Store
 	p *Plugin
 }
 
-var (
-	_ core.Store       = (*timedStore)(nil)
-	_ core.KeyWatcher  = (*timedStore)(nil)
-	_ core.RateLimiter = (*timedStore)(nil)
-)
+var _ core.Store = (*timedStore)(nil)
 
 func (t *timedStore) since(op string, start time.Time) { t.p.StoreCall(op, time.Since(start)) }
 
@@ -116,11 +98,17 @@ func (t *timedStore) PurgeInvites(ctx context.Context, endedBefore, now time.Tim
 // Close implements core.Store.
 func (t *timedStore) Close() error { return t.s.Close() }
 
-// KeysVersion implements core.KeyWatcher (in memory: not timed).
+// KeysVersion implements core.Store (in memory: not timed).
 func (t *timedStore) KeysVersion() (uint64, bool) { return t.s.KeysVersion() }
 
-// Allow implements core.RateLimiter.
-func (t *timedStore) Allow(ctx context.Context, keyID string, rate core.Rate, now time.Time) error {
-	defer t.since("allow", time.Now())
-	return t.s.Allow(ctx, keyID, rate, now)
+// RecordHosts implements core.Store.
+func (t *timedStore) RecordHosts(ctx context.Context, hosts []core.RecordedHost) error {
+	defer t.since("record_hosts", time.Now())
+	return t.s.RecordHosts(ctx, hosts)
+}
+
+// RecordedHosts implements core.Store.
+func (t *timedStore) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) {
+	defer t.since("recorded_hosts", time.Now())
+	return t.s.RecordedHosts(ctx)
 }

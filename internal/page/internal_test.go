@@ -164,7 +164,8 @@ func TestMessages(t *testing.T) {
 		want string
 	}{
 		{"en", 7 * 24 * time.Hour, "in 7 days"},
-		{"en", 36 * time.Hour, "in 36 hours"},
+		{"en", 35 * time.Hour, "in 35 hours"},
+		{"en", 7*24*time.Hour - 3*time.Second, "in 7 days"}, // made seconds ago (issue 22)
 		{"en", 61 * time.Minute, "in 61 minutes"},
 		{"en", time.Minute, "in 1 minute"},
 		{"en", time.Second, "in less than a minute"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/xmpp-invites/invites/internal/core"
 	"io/fs"
 	"slices"
 	"strconv"
@@ -84,17 +85,14 @@ func (t Translator) date(at time.Time) string {
 	return t.Get("date.format", at.Day(), t.Get("month."+strconv.Itoa(int(at.Month()))), at.Year(), at.Format("15:04"))
 }
 
-// relative says how far d (positive) is, such as "in 7 days".
+// relative says how far d (positive) is, such as "in 7 days", rounded as every edge
+// rounds it (core.SpanOf).
 func (t Translator) relative(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		return t.count("rel.days", int(d/(24*time.Hour)))
-	case d >= 2*time.Hour:
-		return t.count("rel.hours", int(d/time.Hour))
-	case d >= time.Minute:
-		return t.count("rel.minutes", int(d/time.Minute))
+	s := core.SpanOf(d)
+	if s.Unit == core.SpanSoon {
+		return t.Get("rel.soon")
 	}
-	return t.Get("rel.soon")
+	return t.count("rel."+string(s.Unit), s.N)
 }
 
 // catalog holds the messages of every offered language.

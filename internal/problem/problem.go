@@ -20,17 +20,33 @@ type Details struct {
 	Type string
 	// RetryAfter, when positive, is sent as Retry-After in whole seconds (at least 1).
 	RetryAfter time.Duration
+	// Errors, when not empty, are the refusals of the request one by one, sent as the
+	// extension member "errors" (RFC 9457 §3.2): each names the parameter it concerns
+	// and says what was wrong with it. Detail then joins them.
+	Errors []FieldDetail
 }
 
-// MaxDetail bounds the detail written, in bytes, since it may quote the request.
-const MaxDetail = 200
+// FieldDetail is one refusal of a request: the parameter it concerns ("" when it
+// concerns the request as a whole) and the reason.
+type FieldDetail struct {
+	Field  string `json:"field,omitempty"`
+	Detail string `json:"detail"`
+}
+
+// MaxDetail bounds the detail written, and each of Errors, in bytes, since they may
+// quote the request.
+const MaxDetail = 1024
+
+// maxErrors bounds how many of Errors are written.
+const maxErrors = 32
 
 // body is the RFC 9457 object.
 type body struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
+	Type   string        `json:"type"`
+	Title  string        `json:"title"`
+	Status int           `json:"status"`
+	Detail string        `json:"detail,omitempty"`
+	Errors []FieldDetail `json:"errors,omitempty"`
 }
 
 // Write answers r with d: application/problem+json when the client accepts
@@ -53,7 +69,11 @@ func Write(w http.ResponseWriter, r *http.Request, d Details) {
 		if typ == "" {
 			typ = "about:blank"
 		}
-		b, _ = json.Marshal(body{Type: typ, Title: http.StatusText(d.Status), Status: d.Status, Detail: detail}) // strings and an int: cannot fail
+		var errs []FieldDetail
+		for _, e := range d.Errors[:min(len(d.Errors), maxErrors)] {
+			errs = append(errs, FieldDetail{Field: Truncate(e.Field, 64), Detail: Truncate(e.Detail, MaxDetail)})
+		}
+		b, _ = json.Marshal(body{Type: typ, Title: http.StatusText(d.Status), Status: d.Status, Detail: detail, Errors: errs}) // strings and an int: cannot fail
 		h.Set("Content-Type", "application/problem+json")
 	} else {
 		if detail == "" {

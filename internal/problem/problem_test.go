@@ -25,7 +25,11 @@ func TestWrite(t *testing.T) {
 		1: {"", problem.Details{Status: 413, Detail: "too big"}, "text/plain; charset=utf-8", "too big\n", "", true},
 		2: {"text/html, application/problem+json;q=0.5", problem.Details{Status: 404}, "application/problem+json", `"title":"Not Found"`, "", true},
 		3: {"application/json;q=0", problem.Details{Status: 404}, "text/plain; charset=utf-8", "not found\n", "", true},
-		4: {"*/*", problem.Details{Status: 400, Detail: strings.Repeat("é", 200)}, "text/plain; charset=utf-8", strings.Repeat("é", 100) + "…\n", "", true},
+		4: {"*/*", problem.Details{Status: 400, Detail: strings.Repeat("é", 1000)}, "text/plain; charset=utf-8", strings.Repeat("é", 512) + "…\n", "", true},
+		5: {"application/json", problem.Details{Status: 400, Detail: "ttl: too long; note: bad", Errors: []problem.FieldDetail{{Field: "ttl", Detail: "too long"}, {Field: "note", Detail: "bad"}}},
+			"application/problem+json", `"errors":[{"field":"ttl","detail":"too long"},{"field":"note","detail":"bad"}]`, "", true},
+		6: {"", problem.Details{Status: 400, Detail: "ttl: too long; note: bad", Errors: []problem.FieldDetail{{Field: "ttl", Detail: "too long"}}},
+			"text/plain; charset=utf-8", "ttl: too long; note: bad\n", "", true},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		if tc.accept != "" {

@@ -36,30 +36,21 @@ type ops struct {
 	log     *slog.Logger
 	metrics *metrics.Plugin
 	audit   *audit.Log
-	outbox  outbox.Store    // nil when the store keeps none
+	outbox  outbox.Store    // the store's outbox
 	worker  *webhook.Worker // nil without webhooks
 }
 
 // newOps builds the metrics, the audit log and, for a config with webhooks, the
 // delivery worker over st.
-func newOps(c config.Config, hosts []core.HostConfig, st core.Store, log *slog.Logger) (*ops, error) {
-	o := &ops{log: log, audit: audit.New(log.With("component", "audit"))}
+func newOps(c config.Config, hosts []core.HostConfig, st store.Store, log *slog.Logger) (*ops, error) {
+	o := &ops{log: log, audit: audit.New(log.With("component", "audit")), outbox: st}
 	names := make([]string, len(hosts))
 	for i, h := range hosts {
 		names[i] = h.Domain
 	}
-	mopts := metrics.Options{Hosts: names, Logger: log.With("component", "metrics")}
-	if cnt, ok := st.(metrics.Counter); ok {
-		mopts.Counter = cnt
-	}
-	if ob, ok := st.(outbox.Store); ok {
-		o.outbox = ob
-	}
+	mopts := metrics.Options{Hosts: names, Logger: log.With("component", "metrics"), Counter: st}
 	if len(c.Webhooks) > 0 {
-		if o.outbox == nil {
-			return nil, errors.New("webhooks need a store with an outbox (SQLite or PostgreSQL)")
-		}
-		mopts.Backlog = o.outbox
+		mopts.Backlog = st
 	}
 	o.metrics = metrics.New(mopts)
 	if len(c.Webhooks) > 0 {
@@ -96,9 +87,7 @@ func (o *ops) run(ctx context.Context) {
 	if o.worker != nil {
 		wg.Go(func() { o.worker.Run(ctx) })
 	}
-	if o.outbox != nil {
-		wg.Go(func() { o.purge(ctx) })
-	}
+	wg.Go(func() { o.purge(ctx) })
 	wg.Wait()
 }
 

@@ -53,12 +53,12 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 	for _, h := range served {
 		inv.hosts[h] = true
 	}
-	h, err := page.New(inv, pageRegistrar{api: api}, opts)
+	h, err := page.New(inv, pageRegistrar{api: api, remotes: s.remotes}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("config: page: %w", err)
 	}
 	s.log.Info("built-in invite page on", "hosts", served, "url", strings.TrimRight(hc.HTTPBaseURL, "/")+plugin.PathInvite)
-	return h, nil
+	return withClientAddr(h, opts.ClientAddr), nil
 }
 
 // pageInvites is page.Invites over the core, for the hosts in hosts: the page knows
@@ -119,7 +119,8 @@ func pageInviteError(err error) error {
 // pageRegistrar is page.Registrar over the host's plugin.HostAPI.Register, which has
 // in-band registration's guarantees.
 type pageRegistrar struct {
-	api plugin.HostAPI // nil: the host registers no accounts
+	api     plugin.HostAPI // nil: the host registers no accounts
+	remotes *remotes       // the client address of each registration, for RedeemInvite
 }
 
 var _ page.Registrar = pageRegistrar{}
@@ -129,6 +130,9 @@ func (r pageRegistrar) Register(ctx context.Context, reg page.Registration) (str
 	if r.api == nil {
 		return "", fmt.Errorf("%w: the server registers no accounts for the plugin", page.ErrUnavailable)
 	}
+	// The host redeems the invite in a call of its own: it finds the client's address
+	// here, for the audit record.
+	defer r.remotes.put(reg.Host, reg.Token, reg.Username, clientAddrOf(ctx))()
 	jid, err := r.api.Register(ctx, plugin.Registration(reg))
 	if err != nil {
 		return "", pageRegisterError(err)

@@ -31,7 +31,8 @@ import (
 // unavailable (HTTP: 503).
 // It is safe for concurrent use.
 type Service struct {
-	log *slog.Logger
+	log     *slog.Logger
+	remotes *remotes // client addresses of web registrations in progress (remotes.go)
 
 	mu         sync.RWMutex
 	st         *state // nil until configured, and after Close
@@ -57,7 +58,7 @@ func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{}))}
+	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{})), remotes: &remotes{}}
 }
 
 // errNotConfigured fails calls made before Configure.
@@ -143,13 +144,6 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
-	if rec, ok := st.(core.HostRecorder); ok && len(hc.Domains) > 0 {
-		// In the store too, so that the command line of any node knows these hosts
-		// (issue 16); the data directory's file serves this node's alone.
-		if err := rec.RecordHosts(ctx, normalizedDomains(hc.Domains), hc.HTTPBaseURL); err != nil {
-			s.log.Warn("cannot record the host's domains in the store", "err", err)
-		}
-	}
 	ops, err := newOps(c, hosts, st, s.log)
 	if err != nil {
 		_ = st.Close()
@@ -160,6 +154,15 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
+	}
+	if len(hc.Domains) > 0 {
+		// In the store too, with the policy applied to each and the base URL of the
+		// built-in page, so that the command line of any node knows these hosts and
+		// applies the same policy (issues 16, 22); the data directory's file serves
+		// this node's alone.
+		if err := st.RecordHosts(ctx, recordedHosts(svc, hc.HTTPBaseURL, ops.wantsOutbox())); err != nil {
+			s.log.Warn("cannot record the host's domains in the store", "err", err)
+		}
 	}
 	var accounts commands.AccountChecker
 	if api != nil {
@@ -206,13 +209,18 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	return plugin.Manifest{Routes: routes}, nil
 }
 
-// normalizedDomains returns the valid domains of ds in canonical form.
-func normalizedDomains(ds []string) []string {
-	var out []string
-	for _, d := range ds {
-		if n, err := core.NormalizeDomain(d); err == nil {
-			out = append(out, n)
+// recordedHosts describes the hosts svc serves as the command line should apply them
+// (see core.Store.RecordHosts): their effective policy, the public HTTP base URL, and
+// whether changes go to the outbox for webhooks.
+func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.RecordedHost {
+	var out []core.RecordedHost
+	for _, d := range svc.Hosts() {
+		h, err := svc.Host(d)
+		if err != nil {
+			continue
 		}
+		out = append(out, core.RecordedHost{Domain: h.Domain, BaseURL: baseURL, LandingPage: h.LandingPage,
+			DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL, Webhooks: webhooks})
 	}
 	return out
 }
@@ -300,7 +308,11 @@ func (s *Service) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	inv, err := st.core.Redeem(ctx, core.Redemption{Host: r.Host, Token: r.Token, Username: r.Username, Purpose: core.Purpose(r.Purpose)})
+	// The client's address, for the audit record: a web registration's, kept while the
+	// page's call to the host runs (remotes.go).
+	remote := s.remotes.get(r.Host, r.Token, r.Username)
+	inv, err := st.core.Redeem(ctx, core.Redemption{Host: r.Host, Token: r.Token, Username: r.Username,
+		Purpose: core.Purpose(r.Purpose), Remote: remote})
 	if err != nil {
 		return plugin.Invite{}, contractError(err)
 	}
@@ -319,6 +331,9 @@ func contractError(err error) error {
 		return plugin.ErrUsernameNotAllowed
 	case errors.Is(err, core.ErrInvalid):
 		return fmt.Errorf("%w: %w", plugin.ErrInvalidUsername, err)
+	case errors.Is(err, core.ErrUnavailable):
+		// The store is away: the host answers "try again" (service-unavailable).
+		return fmt.Errorf("%w: %w", plugin.ErrUnavailable, err)
 	}
 	return err
 }

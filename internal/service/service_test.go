@@ -97,15 +97,20 @@ func TestServiceConfig(t *testing.T) {
 	if err != nil || !slices.Contains(known, "example.com") {
 		t.Errorf("known domains = %v, %v", known, err)
 	}
-	// The store records them too, for the command line of any node (issue 16).
+	// The store records them too, every host served with the policy applied to it,
+	// for the command line of any node (issues 16, 22).
 	st, err := store.Open(ctx, filepath.Join(dir, "sub", config.StoreFile), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded, err := st.(core.HostRecorder).RecordedHosts(ctx)
+	recorded, err := st.RecordedHosts(ctx)
 	_ = st.Close()
-	if err != nil || len(recorded) != 1 || recorded[0].Domain != "example.com" {
-		t.Errorf("hosts recorded in the store = %v, %v", recorded, err)
+	want := []core.RecordedHost{
+		{Domain: "example.com", DefaultTTL: core.DefaultInviteTTL, MaxTTL: core.DefaultMaxInviteTTL},
+		{Domain: "example.net", DefaultTTL: core.DefaultInviteTTL, MaxTTL: core.DefaultMaxInviteTTL},
+	}
+	if err != nil || !slices.Equal(recorded, want) {
+		t.Errorf("hosts recorded in the store = %+v, %v; want %+v", recorded, err, want)
 	}
 	if err := s.Health(ctx); err != nil {
 		t.Errorf("Health = %v", err)

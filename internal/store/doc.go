@@ -1,7 +1,10 @@
-// Package store opens the [core.Store] an address names.
+// Package store opens the [Store] an address names.
 //
-// Two backends implement the store contract, and both pass the suite in
-// internal/store/storetest:
+// [Store] is the one interface of a store: the core's keys, invites and host records
+// ([core.Store]), the webhook outbox's delivery side, and the counts the metrics read.
+// Two backends implement it, checked at compile time, and both pass the suite in
+// internal/store/storetest; callers hold a Store and never look for capabilities at
+// run time:
 //
 //	a file path, sqlite:PATH or file:PATH          the embedded SQLite file (package sqlite)
 //	postgres://… or postgresql://…                 PostgreSQL, for several nodes sharing one store

@@ -7,10 +7,33 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/outbox"
 	"github.com/xmpp-invites/invites/internal/store/postgres"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
+)
+
+// Store is what a store is, the one interface both backends implement (checked at
+// compile time below; nothing is discovered at run time): the core's keys, invites and
+// host records (core.Store), the webhook outbox's delivery side (outbox.Store), and
+// the reads of the metrics and of the command line.
+type Store interface {
+	core.Store
+	outbox.Store
+	// CountPending returns how many invites are pending at now, per host.
+	CountPending(ctx context.Context, now time.Time) (map[string]int, error)
+	// CountKeys returns how many API keys each host has.
+	CountKeys(ctx context.Context) (map[string]int, error)
+	// OutboxEvents returns up to limit events of the outbox that are not delivered
+	// yet, oldest first.
+	OutboxEvents(ctx context.Context, limit int) ([]core.Event, error)
+}
+
+var (
+	_ Store = (*sqlite.Store)(nil)
+	_ Store = (*postgres.Store)(nil)
 )
 
 // Options configure Open.
@@ -40,6 +63,10 @@ const (
 // urlScheme matches a URL's scheme followed by "://".
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
+// schemePrefix matches what reads as a scheme before a colon, such as "sqlit:" in
+// "sqlit:/x.db": a mistyped "sqlite:" must not become a directory named "sqlit:".
+var schemePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
+
 // keywordValue matches the start of a PostgreSQL keyword/value connection string,
 // such as "host=db.internal dbname=invites".
 var keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
@@ -51,8 +78,9 @@ var keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
 //	sqlite:PATH, file:PATH, or a file path    SQLite
 //
 // Anything else is an error, never a SQLite file named after it: an address that looks
-// like a URL of another scheme (a mistyped "postgress://…") is refused, as is an empty
-// one.
+// like a URL of another scheme (a mistyped "postgress://…") or begins with another
+// scheme (a mistyped "sqlit:/x.db") is refused, as is an empty one; a file whose name
+// has a colon is written "./name:x.db".
 func Parse(addr string) (Kind, string, error) {
 	switch {
 	case strings.TrimSpace(addr) == "":
@@ -72,6 +100,10 @@ func Parse(addr string) (Kind, string, error) {
 			break
 		}
 	}
+	if path == addr && schemePrefix.MatchString(addr) {
+		scheme, _, _ := strings.Cut(addr, ":")
+		return "", "", fmt.Errorf("the store address has the unknown scheme %q: use a file path (./%s for a file whose name has a colon), sqlite:PATH, or a postgres:// or postgresql:// URL", clip(scheme), clip(addr))
+	}
 	switch {
 	case path == "":
 		return "", "", fmt.Errorf("the store address %q names no file", clip(addr))
@@ -84,12 +116,12 @@ func Parse(addr string) (Kind, string, error) {
 // Open opens the store an address names (see Parse) with the default options and the
 // logger (nil discards), applying its migrations; it runs no integrity check.
 // A SQLite file is created, with its parent directory, when missing.
-func Open(ctx context.Context, addr string, logger *slog.Logger) (core.Store, error) {
+func Open(ctx context.Context, addr string, logger *slog.Logger) (Store, error) {
 	return OpenWith(ctx, addr, Options{Logger: logger})
 }
 
 // OpenWith is Open with options.
-func OpenWith(ctx context.Context, addr string, opts Options) (core.Store, error) {
+func OpenWith(ctx context.Context, addr string, opts Options) (Store, error) {
 	kind, target, err := Parse(addr)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,11 @@ func TestParse(t *testing.T) {
 		13: {addr: "sqlite:", wantErr: "names no file"},
 		14: {addr: "invites.db?mode=ro", wantErr: "not a plain file path"},
 		15: {addr: "pg://db", wantErr: `unknown scheme "pg"`},
+		16: {addr: "sqlit:/x.db", wantErr: `unknown scheme "sqlit": use a file path (./sqlit:/x.db for a file whose name has a colon), sqlite:PATH`},
+		17: {addr: "SQLITE:/x.db", kind: store.KindSQLite, target: "/x.db"},
+		18: {addr: "postgres:db", wantErr: `unknown scheme "postgres"`},
+		19: {addr: "./sqlit:/x.db", kind: store.KindSQLite, target: "./sqlit:/x.db"},
+		20: {addr: "C:x.db", wantErr: `unknown scheme "C"`},
 	}
 	for i, tc := range tests {
 		kind, target, err := store.Parse(tc.addr)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -548,7 +549,10 @@ func (s *Server) present(c *Definition, sess *session, i int, f *adhoc.Form, ref
 		Form:          f,
 	}
 	if refusal != nil {
-		resp.Notes = []adhoc.Note{{Type: adhoc.NoteError, Text: refusal.Text}}
+		// A refusal may hold several reasons, one a line: each its own note.
+		for _, r := range strings.Split(refusal.Text, "\n") {
+			resp.Notes = append(resp.Notes, adhoc.Note{Type: adhoc.NoteError, Text: r})
+		}
 		s.log.Info("ad-hoc command step refused", "node", c.Node, "stage", i, "reason", withoutValues(refusal.Text))
 	}
 	if i > 0 {

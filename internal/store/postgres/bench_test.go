@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,4 +171,50 @@ func TestGrowthRatio(t *testing.T) {
 	med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
 	e, f := med(rates["empty"]), med(rates["1M"])
 	t.Logf("median: empty %.0f invites/s, 1M %.0f invites/s: ratio %.2f", e, f, f/e)
+}
+
+// BenchmarkLookup measures the lookups of the in-band token check and of key
+// verification: an existing ID and an unknown one must cost the same (issue 21, LOW
+// 3), so that timing does not tell whether an ID exists.
+func BenchmarkLookup(b *testing.B) {
+	s := fresh(b)
+	ctx := b.Context()
+	var inv core.Invite
+	for range 1000 {
+		inv = newInvite(b, func(inv *core.Invite) { inv.Note, inv.Groups = "a note of some length", []string{"team"} })
+		if err := s.CreateInvite(ctx, inv, core.InviteWrite{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	k := core.Key{ID: "benchkey0000", Host: "example.com", Name: "a key", SecretHash: make([]byte, 32), CreatedAt: now}
+	if err := s.CreateKey(ctx, k, nil); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		call func() error
+	}{
+		{"invite/existing", func() error { _, err := s.Invite(ctx, inv.ID); return err }},
+		{"invite/unknown", func() error {
+			if _, err := s.Invite(ctx, "AAAAAAAAAAAA"); !errors.Is(err, core.ErrNotFound) {
+				return err
+			}
+			return nil
+		}},
+		{"key/existing", func() error { _, err := s.Key(ctx, k.ID); return err }},
+		{"key/unknown", func() error {
+			if _, err := s.Key(ctx, "AAAAAAAAAAAA"); !errors.Is(err, core.ErrNotFound) {
+				return err
+			}
+			return nil
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bc.call(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

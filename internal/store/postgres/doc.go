@@ -1,9 +1,9 @@
 // Package postgres is the PostgreSQL backend of the invites store, for several server
 // nodes sharing one set of keys and invites.
 //
-// A [Store] implements [core.Store] over a pgx v5 connection pool, and [core.RateLimiter]
-// with its state in the database, so that a key's rate holds across every node that
-// uses the same database and schema.
+// A [Store] implements [core.Store] over a pgx v5 connection pool, with key rates in
+// the database, so that a key's rate holds across every node that uses the same
+// database and schema.
 // It passes the store contract suite in internal/store/storetest.
 //
 // # Data source names
@@ -42,19 +42,18 @@
 //
 // # Rate limit
 //
-// Allow runs the generic cell rate algorithm (GCRA) of core.MemoryRateLimiter on one row
-// per key in the table rate_limits, read, decided and written by a single
-// INSERT … ON CONFLICT DO UPDATE … RETURNING statement.
-// PostgreSQL locks the row for the statement, so concurrent calls from any number of
-// nodes are serialized per key and none is lost.
-// For a rate of N per Period, in any span of time t, the calls allowed for a key on all
+// A write that carries a rate charge (core.InviteWrite.Rate, core.InviteChange.Rate)
+// takes it from the key's budget, one row per key in the table rate_limits, by the one
+// rule of rates (core.Rate.Take), in the write's own transaction with the row locked
+// (SELECT … FOR UPDATE), so that concurrent writes from any number of nodes are
+// serialized per key, none is lost, and a refused write spends nothing.
+// For a rate of N per Period, in any span of time t, the charges taken for a key on all
 // nodes together number at most N + ⌊t·N/Period⌋: a burst of N, then one every
 // Period/N.
 // The decision uses the caller's clock; a node whose clock runs ahead of the others by
-// d can gain at most ⌈d·N/Period⌉ extra calls, a node whose clock lags is only
-// stricter.
-// Rows whose budget is full again are dropped by DeleteExpiredInvites and with their
-// key by DeleteKey.
+// d can gain at most ⌈d·N/Period⌉ extra, a node whose clock lags is only stricter.
+// Rows whose budget is full again are dropped by PurgeInvites and with their key by
+// DeleteKey.
 //
 // # Changes and redemptions
 //

@@ -39,15 +39,16 @@ const (
 // holds an advisory lock of its creator, so that nodes check quotas one at a time.
 // When ctx ends first, CreateInvite returns its error: the invite is then not written
 // if it was still queued, and may or may not be if its batch was being written.
-func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) (rerr error) {
+	defer classify(&rerr)
 	if len(inv.TokenHash) == 0 || inv.ID == "" {
 		return fmt.Errorf("creating invite: %w: no ID or token hash", core.ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creating invite: %w", err)
 	}
-	if w.Quota != nil {
-		return s.createWithQuota(ctx, inv, w)
+	if w.Quota != nil || w.Rate != nil {
+		return s.createChecked(ctx, inv, w)
 	}
 	r := &createRequest{inv: inv, events: w.Events, done: make(chan error, 1)}
 	s.createMu.RLock()
@@ -71,35 +72,22 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 	}
 }
 
-// createWithQuota writes one invite after checking its creator's quota, under a lock of
-// that creator held to the end of the transaction.
-func (s *Store) createWithQuota(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
-	q := w.Quota
+// createChecked writes one invite after checking its creator's quota, under a lock of
+// that creator held to the end of the transaction, and taking its key's rate, under
+// the lock of the budget's row.
+func (s *Store) createChecked(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
 	args, err := inviteArgs(inv)
 	if err != nil {
 		return fmt.Errorf("creating invite: %w", err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		lock := "github.com/xmpp-invites/invites/quota:" + s.schema + "/" + inv.Host + "/" + inv.CreatedBy
-		if _, err := tx.Exec(ctx, s.q.quotaLock, lock); err != nil {
+		if q := w.Quota; q != nil {
+			if err := s.checkQuota(ctx, tx, inv, q); err != nil {
+				return err
+			}
+		}
+		if err := s.chargeRate(ctx, tx, w.Rate); err != nil {
 			return err
-		}
-		var n int
-		if q.Max > 0 {
-			if err := tx.QueryRow(ctx, s.q.quotaSince, inv.Host, inv.CreatedBy, nanos(q.Since)).Scan(&n); err != nil {
-				return err
-			}
-			if n >= q.Max {
-				return core.ErrQuota
-			}
-		}
-		if q.Outstanding > 0 {
-			if err := tx.QueryRow(ctx, s.q.quotaPending, inv.Host, inv.CreatedBy, nanos(q.Now)).Scan(&n); err != nil {
-				return err
-			}
-			if n >= q.Outstanding {
-				return core.ErrQuota
-			}
 		}
 		tag, err := tx.Exec(ctx, s.q.insertInvite, args...)
 		if err != nil {
@@ -116,6 +104,35 @@ func (s *Store) createWithQuota(ctx context.Context, inv core.Invite, w core.Inv
 	return nil
 }
 
+// checkQuota fails with core.ErrQuota when the invite's creator has reached q, other
+// than the invite itself (which a change may be making pending again), under a lock of
+// that creator held to the end of tx, so that nodes check one creator's quota one at a
+// time.
+func (s *Store) checkQuota(ctx context.Context, tx pgx.Tx, inv core.Invite, q *core.QuotaCheck) error {
+	lock := "github.com/xmpp-invites/invites/quota:" + s.schema + "/" + inv.Host + "/" + inv.CreatedBy
+	if _, err := tx.Exec(ctx, s.q.quotaLock, lock); err != nil {
+		return err
+	}
+	var n int
+	if q.Max > 0 {
+		if err := tx.QueryRow(ctx, s.q.quotaSince, inv.Host, inv.CreatedBy, nanos(q.Since)).Scan(&n); err != nil {
+			return err
+		}
+		if n >= q.Max {
+			return core.ErrQuota
+		}
+	}
+	if q.Outstanding > 0 {
+		if err := tx.QueryRow(ctx, s.q.quotaPending, inv.Host, inv.CreatedBy, nanos(q.Now), inv.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= q.Outstanding {
+			return core.ErrQuota
+		}
+	}
+	return nil
+}
+
 // inviteArgs are insertInvite's arguments for inv.
 func inviteArgs(inv core.Invite) ([]any, error) {
 	groups, err := encodeGroups(inv.Groups)
@@ -124,7 +141,8 @@ func inviteArgs(inv core.Invite) ([]any, error) {
 	}
 	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
 		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, int32(inv.MaxUses), int32(inv.Uses),
-		nanos(inv.CreatedAt), nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)}, nil
+		nanos(inv.CreatedAt), nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt),
+		string(inv.State())}, nil
 }
 
 // encodeGroups stores groups as a JSON array, or "" for none.
@@ -232,6 +250,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 		maxUses, uses    = make([]int32, n), make([]int32, n)
 		created, expires = make([]int64, n), make([]int64, n)
 		revoked, ended   = make([]*int64, n), make([]*int64, n)
+		states           = make([]string, n)
 		evIDs, evInvites []string
 		evTypes, evHosts []string
 		evPayloads       []string
@@ -247,7 +266,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 		users[i], inviters[i], allow[i], creators[i] = inv.Username, inv.Inviter, inv.AllowRegister, inv.CreatedBy
 		notes[i], groups[i], maxUses[i], uses[i] = inv.Note, g, int32(inv.MaxUses), int32(inv.Uses)
 		created[i], expires[i] = nanos(inv.CreatedAt), nanos(inv.ExpiresAt)
-		revoked[i], ended[i] = nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)
+		revoked[i], ended[i], states[i] = nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt), string(inv.State())
 		for _, e := range r.events {
 			payload, err := json.Marshal(e)
 			if err != nil {
@@ -261,7 +280,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 	rows, err := s.pool.Query(ctx, s.q.createInvites,
 		ids, hashes, hosts, kinds, users, inviters, allow, creators, notes, groups, maxUses, uses,
 		created, expires, revoked, ended,
-		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes)
+		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes, states)
 	if err != nil {
 		return nil, err
 	}
@@ -277,10 +296,12 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 }
 
 // Invite implements core.Store; ErrNotFound if there is no such invite.
-func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
-	inv, err := scanInvite(s.pool.QueryRow(ctx, s.q.invite, id))
+func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
+	defer classify(&rerr)
+	var found bool
+	inv, err := scanInvite(withFound(s.pool.QueryRow(ctx, s.q.invite, id), &found))
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, pgx.ErrNoRows), err == nil && !found:
 		return core.Invite{}, core.ErrNotFound
 	case err != nil:
 		return core.Invite{}, fmt.Errorf("reading invite: %w", err)
@@ -289,7 +310,8 @@ func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
 }
 
 // Redemptions implements core.Store.
-func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) {
+func (s *Store) Redemptions(ctx context.Context, id string) (_ []core.Use, rerr error) {
+	defer classify(&rerr)
 	rows, err := s.pool.Query(ctx, s.q.uses, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading redemptions: %w", err)
@@ -309,23 +331,24 @@ func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) 
 	return uses, nil
 }
 
-// statusCond is the condition of a status at the time of parameter $n.
+// statusCond is the condition of a status at the time of parameter $n (unused when
+// the status does not depend on the time): the state and the test of the expiry of the
+// one rule (core.Status.Where).
 func statusCond(st core.Status, n int) string {
-	const used = `(max_uses > 0 AND uses >= max_uses)`
-	p := "$" + strconv.Itoa(n)
-	switch st {
-	case core.StatusRevoked:
-		return `revoked_at IS NOT NULL`
-	case core.StatusUsed:
-		return `(revoked_at IS NULL AND ` + used + `)`
-	case core.StatusExpired:
-		return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at <= ` + p + `)`
+	state, expiry := st.Where()
+	cond := `state = '` + string(state) + `'`
+	switch expiry {
+	case core.NotExpired:
+		cond += ` AND expires_at > $` + strconv.Itoa(n)
+	case core.HasExpired:
+		cond += ` AND expires_at <= $` + strconv.Itoa(n)
 	}
-	return strings.ReplaceAll(pendingCond, "$now", p)
+	return "(" + cond + ")"
 }
 
 // ListInvites implements core.Store.
-func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.Invite, error) {
+func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.Invite, rerr error) {
+	defer classify(&rerr)
 	var b strings.Builder
 	args := []any{f.Host}
 	b.WriteString(`SELECT ` + inviteColumns + ` FROM ` + s.q.schema + `.invites WHERE host = $1`)
@@ -333,12 +356,11 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.In
 		args = append(args, f.CreatedBy)
 		b.WriteString(` AND created_by = $` + strconv.Itoa(len(args)))
 	}
-	switch f.Status {
-	case core.StatusPending, core.StatusExpired:
-		args = append(args, nanos(f.Now))
+	if f.Status != "" {
+		if _, expiry := f.Status.Where(); expiry != core.AnyExpiry {
+			args = append(args, nanos(f.Now))
+		}
 		b.WriteString(` AND ` + statusCond(f.Status, len(args)))
-	case core.StatusUsed, core.StatusRevoked:
-		b.WriteString(` AND ` + statusCond(f.Status, 0))
 	}
 	if f.Before != nil {
 		args = append(args, nanos(f.Before.CreatedAt), f.Before.ID)
@@ -360,7 +382,8 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.In
 // ChangeInvite implements core.Store: the row is read FOR UPDATE, so that changes of one
 // invite on any number of nodes run one after another, each seeing the last one's
 // result.
-func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (core.Invite, error) {
+func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (_ core.Invite, rerr error) {
+	defer classify(&rerr)
 	var out core.Invite
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		inv, err := scanInvite(tx.QueryRow(ctx, s.q.inviteForUpdate, id))
@@ -375,11 +398,19 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 		if err != nil {
 			return err
 		}
+		if q := c.Quota; q != nil {
+			if err := s.checkQuota(ctx, tx, inv, &core.QuotaCheck{Outstanding: q.Outstanding, Now: q.Now}); err != nil {
+				return err
+			}
+		}
+		if err := s.chargeRate(ctx, tx, c.Rate); err != nil {
+			return err
+		}
 		if inv.Uses != before.Uses || inv.MaxUses != before.MaxUses || inv.Note != before.Note ||
 			!inv.ExpiresAt.Equal(before.ExpiresAt) || !inv.RevokedAt.Equal(before.RevokedAt) ||
 			!inv.EndedAt.Equal(before.EndedAt) {
 			if _, err := tx.Exec(ctx, s.q.updateInvite, id, int32(inv.Uses), int32(inv.MaxUses), inv.Note,
-				nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt)); err != nil {
+				nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt), string(inv.State())); err != nil {
 				return err
 			}
 		}
@@ -401,7 +432,8 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 }
 
 // ExpireInvites implements core.Store.
-func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) ([]core.Invite, error) {
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) (_ []core.Invite, rerr error) {
+	defer classify(&rerr)
 	var out []core.Invite
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, s.q.expire, nanos(now), max(limit, 1))
@@ -432,7 +464,8 @@ const purgeBatch = 1000
 // PurgeInvites implements core.Store, in statements of at most purgeBatch invites.
 // It also drops rate limit rows whose budget is full again, which mean the same as no
 // row.
-func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error) {
+func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (_ int64, rerr error) {
+	defer classify(&rerr)
 	var total int64
 	for {
 		tag, err := s.pool.Exec(ctx, s.q.purge, nanos(endedBefore), purgeBatch)

@@ -14,7 +14,8 @@ import (
 )
 
 // CreateKey implements core.Store; ErrConflict if the ID exists.
-func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) error {
+func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) (rerr error) {
+	defer classify(&rerr)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, s.q.createKey,
 			k.ID, k.Host, k.Name, k.SecretHash, nanos(k.CreatedAt), nullNanos(k.ExpiresAt),
@@ -33,10 +34,12 @@ func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) 
 }
 
 // Key implements core.Store; ErrNotFound if there is no key with that ID.
-func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, s.q.key, id))
+func (s *Store) Key(ctx context.Context, id string) (_ core.Key, rerr error) {
+	defer classify(&rerr)
+	var found bool
+	k, err := scanKey(withFound(s.pool.QueryRow(ctx, s.q.key, id), &found))
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, pgx.ErrNoRows), err == nil && !found:
 		return core.Key{}, core.ErrNotFound
 	case err != nil:
 		return core.Key{}, fmt.Errorf("reading key: %w", err)
@@ -46,7 +49,8 @@ func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
 
 // Keys implements core.Store: a host's keys, oldest first (in creation order when
 // created in the same instant).
-func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
+func (s *Store) Keys(ctx context.Context, host string) (_ []core.Key, rerr error) {
+	defer classify(&rerr)
 	rows, err := s.pool.Query(ctx, s.q.keys, host)
 	if err != nil {
 		return nil, fmt.Errorf("listing keys: %w", err)
@@ -67,7 +71,8 @@ func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
 //
 // A store opened just before (the key command line) first waits, up to ackTimeout, for
 // its own listener to connect: without it, it could not hear the acknowledgements.
-func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) error {
+func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) (rerr error) {
+	defer classify(&rerr)
 	wctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	err := s.WaitKeysWatched(wctx)
 	cancel()
@@ -124,7 +129,8 @@ const ackTimeout = 2 * time.Second
 
 // AddKeyUses implements core.Store, in one statement whatever the number of keys.
 // Batches for one key are summed first; uses of keys that no longer exist are dropped.
-func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
+func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) (rerr error) {
+	defer classify(&rerr)
 	if len(uses) == 0 {
 		return nil
 	}
@@ -173,6 +179,19 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
 }
 
 // scanKey reads a row of keyColumns.
+// foundRow scans a row of a lookup that always answers one row, the one looked for or a
+// decoy of the same shape, whose last column says which.
+type foundRow struct {
+	row   pgx.Row
+	found *bool
+}
+
+// withFound returns a row that sets *found from row's last column.
+func withFound(row pgx.Row, found *bool) pgx.Row { return foundRow{row, found} }
+
+// Scan implements pgx.Row.
+func (f foundRow) Scan(dest ...any) error { return f.row.Scan(append(dest, f.found)...) }
+
 func scanKey(row pgx.Row) (core.Key, error) {
 	var (
 		k                         core.Key

@@ -134,6 +134,23 @@ func migrations() []string {
 		// 5: the public HTTP base URL served with each domain, so that the command line
 		// prints the built-in page of an invite as the server would.
 		`ALTER TABLE {s}.hosts ADD COLUMN base_url text NOT NULL DEFAULT '';`,
+
+		// 6: the policy the server applies to each domain and whether it has webhooks, so
+		// that the command line applies the same and queues its events (issue 22).
+		`ALTER TABLE {s}.hosts
+			ADD COLUMN landing_page text NOT NULL DEFAULT '',
+			ADD COLUMN default_ttl  bigint NOT NULL DEFAULT 0,
+			ADD COLUMN max_ttl      bigint NOT NULL DEFAULT 0,
+			ADD COLUMN webhooks     boolean NOT NULL DEFAULT false;`,
+
+		// 7: each invite's state (core.Invite.State: open, used or revoked), written with
+		// every write of an invite, so that queries by status follow the one rule of
+		// core.Status.Where (issue 26). The rows written before are set once, here, by
+		// the rule as it stood; from now on only Go writes the column.
+		`ALTER TABLE {s}.invites ADD COLUMN state text NOT NULL DEFAULT 'open';
+		UPDATE {s}.invites SET state = CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+			WHEN max_uses > 0 AND uses >= max_uses THEN 'used' ELSE 'open' END
+			WHERE revoked_at IS NOT NULL OR (max_uses > 0 AND uses >= max_uses);`,
 	}
 }
 

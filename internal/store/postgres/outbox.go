@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/outbox"
 )
 
@@ -173,9 +174,10 @@ func (s *Store) PurgeOutbox(ctx context.Context, before time.Time) (int64, error
 
 // CountPending returns how many invites are pending at now, per host.
 func (s *Store) CountPending(ctx context.Context, now time.Time) (map[string]int, error) {
+	// ended_at IS NULL holds of every pending invite and lets the partial index of
+	// pending invites answer.
 	return s.countBy(ctx, `SELECT host, count(*) FROM `+s.q.schema+`.invites
-		WHERE ended_at IS NULL AND revoked_at IS NULL AND expires_at > $1
-			AND (max_uses = 0 OR uses < max_uses)
+		WHERE ended_at IS NULL AND `+statusCond(core.StatusPending, 1)+`
 		GROUP BY host`, nanos(now))
 }
 

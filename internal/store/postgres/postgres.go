@@ -54,7 +54,7 @@ type Options struct {
 	WriteTimeout time.Duration
 }
 
-// Store is a core.Store and core.RateLimiter on PostgreSQL.
+// Store is a core.Store on PostgreSQL.
 // It is safe for concurrent use, by any number of processes sharing the database.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -183,7 +183,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// KeysVersion implements core.KeyWatcher: the number of key deletions this node has
+// KeysVersion implements core.Store: the number of key deletions this node has
 // seen, counted by a listener of PostgreSQL notifications on a connection of its own;
 // while that connection is down it vouches for nothing, and every node reads keys from
 // the database on each request.
@@ -240,8 +240,4 @@ func fromNullNanos(n *int64) time.Time {
 	return fromNanos(*n)
 }
 
-var (
-	_ core.Store       = (*Store)(nil)
-	_ core.RateLimiter = (*Store)(nil)
-	_ core.KeyWatcher  = (*Store)(nil)
-)
+var _ core.Store = (*Store)(nil)

@@ -1,6 +1,10 @@
 package postgres
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/xmpp-invites/invites/internal/core"
+)
 
 // queries are the store's statements with the schema name filled in, built once at
 // Open so that each text is stable and pgx caches its prepared statement.
@@ -12,7 +16,7 @@ type queries struct {
 	createInvites, insertInvite, invite, inviteForUpdate, updateInvite, insertUse, uses string
 	expire, purge, deleteIdleRates, insertOutbox, quotaSince, quotaPending, quotaLock   string
 
-	allow string
+	rateRow, rateForUpdate, setRate string
 }
 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
@@ -20,9 +24,29 @@ const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl
 const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
 	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at`
 
-// pendingCond is the condition of a pending invite at the time $now (a placeholder the
-// caller replaces with its parameter).
-const pendingCond = `(revoked_at IS NULL AND NOT (max_uses > 0 AND uses >= max_uses) AND expires_at > $now)`
+// zeroHash is the secret or token hash of a decoy row: 32 zero bytes.
+const zeroHash = `'\x0000000000000000000000000000000000000000000000000000000000000000'::bytea`
+
+// lookup returns a query of the row of table whose id is $1, with the columns given
+// (the first is id), that always answers exactly one row: the row, or when there is
+// none a decoy of the same shape with the decoy values given for the other columns
+// ("" for a column left NULL), and a last column saying whether it was found. One
+// index lookup and one row decoded either way, in one plan (a LEFT JOIN of the
+// parameter).
+func lookup(table, columns string, decoys ...string) string {
+	cols := strings.Split(columns, ",")
+	var b strings.Builder
+	b.WriteString("SELECT l.id")
+	for i, c := range cols[1:] {
+		c = "t." + strings.TrimSpace(c)
+		if d := decoys[i]; d != "" {
+			c = "coalesce(" + c + ", " + d + ")"
+		}
+		b.WriteString(", " + c)
+	}
+	b.WriteString(", t.id IS NOT NULL FROM (SELECT $1::text AS id) AS l LEFT JOIN " + table + " AS t ON t.id = l.id")
+	return b.String()
+}
 
 func newQueries(schema string) queries {
 	q := func(sql string) string { return strings.ReplaceAll(sql, "{s}", schema) }
@@ -31,7 +55,10 @@ func newQueries(schema string) queries {
 
 		createKey: q(`INSERT INTO {s}.keys (` + keyColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
-		key: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE id = $1`),
+		// A key by its ID, or a decoy row of the same shape when there is none (see
+		// lookup), so that an unknown key ID costs what a wrong secret for an existing
+		// one does (issue 21).
+		key: q(lookup("{s}.keys", keyColumns, "''", "''", zeroHash, "0", "", "0", "0", "0", "", "0", "false")),
 		keys: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE host = $1
 			ORDER BY created_at, seq`),
 		// The key's rate limit state goes with it.
@@ -49,10 +76,10 @@ func newQueries(schema string) queries {
 		// ErrConflict. The outbox rows of the events of the rows written are written by
 		// the same statement, so in the same transaction.
 		createInvites: q(`WITH i AS (
-				INSERT INTO {s}.invites (` + inviteColumns + `)
+				INSERT INTO {s}.invites (` + inviteColumns + `, state)
 				SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[],
 					$6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::integer[],
-					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
+					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $23::text[])
 				ON CONFLICT (id) DO NOTHING
 				RETURNING id),
 			o AS (
@@ -62,13 +89,15 @@ func newQueries(schema string) queries {
 					AS e(id, invite_id, type, host, payload, at)
 				WHERE e.invite_id IN (SELECT id FROM i))
 			SELECT id FROM i`),
-		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `, state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 			ON CONFLICT (id) DO NOTHING`),
-		invite:          q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1`),
+		// An invite by its ID, or a decoy row as for key.
+		invite: q(lookup("{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
+			"1", "0", "0", "0", "", "")),
 		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
 		updateInvite: q(`UPDATE {s}.invites SET uses = $2, max_uses = $3, note = $4, expires_at = $5,
-			revoked_at = $6, ended_at = $7 WHERE id = $1`),
+			revoked_at = $6, ended_at = $7, state = $8 WHERE id = $1`),
 		insertUse: q(`INSERT INTO {s}.redemptions (invite_id, at, jid) VALUES ($1, $2, $3)
 			ON CONFLICT DO NOTHING`),
 		uses: q(`SELECT jid, at FROM {s}.redemptions WHERE invite_id = $1 ORDER BY at, jid`),
@@ -90,16 +119,13 @@ func newQueries(schema string) queries {
 		// wait for each other.
 		quotaLock:    `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 		quotaSince:   q(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND created_at >= $3`),
-		quotaPending: q(strings.ReplaceAll(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND `+pendingCond, "$now", "$3")),
+		quotaPending: q(`SELECT count(*) FROM {s}.invites WHERE host = $1 AND created_by = $2 AND id <> $4 AND ` + statusCond(core.StatusPending, 3)),
 
-		// GCRA in one statement; $2 now, $3 emission interval, $4 burst tolerance, all in
-		// nanoseconds. The SET expressions all see the row as it was, locked.
-		allow: q(`INSERT INTO {s}.rate_limits AS r (key_id, tat, allowed)
-			VALUES ($1, $2::bigint + $3::bigint, true)
-			ON CONFLICT (key_id) DO UPDATE SET
-				allowed = GREATEST(r.tat, $2::bigint) - $4::bigint <= $2::bigint,
-				tat = CASE WHEN GREATEST(r.tat, $2::bigint) - $4::bigint <= $2::bigint
-					THEN GREATEST(r.tat, $2::bigint) + $3::bigint ELSE r.tat END
-			RETURNING allowed, tat`),
+		// A key's rate budget: its row made if missing (a tat of 0 is a budget never
+		// used), then read and locked to the end of the transaction, in a statement of
+		// its own so that it sees a row another transaction has just made.
+		rateRow:       q(`INSERT INTO {s}.rate_limits (key_id, tat, allowed) VALUES ($1, 0, true) ON CONFLICT (key_id) DO NOTHING`),
+		rateForUpdate: q(`SELECT tat FROM {s}.rate_limits WHERE key_id = $1 FOR UPDATE`),
+		setRate:       q(`UPDATE {s}.rate_limits SET tat = $2 WHERE key_id = $1`),
 	}
 }

@@ -2,37 +2,36 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// Allow implements core.RateLimiter with its state in the database, shared by every
-// node on the same schema: one statement reads, decides and writes the key's row under
-// its row lock.
-// The algorithm and its bounds are those of core.MemoryRateLimiter (a burst of N, then
-// one every Period/N); the package documentation states what holds across nodes.
-func (s *Store) Allow(ctx context.Context, keyID string, rate core.Rate, now time.Time) error {
-	if rate.IsZero() {
+// chargeRate takes rc from its key's rate budget in tx by the one rule of rates
+// (core.Rate.Take), or returns its *core.RateLimitError: the budget's row is locked to
+// the end of the transaction, so that the budget is shared by every node on the
+// schema and the write it pays for commits with it or not at all.
+func (s *Store) chargeRate(ctx context.Context, tx pgx.Tx, rc *core.RateCharge) error {
+	if rc == nil || rc.Rate.IsZero() {
 		return nil
 	}
-	interval := rate.Period / time.Duration(rate.N)
-	burst := rate.Period - interval
-	t := nanos(now)
-	var (
-		allowed bool
-		tat     int64
-	)
-	if err := s.pool.QueryRow(ctx, s.q.allow, keyID, t, int64(interval), int64(burst)).Scan(&allowed, &tat); err != nil {
-		return fmt.Errorf("rate limit: %w", err)
+	if _, err := tx.Exec(ctx, s.q.rateRow, rc.KeyID); err != nil {
+		return err
 	}
-	if allowed {
-		return nil
+	var tat int64
+	if err := tx.QueryRow(ctx, s.q.rateForUpdate, rc.KeyID).Scan(&tat); err != nil {
+		return err
 	}
-	wait := time.Duration(tat-t) - burst
-	if wait <= 0 {
-		wait = interval // not reached: a denial means tat - burst > now
+	var from time.Time
+	if tat != 0 {
+		from = fromNanos(tat)
 	}
-	return &core.RateLimitError{RetryAfter: wait}
+	next, err := rc.Rate.Take(from, rc.N, rc.Now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, s.q.setRate, rc.KeyID, nanos(next))
+	return err
 }

@@ -87,8 +87,10 @@
 //
 // # Rate limits
 //
-// [Store.Allow] keeps each key's rate (GCRA) in the file, decided and recorded in one
-// write, so a restart does not hand out a fresh burst.
+// A write that carries a rate charge (core.InviteWrite.Rate, core.InviteChange.Rate)
+// takes it from the key's budget in the file, by core.Rate.Take, in the write's own
+// transaction: a restart does not hand out a fresh burst, and a refused write spends
+// nothing.
 //
 // # Secrets
 //

@@ -9,18 +9,22 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// RecordHosts implements core.HostRecorder, in one transaction.
-func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL string) error {
-	if len(domains) == 0 {
+// RecordHosts implements core.Store, in one transaction.
+func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rerr error) {
+	defer s.classify(&rerr)
+	if len(hosts) == 0 {
 		return nil
 	}
 	now := micros(time.Now())
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, d := range domains {
+		for _, h := range hosts {
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO hosts (domain, recorded_at, base_url) VALUES (?1, ?2, ?3)
+				`INSERT INTO hosts (domain, recorded_at, base_url, landing_page, default_ttl, max_ttl, webhooks)
+				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 				ON CONFLICT (domain) DO UPDATE SET recorded_at = ?2,
-					base_url = CASE WHEN ?3 = '' THEN base_url ELSE ?3 END`, d, now, baseURL); err != nil {
+					base_url = CASE WHEN ?3 = '' THEN base_url ELSE ?3 END,
+					landing_page = ?4, default_ttl = ?5, max_ttl = ?6, webhooks = ?7`,
+				h.Domain, now, h.BaseURL, h.LandingPage, int64(h.DefaultTTL), int64(h.MaxTTL), h.Webhooks); err != nil {
 				return err
 			}
 		}
@@ -32,19 +36,25 @@ func (s *Store) RecordHosts(ctx context.Context, domains []string, baseURL strin
 	return nil
 }
 
-// RecordedHosts implements core.HostRecorder.
-func (s *Store) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url FROM hosts ORDER BY domain`)
+// RecordedHosts implements core.Store.
+func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr error) {
+	defer s.classify(&rerr)
+	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url, landing_page, default_ttl, max_ttl, webhooks
+		FROM hosts ORDER BY domain`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)
 	}
 	defer rows.Close()
 	var out []core.RecordedHost
 	for rows.Next() {
-		var h core.RecordedHost
-		if err := rows.Scan(&h.Domain, &h.BaseURL); err != nil {
+		var (
+			h        core.RecordedHost
+			def, max int64
+		)
+		if err := rows.Scan(&h.Domain, &h.BaseURL, &h.LandingPage, &def, &max, &h.Webhooks); err != nil {
 			return nil, fmt.Errorf("reading the served domains: %w", err)
 		}
+		h.DefaultTTL, h.MaxTTL = time.Duration(def), time.Duration(max)
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
@@ -52,5 +62,3 @@ func (s *Store) RecordedHosts(ctx context.Context) ([]core.RecordedHost, error) 
 	}
 	return out, nil
 }
-
-var _ core.HostRecorder = (*Store)(nil)

@@ -17,8 +17,8 @@ const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_regi
 
 // insertInvite is the statement the committer runs for each invite.
 // It inserts nothing when the ID is taken: the caller then reports a conflict.
-const insertInvite = `INSERT INTO invites (` + inviteColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const insertInvite = `INSERT INTO invites (` + inviteColumns + `, state)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 // inviteArgs are insertInvite's arguments for inv.
@@ -29,7 +29,8 @@ func inviteArgs(inv core.Invite) ([]any, error) {
 	}
 	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
 		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, inv.MaxUses, inv.Uses,
-		micros(inv.CreatedAt), micros(inv.ExpiresAt), nullMicros(inv.RevokedAt), nullMicros(inv.EndedAt)}, nil
+		micros(inv.CreatedAt), micros(inv.ExpiresAt), nullMicros(inv.RevokedAt), nullMicros(inv.EndedAt),
+		string(inv.State())}, nil
 }
 
 // encodeGroups stores groups as a JSON array, or "" for none.
@@ -55,9 +56,15 @@ var errTaken = fmt.Errorf("%w: the invite ID exists", core.ErrConflict)
 
 const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 
+// lookupInvite reads an invite by its ID, or a decoy row of the same shape when there
+// is none (see lookup), so that checking a token of an unknown ID costs what a wrong
+// secret for an existing invite does (issue 21).
+var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
+	"1", "0", "0", "0", "", "")
+
 // updateInvite writes the fields a change may make.
-const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?
-	WHERE id = ?`
+const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?,
+	state = ? WHERE id = ?`
 
 // insertUse records a redemption.
 const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
@@ -68,17 +75,23 @@ const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?)
 // If ctx ends while the invite is queued it is not written and ctx's error is
 // returned; once the writer has taken it, CreateInvite waits for the commit and
 // returns its true outcome. Every write of the store behaves so.
-func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) error {
+func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.InviteWrite) (rerr error) {
+	defer s.classify(&rerr)
 	if len(inv.TokenHash) == 0 || inv.Host == "" || inv.ID == "" {
 		return fmt.Errorf("creating invite: %w: ID, token hash and host are required", core.ErrInvalid)
 	}
 	var err error
-	if q := w.Quota; q != nil {
-		// The count and the insert run in one transaction, which the write lock
-		// serializes with every other writer: two requests cannot both take the last
-		// place.
+	if w.Quota != nil || w.Rate != nil {
+		// The count, the rate and the insert run in one transaction, which the write
+		// lock serializes with every other writer: two requests cannot both take the
+		// last place.
 		err = s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if err := checkQuota(ctx, tx, inv, q); err != nil {
+			if q := w.Quota; q != nil {
+				if err := checkQuota(ctx, tx, inv, q); err != nil {
+					return err
+				}
+			}
+			if err := chargeRate(ctx, tx, w.Rate); err != nil {
 				return err
 			}
 			args, err := inviteArgs(inv)
@@ -133,37 +146,43 @@ func checkQuota(ctx context.Context, tx *sql.Tx, inv core.Invite, q *core.QuotaC
 }
 
 // statusCond is the condition on an invite row for a status at the time bound to the
-// single parameter it takes.
+// single parameter it takes when statusTakesNow: the state and the test of the expiry
+// of the one rule (core.Status.Where).
 func statusCond(st core.Status) string {
-	const (
-		revoked = `revoked_at IS NOT NULL`
-		used    = `(max_uses > 0 AND uses >= max_uses)`
-	)
-	switch st {
-	case core.StatusRevoked:
-		return revoked
-	case core.StatusUsed:
-		return `(revoked_at IS NULL AND ` + used + `)`
-	case core.StatusExpired:
-		return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at <= ?)`
+	state, expiry := st.Where()
+	cond := `state = '` + string(state) + `'`
+	switch expiry {
+	case core.NotExpired:
+		cond += ` AND expires_at > ?`
+	case core.HasExpired:
+		cond += ` AND expires_at <= ?`
 	}
-	return `(revoked_at IS NULL AND NOT ` + used + ` AND expires_at > ?)`
+	return "(" + cond + ")"
 }
 
 // statusTakesNow reports whether statusCond(st) has a parameter.
-func statusTakesNow(st core.Status) bool { return st == core.StatusPending || st == core.StatusExpired }
+func statusTakesNow(st core.Status) bool {
+	_, expiry := st.Where()
+	return expiry != core.AnyExpiry
+}
 
 // Invite implements core.Store.
-func (s *Store) Invite(ctx context.Context, id string) (core.Invite, error) {
-	inv, err := scanInvite(s.getInvite.QueryRowContext(ctx, id))
-	if err != nil {
+func (s *Store) Invite(ctx context.Context, id string) (_ core.Invite, rerr error) {
+	defer s.classify(&rerr)
+	var found bool
+	inv, err := scanInvite(withFound(s.getInvite.QueryRowContext(ctx, id), &found))
+	switch {
+	case err != nil:
 		return core.Invite{}, fmt.Errorf("reading invite: %w", mapErr(err))
+	case !found:
+		return core.Invite{}, core.ErrNotFound
 	}
 	return inv, nil
 }
 
 // Redemptions implements core.Store.
-func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) {
+func (s *Store) Redemptions(ctx context.Context, id string) (_ []core.Use, rerr error) {
+	defer s.classify(&rerr)
 	rows, err := s.r.QueryContext(ctx, `SELECT jid, at FROM redemptions WHERE invite_id = ? ORDER BY at, jid`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading redemptions: %w", err)
@@ -188,7 +207,8 @@ func (s *Store) Redemptions(ctx context.Context, id string) ([]core.Use, error) 
 }
 
 // ListInvites implements core.Store.
-func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.Invite, error) {
+func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	var (
 		b    strings.Builder
 		args []any
@@ -234,7 +254,8 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) ([]core.In
 // ChangeInvite implements core.Store: the read, the change and the write run in one
 // write transaction, which the write lock serializes with every other writer of the
 // file, in this process or another.
-func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (core.Invite, error) {
+func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.Invite) (core.InviteChange, error)) (_ core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	var out core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		inv, err := scanInvite(tx.StmtContext(ctx, s.peek).QueryRowContext(ctx, id))
@@ -246,12 +267,28 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 		if err != nil {
 			return err
 		}
+		if q := c.Quota; q != nil && q.Outstanding > 0 {
+			// The creator's other pending invites: this one is not pending before the
+			// change, or is left out.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites
+				WHERE host = ? AND created_by = ? AND id <> ? AND `+statusCond(core.StatusPending),
+				inv.Host, inv.CreatedBy, id, micros(q.Now)).Scan(&n); err != nil {
+				return err
+			}
+			if n >= q.Outstanding {
+				return core.ErrQuota
+			}
+		}
+		if err := chargeRate(ctx, tx, c.Rate); err != nil {
+			return err
+		}
 		if inv.Uses != before.Uses || inv.MaxUses != before.MaxUses || inv.Note != before.Note ||
 			!inv.ExpiresAt.Equal(before.ExpiresAt) || !inv.RevokedAt.Equal(before.RevokedAt) ||
 			!inv.EndedAt.Equal(before.EndedAt) {
 			if _, err := tx.StmtContext(ctx, s.upd).ExecContext(ctx,
 				inv.Uses, inv.MaxUses, inv.Note, micros(inv.ExpiresAt), nullMicros(inv.RevokedAt),
-				nullMicros(inv.EndedAt), id); err != nil {
+				nullMicros(inv.EndedAt), string(inv.State()), id); err != nil {
 				return mapErr(err)
 			}
 		}
@@ -273,7 +310,8 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 }
 
 // ExpireInvites implements core.Store.
-func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) ([]core.Invite, error) {
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, event func(core.Invite) core.Event) (_ []core.Invite, rerr error) {
+	defer s.classify(&rerr)
 	var out []core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = out[:0]
@@ -314,7 +352,8 @@ func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, eve
 const purgeBatch = 1000
 
 // PurgeInvites implements core.Store, in transactions of at most purgeBatch invites.
-func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (int64, error) {
+func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (_ int64, rerr error) {
+	defer s.classify(&rerr)
 	var total int64
 	for {
 		var n int64

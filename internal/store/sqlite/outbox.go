@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/outbox"
 )
 
@@ -198,9 +199,10 @@ func (s *Store) PurgeOutbox(ctx context.Context, before time.Time) (int64, error
 
 // CountPending returns how many invites are pending at now, per host.
 func (s *Store) CountPending(ctx context.Context, now time.Time) (map[string]int, error) {
+	// ended_at IS NULL holds of every pending invite and lets the partial index of
+	// pending invites answer.
 	return s.countBy(ctx, `SELECT host, COUNT(*) FROM invites
-		WHERE ended_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-			AND (max_uses = 0 OR uses < max_uses)
+		WHERE ended_at IS NULL AND `+statusCond(core.StatusPending)+`
 		GROUP BY host`, micros(now))
 }
 

@@ -4,43 +4,33 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
 )
 
-// Allow implements core.RateLimiter with its state in the file, so that a key's rate
-// survives restarts of the plugin and holds for every process on the file: the
-// decision and its record are one write, committed (with the group commit of other
-// writes) before Allow returns.
-// The algorithm and its bounds are those of core.MemoryRateLimiter: a burst of N, then
-// one every Period/N; in any span of time t at most N + ⌊t·N/Period⌋ are allowed,
-// restarts included.
-func (s *Store) Allow(ctx context.Context, keyID string, rate core.Rate, now time.Time) error {
-	if rate.IsZero() {
+// chargeRate takes rc from its key's rate budget in tx, a transaction of the writer,
+// by the one rule of rates (core.Rate.Take), or returns its *core.RateLimitError: the
+// budget is in the file, so it survives restarts and holds for every process on the
+// file, and the write it pays for commits with it or not at all.
+func chargeRate(ctx context.Context, tx *sql.Tx, rc *core.RateCharge) error {
+	if rc == nil || rc.Rate.IsZero() {
 		return nil
 	}
-	interval := int64(rate.Period / time.Duration(rate.N))
-	burst := int64(rate.Period) - interval
-	t := now.UnixNano()
-	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var tat int64
-		err := tx.QueryRowContext(ctx, `SELECT tat FROM rate_limits WHERE key_id = ?`, keyID).Scan(&tat)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		tat = max(tat, t)
-		if wait := tat - burst - t; wait > 0 {
-			return &core.RateLimitError{RetryAfter: time.Duration(wait)}
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO rate_limits (key_id, tat) VALUES (?, ?)
-			ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat`, keyID, tat+interval)
+	var tat int64
+	err := tx.QueryRowContext(ctx, `SELECT tat FROM rate_limits WHERE key_id = ?`, rc.KeyID).Scan(&tat)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
-	})
-	var rl *core.RateLimitError
-	if err != nil && !errors.As(err, &rl) {
-		return fmt.Errorf("rate limit: %w", err)
 	}
+	var from time.Time
+	if tat != 0 {
+		from = time.Unix(0, tat)
+	}
+	next, err := rc.Rate.Take(from, rc.N, rc.Now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO rate_limits (key_id, tat) VALUES (?, ?)
+		ON CONFLICT (key_id) DO UPDATE SET tat = excluded.tat`, rc.KeyID, next.UnixNano())
 	return err
 }

@@ -142,6 +142,22 @@ func migrations() []string {
 		// 5: the public HTTP base URL served with each domain, so that the command line
 		// prints the built-in page of an invite as the server would.
 		`ALTER TABLE hosts ADD COLUMN base_url TEXT NOT NULL DEFAULT '';`,
+
+		// 6: the policy the server applies to each domain (durations in nanoseconds) and
+		// whether it has webhooks, so that the command line applies the same and queues
+		// its events (issue 22).
+		`ALTER TABLE hosts ADD COLUMN landing_page TEXT NOT NULL DEFAULT '';
+		ALTER TABLE hosts ADD COLUMN default_ttl INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE hosts ADD COLUMN max_ttl INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE hosts ADD COLUMN webhooks INTEGER NOT NULL DEFAULT 0;`,
+
+		// 7: each invite's state (core.Invite.State: open, used or revoked), written with
+		// every write of an invite, so that queries by status follow the one rule of
+		// core.Status.Where (issue 26). The rows written before are set once, here, by
+		// the rule as it stood; from now on only Go writes the column.
+		`ALTER TABLE invites ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
+		UPDATE invites SET state = CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+			WHEN max_uses > 0 AND uses >= max_uses THEN 'used' ELSE 'open' END;`,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -96,16 +97,14 @@ type Store struct {
 	cp   *checkpointer
 	keys *keyWatch // nil when the sentinel could not be set up
 
+	closed atomic.Bool // set by Close: later calls fail as unavailable
+
 	// Statements on the hot paths, prepared once: preparing costs more than running.
 	getKey, getInvite           *sql.Stmt // on the readers
 	ins, out, peek, upd, addUse *sql.Stmt // on the writer
 }
 
-var (
-	_ core.Store       = (*Store)(nil)
-	_ core.RateLimiter = (*Store)(nil)
-	_ core.KeyWatcher  = (*Store)(nil)
-)
+var _ core.Store = (*Store)(nil)
 
 // Open opens (creating if needed, with its parent directory) the SQLite database at path,
 // checks it, and applies pending migrations.
@@ -233,7 +232,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		{s.w, selectInvite, &s.peek},
 		{s.w, updateInvite, &s.upd},
 		{s.w, insertUse, &s.addUse},
-		{s.r, selectInvite, &s.getInvite},
+		{s.r, lookupInvite, &s.getInvite},
 		{s.r, selectKey, &s.getKey},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
@@ -323,6 +322,7 @@ func openError(path string, err error) error {
 // Close finishes queued writes and closes the database.
 // Closing twice is harmless.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	if s.gc != nil {
 		s.gc.close()
 	}
@@ -355,7 +355,7 @@ func (s *Store) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// KeysVersion implements core.KeyWatcher with a counter in a small file beside the
+// KeysVersion implements core.Store with a counter in a small file beside the
 // database, mapped into the memory of every process that opens it: DeleteKey increments
 // it before and after its commit, and reading it costs no system call.
 func (s *Store) KeysVersion() (uint64, bool) {
@@ -373,7 +373,8 @@ func (s *Store) bumpKeys() {
 }
 
 // CreateKey implements core.Store.
-func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) error {
+func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) (rerr error) {
+	defer s.classify(&rerr)
 	if k.ID == "" || k.Host == "" || len(k.SecretHash) == 0 {
 		return fmt.Errorf("creating key: %w: id, host and secret hash are required", core.ErrInvalid)
 	}
@@ -396,20 +397,49 @@ func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) 
 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
 
-const selectKey = `SELECT ` + keyColumns + ` FROM keys WHERE id = ?`
+// selectKey reads a key by its ID, or a decoy row of the same shape when there is none
+// (see lookup), so that authenticating an unknown key ID costs what a wrong secret for
+// an existing one does (issue 21).
+var selectKey = lookup("keys", keyColumns, "''", "''", "zeroblob(32)", "0", "", "0", "0", "0", "", "0", "0")
+
+// lookup returns a query of the row of table whose id is ?1, with the columns given
+// (the first is id), that always answers exactly one row: the row, or when there is
+// none a decoy of the same shape with the decoy values given for the other columns
+// ("" for a column left NULL), and a last column saying whether it was found. One
+// B-tree lookup and one row decoded either way, in one deterministic plan (a LEFT JOIN
+// of the parameter).
+func lookup(table, columns string, decoys ...string) string {
+	cols := strings.Split(columns, ",")
+	var b strings.Builder
+	b.WriteString("SELECT l.id")
+	for i, c := range cols[1:] {
+		c = "t." + strings.TrimSpace(c)
+		if d := decoys[i]; d != "" {
+			c = "coalesce(" + c + ", " + d + ")"
+		}
+		b.WriteString(", " + c)
+	}
+	b.WriteString(", t.id IS NOT NULL FROM (SELECT ?1 AS id) AS l LEFT JOIN " + table + " AS t ON t.id = l.id")
+	return b.String()
+}
 
 // Key implements core.Store.
-func (s *Store) Key(ctx context.Context, id string) (core.Key, error) {
-	row := s.getKey.QueryRowContext(ctx, id)
-	k, err := scanKey(row)
-	if err != nil {
+func (s *Store) Key(ctx context.Context, id string) (_ core.Key, rerr error) {
+	defer s.classify(&rerr)
+	var found bool
+	k, err := scanKey(withFound(s.getKey.QueryRowContext(ctx, id), &found))
+	switch {
+	case err != nil:
 		return core.Key{}, fmt.Errorf("reading key: %w", mapErr(err))
+	case !found:
+		return core.Key{}, core.ErrNotFound
 	}
 	return k, nil
 }
 
 // Keys implements core.Store.
-func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
+func (s *Store) Keys(ctx context.Context, host string) (_ []core.Key, rerr error) {
+	defer s.classify(&rerr)
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT `+keyColumns+` FROM keys WHERE host = ? ORDER BY created_at, rowid`, host)
 	if err != nil {
@@ -433,7 +463,8 @@ func (s *Store) Keys(ctx context.Context, host string) ([]core.Key, error) {
 // DeleteKey implements core.Store; the key's rate state goes with it.
 // The key sentinel is bumped before the delete and again after its commit, so that no
 // process keeps serving the key from memory once this returns.
-func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) error {
+func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Event) (rerr error) {
+	defer s.classify(&rerr)
 	s.bumpKeys()
 	defer s.bumpKeys()
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -458,7 +489,8 @@ func (s *Store) DeleteKey(ctx context.Context, host, id string, events []core.Ev
 }
 
 // AddKeyUses implements core.Store, in one transaction.
-func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
+func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) (rerr error) {
+	defer s.classify(&rerr)
 	if len(uses) == 0 {
 		return nil
 	}
@@ -486,6 +518,19 @@ func (s *Store) AddKeyUses(ctx context.Context, uses []core.KeyUse) error {
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
+
+// foundScanner scans a row of a lookup that always answers one row, the one looked for
+// or a decoy of the same shape, whose last column says which.
+type foundScanner struct {
+	sc    scanner
+	found *bool
+}
+
+// withFound returns a scanner of sc's row that sets *found from its last column.
+func withFound(sc scanner, found *bool) scanner { return foundScanner{sc, found} }
+
+// Scan implements scanner.
+func (f foundScanner) Scan(dest ...any) error { return f.sc.Scan(append(dest, f.found)...) }
 
 func scanKey(sc scanner) (core.Key, error) {
 	var (
@@ -541,6 +586,19 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", core.ErrInvalid, err)
 	}
 	return err
+}
+
+// classify wraps *err with core.ErrUnavailable when the store cannot serve right now:
+// it is closed (the plugin is stopping), or another process held the write lock past
+// the busy timeout. Every method of core.Store defers it on its error, so that such a
+// call is answered "try again" rather than as an internal error.
+func (s *Store) classify(err *error) {
+	if *err == nil || errors.Is(*err, core.ErrUnavailable) {
+		return
+	}
+	if s.closed.Load() || errors.Is(*err, sqlite3.BUSY) || errors.Is(*err, sql.ErrConnDone) {
+		*err = fmt.Errorf("%w: %w", core.ErrUnavailable, *err)
+	}
 }
 
 // isConflict reports whether err is a primary key or uniqueness violation.

@@ -15,6 +15,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
 )
@@ -22,14 +23,14 @@ import (
 var _ core.Store = (*sqlite.Store)(nil)
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
 	})
 }
 
 // TestContractCrashDurability runs the suite in the other durability mode.
 func TestContractCrashDurability(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{Durability: sqlite.DurabilityCrash})
 	})
 }
@@ -37,7 +38,7 @@ func TestContractCrashDurability(t *testing.T) {
 // TestContractUngrouped runs the suite with group commit off, so that the single-row
 // path is checked on its own too.
 func TestContractUngrouped(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{MaxBatch: 1})
 	})
 }
@@ -315,5 +316,67 @@ func TestCheckpointKeepsLogBounded(t *testing.T) {
 	t.Logf("write-ahead log: %d KiB after %d invites", fi.Size()>>10, writers*each)
 	if fi.Size() > unbounded/2 {
 		t.Errorf("write-ahead log is %d bytes after %d invites, want at most %d", fi.Size(), writers*each, unbounded/2)
+	}
+}
+
+// TestUnavailableAfterClose (issue 21, LOW 4): a store that is closed (the plugin
+// stopping) answers every call with an error matching core.ErrUnavailable, which the
+// edges answer "try again", not as an internal error.
+func TestUnavailableAfterClose(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
+	ctx := t.Context()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Invite(ctx, "AAAAAAAAAAAA"); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("Invite after Close = %v", err)
+	}
+	if _, err := s.Key(ctx, "AAAAAAAAAAAA"); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("Key after Close = %v", err)
+	}
+	if err := s.CreateKey(ctx, core.Key{ID: "AAAAAAAAAAAA", Host: "example.com", SecretHash: make([]byte, 32)}, nil); !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("CreateKey after Close = %v", err)
+	}
+}
+
+// TestStateMigration: the invites of a store made before the state column get theirs
+// set once by migration 7, so that lists by status find them as before (issue 26).
+func TestStateMigration(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "invites.db")
+	s := open(t, path, sqlite.Options{})
+	now := time.Now().UTC()
+	mk := func(change func(*core.Invite)) core.Invite {
+		inv := newInvite(t)
+		change(&inv)
+		if err := s.CreateInvite(ctx, inv, core.InviteWrite{}); err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	want := map[core.Status]string{
+		core.StatusPending: mk(func(*core.Invite) {}).ID,
+		core.StatusUsed:    mk(func(inv *core.Invite) { inv.Uses = 1 }).ID,
+		core.StatusRevoked: mk(func(inv *core.Invite) { inv.RevokedAt = now }).ID,
+		core.StatusExpired: mk(func(inv *core.Invite) { inv.ExpiresAt = now.Add(-time.Hour) }).ID,
+	}
+	s.Close()
+	// Back to schema 6: no state column.
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state`, `UPDATE schema_version SET version = 6`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s = open(t, path, sqlite.Options{})
+	for st, id := range want {
+		got, err := s.ListInvites(ctx, core.InviteFilter{Host: "example.com", Status: st, Now: now, Limit: 10})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("%s after the migration: %d invites (%v), want %s", st, len(got), err, id)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"maps"
 	"slices"
@@ -11,20 +10,12 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/outbox"
+	"github.com/xmpp-invites/invites/internal/store"
 )
-
-// Counter is implemented by stores that count pending invites and keys for the
-// metrics.
-type Counter interface {
-	// CountPending returns how many invites are pending at now, per host.
-	CountPending(ctx context.Context, now time.Time) (map[string]int, error)
-	// CountKeys returns how many API keys each host has.
-	CountKeys(ctx context.Context) (map[string]int, error)
-}
 
 // outboxEvents writes n invite.created events to s's outbox (with their invites),
 // dated base, and returns them oldest first.
-func outboxEvents(t *testing.T, s core.Store, host string, n int) []core.Event {
+func outboxEvents(t *testing.T, s store.Store, host string, n int) []core.Event {
 	t.Helper()
 	var out []core.Event
 	for range n {
@@ -50,11 +41,8 @@ func ids(es []outbox.Entry) []string {
 // testDelivery checks the outbox's delivery side: claims with leases, completion and
 // failure only by the lease's owner, retries at their time, giving up, the delivery
 // log, the backlog and the purge.
-func testDelivery(t *testing.T, s core.Store) {
-	o, ok := s.(outbox.Store)
-	if !ok {
-		t.Skip("the store keeps no outbox for delivery")
-	}
+func testDelivery(t *testing.T, s store.Store) {
+	o := s
 	evs := outboxEvents(t, s, "example.com", 3)
 	other := outboxEvents(t, s, "example.org", 1)
 	lease := 30 * time.Second
@@ -175,11 +163,8 @@ func testDelivery(t *testing.T, s core.Store) {
 
 // testConcurrentClaims checks that workers claiming at once never take the same event
 // twice, and take them all.
-func testConcurrentClaims(t *testing.T, s core.Store) {
-	o, ok := s.(outbox.Store)
-	if !ok {
-		t.Skip("the store keeps no outbox for delivery")
-	}
+func testConcurrentClaims(t *testing.T, s store.Store) {
+	o := s
 	evs := outboxEvents(t, s, "example.com", 60)
 	var (
 		mu     sync.Mutex
@@ -219,11 +204,8 @@ func testConcurrentClaims(t *testing.T, s core.Store) {
 }
 
 // testCounts checks the counts the metrics read.
-func testCounts(t *testing.T, s core.Store) {
-	c, ok := s.(Counter)
-	if !ok {
-		t.Skip("the store counts nothing")
-	}
+func testCounts(t *testing.T, s store.Store) {
+	c := s
 	for range 2 {
 		if err := s.CreateKey(ctx(t), newKey(t, "example.com", base), nil); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 )
 
 // Clock is a settable time source for core.Options.Now.
@@ -95,7 +96,7 @@ func intp(n int) *int { return &n }
 
 // testServiceMaxUses: 100 concurrent redemptions of a max_uses=5 invite through the
 // core give exactly 5 accounts, and the record names each.
-func testServiceMaxUses(t *testing.T, s core.Store) {
+func testServiceMaxUses(t *testing.T, s store.Store) {
 	svc, _, rec := NewService(t, s, core.Options{})
 	inv, err := svc.CreateInvite(ctx(t), core.InviteSpec{Host: "example.com", MaxUses: intp(5), Actor: core.Actor{Kind: core.ActorCLI}})
 	if err != nil {
@@ -149,7 +150,7 @@ func ConcurrentRedeem(t testing.TB, nodes []*core.Service, inv core.Invite, n, w
 
 // testServiceRefusals: a revoked, an expired and a used-up invite are refused at check
 // and at redemption, each with its reason.
-func testServiceRefusals(t *testing.T, s core.Store) {
+func testServiceRefusals(t *testing.T, s store.Store) {
 	svc, clock, rec := NewService(t, s, core.Options{})
 	cli := core.Actor{Kind: core.ActorCLI}
 	mk := func(ttl time.Duration) core.Invite {
@@ -208,7 +209,7 @@ func testServiceRefusals(t *testing.T, s core.Store) {
 
 // testServiceRetention: records stay after use, expiry and revocation, and are purged
 // once the retention period has passed after they ended.
-func testServiceRetention(t *testing.T, s core.Store) {
+func testServiceRetention(t *testing.T, s store.Store) {
 	const retention = 30 * 24 * time.Hour
 	svc, clock, rec := NewService(t, s, core.Options{Retention: retention, Outbox: true})
 	cli := core.Actor{Kind: core.ActorCLI}
@@ -255,7 +256,7 @@ func testServiceRetention(t *testing.T, s core.Store) {
 }
 
 // testServiceLifecycle: list, show, update and revoke with key scoping.
-func testServiceLifecycle(t *testing.T, s core.Store) {
+func testServiceLifecycle(t *testing.T, s store.Store) {
 	svc, clock, rec := NewService(t, s, core.Options{})
 	k1, _, err := svc.CreateKey(ctx(t), core.KeySpec{Host: "example.com", Name: "portal"})
 	if err != nil {
@@ -362,5 +363,47 @@ func testServiceLifecycle(t *testing.T, s core.Store) {
 	page, err := svc.ListInvites(ctx(t), ab, core.InviteQuery{Host: "example.com", Status: core.StatusRevoked})
 	if err != nil || len(page.Invites) != 1 || page.Invites[0].ID != inv.ID {
 		t.Fatalf("revoked list = %+v, %v", page, err)
+	}
+}
+
+// testServiceKeyRate (issue 21, LOW 10): through the core, a key's rate bounds the
+// accounts its invites can make, on this store: an invite for m accounts takes m of
+// it, raising max_uses by k takes k, any number of accounts is refused, and a key
+// limited to 10 an hour cannot raise its own invite to 100,000.
+func testServiceKeyRate(t *testing.T, s store.Store) {
+	svc, clock, _ := NewService(t, s, core.Options{})
+	k, _, err := svc.CreateKey(ctx(t), core.KeySpec{Host: "example.com", Rate: core.Rate{N: 10, Period: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := core.KeyActor(k, "")
+	inv, err := svc.CreateKeyInvite(ctx(t), k, core.InviteSpec{MaxUses: intp(4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []int{100_000, 0} {
+		if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(m)}); !errors.Is(err, core.ErrInvalid) {
+			t.Errorf("raising max_uses to %d = %v, want a refusal", m, err)
+		}
+	}
+	if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(9)}); err != nil {
+		t.Fatalf("raising by 5 (9 of 10): %v", err)
+	}
+	if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(11)}); !errors.Is(err, core.ErrRateLimited) {
+		t.Fatalf("raising by 2 with 1 left = %v, want a rate limit", err)
+	}
+	if _, err := svc.CreateKeyInvite(ctx(t), k, core.InviteSpec{MaxUses: intp(2)}); !errors.Is(err, core.ErrRateLimited) {
+		t.Fatalf("an invite for 2 with 1 left = %v, want a rate limit", err)
+	}
+	if _, err := svc.CreateKeyInvite(ctx(t), k, core.InviteSpec{}); err != nil {
+		t.Fatalf("an invite for 1 with 1 left: %v", err)
+	}
+	got, err := svc.Invite(ctx(t), by, "example.com", inv.ID)
+	if err != nil || got.MaxUses != 9 {
+		t.Fatalf("max_uses %d (%v), want 9", got.MaxUses, err)
+	}
+	clock.Add(time.Hour)
+	if _, err := svc.UpdateInvite(ctx(t), by, "example.com", inv.ID, core.InvitePatch{MaxUses: intp(19)}); err != nil {
+		t.Fatalf("raising by 10 an hour later: %v", err)
 	}
 }

@@ -15,22 +15,17 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 )
-
-// OutboxReader is implemented by stores whose outbox the suite can read back.
-type OutboxReader interface {
-	// OutboxEvents returns up to limit undelivered events, oldest first.
-	OutboxEvents(ctx context.Context, limit int) ([]core.Event, error)
-}
 
 // Run runs the contract suite, one subtest per behaviour.
 // Each subtest calls open for a fresh, empty store, and closes it when the subtest ends
 // (cleanups open registers run after that close, so they may drop the database).
 // Subtests run one after another, never in parallel with each other.
-func Run(t *testing.T, open func(t *testing.T) core.Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s core.Store)
+		fn   func(t *testing.T, s store.Store)
 	}{
 		{"KeyRoundTrip", testKeyRoundTrip},
 		{"KeyNotFound", testKeyNotFound},
@@ -59,8 +54,11 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"ConcurrentDuplicateCreates", testConcurrentDuplicates},
 		{"CanceledContext", testCanceled},
 		{"RateLimiter", testRateLimiter},
+		{"ConcurrentRate", testConcurrentRate},
+		{"QuotaOnChange", testQuotaOnChange},
 		{"RecordHosts", testRecordHosts},
 		{"ServiceMaxUses", testServiceMaxUses},
+		{"ServiceKeyRate", testServiceKeyRate},
 		{"ServiceRefusals", testServiceRefusals},
 		{"ServiceRecordsAndRetention", testServiceRetention},
 		{"ServiceLifecycle", testServiceLifecycle},
@@ -208,7 +206,7 @@ func use(jid string, now time.Time) func(*core.Invite) (core.InviteChange, error
 	}
 }
 
-func testKeyRoundTrip(t *testing.T, s core.Store) {
+func testKeyRoundTrip(t *testing.T, s store.Store) {
 	full := newKey(t, "example.com", base)
 	bare := core.Key{ID: random(t, 9), Host: "example.com", SecretHash: hashOf("x"), CreatedAt: base.Add(time.Second)}
 	used := newKey(t, "example.com", base.Add(2*time.Second))
@@ -238,7 +236,7 @@ func testKeyRoundTrip(t *testing.T, s core.Store) {
 	}
 }
 
-func testKeyNotFound(t *testing.T, s core.Store) {
+func testKeyNotFound(t *testing.T, s store.Store) {
 	for i, id := range []string{0: random(t, 9), 1: "", 2: "no such key"} {
 		if _, err := s.Key(ctx(t), id); !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("%d: Key(%q) = %v, want ErrNotFound", i, id, err)
@@ -246,7 +244,7 @@ func testKeyNotFound(t *testing.T, s core.Store) {
 	}
 }
 
-func testKeyConflict(t *testing.T, s core.Store) {
+func testKeyConflict(t *testing.T, s store.Store) {
 	k := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
 	dup := newKey(t, "example.org", base.Add(time.Hour))
@@ -260,7 +258,7 @@ func testKeyConflict(t *testing.T, s core.Store) {
 	}
 }
 
-func testKeys(t *testing.T, s core.Store) {
+func testKeys(t *testing.T, s store.Store) {
 	if keys, err := s.Keys(ctx(t), "example.com"); err != nil || len(keys) != 0 {
 		t.Fatalf("Keys on an empty store = %v, %v; want none", keys, err)
 	}
@@ -295,7 +293,7 @@ func testKeys(t *testing.T, s core.Store) {
 	}
 }
 
-func testDeleteKey(t *testing.T, s core.Store) {
+func testDeleteKey(t *testing.T, s store.Store) {
 	k := newKey(t, "example.com", base)
 	other := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
@@ -323,12 +321,9 @@ func testDeleteKey(t *testing.T, s core.Store) {
 	mustCreateKey(t, s, k)
 }
 
-// testKeysVersion checks a KeyWatcher store: a deletion changes the version.
-func testKeysVersion(t *testing.T, s core.Store) {
-	w, ok := s.(core.KeyWatcher)
-	if !ok {
-		t.Skip("the store does not watch keys")
-	}
+// testKeysVersion: a deletion changes the store's key version.
+func testKeysVersion(t *testing.T, s store.Store) {
+	w := s
 	waitVouched(t, w)
 	k := newKey(t, "example.com", base)
 	mustCreateKey(t, s, k)
@@ -342,9 +337,9 @@ func testKeysVersion(t *testing.T, s core.Store) {
 	}
 }
 
-// waitVouched waits until a KeyWatcher vouches for its version (a PostgreSQL listener
+// waitVouched waits until a store vouches for its key version (a PostgreSQL listener
 // connects in the background).
-func waitVouched(t *testing.T, w core.KeyWatcher) {
+func waitVouched(t *testing.T, w core.Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -358,7 +353,7 @@ func waitVouched(t *testing.T, w core.KeyWatcher) {
 	}
 }
 
-func testAddKeyUses(t *testing.T, s core.Store) {
+func testAddKeyUses(t *testing.T, s store.Store) {
 	a := newKey(t, "example.com", base)
 	b := newKey(t, "example.com", base)
 	mustCreateKey(t, s, a)
@@ -402,7 +397,7 @@ func testAddKeyUses(t *testing.T, s core.Store) {
 	}
 }
 
-func testInviteRoundTrip(t *testing.T, s core.Store) {
+func testInviteRoundTrip(t *testing.T, s store.Store) {
 	fixed := newInvite(t, "example.com", time.Hour)
 	fixed.Username = "alice"
 	contact := newInvite(t, "example.com", time.Hour)
@@ -439,7 +434,7 @@ func testInviteRoundTrip(t *testing.T, s core.Store) {
 	}
 }
 
-func testInviteNotFound(t *testing.T, s core.Store) {
+func testInviteNotFound(t *testing.T, s store.Store) {
 	mustCreateInvite(t, s, newInvite(t, "example.com", time.Hour))
 	for i, id := range []string{0: newID(t), 1: "", 2: "AAAAAAAAAAAA"} {
 		if _, err := s.Invite(ctx(t), id); !errors.Is(err, core.ErrNotFound) {
@@ -451,7 +446,7 @@ func testInviteNotFound(t *testing.T, s core.Store) {
 	}
 }
 
-func testInviteConflict(t *testing.T, s core.Store) {
+func testInviteConflict(t *testing.T, s store.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	mustCreateInvite(t, s, inv)
 	dup := newInvite(t, "example.org", 2*time.Hour)
@@ -462,7 +457,7 @@ func testInviteConflict(t *testing.T, s core.Store) {
 	wantInvite(t, s, inv)
 }
 
-func testChange(t *testing.T, s core.Store) {
+func testChange(t *testing.T, s store.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	inv.MaxUses = 2
 	other := newInvite(t, "example.com", time.Hour)
@@ -514,7 +509,7 @@ func testChange(t *testing.T, s core.Store) {
 	}
 }
 
-func testChangeRefused(t *testing.T, s core.Store) {
+func testChangeRefused(t *testing.T, s store.Store) {
 	inv := newInvite(t, "example.com", time.Hour)
 	mustCreateInvite(t, s, inv)
 	refusal := errors.New("no")
@@ -534,7 +529,7 @@ func testChangeRefused(t *testing.T, s core.Store) {
 
 // testConcurrentChanges checks the promise that matters: of 100 concurrent redemptions
 // of a 5-use invite exactly 5 succeed, for several rounds and an unlimited invite.
-func testConcurrentChanges(t *testing.T, s core.Store) {
+func testConcurrentChanges(t *testing.T, s store.Store) {
 	const n = 100
 	for round, maxUses := range []int{5, 1, 0} {
 		inv := newInvite(t, "example.com", time.Hour)
@@ -577,7 +572,7 @@ func testConcurrentChanges(t *testing.T, s core.Store) {
 	}
 }
 
-func testList(t *testing.T, s core.Store) {
+func testList(t *testing.T, s store.Store) {
 	now := base.Add(time.Hour)
 	mk := func(host, by string, created time.Duration, f func(*core.Invite)) core.Invite {
 		inv := newInvite(t, host, 2*time.Hour)
@@ -642,7 +637,7 @@ func testList(t *testing.T, s core.Store) {
 	}
 }
 
-func testListPaged(t *testing.T, s core.Store) {
+func testListPaged(t *testing.T, s store.Store) {
 	// Invites made in the same microsecond are ordered by ID; a page boundary between
 	// them loses none.
 	var want []string
@@ -677,7 +672,7 @@ func testListPaged(t *testing.T, s core.Store) {
 	}
 }
 
-func testExpire(t *testing.T, s core.Store) {
+func testExpire(t *testing.T, s store.Store) {
 	now := base.Add(time.Hour)
 	due := newInvite(t, "example.com", 30*time.Minute)
 	dueExactly := newInvite(t, "example.com", time.Hour)
@@ -727,7 +722,7 @@ func testExpire(t *testing.T, s core.Store) {
 	}
 }
 
-func testPurge(t *testing.T, s core.Store) {
+func testPurge(t *testing.T, s store.Store) {
 	cutoff := base.Add(time.Hour)
 	old := newInvite(t, "example.com", time.Minute)
 	old.MaxUses = 2
@@ -757,7 +752,7 @@ func testPurge(t *testing.T, s core.Store) {
 	}
 }
 
-func testQuota(t *testing.T, s core.Store) {
+func testQuota(t *testing.T, s store.Store) {
 	mk := func(by string, created time.Duration) core.Invite {
 		inv := newInvite(t, "example.com", time.Hour)
 		inv.CreatedBy = by
@@ -797,7 +792,7 @@ func testQuota(t *testing.T, s core.Store) {
 	}
 }
 
-func testConcurrentQuota(t *testing.T, s core.Store) {
+func testConcurrentQuota(t *testing.T, s store.Store) {
 	const n, quota = 30, 5
 	q := &core.QuotaCheck{Since: base.Add(-time.Hour), Max: quota, Now: base}
 	var ok, over atomic.Int32
@@ -826,11 +821,8 @@ func testConcurrentQuota(t *testing.T, s core.Store) {
 	}
 }
 
-func testOutbox(t *testing.T, s core.Store) {
-	r, ok := s.(OutboxReader)
-	if !ok {
-		t.Skip("the store's outbox cannot be read back")
-	}
+func testOutbox(t *testing.T, s store.Store) {
+	r := s
 	ev := func(typ core.EventType, inv string) core.Event {
 		return core.Event{ID: newID(t), Type: typ, Time: base, Host: "example.com", InviteID: inv,
 			Actor: core.Actor{Kind: core.ActorCLI}}
@@ -916,7 +908,7 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func testConcurrentCreates(t *testing.T, s core.Store) {
+func testConcurrentCreates(t *testing.T, s store.Store) {
 	const workers, each = 32, 25
 	invs := make([][]core.Invite, workers)
 	errs := make([]error, workers)
@@ -960,7 +952,7 @@ func testConcurrentCreates(t *testing.T, s core.Store) {
 	}
 }
 
-func testConcurrentDuplicates(t *testing.T, s core.Store) {
+func testConcurrentDuplicates(t *testing.T, s store.Store) {
 	// Many writers at once, some racing for the same ID: each ID is stored once,
 	// exactly one of its creators succeeds, and the rest get ErrConflict while
 	// unrelated invites committed beside them are unaffected.
@@ -1024,7 +1016,7 @@ func testConcurrentDuplicates(t *testing.T, s core.Store) {
 	}
 }
 
-func testCanceled(t *testing.T, s core.Store) {
+func testCanceled(t *testing.T, s store.Store) {
 	c, cancel := context.WithCancel(t.Context())
 	cancel()
 	inv := newInvite(t, "example.com", time.Hour)
@@ -1042,22 +1034,27 @@ func testCanceled(t *testing.T, s core.Store) {
 	wantInvite(t, s, inv)
 }
 
-// testRateLimiter checks a store's own limiter against core.MemoryRateLimiter.
-func testRateLimiter(t *testing.T, s core.Store) {
-	l, ok := s.(core.RateLimiter)
-	if !ok {
-		t.Skip("the store has no rate limiter")
-	}
-	mem := core.NewMemoryRateLimiter()
-	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}, {}}
-	steps := []time.Duration{0, 0, 0, 0, time.Second, 20 * time.Second, 0, 0, 19 * time.Second, time.Millisecond, 0, time.Hour, 0, 0, 0, 0}
+// testRateLimiter: a write's rate charge is taken by the one rule (core.Rate.Take) in
+// the write's transaction: a refused charge writes nothing and takes nothing, and a
+// write refused for another reason takes nothing either.
+func testRateLimiter(t *testing.T, s store.Store) {
+	rates := []core.Rate{{N: 3, Period: time.Minute}, {N: 1, Period: time.Hour}, {N: 10, Period: time.Second}}
+	steps := []struct {
+		step time.Duration
+		n    int
+	}{{0, 1}, {0, 1}, {0, 1}, {0, 1}, {time.Second, 1}, {20 * time.Second, 1}, {0, 2}, {0, 1},
+		{19 * time.Second, 1}, {time.Millisecond, 1}, {0, 1}, {time.Hour, 3}, {0, 1}, {0, 1}, {0, 2}, {0, 1}}
 	for ri, rate := range rates {
 		key := fmt.Sprint("ratekey", ri, random(t, 3))
 		at := base
-		for si, step := range steps {
-			at = at.Add(step)
-			want := mem.Allow(ctx(t), key, rate, at)
-			got := l.Allow(ctx(t), key, rate, at)
+		var tat time.Time
+		for si, st := range steps {
+			at = at.Add(st.step)
+			n := min(st.n, rate.N)
+			next, want := rate.Take(tat, n, at)
+			inv := newInvite(t, "example.com", time.Hour)
+			inv.MaxUses = n
+			got := s.CreateInvite(ctx(t), inv, core.InviteWrite{Rate: &core.RateCharge{KeyID: key, Rate: rate, N: n, Now: at}})
 			var wl, gl *core.RateLimitError
 			errors.As(want, &wl)
 			errors.As(got, &gl)
@@ -1067,41 +1064,183 @@ func testRateLimiter(t *testing.T, s core.Store) {
 			case want != nil && (!errors.Is(got, core.ErrRateLimited) || gl == nil || gl.RetryAfter != wl.RetryAfter):
 				t.Errorf("rate %v step %d: got %#v, want %#v", rate, si, got, wl)
 			}
+			if want == nil {
+				tat = next
+				wantInvite(t, s, inv)
+			} else {
+				wantGone(t, s, inv)
+			}
 		}
+	}
+
+	// A change pays for what it adds, in its own transaction.
+	rate := core.Rate{N: 4, Period: time.Hour}
+	inv := newInvite(t, "example.com", 2*time.Hour)
+	if err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Rate: &core.RateCharge{KeyID: "changer", Rate: rate, N: 1, Now: base}}); err != nil {
+		t.Fatal(err)
+	}
+	raise := func(to, n int) func(*core.Invite) (core.InviteChange, error) {
+		return func(inv *core.Invite) (core.InviteChange, error) {
+			inv.MaxUses = to
+			return core.InviteChange{Rate: &core.RateCharge{KeyID: "changer", Rate: rate, N: n, Now: base}}, nil
+		}
+	}
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, raise(4, 3)); err != nil {
+		t.Fatalf("a raise within the budget: %v", err)
+	}
+	if _, err := s.ChangeInvite(ctx(t), inv.ID, raise(5, 1)); !errors.Is(err, core.ErrRateLimited) {
+		t.Fatalf("a raise past the budget = %v, want a rate limit", err)
+	}
+	if got, err := s.Invite(ctx(t), inv.ID); err != nil || got.MaxUses != 4 {
+		t.Fatalf("after a refused raise: max_uses %d, %v; want 4", got.MaxUses, err)
+	}
+	// A write refused for another reason (a taken ID) takes nothing.
+	fresh := core.Rate{N: 1, Period: time.Hour}
+	dup := newInvite(t, "example.com", time.Hour)
+	dup.ID = inv.ID
+	if err := s.CreateInvite(ctx(t), dup, core.InviteWrite{Rate: &core.RateCharge{KeyID: "unspent", Rate: fresh, N: 1, Now: base}}); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("a taken ID = %v, want ErrConflict", err)
+	}
+	if err := s.CreateInvite(ctx(t), newInvite(t, "example.com", time.Hour), core.InviteWrite{Rate: &core.RateCharge{KeyID: "unspent", Rate: fresh, N: 1, Now: base}}); err != nil {
+		t.Fatalf("the budget after a refused write: %v", err)
 	}
 }
 
-// testRecordHosts: a store that records served domains keeps each once, sorted, and
-// hands them to another connection (the command line's).
-func testRecordHosts(t *testing.T, s core.Store) {
-	r, ok := s.(core.HostRecorder)
-	if !ok {
-		t.Skip("the store does not record hosts")
+// testConcurrentRate: of concurrent writes charging one key's budget, on any number of
+// connections, exactly as many succeed as the budget holds.
+func testConcurrentRate(t *testing.T, s store.Store) {
+	const n = 30
+	rate := core.Rate{N: 10, Period: time.Hour}
+	var ok, limited atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.MaxUses = 1 + i%2 // 15 invites of 1 and 15 of 2: 45 accounts asked, 10 given
+		wg.Go(func() {
+			<-start
+			err := s.CreateInvite(ctx(t), inv, core.InviteWrite{Rate: &core.RateCharge{KeyID: "shared", Rate: rate, N: inv.MaxUses, Now: base}})
+			switch {
+			case err == nil:
+				ok.Add(int32(inv.MaxUses))
+			case errors.Is(err, core.ErrRateLimited):
+				limited.Add(1)
+			default:
+				t.Errorf("CreateInvite: %v", err)
+			}
+		})
 	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != int32(rate.N) {
+		t.Fatalf("%d accounts given of a budget of %d", ok.Load(), rate.N)
+	}
+}
+
+// testQuotaOnChange: a change that makes an invite pending again counts against its
+// creator's outstanding invites, atomically with the write (issue 21, LOW 1).
+func testQuotaOnChange(t *testing.T, s store.Store) {
+	const by = "xmpp:reviver@example.com"
+	now := base.Add(2 * time.Hour)
+	mk := func(ttl time.Duration) core.Invite {
+		inv := newInvite(t, "example.com", ttl)
+		inv.CreatedBy = by
+		mustCreateInvite(t, s, inv)
+		return inv
+	}
+	expired := mk(time.Hour) // expired at now
+	mk(3 * time.Hour)
+	mk(3 * time.Hour) // two pending at now
+	q := &core.QuotaCheck{Outstanding: 2, Now: now}
+	revive := func(inv *core.Invite) (core.InviteChange, error) {
+		inv.ExpiresAt = now.Add(time.Hour)
+		return core.InviteChange{Quota: q}, nil
+	}
+	if _, err := s.ChangeInvite(ctx(t), expired.ID, revive); !errors.Is(err, core.ErrQuota) {
+		t.Fatalf("reviving a third with an outstanding quota of 2 = %v, want ErrQuota", err)
+	}
+	wantInvite(t, s, expired) // unchanged
+	// With room, it is revived; the invite itself is never counted against itself.
+	q.Outstanding = 3
+	if got, err := s.ChangeInvite(ctx(t), expired.ID, revive); err != nil || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("reviving within the quota: %+v, %v", got, err)
+	}
+	if _, err := s.ChangeInvite(ctx(t), expired.ID, revive); err != nil {
+		t.Fatalf("changing a pending invite at the quota: %v", err)
+	}
+
+	// Concurrent revivals of several expired invites stop at the quota.
+	const other = "xmpp:racer@example.com"
+	var ids []string
+	for range 8 {
+		inv := newInvite(t, "example.com", time.Hour)
+		inv.CreatedBy = other
+		mustCreateInvite(t, s, inv)
+		ids = append(ids, inv.ID)
+	}
+	q2 := &core.QuotaCheck{Outstanding: 3, Now: now}
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			_, err := s.ChangeInvite(ctx(t), id, func(inv *core.Invite) (core.InviteChange, error) {
+				inv.ExpiresAt = now.Add(time.Hour)
+				return core.InviteChange{Quota: q2}, nil
+			})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case !errors.Is(err, core.ErrQuota):
+				t.Errorf("ChangeInvite: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 3 {
+		t.Fatalf("%d of 8 concurrent revivals succeeded with an outstanding quota of 3", ok.Load())
+	}
+}
+
+// testRecordHosts: a store that records served domains keeps each once, sorted, with
+// the policy of its latest record, and hands them to another connection (the command
+// line's); a record without a base URL keeps the one before.
+func testRecordHosts(t *testing.T, s store.Store) {
+	r := s
 	c := ctx(t)
 	if got, err := r.RecordedHosts(c); err != nil || len(got) != 0 {
 		t.Fatalf("fresh store: %v %v, want none", got, err)
 	}
-	if err := r.RecordHosts(c, nil, "https://ignored.example"); err != nil {
+	if err := r.RecordHosts(c, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordHosts(c, []string{"b.example", "a.example"}, "https://old.example"); err != nil {
+	rec := func(domain, url string, page string, def, max time.Duration, hooks bool) core.RecordedHost {
+		return core.RecordedHost{Domain: domain, BaseURL: url, LandingPage: page, DefaultTTL: def, MaxTTL: max, Webhooks: hooks}
+	}
+	const day = 24 * time.Hour
+	if err := r.RecordHosts(c, []core.RecordedHost{
+		rec("b.example", "https://old.example", "builtin", 7*day, 30*day, true),
+		rec("a.example", "https://old.example", "", 0, 0, false),
+	}); err != nil {
 		t.Fatal(err)
 	}
-	// A later start with another base URL replaces it; one that gives none keeps it.
-	if err := r.RecordHosts(c, []string{"a.example", "c.example"}, "https://new.example"); err != nil {
+	// A later start with another base URL and policy replaces them; one that gives no
+	// base URL keeps it.
+	if err := r.RecordHosts(c, []core.RecordedHost{
+		rec("a.example", "https://new.example", "https://p.example/{token}", day, 2*day, true),
+		rec("c.example", "https://new.example", "", 0, 0, false),
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordHosts(c, []string{"b.example"}, ""); err != nil {
+	if err := r.RecordHosts(c, []core.RecordedHost{rec("b.example", "", "builtin", 2*day, 3*day, false)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.RecordedHosts(c)
 	want := []core.RecordedHost{
-		{Domain: "a.example", BaseURL: "https://new.example"},
-		{Domain: "b.example", BaseURL: "https://old.example"},
-		{Domain: "c.example", BaseURL: "https://new.example"},
+		rec("a.example", "https://new.example", "https://p.example/{token}", day, 2*day, true),
+		rec("b.example", "https://old.example", "builtin", 2*day, 3*day, false),
+		rec("c.example", "https://new.example", "", 0, 0, false),
 	}
 	if err != nil || !slices.Equal(got, want) {
-		t.Fatalf("recorded %v %v, want %v: each once, sorted, with its latest base URL", got, err, want)
+		t.Fatalf("recorded %+v %v, want %+v: each once, sorted, with its latest record", got, err, want)
 	}
 }
