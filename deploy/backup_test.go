@@ -28,8 +28,14 @@ func TestServiceBackupRestore(t *testing.T) {
 		cmd := exec.Command(filepath.Join(repoRoot(t), "deploy", "invitesctl"), args...)
 		cmd.Env = append(os.Environ(), "INVITES_USER="+me.Username, "INVITES_DATA_DIR="+data,
 			"INVITES_CONFIG="+filepath.Join(repoRoot(t), "deploy", "etc", "invites.toml"), "INVITES_PLUGIN="+filepath.Join(bin, "invites-plugin"))
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
+		// The command line writes its audit records on stderr: stdout is the answer.
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return strings.TrimSpace(string(out) + stderr.String()), err
+		}
+		return strings.TrimSpace(string(out)), nil
 	}
 	must := func(out string, err error) string {
 		t.Helper()

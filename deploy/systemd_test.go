@@ -69,9 +69,12 @@ func TestPackagedConfig(t *testing.T) {
 		cmd := exec.Command(filepath.Join(repoRoot(t), "deploy", "invitesctl"), args...)
 		cmd.Env = append(os.Environ(), "INVITES_USER="+me.Username, "INVITES_DATA_DIR="+data,
 			"INVITES_CONFIG="+filepath.Join(etc, "invites.toml"), "INVITES_PLUGIN="+filepath.Join(bin, "invites-plugin"))
-		out, err := cmd.CombinedOutput()
+		// The command line writes its audit records on stderr: stdout is the answer.
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("invitesctl %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("invitesctl %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 		}
 		return strings.TrimSpace(string(out))
 	}
