@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // serveInvite answers /invite?TOKEN.
@@ -61,8 +60,16 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Platform, d.Platforms, d.Clients = h.clientList(r, q.Get("platform"), token, inv.URI, t)
-	d.WebFirst = d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
+	webFirst := d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
 		!slices.ContainsFunc(d.Clients, func(c ClientView) bool { return c.TakesInvites })
+	switch {
+	case view.Kind == KindReset:
+		d.Primary = PrimaryReset
+	case webFirst, view.URI == "" && d.RegisterURL != "":
+		d.Primary = PrimaryRegister
+	case view.URI != "":
+		d.Primary = PrimaryOpen
+	}
 	qr, err := newQR(d.PageURL)
 	if err != nil {
 		h.log.Warn("no QR code for the invite page", "err", redact(err.Error(), token))
@@ -215,6 +222,7 @@ func (h *Handler) clientList(r *http.Request, param, token, uri string, t Transl
 				continue
 			}
 			l.URL = strings.ReplaceAll(l.URL, "{uri}", url.QueryEscape(uri))
+			l.Label = t.label(l.Label)
 			v.Links = append(v.Links, l)
 		}
 		views = append(views, v)
@@ -267,30 +275,35 @@ func (h *Handler) registerForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // showForm renders the form of inv at status, with the username typed before and the
-// reason (a message key) it was refused, if any.
-func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, username, reason string, args ...any) {
+// reasons (in the page's language) it was refused, if any, and the field at fault
+// ("username", "password" or "").
+func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, username, field string, reasons ...string) {
 	view := h.inviteView(inv, t)
 	f := &FormView{
 		Token:       token,
 		CSRF:        csrfToken(h.csrfKey, token, h.now()),
 		Username:    username,
 		Reset:       view.Kind == KindReset,
-		MinPassword: h.minPass,
+		MinPassword: h.password.MinLength(),
+		Errors:      reasons,
+		ErrorField:  field,
 	}
 	if inv.Username != "" && (view.Kind == KindAccount || view.Kind == KindReset) {
 		f.FixedUsername = true
 		f.Username = inv.Username
 	}
-	if reason != "" {
-		f.Errors = []string{t.Get(reason, args...)}
-		switch {
-		case strings.HasPrefix(reason, "error.username"), strings.HasPrefix(reason, "error.name"):
-			f.ErrorField = "username"
-		case strings.HasPrefix(reason, "error.password"):
-			f.ErrorField = "password"
-		}
-	}
 	h.render(w, r, status, "register.html", &Data{T: t, Invite: view, Form: f, InviteURL: "invite?" + token})
+}
+
+// fieldOf names the form field a refusal's message key is about.
+func fieldOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "error.username"), strings.HasPrefix(key, "error.name"):
+		return "username"
+	case strings.HasPrefix(key, "error.password"):
+		return "password"
+	}
+	return ""
 }
 
 // registerPost answers POST /register: check, register, answer the success page or
@@ -343,7 +356,7 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	}
 	refuse := func(status int, reason string, args ...any) {
 		h.failed(r)
-		h.showForm(w, r, status, t, f.Token, inv, f.Username, reason, args...)
+		h.showForm(w, r, status, t, f.Token, inv, f.Username, fieldOf(reason), t.Get(reason, args...))
 	}
 	if err != nil {
 		refuse(http.StatusBadRequest, fe.key)
@@ -377,14 +390,20 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "error.username_invalid")
 		return
 	}
-	switch n := utf8.RuneCountInString(f.Password); {
-	case n == 0:
+	policyName := username
+	if policyName == "" {
+		policyName = inv.Username // a reset invite's account
+	}
+	if f.Password == "" {
 		refuse(http.StatusBadRequest, "error.password_missing")
 		return
-	case n < h.minPass:
-		refuse(http.StatusBadRequest, "error.password_short", h.minPass)
+	}
+	if err := h.password.Check(f.Password, policyName); err != nil {
+		h.failed(r)
+		h.showForm(w, r, http.StatusBadRequest, t, f.Token, inv, f.Username, "password", t.PasswordRefusals(err)...)
 		return
-	case f.Password != f.PasswordConfirm:
+	}
+	if f.Password != f.PasswordConfirm {
 		refuse(http.StatusBadRequest, "error.password_mismatch")
 		return
 	}

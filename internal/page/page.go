@@ -20,6 +20,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/clientaddr"
 	"github.com/xmpp-invites/invites/internal/gcra"
 	"github.com/xmpp-invites/invites/internal/httpstatus"
+	"github.com/xmpp-invites/invites/internal/password"
 )
 
 // The paths the Handler serves, as in the host contract (version 2).
@@ -33,8 +34,6 @@ const (
 
 // Defaults of Options.
 const (
-	// DefaultMinPasswordLength is the shortest password the form takes, in characters.
-	DefaultMinPasswordLength = 8
 	// DefaultFailedAttempts is how many failed attempts one client address may make
 	// per DefaultFailedPeriod before its requests get 429.
 	DefaultFailedAttempts = 10
@@ -84,9 +83,9 @@ type Options struct {
 	// the server name and port to enter in clients that ask for them, or a note on the
 	// server's certificate. Empty means none.
 	LoginNote string
-	// MinPasswordLength is the shortest password the form takes, in characters; the
-	// host may refuse more. Zero or less means DefaultMinPasswordLength.
-	MinPasswordLength int
+	// Password is the password policy new passwords must follow (package password);
+	// the host may refuse more. Nil means the default policy.
+	Password *password.Policy
 	// FailedAttempts is how many failed attempts (dead tokens, refused forms) one
 	// client address may make per FailedPeriod, refilled steadily, before all its
 	// requests get 429. Zero means DefaultFailedAttempts; negative turns the limit off.
@@ -137,12 +136,12 @@ type Handler struct {
 	site      Site
 	baseURL   string
 	clients   []Client
-	cat       *catalog
+	cat       *Catalog
 	pages     map[string]*template.Template
 	css       template.CSS
 	csp       string // with %s for the nonce
 	loginNote string
-	minPass   int
+	password  *password.Policy
 	limit     *gcra.Limiter[netip.Prefix] // nil when off
 	addr      func(*http.Request) netip.Addr
 	csrfKey   []byte
@@ -166,7 +165,7 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 		baseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		clients:   opts.Clients,
 		loginNote: opts.LoginNote,
-		minPass:   opts.MinPasswordLength,
+		password:  opts.Password,
 		addr:      opts.ClientAddr,
 		csrfKey:   opts.CSRFKey,
 		formTTL:   opts.FormTTL,
@@ -196,11 +195,7 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 	} else if err := CheckClients(h.clients); err != nil {
 		return nil, err
 	}
-	langs := opts.Languages
-	if len(langs) == 0 {
-		langs = []string{"en", "de", "fr"}
-	}
-	cat, err := loadCatalog(langs, opts.Templates)
+	cat, err := NewCatalog(opts.Languages, opts.Templates)
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +203,12 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 	if err := h.parseTemplates(opts.Templates); err != nil {
 		return nil, err
 	}
-	if h.minPass <= 0 {
-		h.minPass = DefaultMinPasswordLength
+	if h.password == nil {
+		p, err := password.New(password.Config{})
+		if err != nil {
+			return nil, err
+		}
+		h.password = p
 	}
 	if n := opts.FailedAttempts; n >= 0 {
 		if n == 0 {
@@ -253,6 +252,10 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 	}
 	return h, nil
 }
+
+// Catalog returns the handler's messages, for the words of other edges (such as the
+// password policy's refusals in-band) to be the page's.
+func (h *Handler) Catalog() *Catalog { return h.cat }
 
 // parseTemplates parses each page with the layout, each file from over when it has it.
 func (h *Handler) parseTemplates(over fs.FS) error {

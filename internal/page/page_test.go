@@ -291,7 +291,7 @@ func TestLanguages(t *testing.T) {
 	}
 	// The form and its errors in German.
 	res := f.get("/register?t="+tokAccount, "Accept-Language", "de")
-	mustContain(t, res.body, `<html lang="de">`, "Konto anlegen", "Benutzername", "Passwort wiederholen", "Mindestens 8 Zeichen.", `name="lang" value="de"`)
+	mustContain(t, res.body, `<html lang="de">`, "Konto anlegen", "Benutzername", "Passwort wiederholen", "Mindestens 8 Zeichen, nicht dein Benutzername", `name="lang" value="de"`)
 	res = f.post(tokAccount, map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "battery staple", "lang": "de"})
 	if res.code != http.StatusBadRequest {
 		t.Fatalf("mismatch: %d", res.code)
@@ -377,7 +377,14 @@ func TestRegisterErrors(t *testing.T) {
 		{"host refuses name", with("username", "UPPER€"), nil, 400, "This username is not allowed"},
 		{"taken", with("username", "tybalt"), nil, 409, "This username is taken."},
 		{"password refused", map[string]string{"username": "m", "password": "refused-password", "password_confirm": "refused-password"}, nil, 400, "The server does not accept this password."},
-		{"too long", with("password", strings.Repeat("x", 1025)), nil, 400, "The password is too long."},
+		{"too long", with("password", strings.Repeat("xy", 513)), nil, 400, "The password must have at most 1024 characters."},
+		{"far too long", with("password", strings.Repeat("x", 4097)), nil, 400, "The password is too long."},
+		// Issue 22: the four passwords that were accepted, each refused with its rule.
+		{"common", map[string]string{"username": "m", "password": "12345678", "password_confirm": "12345678"}, nil, 400, "This password is one of the most common passwords"},
+		{"spaces", map[string]string{"username": "m", "password": "        ", "password_confirm": "        "}, nil, 400, "The password cannot be only spaces."},
+		{"repeated", map[string]string{"username": "m", "password": "aaaaaaaa", "password_confirm": "aaaaaaaa"}, nil, 400, "at least 5 different characters"},
+		{"username in it", map[string]string{"username": "Mercutio", "password": "mercutio-2026", "password_confirm": "mercutio-2026"}, nil, 400, "The password must not contain your username."},
+		{"several rules", map[string]string{"username": "m", "password": "aaaa", "password_confirm": "aaaa"}, nil, 400, "<li>The password must have at least 8 characters.</li><li>The password must have at least 5 different characters"},
 		{"twice", with("username", "a"), nil, 0, ""}, // replaced below
 		{"unavailable", good, fmt.Errorf("registering: %w", page.ErrUnavailable), 503, "The server cannot answer right now."},
 		{"timeout", good, context.DeadlineExceeded, 503, "The server cannot answer right now."},
