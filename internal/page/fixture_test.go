@@ -33,6 +33,8 @@ type memHost struct {
 	fail error
 	// lookupFail, when set, is returned by Invite.
 	lookupFail error
+	// gate, when set, holds each Register until it is closed (or the context ends).
+	gate chan struct{}
 	now        func() time.Time
 }
 
@@ -100,8 +102,23 @@ func (m *memHost) Register(ctx context.Context, r page.Registration) (string, er
 		return "", err
 	}
 	m.mu.Lock()
+	gate := m.gate
+	if gate != nil {
+		m.calls++ // counted on entry, for tests that wait for a held call
+	}
+	m.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls++
+	if gate == nil {
+		m.calls++
+	}
 	if m.fail != nil {
 		return "", m.fail
 	}

@@ -2,6 +2,7 @@ package page
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"html/template"
 	"io"
@@ -343,6 +344,16 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	if f.Lang != "" {
 		t = h.cat.translator(f.Lang, r.Header.Get("Accept-Language"))
 	}
+	// A form sent again (a double click on a slow connection) gets what the first
+	// sending became, before its invite, spent by then, is looked up.
+	var key [sha256.Size]byte
+	remember := err == nil && !h.crossSite(r) && csrfValid(h.csrfKey, f.Token, f.CSRF, h.now(), h.formTTL)
+	if remember {
+		key = submissionKey(h.csrfKey, f)
+		if sub := h.subs.get(key, h.now()); sub != nil && h.resubmitted(w, r, t, sub) {
+			return
+		}
+	}
 	inv, ok := h.lookup(w, r, t, f.Token)
 	if !ok {
 		return
@@ -407,9 +418,27 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "error.password_mismatch")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	var sub *submission
+	if remember {
+		for range 3 { // each turn waits for a sending that made no account
+			var first bool
+			if sub, first = h.subs.begin(key, h.now()); first {
+				break
+			}
+			if h.resubmitted(w, r, t, sub) {
+				return
+			}
+			sub = nil
+		}
+	}
+	// Not cancelled with the request: a browser that gives up on a slow answer (or
+	// sends the form again) must not leave the registration half made.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
 	defer cancel()
 	jid, err := h.registrar.Register(ctx, Registration{Host: inv.Host, Token: f.Token, Username: username, Password: f.Password})
+	if sub != nil {
+		h.subs.finish(sub, err == nil, jid, inv)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrInviteDead):
@@ -443,12 +472,38 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("web registration", "host", inv.Host, "kind", string(kind), "jid", jid)
+	h.renderSuccess(w, r, t, inv, jid)
+}
+
+// renderSuccess answers the success page of the account jid made with inv.
+func (h *Handler) renderSuccess(w http.ResponseWriter, r *http.Request, t Translator, inv Invite, jid string) {
 	h.render(w, r, http.StatusOK, "success.html", &Data{
 		T:         t,
 		Invite:    h.inviteView(inv, t),
 		JID:       jid,
 		LoginNote: h.loginNote,
 	})
+}
+
+// resubmitted waits for the first sending of a form sent again and, when it made the
+// account, answers its success page and reports true; false means it made none and
+// this sending goes its own way. A wait longer than Options.Timeout answers 503.
+func (h *Handler) resubmitted(w http.ResponseWriter, r *http.Request, t Translator, sub *submission) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	select {
+	case <-sub.done:
+	case <-ctx.Done():
+		h.log.Warn("web registration sent again: the first sending is still running")
+		h.unavailable(w, r, t)
+		return true
+	}
+	if !sub.ok {
+		return false
+	}
+	h.log.Info("web registration sent again: answered with the account it made", "host", sub.inv.Host, "jid", sub.jid)
+	h.renderSuccess(w, r, t, sub.inv, sub.jid)
+	return true
 }
 
 // crossSite reports whether a browser says the POST comes from another site: Fetch

@@ -236,3 +236,40 @@ func TestParseRegisterForm(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmissionsBounded: the remembered forms stay within their bound and their
+// lifetime, and a failed sending is forgotten at once.
+func TestSubmissionsBounded(t *testing.T) {
+	now := time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)
+	s := newSubmissions(3, time.Hour)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	if submissionKey(key, registerForm{Token: "t", Password: "a"}) == submissionKey(key, registerForm{Token: "t", Password: "b"}) ||
+		submissionKey(key, registerForm{Token: "t", Username: "a"}) == submissionKey(key, registerForm{Token: "t", Username: "b"}) ||
+		submissionKey(key, registerForm{Token: "t"}) == submissionKey([]byte("another key of thirty-two bytes!"), registerForm{Token: "t"}) {
+		t.Error("different forms share a key")
+	}
+	for i := range 5 {
+		sub, first := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: strconv.Itoa(i)}), now)
+		if !first {
+			t.Fatalf("%d: not first", i)
+		}
+		s.finish(sub, true, "a@example.org", Invite{})
+	}
+	if n := s.len(); n != 3 {
+		t.Errorf("%d remembered, bound 3", n)
+	}
+	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "0"}), now) != nil || s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "4"}), now) == nil {
+		t.Error("not the oldest forgotten first")
+	}
+	sub, _ := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now)
+	if _, first := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now); first {
+		t.Error("a form in flight begun twice")
+	}
+	s.finish(sub, false, "", Invite{})
+	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now) != nil {
+		t.Error("a failed sending is remembered")
+	}
+	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "4"}), now.Add(time.Hour)) != nil || s.len() != 0 {
+		t.Errorf("expired entries kept: %d", s.len())
+	}
+}

@@ -49,6 +49,9 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultMaxBodyBytes bounds a POST /register body.
 	DefaultMaxBodyBytes = 16 << 10
+	// maxSubmissions bounds how many registration forms the Handler remembers the
+	// outcome of (for forms sent twice).
+	maxSubmissions = 10000
 )
 
 // Options configure a Handler.
@@ -142,6 +145,7 @@ type Handler struct {
 	csp       string // with %s for the nonce
 	loginNote string
 	password  *password.Policy
+	subs      *submissions
 	limit     *gcra.Limiter[netip.Prefix] // nil when off
 	addr      func(*http.Request) netip.Addr
 	csrfKey   []byte
@@ -241,6 +245,7 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
+	h.subs = newSubmissions(maxSubmissions, h.formTTL)
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}

@@ -656,7 +656,10 @@ func TestConcurrentRegistrations(t *testing.T) {
 			if i%2 == 1 {
 				name = "racer" // half of them want the same name
 			}
-			form := url.Values{"t": {tokAccount}, "username": {name}, "password": {"correct horse"}, "password_confirm": {"correct horse"}, "csrf": {csrf}}
+			// Each racer its own password: the same form with the same fields is one
+			// sending (TestFormSentTwice).
+			pass := fmt.Sprintf("correct horse %d", i)
+			form := url.Values{"t": {tokAccount}, "username": {name}, "password": {pass}, "password_confirm": {pass}, "csrf": {csrf}}
 			res := f.do(request{target: "/register", form: form, header: map[string]string{"X-Test-Addr": fmt.Sprintf("198.51.100.%d", i)}})
 			codes[i] = res.code
 		})
@@ -794,3 +797,111 @@ func (r *recorder) WriteHeader(code int) {
 	}
 }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// TestFormSentTwice: issue 22's double click. The same form (same form token) sent
+// again after it made the account, or while the first sending is still running,
+// answers the success page with the address; the host is asked once. A new form for
+// the spent invite is still refused, and a sending that made no account does not
+// stand in the way of the next.
+func TestFormSentTwice(t *testing.T) {
+	fields := func(f *fixture, user string) url.Values {
+		return url.Values{"t": {tokAccount}, "csrf": {f.formFor(tokAccount)}, "username": {user},
+			"password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}}
+	}
+	t.Run("after", func(t *testing.T) {
+		f := newFixture(t, page.Options{})
+		form := fields(f, "juliet")
+		other := f.formFor(tokAccount)
+		for i := range 3 {
+			res := f.do(request{target: "/register", form: form})
+			if res.code != http.StatusOK {
+				t.Fatalf("sending %d: %d\n%s", i+1, res.code, res.body)
+			}
+			mustContain(t, res.body, `id="registered-jid">juliet@example.org<`)
+		}
+		if f.host.calls != 1 {
+			t.Errorf("%d host calls, want 1", f.host.calls)
+		}
+		// Another form of the spent invite: dead, as before.
+		if res := f.do(request{target: "/register", form: url.Values{"t": {tokAccount}, "csrf": {other},
+			"username": {"romeo"}, "password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}}}); res.code != http.StatusNotFound {
+			t.Errorf("a new form of the spent invite: %d", res.code)
+		}
+	})
+	t.Run("during", func(t *testing.T) {
+		f := newFixture(t, page.Options{})
+		form := fields(f, "juliet")
+		f.host.gate = make(chan struct{})
+		var wg sync.WaitGroup
+		res := make([]response, 2)
+		for i := range res {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i] = f.do(request{target: "/register", form: form})
+			}()
+		}
+		// Both sendings are in: one in Register, one waiting for it.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			f.host.mu.Lock()
+			calls := f.host.calls
+			f.host.mu.Unlock()
+			if calls == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(f.host.gate)
+		wg.Wait()
+		for i, r := range res {
+			if r.code != http.StatusOK || !strings.Contains(r.body, `id="registered-jid">juliet@example.org<`) {
+				t.Errorf("sending %d: %d\n%s", i+1, r.code, r.body)
+			}
+		}
+		if f.host.calls != 1 {
+			t.Errorf("%d host calls, want 1", f.host.calls)
+		}
+	})
+	t.Run("refused first", func(t *testing.T) {
+		f := newFixture(t, page.Options{})
+		f.host.accounts["tybalt@example.org"] = "x"
+		form := fields(f, "tybalt")
+		for i := range 2 {
+			if res := f.do(request{target: "/register", form: form}); res.code != http.StatusConflict {
+				t.Fatalf("sending %d: %d", i+1, res.code)
+			}
+		}
+		form.Set("username", "juliet")
+		if res := f.do(request{target: "/register", form: form}); res.code != http.StatusOK {
+			t.Errorf("the same form with a free name: %d", res.code)
+		}
+		if f.host.calls != 3 {
+			t.Errorf("%d host calls, want 3", f.host.calls)
+		}
+	})
+	t.Run("client gone", func(t *testing.T) {
+		// The browser gives up on the first sending: the account is still made, and
+		// the second sending shows it.
+		f := newFixture(t, page.Options{})
+		form := fields(f, "juliet")
+		ctx, cancel := context.WithCancel(context.Background())
+		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "https://chat.example.org/register", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		f.host.gate = make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f.h.ServeHTTP(httptest.NewRecorder(), r)
+		}()
+		cancel()
+		time.Sleep(10 * time.Millisecond)
+		close(f.host.gate)
+		<-done
+		if res := f.do(request{target: "/register", form: form}); res.code != http.StatusOK || !strings.Contains(res.body, "juliet@example.org") {
+			t.Errorf("second sending: %d\n%s", res.code, res.body)
+		}
+		if f.host.accounts["juliet@example.org"] == "" {
+			t.Error("the account was not made")
+		}
+	})
+}

@@ -22,12 +22,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -173,6 +175,48 @@ func Emulate(v Viewport) chromedp.Action[chromedp.Void] {
 		}
 		return nil
 	})
+}
+
+// Throttle makes the tab's network slow, as DevTools' network throttling does: each
+// request waits latency before its answer starts, and bodies move at most bytesPerSec
+// each way. It lasts until the tab closes.
+func Throttle(latency time.Duration, bytesPerSec float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return fmt.Errorf("enabling the network domain: %w", err)
+		}
+		_, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{
+				Latency:            float64(latency.Milliseconds()),
+				DownloadThroughput: bytesPerSec,
+				UploadThroughput:   bytesPerSec,
+			}},
+		})
+		if err != nil {
+			return fmt.Errorf("throttling the network: %w", err)
+		}
+		return nil
+	})
+}
+
+// DoubleClick double-clicks the middle of the element selector names as a person
+// does: a click, then within a double-click's interval a second one (Chromium sends
+// a form twice when its submit button is clicked so; chromedp.DoubleClick sends one
+// click with a count of two, which submits once).
+func DoubleClick(ctx context.Context, selector string) error {
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector(` +
+		strconv.Quote(selector) + `).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`))
+	if err != nil {
+		return fmt.Errorf("finding %s: %w", selector, err)
+	}
+	if len(at) != 2 {
+		return fmt.Errorf("finding %s: no position", selector)
+	}
+	return chromedp.Do(ctx,
+		chromedp.MouseClickXY(at[0], at[1]),
+		chromedp.Sleep(150*time.Millisecond),
+		chromedp.MouseClickXY(at[0], at[1], chromedp.ClickCount(2)),
+	)
 }
 
 // Shoot saves a full-page PNG screenshot as dir/name.png.
