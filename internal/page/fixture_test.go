@@ -35,7 +35,7 @@ type memHost struct {
 	lookupFail error
 	// gate, when set, holds each Register until it is closed (or the context ends).
 	gate chan struct{}
-	now        func() time.Time
+	now  func() time.Time
 }
 
 func newMemHost() *memHost {

@@ -204,8 +204,8 @@ func Throttle(latency time.Duration, bytesPerSec float64) chromedp.Action[chrome
 // a form twice when its submit button is clicked so; chromedp.DoubleClick sends one
 // click with a count of two, which submits once).
 func DoubleClick(ctx context.Context, selector string) error {
-	at, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector(` +
-		strconv.Quote(selector) + `).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`))
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector(`+
+		strconv.Quote(selector)+`).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`))
 	if err != nil {
 		return fmt.Errorf("finding %s: %w", selector, err)
 	}
