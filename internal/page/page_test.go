@@ -278,6 +278,12 @@ func TestLanguages(t *testing.T) {
 		{"ja, zh;q=0.5", "", "en", []string{"You are invited"}},
 		{"de", "&lang=fr", "fr", []string{"Vous êtes invité·e"}},
 		{"de", "&lang=xx-nope", "de", []string{"Du bist zu"}},
+		// Issue 22: a regional variant gets its language, by parameter and by header.
+		{"", "&lang=de-CH", "de", []string{"Du bist zu"}},
+		{"en", "&lang=fr-BE", "fr", []string{"Vous êtes invité·e"}},
+		{"de-CH", "", "de", []string{"Du bist zu"}},
+		{"de-AT;q=0.9, en;q=0.5", "", "de", []string{"Du bist zu"}},
+		{"fr-CA", "&lang=nope", "fr", []string{"Vous êtes invité·e"}},
 	}
 	for _, c := range cases {
 		res := f.get("/invite?"+tokAccount+c.query, "Accept-Language", c.accept)
