@@ -252,3 +252,64 @@ func TestBrowserSlowDoubleClick(t *testing.T) {
 		t.Errorf("accounts %v after %d host calls, want juliet@example.org made once", fx.host.accounts, fx.host.calls)
 	}
 }
+
+// TestBrowserFirstScreen: on issue 22's 412×915 phone and 1280×800 desktop, the
+// invite page's main action is visible without scrolling: "Open in app" where the
+// platform's apps open invitations (Android), "Create account on the web" where
+// they do not (Linux), for account, contact and reset invites; the icon loads under
+// the page's policy.
+func TestBrowserFirstScreen(t *testing.T) {
+	var fx *fixture
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fx.h.ServeHTTP(w, r) }))
+	defer srv.Close()
+	ctx := browsertest.Browser(t)
+	fx = newFixture(t, page.Options{BaseURL: srv.URL, SiteName: "Example Chat", Now: time.Now})
+	fx.now = time.Now()
+	// The fixture's invites again, expiring a week from the real now.
+	for tok, inv := range map[string]page.Invite{
+		tokAccount:  {Kind: page.KindAccount},
+		tokFixed:    {Kind: page.KindAccount, Username: "juliet"},
+		tokContact:  {Kind: page.KindContact, Inviter: "romeo@example.org"},
+		tokContactR: {Kind: page.KindContact, Inviter: "romeo@example.org", CanRegister: true},
+		tokReset:    {Kind: page.KindReset, Username: "nurse"},
+	} {
+		inv.ExpiresAt = time.Now().Add(7*24*time.Hour + time.Minute)
+		fx.host.add(tok, inv)
+	}
+	dir := browsertest.ScreenshotDir(t)
+	for _, tc := range []struct {
+		v       browsertest.Viewport
+		token   string
+		primary string
+	}{
+		{browsertest.PhoneTall(), tokAccount, "#open-app"},
+		{browsertest.PhoneTall(), tokFixed, "#open-app"},
+		{browsertest.PhoneTall(), tokContact, "#open-app"},
+		{browsertest.PhoneTall(), tokContactR, "#open-app"},
+		{browsertest.PhoneTall(), tokReset, "#register-link"},
+		{browsertest.Laptop(), tokAccount, "#register-link"},
+		{browsertest.Laptop(), tokContact, "#open-app"},
+		{browsertest.Laptop(), tokContactR, "#register-link"},
+		{browsertest.Laptop(), tokReset, "#register-link"},
+	} {
+		t.Run(tc.v.Name+"/"+tc.token[12:20], func(t *testing.T) {
+			tab, cancel := chromedp.NewContext(ctx)
+			defer cancel()
+			tab, cancelT := context.WithTimeout(tab, 15*time.Second)
+			defer cancelT()
+			if err := chromedp.Do(tab,
+				browsertest.Emulate(tc.v),
+				chromedp.Navigate(srv.URL+"/invite?"+tc.token),
+				chromedp.WaitVisible(chromedp.CSS(tc.primary)),
+			); err != nil {
+				t.Fatalf("opening the invite page: %v", err)
+			}
+			browsertest.EvalTrue(t, tab, "the primary action is "+tc.primary, `document.querySelector('.intro .button.primary') === document.querySelector('`+tc.primary+`')`)
+			browsertest.InFirstScreen(t, tab, tc.primary)
+			browsertest.IconLoads(t, tab)
+			if tc.token == tokAccount {
+				browsertest.Shoot(t, tab, dir, "first-screen-"+tc.v.Name)
+			}
+		})
+	}
+}

@@ -17,6 +17,9 @@ type Data struct {
 	Nonce string
 	// CSS is style.css, for <style nonce="{{.Nonce}}">{{.CSS}}</style>.
 	CSS template.CSS
+	// Icon is the pages' icon, for <link rel="icon" href="{{.Icon}}">: the
+	// operator's logo, else a built-in one (a data: URL).
+	Icon template.URL
 	// Status is the HTTP status of the answer.
 	Status int
 

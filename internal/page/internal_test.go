@@ -273,3 +273,15 @@ func TestSubmissionsBounded(t *testing.T) {
 		t.Errorf("expired entries kept: %d", s.len())
 	}
 }
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=1.0, *;q=0.5": true, "gzip;q=0": false,
+		"gzip; q=0.000": false, "*": true, "*;q=0": false, "br, *;q=0.1": true, "br": false, "identity": false,
+		"x-gzip": true, "gzip;q=2": false, "gzip;q=nope, br": false, "br;q=0, gzip;q=0.5": true,
+	} {
+		if got := acceptsGzip(h); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
+		}
+	}
+}

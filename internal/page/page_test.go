@@ -1,12 +1,15 @@
 package page_test
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -746,7 +749,7 @@ func TestTemplatesOverride(t *testing.T) {
 	f := newFixture(t, page.Options{Templates: over, LogoURL: "https://static.example.net/logo.svg"})
 	res := f.get("/invite?" + tokUnknown)
 	mustContain(t, res.body, `<p class="custom">Gone — Write to help@example.org.</p>`, "body{color:#123}", `src="https://static.example.net/logo.svg"`)
-	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' https://static.example.net;") {
+	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' https://static.example.net data:;") {
 		t.Errorf("CSP %q does not allow the logo's origin", csp)
 	}
 	// The other pages keep the embedded templates.
@@ -910,4 +913,78 @@ func TestFormSentTwice(t *testing.T) {
 			t.Error("the account was not made")
 		}
 	})
+}
+
+// TestCompression: pages are gzipped for clients that take gzip, except those with a
+// form token (the registration form, shown again with what was typed), so that
+// BREACH has no secret to guess at; every page says it varies by Accept-Encoding.
+func TestCompression(t *testing.T) {
+	f := newFixture(t, page.Options{})
+	gz := func(target string, form map[string]string) (response, string) {
+		t.Helper()
+		var res response
+		if form != nil {
+			res = f.post(tokAccount, form, "Accept-Encoding", "gzip, deflate, br")
+		} else {
+			res = f.get(target, "Accept-Encoding", "gzip, deflate, br")
+		}
+		if !strings.Contains(res.header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("%s: Vary %q", target, res.header.Get("Vary"))
+		}
+		if res.header.Get("Content-Encoding") != "gzip" {
+			return res, res.body
+		}
+		if res.header.Get("Content-Length") != strconv.Itoa(len(res.body)) {
+			t.Errorf("%s: Content-Length %s for %d bytes", target, res.header.Get("Content-Length"), len(res.body))
+		}
+		zr, err := gzip.NewReader(strings.NewReader(res.body))
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		return res, string(plain)
+	}
+	for _, tc := range []struct {
+		name, target string
+		form         map[string]string
+		compressed   bool
+		want         string
+	}{
+		{"invite", "/invite?" + tokAccount, nil, true, "You are invited to join example.org"},
+		{"dead", "/invite?" + tokUnknown, nil, true, "This invitation is not valid"},
+		{"form", "/register?t=" + tokAccount, nil, false, `name="csrf"`},
+		{"refused form", "", map[string]string{"username": "romeo", "password": "x", "password_confirm": "x"}, false, `name="csrf"`},
+		{"success", "", map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "correct horse"}, true, "romeo@example.org"},
+	} {
+		res, plain := gz(tc.target, tc.form)
+		if got := res.header.Get("Content-Encoding") == "gzip"; got != tc.compressed {
+			t.Errorf("%s: compressed %v, want %v", tc.name, got, tc.compressed)
+		}
+		mustContain(t, plain, tc.want)
+		if tc.compressed && len(res.body)*2 > len(plain) {
+			t.Errorf("%s: %d bytes for %d", tc.name, len(res.body), len(plain))
+		}
+	}
+	// Without Accept-Encoding, or with gzip refused: plain.
+	for _, ae := range []string{"", "identity", "gzip;q=0", "br", "*;q=0"} {
+		if res := f.get("/invite?"+tokFixed, "Accept-Encoding", ae); res.header.Get("Content-Encoding") != "" || !strings.Contains(res.body, "You are invited") {
+			t.Errorf("Accept-Encoding %q: %d, Content-Encoding %q", ae, res.code, res.header.Get("Content-Encoding"))
+		}
+	}
+}
+
+// TestIcon: every page has an icon within its Content-Security-Policy: the built-in
+// one as a data: image, or the operator's logo.
+func TestIcon(t *testing.T) {
+	f := newFixture(t, page.Options{})
+	res := f.get("/invite?" + tokAccount)
+	mustContain(t, res.body, `<link rel="icon" href="data:image/svg&#43;xml,%3Csvg`)
+	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data:;") {
+		t.Errorf("CSP %q", csp)
+	}
+	g := newFixture(t, page.Options{LogoURL: "/logo.svg"})
+	mustContain(t, g.get("/nothing").body, `<link rel="icon" href="/logo.svg">`)
 }

@@ -157,6 +157,16 @@ func Desktop() Viewport {
 	return Viewport{Name: "desktop", Width: 1280, Height: 900, Scale: 1, UA: UALinux, Lang: "en"}
 }
 
+// PhoneTall is the 412×915 Android phone of issue 22, in English.
+func PhoneTall() Viewport {
+	return Viewport{Name: "phone-412x915", Width: 412, Height: 915, Scale: 2.625, Mobile: true, UA: UAAndroid, Lang: "en"}
+}
+
+// Laptop is the 1280×800 Linux desktop of issue 22, in English.
+func Laptop() Viewport {
+	return Viewport{Name: "desktop-1280x800", Width: 1280, Height: 800, Scale: 1, UA: UALinux, Lang: "en"}
+}
+
 // PhoneDE is an iPhone, in German.
 func PhoneDE() Viewport {
 	return Viewport{Name: "phone-de", Width: 390, Height: 844, Scale: 2, Mobile: true, UA: UAIPhone, Lang: "de"}
@@ -217,6 +227,37 @@ func DoubleClick(ctx context.Context, selector string) error {
 		chromedp.Sleep(150*time.Millisecond),
 		chromedp.MouseClickXY(at[0], at[1], chromedp.ClickCount(2)),
 	)
+}
+
+// InFirstScreen fails the test unless the element selector names is wholly within
+// the first screen of the page as loaded: visible without scrolling.
+func InFirstScreen(t *testing.T, ctx context.Context, selector string) {
+	t.Helper()
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { window.scrollTo(0, 0); const e = document.querySelector(`+
+		strconv.Quote(selector)+`); if (!e) return []; const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight]; })()`))
+	if err != nil {
+		t.Fatalf("measuring %s: %v", selector, err)
+	}
+	if len(box) != 6 {
+		t.Fatalf("no %s on the page", selector)
+	}
+	if box[0] < 0 || box[1] < 0 || box[2] > box[4] || box[3] > box[5] || box[2] <= box[0] || box[3] <= box[1] {
+		t.Errorf("%s at (%.0f, %.0f)–(%.0f, %.0f) is not within the first %.0f×%.0f screen", selector, box[0], box[1], box[2], box[3], box[4], box[5])
+	}
+}
+
+// IconLoads fails the test unless the page's icon (link rel=icon) loads as an image
+// under the page's own Content-Security-Policy.
+func IconLoads(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => { const l = document.querySelector('link[rel=icon]'); if (!l) return false;
+		const i = new Image(); i.src = l.href; try { await i.decode(); } catch (e) { return false; } return i.naturalWidth > 0; })()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("loading the icon: %v", err)
+	}
+	if !ok {
+		t.Error("the page's icon does not load under its Content-Security-Policy")
+	}
 }
 
 // Shoot saves a full-page PNG screenshot as dir/name.png.
