@@ -153,7 +153,7 @@ type Handler struct {
 	loginNote string
 	password  *password.Policy
 	subs      *submissions
-	gzips     sync.Pool // of *gzip.Writer
+	gzips     sync.Pool                   // of *gzip.Writer
 	limit     *gcra.Limiter[netip.Prefix] // nil when off
 	addr      func(*http.Request) netip.Addr
 	csrfKey   []byte
