@@ -166,7 +166,7 @@ const (
 
 // fixture is a Handler over a memHost with a fake clock and a captured log.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	host *memHost
 	h    *page.Handler
 	logs *bytes.Buffer
@@ -188,7 +188,7 @@ func (f *fixture) advance(d time.Duration) {
 
 // newFixture builds the handler; opts.Now, Logger and ClientAddr are set unless given.
 // The client address is the X-Test-Addr header, else the peer.
-func newFixture(t *testing.T, opts page.Options) *fixture {
+func newFixture(t testing.TB, opts page.Options) *fixture {
 	t.Helper()
 	f := &fixture{t: t, host: newMemHost(), logs: new(bytes.Buffer), now: time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)}
 	f.host.now = f.clock

@@ -988,3 +988,26 @@ func TestIcon(t *testing.T) {
 	g := newFixture(t, page.Options{LogoURL: "/logo.svg"})
 	mustContain(t, g.get("/nothing").body, `<link rel="icon" href="/logo.svg">`)
 }
+
+// BenchmarkInvitePage measures the invite page, plain and gzipped, and reports the
+// bytes sent.
+func BenchmarkInvitePage(b *testing.B) {
+	for _, ae := range []string{"", "gzip"} {
+		name := "plain"
+		if ae != "" {
+			name = ae
+		}
+		b.Run(name, func(b *testing.B) {
+			f := newFixture(b, page.Options{FailedAttempts: -1})
+			var n int
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, "https://chat.example.org/invite?"+tokAccount, nil)
+				r.Header.Set("Accept-Encoding", ae)
+				w := httptest.NewRecorder()
+				f.h.ServeHTTP(w, r)
+				n = w.Body.Len()
+			}
+			b.ReportMetric(float64(n), "bytes/page")
+		})
+	}
+}
