@@ -181,6 +181,14 @@ func TestContactInvite(t *testing.T) {
 	res := f.get("/invite?" + tokContact)
 	mustContain(t, res.body, "romeo@example.org invites you to chat", "add romeo@example.org to your contacts")
 	mustNotContain(t, res.body, "register?t=", "This invitation also lets you create one")
+	// Issue 22: an invite that cannot make accounts never sends the person to web
+	// registration; it says to add the inviter by hand, on every platform.
+	for _, p := range []string{"android", "ios", "linux", "windows", "macos", "all"} {
+		res := f.get("/invite?" + tokContact + "&platform=" + p)
+		mustNotContain(t, strings.ToLower(res.body), "on the web", "create your account")
+		mustContain(t, res.body, `id="open-app"`, "add romeo@example.org to your contacts yourself",
+			`id="inviter">romeo@example.org<`, "choose to add a contact and enter this address")
+	}
 	if !strings.HasPrefix(res.header.Get("Link"), "<xmpp:romeo@example.org?roster;preauth=") {
 		t.Errorf("Link %q", res.header.Get("Link"))
 	}
