@@ -86,6 +86,7 @@ func (s *submissions) begin(key [sha256.Size]byte, now time.Time) (*submission, 
 // finish records the outcome of sub and wakes those waiting for it; a registration
 // that made no account is forgotten, so that the form can be sent again.
 func (s *submissions) finish(sub *submission, ok bool, jid string, inv Invite) {
+	inv.URI = "" // it holds the token, which is not kept
 	sub.ok, sub.jid, sub.inv = ok, jid, inv
 	close(sub.done)
 	if ok {
