@@ -67,26 +67,23 @@ type Config struct {
 	// FailedAttemptRate is how many failed attempts (unknown or dead tokens, refused
 	// forms) one client address may make, as N/PERIOD, before its page requests get
 	// 429; IPv6 addresses count by /64, and behind http.trusted_proxies the forwarded
-	// address counts. "off" turns the limit off. Default "10/10m".
+	// address counts. "off" turns the limit off. Default: DefaultFailedAttempts per
+	// DefaultFailedPeriod ("10/10m"), which the Handler fills.
 	FailedAttemptRate string `toml:"failed_attempt_rate"`
 }
 
 // Defaults and bounds of Config.
 const (
-	// DefaultFailedAttemptRate is the default of Config.FailedAttemptRate.
-	DefaultFailedAttemptRate = "10/10m"
 	maxSiteNameLen           = 100
 	maxLoginNoteLen          = 1000
 	minCSRFKeyLen            = 32
 	maxPageFileBytes         = 1 << 20
 )
 
-// Normalize fills the defaults of c and checks the settings that need no file; each
-// error names its key (without the table's name) and what the key accepts.
+// Normalize checks the settings that need no file; each error names its key (without
+// the table's name) and what the key accepts. Every default is the Handler's (a zero
+// Options field), so that each is written once; Normalize fills none.
 func (c *Config) Normalize() error {
-	if c.FailedAttemptRate == "" {
-		c.FailedAttemptRate = DefaultFailedAttemptRate
-	}
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(key+": "+format, args...))
@@ -118,7 +115,7 @@ func (c *Config) Normalize() error {
 	if c.MinPasswordLength < 0 || c.MinPasswordLength > password.MaxLength {
 		bad("min_password_length", "must be between 1 and %d (deprecated: set min_length in [password])", password.MaxLength)
 	}
-	if c.FailedAttemptRate != "off" {
+	if c.FailedAttemptRate != "off" && c.FailedAttemptRate != "" {
 		if _, err := core.ParseRate(c.FailedAttemptRate); err != nil {
 			bad("failed_attempt_rate", "%w (or \"off\")", err)
 		}
@@ -263,10 +260,9 @@ func readSmallFile(name string) ([]byte, error) {
 	return b, nil
 }
 
-// Configured reports whether any key of the table was set (before Normalize, or with
-// the defaults Normalize fills).
+// Configured reports whether any key of the table was set.
 func (c Config) Configured() bool {
 	return c.SiteName != "" || c.LogoURL != "" || c.ClientsFile != "" || c.Languages != nil ||
 		c.TemplatesDir != "" || c.CSRFKeyFile != "" || c.LoginNote != "" || c.MinPasswordLength != 0 ||
-		c.FailedAttemptRate != "" && c.FailedAttemptRate != DefaultFailedAttemptRate
+		c.FailedAttemptRate != ""
 }

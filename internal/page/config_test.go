@@ -46,8 +46,6 @@ func TestConfigNormalize(t *testing.T) {
 			t.Errorf("%d: %v", i, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%d: err = %v, want %q", i, err, tc.wantErr)
-		case tc.wantErr == "" && c.FailedAttemptRate == "":
-			t.Errorf("%d: the default rate is not filled", i)
 		}
 	}
 }
@@ -111,13 +109,13 @@ func TestConfigOptions(t *testing.T) {
 		opts.FailedAttempts != 3 || opts.FailedPeriod != time.Hour {
 		t.Errorf("options = %+v", opts)
 	}
-	// Defaults: nothing read, the page's own defaults.
+	// Defaults: nothing read, zero options (the Handler's defaults).
 	var def page.Config
 	if err := def.Normalize(); err != nil {
 		t.Fatal(err)
 	}
 	opts, err = def.Options(dir)
-	if err != nil || opts.Clients != nil || opts.Templates != nil || opts.CSRFKey != nil || opts.FailedAttempts != 10 || opts.FailedPeriod != 10*time.Minute {
+	if err != nil || opts.Clients != nil || opts.Templates != nil || opts.CSRFKey != nil || opts.FailedAttempts != 0 || opts.FailedPeriod != 0 {
 		t.Errorf("default options = %+v, %v", opts, err)
 	}
 	off := page.Config{FailedAttemptRate: "off"}
