@@ -74,10 +74,10 @@ type Config struct {
 
 // Defaults and bounds of Config.
 const (
-	maxSiteNameLen           = 100
-	maxLoginNoteLen          = 1000
-	minCSRFKeyLen            = 32
-	maxPageFileBytes         = 1 << 20
+	maxSiteNameLen   = 100
+	maxLoginNoteLen  = 1000
+	minCSRFKeyLen    = 32
+	maxPageFileBytes = 1 << 20
 )
 
 // Normalize checks the settings that need no file; each error names its key (without
