@@ -72,7 +72,7 @@ type Config struct {
 	FailedAttemptRate string `toml:"failed_attempt_rate"`
 }
 
-// Defaults and bounds of Config.
+// Bounds of Config.
 const (
 	maxSiteNameLen   = 100
 	maxLoginNoteLen  = 1000
