@@ -195,3 +195,58 @@ login_note = "Server: chat.example.org, port 5222. Your app may ask to trust the
 		})
 	}
 }
+
+// TestPageBrowserSlowDoubleClick is issue 22's slow double click against the real
+// stack: on a throttled connection a person double-clicks "Create account"; the
+// browser sends the form twice, through xmppd to the plugin, and the page they end on
+// is the success page naming their address; the account logs in over XMPP.
+func TestPageBrowserSlowDoubleClick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bin := binaries(t)
+	const site = "http://chat.example.org"
+	s := startPageSite(t, bin, pageSiteOptions{domain: "example.org", args: []string{"-http-url", site}})
+	browser := browsertest.Browser(t, chromedp.Flag("host-resolver-rules", "MAP chat.example.org:80 "+s.srv.http))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	loc, _ := s.invite(t, ctx, nil)
+	tab, cancelTab := chromedp.NewContext(browser)
+	defer cancelTab()
+	tab, cancelT := context.WithTimeout(tab, 90*time.Second)
+	defer cancelT()
+	const user, pass = "juliet", "correct horse battery"
+	if err := chromedp.Do(tab,
+		browsertest.Emulate(browsertest.PhoneTall()),
+		chromedp.Navigate(loc),
+		chromedp.Click(chromedp.CSS("#register-link")),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), pass),
+		chromedp.SendKeys(chromedp.CSS("#password_confirm"), pass),
+		chromedp.ScrollIntoView(chromedp.CSS("#submit")),
+		// A slow mobile connection: 2 s before each answer, 20 kB/s.
+		browsertest.Throttle(2*time.Second, 20_000),
+	); err != nil {
+		t.Fatalf("filling the form: %v", err)
+	}
+	if err := browsertest.DoubleClick(tab, "#submit"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.WaitReady(chromedp.CSS("#success-heading, #error-heading, #form-errors"))); err != nil {
+		t.Fatalf("no answer page after the double click: %v", err)
+	}
+	time.Sleep(3 * time.Second) // a later answer would replace the page: let it come
+	jid, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.querySelector('#registered-jid') || {textContent: document.body.innerText}).textContent`))
+	if err != nil || jid != user+"@example.org" {
+		t.Errorf("after a slow double click the page shows %q (%v), want the address %s@example.org", jid, err, user)
+	}
+	// The browser did send the form twice, and the first made the account.
+	log := s.srv.stderr.String()
+	if n := strings.Count(log, `method=POST path=/register`); n < 2 {
+		t.Errorf("the plugin saw %d POST /register: the test did not double-submit", n)
+	}
+	if err := s.login(ctx, user, pass); err != nil {
+		t.Errorf("logging in as %s: %v", user, err)
+	}
+}

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -440,7 +441,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 			!strings.HasPrefix(r.header.Get("Link"), "<xmpp:alice@localhost?roster;preauth="+contact+";ibr=y>") {
 			t.Fatalf("the contact invite's page: %d, Link %q", r.code, r.header.Get("Link"))
 		}
-		pass := usePassword("benvolio's password")
+		pass := usePassword("a passphrase for Ben")
 		if r := s.register(t, ctx, contact, s.form(t, ctx, contact), "benvolio", pass); r.code != http.StatusOK {
 			t.Fatalf("registering with the contact invite: %d", r.code)
 		}
@@ -452,7 +453,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 
 	t.Run("dead", func(t *testing.T) {
 		used := s.coreInvite(t, ctx, core.InviteSpec{})
-		if r := s.register(t, ctx, used, s.form(t, ctx, used), "first", usePassword("first password")); r.code != http.StatusOK {
+		if r := s.register(t, ctx, used, s.form(t, ctx, used), "first", usePassword("opening passphrase")); r.code != http.StatusOK {
 			t.Fatalf("registering: %d", r.code)
 		}
 		revoked := s.coreInvite(t, ctx, core.InviteSpec{})
@@ -488,7 +489,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		_, token := s.invite(t, ctx, nil)
 		tokens = append(tokens, token)
 		csrf := s.form(t, ctx, token)
-		pass := usePassword("romeo's password")
+		pass := usePassword("Montague passphrase")
 		r := s.register(t, ctx, token, csrf, "Romeo", pass)
 		if r.code != http.StatusOK || !strings.Contains(r.body, `id="registered-jid">romeo@`+s.domain+"<") || !strings.Contains(r.body, "Server: localhost") {
 			t.Fatalf("registering: %d\n%s", r.code, r.body)
@@ -519,7 +520,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		if r := s.post(t, ctx, url.Values{"t": {token2}, "csrf": {csrf2}, "username": {"x"}, "password": {"one password"}, "password_confirm": {"another"}}); r.code != http.StatusBadRequest {
 			t.Errorf("passwords that differ: %d", r.code)
 		}
-		if r := s.register(t, ctx, token2, csrf2, "mercutio", usePassword("mercutio's password")); r.code != http.StatusOK {
+		if r := s.register(t, ctx, token2, csrf2, "mercutio", usePassword("Queen Mab speech")); r.code != http.StatusOK {
 			t.Errorf("the invite was spent by refused forms: %d", r.code)
 		}
 	})
@@ -529,7 +530,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		_, other := s.invite(t, ctx, nil)
 		tokens = append(tokens, token, other)
 		csrf, otherCSRF := s.form(t, ctx, token), s.form(t, ctx, other)
-		pass := usePassword("tybalt's password")
+		pass := usePassword("Capulet cousin pass")
 		form := func(csrf string) url.Values {
 			return url.Values{"t": {token}, "csrf": {csrf}, "username": {"tybalt"}, "password": {pass}, "password_confirm": {pass}}
 		}
@@ -566,7 +567,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 			t.Error("the form asks for a name the invite fixes")
 		}
 		csrf := s.form(t, ctx, token)
-		pass := usePassword("juliet's password")
+		pass := usePassword("balcony passphrase")
 		if r := s.register(t, ctx, token, csrf, "paris", pass); r.code != http.StatusBadRequest {
 			t.Errorf("another name: %d", r.code)
 		}
@@ -695,7 +696,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		if r := s.get(t, ctx, "GET", "/register?t="+token); strings.Contains(r.body, `id="username"`) {
 			t.Error("the reset form asks for a name")
 		}
-		pass := usePassword("dave's new password")
+		pass := usePassword("fresh passphrase 42")
 		if r := s.register(t, ctx, token, csrf, "eve", pass); r.code != http.StatusBadRequest {
 			t.Errorf("another account: %d", r.code)
 		}
@@ -723,6 +724,65 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		}
 		if err := s.login(ctx, "dave", pass); !errors.Is(err, testclient.ErrAuth) {
 			t.Errorf("the web reset's password still works: %v", err)
+		}
+	})
+
+	// Issue 22 through the real stack: the password policy, the same form sent twice,
+	// compression.
+	t.Run("password policy", func(t *testing.T) {
+		_, token := s.invite(t, ctx, nil)
+		tokens = append(tokens, token)
+		csrf := s.form(t, ctx, token)
+		for _, tc := range []struct{ user, pass, want string }{
+			{"apothecary", "12345678", "one of the most common passwords"},
+			{"apothecary", "        ", "cannot be only spaces"},
+			{"apothecary", "aaaaaaaa", "at least 5 different characters"},
+			{"apothecary", "Apothecary-2026", "must not contain your username"},
+		} {
+			usePassword(tc.pass)
+			if r := s.register(t, ctx, token, csrf, tc.user, tc.pass); r.code != http.StatusBadRequest || !strings.Contains(r.body, tc.want) {
+				t.Errorf("%q: %d, want 400 with %q", tc.pass, r.code, tc.want)
+			}
+		}
+		if got := s.exists(t, ctx, "apothecary"); len(got) != 0 {
+			t.Error("a refused password made the account")
+		}
+	})
+	t.Run("sent twice", func(t *testing.T) {
+		_, token := s.invite(t, ctx, nil)
+		tokens = append(tokens, token)
+		csrf, other := s.form(t, ctx, token), s.form(t, ctx, token)
+		pass := usePassword("Verona by night")
+		for i := range 2 {
+			if r := s.register(t, ctx, token, csrf, "rosaline", pass); r.code != http.StatusOK || !strings.Contains(r.body, `id="registered-jid">rosaline@`+s.domain+`<`) {
+				t.Fatalf("sending %d: %d\n%s", i+1, r.code, r.body)
+			}
+		}
+		// Another form of the spent invite is refused as before.
+		if r := s.register(t, ctx, token, other, "friar", pass); r.code != http.StatusNotFound {
+			t.Errorf("a new form of the spent invite: %d", r.code)
+		}
+		if err := s.login(ctx, "rosaline", pass); err != nil {
+			t.Errorf("logging in as rosaline: %v", err)
+		}
+	})
+	t.Run("gzip", func(t *testing.T) {
+		_, token := s.invite(t, ctx, nil)
+		tokens = append(tokens, token)
+		r := s.get(t, ctx, "GET", "/invite?"+token, "Accept-Encoding: gzip")
+		if r.code != http.StatusOK || r.header.Get("Content-Encoding") != "gzip" || !strings.Contains(r.header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("GET with Accept-Encoding: gzip: %d %v", r.code, r.header)
+		}
+		zr, err := gzip.NewReader(strings.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil || !strings.Contains(string(plain), "preauth="+token) {
+			t.Errorf("the gzipped page: %v\n%s", err, plain)
+		}
+		if f := s.get(t, ctx, "GET", "/register?t="+token, "Accept-Encoding: gzip"); f.header.Get("Content-Encoding") != "" {
+			t.Error("the form, with its form token, is compressed")
 		}
 	})
 

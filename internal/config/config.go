@@ -12,6 +12,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/page"
+	"github.com/xmpp-invites/invites/internal/password"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
@@ -69,8 +71,11 @@ type Config struct {
 	// Default none: no outbox is written.
 	Webhooks []Webhook `toml:"webhook"`
 	// Page configures the built-in invite page and web registration of the hosts whose
-	// landing_page is "builtin".
-	Page Page `toml:"page"`
+	// landing_page is "builtin" (package page owns the type and its defaults).
+	Page page.Config `toml:"page"`
+	// Password is the password policy of every registration path (package password
+	// owns the type and its defaults).
+	Password password.Config `toml:"password"`
 }
 
 // Host is one served XMPP domain.
@@ -261,8 +266,34 @@ func (c *Config) Normalize() error {
 	if c.Commands.MaxSessions == 0 {
 		c.Commands.MaxSessions = DefaultMaxSessions
 	}
-	c.Page.normalize()
-	return c.Validate()
+	return errors.Join(c.Validate(), c.normalizeComponents())
+}
+
+// normalizeComponents has each component fill its defaults and check its table;
+// each error is prefixed with the table's name.
+func (c *Config) normalizeComponents() error {
+	errs := prefixed("page", c.Page.Normalize())
+	if err := c.Page.ApplyDeprecated(&c.Password); err != nil {
+		errs = append(errs, fmt.Errorf("page.%w", err))
+	}
+	errs = append(errs, prefixed("password", c.Password.Normalize())...)
+	return errors.Join(errs...)
+}
+
+// prefixed returns each error err joins as "TABLE.…".
+func prefixed(table string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	all := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	}
+	out := make([]error, len(all))
+	for i, e := range all {
+		out[i] = fmt.Errorf("%s.%w", table, e)
+	}
+	return out
 }
 
 // Validate checks a normalized config.
@@ -306,7 +337,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("commands.max_sessions must be between 1 and 1000"))
 	}
 	errs = append(errs, c.validateWebhooks()...)
-	errs = append(errs, c.Page.validate()...)
 	seen := map[string]bool{}
 	for i, h := range c.Hosts {
 		d, err := core.NormalizeDomain(h.Domain)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/password"
 )
 
 func TestParse(t *testing.T) {
@@ -111,6 +112,43 @@ func TestParse(t *testing.T) {
 			t.Fatalf("%d: %v", i, err)
 		}
 		tc.check(t, c)
+	}
+}
+
+// TestComponentTables: config only decodes [page] and [password] into their
+// packages' types, which fill their defaults; each error is prefixed with its table,
+// and the deprecated page.min_password_length reaches the password policy.
+func TestComponentTables(t *testing.T) {
+	t.Setenv(config.EnvStore, "")
+	for i, tc := range [...]struct {
+		text    string
+		want    password.Config
+		wantErr []string
+	}{
+		0: {text: "", want: password.Config{MinLength: 8, MinDistinct: 5}},
+		1: {text: "[password]\nmin_length = 12\nmin_distinct = 6\nallow_username = true\nallow_common = true",
+			want: password.Config{MinLength: 12, MinDistinct: 6, AllowUsername: true, AllowCommon: true}},
+		2: {text: "[page]\nmin_password_length = 10", want: password.Config{MinLength: 10, MinDistinct: 5}},
+		3: {text: "[page]\nmin_password_length = 10\n[password]\nmin_length = 12", wantErr: []string{"page.min_password_length (10) is deprecated"}},
+		4: {text: "[password]\nmin_length = 2000\nmin_distinct = -1", wantErr: []string{"password.min_length: 2000", "password.min_distinct: -1"}},
+		5: {text: "[page]\nsite_name = \"a\\u0007b\"\nlogo_url = \"ftp://x\"", wantErr: []string{"page.site_name: ", "page.logo_url: "}},
+		6: {text: "[password]\nmin_lenght = 9", wantErr: []string{"unknown keys: password.min_lenght"}},
+	} {
+		c, err := config.Parse(tc.text)
+		if err == nil {
+			err = c.Normalize()
+		}
+		if tc.wantErr == nil {
+			if err != nil || c.Password != tc.want {
+				t.Errorf("%d: password %+v, %v; want %+v", i, c.Password, err, tc.want)
+			}
+			continue
+		}
+		for _, w := range tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%d: err = %v, want %q", i, err, w)
+			}
+		}
 	}
 }
 

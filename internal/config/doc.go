@@ -48,10 +48,18 @@
 //	templates_dir = "page"                 # files replacing the built-in templates
 //	csrf_key_file = "csrf.key"             # shared by every node; default: random per process
 //	login_note = "Server: example.com, port 5222."
-//	min_password_length = 8
 //	failed_attempt_rate = "10/10m"         # per client address, or "off"
 //
+//	[password]                             # every registration path
+//	min_length = 8
+//	min_distinct = 5                       # different characters
+//	allow_username = false                 # may a password contain the username?
+//	allow_common = false                   # may it be one of 10,000 common passwords?
+//
+// Each component owns its table's type and defaults ([page] is page.Config,
+// [password] is password.Config): config decodes the TOML into them and has each
+// fill its defaults and check itself, prefixing the errors with the table's name.
 // File names of [page] that are not absolute are read from the config file's
-// directory; Page.Options reads them, at the plugin's start, so that a client list
-// or key file it cannot use stops the start with an error naming the key.
+// directory; page.Config.Options reads them, at the plugin's start, so that a client
+// list or key file it cannot use stops the start with an error naming the key.
 package config

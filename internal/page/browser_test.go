@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,6 +174,141 @@ func TestBrowser(t *testing.T) {
 			browsertest.EvalTrue(t, tab, "dead page", `document.querySelector('#error-heading') !== null && document.querySelector('#open-app') === null`)
 			if v.Name == "phone" {
 				browsertest.Shoot(t, tab, dir, "dead-"+suffix)
+			}
+		})
+	}
+}
+
+// TestBrowserSlowDoubleClick is issue 22's slow double click: on a throttled
+// connection (DevTools network throttling) the visitor double-clicks "Create
+// account"; the browser sends the form twice, the first POST makes the account, and
+// the page the visitor ends on must still be the success page naming the address,
+// not the second POST's "this invitation is not valid".
+func TestBrowserSlowDoubleClick(t *testing.T) {
+	var fx *fixture
+	var mu sync.Mutex
+	posts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			mu.Lock()
+			posts++
+			mu.Unlock()
+		}
+		fx.h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx := browsertest.Browser(t)
+	fx = newFixture(t, page.Options{BaseURL: srv.URL, Now: time.Now})
+	fx.now = time.Now()
+	token := fx.host.add("AZrT0kt7Wm2qLx5cNe8vKd3hPb6gYs1uJa4o", page.Invite{Kind: page.KindAccount, ExpiresAt: time.Now().Add(24 * time.Hour)})
+
+	tab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	tab, cancelT := context.WithTimeout(tab, 90*time.Second)
+	defer cancelT()
+	if err := chromedp.Do(tab,
+		browsertest.Emulate(browsertest.Phone()),
+		chromedp.Navigate(srv.URL+"/register?t="+token),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "juliet"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.SendKeys(chromedp.CSS("#password_confirm"), "correct horse battery"),
+		chromedp.ScrollIntoView(chromedp.CSS("#submit")),
+		// A slow mobile connection: 2 s before each answer, 20 kB/s.
+		browsertest.Throttle(2*time.Second, 20_000),
+	); err != nil {
+		t.Fatalf("filling the form: %v", err)
+	}
+	if err := browsertest.DoubleClick(tab, "#submit"); err != nil {
+		t.Fatalf("double-clicking the form: %v", err)
+	}
+	// Wait for the navigation to settle on a page that is not the form.
+	settle, cancelS := context.WithTimeout(tab, 30*time.Second)
+	defer cancelS()
+	if err := chromedp.Do(settle, chromedp.WaitReady(chromedp.CSS("#success-heading, #error-heading, #form-errors"))); err != nil {
+		t.Fatalf("no answer page after the double click: %v", err)
+	}
+	time.Sleep(3 * time.Second) // a later answer would replace the page: let it come
+	if err := chromedp.Do(settle, chromedp.WaitReady(chromedp.CSS("#success-heading, #error-heading, #form-errors"))); err != nil {
+		t.Fatalf("no answer page after the double click: %v", err)
+	}
+	mu.Lock()
+	n := posts
+	mu.Unlock()
+	if n < 2 {
+		t.Fatalf("the browser sent the form %d times: the test did not double-submit", n)
+	}
+	text, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jid, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.querySelector('#registered-jid') || {textContent: ''}).textContent`))
+	if err != nil || jid != "juliet@example.org" {
+		t.Errorf("after a slow double click the page shows %q, not the address juliet@example.org (%v); page text:\n%s", jid, err, text)
+	}
+	fx.host.mu.Lock()
+	defer fx.host.mu.Unlock()
+	if fx.host.accounts["juliet@example.org"] != "correct horse battery" || fx.host.calls != 1 {
+		t.Errorf("accounts %v after %d host calls, want juliet@example.org made once", fx.host.accounts, fx.host.calls)
+	}
+}
+
+// TestBrowserFirstScreen: on issue 22's 412×915 phone and 1280×800 desktop, the
+// invite page's main action is visible without scrolling: "Open in app" where the
+// platform's apps open invitations (Android), "Create account on the web" where
+// they do not (Linux), for account, contact and reset invites; the icon loads under
+// the page's policy.
+func TestBrowserFirstScreen(t *testing.T) {
+	var fx *fixture
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fx.h.ServeHTTP(w, r) }))
+	defer srv.Close()
+	ctx := browsertest.Browser(t)
+	fx = newFixture(t, page.Options{BaseURL: srv.URL, SiteName: "Example Chat", Now: time.Now})
+	fx.now = time.Now()
+	// The fixture's invites again, expiring a week from the real now.
+	for tok, inv := range map[string]page.Invite{
+		tokAccount:  {Kind: page.KindAccount},
+		tokFixed:    {Kind: page.KindAccount, Username: "juliet"},
+		tokContact:  {Kind: page.KindContact, Inviter: "romeo@example.org"},
+		tokContactR: {Kind: page.KindContact, Inviter: "romeo@example.org", CanRegister: true},
+		tokReset:    {Kind: page.KindReset, Username: "nurse"},
+	} {
+		inv.ExpiresAt = time.Now().Add(7*24*time.Hour + time.Minute)
+		fx.host.add(tok, inv)
+	}
+	dir := browsertest.ScreenshotDir(t)
+	for _, tc := range []struct {
+		v       browsertest.Viewport
+		token   string
+		primary string
+	}{
+		{browsertest.PhoneTall(), tokAccount, "#open-app"},
+		{browsertest.PhoneTall(), tokFixed, "#open-app"},
+		{browsertest.PhoneTall(), tokContact, "#open-app"},
+		{browsertest.PhoneTall(), tokContactR, "#open-app"},
+		{browsertest.PhoneTall(), tokReset, "#register-link"},
+		{browsertest.Laptop(), tokAccount, "#register-link"},
+		{browsertest.Laptop(), tokContact, "#open-app"},
+		{browsertest.Laptop(), tokContactR, "#register-link"},
+		{browsertest.Laptop(), tokReset, "#register-link"},
+	} {
+		t.Run(tc.v.Name+"/"+tc.token[12:20], func(t *testing.T) {
+			tab, cancel := chromedp.NewContext(ctx)
+			defer cancel()
+			tab, cancelT := context.WithTimeout(tab, 15*time.Second)
+			defer cancelT()
+			if err := chromedp.Do(tab,
+				browsertest.Emulate(tc.v),
+				chromedp.Navigate(srv.URL+"/invite?"+tc.token),
+				chromedp.WaitVisible(chromedp.CSS(tc.primary)),
+			); err != nil {
+				t.Fatalf("opening the invite page: %v", err)
+			}
+			browsertest.EvalTrue(t, tab, "the primary action is "+tc.primary, `document.querySelector('.intro .button.primary') === document.querySelector('`+tc.primary+`')`)
+			browsertest.InFirstScreen(t, tab, tc.primary)
+			browsertest.IconLoads(t, tab)
+			if tc.token == tokAccount {
+				browsertest.Shoot(t, tab, dir, "first-screen-"+tc.v.Name)
 			}
 		})
 	}

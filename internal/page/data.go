@@ -17,6 +17,9 @@ type Data struct {
 	Nonce string
 	// CSS is style.css, for <style nonce="{{.Nonce}}">{{.CSS}}</style>.
 	CSS template.CSS
+	// Icon is the pages' icon, for <link rel="icon" href="{{.Icon}}">: the
+	// operator's logo, else a built-in one (a data: URL).
+	Icon template.URL
 	// Status is the HTTP status of the answer.
 	Status int
 
@@ -28,9 +31,10 @@ type Data struct {
 	Platforms []PlatformLink
 	// Clients are the clients for Platform, those taking invite links first.
 	Clients []ClientView
-	// WebFirst says the visitor's platform has clients but none that takes invite
-	// links: web registration comes before the "open in app" button.
-	WebFirst bool
+	// Primary is the page's main action, shown at the top (within a phone's first
+	// screen): PrimaryOpen, PrimaryRegister (the visitor's platform has clients but
+	// none that takes invite links), PrimaryReset, or "" for none.
+	Primary string
 	// QR is the QR code of PageURL.
 	QR QR
 	// PageURL is the invite page's own absolute URL.
@@ -52,6 +56,16 @@ type Data struct {
 	// Error is what went wrong, on the error page.
 	Error *ErrorView
 }
+
+// The main actions of the invite page (Data.Primary).
+const (
+	// PrimaryOpen is the "open in app" button (the xmpp: URI).
+	PrimaryOpen = "open"
+	// PrimaryRegister is the link to web registration.
+	PrimaryRegister = "register"
+	// PrimaryReset is the link to the new-password form of a reset invite.
+	PrimaryReset = "reset"
+)
 
 // Site is the operator's identity on the pages.
 type Site struct {

@@ -27,6 +27,11 @@
 // links, store links carrying the URI as install referrer where the client list says
 // so, an "open in app" button (the xmpp: URI), a link to web registration and an
 // inline SVG QR code of the page's own URL.
+// Its main action sits in the first card, within the first screen of a phone
+// ([Data.Primary]): "open in app", or web registration where none of the platform's
+// clients takes invite links, or the new-password form of a reset invite.
+// A contact invite that cannot register an account (an ordinary user's) says to add
+// the inviter by hand from an existing account, and offers no web registration.
 // More parameters may follow the token: /invite?TOKEN&platform=ios&lang=de.
 // An unknown, used, revoked or expired token answers 404 with a short page and no
 // Link.
@@ -44,6 +49,19 @@
 // A reset invite shows a "choose a new password" form for its account and calls the
 // same Register, which for a reset invite sets the password.
 //
+// New passwords follow Options.Password (package password, the [password] table):
+// every rule a password breaks is listed, worded from the catalog
+// ([Translator.PasswordRefusals]); a [Catalog] gives the same words by language tag
+// to other edges, such as in-band registration.
+//
+// The same form sent again (a double click on a slow connection, a reload of the
+// POST) does not end on "this invitation is not valid": the outcome of each form as
+// sent (its fields under a keyed hash, never the fields) is remembered for the form
+// token's lifetime, at most 10,000 forms, and a second sending waits for the first and
+// answers its success page. Register is called once per such form, and is not
+// cancelled when the browser gives up on a slow answer. On several nodes behind a load
+// balancer, only a sending that reaches the same node gets this.
+//
 // The form token is HMAC-SHA256 over the invite token and the time the form was shown,
 // under a key of the process (or Options.CSRFKey): stateless, cookie-free, bound to
 // one invite, valid for Options.FormTTL. A POST that a browser marks cross-site
@@ -60,8 +78,19 @@
 //	Referrer-Policy: no-referrer
 //	X-Content-Type-Options: nosniff
 //	X-Frame-Options: DENY
-//	Content-Security-Policy: default-src 'none'; style-src 'nonce-…'; img-src 'self' [logo origin];
+//	Content-Security-Policy: default-src 'none'; style-src 'nonce-…'; img-src 'self' [logo origin] data:;
 //	  form-action 'self'; base-uri 'none'; frame-ancestors 'none'
+//
+// The icon is the operator's logo, else a built-in data: image (hence data: in
+// img-src, which lets no script run), so that browsers ask for no /favicon.ico.
+//
+// # Compression
+//
+// Pages are gzipped for clients whose Accept-Encoding takes gzip (Vary says so),
+// except the registration form, first shown or shown again: it carries the form token
+// and echoes what was typed, the two ingredients of BREACH. The other pages carry no
+// secret the request did not already bring (the invite page's token is in its own
+// URL), so compressing them reveals nothing; no random padding is added.
 //
 // No token and no password ever reaches the log: requests are logged by path only,
 // and errors of Invites and Registrar have them cut out before they are logged.
@@ -70,7 +99,10 @@
 //
 // Pages are in the language of the lang parameter when offered, else the best match of
 // Accept-Language among Options.Languages (golang.org/x/text/language), else the
-// first of them. English, German and French are embedded (lang/en.json, lang/de.json,
+// first of them; a regional tag gets its language either way (de-CH gets de).
+// Every visible string comes from the catalog, plurals included ({{.T.Plural "key" n}}
+// picks key.one or key.other), and so do the labels of client links that are words
+// rather than names (link.download, link.website). English, German and French are embedded (lang/en.json, lang/de.json,
 // lang/fr.json: flat objects of message keys); a key a language lacks falls back to
 // English.
 //

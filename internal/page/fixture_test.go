@@ -33,7 +33,9 @@ type memHost struct {
 	fail error
 	// lookupFail, when set, is returned by Invite.
 	lookupFail error
-	now        func() time.Time
+	// gate, when set, holds each Register until it is closed (or the context ends).
+	gate chan struct{}
+	now  func() time.Time
 }
 
 func newMemHost() *memHost {
@@ -100,8 +102,23 @@ func (m *memHost) Register(ctx context.Context, r page.Registration) (string, er
 		return "", err
 	}
 	m.mu.Lock()
+	gate := m.gate
+	if gate != nil {
+		m.calls++ // counted on entry, for tests that wait for a held call
+	}
+	m.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls++
+	if gate == nil {
+		m.calls++
+	}
 	if m.fail != nil {
 		return "", m.fail
 	}
@@ -149,7 +166,7 @@ const (
 
 // fixture is a Handler over a memHost with a fake clock and a captured log.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	host *memHost
 	h    *page.Handler
 	logs *bytes.Buffer
@@ -171,7 +188,7 @@ func (f *fixture) advance(d time.Duration) {
 
 // newFixture builds the handler; opts.Now, Logger and ClientAddr are set unless given.
 // The client address is the X-Test-Addr header, else the peer.
-func newFixture(t *testing.T, opts page.Options) *fixture {
+func newFixture(t testing.TB, opts page.Options) *fixture {
 	t.Helper()
 	f := &fixture{t: t, host: newMemHost(), logs: new(bytes.Buffer), now: time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)}
 	f.host.now = f.clock

@@ -5,13 +5,15 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/xmpp-invites/invites/internal/password"
 )
 
 // Bounds of the registration form's fields, in bytes.
 const (
 	maxTokenLen    = 128
-	maxUsernameLen = 1023 // the longest localpart RFC 7622 allows
-	maxPasswordLen = 1024
+	maxUsernameLen = 1023                   // the longest localpart RFC 7622 allows
+	maxPasswordLen = 4 * password.MaxLength // the policy counts characters
 	maxCSRFLen     = 64
 	maxLangLen     = 35
 )

@@ -96,3 +96,16 @@ func FuzzRegisterPost(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAcceptsGzip: any Accept-Encoding header is read without a panic, and gzip is
+// only taken when the header names it or "*".
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "gzip;q=0", "deflate, gzip;q=1.0, *;q=0.5", "*;q=0", "br", "gzip;q=nope", ",,;=;"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if acceptsGzip(h) && !strings.Contains(strings.ToLower(h), "gzip") && !strings.Contains(h, "*") {
+			t.Fatalf("%q takes gzip", h)
+		}
+	})
+}

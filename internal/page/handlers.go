@@ -2,6 +2,7 @@ package page
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"html/template"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // serveInvite answers /invite?TOKEN.
@@ -61,8 +61,16 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Platform, d.Platforms, d.Clients = h.clientList(r, q.Get("platform"), token, inv.URI, t)
-	d.WebFirst = d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
+	webFirst := d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
 		!slices.ContainsFunc(d.Clients, func(c ClientView) bool { return c.TakesInvites })
+	switch {
+	case view.Kind == KindReset:
+		d.Primary = PrimaryReset
+	case webFirst, view.URI == "" && d.RegisterURL != "":
+		d.Primary = PrimaryRegister
+	case view.URI != "":
+		d.Primary = PrimaryOpen
+	}
 	qr, err := newQR(d.PageURL)
 	if err != nil {
 		h.log.Warn("no QR code for the invite page", "err", redact(err.Error(), token))
@@ -215,6 +223,7 @@ func (h *Handler) clientList(r *http.Request, param, token, uri string, t Transl
 				continue
 			}
 			l.URL = strings.ReplaceAll(l.URL, "{uri}", url.QueryEscape(uri))
+			l.Label = t.label(l.Label)
 			v.Links = append(v.Links, l)
 		}
 		views = append(views, v)
@@ -267,30 +276,35 @@ func (h *Handler) registerForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // showForm renders the form of inv at status, with the username typed before and the
-// reason (a message key) it was refused, if any.
-func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, username, reason string, args ...any) {
+// reasons (in the page's language) it was refused, if any, and the field at fault
+// ("username", "password" or "").
+func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, username, field string, reasons ...string) {
 	view := h.inviteView(inv, t)
 	f := &FormView{
 		Token:       token,
 		CSRF:        csrfToken(h.csrfKey, token, h.now()),
 		Username:    username,
 		Reset:       view.Kind == KindReset,
-		MinPassword: h.minPass,
+		MinPassword: h.password.MinLength(),
+		Errors:      reasons,
+		ErrorField:  field,
 	}
 	if inv.Username != "" && (view.Kind == KindAccount || view.Kind == KindReset) {
 		f.FixedUsername = true
 		f.Username = inv.Username
 	}
-	if reason != "" {
-		f.Errors = []string{t.Get(reason, args...)}
-		switch {
-		case strings.HasPrefix(reason, "error.username"), strings.HasPrefix(reason, "error.name"):
-			f.ErrorField = "username"
-		case strings.HasPrefix(reason, "error.password"):
-			f.ErrorField = "password"
-		}
-	}
 	h.render(w, r, status, "register.html", &Data{T: t, Invite: view, Form: f, InviteURL: "invite?" + token})
+}
+
+// fieldOf names the form field a refusal's message key is about.
+func fieldOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "error.username"), strings.HasPrefix(key, "error.name"):
+		return "username"
+	case strings.HasPrefix(key, "error.password"):
+		return "password"
+	}
+	return ""
 }
 
 // registerPost answers POST /register: check, register, answer the success page or
@@ -330,6 +344,16 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	if f.Lang != "" {
 		t = h.cat.translator(f.Lang, r.Header.Get("Accept-Language"))
 	}
+	// A form sent again (a double click on a slow connection) gets what the first
+	// sending became, before its invite, spent by then, is looked up.
+	var key [sha256.Size]byte
+	remember := err == nil && !h.crossSite(r) && csrfValid(h.csrfKey, f.Token, f.CSRF, h.now(), h.formTTL)
+	if remember {
+		key = submissionKey(h.csrfKey, f)
+		if sub := h.subs.get(key, h.now()); sub != nil && h.resubmitted(w, r, t, sub) {
+			return
+		}
+	}
 	inv, ok := h.lookup(w, r, t, f.Token)
 	if !ok {
 		return
@@ -343,7 +367,7 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	}
 	refuse := func(status int, reason string, args ...any) {
 		h.failed(r)
-		h.showForm(w, r, status, t, f.Token, inv, f.Username, reason, args...)
+		h.showForm(w, r, status, t, f.Token, inv, f.Username, fieldOf(reason), t.Get(reason, args...))
 	}
 	if err != nil {
 		refuse(http.StatusBadRequest, fe.key)
@@ -377,20 +401,44 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "error.username_invalid")
 		return
 	}
-	switch n := utf8.RuneCountInString(f.Password); {
-	case n == 0:
+	policyName := username
+	if policyName == "" {
+		policyName = inv.Username // a reset invite's account
+	}
+	if f.Password == "" {
 		refuse(http.StatusBadRequest, "error.password_missing")
 		return
-	case n < h.minPass:
-		refuse(http.StatusBadRequest, "error.password_short", h.minPass)
+	}
+	if err := h.password.Check(f.Password, policyName); err != nil {
+		h.failed(r)
+		h.showForm(w, r, http.StatusBadRequest, t, f.Token, inv, f.Username, "password", t.PasswordRefusals(err)...)
 		return
-	case f.Password != f.PasswordConfirm:
+	}
+	if f.Password != f.PasswordConfirm {
 		refuse(http.StatusBadRequest, "error.password_mismatch")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	var sub *submission
+	if remember {
+		for range 3 { // each turn waits for a sending that made no account
+			var first bool
+			if sub, first = h.subs.begin(key, h.now()); first {
+				break
+			}
+			if h.resubmitted(w, r, t, sub) {
+				return
+			}
+			sub = nil
+		}
+	}
+	// Not cancelled with the request: a browser that gives up on a slow answer (or
+	// sends the form again) must not leave the registration half made.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
 	defer cancel()
 	jid, err := h.registrar.Register(ctx, Registration{Host: inv.Host, Token: f.Token, Username: username, Password: f.Password})
+	if sub != nil {
+		h.subs.finish(sub, err == nil, jid, inv)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrInviteDead):
@@ -424,12 +472,38 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("web registration", "host", inv.Host, "kind", string(kind), "jid", jid)
+	h.renderSuccess(w, r, t, inv, jid)
+}
+
+// renderSuccess answers the success page of the account jid made with inv.
+func (h *Handler) renderSuccess(w http.ResponseWriter, r *http.Request, t Translator, inv Invite, jid string) {
 	h.render(w, r, http.StatusOK, "success.html", &Data{
 		T:         t,
 		Invite:    h.inviteView(inv, t),
 		JID:       jid,
 		LoginNote: h.loginNote,
 	})
+}
+
+// resubmitted waits for the first sending of a form sent again and, when it made the
+// account, answers its success page and reports true; false means it made none and
+// this sending goes its own way. A wait longer than Options.Timeout answers 503.
+func (h *Handler) resubmitted(w http.ResponseWriter, r *http.Request, t Translator, sub *submission) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	select {
+	case <-sub.done:
+	case <-ctx.Done():
+		h.log.Warn("web registration sent again: the first sending is still running")
+		h.unavailable(w, r, t)
+		return true
+	}
+	if !sub.ok {
+		return false
+	}
+	h.log.Info("web registration sent again: answered with the account it made", "host", sub.inv.Host, "jid", sub.jid)
+	h.renderSuccess(w, r, t, sub.inv, sub.jid)
+	return true
 }
 
 // crossSite reports whether a browser says the POST comes from another site: Fetch

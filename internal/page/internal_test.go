@@ -154,7 +154,7 @@ func TestMessages(t *testing.T) {
 			}
 		}
 	}
-	c, err := loadCatalog([]string{"en", "de", "fr"}, nil)
+	c, err := NewCatalog(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestMessages(t *testing.T) {
 		{"invite.title", []any{"example.org"}, "Invitation to example.org"},
 		{"invite.title", nil, "Invitation to {0}"},
 		{"no.such.key", []any{1}, "no.such.key"},
-		{"form.password.hint", []any{8, 9}, "At least 8 characters."},
+		{"form.password_confirm", []any{8, 9}, "Password again"},
 	} {
 		if got := tr.Get(tc.key, tc.args...); got != tc.want {
 			t.Errorf("Get(%s, %v) = %q, want %q", tc.key, tc.args, got, tc.want)
@@ -234,6 +234,55 @@ func TestParseRegisterForm(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("%d: got %+v, want %+v", i, got, c.want)
+		}
+	}
+}
+
+// TestSubmissionsBounded: the remembered forms stay within their bound and their
+// lifetime, and a failed sending is forgotten at once.
+func TestSubmissionsBounded(t *testing.T) {
+	now := time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)
+	s := newSubmissions(3, time.Hour)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	if submissionKey(key, registerForm{Token: "t", Password: "a"}) == submissionKey(key, registerForm{Token: "t", Password: "b"}) ||
+		submissionKey(key, registerForm{Token: "t", Username: "a"}) == submissionKey(key, registerForm{Token: "t", Username: "b"}) ||
+		submissionKey(key, registerForm{Token: "t"}) == submissionKey([]byte("another key of thirty-two bytes!"), registerForm{Token: "t"}) {
+		t.Error("different forms share a key")
+	}
+	for i := range 5 {
+		sub, first := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: strconv.Itoa(i)}), now)
+		if !first {
+			t.Fatalf("%d: not first", i)
+		}
+		s.finish(sub, true, "a@example.org", Invite{})
+	}
+	if n := s.len(); n != 3 {
+		t.Errorf("%d remembered, bound 3", n)
+	}
+	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "0"}), now) != nil || s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "4"}), now) == nil {
+		t.Error("not the oldest forgotten first")
+	}
+	sub, _ := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now)
+	if _, first := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now); first {
+		t.Error("a form in flight begun twice")
+	}
+	s.finish(sub, false, "", Invite{})
+	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now) != nil {
+		t.Error("a failed sending is remembered")
+	}
+	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "4"}), now.Add(time.Hour)) != nil || s.len() != 0 {
+		t.Errorf("expired entries kept: %d", s.len())
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=1.0, *;q=0.5": true, "gzip;q=0": false,
+		"gzip; q=0.000": false, "*": true, "*;q=0": false, "br, *;q=0.1": true, "br": false, "identity": false,
+		"x-gzip": true, "gzip;q=2": false, "gzip;q=nope, br": false, "br;q=0, gzip;q=0.5": true,
+	} {
+		if got := acceptsGzip(h); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
 		}
 	}
 }

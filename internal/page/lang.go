@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/text/language"
+
+	"github.com/xmpp-invites/invites/internal/password"
 )
 
 //go:embed lang/*.json
@@ -66,9 +68,10 @@ func (t Translator) Get(key string, args ...any) string {
 	return b.String()
 }
 
-// count picks the plural form of key for n: key+".one" or key+".other", by the
-// language's rule (French counts 0 as one).
-func (t Translator) count(key string, n int) string {
+// Plural returns the plural form of key for n, with n as its argument {0}:
+// key+".one" or key+".other", by the language's rule (French counts 0 as one).
+// Templates call it as {{.T.Plural "key" n}}.
+func (t Translator) Plural(key string, n int) string {
 	one := n == 1
 	if base, _, _ := strings.Cut(t.lang, "-"); base == "fr" {
 		one = n == 0 || n == 1
@@ -77,6 +80,17 @@ func (t Translator) count(key string, n int) string {
 		return t.Get(key+".one", n)
 	}
 	return t.Get(key+".other", n)
+}
+
+// label returns a client link's label in the translator's language: the message
+// "link."+label in lower case (such as link.download) when there is one, else the
+// label as is (a name, such as "Google Play").
+func (t Translator) label(l string) string {
+	key := "link." + strings.ToLower(l)
+	if m := t.Get(key); m != key {
+		return m
+	}
+	return l
 }
 
 // date formats t in UTC in the translator's language, such as "5 March 2026, 14:00 UTC".
@@ -92,21 +106,27 @@ func (t Translator) relative(d time.Duration) string {
 	if s.Unit == core.SpanSoon {
 		return t.Get("rel.soon")
 	}
-	return t.count("rel."+string(s.Unit), s.N)
+	return t.Plural("rel."+string(s.Unit), s.N)
 }
 
-// catalog holds the messages of every offered language.
-type catalog struct {
+// Catalog holds the page's messages in every offered language: the embedded ones,
+// overlaid by the operator's. Build it with NewCatalog; a Handler has one
+// (Handler.Catalog). It is safe for concurrent use.
+type Catalog struct {
 	langs   []string // offered languages, the first the default
 	msgs    map[string]map[string]string
 	matcher language.Matcher
 }
 
-// loadCatalog reads the messages of langs (the first the default): lang/LANG.json of
-// the embedded files, overlaid key by key with lang/LANG.json of over (nil for none).
-// English is always read, as the fallback of missing keys, offered or not.
-func loadCatalog(langs []string, over fs.FS) (*catalog, error) {
-	c := &catalog{msgs: make(map[string]map[string]string)}
+// NewCatalog reads the messages of langs (the first the default; none means en, de,
+// fr): lang/LANG.json of the embedded files, overlaid key by key with lang/LANG.json
+// of over (nil for none). English is always read, as the fallback of missing keys,
+// offered or not.
+func NewCatalog(langs []string, over fs.FS) (*Catalog, error) {
+	if len(langs) == 0 {
+		langs = []string{"en", "de", "fr"}
+	}
+	c := &Catalog{msgs: make(map[string]map[string]string)}
 	var tags []language.Tag
 	for i, l := range append([]string{"en"}, langs...) {
 		tag, err := language.Parse(l)
@@ -167,25 +187,72 @@ func readMessages(name string, over fs.FS) (map[string]string, error) {
 // containsLang reports whether langs holds l.
 func containsLang(langs []string, l string) bool { return slices.Contains(langs, l) }
 
-// translator picks the language: an explicit choice (the lang parameter) when it is
-// offered, else the best match of Accept-Language, else the default.
-func (c *catalog) translator(choice, accept string) Translator {
-	lang := c.langs[0]
+// Translator returns the translator of the offered language that best matches the
+// BCP 47 tag, such as the xml:lang of a stanza: "de-CH" gets German when German is
+// offered and Swiss German is not; a tag that matches none gets the default.
+func (c *Catalog) Translator(tag string) Translator { return c.translator(tag, "") }
+
+// Languages returns the offered languages, the first the default.
+func (c *Catalog) Languages() []string { return slices.Clone(c.langs) }
+
+// translator picks the language: an explicit choice (the lang parameter) when it
+// matches an offered language, else the best match of Accept-Language, else the
+// default.
+func (c *Catalog) translator(choice, accept string) Translator {
 	if choice != "" {
-		if t, err := language.Parse(choice); err == nil && containsLang(c.langs, t.String()) {
-			return c.of(t.String())
+		if t, err := language.Parse(choice); err == nil {
+			if l, ok := c.match(t); ok {
+				return c.of(l)
+			}
 		}
 	}
 	if accept != "" {
-		_, i := language.MatchStrings(c.matcher, accept)
-		if i >= 0 && i < len(c.langs) {
-			lang = c.langs[i]
+		if tags, _, err := language.ParseAcceptLanguage(accept); err == nil {
+			if _, i, conf := c.matcher.Match(tags...); conf > language.No && i >= 0 && i < len(c.langs) {
+				return c.of(c.langs[i])
+			}
 		}
 	}
-	return c.of(lang)
+	return c.of(c.langs[0])
+}
+
+// match returns the offered language that tag asks for: itself, else the offered
+// language it falls back to (de-CH to de, pt to pt-BR when only that is offered).
+func (c *Catalog) match(tag language.Tag) (string, bool) {
+	if containsLang(c.langs, tag.String()) {
+		return tag.String(), true
+	}
+	_, i, conf := c.matcher.Match(tag)
+	if conf <= language.No || i < 0 || i >= len(c.langs) {
+		return "", false
+	}
+	return c.langs[i], true
 }
 
 // of returns the translator of an offered language.
-func (c *catalog) of(lang string) Translator {
+func (c *Catalog) of(lang string) Translator {
 	return Translator{lang: lang, msgs: c.msgs[lang], fallback: c.msgs["en"]}
+}
+
+// PasswordRefusals words each rule of the password policy that err holds (see
+// password.Reasons) in the translator's language; nil when it holds none.
+func (t Translator) PasswordRefusals(err error) []string {
+	var out []string
+	for _, e := range password.Reasons(err) {
+		out = append(out, t.PasswordRefusal(e))
+	}
+	return out
+}
+
+// PasswordRefusal words one rule of the password policy in the translator's language,
+// from the messages password.RULE (password.too_short and password.distinct with
+// plural forms).
+func (t Translator) PasswordRefusal(e *password.Error) string {
+	switch e.Rule {
+	case password.RuleTooShort, password.RuleDistinct:
+		return t.Plural("password."+string(e.Rule), e.Min)
+	case password.RuleTooLong:
+		return t.Get("password.too_long", e.Max)
+	}
+	return t.Get("password." + string(e.Rule))
 }

@@ -1,12 +1,15 @@
 package page_test
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +181,14 @@ func TestContactInvite(t *testing.T) {
 	res := f.get("/invite?" + tokContact)
 	mustContain(t, res.body, "romeo@example.org invites you to chat", "add romeo@example.org to your contacts")
 	mustNotContain(t, res.body, "register?t=", "This invitation also lets you create one")
+	// Issue 22: an invite that cannot make accounts never sends the person to web
+	// registration; it says to add the inviter by hand, on every platform.
+	for _, p := range []string{"android", "ios", "linux", "windows", "macos", "all"} {
+		res := f.get("/invite?" + tokContact + "&platform=" + p)
+		mustNotContain(t, strings.ToLower(res.body), "on the web", "create your account")
+		mustContain(t, res.body, `id="open-app"`, "add romeo@example.org to your contacts yourself",
+			`id="inviter">romeo@example.org<`, "choose to add a contact and enter this address")
+	}
 	if !strings.HasPrefix(res.header.Get("Link"), "<xmpp:romeo@example.org?roster;preauth=") {
 		t.Errorf("Link %q", res.header.Get("Link"))
 	}
@@ -278,6 +289,12 @@ func TestLanguages(t *testing.T) {
 		{"ja, zh;q=0.5", "", "en", []string{"You are invited"}},
 		{"de", "&lang=fr", "fr", []string{"Vous êtes invité·e"}},
 		{"de", "&lang=xx-nope", "de", []string{"Du bist zu"}},
+		// Issue 22: a regional variant gets its language, by parameter and by header.
+		{"", "&lang=de-CH", "de", []string{"Du bist zu"}},
+		{"en", "&lang=fr-BE", "fr", []string{"Vous êtes invité·e"}},
+		{"de-CH", "", "de", []string{"Du bist zu"}},
+		{"de-AT;q=0.9, en;q=0.5", "", "de", []string{"Du bist zu"}},
+		{"fr-CA", "&lang=nope", "fr", []string{"Vous êtes invité·e"}},
 	}
 	for _, c := range cases {
 		res := f.get("/invite?"+tokAccount+c.query, "Accept-Language", c.accept)
@@ -291,7 +308,7 @@ func TestLanguages(t *testing.T) {
 	}
 	// The form and its errors in German.
 	res := f.get("/register?t="+tokAccount, "Accept-Language", "de")
-	mustContain(t, res.body, `<html lang="de">`, "Konto anlegen", "Benutzername", "Passwort wiederholen", "Mindestens 8 Zeichen.", `name="lang" value="de"`)
+	mustContain(t, res.body, `<html lang="de">`, "Konto anlegen", "Benutzername", "Passwort wiederholen", "Mindestens 8 Zeichen, nicht dein Benutzername", `name="lang" value="de"`)
 	res = f.post(tokAccount, map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "battery staple", "lang": "de"})
 	if res.code != http.StatusBadRequest {
 		t.Fatalf("mismatch: %d", res.code)
@@ -377,7 +394,14 @@ func TestRegisterErrors(t *testing.T) {
 		{"host refuses name", with("username", "UPPER€"), nil, 400, "This username is not allowed"},
 		{"taken", with("username", "tybalt"), nil, 409, "This username is taken."},
 		{"password refused", map[string]string{"username": "m", "password": "refused-password", "password_confirm": "refused-password"}, nil, 400, "The server does not accept this password."},
-		{"too long", with("password", strings.Repeat("x", 1025)), nil, 400, "The password is too long."},
+		{"too long", with("password", strings.Repeat("xy", 513)), nil, 400, "The password must have at most 1024 characters."},
+		{"far too long", with("password", strings.Repeat("x", 4097)), nil, 400, "The password is too long."},
+		// Issue 22: the four passwords that were accepted, each refused with its rule.
+		{"common", map[string]string{"username": "m", "password": "12345678", "password_confirm": "12345678"}, nil, 400, "This password is one of the most common passwords"},
+		{"spaces", map[string]string{"username": "m", "password": "        ", "password_confirm": "        "}, nil, 400, "The password cannot be only spaces."},
+		{"repeated", map[string]string{"username": "m", "password": "aaaaaaaa", "password_confirm": "aaaaaaaa"}, nil, 400, "at least 5 different characters"},
+		{"username in it", map[string]string{"username": "Mercutio", "password": "mercutio-2026", "password_confirm": "mercutio-2026"}, nil, 400, "The password must not contain your username."},
+		{"several rules", map[string]string{"username": "m", "password": "aaaa", "password_confirm": "aaaa"}, nil, 400, "<li>The password must have at least 8 characters.</li><li>The password must have at least 5 different characters"},
 		{"twice", with("username", "a"), nil, 0, ""}, // replaced below
 		{"unavailable", good, fmt.Errorf("registering: %w", page.ErrUnavailable), 503, "The server cannot answer right now."},
 		{"timeout", good, context.DeadlineExceeded, 503, "The server cannot answer right now."},
@@ -649,7 +673,10 @@ func TestConcurrentRegistrations(t *testing.T) {
 			if i%2 == 1 {
 				name = "racer" // half of them want the same name
 			}
-			form := url.Values{"t": {tokAccount}, "username": {name}, "password": {"correct horse"}, "password_confirm": {"correct horse"}, "csrf": {csrf}}
+			// Each racer its own password: the same form with the same fields is one
+			// sending (TestFormSentTwice).
+			pass := fmt.Sprintf("correct horse %d", i)
+			form := url.Values{"t": {tokAccount}, "username": {name}, "password": {pass}, "password_confirm": {pass}, "csrf": {csrf}}
 			res := f.do(request{target: "/register", form: form, header: map[string]string{"X-Test-Addr": fmt.Sprintf("198.51.100.%d", i)}})
 			codes[i] = res.code
 		})
@@ -730,7 +757,7 @@ func TestTemplatesOverride(t *testing.T) {
 	f := newFixture(t, page.Options{Templates: over, LogoURL: "https://static.example.net/logo.svg"})
 	res := f.get("/invite?" + tokUnknown)
 	mustContain(t, res.body, `<p class="custom">Gone — Write to help@example.org.</p>`, "body{color:#123}", `src="https://static.example.net/logo.svg"`)
-	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' https://static.example.net;") {
+	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' https://static.example.net data:;") {
 		t.Errorf("CSP %q does not allow the logo's origin", csp)
 	}
 	// The other pages keep the embedded templates.
@@ -787,3 +814,208 @@ func (r *recorder) WriteHeader(code int) {
 	}
 }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// TestFormSentTwice: issue 22's double click. The same form (same form token) sent
+// again after it made the account, or while the first sending is still running,
+// answers the success page with the address; the host is asked once. A new form for
+// the spent invite is still refused, and a sending that made no account does not
+// stand in the way of the next.
+func TestFormSentTwice(t *testing.T) {
+	fields := func(f *fixture, user string) url.Values {
+		return url.Values{"t": {tokAccount}, "csrf": {f.formFor(tokAccount)}, "username": {user},
+			"password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}}
+	}
+	t.Run("after", func(t *testing.T) {
+		f := newFixture(t, page.Options{})
+		form := fields(f, "juliet")
+		other := f.formFor(tokAccount)
+		for i := range 3 {
+			res := f.do(request{target: "/register", form: form})
+			if res.code != http.StatusOK {
+				t.Fatalf("sending %d: %d\n%s", i+1, res.code, res.body)
+			}
+			mustContain(t, res.body, `id="registered-jid">juliet@example.org<`)
+		}
+		if f.host.calls != 1 {
+			t.Errorf("%d host calls, want 1", f.host.calls)
+		}
+		// Another form of the spent invite: dead, as before.
+		if res := f.do(request{target: "/register", form: url.Values{"t": {tokAccount}, "csrf": {other},
+			"username": {"romeo"}, "password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}}}); res.code != http.StatusNotFound {
+			t.Errorf("a new form of the spent invite: %d", res.code)
+		}
+	})
+	t.Run("during", func(t *testing.T) {
+		f := newFixture(t, page.Options{})
+		form := fields(f, "juliet")
+		f.host.gate = make(chan struct{})
+		var wg sync.WaitGroup
+		res := make([]response, 2)
+		for i := range res {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i] = f.do(request{target: "/register", form: form})
+			}()
+		}
+		// Both sendings are in: one in Register, one waiting for it.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			f.host.mu.Lock()
+			calls := f.host.calls
+			f.host.mu.Unlock()
+			if calls == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(f.host.gate)
+		wg.Wait()
+		for i, r := range res {
+			if r.code != http.StatusOK || !strings.Contains(r.body, `id="registered-jid">juliet@example.org<`) {
+				t.Errorf("sending %d: %d\n%s", i+1, r.code, r.body)
+			}
+		}
+		if f.host.calls != 1 {
+			t.Errorf("%d host calls, want 1", f.host.calls)
+		}
+	})
+	t.Run("refused first", func(t *testing.T) {
+		f := newFixture(t, page.Options{})
+		f.host.accounts["tybalt@example.org"] = "x"
+		form := fields(f, "tybalt")
+		for i := range 2 {
+			if res := f.do(request{target: "/register", form: form}); res.code != http.StatusConflict {
+				t.Fatalf("sending %d: %d", i+1, res.code)
+			}
+		}
+		form.Set("username", "juliet")
+		if res := f.do(request{target: "/register", form: form}); res.code != http.StatusOK {
+			t.Errorf("the same form with a free name: %d", res.code)
+		}
+		if f.host.calls != 3 {
+			t.Errorf("%d host calls, want 3", f.host.calls)
+		}
+	})
+	t.Run("client gone", func(t *testing.T) {
+		// The browser gives up on the first sending: the account is still made, and
+		// the second sending shows it.
+		f := newFixture(t, page.Options{})
+		form := fields(f, "juliet")
+		ctx, cancel := context.WithCancel(context.Background())
+		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "https://chat.example.org/register", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		f.host.gate = make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f.h.ServeHTTP(httptest.NewRecorder(), r)
+		}()
+		cancel()
+		time.Sleep(10 * time.Millisecond)
+		close(f.host.gate)
+		<-done
+		if res := f.do(request{target: "/register", form: form}); res.code != http.StatusOK || !strings.Contains(res.body, "juliet@example.org") {
+			t.Errorf("second sending: %d\n%s", res.code, res.body)
+		}
+		if f.host.accounts["juliet@example.org"] == "" {
+			t.Error("the account was not made")
+		}
+	})
+}
+
+// TestCompression: pages are gzipped for clients that take gzip, except those with a
+// form token (the registration form, shown again with what was typed), so that
+// BREACH has no secret to guess at; every page says it varies by Accept-Encoding.
+func TestCompression(t *testing.T) {
+	f := newFixture(t, page.Options{})
+	gz := func(target string, form map[string]string) (response, string) {
+		t.Helper()
+		var res response
+		if form != nil {
+			res = f.post(tokAccount, form, "Accept-Encoding", "gzip, deflate, br")
+		} else {
+			res = f.get(target, "Accept-Encoding", "gzip, deflate, br")
+		}
+		if !strings.Contains(res.header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("%s: Vary %q", target, res.header.Get("Vary"))
+		}
+		if res.header.Get("Content-Encoding") != "gzip" {
+			return res, res.body
+		}
+		if res.header.Get("Content-Length") != strconv.Itoa(len(res.body)) {
+			t.Errorf("%s: Content-Length %s for %d bytes", target, res.header.Get("Content-Length"), len(res.body))
+		}
+		zr, err := gzip.NewReader(strings.NewReader(res.body))
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		return res, string(plain)
+	}
+	for _, tc := range []struct {
+		name, target string
+		form         map[string]string
+		compressed   bool
+		want         string
+	}{
+		{"invite", "/invite?" + tokAccount, nil, true, "You are invited to join example.org"},
+		{"dead", "/invite?" + tokUnknown, nil, true, "This invitation is not valid"},
+		{"form", "/register?t=" + tokAccount, nil, false, `name="csrf"`},
+		{"refused form", "", map[string]string{"username": "romeo", "password": "x", "password_confirm": "x"}, false, `name="csrf"`},
+		{"success", "", map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "correct horse"}, true, "romeo@example.org"},
+	} {
+		res, plain := gz(tc.target, tc.form)
+		if got := res.header.Get("Content-Encoding") == "gzip"; got != tc.compressed {
+			t.Errorf("%s: compressed %v, want %v", tc.name, got, tc.compressed)
+		}
+		mustContain(t, plain, tc.want)
+		if tc.compressed && len(res.body)*2 > len(plain) {
+			t.Errorf("%s: %d bytes for %d", tc.name, len(res.body), len(plain))
+		}
+	}
+	// Without Accept-Encoding, or with gzip refused: plain.
+	for _, ae := range []string{"", "identity", "gzip;q=0", "br", "*;q=0"} {
+		if res := f.get("/invite?"+tokFixed, "Accept-Encoding", ae); res.header.Get("Content-Encoding") != "" || !strings.Contains(res.body, "You are invited") {
+			t.Errorf("Accept-Encoding %q: %d, Content-Encoding %q", ae, res.code, res.header.Get("Content-Encoding"))
+		}
+	}
+}
+
+// TestIcon: every page has an icon within its Content-Security-Policy: the built-in
+// one as a data: image, or the operator's logo.
+func TestIcon(t *testing.T) {
+	f := newFixture(t, page.Options{})
+	res := f.get("/invite?" + tokAccount)
+	mustContain(t, res.body, `<link rel="icon" href="data:image/svg&#43;xml,%3Csvg`)
+	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data:;") {
+		t.Errorf("CSP %q", csp)
+	}
+	g := newFixture(t, page.Options{LogoURL: "/logo.svg"})
+	mustContain(t, g.get("/nothing").body, `<link rel="icon" href="/logo.svg">`)
+}
+
+// BenchmarkInvitePage measures the invite page, plain and gzipped, and reports the
+// bytes sent.
+func BenchmarkInvitePage(b *testing.B) {
+	for _, ae := range []string{"", "gzip"} {
+		name := "plain"
+		if ae != "" {
+			name = ae
+		}
+		b.Run(name, func(b *testing.B) {
+			f := newFixture(b, page.Options{FailedAttempts: -1})
+			var n int
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, "https://chat.example.org/invite?"+tokAccount, nil)
+				r.Header.Set("Accept-Encoding", ae)
+				w := httptest.NewRecorder()
+				f.h.ServeHTTP(w, r)
+				n = w.Body.Len()
+			}
+			b.ReportMetric(float64(n), "bytes/page")
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
+	"github.com/xmpp-invites/invites/internal/password"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -25,7 +26,7 @@ import (
 // hosts whose landing page is the built-in one, or nil when no host has it.
 // A page setting it cannot use (a client list, template or key file) fails the start.
 func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostConfig, svc *core.Service, st core.Store, api plugin.HostAPI) (http.Handler, error) {
-	served := config.PageHosts(hosts)
+	served := pageHosts(hosts)
 	if len(served) == 0 {
 		if c.Page.Configured() {
 			s.log.Warn("the [page] settings are not used: no host has landing_page = \"builtin\"")
@@ -41,8 +42,16 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 	}
 	opts, err := c.Page.Options(dir)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: page.%w", err)
 	}
+	if c.Page.MinPasswordLength != 0 {
+		s.log.Warn("page.min_password_length is deprecated: set min_length in the [password] table")
+	}
+	policy, err := password.New(c.Password)
+	if err != nil {
+		return nil, fmt.Errorf("config: password.%w", err)
+	}
+	opts.Password = policy
 	opts.BaseURL = hc.HTTPBaseURL
 	opts.ClientAddr = clientaddr.NewResolver(c.HTTP.Proxies()).Addr
 	opts.Logger = s.log.With("component", "page")
@@ -59,6 +68,17 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 	}
 	s.log.Info("built-in invite page on", "hosts", served, "url", strings.TrimRight(hc.HTTPBaseURL, "/")+plugin.PathInvite)
 	return withClientAddr(h, opts.ClientAddr), nil
+}
+
+// pageHosts returns the served hosts whose landing page is the built-in one.
+func pageHosts(hosts []core.HostConfig) []string {
+	var out []string
+	for _, h := range hosts {
+		if h.LandingPage == core.LandingBuiltin {
+			out = append(out, h.Domain)
+		}
+	}
+	return out
 }
 
 // pageInvites is page.Invites over the core, for the hosts in hosts: the page knows

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/plugin"
@@ -45,5 +47,23 @@ func TestPageErrors(t *testing.T) {
 	other := errors.New("disk on fire")
 	if got := pageRegisterError(other); got != other {
 		t.Errorf("other error → %v", got)
+	}
+}
+
+// TestPageHosts: the page serves the hosts whose landing page is "builtin", from the
+// top level or their own [[host]] block.
+func TestPageHosts(t *testing.T) {
+	c, err := config.Parse("landing_page = \"builtin\"\n[[host]]\ndomain = \"a.example\"\n[[host]]\ndomain = \"b.example\"\nlanding_page = \"https://b.example/i?{token}\"")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageHosts(c.CoreHosts("c.example")); strings.Join(got, ",") != "a.example,c.example" {
+		t.Errorf("page hosts = %v", got)
+	}
+	if got := pageHosts([]core.HostConfig{{Domain: "x.example"}}); got != nil {
+		t.Errorf("no builtin page: %v", got)
 	}
 }

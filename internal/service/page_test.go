@@ -30,6 +30,13 @@ type registrar struct {
 	err error
 }
 
+// calls returns how many registrations reached the host.
+func (r *registrar) calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
 func (r *registrar) AccountExists(context.Context, string) (bool, error) { return false, nil }
 
 func (r *registrar) Register(_ context.Context, reg plugin.Registration) (string, error) {
@@ -274,6 +281,43 @@ func TestPageSharedCSRFKey(t *testing.T) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if w := serve(t, tc.node, r); w.Code != tc.want {
 			t.Errorf("POST = %d, want %d", w.Code, tc.want)
+		}
+	}
+}
+
+// TestPagePasswordPolicy: the [password] table (and the deprecated
+// page.min_password_length) reach web registration; a refused password reaches no
+// host call.
+func TestPagePasswordPolicy(t *testing.T) {
+	for i, tc := range []struct {
+		toml, pass string
+		want       int
+		text       string
+	}{
+		{"", "12345678", http.StatusBadRequest, "one of the most common passwords"},
+		{"", "juliet-forever", http.StatusBadRequest, "must not contain your username"},
+		{"[password]\nmin_length = 16", "long enough!", http.StatusBadRequest, "at least 16 characters"},
+		{"[page]\nmin_password_length = 14", "long enough!", http.StatusBadRequest, "at least 14 characters"},
+		{"[password]\nallow_common = true", "12345678", http.StatusOK, "juliet@example.com"},
+		{"", "long enough!", http.StatusOK, "juliet@example.com"},
+	} {
+		dir := t.TempDir()
+		reg := &registrar{}
+		s, _ := configure(t, dir, "landing_page = \"builtin\"\n"+tc.toml, reg, "example.com")
+		ctx := ctxT(t)
+		inv, err := openCore(t, dir, nil).CreateInvite(ctx, core.InviteSpec{Host: "example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"t": {inv.Token}, "csrf": {formToken(t, s, ctx, inv.Token)}, "username": {"juliet"}, "password": {tc.pass}, "password_confirm": {tc.pass}}
+		r := httptest.NewRequestWithContext(ctx, "POST", "/register", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := serve(t, s, r)
+		if w.Code != tc.want || !strings.Contains(w.Body.String(), tc.text) {
+			t.Errorf("%d: POST = %d, want %d with %q\n%s", i, w.Code, tc.want, tc.text, w.Body)
+		}
+		if calls := reg.calls(); (tc.want == http.StatusOK) != (calls == 1) {
+			t.Errorf("%d: %d host calls", i, calls)
 		}
 	}
 }

@@ -22,12 +22,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -155,6 +157,16 @@ func Desktop() Viewport {
 	return Viewport{Name: "desktop", Width: 1280, Height: 900, Scale: 1, UA: UALinux, Lang: "en"}
 }
 
+// PhoneTall is the 412×915 Android phone of issue 22, in English.
+func PhoneTall() Viewport {
+	return Viewport{Name: "phone-412x915", Width: 412, Height: 915, Scale: 2.625, Mobile: true, UA: UAAndroid, Lang: "en"}
+}
+
+// Laptop is the 1280×800 Linux desktop of issue 22, in English.
+func Laptop() Viewport {
+	return Viewport{Name: "desktop-1280x800", Width: 1280, Height: 800, Scale: 1, UA: UALinux, Lang: "en"}
+}
+
 // PhoneDE is an iPhone, in German.
 func PhoneDE() Viewport {
 	return Viewport{Name: "phone-de", Width: 390, Height: 844, Scale: 2, Mobile: true, UA: UAIPhone, Lang: "de"}
@@ -173,6 +185,79 @@ func Emulate(v Viewport) chromedp.Action[chromedp.Void] {
 		}
 		return nil
 	})
+}
+
+// Throttle makes the tab's network slow, as DevTools' network throttling does: each
+// request waits latency before its answer starts, and bodies move at most bytesPerSec
+// each way. It lasts until the tab closes.
+func Throttle(latency time.Duration, bytesPerSec float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return fmt.Errorf("enabling the network domain: %w", err)
+		}
+		_, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{
+				Latency:            float64(latency.Milliseconds()),
+				DownloadThroughput: bytesPerSec,
+				UploadThroughput:   bytesPerSec,
+			}},
+		})
+		if err != nil {
+			return fmt.Errorf("throttling the network: %w", err)
+		}
+		return nil
+	})
+}
+
+// DoubleClick double-clicks the middle of the element selector names as a person
+// does: a click, then within a double-click's interval a second one (Chromium sends
+// a form twice when its submit button is clicked so; chromedp.DoubleClick sends one
+// click with a count of two, which submits once).
+func DoubleClick(ctx context.Context, selector string) error {
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector(`+
+		strconv.Quote(selector)+`).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`))
+	if err != nil {
+		return fmt.Errorf("finding %s: %w", selector, err)
+	}
+	if len(at) != 2 {
+		return fmt.Errorf("finding %s: no position", selector)
+	}
+	return chromedp.Do(ctx,
+		chromedp.MouseClickXY(at[0], at[1]),
+		chromedp.Sleep(150*time.Millisecond),
+		chromedp.MouseClickXY(at[0], at[1], chromedp.ClickCount(2)),
+	)
+}
+
+// InFirstScreen fails the test unless the element selector names is wholly within
+// the first screen of the page as loaded: visible without scrolling.
+func InFirstScreen(t *testing.T, ctx context.Context, selector string) {
+	t.Helper()
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { window.scrollTo(0, 0); const e = document.querySelector(`+
+		strconv.Quote(selector)+`); if (!e) return []; const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, window.innerWidth, window.innerHeight]; })()`))
+	if err != nil {
+		t.Fatalf("measuring %s: %v", selector, err)
+	}
+	if len(box) != 6 {
+		t.Fatalf("no %s on the page", selector)
+	}
+	if box[0] < 0 || box[1] < 0 || box[2] > box[4] || box[3] > box[5] || box[2] <= box[0] || box[3] <= box[1] {
+		t.Errorf("%s at (%.0f, %.0f)–(%.0f, %.0f) is not within the first %.0f×%.0f screen", selector, box[0], box[1], box[2], box[3], box[4], box[5])
+	}
+}
+
+// IconLoads fails the test unless the page's icon (link rel=icon) loads as an image
+// under the page's own Content-Security-Policy.
+func IconLoads(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => { const l = document.querySelector('link[rel=icon]'); if (!l) return false;
+		const i = new Image(); i.src = l.href; try { await i.decode(); } catch (e) { return false; } return i.naturalWidth > 0; })()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("loading the icon: %v", err)
+	}
+	if !ok {
+		t.Error("the page's icon does not load under its Content-Security-Policy")
+	}
 }
 
 // Shoot saves a full-page PNG screenshot as dir/name.png.
