@@ -94,6 +94,8 @@ type DataPath struct {
 	closed bool
 
 	bufs sync.Pool // *[]byte request frames
+	ph   *protoHost
+	ps   *protoSync
 }
 
 // dataConn is one data socket.
@@ -115,7 +117,19 @@ func NewDataPath(cmd *exec.Cmd, opts DataOptions) (*DataPath, error) {
 	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
 	fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes descriptor 3+i
 	cmd.Env = append(cmd.Env, EnvDataFD+"="+strconv.Itoa(fd))
-	return &DataPath{opts: opts, ctrl: host, child: child, slots: make(chan struct{}, opts.MaxConns)}, nil
+	d := &DataPath{opts: opts, ctrl: host, child: child, slots: make(chan struct{}, opts.MaxConns)}
+	if os.Getenv("INVITES_RECORDS_ON_STDERR") != "" {
+		cmd.Env = append(cmd.Env, "INVITES_RECORDS_ON_STDERR=1")
+	}
+	if protoHTTP() {
+		cmd.Env = append(cmd.Env, envDataHTTP+"="+protoMode())
+		if protoMode() == "1" {
+			d.ph = newProtoHost(d)
+		} else {
+			d.ps = &protoSync{}
+		}
+	}
+	return d, nil
 }
 
 // socketPair returns both ends of a new unix stream socket pair, close-on-exec: ours
@@ -233,6 +247,12 @@ func (d *DataPath) discard(c *dataConn) {
 // so a failure leaves w untouched: the plugin gone or too slow is ErrUnavailable, the
 // caller giving up ctx's error.
 func (d *DataPath) Exchange(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	if d.ph != nil {
+		return d.ph.exchange(ctx, d, w, r)
+	}
+	if d.ps != nil {
+		return d.ps.exchange(ctx, d, w, r)
+	}
 	deadline := time.Now().Add(d.opts.Timeout)
 	callers := false // the caller's deadline comes first
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {

@@ -35,6 +35,10 @@ type dataServer struct {
 // acceptData receives data sockets on ctrl, serving each on its own goroutine, until
 // ctrl ends (the host closed it or is gone).
 func (s *dataServer) acceptData(ctx context.Context, ctrl *net.UnixConn) {
+	var pl *chanListener
+	if protoHTTP() && protoMode() != "3" && protoMode() != "4" {
+		pl = protoServe(s)
+	}
 	buf := make([]byte, 16)
 	oob := make([]byte, syscall.CmsgSpace(16*4))
 	for {
@@ -61,6 +65,14 @@ func (s *dataServer) acceptData(ctx context.Context, ctrl *net.UnixConn) {
 				_ = f.Close()
 				if err != nil {
 					s.log.Warn("data path: unusable socket", "err", err)
+					continue
+				}
+				if pl != nil {
+					pl.ch <- c
+					continue
+				}
+				if protoMode() == "3" || protoMode() == "4" {
+					go protoMinServe(s, c)
 					continue
 				}
 				go s.serveConn(ctx, c)

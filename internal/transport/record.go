@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -379,7 +380,7 @@ func (h *exchangeLogHandler) Enabled(ctx context.Context, level slog.Level) bool
 
 // Handle implements slog.Handler.
 func (h *exchangeLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if !h.grouped {
+	if !h.grouped && os.Getenv("INVITES_RECORDS_ON_STDERR") == "" {
 		if l, ok := ctx.Value(exchangeLogKey{}).(*exchangeLog); ok && l.hold(h, r) {
 			return nil
 		}
