@@ -137,7 +137,7 @@ func Start(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		GRPCBrokerMultiplex: true,
 		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: cfg.SocketDir},
 		StartTimeout:        cfg.StartTimeout,
-		Logger:              newHCLogAdapter(cfg.HostLogger, name),
+		Logger:              goPluginLogger(cfg.HostLogger, name),
 		Stderr:              &stderrLog{log: cfg.Logger, name: name},
 	})
 	c := &Client{client: client, cmd: cmd, data: data}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +16,8 @@ import (
 
 // The plugin's log records cross the boundary by one path: the plugin writes each as
 // a JSON line in go-plugin's format on its stderr (newLogHandler), and the host's
-// stderrLog re-logs it into the host's slog.Logger; go-plugin's own lines, in the
-// plugin and in the host, meet slog in hclogAdapter.
+// stderrLog re-logs it into the host's slog.Logger; so are go-plugin's own lines, in
+// the plugin (on its stderr too) and in the host (goPluginLogger).
 //
 // Measured in one run of bench's transport group (2 cores, c=16): an audit record per
 // invite costs 11 µs of host + plugin CPU this way, against 8 µs when version 2 carried
@@ -38,15 +36,16 @@ const maxPluginLine = 1 << 20
 // own level with its own attributes, in the order the plugin wrote them.
 //
 // go-plugin hands it every raw line (ClientConfig.Stderr) while go-plugin's own
-// parsing is off (see hclogAdapter.mute): go-plugin decodes each line into a map and
+// parsing is off (see goPluginLogger): go-plugin decodes each line into a map and
 // formats and parses its timestamp again, and with one audit record per invite that
 // was a fifth of the host's CPU. Here a line is checked with json.Valid and read in
 // one pass.
 // Lines that are not JSON keep go-plugin's rules: the level their "[WARN]"-style prefix
 // names, else debug; a Go panic and everything after it, error.
 type stderrLog struct {
-	log  *slog.Logger
-	name string // the "logger" attribute: the plugin binary's name
+	log      *slog.Logger
+	name     string // the "logger" attribute: the plugin binary's name
+	goPlugin bool   // the lines of go-plugin's own logger in the host (goPluginLogger)
 
 	mu      sync.Mutex
 	buf     []byte // the start of a line whose end has not come yet
@@ -89,13 +88,10 @@ func (w *stderrLog) line(b []byte) {
 		w.jsonLine(b)
 		return
 	}
-	level := slog.LevelDebug
 	s := string(b)
-	for _, lp := range levelPrefixes {
-		if strings.HasPrefix(s, lp.prefix) {
-			level, _ = slogLevel(lp.level)
-			break
-		}
+	level, ok := prefixLevel(s)
+	if !ok {
+		level = slog.LevelDebug
 	}
 	if strings.HasPrefix(s, "panic: ") || strings.HasPrefix(s, "fatal error: ") {
 		w.inPanic = true
@@ -157,12 +153,20 @@ func (w *stderrLog) jsonLine(b []byte) {
 
 // emit hands one record to the host's handler.
 func (w *stderrLog) emit(t time.Time, level slog.Level, msg string, attrs []slog.Attr) {
+	if w.goPlugin {
+		level = min(level, slog.LevelWarn)
+		if connectionClosed(msg) {
+			level = slog.LevelDebug
+		}
+	}
 	ctx := context.Background() // a line carries no context
 	if !w.log.Enabled(ctx, level) {
 		return
 	}
 	r := slog.NewRecord(t, level, msg, 0)
-	r.AddAttrs(slog.String("logger", w.name))
+	if w.name != "" {
+		r.AddAttrs(slog.String("logger", w.name))
+	}
 	r.AddAttrs(attrs...)
 	_ = w.log.Handler().Handle(ctx, r)
 }
@@ -302,27 +306,37 @@ func hclogLevel(l slog.Level) hclog.Level {
 	return hclog.Error
 }
 
-// hclogAdapter is the one place where go-plugin's hclog meets the host's slog: go-plugin
-// logs its own work through it. The plugin's stderr lines go to stderrLog instead (see
-// mute).
-// With and Named keep their arguments: With adds attributes, Named sets the "logger"
-// attribute (names joined with dots).
-type hclogAdapter struct {
-	log     *slog.Logger // with the implied arguments
-	name    string
-	implied []any
-	// mute is the name (given to Named on the root) of a logger that logs nothing:
-	// go-plugin re-logs the plugin's stderr through the logger it names after the
-	// binary, and skips its own parsing of the lines when that logger is off, because
-	// stderrLog re-logs them instead.
-	mute string
-	off  bool
+// goPluginLogger returns the hclog.Logger go-plugin logs its own work through in the
+// host: hclog's JSON lines, re-logged into l by a stderrLog, errors as warnings (the
+// host reports a failure itself, once) and the multiplexer's closed connection, with
+// which every stop ends, at debug.
+// The logger go-plugin names after the plugin binary logs nothing: go-plugin then
+// leaves the plugin's stderr to the stderrLog of the plugin's records, rather than
+// decoding each line into a map and logging it again.
+func goPluginLogger(l *slog.Logger, binary string) hclog.Logger {
+	level := hclogLevel(leastLevel(l))
+	if !l.Enabled(context.Background(), slog.LevelWarn) {
+		level = hclog.Off // its errors are warnings
+	}
+	return mutedLogger{hclog.New(&hclog.LoggerOptions{
+		Output:     &stderrLog{log: l, goPlugin: true},
+		JSONFormat: true,
+		Level:      level,
+	}), binary}
 }
 
-// newHCLogAdapter returns an hclog.Logger writing to l, whose logger Named(mute)
-// logs nothing.
-func newHCLogAdapter(l *slog.Logger, mute string) hclog.Logger {
-	return &hclogAdapter{log: l, mute: mute}
+// mutedLogger is an hclog.Logger whose logger Named(mute) logs nothing.
+type mutedLogger struct {
+	hclog.Logger
+	mute string
+}
+
+// Named implements hclog.Logger.
+func (m mutedLogger) Named(name string) hclog.Logger {
+	if name == m.mute {
+		return hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
+	}
+	return m.Logger.Named(name)
 }
 
 // slogLevel maps an hclog level; ok is false for Off.
@@ -342,180 +356,21 @@ func slogLevel(l hclog.Level) (slog.Level, bool) {
 	return slog.LevelInfo, true
 }
 
-// hclogTimestampKey is the attribute go-plugin adds to a re-logged plugin line: the
-// time the plugin logged it, in hclog.TimeFormat.
-const hclogTimestampKey = "timestamp"
-
-// Log implements hclog.Logger.
-// go-plugin's own error lines (about a process that exited, or failed to start) are
-// logged as warnings: supervision logs the one error line per failure, with what it
-// does next. Lines the plugin wrote (under a name) keep their level.
-func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
-	if a.name == "" && level > hclog.Warn && level != hclog.Off {
-		level = hclog.Warn
-	}
-	sl, ok := slogLevel(level)
-	ctx := context.Background() // hclog carries no context
-	if a.off || !ok || !a.log.Enabled(ctx, sl) {
-		return
-	}
-	t := time.Now()
-	rest := args[:0:0]
-	for i := 0; i < len(args); i++ {
-		if k, ok := args[i].(string); ok && k == hclogTimestampKey && i+1 < len(args) {
-			if s, ok := args[i+1].(string); ok {
-				if pt, err := time.Parse(hclog.TimeFormat, s); err == nil {
-					t = pt
-					i++
-					continue
-				}
-			}
-		}
-		rest = append(rest, args[i])
-	}
-	r := slog.NewRecord(t, sl, msg, 0)
-	if a.name != "" {
-		r.AddAttrs(slog.String("logger", a.name))
-	}
-	r.Add(rest...)
-	_ = a.log.Handler().Handle(ctx, r)
-}
-
-// Trace implements hclog.Logger.
-func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
-
-// Debug implements hclog.Logger.
-func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
-
-// Info implements hclog.Logger.
-func (a *hclogAdapter) Info(msg string, args ...any) { a.Log(hclog.Info, msg, args...) }
-
-// Warn implements hclog.Logger.
-func (a *hclogAdapter) Warn(msg string, args ...any) { a.Log(hclog.Warn, msg, args...) }
-
-// Error implements hclog.Logger.
-func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
-
-func (a *hclogAdapter) enabled(l hclog.Level) bool {
-	sl, ok := slogLevel(l)
-	return !a.off && ok && a.log.Enabled(context.Background(), sl)
-}
-
-// IsTrace implements hclog.Logger.
-func (a *hclogAdapter) IsTrace() bool { return a.enabled(hclog.Trace) }
-
-// IsDebug implements hclog.Logger.
-func (a *hclogAdapter) IsDebug() bool { return a.enabled(hclog.Debug) }
-
-// IsInfo implements hclog.Logger.
-func (a *hclogAdapter) IsInfo() bool { return a.enabled(hclog.Info) }
-
-// IsWarn implements hclog.Logger.
-func (a *hclogAdapter) IsWarn() bool { return a.enabled(hclog.Warn) }
-
-// IsError implements hclog.Logger.
-func (a *hclogAdapter) IsError() bool { return a.enabled(hclog.Error) }
-
-// ImpliedArgs implements hclog.Logger.
-func (a *hclogAdapter) ImpliedArgs() []any { return slices.Clone(a.implied) }
-
-// With implements hclog.Logger.
-func (a *hclogAdapter) With(args ...any) hclog.Logger {
-	return &hclogAdapter{
-		log:     a.log.With(args...),
-		name:    a.name,
-		implied: append(slices.Clone(a.implied), args...),
-		off:     a.off,
-	}
-}
-
-// Name implements hclog.Logger.
-func (a *hclogAdapter) Name() string { return a.name }
-
-// Named implements hclog.Logger.
-func (a *hclogAdapter) Named(name string) hclog.Logger {
-	if a.name == "" && a.mute != "" && name == a.mute {
-		return &hclogAdapter{log: a.log, name: name, implied: a.implied, off: true}
-	}
-	if a.name != "" {
-		name = a.name + "." + name
-	}
-	return a.ResetNamed(name)
-}
-
-// ResetNamed implements hclog.Logger.
-func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
-	return &hclogAdapter{log: a.log, name: name, implied: a.implied, off: a.off}
-}
-
-// SetLevel does nothing: the slog handler decides what is logged.
-func (a *hclogAdapter) SetLevel(hclog.Level) {}
-
-// GetLevel returns the lowest hclog level the slog handler logs, or Off.
-func (a *hclogAdapter) GetLevel() hclog.Level {
-	for _, l := range []hclog.Level{hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error} {
-		if a.enabled(l) {
-			return l
+// prefixLevel returns the level a line's "[WARN]"-style prefix names, as hclog's
+// InferLevels and go-plugin read it on a plugin's lines that are not JSON.
+func prefixLevel(line string) (slog.Level, bool) {
+	for _, p := range [...]struct {
+		prefix string
+		level  slog.Level
+	}{
+		{"[TRACE]", slog.LevelDebug - 4}, {"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo},
+		{"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError},
+	} {
+		if strings.HasPrefix(line, p.prefix) {
+			return p.level, true
 		}
 	}
-	return hclog.Off
-}
-
-// StandardLogger implements hclog.Logger: a log.Logger whose lines reach the slog
-// logger at opts.ForceLevel, or else at the level their "[ERR]"-style prefix names,
-// at info without one.
-// go-plugin gives one to its multiplexer (yamux), which logs at error level that its
-// connection closed: that is how every stop or kill of the plugin ends, and supervision
-// logs those itself, so such lines are debug.
-func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
-	return log.New(a.StandardWriter(opts), "", 0)
-}
-
-// StandardWriter implements hclog.Logger: see StandardLogger.
-func (a *hclogAdapter) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
-	w := &standardWriter{a: a, level: hclog.Info, infer: true}
-	if opts != nil && opts.ForceLevel != hclog.NoLevel {
-		w.level, w.infer = opts.ForceLevel, false
-	}
-	return w
-}
-
-// standardWriter turns the lines of a log.Logger into records of the adapter.
-type standardWriter struct {
-	a     *hclogAdapter
-	level hclog.Level // of a line without a prefix, or of every line when forced
-	infer bool        // a line's prefix sets its level
-}
-
-// levelPrefixes are the prefixes hclog's InferLevels reads.
-var levelPrefixes = []struct {
-	prefix string
-	level  hclog.Level
-}{
-	{"[TRACE]", hclog.Trace}, {"[DEBUG]", hclog.Debug}, {"[INFO]", hclog.Info},
-	{"[WARN]", hclog.Warn}, {"[ERR]", hclog.Error}, {"[ERROR]", hclog.Error},
-}
-
-// Write implements io.Writer: one record per line.
-func (w *standardWriter) Write(p []byte) (int, error) {
-	for line := range strings.SplitSeq(strings.TrimRight(string(p), "\n"), "\n") {
-		level := w.level
-		msg := strings.TrimSpace(line)
-		for _, lp := range levelPrefixes {
-			if rest, ok := strings.CutPrefix(msg, lp.prefix); ok {
-				msg = strings.TrimSpace(rest)
-				if w.infer {
-					level = lp.level
-				}
-				break
-			}
-		}
-		if connectionClosed(msg) {
-			level = hclog.Debug
-		}
-		w.a.Log(level, msg)
-	}
-	return len(p), nil
+	return 0, false
 }
 
 // connectionClosed reports whether a line of go-plugin's multiplexer says only that
@@ -532,4 +387,3 @@ func connectionClosed(msg string) bool {
 	return false
 }
 
-var _ hclog.Logger = (*hclogAdapter)(nil)

@@ -172,13 +172,18 @@ func FuzzPluginLog(f *testing.F) {
 	})
 }
 
-// TestMutedAdapter: the logger go-plugin names after the plugin binary is off, so that
-// go-plugin leaves the plugin's lines to stderrLog; every other logger is as before.
-func TestMutedAdapter(t *testing.T) {
+// TestGoPluginLogger checks go-plugin's own lines in the host: at their levels but
+// errors as warnings and a closed multiplexer at debug, named loggers kept, and the
+// logger named after the plugin binary off, so that go-plugin leaves the plugin's
+// lines to stderrLog.
+func TestGoPluginLogger(t *testing.T) {
 	var buf bytes.Buffer
-	a := newHCLogAdapter(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), "invites-plugin")
-	muted := a.Named("invites-plugin")
-	if got := muted.GetLevel(); got.String() != "off" {
+	l := goPluginLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), "invites-plugin")
+	if got := l.GetLevel(); got != hclog.Debug {
+		t.Errorf("GetLevel = %v, want debug", got)
+	}
+	muted := l.Named("invites-plugin")
+	if got := muted.GetLevel(); got != hclog.Off {
 		t.Errorf("the plugin binary's logger has level %v, want off", got)
 	}
 	muted.Error("dropped")
@@ -186,108 +191,47 @@ func TestMutedAdapter(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Errorf("the muted logger wrote %q", buf.String())
 	}
-	a.Named("stdio").Debug("kept")
-	a.Info("kept too")
-	if strings.Count(buf.String(), "kept") != 2 {
-		t.Errorf("the other loggers wrote %q", buf.String())
-	}
-}
-
-func TestHCLogAdapter(t *testing.T) {
-	var buf bytes.Buffer
-	base := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var l hclog.Logger = newHCLogAdapter(base, "")
-
-	if got := l.GetLevel(); got != hclog.Debug {
-		t.Errorf("GetLevel = %v, want debug", got)
-	}
-	if l.IsTrace() || !l.IsDebug() || !l.IsInfo() || !l.IsWarn() || !l.IsError() {
-		t.Error("Is* disagree with the handler's level")
-	}
-
-	// What go-plugin does with a plugin's line: Named(binary), then the line's
-	// attributes and its timestamp.
-	l = l.Named("invites-plugin").With("plugin", "invites").Named("child")
-	l.Warn("invite created", "id", "abc", "timestamp", "2026-05-06T07:08:09.123Z")
-	l.Trace("dropped")
-	var m map[string]any
-	line := strings.TrimSpace(buf.String())
-	if err := json.Unmarshal([]byte(line), &m); err != nil {
-		t.Fatalf("%v: %q", err, line)
-	}
-	want := map[string]any{
-		"level": "WARN", "msg": "invite created", "logger": "invites-plugin.child",
-		"plugin": "invites", "id": "abc", "time": "2026-05-06T07:08:09.123Z",
-	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s = %v, want %v (line %q)", k, m[k], v, line)
+	records := func() []map[string]any {
+		var out []map[string]any
+		for line := range strings.Lines(buf.String()) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("%v: %q", err, line)
+			}
+			out = append(out, m)
 		}
-	}
-	if _, ok := m["timestamp"]; ok {
-		t.Errorf("timestamp kept as an attribute: %q", line)
-	}
-	if got := l.Name(); got != "invites-plugin.child" {
-		t.Errorf("Name = %q", got)
-	}
-	if got := l.ImpliedArgs(); len(got) != 2 || got[0] != "plugin" {
-		t.Errorf("ImpliedArgs = %v", got)
-	}
-	if got := l.ResetNamed("other").Name(); got != "other" {
-		t.Errorf("ResetNamed = %q", got)
-	}
-
-	// Levels map one to one; Off logs nothing.
-	for i, tc := range []struct {
-		level hclog.Level
-		want  string
-	}{
-		{hclog.Debug, "DEBUG"}, {hclog.Info, "INFO"}, {hclog.Warn, "WARN"}, {hclog.Error, "ERROR"}, {hclog.NoLevel, "INFO"},
-	} {
 		buf.Reset()
-		l.Log(tc.level, "m")
-		if !strings.Contains(buf.String(), `"level":"`+tc.want+`"`) {
-			t.Errorf("%d: %v logged %q", i, tc.level, buf.String())
+		return out
+	}
+	for i, tc := range []struct {
+		log        func()
+		level, msg string
+	}{
+		{func() { l.Debug("starting plugin", "path", "/x") }, "DEBUG", "starting plugin"},
+		{func() { l.Named("stdio").Warn("odd", "n", 1) }, "WARN", "odd"},
+		{func() { l.Error("plugin process exited", "error", "exit status 1") }, "WARN", "plugin process exited"},
+		{func() { l.Trace("dropped") }, "", ""},
+		{func() {
+			l.Named("yamux").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}).
+				Print("[ERR] yamux: Failed to read header: read unix @->/tmp/x: use of closed network connection")
+		}, "DEBUG", "yamux: Failed to read header: read unix @->/tmp/x: use of closed network connection"},
+		{func() {
+			l.Named("yamux").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}).Print("[WARN] yamux: keepalive late")
+		}, "WARN", "yamux: keepalive late"},
+	} {
+		tc.log()
+		got := records()
+		if tc.level == "" {
+			if len(got) != 0 {
+				t.Errorf("%d: logged %v", i, got)
+			}
+			continue
+		}
+		if len(got) != 1 || got[0]["level"] != tc.level || got[0]["msg"] != tc.msg {
+			t.Errorf("%d: logged %v, want %s %q", i, got, tc.level, tc.msg)
 		}
 	}
-	buf.Reset()
-	l.Log(hclog.Off, "m")
-	if buf.Len() != 0 {
-		t.Errorf("Off logged %q", buf.String())
-	}
-
-	buf.Reset()
-	l.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Error}).Print("from log")
-	if !strings.Contains(buf.String(), `"level":"ERROR"`) || !strings.Contains(buf.String(), "from log") ||
-		!strings.Contains(buf.String(), `"logger":"invites-plugin.child"`) {
-		t.Errorf("StandardLogger wrote %q", buf.String())
-	}
-
-	// Lines of a standard logger get the level of their prefix; the multiplexer's
-	// "connection closed" errors, which every plugin stop ends with, are debug.
-	buf.Reset()
-	std := l.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
-	std.Print("[WARN] something odd")
-	if !strings.Contains(buf.String(), `"level":"WARN"`) || !strings.Contains(buf.String(), `"msg":"something odd"`) {
-		t.Errorf("inferred level: %q", buf.String())
-	}
-	buf.Reset()
-	std.Print("[ERR] yamux: Failed to write header: write unix @->/tmp/x/plugin1: write: broken pipe")
-	std.Print("[ERR] yamux: Failed to read header: read unix @->/tmp/x/plugin1: use of closed network connection")
-	if strings.Contains(buf.String(), `"level":"ERROR"`) || strings.Contains(buf.String(), `"level":"WARN"`) ||
-		strings.Count(buf.String(), `"level":"DEBUG"`) != 2 {
-		t.Errorf("yamux shutdown lines: %q", buf.String())
-	}
-
-	// go-plugin's own errors (the root logger) are warnings: supervision logs the error.
-	buf.Reset()
-	newHCLogAdapter(base, "").Error("plugin process exited", "error", "exit status 1")
-	if !strings.Contains(buf.String(), `"level":"WARN"`) {
-		t.Errorf("go-plugin's own error logged %q", buf.String())
-	}
-
-	off := newHCLogAdapter(slog.New(slog.DiscardHandler), "")
-	if off.GetLevel() != hclog.Off {
-		t.Errorf("discarding logger level = %v", off.GetLevel())
+	if off := goPluginLogger(slog.New(slog.DiscardHandler), "x"); off.IsError() {
+		t.Error("a logger that keeps nothing asks for errors")
 	}
 }
