@@ -386,4 +386,3 @@ func connectionClosed(msg string) bool {
 	}
 	return false
 }
-
