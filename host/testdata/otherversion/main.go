@@ -16,7 +16,9 @@ import (
 var version = "2"
 
 // empty is a gRPC plugin with no service.
-type empty struct{ goplugin.NetRPCUnsupportedPlugin }
+type empty struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
 
 func (empty) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error { return nil }
 
