@@ -142,7 +142,10 @@ func richForm(t adhoc.FormType) *adhoc.Form {
 	}
 }
 
-func (f *fakeInvites) Execute(_ context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
+func (f *fakeInvites) Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error) {
+	if req.Node == "addr" {
+		return adhoc.Response{Node: "addr", SessionID: ClientAddr(ctx), Status: adhoc.StatusCompleted}, nil
+	}
 	if cond, ok := strings.CutPrefix(req.Node, "fail:"); ok {
 		return adhoc.Response{}, fmt.Errorf("wrapped: %w", &adhoc.Error{Condition: adhoc.Condition(cond), Text: "because " + cond})
 	}
@@ -181,8 +184,10 @@ func (f *fakeInvites) Execute(_ context.Context, host string, req adhoc.Request)
 
 var testExpiry = time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
 
-func (f *fakeInvites) CheckInvite(_ context.Context, host, token string) (Invite, error) {
+func (f *fakeInvites) CheckInvite(ctx context.Context, host, token string) (Invite, error) {
 	switch token {
+	case "addr":
+		return Invite{ID: ClientAddr(ctx)}, nil
 	case "good":
 		return Invite{ID: "id1", Host: host, Kind: "account", Username: "alice", CanRegister: true, ExpiresAt: testExpiry}, nil
 	case "contact":
@@ -233,8 +238,10 @@ func (fakeHost) AccountExists(_ context.Context, jid string) (bool, error) {
 	return jid == "alice@example.com", nil
 }
 
-func (fakeHost) Register(_ context.Context, r Registration) (string, error) {
+func (fakeHost) Register(ctx context.Context, r Registration) (string, error) {
 	switch {
+	case r.Username == "addr":
+		return ClientAddr(ctx), nil
 	case r.Username == "alice":
 		return "", ErrAccountExists
 	case r.Password == "":
@@ -343,6 +350,7 @@ func TestTransport(t *testing.T) {
 			t.Run("Execute", func(t *testing.T) { testExecute(t, inv) })
 			t.Run("Redemption", func(t *testing.T) { testRedemption(t, inv) })
 			t.Run("Health", func(t *testing.T) { testHealth(t, inv, impl) })
+			t.Run("ClientAddr", func(t *testing.T) { testClientAddr(t, inv, impl) })
 		})
 	}
 }
@@ -717,6 +725,30 @@ func testRedemption(t *testing.T, inv Invites) {
 	_, err = inv.CheckInvite(ctx, "example.com", "broken")
 	if err == nil || err.Error() != "disk on fire" || errors.Is(err, ErrUnavailable) {
 		t.Errorf("other error = %v", err)
+	}
+}
+
+// testClientAddr checks that the client's address a caller puts in the context
+// (WithClientAddr) reaches the other side with CheckInvite, RedeemInvite, Execute and
+// the host's callbacks, and that a call without one carries none.
+func testClientAddr(t *testing.T, inv Invites, impl *fakeInvites) {
+	for _, addr := range []string{"192.0.2.1:5222", "[2001:db8::1]:40000", ""} {
+		ctx := ctxT(t)
+		if addr != "" {
+			ctx = WithClientAddr(ctx, addr)
+		}
+		if got, err := inv.CheckInvite(ctx, "example.com", "addr"); err != nil || got.ID != addr {
+			t.Errorf("CheckInvite saw %q, %v; want %q", got.ID, err, addr)
+		}
+		if got, err := inv.RedeemInvite(ctx, Redemption{Host: "example.com", Token: "addr", Username: "x"}); err != nil || got.ID != addr {
+			t.Errorf("RedeemInvite saw %q, %v; want %q", got.ID, err, addr)
+		}
+		if got, err := inv.Execute(ctx, "example.com", adhoc.Request{Node: "addr"}); err != nil || got.SessionID != addr {
+			t.Errorf("Execute saw %q, %v; want %q", got.SessionID, err, addr)
+		}
+		if got, err := impl.hostAPI().Register(ctx, Registration{Host: "example.com", Token: "good", Username: "addr", Password: "pw"}); err != nil || got != addr {
+			t.Errorf("Register saw %q, %v; want %q", got, err, addr)
+		}
 	}
 }
 
