@@ -219,3 +219,23 @@ func TestProsodyConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyFlood is issue 21's test of memory bounded by configuration: 64 concurrent
+// POSTs of 15 MB to the real xmppd and plugin (built by the harness), with a
+// Content-Length, chunked, and trickled. Every answer must be 413, both processes must
+// stay within 64 MiB of their resident set before, and the plugin must be back within
+// 4 MiB of it within a minute (faultBodies).
+func TestBodyFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs xmppd and the plugin")
+	}
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"-runs", runBodies, "-tmp", t.TempDir()}, &out, &errOut)
+	t.Logf("report:\n%s", out.String())
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
+	}
+	if n := strings.Count(out.String(), "**PASS** fault: 64 × 15 MB bodies"); n != 3 {
+		t.Errorf("%d of 3 flood checks passed", n)
+	}
+}

@@ -27,11 +27,12 @@ const (
 	runGrowth     = "growth"
 	runDurability = "durability"
 	runFaults     = "faults"
+	runBodies     = "bodies"
 )
 
 // allRuns are every group, in the order they run.
 func allRuns() []string {
-	return []string{runCeiling, runInProcess, runXMPPD, runBadKey, runAdhoc, runGrowth, runDurability, runFaults}
+	return []string{runCeiling, runInProcess, runXMPPD, runBadKey, runAdhoc, runGrowth, runDurability, runFaults, runBodies}
 }
 
 // options are the command line's settings.
@@ -152,7 +153,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	if !*faults {
-		o.runs = slices.DeleteFunc(o.runs, func(s string) bool { return s == runFaults })
+		o.runs = slices.DeleteFunc(o.runs, func(s string) bool { return s == runFaults || s == runBodies })
 	}
 	return o, nil
 }
@@ -255,6 +256,11 @@ func (h *harness) run(ctx context.Context) (rep *report, err error) {
 	if h.wants(runFaults) {
 		if err := h.runFaults(ctx, rep); err != nil {
 			return rep, fmt.Errorf("%s: %w", runFaults, err)
+		}
+	}
+	if h.wants(runBodies) {
+		if err := h.faultBodies(ctx, rep); err != nil {
+			return rep, fmt.Errorf("%s: %w", runBodies, err)
 		}
 	}
 	h.ratios(rep)

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,7 +27,9 @@ const deadlineGrace = 100 * time.Millisecond
 type dataServer struct {
 	impl    Invites
 	log     *slog.Logger
-	maxResp int // response body bound
+	maxResp int          // response body bound
+	served  atomic.Int64 // exchanges begun, for tidyMemory
+	carried atomic.Int64 // body bytes received and sent, for tidyMemory
 }
 
 // acceptData receives data sockets on ctrl, serving each on its own goroutine, until
@@ -65,6 +69,32 @@ func (s *dataServer) acceptData(ctx context.Context, ctrl *net.UnixConn) {
 	}
 }
 
+// tidyMemory gives the heap's free memory back to the system once the data path has
+// been quiet for a period after carrying more than tidyAfter bytes of bodies: the
+// runtime keeps that memory until its next collection, which an idle plugin may not
+// start for two minutes, so that a burst of large requests would keep the plugin's
+// resident set up that long. Under steady load it does nothing: free memory is then
+// reused.
+func (s *dataServer) tidyMemory(ctx context.Context, period time.Duration) {
+	const tidyAfter = 1 << 20
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := s.served.Load()
+		if n == last && s.carried.Load() > tidyAfter {
+			s.carried.Store(0)
+			debug.FreeOSMemory()
+		}
+		last = n
+	}
+}
+
 // serveConn serves exchanges on one data socket, one after the other, until the host
 // closes it.
 func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
@@ -72,7 +102,7 @@ func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 	br := bufio.NewReaderSize(c, 16<<10)
 	var in, out []byte
 	w := &bufferWriter{max: s.maxResp}
-	body := &bodyReader{br: br}
+	body := &bodyReader{br: br, carried: &s.carried}
 	for {
 		payload, err := readFrame(br, in, maxHeadBytes)
 		in = payload[:0]
@@ -87,6 +117,7 @@ func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 			s.log.Warn("data path: malformed request", "err", err)
 			return
 		}
+		s.served.Add(1)
 		w.reset()
 		body.reset(req.HasBody)
 		s.serveOne(ctx, w, &req, body)
@@ -96,6 +127,7 @@ func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 			s.log.Debug("data path: the request body was cut short", "err", err)
 			return
 		}
+		s.carried.Add(int64(len(w.body)))
 		out = appendResponse(out[:0], w.status, w.header, w.body)
 		if _, err := c.Write(out); err != nil {
 			s.log.Debug("data path: writing a response failed", "err", err)
@@ -120,6 +152,8 @@ type bodyReader struct {
 	buf   []byte // the frames' room
 	done  bool   // the empty frame was read, or there is no body
 	err   error
+	// carried counts the bytes read, when not nil.
+	carried *atomic.Int64
 }
 
 // reset readies r for a request with or without body frames.
@@ -149,6 +183,9 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 			r.done = true
 		default:
 			r.chunk = payload[1:]
+			if r.carried != nil {
+				r.carried.Add(int64(len(r.chunk)))
+			}
 		}
 	}
 	n := copy(p, r.chunk)

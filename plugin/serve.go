@@ -23,6 +23,9 @@ const envLogLevel = "INVITES_PLUGIN_LOG_LEVEL"
 // parentPollInterval is how often the plugin checks that its host still runs.
 const parentPollInterval = 500 * time.Millisecond
 
+// tidyPeriod is how often the plugin looks whether it holds free memory after a burst.
+const tidyPeriod = 5 * time.Second
+
 // closeTimeout bounds the final bookkeeping flush when the plugin stops.
 const closeTimeout = 10 * time.Second
 
@@ -66,6 +69,7 @@ func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites) error {
 	} else {
 		ds := &dataServer{impl: impl, log: logger.With("component", "data-path"), maxResp: defaultMaxResponseBytes}
 		go ds.acceptData(context.WithoutCancel(ctx), ctrl)
+		go ds.tidyMemory(ctx, tidyPeriod)
 		defer ctrl.Close()
 	}
 
