@@ -194,6 +194,5 @@ func statusList(statuses map[int]int) string {
 	return strings.Join(parts, ", ")
 }
 
-
 // mib1 says a size in MiB, to a tenth.
 func mib1(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
