@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"github.com/ncruces/go-sqlite3/driver"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func TestUsage(t *testing.T) {
 func TestTokensRedeemable(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ip, err := startInProcess(ctx, dir)
+	ip, err := startInProcess(ctx, dir, slog.LevelInfo)
 	if err != nil {
 		t.Fatal(err)
 	}

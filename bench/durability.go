@@ -99,12 +99,12 @@ func (h *harness) xmppdTarget(name string, x *xmppd, key, note string) *target {
 // cannot be done, the xmppd rows are still measured and the goal is reported missed.
 func (h *harness) runDurability(ctx context.Context, rep *report) (err error) {
 	var targets []*target
-	power, pkey, err := h.startServerWith(ctx, h.bins, "durability-power-loss", `durability = "power-loss"`+"\n")
+	power, pkey, err := h.startServerWith(ctx, h.bins, "durability-power-loss", serverOptions{config: `durability = "power-loss"` + "\n"})
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, h.stopServer(rep, power, "xmppd (durability power-loss)")) }()
-	crash, ckey, err := h.startServerWith(ctx, h.bins, "durability-crash", `durability = "crash"`+"\n")
+	crash, ckey, err := h.startServerWith(ctx, h.bins, "durability-crash", serverOptions{config: `durability = "crash"` + "\n"})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (h *harness) runDurability(ctx context.Context, rep *report) (err error) {
 		var old *xmppd
 		var okey string
 		if berr == nil {
-			old, okey, berr = h.startServerWith(ctx, bins, "baseline", "")
+			old, okey, berr = h.startServerWith(ctx, bins, "baseline", serverOptions{})
 		}
 		if berr != nil {
 			rep.advise("the baseline "+rev+" builds and runs", false, berr.Error())
@@ -230,11 +230,10 @@ func fsType(dir string) string {
 	return fmt.Sprintf("type %#x", uint64(st.Type))
 }
 
-// startServerWith is startServer with more top-level keys of the plugin's config.
-// bins are the binaries to run.
-func (h *harness) startServerWith(ctx context.Context, bins binaries, name, extraConfig string) (*xmppd, string, error) {
+// startServerWith is startServer with options; bins are the binaries to run.
+func (h *harness) startServerWith(ctx context.Context, bins binaries, name string, opts serverOptions) (*xmppd, string, error) {
 	h.logf("starting xmppd (%s)", name)
-	x, err := startXMPPDWith(ctx, bins, filepath.Join(h.dir, name, "data"), name, extraConfig)
+	x, err := startXMPPDWith(ctx, bins, filepath.Join(h.dir, name, "data"), name, opts)
 	if err != nil {
 		return nil, "", err
 	}

@@ -28,11 +28,12 @@ const (
 	runDurability = "durability"
 	runFaults     = "faults"
 	runBodies     = "bodies"
+	runTransport  = "transport"
 )
 
 // allRuns are every group, in the order they run.
 func allRuns() []string {
-	return []string{runCeiling, runInProcess, runXMPPD, runBadKey, runAdhoc, runGrowth, runDurability, runFaults, runBodies}
+	return []string{runCeiling, runInProcess, runXMPPD, runBadKey, runAdhoc, runGrowth, runDurability, runTransport, runFaults, runBodies}
 }
 
 // options are the command line's settings.
@@ -253,6 +254,11 @@ func (h *harness) run(ctx context.Context) (rep *report, err error) {
 	if err := h.stopShared(rep); err != nil {
 		return rep, err
 	}
+	if h.wants(runTransport) {
+		if err := h.runTransport(ctx, rep); err != nil {
+			return rep, fmt.Errorf("%s: %w", runTransport, err)
+		}
+	}
 	if h.wants(runFaults) {
 		if err := h.runFaults(ctx, rep); err != nil {
 			return rep, fmt.Errorf("%s: %w", runFaults, err)
@@ -351,6 +357,7 @@ func (h *harness) ratios(rep *report) {
 		}
 	}
 	h.durabilityRatios(rep)
+	h.transportRatios(rep)
 	if x, ok := rep.find(nameXMPPD, 16); ok {
 		p := x.Result.Percentile(0.99)
 		rep.goal("p99 through xmppd at concurrency 16 ≤ 5 ms", p <= 5*time.Millisecond,

@@ -37,6 +37,9 @@ const (
 	orderGrowth
 	orderDurability
 	orderBaseline
+	orderTransport
+	orderOnboarding
+	orderFlood
 	orderFaults
 )
 
