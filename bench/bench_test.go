@@ -212,12 +212,16 @@ func TestStoreCreate(t *testing.T) {
 
 // TestProsodyConfig checks the Prosody config names the ports, the host and SQLite.
 func TestProsodyConfig(t *testing.T) {
-	c := prosodyConfig("/d", 1111, 2222)
+	c := prosodyConfig("/d", 1111, 2222, prosodyAPI)
 	for _, want := range []string{"c2s_ports = { 1111 }", "http_ports = { 2222 }", `VirtualHost "localhost"`,
 		`driver = "SQLite3"`, `"invites_api"`, `data_path = "/d/data"`, "daemonize = false"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("config lacks %q:\n%s", want, c)
 		}
+	}
+	if c := prosodyConfig("/d", 1111, 2222, prosodyRegisterWeb); !strings.Contains(c, `"invites_register_web"`) ||
+		!strings.Contains(c, `plugin_paths = { "/d/modules" }`) {
+		t.Errorf("web registration config:\n%s", c)
 	}
 }
 

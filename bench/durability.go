@@ -24,8 +24,10 @@ const (
 	// durabilityRounds is how many times its three servers alternate.
 	durabilityRounds = 3
 	// prosodyGoal is how many times Prosody's rate xmppd with power-loss durability
-	// should reach (issue 11).
-	prosodyGoal = 20
+	// should reach, and prosodyCPUGoal how much of Prosody's CPU per invite it may
+	// spend at most (issue 26).
+	prosodyGoal    = 8
+	prosodyCPUGoal = 0.25
 )
 
 // target is a server one group drives in alternating rounds.
@@ -189,6 +191,12 @@ func (h *harness) durabilityRatios(rep *report) {
 		rep.goal(fmt.Sprintf("xmppd with power-loss durability vs Prosody 0.12 on SQLite, concurrency %d ≥ %d×", durabilityConcurrency, prosodyGoal),
 			r >= prosodyGoal, fmt.Sprintf("%.1f× (%s vs %s invites/s); CPU per invite %s vs %s", r,
 				rate(power.Result.Rate()), rate(pro.Result.Rate()), cpuPer(power), cpuPer(pro)))
+		cpu := func(rw row) float64 {
+			return float64((rw.HostCPU + rw.PluginCPU).Microseconds()) / float64(max(rw.Result.Sent, 1))
+		}
+		cr := ratio(cpu(power), cpu(pro))
+		rep.goal(fmt.Sprintf("xmppd with power-loss durability vs Prosody 0.12, CPU per invite ≤ %.2g of Prosody's", prosodyCPUGoal),
+			cr > 0 && cr <= prosodyCPUGoal, fmt.Sprintf("%.2f (%s vs %s)", cr, cpuPer(power), cpuPer(pro)))
 		if ok2 {
 			rep.info("xmppd with crash durability vs Prosody", fmt.Sprintf("%.1f×", ratio(crash.Result.Rate(), pro.Result.Rate())))
 		}
