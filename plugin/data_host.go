@@ -23,6 +23,10 @@ const envDataFD = "INVITES_PLUGIN_DATA_FD"
 // client address.
 const maxHeadBytes = 1 << 20
 
+// socketBuffer is the read buffer of each end of a data socket: a request's head and
+// an invite's answer fit in it; what does not is read past it.
+const socketBuffer = 4 << 10
+
 // maxKeptBuffer is the largest buffer a data socket keeps for its next exchange: a
 // larger one, left by a large exchange, is dropped.
 const maxKeptBuffer = 64 << 10
@@ -160,7 +164,7 @@ func (d *dataPath) dial() (*dataConn, error) {
 		_ = ours.Close()
 		return nil, fmt.Errorf("%w: cannot reach the plugin: %w", ErrUnavailable, err)
 	}
-	return &dataConn{c: ours, r: bufio.NewReaderSize(ours, 16<<10)}, nil
+	return &dataConn{c: ours, r: bufio.NewReaderSize(ours, socketBuffer)}, nil
 }
 
 // put returns a data socket whose exchange ended well to the pool.

@@ -99,7 +99,7 @@ func (s *dataServer) tidyMemory(ctx context.Context, period time.Duration) {
 // closes it.
 func (s *dataServer) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	br := bufio.NewReaderSize(c, 16<<10)
+	br := bufio.NewReaderSize(c, socketBuffer)
 	var in, out []byte
 	w := &bufferWriter{max: s.maxResp}
 	body := &bodyReader{br: br, carried: &s.carried}
