@@ -150,6 +150,28 @@ func testBodyLimits(t *testing.T, bin string) {
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Errorf("trickled body: %v, %v", resp, err)
 	}
+
+	// A body sent over longer than the plugin has to answer is the client's time, not
+	// the plugin's: the plugin's answer (400: the note is too long), not 503.
+	slow := serve(func(c *host.Config) { c.HTTPTimeout = 500 * time.Millisecond })
+	form = "ttl=3600&note=" + strings.Repeat("n", 40<<10)
+	resp, err = rawRequest(t, slow, head+"Transfer-Encoding: chunked\r\n\r\n",
+		chunked(&slowChunks{r: strings.NewReader(form), size: 4 << 10, pause: 100 * time.Millisecond}), false)
+	if err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a body slower than the plugin's timeout: %v, %v; want the plugin's 400", resp, err)
+	}
+}
+
+// slowChunks yields what r holds size bytes at a time, one read every pause.
+type slowChunks struct {
+	r     io.Reader
+	size  int
+	pause time.Duration
+}
+
+func (s *slowChunks) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), s.size)])
 }
 
 // slowReader yields what r holds ten bytes at a time, one read every pause.

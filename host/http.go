@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,7 +18,9 @@ import (
 
 // knownRoutes are the contract's paths, which Mount routes before the plugin has said
 // what it serves (it may serve them once it starts).
-var knownRoutes = [...]string{plugin.PathAPI, plugin.PathAPI + "/", plugin.PathInvite, plugin.PathRegister}
+func knownRoutes() []string {
+	return []string{plugin.PathAPI, plugin.PathAPI + "/", plugin.PathInvite, plugin.PathRegister}
+}
 
 // Handler returns the plugin's HTTP side; route the paths of the Manifest to it (Mount
 // does). The host stays in front: its server's timeouts and client address apply, and
@@ -45,24 +48,15 @@ func (p *Plugin) Handler() http.Handler { return p.instrument(http.HandlerFunc(p
 // Handler on mux, beside the host's own routes.
 func (p *Plugin) Mount(mux *http.ServeMux) {
 	h := p.Handler()
-	paths := knownRoutes[:]
+	paths := knownRoutes()
 	for _, r := range p.Manifest().Routes {
-		if r.Path != plugin.PathMetrics && !contains(paths, r.Path) {
+		if r.Path != plugin.PathMetrics && !slices.Contains(paths, r.Path) {
 			paths = append(paths, r.Path)
 		}
 	}
 	for _, path := range paths {
 		mux.Handle(path, h)
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // routeOf returns the route of the Manifest that serves r (an exact path, or the

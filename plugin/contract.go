@@ -89,6 +89,7 @@ type Route struct {
 	// MaxBodyBytes bounds a request body on Path: the host answers 413 to a longer
 	// one, from its Content-Length before reading it, or as soon as it has read one
 	// byte too many, and streams shorter ones to the plugin as they arrive.
+	// Zero accepts no body.
 	MaxBodyBytes int64
 }
 

@@ -192,22 +192,39 @@ func (d *dataPath) discard(c *dataConn) {
 // exchange forwards r to the plugin and writes its response to w.
 // The body crosses as it is read: its first chunk before a data socket is taken (so
 // that a slow client with a small body holds none), the rest as it arrives; a body
-// that fails to read fails the exchange with its error, wrapped.
+// that fails to read fails the exchange with its error, wrapped. The plugin has the
+// timeout for each write, and for its answer once the body is sent.
 // The response is written to w only once it is whole, so a failure leaves w untouched:
 // the plugin gone or too slow is ErrUnavailable, the caller giving up ctx's error.
 func (d *dataPath) exchange(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-	deadline := time.Now().Add(d.opts.timeout)
-	callers := false // the caller's deadline comes first
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline, callers = dl, true
+	// deadline is when the plugin must have taken a write, or answered, counting from
+	// now: a client slow to send its body is not the plugin's fault.
+	deadline := func() (time.Time, bool) {
+		dl := time.Now().Add(d.opts.timeout)
+		if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+			return cdl, true // the caller's deadline comes first
+		}
+		return dl, false
+	}
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	end := !hasBody
+	var first []byte // the body's first frame, read before a socket is taken
+	if hasBody {
+		fp := d.buffer()
+		defer d.bufs.Put(fp)
+		var err error
+		if first, end, err = appendBody((*fp)[:0], r.Body); err != nil {
+			return fmt.Errorf("reading the request body: %w", err)
+		}
+		defer func() { *fp = first[:0] }()
 	}
 	uri := r.RequestURI
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	bp := d.buffer()
 	defer d.bufs.Put(bp)
+	dl, _ := deadline()
 	b := appendRequest((*bp)[:0], &exchangeRequest{
 		Method:        r.Method,
 		URI:           uri,
@@ -216,20 +233,14 @@ func (d *dataPath) exchange(ctx context.Context, w http.ResponseWriter, r *http.
 		Proto:         r.Proto,
 		TLS:           r.TLS != nil,
 		HasBody:       hasBody,
-		Timeout:       time.Until(deadline),
+		Timeout:       time.Until(dl),
 		ContentLength: r.ContentLength,
 		Header:        r.Header,
 	})
 	if len(b) > maxHeadBytes {
 		return fmt.Errorf("the request's header is too large (%d bytes)", len(b))
 	}
-	end := !hasBody
-	if hasBody {
-		var err error
-		if b, end, err = appendBody(b, r.Body); err != nil {
-			return fmt.Errorf("reading the request body: %w", err)
-		}
-	}
+	b = append(b, first...)
 	defer func() { *bp = b[:0] }()
 
 	c, err := d.get(ctx)
@@ -239,8 +250,12 @@ func (d *dataPath) exchange(ctx context.Context, w http.ResponseWriter, r *http.
 	// The caller giving up ends the exchange at once.
 	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Unix(1, 0)) })
 	var payload []byte
-	err = c.c.SetDeadline(deadline)
+	callers := false
 	for err == nil {
+		dl, callers = deadline()
+		if err = c.c.SetDeadline(dl); err != nil {
+			break
+		}
 		if _, err = c.c.Write(b); err != nil || end {
 			break
 		}
@@ -252,8 +267,11 @@ func (d *dataPath) exchange(ctx context.Context, w http.ResponseWriter, r *http.
 		}
 	}
 	if err == nil {
-		payload, err = readFrame(c.r, c.buf, maxHeadBytes+d.opts.maxResponseBytes)
-		c.buf = payload[:0]
+		dl, callers = deadline()
+		if err = c.c.SetDeadline(dl); err == nil {
+			payload, err = readFrame(c.r, c.buf, maxHeadBytes+d.opts.maxResponseBytes)
+			c.buf = payload[:0]
+		}
 	}
 	if !stop() && err == nil {
 		// The deadline may have been moved under us: do not reuse the socket.

@@ -23,6 +23,10 @@ import (
 // deadlineGrace is how much longer than the host waits a handler may run.
 const deadlineGrace = 100 * time.Millisecond
 
+// maxExchange bounds a handler however long its request's body takes to arrive (the
+// host's own server bounds that first).
+const maxExchange = 2 * time.Minute
+
 // dataServer serves the exchanges the host sends on the data sockets it hands over.
 type dataServer struct {
 	impl    Invites
@@ -152,13 +156,32 @@ type bodyReader struct {
 	buf   []byte // the frames' room
 	done  bool   // the empty frame was read, or there is no body
 	err   error
+	onEnd func() // called once when done or err is set
 	// carried counts the bytes read, when not nil.
 	carried *atomic.Int64
 }
 
 // reset readies r for a request with or without body frames.
 func (r *bodyReader) reset(hasBody bool) {
-	r.chunk, r.done, r.err = nil, !hasBody, nil
+	r.chunk, r.done, r.err, r.onEnd = nil, !hasBody, nil, nil
+}
+
+// ended reports whether the body is at its end (or failed), else has f called when
+// it gets there.
+func (r *bodyReader) ended(f func()) bool {
+	if r.done || r.err != nil {
+		return true
+	}
+	r.onEnd = f
+	return false
+}
+
+// end calls onEnd, once.
+func (r *bodyReader) end() {
+	if f := r.onEnd; f != nil {
+		r.onEnd = nil
+		f()
+	}
 }
 
 // Read implements io.Reader.
@@ -181,11 +204,14 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 			r.err = frameError("not a body frame")
 		case len(payload) == 1:
 			r.done = true
-		default:
-			r.chunk = payload[1:]
-			if r.carried != nil {
-				r.carried.Add(int64(len(r.chunk)))
-			}
+		}
+		if r.done || r.err != nil {
+			r.end()
+			continue
+		}
+		r.chunk = payload[1:]
+		if r.carried != nil {
+			r.carried.Add(int64(len(r.chunk)))
 		}
 	}
 	n := copy(p, r.chunk)
@@ -194,13 +220,20 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 }
 
 // serveOne runs the implementation on one request, leaving the answer in w.
-func (s *dataServer) serveOne(ctx context.Context, w *bufferWriter, req *exchangeRequest, body io.Reader) {
+func (s *dataServer) serveOne(ctx context.Context, w *bufferWriter, req *exchangeRequest, body *bodyReader) {
 	if req.Timeout > 0 {
 		// The handler's context ends a little after the host stops waiting, so that the
-		// host, not a race, decides what its client sees.
+		// host, not a race, decides what its client sees. The host waits from the end of
+		// the body: so does the handler.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Timeout+deadlineGrace)
+		ctx, cancel = context.WithTimeout(ctx, maxExchange)
 		defer cancel()
+		t := time.AfterFunc(maxExchange, cancel)
+		defer t.Stop()
+		start := func() { t.Reset(req.Timeout + deadlineGrace) }
+		if body.ended(start) {
+			start()
+		}
 	}
 	r, err := newHTTPRequest(ctx, req, body)
 	if err != nil {
