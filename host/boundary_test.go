@@ -21,28 +21,6 @@ import (
 	"github.com/xmpp-invites/invites/plugin"
 )
 
-// TestBoundary runs the real plugin binary behind the host: the bounds on request
-// bodies, a client that half-closes, a store that does not answer at the first start,
-// a squatted socket directory, plugins of other protocol versions.
-func TestBoundary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the plugin binary")
-	}
-	bin := pluginBinary(t)
-	for _, tc := range []struct {
-		name string
-		test func(*testing.T, string)
-	}{
-		{"BodyLimits", testBodyLimits},
-		{"HalfClose", testHalfClose},
-		{"StoreUnreachableAtStart", testStoreUnreachableAtStart},
-		{"SquattedSocketDir", testSquattedSocketDir},
-		{"OtherVersions", testOtherVersions},
-	} {
-		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
-	}
-}
-
 // rawRequest writes head (and body, unless nil) on a new connection to addr, then
 // half-closes it when halfClose is set, and reads the answer within 10 s.
 func rawRequest(t *testing.T, addr, head string, body io.Reader, halfClose bool) (*http.Response, error) {

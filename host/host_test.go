@@ -44,6 +44,14 @@ func TestRealPlugin(t *testing.T) {
 		{"Mount", testMount},
 		{"CleanClose", testCleanClose},
 		{"LoadFails", testLoadFails},
+		// boundary_test.go: the bounds on request bodies, a client that half-closes, a
+		// store that does not answer at the first start, a squatted socket directory,
+		// plugins of other protocol versions.
+		{"BodyLimits", testBodyLimits},
+		{"HalfClose", testHalfClose},
+		{"StoreUnreachableAtStart", testStoreUnreachableAtStart},
+		{"SquattedSocketDir", testSquattedSocketDir},
+		{"OtherVersions", testOtherVersions},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
