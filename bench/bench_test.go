@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"github.com/ncruces/go-sqlite3/driver"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func TestUsage(t *testing.T) {
 func TestTokensRedeemable(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ip, err := startInProcess(ctx, dir)
+	ip, err := startInProcess(ctx, dir, slog.LevelInfo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +212,35 @@ func TestStoreCreate(t *testing.T) {
 
 // TestProsodyConfig checks the Prosody config names the ports, the host and SQLite.
 func TestProsodyConfig(t *testing.T) {
-	c := prosodyConfig("/d", 1111, 2222)
+	c := prosodyConfig("/d", 1111, 2222, prosodyAPI)
 	for _, want := range []string{"c2s_ports = { 1111 }", "http_ports = { 2222 }", `VirtualHost "localhost"`,
 		`driver = "SQLite3"`, `"invites_api"`, `data_path = "/d/data"`, "daemonize = false"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("config lacks %q:\n%s", want, c)
 		}
+	}
+	if c := prosodyConfig("/d", 1111, 2222, prosodyRegisterWeb); !strings.Contains(c, `"invites_register_web"`) ||
+		!strings.Contains(c, `plugin_paths = { "/d/modules" }`) {
+		t.Errorf("web registration config:\n%s", c)
+	}
+}
+
+// TestBodyFlood is issue 21's test of memory bounded by configuration: 64 concurrent
+// POSTs of 15 MB to the real xmppd and plugin (built by the harness), with a
+// Content-Length, chunked, and trickled. Every answer must be 413, both processes must
+// stay within 64 MiB of their resident set before, and the plugin must be back within
+// 4 MiB of it within a minute (faultBodies).
+func TestBodyFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs xmppd and the plugin")
+	}
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"-runs", runBodies, "-tmp", t.TempDir()}, &out, &errOut)
+	t.Logf("report:\n%s", out.String())
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
+	}
+	if n := strings.Count(out.String(), "**PASS** fault: 64 × 15 MB bodies"); n != 3 {
+		t.Errorf("%d of 3 flood checks passed", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,6 +26,9 @@ const childEnv = "INVITES_BENCH_SERVE"
 const (
 	childCeiling   = "ceiling"
 	childInProcess = "inprocess"
+	// childInProcessWarn is childInProcess logging warnings and errors only (no audit
+	// records), for the cost of a log record.
+	childInProcessWarn = "inprocess-warn"
 )
 
 // serveChild runs the server childEnv names: it prints "ready URL [CREDENTIAL]" on
@@ -50,11 +54,15 @@ func serveChild(ctx context.Context, mode string, stdin io.Reader, stdout io.Wri
 			return err
 		}
 		url, closeFn = s.URL, s.Close
-	case childInProcess:
+	case childInProcess, childInProcessWarn:
 		if dir == "" {
 			return errors.New("inprocess: no directory")
 		}
-		s, err := startInProcess(ctx, dir)
+		level := slog.LevelInfo
+		if kind == childInProcessWarn {
+			level = slog.LevelWarn
+		}
+		s, err := startInProcess(ctx, dir, level)
 		if err != nil {
 			return err
 		}

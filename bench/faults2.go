@@ -262,7 +262,7 @@ func (h *harness) faultStoreOutage(ctx context.Context, rep *report) (err error)
 	u.RawQuery = q.Encode()
 	u.Host = px.Addr()
 	dsn := u.String()
-	x, err := startXMPPDWith(ctx, h.bins, filepath.Join(h.dir, "fault-pg", "data"), "fault-pg", fmt.Sprintf("store = %q\n", dsn))
+	x, err := startXMPPDWith(ctx, h.bins, filepath.Join(h.dir, "fault-pg", "data"), "fault-pg", serverOptions{config: fmt.Sprintf("store = %q\n", dsn)})
 	if err != nil {
 		return err
 	}

@@ -103,9 +103,9 @@ type inProcess struct {
 // startInProcess configures the plugin's service on dir (its SQLite store
 // dir/invites.db, created if needed) with the plugin config xmppd gets, creates an API
 // key, and serves it.
-// Its log, audit records included, goes to dir/service.log at xmppd's default level
-// and format, so that both do the same work per invite.
-func startInProcess(ctx context.Context, dir string) (*inProcess, error) {
+// Its log, audit records included, goes to dir/service.log at level (xmppd's default
+// is info) in xmppd's format, so that both do the same work per invite.
+func startInProcess(ctx context.Context, dir string, level slog.Level) (*inProcess, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -113,7 +113,7 @@ func startInProcess(ctx context.Context, dir string) (*inProcess, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service log: %w", err)
 	}
-	svc := service.New(slog.New(slog.NewTextHandler(logf, nil)))
+	svc := service.New(slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: level})))
 	if _, err := svc.Configure(ctx, plugin.Config{Domains: []string{benchDomain}, DataDir: dir, ConfigTOML: pluginConfig}, nil); err != nil {
 		_ = logf.Close()
 		return nil, fmt.Errorf("configuring the service: %w", err)

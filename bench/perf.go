@@ -37,6 +37,9 @@ const (
 	orderGrowth
 	orderDurability
 	orderBaseline
+	orderTransport
+	orderOnboarding
+	orderFlood
 	orderFaults
 )
 
@@ -82,6 +85,10 @@ func (h *harness) withRSS(ctx context.Context, rw row, x *xmppd) row {
 		h.logf("rss: %v", err)
 	}
 	rw.HostRSS, rw.PluginRSS = host, plugin
+	rw.HostFileRSS, _ = statusField(x.PID(), "RssFile:")
+	if pid, err := x.PluginPID(ctx, 0, time.Second); err == nil {
+		rw.PluginFileRSS, _ = statusField(pid, "RssFile:")
+	}
 	return rw
 }
 

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ncruces/go-sqlite3/driver"
 )
 
 // prosodyPackages are the Debian packages the Prosody run needs: Prosody 0.12,
@@ -36,6 +38,7 @@ type prosody struct {
 	// Version is what prosodyctl says of itself (its first line).
 	Version string
 	cmd     *exec.Cmd
+	cfg     string // the config file
 	exited  chan struct{}
 	err     error
 	cred    *syscall.Credential
@@ -112,14 +115,41 @@ func freePort(ctx context.Context) (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// What a Prosody run serves besides mod_invites_api.
+const (
+	// prosodyAPI is mod_invites_api alone.
+	prosodyAPI = iota
+	// prosodyRegisterWeb adds web registration with invites
+	// (mod_invites_register_web, and the modules it needs).
+	prosodyRegisterWeb
+)
+
+// prosodyPasswordPolicy stands in for prosody-modules' mod_password_policy, which
+// mod_invites_register_web needs and Debian's prosody-modules does not ship: a
+// password of 8 characters or more passes, as with that module's default.
+const prosodyPasswordPolicy = `-- Written by the invites bench: the least mod_invites_register_web needs.
+local min_length = 8;
+function get_policy() return { length = min_length }; end
+function check_password(password)
+	if #password < min_length then return nil, "Password is too short"; end
+	return true;
+end
+`
+
 // prosodyConfig is Prosody's config for the run: HTTP and c2s on loopback,
-// mod_invites_api, SQLite storage in DIR/data, no s2s, no TLS.
-func prosodyConfig(dir string, c2sPort, httpPort int) string {
+// mod_invites_api (and web registration, for prosodyRegisterWeb), SQLite storage in
+// DIR/data, no s2s, no TLS.
+func prosodyConfig(dir string, c2sPort, httpPort, variant int) string {
+	modules := `"http", "invites", "invites_api"`
+	if variant == prosodyRegisterWeb {
+		modules += `, "invites_page", "invites_register", "invites_register_web", "register_apps", "password_policy"`
+	}
 	return fmt.Sprintf(`pidfile = %[1]q
 data_path = %[2]q
+plugin_paths = { %[7]q }
 daemonize = false
 admins = { }
-modules_enabled = { "http", "invites", "invites_api" }
+modules_enabled = { %[8]s }
 modules_disabled = { "s2s" }
 c2s_ports = { %[3]d }
 c2s_interfaces = { "127.0.0.1" }
@@ -132,13 +162,18 @@ sql = { driver = "SQLite3", database = "prosody.sqlite" }
 log = { info = %[5]q }
 VirtualHost %[6]q
 `, filepath.Join(dir, "prosody.pid"), filepath.Join(dir, "data"), c2sPort, httpPort,
-		filepath.Join(dir, "prosody.log"), benchDomain)
+		filepath.Join(dir, "prosody.log"), benchDomain, filepath.Join(dir, "modules"), modules)
 }
 
 // startProsody makes a directory of its own under parent (owned by the prosody user,
 // which must reach it), writes the config, creates an API key with prosodyctl, starts
 // Prosody in the foreground as the prosody user, and waits until it serves HTTP.
 func startProsody(ctx context.Context, parent string) (*prosody, error) {
+	return startProsodyWith(ctx, parent, prosodyAPI)
+}
+
+// startProsodyWith is startProsody serving variant.
+func startProsodyWith(ctx context.Context, parent string, variant int) (*prosody, error) {
 	u, err := user.Lookup(prosodyUser)
 	if err != nil {
 		return nil, fmt.Errorf("looking up the %s user: %w", prosodyUser, err)
@@ -158,8 +193,14 @@ func startProsody(ctx context.Context, parent string) (*prosody, error) {
 		_ = p.Close(false)
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o750); err != nil {
-		return fail(fmt.Errorf("prosody directory: %w", err))
+	for _, sub := range []string{"data", "modules"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return fail(fmt.Errorf("prosody directory: %w", err))
+		}
+	}
+	policy := filepath.Join(dir, "modules", "mod_password_policy.lua")
+	if err := os.WriteFile(policy, []byte(prosodyPasswordPolicy), 0o640); err != nil {
+		return fail(fmt.Errorf("prosody module: %w", err))
 	}
 	c2sPort, err := freePort(ctx)
 	if err != nil {
@@ -170,10 +211,11 @@ func startProsody(ctx context.Context, parent string) (*prosody, error) {
 		return fail(err)
 	}
 	cfg := filepath.Join(dir, "prosody.cfg.lua")
-	if err := os.WriteFile(cfg, []byte(prosodyConfig(dir, c2sPort, httpPort)), 0o640); err != nil {
+	if err := os.WriteFile(cfg, []byte(prosodyConfig(dir, c2sPort, httpPort, variant)), 0o640); err != nil {
 		return fail(fmt.Errorf("prosody config: %w", err))
 	}
-	for _, f := range []string{dir, filepath.Join(dir, "data"), cfg} {
+	p.cfg = cfg
+	for _, f := range []string{dir, filepath.Join(dir, "data"), filepath.Join(dir, "modules"), policy, cfg} {
 		if err := os.Chown(f, uid, gid); err != nil {
 			return fail(fmt.Errorf("prosody directory: %w", err))
 		}
@@ -285,4 +327,36 @@ func (p *prosody) stop() error {
 		return errors.New("prosody did not stop within 10 s of SIGTERM")
 	}
 	return nil
+}
+
+// reusableInvite creates an account invite with prosodyctl mod_invites generate and
+// makes it reusable in Prosody's store, as Prosody's own reusable invites are (its
+// command line has no way to ask for one), and returns its token.
+func (p *prosody) reusableInvite(ctx context.Context) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := p.command(ctx, "prosodyctl", "--config", p.cfg, "mod_invites", "generate", benchDomain)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("prosodyctl mod_invites generate: %w: %s", err, lastLines(stderr.Bytes(), 3))
+	}
+	out := strings.TrimSpace(stdout.String())
+	i := strings.LastIndexAny(out, "?=")
+	if i < 0 {
+		return "", fmt.Errorf("prosodyctl mod_invites generate printed %q", out)
+	}
+	token := out[i+1:]
+	db, err := driver.Open("file:" + filepath.Join(p.Dir, "data", "prosody.sqlite"))
+	if err != nil {
+		return "", fmt.Errorf("opening Prosody's store: %w", err)
+	}
+	defer db.Close()
+	res, err := db.ExecContext(ctx, `UPDATE prosody SET value = json_set(value, '$.reusable', json('true'))
+		WHERE store = 'invite_token' AND key = ? AND type = 'json'`, token)
+	if err != nil {
+		return "", fmt.Errorf("making the invite reusable: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", fmt.Errorf("making the invite reusable: %d rows for token %q", n, token)
+	}
+	return token, nil
 }

@@ -21,6 +21,9 @@ type row struct {
 	// HostRSS and PluginRSS are the peak RSS of xmppd and the plugin after the run, in
 	// bytes; zero when not measured.
 	HostRSS, PluginRSS int64
+	// HostFileRSS and PluginFileRSS are their resident pages mapped from files (their
+	// binaries' code and read-only data) after the run.
+	HostFileRSS, PluginFileRSS int64
 	// Note says more about the errors, or what the rate counts.
 	Note string
 	// HostCPU and PluginCPU are the CPU time xmppd (or the one-process server) and the

@@ -51,18 +51,27 @@ failed_auth_rate = "1000000000/s"
 // until the invite API answers from the plugin (403 to a request without a key).
 // Its log goes to dataDir/../NAME.log.
 func startXMPPD(ctx context.Context, bins binaries, dataDir, name string) (*xmppd, error) {
-	return startXMPPDWith(ctx, bins, dataDir, name, "")
+	return startXMPPDWith(ctx, bins, dataDir, name, serverOptions{})
 }
 
-// startXMPPDWith is startXMPPD with more top-level keys of the plugin's config (such as
-// a store address).
-func startXMPPDWith(ctx context.Context, bins binaries, dataDir, name, extraConfig string) (*xmppd, error) {
+// serverOptions vary an xmppd the harness starts.
+type serverOptions struct {
+	// config is more top-level keys of the plugin's config (such as a store address).
+	config string
+	// logLevel is xmppd's -log-level; "" is its default, info.
+	logLevel string
+	// env is more of its environment.
+	env []string
+}
+
+// startXMPPDWith is startXMPPD with options.
+func startXMPPDWith(ctx context.Context, bins binaries, dataDir, name string, opts serverOptions) (*xmppd, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	base := filepath.Dir(dataDir)
 	cfgFile := filepath.Join(base, "plugin.toml")
-	if err := os.WriteFile(cfgFile, []byte(extraConfig+pluginConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(opts.config+pluginConfig), 0o600); err != nil {
 		return nil, fmt.Errorf("plugin config: %w", err)
 	}
 	if err := addAdmin(ctx, bins, dataDir); err != nil {
@@ -74,15 +83,22 @@ func startXMPPDWith(ctx context.Context, bins binaries, dataDir, name, extraConf
 	}
 	x := &xmppd{bins: bins, DataDir: dataDir, exited: make(chan struct{}), logf: logf}
 	// Not CommandContext: the fault runs kill it themselves, and Stop ends it.
-	cmd := exec.Command(bins.XMPPD,
+	args := []string{
 		"-domain", benchDomain,
 		"-data", dataDir,
 		"-c2s", "127.0.0.1:0",
 		"-http", "127.0.0.1:0",
 		"-plugin", bins.Plugin,
 		"-plugin-config", cfgFile,
-		"-admin", adminUser+"@"+benchDomain,
-	)
+		"-admin", adminUser + "@" + benchDomain,
+	}
+	if opts.logLevel != "" {
+		args = append(args, "-log-level", opts.logLevel)
+	}
+	cmd := exec.Command(bins.XMPPD, args...)
+	if opts.env != nil {
+		cmd.Env = append(os.Environ(), opts.env...)
+	}
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

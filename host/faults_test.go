@@ -284,8 +284,8 @@ func testStaleSockets(t *testing.T, bin string) {
 // host's own routes.
 func testMount(t *testing.T, bin string) {
 	p, _ := load(t, bin, t.TempDir(), nil)
-	if got := p.Manifest().Routes; len(got) == 0 || got[0] != plugin.PathAPI {
-		t.Fatalf("routes %q", got)
+	if got := p.Manifest().Routes; len(got) == 0 || got[0].Path != plugin.PathAPI || got[0].MaxBodyBytes != 64<<10 {
+		t.Fatalf("routes %+v", got)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/own", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })

@@ -7,18 +7,15 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xmpp-invites/invites/adhoc"
-	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -40,6 +37,9 @@ const (
 	DefaultMaxBackoff = 30 * time.Second
 	// DefaultShutdownTimeout bounds how long Close waits for calls in flight.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxBodyBytesInFlight bounds the request bodies being forwarded to the
+	// plugin at once, all routes together (8 MiB).
+	DefaultMaxBodyBytesInFlight = 8 << 20
 )
 
 // Config says how to run the plugin.
@@ -54,15 +54,24 @@ type Config struct {
 	// nil means a host with no accounts that registers none.
 	API plugin.HostAPI
 	// Logger receives the host's supervision log, with component=plugin-host, and the
-	// plugin's own log, each record at its level with logger=invites-plugin and the
-	// plugin's attributes (an audit record's component=audit, for one); nil discards
-	// both.
+	// plugin's own log, each record at its level and time with logger=invites-plugin
+	// and the plugin's attributes in the order it wrote them (an audit record's
+	// component=audit, for one); a line of the plugin's stderr that is not a record at
+	// the level its "[WARN]"-style prefix names, else debug, and a panic's trace at
+	// error; go-plugin's own lines, its errors as warnings (supervision logs the
+	// error). The plugin writes no record below the least level Logger keeps
+	// (INVITES_PLUGIN_LOG_LEVEL in the host's environment overrides it). nil discards
+	// everything.
 	Logger *slog.Logger
 	// SocketDir is the directory for go-plugin's unix sockets, created 0700 if
-	// missing. Each Load keeps its plugins' sockets in a directory of its own inside
-	// it (host-PID-…), removed by Close; Load removes what hosts that are gone left
-	// there, and each start the sockets of this Load's killed plugins.
-	// Default: invites-plugin-UID in os.TempDir().
+	// missing; it must belong to this process's user and be writable by no one else.
+	// Each Load keeps its plugins' sockets in a directory of its own inside it
+	// (host-PID-…), removed by Close; Load removes what hosts that are gone left there,
+	// and each start the sockets of this Load's killed plugins.
+	// Default: invites-plugin in $XDG_RUNTIME_DIR when that is set, else
+	// invites-plugin-UID in os.TempDir(); when that path is not such a directory
+	// (another user made it first, a symbolic link), a new private directory of
+	// os.MkdirTemp's instead.
 	SocketDir string
 	// HealthInterval is how often a running plugin's health is checked.
 	// Default DefaultHealthInterval. A crash is noticed sooner: the process's exit and
@@ -83,10 +92,11 @@ type Config struct {
 	CallTimeout time.Duration
 	// HTTPTimeout bounds one HTTP exchange with the plugin. Default 10 s.
 	HTTPTimeout time.Duration
-	// MaxBodyBytes bounds the request bodies Handler forwards; a longer one gets 413
-	// before anything reaches the plugin. The plugin's own, usually smaller, limit
-	// applies too. Default 16 MiB.
-	MaxBodyBytes int64
+	// MaxBodyBytesInFlight bounds the request bodies Handler is forwarding at once,
+	// all routes together; a body that would pass it gets 503 with Retry-After.
+	// Each route's own limit, which the plugin declares (plugin.Route), applies
+	// first. Default DefaultMaxBodyBytesInFlight.
+	MaxBodyBytesInFlight int64
 	// MaxResponseBytes bounds a response body from the plugin. Default 4 MiB.
 	MaxResponseBytes int
 	// MaxConns bounds the HTTP exchanges in flight with the plugin (one unix socket
@@ -120,18 +130,11 @@ func (c *Config) fill() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.SocketDir == "" {
-		c.SocketDir = filepath.Join(os.TempDir(), fmt.Sprintf("invites-plugin-%d", os.Getuid()))
-	}
 	setDefault(&c.HealthInterval, DefaultHealthInterval)
 	setDefault(&c.HealthTimeout, DefaultHealthTimeout)
 	setDefault(&c.HealthFailures, DefaultHealthFailures)
 	setDefault(&c.StartTimeout, DefaultStartTimeout)
-	setDefault(&c.CallTimeout, transport.DefaultCallTimeout)
-	setDefault(&c.HTTPTimeout, transport.DefaultExchangeTimeout)
-	setDefault(&c.MaxBodyBytes, transport.DefaultMaxBodyBytes)
-	setDefault(&c.MaxResponseBytes, transport.DefaultMaxResponseBytes)
-	setDefault(&c.MaxConns, transport.DefaultMaxConns)
+	setDefault(&c.MaxBodyBytesInFlight, DefaultMaxBodyBytesInFlight)
 	setDefault(&c.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.MaxBackoff, DefaultMaxBackoff)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
@@ -150,21 +153,31 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	}
 }
 
-// Plugin is a running, supervised invites plugin: mount its HTTP routes on the host's
-// HTTP server (Mount, or Handler), and use Commands, Execute, CheckInvite and
-// RedeemInvite from its XMPP side.
-// While the plugin is down (crashed, hung, restarting, or closed), HTTP answers 503
-// with Retry-After at once, commands fail with service-unavailable, and the other
-// calls with plugin.ErrUnavailable.
+// Plugin is a supervised invites plugin: mount its HTTP routes on the host's HTTP
+// server (Mount, or Handler), and use Commands, Execute, CheckInvite and RedeemInvite
+// from its XMPP side.
+//
+// The process's exit is watched continuously and its health checked every
+// Config.HealthInterval, at once when a call finds it unreachable. A plugin that
+// crashes, or fails or times out Config.HealthFailures health checks in a row (a hung
+// one: SIGSTOP, a deadlock), is killed and a new one started: at once, then after a
+// backoff from Config.MinBackoff doubling to Config.MaxBackoff, for as long as it
+// takes, a Configure that fails as unavailable (a database that is down) included;
+// each failure is logged once, at error level.
+// While the plugin is down (crashed, hung, restarting, not started yet, or closed),
+// HTTP answers 503 with a Retry-After saying when the next start is tried, commands
+// fail with service-unavailable, and the other calls with plugin.ErrUnavailable.
+// Close lets calls in flight finish (up to Config.ShutdownTimeout) and shuts the
+// plugin down cleanly.
 // It is safe for concurrent use.
 type Plugin struct {
 	cfg       Config
 	socketDir string // this Load's own directory inside cfg.SocketDir
 	log       *slog.Logger
 	api       plugin.HostAPI
-	manifest  plugin.Manifest // of the first start
 	metrics   *hostMetrics
 	readiness readiness
+	bodies    atomic.Int64 // request body bytes being forwarded (MaxBodyBytesInFlight)
 
 	ctx    context.Context // ends with Close; supervision and restarts run under it
 	cancel context.CancelFunc
@@ -172,7 +185,8 @@ type Plugin struct {
 	done   chan struct{} // closed when supervision has ended
 
 	mu        sync.RWMutex
-	cur       *instance // nil while down
+	cur       *instance       // nil while down
+	manifest  plugin.Manifest // of the last start; no routes before the first
 	downSince time.Time
 	retryAt   time.Time // when the next start is tried; zero while one is under way
 	failures  int       // failed starts and short-lived processes in a row
@@ -182,18 +196,19 @@ type Plugin struct {
 
 // instance is one plugin process.
 type instance struct {
-	client  *goplugin.Client
-	invites plugin.Invites
-	data    *transport.DataPath
-	cmd     *exec.Cmd
+	*plugin.Client
 	pid     int
 	started time.Time
 	calls   sync.WaitGroup // calls in flight
 }
 
 // Load starts the plugin binary, configures it, and supervises it until Close.
-// It fails when the plugin cannot be started or configured, or ctx ends first; ctx
-// bounds only the start, supervision runs until Close.
+// It fails when the binary is missing, or of another protocol version, or refuses its
+// config, or ctx ends first: what an operator must correct. A plugin that cannot
+// serve yet (its store does not answer) is left to supervision, which starts it again
+// with backoff for as long as it takes, meanwhile HTTP answers 503 with Retry-After on
+// the contract's paths (plugin.PathAPI and the pages).
+// ctx bounds only the first start; supervision runs until Close.
 func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -207,9 +222,15 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	}
 	cfg.PluginPath = path
 	hostLog := cfg.Logger.With("component", "plugin-host")
-	socketDir, err := prepareSocketDir(cfg.SocketDir, hostLog)
+	base, private, err := socketBase(cfg.SocketDir, hostLog)
 	if err != nil {
 		return nil, err
+	}
+	socketDir := base // a private one holds no other host's sockets
+	if !private {
+		if socketDir, err = prepareSocketDir(base, hostLog); err != nil {
+			return nil, err
+		}
 	}
 	p := &Plugin{
 		cfg:       cfg,
@@ -226,131 +247,75 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.api = countingAPI{api: p.api, m: p.metrics}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	inst, m, err := p.start(ctx)
-	if err != nil {
+	switch {
+	case err == nil:
+		p.cur, p.manifest = inst, m
+		p.metrics.up.Set(1)
+		p.log.Info("invites plugin started", "pid", inst.pid, "routes", routePaths(m))
+	case errors.Is(err, plugin.ErrUnavailable) && ctx.Err() == nil:
+		p.downSince = time.Now()
+		p.failures = 1
+		p.retryAt = time.Now().Add(p.backoff(p.failures))
+		p.log.Error("invites plugin could not start", "err", err, "attempt", 1, "retry_in", p.backoff(p.failures))
+	default:
 		p.cancel()
 		_ = os.RemoveAll(socketDir)
 		return nil, err
 	}
-	p.cur, p.manifest = inst, m
-	p.metrics.up.Set(1)
-	p.log.Info("invites plugin started", "pid", inst.pid, "routes", m.Routes)
 	go p.supervise()
 	return p, nil
 }
 
-// start runs one plugin process and configures it.
+// routePaths lists the paths of m, for the log.
+func routePaths(m plugin.Manifest) []string {
+	out := make([]string, len(m.Routes))
+	for i, r := range m.Routes {
+		out[i] = r.Path
+	}
+	return out
+}
+
+// start runs one plugin process and configures it. A Configure that fails as
+// unavailable, or does not answer in time, fails so: the plugin may serve later.
 func (p *Plugin) start(ctx context.Context) (*instance, plugin.Manifest, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
 	if n := removeStaleSockets(ctx, p.socketDir); n > 0 {
 		p.log.Info("removed the sockets of killed plugins", "dir", p.socketDir, "count", n)
 	}
-	cmd := exec.Command(p.cfg.PluginPath)
-	// The plugin need not write lines the host would drop; go-plugin adds the host's
-	// environment after this. go-plugin's listener goes in our socket directory: the
-	// plugin reads PLUGIN_UNIX_SOCKET_DIR (go-plugin's EnvUnixSocketDir), which
-	// go-plugin itself sets only for a RunnerFunc.
-	cmd.Env = []string{
-		transport.EnvLogLevel + "=" + leastLevel(p.log).String(),
-		goplugin.EnvUnixSocketDir + "=" + p.socketDir,
-	}
-	// Not p.log: the plugin's records name their own component.
-	plog := &pluginLog{log: p.cfg.Logger, name: filepath.Base(cmd.Path)}
-	data, err := transport.NewDataPath(cmd, transport.DataOptions{
-		MaxBodyBytes:     p.cfg.MaxBodyBytes,
-		MaxResponseBytes: p.cfg.MaxResponseBytes,
-		Timeout:          p.cfg.HTTPTimeout,
+	c, err := plugin.Start(ctx, plugin.ClientConfig{
+		Path:             p.cfg.PluginPath,
+		Logger:           p.cfg.Logger, // not p.log: the plugin's records name their own component
+		HostLogger:       p.log,
+		SocketDir:        p.socketDir,
+		StartTimeout:     p.cfg.StartTimeout,
+		CallTimeout:      p.cfg.CallTimeout,
+		HTTPTimeout:      p.cfg.HTTPTimeout,
 		MaxConns:         p.cfg.MaxConns,
-		Log:              plog.emit,
+		MaxResponseBytes: p.cfg.MaxResponseBytes,
 	})
 	if err != nil {
 		return nil, plugin.Manifest{}, err
 	}
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:     plugin.Handshake(),
-		Plugins:             transport.PluginSet(&transport.InvitesPlugin{CallTimeout: p.cfg.CallTimeout, Data: data}),
-		Cmd:                 cmd,
-		AllowedProtocols:    []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:            true,
-		GRPCBrokerMultiplex: true,
-		UnixSocketConfig:    &goplugin.UnixSocketConfig{TempDir: p.socketDir},
-		StartTimeout:        p.cfg.StartTimeout,
-		Logger:              newMutedHCLogAdapter(p.log, filepath.Base(cmd.Path)),
-		Stderr:              plog,
-	})
-	fail := func(err error) (*instance, plugin.Manifest, error) {
-		client.Kill()
-		_ = data.Close()
-		return nil, plugin.Manifest{}, err
-	}
-	type started struct {
-		invites plugin.Invites
-		err     error
-	}
-	ch := make(chan started, 1)
-	go func() {
-		rpc, err := client.Client()
-		if err != nil {
-			ch <- started{err: err}
-			return
-		}
-		raw, err := rpc.Dispense(transport.Name)
-		if err != nil {
-			ch <- started{err: err}
-			return
-		}
-		inv, ok := raw.(plugin.Invites)
-		if !ok {
-			ch <- started{err: fmt.Errorf("dispensed %T, not plugin.Invites", raw)}
-			return
-		}
-		ch <- started{invites: inv}
-	}()
-	var s started
-	select {
-	case s = <-ch:
-	case <-ctx.Done():
-		go func() {
-			<-ch
-			client.Kill()
-			_ = data.Close()
-		}()
-		return nil, plugin.Manifest{}, fmt.Errorf("starting the plugin: %w", ctx.Err())
-	}
-	if s.err != nil {
-		return fail(fmt.Errorf("starting the plugin: %w", s.err))
-	}
-	data.Started()
-	m, err := s.invites.Configure(ctx, p.cfg.Plugin, p.api)
+	m, err := c.Configure(ctx, p.cfg.Plugin, p.api)
 	if err != nil {
-		return fail(fmt.Errorf("configuring the plugin: %w", err))
+		c.Kill()
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(context.Cause(ctx), context.Canceled) {
+			err = fmt.Errorf("%w: it did not answer within %s", plugin.ErrUnavailable, p.cfg.StartTimeout)
+		}
+		return nil, plugin.Manifest{}, fmt.Errorf("configuring the plugin: %w", err)
 	}
-	pid := 0
-	if cmd.Process != nil {
-		pid = cmd.Process.Pid
-	}
-	return &instance{client: client, invites: s.invites, data: data, cmd: cmd, pid: pid, started: time.Now()}, m, nil
+	return &instance{Client: c, pid: c.PID(), started: time.Now()}, m, nil
 }
 
 // stop ends inst: at once (hard) for a process that crashed or hangs, whose calls in
 // flight fail on their own; gently otherwise, letting it write what it holds.
 func (inst *instance) stop(hard bool) {
-	if hard && inst.cmd.Process != nil && !inst.client.Exited() {
-		_ = inst.cmd.Process.Kill()
+	if hard {
+		inst.Kill()
+	} else {
+		inst.Close()
 	}
-	inst.client.Kill()
-	_ = inst.data.Close()
-}
-
-// leastLevel returns the least level l logs, or one above every level in use when it
-// logs nothing.
-func leastLevel(l *slog.Logger) slog.Level {
-	for _, lv := range []slog.Level{slog.LevelDebug - 4, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
-		if l.Enabled(context.Background(), lv) {
-			return lv
-		}
-	}
-	return slog.LevelError + 4
 }
 
 // acquire returns the running instance with a call counted in flight, or nil while
@@ -398,7 +363,26 @@ func (p *Plugin) downError() error {
 	if p.ctx.Err() != nil {
 		return fmt.Errorf("%w: the server is shutting down", plugin.ErrUnavailable)
 	}
-	return fmt.Errorf("%w: restarting, try again in %s", plugin.ErrUnavailable, core.HumanDuration(p.retryIn().Round(time.Second)))
+	return fmt.Errorf("%w: restarting, try again in %s", plugin.ErrUnavailable, inWords(p.retryIn()))
+}
+
+// inWords says a wait as a person would: "1 second", "1 minute 30 seconds".
+func inWords(d time.Duration) string {
+	secs := int(d.Round(time.Second) / time.Second)
+	unit := func(n int, name string) string {
+		if n == 1 {
+			return "1 " + name
+		}
+		return fmt.Sprintf("%d %ss", n, name)
+	}
+	switch m, s := secs/60, secs%60; {
+	case m == 0:
+		return unit(s, "second")
+	case s == 0:
+		return unit(m, "minute")
+	default:
+		return unit(m, "minute") + " " + unit(s, "second")
+	}
 }
 
 // PID returns the process ID of the running plugin, or 0 while it is down.
@@ -411,8 +395,11 @@ func (p *Plugin) PID() int {
 	return p.cur.pid
 }
 
-// Manifest returns what the plugin serves (its first start's answer to Configure).
+// Manifest returns what the plugin serves: its last start's answer to Configure, no
+// routes before it first started.
 func (p *Plugin) Manifest() plugin.Manifest {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	return plugin.Manifest{Routes: slices.Clone(p.manifest.Routes)}
 }
 
@@ -425,7 +412,7 @@ func (p *Plugin) Commands(ctx context.Context, host, requester string, role adho
 	}
 	defer release()
 	defer p.metrics.observeCall("commands", time.Now())
-	cmds, err := inst.invites.Commands(ctx, host, requester, role)
+	cmds, err := inst.Commands(ctx, host, requester, role)
 	if err != nil {
 		return nil, p.commandError(err)
 	}
@@ -442,7 +429,7 @@ func (p *Plugin) Execute(ctx context.Context, host string, req adhoc.Request) (a
 	}
 	defer release()
 	defer p.metrics.observeCall("execute", time.Now())
-	resp, err := inst.invites.Execute(ctx, host, req)
+	resp, err := inst.Execute(ctx, host, req)
 	if err != nil {
 		return adhoc.Response{}, p.commandError(err)
 	}
@@ -471,7 +458,7 @@ func (p *Plugin) CheckInvite(ctx context.Context, host, token string) (plugin.In
 	}
 	defer release()
 	defer p.metrics.observeCall("check_invite", time.Now())
-	inv, err := inst.invites.CheckInvite(ctx, host, token)
+	inv, err := inst.CheckInvite(ctx, host, token)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
 	}
@@ -491,7 +478,7 @@ func (p *Plugin) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.
 	}
 	defer release()
 	defer p.metrics.observeCall("redeem_invite", time.Now())
-	inv, err := inst.invites.RedeemInvite(ctx, r)
+	inv, err := inst.RedeemInvite(ctx, r)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
 	}
@@ -510,7 +497,7 @@ func (p *Plugin) Health(ctx context.Context) error {
 	}
 	defer release()
 	defer p.metrics.observeCall("health", time.Now())
-	err := inst.invites.Health(ctx)
+	err := inst.Health(ctx)
 	if errors.Is(err, plugin.ErrUnavailable) {
 		p.unavailable()
 	}

@@ -44,6 +44,14 @@ func TestRealPlugin(t *testing.T) {
 		{"Mount", testMount},
 		{"CleanClose", testCleanClose},
 		{"LoadFails", testLoadFails},
+		// boundary_test.go: the bounds on request bodies, a client that half-closes, a
+		// store that does not answer at the first start, a squatted socket directory,
+		// plugins of other protocol versions.
+		{"BodyLimits", testBodyLimits},
+		{"HalfClose", testHalfClose},
+		{"StoreUnreachableAtStart", testStoreUnreachableAtStart},
+		{"SquattedSocketDir", testSquattedSocketDir},
+		{"OtherVersions", testOtherVersions},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}
@@ -330,11 +338,11 @@ func isUnavailable(err error) bool {
 func testCleanClose(t *testing.T, bin string) {
 	dataDir := t.TempDir()
 	cred := newKey(t, dataDir)
-	p, _ := load(t, bin, dataDir, func(c *host.Config) { c.MaxBodyBytes = 1 << 10 })
+	p, _ := load(t, bin, dataDir, func(c *host.Config) { c.Plugin.ConfigTOML = "[http]\nmax_body_bytes = 1024\n" })
 	srv := httptest.NewServer(p.Handler())
 	defer srv.Close()
 
-	// A body over the host's bound never reaches the plugin.
+	// A body over the route's bound, which the plugin declares, never reaches it.
 	resp, err := srv.Client().Post(srv.URL+"/invites_api", "application/x-www-form-urlencoded", strings.NewReader(strings.Repeat("a", 2<<10)))
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/xmpp-invites/invites/internal/httpstatus"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -147,25 +147,36 @@ func (c countingAPI) Register(ctx context.Context, r plugin.Registration) (strin
 
 var _ plugin.HostAPI = countingAPI{}
 
-// route is the label of a request: the pattern Mount routed it by, when it is one of
-// the Manifest's, else "other".
+// route is the label of a request: the Manifest's route that serves it, else "other".
 func (p *Plugin) route(r *http.Request) string {
-	for _, rt := range p.manifest.Routes {
-		if r.Pattern == rt {
-			return rt
-		}
+	if rt, ok, _ := p.routeOf(r); ok {
+		return rt.Path
 	}
 	return "other"
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+// WriteHeader implements http.ResponseWriter. (Handler's answers all call it.)
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // instrument counts and times the requests h answers.
 func (p *Plugin) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := httpstatus.NewWriter(w)
+		sw := &statusWriter{ResponseWriter: w}
 		route := p.route(r)
 		defer func() {
-			code := sw.Status()
+			code := cmp.Or(sw.code, http.StatusOK)
 			if v := recover(); v != nil {
 				code = 499 // the client went away: the connection is closed, no status
 				defer panic(v)
@@ -181,9 +192,13 @@ func (p *Plugin) instrument(h http.Handler) http.Handler {
 }
 
 // MountOperations routes the operations endpoints on mux, beside the host's own routes:
-// PathMetrics (MetricsHandler), PathHealthz (HealthzHandler) and PathReadyz
-// (ReadyzHandler). A host that serves its own /metrics or health checks uses the
-// handlers instead.
+//
+//	/metrics   Prometheus metrics of the host and the plugin in one scrape
+//	           (MetricsHandler), to Config.MetricsAllow only (default loopback), 403 else
+//	/healthz   200 while the host serves HTTP (HealthzHandler)
+//	/readyz    200 while the plugin runs and its store answers, else 503 (ReadyzHandler)
+//
+// A host that serves its own /metrics or health checks uses the handlers instead.
 func (p *Plugin) MountOperations(mux *http.ServeMux) {
 	mux.Handle(PathMetrics, p.MetricsHandler())
 	mux.Handle(PathHealthz, p.HealthzHandler())
@@ -208,10 +223,12 @@ func (p *Plugin) allowed(r *http.Request) bool {
 
 // MetricsHandler serves the Prometheus metrics of the host and of the plugin in one
 // scrape, in the format the scraper asks for (the text format by default): the host's
-// own (plugin up, restarts, data path latency, HTTP requests by route and status,
-// registrations refused; Config.MetricsGatherer's or the Go runtime's), and the
-// plugin's, fetched over the data path at plugin.PathMetrics (events, refusals by
-// reason, authentication failures, pending invites, keys, store latency, webhooks).
+// own, in a registry of its own (plugin up, restarts, data path and call latency,
+// HTTP requests by route and status, rate-limited requests, registrations refused;
+// Config.MetricsGatherer's or the Go runtime's), and the plugin's, fetched over the
+// data path at plugin.PathMetrics, a path the host never routes from outside (events,
+// refusals by reason, authentication failures, pending invites, keys, store latency,
+// webhooks).
 // While the plugin is down its metrics are left out and invites_plugin_up is 0.
 // Clients outside Config.MetricsAllow get 403.
 func (p *Plugin) MetricsHandler() http.Handler {
@@ -256,7 +273,7 @@ func fetchMetrics(ctx context.Context, inst *instance) ([]*dto.MetricFamily, err
 	req.RemoteAddr = "127.0.0.1:0"
 	req.Header.Set("Accept", string(expfmt.FmtProtoDelim))
 	rec := &recorder{header: http.Header{}}
-	if err := inst.invites.ServeHTTP(ctx, rec, req); err != nil {
+	if err := inst.ServeHTTP(ctx, rec, req); err != nil {
 		return nil, err
 	}
 	if rec.status != http.StatusOK {

@@ -19,31 +19,74 @@ import (
 // Config.SocketDir: "host-PID-RANDOM".
 const socketDirPrefix = "host-"
 
-// prepareSocketDir makes base, the directory for go-plugin's sockets, if missing (0700),
-// checks that it is ours and that others cannot write it, removes what hosts that are
-// gone left in it, and returns a new directory of this Load's own inside it.
+// socketBase returns the directory for go-plugin's sockets, and whether it is a
+// fresh one of this process alone (Close removes it then).
+// A configured directory must be ours (ownDir); so must the default one, but when it
+// is not (another local user made /tmp/invites-plugin-UID first, or a symbolic link
+// stands there) the host does not stop: it makes a fresh private directory instead.
+func socketBase(configured string, log *slog.Logger) (string, bool, error) {
+	if configured != "" {
+		if err := os.MkdirAll(configured, 0o700); err != nil {
+			return "", false, fmt.Errorf("socket directory: %w", err)
+		}
+		if err := ownDir(configured); err != nil {
+			return "", false, err
+		}
+		return configured, false, nil
+	}
+	var candidates []string
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(xdg) && ownDir(xdg) == nil {
+		candidates = append(candidates, filepath.Join(xdg, "invites-plugin"))
+	}
+	candidates = append(candidates, filepath.Join(os.TempDir(), fmt.Sprintf("invites-plugin-%d", os.Getuid())))
+	for _, dir := range candidates {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			log.Warn("cannot use the socket directory", "dir", dir, "err", err)
+			continue
+		}
+		err := ownDir(dir)
+		if err == nil {
+			return dir, false, nil
+		}
+		log.Warn("not using the socket directory", "dir", dir, "err", err)
+	}
+	dir, err := os.MkdirTemp("", fmt.Sprintf("invites-plugin-%d-", os.Getuid()))
+	if err != nil {
+		return "", false, fmt.Errorf("socket directory: %w", err)
+	}
+	log.Info("using a private socket directory of this process", "dir", dir)
+	return dir, true, nil
+}
+
+// ownDir checks that dir is a directory, not a symbolic link, that belongs to this
+// process's user and that no one else may write.
+func ownDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("socket directory %s is a symbolic link", dir)
+	case !fi.IsDir():
+		return fmt.Errorf("socket directory %s is not a directory", dir)
+	case ok && int(st.Uid) != os.Getuid():
+		return fmt.Errorf("socket directory %s belongs to another user (uid %d)", dir, st.Uid)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("socket directory %s is writable by others (mode %#o)", dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// prepareSocketDir removes what hosts that are gone left in base, and returns a new
+// directory of this Load's own inside it.
 //
 // Each Load gets a directory of its own, named after its process, so that no host
 // ever looks at another live host's sockets: a socket just bound by a plugin that is
 // starting (not listening yet) looks exactly like a dead one, and removing it would cut
 // that plugin off. Directories of processes that no longer exist are removed whole.
 func prepareSocketDir(base string, log *slog.Logger) (string, error) {
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", fmt.Errorf("socket directory: %w", err)
-	}
-	fi, err := os.Lstat(base)
-	if err != nil {
-		return "", fmt.Errorf("socket directory: %w", err)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("socket directory %s is not a directory", base)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return "", fmt.Errorf("socket directory %s belongs to another user", base)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return "", fmt.Errorf("socket directory %s is writable by others", base)
-	}
 	entries, err := os.ReadDir(base)
 	if err != nil {
 		return "", fmt.Errorf("socket directory: %w", err)

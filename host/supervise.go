@@ -43,7 +43,7 @@ func (p *Plugin) watch(inst *instance) {
 		case <-p.ctx.Done():
 			return
 		case <-poll.C:
-			if inst.client.Exited() {
+			if inst.Exited() {
 				p.down(inst, "the plugin process exited", nil)
 				return
 			}
@@ -53,12 +53,12 @@ func (p *Plugin) watch(inst *instance) {
 		}
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(p.ctx, p.cfg.HealthTimeout)
-		err := inst.invites.Health(ctx)
+		err := inst.Health(ctx)
 		cancel()
 		switch {
 		case p.ctx.Err() != nil:
 			return
-		case inst.client.Exited():
+		case inst.Exited():
 			p.down(inst, "the plugin process exited", nil)
 			return
 		case err == nil:
@@ -146,14 +146,16 @@ func (p *Plugin) restart() {
 		return
 	}
 	p.cur = inst
+	changed := !slices.Equal(m.Routes, p.manifest.Routes)
+	p.manifest = m
 	p.metrics.up.Set(1)
 	p.metrics.restarts.Inc()
 	down := now.Sub(p.downSince)
 	p.mu.Unlock()
 	p.log.Info("invites plugin restarted", "pid", inst.pid, "down_for", down.Round(time.Millisecond))
-	if !slices.Equal(m.Routes, p.manifest.Routes) {
-		p.log.Warn("the restarted invites plugin serves other routes; only those mounted at start are routed",
-			"routes", m.Routes, "mounted", p.manifest.Routes)
+	if changed {
+		p.log.Info("the invites plugin serves other routes now; of them, Mount routed only the contract's paths and those served before",
+			"routes", routePaths(m))
 	}
 }
 

@@ -11,8 +11,9 @@ import (
 
 // ProtocolVersion is the version of the host–plugin contract.
 // It changes only when a change would break an older host or plugin; a host and a
-// plugin of different versions refuse each other at the handshake.
-const ProtocolVersion = 2
+// plugin of different versions refuse each other at the handshake, with an error
+// naming both versions.
+const ProtocolVersion = 3
 
 // Errors of the contract: errors.Is works on them on both sides of the boundary,
 // which carries them by name.
@@ -67,9 +68,29 @@ type Config struct {
 
 // Manifest is what Configure returns: what the plugin serves under its config.
 type Manifest struct {
-	// Routes are the HTTP paths (http.ServeMux patterns without method or host,
-	// such as PathAPI) the host should route to ServeHTTP.
-	Routes []string
+	// Routes are the HTTP paths the host should route to ServeHTTP.
+	Routes []Route
+}
+
+// Serves reports whether the manifest has a route of that path.
+func (m Manifest) Serves(path string) bool {
+	for _, r := range m.Routes {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// Route is one HTTP path the plugin serves.
+type Route struct {
+	// Path is an http.ServeMux pattern without method or host, such as PathAPI.
+	Path string
+	// MaxBodyBytes bounds a request body on Path: the host answers 413 to a longer
+	// one, from its Content-Length before reading it, or as soon as it has read one
+	// byte too many, and streams shorter ones to the plugin as they arrive.
+	// Zero accepts no body.
+	MaxBodyBytes int64
 }
 
 // Purpose says what a redemption is for.
@@ -141,17 +162,20 @@ type Registration struct {
 type Invites interface {
 	// Configure hands the plugin its configuration and the host's callbacks; it is the
 	// first call, made once per plugin process, and returns what the plugin serves.
-	// A failure says why the plugin cannot serve (a bad config, a store that does not
-	// answer); the host then starts a new process later.
-	// Protocol version: 2
+	// A failure says why the plugin cannot serve: ErrUnavailable when it may serve
+	// later (a store that does not answer yet), else a mistake an operator must
+	// correct (a bad config). The host then starts a new process later.
+	// Protocol version: 3
 	Configure(ctx context.Context, cfg Config, api HostAPI) (Manifest, error)
 
 	// ServeHTTP answers one HTTP request on one of the Manifest's routes, writing the
 	// response to w.
+	// The body is streamed to the plugin as r.Body yields it; the client's address
+	// crosses as r.RemoteAddr.
 	// HTTP failures (403, 429, …) are responses, not errors: an error reports an
-	// exchange that failed (the plugin gone or too slow: ErrUnavailable; a body too
-	// large to forward), before anything was written to w.
-	// Protocol version: 2
+	// exchange that failed before anything was written to w: the plugin gone or too
+	// slow (ErrUnavailable), or r.Body failing (its error is wrapped).
+	// Protocol version: 3
 	ServeHTTP(ctx context.Context, w http.ResponseWriter, r *http.Request) error
 
 	// Commands lists the ad-hoc commands requester, whom the host holds for role, may
@@ -161,17 +185,20 @@ type Invites interface {
 
 	// Execute runs one step of an ad-hoc command on host, req.Role set by the host;
 	// protocol failures are *adhoc.Error.
-	// Protocol version: 2
+	// The requester's address crosses when ctx has one (WithClientAddr).
+	// Protocol version: 3
 	Execute(ctx context.Context, host string, req adhoc.Request) (adhoc.Response, error)
 
 	// CheckInvite says whether token is a usable invite on host, before it is used
 	// (the XEP-0445 pre-authentication step).
-	// Protocol version: 2
+	// The client's address crosses when ctx has one (WithClientAddr).
+	// Protocol version: 3
 	CheckInvite(ctx context.Context, host, token string) (Invite, error)
 
 	// RedeemInvite uses the invite for r.Purpose: of concurrent redemptions of one
 	// invite, only as many succeed as it has uses left.
-	// Protocol version: 2
+	// The client's address crosses when ctx has one (WithClientAddr).
+	// Protocol version: 3
 	RedeemInvite(ctx context.Context, r Redemption) (Invite, error)
 
 	// Health returns nil while the plugin can serve, or an error saying why it cannot.
@@ -195,4 +222,21 @@ type HostAPI interface {
 	// ErrInvalidUsername or a redemption error.
 	// Protocol version: 2
 	Register(ctx context.Context, r Registration) (jid string, err error)
+}
+
+// clientAddrKey is the context key of WithClientAddr.
+type clientAddrKey struct{}
+
+// WithClientAddr returns ctx carrying addr, the address of the client a call is made
+// for (as net.Conn.RemoteAddr().String() gives it, "IP:port"): a host passes it with
+// CheckInvite, RedeemInvite and Execute so that the plugin's audit records can name
+// it, and the plugin reads it with ClientAddr. It is never shown to other users.
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddrKey{}, addr)
+}
+
+// ClientAddr returns the client's address ctx carries (WithClientAddr), or "".
+func ClientAddr(ctx context.Context) string {
+	s, _ := ctx.Value(clientAddrKey{}).(string)
+	return s
 }

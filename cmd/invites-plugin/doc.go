@@ -2,7 +2,7 @@
 //
 // Started by an XMPP server through hashicorp/go-plugin (see package host), it serves the
 // ad-hoc commands and redemption over gRPC, and the invite API's HTTP exchanges on the
-// unix sockets the server hands it (internal/transport).
+// unix sockets the server hands it (plugin.Serve).
 // Run by a person, it manages API keys and invites against the same store:
 //
 //	invites-plugin keys create HOST [NAME] [--expires DURATION] [--max-ttl DURATION] [--rate N/PERIOD] [--manage]

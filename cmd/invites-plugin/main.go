@@ -10,18 +10,17 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/cli"
 	"github.com/xmpp-invites/invites/internal/service"
-	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
 func main() {
-	if transport.Launched() {
+	if plugin.Launched() {
 		// A Ctrl-C in the host's terminal reaches the plugin too: ignore it and let the
 		// host shut the plugin down in order, as go-plugin intends; SIGTERM still stops it.
 		signal.Ignore(os.Interrupt)
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
-		if err := transport.Serve(ctx, func(l *slog.Logger) plugin.Invites { return service.New(l) }, transport.ServeOptions{}); err != nil {
+		if err := plugin.Serve(ctx, func(l *slog.Logger) plugin.Invites { return service.New(l) }); err != nil {
 			fmt.Fprintf(os.Stderr, "invites-plugin: %v\n", err)
 			stop()
 			os.Exit(1)

@@ -215,7 +215,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if cfg.Demo {
 		env := demoEnv{dataDir: dataDir, pluginPath: pluginPath, c2s: c2sLn.Addr(), http: httpURL,
 			httpAddr: loopbackIfUnspecified(httpLn.Addr()), store: store, logger: logger,
-			page: slices.Contains(inv.Manifest().Routes, plugin.PathInvite)}
+			page: inv.Manifest().Serves(plugin.PathInvite)}
 		if err := demo(ctx, cfg, env, stdout); err != nil {
 			cancel(fmt.Errorf("demo setup: %w", err))
 		}

@@ -72,11 +72,12 @@ func serve(t *testing.T, s *service.Service, r *http.Request) *httptest.Response
 }
 
 func TestPageRoutes(t *testing.T) {
-	api := []string{plugin.PathAPI, plugin.PathAPI + "/"}
-	pages := append(slices.Clone(api), plugin.PathInvite, plugin.PathRegister)
+	api := []plugin.Route{{Path: plugin.PathAPI, MaxBodyBytes: 64 << 10}, {Path: plugin.PathAPI + "/", MaxBodyBytes: 64 << 10}}
+	pages := append(slices.Clone(api), plugin.Route{Path: plugin.PathInvite, MaxBodyBytes: 16 << 10},
+		plugin.Route{Path: plugin.PathRegister, MaxBodyBytes: 16 << 10})
 	for i, tc := range []struct {
 		toml string
-		want []string
+		want []plugin.Route
 	}{
 		{"", api},
 		{`landing_page = "https://example.com/i?{token}"`, api},
@@ -86,7 +87,7 @@ func TestPageRoutes(t *testing.T) {
 	} {
 		_, m := configure(t, t.TempDir(), tc.toml, &registrar{}, "example.com")
 		if !slices.Equal(m.Routes, tc.want) {
-			t.Errorf("%d: routes %q, want %q", i, m.Routes, tc.want)
+			t.Errorf("%d: routes %+v, want %+v", i, m.Routes, tc.want)
 		}
 	}
 }

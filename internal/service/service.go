@@ -19,6 +19,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/logthrottle"
+	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
@@ -142,6 +143,10 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"),
 		Durability: sqlite.Durability(c.Durability), IntegrityCheck: true})
 	if err != nil {
+		if errors.Is(err, core.ErrUnavailable) {
+			// The host tries again later; a mistake in the config is the operator's.
+			return plugin.Manifest{}, fmt.Errorf("%w: opening the store: %w", plugin.ErrUnavailable, err)
+		}
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
 	ops, err := newOps(c, hosts, st, s.log)
@@ -228,7 +233,7 @@ func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.Reco
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
 // the host to route (the Manifest); pg is the built-in page, nil when no host has it;
 // accounts, when not nil, tells the HTTP API which accounts exist.
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []string) {
+func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []plugin.Route) {
 	mux := http.NewServeMux()
 	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
 	opts := httpapi.Options{
@@ -246,14 +251,16 @@ func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg 
 	// invites…); httpapi answers 404 for any other path below it.
 	mux.Handle(plugin.PathAPI, api)
 	mux.Handle(plugin.PathAPI+"/", api)
-	routes := []string{plugin.PathAPI, plugin.PathAPI + "/"}
+	routes := []plugin.Route{{Path: plugin.PathAPI, MaxBodyBytes: opts.MaxBodyBytes},
+		{Path: plugin.PathAPI + "/", MaxBodyBytes: opts.MaxBodyBytes}}
 	// The built-in landing page and web registration, when a host has landing_page =
 	// "builtin" (page.go). plugin.PathMetrics is served here too but never listed:
 	// the host fetches it, nobody outside.
 	if pg != nil {
 		mux.Handle(plugin.PathInvite, pg)
 		mux.Handle(plugin.PathRegister, pg)
-		routes = append(routes, plugin.PathInvite, plugin.PathRegister)
+		routes = append(routes, plugin.Route{Path: plugin.PathInvite, MaxBodyBytes: page.DefaultMaxBodyBytes},
+			plugin.Route{Path: plugin.PathRegister, MaxBodyBytes: page.DefaultMaxBodyBytes})
 	}
 	return mux, routes
 }

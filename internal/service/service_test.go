@@ -87,8 +87,8 @@ func TestServiceConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(m.Routes, []string{plugin.PathAPI, plugin.PathAPI + "/"}) {
-		t.Errorf("routes %q", m.Routes)
+	if want := []plugin.Route{{Path: plugin.PathAPI, MaxBodyBytes: 64 << 10}, {Path: plugin.PathAPI + "/", MaxBodyBytes: 64 << 10}}; !slices.Equal(m.Routes, want) {
+		t.Errorf("routes %+v, want %+v", m.Routes, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sub", config.StoreFile)); err != nil {
 		t.Errorf("store not in the resolved data dir: %v", err)

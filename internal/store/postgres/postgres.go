@@ -76,7 +76,10 @@ type Store struct {
 // Open connects to the database a DSN names, creates the schema when missing, applies
 // pending migrations and returns the store.
 // ctx bounds the connection and the migrations only, not the store's life.
-func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts Options) (_ *Store, err error) {
+	// A server that does not answer yet is "try again later" (core.ErrUnavailable), not a
+	// mistake in the address: the host retries the start.
+	defer classify(&err)
 	// pgx recognises a URL by its lower-case scheme only.
 	for _, p := range []string{"postgres://", "postgresql://"} {
 		if len(dsn) >= len(p) && strings.EqualFold(dsn[:len(p)], p) {
