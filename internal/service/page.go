@@ -62,7 +62,7 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 	for _, h := range served {
 		inv.hosts[h] = true
 	}
-	h, err := page.New(inv, pageRegistrar{api: api, remotes: s.remotes}, opts)
+	h, err := page.New(inv, pageRegistrar{api: api}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("config: page: %w", err)
 	}
@@ -139,8 +139,7 @@ func pageInviteError(err error) error {
 // pageRegistrar is page.Registrar over the host's plugin.HostAPI.Register, which has
 // in-band registration's guarantees.
 type pageRegistrar struct {
-	api     plugin.HostAPI // nil: the host registers no accounts
-	remotes *remotes       // the client address of each registration, for RedeemInvite
+	api plugin.HostAPI // nil: the host registers no accounts
 }
 
 var _ page.Registrar = pageRegistrar{}
@@ -150,9 +149,6 @@ func (r pageRegistrar) Register(ctx context.Context, reg page.Registration) (str
 	if r.api == nil {
 		return "", fmt.Errorf("%w: the server registers no accounts for the plugin", page.ErrUnavailable)
 	}
-	// The host redeems the invite in a call of its own: it finds the client's address
-	// here, for the audit record.
-	defer r.remotes.put(reg.Host, reg.Token, reg.Username, clientAddrOf(ctx))()
 	jid, err := r.api.Register(ctx, plugin.Registration(reg))
 	if err != nil {
 		return "", pageRegisterError(err)

@@ -32,8 +32,7 @@ import (
 // unavailable (HTTP: 503).
 // It is safe for concurrent use.
 type Service struct {
-	log     *slog.Logger
-	remotes *remotes // client addresses of web registrations in progress (remotes.go)
+	log *slog.Logger
 
 	mu         sync.RWMutex
 	st         *state // nil until configured, and after Close
@@ -59,7 +58,7 @@ func New(logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{})), remotes: &remotes{}}
+	return &Service{log: slog.New(logthrottle.New(logger.Handler(), logthrottle.Options{}))}
 }
 
 // errNotConfigured fails calls made before Configure.
@@ -315,9 +314,9 @@ func (s *Service) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin
 	if err != nil {
 		return plugin.Invite{}, err
 	}
-	// The client's address, for the audit record: a web registration's, kept while the
-	// page's call to the host runs (remotes.go).
-	remote := s.remotes.get(r.Host, r.Token, r.Username)
+	// The client's address, for the audit record: the host's client, or the page's
+	// (clientaddr.go).
+	remote := plugin.ClientAddr(ctx)
 	inv, err := st.core.Redeem(ctx, core.Redemption{Host: r.Host, Token: r.Token, Username: r.Username,
 		Purpose: core.Purpose(r.Purpose), Remote: remote})
 	if err != nil {

@@ -17,14 +17,14 @@ import (
 )
 
 // hostRedeems is the host's HostAPI.Register as xmppd does it: it makes the account,
-// then asks the plugin to redeem the invite in a call of its own, with a context of its
-// own (nothing of the page's request crosses with it).
+// then asks the plugin to redeem the invite in a call of its own, under the context of
+// the plugin's call (which carries the client's address across the boundary).
 type hostRedeems struct{ s *service.Service }
 
 func (h *hostRedeems) AccountExists(context.Context, string) (bool, error) { return false, nil }
 
-func (h *hostRedeems) Register(_ context.Context, reg plugin.Registration) (string, error) {
-	if _, err := h.s.RedeemInvite(context.Background(), plugin.Redemption{Host: reg.Host, Token: reg.Token, Username: reg.Username}); err != nil {
+func (h *hostRedeems) Register(ctx context.Context, reg plugin.Registration) (string, error) {
+	if _, err := h.s.RedeemInvite(ctx, plugin.Redemption{Host: reg.Host, Token: reg.Token, Username: reg.Username}); err != nil {
 		return "", err
 	}
 	return reg.Username + "@" + reg.Host, nil
