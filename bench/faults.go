@@ -304,13 +304,18 @@ type idleSet struct {
 	wg     sync.WaitGroup
 }
 
-// openIdle opens n connections that send nothing.
+// idleAddrs is how many loopback addresses (127.0.0.2 and up) the idle connections
+// come from, as many as xmppd's per-address bound lets each hold (100 by default): the
+// load they stand beside comes from 127.0.0.1.
+const idleAddrs = 20
+
+// openIdle opens n connections that send nothing, from idleAddrs addresses in turn.
 func openIdle(ctx context.Context, addr string, n int) (*idleSet, int, error) {
 	s := &idleSet{opened: time.Now()}
-	d := net.Dialer{Timeout: 5 * time.Second}
 	fails := 0
 	var first error
-	for range n {
+	for i := range n {
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%idleAddrs))}}
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			fails++

@@ -46,7 +46,7 @@ type Listener struct {
 	mu     sync.Mutex
 	open   int
 	byAddr map[netip.Prefix]int
-	idle   *list.List // of the *conn idle between requests, least recently first
+	idle   *list.List // of the *conn without a request in progress, least recently first
 }
 
 // New wraps ln.
@@ -148,7 +148,8 @@ func (l *Listener) release(c *conn) {
 }
 
 // ConnState goes into http.Server.ConnState: it tells the Listener which
-// connections are idle between requests (those it may close to make room).
+// connections are idle (not yet sent a request, or between requests): those it may
+// close to make room, the least recently used first.
 func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -157,7 +158,10 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 		return
 	}
 	switch state {
-	case http.StateIdle:
+	case http.StateNew, http.StateIdle:
+		// A connection that has sent no request yet is as idle as a keep-alive one
+		// between requests: holding connections open without a request must not keep
+		// others out.
 		if c.idle == nil {
 			c.idle = l.idle.PushBack(c)
 		}

@@ -24,8 +24,14 @@ func serve(t *testing.T, opts connlimit.Options) (string, *connlimit.Listener) {
 		t.Fatal(err)
 	}
 	l := connlimit.New(ln, opts)
+	release := make(chan struct{})
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/hold" { // a request in progress until the test ends
+				<-release
+			}
+			_, _ = io.WriteString(w, "ok")
+		}),
 		ConnState:         l.ConnState,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -35,6 +41,7 @@ func serve(t *testing.T, opts connlimit.Options) (string, *connlimit.Listener) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
+	t.Cleanup(func() { close(release) }) // before Shutdown, which waits for requests
 	return ln.Addr().String(), l
 }
 
@@ -100,8 +107,9 @@ func TestPerAddress(t *testing.T) {
 	}
 }
 
-// TestTotal: past MaxConns, an idle keep-alive connection is closed to make room;
-// with none idle, the newcomer is answered 503.
+// TestTotal: past MaxConns, an idle connection (keep-alive between requests, or one
+// that has sent nothing yet) is closed to make room; with none idle, the newcomer is
+// answered 503.
 func TestTotal(t *testing.T) {
 	addr, l := serve(t, connlimit.Options{MaxConns: 4, MaxConnsPerAddr: 100})
 	var idle []net.Conn
@@ -122,15 +130,36 @@ func TestTotal(t *testing.T) {
 	if !eventually(func() bool { return l.Open() == 4 }) {
 		t.Fatalf("%d connections counted, want 4", l.Open())
 	}
-	// Connections that never send a request are not idle: past the bound, 503.
-	var busy []net.Conn
+	// Connections that have sent no request are as idle: a newcomer takes the place of
+	// the oldest of them (holding silent connections keeps no one out).
+	var silent []net.Conn
 	for range 4 {
-		busy = append(busy, dial(t, addr, "127.0.0.4"))
+		silent = append(silent, dial(t, addr, "127.0.0.4"))
+		time.Sleep(10 * time.Millisecond) // in order of age
 	}
 	if !eventually(func() bool { return l.Open() == 4 }) {
 		t.Fatalf("%d connections counted, want 4", l.Open())
 	}
-	code, body, err := get(dial(t, addr, "127.0.0.5"))
+	if code, _, err := get(dial(t, addr, "127.0.0.5")); err != nil || code != 200 {
+		t.Fatalf("a connection with four silent ones: %d %v", code, err)
+	}
+	if _, err := silent[0].Read(make([]byte, 1)); err == nil {
+		t.Fatal("the oldest silent connection is still open")
+	}
+	// Connections with a request in progress are not idle: past the bound, 503.
+	var busy []net.Conn
+	for range 4 {
+		c := dial(t, addr, "127.0.0.6")
+		if _, err := io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		busy = append(busy, c)
+	}
+	if !eventually(func() bool { return l.Open() == 4 }) {
+		t.Fatalf("%d connections counted, want 4", l.Open())
+	}
+	time.Sleep(100 * time.Millisecond) // their requests read: active
+	code, body, err := get(dial(t, addr, "127.0.0.7"))
 	if err != nil || code != 503 || !strings.Contains(body, "too many connections") {
 		t.Fatalf("past the bound with none idle: %d %q %v", code, body, err)
 	}
