@@ -64,6 +64,35 @@ type Config struct {
 	// ConfigTOML is the plugin's TOML config given inline; empty means none.
 	// At most one of ConfigFile and ConfigTOML may be set.
 	ConfigTOML string
+	// Features are what the host can do beyond HostAPI: package host fills them from
+	// the optional interfaces its HostAPI implements. The plugin never asks for a
+	// feature the host lacks, and tells people what is unavailable instead.
+	// Protocol version: 3
+	Features []Feature
+}
+
+// Feature is something a host can do beyond HostAPI.
+type Feature string
+
+// The features of a host.
+const (
+	// FeatureAccountStates: the HostAPI is also an AccountAdmin.
+	FeatureAccountStates Feature = "account-states"
+	// FeatureMessages: the HostAPI is also a Messenger.
+	FeatureMessages Feature = "messages"
+	// FeatureEvents: the host sends Events (logins, ends of client streams, accounts
+	// created, deleted, disabled and enabled by any means) to Invites.Notify.
+	FeatureEvents Feature = "events"
+)
+
+// Has reports whether the host has feature f.
+func (c Config) Has(f Feature) bool {
+	for _, g := range c.Features {
+		if g == f {
+			return true
+		}
+	}
+	return false
 }
 
 // Manifest is what Configure returns: what the plugin serves under its config.
@@ -139,6 +168,12 @@ type Invite struct {
 	CanRegister bool
 	// ExpiresAt is when it expires.
 	ExpiresAt time.Time
+	// Approval, on a redemption for registration, says that the account must be created
+	// pending an administrator's approval (AccountPending): it cannot log in until the
+	// plugin makes it active (AccountAdmin). Only set for hosts with
+	// FeatureAccountStates.
+	// Protocol version: 3
+	Approval bool
 }
 
 // Registration asks the host for an account made with an invite (HostAPI.Register).
@@ -223,6 +258,129 @@ type HostAPI interface {
 	// Protocol version: 2
 	Register(ctx context.Context, r Registration) (jid string, err error)
 }
+
+// AccountAdmin is a host that can change the state of its accounts: a HostAPI that
+// implements it too has FeatureAccountStates.
+type AccountAdmin interface {
+	// SetAccountState makes the account jid (bare) active, disabled or pending approval.
+	// A disabled or pending account cannot log in (the login fails saying why) and its
+	// sessions end at once.
+	// Protocol version: 3
+	SetAccountState(ctx context.Context, jid string, state AccountState) error
+
+	// DeleteAccount deletes the account jid (bare), ends its sessions and frees its
+	// name; deleting an account that does not exist is not an error.
+	// Protocol version: 3
+	DeleteAccount(ctx context.Context, jid string) error
+
+	// AccountState returns the state of the account jid (bare): AccountNone when it
+	// does not exist.
+	// Protocol version: 3
+	AccountState(ctx context.Context, jid string) (AccountState, error)
+}
+
+// AccountState is the state of a host's account.
+type AccountState string
+
+// The states of an account.
+const (
+	// AccountNone: no such account.
+	AccountNone AccountState = "none"
+	// AccountActive: it can log in.
+	AccountActive AccountState = "active"
+	// AccountDisabled: disabled by an administrator; it cannot log in.
+	AccountDisabled AccountState = "disabled"
+	// AccountPending: waiting for an administrator's approval; it cannot log in.
+	AccountPending AccountState = "pending"
+)
+
+// Messenger is a host that can send a chat message from the server to its accounts:
+// a HostAPI that implements it too has FeatureMessages.
+type Messenger interface {
+	// SendMessage sends m, delivered at once to the account's online clients, or kept
+	// for its next login as the host keeps any message.
+	// Protocol version: 3
+	SendMessage(ctx context.Context, m Message) error
+}
+
+// Message is a chat message from a host's domain to an account.
+type Message struct {
+	// Host is the domain the message comes from.
+	Host string
+	// To is the bare JID of the account; "" means every administrator of Host.
+	To string
+	// Subject is an optional subject.
+	Subject string
+	// Body is the text.
+	Body string
+	// Lang is the language of Subject and Body (BCP 47), "" when unknown.
+	Lang string
+}
+
+// EventType is what happened on the host.
+type EventType string
+
+// The events a host with FeatureEvents sends to Invites.Notify.
+const (
+	// EventLogin: the client JID (full) logged in; Lang is its stream's xml:lang.
+	EventLogin EventType = "login"
+	// EventStreamEnded: the client stream of JID (full) ended: its ad-hoc sessions end.
+	EventStreamEnded EventType = "stream-ended"
+	// EventAccountCreated: the account JID (bare) was created and activated with an
+	// invite: its redemption is confirmed.
+	EventAccountCreated EventType = "account-created"
+	// EventAccountDeleted: the account JID (bare) was deleted, by any means.
+	EventAccountDeleted EventType = "account-deleted"
+	// EventAccountDisabled: the account JID (bare) was disabled, by any means.
+	EventAccountDisabled EventType = "account-disabled"
+	// EventAccountEnabled: the account JID (bare) was enabled again, by any means.
+	EventAccountEnabled EventType = "account-enabled"
+)
+
+// Event is something that happened on the host that the plugin acts on.
+type Event struct {
+	// ID is unique per event: an event sent twice (a retry) is acted on once.
+	ID string
+	// Type is what happened.
+	Type EventType
+	// Host is the domain.
+	Host string
+	// JID is the account (bare) or client (full) it happened to.
+	JID string
+	// Lang is the client's language (EventLogin), "" when unknown.
+	Lang string
+	// At is when it happened.
+	At time.Time
+}
+
+// PasswordCheck asks whether a password is acceptable (Invites.CheckPassword).
+type PasswordCheck struct {
+	// Host is the domain of the account.
+	Host string
+	// Username is the account's localpart.
+	Username string
+	// Password is the password to check; it is never kept or logged.
+	Password string
+	// Lang is the language the refusal should be worded in (BCP 47), "" for the
+	// plugin's default.
+	Lang string
+}
+
+// PasswordError is a password the plugin's policy refuses; it matches
+// ErrInvalidPassword.
+type PasswordError struct {
+	// Rules are the rules the password breaks, such as "too-short", "common",
+	// "username", "repetitive", "blank".
+	Rules []string
+	// Reason is why, in the language asked for: the words of the web registration page.
+	Reason string
+}
+
+// Error implements error.
+func (e *PasswordError) Error() string { return e.Reason }
+
+// Is makes the error match ErrInvalidPassword.
+func (e *PasswordError) Is(target error) bool { return target == ErrInvalidPassword }
 
 // clientAddrKey is the context key of WithClientAddr.
 type clientAddrKey struct{}
