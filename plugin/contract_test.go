@@ -22,7 +22,7 @@ func TestContractProtocolVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"Invites": false, "HostAPI": false}
+	want := map[string]bool{"Invites": false, "HostAPI": false, "AccountAdmin": false, "Messenger": false}
 	ast.Inspect(f, func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
