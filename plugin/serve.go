@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -56,6 +57,12 @@ func Serve(ctx context.Context, newImpl func(*slog.Logger) Invites) error {
 	// lines from the process's real stderr, so keep that file.
 	stderr := os.Stderr
 	logger := slog.New(newLogHandler(stderr, level))
+	if err := offeredVersion(os.Getenv("PLUGIN_PROTOCOL_VERSIONS")); err != nil {
+		// A host of another release: say so in its log, which shows this line, rather
+		// than answer a handshake it will refuse with go-plugin's words alone.
+		logger.Error(err.Error())
+		return err
+	}
 	impl := newImpl(logger)
 
 	// A host killed with SIGKILL cannot shut its plugin down; without this watch the
@@ -153,4 +160,20 @@ func watchParent(ctx context.Context, cancel context.CancelCauseFunc, every time
 			}
 		}
 	}
+}
+
+// offeredVersion checks the protocol versions a host offers (go-plugin's
+// PLUGIN_PROTOCOL_VERSIONS, comma-separated; empty from hosts that do not say) against
+// ProtocolVersion, and says what to do when they do not meet.
+func offeredVersion(offered string) error {
+	if offered == "" {
+		return nil
+	}
+	for v := range strings.SplitSeq(offered, ",") {
+		if strings.TrimSpace(v) == strconv.Itoa(ProtocolVersion) {
+			return nil
+		}
+	}
+	return fmt.Errorf("this invites-plugin speaks protocol version %d and the server protocol version %s: "+
+		"install the invites-plugin of the server's release (or upgrade the server)", ProtocolVersion, offered)
 }
