@@ -30,7 +30,7 @@ func FuzzParse(f *testing.F) {
 		if err := c.Normalize(); err != nil {
 			return
 		}
-		if c.StoreDSN() == "" || len(c.CoreHosts()) == 0 {
+		if c.Address() == "" || len(c.HostConfigs()) == 0 {
 			t.Fatalf("normalized config without store or hosts: %+v", c)
 		}
 		_ = c.HTTP.Proxies()
