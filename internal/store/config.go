@@ -12,7 +12,7 @@ import (
 // store and durability.
 // The zero value of each field means its documented default, filled by Normalize.
 type Config struct {
-	// DataDir is the plugin's data directory: the SQLite store's file (DefaultFile)
+	// DataDir is the plugin's data directory: the SQLite store's file ([DefaultFile])
 	// unless store names another, and the list of the domains the XMPP server
 	// reported. A plugin started by a server reads a relative path from the server's
 	// data directory, and uses that directory when the key is left out.
