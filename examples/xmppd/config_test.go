@@ -305,3 +305,14 @@ func TestConfigReference(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedConfig: the packaged /etc/invites/xmppd.toml is valid.
+func TestShippedConfig(t *testing.T) {
+	cfg, err := loadFile(filepath.Join("..", "..", "deploy", "etc", "xmppd.toml"))
+	if err == nil {
+		err = cfg.Normalize()
+	}
+	if err != nil {
+		t.Error(err)
+	}
+}

@@ -242,3 +242,30 @@ func TestDir(t *testing.T) {
 		t.Errorf("inline text has a directory: %q", c.Dir())
 	}
 }
+
+// TestShippedConfigs: the configs the project ships and shows are valid: the packaged
+// /etc/invites/invites.toml and every TOML example of the README.
+func TestShippedConfigs(t *testing.T) {
+	t.Setenv(config.EnvStore, "")
+	if _, err := config.Load(filepath.Join("..", "..", "deploy", "etc", "invites.toml")); err != nil {
+		t.Error(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```toml\n")[1:]
+	if len(blocks) < 3 {
+		t.Fatalf("%d TOML examples in the README", len(blocks))
+	}
+	for i, b := range blocks {
+		text, _, _ := strings.Cut(b, "```")
+		c, err := config.Parse(text)
+		if err == nil {
+			err = c.Normalize()
+		}
+		if err != nil {
+			t.Errorf("the README's TOML example %d: %v\n%s", i+1, err, text)
+		}
+	}
+}
