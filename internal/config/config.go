@@ -221,17 +221,3 @@ func prefixed(table string, err error) []error {
 	}
 	return out
 }
-
-// WebhookEndpoints returns the [[webhook]] tables as the webhook worker takes them;
-// Normalize has checked them.
-func (c *Config) WebhookEndpoints() ([]webhook.Endpoint, error) {
-	out := make([]webhook.Endpoint, 0, len(c.Webhooks))
-	for _, w := range c.Webhooks {
-		e, err := w.Endpoint()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}

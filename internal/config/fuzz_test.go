@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/webhook"
 )
 
 // FuzzParse feeds the TOML reader: it fails or yields a config that Normalize either
@@ -37,7 +38,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("normalized config without store or hosts: %+v", c)
 		}
 		_ = c.HTTP.Proxies()
-		if _, err := c.WebhookEndpoints(); err != nil {
+		if _, err := webhook.Endpoints(c.Webhooks); err != nil {
 			t.Fatalf("a normalized config's webhook cannot be delivered to: %v", err)
 		}
 	})

@@ -54,7 +54,7 @@ func newOps(c config.Config, hosts []core.HostConfig, st store.Store, log *slog.
 	}
 	o.metrics = metrics.New(mopts)
 	if len(c.Webhooks) > 0 {
-		endpoints, err := c.WebhookEndpoints()
+		endpoints, err := webhook.Endpoints(c.Webhooks)
 		if err != nil {
 			return nil, err
 		}

@@ -114,6 +114,20 @@ func (c Config) Endpoint() (Endpoint, error) {
 	return Endpoint{Name: c.Name, URL: c.URL, Key: key, Types: slices.Clone(c.Events), Timeout: time.Duration(c.Timeout)}, nil
 }
 
+// Endpoints returns the endpoints of the [[webhook]] tables, as a Worker takes them;
+// NormalizeAll must have checked them.
+func Endpoints(cs []Config) ([]Endpoint, error) {
+	out := make([]Endpoint, 0, len(cs))
+	for _, c := range cs {
+		e, err := c.Endpoint()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // validName reports whether a webhook name is made of the allowed characters.
 func validName(s string) bool {
 	if s == "" || len(s) > maxNameLen {

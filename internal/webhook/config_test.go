@@ -70,7 +70,11 @@ func TestNormalizeAll(t *testing.T) {
 	if err := webhook.NormalizeAll(cs); err != nil {
 		t.Fatal(err)
 	}
-	e, err := cs[0].Endpoint()
+	es, err := webhook.Endpoints(cs)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("endpoints %+v, %v", es, err)
+	}
+	e := es[0]
 	if err != nil || e.Name != "a.example/h" || e.Timeout != webhook.DefaultTimeout || len(e.Key) != 24 || e.Types[0] != "account.created" {
 		t.Errorf("endpoint %+v, %v", e, err)
 	}
