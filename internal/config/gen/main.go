@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/xmpp-invites/invites/internal/config"
@@ -33,11 +31,9 @@ func main() {
 }
 
 func run(out string) error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	text, err := generate(context.Background(), root)
+	// Packages are found by their import paths from the working directory, which go
+	// generate sets to internal/config.
+	text, err := generate(context.Background(), ".")
 	if err != nil {
 		return err
 	}
@@ -46,24 +42,6 @@ func run(out string) error {
 		return err
 	}
 	return os.WriteFile(out, []byte(text), 0o644)
-}
-
-// moduleRoot is the directory of the go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = up
-	}
 }
 
 // sample is a config with one table of each array, holding only the required keys,
@@ -77,10 +55,10 @@ func sample() (config.Config, error) {
 	return c, c.Normalize()
 }
 
-// generate returns the reference, made from the source of the module in root; it fails
+// generate returns the reference, made from the source of the module that dir is in; it fails
 // when a comment states a default the code does not fill.
-func generate(ctx context.Context, root string) (string, error) {
-	plugin, err := reference.Load(ctx, root, pluginPkg, "Config")
+func generate(ctx context.Context, dir string) (string, error) {
+	plugin, err := reference.Load(ctx, dir, pluginPkg, "Config")
 	if err != nil {
 		return "", err
 	}
@@ -91,7 +69,7 @@ func generate(ctx context.Context, root string) (string, error) {
 	if err := reference.Check(plugin, s); err != nil {
 		return "", err
 	}
-	xmppd, err := reference.Load(ctx, root, xmppdPkg, "Config")
+	xmppd, err := reference.Load(ctx, dir, xmppdPkg, "Config")
 	if err != nil {
 		return "", err
 	}
