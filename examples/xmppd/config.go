@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -22,7 +23,8 @@ import (
 	"github.com/xmpp-invites/invites/internal/username"
 )
 
-// Defaults of Config.
+// Defaults of Config; the others are the components' (c2s, connlimit, register,
+// username).
 const (
 	DefaultDomain       = "localhost"
 	DefaultDataDir      = "./data"
@@ -37,94 +39,112 @@ const (
 	DemoAdmin = "admin"
 )
 
-// Config is xmppd's configuration: the TOML file given with -config, with each
-// command-line flag overriding its key.
-// The zero value of each field means its documented default.
+// Bounds of Config.
+const (
+	minStanzaSize = 10000
+	maxStanzaSize = 64 << 20
+	// maxPerAddr bounds the limits per address and per account.
+	maxPerAddr = 100000
+	// maxConns bounds the HTTP connection limits.
+	maxConns = 1000000
+)
+
+// Config is xmppd's configuration: the TOML file given with -config FILE, each key of
+// which has a command-line flag that overrides it; the flag of a list is repeatable
+// and replaces the file's list.
+// The zero value of each field means its documented default, filled by Normalize; a
+// flag's default is that value.
 type Config struct {
-	// Domain is the XMPP domain served (flag -domain). Default "localhost".
-	Domain string `toml:"domain"`
+	// Domain is the XMPP domain served. Default [DefaultDomain].
+	Domain string `toml:"domain" flag:"domain" usage:"XMPP {domain} served"`
 	// DataDir holds the account store (accounts.db), the generated TLS certificate
-	// (tls/) and the plugin's data (invites.db) (flag -data). Default "./data".
-	DataDir string `toml:"data_dir"`
-	// C2S is the TCP address of the client listener (flag -c2s).
-	// Default "127.0.0.1:5222"; use ":5222" to serve every interface.
-	C2S string `toml:"c2s"`
-	// HTTP is the TCP address of the HTTP server that serves /invites_api
-	// (flag -http). Default "127.0.0.1:5280".
-	HTTP string `toml:"http"`
-	// HTTPURL is the public base URL of the HTTP server, as clients reach it
-	// through any proxy, given to the plugin for landing pages (flag -http-url).
-	// Default "http://" + HTTP (with 127.0.0.1 for an unspecified host).
-	HTTPURL string `toml:"http_url"`
-	// Admins are the bare JIDs of administrators, who may run the key commands
-	// (flag -admin, repeatable; flags replace the file's list). Default none.
-	Admins []string `toml:"admins"`
-	// Plugin is the path of the invites-plugin binary (flag -plugin).
+	// (tls/) and the plugin's data (invites.db). Default [DefaultDataDir].
+	DataDir string `toml:"data_dir" flag:"data" usage:"data {directory}"`
+	// C2S is the TCP address of the client listener; ":5222" serves every interface.
+	// Default [DefaultC2SAddr].
+	C2S string `toml:"c2s" flag:"c2s" usage:"client listener {address}"`
+	// HTTP is the TCP address of the HTTP server that serves the invite API, the
+	// invite page and /metrics. Default [DefaultHTTPAddr].
+	HTTP string `toml:"http" flag:"http" usage:"HTTP listener {address} (serves /invites_api)"`
+	// HTTPURL is the public base URL of the HTTP server, as clients reach it through
+	// any proxy, given to the plugin for landing pages.
+	// Default: "http://" and the HTTP listener's address (127.0.0.1 for an
+	// unspecified host).
+	HTTPURL string `toml:"http_url" flag:"http-url" usage:"public base {URL} of the HTTP server (default http://ADDRESS)"`
+	// Admins are the bare JIDs of administrators, who may run the key commands and log
+	// in past the session limits. Default none.
+	Admins []string `toml:"admins" flag:"admin" usage:"administrator bare {JID} (repeatable)"`
+	// Plugin is the path of the invites-plugin binary.
 	// Default: invites-plugin beside the xmppd binary, else on PATH.
-	Plugin string `toml:"plugin"`
-	// PluginConfig is the plugin's own TOML config (landing page, lifetimes,
-	// limits, store), passed through (flag -plugin-config). Default none.
-	PluginConfig string `toml:"plugin_config"`
+	Plugin string `toml:"plugin" flag:"plugin" usage:"invites-plugin {path} (default: beside xmppd, then PATH)"`
+	// PluginConfig is the plugin's own TOML config (landing page, lifetimes, limits,
+	// store), passed through. Default none: the plugin's defaults.
+	PluginConfig string `toml:"plugin_config" flag:"plugin-config" usage:"the plugin's TOML config {file}"`
 	// Registration is who may register accounts in-band: "invite-only", "open" or
-	// "closed" (flag -registration). Default "invite-only".
-	Registration string `toml:"registration"`
-	// TLSCert and TLSKey are PEM files of the STARTTLS certificate chain and key
-	// (flags -tls-cert, -tls-key); both or neither. Default: a self-signed
-	// certificate generated in DataDir/tls at first start and kept.
-	TLSCert string `toml:"tls_cert"`
-	// TLSKey is the key of TLSCert; see there.
-	TLSKey string `toml:"tls_key"`
-	// MaxStanzaSize bounds one stanza of an authenticated client, in bytes
-	// (flag -max-stanza-size). Default 262144 (256 KiB); at least 10000.
-	MaxStanzaSize int64 `toml:"max_stanza_size"`
+	// "closed". Default [DefaultRegistration].
+	Registration string `toml:"registration" flag:"registration" usage:"in-band registration {mode}: invite-only, open or closed"`
+	// TLSCert is the PEM file of the STARTTLS certificate chain; with TLSKey, both or
+	// neither.
+	// Default: a self-signed certificate generated in DataDir/tls at first start and
+	// kept.
+	TLSCert string `toml:"tls_cert" flag:"tls-cert" usage:"TLS certificate chain {file} (PEM; default: self-signed in DATA/tls)"`
+	// TLSKey is the PEM file of the key of TLSCert. Default: the self-signed
+	// certificate's.
+	TLSKey string `toml:"tls_key" flag:"tls-key" usage:"TLS private key {file} (PEM)"`
+	// MaxStanzaSize bounds one stanza of an authenticated client, in bytes; a larger
+	// one ends that client's stream.
+	// Default [c2s.DefaultMaxStanzaSize]; from [minStanzaSize] to [maxStanzaSize].
+	MaxStanzaSize int64 `toml:"max_stanza_size" flag:"max-stanza-size" usage:"largest client stanza in {bytes}"`
 	// MaxUnauthenticatedPerAddr bounds the client connections of one address (an
 	// IPv4 address or an IPv6 /64) that have not logged in yet; more are closed at
-	// once (flag -max-unauthenticated-per-addr). Default 10; at most 100000.
-	MaxUnauthenticatedPerAddr int `toml:"max_unauthenticated_per_addr"`
-	// MaxSessionsPerAccount bounds the logged-in client sessions of one account;
-	// administrators have no bound (flag -max-sessions-per-account). Default 10; at
-	// most 100000.
-	MaxSessionsPerAccount int `toml:"max_sessions_per_account"`
+	// once. Default [c2s.DefaultMaxPendingPerAddr]; at most [maxPerAddr].
+	MaxUnauthenticatedPerAddr int `toml:"max_unauthenticated_per_addr" flag:"max-unauthenticated-per-addr" usage:"client connections of one address not logged in yet, at most"`
+	// MaxSessionsPerAccount bounds the logged-in client sessions of one account; a
+	// login past it ends with policy-violation saying so. Administrators have no bound.
+	// Default [c2s.DefaultMaxSessionsPerAccount]; at most [maxPerAddr].
+	MaxSessionsPerAccount int `toml:"max_sessions_per_account" flag:"max-sessions-per-account" usage:"logged-in sessions of one account, at most; administrators have no bound"`
 	// MaxSessionsPerAddr bounds the logged-in client sessions from one address (an
 	// IPv4 address or an IPv6 /64), whichever their accounts; administrators' do not
-	// count (flag -max-sessions-per-addr). Default 50; at most 100000.
-	MaxSessionsPerAddr int `toml:"max_sessions_per_addr"`
+	// count. Default [c2s.DefaultMaxSessionsPerAddr]; at most [maxPerAddr].
+	MaxSessionsPerAddr int `toml:"max_sessions_per_addr" flag:"max-sessions-per-addr" usage:"logged-in sessions from one address, at most; administrators' do not count"`
 	// MaxInvitationFailuresPerAddr is how many invalid invitations (in-band pre-auth
-	// tokens, the registration form's invitation field) one address may try per 10
-	// minutes before its checks are refused unchecked; one is forgiven every
-	// 10 minutes / N (flag -max-invitation-failures-per-addr). Default 10; at most
-	// 100000.
-	MaxInvitationFailuresPerAddr int `toml:"max_invitation_failures_per_addr"`
+	// tokens, the registration form's invitation field) one address may try per
+	// [register.DefaultTokenFailureWindow] before its checks are refused unchecked;
+	// one is forgiven every [register.DefaultTokenFailureWindow] / N.
+	// Default [register.DefaultMaxTokenFailuresPerAddr]; at most [maxPerAddr].
+	MaxInvitationFailuresPerAddr int `toml:"max_invitation_failures_per_addr" flag:"max-invitation-failures-per-addr" usage:"invalid invitations one address may try before its checks are refused"`
 	// ReservedNames are account names only the operator creates (xmppd adduser):
 	// registration refuses them and every name that looks like one (Unicode TS #39
-	// skeletons), as it does the administrators' names (flag -reserved-name,
-	// repeatable; flags replace the file's list; an empty list in the file reserves
-	// none). Default: admin, administrator, root, postmaster, abuse, support,
-	// security, webmaster, hostmaster, xmpp, www, noreply.
-	ReservedNames []string `toml:"reserved_names"`
+	// skeletons), as it does the administrators' names; an empty list in the file
+	// reserves none beyond the administrators'.
+	// Default: admin, administrator, root, postmaster, abuse, support, security,
+	// webmaster, hostmaster, xmpp, www, noreply (username.DefaultReserved).
+	ReservedNames []string `toml:"reserved_names" flag:"reserved-name" usage:"account {name} only adduser creates, nor any name that looks like it (repeatable)"`
 	// HTTPMaxConnections bounds the connections the HTTP server holds; past it an
-	// idle keep-alive connection is closed to make room, else the newcomer gets 503
-	// (flag -http-max-connections). Default 1000; at most 1000000.
-	HTTPMaxConnections int `toml:"http_max_connections"`
+	// idle keep-alive connection is closed to make room, else the newcomer gets 503.
+	// Default [connlimit.DefaultMaxConns]; at most [maxConns].
+	HTTPMaxConnections int `toml:"http_max_connections" flag:"http-max-connections" usage:"HTTP connections held at once, at most"`
 	// HTTPMaxConnectionsPerAddr bounds the HTTP connections of one client address
 	// (an IPv4 address or an IPv6 /64; behind a reverse proxy, the proxy's): more
-	// get 503 (flag -http-max-connections-per-addr). Default 100; at most 1000000.
-	HTTPMaxConnectionsPerAddr int `toml:"http_max_connections_per_addr"`
-	// LogLevel is "debug", "info", "warn" or "error" (flag -log-level).
-	// Default "info". The log goes to standard error.
-	LogLevel string `toml:"log_level"`
+	// get 503. Default [connlimit.DefaultMaxConnsPerAddr]; at most [maxConns].
+	HTTPMaxConnectionsPerAddr int `toml:"http_max_connections_per_addr" flag:"http-max-connections-per-addr" usage:"HTTP connections of one client address, at most"`
+	// LogLevel is "debug", "info", "warn" or "error". The log goes to standard error.
+	// Default [DefaultLogLevel].
+	LogLevel string `toml:"log_level" flag:"log-level" usage:"log {level}: debug, info, warn or error"`
 	// LogFormat is "text" (key=value lines) or "json" (one JSON object a line, for log
-	// shippers) (flag -log-format). Default "text".
-	LogFormat string `toml:"log_format"`
+	// shippers). Default [DefaultLogFormat].
+	LogFormat string `toml:"log_format" flag:"log-format" usage:"log {format}: text or json"`
 	// MetricsAllow are the client addresses ("127.0.0.1") or networks ("10.0.0.0/8")
-	// that /metrics answers; others get 403 (flag -metrics-allow, repeatable; flags
-	// replace the file's list). Default: the loopback addresses.
-	MetricsAllow []string `toml:"metrics_allow"`
+	// that /metrics answers; others get 403. Default: the loopback addresses.
+	MetricsAllow []string `toml:"metrics_allow" flag:"metrics-allow" usage:"client {address} or network /metrics answers (repeatable; default loopback)"`
 
-	// Demo is set by -demo only: zero-configuration demonstration mode.
-	Demo bool `toml:"-"`
-	// Version is set by -version (or --version) only: print the version and exit.
-	Version bool `toml:"-"`
+	// Demo runs the zero-configuration demonstration: it creates admin@DOMAIN and an
+	// API key (reused by later runs), turns the invite page on, and prints an invite's
+	// page and how to try it.
+	Demo bool `toml:"-" flag:"demo" usage:"demo mode: create admin@DOMAIN and an API key, turn the invite page on, print an invite and how to try it"`
+	// Version prints the version (module version, VCS revision, Go version) and
+	// exits; --version too.
+	Version bool `toml:"-" flag:"version" usage:"print the version and exit"`
 }
 
 // usage is printed for -h and usage errors.
@@ -138,54 +158,78 @@ const usage = `Usage:
 Flags:
 `
 
-// stringList is a repeatable flag.
-type stringList []string
+// listFlag is a repeatable flag over a list: its first use replaces the list (its
+// default, or the file's), each further use adds a value.
+type listFlag struct {
+	list *[]string
+	set  bool
+}
 
 // String implements flag.Value.
-func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (l *listFlag) String() string {
+	if l == nil || l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
 
-// Set implements flag.Value: each use adds one value.
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+// Set implements flag.Value.
+func (l *listFlag) Set(v string) error {
+	if !l.set {
+		*l.list, l.set = nil, true
+	}
+	*l.list = append(*l.list, v)
+	return nil
+}
+
+// bindFlags registers a flag for each field of c with a flag tag, its default the
+// field's value and its usage the usage tag ({word} naming its argument); it returns
+// the field index of each flag.
+func bindFlags(fs *flag.FlagSet, c *Config) map[string]int {
+	fields := map[string]int{}
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		sf := v.Type().Field(i)
+		name := sf.Tag.Get("flag")
+		if name == "" {
+			continue
+		}
+		fields[name] = i
+		help := strings.NewReplacer("{", "`", "}", "`").Replace(sf.Tag.Get("usage"))
+		switch p := v.Field(i).Addr().Interface().(type) {
+		case *string:
+			fs.StringVar(p, name, *p, help)
+		case *int:
+			fs.IntVar(p, name, *p, help)
+		case *int64:
+			fs.Int64Var(p, name, *p, help)
+		case *bool:
+			fs.BoolVar(p, name, *p, help)
+		case *[]string:
+			fs.Var(&listFlag{list: p}, name, help)
+		default:
+			panic("xmppd: no flag for the type of Config." + sf.Name) // a programming error, found by TestParseArgs
+		}
+	}
+	return fields
+}
 
 // parseArgs parses the command line: the flags (anywhere before "--"), the TOML
 // file they name, and the remaining words. Flags win over the file.
 func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
+	// The flags start at the defaults, so that -h shows them; only those given are
+	// applied over the file.
 	var flagCfg Config
+	_ = flagCfg.Normalize() // the defaults are valid: TestConfigReference checks them
 	var configFile string
-	var admins stringList
 	fs := flag.NewFlagSet("xmppd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&configFile, "config", "", "TOML config `file` (keys: see the README); flags override it")
-	fs.StringVar(&flagCfg.Domain, "domain", DefaultDomain, "XMPP `domain` served")
-	fs.StringVar(&flagCfg.DataDir, "data", DefaultDataDir, "data `directory`")
-	fs.StringVar(&flagCfg.C2S, "c2s", DefaultC2SAddr, "client listener `address`")
-	fs.StringVar(&flagCfg.HTTP, "http", DefaultHTTPAddr, "HTTP listener `address` (serves /invites_api)")
-	fs.StringVar(&flagCfg.HTTPURL, "http-url", "", "public base `URL` of the HTTP server (default http://ADDRESS)")
-	fs.Var(&admins, "admin", "administrator bare `JID` (repeatable)")
-	fs.StringVar(&flagCfg.Plugin, "plugin", "", "invites-plugin `path` (default: beside xmppd, then PATH)")
-	fs.StringVar(&flagCfg.PluginConfig, "plugin-config", "", "the plugin's TOML config `file`")
-	fs.StringVar(&flagCfg.Registration, "registration", DefaultRegistration, "in-band registration `mode`: invite-only, open or closed")
-	fs.StringVar(&flagCfg.TLSCert, "tls-cert", "", "TLS certificate chain `file` (PEM; default: self-signed in DATA/tls)")
-	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
-	fs.Int64Var(&flagCfg.MaxStanzaSize, "max-stanza-size", 0, "largest client stanza in `bytes` (default 262144)")
-	fs.IntVar(&flagCfg.MaxUnauthenticatedPerAddr, "max-unauthenticated-per-addr", 0, "client connections of one address not logged in yet, at most (default 10)")
-	fs.IntVar(&flagCfg.MaxSessionsPerAccount, "max-sessions-per-account", 0, "logged-in sessions of one account, at most; administrators have no bound (default 10)")
-	fs.IntVar(&flagCfg.MaxSessionsPerAddr, "max-sessions-per-addr", 0, "logged-in sessions from one address, at most; administrators' do not count (default 50)")
-	fs.IntVar(&flagCfg.MaxInvitationFailuresPerAddr, "max-invitation-failures-per-addr", 0, "invalid invitations one address may try per 10 minutes (default 10)")
-	var reserved stringList
-	fs.Var(&reserved, "reserved-name", "account `name` only adduser creates, nor any name that looks like it (repeatable; default admin, root, postmaster, …)")
-	fs.IntVar(&flagCfg.HTTPMaxConnections, "http-max-connections", 0, "HTTP connections held at once, at most (default 1000)")
-	fs.IntVar(&flagCfg.HTTPMaxConnectionsPerAddr, "http-max-connections-per-addr", 0, "HTTP connections of one client address, at most (default 100)")
-	fs.StringVar(&flagCfg.LogLevel, "log-level", DefaultLogLevel, "log `level`: debug, info, warn or error")
-	fs.StringVar(&flagCfg.LogFormat, "log-format", DefaultLogFormat, "log `format`: text or json")
-	var metricsAllow stringList
-	fs.Var(&metricsAllow, "metrics-allow", "client `address` or network /metrics answers (repeatable; default loopback)")
-	fs.BoolVar(&flagCfg.Version, "version", false, "print the version and exit")
-	fs.BoolVar(&flagCfg.Demo, "demo", false, "demo mode: create admin@DOMAIN and an API key, turn the invite page on, print an invite and how to try it")
+	fs.StringVar(&configFile, "config", "", "TOML config `file` (keys: docs/configuration.md); flags override it")
+	fields := bindFlags(fs, &flagCfg)
 
 	// Flags may come before and after the sub-command.
 	var rest []string
@@ -204,8 +248,6 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 		rest = append(rest, args[0])
 		args = args[1:]
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	var cfg Config
 	if configFile != "" {
@@ -214,43 +256,12 @@ func parseArgs(args []string, stderr io.Writer) (Config, []string, error) {
 			return Config{}, nil, err
 		}
 	}
-	over := map[string]func(){
-		"domain":          func() { cfg.Domain = flagCfg.Domain },
-		"data":            func() { cfg.DataDir = flagCfg.DataDir },
-		"c2s":             func() { cfg.C2S = flagCfg.C2S },
-		"http":            func() { cfg.HTTP = flagCfg.HTTP },
-		"http-url":        func() { cfg.HTTPURL = flagCfg.HTTPURL },
-		"admin":           func() { cfg.Admins = admins },
-		"plugin":          func() { cfg.Plugin = flagCfg.Plugin },
-		"plugin-config":   func() { cfg.PluginConfig = flagCfg.PluginConfig },
-		"registration":    func() { cfg.Registration = flagCfg.Registration },
-		"tls-cert":        func() { cfg.TLSCert = flagCfg.TLSCert },
-		"tls-key":         func() { cfg.TLSKey = flagCfg.TLSKey },
-		"max-stanza-size": func() { cfg.MaxStanzaSize = flagCfg.MaxStanzaSize },
-		"log-level":       func() { cfg.LogLevel = flagCfg.LogLevel },
-		"log-format":      func() { cfg.LogFormat = flagCfg.LogFormat },
-		"metrics-allow":   func() { cfg.MetricsAllow = metricsAllow },
-		"max-unauthenticated-per-addr": func() {
-			cfg.MaxUnauthenticatedPerAddr = flagCfg.MaxUnauthenticatedPerAddr
-		},
-		"max-sessions-per-account": func() { cfg.MaxSessionsPerAccount = flagCfg.MaxSessionsPerAccount },
-		"max-sessions-per-addr":    func() { cfg.MaxSessionsPerAddr = flagCfg.MaxSessionsPerAddr },
-		"max-invitation-failures-per-addr": func() {
-			cfg.MaxInvitationFailuresPerAddr = flagCfg.MaxInvitationFailuresPerAddr
-		},
-		"reserved-name":        func() { cfg.ReservedNames = reserved },
-		"http-max-connections": func() { cfg.HTTPMaxConnections = flagCfg.HTTPMaxConnections },
-		"http-max-connections-per-addr": func() {
-			cfg.HTTPMaxConnectionsPerAddr = flagCfg.HTTPMaxConnectionsPerAddr
-		},
-	}
-	for name, apply := range over {
-		if set[name] {
-			apply()
+	from, to := reflect.ValueOf(flagCfg), reflect.ValueOf(&cfg).Elem()
+	fs.Visit(func(f *flag.Flag) {
+		if i, ok := fields[f.Name]; ok {
+			to.Field(i).Set(from.Field(i))
 		}
-	}
-	cfg.Demo = flagCfg.Demo
-	cfg.Version = flagCfg.Version
+	})
 	return cfg, rest, nil
 }
 
@@ -287,7 +298,7 @@ func (c *Config) Normalize() error {
 	def(&c.LogLevel, DefaultLogLevel)
 	def(&c.LogFormat, DefaultLogFormat)
 	if c.MaxStanzaSize == 0 {
-		c.MaxStanzaSize = 256 << 10
+		c.MaxStanzaSize = c2s.DefaultMaxStanzaSize
 	}
 	if c.MaxUnauthenticatedPerAddr == 0 {
 		c.MaxUnauthenticatedPerAddr = c2s.DefaultMaxPendingPerAddr
@@ -336,19 +347,19 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key go together"))
 	}
-	if c.MaxStanzaSize < 10000 || c.MaxStanzaSize > 64<<20 {
-		errs = append(errs, errors.New("max_stanza_size must be between 10000 and 67108864"))
+	if c.MaxStanzaSize < minStanzaSize || c.MaxStanzaSize > maxStanzaSize {
+		errs = append(errs, fmt.Errorf("max_stanza_size must be between %d and %d", minStanzaSize, maxStanzaSize))
 	}
 	for _, b := range []struct {
 		key      string
 		v, upper int
 	}{
-		{"max_unauthenticated_per_addr", c.MaxUnauthenticatedPerAddr, 100000},
-		{"max_sessions_per_account", c.MaxSessionsPerAccount, 100000},
-		{"max_sessions_per_addr", c.MaxSessionsPerAddr, 100000},
-		{"max_invitation_failures_per_addr", c.MaxInvitationFailuresPerAddr, 100000},
-		{"http_max_connections", c.HTTPMaxConnections, 1000000},
-		{"http_max_connections_per_addr", c.HTTPMaxConnectionsPerAddr, 1000000},
+		{"max_unauthenticated_per_addr", c.MaxUnauthenticatedPerAddr, maxPerAddr},
+		{"max_sessions_per_account", c.MaxSessionsPerAccount, maxPerAddr},
+		{"max_sessions_per_addr", c.MaxSessionsPerAddr, maxPerAddr},
+		{"max_invitation_failures_per_addr", c.MaxInvitationFailuresPerAddr, maxPerAddr},
+		{"http_max_connections", c.HTTPMaxConnections, maxConns},
+		{"http_max_connections_per_addr", c.HTTPMaxConnectionsPerAddr, maxConns},
 	} {
 		if b.v < 1 || b.v > b.upper {
 			errs = append(errs, fmt.Errorf("%s must be between 1 and %d", b.key, b.upper))

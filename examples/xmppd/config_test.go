@@ -10,6 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/c2s"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/connlimit"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
+	"github.com/xmpp-invites/invites/internal/config/reference"
+	"github.com/xmpp-invites/invites/internal/username"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -116,16 +122,16 @@ func withDefaults(c Config) Config {
 		v *int
 		d int
 	}{
-		{&c.MaxSessionsPerAccount, 10}, {&c.MaxSessionsPerAddr, 50}, {&c.MaxInvitationFailuresPerAddr, 10},
-		{&c.HTTPMaxConnections, 1000}, {&c.HTTPMaxConnectionsPerAddr, 100},
+		{&c.MaxSessionsPerAccount, c2s.DefaultMaxSessionsPerAccount}, {&c.MaxSessionsPerAddr, c2s.DefaultMaxSessionsPerAddr},
+		{&c.MaxInvitationFailuresPerAddr, register.DefaultMaxTokenFailuresPerAddr},
+		{&c.HTTPMaxConnections, connlimit.DefaultMaxConns}, {&c.HTTPMaxConnectionsPerAddr, connlimit.DefaultMaxConnsPerAddr},
 	} {
 		if *f.v == 0 {
 			*f.v = f.d
 		}
 	}
 	if c.ReservedNames == nil {
-		c.ReservedNames = []string{"admin", "administrator", "root", "postmaster", "abuse", "support", "security",
-			"webmaster", "hostmaster", "xmpp", "www", "noreply"}
+		c.ReservedNames = username.DefaultReserved()
 	}
 	return c
 }
@@ -258,35 +264,55 @@ func TestHelpWordAndBuild(t *testing.T) {
 	}
 }
 
-// TestFlagsInReadme: every flag of xmppd is in the README's table of them, with its
-// TOML key.
-func TestFlagsInReadme(t *testing.T) {
+// TestConfigReference: every default a field comment of Config states is the one
+// Normalize fills, and every flag -h lists is a key's or one of the flag-only
+// switches, as docs/configuration.md (generated from these comments) says.
+func TestConfigReference(t *testing.T) {
+	tables, err := reference.Load(t.Context(), ".", "github.com/xmpp-invites/invites/examples/xmppd", "Config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	if err := c.Normalize(); err != nil {
+		t.Fatalf("the defaults: %v", err)
+	}
+	if err := reference.Check(tables, c); err != nil {
+		t.Error(err)
+	}
+	documented := map[string]bool{"config": true, "h": true}
+	for _, tb := range tables {
+		for _, k := range tb.Keys {
+			documented[k.Flag] = true
+		}
+	}
 	var help strings.Builder
 	if _, _, err := parseArgs([]string{"-h"}, &help); err == nil {
 		t.Fatal("-h parsed")
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
-	flags := flagLine.FindAllStringSubmatch(help.String(), -1)
+	flags := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(help.String(), -1)
 	if len(flags) < 20 {
 		t.Fatalf("%d flags in the help:\n%s", len(flags), help.String())
 	}
 	for _, f := range flags {
-		name := f[1]
-		if name == "config" || name == "h" {
-			continue
-		}
-		if !regexp.MustCompile("(?m)^\\|.*`-" + regexp.QuoteMeta(name) + "[` ]").Match(readme) {
-			t.Errorf("flag -%s is not in the README's table", name)
+		if !documented[f[1]] {
+			t.Errorf("flag -%s is not documented", f[1])
 		}
 	}
-	for _, key := range []string{"max_sessions_per_account", "max_sessions_per_addr", "max_invitation_failures_per_addr",
-		"reserved_names", "http_max_connections", "http_max_connections_per_addr"} {
-		if !strings.Contains(string(readme), "`"+key+"`") {
-			t.Errorf("key %s is not in the README", key)
+	// The help shows the defaults the code fills, never restated.
+	for _, want := range []string{`(default "localhost")`, "(default 262144)", "(default admin,administrator,"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("the help lacks %s:\n%s", want, help.String())
 		}
+	}
+}
+
+// TestShippedConfig: the packaged /etc/invites/xmppd.toml is valid.
+func TestShippedConfig(t *testing.T) {
+	cfg, err := loadFile(filepath.Join("..", "..", "deploy", "etc", "xmppd.toml"))
+	if err == nil {
+		err = cfg.Normalize()
+	}
+	if err != nil {
+		t.Error(err)
 	}
 }

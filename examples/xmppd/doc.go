@@ -29,27 +29,14 @@
 //
 // Every flag is also a key of the TOML file given with -config; flags win:
 //
-//	domain = "example.com"          # -domain, default "localhost"
-//	data_dir = "/var/lib/xmppd"     # -data, default "./data"
-//	c2s = ":5222"                   # -c2s, default "127.0.0.1:5222"
-//	http = "127.0.0.1:5280"         # -http, default "127.0.0.1:5280"
-//	http_url = "https://example.com" # -http-url, the public URL of the HTTP server
-//	admins = ["you@example.com"]    # -admin, repeatable
-//	plugin = "/usr/lib/invites/invites-plugin" # -plugin, default beside xmppd, then PATH
-//	plugin_config = "/etc/invites.toml"        # -plugin-config, the plugin's own settings
-//	registration = "invite-only"    # -registration: invite-only, open or closed
-//	tls_cert = "fullchain.pem"      # -tls-cert; without it a self-signed one is made in data_dir/tls
-//	tls_key = "privkey.pem"         # -tls-key
-//	max_stanza_size = 262144        # -max-stanza-size, bytes
-//	max_unauthenticated_per_addr = 10 # -max-unauthenticated-per-addr
-//	max_sessions_per_account = 10   # -max-sessions-per-account (administrators: none)
-//	max_sessions_per_addr = 50      # -max-sessions-per-addr (administrators' do not count)
-//	max_invitation_failures_per_addr = 10 # -max-invitation-failures-per-addr, per 10 minutes
-//	reserved_names = ["admin", "root", "postmaster", "abuse", "support"] # -reserved-name, repeatable
-//	http_max_connections = 1000     # -http-max-connections
-//	http_max_connections_per_addr = 100 # -http-max-connections-per-addr
-//	log_level = "info"              # -log-level
+//	domain = "example.com"
+//	c2s = ":5222"
+//	http_url = "https://example.com"
+//	admins = ["you@example.com"]
+//	plugin_config = "/etc/invites/invites.toml"
 //
+// [Config] documents each key, its flag and its default; docs/configuration.md lists
+// them all, generated from it.
 // Unknown keys are errors.
 // The landing page, invite lifetimes, limits and the invite store are the plugin's
 // settings, in the file given with -plugin-config.

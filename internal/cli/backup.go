@@ -78,7 +78,7 @@ func restore(ctx context.Context, g globals, file string, stdout io.Writer) erro
 	if g.storeDSN != "" {
 		cfg.Store = g.storeDSN
 	}
-	kind, path, err := store.Parse(cfg.StoreDSN())
+	kind, path, err := store.Parse(cfg.Address())
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/xmpp-invites/invites/internal/buildinfo"
+	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store"
 )
 
 // Exit codes.
@@ -60,9 +62,9 @@ const usageTail = `
 
 Flags, anywhere before "--":
   -config FILE   the plugin's TOML config (hosts, store, landing page, TTLs, limits)
-  -data DIR      the server's data directory (default ./data; its store is DIR/invites.db)
+  -data DIR      the server's data directory (default ` + store.DefaultDataDir + `; its store is DIR/` + store.DefaultFile + `)
   -store DSN     the store: a SQLite file or postgres://… (default from -config,
-                 INVITES_STORE, else DIR/invites.db)
+                 ` + config.EnvStore + `, else DIR/` + store.DefaultFile + `)
 
 The command line works on the store the server uses, and never makes a new one: it
 refuses a data directory or a store file that does not exist.

@@ -14,7 +14,6 @@ import (
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store"
-	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
 // pointAt tells the operator how to find the server's store.
@@ -69,7 +68,7 @@ func open(ctx context.Context, g globals) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenWith(ctx, cfg.StoreDSN(), store.Options{Logger: discard, Durability: sqlite.Durability(cfg.Durability)})
+	st, err := store.OpenWith(ctx, cfg.Address(), store.Options{Logger: discard, Durability: cfg.Durability})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -115,11 +114,11 @@ func serverHosts(cfg config.Config, fromConfig bool, known []string, recorded []
 		webhooks = webhooks || r.Webhooks
 	}
 	if fromConfig {
-		return cfg.CoreHosts(names...), baseURL, webhooks
+		return cfg.HostConfigs(names...), baseURL, webhooks
 	}
 	var hosts []core.HostConfig
 	have := map[string]bool{}
-	defaults := cfg.CoreHosts() // the top-level defaults, as for a host of no record
+	defaults := cfg.HostConfigs() // the top-level defaults, as for a host of no record
 	for _, r := range recorded {
 		h := r.Config()
 		if h.DefaultTTL == 0 || h.MaxTTL == 0 {
@@ -129,7 +128,7 @@ func serverHosts(cfg config.Config, fromConfig bool, known []string, recorded []
 		have[h.Domain] = true
 		hosts = append(hosts, h)
 	}
-	for _, h := range cfg.CoreHosts(known...) {
+	for _, h := range cfg.HostConfigs(known...) {
 		if !have[h.Domain] && (len(known) > 0 || len(hosts) == 0) {
 			have[h.Domain] = true
 			hosts = append(hosts, h)
@@ -143,7 +142,7 @@ func serverHosts(cfg config.Config, fromConfig bool, known []string, recorded []
 // and must not make an empty one that the server never reads.
 func checkExists(dataExplicit bool, cfg config.Config) error {
 	dataDir := cfg.DataDir
-	kind, path, err := store.Parse(cfg.StoreDSN()) // a mistyped address first: it names what is accepted
+	kind, path, err := store.Parse(cfg.Address()) // a mistyped address first: it names what is accepted
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/outbox"
 	"github.com/xmpp-invites/invites/internal/store"
-	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/internal/webhook"
 )
 
@@ -120,7 +119,7 @@ func openOutbox(ctx context.Context, g globals) (outbox.Store, func(), error) {
 	if g.storeDSN != "" {
 		cfg.Store = g.storeDSN
 	}
-	kind, target, err := store.Parse(cfg.StoreDSN())
+	kind, target, err := store.Parse(cfg.Address())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,7 +128,7 @@ func openOutbox(ctx context.Context, g globals) (outbox.Store, func(), error) {
 			return nil, nil, fmt.Errorf("there is no store at %s: give the server's data directory with -data, or its store with -store", target)
 		}
 	}
-	st, err := store.OpenWith(ctx, cfg.StoreDSN(), store.Options{Logger: slog.New(slog.DiscardHandler), Durability: sqlite.Durability(cfg.Durability)})
+	st, err := store.OpenWith(ctx, cfg.Address(), store.Options{Logger: slog.New(slog.DiscardHandler), Durability: cfg.Durability})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,10 +23,10 @@ func TestParse(t *testing.T) {
 			if c.DataDir != "./data" || time.Duration(c.DefaultTTL) != 7*24*time.Hour {
 				t.Errorf("defaults not filled: %+v", c)
 			}
-			if got := c.StoreDSN(); got != filepath.Join("./data", "invites.db") {
+			if got := c.Address(); got != filepath.Join("./data", "invites.db") {
 				t.Errorf("store = %q", got)
 			}
-			if h := c.CoreHosts(); len(h) != 1 || h[0].Domain != "localhost" {
+			if h := c.HostConfigs(); len(h) != 1 || h[0].Domain != "localhost" {
 				t.Errorf("hosts = %+v", h)
 			}
 		}},
@@ -38,7 +38,7 @@ func TestParse(t *testing.T) {
 		6: {text: "[http]\nfailed_auth_rate = \"lots\"", wantErr: "failed_auth_rate"},
 		7: {text: "landing_page = \"https://{host}/i?{token}\"\n[[host]]\ndomain = \"a.example\"\nmax_ttl = \"1d\"\ndefault_ttl = \"1h\"",
 			check: func(t *testing.T, c config.Config) {
-				hs := c.CoreHosts("b.example", "a.example")
+				hs := c.HostConfigs("b.example", "a.example")
 				if len(hs) != 2 {
 					t.Fatalf("hosts = %+v", hs)
 				}
@@ -54,7 +54,7 @@ func TestParse(t *testing.T) {
 		11: {text: "landing_page = \"https://example.com/invite?{tokn}\"", wantErr: "unknown placeholder {tokn}"},
 		12: {text: "[[host]]\ndomain = \"a.example\"\nlanding_page = \"https://a.example/{host}\"", wantErr: "names neither {token} nor {uri}"},
 		13: {text: "landing_page = \"builtin\"", check: func(t *testing.T, c config.Config) {
-			if h := c.CoreHosts(); h[0].LandingPage != "builtin" {
+			if h := c.HostConfigs(); h[0].LandingPage != "builtin" {
 				t.Errorf("hosts = %+v", h)
 			}
 		}},
@@ -76,13 +76,13 @@ func TestParse(t *testing.T) {
 		21: {text: "max_ttl = \"1ns\"", wantErr: "at least 1 minute"},
 		22: {text: "[[host]]\ndomain = \"a.example\"\ndefault_ttl = \"30s\"", wantErr: "host a.example: default_ttl and max_ttl must be at least 1 minute"},
 		23: {text: "", check: func(t *testing.T, c config.Config) {
-			q := c.UserQuota.Core()
+			q := c.UserQuota.Quota()
 			if c.AllowUserInvites || q.Invites != 10 || q.Period != 7*24*time.Hour || q.Outstanding != 5 {
 				t.Errorf("user invites: allowed %v, quota %+v; want off, 10 a week, 5 outstanding", c.AllowUserInvites, q)
 			}
 		}},
 		24: {text: "allow_user_invites = true\n[user_quota]\ninvites = -1\nperiod = \"1d\"\noutstanding = 2", check: func(t *testing.T, c config.Config) {
-			q := c.UserQuota.Core()
+			q := c.UserQuota.Quota()
 			if !c.AllowUserInvites || q.Invites != 0 || q.Period != 24*time.Hour || q.Outstanding != 2 {
 				t.Errorf("user invites: allowed %v, quota %+v", c.AllowUserInvites, q)
 			}
@@ -161,8 +161,8 @@ func TestEnvStoreWins(t *testing.T) {
 	if err := c.Normalize(); err != nil {
 		t.Fatal(err)
 	}
-	if c.StoreDSN() != "postgres://db/x" {
-		t.Errorf("store = %q", c.StoreDSN())
+	if c.Address() != "postgres://db/x" {
+		t.Errorf("store = %q", c.Address())
 	}
 }
 
@@ -196,5 +196,76 @@ func TestKnownDomains(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+// TestDefaults: the defaults are those of an empty file, valid, with INVITES_STORE
+// left out.
+func TestDefaults(t *testing.T) {
+	t.Setenv(config.EnvStore, "postgres://db/x")
+	d := config.Defaults()
+	if d.Address() != filepath.Join("./data", "invites.db") || d.Commands.MaxSessions != 8 {
+		t.Errorf("defaults: %+v", d)
+	}
+	if err := d.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(config.EnvStore, "")
+	c, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", config.Defaults()) {
+		t.Errorf("Load(\"\") = %+v\nDefaults() = %+v", c, config.Defaults())
+	}
+}
+
+// TestDir: the page's file names are read from the config file's directory.
+func TestDir(t *testing.T) {
+	t.Setenv(config.EnvStore, "")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "invites.toml")
+	if err := os.WriteFile(path, []byte("[page]\nclients_file = \"clients.json\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dir() != dir {
+		t.Errorf("dir = %q, want %q", c.Dir(), dir)
+	}
+	if _, err := c.Page.Options(c.Dir()); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "clients.json")) {
+		t.Errorf("a missing clients file: %v", err)
+	}
+	if c, _ := config.Parse(""); c.Dir() != "" {
+		t.Errorf("inline text has a directory: %q", c.Dir())
+	}
+}
+
+// TestShippedConfigs: the configs the project ships and shows are valid: the packaged
+// /etc/invites/invites.toml and every TOML example of the README.
+func TestShippedConfigs(t *testing.T) {
+	t.Setenv(config.EnvStore, "")
+	if _, err := config.Load(filepath.Join("..", "..", "deploy", "etc", "invites.toml")); err != nil {
+		t.Error(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```toml\n")[1:]
+	if len(blocks) < 3 {
+		t.Fatalf("%d TOML examples in the README", len(blocks))
+	}
+	for i, b := range blocks {
+		text, _, _ := strings.Cut(b, "```")
+		c, err := config.Parse(text)
+		if err == nil {
+			err = c.Normalize()
+		}
+		if err != nil {
+			t.Errorf("the README's TOML example %d: %v\n%s", i+1, err, text)
+		}
 	}
 }

@@ -91,8 +91,12 @@
 // ([Invite.State]: open, used or revoked, which the stores keep in a column written
 // from it) and a test of the expiry ([Status.Where]), which the stores' queries by
 // status are built from. Ended invites stay as records, with their
-// redemptions (JID and time), for Options.Retention (default 30 days), then the sweep
-// purges them; the sweep also reports each invite that expired unused.
+// redemptions (JID and time), for Options.Retention (default [DefaultRetention]), then
+// the sweep purges them; the sweep also reports each invite that expired unused.
+//
+// [Policy] is the plugin config's part that the core owns (retention, invite
+// lifetimes, landing pages, [[host]] and [user_quota]): it fills its defaults, checks
+// itself, and gives each served host's [HostConfig] ([Policy.HostConfigs]).
 //
 // # Events
 //

@@ -41,7 +41,8 @@ type Config struct {
 	// Languages are the BCP 47 tags the pages are offered in, chosen by the lang
 	// parameter or Accept-Language (a regional variant such as de-CH gets de); the
 	// first is the default. English, German and French ship ("en", "de", "fr");
-	// another needs lang/TAG.json in TemplatesDir. Default ["en", "de", "fr"].
+	// another needs lang/TAG.json in TemplatesDir.
+	// Default: the three that ship, English first.
 	Languages []string `toml:"languages"`
 	// TemplatesDir is a directory whose files replace the built-in templates of the
 	// same name: layout.html, invite.html, register.html, success.html, error.html,
@@ -67,8 +68,8 @@ type Config struct {
 	// FailedAttemptRate is how many failed attempts (unknown or dead tokens, refused
 	// forms) one client address may make, as N/PERIOD, before its page requests get
 	// 429; IPv6 addresses count by /64, and behind http.trusted_proxies the forwarded
-	// address counts. "off" turns the limit off. Default: DefaultFailedAttempts per
-	// DefaultFailedPeriod ("10/10m"), which the Handler fills.
+	// address counts. "off" turns the limit off.
+	// Default: [DefaultFailedAttempts] per [DefaultFailedPeriod].
 	FailedAttemptRate string `toml:"failed_attempt_rate"`
 }
 

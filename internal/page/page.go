@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/clientaddr"
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/gcra"
 	"github.com/xmpp-invites/invites/internal/httpstatus"
 	"github.com/xmpp-invites/invites/internal/password"
@@ -28,8 +29,8 @@ import (
 // The paths the Handler serves, as in the host contract (version 2).
 const (
 	// PathInvite is the landing page, GET /invite?TOKEN (the shape of Prosody's
-	// mod_invites_page).
-	PathInvite = "/invite"
+	// mod_invites_page): the core's, which builds the invites' links to it.
+	PathInvite = core.PathInvite
 	// PathRegister is web registration, GET and POST /register (field t = token).
 	PathRegister = "/register"
 )

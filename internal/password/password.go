@@ -19,11 +19,11 @@ import (
 // The zero value of each field means its documented default; Normalize fills them.
 type Config struct {
 	// MinLength is the fewest characters (Unicode code points) a password has.
-	// Default 8; from 1 to MaxLength.
+	// Default [DefaultMinLength]; from 1 to [MaxLength].
 	MinLength int `toml:"min_length"`
 	// MinDistinct is the fewest different characters a password has: "aaaaaaaa" has 1,
-	// "12121212" 2. Default 5, or MinLength when that is smaller; from 1 (the rule
-	// off) to MinLength or 64, whichever is smaller.
+	// "12121212" 2. Default [DefaultMinDistinct], or MinLength when that is smaller;
+	// from 1 (the rule off) to MinLength or [maxDistinct], whichever is smaller.
 	MinDistinct int `toml:"min_distinct"`
 	// AllowUsername lets a password be the username, contain it or be contained in it.
 	// Default false: such passwords are refused.

@@ -54,9 +54,13 @@ func newOps(c config.Config, hosts []core.HostConfig, st store.Store, log *slog.
 	}
 	o.metrics = metrics.New(mopts)
 	if len(c.Webhooks) > 0 {
+		endpoints, err := webhook.Endpoints(c.Webhooks)
+		if err != nil {
+			return nil, err
+		}
 		w, err := webhook.New(webhook.Options{
 			Store:     o.outbox,
-			Endpoints: c.WebhookEndpoints(),
+			Endpoints: endpoints,
 			Logger:    log.With("component", "webhook"),
 			OnAttempt: o.metrics.Delivery,
 		})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 
 	"github.com/xmpp-invites/invites/internal/clientaddr"
@@ -36,11 +35,7 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 	if hc.HTTPBaseURL == "" {
 		return nil, errors.New(`landing_page = "builtin" needs the server's public HTTP base URL, which the server did not give the plugin`)
 	}
-	dir := ""
-	if hc.ConfigFile != "" {
-		dir = filepath.Dir(hc.ConfigFile)
-	}
-	opts, err := c.Page.Options(dir)
+	opts, err := c.Page.Options(c.Dir())
 	if err != nil {
 		return nil, fmt.Errorf("config: page.%w", err)
 	}

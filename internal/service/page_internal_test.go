@@ -60,7 +60,7 @@ func TestPageHosts(t *testing.T) {
 	if err := c.Normalize(); err != nil {
 		t.Fatal(err)
 	}
-	if got := pageHosts(c.CoreHosts("c.example")); strings.Join(got, ",") != "a.example,c.example" {
+	if got := pageHosts(c.HostConfigs("c.example")); strings.Join(got, ",") != "a.example,c.example" {
 		t.Errorf("page hosts = %v", got)
 	}
 	if got := pageHosts([]core.HostConfig{{Domain: "x.example"}}); got != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/commands"
-	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/httpapi"
@@ -22,7 +21,6 @@ import (
 	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/store"
-	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -76,25 +74,22 @@ func (s *Service) state() (*state, error) {
 // loadConfig reads the plugin's config as the host names it, resolving a relative
 // data_dir against the host's data directory.
 func loadConfig(hc plugin.Config) (config.Config, error) {
-	var text string
+	var (
+		c   config.Config
+		err error
+	)
 	switch {
 	case hc.ConfigFile != "" && hc.ConfigTOML != "":
 		return config.Config{}, errors.New("both a config file and inline config given")
 	case hc.ConfigFile != "":
-		b, err := os.ReadFile(hc.ConfigFile)
-		if err != nil {
-			return config.Config{}, fmt.Errorf("reading the config: %w", err)
-		}
-		text = string(b)
+		c, err = config.ReadFile(hc.ConfigFile)
 	default:
-		text = hc.ConfigTOML
-	}
-	c, err := config.Parse(text)
-	if err != nil {
-		if hc.ConfigFile != "" {
-			return config.Config{}, fmt.Errorf("config %s: %w", hc.ConfigFile, err)
+		if c, err = config.Parse(hc.ConfigTOML); err != nil {
+			err = fmt.Errorf("config: %w", err)
 		}
-		return config.Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err != nil {
+		return config.Config{}, err
 	}
 	if hc.DataDir != "" {
 		switch {
@@ -123,7 +118,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, err
 	}
-	hosts := c.CoreHosts(hc.Domains...)
+	hosts := c.HostConfigs(hc.Domains...)
 	if len(hc.Domains) > 0 {
 		// Recorded so that the key command line accepts these hosts too.
 		if err := config.RecordDomains(c.DataDir, hc.Domains); err != nil {
@@ -139,8 +134,8 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	}
 	// The server starts here: a damaged SQLite file is refused now rather than failing
 	// requests later (the command line skips this check).
-	st, err := store.OpenWith(ctx, c.StoreDSN(), store.Options{Logger: s.log.With("component", "store"),
-		Durability: sqlite.Durability(c.Durability), IntegrityCheck: true})
+	st, err := store.OpenWith(ctx, c.Address(), store.Options{Logger: s.log.With("component", "store"),
+		Durability: c.Durability, IntegrityCheck: true})
 	if err != nil {
 		if errors.Is(err, core.ErrUnavailable) {
 			// The host tries again later; a mistake in the config is the operator's.
@@ -172,14 +167,12 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if api != nil {
 		accounts = api
 	}
+	sessions := c.Commands.Sessions()
+	sessions.Logger = s.log.With("component", "commands")
 	cmds, err := commands.New(svc, accounts, commands.Options{
-		Sessions: session.Options{
-			Timeout:     time.Duration(c.Commands.SessionTimeout),
-			MaxSessions: c.Commands.MaxSessions,
-			Logger:      s.log.With("component", "commands"),
-		},
+		Sessions:         sessions,
 		AllowUserInvites: c.AllowUserInvites,
-		UserQuota:        c.UserQuota.Core(),
+		UserQuota:        c.UserQuota.Quota(),
 	})
 	if err != nil {
 		_ = st.Close()
@@ -208,7 +201,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		names[i] = h.Domain
 	}
 	slices.Sort(names)
-	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.StoreDSN()),
+	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.Address()),
 		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks))
 	return plugin.Manifest{Routes: routes}, nil
 }

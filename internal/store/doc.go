@@ -14,5 +14,6 @@
 // "postgress://…" never becomes a SQLite file named after it.
 //
 // The SQLite backend is pure Go (no cgo), runs in WAL mode and applies its versioned
-// migrations when opened; [Options] carries its durability.
+// migrations when opened; [Options] carries its durability. [Config] is the store's
+// part of the plugin's config (data_dir, store, durability), with its defaults.
 package store
