@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // errInviteNotFound is what "invites show|revoke" say of an unknown invite.

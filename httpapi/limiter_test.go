@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // TestFailedAuthSharedAddress is issue 15's "21 bad keys from a shared address lock out

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // benchParallelism is how many requesters per CPU the benchmarks run: a server's

@@ -24,7 +24,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/testlog"
 )
 

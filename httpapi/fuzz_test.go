@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // FuzzHandler throws arbitrary query strings, Authorization headers and form bodies at

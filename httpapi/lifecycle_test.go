@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // inviteList is the JSON body of a list.

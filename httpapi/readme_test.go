@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // TestREADMEKeyAnswers is the regression test of a README claim a newcomer caught out:
@@ -18,7 +18,7 @@ import (
 // refused key's detail must be one the README's 403 row names, and those that must not
 // tell a key's existence (an unknown ID, a wrong secret, a deleted key) must share one.
 func TestREADMEKeyAnswers(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestREADMEKeyAnswers(t *testing.T) {
 // expands it) against the default limits: it once set an expiry in 2030, beyond the
 // default 90-day maximum, and got 400 (issue 22).
 func TestREADMEPatchExample(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
