@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/xmpp-invites/invites/internal/problem"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/transport"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -78,9 +78,9 @@ func (p *Plugin) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // writeError answers like the plugin does, CORS-readable.
 func (p *Plugin) writeError(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	d := problem.Details{Status: status, Detail: detail}
+	e := &httpapi.Error{Status: status, Detail: detail}
 	if status == http.StatusServiceUnavailable {
-		d.RetryAfter = p.retryIn()
+		e.RetryAfter = p.retryIn()
 	}
-	problem.Write(w, r, d)
+	httpapi.WriteError(w, r, e)
 }

@@ -7,7 +7,7 @@
 // (Fetch standard) so that a web page on another origin can use it.
 // It knows nothing of go-plugin or the process boundary: the plugin's service
 // (internal/service) mounts it at plugin.PathAPI, and the benchmarks mount the same
-// service in-process. Error bodies come from the one problem writer, internal/problem.
+// service in-process. Error bodies come from the one problem writer, WriteError.
 // openapi.yaml beside this file describes the endpoints in OpenAPI 3.1.
 //
 // # Requests

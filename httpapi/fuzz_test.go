@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // FuzzHandler throws arbitrary query strings, Authorization headers and form bodies at

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // inviteList is the JSON body of a list.

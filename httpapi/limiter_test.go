@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // TestFailedAuthSharedAddress is issue 15's "21 bad keys from a shared address lock out

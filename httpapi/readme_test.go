@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // TestREADMEKeyAnswers is the regression test of a README claim a newcomer caught out:

@@ -13,13 +13,12 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/commands"
 	"github.com/xmpp-invites/invites/internal/commands/session"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/logthrottle"
-	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/plugin"
@@ -263,7 +262,7 @@ func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg 
 func (s *Service) ServeHTTP(_ context.Context, w http.ResponseWriter, r *http.Request) error {
 	st, err := s.state()
 	if err != nil {
-		problem.Write(w, r, problem.Details{Status: http.StatusServiceUnavailable,
+		httpapi.WriteError(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable,
 			Detail: "the invites service is starting; try again shortly", RetryAfter: time.Second})
 		return nil
 	}
