@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/xmpp-invites/invites/httpapi"
-	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // benchParallelism is how many requesters per CPU the benchmarks run: a server's
@@ -94,7 +93,7 @@ func BenchmarkCreateHTTP(b *testing.B) {
 // that every request takes that path.
 func BenchmarkRejectBadKey(b *testing.B) {
 	f := newFixture(b)
-	h := httpapi.New(f.svc, httpapi.Options{FailedAuthRate: core.Rate{N: -1}})
+	h := httpapi.New(f.svc, httpapi.Options{FailedAuthCount: -1})
 	benchmark(b, h, "/invites_api", "Bearer "+f.creds["unknown"], http.StatusForbidden)
 }
 
@@ -102,7 +101,7 @@ func BenchmarkRejectBadKey(b *testing.B) {
 // store lookup.
 func BenchmarkRejectMalformedKey(b *testing.B) {
 	f := newFixture(b)
-	h := httpapi.New(f.svc, httpapi.Options{FailedAuthRate: core.Rate{N: -1}})
+	h := httpapi.New(f.svc, httpapi.Options{FailedAuthCount: -1})
 	benchmark(b, h, "/invites_api?key=not-a-key", "", http.StatusForbidden)
 }
 
@@ -110,7 +109,7 @@ func BenchmarkRejectMalformedKey(b *testing.B) {
 // 429 before any key is looked at.
 func BenchmarkRejectLimited(b *testing.B) {
 	f := newFixture(b)
-	h := httpapi.New(f.svc, httpapi.Options{FailedAuthRate: core.Rate{N: 1, Period: 1 << 62}})
+	h := httpapi.New(f.svc, httpapi.Options{FailedAuthCount: 1, FailedAuthPeriod: 1 << 62})
 	for i := range 250 { // spend the budget of every address benchmark uses
 		r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/invites_api?key="+f.creds["wrong"], nil)
 		r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1", i+1)

@@ -123,7 +123,7 @@ func TestHandler(t *testing.T) {
 		MaxBodyBytes:   testMaxBody,
 		MaxURLBytes:    testMaxURL,
 		MaxHeaderBytes: testMaxHeader,
-		FailedAuthRate: core.Rate{N: testFailures, Period: time.Hour},
+		FailedAuthCount: testFailures, FailedAuthPeriod: time.Hour,
 		Logger:         logger,
 		Now:            f.clock.Now,
 	}
@@ -775,7 +775,7 @@ func TestFailedAuthMemoryBound(t *testing.T) {
 	f := newFixture(t)
 	const maxClients, clients = 4, 100
 	h := httpapi.New(f.svc, httpapi.Options{
-		FailedAuthRate: core.Rate{N: 1, Period: time.Hour},
+		FailedAuthCount: 1, FailedAuthPeriod: time.Hour,
 		MaxClients:     maxClients,
 		Now:            f.clock.Now,
 	})

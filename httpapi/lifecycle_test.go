@@ -42,7 +42,7 @@ func newLifecycleFixture(t testing.TB) *lifecycleFixture {
 	f := newFixture(t)
 	ctx := context.Background()
 	lf := &lifecycleFixture{fixture: f, ids: map[string]string{}}
-	lf.h = httpapi.New(f.svc, httpapi.Options{MaxBodyBytes: testMaxBody, FailedAuthRate: core.Rate{N: -1}, Now: f.clock.Now})
+	lf.h = httpapi.New(f.svc, httpapi.Options{MaxBodyBytes: testMaxBody, FailedAuthCount: -1, Now: f.clock.Now})
 	two := 2
 	mk := func(name, keyName string, spec core.InviteSpec) core.Invite {
 		t.Helper()

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/internal/password"
@@ -63,8 +63,8 @@ type Config struct {
 	// Hosts are the XMPP domains served, each with optional overrides.
 	// Default: the domains the XMPP server reports, or "localhost" on the command line.
 	Hosts []Host `toml:"host"`
-	// HTTP bounds the invite API.
-	HTTP HTTP `toml:"http"`
+	// HTTP bounds the invite API (package httpapi owns the type and its defaults).
+	HTTP httpapi.Config `toml:"http"`
 	// Commands bounds ad-hoc command sessions.
 	Commands Commands `toml:"commands"`
 	// Webhooks are the endpoints that receive events ([[webhook]]; see webhook.go).
@@ -88,44 +88,6 @@ type Host struct {
 	DefaultTTL Duration `toml:"default_ttl"`
 	// MaxTTL overrides the top-level max_ttl for this domain.
 	MaxTTL Duration `toml:"max_ttl"`
-}
-
-// HTTP bounds the invite API.
-type HTTP struct {
-	// MaxBodyBytes bounds a request body. Default 65536, at most 16 MiB.
-	MaxBodyBytes int64 `toml:"max_body_bytes"`
-	// FailedAuthRate is how many failed authentications one client address may make
-	// before it gets 429, as N/PERIOD. Default "20/m".
-	FailedAuthRate string `toml:"failed_auth_rate"`
-	// TrustedProxies are the addresses (such as "127.0.0.1") or networks (such as
-	// "10.0.0.0/8") of reverse proxies whose X-Forwarded-For names the client.
-	// Default none: the connection's address is the client's. Behind a proxy, list it,
-	// or every client shares the proxy's failed-authentication budget.
-	TrustedProxies []string `toml:"trusted_proxies"`
-}
-
-// Proxies returns TrustedProxies as networks; Validate has checked them.
-func (h HTTP) Proxies() []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range h.TrustedProxies {
-		if n, err := parsePrefix(p); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// parsePrefix reads a network, or a lone address as the network of just itself.
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // UserQuota bounds the invites one ordinary user makes: at most Invites per Period, and
@@ -156,8 +118,6 @@ type Commands struct {
 // Defaults.
 const (
 	DefaultDataDir        = "./data"
-	DefaultMaxBodyBytes   = 64 << 10
-	DefaultFailedAuthRate = "20/m"
 	DefaultSessionTimeout = 10 * time.Minute
 	DefaultMaxSessions    = 8
 	DefaultDurability     = string(sqlite.DefaultDurability)
@@ -245,12 +205,6 @@ func (c *Config) Normalize() error {
 	if c.MaxTTL == 0 {
 		c.MaxTTL = Duration(max(core.DefaultMaxInviteTTL, time.Duration(c.DefaultTTL)))
 	}
-	if c.HTTP.MaxBodyBytes == 0 {
-		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.HTTP.FailedAuthRate == "" {
-		c.HTTP.FailedAuthRate = DefaultFailedAuthRate
-	}
 	if c.UserQuota.Invites == 0 {
 		c.UserQuota.Invites = DefaultUserInvites
 	}
@@ -272,7 +226,8 @@ func (c *Config) Normalize() error {
 // normalizeComponents has each component fill its defaults and check its table;
 // each error is prefixed with the table's name.
 func (c *Config) normalizeComponents() error {
-	errs := prefixed("page", c.Page.Normalize())
+	errs := prefixed("http", c.HTTP.Normalize())
+	errs = append(errs, prefixed("page", c.Page.Normalize())...)
 	if err := c.Page.ApplyDeprecated(&c.Password); err != nil {
 		errs = append(errs, fmt.Errorf("page.%w", err))
 	}
@@ -315,17 +270,6 @@ func (c *Config) Validate() error {
 	errs = append(errs, checkTTLs("", c.DefaultTTL, c.MaxTTL)...)
 	if err := core.CheckLandingPage(c.LandingPage); err != nil {
 		errs = append(errs, fmt.Errorf("landing_page: %w", err))
-	}
-	if c.HTTP.MaxBodyBytes < 0 || c.HTTP.MaxBodyBytes > 16<<20 {
-		errs = append(errs, errors.New("http.max_body_bytes must be between 1 and 16777216"))
-	}
-	if _, err := core.ParseRate(c.HTTP.FailedAuthRate); err != nil {
-		errs = append(errs, fmt.Errorf("http.failed_auth_rate: %w", err))
-	}
-	for _, p := range c.HTTP.TrustedProxies {
-		if _, err := parsePrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("http.trusted_proxies: %q is not an address or network", p))
-		}
 	}
 	if c.UserQuota.Invites < -1 || c.UserQuota.Outstanding < -1 {
 		errs = append(errs, errors.New("user_quota.invites and user_quota.outstanding must be a number of invites, or -1 for no bound"))

@@ -129,10 +129,6 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 			s.log.Warn("cannot record the host's domains", "err", err)
 		}
 	}
-	rate, err := core.ParseRate(c.HTTP.FailedAuthRate)
-	if err != nil {
-		return plugin.Manifest{}, fmt.Errorf("config: %w", err)
-	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return plugin.Manifest{}, fmt.Errorf("data directory: %w", err)
 	}
@@ -186,7 +182,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		return plugin.Manifest{}, err
 	}
 	s.ops = ops
-	mux, routes := s.routes(svc, c, rate, pg, accounts)
+	mux, routes := s.routes(svc, c, pg, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
@@ -227,16 +223,12 @@ func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.Reco
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
 // the host to route (the Manifest); pg is the built-in page, nil when no host has it;
 // accounts, when not nil, tells the HTTP API which accounts exist.
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []string) {
+func (s *Service) routes(svc *core.Service, c config.Config, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []string) {
 	mux := http.NewServeMux()
 	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
-	opts := httpapi.Options{
-		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
-		FailedAuthRate: rate,
-		TrustedProxies: c.HTTP.Proxies(),
-		Logger:         s.log.With("component", "http"),
-		BasePath:       plugin.PathAPI,
-	}
+	opts := c.HTTP.Options()
+	opts.Logger = s.log.With("component", "http")
+	opts.BasePath = plugin.PathAPI
 	if accounts != nil {
 		opts.Accounts = accounts
 	}
