@@ -21,7 +21,7 @@ import (
 func FuzzHandler(f *testing.F) {
 	fx := newFixture(f)
 	h := httpapi.New(fx.svc, httpapi.Options{
-		MaxBodyBytes:   4096,
+		MaxBodyBytes:    4096,
 		FailedAuthCount: -1, // off: the table test covers it, here it would answer 429 to all
 	})
 	replace := strings.NewReplacer("KEY", fx.creds["good"], "LANDING", fx.creds["landing"])

@@ -120,12 +120,12 @@ func TestHandler(t *testing.T) {
 	var logs testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := httpapi.Options{
-		MaxBodyBytes:   testMaxBody,
-		MaxURLBytes:    testMaxURL,
-		MaxHeaderBytes: testMaxHeader,
+		MaxBodyBytes:    testMaxBody,
+		MaxURLBytes:     testMaxURL,
+		MaxHeaderBytes:  testMaxHeader,
 		FailedAuthCount: testFailures, FailedAuthPeriod: time.Hour,
-		Logger:         logger,
-		Now:            f.clock.Now,
+		Logger: logger,
+		Now:    f.clock.Now,
 	}
 	proxied := base
 	proxied.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
@@ -776,8 +776,8 @@ func TestFailedAuthMemoryBound(t *testing.T) {
 	const maxClients, clients = 4, 100
 	h := httpapi.New(f.svc, httpapi.Options{
 		FailedAuthCount: 1, FailedAuthPeriod: time.Hour,
-		MaxClients:     maxClients,
-		Now:            f.clock.Now,
+		MaxClients: maxClients,
+		Now:        f.clock.Now,
 	})
 	do := func(i int, cred string) int {
 		r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/invites_api?key="+cred, nil)

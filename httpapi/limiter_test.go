@@ -20,7 +20,7 @@ import (
 // bounded: N failures naming no existing key, N more for each existing key.
 func TestFailedAuthSharedAddress(t *testing.T) {
 	f := newFixture(t)
-	const n = 20 // the documented default budget
+	const n = 20                                               // the documented default budget
 	h := httpapi.New(f.svc, httpapi.Options{Now: f.clock.Now}) // the default budget, 20 a minute
 	do := func(remote, cred string) (int, string) {
 		t.Helper()
