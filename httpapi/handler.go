@@ -392,9 +392,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) (int, error) {
 	return status, nil
 }
 
-// formatTime writes t in RFC 3339, in UTC, to the second.
-func formatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
-
 // checkBounds rejects requests whose target or header fields are too large.
 func (h *Handler) checkBounds(r *http.Request) error {
 	n := len(r.RequestURI)

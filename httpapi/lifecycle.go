@@ -3,8 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"slices"
-	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
 )
@@ -13,87 +11,6 @@ import (
 // BasePath/invites/ID (show, change, revoke), JSON only, with the credentials of
 // creation. A key sees and changes the invites it made; a key with Manage every invite
 // of its host; any other invite is 404, so that its existence does not show.
-
-// Invite is an invite as the API shows it, and as the command line prints it with
-// --json. Token, URI and LandingPage are set only in the answer to its creation;
-// Redemptions only when the invite is shown alone and has been used (lists leave them
-// out).
-type Invite struct {
-	ID          string   `json:"id"`                     // the public ID, never the token
-	Token       string   `json:"token,omitempty"`        // the secret, at creation only
-	URI         string   `json:"uri,omitempty"`          // the xmpp: URI, at creation only
-	LandingPage string   `json:"landing_page,omitempty"` // at creation only, when the host has one
-	Host        string   `json:"host"`                   // the XMPP domain
-	CreatedAt   string   `json:"created_at"`             // RFC 3339, UTC, to the second
-	ExpiresAt   string   `json:"expires_at"`             // RFC 3339, UTC, to the second
-	Kind        string   `json:"kind"`                   // account, contact or reset
-	Status      string   `json:"status"`                 // pending, used, expired or revoked
-	CreatedBy   string   `json:"created_by"`             // api/token/KEYID, xmpp:JID, cli or host
-	Note        string   `json:"note,omitempty"`         // the creator's note
-	Username    string   `json:"username,omitempty"`     // the fixed name, or the account to reset
-	Inviter     string   `json:"inviter,omitempty"`      // the inviter's bare JID (contact invites)
-	MaxUses     int      `json:"max_uses"`               // 0: any number until it expires
-	Uses        int      `json:"uses"`                   // redemptions so far
-	Groups      []string `json:"groups"`                 // never null
-	Redemptions *[]Use   `json:"redemptions,omitempty"`  // when shown alone
-	RevokedAt   string   `json:"revoked_at,omitempty"`   // RFC 3339, when revoked
-}
-
-// Use is one redemption of an Invite: the account and when.
-type Use struct {
-	JID string `json:"jid"` // the bare JID of the account made, subscribed or reset
-	At  string `json:"at"`  // RFC 3339, UTC, to the second
-}
-
-// InviteList is a page of invites; NextCursor, when not empty, continues the list.
-type InviteList struct {
-	Invites    []Invite `json:"invites"`               // newest first, without redemptions
-	NextCursor string   `json:"next_cursor,omitempty"` // the cursor of the next page
-}
-
-// NewInvite describes an invite, its status judged at now, without its redemptions.
-func NewInvite(inv core.Invite, now time.Time) Invite {
-	b := Invite{
-		ID:        inv.ID,
-		Host:      inv.Host,
-		CreatedAt: formatTime(inv.CreatedAt),
-		ExpiresAt: formatTime(inv.ExpiresAt),
-		Kind:      string(inv.Kind),
-		Status:    string(inv.Status(now)),
-		CreatedBy: inv.CreatedBy,
-		Note:      inv.Note,
-		Username:  inv.Username,
-		MaxUses:   inv.MaxUses,
-		Uses:      inv.Uses,
-		Groups:    slices.Clone(inv.Groups),
-	}
-	if b.Groups == nil {
-		b.Groups = []string{}
-	}
-	if inv.Inviter != "" {
-		// The record keeps the inviter's localpart on the invite's host.
-		b.Inviter = inv.Inviter + "@" + inv.Host
-	}
-	if !inv.RevokedAt.IsZero() {
-		b.RevokedAt = formatTime(inv.RevokedAt)
-	}
-	return b
-}
-
-// NewInviteWithUses describes an invite shown alone: with its redemptions, left out
-// when it has none (as every empty field is).
-func NewInviteWithUses(inv core.Invite, now time.Time) Invite {
-	b := NewInvite(inv, now)
-	if len(inv.Redemptions) == 0 {
-		return b
-	}
-	uses := make([]Use, len(inv.Redemptions))
-	for i, u := range inv.Redemptions {
-		uses[i] = Use{JID: u.JID, At: formatTime(u.At)}
-	}
-	b.Redemptions = &uses
-	return b
-}
 
 // list answers GET BasePath/invites?status=S&limit=N&cursor=C.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) (int, error) {
