@@ -122,6 +122,20 @@ type Options struct {
 
 // Handler serves the invite API; build it with New.
 // It is safe for concurrent use.
+//
+// The API key comes from the Authorization header (Bearer, the scheme's name in any
+// case), the key query parameter, or for POST a key form field; several at once must
+// carry the same key (400 else). Another scheme (Basic, for a proxy) is ignored.
+//
+// Failed authentications (a malformed, unknown, wrong, expired or deleted key; no key
+// is no failure) are budgeted per client address (an IPv4 address or an IPv6 /64) and,
+// for a failure naming an existing key, per key from that address (Options'
+// FailedAuthCount per FailedAuthPeriod); a spent budget answers 429 with Retry-After,
+// and a valid key keeps working from an address where others fail with other keys.
+// The address is the connection's; X-Forwarded-For counts only from TrustedProxies.
+//
+// Each request is logged at debug level with its URL, the value of any key parameter
+// replaced by REDACTED; the Authorization header and the body are never logged.
 type Handler struct {
 	svc       Service
 	accounts  AccountChecker // may be nil
