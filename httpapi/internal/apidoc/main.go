@@ -427,4 +427,3 @@ func cell(s string) string { return strings.ReplaceAll(oneLine(s), "|", `\|`) }
 
 // num writes a bound without a needless fraction.
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
