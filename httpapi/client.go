@@ -229,7 +229,11 @@ func answerError(resp *http.Response, data []byte) *Error {
 	case "application/problem+json", "application/json":
 		var p Problem
 		if json.Unmarshal(data, &p) == nil {
-			e.Detail, e.Errors = p.Detail, p.Errors
+			// Bounded as WriteError bounds them: the answer may come from anywhere.
+			e.Detail = truncate(p.Detail, maxDetailBytes)
+			for _, fe := range p.Errors[:min(len(p.Errors), maxErrors)] {
+				e.Errors = append(e.Errors, FieldError{Field: truncate(fe.Field, maxFieldBytes), Detail: truncate(fe.Detail, maxDetailBytes)})
+			}
 		}
 	case "text/plain":
 		// A proxy's or an older server's answer: its first line, bounded.
