@@ -117,3 +117,29 @@ func BenchmarkRejectLimited(b *testing.B) {
 	}
 	benchmark(b, h, "/invites_api", "Bearer "+f.creds["wrong"], http.StatusTooManyRequests)
 }
+
+// BenchmarkCreateClient is BenchmarkCreateHTTP through the Client: a form body, the
+// JSON invite asked for and decoded. Beside it, it tells what the client costs.
+func BenchmarkCreateClient(b *testing.B) {
+	f := newFixture(b)
+	srv := httptest.NewServer(httpapi.New(f.svc, httpapi.Options{}))
+	defer srv.Close()
+	hc := srv.Client()
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	c, err := httpapi.NewClient(srv.URL+"/invites_api", f.creds["good"], hc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if inv, err := c.Create(context.Background(), httpapi.CreateParams{Note: "bench"}); err != nil || inv.Token == "" {
+				b.Errorf("%+v %v", inv, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}

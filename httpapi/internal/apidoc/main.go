@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -376,24 +377,14 @@ func keys[K comparable, V any](m *orderedmap.Map[K, V]) func(yield func(K) bool)
 // refName is the last segment of a JSON reference.
 func refName(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
 
-// statusText is a status code with its reason phrase.
+// statusText is a status code with its reason phrase, as the API's problem details
+// give it (their title).
 func statusText(code string) string {
 	n, err := strconv.Atoi(code)
-	if err != nil {
+	if err != nil || http.StatusText(n) == "" {
 		return code
 	}
-	if t := reasons[n]; t != "" {
-		return code + " " + t
-	}
-	return code
-}
-
-// reasons are the phrases of the statuses the API answers (RFC 9110, RFC 6585).
-var reasons = map[int]string{
-	200: "OK", 201: "Created", 204: "No Content", 303: "See Other",
-	400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-	413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type", 429: "Too Many Requests",
-	431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
+	return code + " " + http.StatusText(n)
 }
 
 // anchor is the GitHub anchor of a "## METHOD PATH" heading.
