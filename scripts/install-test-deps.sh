@@ -7,7 +7,8 @@
 #     proxies), prometheus (promtool), systemd (systemd-analyze verify), and
 #     postgresql-client (pg_dump, pg_restore: the PostgreSQL backup test), sqlite3
 #     (the backup of xmppd's accounts, as the operator guide gives it);
-#   - dpkg-deb (dpkg): the release test reads the Debian packages it builds.
+#   - dpkg-deb (dpkg): the release test reads the Debian packages it builds;
+#   - curl: httpapi's test runs the curl commands of the README and docs/http-api.md.
 # PostgreSQL is scripts/postgres.sh's business (CI has a server running; a fresh
 # machine gets a throwaway one).
 # Idempotent: when everything is there it only checks, in well under a second, and
@@ -45,7 +46,7 @@ have_slixmpp || missing+=(python3-slixmpp)
 have_chromium || missing+=(chromium fonts-dejavu-core)
 # Tool, then the Debian package that brings it.
 for pair in nginx:nginx-light caddy:caddy promtool:prometheus systemd-analyze:systemd \
-	pg_dump:postgresql-client pg_restore:postgresql-client dpkg-deb:dpkg sqlite3:sqlite3; do
+	pg_dump:postgresql-client pg_restore:postgresql-client dpkg-deb:dpkg sqlite3:sqlite3 curl:curl; do
 	tool=${pair%%:*} pkg=${pair#*:}
 	if ! have "$tool" && [[ " ${missing[*]} " != *" $pkg "* ]]; then
 		missing+=("$pkg")
@@ -53,7 +54,7 @@ for pair in nginx:nginx-light caddy:caddy promtool:prometheus systemd-analyze:sy
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "test dependencies: python3-slixmpp, chromium, nginx, caddy, promtool, systemd-analyze, pg_dump present"
+	echo "test dependencies: python3-slixmpp, chromium, nginx, caddy, promtool, systemd-analyze, pg_dump, curl present"
 	exit 0
 fi
 if $check_only; then
@@ -87,7 +88,7 @@ if ! have_chromium; then
 	echo "test dependencies: chromium installed, but it is not on PATH" >&2
 	exit 1
 fi
-for tool in nginx caddy promtool systemd-analyze pg_dump; do
+for tool in nginx caddy promtool systemd-analyze pg_dump curl; do
 	if ! have "$tool"; then
 		echo "test dependencies: $tool still missing after apt-get install" >&2
 		exit 1

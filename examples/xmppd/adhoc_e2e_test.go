@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // landingPage is the plugin's landing page template in TestAdhocCommands, so that the
@@ -163,10 +163,10 @@ func TestAdhocCommands(t *testing.T) {
 		}
 
 		// The key works on the HTTP API at once, within its max-ttl only.
-		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, key, nil); status != http.StatusCreated {
+		if status, _, err := getInvite(ctx, nil, srv.http, key, httpapi.CreateParams{}); status != http.StatusCreated {
 			t.Fatalf("new key on HTTP: %d %v", status, err)
 		}
-		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, key, url.Values{"ttl": {"3d"}}); status != http.StatusBadRequest {
+		if status, _, err := getInvite(ctx, nil, srv.http, key, httpapi.CreateParams{TTL: 72 * time.Hour}); status != http.StatusBadRequest {
 			t.Errorf("ttl beyond the key's max-ttl: %d %v, want 400", status, err)
 		}
 
@@ -203,7 +203,7 @@ func TestAdhocCommands(t *testing.T) {
 			t.Fatalf("keys#delete complete: %+v %v", del, err)
 		}
 		// The next HTTP request with it is rejected.
-		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, key, nil); status != http.StatusForbidden {
+		if status, _, err := getInvite(ctx, nil, srv.http, key, httpapi.CreateParams{}); status != http.StatusForbidden {
 			t.Fatalf("deleted key on HTTP: %d %v, want 403", status, err)
 		}
 		rows, err := admin.listKeys(ctx)
@@ -464,7 +464,7 @@ func TestAdhocCommands(t *testing.T) {
 			}
 		}
 		keysUnchanged(t, before)
-		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, keep, nil); status != http.StatusCreated {
+		if status, _, err := getInvite(ctx, nil, srv.http, keep, httpapi.CreateParams{}); status != http.StatusCreated {
 			t.Errorf("the key of the refused delete: %d %v", status, err)
 		}
 
@@ -503,14 +503,14 @@ func TestAdhocCommands(t *testing.T) {
 			t.Fatalf("key created by ad-hoc, command line list: %v %v", keys, err)
 		}
 		// Deleted on the command line: rejected on HTTP at once, gone from the list.
-		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, fromCLI, nil); status != http.StatusCreated {
+		if status, _, err := getInvite(ctx, nil, srv.http, fromCLI, httpapi.CreateParams{}); status != http.StatusCreated {
 			t.Fatalf("command line key before delete: %d %v", status, err)
 		}
 		// "--": an ID may begin with "-".
 		if _, err := cli.run(ctx, "keys", "delete", "localhost", "--", keyID(fromCLI)); err != nil {
 			t.Fatal(err)
 		}
-		if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, fromCLI, nil); status != http.StatusForbidden {
+		if status, _, err := getInvite(ctx, nil, srv.http, fromCLI, httpapi.CreateParams{}); status != http.StatusForbidden {
 			t.Fatalf("key deleted on the command line, on HTTP: %d %v, want 403", status, err)
 		}
 		if rows, err := admin.listKeys(ctx); err != nil || rows[keyID(fromCLI)] != nil {
@@ -560,7 +560,7 @@ func TestAdhocCommands(t *testing.T) {
 				Form: submit(map[string][]string{"name": {fmt.Sprintf("pager %03d %s", i, strings.Repeat("<&>", 30))}})}); err != nil {
 				t.Fatal(err)
 			}
-			if status, _, err := getInvite(ctx, http.DefaultClient, srv.http, key, url.Values{"note": {fmt.Sprintf("page %d", i)}}); status != http.StatusCreated {
+			if status, _, err := getInvite(ctx, nil, srv.http, key, httpapi.CreateParams{Note: fmt.Sprintf("page %d", i)}); status != http.StatusCreated {
 				t.Fatalf("invite %d: %d %v", i, status, err)
 			}
 		}

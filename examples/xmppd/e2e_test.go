@@ -3,8 +3,8 @@ package main_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,6 +24,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/testlog"
 )
 
@@ -171,32 +172,14 @@ func createKeyByCommand(ctx context.Context, sess *xmpp.Session) (string, error)
 	return key, nil
 }
 
-// createInvite asks the HTTP API for an invite and returns its token.
+// createInvite asks the HTTP API for an invite and returns the status it answered and
+// the invite's token.
 func createInvite(ctx context.Context, base, key string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+base+"/invites_api", nil)
-	if err != nil {
-		return 0, "", err
+	status, inv, err := getInvite(ctx, nil, base, key, httpapi.CreateParams{})
+	if err == nil && !strings.HasPrefix(inv.URI, "xmpp:localhost?register;preauth=") {
+		return status, "", fmt.Errorf("unexpected invite %+v", inv)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Token string `json:"token"`
-		URI   string `json:"uri"`
-	}
-	if resp.StatusCode == http.StatusCreated {
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			return resp.StatusCode, "", err
-		}
-		if !strings.HasPrefix(body.URI, "xmpp:localhost?register;preauth=") || resp.Header.Get("Location") == "" {
-			return resp.StatusCode, "", fmt.Errorf("unexpected invite %+v, Location %q", body, resp.Header.Get("Location"))
-		}
-	}
-	return resp.StatusCode, body.Token, nil
+	return status, inv.Token, err
 }
 
 // expectIQ sends an IQ on a raw client and checks the answer's type and text.
@@ -246,8 +229,9 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil || status != http.StatusCreated || token == "" {
 			t.Fatalf("creating an invite: %d %q %v", status, token, err)
 		}
-		if status, _, _ := createInvite(ctx, srv.http, key+"x"); status != http.StatusForbidden {
-			t.Fatalf("wrong key: %d", status)
+		wrong := key[:len(key)-1] + map[bool]string{true: "B", false: "A"}[strings.HasSuffix(key, "A")]
+		if status, _, err := createInvite(ctx, srv.http, wrong); status != http.StatusForbidden || !errors.Is(err, httpapi.ErrForbidden) {
+			t.Fatalf("wrong key: %d %v", status, err)
 		}
 
 		// Without a token, registration is refused (invite-only is the default).
@@ -379,11 +363,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 		for _, u := range []string{tryURL, ""} {
 			if u == "" {
-				_, hdr, err := getInvite(ctx, http.DefaultClient, p1.http, key1, nil)
+				_, inv, err := getInvite(ctx, nil, p1.http, key1, httpapi.CreateParams{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				u = hdr.Get("Location")
+				u = inv.LandingPage
 			}
 			resp, err := http.Get(u)
 			if err != nil {

@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +27,7 @@ import (
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // Command nodes, as internal/commands names them (that package is the plugin's, not
@@ -343,25 +342,23 @@ func registerIQ(user, pass string) string {
 		`</username><password>` + pass + `</password></query></iq>`
 }
 
-// getInvite asks the HTTP API at base for an invite with key and the query
-// parameters, and returns the status and the Location and Retry-After headers.
-func getInvite(ctx context.Context, client *http.Client, base, key string, query url.Values) (int, http.Header, error) {
-	u := "http://" + base + "/invites_api"
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// getInvite asks the HTTP API at base (host:port) for an invite with key and p,
+// through httpapi's client over hc, and returns the status the API answered (201, or
+// the refusal's; 0 when there was none), the invite, and the error: an *httpapi.Error
+// for a refusal.
+func getInvite(ctx context.Context, hc *http.Client, base, key string, p httpapi.CreateParams) (int, httpapi.Invite, error) {
+	c, err := httpapi.NewClient("http://"+base+"/invites_api", key, hc)
 	if err != nil {
-		return 0, nil, err
+		return 0, httpapi.Invite{}, err
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := client.Do(req)
+	inv, err := c.Create(ctx, p)
+	if e, ok := errors.AsType[*httpapi.Error](err); ok {
+		return e.Status, inv, err
+	}
 	if err != nil {
-		return 0, nil, err
+		return 0, inv, err
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header, nil
+	return http.StatusCreated, inv, nil
 }
 
 // eventually polls cond every 50ms until it holds or d has passed, for effects that

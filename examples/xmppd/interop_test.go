@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // The interop tests drive xmppd (with the plugin) with slixmpp, a client library this
@@ -481,9 +481,9 @@ func TestInteropFormInvitation(t *testing.T) {
 	s := startPageSite(t, binaries(t), pageSiteOptions{})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	pageURL, tok1 := s.invite(t, ctx, nil)
-	_, tok2 := s.invite(t, ctx, nil)
-	_, tok3 := s.invite(t, ctx, url.Values{"username": {"carol"}})
+	pageURL, tok1 := s.invite(t, ctx, httpapi.CreateParams{})
+	_, tok2 := s.invite(t, ctx, httpapi.CreateParams{})
+	_, tok3 := s.invite(t, ctx, httpapi.CreateParams{Username: "carol"})
 	if !strings.HasPrefix(pageURL, s.base()+"/invite?") {
 		t.Fatalf("the invite's Location is not its page: %q", pageURL)
 	}

@@ -3,9 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,36 +14,18 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // The invite lifecycle end to end (issue 13, "Must show"): create with a note and a
 // group → list → change the expiry → two in-band registrations with it → shown with
-// both JIDs → revoke → refused; over HTTP, on the command line and through ad-hoc
-// commands, each against xmppd with the plugin on its own SQLite store. Groups are
+// both JIDs → revoke → refused; over HTTP (through httpapi's client), on the command
+// line and through ad-hoc commands, each against xmppd with the plugin on its own SQLite store. Groups are
 // applied as circles: accounts registered with invites of one group are in each
 // other's rosters.
 
-// apiInvite is the invite object of the HTTP API and of "invites … --json".
-type apiInvite struct {
-	ID          string   `json:"id"`
-	Token       string   `json:"token"`
-	URI         string   `json:"uri"`
-	Status      string   `json:"status"`
-	Note        string   `json:"note"`
-	Groups      []string `json:"groups"`
-	MaxUses     int      `json:"max_uses"`
-	Uses        int      `json:"uses"`
-	ExpiresAt   string   `json:"expires_at"`
-	CreatedBy   string   `json:"created_by"`
-	RevokedAt   string   `json:"revoked_at"`
-	Redemptions []struct {
-		JID string `json:"jid"`
-		At  string `json:"at"`
-	} `json:"redemptions"`
-}
-
 // jids lists the accounts that used an invite.
-func (inv apiInvite) jids() []string {
+func jids(inv httpapi.Invite) []string {
 	var out []string
 	for _, r := range inv.Redemptions {
 		out = append(out, r.JID)
@@ -53,43 +33,14 @@ func (inv apiInvite) jids() []string {
 	return out
 }
 
-// api calls the HTTP API at base (host:port) with key; body, when not empty, is sent
-// with content type ctype. It returns the status and the body.
-func api(ctx context.Context, method, base, path, key, ctype, body string) (int, []byte, error) {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Accept", "application/json")
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
-// apiDecode calls the API and decodes a JSON answer of status want into v.
-func apiDecode(t *testing.T, ctx context.Context, want int, v any, method, base, path, key, ctype, body string) {
+// apiClient is a client of the HTTP API of the server at base (host:port) with key.
+func apiClient(t *testing.T, base, key string) *httpapi.Client {
 	t.Helper()
-	status, b, err := api(ctx, method, base, path, key, ctype, body)
-	if err != nil || status != want {
-		t.Fatalf("%s %s: %d %s %v, want %d", method, path, status, b, err, want)
+	c, err := httpapi.NewClient("http://"+base+"/invites_api", key, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
+	return c
 }
 
 // mustRegister registers user with the invite token over XMPP (XEP-0445 pre-auth,
@@ -157,74 +108,73 @@ func TestLifecycleHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const form = "application/x-www-form-urlencoded"
+	api, otherAPI, managerAPI := apiClient(t, srv.http, portal), apiClient(t, srv.http, other), apiClient(t, srv.http, manager)
 
 	// Create with a note and a group, for two accounts.
-	var created apiInvite
-	apiDecode(t, ctx, http.StatusCreated, &created, "POST", srv.http, "/invites_api", portal, form,
-		url.Values{"max_uses": {"2"}, "note": {"spring course"}, "group": {"team"}}.Encode())
-	if created.Token == "" || created.Note != "spring course" || !slices.Equal(created.Groups, []string{"team"}) || created.MaxUses != 2 ||
+	two := 2
+	created, err := api.Create(ctx, httpapi.CreateParams{MaxUses: &two, Note: "spring course", Groups: []string{"team"}})
+	if err != nil || created.Token == "" || created.Note != "spring course" || !slices.Equal(created.Groups, []string{"team"}) || created.MaxUses != 2 ||
 		created.CreatedBy != "api/token/"+keyID(portal) || created.Status != "pending" {
-		t.Fatalf("created %+v", created)
+		t.Fatalf("created %+v %v", created, err)
 	}
-	path := "/invites_api/invites/" + created.ID
 
 	// List: the portal's key sees it; another key does not, and gets 404 for it.
-	var list struct{ Invites []apiInvite }
-	apiDecode(t, ctx, http.StatusOK, &list, "GET", srv.http, "/invites_api/invites?status=pending", portal, "", "")
-	if len(list.Invites) != 1 || list.Invites[0].ID != created.ID || list.Invites[0].Note != "spring course" || list.Invites[0].Token != "" {
-		t.Fatalf("the portal's list: %+v", list)
+	list, err := api.List(ctx, httpapi.ListParams{Status: "pending"})
+	if err != nil || len(list.Invites) != 1 || list.Invites[0].ID != created.ID || list.Invites[0].Note != "spring course" || list.Invites[0].Token != "" {
+		t.Fatalf("the portal's list: %+v %v", list, err)
 	}
-	apiDecode(t, ctx, http.StatusOK, &list, "GET", srv.http, "/invites_api/invites", other, "", "")
-	if len(list.Invites) != 0 {
-		t.Fatalf("another key's list shows %+v", list)
+	if list, err = otherAPI.List(ctx, httpapi.ListParams{}); err != nil || len(list.Invites) != 0 {
+		t.Fatalf("another key's list shows %+v %v", list, err)
 	}
-	for _, m := range []struct{ method, ctype, body string }{{"GET", "", ""}, {"PATCH", "application/merge-patch+json", `{"note":"mine"}`}, {"DELETE", "", ""}} {
-		if status, b, err := api(ctx, m.method, srv.http, path, other, m.ctype, m.body); status != http.StatusNotFound {
-			t.Errorf("%s with another key: %d %s %v, want 404", m.method, status, b, err)
-		}
+	if _, err := otherAPI.Show(ctx, created.ID); !errors.Is(err, httpapi.ErrNotFound) {
+		t.Errorf("show with another key: %v, want 404", err)
+	}
+	mine := "mine"
+	if _, err := otherAPI.Update(ctx, created.ID, httpapi.Patch{Note: &mine}); !errors.Is(err, httpapi.ErrNotFound) {
+		t.Errorf("change with another key: %v, want 404", err)
+	}
+	if err := otherAPI.Revoke(ctx, created.ID); !errors.Is(err, httpapi.ErrNotFound) {
+		t.Errorf("revoke with another key: %v, want 404", err)
 	}
 	// A --manage key sees every invite of the host.
-	apiDecode(t, ctx, http.StatusOK, &list, "GET", srv.http, "/invites_api/invites", manager, "", "")
-	if len(list.Invites) != 1 || list.Invites[0].ID != created.ID {
-		t.Fatalf("the manager's list: %+v", list)
+	if list, err = managerAPI.List(ctx, httpapi.ListParams{}); err != nil || len(list.Invites) != 1 || list.Invites[0].ID != created.ID {
+		t.Fatalf("the manager's list: %+v %v", list, err)
 	}
 
 	// Change the expiry.
-	expires := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
-	var patched apiInvite
-	apiDecode(t, ctx, http.StatusOK, &patched, "PATCH", srv.http, path, portal, "application/merge-patch+json", `{"expires_at":"`+expires+`"}`)
-	if patched.ExpiresAt != expires || patched.Note != "spring course" {
-		t.Fatalf("patched %+v, want expires_at %s", patched, expires)
+	expires := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	patched, err := api.Update(ctx, created.ID, httpapi.Patch{ExpiresAt: expires})
+	if err != nil || !patched.ExpiresAt.Equal(expires) || patched.Note != "spring course" {
+		t.Fatalf("patched %+v %v, want expires_at %s", patched, err, expires)
 	}
 
 	// Two in-band registrations with it.
 	mustRegister(t, ctx, srv.c2s, created.Token, "ann")
 	mustRegister(t, ctx, srv.c2s, created.Token, "ben")
-	var shown apiInvite
-	apiDecode(t, ctx, http.StatusOK, &shown, "GET", srv.http, path, portal, "", "")
-	if shown.Status != "used" || shown.Uses != 2 || !slices.Equal(shown.jids(), []string{"ann@localhost", "ben@localhost"}) {
-		t.Fatalf("shown %+v", shown)
+	shown, err := api.Show(ctx, created.ID)
+	if err != nil || shown.Status != "used" || shown.Uses != 2 || !slices.Equal(jids(shown), []string{"ann@localhost", "ben@localhost"}) {
+		t.Fatalf("shown %+v %v", shown, err)
 	}
 	// The group made them a circle.
 	inRosters(t, ctx, srv.c2s, map[string]string{"ann": "pw ann", "ben": "pw ben"})
 
-	// Revoke: 204; the record stays, revoked; the token is refused.
-	apiDecode(t, ctx, http.StatusNoContent, nil, "DELETE", srv.http, path, portal, "", "")
-	apiDecode(t, ctx, http.StatusOK, &shown, "GET", srv.http, path, manager, "", "")
-	if shown.Status != "revoked" || shown.RevokedAt == "" || len(shown.Redemptions) != 2 {
-		t.Fatalf("after revocation %+v", shown)
+	// Revoke: the record stays, revoked; the token is refused.
+	if err := api.Revoke(ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	if shown, err = managerAPI.Show(ctx, created.ID); err != nil || shown.Status != "revoked" || shown.RevokedAt.IsZero() || len(shown.Redemptions) != 2 {
+		t.Fatalf("after revocation %+v %v", shown, err)
 	}
 	refused(t, ctx, srv.c2s, created.Token, "cat")
 
 	// A fixed-username invite for an account that exists is refused (issue 16), as the
 	// ad-hoc command refuses it; a free name is not.
-	if status, b, err := api(ctx, "GET", srv.http, "/invites_api?username=Ann", portal, "", ""); status != http.StatusConflict ||
-		!strings.Contains(string(b), "ann@localhost already exists") {
-		t.Errorf("invite for the existing account ann: %d %s %v, want 409", status, b, err)
+	if _, err := api.Create(ctx, httpapi.CreateParams{Username: "Ann"}); !errors.Is(err, httpapi.ErrConflict) ||
+		!strings.Contains(err.Error(), "ann@localhost already exists") {
+		t.Errorf("invite for the existing account ann: %v, want 409", err)
 	}
-	if status, b, err := api(ctx, "GET", srv.http, "/invites_api?username=dora", portal, "", ""); status != http.StatusCreated {
-		t.Errorf("invite for dora: %d %s %v", status, b, err)
+	if _, err := api.Create(ctx, httpapi.CreateParams{Username: "dora"}); err != nil {
+		t.Errorf("invite for dora: %v", err)
 	}
 }
 
@@ -264,12 +214,12 @@ func TestLifecycleCLI(t *testing.T) {
 	mustRegister(t, ctx, srv.c2s, token, "cora")
 	mustRegister(t, ctx, srv.c2s, token, "dan")
 	out, err = cli.run(ctx, "invites", "show", "localhost", id, "--json")
-	var shown apiInvite
+	var shown httpapi.Invite
 	if err != nil || json.Unmarshal([]byte(out), &shown) != nil || shown.Status != "used" ||
-		!slices.Equal(shown.jids(), []string{"cora@localhost", "dan@localhost"}) || !slices.Equal(shown.Groups, []string{"team"}) {
+		!slices.Equal(jids(shown), []string{"cora@localhost", "dan@localhost"}) || !slices.Equal(shown.Groups, []string{"team"}) {
 		t.Fatalf("invites show --json: %q %v", out, err)
 	}
-	if exp, err := time.Parse(time.RFC3339, shown.ExpiresAt); err != nil || time.Until(exp) < 71*time.Hour || time.Until(exp) > 73*time.Hour {
+	if exp := shown.ExpiresAt; time.Until(exp) < 71*time.Hour || time.Until(exp) > 73*time.Hour {
 		t.Errorf("expires_at %s after update --expires 3d", shown.ExpiresAt)
 	}
 	out, err = cli.run(ctx, "invites", "show", "localhost", id)
@@ -470,8 +420,11 @@ func TestGroupCircles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fromHTTP apiInvite
-	apiDecode(t, ctx, http.StatusCreated, &fromHTTP, "GET", srv.http, "/invites_api?group=team", key, "", "")
+	api := apiClient(t, srv.http, key)
+	fromHTTP, err := api.Create(ctx, httpapi.CreateParams{Groups: []string{"team"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	adminSess, err := testclient.Login(ctx, srv.c2s, "admin", "admin secret", sasl.ScramSha256)
 	if err != nil {
 		t.Fatal(err)
@@ -486,8 +439,10 @@ func TestGroupCircles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plain apiInvite
-	apiDecode(t, ctx, http.StatusCreated, &plain, "GET", srv.http, "/invites_api", key, "", "")
+	plain, err := api.Create(ctx, httpapi.CreateParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	mustRegister(t, ctx, srv.c2s, fromHTTP.Token, "kim")
 	mustRegister(t, ctx, srv.c2s, preauthToken(done.Form.Value("uri")), "lee")

@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"context"
-	"net/http"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
 )
 
@@ -49,26 +48,23 @@ func TestTwoNodesLifecycle(t *testing.T) {
 		t.Fatalf("keys create with -store alone: %v", err)
 	}
 
-	var created apiInvite
-	apiDecode(t, ctx, http.StatusCreated, &created, "POST", a.srv.http, "/invites_api", key, "application/x-www-form-urlencoded",
-		url.Values{"max_uses": {"2"}, "note": {"two nodes"}}.Encode())
-	path := "/invites_api/invites/" + created.ID
-	var list struct{ Invites []apiInvite }
-	apiDecode(t, ctx, http.StatusOK, &list, "GET", b.srv.http, "/invites_api/invites", key, "", "")
-	if len(list.Invites) != 1 || list.Invites[0].ID != created.ID {
-		t.Fatalf("B's list: %+v", list)
+	onA, onB := apiClient(t, a.srv.http, key), apiClient(t, b.srv.http, key)
+	two, three := 2, 3
+	created, err := onA.Create(ctx, httpapi.CreateParams{MaxUses: &two, Note: "two nodes"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var patched apiInvite
-	apiDecode(t, ctx, http.StatusOK, &patched, "PATCH", b.srv.http, path, key, "application/merge-patch+json", `{"max_uses":3}`)
-	if patched.MaxUses != 3 {
-		t.Fatalf("patched on B: %+v", patched)
+	if list, err := onB.List(ctx, httpapi.ListParams{}); err != nil || len(list.Invites) != 1 || list.Invites[0].ID != created.ID {
+		t.Fatalf("B's list: %+v %v", list, err)
+	}
+	if patched, err := onB.Update(ctx, created.ID, httpapi.Patch{MaxUses: &three}); err != nil || patched.MaxUses != 3 {
+		t.Fatalf("patched on B: %+v %v", patched, err)
 	}
 	mustRegister(t, ctx, a.srv.c2s, created.Token, "nia")
 	mustRegister(t, ctx, b.srv.c2s, created.Token, "oto")
-	var shown apiInvite
-	apiDecode(t, ctx, http.StatusOK, &shown, "GET", a.srv.http, path, key, "", "")
-	if shown.Uses != 2 || shown.Status != "pending" || !slices.Equal(shown.jids(), []string{"nia@localhost", "oto@localhost"}) {
-		t.Fatalf("shown on A: %+v", shown)
+	shown, err := onA.Show(ctx, created.ID)
+	if err != nil || shown.Uses != 2 || shown.Status != "pending" || !slices.Equal(jids(shown), []string{"nia@localhost", "oto@localhost"}) {
+		t.Fatalf("shown on A: %+v %v", shown, err)
 	}
 
 	s, err := testclient.Login(ctx, b.srv.c2s, "admin", "admin secret", sasl.ScramSha256)
@@ -86,8 +82,7 @@ func TestTwoNodesLifecycle(t *testing.T) {
 		t.Fatalf("revoke on B: %+v %v", done, err)
 	}
 	refused(t, ctx, a.srv.c2s, created.Token, "pia")
-	apiDecode(t, ctx, http.StatusOK, &shown, "GET", a.srv.http, path, key, "", "")
-	if shown.Status != "revoked" {
-		t.Fatalf("after revocation on B, A shows %+v", shown)
+	if shown, err = onA.Show(ctx, created.ID); err != nil || shown.Status != "revoked" {
+		t.Fatalf("after revocation on B, A shows %+v %v", shown, err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // TestHTTPConnectionBounds: xmppd's HTTP listener holds at most
@@ -76,7 +78,7 @@ func TestWebRegistrationLookalike(t *testing.T) {
 	s := startPageSite(t, binaries(t), pageSiteOptions{users: []string{"admin admin-pass"}, args: []string{"-admin", "admin@localhost"}})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	_, token := s.invite(t, ctx, nil)
+	_, token := s.invite(t, ctx, httpapi.CreateParams{})
 	for _, name := range []string{"аdmin", "ᴀdmin", "postmaster"} {
 		if r := s.register(t, ctx, token, s.form(t, ctx, token), name, "a good password"); r.code != http.StatusConflict {
 			t.Errorf("registering %q on the web: %d", name, r.code)

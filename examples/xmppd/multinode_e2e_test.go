@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
 )
 
@@ -76,8 +78,8 @@ func TestTwoNodes(t *testing.T) {
 	}
 	status := func(n *node, key string) int {
 		t.Helper()
-		s, _, err := getInvite(ctx, http.DefaultClient, n.srv.http, key, nil)
-		if err != nil {
+		s, _, err := getInvite(ctx, nil, n.srv.http, key, httpapi.CreateParams{})
+		if s == 0 {
 			t.Fatalf("node %s: %v", n.name, err)
 		}
 		return s
@@ -290,7 +292,7 @@ func TestTwoNodes(t *testing.T) {
 		type result struct {
 			node       string
 			status     int
-			retryAfter string
+			retryAfter time.Duration
 			err        error
 		}
 		jobs := make(chan *node)
@@ -299,10 +301,12 @@ func TestTwoNodes(t *testing.T) {
 		for range workers {
 			wg.Go(func() {
 				for nd := range jobs {
-					s, hdr, err := getInvite(ctx, client, nd.srv.http, limited, nil)
-					r := result{node: nd.name, status: s, err: err}
-					if hdr != nil {
-						r.retryAfter = hdr.Get("Retry-After")
+					s, _, err := getInvite(ctx, client, nd.srv.http, limited, httpapi.CreateParams{})
+					r := result{node: nd.name, status: s}
+					if e, ok := errors.AsType[*httpapi.Error](err); ok {
+						r.retryAfter = e.RetryAfter
+					} else {
+						r.err = err
 					}
 					results <- r
 				}
@@ -325,10 +329,10 @@ func TestTwoNodes(t *testing.T) {
 				t.Errorf("node %s: %v", r.node, r.err)
 			case r.status == http.StatusCreated:
 				created[r.node]++
-			case r.status == http.StatusTooManyRequests && r.retryAfter != "":
+			case r.status == http.StatusTooManyRequests && r.retryAfter > 0:
 				refused[r.node]++
 			default:
-				t.Errorf("node %s: status %d (Retry-After %q), want 201 or 429 with Retry-After", r.node, r.status, r.retryAfter)
+				t.Errorf("node %s: status %d (Retry-After %v), want 201 or 429 with Retry-After", r.node, r.status, r.retryAfter)
 			}
 		}
 		total := created["a"] + created["b"]

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // TestOperationsE2E runs xmppd with the plugin and -log-format json: every line of its
@@ -37,18 +39,9 @@ func TestOperationsE2E(t *testing.T) {
 	}
 	base := "http://" + srv.http
 
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/invites_api", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created struct{ ID, Token string }
-	_ = json.NewDecoder(resp.Body).Decode(&created)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || created.Token == "" {
-		t.Fatalf("create: %d", resp.StatusCode)
+	created, err := apiClient(t, srv.http, key).Create(ctx, httpapi.CreateParams{})
+	if err != nil || created.Token == "" {
+		t.Fatalf("create: %+v %v", created, err)
 	}
 
 	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
@@ -63,7 +56,7 @@ func TestOperationsE2E(t *testing.T) {
 			t.Errorf("%s: %d %q", path, resp.StatusCode, b.String())
 		}
 	}
-	resp, err = http.Get(base + "/metrics")
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

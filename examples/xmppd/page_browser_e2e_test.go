@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	goqr "github.com/piglig/go-qr"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/page/browsertest"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
 )
@@ -83,7 +84,7 @@ login_note = "Server: chat.example.org, port 5222. Your app may ask to trust the
 					browsertest.Shoot(t, tab, dir, name)
 				}
 			}
-			loc, token := s.invite(t, ctx, nil)
+			loc, token := s.invite(t, ctx, httpapi.CreateParams{})
 			if loc != site+"/invite?"+token {
 				t.Fatalf("Location %q, want the page", loc)
 			}
@@ -210,7 +211,7 @@ func TestPageBrowserSlowDoubleClick(t *testing.T) {
 	browser := browsertest.Browser(t, chromedp.Flag("host-resolver-rules", "MAP chat.example.org:80 "+s.srv.http))
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	loc, _ := s.invite(t, ctx, nil)
+	loc, _ := s.invite(t, ctx, httpapi.CreateParams{})
 	tab, cancelTab := chromedp.NewContext(browser)
 	defer cancelTab()
 	tab, cancelT := context.WithTimeout(tab, 90*time.Second)

@@ -3,7 +3,6 @@ package main_test
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/accounts"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page/browsertest"
 	"github.com/xmpp-invites/invites/internal/store"
@@ -111,30 +111,23 @@ func startPageSite(t *testing.T, bin string, o pageSiteOptions) *pageSite {
 // base is where the test reaches the HTTP server.
 func (s *pageSite) base() string { return "http://" + s.srv.http }
 
-// invite creates an account invite with the HTTP API (query: username, ttl) and
-// returns its Location and token.
-func (s *pageSite) invite(t *testing.T, ctx context.Context, query url.Values) (location, token string) {
+// invite creates an account invite with the HTTP API (through httpapi's client) and
+// returns its location (its page) and token.
+func (s *pageSite) invite(t *testing.T, ctx context.Context, p httpapi.CreateParams) (location, token string) {
 	t.Helper()
-	u := s.base() + "/invites_api"
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	c, err := httpapi.NewClient(s.base()+"/invites_api", s.key, s.client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.key)
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
+	inv, err := c.Create(ctx, p)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("creating an invite: %v", err)
 	}
-	defer resp.Body.Close()
-	var body struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("creating an invite: %s, %v", resp.Status, err)
+	location = inv.LandingPage
+	if location == "" {
+		location = inv.URI
 	}
-	return resp.Header.Get("Location"), body.Token
+	return location, inv.Token
 }
 
 // coreInvite creates an invite the HTTP API cannot make (max_uses, reset, contact)
@@ -350,7 +343,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	})
 
 	t.Run("page", func(t *testing.T) {
-		loc, token := s.invite(t, ctx, nil)
+		loc, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		if want := s.base() + "/invite?" + token; loc != want {
 			t.Fatalf("Location %q, want %q", loc, want)
@@ -465,7 +458,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 			t.Fatal(err)
 		}
 		expired := old.Token
-		_, live := s.invite(t, ctx, nil)
+		_, live := s.invite(t, ctx, httpapi.CreateParams{})
 		wrong := live[:core.IDLen] + strings.Repeat("A", core.TokenLen-core.IDLen)
 		tokens = append(tokens, used, revoked, expired, live)
 		for what, tok := range map[string]string{"used": used, "revoked": revoked, "expired": expired, "wrong secret": wrong, "unknown": strings.Repeat("B", core.TokenLen), "malformed": "x"} {
@@ -486,7 +479,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	})
 
 	t.Run("register", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		csrf := s.form(t, ctx, token)
 		pass := usePassword("Montague passphrase")
@@ -505,7 +498,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 			_ = sess.Close()
 		}
 		// Taken names: 409, and the invite is not spent.
-		_, token2 := s.invite(t, ctx, nil)
+		_, token2 := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token2)
 		csrf2 := s.form(t, ctx, token2)
 		if r := s.register(t, ctx, token2, csrf2, "romeo", usePassword("another password")); r.code != http.StatusConflict {
@@ -526,8 +519,8 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	})
 
 	t.Run("csrf", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
-		_, other := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
+		_, other := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token, other)
 		csrf, otherCSRF := s.form(t, ctx, token), s.form(t, ctx, other)
 		pass := usePassword("Capulet cousin pass")
@@ -554,7 +547,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	})
 
 	t.Run("fixed username", func(t *testing.T) {
-		loc, token := s.invite(t, ctx, url.Values{"username": {"juliet"}})
+		loc, token := s.invite(t, ctx, httpapi.CreateParams{Username: "juliet"})
 		tokens = append(tokens, token)
 		if !strings.HasSuffix(loc, "/invite?"+token) {
 			t.Fatalf("Location %q", loc)
@@ -583,7 +576,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	})
 
 	t.Run("50 at once", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		csrf := s.form(t, ctx, token)
 		pass := usePassword("racing password")
@@ -605,7 +598,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	})
 
 	t.Run("web and in-band", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		csrf := s.form(t, ctx, token)
 		pass := usePassword("mixed password")
@@ -730,7 +723,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 	// Issue 22 through the real stack: the password policy, the same form sent twice,
 	// compression.
 	t.Run("password policy", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		csrf := s.form(t, ctx, token)
 		for _, tc := range []struct{ user, pass, want string }{
@@ -749,7 +742,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		}
 	})
 	t.Run("sent twice", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		csrf, other := s.form(t, ctx, token), s.form(t, ctx, token)
 		pass := usePassword("Verona by night")
@@ -767,7 +760,7 @@ func pageHTTP(t *testing.T, bin, dsn string) {
 		}
 	})
 	t.Run("gzip", func(t *testing.T) {
-		_, token := s.invite(t, ctx, nil)
+		_, token := s.invite(t, ctx, httpapi.CreateParams{})
 		tokens = append(tokens, token)
 		r := s.get(t, ctx, "GET", "/invite?"+token, "Accept-Encoding: gzip")
 		if r.code != http.StatusOK || r.header.Get("Content-Encoding") != "gzip" || !strings.Contains(r.header.Get("Vary"), "Accept-Encoding") {

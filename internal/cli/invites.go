@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
 )
 
 // errInviteNotFound is what "invites show|revoke" say of an unknown invite.

@@ -3,13 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/commands"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
@@ -37,8 +37,8 @@ type Config struct {
 	// Policy is the invite policy's keys: retention, default_ttl, max_ttl,
 	// landing_page, allow_user_invites, [user_quota] and [[host]].
 	core.Policy
-	// HTTP bounds the invite API.
-	HTTP HTTP `toml:"http"`
+	// HTTP bounds the invite API (package httpapi owns the type and its defaults).
+	HTTP httpapi.Config `toml:"http"`
 	// Commands bounds ad-hoc command sessions.
 	Commands commands.Config `toml:"commands"`
 	// Webhooks are the endpoints that receive events.
@@ -53,73 +53,6 @@ type Config struct {
 	// dir is the directory of the config file, from which the page's file names
 	// that are not absolute are read; empty for inline text.
 	dir string
-}
-
-// HTTP bounds the invite API.
-type HTTP struct {
-	// MaxBodyBytes bounds a request body. Default 65536, at most 16 MiB.
-	MaxBodyBytes int64 `toml:"max_body_bytes"`
-	// FailedAuthRate is how many failed authentications one client address may make
-	// before it gets 429, as N/PERIOD. Default "20/m".
-	FailedAuthRate string `toml:"failed_auth_rate"`
-	// TrustedProxies are the addresses (such as "127.0.0.1") or networks (such as
-	// "10.0.0.0/8") of reverse proxies whose X-Forwarded-For names the client.
-	// Default none: the connection's address is the client's. Behind a proxy, list it,
-	// or every client shares the proxy's failed-authentication budget.
-	TrustedProxies []string `toml:"trusted_proxies"`
-}
-
-// Proxies returns TrustedProxies as networks; Validate has checked them.
-func (h HTTP) Proxies() []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range h.TrustedProxies {
-		if n, err := parsePrefix(p); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// parsePrefix reads a network, or a lone address as the network of just itself.
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// Defaults of HTTP.
-const (
-	DefaultMaxBodyBytes   = 64 << 10
-	DefaultFailedAuthRate = "20/m"
-)
-
-// normalizeHTTP fills the defaults of [http] and checks it.
-func (h *HTTP) normalize() error {
-	if h.MaxBodyBytes == 0 {
-		h.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if h.FailedAuthRate == "" {
-		h.FailedAuthRate = DefaultFailedAuthRate
-	}
-	var errs []error
-	if h.MaxBodyBytes < 0 || h.MaxBodyBytes > 16<<20 {
-		errs = append(errs, errors.New("max_body_bytes must be between 1 and 16777216"))
-	}
-	if _, err := core.ParseRate(h.FailedAuthRate); err != nil {
-		errs = append(errs, fmt.Errorf("failed_auth_rate: %w", err))
-	}
-	for _, p := range h.TrustedProxies {
-		if _, err := parsePrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("trusted_proxies: %q is not an address or network", p))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Load reads a config file strictly and normalizes it (INVITES_STORE applied); an
@@ -195,7 +128,7 @@ func Defaults() Config {
 // normalize is Normalize without the environment.
 func (c *Config) normalize() error {
 	errs := []error{c.Config.Normalize(), c.Policy.Normalize()}
-	errs = append(errs, prefixed("http", c.HTTP.normalize())...)
+	errs = append(errs, prefixed("http", c.HTTP.Normalize())...)
 	errs = append(errs, prefixed("commands", c.Commands.Normalize())...)
 	errs = append(errs, webhook.NormalizeAll(c.Webhooks))
 	errs = append(errs, prefixed("page", c.Page.Normalize())...)

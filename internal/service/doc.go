@@ -3,7 +3,7 @@
 //
 // Configure, once per process, reads the plugin's config (internal/config), opens the
 // store (internal/store: SQLite by default, PostgreSQL for several nodes), and builds
-// the core (internal/core), the HTTP handlers (internal/httpapi, mounted with the
+// the core (internal/core), the HTTP handlers (httpapi, mounted with the
 // plugin's other paths on one mux) and the ad-hoc commands (internal/commands) over
 // it. Its Manifest tells the host which paths to route to it.
 // The core's errors become the contract's (plugin.Err*) in one function,

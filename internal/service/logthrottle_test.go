@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/commands"
@@ -55,7 +54,7 @@ func TestFullDiskLogsBounded(t *testing.T) {
 	if s.ops, err = newOps(config.Config{}, hosts, fullStore{st}, s.log); err != nil {
 		t.Fatal(err)
 	}
-	mux, _ := s.routes(svc, config.Config{}, core.Rate{N: 20, Period: time.Minute}, nil, nil)
+	mux, _ := s.routes(svc, config.Config{}, nil, nil)
 	cmds, err := commands.New(svc, nil, commands.Options{Sessions: session.Options{Logger: s.log.With("component", "commands")}})
 	if err != nil {
 		t.Fatal(err)

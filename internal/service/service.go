@@ -13,13 +13,12 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/commands"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/logthrottle"
 	"github.com/xmpp-invites/invites/internal/page"
-	"github.com/xmpp-invites/invites/internal/problem"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/plugin"
 )
@@ -125,10 +124,6 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 			s.log.Warn("cannot record the host's domains", "err", err)
 		}
 	}
-	rate, err := core.ParseRate(c.HTTP.FailedAuthRate)
-	if err != nil {
-		return plugin.Manifest{}, fmt.Errorf("config: %w", err)
-	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return plugin.Manifest{}, fmt.Errorf("data directory: %w", err)
 	}
@@ -184,7 +179,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		return plugin.Manifest{}, err
 	}
 	s.ops = ops
-	mux, routes := s.routes(svc, c, rate, pg, accounts)
+	mux, routes := s.routes(svc, c, pg, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
@@ -225,16 +220,12 @@ func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.Reco
 // routes returns the handler of every HTTP path the plugin serves, and those paths for
 // the host to route (the Manifest); pg is the built-in page, nil when no host has it;
 // accounts, when not nil, tells the HTTP API which accounts exist.
-func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []plugin.Route) {
+func (s *Service) routes(svc *core.Service, c config.Config, pg http.Handler, accounts commands.AccountChecker) (http.Handler, []plugin.Route) {
 	mux := http.NewServeMux()
 	mux.Handle(plugin.PathMetrics, s.ops.metricsHandler()) // for the host only: never in routes
-	opts := httpapi.Options{
-		MaxBodyBytes:   c.HTTP.MaxBodyBytes,
-		FailedAuthRate: rate,
-		TrustedProxies: c.HTTP.Proxies(),
-		Logger:         s.log.With("component", "http"),
-		BasePath:       plugin.PathAPI,
-	}
+	opts := c.HTTP.Options()
+	opts.Logger = s.log.With("component", "http")
+	opts.BasePath = plugin.PathAPI
 	if accounts != nil {
 		opts.Accounts = accounts
 	}
@@ -262,7 +253,7 @@ func (s *Service) routes(svc *core.Service, c config.Config, rate core.Rate, pg 
 func (s *Service) ServeHTTP(_ context.Context, w http.ResponseWriter, r *http.Request) error {
 	st, err := s.state()
 	if err != nil {
-		problem.Write(w, r, problem.Details{Status: http.StatusServiceUnavailable,
+		httpapi.WriteError(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable,
 			Detail: "the invites service is starting; try again shortly", RetryAfter: time.Second})
 		return nil
 	}

@@ -61,53 +61,43 @@ type AccountChecker interface {
 // plugin.PathAPI, mod_invites_api's path.
 const DefaultBasePath = "/invites_api"
 
-// Defaults for the zero fields of Options.
+// Defaults for the zero fields of Options that Config does not set.
 const (
-	// DefaultMaxBodyBytes bounds a POST body (64 KiB), as config's http.max_body_bytes.
-	DefaultMaxBodyBytes = 64 << 10
-	// DefaultMaxURLBytes bounds the request target (8 KiB, what RFC 9110 asks every
+	// defaultMaxURLBytes bounds the request target (8 KiB, what RFC 9110 asks every
 	// server to support).
-	DefaultMaxURLBytes = 8 << 10
-	// DefaultMaxHeaderBytes bounds the request's header fields, names and values (32 KiB).
-	DefaultMaxHeaderBytes = 32 << 10
-	// DefaultMaxClients bounds how many client addresses the failed-authentication
+	defaultMaxURLBytes = 8 << 10
+	// defaultMaxHeaderBytes bounds the request's header fields, names and values.
+	defaultMaxHeaderBytes = 32 << 10
+	// defaultMaxClients bounds how many client addresses the failed-authentication
 	// limiter remembers.
-	DefaultMaxClients = 1 << 16
+	defaultMaxClients = 1 << 16
 )
 
-// The default failed-authentication budget of one client address, as config's
-// http.failed_auth_rate: DefaultFailedAuthCount per DefaultFailedAuthPeriod.
-const (
-	// DefaultFailedAuthCount is how many failures the budget holds.
-	DefaultFailedAuthCount = 20
-	// DefaultFailedAuthPeriod is how long an empty budget takes to refill.
-	DefaultFailedAuthPeriod = time.Minute
-)
-
-// Options configure a Handler.
+// Options configure a Handler; Config.Options gives those of the [http] table.
 // The zero value of each field means its documented default.
 type Options struct {
-	// MaxBodyBytes bounds a POST body; a larger one gets 413.
+	// MaxBodyBytes bounds a request body; a larger one gets 413.
 	// Zero or less means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MaxURLBytes bounds the request target (path and query); a longer one gets 414.
-	// Zero or less means DefaultMaxURLBytes.
+	// Zero or less means 8 KiB.
 	MaxURLBytes int
 	// MaxHeaderBytes bounds the header fields, counting names and values; more gets 431.
 	// The server's own http.Server.MaxHeaderBytes still applies before this.
-	// Zero or less means DefaultMaxHeaderBytes.
+	// Zero or less means 32 KiB.
 	MaxHeaderBytes int
-	// FailedAuthRate is how many failed authentications one client address may make
-	// (N per Period, refilled steadily) before its requests get 429; a failure naming
-	// an existing key also counts against that key's own budget (the same rate) from
-	// that address, and a key whose budget there is not spent keeps working.
-	// The zero Rate means DefaultFailedAuthCount per DefaultFailedAuthPeriod; a
-	// negative N turns the limit off.
-	FailedAuthRate core.Rate
+	// FailedAuthCount and FailedAuthPeriod are how many failed authentications one
+	// client address may make per period (refilled steadily) before its requests get
+	// 429; a failure naming an existing key also counts against that key's own budget
+	// (the same rate) from that address, and a key whose budget there is not spent
+	// keeps working.
+	// Both zero mean 20 a minute; a negative count turns the limit off.
+	FailedAuthCount  int
+	FailedAuthPeriod time.Duration
 	// MaxClients bounds how many client addresses, and how many (address, key) pairs,
 	// the failed-authentication limiter remembers; past it, the entries closest to a
 	// full budget are forgotten.
-	// Zero or less means DefaultMaxClients.
+	// Zero or less means 65536.
 	MaxClients int
 	// TrustedProxies are the addresses of reverse proxies whose X-Forwarded-For is
 	// believed: when the connection comes from one, the client is the right-most
@@ -115,7 +105,7 @@ type Options struct {
 	// Empty (the default) means X-Forwarded-For is ignored.
 	TrustedProxies []netip.Prefix
 	// Logger receives one debug line per request (keys redacted), an info line per
-	// invite created, and store failures; nil discards.
+	// failed authentication, and store failures; nil discards.
 	Logger *slog.Logger
 	// Now returns the current time for the failed-authentication limiter and the
 	// statuses of invites; nil means time.Now.
@@ -132,6 +122,20 @@ type Options struct {
 
 // Handler serves the invite API; build it with New.
 // It is safe for concurrent use.
+//
+// The API key comes from the Authorization header (Bearer, the scheme's name in any
+// case), the key query parameter, or for POST a key form field; several at once must
+// carry the same key (400 else). Another scheme (Basic, for a proxy) is ignored.
+//
+// Failed authentications (a malformed, unknown, wrong, expired or deleted key; no key
+// is no failure) are budgeted per client address (an IPv4 address or an IPv6 /64) and,
+// for a failure naming an existing key, per key from that address (Options'
+// FailedAuthCount per FailedAuthPeriod); a spent budget answers 429 with Retry-After,
+// and a valid key keeps working from an address where others fail with other keys.
+// The address is the connection's; X-Forwarded-For counts only from TrustedProxies.
+//
+// Each request is logged at debug level with its URL, the value of any key parameter
+// replaced by REDACTED; the Authorization header and the body are never logged.
 type Handler struct {
 	svc       Service
 	accounts  AccountChecker // may be nil
@@ -169,10 +173,10 @@ func New(svc Service, opts Options) *Handler {
 		h.maxBody = DefaultMaxBodyBytes
 	}
 	if h.maxURL <= 0 {
-		h.maxURL = DefaultMaxURLBytes
+		h.maxURL = defaultMaxURLBytes
 	}
 	if h.maxHeader <= 0 {
-		h.maxHeader = DefaultMaxHeaderBytes
+		h.maxHeader = defaultMaxHeaderBytes
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -180,14 +184,14 @@ func New(svc Service, opts Options) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	rate := opts.FailedAuthRate
+	rate := core.Rate{N: opts.FailedAuthCount, Period: opts.FailedAuthPeriod}
 	if rate.N == 0 && rate.Period == 0 {
-		rate = core.Rate{N: DefaultFailedAuthCount, Period: DefaultFailedAuthPeriod}
+		rate = core.Rate{N: defaultFailedAuthCount, Period: defaultFailedAuthPeriod}
 	}
 	if rate.N > 0 && rate.Period > 0 {
 		maxClients := opts.MaxClients
 		if maxClients <= 0 {
-			maxClients = DefaultMaxClients
+			maxClients = defaultMaxClients
 		}
 		h.failed = newAuthLimiter(rate, maxClients)
 	}
@@ -401,9 +405,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) (int, error) {
 	_, _ = w.Write(body) // a failed write means the client left; nothing to tell it
 	return status, nil
 }
-
-// formatTime writes t in RFC 3339, in UTC, to the second.
-func formatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
 
 // checkBounds rejects requests whose target or header fields are too large.
 func (h *Handler) checkBounds(r *http.Request) error {

@@ -23,8 +23,8 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
 	"github.com/xmpp-invites/invites/internal/testlog"
 )
 
@@ -120,12 +120,12 @@ func TestHandler(t *testing.T) {
 	var logs testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := httpapi.Options{
-		MaxBodyBytes:   testMaxBody,
-		MaxURLBytes:    testMaxURL,
-		MaxHeaderBytes: testMaxHeader,
-		FailedAuthRate: core.Rate{N: testFailures, Period: time.Hour},
-		Logger:         logger,
-		Now:            f.clock.Now,
+		MaxBodyBytes:    testMaxBody,
+		MaxURLBytes:     testMaxURL,
+		MaxHeaderBytes:  testMaxHeader,
+		FailedAuthCount: testFailures, FailedAuthPeriod: time.Hour,
+		Logger: logger,
+		Now:    f.clock.Now,
 	}
 	proxied := base
 	proxied.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
@@ -775,9 +775,9 @@ func TestFailedAuthMemoryBound(t *testing.T) {
 	f := newFixture(t)
 	const maxClients, clients = 4, 100
 	h := httpapi.New(f.svc, httpapi.Options{
-		FailedAuthRate: core.Rate{N: 1, Period: time.Hour},
-		MaxClients:     maxClients,
-		Now:            f.clock.Now,
+		FailedAuthCount: 1, FailedAuthPeriod: time.Hour,
+		MaxClients: maxClients,
+		Now:        f.clock.Now,
 	})
 	do := func(i int, cred string) int {
 		r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/invites_api?key="+cred, nil)

@@ -10,17 +10,16 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/problem"
 )
 
 // statusError is a failure carrying the HTTP status to answer with.
 // Handlers return it and writeError alone turns it into a response.
 type statusError struct {
 	status     int
-	detail     string                // for the client; never holds a secret or an internal error
-	errors     []problem.FieldDetail // the refusals one by one, when there are some
-	retryAfter time.Duration         // sent as Retry-After when positive
-	err        error                 // the cause, for the log only; may be nil
+	detail     string        // for the client; never holds a secret or an internal error
+	errors     []FieldError  // the refusals one by one, when there are some
+	retryAfter time.Duration // sent as Retry-After when positive
+	err        error         // the cause, for the log only; may be nil
 }
 
 // Error implements error.
@@ -39,8 +38,7 @@ func (e *statusError) Error() string {
 func (e *statusError) Unwrap() error { return e.err }
 
 // writeError answers with the status err carries, or the one coreError gives an
-// error of the core, and returns the status written, through the one problem writer
-// (internal/problem).
+// error of the core, and returns the status written, through WriteError.
 // A 500 says nothing of its cause, which goes to the log instead.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, ep endpoint) int {
 	var e *statusError
@@ -62,7 +60,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, 
 	if e.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", ep.methods())
 	}
-	problem.Write(w, r, problem.Details{Status: e.status, Detail: detail, Errors: e.errors, RetryAfter: e.retryAfter})
+	WriteError(w, r, &Error{Status: e.status, Detail: detail, Errors: e.errors, RetryAfter: e.retryAfter})
 	return e.status
 }
 
@@ -91,7 +89,7 @@ func coreError(err error) *statusError {
 		e := &statusError{status: http.StatusConflict}
 		details := make([]string, len(refusals))
 		for i, r := range refusals {
-			e.errors = append(e.errors, problem.FieldDetail{Field: r.Field, Detail: r.Reason})
+			e.errors = append(e.errors, FieldError{Field: r.Field, Detail: r.Reason})
 			details[i] = r.Error()
 			switch {
 			case errors.Is(r, core.ErrInvalid):

@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -9,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
@@ -151,4 +156,59 @@ func (f *fixture) secrets() []string {
 		out = append(out, secret)
 	}
 	return out
+}
+
+// specServer serves h over real HTTP on loopback and checks every exchange against
+// openapi.yaml: the response as h wrote it, and the request as the client sent it,
+// which must be valid unless it was refused (4xx) for what the spec refuses too.
+// The client tests go through it, so that the Client speaks the API as it is
+// described, and the API answers the Client as it is described.
+func specServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	spec := openAPI(t)
+	var mu sync.Mutex // the validator is not documented as safe for concurrent use
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading the request: %v", err)
+			return
+		}
+		rec := httptest.NewRecorder()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(rec, r)
+		resp := rec.Result()
+
+		vreq := r.Clone(r.Context())
+		vreq.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		if ok, errs := spec.ValidateHttpRequest(vreq); !ok && (resp.StatusCode < 400 || resp.StatusCode >= 500) {
+			for _, e := range errs {
+				t.Errorf("openapi.yaml: %s %s: the request: %s: %s", r.Method, r.URL, e.Message, e.Reason)
+			}
+		}
+		vreq.Body = io.NopCloser(bytes.NewReader(body))
+		if ok, errs := spec.ValidateHttpResponse(vreq, resp); !ok {
+			for _, e := range errs {
+				t.Errorf("openapi.yaml: %s %s: the response %d: %s: %s", r.Method, r.URL, resp.StatusCode, e.Message, e.Reason)
+			}
+		}
+		mu.Unlock()
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// client returns a Client of the API at srv with the fixture key named.
+func (f *fixture) client(t *testing.T, srv *httptest.Server, keyName string) *httpapi.Client {
+	t.Helper()
+	c, err := httpapi.NewClient(srv.URL+httpapi.DefaultBasePath, f.creds[keyName], srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
 )
 
 // inviteList is the JSON body of a list.
@@ -42,7 +43,7 @@ func newLifecycleFixture(t testing.TB) *lifecycleFixture {
 	f := newFixture(t)
 	ctx := context.Background()
 	lf := &lifecycleFixture{fixture: f, ids: map[string]string{}}
-	lf.h = httpapi.New(f.svc, httpapi.Options{MaxBodyBytes: testMaxBody, FailedAuthRate: core.Rate{N: -1}, Now: f.clock.Now})
+	lf.h = httpapi.New(f.svc, httpapi.Options{MaxBodyBytes: testMaxBody, FailedAuthCount: -1, Now: f.clock.Now})
 	two := 2
 	mk := func(name, keyName string, spec core.InviteSpec) core.Invite {
 		t.Helper()
@@ -387,7 +388,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 // TestLifecyclePaging follows next_cursor through every page of a managing key's
-// list: each invite once, newest first, whatever the page size.
+// list, through the Client: each invite once, newest first, whatever the page size.
 func TestLifecyclePaging(t *testing.T) {
 	lf := newLifecycleFixture(t)
 	ctx := context.Background()
@@ -400,20 +401,18 @@ func TestLifecyclePaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	c := lf.client(t, specServer(t, lf.h), "manage")
 	var all []string
 	for _, limit := range []int{1, 3, 500} {
 		var ids []string
-		cursor := ""
+		p := httpapi.ListParams{Limit: limit}
 		for pages := 0; ; pages++ {
 			if pages > 20 {
 				t.Fatal("no end to the pages")
 			}
-			target := fmt.Sprintf("/invites_api/invites?key=%s&limit=%d&cursor=%s", lf.creds["manage"], limit, cursor)
-			rec := httptest.NewRecorder()
-			lf.h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, target, nil))
-			var l inviteList
-			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &l) != nil {
-				t.Fatalf("limit %d: %d %s", limit, rec.Code, rec.Body)
+			l, err := c.List(ctx, p)
+			if err != nil || len(l.Invites) > limit {
+				t.Fatalf("limit %d: %d invites, %v", limit, len(l.Invites), err)
 			}
 			for _, inv := range l.Invites {
 				ids = append(ids, inv.ID)
@@ -421,7 +420,7 @@ func TestLifecyclePaging(t *testing.T) {
 			if l.NextCursor == "" {
 				break
 			}
-			cursor = l.NextCursor
+			p.Cursor = l.NextCursor
 		}
 		if len(ids) != 11 || !slices.IsSortedFunc(ids, func(a, b string) int { return strings.Compare(b, a) }) {
 			t.Errorf("limit %d: %d invites %v, want 11, newest first", limit, len(ids), ids)
@@ -433,47 +432,33 @@ func TestLifecyclePaging(t *testing.T) {
 	}
 }
 
-// TestLifecycleRedeemRevoke: an invite for two, redeemed twice, shows both accounts,
-// and once revoked cannot be redeemed; the HTTP API and redemption share the store.
+// TestLifecycleRedeemRevoke: an invite for two, made through the Client and redeemed
+// twice, shows both accounts, and once revoked cannot be redeemed; the HTTP API and
+// redemption share the store.
 func TestLifecycleRedeemRevoke(t *testing.T) {
 	lf := newLifecycleFixture(t)
 	ctx := context.Background()
-	do := func(method, target, ctype, body string) (int, []byte) {
-		t.Helper()
-		var r io.Reader
-		if body != "" {
-			r = strings.NewReader(body)
-		}
-		req := httptest.NewRequestWithContext(ctx, method, target, r)
-		req.Header.Set("Authorization", "Bearer "+lf.creds["good"])
-		req.Header.Set("Accept", "application/json")
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		rec := httptest.NewRecorder()
-		lf.h.ServeHTTP(rec, req)
-		return rec.Code, rec.Body.Bytes()
-	}
-	code, body := do("POST", "/invites_api", "application/x-www-form-urlencoded", "max_uses=2&note=pair&group=team")
-	var created invite
-	if code != 201 || json.Unmarshal(body, &created) != nil || created.Token == "" || *created.MaxUses != 2 {
-		t.Fatalf("create: %d %s", code, body)
+	c := lf.client(t, specServer(t, lf.h), "good")
+	two := 2
+	created, err := c.Create(ctx, httpapi.CreateParams{MaxUses: &two, Note: "pair", Groups: []string{"team"}})
+	if err != nil || created.Token == "" || created.MaxUses != 2 {
+		t.Fatalf("create: %+v %v", created, err)
 	}
 	for _, name := range []string{"carol", "dave"} {
 		if _, err := lf.svc.Redeem(ctx, core.Redemption{Host: plainHost, Token: created.Token, Username: name}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	code, body = do("GET", "/invites_api/invites/"+created.ID, "", "")
-	var shown invite
-	if code != 200 || json.Unmarshal(body, &shown) != nil || shown.Status != "used" || len(*shown.Redemptions) != 2 {
-		t.Fatalf("show: %d %s", code, body)
+	shown, err := c.Show(ctx, created.ID)
+	if err != nil || shown.Status != "used" || len(shown.Redemptions) != 2 {
+		t.Fatalf("show: %+v %v", shown, err)
 	}
-	if code, body = do("PATCH", "/invites_api/invites/"+created.ID, "application/merge-patch+json", `{"max_uses":3}`); code != 200 {
-		t.Fatalf("patch: %d %s", code, body)
+	three := 3
+	if _, err := c.Update(ctx, created.ID, httpapi.Patch{MaxUses: &three}); err != nil {
+		t.Fatalf("patch: %v", err)
 	}
-	if code, body = do("DELETE", "/invites_api/invites/"+created.ID, "", ""); code != 204 {
-		t.Fatalf("revoke: %d %s", code, body)
+	if err := c.Revoke(ctx, created.ID); err != nil {
+		t.Fatalf("revoke: %v", err)
 	}
 	if _, err := lf.svc.Redeem(ctx, core.Redemption{Host: plainHost, Token: created.Token, Username: "erin"}); err == nil {
 		t.Fatal("a revoked invite was redeemed")
@@ -481,16 +466,16 @@ func TestLifecycleRedeemRevoke(t *testing.T) {
 
 	// An invite for a fixed username makes one account: PATCH cannot raise its uses
 	// (issue 22), and says so naming the field.
-	code, body = do("POST", "/invites_api", "application/x-www-form-urlencoded", "username=frank")
-	if code != 201 || json.Unmarshal(body, &created) != nil {
-		t.Fatalf("create: %d %s", code, body)
+	created, err = c.Create(ctx, httpapi.CreateParams{Username: "frank"})
+	if err != nil {
+		t.Fatalf("create: %v", err)
 	}
-	for _, max := range []string{"2", "0"} {
-		code, body = do("PATCH", "/invites_api/invites/"+created.ID, "application/merge-patch+json", `{"max_uses":`+max+`}`)
-		var p problem
-		if code != 400 || json.Unmarshal(body, &p) != nil || len(p.Errors) != 1 || p.Errors[0].Field != "max_uses" ||
-			!strings.Contains(p.Errors[0].Detail, "fixed username frank makes one account") {
-			t.Errorf("patch max_uses %s of a fixed-username invite: %d %s", max, code, body)
+	for _, max := range []int{2, 0} {
+		_, err := c.Update(ctx, created.ID, httpapi.Patch{MaxUses: &max})
+		var e *httpapi.Error
+		if !errors.As(err, &e) || e.Status != 400 || len(e.Errors) != 1 || e.Errors[0].Field != "max_uses" ||
+			!strings.Contains(e.Errors[0].Detail, "fixed username frank makes one account") {
+			t.Errorf("patch max_uses %d of a fixed-username invite: %v", max, err)
 		}
 	}
 }

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // FuzzHandler throws arbitrary query strings, Authorization headers and form bodies at
@@ -22,8 +21,8 @@ import (
 func FuzzHandler(f *testing.F) {
 	fx := newFixture(f)
 	h := httpapi.New(fx.svc, httpapi.Options{
-		MaxBodyBytes:   4096,
-		FailedAuthRate: core.Rate{N: -1}, // off: the table test covers it, here it would answer 429 to all
+		MaxBodyBytes:    4096,
+		FailedAuthCount: -1, // off: the table test covers it, here it would answer 429 to all
 	})
 	replace := strings.NewReplacer("KEY", fx.creds["good"], "LANDING", fx.creds["landing"])
 	allowed := map[int]bool{201: true, 204: true, 303: true, 400: true, 403: true, 405: true,
@@ -120,7 +119,7 @@ func (readCloser) Close() error { return nil }
 // never shown nor changed.
 func FuzzLifecycle(f *testing.F) {
 	lf := newLifecycleFixture(f)
-	h := httpapi.New(lf.svc, httpapi.Options{MaxBodyBytes: 4096, FailedAuthRate: core.Rate{N: -1}})
+	h := httpapi.New(lf.svc, httpapi.Options{MaxBodyBytes: 4096, FailedAuthCount: -1})
 	ctx := context.Background()
 	other, err := lf.st.Invite(ctx, lf.ids["other"])
 	if err != nil {

@@ -9,8 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/httpapi"
+	"github.com/xmpp-invites/invites/httpapi"
 )
 
 // benchParallelism is how many requesters per CPU the benchmarks run: a server's
@@ -94,7 +93,7 @@ func BenchmarkCreateHTTP(b *testing.B) {
 // that every request takes that path.
 func BenchmarkRejectBadKey(b *testing.B) {
 	f := newFixture(b)
-	h := httpapi.New(f.svc, httpapi.Options{FailedAuthRate: core.Rate{N: -1}})
+	h := httpapi.New(f.svc, httpapi.Options{FailedAuthCount: -1})
 	benchmark(b, h, "/invites_api", "Bearer "+f.creds["unknown"], http.StatusForbidden)
 }
 
@@ -102,7 +101,7 @@ func BenchmarkRejectBadKey(b *testing.B) {
 // store lookup.
 func BenchmarkRejectMalformedKey(b *testing.B) {
 	f := newFixture(b)
-	h := httpapi.New(f.svc, httpapi.Options{FailedAuthRate: core.Rate{N: -1}})
+	h := httpapi.New(f.svc, httpapi.Options{FailedAuthCount: -1})
 	benchmark(b, h, "/invites_api?key=not-a-key", "", http.StatusForbidden)
 }
 
@@ -110,11 +109,37 @@ func BenchmarkRejectMalformedKey(b *testing.B) {
 // 429 before any key is looked at.
 func BenchmarkRejectLimited(b *testing.B) {
 	f := newFixture(b)
-	h := httpapi.New(f.svc, httpapi.Options{FailedAuthRate: core.Rate{N: 1, Period: 1 << 62}})
+	h := httpapi.New(f.svc, httpapi.Options{FailedAuthCount: 1, FailedAuthPeriod: 1 << 62})
 	for i := range 250 { // spend the budget of every address benchmark uses
 		r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/invites_api?key="+f.creds["wrong"], nil)
 		r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1", i+1)
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
 	benchmark(b, h, "/invites_api", "Bearer "+f.creds["wrong"], http.StatusTooManyRequests)
+}
+
+// BenchmarkCreateClient is BenchmarkCreateHTTP through the Client: a form body, the
+// JSON invite asked for and decoded. Beside it, it tells what the client costs.
+func BenchmarkCreateClient(b *testing.B) {
+	f := newFixture(b)
+	srv := httptest.NewServer(httpapi.New(f.svc, httpapi.Options{}))
+	defer srv.Close()
+	hc := srv.Client()
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	c, err := httpapi.NewClient(srv.URL+"/invites_api", f.creds["good"], hc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if inv, err := c.Create(context.Background(), httpapi.CreateParams{Note: "bench"}); err != nil || inv.Token == "" {
+				b.Errorf("%+v %v", inv, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }

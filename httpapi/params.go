@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/internal/problem"
 )
 
 // params are a request's parameters, checked.
@@ -202,10 +201,6 @@ func credential(hdr http.Header, query, form url.Values) (string, error) {
 	}
 	return cred, nil
 }
-
-// accepts reports whether the Accept fields of hdr name mediaType with a non-zero
-// quality (see problem.Accepts).
-func accepts(hdr http.Header, mediaType string) bool { return problem.Accepts(hdr, mediaType) }
 
 // listParams are the query parameters of a list, checked for syntax; the core checks
 // their values.
