@@ -73,7 +73,7 @@
 //	            loopback addresses): the key's p99 against its quiet p99
 //	faults      see below
 //	bodies      64 concurrent POSTs of 15 MB without a key, with a Content-Length,
-//	            chunked, and trickled (4 KiB every 20 ms): every answer 413, both
+//	            chunked, and trickled (4 KiB every 20 ms): every answer 413 (503 past the bytes in flight), both
 //	            processes within 64 MiB of their resident set (VmRSS, sampled every
 //	            50 ms), and the plugin back within 4 MiB of its first within a minute
 //
