@@ -218,7 +218,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	}
 	slices.Sort(names)
 	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.StoreDSN()),
-		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks))
+		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks), "host_features", hc.Features)
 	return plugin.Manifest{Routes: routes}, nil
 }
 
