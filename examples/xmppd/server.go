@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,10 +150,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		MaxSessionsPerAddr:    cfg.MaxSessionsPerAddr,
 		// Administrators log in whatever an account or an address has used.
 		Unlimited: func(account jid.JID) bool { return slices.Contains(cfg.Admins, account.String()) },
-		NewCommandHandler: func(ctx context.Context, requester jid.JID, client netip.Addr) c2s.CommandHandler {
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, remote net.Addr) c2s.CommandHandler {
 			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
 				BaseContext: func() context.Context { return ctx },
-				Logger:      cmdLog.With("client", clientaddr.String(clientaddr.Key(client))),
+				Logger:      cmdLog.With("client", clientaddr.String(clientaddr.Key(clientaddr.Of(remote)))),
 				Role:        api.role,
 			})
 		},
