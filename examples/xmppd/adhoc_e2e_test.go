@@ -90,7 +90,8 @@ func TestAdhocCommands(t *testing.T) {
 			c    commander
 			want []string
 		}{
-			{"admin", admin, all},
+			// and the server's own XEP-0133 commands.
+			{"admin", admin, append(slices.Clone(all), nodeDeleteUser, nodeDisableUser, nodeReenableUser)},
 			// A local user sees only the contact invite and the commands on the invites
 			// it made: not even the names of the administrators' commands.
 			{"alice", alice, []string{nodeInvite, nodeListInvites, nodeChangeInvite, nodeRevokeInvites}},

@@ -164,6 +164,11 @@ func TestInteropSlixmpp(t *testing.T) {
 				}
 			}
 			switch r.Node {
+			case nodeDeleteUser, nodeDisableUser, nodeReenableUser:
+				// The server's own XEP-0133 commands, on an account that does not exist.
+				if r.Stages != 1 || len(r.Notes) != 1 || r.Notes[0][1] != "nobody@localhost: no such account." {
+					t.Errorf("%s: %d stages, notes %v", what, r.Stages, r.Notes)
+				}
 			case nodeCreateKey:
 				if !strings.Contains(r.text("key"), "/") || r.text("name") != "interop-"+r.Mode {
 					t.Errorf("%s: result %v", what, r.Result)
