@@ -56,7 +56,9 @@ func (f *fakeInvites) Notify(_ context.Context, events []Event) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.events = append(f.events, events...)
+	if !f.discard {
+		f.events = append(f.events, events...)
+	}
 	return nil
 }
 

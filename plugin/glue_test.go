@@ -29,10 +29,11 @@ import (
 // fakeInvites is the plugin's side in these tests: it answers from fixed tables and
 // keeps the HostAPI it was given, so tests can call the host back through it.
 type fakeInvites struct {
-	mu     sync.Mutex
-	cfg    Config
-	api    HostAPI
-	events []Event
+	mu      sync.Mutex
+	cfg     Config
+	api     HostAPI
+	events  []Event
+	discard bool // Notify keeps no events (benchmarks)
 
 	health error
 }
