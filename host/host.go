@@ -52,7 +52,20 @@ type Config struct {
 	Plugin plugin.Config
 	// API is the host's side of the boundary, which the plugin calls back.
 	// nil means a host with no accounts that registers none.
+	// An API that is also a plugin.AccountAdmin or a plugin.Messenger gives the plugin
+	// those features: Load fills Plugin.Features from what API implements and from
+	// Events, replacing what it held.
 	API plugin.HostAPI
+	// Events is the host's promise to send events with Plugin.Notify (logins, ends of
+	// client streams, accounts created, deleted, disabled and enabled by any means):
+	// the plugin is told it has plugin.FeatureEvents and relies on them, rather than
+	// on its own slower means (a sweep that asks API whether an account exists).
+	// Default false.
+	Events bool
+	// MaxQueuedEvents bounds the events Notify holds for the plugin while it is down
+	// or restarting; past it the oldest are dropped (and counted).
+	// Default DefaultMaxQueuedEvents.
+	MaxQueuedEvents int
 	// Logger receives the host's supervision log, with component=plugin-host, and the
 	// plugin's own log, each record at its level and time with logger=invites-plugin
 	// and the plugin's attributes in the order it wrote them (an audit record's
@@ -138,6 +151,8 @@ func (c *Config) fill() error {
 	setDefault(&c.MinBackoff, DefaultMinBackoff)
 	setDefault(&c.MaxBackoff, DefaultMaxBackoff)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.MaxQueuedEvents, DefaultMaxQueuedEvents)
+	c.Plugin.Features = features(c.API, c.Events)
 	if c.MetricsAllow == nil {
 		c.MetricsAllow = DefaultMetricsAllow()
 	}
@@ -145,6 +160,22 @@ func (c *Config) fill() error {
 		c.MaxBackoff = c.MinBackoff
 	}
 	return nil
+}
+
+// features lists what a host with api can do beyond plugin.HostAPI, and whether it
+// sends events.
+func features(api plugin.HostAPI, events bool) []plugin.Feature {
+	var out []plugin.Feature
+	if _, ok := api.(plugin.AccountAdmin); ok {
+		out = append(out, plugin.FeatureAccountStates)
+	}
+	if _, ok := api.(plugin.Messenger); ok {
+		out = append(out, plugin.FeatureMessages)
+	}
+	if events {
+		out = append(out, plugin.FeatureEvents)
+	}
+	return out
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
@@ -178,11 +209,13 @@ type Plugin struct {
 	metrics   *hostMetrics
 	readiness readiness
 	bodies    atomic.Int64 // request body bytes being forwarded (MaxBodyBytesInFlight)
+	events    *eventQueue  // for the plugin (Notify, events.go)
 
-	ctx    context.Context // ends with Close; supervision and restarts run under it
-	cancel context.CancelFunc
-	kick   chan struct{} // a call saw the plugin unavailable: look now
-	done   chan struct{} // closed when supervision has ended
+	ctx        context.Context // ends with Close; supervision and restarts run under it
+	cancel     context.CancelFunc
+	kick       chan struct{} // a call saw the plugin unavailable: look now
+	done       chan struct{} // closed when supervision has ended
+	eventsDone chan struct{} // closed when event delivery has ended
 
 	mu        sync.RWMutex
 	cur       *instance       // nil while down
@@ -233,18 +266,20 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		}
 	}
 	p := &Plugin{
-		cfg:       cfg,
-		socketDir: socketDir,
-		log:       hostLog,
-		api:       cfg.API,
-		kick:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
+		cfg:        cfg,
+		socketDir:  socketDir,
+		log:        hostLog,
+		api:        cfg.API,
+		events:     newEventQueue(cfg.MaxQueuedEvents),
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		eventsDone: make(chan struct{}),
 	}
 	if p.api == nil {
 		p.api = defaultAPI{}
 	}
 	p.metrics = newHostMetrics(cfg.MetricsGatherer)
-	p.api = countingAPI{api: p.api, m: p.metrics}
+	p.api = newCountingAPI(p.api, p.metrics)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	inst, m, err := p.start(ctx)
 	switch {
@@ -263,6 +298,10 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 		return nil, err
 	}
 	go p.supervise()
+	go func() {
+		defer close(p.eventsDone)
+		p.deliverEvents(p.ctx)
+	}()
 	return p, nil
 }
 
@@ -488,6 +527,24 @@ func (p *Plugin) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.
 	return inv, err
 }
 
+// CheckPassword says whether c.Password is acceptable for a new account (or a reset)
+// by the plugin's password policy: nil, or a *plugin.PasswordError worded in c.Lang
+// (the web registration page's words); plugin.ErrUnavailable while the plugin is down,
+// when a host should refuse the registration rather than take an unchecked password.
+func (p *Plugin) CheckPassword(ctx context.Context, c plugin.PasswordCheck) error {
+	inst, release := p.acquire()
+	if inst == nil {
+		return p.downError()
+	}
+	defer release()
+	defer p.metrics.observeCall("check_password", time.Now())
+	err := inst.CheckPassword(ctx, c)
+	if errors.Is(err, plugin.ErrUnavailable) {
+		p.unavailable()
+	}
+	return err
+}
+
 // Health returns nil while the plugin runs and says it can serve; otherwise an error,
 // matching plugin.ErrUnavailable when the plugin is down or does not answer.
 func (p *Plugin) Health(ctx context.Context) error {
@@ -504,13 +561,16 @@ func (p *Plugin) Health(ctx context.Context) error {
 	return err
 }
 
-// Close stops supervision, waits for calls in flight (at most ShutdownTimeout), and
-// shuts the plugin down cleanly, letting it write what it holds.
+// Close sends the events queued (Notify), stops supervision, waits for calls in
+// flight (at most ShutdownTimeout for both), and shuts the plugin down cleanly,
+// letting it write what it holds.
 // Later calls do nothing.
 func (p *Plugin) Close() error {
 	p.closeOnce.Do(func() {
+		p.flushEvents(p.cfg.ShutdownTimeout / 2)
 		p.cancel()
 		<-p.done
+		<-p.eventsDone
 		defer os.RemoveAll(p.socketDir)
 		p.mu.Lock()
 		inst := p.cur

@@ -52,6 +52,10 @@ func TestRealPlugin(t *testing.T) {
 		{"StoreUnreachableAtStart", testStoreUnreachableAtStart},
 		{"SquattedSocketDir", testSquattedSocketDir},
 		{"OtherVersions", testOtherVersions},
+		// events_test.go: protocol 3's host features, events and password check.
+		{"Features", testFeatures},
+		{"Events", testEvents},
+		{"CheckPassword", testCheckPassword},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, bin) })
 	}

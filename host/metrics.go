@@ -51,6 +51,10 @@ type hostMetrics struct {
 	limited   *prometheus.CounterVec
 	refusals  *prometheus.CounterVec
 	scrapeErr prometheus.Counter
+
+	eventsQueued    prometheus.Gauge
+	eventsDelivered prometheus.Counter
+	eventsDropped   *prometheus.CounterVec
 }
 
 func newHostMetrics(own prometheus.Gatherer) *hostMetrics {
@@ -84,7 +88,18 @@ func newHostMetrics(own prometheus.Gatherer) *hostMetrics {
 		[]string{"reason"})
 	m.scrapeErr = prometheus.NewCounter(prometheus.CounterOpts{Name: "invites_plugin_metrics_errors_total",
 		Help: "Scrapes that could not include the plugin's metrics (the plugin down or too slow)."})
-	m.reg.MustRegister(m.up, m.restarts, m.exchange, m.calls, m.requests, m.latency, m.limited, m.refusals, m.scrapeErr)
+	m.eventsQueued = prometheus.NewGauge(prometheus.GaugeOpts{Name: "invites_plugin_events_queued",
+		Help: "Host events (logins, ends of streams, account changes) waiting for the plugin."})
+	m.eventsDelivered = prometheus.NewCounter(prometheus.CounterOpts{Name: "invites_plugin_events_delivered_total",
+		Help: "Host events the plugin took."})
+	m.eventsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invites_plugin_events_dropped_total",
+		Help: "Host events never delivered, by reason (queue-full: the plugin was down too long; refused: the plugin did not take them; shutdown)."},
+		[]string{"reason"})
+	for _, r := range []string{"queue-full", "refused", "shutdown"} {
+		m.eventsDropped.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.up, m.restarts, m.exchange, m.calls, m.requests, m.latency, m.limited, m.refusals, m.scrapeErr,
+		m.eventsQueued, m.eventsDelivered, m.eventsDropped)
 	return m
 }
 
@@ -146,6 +161,33 @@ func (c countingAPI) Register(ctx context.Context, r plugin.Registration) (strin
 }
 
 var _ plugin.HostAPI = countingAPI{}
+
+// newCountingAPI wraps api in a countingAPI that is also the plugin.AccountAdmin and
+// the plugin.Messenger api is, so that the plugin's glue finds them.
+func newCountingAPI(api plugin.HostAPI, m *hostMetrics) plugin.HostAPI {
+	c := countingAPI{api: api, m: m}
+	admin, isAdmin := api.(plugin.AccountAdmin)
+	msgr, isMessenger := api.(plugin.Messenger)
+	switch {
+	case isAdmin && isMessenger:
+		return struct {
+			countingAPI
+			plugin.AccountAdmin
+			plugin.Messenger
+		}{c, admin, msgr}
+	case isAdmin:
+		return struct {
+			countingAPI
+			plugin.AccountAdmin
+		}{c, admin}
+	case isMessenger:
+		return struct {
+			countingAPI
+			plugin.Messenger
+		}{c, msgr}
+	}
+	return c
+}
 
 // route is the label of a request: the Manifest's route that serves it, else "other".
 func (p *Plugin) route(r *http.Request) string {

@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -26,6 +28,32 @@ func BenchmarkGlue(b *testing.B) {
 	b.Run("Health", func(b *testing.B) {
 		for b.Loop() {
 			if err := inv.Health(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("CheckPassword", func(b *testing.B) {
+		for b.Loop() {
+			if err := inv.CheckPassword(ctx, PasswordCheck{Host: "example.com", Username: "alice", Password: "good"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("CheckPassword refused", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := errors.AsType[*PasswordError](inv.CheckPassword(ctx, PasswordCheck{Password: "common", Lang: "fr"})); !ok {
+				b.Fatal("not refused")
+			}
+		}
+	})
+	batch := make([]Event, 100)
+	for i := range batch {
+		batch[i] = Event{ID: fmt.Sprintf("e%d", i), Type: EventLogin, Host: "example.com", JID: "alice@example.com/phone", Lang: "en", At: time.Now()}
+	}
+	impl.discard = true
+	b.Run("Notify 100 events", func(b *testing.B) {
+		for b.Loop() {
+			if err := inv.Notify(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
 		}

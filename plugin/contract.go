@@ -239,6 +239,20 @@ type Invites interface {
 	// Health returns nil while the plugin can serve, or an error saying why it cannot.
 	// Protocol version: 2
 	Health(ctx context.Context) error
+
+	// CheckPassword says whether c.Password is acceptable for a new account (or a
+	// reset) of c.Username on c.Host by the plugin's password policy: nil, or a
+	// *PasswordError worded in c.Lang, the words of the web registration page.
+	// Hosts call it on in-band registration before creating the account.
+	// Protocol version: 3
+	CheckPassword(ctx context.Context, c PasswordCheck) error
+
+	// Notify tells the plugin what happened on the host that it acts on (Event).
+	// Events may come in batches and a failed batch may be sent again: the plugin
+	// acts once per Event.ID. A refused batch fails with an error other than
+	// ErrUnavailable, and sending it again is no use.
+	// Protocol version: 3
+	Notify(ctx context.Context, events []Event) error
 }
 
 // HostAPI is the host as the plugin sees it: the callbacks the plugin may make.
@@ -367,10 +381,10 @@ type PasswordCheck struct {
 }
 
 // PasswordError is a password the plugin's policy refuses; it matches
-// ErrInvalidPassword.
+// ErrInvalidPassword, and crosses the boundary whole (errors.As works on both sides).
 type PasswordError struct {
-	// Rules are the rules the password breaks, such as "too-short", "common",
-	// "username", "repetitive", "blank".
+	// Rules are the rules the password breaks: "too_short", "too_long", "blank",
+	// "distinct" (too few different characters), "username", "common".
 	Rules []string
 	// Reason is why, in the language asked for: the words of the web registration page.
 	Reason string

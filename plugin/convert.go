@@ -9,6 +9,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	pb "github.com/xmpp-invites/invites/plugin/internal/pluginv3"
@@ -36,18 +37,50 @@ func manifestFromProto(p *pb.ConfigureResponse) Manifest {
 }
 
 func configToProto(c Config, apiID uint32) *pb.ConfigureRequest {
-	return &pb.ConfigureRequest{Domains: c.Domains, HttpBaseUrl: c.HTTPBaseURL, DataDir: c.DataDir,
+	p := &pb.ConfigureRequest{Domains: c.Domains, HttpBaseUrl: c.HTTPBaseURL, DataDir: c.DataDir,
 		ConfigFile: c.ConfigFile, ConfigToml: c.ConfigTOML, HostApi: apiID}
+	for _, f := range c.Features {
+		p.Features = append(p.Features, string(f))
+	}
+	return p
 }
 
 func configFromProto(r *pb.ConfigureRequest) Config {
-	return Config{Domains: r.GetDomains(), HTTPBaseURL: r.GetHttpBaseUrl(), DataDir: r.GetDataDir(),
+	c := Config{Domains: r.GetDomains(), HTTPBaseURL: r.GetHttpBaseUrl(), DataDir: r.GetDataDir(),
 		ConfigFile: r.GetConfigFile(), ConfigTOML: r.GetConfigToml()}
+	for _, f := range r.GetFeatures() {
+		c.Features = append(c.Features, Feature(f))
+	}
+	return c
+}
+
+func eventsToProto(events []Event) *pb.NotifyRequest {
+	p := &pb.NotifyRequest{Events: make([]*pb.Event, len(events))}
+	for i, e := range events {
+		pe := &pb.Event{Id: e.ID, Type: string(e.Type), Host: e.Host, Jid: e.JID, Lang: e.Lang}
+		if !e.At.IsZero() {
+			pe.At = e.At.UnixNano()
+		}
+		p.Events[i] = pe
+	}
+	return p
+}
+
+func eventsFromProto(p *pb.NotifyRequest) []Event {
+	out := make([]Event, len(p.GetEvents()))
+	for i, pe := range p.GetEvents() {
+		e := Event{ID: pe.GetId(), Type: EventType(pe.GetType()), Host: pe.GetHost(), JID: pe.GetJid(), Lang: pe.GetLang()}
+		if ns := pe.GetAt(); ns != 0 {
+			e.At = time.Unix(0, ns).UTC()
+		}
+		out[i] = e
+	}
+	return out
 }
 
 func inviteToProto(inv Invite) *pb.Invite {
 	p := &pb.Invite{Id: inv.ID, Host: inv.Host, Kind: inv.Kind, Username: inv.Username,
-		Inviter: inv.Inviter, Groups: inv.Groups, CanRegister: inv.CanRegister}
+		Inviter: inv.Inviter, Groups: inv.Groups, CanRegister: inv.CanRegister, Approval: inv.Approval}
 	if !inv.ExpiresAt.IsZero() {
 		p.ExpiresAt = inv.ExpiresAt.UnixNano()
 	}
@@ -56,7 +89,7 @@ func inviteToProto(inv Invite) *pb.Invite {
 
 func inviteFromProto(p *pb.Invite) Invite {
 	inv := Invite{ID: p.GetId(), Host: p.GetHost(), Kind: p.GetKind(), Username: p.GetUsername(),
-		Inviter: p.GetInviter(), Groups: p.GetGroups(), CanRegister: p.GetCanRegister()}
+		Inviter: p.GetInviter(), Groups: p.GetGroups(), CanRegister: p.GetCanRegister(), Approval: p.GetApproval()}
 	if ns := p.GetExpiresAt(); ns != 0 {
 		inv.ExpiresAt = time.Unix(0, ns).UTC()
 	}
@@ -159,7 +192,8 @@ func executeResponseFromProto(p *pb.ExecuteResponse) (adhoc.Response, error) {
 }
 
 // The contract's errors meet the wire here and only here: each crosses by a name (the
-// reason of a google.rpc.ErrorInfo on a gRPC status), with its text.
+// reason of a google.rpc.ErrorInfo on a gRPC status), with its text; a *PasswordError
+// crosses whole, as a PasswordRefusal detail.
 
 // errorDomain is the ErrorInfo domain of the contract's errors on the wire.
 const errorDomain = "invites"
@@ -217,10 +251,19 @@ func toStatus(err error) error {
 		code = codes.DeadlineExceeded
 	case errors.Is(err, ErrUnavailable):
 		code = codes.Unavailable
+	case errors.Is(err, errors.ErrUnsupported):
+		code = codes.Unimplemented
 	}
 	st := status.New(code, err.Error())
+	var details []protoadapt.MessageV1
 	if name := errorName(err); name != "" {
-		if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: name, Domain: errorDomain}); derr == nil {
+		details = append(details, &errdetails.ErrorInfo{Reason: name, Domain: errorDomain})
+	}
+	if pe, ok := errors.AsType[*PasswordError](err); ok {
+		details = append(details, &pb.PasswordRefusal{Rules: pe.Rules, Reason: pe.Reason})
+	}
+	if len(details) > 0 {
+		if d, derr := st.WithDetails(details...); derr == nil {
 			st = d
 		}
 	}
@@ -241,8 +284,10 @@ func (e *wireError) Error() string { return e.text }
 func (e *wireError) Unwrap() error { return e.is }
 
 // fromStatus turns the failure of a call into the error the caller sees: the
-// contract's error with the other side's text; ErrUnavailable when the other side is
-// gone or did not answer in time, unless the caller itself gave up (then ctx's error).
+// contract's error with the other side's text (a *PasswordError whole);
+// errors.ErrUnsupported for a method the other side does not serve; ErrUnavailable
+// when the other side is gone or did not answer in time, unless the caller itself
+// gave up (then ctx's error).
 // gRPC's own wording ("rpc error: code = …") never reaches the text.
 func fromStatus(ctx context.Context, err error) error {
 	if err == nil {
@@ -252,6 +297,11 @@ func fromStatus(ctx context.Context, err error) error {
 		return cerr
 	}
 	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if pr, ok := d.(*pb.PasswordRefusal); ok {
+			return &PasswordError{Rules: pr.GetRules(), Reason: pr.GetReason()}
+		}
+	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
 			if is := errorByName(info.GetReason()); is != nil {
@@ -264,6 +314,10 @@ func fromStatus(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: the plugin is not running", ErrUnavailable)
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%w: the plugin did not answer in time", ErrUnavailable)
+	case codes.Unimplemented:
+		// The other side lacks the method: an optional host interface, or an older
+		// build of the same protocol version.
+		return &wireError{is: errors.ErrUnsupported, text: st.Message()}
 	}
 	return &wireError{text: st.Message()}
 }

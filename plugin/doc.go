@@ -7,7 +7,9 @@
 //	host                                                 plugin process
 //	HTTP server ─ frames on host-made unix sockets ────▶ Invites.ServeHTTP
 //	XMPP server ─ go-plugin gRPC, mutual TLS ──────────▶ the other Invites methods
-//	HostAPI     ◀ go-plugin gRPC (its broker) ───────── AccountExists, Register
+//	HostAPI     ◀ go-plugin gRPC (its broker) ───────── AccountExists, Register, and
+//	                                                     AccountAdmin, Messenger when
+//	                                                     Config.Features names them
 //	slog.Logger ◀ JSON lines on stderr ──────────────── the plugin's log records
 //
 // Frames, not HTTP/1.1, carry the exchanges: in one run of bench's transport group

@@ -29,9 +29,11 @@ import (
 // fakeInvites is the plugin's side in these tests: it answers from fixed tables and
 // keeps the HostAPI it was given, so tests can call the host back through it.
 type fakeInvites struct {
-	mu  sync.Mutex
-	cfg Config
-	api HostAPI
+	mu      sync.Mutex
+	cfg     Config
+	api     HostAPI
+	events  []Event
+	discard bool // Notify keeps no events (benchmarks)
 
 	health error
 }
@@ -192,6 +194,8 @@ func (f *fakeInvites) CheckInvite(ctx context.Context, host, token string) (Invi
 		return Invite{ID: "id1", Host: host, Kind: "account", Username: "alice", CanRegister: true, ExpiresAt: testExpiry}, nil
 	case "contact":
 		return Invite{ID: "id2", Host: host, Kind: "contact", Inviter: "bob@" + host, Groups: []string{"friends", "family"}}, nil
+	case "approval":
+		return Invite{ID: "id3", Host: host, Kind: "account", CanRegister: true, Approval: true}, nil
 	case "expired":
 		return Invite{}, fmt.Errorf("checking: %w", ErrInviteExpired)
 	case "unavailable":

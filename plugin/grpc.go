@@ -10,7 +10,9 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	pb "github.com/xmpp-invites/invites/plugin/internal/pluginv3"
@@ -192,6 +194,23 @@ func (c *invitesClient) Health(ctx context.Context) error {
 	return nil
 }
 
+// CheckPassword makes one call; a refusal is a *PasswordError.
+func (c *invitesClient) CheckPassword(ctx context.Context, pc PasswordCheck) error {
+	cctx, cancel := callContext(ctx, c.timeout)
+	defer cancel()
+	_, err := c.rpc.CheckPassword(cctx, &pb.CheckPasswordRequest{Host: pc.Host, Username: pc.Username,
+		Password: pc.Password, Lang: pc.Lang})
+	return fromStatus(ctx, err)
+}
+
+// Notify makes one call with every event.
+func (c *invitesClient) Notify(ctx context.Context, events []Event) error {
+	cctx, cancel := callContext(ctx, c.timeout)
+	defer cancel()
+	_, err := c.rpc.Notify(cctx, eventsToProto(events))
+	return fromStatus(ctx, err)
+}
+
 // invitesServer serves an Invites over gRPC, in the plugin process.
 type invitesServer struct {
 	pb.UnimplementedInvitesServer
@@ -221,7 +240,7 @@ func (s *invitesServer) Configure(ctx context.Context, req *pb.ConfigureRequest)
 		}
 		s.apiConn = conn
 		s.mu.Unlock()
-		api = &hostAPIClient{rpc: pb.NewHostAPIClient(conn), timeout: s.timeout}
+		api = hostAPIFor(configFromProto(req), pb.NewHostAPIClient(conn), s.timeout)
 	}
 	m, err := s.impl.Configure(servedContext(ctx), configFromProto(req), api)
 	if err != nil {
@@ -283,6 +302,52 @@ func (s *invitesServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.He
 	return &pb.HealthResponse{}, nil
 }
 
+// CheckPassword serves the call with the implementation.
+func (s *invitesServer) CheckPassword(ctx context.Context, req *pb.CheckPasswordRequest) (*pb.CheckPasswordResponse, error) {
+	err := s.impl.CheckPassword(servedContext(ctx), PasswordCheck{Host: req.GetHost(), Username: req.GetUsername(),
+		Password: req.GetPassword(), Lang: req.GetLang()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CheckPasswordResponse{}, nil
+}
+
+// Notify serves the call with the implementation.
+func (s *invitesServer) Notify(ctx context.Context, req *pb.NotifyRequest) (*pb.NotifyResponse, error) {
+	if err := s.impl.Notify(servedContext(ctx), eventsFromProto(req)); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.NotifyResponse{}, nil
+}
+
+// hostAPIFor returns the HostAPI the plugin is given: the host's callbacks over rpc,
+// also an AccountAdmin and a Messenger when cfg says the host has those features, so
+// that the plugin can tell by a type assertion what the host can do.
+func hostAPIFor(cfg Config, rpc pb.HostAPIClient, timeout time.Duration) HostAPI {
+	base := &hostAPIClient{rpc: rpc, timeout: timeout}
+	admin := cfg.Has(FeatureAccountStates)
+	msgs := cfg.Has(FeatureMessages)
+	switch {
+	case admin && msgs:
+		return struct {
+			*hostAPIClient
+			accountAdminClient
+			messengerClient
+		}{base, accountAdminClient{base}, messengerClient{base}}
+	case admin:
+		return struct {
+			*hostAPIClient
+			accountAdminClient
+		}{base, accountAdminClient{base}}
+	case msgs:
+		return struct {
+			*hostAPIClient
+			messengerClient
+		}{base, messengerClient{base}}
+	}
+	return base
+}
+
 // hostAPIClient is HostAPI over gRPC, in the plugin process.
 type hostAPIClient struct {
 	rpc     pb.HostAPIClient
@@ -311,7 +376,50 @@ func (c *hostAPIClient) Register(ctx context.Context, r Registration) (string, e
 	return resp.GetJid(), nil
 }
 
-// hostAPIServer serves a HostAPI, in the host process.
+// accountAdminClient is AccountAdmin over gRPC, in the plugin process.
+type accountAdminClient struct{ c *hostAPIClient }
+
+// SetAccountState makes one call to the host.
+func (a accountAdminClient) SetAccountState(ctx context.Context, jid string, state AccountState) error {
+	cctx, cancel := callContext(ctx, a.c.timeout)
+	defer cancel()
+	_, err := a.c.rpc.SetAccountState(cctx, &pb.SetAccountStateRequest{Jid: jid, State: string(state)})
+	return fromStatus(ctx, err)
+}
+
+// DeleteAccount makes one call to the host.
+func (a accountAdminClient) DeleteAccount(ctx context.Context, jid string) error {
+	cctx, cancel := callContext(ctx, a.c.timeout)
+	defer cancel()
+	_, err := a.c.rpc.DeleteAccount(cctx, &pb.DeleteAccountRequest{Jid: jid})
+	return fromStatus(ctx, err)
+}
+
+// AccountState makes one call to the host.
+func (a accountAdminClient) AccountState(ctx context.Context, jid string) (AccountState, error) {
+	cctx, cancel := callContext(ctx, a.c.timeout)
+	defer cancel()
+	resp, err := a.c.rpc.AccountState(cctx, &pb.AccountStateRequest{Jid: jid})
+	if err != nil {
+		return "", fromStatus(ctx, err)
+	}
+	return AccountState(resp.GetState()), nil
+}
+
+// messengerClient is Messenger over gRPC, in the plugin process.
+type messengerClient struct{ c *hostAPIClient }
+
+// SendMessage makes one call to the host.
+func (m messengerClient) SendMessage(ctx context.Context, msg Message) error {
+	cctx, cancel := callContext(ctx, m.c.timeout)
+	defer cancel()
+	_, err := m.c.rpc.SendMessage(cctx, &pb.SendMessageRequest{Host: msg.Host, To: msg.To, Subject: msg.Subject,
+		Body: msg.Body, Lang: msg.Lang})
+	return fromStatus(ctx, err)
+}
+
+// hostAPIServer serves a HostAPI, in the host process, and the optional interfaces
+// (AccountAdmin, Messenger) that api implements; the others answer UNIMPLEMENTED.
 type hostAPIServer struct {
 	pb.UnimplementedHostAPIServer
 	api HostAPI
@@ -336,6 +444,62 @@ func (s *hostAPIServer) Register(ctx context.Context, req *pb.RegisterRequest) (
 	return &pb.RegisterResponse{Jid: jid}, nil
 }
 
+// errNoAccountStates and errNoMessages answer a call the host does not serve.
+var (
+	errNoAccountStates = status.Error(codes.Unimplemented, "this server cannot change the state of its accounts")
+	errNoMessages      = status.Error(codes.Unimplemented, "this server cannot send messages to its accounts")
+)
+
+// SetAccountState serves the call with the host's AccountAdmin.
+func (s *hostAPIServer) SetAccountState(ctx context.Context, req *pb.SetAccountStateRequest) (*pb.SetAccountStateResponse, error) {
+	a, ok := s.api.(AccountAdmin)
+	if !ok {
+		return nil, errNoAccountStates
+	}
+	if err := a.SetAccountState(servedContext(ctx), req.GetJid(), AccountState(req.GetState())); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SetAccountStateResponse{}, nil
+}
+
+// DeleteAccount serves the call with the host's AccountAdmin.
+func (s *hostAPIServer) DeleteAccount(ctx context.Context, req *pb.DeleteAccountRequest) (*pb.DeleteAccountResponse, error) {
+	a, ok := s.api.(AccountAdmin)
+	if !ok {
+		return nil, errNoAccountStates
+	}
+	if err := a.DeleteAccount(servedContext(ctx), req.GetJid()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.DeleteAccountResponse{}, nil
+}
+
+// AccountState serves the call with the host's AccountAdmin.
+func (s *hostAPIServer) AccountState(ctx context.Context, req *pb.AccountStateRequest) (*pb.AccountStateResponse, error) {
+	a, ok := s.api.(AccountAdmin)
+	if !ok {
+		return nil, errNoAccountStates
+	}
+	st, err := a.AccountState(servedContext(ctx), req.GetJid())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.AccountStateResponse{State: string(st)}, nil
+}
+
+// SendMessage serves the call with the host's Messenger.
+func (s *hostAPIServer) SendMessage(ctx context.Context, req *pb.SendMessageRequest) (*pb.SendMessageResponse, error) {
+	m, ok := s.api.(Messenger)
+	if !ok {
+		return nil, errNoMessages
+	}
+	if err := m.SendMessage(servedContext(ctx), Message{Host: req.GetHost(), To: req.GetTo(), Subject: req.GetSubject(),
+		Body: req.GetBody(), Lang: req.GetLang()}); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SendMessageResponse{}, nil
+}
+
 // noHostAPI is the HostAPI of a host that serves none.
 type noHostAPI struct{}
 
@@ -355,6 +519,8 @@ var (
 	_ Invites             = (*invitesClient)(nil)
 	_ pb.InvitesServer    = (*invitesServer)(nil)
 	_ HostAPI             = (*hostAPIClient)(nil)
+	_ AccountAdmin        = accountAdminClient{}
+	_ Messenger           = messengerClient{}
 	_ HostAPI             = noHostAPI{}
 	_ pb.HostAPIServer    = (*hostAPIServer)(nil)
 )

@@ -90,7 +90,8 @@ func TestAdhocCommands(t *testing.T) {
 			c    commander
 			want []string
 		}{
-			{"admin", admin, all},
+			// and the server's own XEP-0133 commands.
+			{"admin", admin, append(slices.Clone(all), nodeDeleteUser, nodeDisableUser, nodeReenableUser)},
 			// A local user sees only the contact invite and the commands on the invites
 			// it made: not even the names of the administrators' commands.
 			{"alice", alice, []string{nodeInvite, nodeListInvites, nodeChangeInvite, nodeRevokeInvites}},
@@ -627,16 +628,16 @@ func TestAdhocCommands(t *testing.T) {
 func registerInvited(ctx context.Context, t *testing.T, addr, token, wrong, user string) {
 	t.Helper()
 	if wrong != "" {
-		el, err := registerWithToken(ctx, addr, token, wrong, "pw "+wrong)
+		el, err := registerWithToken(ctx, addr, token, wrong, pw(wrong))
 		if err != nil || el.Attr("type") != "error" || !strings.Contains(el.Inner, "not-acceptable") {
 			t.Fatalf("registering %s with an invite for another name: %v %v", wrong, el, err)
 		}
 	}
-	el, err := registerWithToken(ctx, addr, token, user, "pw "+user)
+	el, err := registerWithToken(ctx, addr, token, user, pw(user))
 	if err != nil || el.Attr("type") != "result" {
 		t.Fatalf("registering %s with the invite: %v %v", user, el, err)
 	}
-	s, err := testclient.Login(ctx, addr, user, "pw "+user, sasl.ScramSha256)
+	s, err := testclient.Login(ctx, addr, user, pw(user), sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("%s logs in: %v", user, err)
 	}

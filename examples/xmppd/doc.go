@@ -60,8 +60,8 @@
 //     in the account database (get, set, remove, pushes), presence subscriptions with
 //     pre-approval, presence broadcast to subscribers and probes at login, directed
 //     presence, and messages and IQs routed between online sessions (no offline
-//     storage: a chat message for an account with no session is answered with
-//     service-unavailable).
+//     storage of accounts' messages: a chat message for an account with no session
+//     is answered with service-unavailable; the server's own messages are kept).
 //   - XEP-0401 §5.5 and XEP-0379: an invite that names an inviter, redeemed by
 //     registration, subscribes the new account and the inviter to each other.
 //     A subscription request carrying a contact invite's token from an account that
@@ -72,6 +72,26 @@
 //     requester and its role (administrators come from the configuration): API key
 //     management for administrators and the XEP-0401 invite commands. Every refused
 //     command step is logged at info with its reason.
+//   - XEP-0133 Service Administration, run by xmppd itself for its administrators:
+//     delete-user, disable-user and reenable-user. A disabled account's sessions end
+//     at once and its logins fail with account-disabled and "This account is disabled
+//     by an administrator."; a deleted account goes with its roster and its items in
+//     other rosters, and its name is free again. The plugin is told (host events).
+//   - Account states for the plugin (plugin.AccountAdmin): active, disabled, and
+//     pending an administrator's approval (an invite that needs approval registers
+//     its account pending; its logins fail with "This account is waiting for an
+//     administrator's approval.").
+//   - Messages from the server to its accounts for the plugin (plugin.Messenger):
+//     delivered at once to the account's available sessions, or kept in the account
+//     database (XEP-0160, 100 per account) for its next available presence, stamped
+//     with when they were sent (XEP-0203); a message to no one in particular goes to
+//     every administrator.
+//   - Host events for the plugin: each login (full JID, the stream's xml:lang), each
+//     end of a client stream (its ad-hoc sessions end), each account made with an
+//     invite once activated (the plugin confirms the use it held: a server killed
+//     between redemption and activation leaves no use spent), and the XEP-0133
+//     changes above. Every call to the plugin for a client carries its address, for
+//     the plugin's audit records.
 //   - XEP-0077 In-Band Registration (legacy fields and the data form) before
 //     authentication, with XEP-0445 Pre-Authenticated In-Band Registration
 //     (urn:xmpp:ibr-token:0 and the urn:xmpp:pars:0 pre-auth IQ) and the legacy
@@ -89,6 +109,10 @@
 //     invitations are budgeted per address.
 //     A reset invite (made by an administrator for one account) sets a new password
 //     instead: pre-auth with its token, then the account's name and the new password.
+//     Every new password follows the plugin's password policy ([password] in its
+//     config): a refusal is not-acceptable with the words of the plugin's web page in
+//     the stream's language; while the plugin is down, registration waits
+//     (service-unavailable) rather than take an unchecked password.
 //   - The plugin's HTTP routes on the server's HTTP listener: the invite API at
 //     /invites_api, and with landing_page = "builtin" the invite page at /invite and
 //     web registration at /register. The listener holds a bounded number of

@@ -336,6 +336,20 @@ func registerWithToken(ctx context.Context, addr, token, user, pass string) (tes
 	return c.IQ(registerIQ(user, pass))
 }
 
+// pw returns a password the plugin's default password policy takes for the account
+// user: long enough, not a common one, and not holding the name (rot13 of it).
+func pw(user string) string {
+	return "pass of " + strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return 'a' + (r-'a'+13)%26
+		case r >= 'A' && r <= 'Z':
+			return 'A' + (r-'A'+13)%26
+		}
+		return r
+	}, user)
+}
+
 // registerIQ is the XEP-0077 set with the legacy fields.
 func registerIQ(user, pass string) string {
 	return `<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>` + user +

@@ -74,7 +74,7 @@ func TestAdminNameCannotBeClaimed(t *testing.T) {
 		t.Fatalf("invite: %d %v", status, err)
 	}
 	for _, name := range []string{"boss", "Boss", "BOSS"} {
-		el, err := registerWithToken(ctx, srv.c2s, token, name, "pw")
+		el, err := registerWithToken(ctx, srv.c2s, token, name, pw(name))
 		if err != nil || el.Attr("type") != "error" || !strings.Contains(el.Inner, "conflict") {
 			t.Fatalf("registering %s: %v %v", name, el, err)
 		}
@@ -83,7 +83,7 @@ func TestAdminNameCannotBeClaimed(t *testing.T) {
 		t.Errorf("the refusal is not logged:\n%s", srv.stderr.String())
 	}
 	// The invite was not spent: another name registers with it.
-	if el, err := registerWithToken(ctx, srv.c2s, token, "worker", "pw"); err != nil || el.Attr("type") != "result" {
+	if el, err := registerWithToken(ctx, srv.c2s, token, "worker", pw("worker")); err != nil || el.Attr("type") != "result" {
 		t.Fatalf("registering worker: %v %v", el, err)
 	}
 }
@@ -125,13 +125,13 @@ func TestContactInviteByRegistration(t *testing.T) {
 	if !strings.HasPrefix(uri, "xmpp:alice@localhost?roster;preauth=") || !strings.Contains(uri, ";ibr=y") || token == "" {
 		t.Fatalf("contact invite URI %q", uri)
 	}
-	if el, err := registerWithToken(ctx, srv.c2s, token, "bob", "bob secret"); err != nil || el.Attr("type") != "result" {
+	if el, err := registerWithToken(ctx, srv.c2s, token, "bob", pw("bob")); err != nil || el.Attr("type") != "result" {
 		t.Fatalf("registering bob: %v %v", el, err)
 	}
 	if _, err := next(alice, "the push of bob", hasItem("bob@localhost", "both")); err != nil {
 		t.Fatal(err)
 	}
-	bob := rawLogin(t, ctx, srv.c2s, "bob", "bob secret")
+	bob := rawLogin(t, ctx, srv.c2s, "bob", pw("bob"))
 	el, err := bob.IQ(`<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
 	if err != nil || !hasItem("alice@localhost", "both")(el) {
 		t.Fatalf("bob's roster: %v %v", el, err)

@@ -47,11 +47,11 @@ func apiClient(t *testing.T, base, key string) *httpapi.Client {
 // then XEP-0077) and checks that the account logs in.
 func mustRegister(t *testing.T, ctx context.Context, addr, token, user string) {
 	t.Helper()
-	el, err := registerWithToken(ctx, addr, token, user, "pw "+user)
+	el, err := registerWithToken(ctx, addr, token, user, pw(user))
 	if err != nil || el.Attr("type") != "result" {
 		t.Fatalf("registering %s: %v %v", user, el, err)
 	}
-	s, err := testclient.Login(ctx, addr, user, "pw "+user, sasl.ScramSha256)
+	s, err := testclient.Login(ctx, addr, user, pw(user), sasl.ScramSha256)
 	if err != nil {
 		t.Fatalf("%s logs in: %v", user, err)
 	}
@@ -156,7 +156,7 @@ func TestLifecycleHTTP(t *testing.T) {
 		t.Fatalf("shown %+v %v", shown, err)
 	}
 	// The group made them a circle.
-	inRosters(t, ctx, srv.c2s, map[string]string{"ann": "pw ann", "ben": "pw ben"})
+	inRosters(t, ctx, srv.c2s, map[string]string{"ann": pw("ann"), "ben": pw("ben")})
 
 	// Revoke: the record stays, revoked; the token is refused.
 	if err := api.Revoke(ctx, created.ID); err != nil {
@@ -226,7 +226,7 @@ func TestLifecycleCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "cora@localhost at ") || !strings.Contains(out, "dan@localhost at ") {
 		t.Fatalf("invites show: %q %v", out, err)
 	}
-	inRosters(t, ctx, srv.c2s, map[string]string{"cora": "pw cora", "dan": "pw dan"})
+	inRosters(t, ctx, srv.c2s, map[string]string{"cora": pw("cora"), "dan": pw("dan")})
 	if _, err := cli.run(ctx, "invites", "revoke", "localhost", id); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestLifecycleCLI(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "xmpp:cora@localhost?register;preauth=") {
 		t.Fatalf("invites create --reset: %q %v", out, err)
 	}
-	resetInBand(t, ctx, srv.c2s, preauthToken(strings.TrimSpace(out)), "cora", "pw cora")
+	resetInBand(t, ctx, srv.c2s, preauthToken(strings.TrimSpace(out)), "cora", pw("cora"))
 }
 
 // TestLifecycleAdhoc: the same through ad-hoc commands, as an administrator; a user
@@ -331,7 +331,7 @@ func TestLifecycleAdhoc(t *testing.T) {
 	if exp, err := time.Parse(time.RFC3339, row["expires"]); err != nil || time.Until(exp) < 71*time.Hour {
 		t.Errorf("expires %q after the change to 3d", row["expires"])
 	}
-	inRosters(t, ctx, srv.c2s, map[string]string{"fay": "pw fay", "gus": "pw gus"})
+	inRosters(t, ctx, srv.c2s, map[string]string{"fay": pw("fay"), "gus": pw("gus")})
 	done = run(admin, nodeRevokeInvites, map[string][]string{"invites": {id}})
 	if len(done.Notes) != 1 || !strings.HasPrefix(done.Notes[0].Text, "Revoked 1 invite: "+id+" (adhoc course — ") {
 		t.Fatalf("revoke: %+v", done)
@@ -392,10 +392,10 @@ func TestLifecycleAdhoc(t *testing.T) {
 // password) and checks that the new password logs in and the old one no longer does.
 func resetInBand(t *testing.T, ctx context.Context, addr, token, user, old string) {
 	t.Helper()
-	if el, err := registerWithToken(ctx, addr, token, user, "new "+old); err != nil || el.Attr("type") != "result" {
+	if el, err := registerWithToken(ctx, addr, token, user, pw(user)+" anew"); err != nil || el.Attr("type") != "result" {
 		t.Fatalf("in-band reset of %s: %v %v", user, el, err)
 	}
-	if s, err := testclient.Login(ctx, addr, user, "new "+old, sasl.ScramSha256); err != nil {
+	if s, err := testclient.Login(ctx, addr, user, pw(user)+" anew", sasl.ScramSha256); err != nil {
 		t.Errorf("%s with the new password: %v", user, err)
 	} else {
 		_ = s.Close()
@@ -447,8 +447,8 @@ func TestGroupCircles(t *testing.T) {
 	mustRegister(t, ctx, srv.c2s, fromHTTP.Token, "kim")
 	mustRegister(t, ctx, srv.c2s, preauthToken(done.Form.Value("uri")), "lee")
 	mustRegister(t, ctx, srv.c2s, plain.Token, "max")
-	inRosters(t, ctx, srv.c2s, map[string]string{"kim": "pw kim", "lee": "pw lee"})
-	c := rawLogin(t, ctx, srv.c2s, "max", "pw max")
+	inRosters(t, ctx, srv.c2s, map[string]string{"kim": pw("kim"), "lee": pw("lee")})
+	c := rawLogin(t, ctx, srv.c2s, "max", pw("max"))
 	el, err := c.IQ(`<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
 	if err != nil || strings.Contains(el.Inner, "kim@localhost") || strings.Contains(el.Inner, "lee@localhost") {
 		t.Errorf("max, invited without the group, has the team in his roster: %v %v", el, err)

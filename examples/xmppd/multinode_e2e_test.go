@@ -206,7 +206,7 @@ func TestTwoNodes(t *testing.T) {
 		for _, r := range racers {
 			wg.Go(func() {
 				<-release
-				r.res, r.err = r.c.IQ(registerIQ(r.user, "pw "+r.user))
+				r.res, r.err = r.c.IQ(registerIQ(r.user, pw(r.user)))
 			})
 		}
 		close(release)
@@ -265,7 +265,7 @@ func TestTwoNodes(t *testing.T) {
 		if want := winners[0].user + " on " + winners[0].n.name; len(created) != 1 || created[0] != want {
 			t.Fatalf("accounts created: %v, want [%s]", created, want)
 		}
-		w, err := testclient.Login(ctx, winners[0].n.srv.c2s, winners[0].user, "pw "+winners[0].user, sasl.ScramSha256)
+		w, err := testclient.Login(ctx, winners[0].n.srv.c2s, winners[0].user, pw(winners[0].user), sasl.ScramSha256)
 		if err != nil {
 			t.Fatalf("the winner logs in: %v", err)
 		}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,6 +114,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		PluginPath:   pluginPath,
 		Plugin:       pluginCfg,
 		API:          api,
+		Events:       true, // logins, ends of streams, accounts created and administered
 		Logger:       logger,
 		MetricsAllow: metricsAllow,
 	})
@@ -123,10 +123,20 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	}
 	defer inv.Close()
 
+	// notify tells the plugin what happened; it queues, never waits.
+	notify := func(ctx context.Context, t plugin.EventType, jid, lang string) {
+		if err := inv.Notify(ctx, plugin.Event{Type: t, Host: cfg.Domain, JID: jid, Lang: lang}); err != nil {
+			logger.Warn("cannot tell the invites plugin", "event", string(t), "jid", jid, "err", err)
+		}
+	}
 	mode, _ := register.ParseMode(cfg.Registration)
 	hooks := &inviteHooks{domain: cfg.Domain}
 	reg, err := register.New(register.Config{
 		Domain: cfg.Domain, Mode: mode, Invites: inv, Accounts: store,
+		// The redemption the plugin holds is confirmed once the account exists.
+		Created: func(ctx context.Context, account string, _ plugin.Invite) {
+			notify(ctx, plugin.EventAccountCreated, account, "")
+		},
 		Welcome:                 hooks.welcome,
 		MaxTokenFailuresPerAddr: cfg.MaxInvitationFailuresPerAddr,
 		// A store failing every attempt (a full disk) logs once a minute, not per attempt.
@@ -137,6 +147,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	}
 	api.reg.Store(reg)
 	cmdLog := logger.With("component", "adhoc")
+	admin, err := newAdminCommands(api, notify, cmdLog)
+	if err != nil {
+		return err
+	}
+	commands := serverCommands{own: admin, plugin: inv, log: cmdLog}
 	srv, err := c2s.New(c2s.Config{
 		Domain:                cfg.Domain,
 		TLS:                   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -144,6 +159,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Registration:          reg,
 		Roster:                rosters,
 		Accounts:              store,
+		Offline:               store,
 		ContactInvites:        contactInvites{invites: inv},
 		MaxStanzaSize:         cfg.MaxStanzaSize,
 		MaxPendingPerAddr:     cfg.MaxUnauthenticatedPerAddr,
@@ -151,12 +167,20 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		MaxSessionsPerAddr:    cfg.MaxSessionsPerAddr,
 		// Administrators log in whatever an account or an address has used.
 		Unlimited: func(account jid.JID) bool { return slices.Contains(cfg.Admins, account.String()) },
-		NewCommandHandler: func(ctx context.Context, requester jid.JID, client netip.Addr) c2s.CommandHandler {
-			return adhoc.NewHandler(inv, cfg.Domain, requester, adhoc.HandlerOptions{
-				BaseContext: func() context.Context { return ctx },
-				Logger:      cmdLog.With("client", clientaddr.String(clientaddr.Key(client))),
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, remote net.Addr) c2s.CommandHandler {
+			// Every command call carries the client's address, for the plugin's audit.
+			base := plugin.WithClientAddr(ctx, remote.String())
+			return adhoc.NewHandler(commands, cfg.Domain, requester, adhoc.HandlerOptions{
+				BaseContext: func() context.Context { return base },
+				Logger:      cmdLog.With("client", clientaddr.String(clientaddr.Key(clientaddr.Of(remote)))),
 				Role:        api.role,
 			})
+		},
+		OnLogin: func(ctx context.Context, full jid.JID, lang string) {
+			notify(ctx, plugin.EventLogin, full.String(), lang)
+		},
+		OnStreamEnd: func(ctx context.Context, full jid.JID) {
+			notify(ctx, plugin.EventStreamEnded, full.String(), "")
 		},
 		Logger: logger.With("component", "c2s"),
 	})
@@ -164,6 +188,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 	hooks.srv = srv
+	api.srv.Store(srv)
 
 	mux := http.NewServeMux()
 	inv.Mount(mux)

@@ -87,6 +87,10 @@ func (s *Server) Execute(ctx context.Context, host string, req adhoc.Request) (a
 	return layout(resp), nil
 }
 
+// EndSessions ends every command session of requester (a full JID) at once, when
+// its stream has ended (see session.Server.EndRequester); it returns how many.
+func (s *Server) EndSessions(requester string) int { return s.engine.EndRequester(requester) }
+
 // Sessions reports how many command sessions are open.
 func (s *Server) Sessions() int { return s.engine.Sessions() }
 

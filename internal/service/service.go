@@ -39,12 +39,16 @@ type Service struct {
 
 // state is what Configure builds; it is never changed once published.
 type state struct {
-	store core.Store
-	core  *core.Service
-	http  http.Handler
-	cmds  adhoc.Executor
-	stop  context.CancelFunc
-	done  chan struct{} // closed when core.Run has returned
+	store     core.Store
+	core      *core.Service
+	http      http.Handler
+	cmds      *commands.Server
+	passwords *passwordCheck // CheckPassword (host.go)
+	// events acts on the host's events after Notify (host.go); nil: none but the
+	// ends of client streams, which Notify itself acts on.
+	events EventHandler
+	stop   context.CancelFunc
+	done   chan struct{} // closed when core.Run has returned
 }
 
 // New returns an unconfigured Service logging to logger (nil discards).
@@ -178,11 +182,16 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
+	passwords, err := newPasswordCheck(c, hc)
+	if err != nil {
+		_ = st.Close()
+		return plugin.Manifest{}, err
+	}
 	s.ops = ops
 	mux, routes := s.routes(svc, c, pg, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	next := &state{store: st, core: svc, http: mux, cmds: cmds, stop: stop, done: make(chan struct{})}
+	next := &state{store: st, core: svc, http: mux, cmds: cmds, passwords: passwords, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(next.done)
 		var wg sync.WaitGroup
@@ -197,7 +206,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	}
 	slices.Sort(names)
 	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.Address()),
-		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks))
+		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks), "host_features", hc.Features)
 	return plugin.Manifest{Routes: routes}, nil
 }
 

@@ -40,6 +40,15 @@ Scenarios:
                                   "List invites" from its single-item form, revokes
                                   the invite by submitting its option's label (as
                                   Gajim does), and lists the revoked invites
+  password-policy TOKEN USER LANG on a stream in LANG, pre-auth with TOKEN, then
+                                  register USER with "12345678", eight spaces and a
+                                  password holding the name (each refusal reported),
+                                  then with a good password, and log in
+  login-refused USER PASSWORD     log in; report the first SASL failure (condition,
+                                  text)
+  register-pending TOKEN USER PASSWORD
+                                  pre-auth with TOKEN and register USER, then log in
+                                  and report the SASL failure
 """
 
 import asyncio
@@ -61,8 +70,8 @@ NS_COMMANDS = "http://jabber.org/protocol/commands"
 class Client(slixmpp.ClientXMPP):
     """A slixmpp client for a self-signed test server on 127.0.0.1:PORT."""
 
-    def __init__(self, jid, password, port, whitespace=False):
-        super().__init__(jid, password)
+    def __init__(self, jid, password, port, whitespace=False, lang="en"):
+        super().__init__(jid, password, lang=lang)
         self.port = port
         self.whitespace = whitespace
         self.ready = asyncio.get_event_loop().create_future()
@@ -103,7 +112,8 @@ def fill(form, mode, label_prefix=None, user=None):
     label_prefix (submitted by label, as Gajim does) or the one made by this run
     ("interop-" + mode, submitted by value); a field that has a value keeps it; the
     name and the note get "interop-" + mode; a required username is the user's own;
-    other required text fields get "x"."""
+    a required list of JIDs gets nobody@localhost; other required text fields get
+    "x"."""
     values = {}
     mine = "interop-" + mode
     for var, field in form["fields"].items():
@@ -131,6 +141,8 @@ def fill(form, mode, label_prefix=None, user=None):
             values[var] = mine
         elif var == "username" and field["required"] and user:
             values[var] = user
+        elif ftype == "jid-multi" and field["required"]:
+            values[var] = ["nobody@" + DOMAIN]  # the server's account commands: no one real
         elif field["required"]:
             values[var] = "x"
     return values
@@ -447,6 +459,104 @@ async def form_invitation(port, newuser, newpassword, invitation):
     return out
 
 
+async def preauth_register(c, token, user, password):
+    """Sends the pre-auth IQ with token, then registers user with password."""
+    pre = c.Iq()
+    pre["type"] = "set"
+    pre.append(ET.fromstring("<preauth xmlns='urn:xmpp:pars:0' token='%s'/>" % token))
+    await pre.send(timeout=TIMEOUT)
+    reg = c.Iq()
+    reg["type"] = "set"
+    reg["register"]["username"] = user
+    reg["register"]["password"] = password
+    return await reg.send(timeout=TIMEOUT)
+
+
+def error_of(e):
+    return {"type": e.iq["error"]["type"], "condition": e.iq["error"]["condition"], "text": e.iq["error"]["text"]}
+
+
+async def password_policy(port, token, user, lang):
+    good = "a good pass for " + lang
+    c = Client("%s@%s" % (user, DOMAIN), good, port, lang=lang)
+    c._always_send_everything = True  # registration happens before the session starts
+    out = {"refusals": []}
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            for i, password in enumerate(("12345678", " " * 8, user + "-2024!")):
+                try:
+                    if i == 0:
+                        await preauth_register(c, token, user, password)
+                    else:
+                        reg = c.Iq()
+                        reg["type"] = "set"
+                        reg["register"]["username"] = user
+                        reg["register"]["password"] = password
+                        await reg.send(timeout=TIMEOUT)
+                    out["refusals"].append({"password": password, "condition": "", "text": "accepted"})
+                except IqError as e:
+                    out["refusals"].append(dict(error_of(e), password=password))
+            reg = c.Iq()
+            reg["type"] = "set"
+            reg["register"]["username"] = user
+            reg["register"]["password"] = good
+            await reg.send(timeout=TIMEOUT)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    await c.start()
+    await asyncio.wait_for(registered, TIMEOUT)
+    out["jid"] = str(c.boundjid)
+    c.disconnect()
+    return out
+
+
+async def sasl_failure(c):
+    """Connects c and returns its first SASL failure."""
+    failed = asyncio.get_event_loop().create_future()
+
+    def on_failed(stanza):
+        if not failed.done():
+            failed.set_result({"condition": stanza["condition"], "text": stanza["text"]})
+
+    c.add_event_handler("failed_auth", on_failed)
+    c.ready.add_done_callback(lambda f: f.exception())  # the login fails: not an error here
+    c.connect(("127.0.0.1", c.port))
+    out = await asyncio.wait_for(failed, TIMEOUT)
+    c.disconnect()
+    return out
+
+
+async def login_refused(port, user, password):
+    return await sasl_failure(Client("%s@%s" % (user, DOMAIN), password, port))
+
+
+async def register_pending(port, token, user, password):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    c._always_send_everything = True
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            await preauth_register(c, token, user, password)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    failure = asyncio.ensure_future(sasl_failure(c))
+    await asyncio.wait_for(registered, TIMEOUT)
+    out = await failure
+    out["registered"] = True
+    return out
+
+
 SCENARIOS = {
     "commands": (commands, 2),
     "keys": (keys, 2),
@@ -457,6 +567,9 @@ SCENARIOS = {
     "invites": (invites, 3),
     "correct": (correct, 2),
     "form-invitation": (form_invitation, 3),
+    "password-policy": (password_policy, 3),
+    "login-refused": (login_refused, 2),
+    "register-pending": (register_pending, 3),
 }
 
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -196,8 +197,9 @@ type tombstone struct {
 
 // Why a session ended without its owner's word.
 const (
-	whyExpired  = "session expired"
-	whyReplaced = "session replaced by a newer one"
+	whyExpired     = "session expired"
+	whyReplaced    = "session replaced by a newer one"
+	whyStreamEnded = "session ended with the connection that opened it"
 )
 
 // NewServer checks the command definitions and returns a Server running them.
@@ -760,6 +762,22 @@ func (s *Server) fail(c *Definition, call Call, sess *session, err error, retry 
 		Status:    adhoc.StatusCompleted,
 		Notes:     []adhoc.Note{{Type: adhoc.NoteError, Text: "The command failed; the server's log says why."}},
 	}, nil
+}
+
+// EndRequester ends at once every session of requester (a full JID), as the end of
+// the stream it was bound to ends the forms it left open: the host says so (a
+// stream-ended event), so that a client that never cancels does not hold sessions
+// until they expire, and a new stream with the same full JID starts afresh.
+// A request in one of them later gets session-expired. It returns how many it ended.
+func (s *Server) EndRequester(requester string) int {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	own := slices.Clone(s.owners[requester])
+	for _, sess := range own {
+		s.removeLocked(sess, now, whyStreamEnded)
+	}
+	return len(own)
 }
 
 // Sessions reports how many sessions are open, expired ones included until they are

@@ -730,3 +730,53 @@ func TestServerValidatesRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestServerEndRequester: the sessions of a stream that ended end at once, answering
+// session-expired with the reason; other requesters' sessions, the same account's
+// other resources' among them, stay; a new stream of the same full JID starts afresh.
+func TestServerEndRequester(t *testing.T) {
+	ctx := context.Background()
+	s := testServer(t, session.Options{MaxSessions: 3})
+	other := strings.Replace(alice, "/", "/other", 1)
+	open := func(who string) string {
+		t.Helper()
+		resp, err := s.Execute(ctx, host, adhoc.Request{Requester: who, Role: roleOf(who), Node: "wizard"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.SessionID
+	}
+	next := func(who, sid string) error {
+		_, err := s.Execute(ctx, host, adhoc.Request{Requester: who, Role: roleOf(who), Node: "wizard", SessionID: sid,
+			Action: adhoc.ActionNext, Form: submit("a", "1")})
+		return err
+	}
+	mine := []string{open(alice), open(alice), open(alice)}
+	theirs := []string{open(other), open(bob)}
+	if n := s.EndRequester(alice); n != 3 {
+		t.Fatalf("ended %d sessions, want 3", n)
+	}
+	if n := s.EndRequester(alice); n != 0 {
+		t.Fatalf("ended %d sessions again, want 0", n)
+	}
+	for _, sid := range mine {
+		var ae *adhoc.Error
+		if err := next(alice, sid); !errors.As(err, &ae) || ae.Condition != adhoc.CondSessionExpired ||
+			ae.Text != "session ended with the connection that opened it" {
+			t.Errorf("a session of the ended stream: %v", err)
+		}
+	}
+	if err := next(other, theirs[0]); err != nil {
+		t.Errorf("another resource's session: %v", err)
+	}
+	if err := next(bob, theirs[1]); err != nil {
+		t.Errorf("bob's session: %v", err)
+	}
+	// The same full JID on a new stream opens its whole share again.
+	for range 3 {
+		open(alice)
+	}
+	if n := s.Sessions(); n != 5 {
+		t.Errorf("%d sessions, want 5", n)
+	}
+}

@@ -40,7 +40,10 @@ type ConfigureRequest struct {
 	ConfigFile  string                 `protobuf:"bytes,4,opt,name=config_file,json=configFile,proto3" json:"config_file,omitempty"`
 	ConfigToml  string                 `protobuf:"bytes,5,opt,name=config_toml,json=configToml,proto3" json:"config_toml,omitempty"`
 	// host_api is the GRPCBroker ID on which the host serves HostAPI.
-	HostApi       uint32 `protobuf:"varint,6,opt,name=host_api,json=hostApi,proto3" json:"host_api,omitempty"`
+	HostApi uint32 `protobuf:"varint,6,opt,name=host_api,json=hostApi,proto3" json:"host_api,omitempty"`
+	// features are what the host can do beyond HostAPI (plugin.Feature values:
+	// "account-states", "messages", "events"), version 3.
+	Features      []string `protobuf:"bytes,7,rep,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -115,6 +118,13 @@ func (x *ConfigureRequest) GetHostApi() uint32 {
 		return x.HostApi
 	}
 	return 0
+}
+
+func (x *ConfigureRequest) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
 }
 
 type ConfigureResponse struct {
@@ -1045,7 +1055,10 @@ type Invite struct {
 	Groups      []string `protobuf:"bytes,6,rep,name=groups,proto3" json:"groups,omitempty"`
 	CanRegister bool     `protobuf:"varint,7,opt,name=can_register,json=canRegister,proto3" json:"can_register,omitempty"`
 	// expires_at is in Unix nanoseconds; 0 means none.
-	ExpiresAt     int64 `protobuf:"varint,8,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	ExpiresAt int64 `protobuf:"varint,8,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// approval: the account is created pending an administrator's approval
+	// (version 3).
+	Approval      bool `protobuf:"varint,9,opt,name=approval,proto3" json:"approval,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1136,6 +1149,13 @@ func (x *Invite) GetExpiresAt() int64 {
 	return 0
 }
 
+func (x *Invite) GetApproval() bool {
+	if x != nil {
+		return x.Approval
+	}
+	return false
+}
+
 type HealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1217,6 +1237,335 @@ func (x *HealthResponse) GetProblem() string {
 	return ""
 }
 
+type CheckPasswordRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Host     string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Username string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	// password is never kept or logged by either side.
+	Password string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	// lang is the BCP 47 tag the refusal is worded in; "" means the plugin's default.
+	Lang          string `protobuf:"bytes,4,opt,name=lang,proto3" json:"lang,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckPasswordRequest) Reset() {
+	*x = CheckPasswordRequest{}
+	mi := &file_invites_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckPasswordRequest) ProtoMessage() {}
+
+func (x *CheckPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckPasswordRequest.ProtoReflect.Descriptor instead.
+func (*CheckPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CheckPasswordRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *CheckPasswordRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *CheckPasswordRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *CheckPasswordRequest) GetLang() string {
+	if x != nil {
+		return x.Lang
+	}
+	return ""
+}
+
+type CheckPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckPasswordResponse) Reset() {
+	*x = CheckPasswordResponse{}
+	mi := &file_invites_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckPasswordResponse) ProtoMessage() {}
+
+func (x *CheckPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckPasswordResponse.ProtoReflect.Descriptor instead.
+func (*CheckPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{19}
+}
+
+// PasswordRefusal is the detail of the status of a password the policy refuses
+// (plugin.PasswordError).
+type PasswordRefusal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rules are the rules broken (password.Rule values).
+	Rules []string `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// reason is why, in the language asked for.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasswordRefusal) Reset() {
+	*x = PasswordRefusal{}
+	mi := &file_invites_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasswordRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasswordRefusal) ProtoMessage() {}
+
+func (x *PasswordRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasswordRefusal.ProtoReflect.Descriptor instead.
+func (*PasswordRefusal) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PasswordRefusal) GetRules() []string {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *PasswordRefusal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Event is a plugin.Event.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// type is a plugin.EventType: "login", "stream-ended", "account-created", …
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Host string `protobuf:"bytes,3,opt,name=host,proto3" json:"host,omitempty"`
+	Jid  string `protobuf:"bytes,4,opt,name=jid,proto3" json:"jid,omitempty"`
+	Lang string `protobuf:"bytes,5,opt,name=lang,proto3" json:"lang,omitempty"`
+	// at is in Unix nanoseconds; 0 means unknown.
+	At            int64 `protobuf:"varint,6,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_invites_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Event) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Event) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Event) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *Event) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+func (x *Event) GetLang() string {
+	if x != nil {
+		return x.Lang
+	}
+	return ""
+}
+
+func (x *Event) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
+type NotifyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyRequest) Reset() {
+	*x = NotifyRequest{}
+	mi := &file_invites_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyRequest) ProtoMessage() {}
+
+func (x *NotifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyRequest.ProtoReflect.Descriptor instead.
+func (*NotifyRequest) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *NotifyRequest) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type NotifyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyResponse) Reset() {
+	*x = NotifyResponse{}
+	mi := &file_invites_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyResponse) ProtoMessage() {}
+
+func (x *NotifyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyResponse.ProtoReflect.Descriptor instead.
+func (*NotifyResponse) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{23}
+}
+
 type AccountExistsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Jid           string                 `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
@@ -1226,7 +1575,7 @@ type AccountExistsRequest struct {
 
 func (x *AccountExistsRequest) Reset() {
 	*x = AccountExistsRequest{}
-	mi := &file_invites_proto_msgTypes[18]
+	mi := &file_invites_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1587,7 @@ func (x *AccountExistsRequest) String() string {
 func (*AccountExistsRequest) ProtoMessage() {}
 
 func (x *AccountExistsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_invites_proto_msgTypes[18]
+	mi := &file_invites_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1600,7 @@ func (x *AccountExistsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountExistsRequest.ProtoReflect.Descriptor instead.
 func (*AccountExistsRequest) Descriptor() ([]byte, []int) {
-	return file_invites_proto_rawDescGZIP(), []int{18}
+	return file_invites_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AccountExistsRequest) GetJid() string {
@@ -1270,7 +1619,7 @@ type AccountExistsResponse struct {
 
 func (x *AccountExistsResponse) Reset() {
 	*x = AccountExistsResponse{}
-	mi := &file_invites_proto_msgTypes[19]
+	mi := &file_invites_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1631,7 @@ func (x *AccountExistsResponse) String() string {
 func (*AccountExistsResponse) ProtoMessage() {}
 
 func (x *AccountExistsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_invites_proto_msgTypes[19]
+	mi := &file_invites_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1644,7 @@ func (x *AccountExistsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountExistsResponse.ProtoReflect.Descriptor instead.
 func (*AccountExistsResponse) Descriptor() ([]byte, []int) {
-	return file_invites_proto_rawDescGZIP(), []int{19}
+	return file_invites_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AccountExistsResponse) GetExists() bool {
@@ -1317,7 +1666,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_invites_proto_msgTypes[20]
+	mi := &file_invites_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1678,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_invites_proto_msgTypes[20]
+	mi := &file_invites_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1691,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_invites_proto_rawDescGZIP(), []int{20}
+	return file_invites_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegisterRequest) GetHost() string {
@@ -1383,7 +1732,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_invites_proto_msgTypes[21]
+	mi := &file_invites_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1744,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_invites_proto_msgTypes[21]
+	mi := &file_invites_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1757,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_invites_proto_rawDescGZIP(), []int{21}
+	return file_invites_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RegisterResponse) GetJid() string {
@@ -1418,11 +1767,385 @@ func (x *RegisterResponse) GetJid() string {
 	return ""
 }
 
+type SetAccountStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// jid is a bare JID.
+	Jid string `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
+	// state is a plugin.AccountState: "active", "disabled" or "pending".
+	State         string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAccountStateRequest) Reset() {
+	*x = SetAccountStateRequest{}
+	mi := &file_invites_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAccountStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAccountStateRequest) ProtoMessage() {}
+
+func (x *SetAccountStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAccountStateRequest.ProtoReflect.Descriptor instead.
+func (*SetAccountStateRequest) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetAccountStateRequest) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+func (x *SetAccountStateRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type SetAccountStateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAccountStateResponse) Reset() {
+	*x = SetAccountStateResponse{}
+	mi := &file_invites_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAccountStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAccountStateResponse) ProtoMessage() {}
+
+func (x *SetAccountStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAccountStateResponse.ProtoReflect.Descriptor instead.
+func (*SetAccountStateResponse) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{29}
+}
+
+type DeleteAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// jid is a bare JID.
+	Jid           string `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_invites_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DeleteAccountRequest) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_invites_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{31}
+}
+
+type AccountStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// jid is a bare JID.
+	Jid           string `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountStateRequest) Reset() {
+	*x = AccountStateRequest{}
+	mi := &file_invites_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountStateRequest) ProtoMessage() {}
+
+func (x *AccountStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountStateRequest.ProtoReflect.Descriptor instead.
+func (*AccountStateRequest) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AccountStateRequest) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+type AccountStateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state is a plugin.AccountState: "none", "active", "disabled" or "pending".
+	State         string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountStateResponse) Reset() {
+	*x = AccountStateResponse{}
+	mi := &file_invites_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountStateResponse) ProtoMessage() {}
+
+func (x *AccountStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountStateResponse.ProtoReflect.Descriptor instead.
+func (*AccountStateResponse) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *AccountStateResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type SendMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Host  string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	// to is a bare JID; "" means every administrator of host.
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	Subject       string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	Body          string `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	Lang          string `protobuf:"bytes,5,opt,name=lang,proto3" json:"lang,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageRequest) Reset() {
+	*x = SendMessageRequest{}
+	mi := &file_invites_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageRequest) ProtoMessage() {}
+
+func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
+func (*SendMessageRequest) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SendMessageRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetLang() string {
+	if x != nil {
+		return x.Lang
+	}
+	return ""
+}
+
+type SendMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageResponse) Reset() {
+	*x = SendMessageResponse{}
+	mi := &file_invites_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageResponse) ProtoMessage() {}
+
+func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_invites_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
+func (*SendMessageResponse) Descriptor() ([]byte, []int) {
+	return file_invites_proto_rawDescGZIP(), []int{35}
+}
+
 var File_invites_proto protoreflect.FileDescriptor
 
 const file_invites_proto_rawDesc = "" +
 	"\n" +
-	"\rinvites.proto\x12\x11invites.plugin.v3\"\xc8\x01\n" +
+	"\rinvites.proto\x12\x11invites.plugin.v3\"\xe4\x01\n" +
 	"\x10ConfigureRequest\x12\x18\n" +
 	"\adomains\x18\x01 \x03(\tR\adomains\x12\"\n" +
 	"\rhttp_base_url\x18\x02 \x01(\tR\vhttpBaseUrl\x12\x19\n" +
@@ -1431,7 +2154,8 @@ const file_invites_proto_rawDesc = "" +
 	"configFile\x12\x1f\n" +
 	"\vconfig_toml\x18\x05 \x01(\tR\n" +
 	"configToml\x12\x19\n" +
-	"\bhost_api\x18\x06 \x01(\rR\ahostApi\"K\n" +
+	"\bhost_api\x18\x06 \x01(\rR\ahostApi\x12\x1a\n" +
+	"\bfeatures\x18\a \x03(\tR\bfeatures\"K\n" +
 	"\x11ConfigureResponse\x120\n" +
 	"\x06routes\x18\x02 \x03(\v2\x18.invites.plugin.v3.RouteR\x06routesJ\x04\b\x01\x10\x02\"A\n" +
 	"\x05Route\x12\x12\n" +
@@ -1497,7 +2221,7 @@ const file_invites_proto_rawDesc = "" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x1a\n" +
 	"\busername\x18\x03 \x01(\tR\busername\x12\x18\n" +
-	"\apurpose\x18\x04 \x01(\tR\apurpose\"\xd0\x01\n" +
+	"\apurpose\x18\x04 \x01(\tR\apurpose\"\xec\x01\n" +
 	"\x06Invite\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
@@ -1507,10 +2231,30 @@ const file_invites_proto_rawDesc = "" +
 	"\x06groups\x18\x06 \x03(\tR\x06groups\x12!\n" +
 	"\fcan_register\x18\a \x01(\bR\vcanRegister\x12\x1d\n" +
 	"\n" +
-	"expires_at\x18\b \x01(\x03R\texpiresAt\"\x0f\n" +
+	"expires_at\x18\b \x01(\x03R\texpiresAt\x12\x1a\n" +
+	"\bapproval\x18\t \x01(\bR\bapproval\"\x0f\n" +
 	"\rHealthRequest\"*\n" +
 	"\x0eHealthResponse\x12\x18\n" +
-	"\aproblem\x18\x01 \x01(\tR\aproblem\"(\n" +
+	"\aproblem\x18\x01 \x01(\tR\aproblem\"v\n" +
+	"\x14CheckPasswordRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x12\n" +
+	"\x04lang\x18\x04 \x01(\tR\x04lang\"\x17\n" +
+	"\x15CheckPasswordResponse\"?\n" +
+	"\x0fPasswordRefusal\x12\x14\n" +
+	"\x05rules\x18\x01 \x03(\tR\x05rules\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"u\n" +
+	"\x05Event\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
+	"\x04host\x18\x03 \x01(\tR\x04host\x12\x10\n" +
+	"\x03jid\x18\x04 \x01(\tR\x03jid\x12\x12\n" +
+	"\x04lang\x18\x05 \x01(\tR\x04lang\x12\x0e\n" +
+	"\x02at\x18\x06 \x01(\x03R\x02at\"A\n" +
+	"\rNotifyRequest\x120\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.invites.plugin.v3.EventR\x06events\"\x10\n" +
+	"\x0eNotifyResponse\"(\n" +
 	"\x14AccountExistsRequest\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\"/\n" +
 	"\x15AccountExistsResponse\x12\x16\n" +
@@ -1521,17 +2265,41 @@ const file_invites_proto_rawDesc = "" +
 	"\busername\x18\x03 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x04 \x01(\tR\bpassword\"$\n" +
 	"\x10RegisterResponse\x12\x10\n" +
-	"\x03jid\x18\x01 \x01(\tR\x03jid2\xfb\x03\n" +
+	"\x03jid\x18\x01 \x01(\tR\x03jid\"@\n" +
+	"\x16SetAccountStateRequest\x12\x10\n" +
+	"\x03jid\x18\x01 \x01(\tR\x03jid\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\"\x19\n" +
+	"\x17SetAccountStateResponse\"(\n" +
+	"\x14DeleteAccountRequest\x12\x10\n" +
+	"\x03jid\x18\x01 \x01(\tR\x03jid\"\x17\n" +
+	"\x15DeleteAccountResponse\"'\n" +
+	"\x13AccountStateRequest\x12\x10\n" +
+	"\x03jid\x18\x01 \x01(\tR\x03jid\",\n" +
+	"\x14AccountStateResponse\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\"z\n" +
+	"\x12SendMessageRequest\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12\x12\n" +
+	"\x04lang\x18\x05 \x01(\tR\x04lang\"\x15\n" +
+	"\x13SendMessageResponse2\xae\x05\n" +
 	"\aInvites\x12V\n" +
 	"\tConfigure\x12#.invites.plugin.v3.ConfigureRequest\x1a$.invites.plugin.v3.ConfigureResponse\x12S\n" +
 	"\bCommands\x12\".invites.plugin.v3.CommandsRequest\x1a#.invites.plugin.v3.CommandsResponse\x12P\n" +
 	"\aExecute\x12!.invites.plugin.v3.ExecuteRequest\x1a\".invites.plugin.v3.ExecuteResponse\x12O\n" +
 	"\vCheckInvite\x12%.invites.plugin.v3.CheckInviteRequest\x1a\x19.invites.plugin.v3.Invite\x12Q\n" +
 	"\fRedeemInvite\x12&.invites.plugin.v3.RedeemInviteRequest\x1a\x19.invites.plugin.v3.Invite\x12M\n" +
-	"\x06Health\x12 .invites.plugin.v3.HealthRequest\x1a!.invites.plugin.v3.HealthResponse2\xc2\x01\n" +
+	"\x06Health\x12 .invites.plugin.v3.HealthRequest\x1a!.invites.plugin.v3.HealthResponse\x12b\n" +
+	"\rCheckPassword\x12'.invites.plugin.v3.CheckPasswordRequest\x1a(.invites.plugin.v3.CheckPasswordResponse\x12M\n" +
+	"\x06Notify\x12 .invites.plugin.v3.NotifyRequest\x1a!.invites.plugin.v3.NotifyResponse2\xcf\x04\n" +
 	"\aHostAPI\x12b\n" +
 	"\rAccountExists\x12'.invites.plugin.v3.AccountExistsRequest\x1a(.invites.plugin.v3.AccountExistsResponse\x12S\n" +
-	"\bRegister\x12\".invites.plugin.v3.RegisterRequest\x1a#.invites.plugin.v3.RegisterResponseB:Z8github.com/xmpp-invites/invites/plugin/internal/pluginv3b\x06proto3"
+	"\bRegister\x12\".invites.plugin.v3.RegisterRequest\x1a#.invites.plugin.v3.RegisterResponse\x12h\n" +
+	"\x0fSetAccountState\x12).invites.plugin.v3.SetAccountStateRequest\x1a*.invites.plugin.v3.SetAccountStateResponse\x12b\n" +
+	"\rDeleteAccount\x12'.invites.plugin.v3.DeleteAccountRequest\x1a(.invites.plugin.v3.DeleteAccountResponse\x12_\n" +
+	"\fAccountState\x12&.invites.plugin.v3.AccountStateRequest\x1a'.invites.plugin.v3.AccountStateResponse\x12\\\n" +
+	"\vSendMessage\x12%.invites.plugin.v3.SendMessageRequest\x1a&.invites.plugin.v3.SendMessageResponseB:Z8github.com/xmpp-invites/invites/plugin/internal/pluginv3b\x06proto3"
 
 var (
 	file_invites_proto_rawDescOnce sync.Once
@@ -1545,30 +2313,44 @@ func file_invites_proto_rawDescGZIP() []byte {
 	return file_invites_proto_rawDescData
 }
 
-var file_invites_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_invites_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_invites_proto_goTypes = []any{
-	(*ConfigureRequest)(nil),      // 0: invites.plugin.v3.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 1: invites.plugin.v3.ConfigureResponse
-	(*Route)(nil),                 // 2: invites.plugin.v3.Route
-	(*Option)(nil),                // 3: invites.plugin.v3.Option
-	(*Field)(nil),                 // 4: invites.plugin.v3.Field
-	(*Row)(nil),                   // 5: invites.plugin.v3.Row
-	(*Form)(nil),                  // 6: invites.plugin.v3.Form
-	(*Note)(nil),                  // 7: invites.plugin.v3.Note
-	(*Command)(nil),               // 8: invites.plugin.v3.Command
-	(*CommandsRequest)(nil),       // 9: invites.plugin.v3.CommandsRequest
-	(*CommandsResponse)(nil),      // 10: invites.plugin.v3.CommandsResponse
-	(*ExecuteRequest)(nil),        // 11: invites.plugin.v3.ExecuteRequest
-	(*ExecuteResponse)(nil),       // 12: invites.plugin.v3.ExecuteResponse
-	(*CheckInviteRequest)(nil),    // 13: invites.plugin.v3.CheckInviteRequest
-	(*RedeemInviteRequest)(nil),   // 14: invites.plugin.v3.RedeemInviteRequest
-	(*Invite)(nil),                // 15: invites.plugin.v3.Invite
-	(*HealthRequest)(nil),         // 16: invites.plugin.v3.HealthRequest
-	(*HealthResponse)(nil),        // 17: invites.plugin.v3.HealthResponse
-	(*AccountExistsRequest)(nil),  // 18: invites.plugin.v3.AccountExistsRequest
-	(*AccountExistsResponse)(nil), // 19: invites.plugin.v3.AccountExistsResponse
-	(*RegisterRequest)(nil),       // 20: invites.plugin.v3.RegisterRequest
-	(*RegisterResponse)(nil),      // 21: invites.plugin.v3.RegisterResponse
+	(*ConfigureRequest)(nil),        // 0: invites.plugin.v3.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 1: invites.plugin.v3.ConfigureResponse
+	(*Route)(nil),                   // 2: invites.plugin.v3.Route
+	(*Option)(nil),                  // 3: invites.plugin.v3.Option
+	(*Field)(nil),                   // 4: invites.plugin.v3.Field
+	(*Row)(nil),                     // 5: invites.plugin.v3.Row
+	(*Form)(nil),                    // 6: invites.plugin.v3.Form
+	(*Note)(nil),                    // 7: invites.plugin.v3.Note
+	(*Command)(nil),                 // 8: invites.plugin.v3.Command
+	(*CommandsRequest)(nil),         // 9: invites.plugin.v3.CommandsRequest
+	(*CommandsResponse)(nil),        // 10: invites.plugin.v3.CommandsResponse
+	(*ExecuteRequest)(nil),          // 11: invites.plugin.v3.ExecuteRequest
+	(*ExecuteResponse)(nil),         // 12: invites.plugin.v3.ExecuteResponse
+	(*CheckInviteRequest)(nil),      // 13: invites.plugin.v3.CheckInviteRequest
+	(*RedeemInviteRequest)(nil),     // 14: invites.plugin.v3.RedeemInviteRequest
+	(*Invite)(nil),                  // 15: invites.plugin.v3.Invite
+	(*HealthRequest)(nil),           // 16: invites.plugin.v3.HealthRequest
+	(*HealthResponse)(nil),          // 17: invites.plugin.v3.HealthResponse
+	(*CheckPasswordRequest)(nil),    // 18: invites.plugin.v3.CheckPasswordRequest
+	(*CheckPasswordResponse)(nil),   // 19: invites.plugin.v3.CheckPasswordResponse
+	(*PasswordRefusal)(nil),         // 20: invites.plugin.v3.PasswordRefusal
+	(*Event)(nil),                   // 21: invites.plugin.v3.Event
+	(*NotifyRequest)(nil),           // 22: invites.plugin.v3.NotifyRequest
+	(*NotifyResponse)(nil),          // 23: invites.plugin.v3.NotifyResponse
+	(*AccountExistsRequest)(nil),    // 24: invites.plugin.v3.AccountExistsRequest
+	(*AccountExistsResponse)(nil),   // 25: invites.plugin.v3.AccountExistsResponse
+	(*RegisterRequest)(nil),         // 26: invites.plugin.v3.RegisterRequest
+	(*RegisterResponse)(nil),        // 27: invites.plugin.v3.RegisterResponse
+	(*SetAccountStateRequest)(nil),  // 28: invites.plugin.v3.SetAccountStateRequest
+	(*SetAccountStateResponse)(nil), // 29: invites.plugin.v3.SetAccountStateResponse
+	(*DeleteAccountRequest)(nil),    // 30: invites.plugin.v3.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),   // 31: invites.plugin.v3.DeleteAccountResponse
+	(*AccountStateRequest)(nil),     // 32: invites.plugin.v3.AccountStateRequest
+	(*AccountStateResponse)(nil),    // 33: invites.plugin.v3.AccountStateResponse
+	(*SendMessageRequest)(nil),      // 34: invites.plugin.v3.SendMessageRequest
+	(*SendMessageResponse)(nil),     // 35: invites.plugin.v3.SendMessageResponse
 }
 var file_invites_proto_depIdxs = []int32{
 	2,  // 0: invites.plugin.v3.ConfigureResponse.routes:type_name -> invites.plugin.v3.Route
@@ -1581,27 +2363,40 @@ var file_invites_proto_depIdxs = []int32{
 	6,  // 7: invites.plugin.v3.ExecuteRequest.form:type_name -> invites.plugin.v3.Form
 	7,  // 8: invites.plugin.v3.ExecuteResponse.notes:type_name -> invites.plugin.v3.Note
 	6,  // 9: invites.plugin.v3.ExecuteResponse.form:type_name -> invites.plugin.v3.Form
-	0,  // 10: invites.plugin.v3.Invites.Configure:input_type -> invites.plugin.v3.ConfigureRequest
-	9,  // 11: invites.plugin.v3.Invites.Commands:input_type -> invites.plugin.v3.CommandsRequest
-	11, // 12: invites.plugin.v3.Invites.Execute:input_type -> invites.plugin.v3.ExecuteRequest
-	13, // 13: invites.plugin.v3.Invites.CheckInvite:input_type -> invites.plugin.v3.CheckInviteRequest
-	14, // 14: invites.plugin.v3.Invites.RedeemInvite:input_type -> invites.plugin.v3.RedeemInviteRequest
-	16, // 15: invites.plugin.v3.Invites.Health:input_type -> invites.plugin.v3.HealthRequest
-	18, // 16: invites.plugin.v3.HostAPI.AccountExists:input_type -> invites.plugin.v3.AccountExistsRequest
-	20, // 17: invites.plugin.v3.HostAPI.Register:input_type -> invites.plugin.v3.RegisterRequest
-	1,  // 18: invites.plugin.v3.Invites.Configure:output_type -> invites.plugin.v3.ConfigureResponse
-	10, // 19: invites.plugin.v3.Invites.Commands:output_type -> invites.plugin.v3.CommandsResponse
-	12, // 20: invites.plugin.v3.Invites.Execute:output_type -> invites.plugin.v3.ExecuteResponse
-	15, // 21: invites.plugin.v3.Invites.CheckInvite:output_type -> invites.plugin.v3.Invite
-	15, // 22: invites.plugin.v3.Invites.RedeemInvite:output_type -> invites.plugin.v3.Invite
-	17, // 23: invites.plugin.v3.Invites.Health:output_type -> invites.plugin.v3.HealthResponse
-	19, // 24: invites.plugin.v3.HostAPI.AccountExists:output_type -> invites.plugin.v3.AccountExistsResponse
-	21, // 25: invites.plugin.v3.HostAPI.Register:output_type -> invites.plugin.v3.RegisterResponse
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	21, // 10: invites.plugin.v3.NotifyRequest.events:type_name -> invites.plugin.v3.Event
+	0,  // 11: invites.plugin.v3.Invites.Configure:input_type -> invites.plugin.v3.ConfigureRequest
+	9,  // 12: invites.plugin.v3.Invites.Commands:input_type -> invites.plugin.v3.CommandsRequest
+	11, // 13: invites.plugin.v3.Invites.Execute:input_type -> invites.plugin.v3.ExecuteRequest
+	13, // 14: invites.plugin.v3.Invites.CheckInvite:input_type -> invites.plugin.v3.CheckInviteRequest
+	14, // 15: invites.plugin.v3.Invites.RedeemInvite:input_type -> invites.plugin.v3.RedeemInviteRequest
+	16, // 16: invites.plugin.v3.Invites.Health:input_type -> invites.plugin.v3.HealthRequest
+	18, // 17: invites.plugin.v3.Invites.CheckPassword:input_type -> invites.plugin.v3.CheckPasswordRequest
+	22, // 18: invites.plugin.v3.Invites.Notify:input_type -> invites.plugin.v3.NotifyRequest
+	24, // 19: invites.plugin.v3.HostAPI.AccountExists:input_type -> invites.plugin.v3.AccountExistsRequest
+	26, // 20: invites.plugin.v3.HostAPI.Register:input_type -> invites.plugin.v3.RegisterRequest
+	28, // 21: invites.plugin.v3.HostAPI.SetAccountState:input_type -> invites.plugin.v3.SetAccountStateRequest
+	30, // 22: invites.plugin.v3.HostAPI.DeleteAccount:input_type -> invites.plugin.v3.DeleteAccountRequest
+	32, // 23: invites.plugin.v3.HostAPI.AccountState:input_type -> invites.plugin.v3.AccountStateRequest
+	34, // 24: invites.plugin.v3.HostAPI.SendMessage:input_type -> invites.plugin.v3.SendMessageRequest
+	1,  // 25: invites.plugin.v3.Invites.Configure:output_type -> invites.plugin.v3.ConfigureResponse
+	10, // 26: invites.plugin.v3.Invites.Commands:output_type -> invites.plugin.v3.CommandsResponse
+	12, // 27: invites.plugin.v3.Invites.Execute:output_type -> invites.plugin.v3.ExecuteResponse
+	15, // 28: invites.plugin.v3.Invites.CheckInvite:output_type -> invites.plugin.v3.Invite
+	15, // 29: invites.plugin.v3.Invites.RedeemInvite:output_type -> invites.plugin.v3.Invite
+	17, // 30: invites.plugin.v3.Invites.Health:output_type -> invites.plugin.v3.HealthResponse
+	19, // 31: invites.plugin.v3.Invites.CheckPassword:output_type -> invites.plugin.v3.CheckPasswordResponse
+	23, // 32: invites.plugin.v3.Invites.Notify:output_type -> invites.plugin.v3.NotifyResponse
+	25, // 33: invites.plugin.v3.HostAPI.AccountExists:output_type -> invites.plugin.v3.AccountExistsResponse
+	27, // 34: invites.plugin.v3.HostAPI.Register:output_type -> invites.plugin.v3.RegisterResponse
+	29, // 35: invites.plugin.v3.HostAPI.SetAccountState:output_type -> invites.plugin.v3.SetAccountStateResponse
+	31, // 36: invites.plugin.v3.HostAPI.DeleteAccount:output_type -> invites.plugin.v3.DeleteAccountResponse
+	33, // 37: invites.plugin.v3.HostAPI.AccountState:output_type -> invites.plugin.v3.AccountStateResponse
+	35, // 38: invites.plugin.v3.HostAPI.SendMessage:output_type -> invites.plugin.v3.SendMessageResponse
+	25, // [25:39] is the sub-list for method output_type
+	11, // [11:25] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_invites_proto_init() }
@@ -1615,7 +2410,7 @@ func file_invites_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_invites_proto_rawDesc), len(file_invites_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -30,12 +30,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Invites_Configure_FullMethodName    = "/invites.plugin.v3.Invites/Configure"
-	Invites_Commands_FullMethodName     = "/invites.plugin.v3.Invites/Commands"
-	Invites_Execute_FullMethodName      = "/invites.plugin.v3.Invites/Execute"
-	Invites_CheckInvite_FullMethodName  = "/invites.plugin.v3.Invites/CheckInvite"
-	Invites_RedeemInvite_FullMethodName = "/invites.plugin.v3.Invites/RedeemInvite"
-	Invites_Health_FullMethodName       = "/invites.plugin.v3.Invites/Health"
+	Invites_Configure_FullMethodName     = "/invites.plugin.v3.Invites/Configure"
+	Invites_Commands_FullMethodName      = "/invites.plugin.v3.Invites/Commands"
+	Invites_Execute_FullMethodName       = "/invites.plugin.v3.Invites/Execute"
+	Invites_CheckInvite_FullMethodName   = "/invites.plugin.v3.Invites/CheckInvite"
+	Invites_RedeemInvite_FullMethodName  = "/invites.plugin.v3.Invites/RedeemInvite"
+	Invites_Health_FullMethodName        = "/invites.plugin.v3.Invites/Health"
+	Invites_CheckPassword_FullMethodName = "/invites.plugin.v3.Invites/CheckPassword"
+	Invites_Notify_FullMethodName        = "/invites.plugin.v3.Invites/Notify"
 )
 
 // InvitesClient is the client API for Invites service.
@@ -57,6 +59,11 @@ type InvitesClient interface {
 	RedeemInvite(ctx context.Context, in *RedeemInviteRequest, opts ...grpc.CallOption) (*Invite, error)
 	// Health says whether the plugin can serve.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// CheckPassword says whether a new password is acceptable; a refusal is a failed
+	// call whose status carries a PasswordRefusal (version 3).
+	CheckPassword(ctx context.Context, in *CheckPasswordRequest, opts ...grpc.CallOption) (*CheckPasswordResponse, error)
+	// Notify hands the plugin what happened on the host (version 3).
+	Notify(ctx context.Context, in *NotifyRequest, opts ...grpc.CallOption) (*NotifyResponse, error)
 }
 
 type invitesClient struct {
@@ -127,6 +134,26 @@ func (c *invitesClient) Health(ctx context.Context, in *HealthRequest, opts ...g
 	return out, nil
 }
 
+func (c *invitesClient) CheckPassword(ctx context.Context, in *CheckPasswordRequest, opts ...grpc.CallOption) (*CheckPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckPasswordResponse)
+	err := c.cc.Invoke(ctx, Invites_CheckPassword_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *invitesClient) Notify(ctx context.Context, in *NotifyRequest, opts ...grpc.CallOption) (*NotifyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotifyResponse)
+	err := c.cc.Invoke(ctx, Invites_Notify_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InvitesServer is the server API for Invites service.
 // All implementations must embed UnimplementedInvitesServer
 // for forward compatibility.
@@ -146,6 +173,11 @@ type InvitesServer interface {
 	RedeemInvite(context.Context, *RedeemInviteRequest) (*Invite, error)
 	// Health says whether the plugin can serve.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// CheckPassword says whether a new password is acceptable; a refusal is a failed
+	// call whose status carries a PasswordRefusal (version 3).
+	CheckPassword(context.Context, *CheckPasswordRequest) (*CheckPasswordResponse, error)
+	// Notify hands the plugin what happened on the host (version 3).
+	Notify(context.Context, *NotifyRequest) (*NotifyResponse, error)
 	mustEmbedUnimplementedInvitesServer()
 }
 
@@ -173,6 +205,12 @@ func (UnimplementedInvitesServer) RedeemInvite(context.Context, *RedeemInviteReq
 }
 func (UnimplementedInvitesServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedInvitesServer) CheckPassword(context.Context, *CheckPasswordRequest) (*CheckPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckPassword not implemented")
+}
+func (UnimplementedInvitesServer) Notify(context.Context, *NotifyRequest) (*NotifyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Notify not implemented")
 }
 func (UnimplementedInvitesServer) mustEmbedUnimplementedInvitesServer() {}
 func (UnimplementedInvitesServer) testEmbeddedByValue()                 {}
@@ -303,6 +341,42 @@ func _Invites_Health_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Invites_CheckPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvitesServer).CheckPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Invites_CheckPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvitesServer).CheckPassword(ctx, req.(*CheckPasswordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Invites_Notify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NotifyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvitesServer).Notify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Invites_Notify_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvitesServer).Notify(ctx, req.(*NotifyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Invites_ServiceDesc is the grpc.ServiceDesc for Invites service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -334,14 +408,26 @@ var Invites_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Health",
 			Handler:    _Invites_Health_Handler,
 		},
+		{
+			MethodName: "CheckPassword",
+			Handler:    _Invites_CheckPassword_Handler,
+		},
+		{
+			MethodName: "Notify",
+			Handler:    _Invites_Notify_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "invites.proto",
 }
 
 const (
-	HostAPI_AccountExists_FullMethodName = "/invites.plugin.v3.HostAPI/AccountExists"
-	HostAPI_Register_FullMethodName      = "/invites.plugin.v3.HostAPI/Register"
+	HostAPI_AccountExists_FullMethodName   = "/invites.plugin.v3.HostAPI/AccountExists"
+	HostAPI_Register_FullMethodName        = "/invites.plugin.v3.HostAPI/Register"
+	HostAPI_SetAccountState_FullMethodName = "/invites.plugin.v3.HostAPI/SetAccountState"
+	HostAPI_DeleteAccount_FullMethodName   = "/invites.plugin.v3.HostAPI/DeleteAccount"
+	HostAPI_AccountState_FullMethodName    = "/invites.plugin.v3.HostAPI/AccountState"
+	HostAPI_SendMessage_FullMethodName     = "/invites.plugin.v3.HostAPI/SendMessage"
 )
 
 // HostAPIClient is the client API for HostAPI service.
@@ -354,6 +440,15 @@ type HostAPIClient interface {
 	AccountExists(ctx context.Context, in *AccountExistsRequest, opts ...grpc.CallOption) (*AccountExistsResponse, error)
 	// Register creates an account with an invite.
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
+	// SetAccountState, DeleteAccount and AccountState are plugin.AccountAdmin, served
+	// only by hosts that have the feature "account-states" (version 3); others answer
+	// UNIMPLEMENTED.
+	SetAccountState(ctx context.Context, in *SetAccountStateRequest, opts ...grpc.CallOption) (*SetAccountStateResponse, error)
+	DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error)
+	AccountState(ctx context.Context, in *AccountStateRequest, opts ...grpc.CallOption) (*AccountStateResponse, error)
+	// SendMessage is plugin.Messenger, served only by hosts that have the feature
+	// "messages" (version 3); others answer UNIMPLEMENTED.
+	SendMessage(ctx context.Context, in *SendMessageRequest, opts ...grpc.CallOption) (*SendMessageResponse, error)
 }
 
 type hostAPIClient struct {
@@ -384,6 +479,46 @@ func (c *hostAPIClient) Register(ctx context.Context, in *RegisterRequest, opts 
 	return out, nil
 }
 
+func (c *hostAPIClient) SetAccountState(ctx context.Context, in *SetAccountStateRequest, opts ...grpc.CallOption) (*SetAccountStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetAccountStateResponse)
+	err := c.cc.Invoke(ctx, HostAPI_SetAccountState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAccountResponse)
+	err := c.cc.Invoke(ctx, HostAPI_DeleteAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) AccountState(ctx context.Context, in *AccountStateRequest, opts ...grpc.CallOption) (*AccountStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AccountStateResponse)
+	err := c.cc.Invoke(ctx, HostAPI_AccountState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostAPIClient) SendMessage(ctx context.Context, in *SendMessageRequest, opts ...grpc.CallOption) (*SendMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendMessageResponse)
+	err := c.cc.Invoke(ctx, HostAPI_SendMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostAPIServer is the server API for HostAPI service.
 // All implementations must embed UnimplementedHostAPIServer
 // for forward compatibility.
@@ -394,6 +529,15 @@ type HostAPIServer interface {
 	AccountExists(context.Context, *AccountExistsRequest) (*AccountExistsResponse, error)
 	// Register creates an account with an invite.
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
+	// SetAccountState, DeleteAccount and AccountState are plugin.AccountAdmin, served
+	// only by hosts that have the feature "account-states" (version 3); others answer
+	// UNIMPLEMENTED.
+	SetAccountState(context.Context, *SetAccountStateRequest) (*SetAccountStateResponse, error)
+	DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error)
+	AccountState(context.Context, *AccountStateRequest) (*AccountStateResponse, error)
+	// SendMessage is plugin.Messenger, served only by hosts that have the feature
+	// "messages" (version 3); others answer UNIMPLEMENTED.
+	SendMessage(context.Context, *SendMessageRequest) (*SendMessageResponse, error)
 	mustEmbedUnimplementedHostAPIServer()
 }
 
@@ -409,6 +553,18 @@ func (UnimplementedHostAPIServer) AccountExists(context.Context, *AccountExistsR
 }
 func (UnimplementedHostAPIServer) Register(context.Context, *RegisterRequest) (*RegisterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Register not implemented")
+}
+func (UnimplementedHostAPIServer) SetAccountState(context.Context, *SetAccountStateRequest) (*SetAccountStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetAccountState not implemented")
+}
+func (UnimplementedHostAPIServer) DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAccount not implemented")
+}
+func (UnimplementedHostAPIServer) AccountState(context.Context, *AccountStateRequest) (*AccountStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AccountState not implemented")
+}
+func (UnimplementedHostAPIServer) SendMessage(context.Context, *SendMessageRequest) (*SendMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendMessage not implemented")
 }
 func (UnimplementedHostAPIServer) mustEmbedUnimplementedHostAPIServer() {}
 func (UnimplementedHostAPIServer) testEmbeddedByValue()                 {}
@@ -467,6 +623,78 @@ func _HostAPI_Register_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HostAPI_SetAccountState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetAccountStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).SetAccountState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_SetAccountState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).SetAccountState(ctx, req.(*SetAccountStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_DeleteAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).DeleteAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_DeleteAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).DeleteAccount(ctx, req.(*DeleteAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_AccountState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AccountStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).AccountState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_AccountState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).AccountState(ctx, req.(*AccountStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostAPI_SendMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostAPIServer).SendMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostAPI_SendMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostAPIServer).SendMessage(ctx, req.(*SendMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HostAPI_ServiceDesc is the grpc.ServiceDesc for HostAPI service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -481,6 +709,22 @@ var HostAPI_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Register",
 			Handler:    _HostAPI_Register_Handler,
+		},
+		{
+			MethodName: "SetAccountState",
+			Handler:    _HostAPI_SetAccountState_Handler,
+		},
+		{
+			MethodName: "DeleteAccount",
+			Handler:    _HostAPI_DeleteAccount_Handler,
+		},
+		{
+			MethodName: "AccountState",
+			Handler:    _HostAPI_AccountState_Handler,
+		},
+		{
+			MethodName: "SendMessage",
+			Handler:    _HostAPI_SendMessage_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -26,6 +26,11 @@ var (
 	ErrExists = errors.New("accounts: account exists")
 	// ErrNotFound means there is no such (active) account.
 	ErrNotFound = errors.New("accounts: no such account")
+	// ErrBadState means a State that cannot be set (see Store.SetState).
+	ErrBadState = errors.New("accounts: an account is active, disabled or pending")
+	// ErrOfflineFull means an account's offline messages fill their bound
+	// (Options.MaxOffline).
+	ErrOfflineFull = errors.New("accounts: the account's offline messages are full")
 	// ErrInvalidJID means the address is not a valid bare JID with a localpart.
 	ErrInvalidJID = errors.New("accounts: invalid account address")
 	// ErrReserved means the name is one of Options.Reserved, which only the operator
@@ -62,6 +67,8 @@ const (
 	// PendingTTL is how long a pending registration may stay before it is
 	// considered abandoned (a crash between Reserve and Activate).
 	PendingTTL = 10 * time.Minute
+	// DefaultMaxOffline is Options.MaxOffline when zero.
+	DefaultMaxOffline = 100
 )
 
 // FileName is the name of the store's file in the data directory.
@@ -79,6 +86,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// MaxOffline bounds the messages kept for one account while it is offline
+	// (StoreOffline). Zero means DefaultMaxOffline.
+	MaxOffline int
 	// Reserved are the localparts only the operator creates (xmppd: the configured
 	// administrators' and reserved_names): Reserve refuses them and every name that
 	// looks like one (the same skeleton, package username); Add and Put refuse only
@@ -94,11 +104,59 @@ type Store struct {
 	reserved username.Set
 }
 
-// Account states in the state column.
+// State is the state of an account as the server's administrators see it.
+type State string
+
+// The states of an account.
 const (
-	stateActive  = 0
-	statePending = 1
+	// StateNone: no such account (or only a registration in progress).
+	StateNone State = "none"
+	// StateActive: it can log in.
+	StateActive State = "active"
+	// StateDisabled: disabled by an administrator; it cannot log in.
+	StateDisabled State = "disabled"
+	// StatePending: waiting for an administrator's approval; it cannot log in.
+	StatePending State = "pending"
 )
+
+// Account states in the state column. stateReserved is a registration in progress
+// (Reserve), which holds the name but is no account yet.
+const (
+	stateActive   = 0
+	stateReserved = 1
+	stateDisabled = 2
+	statePending  = 3
+)
+
+// inAccounts is the SQL condition of the rows that are accounts (in any State but
+// StateNone), for the column state.
+const inAccounts = `state IN (0, 2, 3)`
+
+// stateColumn maps a State onto its column value.
+func stateColumn(st State) (int, bool) {
+	switch st {
+	case StateActive:
+		return stateActive, true
+	case StateDisabled:
+		return stateDisabled, true
+	case StatePending:
+		return statePending, true
+	}
+	return 0, false
+}
+
+// stateOf maps a column value onto its State.
+func stateOf(col int) State {
+	switch col {
+	case stateActive:
+		return StateActive
+	case stateDisabled:
+		return StateDisabled
+	case statePending:
+		return StatePending
+	}
+	return StateNone
+}
 
 // Normalize returns the canonical form of a bare JID with a localpart.
 func Normalize(addr string) (string, error) {
@@ -125,6 +183,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxOffline <= 0 {
+		opts.MaxOffline = DefaultMaxOffline
 	}
 	reserved, err := username.NewSet(opts.Reserved...)
 	if err != nil {
@@ -248,6 +309,17 @@ CREATE TABLE group_members (
 		3: {sql: `
 ALTER TABLE accounts ADD COLUMN skeleton TEXT NOT NULL DEFAULT '';
 CREATE INDEX accounts_skeleton ON accounts (skeleton);`, then: fillSkeletons},
+		// Account states beyond active and a registration in progress need no change
+		// of the column (2 disabled, 3 pending approval); messages the server keeps
+		// for an account that is offline (XEP-0160), in the order they came.
+		4: {sql: `
+CREATE TABLE offline (
+	id         INTEGER PRIMARY KEY,
+	owner      TEXT NOT NULL REFERENCES accounts(jid) ON DELETE CASCADE,
+	stanza     BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX offline_owner ON offline (owner, id);`},
 	}
 	if version >= len(migrations) {
 		return tx.Commit()
@@ -329,7 +401,7 @@ func (s *Store) checkName(ctx context.Context, tx *sql.Tx, bare string, operator
 	}
 	var other string
 	err := tx.QueryRowContext(ctx, lookalikeQuery,
-		skeletonOf(bare), bare, statePending, s.opts.Now().Add(-PendingTTL).Unix()).Scan(&other)
+		skeletonOf(bare), bare, stateReserved, s.opts.Now().Add(-PendingTTL).Unix()).Scan(&other)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -366,7 +438,7 @@ func (s *Store) Add(ctx context.Context, addr, password string) error {
 // ErrReserved if it is one of Options.Reserved, and a *LookalikeError if it looks
 // like an account's or a reserved name.
 func (s *Store) Reserve(ctx context.Context, addr, password string) error {
-	return s.insert(ctx, addr, password, statePending)
+	return s.insert(ctx, addr, password, stateReserved)
 }
 
 // insert creates an account in state.
@@ -387,7 +459,7 @@ func (s *Store) insert(ctx context.Context, addr, password string, state int) er
 	now := s.opts.Now()
 	// An abandoned reservation does not hold the name forever.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ? AND state = ? AND created_at < ?`,
-		bare, statePending, now.Add(-PendingTTL).Unix()); err != nil {
+		bare, stateReserved, now.Add(-PendingTTL).Unix()); err != nil {
 		return fmt.Errorf("accounts: creating %s: %w", bare, err)
 	}
 	if err := s.checkName(ctx, tx, bare, state == stateActive); err != nil {
@@ -509,14 +581,20 @@ func (s *Store) SetPassword(ctx context.Context, addr string, p Password) error 
 	return nil
 }
 
-// Activate turns a pending registration into an account.
-func (s *Store) Activate(ctx context.Context, addr string) error {
+// Activate turns a registration in progress (Reserve) into an account in state st:
+// StateActive, or StatePending for an account that waits for an administrator's
+// approval.
+func (s *Store) Activate(ctx context.Context, addr string, st State) error {
 	bare, err := Normalize(addr)
 	if err != nil {
 		return err
 	}
+	col, ok := stateColumn(st)
+	if !ok || st == StateDisabled {
+		return fmt.Errorf("%w: a new account is active or pending, not %q", ErrBadState, st)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET state = ? WHERE jid = ? AND state = ?`,
-		stateActive, bare, statePending)
+		col, bare, stateReserved)
 	if err != nil {
 		return fmt.Errorf("accounts: activating %s: %w", bare, err)
 	}
@@ -532,7 +610,7 @@ func (s *Store) Release(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ? AND state = ?`, bare, statePending); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ? AND state = ?`, bare, stateReserved); err != nil {
 		return fmt.Errorf("accounts: releasing %s: %w", bare, err)
 	}
 	return nil
@@ -553,8 +631,9 @@ func (s *Store) Exists(ctx context.Context, addr string) (bool, error) {
 	return n > 0, nil
 }
 
-// Credential returns the stored credential of an active account for mechanism,
-// or ErrNotFound.
+// Credential returns the stored credential of an account for mechanism, or
+// ErrNotFound; the account may be disabled or pending, which a login checks after
+// the password (State), so that only who knows it learns why it cannot log in.
 func (s *Store) Credential(ctx context.Context, addr, mechanism string) (scram.Credential, error) {
 	bare, err := Normalize(addr)
 	if err != nil {
@@ -563,7 +642,7 @@ func (s *Store) Credential(ctx context.Context, addr, mechanism string) (scram.C
 	c := scram.Credential{Mechanism: mechanism}
 	err = s.db.QueryRowContext(ctx, `SELECT c.salt, c.iterations, c.stored_key, c.server_key
 		FROM credentials c JOIN accounts a ON a.jid = c.jid
-		WHERE c.jid = ? AND c.mechanism = ? AND a.state = ?`, bare, mechanism, stateActive).
+		WHERE c.jid = ? AND c.mechanism = ? AND a.`+inAccounts, bare, mechanism).
 		Scan(&c.Salt, &c.Iterations, &c.StoredKey, &c.ServerKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return scram.Credential{}, fmt.Errorf("%w: %s", ErrNotFound, bare)
@@ -574,20 +653,102 @@ func (s *Store) Credential(ctx context.Context, addr, mechanism string) (scram.C
 	return c, nil
 }
 
-// Delete removes an account (active or pending).
-func (s *Store) Delete(ctx context.Context, addr string) error {
+// Delete removes an account (in any state, or a registration in progress) with its
+// credentials, roster, group memberships and offline messages, and its items in
+// other accounts' rosters, in one transaction; the name is free again. It returns
+// the accounts whose rosters listed it, for their online sessions to be told, or
+// ErrNotFound when there is no such account.
+func (s *Store) Delete(ctx context.Context, addr string) (listedBy []string, err error) {
 	bare, err := Normalize(addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ?`, bare)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("accounts: deleting %s: %w", bare, err)
+		return nil, fmt.Errorf("accounts: deleting %s: %w", bare, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, `SELECT owner FROM roster WHERE contact = ? AND owner <> ? ORDER BY owner`, bare, bare)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: deleting %s: %w", bare, err)
+	}
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("accounts: deleting %s: %w", bare, err)
+		}
+		listedBy = append(listedBy, o)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("accounts: deleting %s: %w", bare, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM roster WHERE contact = ?`, bare); err != nil {
+		return nil, fmt.Errorf("accounts: deleting %s from rosters: %w", bare, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ?`, bare)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: deleting %s: %w", bare, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s", ErrNotFound, bare)
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, bare)
 	}
-	return nil
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("accounts: deleting %s: %w", bare, err)
+	}
+	return listedBy, nil
+}
+
+// State returns the state of the account addr: StateNone when there is none (an
+// invalid address, or a registration still in progress, included).
+func (s *Store) State(ctx context.Context, addr string) (State, error) {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return StateNone, nil
+	}
+	var col int
+	err = s.db.QueryRowContext(ctx, `SELECT state FROM accounts WHERE jid = ?`, bare).Scan(&col)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return StateNone, nil
+	case err != nil:
+		return "", fmt.Errorf("accounts: looking up %s: %w", bare, err)
+	}
+	return stateOf(col), nil
+}
+
+// SetState makes the account addr active, disabled or pending, and returns its
+// state before; ErrNotFound when there is no such account, ErrBadState for another
+// state.
+func (s *Store) SetState(ctx context.Context, addr string, st State) (before State, err error) {
+	bare, err := Normalize(addr)
+	if err != nil {
+		return "", err
+	}
+	col, ok := stateColumn(st)
+	if !ok {
+		return "", fmt.Errorf("%w, not %q", ErrBadState, st)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("accounts: changing the state of %s: %w", bare, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var old int
+	err = tx.QueryRowContext(ctx, `SELECT state FROM accounts WHERE jid = ? AND `+inAccounts, bare).Scan(&old)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("%w: %s", ErrNotFound, bare)
+	case err != nil:
+		return "", fmt.Errorf("accounts: changing the state of %s: %w", bare, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET state = ? WHERE jid = ?`, col, bare); err != nil {
+		return "", fmt.Errorf("accounts: changing the state of %s: %w", bare, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("accounts: changing the state of %s: %w", bare, err)
+	}
+	return stateOf(old), nil
 }
 
 // isConstraint reports whether err is a primary key or unique violation.

@@ -115,10 +115,10 @@ func TestReservation(t *testing.T) {
 	if err := s.Reserve(ctx, "carol@localhost", "pw2"); err != nil {
 		t.Fatalf("Reserve after Release: %v", err)
 	}
-	if err := s.Activate(ctx, "carol@localhost"); err != nil {
+	if err := s.Activate(ctx, "carol@localhost", accounts.StateActive); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Activate(ctx, "carol@localhost"); !errors.Is(err, accounts.ErrNotFound) {
+	if err := s.Activate(ctx, "carol@localhost", accounts.StateActive); !errors.Is(err, accounts.ErrNotFound) {
 		t.Fatalf("second Activate: %v", err)
 	}
 	if err := s.Release(ctx, "carol@localhost"); err != nil {
@@ -154,10 +154,10 @@ func TestPut(t *testing.T) {
 	if !c.Verify("two") || c.Verify("one") {
 		t.Fatal("password not replaced")
 	}
-	if err := s.Delete(ctx, "admin@localhost"); err != nil {
+	if _, err := s.Delete(ctx, "admin@localhost"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, "admin@localhost"); !errors.Is(err, accounts.ErrNotFound) {
+	if _, err := s.Delete(ctx, "admin@localhost"); !errors.Is(err, accounts.ErrNotFound) {
 		t.Fatalf("second Delete: %v", err)
 	}
 }
@@ -313,13 +313,140 @@ func TestRosterStore(t *testing.T) {
 	if m, err := s.GroupMembers(ctx, "Friends"); err != nil || len(m) != 1 || m[0] != "bob@localhost" {
 		t.Fatalf("group members %v %v", m, err)
 	}
-	if err := s.Delete(ctx, "bob@localhost"); err != nil {
-		t.Fatal(err)
+	listedBy, err := s.Delete(ctx, "bob@localhost")
+	if err != nil || fmt.Sprint(listedBy) != "[alice@localhost]" {
+		t.Fatalf("Delete = %v, %v; want alice's roster listed bob", listedBy, err)
 	}
 	if items, _ := svc.Get(ctx, "bob@localhost"); len(items) != 0 {
 		t.Fatalf("a deleted account keeps its roster: %+v", items)
 	}
 	if m, _ := s.GroupMembers(ctx, "Friends"); len(m) != 0 {
 		t.Fatalf("a deleted account stays in its group: %v", m)
+	}
+	if items, _ := svc.Get(ctx, "alice@localhost"); len(items) != 2 || items[0].JID != "far@example.org" {
+		t.Fatalf("a deleted account stays in another's roster: %+v", items)
+	}
+	// The name is free again.
+	if err := s.Reserve(ctx, "bob@localhost", "pw"); err != nil {
+		t.Fatalf("the name of a deleted account: %v", err)
+	}
+}
+
+// TestStates: an account is active, disabled or pending; a disabled or pending one
+// keeps its name, its roster and its credentials (a login checks the password before
+// telling why it cannot log in), and does not exist for routing; a registration in
+// progress has no state.
+func TestStates(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t, accounts.Options{Iterations: scram.MinIterations})
+	if err := s.Add(ctx, "alice@localhost", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reserve(ctx, "carol@localhost", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		addr string
+		to   accounts.State
+		was  accounts.State
+		err  error
+	}{
+		{"alice@localhost", accounts.StateDisabled, accounts.StateActive, nil},
+		{"alice@localhost", accounts.StatePending, accounts.StateDisabled, nil},
+		{"alice@localhost", accounts.StateActive, accounts.StatePending, nil},
+		{"alice@localhost", accounts.StateActive, accounts.StateActive, nil},
+		{"alice@localhost", accounts.StateNone, "", accounts.ErrBadState},
+		{"alice@localhost", "frozen", "", accounts.ErrBadState},
+		{"carol@localhost", accounts.StateDisabled, "", accounts.ErrNotFound},
+		{"nobody@localhost", accounts.StateDisabled, "", accounts.ErrNotFound},
+		{"not a jid", accounts.StateDisabled, "", accounts.ErrInvalidJID},
+	} {
+		was, err := s.SetState(ctx, tc.addr, tc.to)
+		if was != tc.was || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+			t.Errorf("%d: SetState(%s, %s) = %q, %v; want %q, %v", i, tc.addr, tc.to, was, err, tc.was, tc.err)
+		}
+	}
+	for _, st := range []accounts.State{accounts.StateDisabled, accounts.StatePending, accounts.StateActive} {
+		if _, err := s.SetState(ctx, "alice@localhost", st); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.State(ctx, "alice@localhost"); got != st || err != nil {
+			t.Errorf("State = %q, %v; want %q", got, err, st)
+		}
+		c, err := s.Credential(ctx, "alice@localhost", scram.SHA256)
+		if err != nil || !c.Verify("pw") {
+			t.Errorf("%s: credential %v", st, err)
+		}
+		ok, _ := s.Exists(ctx, "alice@localhost")
+		if ok != (st == accounts.StateActive) {
+			t.Errorf("%s: Exists = %v", st, ok)
+		}
+		if err := s.Reserve(ctx, "alice@localhost", "pw"); !errors.Is(err, accounts.ErrExists) {
+			t.Errorf("%s: the name is free: %v", st, err)
+		}
+	}
+	for _, addr := range []string{"carol@localhost", "nobody@localhost", "@"} {
+		if got, err := s.State(ctx, addr); got != accounts.StateNone || err != nil {
+			t.Errorf("State(%s) = %q, %v", addr, got, err)
+		}
+	}
+	// A registration awaiting approval is activated pending, never disabled.
+	if err := s.Activate(ctx, "carol@localhost", accounts.StateDisabled); !errors.Is(err, accounts.ErrBadState) {
+		t.Errorf("Activate disabled: %v", err)
+	}
+	if err := s.Activate(ctx, "carol@localhost", accounts.StatePending); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.State(ctx, "carol@localhost"); got != accounts.StatePending {
+		t.Errorf("carol is %q, want pending", got)
+	}
+}
+
+// TestOffline: messages kept for an account come back once, in order; past the bound
+// they are refused; they go with the account.
+func TestOffline(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t, accounts.Options{Iterations: scram.MinIterations, MaxOffline: 3})
+	if err := s.Add(ctx, "alice@localhost", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.StoreOffline(ctx, "alice@localhost", []byte(fmt.Sprintf("<message id='%d'/>", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.StoreOffline(ctx, "alice@localhost", []byte("<message id='3'/>")); !errors.Is(err, accounts.ErrOfflineFull) {
+		t.Errorf("past the bound: %v", err)
+	}
+	if err := s.StoreOffline(ctx, "nobody@localhost", []byte("<message/>")); !errors.Is(err, accounts.ErrNotFound) {
+		t.Errorf("for no account: %v", err)
+	}
+	// Kept across a restart.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := accounts.Open(ctx, path, accounts.Options{MaxOffline: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.TakeOffline(ctx, "alice@localhost")
+	if err != nil || fmt.Sprintf("%s", got) != "[<message id='0'/> <message id='1'/> <message id='2'/>]" {
+		t.Fatalf("TakeOffline = %s, %v", got, err)
+	}
+	if got, err := s.TakeOffline(ctx, "alice@localhost"); len(got) != 0 || err != nil {
+		t.Fatalf("taken twice: %s, %v", got, err)
+	}
+	if err := s.StoreOffline(ctx, "alice@localhost", []byte("<message/>")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, "alice@localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, "alice@localhost", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.TakeOffline(ctx, "alice@localhost"); len(got) != 0 {
+		t.Fatalf("a new account got the old one's messages: %s", got)
 	}
 }

@@ -18,15 +18,30 @@
 // Store implements roster.Store, changing both sides of a subscription in one
 // transaction. An account's roster and group memberships go with the account.
 //
+// # States
+//
+// An account is active, disabled or pending (waiting for an administrator's
+// approval) ([State], [Store.SetState]). All three hold the name, the roster and the
+// credentials, so that a login checks the password before it is told why it cannot
+// log in; only an active account [Store.Exists] for routing. [Store.Delete] removes
+// an account in any state with its credentials, roster, groups and offline
+// messages, and its items in other accounts' rosters, and frees the name.
+//
+// # Offline messages
+//
+// Messages the server sends an account that has no session to take them are kept
+// ([Store.StoreOffline], at most [Options.MaxOffline] per account) until its next
+// available presence takes them ([Store.TakeOffline]), as XEP-0160 describes.
+//
 // # Registration in two steps
 //
 // In-band registration (XEP-0077) with an invite must create the account and use
 // up the invite, which lives in another store (the invites plugin's).
-// [Store.Reserve] claims the name first, as a pending account that cannot log in
-// and that [Store.Exists] does not report; once the invite is redeemed
-// [Store.Activate] turns it into a real account, and if redemption fails
-// [Store.Release] gives the name back.
-// A pending account left behind by a crash is removed after [PendingTTL].
+// [Store.Reserve] claims the name first, as a registration in progress that cannot
+// log in and that [Store.Exists] and [Store.State] do not report; once the invite is
+// redeemed [Store.Activate] turns it into an account (active, or pending approval),
+// and if redemption fails [Store.Release] gives the name back.
+// A registration left behind by a crash is removed after [PendingTTL].
 //
 // A password reset with an invite works the same way: [Store.DerivePassword] does the
 // slow part before the invite is redeemed, [Store.SetPassword] then replaces the
@@ -46,5 +61,6 @@
 //
 // Versioned migrations (PRAGMA user_version) run at open: 1 accounts and
 // credentials, 2 roster and group_members, 3 the skeleton column and its index,
-// filled in for the accounts already there.
+// filled in for the accounts already there, 4 the offline messages (the states
+// disabled and pending are new values of the state column).
 package accounts

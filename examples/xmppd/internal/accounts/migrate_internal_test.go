@@ -26,7 +26,7 @@ func TestSkeletonMigration(t *testing.T) {
 		}
 	}
 	// Back to schema 2: no skeleton column, no index.
-	for _, q := range []string{`DROP INDEX accounts_skeleton`, `ALTER TABLE accounts DROP COLUMN skeleton`, `PRAGMA user_version = 2`} {
+	for _, q := range []string{`DROP TABLE offline`, `DROP INDEX accounts_skeleton`, `ALTER TABLE accounts DROP COLUMN skeleton`, `PRAGMA user_version = 2`} {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -58,7 +58,7 @@ func TestLookalikeQueryUsesIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+lookalikeQuery, "x@localhost", "x@localhost", statePending, 0)
+	rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+lookalikeQuery, "x@localhost", "x@localhost", stateReserved, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

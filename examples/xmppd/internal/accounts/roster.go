@@ -100,7 +100,7 @@ func (s *Store) UpdatePair(ctx context.Context, owner, contact string, fn func(*
 		return fmt.Errorf("updating the roster of %s: %w", contact, err)
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE jid = ? AND state = ?`, contact, stateActive).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE jid = ? AND `+inAccounts, contact).Scan(&n); err != nil {
 		return fmt.Errorf("looking up %s: %w", contact, err)
 	}
 	p.ContactLocal = n > 0

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,6 +47,14 @@ func (i *invites) CheckInvite(_ context.Context, host, token string) (plugin.Inv
 		return plugin.Invite{}, plugin.ErrInviteNotFound
 	}
 	return plugin.Invite{ID: "inv", Host: host, Kind: "account", CanRegister: true}, nil
+}
+
+// CheckPassword refuses "12345678", in the language asked for.
+func (i *invites) CheckPassword(_ context.Context, c plugin.PasswordCheck) error {
+	if c.Password == "12345678" {
+		return &plugin.PasswordError{Rules: []string{"common"}, Reason: "[" + c.Lang + "] too common"}
+	}
+	return nil
 }
 
 func (i *invites) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error) {
@@ -132,7 +139,7 @@ func startWith(t *testing.T, mode register.Mode, regTweak func(*register.Config)
 		Registration: reg,
 		Roster:       rs,
 		Accounts:     store,
-		NewCommandHandler: func(ctx context.Context, requester jid.JID, _ netip.Addr) c2s.CommandHandler {
+		NewCommandHandler: func(ctx context.Context, requester jid.JID, _ net.Addr) c2s.CommandHandler {
 			return adhoc.NewHandler(executor{}, "localhost", requester, adhoc.HandlerOptions{BaseContext: func() context.Context { return ctx }})
 		},
 	}

@@ -20,6 +20,12 @@
 //   - Resource binding (RFC 6120 §7) is our own too, to the account that
 //     authenticated, never the stream's 'from'; a client that asks for no resource,
 //     or one already bound, gets one chosen by the server.
+//   - An account that is disabled or waits for an administrator's approval
+//     (Credentials.State) cannot log in: once its password is right, SASL fails with
+//     account-disabled (RFC 6120 §6.5.1) and a text saying why, which clients show.
+//     Server.EndSessions ends an account's sessions at once (it was disabled or
+//     deleted); a login in progress checks the state again once its session is
+//     counted, so that none slips between the two.
 //
 // Whitespace between top-level elements is allowed everywhere (RFC 6120 §11.7):
 // before and after each stream header (including the one restarted after SASL,
@@ -91,10 +97,15 @@
 //   - messages (RFC 6121 §8.5): to a bare JID, every available session with a
 //     non-negative priority; to a full JID, that session, else as to the bare JID;
 //     with no session to take it, a chat or normal message is answered with
-//     service-unavailable (there is no offline storage);
+//     service-unavailable (accounts' messages are not stored offline);
 //   - IQs to another session are routed; the server answers those for another
 //     account's bare JID itself.
 //
 // Stanzas for other domains are answered with service-unavailable.
 // Server.Welcome applies a redeemed invite to a new account (XEP-0401 §5.5).
+// Server.SendMessage sends a chat message from the server's domain: to the account's
+// available sessions, else kept (Config.Offline, XEP-0160) and delivered, with the
+// time it was sent (XEP-0203), at its next available presence.
+// Config.OnLogin and Config.OnStreamEnd hear of each bound session (its full JID and
+// its stream's xml:lang) and of its end: xmppd tells the invites plugin.
 package c2s

@@ -43,6 +43,7 @@ const (
 	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
 	mechPLAIN  = "PLAIN"
 	langStream = "en"
+	nsXML      = "http://www.w3.org/XML/1998/namespace"
 )
 
 // streamError is a failure that ends the stream with a stream error.
@@ -82,6 +83,7 @@ type conn struct {
 	invited      atomic.Bool // holds a valid invitation: never evicted
 	account      jid.JID     // set by SASL
 	addr         jid.JID     // set by binding
+	lang         string      // the xml:lang of the client's stream header
 	authFailures int
 
 	// Output of a bound session: stanzas written in order by writer.
@@ -132,6 +134,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	}
 	if s.cfg.Registration != nil {
 		c.flow = s.cfg.Registration.Start(clientaddr.Of(nc.RemoteAddr()))
+		c.flow.SetRemote(nc.RemoteAddr().String())
 	}
 	return c
 }
@@ -198,6 +201,20 @@ func (s *Server) handle(ctx context.Context, c *conn) {
 		delete(s.sessions, c)
 		s.mu.Unlock()
 	}()
+	// Counted in s.sessions first, then checked: an account disabled or deleted
+	// meanwhile either is seen here or has its sessions ended by EndSessions.
+	if text := s.refusedLogin(ctx, c.account); text != "" {
+		c.log.InfoContext(ctx, "session refused", "reason", text)
+		c.lc.kill("policy-violation", text)
+		_ = sess.Close()
+		return
+	}
+	if s.cfg.OnLogin != nil {
+		s.cfg.OnLogin(ctx, c.addr, c.lang)
+	}
+	if s.cfg.OnStreamEnd != nil {
+		defer s.cfg.OnStreamEnd(ctx, c.addr)
+	}
 	go c.writer()
 	if ctx.Err() != nil {
 		c.closeOut()
@@ -285,6 +302,9 @@ func (c *conn) negotiate(ctx context.Context, in, out *stream.Info, s *xmpp.Sess
 	if err := c.expectHeader(r, in); err != nil {
 		return 0, nil, nil, err
 	}
+	if c.flow != nil {
+		c.flow.SetLang(c.lang)
+	}
 	id := randomID(8)
 	if _, err := c.lc.Write([]byte(c.header(id))); err != nil {
 		return 0, nil, nil, fmt.Errorf("c2s: sending stream header: %w", err)
@@ -346,6 +366,14 @@ func (c *conn) expectHeader(r xml.TokenReader, in *stream.Info) error {
 		case xml.StartElement:
 			if t.Name.Space != nsStream || t.Name.Local != "stream" {
 				return &streamError{condition: "invalid-namespace"}
+			}
+			// mellium looks for xml:lang under the prefix, which encoding/xml has
+			// already turned into the XML namespace's URL.
+			c.lang = ""
+			for _, a := range t.Attr {
+				if a.Name.Local == "lang" && (a.Name.Space == "xml" || a.Name.Space == nsXML) {
+					c.lang = a.Value
+				}
 			}
 			if err := in.FromStartElement(t); err != nil {
 				var se stream.Error
@@ -684,7 +712,7 @@ func (c *conn) plain(ctx context.Context, data []byte) (bool, error) {
 		c.log.InfoContext(ctx, "authentication failed", "mechanism", mechPLAIN)
 		return false, c.saslFailure("not-authorized", "")
 	}
-	return c.succeed(user, authzid, nil)
+	return c.succeed(ctx, user, authzid, nil)
 }
 
 // scramDummy spends the time of a credential check, so unknown users answer as
@@ -713,7 +741,7 @@ func (c *conn) scram(ctx context.Context, r xml.TokenReader, mechanism string, f
 			c.log.ErrorContext(ctx, "SCRAM exchange", "err", err)
 			return false, c.saslFailure("temporary-auth-failure", "")
 		case done:
-			return c.succeed(ex.Username(), ex.Authzid(), resp)
+			return c.succeed(ctx, ex.Username(), ex.Authzid(), resp)
 		}
 		var ended bool
 		if msg, ended, err = c.challenge(r, resp); ended {
@@ -744,7 +772,7 @@ func (c *conn) challenge(r xml.TokenReader, data []byte) (resp []byte, ended boo
 
 // succeed checks the authorization identity, records the account and sends
 // success with the mechanism's additional data.
-func (c *conn) succeed(user, authzid string, data []byte) (bool, error) {
+func (c *conn) succeed(ctx context.Context, user, authzid string, data []byte) (bool, error) {
 	account, err := c.srv.accountFor(user)
 	if err != nil {
 		return false, c.saslFailure("not-authorized", "")
@@ -754,6 +782,12 @@ func (c *conn) succeed(user, authzid string, data []byte) (bool, error) {
 		if err != nil || !z.Equal(account) {
 			return false, c.saslFailure("invalid-authzid", "")
 		}
+	}
+	// The password was right: an account that may not log in is told why.
+	if text := c.srv.refusedLogin(ctx, account); text != "" {
+		c.srv.fails.succeeded(c.remote)
+		c.log.InfoContext(ctx, "login refused", "account", account.String(), "reason", text)
+		return false, c.saslFailure("account-disabled", text)
 	}
 	// The account and its address within their shares of sessions (admission),
 	// before success is said.

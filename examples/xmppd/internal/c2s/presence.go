@@ -9,6 +9,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/roster"
+	"github.com/xmpp-invites/invites/plugin"
 )
 
 // nsPreAuth is XEP-0379's namespace: a subscription request carrying a token.
@@ -110,7 +111,8 @@ func (c *conn) contactInvite(ctx context.Context, el element, contact string) (e
 		return roster.Effects{}, false, nil
 	}
 	owner := c.addr.Bare().String()
-	inviter, groups, err := ci.RedeemContact(ctx, c.srv.cfg.Domain, token, owner)
+	// The client's address goes with the redemption, for the plugin's audit record.
+	inviter, groups, err := ci.RedeemContact(plugin.WithClientAddr(ctx, c.remote.String()), c.srv.cfg.Domain, token, owner)
 	if err != nil {
 		c.log.InfoContext(ctx, "contact invite not used: the subscription request goes to the contact", "contact", contact, "reason", err.Error())
 		return roster.Effects{}, false, nil
@@ -157,6 +159,9 @@ func (c *conn) broadcast(ctx context.Context, el element, typ string) error {
 	}
 	if typ != "" || wasAvailable {
 		return nil
+	}
+	if el.priority() >= 0 {
+		c.deliverOffline(ctx, owner)
 	}
 	return c.initialPresence(ctx, owner)
 }

@@ -17,8 +17,6 @@ import (
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/stanza"
-
-	"github.com/xmpp-invites/invites/internal/clientaddr"
 )
 
 // Disco identities and features (XEP-0030).
@@ -107,7 +105,7 @@ func (c *conn) bind(ctx context.Context, r xml.TokenReader) error {
 func (c *conn) handler(ctx context.Context) (xmpp.Handler, func()) {
 	var cmds CommandHandler
 	if c.srv.cfg.NewCommandHandler != nil {
-		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr, clientaddr.Of(c.remote))
+		cmds = c.srv.cfg.NewCommandHandler(ctx, c.addr, c.remote)
 	}
 	end := func() {}
 	if cl, ok := cmds.(interface{ Close(context.Context) error }); ok {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -65,9 +64,21 @@ const (
 
 // Credentials finds the stored credentials of accounts (see package accounts).
 type Credentials interface {
-	// Credential returns the credential of the active account addr for mechanism;
-	// an error wrapping accounts.ErrNotFound means there is none.
+	// Credential returns the credential of the account addr for mechanism, whatever
+	// its state; an error wrapping accounts.ErrNotFound means there is none.
 	Credential(ctx context.Context, addr, mechanism string) (scram.Credential, error)
+	// State returns the state of the account addr: only an active one logs in.
+	State(ctx context.Context, addr string) (accounts.State, error)
+}
+
+// Offline keeps messages for accounts that are offline (XEP-0160); *accounts.Store
+// is one.
+type Offline interface {
+	// StoreOffline keeps stanza for addr; an error wrapping accounts.ErrOfflineFull
+	// means there is no room left.
+	StoreOffline(ctx context.Context, addr string, stanza []byte) error
+	// TakeOffline returns what is kept for addr, oldest first, and forgets it.
+	TakeOffline(ctx context.Context, addr string) ([][]byte, error)
 }
 
 // CommandHandler answers the <command/> IQs (XEP-0050) of one session and
@@ -106,10 +117,18 @@ type Config struct {
 	// ContactInvites redeems contact invites sent with a subscription request by
 	// accounts that exist (XEP-0379); nil treats such requests as ordinary ones.
 	ContactInvites ContactInvites
+	// Offline keeps the messages the server sends (SendMessage) to accounts that are
+	// offline, for their next available presence; nil keeps none.
+	Offline Offline
 	// NewCommandHandler builds the ad-hoc command handler of a session bound to
-	// requester, connected from the address client; ctx ends when the server stops.
+	// requester, connected from the address remote; ctx ends when the server stops.
 	// Nil means no commands.
-	NewCommandHandler func(ctx context.Context, requester jid.JID, client netip.Addr) CommandHandler
+	NewCommandHandler func(ctx context.Context, requester jid.JID, remote net.Addr) CommandHandler
+	// OnLogin, if not nil, is called once a session is bound to full, with the
+	// xml:lang of its stream; OnStreamEnd once that session's stream has ended.
+	// Both are called on the session's goroutine: they must not block.
+	OnLogin     func(ctx context.Context, full jid.JID, lang string)
+	OnStreamEnd func(ctx context.Context, full jid.JID)
 	// MaxStanzaSize bounds an element after authentication, in bytes;
 	// zero means DefaultMaxStanzaSize.
 	MaxStanzaSize int64
@@ -274,6 +293,33 @@ func (s *Server) lookup(ctx context.Context, username, mechanism string) (scram.
 	return c, err
 }
 
+// Texts of logins refused for the account's state.
+const (
+	textDisabled = "This account is disabled by an administrator."
+	textPending  = "This account is waiting for an administrator's approval."
+	textDeleted  = "This account no longer exists."
+)
+
+// refusedLogin says why account may not log in, or "" when it may: disabled,
+// pending approval, or gone. A store that does not answer refuses too.
+func (s *Server) refusedLogin(ctx context.Context, account jid.JID) string {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	st, err := s.cfg.Credentials.State(ctx, account.String())
+	switch {
+	case err != nil:
+		s.log.ErrorContext(ctx, "looking up an account's state", "account", account.String(), "err", err)
+		return "The server cannot check this account right now; try again later."
+	case st == accounts.StateActive:
+		return ""
+	case st == accounts.StateDisabled:
+		return textDisabled
+	case st == accounts.StatePending:
+		return textPending
+	}
+	return textDeleted
+}
+
 // accountFor turns a SASL username (a localpart, or a bare JID of our domain)
 // into the account's bare JID.
 func (s *Server) accountFor(username string) (jid.JID, error) {
@@ -349,6 +395,42 @@ func (s *Server) warnLimited(ctx context.Context, addr net.Addr, msg string) {
 		remote = addr.String()
 	}
 	s.logs.With("client", clientaddr.String(addrKey(addr))).WarnContext(ctx, msg, "remote", remote)
+}
+
+// EndSessions ends at once every session of the account bare (a bare JID) with a
+// policy-violation stream error saying text, as when the account is disabled or
+// deleted; it returns how many. A login in progress checks the account's state once
+// its session is counted, so none escapes.
+func (s *Server) EndSessions(bare, text string) int {
+	s.mu.Lock()
+	var conns []*conn
+	for c := range s.sessions {
+		if c.account.String() == bare {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.end("policy-violation", text)
+	}
+	return len(conns)
+}
+
+// end ends a bound session from another goroutine with a stream error, giving the
+// client a few seconds to close its side.
+func (c *conn) end(condition, text string) {
+	_ = c.lc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	c.lc.kill(condition, text)
+}
+
+// RemovedFromRosters pushes the removal of the account bare (deleted) to the online
+// sessions of each of owners, whose rosters listed it (RFC 6121 §2.1.6).
+func (s *Server) RemovedFromRosters(ctx context.Context, bare string, owners []string) {
+	var eff roster.Effects
+	for _, o := range owners {
+		eff.Pushes = append(eff.Pushes, roster.Push{Owner: o, Item: roster.Item{JID: bare, Subscription: roster.Remove}})
+	}
+	s.apply(ctx, eff, nil)
 }
 
 // closeAll ends every authenticated stream with a system-shutdown stream error

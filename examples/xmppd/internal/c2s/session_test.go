@@ -17,6 +17,7 @@ import (
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
 	"github.com/xmpp-invites/invites/internal/testlog"
+	"github.com/xmpp-invites/invites/plugin"
 )
 
 // login opens a raw client stream as user, binds resource and, unless quiet, sends
@@ -259,17 +260,21 @@ func TestPendingRequestAtLogin(t *testing.T) {
 	}
 }
 
-// contactInvites accepts the token "T" as alice's contact invite.
+// contactInvites accepts the token "T" as alice's contact invite, redeemed with the
+// client's address.
 type contactInvites struct {
 	mu   sync.Mutex
 	used bool
 }
 
-func (ci *contactInvites) RedeemContact(_ context.Context, host, token, requester string) (string, []string, error) {
+func (ci *contactInvites) RedeemContact(ctx context.Context, host, token, requester string) (string, []string, error) {
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
 	if token != "T" || ci.used || host != "localhost" {
 		return "", nil, errors.New("no such invite")
+	}
+	if !strings.HasPrefix(plugin.ClientAddr(ctx), "127.0.0.1:") {
+		return "", nil, fmt.Errorf("redeemed without the client's address (%q)", plugin.ClientAddr(ctx))
 	}
 	ci.used = true
 	return "alice@localhost", nil, nil

@@ -14,7 +14,22 @@
 // A token is checked with the invites plugin at pre-auth time and remembered for
 // the stream; it is used up (RedeemInvite) only when the account is created:
 // the name is reserved in the account store first, then the invite redeemed, then
-// the account activated; a failed redemption gives the name back.
+// the account activated; a failed redemption gives the name back. An invite that
+// needs an administrator's approval (plugin.Invite.Approval) activates the account
+// pending: it cannot log in until the plugin makes it active. Config.Created hears of
+// each account activated with an invite (xmppd tells the plugin, which confirms the
+// redemption it held).
+//
+// # Password policy
+//
+// Every new password (registration, with or without an invite, and reset) goes to
+// the plugin's password policy (Invites.CheckPassword) before anything is reserved or
+// redeemed, with the stream's language (Flow.SetLang): a refusal is modify/
+// not-acceptable with the policy's words, those of the web registration page in that
+// language; while the plugin cannot say, the registration waits
+// (wait/service-unavailable): an unchecked password is never taken.
+// Each call to the plugin carries the client's address (Flow.SetRemote,
+// plugin.WithClientAddr), for its audit records.
 //
 // # In-app redemption
 //

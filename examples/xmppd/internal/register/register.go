@@ -51,6 +51,10 @@ type Invites interface {
 	CheckInvite(ctx context.Context, host, token string) (plugin.Invite, error)
 	// RedeemInvite uses the token of r up to register r.Username on r.Host.
 	RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error)
+	// CheckPassword applies the password policy to a new password: nil, a
+	// *plugin.PasswordError saying why in the language asked for, or
+	// plugin.ErrUnavailable.
+	CheckPassword(ctx context.Context, c plugin.PasswordCheck) error
 }
 
 // Accounts is what registration needs of the account store (see package accounts).
@@ -60,8 +64,9 @@ type Accounts interface {
 	// Reserve claims addr as a pending account; an error wrapping
 	// accounts.ErrExists means the name is taken.
 	Reserve(ctx context.Context, addr, password string) error
-	// Activate turns the pending account into a real one.
-	Activate(ctx context.Context, addr string) error
+	// Activate turns the pending account into a real one, active or waiting for an
+	// administrator's approval (accounts.StatePending).
+	Activate(ctx context.Context, addr string, st accounts.State) error
 	// Release drops the pending account.
 	Release(ctx context.Context, addr string) error
 	// DerivePassword derives what the store keeps of password (the slow part of a
@@ -113,6 +118,10 @@ type Config struct {
 	// TokenFailureWindow is the period of MaxTokenFailuresPerAddr; zero means
 	// DefaultTokenFailureWindow.
 	TokenFailureWindow time.Duration
+	// Created, if not nil, is called once an account registered with an invite is
+	// activated (active, or pending approval), before Welcome: the server tells the
+	// plugin, which confirms the redemption it held.
+	Created func(ctx context.Context, account string, inv plugin.Invite)
 	// Welcome, if not nil, is called once an account is registered with an invite,
 	// with what the redeemed invite says (an inviter to subscribe to each other,
 	// groups); its error is logged, the account stays.
@@ -187,6 +196,8 @@ func (s *Service) Start(client netip.Addr) *Flow {
 type Flow struct {
 	svc        *Service
 	client     netip.Addr   // the client's address; zero for none
+	remote     string       // and with its port, for the plugin's audit records
+	lang       string       // the stream's xml:lang
 	key        netip.Prefix // its budget (clientaddr.Key)
 	log        *slog.Logger // refusals: with a client, throttled and with its address
 	token      string
@@ -217,11 +228,64 @@ const (
 	textNoInvitation = "the invitation field takes the invitation's link (https://…/invite?…), its xmpp: address or its code"
 	textLooksLike    = "the username looks too much like %s, which is taken: choose another"
 	textLooksLikeRes = "the username looks too much like %s, which is reserved: choose another"
+	textNoPolicy     = "passwords cannot be checked right now, try again later"
 )
 
 // stanzaErr builds a stanza error with an English text.
 func stanzaErr(typ stanza.ErrorType, cond stanza.Condition, text string) stanza.Error {
 	return stanza.Error{Type: typ, Condition: cond, Text: map[string]string{"": text}}
+}
+
+// SetRemote gives the client's address as net.Conn.RemoteAddr().String() says it
+// ("IP:port"): it crosses to the plugin with each call (plugin.WithClientAddr), for
+// its audit records.
+func (f *Flow) SetRemote(remote string) { f.remote = remote }
+
+// SetLang gives the language of the stream (its xml:lang): the password policy's
+// refusals are worded in it.
+func (f *Flow) SetLang(lang string) { f.lang = lang }
+
+// withClient returns ctx carrying the client's address for calls to the plugin, unless
+// it carries one already (web registration: the page's client).
+func (f *Flow) withClient(ctx context.Context) context.Context {
+	if f.remote == "" || plugin.ClientAddr(ctx) != "" {
+		return ctx
+	}
+	return plugin.WithClientAddr(ctx, f.remote)
+}
+
+// refusedPassword is a password the plugin's policy refused: the stanza error a
+// client is answered with, and the policy's refusal, which web registration passes
+// on (errors.As finds both).
+type refusedPassword struct {
+	se stanza.Error
+	pe *plugin.PasswordError
+}
+
+// Error implements error.
+func (r refusedPassword) Error() string { return r.pe.Error() }
+
+// Unwrap returns the stanza error and the policy's refusal.
+func (r refusedPassword) Unwrap() []error { return []error{r.se, r.pe} }
+
+// checkPassword asks the plugin whether password may be local's: its refusal is
+// not-acceptable with the plugin's words (those of the web page, in the stream's
+// language); while the plugin cannot say, the registration waits (an unchecked
+// password is never taken).
+func (f *Flow) checkPassword(ctx context.Context, local, password string) error {
+	cfg := f.svc.cfg
+	err := cfg.Invites.CheckPassword(f.withClient(ctx), plugin.PasswordCheck{Host: cfg.Domain, Username: local, Password: password, Lang: f.lang})
+	var pe *plugin.PasswordError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return refusedPassword{se: stanzaErr(stanza.Modify, stanza.NotAcceptable, pe.Reason), pe: pe}
+	case errors.Is(err, plugin.ErrUnavailable):
+		return stanzaErr(stanza.Wait, stanza.ServiceUnavailable, textNoPolicy)
+	}
+	cfg.Logger.ErrorContext(ctx, "checking a password", "err", err)
+	return stanzaErr(stanza.Wait, stanza.InternalServerError, textNoPolicy)
 }
 
 // Exhausted reports whether the stream tried too many bad tokens and should be
@@ -296,7 +360,7 @@ func (f *Flow) preAuth(ctx context.Context, token string) error {
 		f.failures++
 		return stanzaErr(stanza.Modify, stanza.BadRequest, "no token given")
 	}
-	inv, err := cfg.Invites.CheckInvite(ctx, cfg.Domain, token)
+	inv, err := cfg.Invites.CheckInvite(f.withClient(ctx), cfg.Domain, token)
 	switch {
 	case errors.Is(err, plugin.ErrUnavailable):
 		return stanzaErr(stanza.Wait, stanza.ServiceUnavailable, textUnavailable)
@@ -416,6 +480,9 @@ func (f *Flow) register(ctx context.Context, name, password string) (string, err
 			return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, fmt.Sprintf(textOtherName, f.invite.Username))
 		}
 	}
+	if err := f.checkPassword(ctx, local, password); err != nil {
+		return "", err
+	}
 	bare := addr.Bare().String()
 
 	// The store refuses a taken name, a reserved one (an administrator's: only the
@@ -446,14 +513,20 @@ func (f *Flow) register(ctx context.Context, name, password string) (string, err
 	var inviteID string
 	var redeemed plugin.Invite
 	if f.token != "" {
-		inv, err := cfg.Invites.RedeemInvite(ctx, plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local})
+		inv, err := cfg.Invites.RedeemInvite(f.withClient(ctx), plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local})
 		if err != nil {
 			release()
 			return "", f.redeemError(ctx, err)
 		}
 		inviteID, redeemed = inv.ID, inv
 	}
-	if err := f.activate(ctx, bare); err != nil {
+	// An invite that needs an administrator's approval makes the account pending: it
+	// cannot log in until the plugin makes it active.
+	state := accounts.StateActive
+	if redeemed.Approval {
+		state = accounts.StatePending
+	}
+	if err := f.activate(ctx, bare, state); err != nil {
 		if inviteID == "" {
 			release()
 		}
@@ -464,7 +537,10 @@ func (f *Flow) register(ctx context.Context, name, password string) (string, err
 	}
 	f.token, f.invite = "", plugin.Invite{}
 	f.registered = bare
-	cfg.Logger.InfoContext(ctx, "account registered", "jid", bare, "invite", inviteID)
+	cfg.Logger.InfoContext(ctx, "account registered", "jid", bare, "invite", inviteID, "state", string(state))
+	if inviteID != "" && cfg.Created != nil {
+		cfg.Created(context.WithoutCancel(ctx), bare, redeemed)
+	}
 	if inviteID != "" && cfg.Welcome != nil {
 		// The account exists and the invite is spent whatever happens here.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -501,6 +577,9 @@ func (f *Flow) reset(ctx context.Context, name, password string) (string, error)
 	if _, err := scram.PreparePassword(password); err != nil {
 		return "", stanzaErr(stanza.Modify, stanza.NotAcceptable, textBadPassword)
 	}
+	if err := f.checkPassword(ctx, local, password); err != nil {
+		return "", err
+	}
 	pw, err := cfg.Accounts.DerivePassword(password)
 	if err != nil {
 		cfg.Logger.ErrorContext(ctx, "deriving a password", "jid", bare, "err", err)
@@ -513,7 +592,7 @@ func (f *Flow) reset(ctx context.Context, name, password string) (string, error)
 	case !ok:
 		return "", stanzaErr(stanza.Cancel, stanza.ItemNotFound, textNoAccount)
 	}
-	inv, err := cfg.Invites.RedeemInvite(ctx, plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local, Purpose: plugin.PurposeReset})
+	inv, err := cfg.Invites.RedeemInvite(f.withClient(ctx), plugin.Redemption{Host: cfg.Domain, Token: f.token, Username: local, Purpose: plugin.PurposeReset})
 	if err != nil {
 		return "", f.redeemError(ctx, err)
 	}
@@ -559,13 +638,14 @@ func (s *Service) Register(ctx context.Context, token, username, password string
 	return f.Register(ctx, username, password)
 }
 
-// activate activates bare, retrying briefly: the invite may already be used up.
-func (f *Flow) activate(ctx context.Context, bare string) error {
+// activate activates bare in state st, retrying briefly: the invite may already be
+// used up.
+func (f *Flow) activate(ctx context.Context, bare string, st accounts.State) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	var err error
 	for attempt := range 3 {
-		if err = f.svc.cfg.Accounts.Activate(actx, bare); err == nil {
+		if err = f.svc.cfg.Accounts.Activate(actx, bare, st); err == nil {
 			return nil
 		}
 		select {

@@ -24,15 +24,44 @@ import (
 var _ register.Invites = (*fakeInvites)(nil)
 var _ register.Accounts = (*fakeAccounts)(nil)
 
-// fakeInvites holds invites by token; redemption is atomic.
+// fakeInvites holds invites by token; redemption is atomic. Its password policy
+// refuses "12345678" and a password containing the username, worded with the
+// language asked for; policyDown makes it unavailable. calls records the client
+// address each call carried.
 type fakeInvites struct {
-	mu       sync.Mutex
-	invites  map[string]plugin.Invite
-	down     bool
-	redeemed []string
+	mu         sync.Mutex
+	invites    map[string]plugin.Invite
+	down       bool
+	policyDown bool
+	redeemed   []string
+	calls      []string
 }
 
-func (f *fakeInvites) CheckInvite(_ context.Context, host, token string) (plugin.Invite, error) {
+func (f *fakeInvites) record(ctx context.Context, call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call+" "+plugin.ClientAddr(ctx))
+}
+
+func (f *fakeInvites) CheckPassword(ctx context.Context, c plugin.PasswordCheck) error {
+	f.record(ctx, "password")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.policyDown:
+		return fmt.Errorf("%w: restarting", plugin.ErrUnavailable)
+	case c.Host != "localhost":
+		return errors.New("unknown host")
+	case c.Password == "12345678":
+		return &plugin.PasswordError{Rules: []string{"common"}, Reason: "[" + c.Lang + "] This password is one of the most common passwords."}
+	case c.Username != "" && strings.Contains(c.Password, c.Username):
+		return &plugin.PasswordError{Rules: []string{"username"}, Reason: "[" + c.Lang + "] The password must not contain your username."}
+	}
+	return nil
+}
+
+func (f *fakeInvites) CheckInvite(ctx context.Context, host, token string) (plugin.Invite, error) {
+	f.record(ctx, "check")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -45,7 +74,8 @@ func (f *fakeInvites) CheckInvite(_ context.Context, host, token string) (plugin
 	return inv, nil
 }
 
-func (f *fakeInvites) RedeemInvite(_ context.Context, r plugin.Redemption) (plugin.Invite, error) {
+func (f *fakeInvites) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin.Invite, error) {
+	f.record(ctx, "redeem")
 	host, token, username := r.Host, r.Token, r.Username
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -71,7 +101,7 @@ func (f *fakeInvites) RedeemInvite(_ context.Context, r plugin.Redemption) (plug
 // fakeAccounts records the account life cycle.
 type fakeAccounts struct {
 	mu     sync.Mutex
-	state  map[string]string // jid -> "pending" | "active"
+	state  map[string]string // jid -> "reserved" | "active" | "pending" (approval)
 	events []string
 }
 
@@ -81,15 +111,15 @@ func (a *fakeAccounts) Reserve(_ context.Context, addr, _ string) error {
 	if _, ok := a.state[addr]; ok {
 		return fmt.Errorf("reserve: %w", accounts.ErrExists)
 	}
-	a.state[addr] = "pending"
+	a.state[addr] = "reserved"
 	a.events = append(a.events, "reserve "+addr)
 	return nil
 }
 
-func (a *fakeAccounts) Activate(_ context.Context, addr string) error {
+func (a *fakeAccounts) Activate(_ context.Context, addr string, st accounts.State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.state[addr] = "active"
+	a.state[addr] = string(st)
 	a.events = append(a.events, "activate "+addr)
 	return nil
 }
@@ -117,7 +147,7 @@ func (a *fakeAccounts) SetPassword(_ context.Context, addr string, _ accounts.Pa
 func (a *fakeAccounts) Release(_ context.Context, addr string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.state[addr] == "pending" {
+	if a.state[addr] == "reserved" {
 		delete(a.state, addr)
 	}
 	a.events = append(a.events, "release "+addr)
@@ -727,5 +757,94 @@ func TestResetConcurrent(t *testing.T) {
 	wg.Wait()
 	if wins != 1 || strings.Count(strings.Join(f.acc.events, ","), "password dave@localhost") != 1 {
 		t.Errorf("%d resets won; events %v", wins, f.acc.events)
+	}
+}
+
+// TestPasswordPolicy: a new password goes to the plugin's policy before anything is
+// reserved or redeemed, with the stream's language and the client's address; a
+// refusal is not-acceptable in the policy's words, and changes nothing; while the
+// plugin cannot say, the registration waits. A reset is checked the same way.
+func TestPasswordPolicy(t *testing.T) {
+	ctx := context.Background()
+	for i, tc := range []struct {
+		mode       register.Mode
+		token      string
+		user, pass string
+		down       bool
+		want, text string
+		state      string
+	}{
+		0: {register.Open, "", "bob", "12345678", false, "modify/not-acceptable", "[fr] This password is one of the most common passwords.", ""},
+		1: {register.InviteOnly, "ANY", "bob", "my-bob-pw", false, "modify/not-acceptable", "[fr] The password must not contain your username.", ""},
+		2: {register.InviteOnly, "ANY", "bob", "correct horse", true, "wait/service-unavailable", "passwords cannot be checked right now, try again later", ""},
+		3: {register.InviteOnly, "ANY", "bob", "correct horse", false, "ok", "", "active"},
+	} {
+		f := newFixture(t, tc.mode)
+		f.inv.policyDown = tc.down
+		flow := f.svc.Start(netip.MustParseAddr("192.0.2.7"))
+		flow.SetRemote("192.0.2.7:5678")
+		flow.SetLang("fr")
+		if tc.token != "" {
+			if err := flow.PreAuth(ctx, tc.token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := flow.Register(ctx, tc.user, tc.pass)
+		if cond(err) != tc.want || text(err) != tc.text {
+			t.Errorf("%d: %s %q, want %s %q", i, cond(err), text(err), tc.want, tc.text)
+		}
+		if got := f.acc.state["bob@localhost"]; got != tc.state {
+			t.Errorf("%d: bob is %q, want %q (events %v)", i, got, tc.state, f.acc.events)
+		}
+		if tc.state == "" && (len(f.acc.events) != 0 || len(f.inv.redeemed) != 0) {
+			t.Errorf("%d: a refused password changed something: %v %v", i, f.acc.events, f.inv.redeemed)
+		}
+		if pe, ok := errors.AsType[*plugin.PasswordError](err); ok != (tc.want == "modify/not-acceptable") || (ok && pe.Reason != tc.text) {
+			t.Errorf("%d: the policy's refusal is not passed on: %#v", i, err)
+		}
+		for _, c := range f.inv.calls {
+			if !strings.HasSuffix(c, " 192.0.2.7:5678") {
+				t.Errorf("%d: a call without the client's address: %q", i, c)
+			}
+		}
+	}
+
+	// A reset: the account's own name counts.
+	f := newFixture(t, register.InviteOnly)
+	f.inv.invites["RESET"] = plugin.Invite{ID: "r", Host: "localhost", Kind: "reset", Username: "taken"}
+	if err := f.flow.PreAuth(ctx, "RESET"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.flow.Register(ctx, "", "taken-again"); cond(err) != "modify/not-acceptable" || text(err) != "[] The password must not contain your username." {
+		t.Errorf("reset: %v", err)
+	}
+	if len(f.inv.redeemed) != 0 {
+		t.Errorf("a refused reset used the invite: %v", f.inv.redeemed)
+	}
+}
+
+// TestApproval: an invite that needs an administrator's approval creates the account
+// pending; Created hears of every account made with an invite, pending or not.
+func TestApproval(t *testing.T) {
+	f := newFixture(t, register.InviteOnly)
+	f.inv.invites["APPROVE"] = plugin.Invite{ID: "a", Host: "localhost", Kind: "account", CanRegister: true, Approval: true}
+	var created []string
+	svc, err := register.New(register.Config{Domain: "localhost", Mode: register.InviteOnly, Invites: f.inv, Accounts: f.acc,
+		Created: func(_ context.Context, account string, inv plugin.Invite) {
+			created = append(created, account+" "+inv.ID+" "+f.acc.state[account])
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ token, user string }{{"APPROVE", "penny"}, {"ANY", "andy"}} {
+		if addr, err := svc.Register(t.Context(), tc.token, tc.user, "correct horse"); err != nil || addr != tc.user+"@localhost" {
+			t.Fatalf("%s: %q %v", tc.token, addr, err)
+		}
+	}
+	if f.acc.state["penny@localhost"] != "pending" || f.acc.state["andy@localhost"] != "active" {
+		t.Errorf("accounts %v", f.acc.state)
+	}
+	if want := []string{"penny@localhost a pending", "andy@localhost i1 active"}; fmt.Sprint(created) != fmt.Sprint(want) {
+		t.Errorf("Created calls %q, want %q", created, want)
 	}
 }

@@ -74,6 +74,8 @@ type Options struct {
 	Whitespace bool
 	// LocalAddr is the local IP address to connect from; empty: the system's choice.
 	LocalAddr string
+	// Lang is put in the stream header's xml:lang; empty: none.
+	Lang string
 }
 
 // Dial connects to addr, opens a stream to domain, negotiates STARTTLS (unless
@@ -126,6 +128,9 @@ func (c *Client) open() error {
 	hdr := `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='` + NSStream + `' version='1.0' to='` + c.domain + `'`
 	if c.from != "" {
 		hdr += ` from='` + c.from + `'`
+	}
+	if c.opts.Lang != "" {
+		hdr += ` xml:lang='` + c.opts.Lang + `'`
 	}
 	if err := c.Send(hdr + `>`); err != nil {
 		return err
