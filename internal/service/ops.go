@@ -25,7 +25,7 @@ import (
 // its /metrics, the audit log, and the webhook worker over the store's outbox.
 
 // outboxRetention is how long outbox events and delivery log entries are kept: a
-// delivery ends within webhook.DefaultMaxAge, the log is kept for the operator a week.
+// delivery ends within outbox.DefaultMaxAge, the log is kept for the operator a week.
 const outboxRetention = 7 * 24 * time.Hour
 
 // outboxPurgeInterval is how often old outbox rows are purged.
@@ -36,8 +36,8 @@ type ops struct {
 	log     *slog.Logger
 	metrics *metrics.Plugin
 	audit   *audit.Log
-	outbox  outbox.Store    // the store's outbox
-	worker  *webhook.Worker // nil without webhooks
+	outbox  outbox.Store   // the store's outbox
+	worker  *outbox.Worker // nil without sinks
 }
 
 // newOps builds the metrics, the audit log and, for a config with webhooks, the
@@ -54,10 +54,15 @@ func newOps(c config.Config, hosts []core.HostConfig, st store.Store, log *slog.
 	}
 	o.metrics = metrics.New(mopts)
 	if len(c.Webhooks) > 0 {
-		w, err := webhook.New(webhook.Options{
+		sink, err := webhook.New(webhook.Options{Endpoints: c.WebhookEndpoints()})
+		if err != nil {
+			return nil, err
+		}
+		w, err := outbox.NewWorker(outbox.Options{
 			Store:     o.outbox,
-			Endpoints: c.WebhookEndpoints(),
-			Logger:    log.With("component", "webhook"),
+			Sinks:     []outbox.Sink{sink},
+			Derive:    webhook.DeriveAccountCreated,
+			Logger:    log.With("component", "delivery"),
 			OnAttempt: o.metrics.Delivery,
 		})
 		if err != nil {
