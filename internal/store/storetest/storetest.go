@@ -62,6 +62,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServiceRefusals", testServiceRefusals},
 		{"ServiceRecordsAndRetention", testServiceRetention},
 		{"ServiceLifecycle", testServiceLifecycle},
+		{"Details", testDetails},
+		{"Funnel", testFunnel},
+		{"MailEffect", testMailEffect},
+		{"Reminders", testReminders},
+		{"ListExpiring", testListExpiring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
