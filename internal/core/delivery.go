@@ -499,3 +499,97 @@ func noticeInterval(configured time.Duration, hosts []HostConfig) time.Duration 
 	}
 	return max(d, time.Second)
 }
+
+// The account events the accounts side writes (issue 24), which the delivery side
+// consumes by type. Declared here for it; the accounts side documents them.
+const (
+	EventAccountCreated    EventType = "account.created"
+	EventAccountFirstLogin EventType = "account.first_login"
+	EventAccountActive     EventType = "account.active"
+	EventAccountPending    EventType = "account.pending"
+	EventAccountApproved   EventType = "account.approved"
+	EventAccountRejected   EventType = "account.rejected"
+	EventAccountDisabled   EventType = "account.disabled"
+	EventAccountEnabled    EventType = "account.enabled"
+	EventAccountDeleted    EventType = "account.deleted"
+)
+
+// The values of Notices.NotifyInviter.
+const (
+	// NotifyUserInvites tells the inviting account of the contact invites accounts
+	// make (the invites of ordinary users).
+	NotifyUserInvites = "user-invites"
+	// NotifyAll tells it of every invite an account made (administrators' too).
+	NotifyAll = "all"
+	// NotifyNone tells nobody.
+	NotifyNone = "none"
+)
+
+// Notices are the keys of what invites report back to people, at the top level of the
+// plugin's config and in each [[host]] table (where they override the top level's).
+// The zero value of each field means its documented default, filled by Normalize.
+type Notices struct {
+	// NotifyInviter says whose invites tell their inviting account, by a message from
+	// the server, when someone uses them ("bob@example.org joined with your
+	// invitation"): "user-invites" (contact invites made by accounts), "all" (every
+	// invite an account made) or "none". Keys' owners learn it by webhook.
+	// Default "user-invites".
+	NotifyInviter string `toml:"notify_inviter"`
+	// Welcome is the message a new account gets from the server at its first login,
+	// unless its invite has its own; the inviter (contact invites) and the groups it
+	// joined are added to it. At most 1000 characters; line breaks allowed.
+	// Default none: no welcome.
+	Welcome string `toml:"welcome"`
+	// RemindBefore is how long before a pending invite expires its creator is
+	// reminded of it (a message for accounts, the webhook invite.expiring for keys),
+	// for invites living longer than twice that. Default 1 day; at least 10 seconds.
+	RemindBefore Duration `toml:"remind_before"`
+}
+
+// Normalize fills the defaults of the top level's notices and checks them.
+func (n *Notices) Normalize() error {
+	if n.NotifyInviter == "" {
+		n.NotifyInviter = NotifyUserInvites
+	}
+	if n.RemindBefore == 0 {
+		n.RemindBefore = Duration(DefaultRemindBefore)
+	}
+	return n.Check()
+}
+
+// Check checks notices as written, where a zero field is left to another level.
+func (n Notices) Check() error {
+	var errs []error
+	switch n.NotifyInviter {
+	case "", NotifyUserInvites, NotifyAll, NotifyNone:
+	default:
+		errs = append(errs, fmt.Errorf("notify_inviter %q is not known: use user-invites, all or none", n.NotifyInviter))
+	}
+	if n.Welcome != "" {
+		if _, err := CheckWelcome(n.Welcome); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				err = errors.New(fe.Reason)
+			}
+			errs = append(errs, fmt.Errorf("welcome: %w", err))
+		}
+	}
+	if n.RemindBefore != 0 && n.RemindBefore < Duration(MinRemindBefore) {
+		errs = append(errs, fmt.Errorf("remind_before must be at least %s", HumanDuration(MinRemindBefore)))
+	}
+	return errors.Join(errs...)
+}
+
+// Over returns a host's notices with those of top for what it leaves out.
+func (n Notices) Over(top Notices) Notices {
+	if n.NotifyInviter == "" {
+		n.NotifyInviter = top.NotifyInviter
+	}
+	if n.Welcome == "" {
+		n.Welcome = top.Welcome
+	}
+	if n.RemindBefore == 0 {
+		n.RemindBefore = top.RemindBefore
+	}
+	return n
+}
