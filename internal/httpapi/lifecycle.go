@@ -37,6 +37,10 @@ type Invite struct {
 	Groups      []string `json:"groups"`                 // never null
 	Redemptions *[]Use   `json:"redemptions,omitempty"`  // when shown alone
 	RevokedAt   string   `json:"revoked_at,omitempty"`   // RFC 3339, when revoked
+
+	Email   *InviteEmail `json:"email,omitempty"`   // when mailed (delivery.go)
+	Welcome string       `json:"welcome,omitempty"` // the welcome message of its accounts
+	Funnel  *core.Funnel `json:"funnel,omitempty"`  // what became of it
 }
 
 // Use is one redemption of an Invite: the account and when.
@@ -77,6 +81,7 @@ func NewInvite(inv core.Invite, now time.Time) Invite {
 	if !inv.RevokedAt.IsZero() {
 		b.RevokedAt = formatTime(inv.RevokedAt)
 	}
+	reports(&b, inv)
 	return b
 }
 
@@ -108,7 +113,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) (int, error) {
 	if refused != nil {
 		return 0, refused
 	}
-	page, err := h.svc.ListInvites(r.Context(), by, core.InviteQuery{Host: key.Host, Status: p.status, Limit: p.limit, Cursor: p.cursor})
+	page, err := h.svc.ListInvites(r.Context(), by, core.InviteQuery{Host: key.Host, Status: p.status, Limit: p.limit, Cursor: p.cursor,
+		ExpiringWithin: p.expiringWithin})
 	if err != nil {
 		return 0, err
 	}

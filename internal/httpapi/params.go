@@ -25,6 +25,8 @@ type params struct {
 	maxUses    *int     // nil when none was given
 	note       string   // "" when none was given
 	groups     []string // from every group parameter, query then form
+	email      string   // "" when none was given
+	welcome    string   // "" when none was given
 	refused    error    // the refusals of the parameters' syntax (core.FieldErrors)
 }
 
@@ -75,6 +77,8 @@ func (h *Handler) readParams(r *http.Request) (params, error) {
 		}
 	}
 	p.note, _ = value(core.FieldNote)
+	p.email, _ = value(core.FieldEmail)
+	p.welcome, _ = value(core.FieldWelcome)
 	for _, vs := range [][]string{query[core.FieldGroup], form[core.FieldGroup]} {
 		for _, g := range vs {
 			if g != "" {
@@ -210,10 +214,11 @@ func accepts(hdr http.Header, mediaType string) bool { return problem.Accepts(hd
 // listParams are the query parameters of a list, checked for syntax; the core checks
 // their values.
 type listParams struct {
-	credential string
-	status     core.Status
-	limit      int
-	cursor     string
+	credential     string
+	status         core.Status
+	limit          int
+	cursor         string
+	expiringWithin time.Duration
 }
 
 // readListParams reads the credential, status, limit and cursor of a list request.
@@ -246,6 +251,15 @@ func readListParams(r *http.Request) (listParams, error) {
 		errs = append(errs, err)
 	} else {
 		p.cursor = v
+	}
+	if v, ok, err := single(core.FieldExpiringWithin, query, nil); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		d, err := core.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fieldError(core.FieldExpiringWithin, "must be a duration such as 2d or 12h"))
+		}
+		p.expiringWithin = d
 	}
 	return p, errors.Join(errs...)
 }
