@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/mail"
 	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/internal/password"
 	"github.com/xmpp-invites/invites/internal/store"
@@ -76,6 +77,11 @@ type Config struct {
 	// Password is the password policy of every registration path (package password
 	// owns the type and its defaults).
 	Password password.Config `toml:"password"`
+	// Notices are what invites report back to people: the keys notify_inviter,
+	// welcome and remind_before (package core owns the type and its defaults).
+	core.Notices
+	// SMTP is the relay invites are mailed through (package mail owns the type).
+	SMTP mail.Config `toml:"smtp"`
 }
 
 // Host is one served XMPP domain.
@@ -88,6 +94,8 @@ type Host struct {
 	DefaultTTL Duration `toml:"default_ttl"`
 	// MaxTTL overrides the top-level max_ttl for this domain.
 	MaxTTL Duration `toml:"max_ttl"`
+	// Notices override the top-level notify_inviter, welcome and remind_before.
+	core.Notices
 }
 
 // HTTP bounds the invite API.
@@ -277,6 +285,12 @@ func (c *Config) normalizeComponents() error {
 		errs = append(errs, fmt.Errorf("page.%w", err))
 	}
 	errs = append(errs, prefixed("password", c.Password.Normalize())...)
+	errs = append(errs, c.Notices.Normalize(), errors.Join(prefixed("smtp", c.SMTP.Normalize())...))
+	for _, h := range c.Hosts {
+		if err := h.Notices.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("host %s: %w", h.Domain, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

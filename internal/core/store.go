@@ -180,9 +180,12 @@ type RecordedHost struct {
 	LandingPage string
 	DefaultTTL  time.Duration
 	MaxTTL      time.Duration
-	// Webhooks says whether the server has webhooks: then every change writes its
-	// events to the outbox, for its delivery worker (see Options.Outbox).
+	// Webhooks says whether the server delivers events (to webhooks, the host, email):
+	// then every change writes its events to the outbox, for its delivery worker (see
+	// Options.Outbox).
 	Webhooks bool
+	// Mail says whether the server sends invites by email (Options.Mail).
+	Mail bool
 }
 
 // Config returns the host's configuration as the recording server applied it, for a

@@ -154,9 +154,10 @@ func migrations() []string {
 
 		// 8: what an invite reports back (issue 25): the address it is mailed to (kept
 		// while it is pending) and the delivery of that mail, its welcome message, its
-		// funnel counts and when its creator was reminded of it; and the sink of each
-		// delivery attempt (webhook, host, email, funnel). The reads of invites on the
-		// hot paths do not select these columns.
+		// funnel counts and when its creator was reminded of it; the sink of each
+		// delivery attempt (webhook, host, email, funnel); whether the server of each
+		// domain sends email. The reads of invites on the hot paths do not select these
+		// columns.
 		`ALTER TABLE {s}.invites
 			ADD COLUMN email           text NOT NULL DEFAULT '',
 			ADD COLUMN email_status    text NOT NULL DEFAULT '',
@@ -170,7 +171,8 @@ func migrations() []string {
 			ADD COLUMN funnel_accounts integer NOT NULL DEFAULT 0,
 			ADD COLUMN funnel_logins   integer NOT NULL DEFAULT 0,
 			ADD COLUMN funnel_active   integer NOT NULL DEFAULT 0;
-		ALTER TABLE {s}.deliveries ADD COLUMN sink text NOT NULL DEFAULT 'webhook';`,
+		ALTER TABLE {s}.deliveries ADD COLUMN sink text NOT NULL DEFAULT 'webhook';
+		ALTER TABLE {s}.hosts ADD COLUMN mail boolean NOT NULL DEFAULT false;`,
 	}
 }
 

@@ -389,5 +389,5 @@ func undoDelivery() []string {
 	for _, c := range []string{"email", "email_status", "email_error", "email_at", "email_event", "welcome", "reminded_at", "funnel_opened", "funnel_started", "funnel_accounts", "funnel_logins", "funnel_active"} {
 		out = append(out, "ALTER TABLE invites DROP COLUMN "+c)
 	}
-	return append(out, "ALTER TABLE deliveries DROP COLUMN sink")
+	return append(out, "ALTER TABLE deliveries DROP COLUMN sink", "ALTER TABLE hosts DROP COLUMN mail")
 }
