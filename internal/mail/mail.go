@@ -203,7 +203,7 @@ func reply(err error, address string) (int, string) {
 		}
 	}
 	if len(text) > 500 {
-		text = text[:500] + "…"
+		text = strings.ToValidUTF8(text[:500], "") + "…"
 	}
 	return code, text
 }

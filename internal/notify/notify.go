@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/outbox"
@@ -66,7 +67,16 @@ type Sink struct {
 	log  *slog.Logger
 }
 
-var _ outbox.Sink = (*Sink)(nil)
+var (
+	_ outbox.Sink    = (*Sink)(nil)
+	_ outbox.Bounded = (*Sink)(nil)
+)
+
+// callTimeout bounds each call to the host.
+const callTimeout = 30 * time.Second
+
+// MaxDuration implements outbox.Bounded: one call to the host per event.
+func (s *Sink) MaxDuration() time.Duration { return callTimeout }
 
 // New returns the host's Sink.
 func New(opts Options) (*Sink, error) {
@@ -115,6 +125,8 @@ func (s *Sink) Deliveries(e core.Event) []outbox.Delivery {
 	one := func(do func(ctx context.Context) error) []outbox.Delivery {
 		return []outbox.Delivery{{Key: "host " + string(e.Type), Endpoint: "host", Type: string(e.Type),
 			Do: func(ctx context.Context, _ int) outbox.Result {
+				ctx, cancel := context.WithTimeout(ctx, callTimeout)
+				defer cancel()
 				if err := do(ctx); err != nil {
 					return outbox.Result{Err: describe(err)}
 				}

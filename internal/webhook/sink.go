@@ -142,9 +142,10 @@ func (s *Sink) Wants(t core.EventType) bool {
 	return false
 }
 
-// MaxDuration implements outbox.Bounded: every endpoint timing out.
+// MaxDuration implements outbox.Bounded: every endpoint timing out on two messages
+// (an event and one derived from it).
 func (s *Sink) MaxDuration() time.Duration {
-	return time.Duration(len(s.endpoints)) * s.longest
+	return 2 * time.Duration(len(s.endpoints)) * s.longest
 }
 
 // Deliveries implements outbox.Sink: a message to each endpoint that subscribes to
