@@ -15,12 +15,14 @@ import (
 //
 //   - redeem/plain: a redemption with no outbox (a server with no sink but the funnel
 //     before this feature);
+//
 //   - redeem/funnel: a redemption that also writes its event to the outbox, as every
 //     server now does for the funnel's "account created" (and the inviter's message);
+//
 //   - show/plain and show/details: the store's reads of one invite, without and with
 //     its details (email, welcome, funnel), as the HTTP API's GET …/invites/ID makes.
 //
-//	go test -run '^$' -bench DeliveryCosts ./internal/core
+//     go test -run '^$' -bench DeliveryCosts ./internal/core
 func BenchmarkDeliveryCosts(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
