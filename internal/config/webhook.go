@@ -24,7 +24,8 @@ type Webhook struct {
 	// bytes (invites-plugin webhooks secret makes one). Required.
 	Secret string `toml:"secret"`
 	// Events are the message types sent: "invite.created", "invite.redeemed",
-	// "invite.revoked", "account.created". Default all four.
+	// "invite.revoked", "invite.expiring", "invite.expired", "account.created" and the
+	// other account events (package webhook lists them). Default all.
 	Events []string `toml:"events"`
 	// Timeout bounds one delivery attempt. Default "10s", between 1 second and 1 minute.
 	Timeout Duration `toml:"timeout"`
