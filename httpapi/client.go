@@ -73,6 +73,8 @@ func (c *Client) Create(ctx context.Context, p CreateParams) (Invite, error) {
 	}
 	set("username", p.Username)
 	set("note", p.Note)
+	set("email", p.Email)
+	set("welcome", p.Welcome)
 	if p.MaxUses != nil {
 		form.Set("max_uses", strconv.Itoa(*p.MaxUses))
 	}
@@ -104,6 +106,9 @@ func (c *Client) List(ctx context.Context, p ListParams) (InviteList, error) {
 	}
 	if p.Cursor != "" {
 		q.Set("cursor", p.Cursor)
+	}
+	if p.ExpiringWithin != 0 {
+		q.Set("expiring_within", strconv.FormatInt(int64(p.ExpiringWithin.Round(time.Second)/time.Second), 10))
 	}
 	var l InviteList
 	if err := c.do(ctx, http.MethodGet, "/invites", q, "", nil, &l, http.StatusOK); err != nil {
@@ -168,6 +173,21 @@ func (c *Client) Revoke(ctx context.Context, id string) error {
 		return fmt.Errorf("revoking invite %s: %w", id, err)
 	}
 	return nil
+}
+
+// Resend mails the invite id again with a fresh token (its earlier links die), to email
+// or, when email is empty, to the address it was mailed to.
+func (c *Client) Resend(ctx context.Context, id, email string) (Invite, error) {
+	form := url.Values{}
+	if email != "" {
+		form.Set("email", email)
+	}
+	var inv Invite
+	if err := c.do(ctx, http.MethodPost, invitePath(id)+"/resend", nil, "application/x-www-form-urlencoded",
+		[]byte(form.Encode()), &inv, http.StatusAccepted); err != nil {
+		return Invite{}, fmt.Errorf("resending invite %s: %w", id, err)
+	}
+	return inv, nil
 }
 
 // invitePath is the path of one invite below the base.

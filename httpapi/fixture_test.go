@@ -103,6 +103,7 @@ func newFixture(tb testing.TB) *fixture {
 		Store: f.st,
 		Hosts: append(hosts, core.HostConfig{Domain: goneHost}),
 		Now:   f.clock.Now,
+		Mail:  true, // invites may be mailed (delivery_test.go)
 	})
 	if err != nil {
 		tb.Fatalf("new service: %v", err)

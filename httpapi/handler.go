@@ -42,6 +42,9 @@ type Service interface {
 	// Invite returns an invite with its redemptions; core.ErrNotFound for one the actor
 	// may not see.
 	Invite(ctx context.Context, by core.Actor, host, id string) (core.Invite, error)
+	// ResendInvite mails a pending invite the actor may see again, to email or its
+	// address, with a fresh token; core.ErrConflict when it cannot be.
+	ResendInvite(ctx context.Context, by core.Actor, host, id, email string) (core.Invite, error)
 	// UpdateInvite changes an invite the actor may see; core.ErrInvalid for a change out
 	// of bounds, core.ErrConflict for one its state refuses.
 	UpdateInvite(ctx context.Context, by core.Actor, host, id string, p core.InvitePatch) (core.Invite, error)
@@ -213,6 +216,7 @@ const (
 	epCreate                 // BasePath: create an invite
 	epList                   // BasePath/invites: list invites
 	epInvite                 // BasePath/invites/ID: one invite
+	epResend                 // BasePath/invites/ID/resend: mail it again
 )
 
 // methods lists the methods an endpoint serves, for Allow and CORS.
@@ -222,6 +226,8 @@ func (ep endpoint) methods() string {
 		return "GET, OPTIONS"
 	case epInvite:
 		return "GET, PATCH, DELETE, OPTIONS"
+	case epResend:
+		return "POST, OPTIONS"
 	}
 	return "GET, POST, OPTIONS"
 }
@@ -235,6 +241,8 @@ func (ep endpoint) allows(method string) bool {
 		return method == http.MethodGet
 	case epInvite:
 		return method == http.MethodGet || method == http.MethodPatch || method == http.MethodDelete
+	case epResend:
+		return method == http.MethodPost
 	}
 	return false
 }
@@ -254,6 +262,9 @@ func (h *Handler) route(r *http.Request) (endpoint, string) {
 		return epList, ""
 	}
 	id, ok := strings.CutPrefix(rest, "/invites/")
+	if rid, found := strings.CutSuffix(id, "/resend"); ok && found && rid != "" && !strings.Contains(rid, "/") {
+		return epResend, rid
+	}
 	if !ok || id == "" || strings.Contains(id, "/") {
 		return epNone, ""
 	}
@@ -308,6 +319,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ep endpoint, id 
 	switch ep {
 	case epList:
 		return h.list(w, r)
+	case epResend:
+		return h.resend(w, r, id)
 	case epInvite:
 		switch r.Method {
 		case http.MethodPatch:
@@ -340,6 +353,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 		MaxUses:  p.maxUses,
 		Note:     p.note,
 		Groups:   p.groups,
+		Email:    p.email,
+		Welcome:  p.welcome,
 		Actor:    core.Actor{Remote: by.Remote}, // for the audit log
 		Refused:  errors.Join(p.refused, h.checkFree(ctx, key.Host, p.username)),
 	})
@@ -351,6 +366,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 	location := landing
 	if location == "" {
 		location = uri
+	}
+	if inv.Email != "" {
+		// Mailed: the mail carries the only token; the client gets the resource.
+		uri, landing, location = "", "", h.base+"/invites/"+inv.ID
 	}
 	h.log.LogAttrs(ctx, slog.LevelDebug, "invite created",
 		slog.String("invite_id", inv.ID), slog.String("key_id", key.ID), slog.String("host", inv.Host))

@@ -52,7 +52,10 @@ type invite struct {
 		JID string `json:"jid"`
 		At  string `json:"at"`
 	} `json:"redemptions"`
-	RevokedAt string `json:"revoked_at"`
+	RevokedAt string               `json:"revoked_at"`
+	Email     *httpapi.InviteEmail `json:"email"`
+	Welcome   string               `json:"welcome"`
+	Funnel    *core.Funnel         `json:"funnel"`
 }
 
 // problem is an RFC 9457 body.

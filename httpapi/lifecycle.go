@@ -25,7 +25,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) (int, error) {
 	if refused != nil {
 		return 0, refused
 	}
-	page, err := h.svc.ListInvites(r.Context(), by, core.InviteQuery{Host: key.Host, Status: p.status, Limit: p.limit, Cursor: p.cursor})
+	page, err := h.svc.ListInvites(r.Context(), by, core.InviteQuery{Host: key.Host, Status: p.status, Limit: p.limit, Cursor: p.cursor,
+		ExpiringWithin: p.expiringWithin})
 	if err != nil {
 		return 0, err
 	}

@@ -24,6 +24,8 @@ type params struct {
 	maxUses    *int     // nil when none was given
 	note       string   // "" when none was given
 	groups     []string // from every group parameter, query then form
+	email      string   // "" when none was given
+	welcome    string   // "" when none was given
 	refused    error    // the refusals of the parameters' syntax (core.FieldErrors)
 }
 
@@ -74,6 +76,8 @@ func (h *Handler) readParams(r *http.Request) (params, error) {
 		}
 	}
 	p.note, _ = value(core.FieldNote)
+	p.email, _ = value(core.FieldEmail)
+	p.welcome, _ = value(core.FieldWelcome)
 	for _, vs := range [][]string{query[core.FieldGroup], form[core.FieldGroup]} {
 		for _, g := range vs {
 			if g != "" {
@@ -205,10 +209,11 @@ func credential(hdr http.Header, query, form url.Values) (string, error) {
 // listParams are the query parameters of a list, checked for syntax; the core checks
 // their values.
 type listParams struct {
-	credential string
-	status     core.Status
-	limit      int
-	cursor     string
+	credential     string
+	status         core.Status
+	limit          int
+	cursor         string
+	expiringWithin time.Duration
 }
 
 // readListParams reads the credential, status, limit and cursor of a list request.
@@ -241,6 +246,15 @@ func readListParams(r *http.Request) (listParams, error) {
 		errs = append(errs, err)
 	} else {
 		p.cursor = v
+	}
+	if v, ok, err := single(core.FieldExpiringWithin, query, nil); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		d, err := core.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fieldError(core.FieldExpiringWithin, "must be a duration such as 2d or 12h"))
+		}
+		p.expiringWithin = d
 	}
 	return p, errors.Join(errs...)
 }

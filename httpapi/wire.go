@@ -30,6 +30,30 @@ type Invite struct {
 	Groups      []string  `json:"groups"`                 // never null
 	Redemptions []Use     `json:"redemptions,omitempty"`  // each use, oldest first
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`    // when revoked
+
+	Email   *InviteEmail `json:"email,omitempty"`   // when mailed
+	Welcome string       `json:"welcome,omitempty"` // the welcome message of its accounts
+	Funnel  *Funnel      `json:"funnel,omitempty"`  // what became of it
+}
+
+// InviteEmail is the email delivery of an invite: the address (while the invite is
+// pending) and where its mail is.
+type InviteEmail struct {
+	Address   string    `json:"address,omitempty"` // gone once the invite has ended
+	Status    string    `json:"status"`            // queued, sent or failed
+	Error     string    `json:"error,omitempty"`   // the relay's last answer when it failed
+	UpdatedAt time.Time `json:"updated_at"`        // when Status last changed
+}
+
+// Funnel is what became of an invite: how many times each stage was reached, from the
+// page opened to accounts still active a week after they were made. Nothing in it
+// names a person.
+type Funnel struct {
+	PageOpened          int `json:"page_opened"`          // its page shown (no cookie, no client kept)
+	RegistrationStarted int `json:"registration_started"` // a registration form shown, or an in-band pre-auth
+	AccountCreated      int `json:"account_created"`      // accounts made with it
+	FirstLogin          int `json:"first_login"`          // of those, logged in once
+	StillActive         int `json:"still_active"`         // of those, logged in 7 days or more after creation
 }
 
 // Use is one redemption of an Invite: the account and when.
@@ -63,6 +87,11 @@ type CreateParams struct {
 	// Redirect asks for 303 See Other instead of 201 Created, as a bookmark would; the
 	// Client returns the invite either way.
 	Redirect bool
+	// Email, when set, has the server mail the invite to this address (with its own
+	// token: the invite returned then has no Token, URI nor LandingPage).
+	Email string
+	// Welcome is a message each account the invite makes receives at its first login.
+	Welcome string
 }
 
 // ListParams choose the invites of a list.
@@ -74,6 +103,8 @@ type ListParams struct {
 	Limit int
 	// Cursor is the NextCursor of the previous page; empty starts at the newest.
 	Cursor string
+	// ExpiringWithin, when not zero, keeps the pending invites that expire within it.
+	ExpiringWithin time.Duration
 }
 
 // Patch is a change of an invite, sent as a JSON merge patch (RFC 7396): the fields
@@ -117,6 +148,7 @@ func NewInvite(inv core.Invite, now time.Time) Invite {
 	if !inv.RevokedAt.IsZero() {
 		b.RevokedAt = wireTime(inv.RevokedAt)
 	}
+	reports(&b, inv)
 	return b
 }
 

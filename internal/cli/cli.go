@@ -36,16 +36,25 @@ const usage = `Usage:
       Revoke the key with that ID.
 
   invites-plugin [FLAGS] invites create HOST [--ttl DURATION] [--username USER]
-                          [--max-uses N] [--note TEXT] [--group GROUP]... [--json]
+                          [--max-uses N] [--note TEXT] [--group GROUP]...
+                          [--email ADDRESS] [--welcome TEXT] [--json]
       Create an account invite and print its URL: the landing page, else its xmpp:
       URI. --max-uses 0 lets it make any number of accounts until it expires.
+      --email sends it by email through the server's [smtp] relay instead: then its
+      ID is printed, and the mail carries the only token. --welcome is the message
+      its new accounts get at their first login, instead of the host's welcome.
   invites-plugin [FLAGS] invites create HOST --reset USER [--ttl DURATION] [--note TEXT]
       Create a password reset invite for the existing account USER.
-  invites-plugin [FLAGS] invites list HOST [--status STATUS] [--json]
+  invites-plugin [FLAGS] invites list HOST [--status STATUS] [--expiring DURATION] [--json]
       List HOST's invites, newest first, tab-separated: ID, kind, status, uses/max,
       expires, created by, note. STATUS is pending, used, expired, revoked or all.
+      --expiring keeps the pending invites that expire within DURATION.
   invites-plugin [FLAGS] invites show HOST ID [--json]
-      Show an invite, with the accounts that used it.
+      Show an invite, with the accounts that used it, its email and its funnel
+      (page views, registrations started, accounts, first logins, still active).
+  invites-plugin [FLAGS] invites resend HOST ID [--email ADDRESS] [--json]
+      Mail a pending invite again (to ADDRESS, else to its address) with a fresh
+      token: the link of every earlier mail dies at once.
   invites-plugin [FLAGS] invites update HOST ID [--expires TIME|DURATION] [--max-uses N]
                           [--note TEXT] [--json]
       Change an invite: its expiry (a time such as 2030-01-02T15:04:05Z, or a duration
@@ -148,7 +157,7 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 	case "webhooks":
 		opts := map[string]string{}
 		for name := range p.opts {
-			if name != "limit" && name != "event" {
+			if name != "limit" && name != "event" && name != "sink" {
 				return usagef("webhooks takes no --%s", name)
 			}
 			opts[name], _ = p.value(name)
@@ -193,6 +202,8 @@ func flagOf(verb, field string) string {
 		return "NAME"
 	case core.FieldKind:
 		return "--reset"
+	case core.FieldExpiringWithin:
+		return "--expiring"
 	case core.FieldUsername:
 		if verb == "invites create --reset" {
 			return "--reset"
@@ -245,14 +256,16 @@ var options = map[string]option{
 	"ttl": {value: true}, "username": {value: true}, "max-uses": {value: true}, "note": {value: true},
 	"group": {value: true, repeat: true}, "reset": {value: true},
 	"status": {value: true}, "json": {},
-	"limit": {value: true}, "event": {value: true},
+	"limit": {value: true}, "event": {value: true}, "sink": {value: true},
+	"email": {value: true}, "welcome": {value: true}, "expiring": {value: true},
 	"to": {value: true}, "from": {value: true},
 }
 
 var verbOptions = map[string][]string{
 	"keys create":    {"expires", "max-ttl", "rate", "manage"},
-	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "json"},
-	"invites list":   {"status", "json"},
+	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "email", "welcome", "json"},
+	"invites list":   {"status", "expiring", "json"},
+	"invites resend": {"email", "json"},
 	"invites show":   {"json"},
 	"invites update": {"expires", "max-uses", "note", "json"},
 }

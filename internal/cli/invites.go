@@ -30,22 +30,23 @@ func inviteError(err error) error {
 // runInvites runs "invites create|list|show|update|revoke".
 func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 	if len(p.pos) < 2 {
-		return usagef("invites: want create, list, show, update or revoke")
+		return usagef("invites: want create, list, show, update, resend or revoke")
 	}
 	var err error
 	switch p.pos[1] {
 	case "create", "list":
 		err = checkVerb(p, 1, 1, "HOST")
-	case "show", "revoke", "update":
+	case "show", "revoke", "update", "resend":
 		err = checkVerb(p, 2, 2, "HOST ID")
 	default:
-		return usagef("invites: unknown verb %q: use create, list, show, update or revoke", p.pos[1])
+		return usagef("invites: unknown verb %q: use create, list, show, update, resend or revoke", p.pos[1])
 	}
 	if err != nil {
 		return err
 	}
 	var spec core.InviteSpec
 	var status core.Status
+	var expiring time.Duration
 	var change core.InvitePatch
 	switch p.pos[1] {
 	case "update":
@@ -66,6 +67,12 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 	case "list":
 		if v, ok := p.value("status"); ok {
 			status, refused = core.ParseStatus(v)
+		}
+		if v, ok := p.value("expiring"); ok {
+			var err error
+			if expiring, err = core.ParseDuration(v); err != nil || expiring <= 0 {
+				refused = errors.Join(refused, core.Refuse(core.ErrInvalid, core.FieldExpiringWithin, "give a duration such as 2d or 12h"))
+			}
 		}
 	}
 
@@ -88,15 +95,22 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 		}
 		if p.has("json") {
 			body := httpapi.NewInvite(inv, now)
-			body.Token, body.URI, body.LandingPage = inv.Token, s.svc.InviteURI(inv), s.svc.InviteLandingPage(inv)
+			if inv.Token != "" {
+				body.Token, body.URI, body.LandingPage = inv.Token, s.svc.InviteURI(inv), s.svc.InviteLandingPage(inv)
+			}
 			return writeJSON(stdout, body)
+		}
+		if inv.Email != "" {
+			// The mail carries the only token.
+			fmt.Fprintf(stdout, "%s\tmail to %s queued\n", inv.ID, inv.Email)
+			return nil
 		}
 		fmt.Fprintln(stdout, s.svc.InviteLocation(inv))
 	case "list":
 		if refused != nil {
 			return refused
 		}
-		invs, err := listAll(ctx, s.svc, host, status)
+		invs, err := listAll(ctx, s.svc, core.InviteQuery{Host: host, Status: status, ExpiringWithin: expiring})
 		if err != nil {
 			return err
 		}
@@ -131,6 +145,16 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 	case "revoke":
 		_, err := s.svc.RevokeInvite(ctx, cliActor, host, p.pos[3])
 		return inviteError(err)
+	case "resend":
+		email, _ := p.value("email")
+		inv, err := s.svc.ResendInvite(ctx, cliActor, host, p.pos[3], email)
+		if err != nil {
+			return inviteError(err)
+		}
+		if p.has("json") {
+			return writeJSON(stdout, httpapi.NewInviteWithUses(inv, now))
+		}
+		fmt.Fprintf(stdout, "%s\tmail to %s queued\n", inv.ID, inv.Email)
 	}
 	return nil
 }
@@ -141,6 +165,8 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 func inviteSpec(p parsed) (core.InviteSpec, error) {
 	spec := core.InviteSpec{Kind: core.KindAccount, Actor: cliActor, Groups: p.opts["group"]}
 	spec.Note, _ = p.value("note")
+	spec.Email, _ = p.value("email")
+	spec.Welcome, _ = p.value("welcome")
 	var errs []error
 	if v, ok := p.value("ttl"); ok {
 		var err error
@@ -202,12 +228,12 @@ func invitePatch(p parsed, now time.Time) (core.InvitePatch, error) {
 	return change, nil
 }
 
-// listAll reads every page of a host's invites, newest first.
-func listAll(ctx context.Context, svc *core.Service, host string, status core.Status) ([]core.Invite, error) {
+// listAll reads every page of the invites q selects, newest first.
+func listAll(ctx context.Context, svc *core.Service, q core.InviteQuery) ([]core.Invite, error) {
 	var out []core.Invite
-	cursor := ""
+	q.Limit = core.MaxListLimit
 	for {
-		page, err := svc.ListInvites(ctx, cliActor, core.InviteQuery{Host: host, Status: status, Limit: core.MaxListLimit, Cursor: cursor})
+		page, err := svc.ListInvites(ctx, cliActor, q)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +241,7 @@ func listAll(ctx context.Context, svc *core.Service, host string, status core.St
 		if page.NextCursor == "" {
 			return out, nil
 		}
-		cursor = page.NextCursor
+		q.Cursor = page.NextCursor
 	}
 }
 
@@ -261,6 +287,20 @@ func showInvite(w io.Writer, inv core.Invite, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s at %s\n", k, u.JID, stamp(u.At, ""))
 	}
+	if inv.Mail.Status != "" {
+		mail := string(inv.Mail.Status) + " " + stamp(inv.Mail.At, "")
+		if inv.Email != "" {
+			mail = inv.Email + ": " + mail
+		}
+		if inv.Mail.Error != "" {
+			mail += " (" + inv.Mail.Error + ")"
+		}
+		line("email", mail)
+	}
+	line("welcome", strings.ReplaceAll(inv.Welcome, "\n", " / "))
+	f := inv.Funnel
+	line("funnel", fmt.Sprintf("%d page views, %d registrations started, %d accounts, %d first logins, %d still active after 7 days",
+		f.PageOpened, f.RegistrationStarted, f.AccountCreated, f.FirstLogin, f.StillActive))
 	return tw.Flush()
 }
 

@@ -82,7 +82,12 @@ func open(ctx context.Context, g globals) (*session, error) {
 	if g.audit != nil {
 		observer = audit.New(slog.New(slog.NewTextHandler(g.audit, nil)))
 	}
-	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, BaseURL: baseURL, Outbox: webhooks, Observer: observer})
+	// Invites are mailed by the server, whose relay the config or the store names.
+	mail := cfg.SMTP.Enabled()
+	for _, r := range recorded {
+		mail = mail || r.Mail
+	}
+	svc, err := core.NewService(core.Options{Store: st, Hosts: hosts, BaseURL: baseURL, Outbox: webhooks, Observer: observer, Mail: mail})
 	if err != nil {
 		_ = st.Close()
 		return nil, err

@@ -18,10 +18,12 @@ import (
 )
 
 // webhooksUsage is the usage of the webhooks command, printed after the keys'.
-const webhooksUsage = `  invites-plugin [FLAGS] webhooks log HOST [--limit N] [--event ID]
-      Print the latest webhook delivery attempts for HOST, newest first (tab-separated:
-      time, event ID, message type, endpoint, attempt, HTTP status, milliseconds,
-      "ok" or the error). --limit bounds them (default 50, at most 1000).
+const webhooksUsage = `  invites-plugin [FLAGS] webhooks log HOST [--limit N] [--event ID] [--sink SINK]
+      Print the latest delivery attempts of HOST's events, newest first (tab-separated:
+      time, event ID, message type, endpoint, attempt, status (HTTP, or the mail
+      relay's reply code), milliseconds, "ok" or the error, sink). SINK is webhook,
+      host (account states and messages), email or funnel; --limit bounds them
+      (default 50, at most 1000).
   invites-plugin [FLAGS] webhooks pending
       Print how many events wait for delivery, since when, and how many were given up.
   invites-plugin webhooks secret
@@ -56,7 +58,7 @@ func runWebhooks(ctx context.Context, g globals, args []string, opts map[string]
 	default:
 		return usagef("webhooks: unknown verb %q", verb)
 	}
-	q := outbox.LogQuery{EventID: opts["event"]}
+	q := outbox.LogQuery{EventID: opts["event"], Sink: opts["sink"]}
 	if v, ok := opts["limit"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > outbox.MaxLogLimit {
@@ -99,8 +101,8 @@ func runWebhooks(ctx context.Context, g globals, args []string, opts map[string]
 		if a.Status != 0 {
 			status = strconv.Itoa(a.Status)
 		}
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", a.At.UTC().Format(time.RFC3339), a.EventID, a.Type,
-			a.Endpoint, a.Attempt, status, a.Duration.Milliseconds(), result)
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", a.At.UTC().Format(time.RFC3339), a.EventID, a.Type,
+			a.Endpoint, a.Attempt, status, a.Duration.Milliseconds(), result, a.Sink)
 	}
 	return nil
 }

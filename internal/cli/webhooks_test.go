@@ -68,7 +68,7 @@ func TestWebhooksLog(t *testing.T) {
 		t.Fatalf("log: %d %q", code, errOut)
 	}
 	cols := strings.Split(strings.TrimSuffix(out, "\n"), "\t")
-	if len(cols) != 8 || cols[1] != ev.ID || cols[2] != "invite.created" || cols[3] != "portal" || cols[4] != "1" ||
+	if len(cols) != 9 || cols[8] != "webhook" || cols[1] != ev.ID || cols[2] != "invite.created" || cols[3] != "portal" || cols[4] != "1" ||
 		cols[5] != "503" || cols[6] != "12" || cols[7] != "HTTP status 503" {
 		t.Errorf("log line %q", out)
 	}

@@ -741,6 +741,9 @@ func (c *cmds) createAccountForm(context.Context, session.Call, []*adhoc.Form) (
 			text("note", "Note", "Optional: what the invite is for, for whoever lists invites later.", false),
 			{Var: "groups", Type: adhoc.FieldTextMulti, Label: "Groups",
 				Desc: "Optional, one per line: the new accounts join these groups, and see their members."},
+			text("email", "Send by email to", "Optional: the invite is mailed to this address (the mail carries its only link).", false),
+			{Var: "welcome", Type: adhoc.FieldTextMulti, Label: "Welcome message",
+				Desc: "Optional: what the new accounts read at their first login, instead of the host's welcome."},
 		},
 	}, nil
 }
@@ -759,6 +762,9 @@ func (c *cmds) createAccount(ctx context.Context, call session.Call, forms []*ad
 	inv, err := c.svc.CreateInvite(ctx, spec)
 	if err != nil {
 		return session.Result{}, err
+	}
+	if inv.Email != "" {
+		return mailed(inv), nil
 	}
 	return c.invitation(inv), nil
 }
@@ -852,4 +858,18 @@ func (c *cmds) invitation(inv core.Invite) session.Result {
 	}
 	f.Fields = append(f.Fields, value("expire", "Valid until", inv.ExpiresAt.UTC().Format(dateTime)))
 	return session.Result{Form: f}
+}
+
+// mailed is the result of an invite sent by email: no link is shown, since the mail
+// carries the only one.
+func mailed(inv core.Invite) session.Result {
+	return session.Result{
+		Form: &adhoc.Form{Type: adhoc.FormResult, Title: "Invite sent by email", Fields: []adhoc.Field{
+			value("id", "Invite", inv.ID),
+			value("email", "Mailed to", inv.Email),
+			value("expire", "Valid until", inv.ExpiresAt.UTC().Format(dateTime)),
+		}},
+		Notes: []adhoc.Note{{Type: adhoc.NoteInfo,
+			Text: "The mail is on its way with the invite's only link; \"List invites\" shows whether it went out."}},
+	}
 }

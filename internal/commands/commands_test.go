@@ -80,6 +80,7 @@ func newEnvWith(t testing.TB, opts commands.Options) *env {
 			{Domain: host, LandingPage: "https://example.com/invite?{token}"},
 			{Domain: "plain.example"},
 		},
+		Mail: true, // invites may be mailed (delivery_test.go)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xmpp-invites/invites/adhoc"
 	"github.com/xmpp-invites/invites/internal/commands/session"
@@ -67,6 +68,12 @@ func creationFields(f *adhoc.Form, spec *core.InviteSpec) error {
 			}
 		}
 	}
+	if spec.Email, err = single(f, "email"); err != nil {
+		return err
+	}
+	if fl, ok := f.Field("welcome"); ok {
+		spec.Welcome = strings.Join(fl.Values, "\n")
+	}
 	spec.Refused = errors.Join(append(errs, spec.Refused)...)
 	return nil
 }
@@ -83,7 +90,15 @@ var statusOptions = []adhoc.Option{
 	{Label: "Used", Value: string(core.StatusUsed)},
 	{Label: "Expired", Value: string(core.StatusExpired)},
 	{Label: "Revoked", Value: string(core.StatusRevoked)},
+	{Label: "Expiring soon", Value: expiringChoice},
 }
+
+// expiringChoice is the value of the list's "expiring soon" choice: the pending
+// invites that expire within expiringSoon.
+const expiringChoice = "expiring"
+
+// expiringSoon is how soon "expiring soon" is.
+const expiringSoon = 48 * time.Hour
 
 func (c *cmds) listInvitesForm(_ context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	which := "the invites you made"
@@ -100,12 +115,16 @@ func (c *cmds) listInvitesForm(_ context.Context, call session.Call, _ []*adhoc.
 }
 
 // parseStatus reads the status choice: an option's value or, from clients that submit
-// labels (Gajim), its label.
+// labels (Gajim), its label. "Expiring soon" is StatusPending with the list's
+// ExpiringWithin (listQuery).
 func parseStatus(s string) (core.Status, error) {
 	for _, o := range statusOptions {
 		if strings.EqualFold(s, o.Label) {
 			s = o.Value
 		}
+	}
+	if strings.EqualFold(s, expiringChoice) {
+		return core.StatusPending, nil
 	}
 	st, err := core.ParseStatus(strings.ToLower(s))
 	if err != nil {
@@ -139,12 +158,19 @@ func (c *cmds) listInvites(ctx context.Context, call session.Call, forms []*adho
 		return session.Result{}, err
 	}
 	by := actor(call, manages(call))
-	found, err := c.svc.ListInvites(ctx, by, core.InviteQuery{Host: call.Host, Status: st, Limit: pageItems, Cursor: cursor})
+	q := core.InviteQuery{Host: call.Host, Status: st, Limit: pageItems, Cursor: cursor}
+	if choice := strings.ToLower(s); choice == expiringChoice || choice == "expiring soon" {
+		q.ExpiringWithin = expiringSoon
+	}
+	found, err := c.svc.ListInvites(ctx, by, q)
 	if err != nil {
 		return session.Result{}, notAcceptable("", err)
 	}
 	what := "invite"
-	if st != "" {
+	switch {
+	case q.ExpiringWithin > 0:
+		what = "invite expiring within " + core.HumanDuration(expiringSoon) + ","
+	case st != "":
 		what = string(st) + " invite"
 	}
 	if len(found.Invites) == 0 {
@@ -221,7 +247,19 @@ func inviteEntry(inv core.Invite, status core.Status, by core.Actor) (lines, row
 	if len(usedBy) > 0 {
 		parts = append(parts, "used by "+summary(usedBy, usersInLine))
 	}
+	if inv.Mail.Status != "" {
+		parts = append(parts, "email "+string(inv.Mail.Status))
+	}
+	if f := inv.Funnel; f != (core.Funnel{}) {
+		parts = append(parts, funnelText(f))
+	}
 	return entryLines(inv.ID+": "+kindText(inv), parts), row
+}
+
+// funnelText says what became of an invite in a short line.
+func funnelText(f core.Funnel) string {
+	return fmt.Sprintf("seen %d, started %d, accounts %d, logged in %d, active %d",
+		f.PageOpened, f.RegistrationStarted, f.AccountCreated, f.FirstLogin, f.StillActive)
 }
 
 // maxUsesText writes max_uses for people: 0 means no limit.

@@ -46,7 +46,7 @@ func TestCreateAccountFields(t *testing.T) {
 	for _, fl := range start.Form.Fields {
 		vars = append(vars, fl.Var+":"+string(fl.Type))
 	}
-	if got := strings.Join(vars, " "); got != "username:text-single ttl:text-single max-uses:text-single note:text-single groups:text-multi" {
+	if got := strings.Join(vars, " "); got != "username:text-single ttl:text-single max-uses:text-single note:text-single groups:text-multi email:text-single welcome:text-multi" {
 		t.Fatalf("form fields %q", got)
 	}
 	for i, tc := range []struct {
@@ -60,7 +60,8 @@ func TestCreateAccountFields(t *testing.T) {
 		3: {submit("ttl", "100d"), "longer than the maximum of 90 days"},
 		4: {submit("note", strings.Repeat("n", core.MaxNoteLen+1)), "note"},
 		5: {submit("note", "bidi \u202e"), "note"},
-		6: {submit("groups", "  "), ""}, // blank lines are no group: accepted below
+		6: {submit("email", "not an address"), "Send by email to: "},
+		7: {submit("groups", "  "), ""}, // blank lines are no group: accepted below
 	} {
 		_, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeCreateAccount, SessionID: start.SessionID, Action: adhoc.ActionComplete, Form: tc.form})
 		if tc.text == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/commands"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/mail"
 	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/internal/password"
 	"github.com/xmpp-invites/invites/internal/store"
@@ -49,6 +50,8 @@ type Config struct {
 	Page page.Config `toml:"page"`
 	// Password is the password policy of every registration path.
 	Password password.Config `toml:"password"`
+	// SMTP is the relay invites are mailed through.
+	SMTP mail.Config `toml:"smtp"`
 
 	// dir is the directory of the config file, from which the page's file names
 	// that are not absolute are read; empty for inline text.
@@ -136,6 +139,7 @@ func (c *Config) normalize() error {
 		errs = append(errs, fmt.Errorf("page.%w", err))
 	}
 	errs = append(errs, prefixed("password", c.Password.Normalize())...)
+	errs = append(errs, prefixed("smtp", c.SMTP.Normalize())...)
 	return errors.Join(errs...)
 }
 

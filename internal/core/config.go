@@ -35,6 +35,9 @@ type Policy struct {
 	// UserQuota bounds the invites each ordinary user makes through ad-hoc commands;
 	// administrators have none.
 	UserQuota UserQuota `toml:"user_quota"`
+	// Notices are what invites report back to people: notify_inviter, welcome,
+	// remind_before.
+	Notices
 	// Hosts are the XMPP domains served, each with optional overrides of the keys
 	// above.
 	// Default: the domains the XMPP server reports, or "localhost" on the command line.
@@ -55,6 +58,8 @@ type HostPolicy struct {
 	// MaxTTL overrides the top-level max_ttl for this domain.
 	// Default: the top-level max_ttl.
 	MaxTTL Duration `toml:"max_ttl"`
+	// Notices override the top-level notify_inviter, welcome and remind_before.
+	Notices
 }
 
 // UserQuota is the [user_quota] table: it bounds the invites one ordinary user makes,
@@ -95,7 +100,7 @@ func (p *Policy) Normalize() error {
 	if p.MaxTTL == 0 {
 		p.MaxTTL = Duration(max(DefaultMaxInviteTTL, time.Duration(p.DefaultTTL)))
 	}
-	errs := []error{p.UserQuota.Normalize()}
+	errs := []error{p.UserQuota.Normalize(), p.Notices.Normalize()}
 	if p.Retention < Duration(MinTTL) {
 		errs = append(errs, fmt.Errorf("retention must be at least %s", HumanDuration(MinTTL)))
 	}
@@ -116,6 +121,9 @@ func (p *Policy) Normalize() error {
 		seen[d] = true
 		if err := CheckLandingPage(h.LandingPage); err != nil {
 			errs = append(errs, fmt.Errorf("host %s: landing_page: %w", d, err))
+		}
+		if err := h.Notices.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("host %s: %w", d, err))
 		}
 		hc := p.hostConfig(h)
 		errs = append(errs, checkTTLs("host "+d+": ", Duration(hc.DefaultTTL), Duration(hc.MaxTTL))...)

@@ -118,8 +118,13 @@ type Event struct {
 	JID string `json:"jid,omitempty"`
 	// Purpose is what a redemption was for.
 	Purpose Purpose `json:"purpose,omitempty"`
-	// Reason says why a redemption was refused (see the function Reason).
+	// Reason says why a redemption was refused (see the function Reason), or why an
+	// invite was revoked when its holder declined it ("declined").
 	Reason string `json:"reason,omitempty"`
+	// Lang is the language of the account concerned (BCP 47), when known: on
+	// account.first_login, the xml:lang of that login. Messages to the account are
+	// written in it.
+	Lang string `json:"lang,omitempty"`
 	// Changed lists the fields an update changed ("expires_at", "max_uses", "note").
 	Changed []string `json:"changed,omitempty"`
 	// Invite describes the invite after the change, without secrets.

@@ -118,6 +118,16 @@ type Invite struct {
 	// the sweep); zero while it is pending. The sweep purges the record Retention
 	// after it.
 	EndedAt time.Time
+
+	// Email is the address the invite is mailed to, kept only while it is pending.
+	// Welcome is the message its accounts get at their first login ("" for the host's).
+	// Mail is the delivery of its email. Funnel is what became of it.
+	// A Store's Invite and ListInvites leave these four zero (Store.InviteDetails reads
+	// them); the Service's Invite and ListInvites fill them in.
+	Email   string
+	Welcome string
+	Mail    Mail
+	Funnel  Funnel
 }
 
 // Expired reports whether the invite has expired at now.

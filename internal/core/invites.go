@@ -59,6 +59,13 @@ type InviteSpec struct {
 	Note string
 	// Groups are the groups the host puts a new account in (see CheckGroups).
 	Groups []string
+	// Email, when set, sends the invite by email to this address (see CheckEmail;
+	// refused unless the server sends email, Options.Mail): the invite is created
+	// without a usable token, and the mail carries the only one (see PrepareMail).
+	Email string
+	// Welcome, when set, is the message its new accounts get from the server at their
+	// first login, instead of the host's (see CheckWelcome).
+	Welcome string
 	// Actor is who creates it: recorded as the invite's CreatedBy and in the event.
 	// Reset invites need an actor that manages its host (see Actor.Manage); its Quota,
 	// when set, bounds the invites it makes, checked atomically with the insert.
@@ -71,7 +78,10 @@ type InviteSpec struct {
 	Refused error
 }
 
-// CreateInvite makes an invite and returns it with its Token set.
+// CreateInvite makes an invite and returns it with its Token set, unless it is sent by
+// email (InviteSpec.Email): then Token is empty, the token made with it is known
+// nowhere, and its mail, queued in the outbox in the same transaction, gets a fresh
+// one.
 // It returns once the invite is durable.
 func (s *Service) CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error) {
 	return s.createInvite(ctx, spec, spec.Actor.MaxTTL)
@@ -124,6 +134,9 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 		}
 		spec.Refused = errors.Join(spec.Refused, rateRefusal(rate, m, m))
 	}
+	if spec.Email != "" && !s.mail {
+		spec.Refused = errors.Join(spec.Refused, Refuse(ErrInvalid, FieldEmail, "this server sends no email: its administrator must set up an SMTP relay ([smtp]); leave out the address"))
+	}
 	inv, ttl, err := checkSpec(h, spec, keyMax)
 	if err != nil {
 		return Invite{}, err
@@ -162,7 +175,13 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 		}
 		ev := s.newEvent(EventInviteCreated, now, spec.Actor, inv.Host)
 		ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
-		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: s.outboxOf(ev), Quota: quota, Rate: charge})
+		events := s.outboxOf(ev)
+		var mailEv Event
+		if inv.Email != "" {
+			mailEv, inv.Mail = s.mailEvent(inv, spec.Actor, now)
+			events = append(events, mailEv)
+		}
+		err = s.store.CreateInvite(ctx, inv, InviteWrite{Events: events, Quota: quota, Rate: charge})
 		if errors.Is(err, ErrConflict) && attempt < 2 {
 			continue // another node took the ID in the same millisecond
 		}
@@ -170,6 +189,10 @@ func (s *Service) createInvite(ctx context.Context, spec InviteSpec, keyMax time
 			return Invite{}, fmt.Errorf("creating invite: %w", err)
 		}
 		s.emit(ctx, ev)
+		if inv.Email != "" {
+			s.emit(ctx, mailEv)
+			inv.Token = "" // the mail carries the only token
+		}
 		return inv, nil
 	}
 }
@@ -247,6 +270,16 @@ func checkSpec(h HostConfig, spec InviteSpec, keyMax time.Duration) (Invite, tim
 		groups, err := CheckGroups(spec.Groups)
 		errs = append(errs, err)
 		inv.Groups = groups
+	}
+	if spec.Email != "" {
+		email, err := CheckEmail(spec.Email)
+		errs = append(errs, err)
+		inv.Email = email
+	}
+	if spec.Welcome != "" {
+		welcome, err := CheckWelcome(spec.Welcome)
+		errs = append(errs, err)
+		inv.Welcome = welcome
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Invite{}, 0, err
@@ -434,7 +467,11 @@ func (s *Service) Invite(ctx context.Context, by Actor, host, id string) (Invite
 	if inv.Host != h.Domain || !by.sees(inv.CreatedBy) {
 		return Invite{}, ErrNotFound
 	}
-	return s.withUses(ctx, inv)
+	invs := []Invite{inv}
+	if err := s.withDetails(ctx, invs); err != nil {
+		return Invite{}, err
+	}
+	return s.withUses(ctx, invs[0])
 }
 
 // withUses fills in the redemptions of an invite.
@@ -465,6 +502,9 @@ type InviteQuery struct {
 	Limit int
 	// Cursor continues from the NextCursor of the previous page; "" starts at the newest.
 	Cursor string
+	// ExpiringWithin, when positive, keeps the pending invites that expire within it
+	// (Status must then be "" or StatusPending).
+	ExpiringWithin time.Duration
 }
 
 // InvitePage is one page of ListInvites.
@@ -494,6 +534,14 @@ func (s *Service) ListInvites(ctx context.Context, by Actor, q InviteQuery) (Inv
 		return InvitePage{}, invalidf("limit must be between 1 and %d", MaxListLimit)
 	}
 	f := InviteFilter{Host: h.Domain, Status: q.Status, CreatedBy: q.CreatedBy, Now: s.now(), Limit: limit + 1}
+	switch {
+	case q.ExpiringWithin < 0:
+		return InvitePage{}, Refuse(ErrInvalid, FieldExpiringWithin, "must be a positive duration, such as 2d")
+	case q.ExpiringWithin > 0 && q.Status != "" && q.Status != StatusPending:
+		return InvitePage{}, Refuse(ErrInvalid, FieldExpiringWithin, "only pending invites expire: leave out the status %s", q.Status)
+	case q.ExpiringWithin > 0:
+		f.Status, f.ExpiresBefore = StatusPending, f.Now.Add(q.ExpiringWithin)
+	}
 	if !by.managing() {
 		if q.CreatedBy != "" && q.CreatedBy != by.CreatedBy() {
 			return InvitePage{}, nil
@@ -516,6 +564,9 @@ func (s *Service) ListInvites(ctx context.Context, by Actor, q InviteQuery) (Inv
 		page.Invites = invs[:limit]
 		last := page.Invites[limit-1]
 		page.NextCursor = Cursor(Position{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	if err := s.withDetails(ctx, page.Invites); err != nil {
+		return InvitePage{}, err
 	}
 	return page, nil
 }
@@ -646,7 +697,11 @@ func (s *Service) UpdateInvite(ctx context.Context, by Actor, host, id string, p
 	if len(changed) > 0 {
 		s.emit(ctx, ev)
 	}
-	return s.withUses(ctx, inv)
+	invs := []Invite{inv}
+	if err := s.withDetails(ctx, invs); err != nil {
+		return Invite{}, err
+	}
+	return s.withUses(ctx, invs[0])
 }
 
 // RevokeInvite withdraws an invite the actor may see (see Invite): it can no longer be
@@ -686,14 +741,44 @@ func (s *Service) RevokeInvite(ctx context.Context, by Actor, host, id string) (
 	if revoked {
 		s.emit(ctx, ev)
 	}
-	return s.withUses(ctx, inv)
+	invs := []Invite{inv}
+	if err := s.withDetails(ctx, invs); err != nil {
+		return Invite{}, err
+	}
+	return s.withUses(ctx, invs[0])
 }
 
 // Sweep notes the invites that expired since the last sweep (an EventInviteExpired
-// each) and purges the records of invites that ended more than the retention period
-// ago. It says how many it noted and purged.
+// each), writes the reminders that are due (see Notice), and purges the records of
+// invites that ended more than the retention period ago. It says how many it noted
+// expired and purged.
 func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
+	expired, _, err = s.notice1(ctx, now)
+	if err != nil {
+		return expired, 0, err
+	}
+	purged, err = s.store.PurgeInvites(ctx, now.Add(-s.retention), now)
+	if err != nil {
+		return expired, purged, fmt.Errorf("purging invites: %w", err)
+	}
+	return expired, purged, nil
+}
+
+// Notice notes the invites that expired since it last ran (an EventInviteExpired each)
+// and writes an EventInviteExpiring for each pending invite due a reminder (see
+// HostConfig.RemindBefore); Run calls it every NoticeInterval. It says how many it
+// noted expired and reminded of.
+func (s *Service) Notice(ctx context.Context) (expired, reminded int64, err error) {
+	return s.notice1(ctx, s.now().UTC().Truncate(time.Microsecond))
+}
+
+// notice1 is Notice at now.
+func (s *Service) notice1(ctx context.Context, now time.Time) (expired, reminded int64, err error) {
+	reminded, err = s.remind(ctx, now)
+	if err != nil {
+		return 0, reminded, err
+	}
 	for {
 		events := make(map[string]Event)
 		mk := func(inv Invite) Event {
@@ -703,12 +788,12 @@ func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) 
 			return ev
 		}
 		var outbox func(Invite) Event
-		if s.outbox {
+		if s.wants(EventInviteExpired) {
 			outbox = mk
 		}
 		invs, err := s.store.ExpireInvites(ctx, now, sweepBatch, outbox)
 		if err != nil {
-			return expired, 0, fmt.Errorf("noting expired invites: %w", err)
+			return expired, reminded, fmt.Errorf("noting expired invites: %w", err)
 		}
 		for _, inv := range invs {
 			ev, ok := events[inv.ID]
@@ -722,9 +807,5 @@ func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) 
 			break
 		}
 	}
-	purged, err = s.store.PurgeInvites(ctx, now.Add(-s.retention), now)
-	if err != nil {
-		return expired, purged, fmt.Errorf("purging invites: %w", err)
-	}
-	return expired, purged, nil
+	return expired, reminded, nil
 }

@@ -47,6 +47,10 @@ type HostConfig struct {
 	// MaxTTL is the longest lifetime a request may ask for.
 	// Zero means DefaultMaxInviteTTL (or DefaultTTL when that is longer).
 	MaxTTL time.Duration
+	// RemindBefore is how long before its expiry the creator of a pending invite that
+	// lives longer than twice that is reminded of it (EventInviteExpiring); zero means
+	// no reminders. At least MinRemindBefore.
+	RemindBefore time.Duration
 }
 
 // Options configure a Service.
@@ -71,6 +75,15 @@ type Options struct {
 	// Outbox makes every change write its events to the store's outbox table in the
 	// same transaction, for a delivery worker (webhooks) to send.
 	Outbox bool
+	// OutboxWants, when not nil and Outbox is false, makes the changes write the events
+	// of the types it accepts to the outbox (those a delivery sink acts on).
+	OutboxWants func(EventType) bool
+	// Mail says that the server sends invites by email (an SMTP relay): invites may
+	// then be created with an address (InviteSpec.Email) and sent again.
+	Mail bool
+	// NoticeInterval is how often Run notes invites that expired and writes reminders;
+	// zero means DefaultNoticeInterval, or less for a host with a short RemindBefore.
+	NoticeInterval time.Duration
 	// BaseURL is the public HTTP base URL of the server, such as "https://example.com",
 	// under which the built-in landing page is served (HostConfig.LandingPage =
 	// LandingBuiltin). Without it such hosts' invites have no landing page.
@@ -92,6 +105,9 @@ type Service struct {
 	retention time.Duration
 	observer  Observer
 	outbox    bool
+	wantsOut  func(EventType) bool
+	mail      bool
+	notice    time.Duration
 	baseURL   string
 	keys      *keyCache
 	ids       idSource // invite IDs
@@ -102,6 +118,9 @@ type Service struct {
 
 	usesMu sync.Mutex
 	uses   map[string]KeyUse // pending bookkeeping, by key ID
+
+	funnelMu sync.Mutex
+	funnel   map[FunnelCount]int // funnel counts not written yet, by invite and stage (N zero)
 
 	dummyHash []byte // compared against when a key or invite ID is unknown
 }
@@ -121,8 +140,11 @@ func NewService(opts Options) (*Service, error) {
 		retention: opts.Retention,
 		observer:  opts.Observer,
 		outbox:    opts.Outbox,
+		wantsOut:  opts.OutboxWants,
+		mail:      opts.Mail,
 		baseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		uses:      make(map[string]KeyUse),
+		funnel:    make(map[FunnelCount]int),
 		dummyHash: hashSecret("no such key"),
 		ids:       idSource{randBytes: 3},
 		eventIDs:  idSource{randBytes: 6},
@@ -150,6 +172,7 @@ func NewService(opts Options) (*Service, error) {
 	if err := s.SetHosts(opts.Hosts); err != nil {
 		return nil, err
 	}
+	s.notice = noticeInterval(opts.NoticeInterval, opts.Hosts)
 	return s, nil
 }
 
@@ -180,6 +203,9 @@ func (s *Service) SetHosts(hosts []HostConfig) error {
 		}
 		if err := CheckLandingPage(h.LandingPage); err != nil {
 			return fmt.Errorf("host %s: %w", d, err)
+		}
+		if h.RemindBefore != 0 && h.RemindBefore < MinRemindBefore {
+			return fmt.Errorf("host %s: remind_before must be at least %s", d, HumanDuration(MinRemindBefore))
 		}
 		m[d] = h
 	}
@@ -261,13 +287,24 @@ func (s *Service) newEvent(t EventType, now time.Time, by Actor, host string) Ev
 	return Event{ID: s.eventIDs.next(now), Type: t, Time: now, Actor: by, Host: host}
 }
 
-// outboxOf returns the events to write to the outbox: them, or none when the service
-// keeps no outbox.
+// outboxOf returns the events to write to the outbox: them, or those of the types a
+// sink wants (Options.OutboxWants), or none when the service keeps no outbox.
 func (s *Service) outboxOf(events ...Event) []Event {
-	if !s.outbox {
-		return nil
+	if s.outbox {
+		return events
 	}
-	return events
+	var out []Event
+	for _, e := range events {
+		if s.wants(e.Type) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// wants reports whether events of type t go to the outbox.
+func (s *Service) wants(t EventType) bool {
+	return s.outbox || s.wantsOut != nil && s.wantsOut(t)
 }
 
 // KeySpec describes a key to create.
@@ -459,8 +496,13 @@ func (s *Service) recordUse(id string, now time.Time) {
 	s.usesMu.Unlock()
 }
 
-// Flush writes pending key bookkeeping to the store.
+// Flush writes pending key bookkeeping and funnel counts (CountFunnel) to the store.
 func (s *Service) Flush(ctx context.Context) error {
+	return errors.Join(s.flushUses(ctx), s.flushFunnel(ctx))
+}
+
+// flushUses writes pending key bookkeeping to the store.
+func (s *Service) flushUses(ctx context.Context) error {
 	s.usesMu.Lock()
 	if len(s.uses) == 0 {
 		s.usesMu.Unlock()
@@ -497,6 +539,8 @@ func (s *Service) Run(ctx context.Context) {
 	defer flush.Stop()
 	sweep := time.NewTicker(s.sweep)
 	defer sweep.Stop()
+	notice := time.NewTicker(s.notice)
+	defer notice.Stop()
 	s.runSweep(ctx)
 	for {
 		select {
@@ -513,7 +557,20 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		case <-sweep.C:
 			s.runSweep(ctx)
+		case <-notice.C:
+			s.runNotice(ctx)
 		}
+	}
+}
+
+// runNotice notes the invites that expired and writes reminders, between sweeps.
+func (s *Service) runNotice(ctx context.Context) {
+	expired, reminded, err := s.Notice(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("noting expiring invites failed", "err", err)
+	case expired > 0 || reminded > 0:
+		s.log.Info("noted invites", "expired", expired, "reminded", reminded)
 	}
 }
 

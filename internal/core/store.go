@@ -29,7 +29,8 @@ type Store interface {
 	// Uses of keys that no longer exist are dropped.
 	AddKeyUses(ctx context.Context, uses []KeyUse) error
 
-	// CreateInvite stores a new invite (inv.Token is not stored, nor are Redemptions);
+	// CreateInvite stores a new invite (inv.Token is not stored, nor are Redemptions
+	// and Funnel; Email, Welcome and Mail are);
 	// ErrConflict if its ID exists; ErrQuota, storing nothing, if w.Quota is set and
 	// the invite would exceed it; a *RateLimitError, storing nothing, if w.Rate is set
 	// and its key's budget cannot give it (both checked atomically with the insert).
@@ -48,16 +49,29 @@ type Store interface {
 	// modify it, and writes it back with what change returns, atomically: changes of one
 	// invite are serialized on every process and node, so that of N concurrent
 	// redemptions of an invite allowing fewer, only as many succeed as it allows.
-	// Only Uses, MaxUses, Note, ExpiresAt, RevokedAt and EndedAt are written back.
+	// Only Uses, MaxUses, Note, ExpiresAt, RevokedAt and EndedAt are written back, and
+	// the InviteChange's TokenHash, Email and Mail; an invite that has ended (EndedAt
+	// set) loses its email address.
 	// ErrNotFound if there is no such invite; an error from change is returned as is,
 	// changing nothing; so are ErrQuota and a *RateLimitError when the InviteChange's
 	// Quota or Rate refuses it (checked atomically with the write). It returns the
 	// invite as written, without its redemptions.
 	ChangeInvite(ctx context.Context, id string, change func(inv *Invite) (InviteChange, error)) (Invite, error)
 	// ExpireInvites marks up to limit pending invites that expired at now as ended
-	// (EndedAt = ExpiresAt) and returns them; for each, when event is not nil, it writes
-	// event(inv) to the outbox in the same transaction.
+	// (EndedAt = ExpiresAt), clearing their email addresses, and returns them; for
+	// each, when event is not nil, it writes event(inv) to the outbox in the same
+	// transaction.
 	ExpireInvites(ctx context.Context, now time.Time, limit int, event func(Invite) Event) ([]Invite, error)
+	// RemindInvites marks the invites q selects reminded, so that no later call
+	// selects them again, and returns them; for each, when event is not nil, it writes
+	// event(inv) to the outbox in the same transaction.
+	RemindInvites(ctx context.Context, q ReminderQuery, event func(Invite) Event) ([]Invite, error)
+	// InviteDetails returns the details of the invites with those IDs (an unknown ID
+	// has none in the map).
+	InviteDetails(ctx context.Context, ids []string) (map[string]Details, error)
+	// AddFunnel adds each count to its invite's funnel; counts of invites that no
+	// longer exist are dropped.
+	AddFunnel(ctx context.Context, counts []FunnelCount) error
 	// PurgeInvites deletes the invites that ended before endedBefore, with their
 	// redemptions, and any other state that has no use at now (such as rate limit rows
 	// whose budget is full again), and says how many invites it deleted.
@@ -121,6 +135,12 @@ type InviteChange struct {
 	Quota *QuotaCheck
 	// Rate, when not nil, is taken from a key's rate budget (see Rate.Take).
 	Rate *RateCharge
+	// TokenHash, when not nil, replaces the invite's token hash: the old token dies.
+	TokenHash []byte
+	// Email, when not nil, replaces the invite's email address.
+	Email *string
+	// Mail, when not nil, replaces the delivery state of its email.
+	Mail *Mail
 }
 
 // InviteFilter selects invites for ListInvites.
@@ -133,6 +153,8 @@ type InviteFilter struct {
 	Status Status
 	// Now is the time statuses are judged at.
 	Now time.Time
+	// ExpiresBefore, when not zero, keeps the invites that expire at or before it.
+	ExpiresBefore time.Time
 	// Before, when not nil, keeps the invites older than it (the position of the last
 	// invite of the previous page).
 	Before *Position
@@ -158,9 +180,12 @@ type RecordedHost struct {
 	LandingPage string
 	DefaultTTL  time.Duration
 	MaxTTL      time.Duration
-	// Webhooks says whether the server has webhooks: then every change writes its
-	// events to the outbox, for its delivery worker (see Options.Outbox).
+	// Webhooks says whether the server delivers events (to webhooks, the host, email):
+	// then every change writes its events to the outbox, for its delivery worker (see
+	// Options.Outbox).
 	Webhooks bool
+	// Mail says whether the server sends invites by email (Options.Mail).
+	Mail bool
 }
 
 // Config returns the host's configuration as the recording server applied it, for a

@@ -62,7 +62,7 @@ type Plugin struct {
 	refused, keyChanges, authFailures            *prometheus.CounterVec
 	pending, keys                                *prometheus.GaugeVec
 	storeDuration                                *prometheus.HistogramVec
-	deliveries                                   *prometheus.CounterVec
+	deliveries, sinkDeliveries, funnel           *prometheus.CounterVec
 	deliveryDuration                             *prometheus.HistogramVec
 	outboxPending, outboxGivenUp, outboxAge      prometheus.Gauge
 
@@ -124,6 +124,8 @@ func New(opts Options) *Plugin {
 		Buckets: prometheus.DefBuckets,
 	}, []string{"endpoint"})
 	p.reg.MustRegister(p.deliveryDuration)
+	p.sinkDeliveries = counter("invites_deliveries_total", "Delivery attempts of outbox events, by sink (webhook, host, email, funnel) and result (ok, failed).", "sink", "result")
+	p.funnel = counter("invites_funnel_total", "What became of invites, by funnel stage (created, page_opened, registration_started, account_created, first_login, still_active) and invite kind.", "stage", "kind")
 	if opts.Backlog != nil {
 		p.outboxPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "invites_webhook_outbox_pending", Help: "Events waiting in the outbox for delivery."})
 		p.outboxGivenUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "invites_webhook_outbox_given_up", Help: "Events whose delivery was given up, still kept."})
@@ -175,6 +177,7 @@ func (p *Plugin) Observe(_ context.Context, e core.Event) {
 			kind = string(e.Invite.Kind)
 		}
 		p.created.WithLabelValues(h, kind).Inc()
+		p.Funnel(core.StageCreated, core.Kind(kind))
 	case core.EventInviteRedeemed:
 		p.redeemed.WithLabelValues(h, purpose(e.Purpose)).Inc()
 	case core.EventInviteRevoked:
@@ -212,14 +215,39 @@ func (p *Plugin) StoreCall(op string, d time.Duration) {
 	p.storeDuration.WithLabelValues(op).Observe(d.Seconds())
 }
 
-// Delivery records one webhook delivery attempt.
+// Delivery records one delivery attempt of the outbox worker: by sink, and by
+// endpoint for webhooks.
 func (p *Plugin) Delivery(a outbox.Attempt) {
 	result := "ok"
 	if !a.OK() {
 		result = "failed"
 	}
-	p.deliveries.WithLabelValues(a.Endpoint, result).Inc()
-	p.deliveryDuration.WithLabelValues(a.Endpoint).Observe(a.Duration.Seconds())
+	sink := a.Sink
+	switch sink {
+	case "", "webhook":
+		sink = "webhook"
+		p.deliveries.WithLabelValues(a.Endpoint, result).Inc()
+		p.deliveryDuration.WithLabelValues(a.Endpoint).Observe(a.Duration.Seconds())
+	case "host", "email", "funnel":
+	default:
+		sink = "other"
+	}
+	p.sinkDeliveries.WithLabelValues(sink, result).Inc()
+}
+
+// Funnel counts an invite reaching a stage of its funnel; kind is the invite's
+// ("unknown" when not known).
+func (p *Plugin) Funnel(st core.Stage, kind core.Kind) {
+	switch kind {
+	case core.KindAccount, core.KindContact, core.KindReset:
+	default:
+		kind = "unknown"
+	}
+	switch st {
+	case core.StageCreated, core.StagePageOpened, core.StageRegistrationStarted, core.StageAccountCreated,
+		core.StageFirstLogin, core.StageStillActive:
+		p.funnel.WithLabelValues(string(st), string(kind)).Inc()
+	}
 }
 
 // refresh recounts the gauges in the store, at most once per MinCountInterval.

@@ -112,3 +112,21 @@ func (t *timedStore) RecordedHosts(ctx context.Context) ([]core.RecordedHost, er
 	defer t.since("recorded_hosts", time.Now())
 	return t.s.RecordedHosts(ctx)
 }
+
+// RemindInvites implements core.Store.
+func (t *timedStore) RemindInvites(ctx context.Context, q core.ReminderQuery, event func(core.Invite) core.Event) ([]core.Invite, error) {
+	defer t.since("remind_invites", time.Now())
+	return t.s.RemindInvites(ctx, q, event)
+}
+
+// InviteDetails implements core.Store.
+func (t *timedStore) InviteDetails(ctx context.Context, ids []string) (map[string]core.Details, error) {
+	defer t.since("invite_details", time.Now())
+	return t.s.InviteDetails(ctx, ids)
+}
+
+// AddFunnel implements core.Store.
+func (t *timedStore) AddFunnel(ctx context.Context, counts []core.FunnelCount) error {
+	defer t.since("add_funnel", time.Now())
+	return t.s.AddFunnel(ctx, counts)
+}

@@ -1,9 +1,14 @@
-// Package outbox is what a delivery worker (the webhooks of package webhook) needs of
-// the store's outbox table: the events the core writes there in the transaction of
-// their change (core.Options.Outbox), claimed with a lease so that several processes
-// and nodes deliver each event once between them in the normal case, and at least
-// once overall; completed, or failed with the time of the next attempt; and the log
-// of every attempt, which the operator reads on the command line.
+// Package outbox delivers the plugin's events from the store's outbox table to sinks:
+// the webhook endpoints (package webhook), the XMPP host's account states and messages
+// (package notify), email (package mail) and the funnel counters of invites.
+//
+// The core writes each event to the outbox in the transaction of its change
+// (core.Options.Outbox, core.Options.OutboxWants) when some sink wants its type. A
+// Worker claims due events with a lease, so that several processes and nodes deliver
+// each event once between them in the normal case, and at least once overall; hands
+// each to every Sink that wants it; and completes it, or fails it with the time of the
+// next attempt, logging every attempt, which the operator reads on the command line
+// (invites-plugin webhooks log).
 //
 // # Claims and leases
 //
@@ -15,6 +20,16 @@
 // Fail act only while the caller still owns the lease, and write the attempts to the
 // log in the same transaction.
 //
-// An event may go to several endpoints: Fail records those that already have it
-// (Entry.Done), so that a retry sends it only to the others.
+// # Deliveries
+//
+// A sink turns an event into deliveries, each with a key: a message to one webhook
+// endpoint, a call to the host, one email. Fail records the keys of the deliveries
+// done (Entry.Done), so that a retry makes only the others. A delivery may change the
+// store when it succeeds or fails (an Effect: an invite's funnel count, an email's
+// status and the token its mail carries), written in the same transaction that
+// records it, so that it happens once exactly when the delivery is recorded.
+//
+// Retries back off exponentially from MinBackoff, doubling to MaxBackoff, with jitter,
+// until the event is MaxAge (24 hours) old, when the worker gives up; a delivery may
+// fail for good at once (Result.Permanent, such as a mail relay's 5xx refusal).
 package outbox

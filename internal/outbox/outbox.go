@@ -33,7 +33,9 @@ type Attempt struct {
 	Type string
 	// Host is the XMPP domain of the event.
 	Host string
-	// Endpoint names the endpoint (a webhook's name).
+	// Sink names the sink that made the attempt: "webhook", "host", "email", "funnel".
+	Sink string
+	// Endpoint names the receiver within the sink: a webhook's name, "host", "email".
 	Endpoint string
 	// Attempt is the number of the claim the attempt was made in, from 1.
 	Attempt int
@@ -41,7 +43,8 @@ type Attempt struct {
 	At time.Time
 	// Duration is how long it took.
 	Duration time.Duration
-	// Status is the HTTP status the endpoint answered, or 0 when none came.
+	// Status is the receiver's answer: the HTTP status of a webhook endpoint, the
+	// SMTP reply code of a mail relay; 0 when none came.
 	Status int
 	// Error says what went wrong, "" for a success; never a secret.
 	Error string
@@ -60,12 +63,40 @@ type Failure struct {
 	Error string
 	// GiveUp ends the event's delivery: it is not due again.
 	GiveUp bool
+	// Effects are written with the failure (see Effect).
+	Effects []Effect
+}
+
+// Effect is a change of the store that a delivery makes, written in the transaction
+// that records the delivery, so that it happens exactly when the delivery is recorded
+// (and only while the worker holds the event's lease).
+type Effect struct {
+	// Funnel, when not nil, adds to a stage of an invite's funnel.
+	Funnel *core.FunnelCount
+	// Mail, when not nil, records the delivery of an invite's email.
+	Mail *MailOutcome
+}
+
+// MailOutcome is what became of an invite's email.
+type MailOutcome struct {
+	// InviteID is the invite.
+	InviteID string
+	// Mail is its delivery state now; Mail.Event is the event of the mail. It is
+	// recorded only while the invite is pending and still wants that mail (its own
+	// Mail.Event is the same).
+	Mail core.Mail
+	// TokenHash, when not nil, becomes the invite's token hash: the hash of the token
+	// the mail carries, which thus starts working as the mail goes out.
+	TokenHash []byte
 }
 
 // LogQuery selects attempts of the delivery log.
 type LogQuery struct {
 	// Host keeps the attempts of events of this XMPP domain; "" keeps all.
 	Host string
+	// Sink keeps the attempts of this sink ("webhook", "host", "email", "funnel"); ""
+	// keeps all.
+	Sink string
 	// EventID keeps the attempts of this event; "" keeps all.
 	EventID string
 	// Limit bounds the attempts returned, newest first. Zero or less means
@@ -121,11 +152,13 @@ type Store interface {
 	// counting an attempt on each (see ClaimLimit). Events leased to another owner whose lease has not
 	// run out by now are not due.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Entry, error)
-	// Complete marks the event delivered at now and logs the attempts, if owner still
-	// holds its lease; otherwise it logs them and returns ErrLeaseLost.
-	Complete(ctx context.Context, id, owner string, now time.Time, attempts []Attempt) error
-	// Fail releases the event's lease, records f and logs the attempts, if owner still
-	// holds its lease; otherwise it logs them and returns ErrLeaseLost.
+	// Complete marks the event delivered at now, logs the attempts and writes the
+	// effects, if owner still holds its lease; otherwise it logs the attempts only and
+	// returns ErrLeaseLost.
+	Complete(ctx context.Context, id, owner string, now time.Time, attempts []Attempt, effects []Effect) error
+	// Fail releases the event's lease, records f (writing its effects) and logs the
+	// attempts, if owner still holds its lease; otherwise it logs the attempts only and
+	// returns ErrLeaseLost.
 	Fail(ctx context.Context, id, owner string, f Failure, attempts []Attempt) error
 	// DeliveryLog returns the attempts q selects, newest first.
 	DeliveryLog(ctx context.Context, q LogQuery) ([]Attempt, error)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/outbox"
 )
 
@@ -37,3 +38,39 @@ func TestLogQueryBounded(t *testing.T) {
 		}
 	}
 }
+
+// bounded is a sink that says how long its deliveries of an event may take.
+type bounded struct {
+	name string
+	d    time.Duration
+}
+
+func (b bounded) Name() string                            { return b.name }
+func (b bounded) Wants(core.EventType) bool               { return false }
+func (b bounded) Deliveries(core.Event) []outbox.Delivery { return nil }
+func (b bounded) MaxDuration() time.Duration              { return b.d }
+
+// TestDefaultLease checks the lease a worker takes by default: twice what its sinks
+// may take, plus 5 seconds (45 s for one webhook endpoint of the default timeout, two
+// messages), or DefaultLease when no sink says.
+func TestDefaultLease(t *testing.T) {
+	for i, tc := range []struct {
+		sinks []outbox.Sink
+		want  time.Duration
+	}{
+		0: {[]outbox.Sink{outbox.NewFunnelSink(nil)}, outbox.DefaultLease},
+		1: {[]outbox.Sink{outbox.NewFunnelSink(nil), bounded{"webhook", 20 * time.Second}, bounded{"host", 0}}, 45 * time.Second},
+		2: {[]outbox.Sink{bounded{"webhook", 20 * time.Second}, bounded{"email", 30 * time.Second}}, 105 * time.Second},
+	} {
+		w, err := outbox.NewWorker(outbox.Options{Store: nopStore{}, Sinks: tc.sinks})
+		if err != nil || w.Lease() != tc.want {
+			t.Errorf("%d: lease %v, %v; want %v", i, w.Lease(), err, tc.want)
+		}
+	}
+	if _, err := outbox.NewWorker(outbox.Options{Store: nopStore{}, Sinks: []outbox.Sink{bounded{"a", 0}, bounded{"a", 0}}}); err == nil {
+		t.Error("two sinks of one name accepted")
+	}
+}
+
+// nopStore is an outbox with nothing in it.
+type nopStore struct{ outbox.Store }

@@ -46,7 +46,7 @@ type Config struct {
 	Languages []string `toml:"languages"`
 	// TemplatesDir is a directory whose files replace the built-in templates of the
 	// same name: layout.html, invite.html, register.html, success.html, error.html,
-	// style.css and lang/TAG.json (merged key by key over the built-in messages).
+	// decline.html, style.css and lang/TAG.json (merged key by key over the built-in messages).
 	// Default none: the built-in templates.
 	TemplatesDir string `toml:"templates_dir"`
 	// CSRFKeyFile is a file holding the secret the registration forms are signed

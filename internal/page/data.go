@@ -55,6 +55,19 @@ type Data struct {
 
 	// Error is what went wrong, on the error page.
 	Error *ErrorView
+
+	// Decline is the "this is not for me" page.
+	Decline *DeclineView
+}
+
+// DeclineView is the page that revokes an invite for the person it was mailed to.
+type DeclineView struct {
+	// Action is where the form POSTs (relative): invite?TOKEN&decline.
+	Action string
+	// CSRF is the form token.
+	CSRF string
+	// Done says that the invite was revoked: the page says so.
+	Done bool
 }
 
 // The main actions of the invite page (Data.Primary).

@@ -116,6 +116,8 @@
 //	register.html  defines "title" and "main" of the registration form
 //	success.html   defines "title" and "main" after a registration
 //	error.html     defines "title" and "main" of every error page (404, 429, …)
+//	decline.html   defines "title" and "main" of the "this is not for me" page of a
+//	               mailed invite (the form, then the invite withdrawn)
 //	style.css      the style sheet, inlined as <style nonce="{{.Nonce}}">{{.CSS}}</style>
 //	lang/TAG.json  messages of language TAG, merged key by key over the embedded ones
 //

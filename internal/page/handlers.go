@@ -14,9 +14,13 @@ import (
 	"time"
 )
 
-// serveInvite answers /invite?TOKEN.
+// serveInvite answers /invite?TOKEN, and /invite?TOKEN&decline (serveDecline).
 func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
 	t := h.cat.translator(langParam(r), r.Header.Get("Accept-Language"))
+	if _, rest := splitBare(r.URL.RawQuery); isDecline(rest) {
+		h.serveDecline(w, r, t)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -77,6 +81,9 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	d.QR = qr
 	h.render(w, r, http.StatusOK, "invite.html", d)
+	if h.shown != nil {
+		h.shown(inv, "invite")
+	}
 }
 
 // cors sets the CORS headers of the invite page, for web clients reading Link.
@@ -273,6 +280,9 @@ func (h *Handler) registerForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.showForm(w, r, http.StatusOK, t, token, inv, "", "")
+	if h.shown != nil && r.Method == http.MethodGet {
+		h.shown(inv, "register")
+	}
 }
 
 // showForm renders the form of inv at status, with the username typed before and the
@@ -530,4 +540,78 @@ func (h *Handler) crossSite(r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// isDecline reports whether the query after the token asks for the decline page.
+func isDecline(rest string) bool {
+	for _, p := range strings.Split(rest, "&") {
+		if p == "decline" || strings.HasPrefix(p, "decline=") {
+			return true
+		}
+	}
+	return false
+}
+
+// serveDecline answers /invite?TOKEN&decline: GET shows the invite's decline page, a
+// form; POST (with the form's CSRF token, from this site) revokes the invite and says
+// so. A dead token gets the dead-invite page, as on the invite page.
+func (h *Handler) serveDecline(w http.ResponseWriter, r *http.Request, t Translator) {
+	if h.decline == nil {
+		h.renderError(w, r, http.StatusNotFound, "error.notfound", t)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		h.methodNotAllowed(w, r, t, "GET, HEAD, POST")
+		return
+	}
+	if h.limited(w, r, t) {
+		return
+	}
+	token, _ := splitBare(r.URL.RawQuery)
+	inv, ok := h.lookup(w, r, t, token)
+	if !ok {
+		return
+	}
+	d := &Data{T: t, Invite: h.inviteView(inv, t), InviteURL: "invite?" + token,
+		Decline: &DeclineView{Action: "invite?" + token + "&decline", CSRF: csrfToken(h.csrfKey, token, h.now())}}
+	if r.Method != http.MethodPost {
+		h.render(w, r, http.StatusOK, "decline.html", d)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		h.failed(r)
+		h.renderError(w, r, http.StatusRequestEntityTooLarge, "error.method", t)
+		return
+	}
+	form, _ := url.ParseQuery(string(body))
+	if l := form.Get("lang"); l != "" {
+		t = h.cat.translator(l, r.Header.Get("Accept-Language"))
+		d.T, d.Invite = t, h.inviteView(inv, t)
+	}
+	if h.crossSite(r) || !csrfValid(h.csrfKey, token, form.Get("csrf"), h.now(), h.formTTL) {
+		h.failed(r)
+		h.renderError(w, r, http.StatusForbidden, "error.csrf", t)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+	defer cancel()
+	switch err := h.decline(ctx, token); {
+	case err == nil:
+	case errors.Is(err, ErrInviteDead):
+		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
+		return
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		h.unavailable(w, r, t)
+		return
+	default:
+		h.log.Error("declining an invite failed", "err", redact(err.Error(), token))
+		h.renderError(w, r, http.StatusInternalServerError, "error.internal", t)
+		return
+	}
+	h.log.Info("invite declined by its holder", "host", inv.Host)
+	d.Decline.Done = true
+	h.render(w, r, http.StatusOK, "decline.html", d)
 }

@@ -23,6 +23,8 @@ const (
 // Invite is what the page shows of an invite.
 // It never carries the token: the page has it from the request.
 type Invite struct {
+	// ID is the invite's public ID (never its token), "" when not known.
+	ID string
 	// Host is the XMPP domain the invite is for, such as "example.org".
 	Host string
 	// Kind is what the invite allows; an empty Kind means KindAccount.

@@ -93,6 +93,10 @@ func (t Translator) label(l string) string {
 	return l
 }
 
+// Date formats at in UTC in the translator's language, such as "5 March 2026, 14:00
+// UTC", for the messages and mails that name an invite's expiry.
+func (t Translator) Date(at time.Time) string { return t.date(at) }
+
 // date formats t in UTC in the translator's language, such as "5 March 2026, 14:00 UTC".
 func (t Translator) date(at time.Time) string {
 	at = at.UTC()

@@ -3,6 +3,7 @@ package page
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -80,7 +81,7 @@ type Options struct {
 	// lang/TAG.json, embedded (en, de, fr) or in Templates. Empty means en, de, fr.
 	Languages []string
 	// Templates overrides files of the embedded templates by name: layout.html,
-	// invite.html, register.html, success.html, error.html, style.css and
+	// invite.html, register.html, success.html, error.html, decline.html, style.css and
 	// lang/TAG.json (the doc.go of this package describes them and their data),
 	// such as os.DirFS("/etc/invites/page"). A file it lacks keeps the embedded one.
 	// Nil means the embedded templates only.
@@ -126,6 +127,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Shown, when not nil, learns of each invite page shown ("invite", on GET
+	// /invite) and each registration form shown ("register", on GET /register), for
+	// the funnel: no cookie or client identifier goes with it. It must be quick.
+	Shown func(inv Invite, page string)
+	// Decline, when not nil, revokes the invite of a token for the person it was
+	// mailed to who says it is not for them: GET /invite?TOKEN&decline shows a page
+	// with a button that POSTs it (mail scanners open links, so a GET changes
+	// nothing). Nil means the page offers no such link (404).
+	Decline func(ctx context.Context, token string) error
 }
 
 // defaultIcon is the pages' icon when the operator has no logo: a speech bubble, as
@@ -134,7 +144,7 @@ type Options struct {
 const defaultIcon = "data:image/svg+xml,%3Csvg%20xmlns=%22http://www.w3.org/2000/svg%22%20viewBox=%220%200%2032%2032%22%3E%3Crect%20width=%2232%22%20height=%2232%22%20rx=%227%22%20fill=%22%230b57a4%22/%3E%3Cpath%20d=%22M7%209h18a2%202%200%200%201%202%202v9a2%202%200%200%201-2%202h-9l-5%204v-4H7a2%202%200%200%201-2-2v-9a2%202%200%200%201%202-2z%22%20fill=%22%23fff%22/%3E%3C/svg%3E"
 
 // pageNames are the page templates; each is parsed with layout.html.
-var pageNames = [...]string{"invite.html", "register.html", "success.html", "error.html"} // read-only
+var pageNames = [...]string{"invite.html", "register.html", "success.html", "error.html", "decline.html"} // read-only
 
 //go:embed templates/*.html templates/style.css
 var embeddedTemplates embed.FS // read-only
@@ -144,6 +154,8 @@ var embeddedTemplates embed.FS // read-only
 type Handler struct {
 	invites   Invites
 	registrar Registrar
+	shown     func(Invite, string)
+	decline   func(context.Context, string) error
 	site      Site
 	baseURL   string
 	clients   []Client
@@ -174,6 +186,8 @@ func New(invites Invites, registrar Registrar, opts Options) (*Handler, error) {
 	h := &Handler{
 		invites:   invites,
 		registrar: registrar,
+		shown:     opts.Shown,
+		decline:   opts.Decline,
 		site:      Site{Name: strings.TrimSpace(opts.SiteName), LogoURL: opts.LogoURL},
 		baseURL:   strings.TrimRight(opts.BaseURL, "/"),
 		clients:   opts.Clients,

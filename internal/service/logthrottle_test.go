@@ -17,6 +17,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/internal/testlog"
+	"github.com/xmpp-invites/invites/plugin"
 )
 
 // fullStore is a SQLite store whose writes fail as on a full disk.
@@ -51,7 +52,7 @@ func TestFullDiskLogsBounded(t *testing.T) {
 	var sink testlog.Buffer
 	s := New(slog.New(slog.NewTextHandler(&sink, nil)))
 	hosts := []core.HostConfig{{Domain: "example.com"}}
-	if s.ops, err = newOps(config.Config{}, hosts, fullStore{st}, s.log); err != nil {
+	if s.ops, err = newOps(config.Config{}, plugin.Config{}, nil, hosts, fullStore{st}, s.log); err != nil {
 		t.Fatal(err)
 	}
 	mux, _ := s.routes(svc, config.Config{}, nil, nil)

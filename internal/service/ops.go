@@ -18,14 +18,15 @@ import (
 	"github.com/xmpp-invites/invites/internal/metrics"
 	"github.com/xmpp-invites/invites/internal/outbox"
 	"github.com/xmpp-invites/invites/internal/store"
-	"github.com/xmpp-invites/invites/internal/webhook"
+	"github.com/xmpp-invites/invites/plugin"
 )
 
 // This file is the plugin's operations (issue 16): the metrics the host merges into
-// its /metrics, the audit log, and the webhook worker over the store's outbox.
+// its /metrics, the audit log, and the delivery worker over the store's outbox
+// (delivery.go).
 
 // outboxRetention is how long outbox events and delivery log entries are kept: a
-// delivery ends within webhook.DefaultMaxAge, the log is kept for the operator a week.
+// delivery ends within outbox.DefaultMaxAge, the log is kept for the operator a week.
 const outboxRetention = 7 * 24 * time.Hour
 
 // outboxPurgeInterval is how often old outbox rows are purged.
@@ -36,61 +37,45 @@ type ops struct {
 	log     *slog.Logger
 	metrics *metrics.Plugin
 	audit   *audit.Log
-	outbox  outbox.Store    // the store's outbox
-	worker  *webhook.Worker // nil without webhooks
+	outbox  outbox.Store   // the store's outbox
+	worker  *outbox.Worker // the delivery worker
+	core    *coreRef       // the core, for the sinks; set by Configure
 }
 
-// newOps builds the metrics, the audit log and, for a config with webhooks, the
-// delivery worker over st.
-func newOps(c config.Config, hosts []core.HostConfig, st store.Store, log *slog.Logger) (*ops, error) {
-	o := &ops{log: log, audit: audit.New(log.With("component", "audit")), outbox: st}
+// newOps builds the metrics, the audit log and the delivery worker over st.
+func newOps(c config.Config, hc plugin.Config, api plugin.HostAPI, hosts []core.HostConfig, st store.Store, log *slog.Logger) (*ops, error) {
+	o := &ops{log: log, audit: audit.New(log.With("component", "audit")), outbox: st, core: &coreRef{}}
 	names := make([]string, len(hosts))
 	for i, h := range hosts {
 		names[i] = h.Domain
 	}
 	mopts := metrics.Options{Hosts: names, Logger: log.With("component", "metrics"), Counter: st}
-	if len(c.Webhooks) > 0 {
+	if delivers(c, hc, api) {
 		mopts.Backlog = st
 	}
 	o.metrics = metrics.New(mopts)
-	if len(c.Webhooks) > 0 {
-		endpoints, err := webhook.Endpoints(c.Webhooks)
-		if err != nil {
-			return nil, err
-		}
-		w, err := webhook.New(webhook.Options{
-			Store:     o.outbox,
-			Endpoints: endpoints,
-			Logger:    log.With("component", "webhook"),
-			OnAttempt: o.metrics.Delivery,
-		})
-		if err != nil {
-			return nil, err
-		}
-		o.worker = w
+	w, err := newWorker(c, hc, api, st, o.metrics, o.core, log)
+	if err != nil {
+		return nil, err
 	}
+	o.worker = w
 	return o, nil
 }
-
-// wantsOutbox reports whether the core should write its events to the outbox.
-func (o *ops) wantsOutbox() bool { return o.worker != nil }
 
 // Observe implements core.Observer: the audit log and the metrics see every event,
 // and the webhook worker is woken for those the outbox holds.
 func (o *ops) Observe(ctx context.Context, e core.Event) {
 	o.audit.Observe(ctx, e)
 	o.metrics.Observe(ctx, e)
-	if o.worker != nil && e.Type != core.EventInviteRefused {
+	if e.Type != core.EventInviteRefused {
 		o.worker.Notify()
 	}
 }
 
-// run delivers webhooks and purges old outbox rows until ctx ends.
+// run delivers events and purges old outbox rows until ctx ends.
 func (o *ops) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	if o.worker != nil {
-		wg.Go(func() { o.worker.Run(ctx) })
-	}
+	wg.Go(func() { o.worker.Run(ctx) })
 	wg.Go(func() { o.purge(ctx) })
 	wg.Wait()
 }

@@ -57,6 +57,16 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 	for _, h := range served {
 		inv.hosts[h] = true
 	}
+	// The funnel's page views and registration forms, and the "not for me" link of
+	// mailed invites (delivery.go).
+	opts.Shown = func(p page.Invite, which string) {
+		st := core.StagePageOpened
+		if which == "register" {
+			st = core.StageRegistrationStarted
+		}
+		s.countFunnel(svc, core.Invite{ID: p.ID, Kind: core.Kind(p.Kind)}, st)
+	}
+	opts.Decline = inv.Decline
 	h, err := page.New(inv, pageRegistrar{api: api}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("config: page: %w", err)
@@ -106,6 +116,7 @@ func (p pageInvites) Invite(ctx context.Context, token string) (page.Invite, err
 		return page.Invite{}, pageInviteError(err)
 	}
 	out := page.Invite{
+		ID:          inv.ID,
 		Host:        inv.Host,
 		Kind:        page.Kind(inv.Kind),
 		Username:    inv.Username,

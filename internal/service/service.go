@@ -122,6 +122,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		return plugin.Manifest{}, err
 	}
 	hosts := c.HostConfigs(hc.Domains...)
+	withReminders(c, hosts)
 	if len(hc.Domains) > 0 {
 		// Recorded so that the key command line accepts these hosts too.
 		if err := config.RecordDomains(c.DataDir, hc.Domains); err != nil {
@@ -142,23 +143,25 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		}
 		return plugin.Manifest{}, fmt.Errorf("opening the store: %w", err)
 	}
-	ops, err := newOps(c, hosts, st, s.log)
+	ops, err := newOps(c, hc, api, hosts, st, s.log)
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
 	svc, err := core.NewService(core.Options{Store: ops.metrics.TimeStore(st), Hosts: hosts, Logger: s.log.With("component", "core"),
-		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL, Observer: ops, Outbox: ops.wantsOutbox()})
+		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL, Observer: ops,
+		OutboxWants: outboxWants(ops.worker), Mail: c.SMTP.Enabled()})
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
+	ops.core.svc = svc
 	if len(hc.Domains) > 0 {
 		// In the store too, with the policy applied to each and the base URL of the
 		// built-in page, so that the command line of any node knows these hosts and
 		// applies the same policy (issues 16, 22); the data directory's file serves
 		// this node's alone.
-		if err := st.RecordHosts(ctx, recordedHosts(svc, hc.HTTPBaseURL, ops.wantsOutbox())); err != nil {
+		if err := st.RecordHosts(ctx, recordedHosts(svc, hc.HTTPBaseURL, delivers(c, hc, api), c.SMTP.Enabled())); err != nil {
 			s.log.Warn("cannot record the host's domains in the store", "err", err)
 		}
 	}
@@ -206,14 +209,15 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	}
 	slices.Sort(names)
 	s.log.Info("invites plugin configured", "hosts", names, "store", describeStore(c.Address()),
-		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks), "host_features", hc.Features)
+		"data_dir", c.DataDir, "http_base_url", hc.HTTPBaseURL, "webhooks", len(c.Webhooks), "email", c.SMTP.Enabled(),
+		"host_features", hc.Features)
 	return plugin.Manifest{Routes: routes}, nil
 }
 
 // recordedHosts describes the hosts svc serves as the command line should apply them
-// (see core.Store.RecordHosts): their effective policy, the public HTTP base URL, and
-// whether changes go to the outbox for webhooks.
-func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.RecordedHost {
+// (see core.Store.RecordHosts): their effective policy, the public HTTP base URL,
+// whether changes go to the outbox for delivery, and whether invites can be mailed.
+func recordedHosts(svc *core.Service, baseURL string, webhooks, mail bool) []core.RecordedHost {
 	var out []core.RecordedHost
 	for _, d := range svc.Hosts() {
 		h, err := svc.Host(d)
@@ -221,7 +225,7 @@ func recordedHosts(svc *core.Service, baseURL string, webhooks bool) []core.Reco
 			continue
 		}
 		out = append(out, core.RecordedHost{Domain: h.Domain, BaseURL: baseURL, LandingPage: h.LandingPage,
-			DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL, Webhooks: webhooks})
+			DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL, Webhooks: webhooks, Mail: mail})
 	}
 	return out
 }
@@ -298,6 +302,8 @@ func (s *Service) CheckInvite(ctx context.Context, host, token string) (plugin.I
 	if err != nil {
 		return plugin.Invite{}, contractError(err)
 	}
+	// The host checks a token before an in-band registration (XEP-0445).
+	s.countFunnel(st.core, inv, core.StageRegistrationStarted)
 	return inviteFromCore(inv), nil
 }
 

@@ -28,8 +28,9 @@ type Config struct {
 	// Required.
 	Secret string `toml:"secret"`
 	// Events are the message types sent: "invite.created", "invite.redeemed",
-	// "invite.revoked", "account.created".
-	// Default: all four.
+	// "invite.revoked", "invite.expiring", "invite.expired", "account.created" and the
+	// other account events (Types lists them all).
+	// Default: all.
 	Events []string `toml:"events"`
 	// Timeout bounds one delivery attempt.
 	// Default [DefaultTimeout]; from [minTimeout] to [maxTimeout].

@@ -190,13 +190,18 @@ func TestDeliverEachEvent(t *testing.T) {
 	accounts := newReceiver(t, "whsec_c2Vjb25kIHJlY2VpdmVyIHNlY3JldCAzMiBieXRlcyE=")
 	var attempts []outbox.Attempt
 	var mu sync.Mutex
-	w, err := webhook.New(webhook.Options{
-		Store: f.st,
+	sink, err := webhook.New(webhook.Options{
 		Endpoints: []webhook.Endpoint{
 			{Name: "all", URL: all.srv.URL, Key: all.key},
 			{Name: "accounts", URL: accounts.srv.URL, Key: accounts.key, Types: []string{webhook.TypeAccountCreated}},
 		},
 		Now: f.clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := outbox.NewWorker(outbox.Options{
+		Store: f.st, Sinks: []outbox.Sink{sink}, Derive: webhook.DeriveAccountCreated, Now: f.clock,
 		OnAttempt: func(a outbox.Attempt) {
 			mu.Lock()
 			attempts = append(attempts, a)
@@ -256,7 +261,7 @@ func TestDeliverEachEvent(t *testing.T) {
 		if m.Data.Actor.Remote != "" {
 			t.Errorf("message %s carries the client's address", m.ID)
 		}
-		if m.Type == "account.created" && (m.Data.JID != "alice@example.com" || m.ID != m.Data.ID+".account") {
+		if m.Type == "account.created" && (m.Data.JID != "alice@example.com" || m.ID != m.Data.ID || !strings.HasSuffix(m.ID, ".account")) {
 			t.Errorf("account.created %+v", m)
 		}
 	}
@@ -271,7 +276,7 @@ func TestDeliverEachEvent(t *testing.T) {
 	for _, a := range log {
 		if !a.OK() {
 			failed++
-			if a.Status != 500 || a.Endpoint != "accounts" {
+			if a.Status != 500 || a.Endpoint != "accounts" || a.Sink != "webhook" {
 				t.Errorf("failed attempt %+v", a)
 			}
 		}
@@ -298,8 +303,12 @@ func TestGiveUp(t *testing.T) {
 	r := newReceiver(t, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	r.fail.Store(1 << 20)
 	r.now = f.clock
-	w, err := webhook.New(webhook.Options{Store: f.st, Now: f.clock,
+	sink, err := webhook.New(webhook.Options{Now: f.clock,
 		Endpoints: []webhook.Endpoint{{Name: "down", URL: r.srv.URL, Key: r.key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := outbox.NewWorker(outbox.Options{Store: f.st, Now: f.clock, Sinks: []outbox.Sink{sink}})
 	if err != nil {
 		t.Fatal(err)
 	}

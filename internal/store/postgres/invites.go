@@ -47,7 +47,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creating invite: %w", err)
 	}
-	if w.Quota != nil || w.Rate != nil {
+	if w.Quota != nil || w.Rate != nil || hasDetails(inv) {
 		return s.createChecked(ctx, inv, w)
 	}
 	r := &createRequest{inv: inv, events: w.Events, done: make(chan error, 1)}
@@ -95,6 +95,9 @@ func (s *Store) createChecked(ctx context.Context, inv core.Invite, w core.Invit
 		}
 		if tag.RowsAffected() == 0 {
 			return core.ErrConflict
+		}
+		if err := s.writeDetails(ctx, tx, inv); err != nil {
+			return err
 		}
 		return s.writeOutbox(ctx, tx, w.Events)
 	})
@@ -362,6 +365,10 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.
 		}
 		b.WriteString(` AND ` + statusCond(f.Status, len(args)))
 	}
+	if !f.ExpiresBefore.IsZero() {
+		args = append(args, nanos(f.ExpiresBefore))
+		b.WriteString(` AND expires_at <= $` + strconv.Itoa(len(args)))
+	}
 	if f.Before != nil {
 		args = append(args, nanos(f.Before.CreatedAt), f.Before.ID)
 		b.WriteString(fmt.Sprintf(` AND (created_at, id) < ($%d, $%d)`, len(args)-1, len(args)))
@@ -413,6 +420,9 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 				nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt), string(inv.State())); err != nil {
 				return err
 			}
+		}
+		if err := s.changeDetails(ctx, tx, id, c); err != nil {
+			return err
 		}
 		if u := c.Use; u != nil {
 			if _, err := tx.Exec(ctx, s.q.insertUse, id, nanos(u.At), u.JID); err != nil {

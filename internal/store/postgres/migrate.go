@@ -151,6 +151,28 @@ func migrations() []string {
 		UPDATE {s}.invites SET state = CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
 			WHEN max_uses > 0 AND uses >= max_uses THEN 'used' ELSE 'open' END
 			WHERE revoked_at IS NOT NULL OR (max_uses > 0 AND uses >= max_uses);`,
+
+		// 8: what an invite reports back (issue 25): the address it is mailed to (kept
+		// while it is pending) and the delivery of that mail, its welcome message, its
+		// funnel counts and when its creator was reminded of it; the sink of each
+		// delivery attempt (webhook, host, email, funnel); whether the server of each
+		// domain sends email. The reads of invites on the hot paths do not select these
+		// columns.
+		`ALTER TABLE {s}.invites
+			ADD COLUMN email           text NOT NULL DEFAULT '',
+			ADD COLUMN email_status    text NOT NULL DEFAULT '',
+			ADD COLUMN email_error     text NOT NULL DEFAULT '',
+			ADD COLUMN email_at        bigint,
+			ADD COLUMN email_event     text NOT NULL DEFAULT '',
+			ADD COLUMN welcome         text NOT NULL DEFAULT '',
+			ADD COLUMN reminded_at     bigint,
+			ADD COLUMN funnel_opened   integer NOT NULL DEFAULT 0,
+			ADD COLUMN funnel_started  integer NOT NULL DEFAULT 0,
+			ADD COLUMN funnel_accounts integer NOT NULL DEFAULT 0,
+			ADD COLUMN funnel_logins   integer NOT NULL DEFAULT 0,
+			ADD COLUMN funnel_active   integer NOT NULL DEFAULT 0;
+		ALTER TABLE {s}.deliveries ADD COLUMN sink text NOT NULL DEFAULT 'webhook';
+		ALTER TABLE {s}.hosts ADD COLUMN mail boolean NOT NULL DEFAULT false;`,
 	}
 }
 

@@ -57,8 +57,8 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 }
 
 // Complete implements outbox.Store.
-func (s *Store) Complete(ctx context.Context, id, owner string, now time.Time, attempts []outbox.Attempt) error {
-	return s.settleEvent(ctx, id, attempts, `UPDATE `+s.q.schema+`.outbox
+func (s *Store) Complete(ctx context.Context, id, owner string, now time.Time, attempts []outbox.Attempt, effects []outbox.Effect) error {
+	return s.settleEvent(ctx, id, attempts, effects, `UPDATE `+s.q.schema+`.outbox
 		SET delivered_at = $1, lease_owner = NULL, lease_until = NULL, last_error = NULL
 		WHERE id = $2 AND lease_owner = $3`, nanos(now), id, owner)
 }
@@ -70,7 +70,7 @@ func (s *Store) Fail(ctx context.Context, id, owner string, f outbox.Failure, at
 		n := nanos(f.NextAttempt)
 		givenUp = &n
 	}
-	return s.settleEvent(ctx, id, attempts, `UPDATE `+s.q.schema+`.outbox
+	return s.settleEvent(ctx, id, attempts, f.Effects, `UPDATE `+s.q.schema+`.outbox
 		SET next_attempt_at = $1, given_up_at = $2, done = $3, last_error = $4,
 			lease_owner = NULL, lease_until = NULL
 		WHERE id = $5 AND lease_owner = $6`,
@@ -78,8 +78,9 @@ func (s *Store) Fail(ctx context.Context, id, owner string, f outbox.Failure, at
 }
 
 // settleEvent runs update (which must name the event and its owner) and logs the
-// attempts, in one transaction.
-func (s *Store) settleEvent(ctx context.Context, id string, attempts []outbox.Attempt, update string, args ...any) error {
+// attempts, in one transaction, with the effects when the update found the event
+// still leased to its owner.
+func (s *Store) settleEvent(ctx context.Context, id string, attempts []outbox.Attempt, effects []outbox.Effect, update string, args ...any) error {
 	lost := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, update, args...)
@@ -88,16 +89,23 @@ func (s *Store) settleEvent(ctx context.Context, id string, attempts []outbox.At
 		}
 		lost = tag.RowsAffected() == 0
 		for _, a := range attempts {
+			sink := a.Sink
+			if sink == "" {
+				sink = "webhook"
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO `+s.q.schema+`.deliveries
-				(event_id, endpoint, attempt, type, host, at, duration, status, error)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+				(event_id, endpoint, attempt, type, host, at, duration, status, error, sink)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 				ON CONFLICT DO NOTHING`,
 				a.EventID, a.Endpoint, a.Attempt, a.Type, a.Host, nanos(a.At),
-				int64(a.Duration), a.Status, a.Error); err != nil {
+				int64(a.Duration), a.Status, a.Error, sink); err != nil {
 				return err
 			}
 		}
-		return nil
+		if lost {
+			return nil
+		}
+		return s.applyEffects(ctx, tx, effects)
 	})
 	if err != nil {
 		return fmt.Errorf("recording the delivery of event %s: %w", id, err)
@@ -110,10 +118,10 @@ func (s *Store) settleEvent(ctx context.Context, id string, attempts []outbox.At
 
 // DeliveryLog implements outbox.Store.
 func (s *Store) DeliveryLog(ctx context.Context, q outbox.LogQuery) ([]outbox.Attempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT event_id, endpoint, attempt, type, host, at, duration, status, error
+	rows, err := s.pool.Query(ctx, `SELECT event_id, endpoint, attempt, type, host, at, duration, status, error, sink
 		FROM `+s.q.schema+`.deliveries
-		WHERE ($1 = '' OR host = $1) AND ($2 = '' OR event_id = $2)
-		ORDER BY at DESC, event_id DESC LIMIT $3`, q.Host, q.EventID, q.Bounded())
+		WHERE ($1 = '' OR host = $1) AND ($2 = '' OR event_id = $2) AND ($4 = '' OR sink = $4)
+		ORDER BY at DESC, event_id DESC LIMIT $3`, q.Host, q.EventID, q.Bounded(), q.Sink)
 	if err != nil {
 		return nil, fmt.Errorf("reading the delivery log: %w", err)
 	}
@@ -123,7 +131,7 @@ func (s *Store) DeliveryLog(ctx context.Context, q outbox.LogQuery) ([]outbox.At
 			attempt, code  int32
 			at, durationNs int64
 		)
-		err := r.Scan(&a.EventID, &a.Endpoint, &attempt, &a.Type, &a.Host, &at, &durationNs, &code, &a.Error)
+		err := r.Scan(&a.EventID, &a.Endpoint, &attempt, &a.Type, &a.Host, &at, &durationNs, &code, &a.Error, &a.Sink)
 		a.Attempt, a.Status, a.At, a.Duration = int(attempt), int(code), fromNanos(at), time.Duration(durationNs)
 		return a, err
 	})

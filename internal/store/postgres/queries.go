@@ -96,13 +96,15 @@ func newQueries(schema string) queries {
 		invite: q(lookup("{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
 			"1", "0", "0", "0", "", "")),
 		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
+		// An invite that has ended loses its email address.
 		updateInvite: q(`UPDATE {s}.invites SET uses = $2, max_uses = $3, note = $4, expires_at = $5,
-			revoked_at = $6, ended_at = $7, state = $8 WHERE id = $1`),
+			revoked_at = $6, ended_at = $7, state = $8, email = CASE WHEN $7::bigint IS NULL THEN email ELSE '' END
+			WHERE id = $1`),
 		insertUse: q(`INSERT INTO {s}.redemptions (invite_id, at, jid) VALUES ($1, $2, $3)
 			ON CONFLICT DO NOTHING`),
 		uses: q(`SELECT jid, at FROM {s}.redemptions WHERE invite_id = $1 ORDER BY at, jid`),
 		// Rows another node is changing are left for the next sweep.
-		expire: q(`UPDATE {s}.invites SET ended_at = expires_at
+		expire: q(`UPDATE {s}.invites SET ended_at = expires_at, email = ''
 			WHERE id IN (SELECT id FROM {s}.invites WHERE ended_at IS NULL AND expires_at <= $1
 				LIMIT $2 FOR UPDATE SKIP LOCKED)
 			RETURNING ` + inviteColumns),

@@ -62,9 +62,10 @@ const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
 	"1", "0", "0", "0", "", "")
 
-// updateInvite writes the fields a change may make.
+// updateInvite writes the fields a change may make; an invite that has ended loses
+// its email address (the eighth argument is ended_at again).
 const updateInvite = `UPDATE invites SET uses = ?, max_uses = ?, note = ?, expires_at = ?, revoked_at = ?, ended_at = ?,
-	state = ? WHERE id = ?`
+	state = ?, email = CASE WHEN ? IS NULL THEN email ELSE '' END WHERE id = ?`
 
 // insertUse records a redemption.
 const insertUse = `INSERT INTO redemptions (invite_id, at, jid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
@@ -81,7 +82,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 		return fmt.Errorf("creating invite: %w: ID, token hash and host are required", core.ErrInvalid)
 	}
 	var err error
-	if w.Quota != nil || w.Rate != nil {
+	if w.Quota != nil || w.Rate != nil || hasDetails(inv) {
 		// The count, the rate and the insert run in one transaction, which the write
 		// lock serializes with every other writer: two requests cannot both take the
 		// last place.
@@ -106,6 +107,9 @@ func (s *Store) CreateInvite(ctx context.Context, inv core.Invite, w core.Invite
 				return err
 			} else if n == 0 {
 				return errTaken
+			}
+			if err := writeDetails(ctx, tx, inv); err != nil {
+				return err
 			}
 			return s.writeOutboxTx(ctx, tx, w.Events)
 		})
@@ -225,6 +229,10 @@ func (s *Store) ListInvites(ctx context.Context, f core.InviteFilter) (_ []core.
 			args = append(args, micros(f.Now))
 		}
 	}
+	if !f.ExpiresBefore.IsZero() {
+		b.WriteString(` AND expires_at <= ?`)
+		args = append(args, micros(f.ExpiresBefore))
+	}
 	if f.Before != nil {
 		b.WriteString(` AND (created_at < ? OR created_at = ? AND id < ?)`)
 		us := micros(f.Before.CreatedAt)
@@ -288,9 +296,12 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 			!inv.EndedAt.Equal(before.EndedAt) {
 			if _, err := tx.StmtContext(ctx, s.upd).ExecContext(ctx,
 				inv.Uses, inv.MaxUses, inv.Note, micros(inv.ExpiresAt), nullMicros(inv.RevokedAt),
-				nullMicros(inv.EndedAt), string(inv.State()), id); err != nil {
+				nullMicros(inv.EndedAt), string(inv.State()), nullMicros(inv.EndedAt), id); err != nil {
 				return mapErr(err)
 			}
+		}
+		if err := changeDetails(ctx, tx, id, c); err != nil {
+			return err
 		}
 		if u := c.Use; u != nil {
 			if _, err := tx.StmtContext(ctx, s.addUse).ExecContext(ctx, id, micros(u.At), u.JID); err != nil {
@@ -315,7 +326,7 @@ func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, eve
 	var out []core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE invites SET ended_at = expires_at
+		rows, err := tx.QueryContext(ctx, `UPDATE invites SET ended_at = expires_at, email = ''
 			WHERE id IN (SELECT id FROM invites WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?)
 			RETURNING `+inviteColumns, micros(now), max(limit, 1))
 		if err != nil {

@@ -63,8 +63,8 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 }
 
 // Complete implements outbox.Store.
-func (s *Store) Complete(ctx context.Context, id, owner string, now time.Time, attempts []outbox.Attempt) error {
-	return s.settleEvent(ctx, id, owner, attempts, `UPDATE outbox
+func (s *Store) Complete(ctx context.Context, id, owner string, now time.Time, attempts []outbox.Attempt, effects []outbox.Effect) error {
+	return s.settleEvent(ctx, id, owner, attempts, effects, `UPDATE outbox
 		SET delivered_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL
 		WHERE id = ? AND lease_owner = ?`, micros(now), id, owner)
 }
@@ -75,7 +75,7 @@ func (s *Store) Fail(ctx context.Context, id, owner string, f outbox.Failure, at
 	if f.GiveUp {
 		givenUp = sql.NullInt64{Int64: micros(f.NextAttempt), Valid: true}
 	}
-	return s.settleEvent(ctx, id, owner, attempts, `UPDATE outbox
+	return s.settleEvent(ctx, id, owner, attempts, f.Effects, `UPDATE outbox
 		SET next_attempt_at = ?, given_up_at = ?, done = ?, last_error = ?,
 			lease_owner = NULL, lease_until = NULL
 		WHERE id = ? AND lease_owner = ?`,
@@ -83,8 +83,9 @@ func (s *Store) Fail(ctx context.Context, id, owner string, f outbox.Failure, at
 }
 
 // settleEvent runs update (which must name the event and its owner) and logs the
-// attempts, in one transaction.
-func (s *Store) settleEvent(ctx context.Context, id, owner string, attempts []outbox.Attempt, update string, args ...any) error {
+// attempts, in one transaction, with the effects when the update found the event
+// still leased to its owner.
+func (s *Store) settleEvent(ctx context.Context, id, owner string, attempts []outbox.Attempt, effects []outbox.Effect, update string, args ...any) error {
 	lost := false
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, update, args...)
@@ -97,15 +98,22 @@ func (s *Store) settleEvent(ctx context.Context, id, owner string, attempts []ou
 		}
 		lost = n == 0
 		for _, a := range attempts {
+			sink := a.Sink
+			if sink == "" {
+				sink = "webhook"
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO deliveries
-				(event_id, endpoint, attempt, type, host, at, duration, status, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				(event_id, endpoint, attempt, type, host, at, duration, status, error, sink)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				a.EventID, a.Endpoint, a.Attempt, a.Type, a.Host, micros(a.At),
-				int64(a.Duration), a.Status, a.Error); err != nil {
+				int64(a.Duration), a.Status, a.Error, sink); err != nil {
 				return err
 			}
 		}
-		return nil
+		if lost {
+			return nil
+		}
+		return applyEffects(ctx, tx, effects)
 	})
 	if err != nil {
 		return fmt.Errorf("recording the delivery of event %s: %w", id, err)
@@ -118,7 +126,7 @@ func (s *Store) settleEvent(ctx context.Context, id, owner string, attempts []ou
 
 // DeliveryLog implements outbox.Store.
 func (s *Store) DeliveryLog(ctx context.Context, q outbox.LogQuery) ([]outbox.Attempt, error) {
-	query := `SELECT event_id, endpoint, attempt, type, host, at, duration, status, error FROM deliveries`
+	query := `SELECT event_id, endpoint, attempt, type, host, at, duration, status, error, sink FROM deliveries`
 	var (
 		conds []string
 		args  []any
@@ -128,6 +136,9 @@ func (s *Store) DeliveryLog(ctx context.Context, q outbox.LogQuery) ([]outbox.At
 	}
 	if q.EventID != "" {
 		conds, args = append(conds, "event_id = ?"), append(args, q.EventID)
+	}
+	if q.Sink != "" {
+		conds, args = append(conds, "sink = ?"), append(args, q.Sink)
 	}
 	if len(conds) > 0 {
 		query += " WHERE " + strings.Join(conds, " AND ")
@@ -145,7 +156,7 @@ func (s *Store) DeliveryLog(ctx context.Context, q outbox.LogQuery) ([]outbox.At
 			a        outbox.Attempt
 			at, dura int64
 		)
-		if err := rows.Scan(&a.EventID, &a.Endpoint, &a.Attempt, &a.Type, &a.Host, &at, &dura, &a.Status, &a.Error); err != nil {
+		if err := rows.Scan(&a.EventID, &a.Endpoint, &a.Attempt, &a.Type, &a.Host, &at, &dura, &a.Status, &a.Error, &a.Sink); err != nil {
 			return nil, fmt.Errorf("reading the delivery log: %w", err)
 		}
 		a.At, a.Duration = fromMicros(at), time.Duration(dura)

@@ -158,6 +158,27 @@ func migrations() []string {
 		`ALTER TABLE invites ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
 		UPDATE invites SET state = CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
 			WHEN max_uses > 0 AND uses >= max_uses THEN 'used' ELSE 'open' END;`,
+
+		// 8: what an invite reports back (issue 25): the address it is mailed to (kept
+		// while it is pending) and the delivery of that mail, its welcome message, its
+		// funnel counts and when its creator was reminded of it; the sink of each
+		// delivery attempt (webhook, host, email, funnel); whether the server of each
+		// domain sends email. The reads of invites on the hot paths do not select these
+		// columns.
+		`ALTER TABLE invites ADD COLUMN email TEXT NOT NULL DEFAULT '';
+		ALTER TABLE invites ADD COLUMN email_status TEXT NOT NULL DEFAULT '';
+		ALTER TABLE invites ADD COLUMN email_error TEXT NOT NULL DEFAULT '';
+		ALTER TABLE invites ADD COLUMN email_at INTEGER;
+		ALTER TABLE invites ADD COLUMN email_event TEXT NOT NULL DEFAULT '';
+		ALTER TABLE invites ADD COLUMN welcome TEXT NOT NULL DEFAULT '';
+		ALTER TABLE invites ADD COLUMN reminded_at INTEGER;
+		ALTER TABLE invites ADD COLUMN funnel_opened INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE invites ADD COLUMN funnel_started INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE invites ADD COLUMN funnel_accounts INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE invites ADD COLUMN funnel_logins INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE invites ADD COLUMN funnel_active INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE deliveries ADD COLUMN sink TEXT NOT NULL DEFAULT 'webhook';
+		ALTER TABLE hosts ADD COLUMN mail INTEGER NOT NULL DEFAULT 0;`,
 	}
 }
 

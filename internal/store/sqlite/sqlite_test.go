@@ -366,7 +366,8 @@ func TestStateMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state`, `UPDATE schema_version SET version = 6`} {
+	// Migration 8's columns go too (undoDelivery).
+	for _, q := range append(undoDelivery(), `ALTER TABLE invites DROP COLUMN state`, `UPDATE schema_version SET version = 6`) {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -379,4 +380,14 @@ func TestStateMigration(t *testing.T) {
 			t.Errorf("%s after the migration: %d invites (%v), want %s", st, len(got), err, id)
 		}
 	}
+}
+
+// undoDelivery returns the statements that take a store back from schema 8 (issue 25)
+// to 7.
+func undoDelivery() []string {
+	var out []string
+	for _, c := range []string{"email", "email_status", "email_error", "email_at", "email_event", "welcome", "reminded_at", "funnel_opened", "funnel_started", "funnel_accounts", "funnel_logins", "funnel_active"} {
+		out = append(out, "ALTER TABLE invites DROP COLUMN "+c)
+	}
+	return append(out, "ALTER TABLE deliveries DROP COLUMN sink", "ALTER TABLE hosts DROP COLUMN mail")
 }

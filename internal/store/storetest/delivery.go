@@ -68,7 +68,7 @@ func testDelivery(t *testing.T, s store.Store) {
 	if want := []string{other[0].ID}; !slices.Equal(ids(got), want) {
 		t.Fatalf("B claimed %v, want %v", ids(got), want)
 	}
-	if err := o.Complete(ctx(t), other[0].ID, "B", now, nil); err != nil {
+	if err := o.Complete(ctx(t), other[0].ID, "B", now, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -76,10 +76,10 @@ func testDelivery(t *testing.T, s store.Store) {
 		return outbox.Attempt{EventID: e.ID, Type: string(e.Type), Host: e.Host, Endpoint: endpoint,
 			Attempt: n, At: now, Duration: 5 * time.Millisecond, Status: status, Error: msg}
 	}
-	if err := o.Complete(ctx(t), evs[0].ID, "A", now, []outbox.Attempt{attempt(evs[0], "portal", 1, 204, "")}); err != nil {
+	if err := o.Complete(ctx(t), evs[0].ID, "A", now, []outbox.Attempt{attempt(evs[0], "portal", 1, 204, "")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Complete(ctx(t), evs[0].ID, "B", now, nil); !errors.Is(err, outbox.ErrLeaseLost) {
+	if err := o.Complete(ctx(t), evs[0].ID, "B", now, nil, nil); !errors.Is(err, outbox.ErrLeaseLost) {
 		t.Errorf("Complete by another owner = %v, want ErrLeaseLost", err)
 	}
 	if err := o.Fail(ctx(t), evs[1].ID, "B", outbox.Failure{NextAttempt: now}, nil); !errors.Is(err, outbox.ErrLeaseLost) {
@@ -102,7 +102,7 @@ func testDelivery(t *testing.T, s store.Store) {
 	if want := []string{evs[2].ID}; !slices.Equal(ids(got), want) || got[0].Attempts != 2 {
 		t.Fatalf("claim after the lease = %+v, want %v at attempt 2", got, want)
 	}
-	if err := o.Complete(ctx(t), evs[2].ID, "A", now, nil); !errors.Is(err, outbox.ErrLeaseLost) {
+	if err := o.Complete(ctx(t), evs[2].ID, "A", now, nil, nil); !errors.Is(err, outbox.ErrLeaseLost) {
 		t.Errorf("Complete by the owner of a lost lease = %v, want ErrLeaseLost", err)
 	}
 	// The failed one is due at its time, with what was done.
@@ -188,7 +188,7 @@ func testConcurrentClaims(t *testing.T, s store.Store) {
 					mu.Lock()
 					counts[e.Event.ID]++
 					mu.Unlock()
-					if err := o.Complete(ctx(t), e.Event.ID, owner, now, nil); err != nil {
+					if err := o.Complete(ctx(t), e.Event.ID, owner, now, nil, nil); err != nil {
 						t.Error(err)
 					}
 				}

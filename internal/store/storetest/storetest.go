@@ -62,6 +62,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServiceRefusals", testServiceRefusals},
 		{"ServiceRecordsAndRetention", testServiceRetention},
 		{"ServiceLifecycle", testServiceLifecycle},
+		{"Details", testDetails},
+		{"Funnel", testFunnel},
+		{"MailEffect", testMailEffect},
+		{"Reminders", testReminders},
+		{"ListExpiring", testListExpiring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1214,7 +1219,7 @@ func testRecordHosts(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	rec := func(domain, url string, page string, def, max time.Duration, hooks bool) core.RecordedHost {
-		return core.RecordedHost{Domain: domain, BaseURL: url, LandingPage: page, DefaultTTL: def, MaxTTL: max, Webhooks: hooks}
+		return core.RecordedHost{Domain: domain, BaseURL: url, LandingPage: page, DefaultTTL: def, MaxTTL: max, Webhooks: hooks, Mail: !hooks}
 	}
 	const day = 24 * time.Hour
 	if err := r.RecordHosts(c, []core.RecordedHost{
