@@ -26,7 +26,7 @@ func TestConfigNormalize(t *testing.T) {
 			want: webhook.Config{Name: "p", URL: "http://p.example", Secret: testSecret, Events: []string{"invite.created"}, Timeout: core.Duration(time.Minute)}},
 		2: {in: webhook.Config{URL: "ftp://x", Secret: "whsec_c2hvcnQ=", Events: []string{"invite.made"}, Timeout: core.Duration(time.Hour)},
 			wantErr: []string{"url must be an http or https URL", "secret: a webhook secret holds 24 to 64 bytes",
-				`unknown event "invite.made": use invite.created, invite.redeemed, invite.revoked, account.created`,
+				`unknown event "invite.made": use ` + strings.Join(webhook.Types(), ", "),
 				"timeout must be between 1 second and 1 minute"}},
 		3: {in: webhook.Config{Name: "a b", URL: "https://x.example"}, wantErr: []string{`name "a b": use at most 64 letters`,
 			"a secret is required (make one with: invites-plugin webhooks secret)"}},
