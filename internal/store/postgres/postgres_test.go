@@ -441,7 +441,11 @@ func TestStateMigration(t *testing.T) {
 		core.StatusRevoked: mk(func(inv *core.Invite) { inv.RevokedAt = wall }),
 		core.StatusExpired: mk(func(inv *core.Invite) { inv.ExpiresAt = wall.Add(-time.Hour) }),
 	}
-	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state`, `DELETE FROM schema_version WHERE version >= 7`} {
+	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state`,
+		// Migration 8 undone too, so that it runs again.
+		`ALTER TABLE invites DROP COLUMN approval, DROP COLUMN by_user`, `DROP TABLE accounts`, `DROP TABLE holds`,
+		`ALTER TABLE hosts DROP COLUMN account_states`,
+		`DELETE FROM schema_version WHERE version >= 7`} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}

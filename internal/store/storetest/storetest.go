@@ -62,6 +62,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServiceRefusals", testServiceRefusals},
 		{"ServiceRecordsAndRetention", testServiceRetention},
 		{"ServiceLifecycle", testServiceLifecycle},
+		{"Accounts", testAccounts},
+		{"Holds", testHolds},
+		{"ServiceHolds", testServiceHolds},
+		{"ServiceApproval", testServiceApproval},
+		{"ServiceStanding", testServiceStanding},
+		{"ServiceHostEvents", testServiceHostEvents},
+		{"ServiceTree", testServiceTree},
+		{"ServiceBulk", testServiceBulk},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
