@@ -76,6 +76,10 @@ type Config struct {
 	// Password is the password policy of every registration path (package password
 	// owns the type and its defaults).
 	Password password.Config `toml:"password"`
+	// Accounts configures the accounts the plugin keeps track of: the hold on
+	// registrations, the approval queue and the inviter's good standing (package core
+	// owns the type and its defaults).
+	Accounts core.AccountsConfig `toml:"accounts"`
 }
 
 // Host is one served XMPP domain.
@@ -277,6 +281,7 @@ func (c *Config) normalizeComponents() error {
 		errs = append(errs, fmt.Errorf("page.%w", err))
 	}
 	errs = append(errs, prefixed("password", c.Password.Normalize())...)
+	errs = append(errs, prefixed("accounts", c.Accounts.Normalize())...)
 	return errors.Join(errs...)
 }
 

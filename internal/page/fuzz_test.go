@@ -67,11 +67,11 @@ func (fuzzHost) Invite(_ context.Context, token string) (Invite, error) {
 	return Invite{Host: "example.org", URI: "xmpp:example.org?register;preauth=" + token}, nil
 }
 
-func (fuzzHost) Register(_ context.Context, r Registration) (string, error) {
+func (fuzzHost) Register(_ context.Context, r Registration) (Account, error) {
 	if r.Username == "taken" {
-		return "", ErrNameTaken
+		return Account{}, ErrNameTaken
 	}
-	return r.Username + "@" + r.Host, nil
+	return Account{JID: r.Username + "@" + r.Host}, nil
 }
 
 // FuzzRegisterPost posts any body to /register: the handler never panics and answers
