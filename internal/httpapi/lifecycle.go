@@ -37,6 +37,7 @@ type Invite struct {
 	Groups      []string `json:"groups"`                 // never null
 	Redemptions *[]Use   `json:"redemptions,omitempty"`  // when shown alone
 	RevokedAt   string   `json:"revoked_at,omitempty"`   // RFC 3339, when revoked
+	Approval    bool     `json:"approval,omitempty"`     // its accounts wait for an administrator's approval
 }
 
 // Use is one redemption of an Invite: the account and when.
@@ -66,6 +67,7 @@ func NewInvite(inv core.Invite, now time.Time) Invite {
 		MaxUses:   inv.MaxUses,
 		Uses:      inv.Uses,
 		Groups:    slices.Clone(inv.Groups),
+		Approval:  inv.Approval,
 	}
 	if b.Groups == nil {
 		b.Groups = []string{}
