@@ -34,9 +34,10 @@ const usage = `Usage:
       Revoke the key with that ID.
 
   invites-plugin [FLAGS] invites create HOST [--ttl DURATION] [--username USER]
-                          [--max-uses N] [--note TEXT] [--group GROUP]... [--json]
+                          [--max-uses N] [--note TEXT] [--group GROUP]... [--approval] [--json]
       Create an account invite and print its URL: the landing page, else its xmpp:
       URI. --max-uses 0 lets it make any number of accounts until it expires.
+      --approval makes its accounts wait for an administrator's approval.
   invites-plugin [FLAGS] invites create HOST --reset USER [--ttl DURATION] [--note TEXT]
       Create a password reset invite for the existing account USER.
   invites-plugin [FLAGS] invites list HOST [--status STATUS] [--json]
@@ -76,7 +77,9 @@ When an XMPP server starts invites-plugin through go-plugin, it serves the plugi
 `
 
 // fullUsage is the usage of every command, help and the flags.
-func fullUsage() string { return usage + "\n" + webhooksUsage + backupUsage + usageTail }
+func fullUsage() string {
+	return usage + accountsUsage + "\n" + webhooksUsage + backupUsage + usageTail
+}
 
 // errUsage marks a usage error; its text is printed before the usage.
 var errUsage = errors.New("usage")
@@ -155,7 +158,10 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 	case "backup", "restore":
 		return runBackup(ctx, p, stdout)
 	}
-	return usagef("unknown command %q: use keys, invites, webhooks, backup, restore or help", p.pos[0])
+	if _, ok := accountVerbs[p.pos[0]]; ok {
+		return runAccounts(ctx, p, stdout)
+	}
+	return usagef("unknown command %q: use keys, invites, tree, invited-by, revoke-invites, disable, enable, pending, approve, reject, webhooks, backup, restore or help", p.pos[0])
 }
 
 // describe turns an error into the lines operators see, each after "Error: ": one per
@@ -189,6 +195,8 @@ func flagOf(verb, field string) string {
 		return "--expires"
 	case core.FieldName:
 		return "NAME"
+	case core.FieldJID:
+		return "JID"
 	case core.FieldKind:
 		return "--reset"
 	case core.FieldUsername:
@@ -245,11 +253,12 @@ var options = map[string]option{
 	"status": {value: true}, "json": {},
 	"limit": {value: true}, "event": {value: true},
 	"to": {value: true}, "from": {value: true},
+	"approval": {}, "depth": {value: true}, "subtree": {}, "dry-run": {},
 }
 
 var verbOptions = map[string][]string{
 	"keys create":    {"expires", "max-ttl", "rate", "manage"},
-	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "json"},
+	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "approval", "json"},
 	"invites list":   {"status", "json"},
 	"invites show":   {"json"},
 	"invites update": {"expires", "max-uses", "note", "json"},

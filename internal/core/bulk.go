@@ -91,7 +91,7 @@ func (s *Service) Bulk(ctx context.Context, spec BulkSpec) (BulkResult, error) {
 		if spec.Action == BulkEnableAccounts {
 			verb = "enable"
 		}
-		return res, Refuse(ErrConflict, FieldAction, "this server cannot %s accounts", verb)
+		return res, Refuse(ErrConflict, "", "this server cannot %s accounts", verb)
 	}
 	rt, err := s.resolveRoot(ctx, h, spec.Tree)
 	if err != nil {

@@ -349,8 +349,10 @@ func (s *Service) Tree(ctx context.Context, by Actor, r TreeRequest) (TreePage, 
 	if err != nil {
 		return TreePage{}, fmt.Errorf("reading the tree: %w", err)
 	}
-	if rt.item.Kind == NodeAccount && rt.item.Account == nil && len(nodes) == 0 && after == "" {
-		return TreePage{}, ErrNotFound
+	switch {
+	case len(nodes) > 0 || after != "":
+	case rt.item.Kind == NodeAccount && rt.item.Account == nil, rt.item.Kind == NodeKey && rt.item.Status == "deleted":
+		return TreePage{}, ErrNotFound // nothing known of it
 	}
 	page := TreePage{Root: rt.item}
 	if len(nodes) > limit {
