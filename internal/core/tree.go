@@ -135,6 +135,9 @@ type TreeItem struct {
 	Account *Account
 	// Name is a key's name.
 	Name string
+	// Cursor continues a tree after this node (TreeRequest.Cursor); "" in chains and
+	// for a tree's root.
+	Cursor string
 }
 
 // TreeRequest asks for a page of a tree (Service.Tree), or a chain of inviters
@@ -375,7 +378,7 @@ func (s *Service) Tree(ctx context.Context, by Actor, r TreeRequest) (TreePage, 
 		default:
 			continue
 		}
-		it.Depth = n.Depth
+		it.Depth, it.Cursor = n.Depth, treeCursor(n.Path)
 		page.Items = append(page.Items, it)
 	}
 	return page, nil
