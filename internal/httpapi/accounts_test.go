@@ -35,6 +35,14 @@ type accountsFixture struct {
 }
 
 func newAccountsFixture(t *testing.T) *accountsFixture {
+	f := newAccountsFixtureTB(t)
+	f.t, f.spec = t, openAPI(t)
+	return f
+}
+
+// newAccountsFixtureTB is newAccountsFixture without the OpenAPI checks of do, for
+// benchmarks and fuzzing.
+func newAccountsFixtureTB(t testing.TB) *accountsFixture {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{Durability: sqlite.DurabilityCrash})
 	if err != nil {
@@ -45,7 +53,7 @@ func newAccountsFixture(t *testing.T) *accountsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &accountsFixture{svc: svc, h: httpapi.New(svc, httpapi.Options{}), t: t, spec: openAPI(t)}
+	f := &accountsFixture{svc: svc, h: httpapi.New(svc, httpapi.Options{FailedAuthRate: core.Rate{N: -1}})}
 	_, f.manage, err = svc.CreateKey(ctx, core.KeySpec{Host: plainHost, Manage: true})
 	if err != nil {
 		t.Fatal(err)
