@@ -87,6 +87,17 @@
 // there); the JSON body of a 201 is the same with "token", "uri" and "landing_page",
 // and without redemptions.
 //
+// # Who invited whom
+//
+// For keys with Manage only (any other key gets 404), JSON (accounts.go): the
+// accounts the plugin knows and the approval queue (BASE/accounts?state=pending), one
+// account (BASE/accounts/JID), the tree below an account, an invite or a key, a page at
+// a time in pre-order (BASE/accounts/JID/tree, BASE/invites/ID/tree, BASE/keys/ID/tree
+// with depth, limit and cursor), the chain of inviters (…/invited-by), bulk actions
+// with a dry run (POST …/actions, {"action", "subtree", "dry_run"}), and decisions on
+// pending accounts (POST BASE/accounts/JID/approve, …/reject). Creation takes approval
+// (a boolean like redirect): the accounts the invite makes wait for approval.
+//
 // # Failed authentications
 //
 // Each client address (an IPv4 address, or the /64 of an IPv6 one) may fail to
