@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 	"github.com/xmpp-invites/invites/internal/service"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
+	"github.com/xmpp-invites/invites/internal/testlog"
 	"github.com/xmpp-invites/invites/plugin"
 )
 
@@ -311,5 +313,33 @@ func TestApprovalOnThePage(t *testing.T) {
 	out.Reset()
 	if code := cli.Run(ctxT(t), []string{"-data", dataDir, "approve", "example.com", "juliet"}, &out, &errOut); code != 0 {
 		t.Fatalf("approve: %d %s", code, errOut.String())
+	}
+}
+
+// TestApprovalNeedsAccountStates (issue 24): on a server that can hold accounts pending,
+// an in-band registration with an invite of a host whose approval rule covers it is
+// answered Approval; on one that cannot, the plugin warns at start and nothing waits.
+func TestApprovalNeedsAccountStates(t *testing.T) {
+	for _, states := range []bool{true, false} {
+		var logs testlog.Buffer
+		s := service.New(slog.New(slog.NewTextHandler(&logs, nil)))
+		h := &accountHost{s: s, accounts: map[string]bool{}}
+		cfg := plugin.Config{DataDir: t.TempDir(), Domains: []string{"example.com"}, ConfigTOML: "allow_user_invites = true\n[accounts]\napproval = \"all\"\n"}
+		if states {
+			cfg.Features = []plugin.Feature{plugin.FeatureAccountStates}
+		}
+		if _, err := s.Configure(ctxT(t), cfg, h); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(context.Background()) })
+		token := contactInvite(t, s, "admin@example.com")
+		inv, err := s.RedeemInvite(ctxT(t), plugin.Redemption{Host: "example.com", Token: token, Username: "juliet"})
+		if err != nil || inv.Approval != states {
+			t.Errorf("account states %v: Approval %v, %v", states, inv.Approval, err)
+		}
+		warned := strings.Contains(logs.String(), "the server cannot hold accounts pending approval")
+		if warned == states {
+			t.Errorf("account states %v: warned %v\n%s", states, warned, logs.String())
+		}
 	}
 }

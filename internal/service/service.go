@@ -386,13 +386,20 @@ func inviteFromCore(inv core.Invite) plugin.Invite {
 // accounts created, deleted, disabled or enabled by any means, for the accounts the
 // plugin keeps track of (core.Service.HostEvents). Events of ended client streams are
 // not the core's (the ad-hoc sessions are ended by whoever receives Invites.Notify).
-// A failure means the store could not record them: the server may send them again.
+// Events the core cannot use (another host's, naming no account) are skipped. A failure
+// means the store could not record them now: it wraps plugin.ErrUnavailable, so that the
+// server sends the batch again (events are idempotent). Its shape is the one of the
+// handler Invites.Notify hands each batch to, once it has ended the sessions of ended
+// streams.
 func (s *Service) HostEvents(ctx context.Context, events []plugin.Event) error {
 	st, err := s.state()
 	if err != nil {
 		return err
 	}
-	return st.core.HostEvents(ctx, hostEvents(events))
+	if err := st.core.HostEvents(ctx, hostEvents(events)); err != nil {
+		return fmt.Errorf("%w: recording the server's events: %w", plugin.ErrUnavailable, err)
+	}
+	return nil
 }
 
 // hostEvents converts the contract's events to the core's.
