@@ -54,9 +54,12 @@ func (c *cmds) accountDefinitions() []session.Definition {
 	}
 }
 
-// rootField is the field naming a tree's root.
-func rootField(desc string) adhoc.Field {
-	return text("root", "Account, invite or key", desc, true)
+// rootField is the field naming a tree's root, filled in with the requester's own
+// account.
+func rootField(call session.Call, desc string) adhoc.Field {
+	f := text("root", "Account, invite or key", desc, true)
+	f.Values = []string{actor(call, true).ID}
+	return f
 }
 
 // treeRequest reads a tree's root ("key:ID" for a key) from the form.
@@ -83,13 +86,13 @@ func nodeNotFound(err error, root string) error {
 	return notAcceptable("root", err)
 }
 
-func (c *cmds) treeForm(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) treeForm(_ context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Show who invited whom",
 		Instructions: []string{"Shows the invites an account (or invite, or API key) made and the accounts they made, and so on below."},
 		Fields: []adhoc.Field{
-			rootField("An account (name or JID), an invite ID, or key:ID for an API key."),
+			rootField(call, "An account (name or JID), an invite ID, or key:ID for an API key."),
 			text("depth", "Levels", "How many levels to show (an invite and its accounts are two); empty: all.", false),
 		},
 	}, nil
@@ -126,6 +129,10 @@ func (c *cmds) tree(ctx context.Context, call session.Call, forms []*adhoc.Form)
 	}
 	req.Cursor, req.Limit = cursor, pageItems
 	page, err := c.svc.Tree(ctx, actor(call, true), req)
+	if errors.Is(err, core.ErrNotFound) && len(core.FieldErrors(err)) == 0 && req.Kind == "" && !core.ValidID(req.Root) {
+		// An account the plugin knows nothing of: nobody below it that it knows.
+		return info("Nobody the plugin knows of was invited by " + clip(req.Root, clipName) + "."), nil
+	}
 	if err != nil {
 		return session.Result{}, nodeNotFound(err, req.Root)
 	}
@@ -300,13 +307,13 @@ var bulkActions = []adhoc.Option{
 	{Label: "Enable the accounts again", Value: string(core.BulkEnableAccounts)},
 }
 
-func (c *cmds) bulkForm(context.Context, session.Call, []*adhoc.Form) (*adhoc.Form, error) {
+func (c *cmds) bulkForm(_ context.Context, call session.Call, _ []*adhoc.Form) (*adhoc.Form, error) {
 	return &adhoc.Form{
 		Type:         adhoc.FormForm,
 		Title:        "Revoke invites or disable accounts of a tree",
 		Instructions: []string{"The next step shows what would change, for you to confirm; nothing changes before."},
 		Fields: []adhoc.Field{
-			rootField("An account (name or JID), an invite ID, or key:ID for an API key."),
+			rootField(call, "An account (name or JID), an invite ID, or key:ID for an API key."),
 			{Var: "action", Type: adhoc.FieldListSingle, Label: "Action", Required: true, Values: []string{string(core.BulkRevokeInvites)}, Options: bulkActions},
 			{Var: "subtree", Type: adhoc.FieldBoolean, Label: "The whole tree below",
 				Desc: "Everything below it; otherwise only the invites it made, or the accounts its invites made."},
@@ -371,7 +378,7 @@ func (c *cmds) bulkConfirm(ctx context.Context, call session.Call, forms []*adho
 		Instructions: []string{fmt.Sprintf("This would change %d %s, listed below. Nothing has changed yet.", n, what)},
 		Fields: []adhoc.Field{
 			{Var: "changes", Type: adhoc.FieldTextMulti, Label: "Would change", Values: lines},
-			{Var: "confirm", Type: adhoc.FieldBoolean, Label: "Do it", Required: true,
+			{Var: "confirm", Type: adhoc.FieldBoolean, Label: "Do it", Required: true, Values: []string{"false"},
 				Desc: "Check to make these changes; leave unchecked to change nothing."},
 		},
 	}, nil

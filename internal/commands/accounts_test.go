@@ -104,9 +104,18 @@ func TestTreeCommand(t *testing.T) {
 	if got := e.treeLines(t, built.Children[0].ID, "1"); len(got) != 2 {
 		t.Errorf("accounts of an invite: %v", got)
 	}
-	if _, err := e.run(t, admin, commands.NodeTree, &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "root", Values: []string{"nobody"}}}}); err == nil ||
-		!strings.Contains(err.Error(), `Account, invite or key: no account, invite or key "nobody" here`) {
-		t.Errorf("an unknown root: %v", err)
+	if r, err := e.run(t, admin, commands.NodeTree, &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "root", Values: []string{"nobody"}}}}); err != nil ||
+		r.Status != adhoc.StatusCompleted || r.Notes[0].Text != "Nobody the plugin knows of was invited by nobody." {
+		t.Errorf("an account the plugin does not know: %+v, %v", r, err)
+	}
+	if _, err := e.run(t, admin, commands.NodeTree, &adhoc.Form{Type: adhoc.FormSubmit, Fields: []adhoc.Field{{Var: "root", Values: []string{"key:AAAAAAAAAAAA"}}}}); err == nil ||
+		!strings.Contains(err.Error(), `Account, invite or key: no account, invite or key "AAAAAAAAAAAA" here`) {
+		t.Errorf("an unknown key: %v", err)
+	}
+	// The form offers the requester's own tree.
+	resp, err := e.exec(t, host, admin, adhoc.Request{Node: commands.NodeTree})
+	if root, _ := resp.Form.Field("root"); err != nil || len(root.Values) != 1 || root.Values[0] != "admin@example.com" {
+		t.Errorf("the root offered: %+v, %v", root, err)
 	}
 	if _, err := e.exec(t, host, bob, adhoc.Request{Node: commands.NodeTree}); err == nil {
 		t.Error("a user ran the tree command")
