@@ -122,7 +122,7 @@ func Example() {
 	fmt.Println("used again:", err)
 	// Output:
 	// POST /invites_api: 201 Created
-	// commands for an administrator: 9
+	// commands for an administrator: 12
 	// invite: account can register: true
 	// used again: invite not found
 }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // TestDelivery checks the API of what invites report back: an invite created with an

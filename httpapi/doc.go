@@ -4,7 +4,9 @@
 //
 // GET or POST on the base path (/invites_api) creates an account invite for the holder
 // of an API key; below it, BASE/invites lists invites and BASE/invites/ID shows,
-// changes (a JSON merge patch, RFC 7396) or revokes one.
+// changes (a JSON merge patch, RFC 7396) or revokes one. Keys made with --manage also
+// see who invited whom (BASE/accounts…, the tree below an account, an invite or a key,
+// the chain of inviters, bulk actions with a dry run) and decide on pending accounts.
 // Errors are problem details (RFC 9457) for clients that accept JSON, short text
 // otherwise; every answer carries the CORS headers (Fetch standard) and
 // Cache-Control: no-store.

@@ -192,3 +192,57 @@ func FuzzLifecycle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAccounts throws arbitrary paths below the API, query strings, methods and bodies
+// at the account endpoints (issue 24) with a managing key, over a real store holding a
+// tree of depth 8. "ROOT" stands for the tree's root account, "INV" for one of its
+// invites. Whatever the input: no panic, no 500, only statuses the API documents, JSON
+// that decodes on success, and error bodies of bounded size.
+func FuzzAccounts(f *testing.F) {
+	af := newAccountsFixtureTB(f)
+	replace := strings.NewReplacer("ROOT", "root%40example.com", "INV", af.built.Children[0].ID)
+	allowed := map[int]bool{200: true, 204: true, 400: true, 404: true, 405: true, 409: true, 413: true, 414: true, 415: true, 431: true}
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodOptions, http.MethodDelete}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, path, query, body string, sel uint8) {
+		path, query = replace.Replace(path), replace.Replace(query)
+		u, err := url.Parse("/invites_api" + path)
+		if err != nil || u.RawQuery != "" || u.Fragment != "" || !strings.HasPrefix(u.Path, "/invites_api/") {
+			return // not a path below the API (creation is FuzzHandler's)
+		}
+		u.RawQuery = query
+		method := methods[sel%4]
+		r := &http.Request{
+			Method:     method,
+			URL:        u,
+			RequestURI: u.RequestURI(),
+			Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:     http.Header{"Authorization": {"Bearer " + af.manage}},
+			Host:       "example.com",
+			RemoteAddr: "192.0.2.1:1234",
+			Body:       http.NoBody,
+		}
+		if body != "" {
+			r.Body = readCloser{strings.NewReader(body)}
+			r.ContentLength = int64(len(body))
+			if sel&4 == 0 {
+				r.Header.Set("Content-Type", "application/json")
+			}
+		}
+		r = r.WithContext(ctx)
+		rec := httptest.NewRecorder()
+		af.h.ServeHTTP(rec, r)
+		if !allowed[rec.Code] {
+			t.Fatalf("status %d for %s %s ?%q body %q; body %q", rec.Code, method, path, query, body, rec.Body)
+		}
+		if rec.Code == 200 {
+			var v any
+			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+				t.Fatalf("200 with a body that is not JSON: %q", rec.Body)
+			}
+		}
+		if rec.Code >= 400 && (rec.Body.Len() == 0 || rec.Body.Len() > 8192) {
+			t.Fatalf("status %d with a body of %d bytes", rec.Code, rec.Body.Len())
+		}
+	})
+}

@@ -147,7 +147,8 @@ type Handler struct {
 	maxURL    int
 	maxHeader int
 	clients   clientaddr.Resolver
-	failed    *authLimiter // nil when the limit is off
+	failed    *authLimiter   // nil when the limit is off
+	acc       AccountService // nil: no account endpoints (accounts.go)
 	log       *slog.Logger
 	now       func() time.Time
 }
@@ -169,6 +170,7 @@ func New(svc Service, opts Options) *Handler {
 		log:       opts.Logger,
 		now:       opts.Now,
 	}
+	h.acc, _ = svc.(AccountService)
 	if h.base == "" {
 		h.base = DefaultBasePath
 	}
@@ -221,6 +223,9 @@ const (
 
 // methods lists the methods an endpoint serves, for Allow and CORS.
 func (ep endpoint) methods() string {
+	if m, ok := accountMethods(ep); ok {
+		return m
+	}
 	switch ep {
 	case epList:
 		return "GET, OPTIONS"
@@ -234,6 +239,9 @@ func (ep endpoint) methods() string {
 
 // allows reports whether the endpoint serves method (OPTIONS aside).
 func (ep endpoint) allows(method string) bool {
+	if m, ok := accountMethods(ep); ok {
+		return strings.Contains(m, method+",")
+	}
 	switch ep {
 	case epCreate:
 		return method == http.MethodGet || method == http.MethodPost
@@ -260,6 +268,9 @@ func (h *Handler) route(r *http.Request) (endpoint, string) {
 		return epCreate, ""
 	case rest == "/invites":
 		return epList, ""
+	}
+	if ep, id := accountRoute(rest); ep != epNone {
+		return ep, id
 	}
 	id, ok := strings.CutPrefix(rest, "/invites/")
 	if rid, found := strings.CutSuffix(id, "/resend"); ok && found && rid != "" && !strings.Contains(rid, "/") {
@@ -316,6 +327,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ep endpoint, id 
 		return 0, &statusError{status: http.StatusMethodNotAllowed,
 			detail: "method " + strconv.Quote(r.Method) + " not allowed here; use " + strings.TrimSuffix(ep.methods(), ", OPTIONS")}
 	}
+	if _, ok := accountMethods(ep); ok {
+		return h.serveAccounts(w, r, ep, id)
+	}
 	switch ep {
 	case epList:
 		return h.list(w, r)
@@ -355,6 +369,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, error) {
 		Groups:   p.groups,
 		Email:    p.email,
 		Welcome:  p.welcome,
+		Approval: p.approval,
 		Actor:    core.Actor{Remote: by.Remote}, // for the audit log
 		Refused:  errors.Join(p.refused, h.checkFree(ctx, key.Host, p.username)),
 	})

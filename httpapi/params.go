@@ -26,6 +26,7 @@ type params struct {
 	groups     []string // from every group parameter, query then form
 	email      string   // "" when none was given
 	welcome    string   // "" when none was given
+	approval   bool     // the accounts it makes wait for an administrator's approval
 	refused    error    // the refusals of the parameters' syntax (core.FieldErrors)
 }
 
@@ -85,13 +86,18 @@ func (h *Handler) readParams(r *http.Request) (params, error) {
 			}
 		}
 	}
-	if v, ok := value("redirect"); ok {
-		switch strings.ToLower(v) {
-		case "", "true", "1", "yes", "on":
-			p.redirect = true
-		case "false", "0", "no", "off":
-		default:
-			errs = append(errs, fieldError("redirect", "must be empty, true, 1, yes, on, false, 0, no or off"))
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"redirect", &p.redirect}, {core.FieldApproval, &p.approval}} {
+		if v, ok := value(b.name); ok {
+			switch strings.ToLower(v) {
+			case "", "true", "1", "yes", "on":
+				*b.dst = true
+			case "false", "0", "no", "off":
+			default:
+				errs = append(errs, fieldError(b.name, "must be empty, true, 1, yes, on, false, 0, no or off"))
+			}
 		}
 	}
 	p.refused = errors.Join(errs...)

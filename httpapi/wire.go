@@ -30,6 +30,7 @@ type Invite struct {
 	Groups      []string  `json:"groups"`                 // never null
 	Redemptions []Use     `json:"redemptions,omitempty"`  // each use, oldest first
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`    // when revoked
+	Approval    bool      `json:"approval,omitempty"`     // its accounts wait for an administrator's approval
 
 	Email   *InviteEmail `json:"email,omitempty"`   // when mailed
 	Welcome string       `json:"welcome,omitempty"` // the welcome message of its accounts
@@ -137,6 +138,7 @@ func NewInvite(inv core.Invite, now time.Time) Invite {
 		MaxUses:   inv.MaxUses,
 		Uses:      inv.Uses,
 		Groups:    slices.Clone(inv.Groups),
+		Approval:  inv.Approval,
 	}
 	if b.Groups == nil {
 		b.Groups = []string{}

@@ -84,7 +84,9 @@ func TestAdhocCommands(t *testing.T) {
 
 	t.Run("discovery", func(t *testing.T) {
 		all := []string{nodeCreateKey, nodeListKeys, nodeDeleteKeys, nodeCreateAccount, nodeInvite,
-			nodeListInvites, nodeChangeInvite, nodeRevokeInvites, nodeResetInvite}
+			nodeListInvites, nodeChangeInvite, nodeRevokeInvites, nodeResetInvite,
+			// Who invited whom (issue 24).
+			"urn:xmpp-invites:accounts#tree", "urn:xmpp-invites:accounts#approve", "urn:xmpp-invites:accounts#actions"}
 		for _, tc := range []struct {
 			who  string
 			c    commander

@@ -88,6 +88,7 @@ func TestRecords(t *testing.T) {
 		{Event: "key.created", Actor: "cli", Host: "example.com", KeyID: key.ID},
 		{Event: "invite.created", Actor: "key:" + key.ID, Host: "example.com", InviteID: inv.ID},
 		{Event: "invite.redeemed", Actor: "jid:alice@example.com", Remote: "192.0.2.7", Host: "example.com", InviteID: inv.ID, JID: "alice@example.com", Purpose: "register"},
+		{Event: "account.created", Actor: "jid:alice@example.com", Remote: "192.0.2.7", Host: "example.com", InviteID: inv.ID, JID: "alice@example.com"},
 		{Event: "invite.refused", Actor: "jid:mallory@example.com", Remote: "198.51.100.9", Host: "example.com", InviteID: inv.ID, JID: "mallory@example.com", Reason: "used-up"},
 		{Event: "invite.created", Actor: "jid:admin@example.com", Remote: "203.0.113.5", Host: "example.com", InviteID: other.ID},
 		{Event: "invite.revoked", Actor: "cli", Host: "example.com", InviteID: other.ID},

@@ -37,12 +37,13 @@ const usage = `Usage:
 
   invites-plugin [FLAGS] invites create HOST [--ttl DURATION] [--username USER]
                           [--max-uses N] [--note TEXT] [--group GROUP]...
-                          [--email ADDRESS] [--welcome TEXT] [--json]
+                          [--email ADDRESS] [--welcome TEXT] [--approval] [--json]
       Create an account invite and print its URL: the landing page, else its xmpp:
       URI. --max-uses 0 lets it make any number of accounts until it expires.
       --email sends it by email through the server's [smtp] relay instead: then its
       ID is printed, and the mail carries the only token. --welcome is the message
       its new accounts get at their first login, instead of the host's welcome.
+      --approval makes its accounts wait for an administrator's approval.
   invites-plugin [FLAGS] invites create HOST --reset USER [--ttl DURATION] [--note TEXT]
       Create a password reset invite for the existing account USER.
   invites-plugin [FLAGS] invites list HOST [--status STATUS] [--expiring DURATION] [--json]
@@ -87,7 +88,9 @@ When an XMPP server starts invites-plugin through go-plugin, it serves the plugi
 `
 
 // fullUsage is the usage of every command, help and the flags.
-func fullUsage() string { return usage + "\n" + webhooksUsage + backupUsage + usageTail }
+func fullUsage() string {
+	return usage + accountsUsage + "\n" + webhooksUsage + backupUsage + usageTail
+}
 
 // errUsage marks a usage error; its text is printed before the usage.
 var errUsage = errors.New("usage")
@@ -166,7 +169,10 @@ func run(ctx context.Context, p parsed, stdout io.Writer) error {
 	case "backup", "restore":
 		return runBackup(ctx, p, stdout)
 	}
-	return usagef("unknown command %q: use keys, invites, webhooks, backup, restore or help", p.pos[0])
+	if _, ok := accountVerbs[p.pos[0]]; ok {
+		return runAccounts(ctx, p, stdout)
+	}
+	return usagef("unknown command %q: use keys, invites, tree, invited-by, revoke-invites, disable, enable, pending, approve, reject, webhooks, backup, restore or help", p.pos[0])
 }
 
 // describe turns an error into the lines operators see, each after "Error: ": one per
@@ -200,6 +206,8 @@ func flagOf(verb, field string) string {
 		return "--expires"
 	case core.FieldName:
 		return "NAME"
+	case core.FieldJID:
+		return "JID"
 	case core.FieldKind:
 		return "--reset"
 	case core.FieldExpiringWithin:
@@ -259,11 +267,12 @@ var options = map[string]option{
 	"limit": {value: true}, "event": {value: true}, "sink": {value: true},
 	"email": {value: true}, "welcome": {value: true}, "expiring": {value: true},
 	"to": {value: true}, "from": {value: true},
+	"approval": {}, "depth": {value: true}, "subtree": {}, "dry-run": {},
 }
 
 var verbOptions = map[string][]string{
 	"keys create":    {"expires", "max-ttl", "rate", "manage"},
-	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "email", "welcome", "json"},
+	"invites create": {"ttl", "username", "max-uses", "note", "group", "reset", "email", "welcome", "approval", "json"},
 	"invites list":   {"status", "expiring", "json"},
 	"invites resend": {"email", "json"},
 	"invites show":   {"json"},

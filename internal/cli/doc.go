@@ -11,6 +11,11 @@
 //	invites-plugin invites show HOST ID [--json]
 //	invites-plugin invites update HOST ID [--expires TIME|DURATION] [--max-uses N] [--note TEXT] [--json]
 //	invites-plugin invites revoke HOST ID
+//	invites-plugin tree HOST JID|INVITE-ID|key:ID [--depth N] [--json]
+//	invites-plugin invited-by HOST JID|INVITE-ID [--json]
+//	invites-plugin revoke-invites|disable|enable HOST JID|INVITE-ID|key:ID [--subtree] [--dry-run] [--json]
+//	invites-plugin pending HOST [--json]
+//	invites-plugin approve|reject HOST JID
 //	invites-plugin help | -h | --help | --version
 //
 // Global flags (-config FILE, -data DIR, -store DSN) may stand anywhere before "--".

@@ -163,7 +163,7 @@ func runInvites(ctx context.Context, p parsed, stdout io.Writer) error {
 // sense are usage errors; the refusals of values go to spec.Refused, for the core to
 // report with its own.
 func inviteSpec(p parsed) (core.InviteSpec, error) {
-	spec := core.InviteSpec{Kind: core.KindAccount, Actor: cliActor, Groups: p.opts["group"]}
+	spec := core.InviteSpec{Kind: core.KindAccount, Actor: cliActor, Groups: p.opts["group"], Approval: p.has("approval")}
 	spec.Note, _ = p.value("note")
 	spec.Email, _ = p.value("email")
 	spec.Welcome, _ = p.value("welcome")
@@ -185,8 +185,8 @@ func inviteSpec(p parsed) (core.InviteSpec, error) {
 		switch {
 		case p.has("username"):
 			return spec, usagef("--reset names the account already: leave out --username")
-		case p.has("max-uses"), p.has("group"):
-			return spec, usagef("a reset invite is used once by its account: leave out --max-uses and --group")
+		case p.has("max-uses"), p.has("group"), p.has("approval"):
+			return spec, usagef("a reset invite is used once by its account: leave out --max-uses, --group and --approval")
 		case user == "":
 			return spec, usagef("--reset: name the account whose password the invite resets")
 		}

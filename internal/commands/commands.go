@@ -173,6 +173,7 @@ func New(svc *core.Service, accounts AccountChecker, opts Options) (*Server, err
 			Complete: c.resetInvite,
 		},
 	}
+	defs = append(defs, c.accountDefinitions()...)
 	for i := range defs {
 		defs[i] = mapErrors(defs[i])
 	}
@@ -744,6 +745,8 @@ func (c *cmds) createAccountForm(context.Context, session.Call, []*adhoc.Form) (
 			text("email", "Send by email to", "Optional: the invite is mailed to this address (the mail carries its only link).", false),
 			{Var: "welcome", Type: adhoc.FieldTextMulti, Label: "Welcome message",
 				Desc: "Optional: what the new accounts read at their first login, instead of the host's welcome."},
+			{Var: "approval", Type: adhoc.FieldBoolean, Label: "Approve its accounts",
+				Desc: "The accounts it makes wait for an administrator's approval before they can log in."},
 		},
 	}, nil
 }
@@ -756,6 +759,9 @@ func (c *cmds) createAccount(ctx context.Context, call session.Call, forms []*ad
 	}
 	spec := core.InviteSpec{Host: call.Host, Kind: core.KindAccount, Username: username, Actor: actor(call, true)}
 	if err := creationFields(f, &spec); err != nil {
+		return session.Result{}, err
+	}
+	if spec.Approval, err = boolean(f, "approval"); err != nil {
 		return session.Result{}, err
 	}
 	spec.Refused = errors.Join(spec.Refused, c.checkFree(ctx, call.Host, username))
@@ -802,7 +808,9 @@ func (c *cmds) invite(ctx context.Context, call session.Call, _ []*adhoc.Form) (
 		Kind:          core.KindContact,
 		Inviter:       j.Localpart(),
 		AllowRegister: isAdmin || c.allowUserInvites,
-		Actor:         actor(call, false),
+		// An administrator's invite is not a user's (core.Invite.ByUser), for the rules
+		// of approval and good standing.
+		Actor: actor(call, isAdmin),
 	}
 	if !isAdmin {
 		spec.Actor.Quota = c.quota()

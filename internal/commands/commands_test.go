@@ -166,7 +166,7 @@ func cond(err error) adhoc.Condition {
 func TestVisibility(t *testing.T) {
 	e := newEnv(t)
 	all := strings.Join([]string{commands.NodeCreateKey, commands.NodeListKeys, commands.NodeDeleteKeys, commands.NodeCreateAccount,
-		commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites, commands.NodeResetInvite}, " ")
+		commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites, commands.NodeResetInvite, commands.NodeTree, commands.NodeApproval, commands.NodeBulk}, " ")
 	user := strings.Join([]string{commands.NodeInvite, commands.NodeListInvites, commands.NodeChangeInvite, commands.NodeRevokeInvites}, " ")
 	for i, tc := range []struct {
 		host, who, want string
@@ -862,7 +862,7 @@ func TestOverStream(t *testing.T) {
 
 	a := pair(t, e, admin)
 	cmds, err := a.Commands(ctx)
-	if err != nil || len(cmds) != 9 {
+	if err != nil || len(cmds) != 12 {
 		t.Fatalf("admin sees %+v %v", cmds, err)
 	}
 	resp, err := a.Execute(ctx, adhoc.Request{Node: commands.NodeCreateKey, Action: adhoc.ActionExecute})

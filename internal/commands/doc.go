@@ -84,6 +84,33 @@
 //	    (its URI names the account) and a warning: whoever holds it sets the
 //	    account's password.
 //
+// Who invited whom (issue 24), administrators only:
+//
+//	urn:xmpp-invites:accounts#tree     "Show who invited whom"
+//	    Form: root (an account, by name or JID; an invite ID; or key:ID for an API
+//	    key), depth (levels to show, an invite and its accounts being two; empty:
+//	    all). Then a list (see Lists) of the tree in pre-order, the root first: tree
+//	    (two lines per node, its kind and name indented by its depth, then its
+//	    status, uses and date), then the columns kind, id, parent, depth, status,
+//	    created.
+//	urn:xmpp-invites:accounts#approve  "Approve new accounts"
+//	    Form: waiting (text-multi: each pending account, oldest first, with its
+//	    inviter, since when it waits and the note it left), accounts (list-multi of
+//	    their JIDs), decision (list-single: approve or reject; a label is understood).
+//	    Completes with a note naming those approved or rejected. None waiting:
+//	    completes at once with a note.
+//	urn:xmpp-invites:accounts#actions  "Revoke invites or disable accounts of a tree"
+//	    Two stages: root (as for the tree), action (revoke-invites,
+//	    disable-accounts, enable-accounts; labels understood), subtree (boolean: the
+//	    whole tree below, else its nearest invites or accounts); then the dry run for
+//	    confirmation: changes (text-multi, a line each, the first 30 and a count of the
+//	    rest) and confirm (boolean). Completes with a note saying how many changed, or
+//	    "Nothing changed." unconfirmed. A server that cannot disable accounts refuses at
+//	    the first stage: "this server cannot disable accounts".
+//
+// create-account also takes approval (boolean): the accounts the invite makes wait for
+// an administrator's approval.
+//
 // # Lists
 //
 // A list is a single-item form, as Prosody answers its list commands (profanity and

@@ -46,7 +46,7 @@ func TestCreateAccountFields(t *testing.T) {
 	for _, fl := range start.Form.Fields {
 		vars = append(vars, fl.Var+":"+string(fl.Type))
 	}
-	if got := strings.Join(vars, " "); got != "username:text-single ttl:text-single max-uses:text-single note:text-single groups:text-multi email:text-single welcome:text-multi" {
+	if got := strings.Join(vars, " "); got != "username:text-single ttl:text-single max-uses:text-single note:text-single groups:text-multi email:text-single welcome:text-multi approval:boolean" {
 		t.Fatalf("form fields %q", got)
 	}
 	for i, tc := range []struct {

@@ -53,6 +53,11 @@ type Config struct {
 	// SMTP is the relay invites are mailed through.
 	SMTP mail.Config `toml:"smtp"`
 
+	// Accounts configures the accounts the plugin keeps track of: the hold on
+	// registrations, the approval queue and the inviter's good standing (package core
+	// owns the type and its defaults).
+	Accounts core.AccountsConfig `toml:"accounts"`
+
 	// dir is the directory of the config file, from which the page's file names
 	// that are not absolute are read; empty for inline text.
 	dir string
@@ -140,6 +145,7 @@ func (c *Config) normalize() error {
 	}
 	errs = append(errs, prefixed("password", c.Password.Normalize())...)
 	errs = append(errs, prefixed("smtp", c.SMTP.Normalize())...)
+	errs = append(errs, prefixed("accounts", c.Accounts.Normalize())...)
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/config"
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/password"
 )
 
@@ -266,6 +267,33 @@ func TestShippedConfigs(t *testing.T) {
 		}
 		if err != nil {
 			t.Errorf("the README's TOML example %d: %v\n%s", i+1, err, text)
+		}
+	}
+}
+
+// TestAccountsTable: the [accounts] table is read strictly, its defaults filled by its
+// own method and its refusals prefixed with the table's name.
+func TestAccountsTable(t *testing.T) {
+	t.Setenv(config.EnvStore, "")
+	c, err := config.Parse("[accounts]\nhold_time = \"30s\"\napproval = \"user-invites\"\n[[accounts.host]]\ndomain = \"strict.example\"\napproval = \"all\"\n")
+	if err == nil {
+		err = c.Normalize()
+	}
+	if err != nil || c.Accounts.HoldTime != core.Duration(30*time.Second) || c.Accounts.Approval != core.InvitesOfUsers ||
+		c.Accounts.InviterStanding != core.InvitesOfUsers || c.Accounts.Hosts[0].Approval != core.InvitesAll {
+		t.Fatalf("accounts %+v, %v", c.Accounts, err)
+	}
+	for i, tc := range []struct{ text, want string }{
+		{"[accounts]\napproval = \"maybe\"", `accounts.approval: "maybe" is not known`},
+		{"[accounts]\nhold_time = \"0.5s\"", "accounts.hold_time must be between 1 second and 1 day"},
+		{"[accounts]\nhold_tme = \"1m\"", "unknown keys: accounts.hold_tme"},
+	} {
+		c, err := config.Parse(tc.text)
+		if err == nil {
+			err = c.Normalize()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%d: %v, want %q", i, err, tc.want)
 		}
 	}
 }

@@ -102,3 +102,20 @@ func ParseInvitePatch(data []byte) (InvitePatch, error) {
 	}
 	return p, errors.Join(errs...)
 }
+
+// seqCursor returns the opaque text that continues an oldest-first list of accounts
+// after the one of sequence number seq.
+func seqCursor(seq int64) string {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, uint64(seq))
+	return b64.EncodeToString(append([]byte("a"), b...))
+}
+
+// parseSeqCursor reads a cursor made by seqCursor.
+func parseSeqCursor(s string) (int64, error) {
+	b, err := b64.Strict().DecodeString(s)
+	if err != nil || len(b) != 9 || b[0] != 'a' || int64(binary.BigEndian.Uint64(b[1:])) < 0 {
+		return 0, Refuse(ErrInvalid, FieldCursor, "malformed: use the next_cursor of the previous page")
+	}
+	return int64(binary.BigEndian.Uint64(b[1:])), nil
+}

@@ -500,20 +500,6 @@ func noticeInterval(configured time.Duration, hosts []HostConfig) time.Duration 
 	return max(d, time.Second)
 }
 
-// The account events the accounts side writes (issue 24), which the delivery side
-// consumes by type. Declared here for it; the accounts side documents them.
-const (
-	EventAccountCreated    EventType = "account.created"
-	EventAccountFirstLogin EventType = "account.first_login"
-	EventAccountActive     EventType = "account.active"
-	EventAccountPending    EventType = "account.pending"
-	EventAccountApproved   EventType = "account.approved"
-	EventAccountRejected   EventType = "account.rejected"
-	EventAccountDisabled   EventType = "account.disabled"
-	EventAccountEnabled    EventType = "account.enabled"
-	EventAccountDeleted    EventType = "account.deleted"
-)
-
 // The values of Notices.NotifyInviter.
 const (
 	// NotifyUserInvites tells the inviting account of the contact invites accounts

@@ -17,6 +17,7 @@
 //	ErrRateLimited a key's rate is exceeded (see [RateLimitError] for the wait)
 //	ErrQuota       a creator's quota of invites is reached (see [Quota])
 //	ErrConflict    the change does not fit the object's state
+//	ErrInviterInactive the invite's creator can no longer invite (also matches ErrNotFound)
 //	ErrUnavailable the store cannot be reached right now; try again later
 //
 // A refusal is a value, a [FieldError]: the sentinel it matches, the field of the
@@ -97,6 +98,34 @@
 // [Policy] is the plugin config's part that the core owns (retention, invite
 // lifetimes, landing pages, [[host]] and [user_quota]): it fills its defaults, checks
 // itself, and gives each served host's [HostConfig] ([Policy.HostConfigs]).
+//
+// # Accounts: who invited whom
+//
+// The core keeps the accounts the plugin knows ([Account], [Store.ChangeAccount]):
+// those made with its invites, the invite and its creator kept with each, and those the
+// server reports ([Service.HostEvents]: logins, accounts made, deleted, disabled or
+// enabled by any means, recorded with the host as actor and not acted on again). An
+// account made before version 3, or by other means, has an unknown inviter, never
+// guessed.
+//
+// A registration's use of an invite is held ([Hold]) when the Service can ask the
+// server which accounts exist (Options.Accounts): it counts against MaxUses at once,
+// and the redemption is recorded, but EventInviteRedeemed and EventAccountCreated are
+// written when the server confirms the account (its event, a login, the web page's
+// [Service.Registered]), or when, past Options.HoldTime, [Service.ResolveHolds] asks the
+// server: an account that exists confirms the hold, none releases it and gives the use
+// back. Confirming twice changes nothing.
+//
+// [Service.Tree] reads the tree below an account, an invite or a key, a page at a time
+// in pre-order at a bounded cost ([Store.Tree]); [Service.InvitedBy] the chain of
+// inviters. [Service.Bulk] revokes invites, or disables or enables accounts, of a scope,
+// with a dry run that lists exactly what the action changes. [Service.Approve] and
+// [Service.Reject] decide on accounts that wait for approval (HostConfig.Approval, or an
+// invite's Approval), which the sweep rejects past Options.ApprovalTimeout. An invite
+// whose creator is no longer in good standing (HostConfig.InviterStanding) is refused
+// with [ErrInviterInactive]. Disabling and approval need a server that can set its
+// accounts' states (HostConfig.AccountStates). Their settings are [AccountsConfig], the
+// [accounts] table of the plugin's config.
 //
 // # Events
 //

@@ -44,6 +44,11 @@ var (
 	// ErrQuota means the requester has made as many invites as its quota allows
 	// (see Quota).
 	ErrQuota = errors.New("invite quota reached")
+	// ErrInviterInactive means the invite's creator is no longer in good standing: its
+	// account is disabled, deleted or pending approval (see HostConfig.InviterStanding).
+	// It also matches ErrNotFound, so that callers which only know ErrNotFound treat
+	// the invite as gone.
+	ErrInviterInactive error = &aliasError{text: "the person who invited you can no longer invite people here", also: ErrNotFound}
 	// ErrUnavailable means the store cannot be reached right now (its PostgreSQL
 	// server is down or restarting, or the store is closed): the same request may
 	// succeed later. The stores wrap their connection failures with it, so that every
@@ -117,6 +122,11 @@ const (
 	FieldRate      = "rate"       // a key's rate
 	FieldPurpose   = "purpose"    // what a redemption is for
 	FieldDomain    = "domain"     // an XMPP domain
+	FieldState     = "state"      // an account list's state
+	FieldApproval  = "approval"   // whether an invite's accounts await approval
+	FieldAction    = "action"     // a bulk action
+	FieldDepth     = "depth"      // how deep a tree goes
+	FieldJID       = "jid"        // an account's address
 )
 
 // Refuse returns a refusal of field matching is, with the reason given by format and
@@ -206,7 +216,7 @@ func (e *RateLimitError) Error() string {
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
 // Reason names a refusal in a word that logs, metrics and events can carry: "not-found",
-// "expired", "revoked", "used-up", "forbidden", "invalid", "unknown-host",
+// "expired", "revoked", "used-up", "inviter-inactive", "forbidden", "invalid", "unknown-host",
 // "rate-limited", "quota", "conflict", "unavailable", or "error" for anything else (a
 // store failure).
 func Reason(err error) string {
@@ -217,6 +227,8 @@ func Reason(err error) string {
 		return "revoked"
 	case errors.Is(err, ErrUsedUp):
 		return "used-up"
+	case errors.Is(err, ErrInviterInactive):
+		return "inviter-inactive"
 	case errors.Is(err, ErrNotFound):
 		return "not-found"
 	case errors.Is(err, ErrExpired):

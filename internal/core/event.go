@@ -84,14 +84,56 @@ type EventType string
 
 // The events the core reports.
 const (
-	EventKeyCreated     EventType = "key.created"
-	EventKeyDeleted     EventType = "key.deleted"
-	EventInviteCreated  EventType = "invite.created"
+	EventKeyCreated    EventType = "key.created"
+	EventKeyDeleted    EventType = "key.deleted"
+	EventInviteCreated EventType = "invite.created"
+	// EventInviteRedeemed: an invite was used (to register, subscribe or reset). A
+	// registration's is written when the server confirms the account (see Hold), with
+	// the actor and client address of the redemption.
 	EventInviteRedeemed EventType = "invite.redeemed"
 	EventInviteRefused  EventType = "invite.refused" // a redemption refused; Reason says why
 	EventInviteUpdated  EventType = "invite.updated"
 	EventInviteRevoked  EventType = "invite.revoked"
 	EventInviteExpired  EventType = "invite.expired" // noted by the sweep
+)
+
+// The events of accounts (issue 24). Each carries the account (Event.Account) and its
+// JID (Event.JID); the actor is who asked: the person registering (with the client's
+// address), an administrator (ActorJID), a key, the command line, or the host
+// (ActorHost, ID the domain) for what the server reported and the sweep decided.
+// Events the server reported (deleted, disabled, enabled by other means) are recorded,
+// and must not be acted on again: a delivery to the server skips those whose actor is
+// the host.
+const (
+	// EventAccountCreated: an account made with an invite, confirmed by the server
+	// (Event.Invite is the invite); or made by other means, reported by the server
+	// (no Invite, actor host).
+	EventAccountCreated EventType = "account.created"
+	// EventAccountPending: an account made with an invite waits for an administrator's
+	// approval (Account.Note is what its holder wrote, Account.ApprovalDeadline when
+	// the sweep rejects it): the administrators are to be told.
+	EventAccountPending EventType = "account.pending"
+	// EventAccountApproved: an administrator approved a pending account: the server is
+	// to make it active.
+	EventAccountApproved EventType = "account.approved"
+	// EventAccountRejected: an administrator rejected a pending account, or the sweep
+	// did when its approval deadline passed (actor host): the server is to delete it
+	// and free its name.
+	EventAccountRejected EventType = "account.rejected"
+	// EventAccountDisabled: an account was disabled: by an administrator, a key or the
+	// command line (the server is to disable it), or by the server itself (actor host:
+	// recorded only).
+	EventAccountDisabled EventType = "account.disabled"
+	// EventAccountEnabled: a disabled account was enabled again; as EventAccountDisabled.
+	EventAccountEnabled EventType = "account.enabled"
+	// EventAccountDeleted: the server deleted an account (actor host: recorded only).
+	EventAccountDeleted EventType = "account.deleted"
+	// EventAccountFirstLogin: an account made with an invite (or reported made by the
+	// server) logged in for the first time; Account.Lang is its client's language.
+	EventAccountFirstLogin EventType = "account.first_login"
+	// EventAccountActive: an account logged in ActiveAfter (7 days) or more after it
+	// was made: it is still active. Written once per account.
+	EventAccountActive EventType = "account.active"
 )
 
 // Event is one change, or one refused redemption, as the core reports it to
@@ -129,6 +171,8 @@ type Event struct {
 	Changed []string `json:"changed,omitempty"`
 	// Invite describes the invite after the change, without secrets.
 	Invite *EventInvite `json:"invite,omitempty"`
+	// Account describes the account of an account.* event after the change.
+	Account *EventAccount `json:"account,omitempty"`
 }
 
 // EventInvite is what an event tells of an invite.
@@ -140,6 +184,8 @@ type EventInvite struct {
 	CreatedBy string    `json:"created_by"`         // Invite.CreatedBy
 	Note      string    `json:"note,omitempty"`     // Invite.Note
 	Groups    []string  `json:"groups,omitempty"`   // Invite.Groups
+	Approval  bool      `json:"approval,omitempty"` // Invite.Approval
+	ByUser    bool      `json:"by_user,omitempty"`  // Invite.ByUser
 	MaxUses   int       `json:"max_uses"`           // Invite.MaxUses
 	Uses      int       `json:"uses"`               // Invite.Uses
 	Status    Status    `json:"status"`             // Invite.Status at the event's time
@@ -147,10 +193,35 @@ type EventInvite struct {
 	ExpiresAt time.Time `json:"expires_at"`         // Invite.ExpiresAt
 }
 
+// EventAccount is what an event tells of an account.
+// Its fields are those of Account of the same names; times are omitted when unknown.
+type EventAccount struct {
+	JID              string       `json:"jid"`                         // Account.JID
+	State            AccountState `json:"state"`                       // Account.State
+	InviteID         string       `json:"invite_id,omitempty"`         // Account.InviteID
+	Inviter          string       `json:"inviter,omitempty"`           // Account.Inviter: xmpp:JID, api/token/KEYID, cli
+	Lang             string       `json:"lang,omitempty"`              // Account.Lang
+	Note             string       `json:"note,omitempty"`              // Account.Note
+	CreatedAt        *time.Time   `json:"created_at,omitempty"`        // Account.CreatedAt
+	FirstLogin       *time.Time   `json:"first_login,omitempty"`       // Account.FirstLogin
+	ApprovalDeadline *time.Time   `json:"approval_deadline,omitempty"` // Account.ApprovalDeadline
+}
+
+func eventAccount(a Account) *EventAccount {
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	return &EventAccount{JID: a.JID, State: a.State, InviteID: a.InviteID, Inviter: a.Inviter, Lang: a.Lang,
+		Note: a.Note, CreatedAt: at(a.CreatedAt), FirstLogin: at(a.FirstLogin), ApprovalDeadline: at(a.ApprovalDeadline)}
+}
+
 func eventInvite(inv Invite, now time.Time) *EventInvite {
 	return &EventInvite{
 		Kind: inv.Kind, Username: inv.Username, Inviter: inv.Inviter, CreatedBy: inv.CreatedBy,
-		Note: inv.Note, Groups: inv.Groups, MaxUses: inv.MaxUses, Uses: inv.Uses,
+		Note: inv.Note, Groups: inv.Groups, Approval: inv.Approval, ByUser: inv.ByUser, MaxUses: inv.MaxUses, Uses: inv.Uses,
 		Status: inv.Status(now), CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt,
 	}
 }

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 		"10/m", "100/1h", "1000/day", "5/0s", "1/", "/m",
 		"Juliet", "a b@", "ǅ", "\x00",
 		"https://example.com/i?{tokn}", "builtin", "pending", "choir\u202e",
+		"disabled", "all", "revoke-invites", "Disable-Accounts", "enable",
 	} {
 		f.Add(s)
 	}
@@ -75,6 +76,19 @@ func FuzzParse(f *testing.F) {
 			field(core.FieldTTL, err)
 		} else if d < 0 || d > core.MaxDuration || d == 0 && strings.TrimSpace(s) != "" {
 			t.Fatalf("ParseTTL(%q) = %v", s, d)
+		}
+		if st, err := core.ParseAccountState(s); err != nil {
+			field(core.FieldState, err)
+		} else if back, err := core.ParseAccountState(string(st)); err != nil || back != st {
+			t.Fatalf("ParseAccountState(%q) = %q", s, st)
+		}
+		if a, err := core.ParseBulkAction(s); err != nil {
+			field(core.FieldAction, err)
+		} else if back, err := core.ParseBulkAction(string(a)); err != nil || back != a {
+			t.Fatalf("ParseBulkAction(%q) = %q", s, a)
+		}
+		if err := core.CheckNote(s); err != nil {
+			field(core.FieldNote, err)
 		}
 		if n, err := core.ParseMaxUses(s); err != nil {
 			field(core.FieldMaxUses, err)

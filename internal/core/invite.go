@@ -105,6 +105,14 @@ type Invite struct {
 	Uses int
 	// Groups are the groups the host puts a new account in.
 	Groups []string
+	// Approval says that the accounts it makes wait for an administrator's approval:
+	// stored as its creator asked; as CheckInvite and Redeem return the invite, also
+	// set when its host's approval rule asks it (HostConfig.Approval), and cleared on
+	// a host that cannot hold accounts pending.
+	Approval bool
+	// ByUser says that an ordinary account made it (not an administrator, an API key
+	// or the command line): the rules of "user-invites" apply to it (InviteSet).
+	ByUser bool
 	// Redemptions are the uses, oldest first; lists may leave them out (see
 	// Service.ListInvites).
 	Redemptions []Use

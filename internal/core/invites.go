@@ -66,6 +66,10 @@ type InviteSpec struct {
 	// Welcome, when set, is the message its new accounts get from the server at their
 	// first login, instead of the host's (see CheckWelcome).
 	Welcome string
+	// Approval makes the accounts the invite makes wait for an administrator's
+	// approval; refused on a host that cannot hold accounts pending
+	// (HostConfig.AccountStates), and for a reset invite.
+	Approval bool
 	// Actor is who creates it: recorded as the invite's CreatedBy and in the event.
 	// Reset invites need an actor that manages its host (see Actor.Manage); its Quota,
 	// when set, bounds the invites it makes, checked atomically with the insert.
@@ -220,7 +224,8 @@ func checkSpec(h HostConfig, spec InviteSpec, keyMax time.Duration) (Invite, tim
 	case ttl > limit:
 		refuse(FieldTTL, "a lifetime of %s is longer than the maximum of %s", HumanDuration(ttl), HumanDuration(limit))
 	}
-	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister}
+	inv := Invite{Host: h.Domain, Kind: spec.Kind, CreatedBy: spec.Actor.CreatedBy(), AllowRegister: spec.AllowRegister,
+		Approval: spec.Approval, ByUser: spec.Actor.Kind == ActorJID && !spec.Actor.Manage}
 	if len(inv.CreatedBy) > 1100 {
 		errs = append(errs, invalidf("the creator's name is too long"))
 	}
@@ -264,6 +269,14 @@ func checkSpec(h HostConfig, spec InviteSpec, keyMax time.Duration) (Invite, tim
 		refuse(FieldKind, "unknown invite kind %q: use account, contact or reset", string(spec.Kind))
 	}
 	inv.MaxUses = maxUses
+	if spec.Approval {
+		switch {
+		case inv.Kind == KindReset:
+			refuse(FieldApproval, "a reset invite makes no account to approve")
+		case !h.AccountStates:
+			errs = append(errs, Refuse(ErrConflict, FieldApproval, "this server cannot hold accounts for approval"))
+		}
+	}
 	errs = append(errs, checkText(FieldNote, "note", spec.Note, MaxNoteLen))
 	inv.Note = spec.Note
 	if len(spec.Groups) > 0 {
@@ -315,7 +328,9 @@ func (s *Service) InviteLocation(inv Invite) string {
 
 // CheckInvite returns the invite a token names on host, if it can still be redeemed.
 // It fails with ErrNotFound (also for a malformed token, a wrong one, or another host),
-// ErrRevoked, ErrUsedUp or ErrExpired. It returns the invite without its redemptions.
+// ErrRevoked, ErrUsedUp, ErrExpired, or ErrInviterInactive when its creator is no
+// longer in good standing (HostConfig.InviterStanding). It returns the invite without
+// its redemptions, Approval set when the accounts it makes would wait for approval.
 //
 // Every well-formed token costs the same up to the comparison: the token is hashed,
 // the store answers one row (the invite, or a decoy when its ID is unknown), and the
@@ -337,7 +352,8 @@ func (s *Service) CheckInvite(ctx context.Context, host, token string) (Invite, 
 	if !inv.tokenMatches(hash) || err != nil || inv.Host != h.Domain {
 		return Invite{}, ErrNotFound
 	}
-	switch inv.Status(s.now()) {
+	now := s.now()
+	switch inv.Status(now) {
 	case StatusRevoked:
 		return Invite{}, ErrRevoked
 	case StatusUsed:
@@ -345,7 +361,11 @@ func (s *Service) CheckInvite(ctx context.Context, host, token string) (Invite, 
 	case StatusExpired:
 		return Invite{}, ErrExpired
 	}
+	if err := s.standing(ctx, h, inv, now); err != nil {
+		return Invite{}, err
+	}
 	inv.Token = token
+	inv.Approval = s.approvalFor(h, inv)
 	return inv, nil
 }
 
@@ -368,9 +388,13 @@ type Redemption struct {
 // uses, on any number of processes and nodes, at most N succeed.
 // The rule is Invite.Check: it fails, using nothing, with ErrNotFound, ErrRevoked,
 // ErrUsedUp, ErrExpired, ErrForbidden (the kind does not allow the purpose, or a fixed
-// name differs), or ErrInvalid for a malformed name or purpose.
+// name differs), ErrInviterInactive (CheckInvite), or ErrInvalid for a malformed name
+// or purpose.
 // The use is recorded with the JID Username@Host; every refusal is reported to the
 // observer as an EventInviteRefused.
+// A registration's use is held until the server confirms the account (see Hold and
+// Options.Accounts); the invite returned has Approval set when the account must be
+// made pending an administrator's approval.
 func (s *Service) Redeem(ctx context.Context, r Redemption) (Invite, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	inv, bare, err := s.redeem(ctx, r, now)
@@ -388,6 +412,9 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Invite, error) {
 
 // redeem does the work of Redeem and returns the bare JID it was for (or "" when the
 // name or host was malformed).
+// A registration's use is held (see Hold) when the Service can ask the server which
+// accounts exist (Options.Accounts); without, it is confirmed at once, its account
+// recorded in the same transaction.
 func (s *Service) redeem(ctx context.Context, r Redemption, now time.Time) (Invite, string, error) {
 	purpose := r.Purpose
 	switch purpose {
@@ -410,7 +437,24 @@ func (s *Service) redeem(ctx context.Context, r Redemption, now time.Time) (Invi
 		return Invite{}, bare, ErrNotFound
 	}
 	hash := HashToken(r.Token)
-	var ev Event
+	if h.InviterStanding != InvitesNone {
+		// The inviter's standing needs the invite's creator: read it first. A wrong
+		// token learns nothing here (the change below refuses it).
+		pre, err := s.store.Invite(ctx, TokenID(r.Token))
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return Invite{}, bare, fmt.Errorf("redeeming invite: %w", err)
+		case pre.tokenMatches(hash) && pre.Host == h.Domain && pre.Check(purpose, name, h.Domain, now) == nil:
+			if err := s.standing(ctx, h, pre, now); err != nil {
+				return Invite{}, bare, err
+			}
+		}
+	}
+	var (
+		events   []Event
+		approval bool
+	)
 	inv, err := s.store.ChangeInvite(ctx, TokenID(r.Token), func(inv *Invite) (InviteChange, error) {
 		if !inv.tokenMatches(hash) {
 			return InviteChange{}, ErrNotFound
@@ -420,16 +464,74 @@ func (s *Service) redeem(ctx context.Context, r Redemption, now time.Time) (Invi
 		}
 		inv.Uses++
 		settle(inv, now)
-		ev = s.newEvent(EventInviteRedeemed, now, Actor{Kind: ActorJID, ID: bare, Remote: r.Remote}, h.Domain)
-		ev.InviteID, ev.JID, ev.Purpose, ev.Invite = inv.ID, bare, purpose, eventInvite(*inv, now)
-		return InviteChange{Use: &Use{JID: bare, At: now}, Events: s.outboxOf(ev)}, nil
+		c := InviteChange{Use: &Use{JID: bare, At: now}}
+		by := Actor{Kind: ActorJID, ID: bare, Remote: r.Remote}
+		approval = purpose == PurposeRegister && s.approvalFor(h, *inv)
+		switch {
+		case purpose != PurposeRegister:
+			ev := s.newEvent(EventInviteRedeemed, now, by, h.Domain)
+			ev.InviteID, ev.JID, ev.Purpose, ev.Invite = inv.ID, bare, purpose, eventInvite(*inv, now)
+			events = []Event{ev}
+		case s.accounts != nil:
+			c.Hold = &Hold{InviteID: inv.ID, JID: bare, Host: h.Domain, At: now, Approval: approval, Remote: r.Remote}
+			events = nil
+		default:
+			a := Account{Host: h.Domain, JID: bare}
+			hold := Hold{InviteID: inv.ID, JID: bare, Host: h.Domain, At: now, Approval: approval, Remote: r.Remote, Invite: *inv}
+			events = s.confirm(&a, hold, now)
+			c.Account = &a
+		}
+		c.Events = s.outboxOf(events...)
+		return c, nil
 	})
 	if err != nil {
 		return Invite{}, bare, fmt.Errorf("redeeming invite: %w", err)
 	}
-	s.emit(ctx, ev)
+	for _, ev := range events {
+		s.emit(ctx, ev)
+	}
 	inv.Token = r.Token
+	inv.Approval = approval
 	return inv, bare, nil
+}
+
+// approvalFor reports whether the accounts inv makes on host h wait for approval.
+func (s *Service) approvalFor(h HostConfig, inv Invite) bool {
+	return h.AccountStates && inv.CanRegister() && (inv.Approval || h.Approval.Includes(inv))
+}
+
+// standing refuses inv with ErrInviterInactive when host h's rule says its creator
+// must be in good standing and it is not: an account disabled, deleted or pending
+// (or gone: an account of that name made after the invite), a key deleted or expired.
+// An account the plugin does not know is in good standing.
+func (s *Service) standing(ctx context.Context, h HostConfig, inv Invite, now time.Time) error {
+	if !h.InviterStanding.Includes(inv) {
+		return nil
+	}
+	if j := creatorJID(inv.CreatedBy); j != "" {
+		a, err := s.store.Account(ctx, j)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("checking the inviter: %w", err)
+		case !a.State.inGoodStanding(), !a.CreatedAt.IsZero() && a.CreatedAt.After(inv.CreatedAt):
+			return ErrInviterInactive
+		}
+		return nil
+	}
+	if id := creatorKey(inv.CreatedBy); id != "" {
+		k, err := s.store.Key(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return ErrInviterInactive
+		case err != nil:
+			return fmt.Errorf("checking the inviter: %w", err)
+		case k.Expired(now):
+			return ErrInviterInactive
+		}
+	}
+	return nil
 }
 
 // settle keeps EndedAt in step with the invite's status at now: zero while pending, else
@@ -749,9 +851,11 @@ func (s *Service) RevokeInvite(ctx context.Context, by Actor, host, id string) (
 }
 
 // Sweep notes the invites that expired since the last sweep (an EventInviteExpired
-// each), writes the reminders that are due (see Notice), and purges the records of
-// invites that ended more than the retention period ago. It says how many it noted
-// expired and purged.
+// each), writes the reminders that are due (see Notice), purges the records of invites
+// that ended more than the retention period ago (keeping those that made an account the
+// plugin knows, for the tree), rejects the accounts whose approval timed out, and
+// resolves the held registrations that are due (ResolveHolds). It says how many
+// invites it noted expired and purged.
 func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	expired, _, err = s.notice1(ctx, now)
@@ -761,6 +865,14 @@ func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) 
 	purged, err = s.store.PurgeInvites(ctx, now.Add(-s.retention), now)
 	if err != nil {
 		return expired, purged, fmt.Errorf("purging invites: %w", err)
+	}
+	if n, err := s.expirePending(ctx); err != nil {
+		return expired, purged, err
+	} else if n > 0 {
+		s.log.Info("rejected accounts whose approval timed out", "accounts", n)
+	}
+	if _, _, err := s.ResolveHolds(ctx); err != nil {
+		return expired, purged, err
 	}
 	return expired, purged, nil
 }

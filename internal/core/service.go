@@ -51,6 +51,19 @@ type HostConfig struct {
 	// lives longer than twice that is reminded of it (EventInviteExpiring); zero means
 	// no reminders. At least MinRemindBefore.
 	RemindBefore time.Duration
+	// Approval says whose invites make accounts that wait for an administrator's
+	// approval (an invite may ask for it too, Invite.Approval). Without AccountStates
+	// nothing waits. Zero means DefaultApproval.
+	Approval InviteSet
+	// InviterStanding says whose invites stop working while their creator's account is
+	// disabled, deleted or pending (ErrInviterInactive). Zero means
+	// DefaultInviterStanding.
+	InviterStanding InviteSet
+	// AccountStates says whether the server can set its accounts' states
+	// (plugin.FeatureAccountStates): hold them pending approval, disable and enable
+	// them. Without it approvals are off, and disabling accounts is refused with
+	// "this server cannot disable accounts".
+	AccountStates bool
 }
 
 // Options configure a Service.
@@ -92,6 +105,23 @@ type Options struct {
 	// while the store vouches for its key deletions (Store.KeysVersion); zero means
 	// DefaultKeyCacheTTL, negative turns the cache off.
 	KeyCacheTTL time.Duration
+	// Accounts, when not nil, tells which accounts exist on the server: with it, a
+	// registration's use of an invite is held until the server confirms the account
+	// (HostEvents) or, past HoldTime, Accounts says it exists (see Hold). Without it
+	// (the command line, tests without a server) a registration is confirmed at once.
+	Accounts AccountChecker
+	// HoldTime is how long a hold waits for the server's confirmation before the
+	// sweep asks Accounts; zero means DefaultHoldTime.
+	HoldTime time.Duration
+	// ApprovalTimeout is how long an account waits for approval before the sweep
+	// rejects it; zero means DefaultApprovalTimeout.
+	ApprovalTimeout time.Duration
+}
+
+// AccountChecker tells which accounts exist on the server; plugin.HostAPI is one.
+type AccountChecker interface {
+	// AccountExists reports whether the bare JID is a registered account.
+	AccountExists(ctx context.Context, jid string) (bool, error)
 }
 
 // Service applies the rules of keys and invites over a Store.
@@ -112,6 +142,9 @@ type Service struct {
 	keys      *keyCache
 	ids       idSource // invite IDs
 	eventIDs  idSource
+	accounts  AccountChecker // nil: registrations are confirmed at once
+	holdTime  time.Duration
+	approval  time.Duration // ApprovalTimeout
 
 	mu    sync.RWMutex
 	hosts map[string]HostConfig
@@ -148,6 +181,15 @@ func NewService(opts Options) (*Service, error) {
 		dummyHash: hashSecret("no such key"),
 		ids:       idSource{randBytes: 3},
 		eventIDs:  idSource{randBytes: 6},
+		accounts:  opts.Accounts,
+		holdTime:  opts.HoldTime,
+		approval:  opts.ApprovalTimeout,
+	}
+	if s.holdTime <= 0 {
+		s.holdTime = DefaultHoldTime
+	}
+	if s.approval <= 0 {
+		s.approval = DefaultApprovalTimeout
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -206,6 +248,15 @@ func (s *Service) SetHosts(hosts []HostConfig) error {
 		}
 		if h.RemindBefore != 0 && h.RemindBefore < MinRemindBefore {
 			return fmt.Errorf("host %s: remind_before must be at least %s", d, HumanDuration(MinRemindBefore))
+		}
+		if h.Approval == "" {
+			h.Approval = DefaultApproval
+		}
+		if h.InviterStanding == "" {
+			h.InviterStanding = DefaultInviterStanding
+		}
+		if err := errors.Join(h.Approval.check("approval"), h.InviterStanding.check("inviter_standing")); err != nil {
+			return fmt.Errorf("host %s: %w", d, err)
 		}
 		m[d] = h
 	}
@@ -541,6 +592,9 @@ func (s *Service) Run(ctx context.Context) {
 	defer sweep.Stop()
 	notice := time.NewTicker(s.notice)
 	defer notice.Stop()
+	// Holds are resolved soon after they are due, not at the hourly sweep.
+	holds := time.NewTicker(min(max(s.holdTime/4, time.Second), time.Minute))
+	defer holds.Stop()
 	s.runSweep(ctx)
 	for {
 		select {
@@ -559,6 +613,14 @@ func (s *Service) Run(ctx context.Context) {
 			s.runSweep(ctx)
 		case <-notice.C:
 			s.runNotice(ctx)
+		case <-holds.C:
+			confirmed, released, err := s.ResolveHolds(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.log.Warn("resolving held registrations failed", "err", err)
+			case confirmed > 0 || released > 0:
+				s.log.Info("resolved held registrations", "confirmed", confirmed, "released", released)
+			}
 		}
 	}
 }

@@ -95,6 +95,24 @@ type Store interface {
 	// RecordedHosts returns the recorded hosts, sorted by domain.
 	RecordedHosts(ctx context.Context) ([]RecordedHost, error)
 
+	// Account returns the account with that bare JID, or ErrNotFound.
+	Account(ctx context.Context, jid string) (Account, error)
+	// ListAccounts returns the accounts that match the filter, oldest first (by Seq).
+	ListAccounts(ctx context.Context, f AccountFilter) ([]Account, error)
+	// ChangeAccount reads the account with that bare JID (Seq 0, with JID and Host
+	// set, State "", when it is not stored) and its holds, each with its Invite, lets
+	// change modify it, and writes what change returns, atomically: changes of one
+	// account are serialized on every process and node. An error from change is
+	// returned as is, changing nothing. It returns the account as written (or as read,
+	// when change wrote nothing).
+	ChangeAccount(ctx context.Context, jid string, change func(a *Account, holds []Hold) (AccountChange, error)) (Account, error)
+	// Holds returns up to limit holds made at or before before, oldest first, without
+	// their Invite.
+	Holds(ctx context.Context, before time.Time, limit int) ([]Hold, error)
+	// Tree returns a page of the nodes below a root in pre-order (see TreeQuery):
+	// every node of the page has its parent in the page, or before it.
+	Tree(ctx context.Context, q TreeQuery) ([]TreeNode, error)
+
 	// Close releases the store; pending writes are finished first.
 	Close() error
 }
@@ -141,6 +159,17 @@ type InviteChange struct {
 	Email *string
 	// Mail, when not nil, replaces the delivery state of its email.
 	Mail *Mail
+	// Hold, when not nil, is recorded with Use: the registration waits for its
+	// account's confirmation (see Hold).
+	Hold *Hold
+	// Release, when not nil, is a hold of the invite to delete with its use (Use.At is
+	// the hold's At): the registration never made its account. The store fails with
+	// ErrConflict, changing nothing, when the hold is gone (confirmed or released
+	// meanwhile).
+	Release *Hold
+	// Account, when not nil, is written (inserted or replaced) with the change: a
+	// registration confirmed at once.
+	Account *Account
 }
 
 // InviteFilter selects invites for ListInvites.
@@ -186,10 +215,14 @@ type RecordedHost struct {
 	Webhooks bool
 	// Mail says whether the server sends invites by email (Options.Mail).
 	Mail bool
+	// AccountStates says whether the server can set its accounts' states (disable,
+	// enable, hold pending): HostConfig.AccountStates.
+	AccountStates bool
 }
 
 // Config returns the host's configuration as the recording server applied it, for a
 // Service of the command line.
 func (h RecordedHost) Config() HostConfig {
-	return HostConfig{Domain: h.Domain, LandingPage: h.LandingPage, DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL}
+	return HostConfig{Domain: h.Domain, LandingPage: h.LandingPage, DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL,
+		AccountStates: h.AccountStates}
 }

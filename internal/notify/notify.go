@@ -233,8 +233,8 @@ func (s *Sink) toInviter(e core.Event, key string, one func(func(context.Context
 func (s *Sink) pending(ctx context.Context, e core.Event) error {
 	t := s.cat.Translator("")
 	body := t.Get("msg.pending", e.JID)
-	if e.Reason != "" {
-		body += "\n" + t.Get("msg.pending.note", e.Reason)
+	if e.Account != nil && e.Account.Note != "" {
+		body += "\n" + t.Get("msg.pending.note", e.Account.Note)
 	}
 	return s.opts.Messenger.SendMessage(ctx, plugin.Message{Host: e.Host, Lang: t.Lang(),
 		Subject: t.Get("msg.pending.subject"), Body: body})
@@ -262,7 +262,11 @@ func (s *Sink) welcome(ctx context.Context, e core.Event) error {
 	if text == "" {
 		return nil
 	}
-	t := s.cat.Translator(e.Lang)
+	lang := e.Lang
+	if lang == "" && e.Account != nil {
+		lang = e.Account.Lang
+	}
+	t := s.cat.Translator(lang)
 	lines := []string{text}
 	if inv.Kind == core.KindContact && inv.Inviter != "" {
 		lines = append(lines, t.Get("msg.welcome.inviter", inv.Inviter+"@"+inv.Host))

@@ -98,10 +98,6 @@ type Options struct {
 	Store Store
 	// Sinks receive the events. At least one is required; their names are unique.
 	Sinks []Sink
-	// Derive, when not nil, returns the events derived from an event, which the sinks
-	// receive after it, such as account.created for a redemption that registered an
-	// account; each derived event has an ID of its own.
-	Derive func(core.Event) []core.Event
 	// Logger receives a line per failed attempt and per delivery given up; nil discards.
 	Logger *slog.Logger
 	// Owner names this worker in leases; default: host name, process ID and a random
@@ -265,9 +261,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // with the sink of each.
 func (w *Worker) deliveries(e core.Event) ([]Delivery, []string) {
 	events := []core.Event{e}
-	if w.opts.Derive != nil {
-		events = append(events, w.opts.Derive(e)...)
-	}
 	var (
 		out   []Delivery
 		sinks []string

@@ -50,6 +50,9 @@ type Data struct {
 
 	// JID is the registered account, on the success page.
 	JID string
+	// Pending says that the account waits for an administrator's approval, on the
+	// success page.
+	Pending bool
 	// LoginNote is the operator's sign-in note, on the success page.
 	LoginNote string
 
@@ -111,6 +114,8 @@ type InviteView struct {
 	ExpiresIn string
 	// ExpiresISO is the expiry in RFC 3339, for <time datetime>.
 	ExpiresISO string
+	// Approval says that the accounts it makes wait for an administrator's approval.
+	Approval bool
 }
 
 // PlatformLink links to the client list of one platform.
@@ -155,8 +160,15 @@ type FormView struct {
 	MinPassword int
 	// Errors are the reasons the form was refused, in the page's language.
 	Errors []string
-	// ErrorField names the field at fault: "username", "password" or "".
+	// ErrorField names the field at fault: "username", "password", "note" or "".
 	ErrorField string
+	// Approval says that the account will wait for an administrator's approval: the
+	// form has the field note.
+	Approval bool
+	// Note is the note typed before (shown again after an error).
+	Note string
+	// MaxNote is the longest note, in characters.
+	MaxNote int
 }
 
 // LanguageLink links to the page in one language.

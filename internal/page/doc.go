@@ -49,6 +49,14 @@
 // A reset invite shows a "choose a new password" form for its account and calls the
 // same Register, which for a reset invite sets the password.
 //
+// An invite whose accounts wait for an administrator's approval (Invite.Approval) says
+// so on its page and its form, and the form takes an optional note for the
+// administrators (field note, at most 280 characters, checked as an invite's note, its
+// lines joined); the success page says the account awaits approval (Account.Pending).
+// An invite whose inviter is no longer in good standing (ErrInviterInactive) is
+// answered 403 on every path, with a page saying "The person who invited you can no
+// longer invite people here"; it counts as no failed attempt.
+//
 // New passwords follow Options.Password (package password, the [password] table):
 // every rule a password breaks is listed, worded from the catalog
 // ([Translator.PasswordRefusals]); a [Catalog] gives the same words by language tag

@@ -28,12 +28,12 @@ func (o *oneInvite) Invite(_ context.Context, token string) (page.Invite, error)
 	}, nil
 }
 
-func (o *oneInvite) Register(_ context.Context, r page.Registration) (string, error) {
+func (o *oneInvite) Register(_ context.Context, r page.Registration) (page.Account, error) {
 	if r.Token != o.token || o.used {
-		return "", page.ErrInviteDead
+		return page.Account{}, page.ErrInviteDead
 	}
 	o.used = true
-	return r.Username + "@" + r.Host, nil
+	return page.Account{JID: r.Username + "@" + r.Host}, nil
 }
 
 // Example mounts the page on a mux, as a host does with the contract's paths, and asks

@@ -27,7 +27,9 @@ type memHost struct {
 	mu       sync.Mutex
 	invites  map[string]page.Invite
 	dead     map[string]bool   // used or revoked tokens
+	inactive map[string]bool   // tokens whose inviter is no longer in good standing
 	accounts map[string]string // bare JID → password
+	notes    map[string]string // bare JID → the note for the administrators
 	calls    int               // Register calls
 	// fail, when set, is returned by Register instead of doing anything.
 	fail error
@@ -42,7 +44,9 @@ func newMemHost() *memHost {
 	return &memHost{
 		invites:  make(map[string]page.Invite),
 		dead:     make(map[string]bool),
+		inactive: make(map[string]bool),
 		accounts: make(map[string]string),
+		notes:    make(map[string]string),
 		now:      time.Now,
 	}
 }
@@ -92,14 +96,17 @@ func (m *memHost) Invite(ctx context.Context, token string) (page.Invite, error)
 	if !ok || m.dead[token] || !m.now().Before(inv.ExpiresAt) {
 		return page.Invite{}, fmt.Errorf("checking invite %s: %w", token, page.ErrInviteDead)
 	}
+	if m.inactive[token] {
+		return page.Invite{}, fmt.Errorf("checking invite %s: %w", token, page.ErrInviterInactive)
+	}
 	return inv, nil
 }
 
 var localpartRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
-func (m *memHost) Register(ctx context.Context, r page.Registration) (string, error) {
+func (m *memHost) Register(ctx context.Context, r page.Registration) (page.Account, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return page.Account{}, err
 	}
 	m.mu.Lock()
 	gate := m.gate
@@ -111,7 +118,7 @@ func (m *memHost) Register(ctx context.Context, r page.Registration) (string, er
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return page.Account{}, ctx.Err()
 		}
 	}
 	m.mu.Lock()
@@ -120,33 +127,37 @@ func (m *memHost) Register(ctx context.Context, r page.Registration) (string, er
 		m.calls++
 	}
 	if m.fail != nil {
-		return "", m.fail
+		return page.Account{}, m.fail
 	}
 	inv, ok := m.invites[r.Token]
 	if !ok || m.dead[r.Token] || !m.now().Before(inv.ExpiresAt) || inv.Host != r.Host {
-		return "", page.ErrInviteDead
+		return page.Account{}, page.ErrInviteDead
+	}
+	if m.inactive[r.Token] {
+		return page.Account{}, page.ErrInviterInactive
 	}
 	name := strings.ToLower(r.Username)
 	if inv.Username != "" && name != inv.Username {
-		return "", page.ErrNameNotAllowed
+		return page.Account{}, page.ErrNameNotAllowed
 	}
 	if !localpartRE.MatchString(name) {
-		return "", page.ErrInvalidName
+		return page.Account{}, page.ErrInvalidName
 	}
 	if r.Password == "refused-password" {
-		return "", page.ErrInvalidPassword
+		return page.Account{}, page.ErrInvalidPassword
 	}
 	jid := name + "@" + r.Host
 	_, exists := m.accounts[jid]
 	switch {
 	case inv.Kind == page.KindReset && !exists:
-		return "", page.ErrInviteDead
+		return page.Account{}, page.ErrInviteDead
 	case inv.Kind != page.KindReset && exists:
-		return "", page.ErrNameTaken
+		return page.Account{}, page.ErrNameTaken
 	}
 	m.accounts[jid] = r.Password
+	m.notes[jid] = r.Note
 	m.dead[r.Token] = true // single use
-	return jid, nil
+	return page.Account{JID: jid, Pending: inv.Approval}, nil
 }
 
 var (
@@ -162,6 +173,8 @@ const (
 	tokContactR = "AAAAAAAAAAAAcontactRegTokenXXXXXXXXX"
 	tokReset    = "AAAAAAAAAAAAresetTokenXXXXXXXXXXXXXX"
 	tokUnknown  = "AAAAAAAAAAAAunknownTokenXXXXXXXXXXXX"
+	tokApproval = "AAAAAAAAAAAAapprovalTokenXXXXXXXXXXX"
+	tokInactive = "AAAAAAAAAAAAinactiveTokenXXXXXXXXXXX"
 )
 
 // fixture is a Handler over a memHost with a fake clock and a captured log.
@@ -197,6 +210,9 @@ func newFixture(t testing.TB, opts page.Options) *fixture {
 	f.host.add(tokContact, page.Invite{Kind: page.KindContact, Inviter: "romeo@example.org"})
 	f.host.add(tokContactR, page.Invite{Kind: page.KindContact, Inviter: "romeo@example.org", CanRegister: true})
 	f.host.add(tokReset, page.Invite{Kind: page.KindReset, Username: "nurse"})
+	f.host.add(tokApproval, page.Invite{Kind: page.KindAccount, Approval: true})
+	f.host.add(tokInactive, page.Invite{Kind: page.KindContact, Inviter: "tybalt@example.org", CanRegister: true})
+	f.host.inactive[tokInactive] = true
 	f.host.accounts["nurse@example.org"] = "old password"
 	if opts.Now == nil {
 		opts.Now = f.clock

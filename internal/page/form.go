@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/password"
 )
 
@@ -16,6 +17,7 @@ const (
 	maxPasswordLen = 4 * password.MaxLength // the policy counts characters
 	maxCSRFLen     = 64
 	maxLangLen     = 35
+	maxNoteLen     = 4 * core.MaxNoteLen // bytes; the core counts its characters
 )
 
 // registerForm is a parsed POST /register body.
@@ -26,6 +28,7 @@ type registerForm struct {
 	PasswordConfirm string // password_confirm, as typed
 	CSRF            string // csrf
 	Lang            string // lang, the language the form was shown in
+	Note            string // note, for the administrators who approve the account
 }
 
 // formError is a form the page refuses, with the message key telling the visitor why.
@@ -64,6 +67,7 @@ func parseRegisterForm(body []byte) (registerForm, error) {
 		{"password_confirm", &f.PasswordConfirm, maxPasswordLen, false, "error.password_long"},
 		{"csrf", &f.CSRF, maxCSRFLen, true, "error.malformed"},
 		{"lang", &f.Lang, maxLangLen, true, "error.malformed"},
+		{"note", &f.Note, maxNoteLen, false, "error.note_invalid"},
 	}
 	for _, fd := range fields {
 		vs := vals[fd.name]
@@ -83,6 +87,7 @@ func parseRegisterForm(body []byte) (registerForm, error) {
 		}
 	}
 	f.Username = strings.TrimSpace(f.Username)
+	f.Note = strings.Join(strings.Fields(f.Note), " ") // a text area's lines, one line
 	if strings.IndexFunc(f.Username, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
 		fail("error.username_invalid")
 	}

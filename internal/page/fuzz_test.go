@@ -61,17 +61,20 @@ func FuzzParseRegisterForm(f *testing.F) {
 type fuzzHost struct{}
 
 func (fuzzHost) Invite(_ context.Context, token string) (Invite, error) {
-	if token != "AAAAAAAAAAAAaccountTokenXXXXXXXXXXXX" {
-		return Invite{}, ErrInviteDead
+	switch token {
+	case "AAAAAAAAAAAAaccountTokenXXXXXXXXXXXX":
+		return Invite{Host: "example.org", URI: "xmpp:example.org?register;preauth=" + token}, nil
+	case "AAAAAAAAAAAAapprovalTokenXXXXXXXXXXX": // its form takes a note
+		return Invite{Host: "example.org", URI: "xmpp:example.org?register;preauth=" + token, Approval: true}, nil
 	}
-	return Invite{Host: "example.org", URI: "xmpp:example.org?register;preauth=" + token}, nil
+	return Invite{}, ErrInviteDead
 }
 
-func (fuzzHost) Register(_ context.Context, r Registration) (string, error) {
+func (fuzzHost) Register(_ context.Context, r Registration) (Account, error) {
 	if r.Username == "taken" {
-		return "", ErrNameTaken
+		return Account{}, ErrNameTaken
 	}
-	return r.Username + "@" + r.Host, nil
+	return Account{JID: r.Username + "@" + r.Host, Pending: r.Approval}, nil
 }
 
 // FuzzRegisterPost posts any body to /register: the handler never panics and answers

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // serveInvite answers /invite?TOKEN, and /invite?TOKEN&decline (serveDecline).
@@ -113,6 +115,9 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, t Translator, t
 	switch {
 	case err == nil:
 		return inv, true
+	case errors.Is(err, ErrInviterInactive):
+		// A real invite whose inviter can no longer invite: not an attempt to guess.
+		h.renderError(w, r, http.StatusForbidden, "error.inviter", t)
 	case errors.Is(err, ErrInviteDead):
 		h.failed(r)
 		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
@@ -143,6 +148,7 @@ func (h *Handler) inviteView(inv Invite, t Translator) *InviteView {
 		Inviter:     inv.Inviter,
 		Username:    inv.Username,
 		Registrable: inv.Registrable(),
+		Approval:    inv.Approval && inv.Kind != KindReset,
 	}
 	if v.Kind == "" {
 		v.Kind = KindAccount
@@ -279,25 +285,28 @@ func (h *Handler) registerForm(w http.ResponseWriter, r *http.Request) {
 		}})
 		return
 	}
-	h.showForm(w, r, http.StatusOK, t, token, inv, "", "")
+	h.showForm(w, r, http.StatusOK, t, token, inv, registerForm{}, "")
 	if h.shown != nil && r.Method == http.MethodGet {
 		h.shown(inv, "register")
 	}
 }
 
-// showForm renders the form of inv at status, with the username typed before and the
-// reasons (in the page's language) it was refused, if any, and the field at fault
-// ("username", "password" or "").
-func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, username, field string, reasons ...string) {
+// showForm renders the form of inv at status, with the username and note typed before
+// (sent) and the reasons (in the page's language) it was refused, if any, and the field
+// at fault ("username", "password", "note" or "").
+func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t Translator, token string, inv Invite, sent registerForm, field string, reasons ...string) {
 	view := h.inviteView(inv, t)
 	f := &FormView{
 		Token:       token,
 		CSRF:        csrfToken(h.csrfKey, token, h.now()),
-		Username:    username,
+		Username:    sent.Username,
 		Reset:       view.Kind == KindReset,
 		MinPassword: h.password.MinLength(),
 		Errors:      reasons,
 		ErrorField:  field,
+		Approval:    view.Approval,
+		Note:        sent.Note,
+		MaxNote:     core.MaxNoteLen,
 	}
 	if inv.Username != "" && (view.Kind == KindAccount || view.Kind == KindReset) {
 		f.FixedUsername = true
@@ -313,6 +322,8 @@ func fieldOf(key string) string {
 		return "username"
 	case strings.HasPrefix(key, "error.password"):
 		return "password"
+	case strings.HasPrefix(key, "error.note"):
+		return "note"
 	}
 	return ""
 }
@@ -377,7 +388,7 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	}
 	refuse := func(status int, reason string, args ...any) {
 		h.failed(r)
-		h.showForm(w, r, status, t, f.Token, inv, f.Username, fieldOf(reason), t.Get(reason, args...))
+		h.showForm(w, r, status, t, f.Token, inv, f, fieldOf(reason), t.Get(reason, args...))
 	}
 	if err != nil {
 		refuse(http.StatusBadRequest, fe.key)
@@ -421,12 +432,21 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.password.Check(f.Password, policyName); err != nil {
 		h.failed(r)
-		h.showForm(w, r, http.StatusBadRequest, t, f.Token, inv, f.Username, "password", t.PasswordRefusals(err)...)
+		h.showForm(w, r, http.StatusBadRequest, t, f.Token, inv, f, "password", t.PasswordRefusals(err)...)
 		return
 	}
 	if f.Password != f.PasswordConfirm {
 		refuse(http.StatusBadRequest, "error.password_mismatch")
 		return
+	}
+	note := ""
+	if inv.Approval && kind != KindReset {
+		// Checked as an invite's note is; without approval the field is not asked for.
+		if core.CheckNote(f.Note) != nil {
+			refuse(http.StatusBadRequest, "error.note_invalid", core.MaxNoteLen)
+			return
+		}
+		note = f.Note
 	}
 	var sub *submission
 	if remember {
@@ -445,12 +465,16 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	// sends the form again) must not leave the registration half made.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
 	defer cancel()
-	jid, err := h.registrar.Register(ctx, Registration{Host: inv.Host, Token: f.Token, Username: username, Password: f.Password})
+	acc, err := h.registrar.Register(ctx, Registration{Host: inv.Host, Token: f.Token, Username: username, Password: f.Password, Note: note,
+		Approval: inv.Approval && kind != KindReset})
 	if sub != nil {
-		h.subs.finish(sub, err == nil, jid, inv)
+		h.subs.finish(sub, err == nil, acc, inv)
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, ErrInviterInactive):
+		h.renderError(w, r, http.StatusForbidden, "error.inviter", t)
+		return
 	case errors.Is(err, ErrInviteDead):
 		h.failed(r)
 		h.renderError(w, r, http.StatusNotFound, "error.dead", t)
@@ -481,16 +505,17 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusInternalServerError, "error.internal", t)
 		return
 	}
-	h.log.Info("web registration", "host", inv.Host, "kind", string(kind), "jid", jid)
-	h.renderSuccess(w, r, t, inv, jid)
+	h.log.Info("web registration", "host", inv.Host, "kind", string(kind), "jid", acc.JID, "pending", acc.Pending)
+	h.renderSuccess(w, r, t, inv, acc)
 }
 
-// renderSuccess answers the success page of the account jid made with inv.
-func (h *Handler) renderSuccess(w http.ResponseWriter, r *http.Request, t Translator, inv Invite, jid string) {
+// renderSuccess answers the success page of the account acc made with inv.
+func (h *Handler) renderSuccess(w http.ResponseWriter, r *http.Request, t Translator, inv Invite, acc Account) {
 	h.render(w, r, http.StatusOK, "success.html", &Data{
 		T:         t,
 		Invite:    h.inviteView(inv, t),
-		JID:       jid,
+		JID:       acc.JID,
+		Pending:   acc.Pending,
 		LoginNote: h.loginNote,
 	})
 }
@@ -511,8 +536,8 @@ func (h *Handler) resubmitted(w http.ResponseWriter, r *http.Request, t Translat
 	if !sub.ok {
 		return false
 	}
-	h.log.Info("web registration sent again: answered with the account it made", "host", sub.inv.Host, "jid", sub.jid)
-	h.renderSuccess(w, r, t, sub.inv, sub.jid)
+	h.log.Info("web registration sent again: answered with the account it made", "host", sub.inv.Host, "jid", sub.acc.JID)
+	h.renderSuccess(w, r, t, sub.inv, sub.acc)
 	return true
 }
 

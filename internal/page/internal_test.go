@@ -254,7 +254,7 @@ func TestSubmissionsBounded(t *testing.T) {
 		if !first {
 			t.Fatalf("%d: not first", i)
 		}
-		s.finish(sub, true, "a@example.org", Invite{})
+		s.finish(sub, true, Account{JID: "a@example.org"}, Invite{})
 	}
 	if n := s.len(); n != 3 {
 		t.Errorf("%d remembered, bound 3", n)
@@ -266,7 +266,7 @@ func TestSubmissionsBounded(t *testing.T) {
 	if _, first := s.begin(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now); first {
 		t.Error("a form in flight begun twice")
 	}
-	s.finish(sub, false, "", Invite{})
+	s.finish(sub, false, Account{}, Invite{})
 	if s.get(submissionKey(key, registerForm{Token: "tok", CSRF: "x"}), now) != nil {
 		t.Error("a failed sending is remembered")
 	}

@@ -43,6 +43,9 @@ type Invite struct {
 	// the page sends it in the Link header, the HTML head and the "open in app" button.
 	// A value that does not start with "xmpp:" is not shown.
 	URI string
+	// Approval says that the accounts it makes wait for an administrator's approval:
+	// the pages say so, and the form asks for a note for the administrators.
+	Approval bool
 }
 
 // Registrable reports whether the invite leads to the web registration form.
@@ -79,6 +82,21 @@ type Registration struct {
 	Username string
 	// Password is the new account's password, as typed.
 	Password string
+	// Note is what the person wrote for the administrators who approve the account
+	// (Invite.Approval), at most 280 characters; "" when none. The host contract's
+	// Registration does not carry it: the Registrar hands it to the plugin.
+	Note string
+	// Approval is the invite's: the page said the account would wait for approval.
+	Approval bool
+}
+
+// Account is an account made on the web.
+type Account struct {
+	// JID is its bare JID.
+	JID string
+	// Pending says that it waits for an administrator's approval before it can sign
+	// in.
+	Pending bool
 }
 
 // Registrar creates accounts; it is the host contract's HostAPI.Register.
@@ -88,10 +106,11 @@ type Registrar interface {
 	// made, nothing is made when the invite is dead, and of concurrent registrations
 	// with one single-use token exactly one wins.
 	// For a reset invite it sets the password of the invite's account instead.
-	// It returns the account's bare JID.
+	// It returns the account, and whether it waits for approval.
 	// Errors wrap ErrNameTaken, ErrInvalidName, ErrInvalidPassword, ErrInviteDead,
-	// ErrNameNotAllowed or ErrUnavailable; any other error is shown as a server error.
-	Register(ctx context.Context, r Registration) (jid string, err error)
+	// ErrInviterInactive, ErrNameNotAllowed or ErrUnavailable; any other error is shown
+	// as a server error.
+	Register(ctx context.Context, r Registration) (Account, error)
 }
 
 // Errors the Invites and the Registrar return, wrapped, for the page to tell the visitor
@@ -100,6 +119,9 @@ type Registrar interface {
 var (
 	// ErrInviteDead means the token is unknown, used, revoked or expired: 404.
 	ErrInviteDead = errors.New("invite not found, used, revoked or expired")
+	// ErrInviterInactive means the invite's creator can no longer invite people (its
+	// account is disabled, deleted or pending approval): 403, saying so plainly.
+	ErrInviterInactive = errors.New("the inviter is no longer in good standing")
 	// ErrNameTaken means the account name is already registered: 409.
 	ErrNameTaken = errors.New("account name taken")
 	// ErrInvalidName means the account name is not a valid localpart: 400.

@@ -75,6 +75,17 @@ func everyPage() []pageCase {
 			return f.post(tokReset, map[string]string{"password": "correct horse", "password_confirm": "correct horse", "lang": lang})
 		}},
 		pageCase{"dead", func(f *fixture, lang string) response { return f.get("/invite?" + tokUnknown + "&lang=" + lang) }},
+		pageCase{"invite-approval", invite(tokApproval, "linux")},
+		pageCase{"register-approval", func(f *fixture, lang string) response { return f.get("/register?t=" + tokApproval + "&lang=" + lang) }},
+		pageCase{"register-note-refused", func(f *fixture, lang string) response {
+			return f.post(tokApproval, map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "correct horse",
+				"note": strings.Repeat("romeo@example.org ", 20), "lang": lang}) // echoed: an address
+		}},
+		pageCase{"success-pending", func(f *fixture, lang string) response {
+			return f.post(tokApproval, map[string]string{"username": "romeo", "password": "correct horse", "password_confirm": "correct horse",
+				"note": "Romeo, Juliet's friend", "lang": lang})
+		}},
+		pageCase{"inviter-inactive", func(f *fixture, lang string) response { return f.get("/invite?" + tokInactive + "&lang=" + lang) }},
 		pageCase{"not-found", func(f *fixture, lang string) response { return f.get("/nothing?lang=" + lang) }},
 		pageCase{"not-registrable", func(f *fixture, lang string) response { return f.get("/register?t=" + tokContact + "&lang=" + lang) }},
 		pageCase{"method", func(f *fixture, lang string) response {

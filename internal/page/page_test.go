@@ -1019,3 +1019,79 @@ func BenchmarkInvitePage(b *testing.B) {
 		})
 	}
 }
+
+// TestApproval (issue 24): an invite whose accounts wait for approval says so on its
+// page and its form, the form takes a note for the administrators, checked like an
+// invite's note (a refused one is shown again with the reason), which reaches the
+// registrar; the success page says the account awaits approval. Without approval the
+// form has no note and a note sent anyway is dropped.
+func TestApproval(t *testing.T) {
+	f := newFixture(t, page.Options{})
+	res := f.get("/invite?" + tokApproval)
+	mustContain(t, res.body, `id="approval"`, "approves new accounts")
+	res = f.get("/register?t=" + tokApproval)
+	mustContain(t, res.body, `name="note"`, `maxlength="280"`, "A note for the administrators")
+	for i, tc := range []struct {
+		note string
+		code int
+		want string
+	}{
+		{strings.Repeat("é", 281), http.StatusBadRequest, "at most 280 characters"},
+		{"hidden\u202etext", http.StatusBadRequest, "at most 280 characters"},
+		{"Romeo,\r\nJuliet's   friend", http.StatusOK, "Your account awaits approval"},
+	} {
+		res := f.post(tokApproval, map[string]string{"username": "romeo", "password": "correct horse",
+			"password_confirm": "correct horse", "note": tc.note})
+		if res.code != tc.code {
+			t.Fatalf("%d: POST = %d, want %d\n%s", i, res.code, tc.code, res.body)
+		}
+		mustContain(t, res.body, tc.want)
+		if tc.code == http.StatusBadRequest {
+			mustContain(t, res.body, `aria-invalid="true" autofocus>`)
+		}
+	}
+	if got := f.host.notes["romeo@example.org"]; got != "Romeo, Juliet's friend" {
+		t.Errorf("note reached the registrar as %q", got)
+	}
+	res = f.get("/register?t=" + tokAccount)
+	mustNotContain(t, res.body, `name="note"`, `id="approval"`)
+	res = f.post(tokAccount, map[string]string{"username": "mercutio", "password": "correct horse",
+		"password_confirm": "correct horse", "note": "not asked for"})
+	if res.code != http.StatusOK || f.host.notes["mercutio@example.org"] != "" {
+		t.Errorf("a note without approval: %d, kept %q", res.code, f.host.notes["mercutio@example.org"])
+	}
+	mustContain(t, res.body, "Your account is ready")
+}
+
+// TestInviterInactive (issue 24): an invite whose inviter is no longer in good
+// standing is refused on the page, the form and its submission, with a page that
+// says so plainly, and no Link header; it counts as no failed attempt.
+func TestInviterInactive(t *testing.T) {
+	f := newFixture(t, page.Options{FailedAttempts: 1, FailedPeriod: time.Hour})
+	for i, res := range []response{
+		f.get("/invite?" + tokInactive),
+		f.do(request{method: http.MethodHead, target: "/invite?" + tokInactive}),
+		f.get("/register?t=" + tokInactive),
+	} {
+		if res.code != http.StatusForbidden || res.header.Get("Link") != "" {
+			t.Errorf("%d: %d, Link %q", i, res.code, res.header.Get("Link"))
+		}
+		if i != 1 {
+			mustContain(t, res.body, "The person who invited you can no longer invite people here")
+		}
+	}
+	// The invite goes bad between the form and its submission.
+	f.host.inactive[tokInactive] = false
+	csrf := f.formFor(tokInactive)
+	f.host.mu.Lock()
+	f.host.inactive[tokInactive] = true
+	f.host.mu.Unlock()
+	res := f.post(tokInactive, map[string]string{"csrf": csrf, "username": "benvolio", "password": "correct horse", "password_confirm": "correct horse"})
+	if res.code != http.StatusForbidden {
+		t.Fatalf("POST = %d\n%s", res.code, res.body)
+	}
+	mustContain(t, res.body, "The person who invited you can no longer invite people here")
+	if res := f.get("/invite?" + tokAccount); res.code != http.StatusOK {
+		t.Errorf("after the refusals, a good invite: %d (counted as failed attempts?)", res.code)
+	}
+}

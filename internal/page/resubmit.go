@@ -33,9 +33,9 @@ type submission struct {
 	expires time.Time
 	done    chan struct{}
 	// Set before done is closed:
-	ok  bool   // the account was made
-	jid string // its JID
-	inv Invite // the invite it was made with, for the success page
+	ok  bool    // the account was made
+	acc Account // the account
+	inv Invite  // the invite it was made with, for the success page
 }
 
 // newSubmissions remembers at most max form tokens, each for ttl.
@@ -85,9 +85,9 @@ func (s *submissions) begin(key [sha256.Size]byte, now time.Time) (*submission, 
 
 // finish records the outcome of sub and wakes those waiting for it; a registration
 // that made no account is forgotten, so that the form can be sent again.
-func (s *submissions) finish(sub *submission, ok bool, jid string, inv Invite) {
+func (s *submissions) finish(sub *submission, ok bool, acc Account, inv Invite) {
 	inv.URI = "" // it holds the token, which is not kept
-	sub.ok, sub.jid, sub.inv = ok, jid, inv
+	sub.ok, sub.acc, sub.inv = ok, acc, inv
 	close(sub.done)
 	if ok {
 		return

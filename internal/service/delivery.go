@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/config"
@@ -23,16 +24,20 @@ import (
 // This file builds the delivery of events (issue 25): the outbox worker and its sinks
 // (the webhook endpoints, the host's account states and messages, email, the funnel).
 
-// deriveAccountCreated makes the worker derive account.created from each redemption
-// for registration, for the sinks that act on it (webhooks, the inviter's message,
-// the funnel). It stays true until the accounts side (issue 24) writes account.created
-// itself, on the redemption's confirmation: then it must be false, or each account is
-// announced twice.
-const deriveAccountCreated = true
-
 // coreRef hands the core to the sinks, which are built before it (the core asks the
 // worker which events it wants); set before the worker runs.
 type coreRef struct{ svc *core.Service }
+
+// language returns the language the account jid's client last used, as the server
+// reported it at a login; "" when unknown.
+func (r *coreRef) language(ctx context.Context, jid string) (string, error) {
+	host := jid[strings.LastIndexByte(jid, '@')+1:]
+	a, err := r.svc.Account(ctx, core.Actor{Kind: core.ActorHost, Manage: true}, host, jid)
+	if err != nil {
+		return "", err
+	}
+	return a.Lang, nil
+}
 
 // PrepareMail implements mail.Jobs.
 func (r *coreRef) PrepareMail(ctx context.Context, inviteID, eventID string) (core.MailJob, error) {
@@ -114,7 +119,7 @@ func newWorker(c config.Config, hc plugin.Config, api plugin.HostAPI, st store.S
 		sinks = append(sinks, sink)
 	}
 	msg, admin := hostCapabilities(hc, api)
-	host, err := notify.New(notify.Options{Messenger: msg, Admin: admin, Invites: ref, Notices: noticesOf(c),
+	host, err := notify.New(notify.Options{Messenger: msg, Admin: admin, Invites: ref, Notices: noticesOf(c), Language: ref.language,
 		Catalog: cat, SiteName: c.Page.SiteName, Logger: log.With("component", "notify")})
 	if err != nil {
 		return nil, err
@@ -129,19 +134,11 @@ func newWorker(c config.Config, hc plugin.Config, api plugin.HostAPI, st store.S
 		sinks = append(sinks, sink)
 	}
 	opts := outbox.Options{Store: st, Sinks: sinks, Logger: log.With("component", "delivery"), OnAttempt: m.Delivery}
-	if deriveAccountCreated {
-		opts.Derive = webhook.DeriveAccountCreated
-	}
 	return outbox.NewWorker(opts)
 }
 
-// outboxWants says which events the core writes to the outbox: those a sink wants,
-// and redemptions when a sink wants the account.created derived from them.
-func outboxWants(w *outbox.Worker) func(core.EventType) bool {
-	return func(t core.EventType) bool {
-		return w.Wants(t) || deriveAccountCreated && t == core.EventInviteRedeemed && w.Wants(core.EventAccountCreated)
-	}
-}
+// outboxWants says which events the core writes to the outbox: those a sink wants.
+func outboxWants(w *outbox.Worker) func(core.EventType) bool { return w.Wants }
 
 // delivers reports whether the server delivers events beyond the funnel (webhooks,
 // the host, email): the command line then writes every change's events to the outbox.

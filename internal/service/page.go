@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -67,7 +68,7 @@ func (s *Service) newPage(c config.Config, hc plugin.Config, hosts []core.HostCo
 		s.countFunnel(svc, core.Invite{ID: p.ID, Kind: core.Kind(p.Kind)}, st)
 	}
 	opts.Decline = inv.Decline
-	h, err := page.New(inv, pageRegistrar{api: api}, opts)
+	h, err := page.New(inv, pageRegistrar{api: api, core: svc, log: opts.Logger}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("config: page: %w", err)
 	}
@@ -123,6 +124,7 @@ func (p pageInvites) Invite(ctx context.Context, token string) (page.Invite, err
 		CanRegister: inv.CanRegister(),
 		ExpiresAt:   inv.ExpiresAt,
 		URI:         inv.URI(token),
+		Approval:    inv.Approval,
 	}
 	if inv.Inviter != "" {
 		// The record keeps the inviter's localpart on the invite's host.
@@ -134,6 +136,8 @@ func (p pageInvites) Invite(ctx context.Context, token string) (page.Invite, err
 // pageInviteError maps the core's errors onto the page's.
 func pageInviteError(err error) error {
 	switch {
+	case errors.Is(err, core.ErrInviterInactive):
+		return fmt.Errorf("%w: %w", page.ErrInviterInactive, err)
 	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrUnknownHost):
 		return fmt.Errorf("%w: %w", page.ErrInviteDead, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -143,29 +147,42 @@ func pageInviteError(err error) error {
 }
 
 // pageRegistrar is page.Registrar over the host's plugin.HostAPI.Register, which has
-// in-band registration's guarantees.
+// in-band registration's guarantees; once the host made the account, the core records
+// it (its hold confirmed at once) with the note its holder left for the
+// administrators, and says whether it awaits approval.
 type pageRegistrar struct {
-	api plugin.HostAPI // nil: the host registers no accounts
+	api  plugin.HostAPI // nil: the host registers no accounts
+	core *core.Service
+	log  *slog.Logger
 }
 
 var _ page.Registrar = pageRegistrar{}
 
 // Register implements page.Registrar.
-func (r pageRegistrar) Register(ctx context.Context, reg page.Registration) (string, error) {
+func (r pageRegistrar) Register(ctx context.Context, reg page.Registration) (page.Account, error) {
 	if r.api == nil {
-		return "", fmt.Errorf("%w: the server registers no accounts for the plugin", page.ErrUnavailable)
+		return page.Account{}, fmt.Errorf("%w: the server registers no accounts for the plugin", page.ErrUnavailable)
 	}
-	jid, err := r.api.Register(ctx, plugin.Registration(reg))
+	jid, err := r.api.Register(ctx, plugin.Registration{Host: reg.Host, Token: reg.Token, Username: reg.Username, Password: reg.Password})
 	if err != nil {
-		return "", pageRegisterError(err)
+		return page.Account{}, pageRegisterError(err)
 	}
-	return jid, nil
+	a, err := r.core.Registered(ctx, reg.Host, jid, reg.Note)
+	if err != nil {
+		// The account is made: its hold is confirmed later (the server's event, or the
+		// sweep); only the note is lost. Its state is the one the invite promised.
+		r.log.Warn("the account made on the web page could not be recorded now", "host", reg.Host, "err", err)
+		return page.Account{JID: jid, Pending: reg.Approval}, nil
+	}
+	return page.Account{JID: a.JID, Pending: a.State == core.AccountPending}, nil
 }
 
 // pageRegisterError maps the contract's errors onto the page's.
 func pageRegisterError(err error) error {
 	var to error
 	switch {
+	case errors.Is(err, core.ErrInviterInactive):
+		to = page.ErrInviterInactive
 	case errors.Is(err, plugin.ErrAccountExists):
 		to = page.ErrNameTaken
 	case errors.Is(err, plugin.ErrInvalidUsername):

@@ -121,8 +121,17 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	if err != nil {
 		return plugin.Manifest{}, err
 	}
-	hosts := c.HostConfigs(hc.Domains...)
+	// The server's account states decide whether accounts can wait for approval and be
+	// disabled; without them approval is off (said once, here).
+	states := hc.Has(plugin.FeatureAccountStates)
+	hosts := c.Accounts.Apply(c.HostConfigs(hc.Domains...), states)
 	withReminders(c, hosts)
+	for _, h := range hosts {
+		if h.Approval != core.InvitesNone && !states {
+			s.log.Warn("approval is configured but the server cannot hold accounts pending approval: nothing waits for approval",
+				"host", h.Domain, "approval", string(h.Approval))
+		}
+	}
 	if len(hc.Domains) > 0 {
 		// Recorded so that the key command line accepts these hosts too.
 		if err := config.RecordDomains(c.DataDir, hc.Domains); err != nil {
@@ -148,9 +157,16 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 		_ = st.Close()
 		return plugin.Manifest{}, err
 	}
-	svc, err := core.NewService(core.Options{Store: ops.metrics.TimeStore(st), Hosts: hosts, Logger: s.log.With("component", "core"),
+	copts := core.Options{Store: ops.metrics.TimeStore(st), Hosts: hosts, Logger: s.log.With("component", "core"),
 		Retention: time.Duration(c.Retention), BaseURL: hc.HTTPBaseURL, Observer: ops,
-		OutboxWants: outboxWants(ops.worker), Mail: c.SMTP.Enabled()})
+		OutboxWants: outboxWants(ops.worker), Mail: c.SMTP.Enabled(),
+		HoldTime: time.Duration(c.Accounts.HoldTime), ApprovalTimeout: time.Duration(c.Accounts.ApprovalTimeout)}
+	if api != nil {
+		// Registrations are held until the server confirms their account (HostEvents),
+		// or says it exists when asked.
+		copts.Accounts = api
+	}
+	svc, err := core.NewService(copts)
 	if err != nil {
 		_ = st.Close()
 		return plugin.Manifest{}, err
@@ -194,7 +210,7 @@ func (s *Service) Configure(ctx context.Context, hc plugin.Config, api plugin.Ho
 	mux, routes := s.routes(svc, c, pg, accounts)
 	// Run outlives this call: it ends with Close.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	next := &state{store: st, core: svc, http: mux, cmds: cmds, passwords: passwords, stop: stop, done: make(chan struct{})}
+	next := &state{store: st, core: svc, http: mux, cmds: cmds, passwords: passwords, events: s.HostEvents, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(next.done)
 		var wg sync.WaitGroup
@@ -225,7 +241,7 @@ func recordedHosts(svc *core.Service, baseURL string, webhooks, mail bool) []cor
 			continue
 		}
 		out = append(out, core.RecordedHost{Domain: h.Domain, BaseURL: baseURL, LandingPage: h.LandingPage,
-			DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL, Webhooks: webhooks, Mail: mail})
+			DefaultTTL: h.DefaultTTL, MaxTTL: h.MaxTTL, Webhooks: webhooks, Mail: mail, AccountStates: h.AccountStates})
 	}
 	return out
 }
@@ -328,6 +344,9 @@ func (s *Service) RedeemInvite(ctx context.Context, r plugin.Redemption) (plugin
 // meet. The core's reason stays in the text of an invalid name.
 func contractError(err error) error {
 	switch {
+	case errors.Is(err, core.ErrInviterInactive):
+		// The text says why, for a host that shows it.
+		return fmt.Errorf("%w: %w", plugin.ErrInviteNotFound, core.ErrInviterInactive)
 	case errors.Is(err, core.ErrNotFound):
 		return plugin.ErrInviteNotFound
 	case errors.Is(err, core.ErrExpired):
@@ -353,10 +372,40 @@ func inviteFromCore(inv core.Invite) plugin.Invite {
 		CanRegister: inv.CanRegister(),
 		ExpiresAt:   inv.ExpiresAt,
 		Groups:      slices.Clone(inv.Groups),
+		Approval:    inv.Approval,
 	}
 	if inv.Inviter != "" {
 		// The record keeps the inviter's localpart on the invite's host.
 		out.Inviter = inv.Inviter + "@" + inv.Host
+	}
+	return out
+}
+
+// HostEvents records what the server reports happened (plugin.Event): logins, and
+// accounts created, deleted, disabled or enabled by any means, for the accounts the
+// plugin keeps track of (core.Service.HostEvents). Events of ended client streams are
+// not the core's (the ad-hoc sessions are ended by whoever receives Invites.Notify).
+// Events the core cannot use (another host's, naming no account) are skipped. A failure
+// means the store could not record them now: it wraps plugin.ErrUnavailable, so that the
+// server sends the batch again (events are idempotent). Its shape is the one of the
+// handler Invites.Notify hands each batch to, once it has ended the sessions of ended
+// streams.
+func (s *Service) HostEvents(ctx context.Context, events []plugin.Event) error {
+	st, err := s.state()
+	if err != nil {
+		return err
+	}
+	if err := st.core.HostEvents(ctx, hostEvents(events)); err != nil {
+		return fmt.Errorf("%w: recording the server's events: %w", plugin.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// hostEvents converts the contract's events to the core's.
+func hostEvents(events []plugin.Event) []core.HostEvent {
+	out := make([]core.HostEvent, 0, len(events))
+	for _, e := range events {
+		out = append(out, core.HostEvent{ID: e.ID, Type: core.HostEventType(e.Type), Host: e.Host, JID: e.JID, Lang: e.Lang, At: e.At})
 	}
 	return out
 }

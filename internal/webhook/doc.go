@@ -24,12 +24,9 @@
 //	account.enabled      an account was enabled again
 //	account.deleted      an account was deleted
 //
-// The account events come from the plugin's record of the accounts made with invites.
-// Where the core does not write account.created itself, the outbox worker derives it
-// from invite.redeemed (DeriveAccountCreated): the host redeems the invite
-// (plugin.PurposeRegister) only once it holds the name, then activates the account at
-// once, so a redemption for registration is the account's creation as far as the
-// plugin knows.
+// The account events come from the plugin's record of the accounts made with invites:
+// account.created is written when the server confirms a registration's account (a
+// registration's use of an invite is held until then), with invite.redeemed.
 //
 // A message is a POST with a JSON body
 //

@@ -180,19 +180,6 @@ func (s *Sink) Deliveries(e core.Event) []outbox.Delivery {
 	return out
 }
 
-// DeriveAccountCreated returns account.created for a redemption that registered an
-// account (an invite.redeemed of purpose register), with the ID of the redemption's
-// event and ".account": for an outbox whose core does not write account.created
-// itself (outbox.Options.Derive).
-func DeriveAccountCreated(e core.Event) []core.Event {
-	if e.Type != core.EventInviteRedeemed || e.Purpose != "" && e.Purpose != core.PurposeRegister {
-		return nil
-	}
-	d := e
-	d.ID, d.Type = e.ID+".account", TypeAccountCreated
-	return []core.Event{d}
-}
-
 // doneKey names one message type delivered to one endpoint, in Entry.Done.
 func doneKey(endpoint, typ string) string { return endpoint + " " + typ }
 

@@ -145,7 +145,7 @@ func inviteArgs(inv core.Invite) ([]any, error) {
 	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
 		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, int32(inv.MaxUses), int32(inv.Uses),
 		nanos(inv.CreatedAt), nanos(inv.ExpiresAt), nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt),
-		string(inv.State())}, nil
+		inv.Approval, inv.ByUser, string(inv.State())}, nil
 }
 
 // encodeGroups stores groups as a JSON array, or "" for none.
@@ -254,6 +254,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 		created, expires = make([]int64, n), make([]int64, n)
 		revoked, ended   = make([]*int64, n), make([]*int64, n)
 		states           = make([]string, n)
+		approval, byUser = make([]bool, n), make([]bool, n)
 		evIDs, evInvites []string
 		evTypes, evHosts []string
 		evPayloads       []string
@@ -270,6 +271,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 		notes[i], groups[i], maxUses[i], uses[i] = inv.Note, g, int32(inv.MaxUses), int32(inv.Uses)
 		created[i], expires[i] = nanos(inv.CreatedAt), nanos(inv.ExpiresAt)
 		revoked[i], ended[i], states[i] = nullNanos(inv.RevokedAt), nullNanos(inv.EndedAt), string(inv.State())
+		approval[i], byUser[i] = inv.Approval, inv.ByUser
 		for _, e := range r.events {
 			payload, err := json.Marshal(e)
 			if err != nil {
@@ -283,7 +285,7 @@ func (s *Store) insertInvites(ctx context.Context, reqs []*createRequest) (map[s
 	rows, err := s.pool.Query(ctx, s.q.createInvites,
 		ids, hashes, hosts, kinds, users, inviters, allow, creators, notes, groups, maxUses, uses,
 		created, expires, revoked, ended,
-		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes, states)
+		evIDs, evInvites, evTypes, evHosts, evPayloads, evTimes, states, approval, byUser)
 	if err != nil {
 		return nil, err
 	}
@@ -429,6 +431,17 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 				return err
 			}
 		}
+		if err := s.writeHolds(ctx, tx, id, c); err != nil {
+			return err
+		}
+		if a := c.Account; a != nil {
+			if err := s.lockAccount(ctx, tx, a.JID); err != nil {
+				return err
+			}
+			if _, err := s.upsertAccount(ctx, tx, *a); err != nil {
+				return err
+			}
+		}
 		if err := s.writeOutbox(ctx, tx, c.Events); err != nil {
 			return err
 		}
@@ -518,7 +531,7 @@ func scanInvite(row pgx.Row) (core.Invite, error) {
 	)
 	if err := row.Scan(&inv.ID, &inv.TokenHash, &inv.Host, &kind, &inv.Username, &inv.Inviter,
 		&inv.AllowRegister, &inv.CreatedBy, &inv.Note, &groups, &maxUses, &uses,
-		&created, &expires, &revoked, &ended); err != nil {
+		&created, &expires, &revoked, &ended, &inv.Approval, &inv.ByUser); err != nil {
 		return core.Invite{}, err
 	}
 	g, err := decodeGroups(groups)

@@ -173,6 +173,55 @@ func migrations() []string {
 			ADD COLUMN funnel_active   integer NOT NULL DEFAULT 0;
 		ALTER TABLE {s}.deliveries ADD COLUMN sink text NOT NULL DEFAULT 'webhook';
 		ALTER TABLE {s}.hosts ADD COLUMN mail boolean NOT NULL DEFAULT false;`,
+		// 9: who invited whom (issue 24): the accounts the plugin knows, made with its
+		// invites or reported by the server; registrations held until the server
+		// confirms their account (issue 21, LOW 8); invites whose accounts await
+		// approval, and whether an ordinary user made them; whether the server can set
+		// its accounts' states. Accounts made before are not guessed from the
+		// redemptions: their inviter stays unknown.
+		`ALTER TABLE {s}.invites
+			ADD COLUMN approval boolean NOT NULL DEFAULT false,
+			ADD COLUMN by_user  boolean NOT NULL DEFAULT false;
+		CREATE TABLE {s}.accounts (
+			seq               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			jid               text COLLATE "C" NOT NULL UNIQUE,
+			host              text NOT NULL,
+			state             text NOT NULL,
+			created_at        bigint,
+			invite_id         text COLLATE "C",
+			inviter           text NOT NULL DEFAULT '',
+			first_login       bigint,
+			last_login        bigint,
+			lang              text NOT NULL DEFAULT '',
+			note              text NOT NULL DEFAULT '',
+			approval_deadline bigint,
+			active_noted      boolean NOT NULL DEFAULT false,
+			changed_at        bigint,
+			changed_by        text NOT NULL DEFAULT '',
+			invite_created_at bigint,
+			orphan            boolean NOT NULL DEFAULT false
+		);
+		-- The tree: the accounts an invite made, in seq order; the invites whose record
+		-- was purged (orphan accounts), by their creator.
+		CREATE INDEX accounts_invite ON {s}.accounts (invite_id, seq) WHERE invite_id IS NOT NULL;
+		CREATE INDEX accounts_orphans ON {s}.accounts (host, inviter, invite_created_at, invite_id) WHERE orphan;
+		-- Lists by state; the sweep's approval deadlines.
+		CREATE INDEX accounts_state ON {s}.accounts (host, state, seq);
+		CREATE INDEX accounts_deadline ON {s}.accounts (approval_deadline) WHERE approval_deadline IS NOT NULL;
+		CREATE TABLE {s}.holds (
+			invite_id text COLLATE "C" NOT NULL,
+			at        bigint NOT NULL,
+			jid       text COLLATE "C" NOT NULL,
+			host      text NOT NULL,
+			approval  boolean NOT NULL DEFAULT false,
+			remote    text NOT NULL DEFAULT '',
+			PRIMARY KEY (invite_id, at, jid)
+		);
+		CREATE INDEX holds_jid ON {s}.holds (jid);
+		CREATE INDEX holds_at ON {s}.holds (at);
+		ALTER TABLE {s}.hosts ADD COLUMN account_states boolean NOT NULL DEFAULT false;
+		COMMENT ON TABLE {s}.accounts IS 'invites: the accounts the plugin knows, and the invite that made each; times are Unix nanoseconds';
+		COMMENT ON TABLE {s}.holds IS 'invites: registrations whose use of an invite waits for the server to confirm the account; times are Unix nanoseconds';`,
 	}
 }
 

@@ -441,9 +441,12 @@ func TestStateMigration(t *testing.T) {
 		core.StatusRevoked: mk(func(inv *core.Invite) { inv.RevokedAt = wall }),
 		core.StatusExpired: mk(func(inv *core.Invite) { inv.ExpiresAt = wall.Add(-time.Hour) }),
 	}
-	// Migration 8's columns go too.
+	// Migrations 8 and 9 undone too, so that they run again.
 	for _, q := range []string{`ALTER TABLE invites DROP COLUMN state, DROP COLUMN email, DROP COLUMN email_status, DROP COLUMN email_error, DROP COLUMN email_at, DROP COLUMN email_event, DROP COLUMN welcome, DROP COLUMN reminded_at, DROP COLUMN funnel_opened, DROP COLUMN funnel_started, DROP COLUMN funnel_accounts, DROP COLUMN funnel_logins, DROP COLUMN funnel_active`,
-		`ALTER TABLE deliveries DROP COLUMN sink`, `ALTER TABLE hosts DROP COLUMN mail`, `DELETE FROM schema_version WHERE version >= 7`} {
+		`ALTER TABLE deliveries DROP COLUMN sink`, `ALTER TABLE hosts DROP COLUMN mail`,
+		`ALTER TABLE invites DROP COLUMN approval, DROP COLUMN by_user`, `DROP TABLE accounts`, `DROP TABLE holds`,
+		`ALTER TABLE hosts DROP COLUMN account_states`,
+		`DELETE FROM schema_version WHERE version >= 7`} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -17,12 +17,14 @@ type queries struct {
 	expire, purge, deleteIdleRates, insertOutbox, quotaSince, quotaPending, quotaLock   string
 
 	rateRow, rateForUpdate, setRate string
+
+	tree string
 }
 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
 
 const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
-	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at`
+	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at, approval, by_user`
 
 // zeroHash is the secret or token hash of a decoy row: 32 zero bytes.
 const zeroHash = `'\x0000000000000000000000000000000000000000000000000000000000000000'::bytea`
@@ -79,7 +81,8 @@ func newQueries(schema string) queries {
 				INSERT INTO {s}.invites (` + inviteColumns + `, state)
 				SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[],
 					$6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::integer[],
-					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $23::text[])
+					$12::integer[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $24::boolean[],
+					$25::boolean[], $23::text[])
 				ON CONFLICT (id) DO NOTHING
 				RETURNING id),
 			o AS (
@@ -90,11 +93,11 @@ func newQueries(schema string) queries {
 				WHERE e.invite_id IN (SELECT id FROM i))
 			SELECT id FROM i`),
 		insertInvite: q(`INSERT INTO {s}.invites (` + inviteColumns + `, state)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			ON CONFLICT (id) DO NOTHING`),
 		// An invite by its ID, or a decoy row as for key.
 		invite: q(lookup("{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
-			"1", "0", "0", "0", "", "")),
+			"1", "0", "0", "0", "", "", "false", "false")),
 		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
 		// An invite that has ended loses its email address.
 		updateInvite: q(`UPDATE {s}.invites SET uses = $2, max_uses = $3, note = $4, expires_at = $5,
@@ -108,7 +111,10 @@ func newQueries(schema string) queries {
 			WHERE id IN (SELECT id FROM {s}.invites WHERE ended_at IS NULL AND expires_at <= $1
 				LIMIT $2 FOR UPDATE SKIP LOCKED)
 			RETURNING ` + inviteColumns),
+		// The accounts the purged invites made hang below their creator in the tree
+		// from now on (orphan).
 		purge: q(`WITH d AS (SELECT id FROM {s}.invites WHERE ended_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED),
+			o AS (UPDATE {s}.accounts SET orphan = true WHERE invite_id IN (SELECT id FROM d)),
 			r AS (DELETE FROM {s}.redemptions WHERE invite_id IN (SELECT id FROM d))
 			DELETE FROM {s}.invites WHERE id IN (SELECT id FROM d)`),
 		// A row whose theoretical arrival time has passed allows a full burst, exactly as
@@ -129,5 +135,7 @@ func newQueries(schema string) queries {
 		rateRow:       q(`INSERT INTO {s}.rate_limits (key_id, tat, allowed) VALUES ($1, 0, true) ON CONFLICT (key_id) DO NOTHING`),
 		rateForUpdate: q(`SELECT tat FROM {s}.rate_limits WHERE key_id = $1 FOR UPDATE`),
 		setRate:       q(`UPDATE {s}.rate_limits SET tat = $2 WHERE key_id = $1`),
+
+		tree: q(treeQuery),
 	}
 }

@@ -19,12 +19,12 @@ func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rer
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, h := range hosts {
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO hosts (domain, recorded_at, base_url, landing_page, default_ttl, max_ttl, webhooks, mail)
-				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+				`INSERT INTO hosts (domain, recorded_at, base_url, landing_page, default_ttl, max_ttl, webhooks, mail, account_states)
+				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 				ON CONFLICT (domain) DO UPDATE SET recorded_at = ?2,
 					base_url = CASE WHEN ?3 = '' THEN base_url ELSE ?3 END,
-					landing_page = ?4, default_ttl = ?5, max_ttl = ?6, webhooks = ?7, mail = ?8`,
-				h.Domain, now, h.BaseURL, h.LandingPage, int64(h.DefaultTTL), int64(h.MaxTTL), h.Webhooks, h.Mail); err != nil {
+					landing_page = ?4, default_ttl = ?5, max_ttl = ?6, webhooks = ?7, mail = ?8, account_states = ?9`,
+				h.Domain, now, h.BaseURL, h.LandingPage, int64(h.DefaultTTL), int64(h.MaxTTL), h.Webhooks, h.Mail, h.AccountStates); err != nil {
 				return err
 			}
 		}
@@ -39,7 +39,7 @@ func (s *Store) RecordHosts(ctx context.Context, hosts []core.RecordedHost) (rer
 // RecordedHosts implements core.Store.
 func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr error) {
 	defer s.classify(&rerr)
-	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url, landing_page, default_ttl, max_ttl, webhooks, mail
+	rows, err := s.r.QueryContext(ctx, `SELECT domain, base_url, landing_page, default_ttl, max_ttl, webhooks, mail, account_states
 		FROM hosts ORDER BY domain`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the served domains: %w", err)
@@ -51,7 +51,7 @@ func (s *Store) RecordedHosts(ctx context.Context) (_ []core.RecordedHost, rerr 
 			h        core.RecordedHost
 			def, max int64
 		)
-		if err := rows.Scan(&h.Domain, &h.BaseURL, &h.LandingPage, &def, &max, &h.Webhooks, &h.Mail); err != nil {
+		if err := rows.Scan(&h.Domain, &h.BaseURL, &h.LandingPage, &def, &max, &h.Webhooks, &h.Mail, &h.AccountStates); err != nil {
 			return nil, fmt.Errorf("reading the served domains: %w", err)
 		}
 		h.DefaultTTL, h.MaxTTL = time.Duration(def), time.Duration(max)

@@ -13,12 +13,12 @@ import (
 )
 
 const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
-	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at`
+	groups, max_uses, uses, created_at, expires_at, revoked_at, ended_at, approval, by_user`
 
 // insertInvite is the statement the committer runs for each invite.
 // It inserts nothing when the ID is taken: the caller then reports a conflict.
 const insertInvite = `INSERT INTO invites (` + inviteColumns + `, state)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 // inviteArgs are insertInvite's arguments for inv.
@@ -30,7 +30,7 @@ func inviteArgs(inv core.Invite) ([]any, error) {
 	return []any{inv.ID, inv.TokenHash, inv.Host, string(inv.Kind), inv.Username, inv.Inviter,
 		inv.AllowRegister, inv.CreatedBy, inv.Note, groups, inv.MaxUses, inv.Uses,
 		micros(inv.CreatedAt), micros(inv.ExpiresAt), nullMicros(inv.RevokedAt), nullMicros(inv.EndedAt),
-		string(inv.State())}, nil
+		inv.Approval, inv.ByUser, string(inv.State())}, nil
 }
 
 // encodeGroups stores groups as a JSON array, or "" for none.
@@ -60,7 +60,7 @@ const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 // is none (see lookup), so that checking a token of an unknown ID costs what a wrong
 // secret for an existing invite does (issue 21).
 var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
-	"1", "0", "0", "0", "", "")
+	"1", "0", "0", "0", "", "", "0", "0")
 
 // updateInvite writes the fields a change may make; an invite that has ended loses
 // its email address (the eighth argument is ended_at again).
@@ -308,6 +308,14 @@ func (s *Store) ChangeInvite(ctx context.Context, id string, change func(*core.I
 				return err
 			}
 		}
+		if err := writeHolds(ctx, tx, id, c); err != nil {
+			return err
+		}
+		if a := c.Account; a != nil {
+			if _, err := upsertAccount(ctx, tx, *a); err != nil {
+				return err
+			}
+		}
 		if err := s.writeOutboxTx(ctx, tx, c.Events); err != nil {
 			return err
 		}
@@ -374,6 +382,11 @@ func (s *Store) PurgeInvites(ctx context.Context, endedBefore, now time.Time) (_
 				micros(endedBefore), purgeBatch); err != nil {
 				return err
 			}
+			// The accounts they made hang below their creator in the tree from now on.
+			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET orphan = 1 WHERE invite_id IN (`+doomed+`)`,
+				micros(endedBefore), purgeBatch); err != nil {
+				return err
+			}
 			res, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE id IN (`+doomed+`)`, micros(endedBefore), purgeBatch)
 			if err != nil {
 				return err
@@ -410,7 +423,7 @@ func scanInvite(sc scanner) (core.Invite, error) {
 	)
 	if err := sc.Scan(&inv.ID, &inv.TokenHash, &inv.Host, &kind, &inv.Username, &inv.Inviter,
 		&inv.AllowRegister, &inv.CreatedBy, &inv.Note, &groups, &maxUses, &uses,
-		&created, &expires, &revoked, &ended); err != nil {
+		&created, &expires, &revoked, &ended, &inv.Approval, &inv.ByUser); err != nil {
 		return core.Invite{}, err
 	}
 	g, err := decodeGroups(groups)

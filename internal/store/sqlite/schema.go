@@ -179,6 +179,52 @@ func migrations() []string {
 		ALTER TABLE invites ADD COLUMN funnel_active INTEGER NOT NULL DEFAULT 0;
 		ALTER TABLE deliveries ADD COLUMN sink TEXT NOT NULL DEFAULT 'webhook';
 		ALTER TABLE hosts ADD COLUMN mail INTEGER NOT NULL DEFAULT 0;`,
+		// 9: who invited whom (issue 24): the accounts the plugin knows, made with its
+		// invites or reported by the server; registrations held until the server
+		// confirms their account (issue 21, LOW 8); invites whose accounts await
+		// approval, and whether an ordinary user made them; whether the server can set
+		// its accounts' states. Accounts made before are not guessed from the
+		// redemptions: their inviter stays unknown.
+		`ALTER TABLE invites ADD COLUMN approval INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE invites ADD COLUMN by_user INTEGER NOT NULL DEFAULT 0;
+		CREATE TABLE accounts (
+			seq               INTEGER PRIMARY KEY,
+			jid               TEXT NOT NULL UNIQUE,
+			host              TEXT NOT NULL,
+			state             TEXT NOT NULL,
+			created_at        INTEGER,
+			invite_id         TEXT,
+			inviter           TEXT NOT NULL DEFAULT '',
+			first_login       INTEGER,
+			last_login        INTEGER,
+			lang              TEXT NOT NULL DEFAULT '',
+			note              TEXT NOT NULL DEFAULT '',
+			approval_deadline INTEGER,
+			active_noted      INTEGER NOT NULL DEFAULT 0,
+			changed_at        INTEGER,
+			changed_by        TEXT NOT NULL DEFAULT '',
+			invite_created_at INTEGER,
+			orphan            INTEGER NOT NULL DEFAULT 0
+		);
+		-- The tree: the accounts an invite made, in Seq order (the rowid ends the key);
+		-- the invites whose record was purged (orphan accounts), by their creator.
+		CREATE INDEX accounts_invite ON accounts (invite_id) WHERE invite_id IS NOT NULL;
+		CREATE INDEX accounts_orphans ON accounts (host, inviter, invite_created_at, invite_id) WHERE orphan;
+		-- Lists by state; the sweep's approval deadlines.
+		CREATE INDEX accounts_state ON accounts (host, state);
+		CREATE INDEX accounts_deadline ON accounts (approval_deadline) WHERE approval_deadline IS NOT NULL;
+		CREATE TABLE holds (
+			invite_id TEXT NOT NULL,
+			at        INTEGER NOT NULL,
+			jid       TEXT NOT NULL,
+			host      TEXT NOT NULL,
+			approval  INTEGER NOT NULL DEFAULT 0,
+			remote    TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (invite_id, at, jid)
+		) WITHOUT ROWID;
+		CREATE INDEX holds_jid ON holds (jid);
+		CREATE INDEX holds_at ON holds (at);
+		ALTER TABLE hosts ADD COLUMN account_states INTEGER NOT NULL DEFAULT 0;`,
 	}
 }
 

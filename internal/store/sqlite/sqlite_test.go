@@ -44,7 +44,7 @@ func TestContractUngrouped(t *testing.T) {
 }
 
 // open opens a store that the test closes at its end (closing twice is harmless).
-func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
+func open(t testing.TB, path string, opts sqlite.Options) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), path, opts)
 	if err != nil {
@@ -366,8 +366,11 @@ func TestStateMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Migration 8's columns go too (undoDelivery).
-	for _, q := range append(undoDelivery(), `ALTER TABLE invites DROP COLUMN state`, `UPDATE schema_version SET version = 6`) {
+	// Migrations 8 (undoDelivery) and 9 undone too, so that they run again.
+	for _, q := range append(undoDelivery(), `ALTER TABLE invites DROP COLUMN state`,
+		`ALTER TABLE invites DROP COLUMN approval`, `ALTER TABLE invites DROP COLUMN by_user`,
+		`DROP TABLE accounts`, `DROP TABLE holds`, `ALTER TABLE hosts DROP COLUMN account_states`,
+		`UPDATE schema_version SET version = 6`) {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

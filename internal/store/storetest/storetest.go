@@ -67,6 +67,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MailEffect", testMailEffect},
 		{"Reminders", testReminders},
 		{"ListExpiring", testListExpiring},
+		{"Accounts", testAccounts},
+		{"Holds", testHolds},
+		{"ServiceHolds", testServiceHolds},
+		{"ServiceApproval", testServiceApproval},
+		{"ServiceStanding", testServiceStanding},
+		{"ServiceHostEvents", testServiceHostEvents},
+		{"ServiceTree", testServiceTree},
+		{"ServiceBulk", testServiceBulk},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
