@@ -43,7 +43,7 @@ func (s *Service) confirm(a *Account, h Hold, now time.Time) []Event {
 // accountEvent returns an event of type t about a, by actor by, at now.
 func (s *Service) accountEvent(t EventType, now time.Time, by Actor, a Account) Event {
 	ev := s.newEvent(t, now, by, a.Host)
-	ev.JID, ev.Account = a.JID, eventAccount(a)
+	ev.JID, ev.Account, ev.InviteID, ev.Lang = a.JID, eventAccount(a), a.InviteID, a.Lang
 	return ev
 }
 

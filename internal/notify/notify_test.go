@@ -122,7 +122,7 @@ func TestSink(t *testing.T) {
 		2:  {ev(core.EventAccountDisabled, nil), []string{"state bob@example.com disabled"}},
 		3:  {ev(core.EventAccountEnabled, nil), []string{"state bob@example.com active"}},
 		4:  {ev(core.EventAccountDisabled, func(e *core.Event) { e.Actor.Kind = core.ActorHost }), nil},
-		5:  {ev(core.EventAccountPending, func(e *core.Event) { e.Reason = "I am Bob" }), []string{`message to "" [en] Account waiting for approval: bob@example.com registered and is waiting for an administrator's approval.` + "\nTheir note: I am Bob"}},
+		5:  {ev(core.EventAccountPending, func(e *core.Event) { e.Account = &core.EventAccount{JID: "bob@example.com", Note: "I am Bob"} }), []string{`message to "" [en] Account waiting for approval: bob@example.com registered and is waiting for an administrator's approval.` + "\nTheir note: I am Bob"}},
 		6:  {ev(core.EventAccountCreated, func(e *core.Event) { e.Invite = contact }), []string{`message to "alice@example.com" [de] : bob@example.com ist example.com mit deiner Einladung beigetreten.`}},
 		7:  {ev(core.EventAccountCreated, func(e *core.Event) { e.Invite = account }), nil}, // an admin's invite, user-invites
 		8:  {ev(core.EventAccountCreated, func(e *core.Event) { e.Invite, e.Host, e.JID = contact, "example.org", "bob@example.org" }), nil},

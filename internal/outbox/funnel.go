@@ -12,15 +12,16 @@ import (
 // event counts once.
 type FunnelSink struct {
 	counted func(st core.Stage, kind core.Kind)
+	kindOf  func(ctx context.Context, host, inviteID string) core.Kind
 }
 
 var _ Sink = (*FunnelSink)(nil)
 
 // NewFunnelSink returns the funnel's sink; counted, when not nil, learns of each count
-// once it is written (for the metrics), with the invite's kind ("" when the event
-// does not say).
-func NewFunnelSink(counted func(st core.Stage, kind core.Kind)) *FunnelSink {
-	return &FunnelSink{counted: counted}
+// once it is written (for the metrics), with the invite's kind: the event's, else what
+// kindOf (when not nil) finds for its invite, else "".
+func NewFunnelSink(counted func(st core.Stage, kind core.Kind), kindOf func(ctx context.Context, host, inviteID string) core.Kind) *FunnelSink {
+	return &FunnelSink{counted: counted, kindOf: kindOf}
 }
 
 // stage returns the funnel stage an event reaches, or "".
@@ -53,8 +54,11 @@ func (f *FunnelSink) Deliveries(e core.Event) []Delivery {
 		kind = e.Invite.Kind
 	}
 	return []Delivery{{Key: "funnel " + string(e.Type), Endpoint: "funnel", Type: string(e.Type),
-		Do: func(context.Context, int) Result {
+		Do: func(ctx context.Context, _ int) Result {
 			r := Result{}
+			if kind == "" && e.InviteID != "" && f.kindOf != nil {
+				kind = f.kindOf(ctx, e.Host, e.InviteID)
+			}
 			if e.InviteID != "" {
 				r.Effects = []Effect{{Funnel: &core.FunnelCount{InviteID: e.InviteID, Stage: st, N: 1}}}
 			}

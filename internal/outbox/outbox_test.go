@@ -58,8 +58,8 @@ func TestDefaultLease(t *testing.T) {
 		sinks []outbox.Sink
 		want  time.Duration
 	}{
-		0: {[]outbox.Sink{outbox.NewFunnelSink(nil)}, outbox.DefaultLease},
-		1: {[]outbox.Sink{outbox.NewFunnelSink(nil), bounded{"webhook", 20 * time.Second}, bounded{"host", 0}}, 45 * time.Second},
+		0: {[]outbox.Sink{outbox.NewFunnelSink(nil, nil)}, outbox.DefaultLease},
+		1: {[]outbox.Sink{outbox.NewFunnelSink(nil, nil), bounded{"webhook", 20 * time.Second}, bounded{"host", 0}}, 45 * time.Second},
 		2: {[]outbox.Sink{bounded{"webhook", 20 * time.Second}, bounded{"email", 30 * time.Second}}, 105 * time.Second},
 	} {
 		w, err := outbox.NewWorker(outbox.Options{Store: nopStore{}, Sinks: tc.sinks})

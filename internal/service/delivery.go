@@ -39,6 +39,15 @@ func (r *coreRef) language(ctx context.Context, jid string) (string, error) {
 	return a.Lang, nil
 }
 
+// kindOf returns the kind of the invite id of host, or "" when it is gone.
+func (r *coreRef) kindOf(ctx context.Context, host, id string) core.Kind {
+	inv, err := r.svc.Invite(ctx, core.Actor{Kind: core.ActorHost, ID: host}, host, id)
+	if err != nil {
+		return ""
+	}
+	return inv.Kind
+}
+
 // PrepareMail implements mail.Jobs.
 func (r *coreRef) PrepareMail(ctx context.Context, inviteID, eventID string) (core.MailJob, error) {
 	return r.svc.PrepareMail(ctx, inviteID, eventID)
@@ -106,7 +115,7 @@ func newWorker(c config.Config, hc plugin.Config, api plugin.HostAPI, st store.S
 			cat = nil // the page reports its own config's mistakes
 		}
 	}
-	sinks := []outbox.Sink{outbox.NewFunnelSink(m.Funnel)}
+	sinks := []outbox.Sink{outbox.NewFunnelSink(m.Funnel, ref.kindOf)}
 	if len(c.Webhooks) > 0 {
 		endpoints, err := webhook.Endpoints(c.Webhooks)
 		if err != nil {

@@ -188,8 +188,13 @@ landing_page = "builtin"
 		t.Fatal(err)
 	}
 
-	// A registration: the inviter is told, in the host's words.
+	// A registration, confirmed by the host once the account is made: the inviter is
+	// told, in the host's words.
 	if _, err := s.RedeemInvite(ctx, plugin.Redemption{Host: "example.com", Token: inv.Token, Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Notify(ctx, []plugin.Event{{ID: "bob-created", Type: plugin.EventAccountCreated, Host: "example.com",
+		JID: "bob@example.com", At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	h.message(t, "alice@example.com", "bob@example.com joined example.com with your invitation.")
@@ -200,10 +205,12 @@ landing_page = "builtin"
 	}
 	h.message(t, "alice@example.com", "carol@example.com accepted your invitation")
 
-	// The accounts side writes bob's first login (in German) and, a week later, that
-	// he is still active; and an approval.
-	accountsSide(t, dir, core.Event{Type: core.EventAccountFirstLogin, Host: "example.com", JID: "bob@example.com",
-		InviteID: inv.ID, Lang: "de", Invite: &core.EventInvite{Kind: core.KindContact}})
+	// Bob's first login, in German, as the host reports it; then the accounts side
+	// writes, a week later, that he is still active, and an approval.
+	if err := s.Notify(ctx, []plugin.Event{{ID: "bob-login", Type: plugin.EventLogin, Host: "example.com",
+		JID: "bob@example.com/phone", Lang: "de", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
 	welcome := h.message(t, "bob@example.com", "Welcome to example.com!")
 	if welcome.Lang != "de" || welcome.Subject != "Willkommen bei example.com" ||
 		!strings.Contains(welcome.Body, "alice@example.com hat dich eingeladen.") ||
