@@ -139,6 +139,10 @@ func testMetricsMove(t *testing.T, bin string) {
 	if _, err := p.RedeemInvite(ctx, plugin.Redemption{Host: "localhost", Token: token, Username: "alice"}); err != nil {
 		t.Fatal(err)
 	}
+	// The server made the account: the registration's use is confirmed, and counted.
+	if err := p.Notify(ctx, plugin.Event{ID: "alice-created", Type: plugin.EventAccountCreated, Host: "localhost", JID: "alice@localhost"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.RedeemInvite(ctx, plugin.Redemption{Host: "localhost", Token: token, Username: "bob"}); err == nil {
 		t.Fatal("a used invite was redeemed again")
 	}
