@@ -425,6 +425,10 @@ func TestInteropSlixmpp(t *testing.T) {
 				From string `json:"from"`
 				Body string `json:"body"`
 			} `json:"message"`
+			Notice struct {
+				From string `json:"from"`
+				Body string `json:"body"`
+			} `json:"notice"`
 		}
 		interop(t, python, srv.c2s, &out, "invite", "admin", "admin secret", "invitee", pw("invitee"))
 		both := item{Subscription: "both"}
@@ -436,6 +440,10 @@ func TestInteropSlixmpp(t *testing.T) {
 		}
 		if !strings.HasPrefix(out.Message.From, "invitee@localhost/") || out.Message.Body != "hello from the invitee" {
 			t.Errorf("message %+v", out.Message)
+		}
+		// The inviter is told by the server that the invite was used (issue 25).
+		if out.Notice.From != "localhost" || out.Notice.Body != "invitee@localhost joined localhost with your invitation." {
+			t.Errorf("the inviter's notice %+v", out.Notice)
 		}
 	})
 

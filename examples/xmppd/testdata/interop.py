@@ -346,6 +346,7 @@ async def invite(port, user, password, newuser, newpassword):
     inviter = Client("%s@%s" % (user, DOMAIN), password, port)
     pushed = asyncio.get_event_loop().create_future()
     received = asyncio.get_event_loop().create_future()
+    noticed = asyncio.get_event_loop().create_future()
 
     def on_push(iq):
         items = roster_of(iq)
@@ -354,7 +355,12 @@ async def invite(port, user, password, newuser, newpassword):
             pushed.set_result(items)
 
     def on_message(msg):
-        if msg["body"] and not received.done():
+        if not msg["body"]:
+            return
+        if str(msg["from"]) == DOMAIN:  # the server telling the inviter
+            if not noticed.done():
+                noticed.set_result({"from": str(msg["from"]), "body": msg["body"]})
+        elif not received.done():
             received.set_result({"from": str(msg["from"]), "body": msg["body"]})
 
     inviter.add_event_handler("roster_update", on_push)
@@ -401,6 +407,7 @@ async def invite(port, user, password, newuser, newpassword):
     out["inviter_roster"] = roster_of(await inviter.get_roster(timeout=TIMEOUT))
     invitee.send_message(mto="%s@%s" % (user, DOMAIN), mbody="hello from the invitee", mtype="chat")
     out["message"] = await asyncio.wait_for(received, TIMEOUT)
+    out["notice"] = await asyncio.wait_for(noticed, TIMEOUT)
     invitee.disconnect()
     inviter.disconnect()
     return out

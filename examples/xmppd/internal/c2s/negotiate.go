@@ -204,6 +204,12 @@ func (s *Server) handle(ctx context.Context, c *conn) {
 	// Counted in s.sessions first, then checked: an account disabled or deleted
 	// meanwhile either is seen here or has its sessions ended by EndSessions.
 	if text := s.refusedLogin(ctx, c.account); text != "" {
+		if ctx.Err() != nil {
+			// The server is shutting down: that, not the account, is why.
+			c.lc.kill("system-shutdown", "")
+			_ = sess.Close()
+			return
+		}
 		c.log.InfoContext(ctx, "session refused", "reason", text)
 		c.lc.kill("policy-violation", text)
 		_ = sess.Close()
@@ -217,8 +223,10 @@ func (s *Server) handle(ctx context.Context, c *conn) {
 	}
 	go c.writer()
 	if ctx.Err() != nil {
+		// Shut down while the session was starting: closeAll may have missed it.
 		c.closeOut()
 		<-c.writerDone
+		c.lc.kill("system-shutdown", "")
 		_ = sess.Close()
 		return
 	}
