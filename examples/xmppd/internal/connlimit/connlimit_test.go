@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,18 +17,21 @@ import (
 )
 
 // serve runs an HTTP server on a limited listener on 127.0.0.1 and returns its
-// address and the listener.
-func serve(t *testing.T, opts connlimit.Options) (string, *connlimit.Listener) {
+// address and the listener; requests to /hold are held until the test ends, counted
+// in held.
+func serve(t *testing.T, opts connlimit.Options) (addr string, l *connlimit.Listener, held *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := connlimit.New(ln, opts)
+	l = connlimit.New(ln, opts)
+	held = new(atomic.Int32)
 	release := make(chan struct{})
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/hold" { // a request in progress until the test ends
+				held.Add(1)
 				<-release
 			}
 			_, _ = io.WriteString(w, "ok")
@@ -42,7 +46,7 @@ func serve(t *testing.T, opts connlimit.Options) (string, *connlimit.Listener) {
 		_ = srv.Shutdown(ctx)
 	})
 	t.Cleanup(func() { close(release) }) // before Shutdown, which waits for requests
-	return ln.Addr().String(), l
+	return ln.Addr().String(), l, held
 }
 
 // dial opens a TCP connection from the local address from.
@@ -77,7 +81,7 @@ func get(c net.Conn) (int, string, error) {
 // closes gives its place back.
 func TestPerAddress(t *testing.T) {
 	var logs testlog.Buffer
-	addr, l := serve(t, connlimit.Options{MaxConns: 100, MaxConnsPerAddr: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	addr, l, _ := serve(t, connlimit.Options{MaxConns: 100, MaxConnsPerAddr: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var held []net.Conn
 	for range 3 {
 		c := dial(t, addr, "127.0.0.2")
@@ -111,7 +115,7 @@ func TestPerAddress(t *testing.T) {
 // that has sent nothing yet) is closed to make room; with none idle, the newcomer is
 // answered 503.
 func TestTotal(t *testing.T) {
-	addr, l := serve(t, connlimit.Options{MaxConns: 4, MaxConnsPerAddr: 100})
+	addr, l, held := serve(t, connlimit.Options{MaxConns: 4, MaxConnsPerAddr: 100})
 	var idle []net.Conn
 	for i := range 4 {
 		c := dial(t, addr, "127.0.0.2")
@@ -158,7 +162,9 @@ func TestTotal(t *testing.T) {
 	if !eventually(func() bool { return l.Open() == 4 }) {
 		t.Fatalf("%d connections counted, want 4", l.Open())
 	}
-	time.Sleep(100 * time.Millisecond) // their requests read: active
+	if !eventually(func() bool { return held.Load() == 4 }) { // their requests in their handlers: active
+		t.Fatalf("%d requests held, want 4", held.Load())
+	}
 	code, body, err := get(dial(t, addr, "127.0.0.7"))
 	if err != nil || code != 503 || !strings.Contains(body, "too many connections") {
 		t.Fatalf("past the bound with none idle: %d %q %v", code, body, err)
