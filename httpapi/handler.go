@@ -123,7 +123,16 @@ type Options struct {
 	Accounts AccountChecker
 }
 
-// Handler serves the invite API; build it with New.
+// Handler serves the invite API; build it with New, over a Service (what it needs of
+// the core); the plugin mounts it at plugin.PathAPI with the Options of its Config.
+// GET or POST on the base path (/invites_api) creates an account invite for the
+// holder of an API key; below it, BASE/invites lists invites and BASE/invites/ID
+// shows, changes (a JSON merge patch, RFC 7396) or revokes one; keys made with
+// --manage also see who invited whom (BASE/accounts…: trees, chains of inviters, bulk
+// actions with a dry run) and decide on pending accounts. Errors are problem details
+// (RFC 9457, WriteError) for clients that accept JSON, short text otherwise; every
+// answer carries the CORS headers and Cache-Control: no-store. It knows nothing of
+// go-plugin or the process boundary.
 // It is safe for concurrent use.
 //
 // The API key comes from the Authorization header (Bearer, the scheme's name in any
