@@ -40,6 +40,7 @@ type pageSite struct {
 	data   string
 	cli    pluginCLI
 	key    string        // an API key of domain
+	store  store.Store   // the plugin's store, opened by the test
 	invs   *core.Service // the core over the plugin's store, for what the API cannot make
 	past   *core.Service // the same, an hour ago: for invites that have expired
 	client *http.Client  // never follows redirects
@@ -98,6 +99,7 @@ func startPageSite(t *testing.T, bin string, o pageSiteOptions) *pageSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	s.store = st
 	if s.invs, err = core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: o.domain}}}); err != nil {
 		t.Fatal(err)
 	}

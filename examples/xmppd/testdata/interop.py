@@ -49,6 +49,14 @@ Scenarios:
   register-pending TOKEN USER PASSWORD
                                   pre-auth with TOKEN and register USER, then log in
                                   and report the SASL failure
+  approval ADMIN ADMINPASSWORD TOKEN USER PASSWORD
+                                  ADMIN logs in and waits for the server's messages;
+                                  USER registers with TOKEN (pre-auth + XEP-0077) and
+                                  its login is refused (the SASL failure reported);
+                                  ADMIN reads the server's message about it, runs
+                                  "Approve new accounts" (xep_0050), choosing USER
+                                  and approve; USER logs in (retried while the
+                                  approval travels to the server)
 """
 
 import asyncio
@@ -564,6 +572,101 @@ async def register_pending(port, token, user, password):
     return out
 
 
+class Inbox:
+    """The messages a client receives from the server (from the bare domain), in order;
+    wait returns the first whose body holds text."""
+
+    def __init__(self, c):
+        self.messages = []
+        self.changed = asyncio.Event()
+        c.add_event_handler("message", self._on_message)
+
+    def _on_message(self, msg):
+        if str(msg["from"]) == DOMAIN and msg["body"]:
+            self.messages.append({"from": str(msg["from"]), "type": msg["type"], "subject": msg["subject"],
+                                  "body": msg["body"]})
+            self.changed.set()
+
+    async def wait(self, text, timeout=TIMEOUT):
+        async def first():
+            while True:
+                for m in self.messages:
+                    if text in m["body"]:
+                        return m
+                self.changed.clear()
+                await self.changed.wait()
+        return await asyncio.wait_for(first(), timeout)
+
+
+async def login_retried(port, user, password, tries=40):
+    """Logs user in, trying again every half second while the login is refused (a
+    change made elsewhere travels to the server); returns the connected client and
+    the failures seen before."""
+    failures = []
+    for _ in range(tries):
+        c = Client("%s@%s" % (user, DOMAIN), password, port)
+        failed = []
+        c.add_event_handler("failed_auth", lambda s, failed=failed: failed.append({"condition": s["condition"], "text": s["text"]}))
+        try:
+            await c.start()
+            return c, failures
+        except RuntimeError:
+            failures.extend(failed)
+            c.disconnect()
+            await asyncio.sleep(0.5)
+    raise RuntimeError("%s still cannot log in: %s" % (user, failures[-3:]))
+
+
+async def approval(port, admin, admin_password, token, user, password):
+    a = Client("%s@%s" % (admin, DOMAIN), admin_password, port)
+    inbox = Inbox(a)
+    await a.start()
+    a.send_presence()
+    out = {}
+
+    # The registration, then a login that is refused.
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    c._always_send_everything = True
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            await preauth_register(c, token, user, password)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    failure = asyncio.ensure_future(sasl_failure(c))
+    await asyncio.wait_for(registered, TIMEOUT)
+    out["refused"] = await failure
+    out["registered"] = True
+
+    # The administrator is told, then approves over the ad-hoc command.
+    jid = "%s@%s" % (user, DOMAIN)
+    out["message"] = await inbox.wait(jid)
+    node = "urn:xmpp-invites:accounts#approve"
+    resp = await a["xep_0050"].send_command(DOMAIN, node, action="execute", timeout=TIMEOUT)
+    cmd = resp["command"]
+    fields = cmd["form"].get_fields()
+    out["form"] = {var: {"type": f["type"], "value": f.get_value(),
+                         "options": [o["value"] for o in f["options"]]} for var, f in fields.items()}
+    submit = a["xep_0004"].make_form(ftype="submit")
+    submit.add_field(var="accounts", value=[jid], ftype="list-multi")
+    submit.add_field(var="decision", value="approve", ftype="list-single")
+    resp = await a["xep_0050"].send_command(DOMAIN, node, action="complete", sessionid=cmd["sessionid"],
+                                            payload=submit, timeout=TIMEOUT)
+    out["approve"] = {"status": resp["command"]["status"], "notes": [[n[0], n[1]] for n in resp["command"]["notes"]]}
+
+    # Approved, the account logs in.
+    c2, out["refused_after"] = await login_retried(port, user, password)
+    out["jid"] = str(c2.boundjid)
+    c2.disconnect()
+    a.disconnect()
+    return out
+
+
 SCENARIOS = {
     "commands": (commands, 2),
     "keys": (keys, 2),
@@ -577,6 +680,7 @@ SCENARIOS = {
     "password-policy": (password_policy, 3),
     "login-refused": (login_refused, 2),
     "register-pending": (register_pending, 3),
+    "approval": (approval, 5),
 }
 
 
