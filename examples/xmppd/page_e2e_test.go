@@ -3,6 +3,7 @@ package main_test
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -130,6 +131,31 @@ func (s *pageSite) invite(t *testing.T, ctx context.Context, p httpapi.CreatePar
 		location = inv.URI
 	}
 	return location, inv.Token
+}
+
+// api sends a request to the HTTP API at path with key (s.key when ""), decodes a JSON
+// answer into out and returns the status.
+func (s *pageSite) api(t *testing.T, ctx context.Context, method, path, key string, out any) int {
+	t.Helper()
+	if key == "" {
+		key = s.key
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "application/json")
+	r := s.do(t, req)
+	if r.code < 300 && out != nil {
+		if err := json.Unmarshal([]byte(r.body), out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, r.body)
+		}
+	}
+	if r.code >= 300 {
+		t.Logf("%s %s: %d %s", method, path, r.code, r.body)
+	}
+	return r.code
 }
 
 // coreInvite creates an invite the HTTP API cannot make (max_uses, reset, contact)
