@@ -280,7 +280,7 @@ func TestPageBrowserApproval(t *testing.T) {
 				t.Fatal(err)
 			}
 			var inv httpapi.Invite
-			if code := s.api(t, ctx, http.MethodPost, "/invites_api?approval=true", "", &inv); code != http.StatusCreated || !inv.Approval || inv.LandingPage == "" {
+			if code := s.api(t, ctx, http.MethodPost, "/invites_api?approval=true", "", "", &inv); code != http.StatusCreated || !inv.Approval || inv.LandingPage == "" {
 				t.Fatalf("POST /invites_api?approval=true: %d %+v", code, inv)
 			}
 			const user, pass, note = "juliet", "correct horse battery", "Romeo's friend, from Verona"
@@ -333,13 +333,13 @@ func TestPageBrowserApproval(t *testing.T) {
 			// The administrators' queue over HTTP shows the note; approved there, the
 			// account logs in.
 			var queue httpapi.AccountList
-			if code := s.api(t, ctx, http.MethodGet, "/invites_api/accounts?state=pending", manager, &queue); code != http.StatusOK ||
+			if code := s.api(t, ctx, http.MethodGet, "/invites_api/accounts?state=pending", manager, "", &queue); code != http.StatusOK ||
 				len(queue.Accounts) != 1 || queue.Accounts[0].JID != user+"@localhost" || queue.Accounts[0].Note != note ||
 				queue.Accounts[0].InviteID != inv.ID || queue.Accounts[0].State != "pending" {
 				t.Fatalf("the pending list: %d %+v", code, queue)
 			}
 			var approved httpapi.Account
-			if code := s.api(t, ctx, http.MethodPost, "/invites_api/accounts/"+user+"@localhost/approve", manager, &approved); code != http.StatusOK ||
+			if code := s.api(t, ctx, http.MethodPost, "/invites_api/accounts/"+user+"@localhost/approve", manager, "", &approved); code != http.StatusOK ||
 				approved.State != "active" {
 				t.Fatalf("approving: %d %+v", code, approved)
 			}

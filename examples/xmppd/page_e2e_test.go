@@ -133,16 +133,19 @@ func (s *pageSite) invite(t *testing.T, ctx context.Context, p httpapi.CreatePar
 	return location, inv.Token
 }
 
-// api sends a request to the HTTP API at path with key (s.key when ""), decodes a JSON
-// answer into out and returns the status.
-func (s *pageSite) api(t *testing.T, ctx context.Context, method, path, key string, out any) int {
+// api sends a request to the HTTP API at path with key (s.key when "") and body (JSON;
+// "" for none), decodes a JSON answer into out and returns the status.
+func (s *pageSite) api(t *testing.T, ctx context.Context, method, path, key, body string, out any) int {
 	t.Helper()
 	if key == "" {
 		key = s.key
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, s.base()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Accept", "application/json")
@@ -151,9 +154,6 @@ func (s *pageSite) api(t *testing.T, ctx context.Context, method, path, key stri
 		if err := json.Unmarshal([]byte(r.body), out); err != nil {
 			t.Fatalf("%s %s: %v\n%s", method, path, err, r.body)
 		}
-	}
-	if r.code >= 300 {
-		t.Logf("%s %s: %d %s", method, path, r.code, r.body)
 	}
 	return r.code
 }

@@ -49,6 +49,7 @@ Scenarios:
   register-pending TOKEN USER PASSWORD
                                   pre-auth with TOKEN and register USER, then log in
                                   and report the SASL failure
+  register TOKEN USER PASSWORD    pre-auth with TOKEN and register USER, then log in
   approval ADMIN ADMINPASSWORD TOKEN USER PASSWORD
                                   ADMIN logs in and waits for the server's messages;
                                   USER registers with TOKEN (pre-auth + XEP-0077) and
@@ -572,6 +573,27 @@ async def register_pending(port, token, user, password):
     return out
 
 
+async def register(port, token, user, password):
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    c._always_send_everything = True  # registration happens before the session starts
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            await preauth_register(c, token, user, password)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    await c.start()
+    await asyncio.wait_for(registered, TIMEOUT)
+    out = {"jid": str(c.boundjid)}
+    c.disconnect()
+    return out
+
+
 class Inbox:
     """The messages a client receives from the server (from the bare domain), in order;
     wait returns the first whose body holds text."""
@@ -680,6 +702,7 @@ SCENARIOS = {
     "password-policy": (password_policy, 3),
     "login-refused": (login_refused, 2),
     "register-pending": (register_pending, 3),
+    "register": (register, 3),
     "approval": (approval, 5),
 }
 
