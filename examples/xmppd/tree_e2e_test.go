@@ -399,3 +399,225 @@ func chainOf(root *storetest.TreeNode, id string) []string {
 	}
 	return out
 }
+
+// openSession logs name in over a raw stream and returns it, for the test to see the
+// stream end; the stream's deadline is a minute away.
+func (c *community) openSession(t *testing.T, ctx context.Context, name string) *testclient.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	t.Cleanup(cancel)
+	raw, err := testclient.Dial(ctx, c.srv.c2s, "localhost", testclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	if _, err := raw.Plain(name, pw(name), "desk"); err != nil {
+		t.Fatalf("%s logging in: %v", name, err)
+	}
+	return raw
+}
+
+// streamEnd reads a raw session until its stream error, and returns the error's text.
+func streamEnd(raw *testclient.Client) (string, error) {
+	for range 100 {
+		el, err := raw.Next()
+		if err != nil {
+			return "", err
+		}
+		if el.XMLName.Local == "error" {
+			return el.Inner, nil
+		}
+	}
+	return "", fmt.Errorf("no stream error in 100 elements")
+}
+
+// bulkLines writes what a bulk result lists, "invite ID" or "account JID" each.
+func bulkLines(r httpapi.BulkResult) []string {
+	var out []string
+	for _, inv := range r.Invites {
+		out = append(out, "invite "+inv.ID)
+	}
+	for _, a := range r.Accounts {
+		out = append(out, "account "+a.JID)
+	}
+	return out
+}
+
+// adhocBulk runs the administrator's "Revoke invites or disable accounts of a tree"
+// on root with action and subtree: it returns the dry run's lines (the confirmation
+// stage's) and the notes of completing it with confirm.
+func (c *community) adhocBulk(t *testing.T, ctx context.Context, root, action string, confirm bool) (dry []string, notes string) {
+	t.Helper()
+	first, err := c.admin.execute(ctx, nodeBulk)
+	if err != nil {
+		t.Fatalf("%s: %v", nodeBulk, err)
+	}
+	second, err := c.admin.run(ctx, adhoc.Request{Node: nodeBulk, SessionID: first.SessionID, Action: adhoc.ActionNext,
+		Form: submit(map[string][]string{"root": {root}, "action": {action}, "subtree": {"true"}})})
+	if err != nil || second.Status != adhoc.StatusExecuting || second.Form == nil {
+		t.Fatalf("%s's dry run: %+v %v", nodeBulk, second, err)
+	}
+	f, _ := second.Form.Field("changes")
+	done, err := c.admin.complete(ctx, second, map[string][]string{"confirm": {strconv.FormatBool(confirm)}})
+	if err != nil || done.Status != adhoc.StatusCompleted {
+		t.Fatalf("%s: %+v %v", nodeBulk, done, err)
+	}
+	var n []string
+	for _, x := range done.Notes {
+		n = append(n, x.Text)
+	}
+	return f.Values, strings.Join(n, " | ")
+}
+
+// TestBulkThroughXmppd (issue 24), on both stores: disabling the accounts below an
+// invite. The dry runs over HTTP, the command line and the ad-hoc command list the
+// same accounts and change nothing; the real run (the command line, which the running
+// plugin carries out through the server) changes exactly those: their sessions end,
+// their logins are refused saying why, an account outside the tree is untouched. The
+// disabled inviter's pending invite is refused in band, on its page and by the web
+// registration form shown before. Re-enabled with the ad-hoc command, they log in
+// again and the invite works. Then revoking the pending invites below an account:
+// the dry run lists exactly what the real run revokes.
+func TestBulkThroughXmppd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	t.Parallel()
+	bin := binaries(t)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dsn := ""
+			if backend == "postgres" {
+				_, dsn = pgtest.Schema(t)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			defer cancel()
+			c := startCommunity(t, ctx, bin, "", dsn)
+
+			// The key's invite makes ada and bea; ada's invite makes cal; ada and cal
+			// have an invite each not used yet; zed is the administrator's, outside.
+			two := 2
+			_, token := c.invite(t, ctx, httpapi.CreateParams{MaxUses: &two})
+			i1 := core.TokenID(token)
+			c.redeem(t, ctx, inBand, token, "ada")
+			c.redeem(t, ctx, webPage, token, "bea")
+			token = c.userInvite(t, ctx, "ada")
+			c.redeem(t, ctx, inBand, token, "cal")
+			adaOpen := c.userInvite(t, ctx, "ada")
+			calOpen := c.userInvite(t, ctx, "cal")
+			token = c.adminInvite(t, ctx, nil)
+			c.redeem(t, ctx, inBand, token, "zed")
+			// In the tree's order: each account before the accounts below it.
+			below := []string{"account ada@localhost", "account cal@localhost", "account bea@localhost"}
+			// The web registration form of ada's invite, shown while she may invite.
+			csrf := c.form(t, ctx, adaOpen)
+			ada, cal := c.openSession(t, ctx, "ada"), c.openSession(t, ctx, "cal")
+
+			// Three dry runs, the same; nothing changes.
+			var httpDry httpapi.BulkResult
+			if code := c.api(t, ctx, http.MethodPost, "/invites_api/invites/"+i1+"/actions", c.manager,
+				`{"action": "disable-accounts", "subtree": true, "dry_run": true}`, &httpDry); code != http.StatusOK || !httpDry.DryRun {
+				t.Fatalf("the dry run over HTTP: %d %+v", code, httpDry)
+			}
+			var cliDry httpapi.BulkResult
+			if out, err := c.cli.run(ctx, "disable", "localhost", i1, "--subtree", "--dry-run", "--json"); err != nil || json.Unmarshal([]byte(out), &cliDry) != nil {
+				t.Fatalf("the dry run of the command line: %v\n%s", err, out)
+			}
+			adhocDry, notes := c.adhocBulk(t, ctx, i1, "disable-accounts", false)
+			if notes != "Nothing changed." {
+				t.Errorf("the ad-hoc command unconfirmed: %q", notes)
+			}
+			if !slices.Equal(bulkLines(httpDry), below) || !slices.Equal(bulkLines(cliDry), below) || !slices.Equal(adhocDry, below) {
+				t.Fatalf("the dry runs list\nHTTP: %q\nthe command line: %q\nthe ad-hoc command: %q\nwant %q",
+					bulkLines(httpDry), bulkLines(cliDry), adhocDry, below)
+			}
+			if _, err := ada.IQ(`<iq type='get' id='ping1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`); err != nil {
+				t.Fatalf("ada's session after the dry runs: %v", err)
+			}
+			for _, name := range []string{"ada", "bea", "cal"} {
+				if err := c.login(ctx, name, pw(name)); err != nil {
+					t.Fatalf("%s after the dry runs: %v", name, err)
+				}
+			}
+
+			// The real run, from the command line: the running plugin has the server
+			// disable exactly those.
+			var done httpapi.BulkResult
+			if out, err := c.cli.run(ctx, "disable", "localhost", i1, "--subtree", "--json"); err != nil || json.Unmarshal([]byte(out), &done) != nil || done.DryRun {
+				t.Fatalf("disable: %v\n%s", err, out)
+			}
+			if !slices.Equal(bulkLines(done), below) {
+				t.Errorf("disable changed %q, the dry run said %q", bulkLines(done), below)
+			}
+			for name, raw := range map[string]*testclient.Client{"ada": ada, "cal": cal} {
+				if text, err := streamEnd(raw); err != nil || !strings.Contains(text, "This account was disabled by an administrator.") {
+					t.Errorf("%s's session: %q %v", name, text, err)
+				}
+			}
+			for _, name := range []string{"ada", "bea", "cal"} {
+				c.waitAccount(t, ctx, name, "disabled")
+				err := c.login(ctx, name, pw(name))
+				if err == nil || !strings.Contains(err.Error(), "<account-disabled/>") || !strings.Contains(err.Error(), "This account is disabled by an administrator.") {
+					t.Errorf("%s's login while disabled: %v", name, err)
+				}
+			}
+			if err := c.login(ctx, "zed", pw("zed")); err != nil {
+				t.Errorf("zed, outside the tree: %v", err)
+			}
+
+			// Ada's invite is refused while she is disabled: in band, on its page, and
+			// by the form shown before.
+			if el, err := c.preauth(ctx, adaOpen); err != nil || el.Attr("type") != "error" || !strings.Contains(el.Inner, "<item-not-found") {
+				t.Errorf("pre-auth with the disabled inviter's invite: %v %v", el, err)
+			}
+			const refusal = "The person who invited you can no longer invite people here"
+			if r := c.get(t, ctx, http.MethodGet, "/invite?"+adaOpen); r.code != http.StatusForbidden || !strings.Contains(r.body, refusal) {
+				t.Errorf("the disabled inviter's invite page: %d\n%s", r.code, r.body)
+			}
+			if r := c.register(t, ctx, adaOpen, csrf, "dan", pw("dan")); r.code == http.StatusOK || !strings.Contains(r.body, refusal) {
+				t.Errorf("web registration with the disabled inviter's invite: %d\n%s", r.code, r.body)
+			}
+			if got := c.exists(t, ctx, "dan"); len(got) != 0 {
+				t.Errorf("a refused registration made %v", got)
+			}
+
+			// Enabled again with the ad-hoc command: they log in, and ada's invite works.
+			dry, notes := c.adhocBulk(t, ctx, i1, "enable-accounts", true)
+			if !slices.Equal(dry, below) || notes != "Enabled 3 disabled accounts." {
+				t.Errorf("enabling: the dry run %q, then %q", dry, notes)
+			}
+			for _, name := range []string{"ada", "bea", "cal"} {
+				if !eventually(20*time.Second, func() bool { return c.login(ctx, name, pw(name)) == nil }) {
+					t.Errorf("%s after enabling: %v", name, c.login(ctx, name, pw(name)))
+				}
+			}
+			c.redeem(t, ctx, webPage, adaOpen, "dan")
+
+			// Revoking the pending invites below ada: only cal's is left pending.
+			want := []string{"invite " + core.TokenID(calOpen)}
+			var revDry, revoked httpapi.BulkResult
+			for _, dry := range []bool{true, false} {
+				out := &revoked
+				if dry {
+					out = &revDry
+				}
+				if code := c.api(t, ctx, http.MethodPost, "/invites_api/accounts/ada@localhost/actions", c.manager,
+					fmt.Sprintf(`{"action": "revoke-invites", "subtree": true, "dry_run": %v}`, dry), out); code != http.StatusOK {
+					t.Fatalf("revoke-invites (dry run %v): %d", dry, code)
+				}
+				if dry {
+					if r := c.get(t, ctx, http.MethodGet, "/invite?"+calOpen); r.code != http.StatusOK {
+						t.Errorf("cal's invite after the dry run: %d", r.code)
+					}
+				}
+			}
+			if !slices.Equal(bulkLines(revDry), want) || !slices.Equal(bulkLines(revoked), want) {
+				t.Errorf("revoke-invites: the dry run %q, the real run %q, want %q", bulkLines(revDry), bulkLines(revoked), want)
+			}
+			if el, err := c.preauth(ctx, calOpen); err != nil || el.Attr("type") != "error" {
+				t.Errorf("pre-auth with the revoked invite: %v %v", el, err)
+			}
+		})
+	}
+}
