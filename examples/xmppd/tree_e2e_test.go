@@ -70,10 +70,10 @@ func startCommunity(t *testing.T, ctx context.Context, bin, python, dsn string) 
 type way string
 
 const (
-	inBand    way = "in band"              // XEP-0445 pre-auth, then XEP-0077 (the test client)
-	webPage   way = "web page"             // the page's registration form, posted over HTTP
-	formField way = "the invitation field" // XEP-0077's data form with the invitation field (slixmpp)
-	slixmpp   way = "in band with slixmpp" // XEP-0445 pre-auth, then XEP-0077 (slixmpp)
+	inBand        way = "in band"              // XEP-0445 pre-auth, then XEP-0077 (the test client)
+	webPage       way = "web page"             // the page's registration form, posted over HTTP
+	formField     way = "the invitation field" // XEP-0077's data form with the invitation field (slixmpp)
+	inBandSlixmpp way = "in band with slixmpp" // XEP-0445 pre-auth, then XEP-0077 (slixmpp)
 )
 
 // redeem registers name (password pw(name)) with token the way w, and waits until the
@@ -96,7 +96,7 @@ func (c *community) redeem(t *testing.T, ctx context.Context, w way, token, name
 		if !strings.HasPrefix(out.JID, name+"@localhost/") {
 			t.Fatalf("registering %s with the invitation field: logged in as %q", name, out.JID)
 		}
-	case slixmpp:
+	case inBandSlixmpp:
 		var out struct{ JID string }
 		interop(t, c.python, c.srv.c2s, &out, "register", token, name, pw(name))
 		if !strings.HasPrefix(out.JID, name+"@localhost/") {
@@ -327,7 +327,7 @@ func TestTreeThroughXmppd(t *testing.T) {
 			account(i1, webPage, token, "bea")
 			account(i1, formField, token, "cal")
 			parent := a1
-			for i, w := range []way{webPage, inBand, formField, slixmpp} {
+			for i, w := range []way{webPage, inBand, formField, inBandSlixmpp} {
 				token := c.userInvite(t, ctx, strings.TrimSuffix(parent.ID, "@localhost"))
 				parent = account(node(parent, core.NodeInvite, core.TokenID(token)), w, token, fmt.Sprintf("gen%d", i+2))
 			}
@@ -336,7 +336,7 @@ func TestTreeThroughXmppd(t *testing.T) {
 			// Below the administrator: create-account, then a user's invite.
 			admin := &storetest.TreeNode{Kind: core.NodeAccount, ID: "admin@localhost"}
 			token = c.adminInvite(t, ctx, nil)
-			b1 := account(node(admin, core.NodeInvite, core.TokenID(token)), slixmpp, token, "bob")
+			b1 := account(node(admin, core.NodeInvite, core.TokenID(token)), inBandSlixmpp, token, "bob")
 			token = c.userInvite(t, ctx, "bob")
 			account(node(b1, core.NodeInvite, core.TokenID(token)), webPage, token, "bobby")
 
