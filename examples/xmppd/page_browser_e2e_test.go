@@ -251,3 +251,101 @@ func TestPageBrowserSlowDoubleClick(t *testing.T) {
 		t.Errorf("logging in as %s: %v", user, err)
 	}
 }
+
+// TestPageBrowserApproval (issue 24), on both stores: an invite made over HTTP with
+// approval=true, opened in headless Chromium. The page says new accounts wait for
+// approval; the registration form has the note field; the person leaves a note and
+// the success page says the account awaits approval. Its login is refused with the
+// reason; the administrators' pending list (HTTP, a --manage key) shows the account
+// with its note; approved there, the account logs in.
+func TestPageBrowserApproval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	t.Parallel()
+	bin := binaries(t)
+	browser := browsertest.Browser(t)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dsn := ""
+			if backend == "postgres" {
+				_, dsn = pgtest.Schema(t)
+			}
+			s := startPageSite(t, bin, pageSiteOptions{dsn: dsn})
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			manager, err := s.cli.createKey(ctx, "moderators", "--manage")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var inv httpapi.Invite
+			if code := s.api(t, ctx, http.MethodPost, "/invites_api?approval=true", "", "", &inv); code != http.StatusCreated || !inv.Approval || inv.LandingPage == "" {
+				t.Fatalf("POST /invites_api?approval=true: %d %+v", code, inv)
+			}
+			const user, pass, note = "juliet", "correct horse battery", "Romeo's friend, from Verona"
+			tab, cancelTab := chromedp.NewContext(browser)
+			defer cancelTab()
+			tab, cancelT := context.WithTimeout(tab, 90*time.Second)
+			defer cancelT()
+			if err := chromedp.Do(tab,
+				browsertest.Emulate(browsertest.Phone()),
+				chromedp.Navigate(inv.LandingPage),
+				chromedp.WaitVisible(chromedp.CSS("#register-link")),
+			); err != nil {
+				t.Fatalf("opening the invite page: %v", err)
+			}
+			browsertest.EvalTrue(t, tab, "the page says accounts wait for approval",
+				`document.body.innerText.includes("An administrator of localhost approves new accounts")`)
+			if err := chromedp.Do(tab,
+				chromedp.Click(chromedp.CSS("#register-link")),
+				chromedp.WaitVisible(chromedp.CSS("#note")),
+			); err != nil {
+				t.Fatalf("the registration form: %v", err)
+			}
+			browsertest.EvalTrue(t, tab, "the note field, labelled", `document.querySelector('#note').labels.length === 1`)
+			if err := chromedp.Do(tab,
+				chromedp.SendKeys(chromedp.CSS("#username"), user),
+				chromedp.SendKeys(chromedp.CSS("#password"), pass),
+				chromedp.SendKeys(chromedp.CSS("#password_confirm"), pass),
+				chromedp.SendKeys(chromedp.CSS("#note"), note),
+				chromedp.Click(chromedp.CSS("#submit")),
+				chromedp.WaitVisible(chromedp.CSS("#pending")),
+			); err != nil {
+				t.Fatalf("registering with a note: %v", err)
+			}
+			heading, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("#success-heading")))
+			if err != nil || heading != "Your account awaits approval" {
+				t.Errorf("success heading %q, %v", heading, err)
+			}
+			jid, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("#registered-jid")))
+			if err != nil || jid != user+"@localhost" {
+				t.Errorf("success page names %q, %v", jid, err)
+			}
+			browsertest.EvalTrue(t, tab, "the success page says signing in waits",
+				`document.querySelector('#pending').textContent.includes("You can sign in once they approve it")`)
+			browsertest.CheckContrast(t, tab)
+
+			// Pending: the login is refused saying why.
+			if err := s.login(ctx, user, pass); err == nil || !strings.Contains(err.Error(), "<account-disabled/>") || !strings.Contains(err.Error(), "This account is waiting for an administrator") {
+				t.Errorf("the pending account's login: %v", err)
+			}
+			// The administrators' queue over HTTP shows the note; approved there, the
+			// account logs in.
+			var queue httpapi.AccountList
+			if code := s.api(t, ctx, http.MethodGet, "/invites_api/accounts?state=pending", manager, "", &queue); code != http.StatusOK ||
+				len(queue.Accounts) != 1 || queue.Accounts[0].JID != user+"@localhost" || queue.Accounts[0].Note != note ||
+				queue.Accounts[0].InviteID != inv.ID || queue.Accounts[0].State != "pending" {
+				t.Fatalf("the pending list: %d %+v", code, queue)
+			}
+			var approved httpapi.Account
+			if code := s.api(t, ctx, http.MethodPost, "/invites_api/accounts/"+user+"@localhost/approve", manager, "", &approved); code != http.StatusOK ||
+				approved.State != "active" {
+				t.Fatalf("approving: %d %+v", code, approved)
+			}
+			if !eventually(20*time.Second, func() bool { return s.login(ctx, user, pass) == nil }) {
+				t.Errorf("the approved account cannot log in: %v", s.login(ctx, user, pass))
+			}
+		})
+	}
+}

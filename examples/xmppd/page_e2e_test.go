@@ -3,6 +3,7 @@ package main_test
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,7 @@ type pageSite struct {
 	data   string
 	cli    pluginCLI
 	key    string        // an API key of domain
+	store  store.Store   // the plugin's store, opened by the test
 	invs   *core.Service // the core over the plugin's store, for what the API cannot make
 	past   *core.Service // the same, an hour ago: for invites that have expired
 	client *http.Client  // never follows redirects
@@ -98,6 +100,7 @@ func startPageSite(t *testing.T, bin string, o pageSiteOptions) *pageSite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	s.store = st
 	if s.invs, err = core.NewService(core.Options{Store: st, Hosts: []core.HostConfig{{Domain: o.domain}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +131,31 @@ func (s *pageSite) invite(t *testing.T, ctx context.Context, p httpapi.CreatePar
 		location = inv.URI
 	}
 	return location, inv.Token
+}
+
+// api sends a request to the HTTP API at path with key (s.key when "") and body (JSON;
+// "" for none), decodes a JSON answer into out and returns the status.
+func (s *pageSite) api(t *testing.T, ctx context.Context, method, path, key, body string, out any) int {
+	t.Helper()
+	if key == "" {
+		key = s.key
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "application/json")
+	r := s.do(t, req)
+	if r.code < 300 && out != nil {
+		if err := json.Unmarshal([]byte(r.body), out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, r.body)
+		}
+	}
+	return r.code
 }
 
 // coreInvite creates an invite the HTTP API cannot make (max_uses, reset, contact)

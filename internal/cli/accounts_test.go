@@ -3,16 +3,17 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/cli"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
 )
@@ -183,6 +184,21 @@ func TestBulkCommands(t *testing.T) {
 	accountStore(t, other, false)
 	if code, _, errOut := run(t, other, "disable", "example.com", "root", "--dry-run"); code != 1 || errOut != "Error: this server cannot disable accounts\n" {
 		t.Errorf("disable there: %d %q", code, errOut)
+	}
+	// With the operator's config (-config), the policy is the config's, but whether the
+	// server can disable accounts is still what the server recorded.
+	conf := filepath.Join(t.TempDir(), "invites.toml")
+	if err := os.WriteFile(conf, []byte("[[host]]\ndomain = \"example.com\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dir  string
+		code int
+		err  string
+	}{{dir, 0, ""}, {other, 1, "Error: this server cannot disable accounts\n"}} {
+		if code, _, errOut := runArgs(t, "-data", tc.dir, "-config", conf, "disable", "example.com", "root", "--subtree", "--dry-run"); code != tc.code || errOut != tc.err {
+			t.Errorf("disable with -config: %d %q, want %d %q", code, errOut, tc.code, tc.err)
+		}
 	}
 }
 

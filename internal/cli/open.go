@@ -101,8 +101,9 @@ func open(ctx context.Context, g globals) (*session, error) {
 }
 
 // serverHosts returns the hosts the command line serves, with their policy: the
-// config's when fromConfig (for its hosts and every known one), else the policy each
-// recorded host was served with, and the config's defaults for the domains known only
+// config's when fromConfig (for its hosts and every known one, with whether the server
+// can set its accounts' states as recorded), else the policy each recorded host was
+// served with, and the config's defaults for the domains known only
 // from the data directory; then the server's public HTTP base URL and whether it has
 // webhooks, as recorded.
 func serverHosts(cfg config.Config, fromConfig bool, known []string, recorded []core.RecordedHost) ([]core.HostConfig, string, bool) {
@@ -119,7 +120,17 @@ func serverHosts(cfg config.Config, fromConfig bool, known []string, recorded []
 		webhooks = webhooks || r.Webhooks
 	}
 	if fromConfig {
-		return cfg.HostConfigs(names...), baseURL, webhooks
+		// The policy is the config's; what the server can do (disable accounts, hold
+		// them pending) is the server's, as it recorded it.
+		hosts := cfg.HostConfigs(names...)
+		for i := range hosts {
+			for _, r := range recorded {
+				if r.Domain == hosts[i].Domain {
+					hosts[i].AccountStates = r.AccountStates
+				}
+			}
+		}
+		return hosts, baseURL, webhooks
 	}
 	var hosts []core.HostConfig
 	have := map[string]bool{}

@@ -49,14 +49,35 @@ Scenarios:
   register-pending TOKEN USER PASSWORD
                                   pre-auth with TOKEN and register USER, then log in
                                   and report the SASL failure
+  register TOKEN USER PASSWORD    pre-auth with TOKEN and register USER, then log in
+  reports HTTP ADMIN ADMINPASSWORD USER PASSWORD NEWCONTACT NEWACCOUNT
+                                  ADMIN and USER log in and keep the server's
+                                  messages; USER makes a contact invite ("Invite a
+                                  contact"), ADMIN an account invite in the groups
+                                  Friends and Book club ("Create account invite");
+                                  the account invite's page is opened (HTTP is the
+                                  base URL of the pages); NEWCONTACT and NEWACCOUNT
+                                  register with them in band and log in, each
+                                  keeping its welcome; then USER waits for the
+                                  reminder of an invite of theirs that expires soon
+  approval ADMIN ADMINPASSWORD TOKEN USER PASSWORD
+                                  ADMIN logs in and waits for the server's messages;
+                                  USER registers with TOKEN (pre-auth + XEP-0077) and
+                                  its login is refused (the SASL failure reported);
+                                  ADMIN reads the server's message about it, runs
+                                  "Approve new accounts" (xep_0050), choosing USER
+                                  and approve; USER logs in (retried while the
+                                  approval travels to the server)
 """
 
 import asyncio
+import codecs
 import json
 import logging
 import ssl
 import sys
 import traceback
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import slixmpp
@@ -104,6 +125,11 @@ class Client(slixmpp.ClientXMPP):
     async def start(self):
         self.connect(("127.0.0.1", self.port))
         await asyncio.wait_for(self.ready, TIMEOUT)
+
+
+def pw(user):
+    """The password interop_test.go's pw gives user: "pass of " and its rot13."""
+    return "pass of " + codecs.encode(user, "rot13")
 
 
 def fill(form, mode, label_prefix=None, user=None):
@@ -564,6 +590,183 @@ async def register_pending(port, token, user, password):
     return out
 
 
+async def registered_client(port, token, user, password):
+    """Registers user with token (pre-auth + XEP-0077) and logs in; returns the client
+    and the inbox of the server's messages it got from the start."""
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    c._always_send_everything = True  # registration happens before the session starts
+    inbox = Inbox(c)
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            await preauth_register(c, token, user, password)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    await c.start()
+    await asyncio.wait_for(registered, TIMEOUT)
+    c.send_presence()
+    return c, inbox
+
+
+async def register(port, token, user, password):
+    c, _ = await registered_client(port, token, user, password)
+    out = {"jid": str(c.boundjid)}
+    c.disconnect()
+    return out
+
+
+class Inbox:
+    """The messages a client receives from the server (from the bare domain), in order;
+    wait returns the first whose body holds text."""
+
+    def __init__(self, c):
+        self.messages = []
+        self.changed = asyncio.Event()
+        c.add_event_handler("message", self._on_message)
+
+    def _on_message(self, msg):
+        if str(msg["from"]) == DOMAIN and msg["body"]:
+            self.messages.append({"from": str(msg["from"]), "type": msg["type"], "subject": msg["subject"],
+                                  "body": msg["body"]})
+            self.changed.set()
+
+    async def wait(self, text, timeout=TIMEOUT):
+        async def first():
+            while True:
+                for m in self.messages:
+                    if text in m["body"]:
+                        return m
+                self.changed.clear()
+                await self.changed.wait()
+        return await asyncio.wait_for(first(), timeout)
+
+
+async def login_retried(port, user, password, tries=40):
+    """Logs user in, trying again every half second while the login is refused (a
+    change made elsewhere travels to the server); returns the connected client and
+    the failures seen before."""
+    failures = []
+    for _ in range(tries):
+        c = Client("%s@%s" % (user, DOMAIN), password, port)
+        failed = []
+        c.add_event_handler("failed_auth", lambda s, failed=failed: failed.append({"condition": s["condition"], "text": s["text"]}))
+        try:
+            await c.start()
+            return c, failures
+        except RuntimeError:
+            failures.extend(failed)
+            c.disconnect()
+            await asyncio.sleep(0.5)
+    raise RuntimeError("%s still cannot log in: %s" % (user, failures[-3:]))
+
+
+async def approval(port, admin, admin_password, token, user, password):
+    a = Client("%s@%s" % (admin, DOMAIN), admin_password, port)
+    inbox = Inbox(a)
+    await a.start()
+    a.send_presence()
+    out = {}
+
+    # The registration, then a login that is refused.
+    c = Client("%s@%s" % (user, DOMAIN), password, port)
+    c._always_send_everything = True
+    registered = asyncio.get_event_loop().create_future()
+
+    async def on_register(_form):
+        try:
+            await preauth_register(c, token, user, password)
+            registered.set_result(True)
+        except (IqError, IqTimeout) as e:
+            registered.set_exception(RuntimeError("registration refused: %s" % e))
+            c.disconnect()
+
+    c.add_event_handler("register", on_register)
+    failure = asyncio.ensure_future(sasl_failure(c))
+    await asyncio.wait_for(registered, TIMEOUT)
+    out["refused"] = await failure
+    out["registered"] = True
+
+    # The administrator is told, then approves over the ad-hoc command.
+    jid = "%s@%s" % (user, DOMAIN)
+    out["message"] = await inbox.wait(jid)
+    node = "urn:xmpp-invites:accounts#approve"
+    resp = await a["xep_0050"].send_command(DOMAIN, node, action="execute", timeout=TIMEOUT)
+    cmd = resp["command"]
+    fields = cmd["form"].get_fields()
+    out["form"] = {var: {"type": f["type"], "value": f.get_value(),
+                         "options": [o["value"] for o in f["options"]]} for var, f in fields.items()}
+    submit = a["xep_0004"].make_form(ftype="submit")
+    submit.add_field(var="accounts", value=[jid], ftype="list-multi")
+    submit.add_field(var="decision", value="approve", ftype="list-single")
+    resp = await a["xep_0050"].send_command(DOMAIN, node, action="complete", sessionid=cmd["sessionid"],
+                                            payload=submit, timeout=TIMEOUT)
+    out["approve"] = {"status": resp["command"]["status"], "notes": [[n[0], n[1]] for n in resp["command"]["notes"]]}
+
+    # Approved, the account logs in.
+    c2, out["refused_after"] = await login_retried(port, user, password)
+    out["jid"] = str(c2.boundjid)
+    c2.disconnect()
+    a.disconnect()
+    return out
+
+
+async def reports(port, http, admin, admin_password, user, user_password, new_contact, new_account):
+    a = Client("%s@%s" % (admin, DOMAIN), admin_password, port)
+    admin_inbox = Inbox(a)
+    u = Client("%s@%s" % (user, DOMAIN), user_password, port)
+    user_inbox = Inbox(u)
+    await a.start()
+    await u.start()
+    a.send_presence()
+    u.send_presence()
+    out = {}
+
+    def token_of(resp):
+        form = resp["command"]["form"]
+        uri = form.get_fields()["uri"].get_value()
+        for part in uri.split("?", 1)[-1].split(";"):
+            if part.startswith("preauth="):
+                return part[len("preauth="):]
+        raise RuntimeError("no token in %s" % uri)
+
+    resp = await u["xep_0050"].send_command(DOMAIN, "urn:xmpp:invite#invite", action="execute", timeout=TIMEOUT)
+    out["contact_token"] = token_of(resp)
+    node = "urn:xmpp:invite#create-account"
+    resp = await a["xep_0050"].send_command(DOMAIN, node, action="execute", timeout=TIMEOUT)
+    submit = a["xep_0004"].make_form(ftype="submit")
+    submit.add_field(var="groups", value=["Friends", "Book club"], ftype="text-multi")
+    resp = await a["xep_0050"].send_command(DOMAIN, node, action="complete", sessionid=resp["command"]["sessionid"],
+                                            payload=submit, timeout=TIMEOUT)
+    out["account_token"] = token_of(resp)
+
+    # The account invite's page, opened as a browser would.
+    def get_page():
+        with urllib.request.urlopen(http + "/invite?" + out["account_token"], timeout=TIMEOUT) as r:
+            return r.status
+    out["page_status"] = await asyncio.get_event_loop().run_in_executor(None, get_page)
+
+    # The new accounts: their welcomes at their first logins.
+    c1, inbox1 = await registered_client(port, out["contact_token"], new_contact, pw(new_contact))
+    out["contact_welcome"] = await inbox1.wait("Welcome")
+    c2, inbox2 = await registered_client(port, out["account_token"], new_account, pw(new_account))
+    out["account_welcome"] = await inbox2.wait("Welcome")
+
+    # The inviters told; the reminder.
+    out["user_notice"] = await user_inbox.wait("%s@%s joined" % (new_contact, DOMAIN))
+    out["admin_notice"] = await admin_inbox.wait("%s@%s joined" % (new_account, DOMAIN))
+    out["reminder"] = await user_inbox.wait("expires on", timeout=45)
+    out["user_messages"] = user_inbox.messages
+    out["admin_messages"] = admin_inbox.messages
+    for c in (c1, c2, u, a):
+        c.disconnect()
+    return out
+
+
 SCENARIOS = {
     "commands": (commands, 2),
     "keys": (keys, 2),
@@ -577,6 +780,9 @@ SCENARIOS = {
     "password-policy": (password_policy, 3),
     "login-refused": (login_refused, 2),
     "register-pending": (register_pending, 3),
+    "register": (register, 3),
+    "reports": (reports, 7),
+    "approval": (approval, 5),
 }
 
 
