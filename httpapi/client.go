@@ -84,6 +84,9 @@ func (c *Client) Create(ctx context.Context, p CreateParams) (Invite, error) {
 	if p.Redirect {
 		form.Set("redirect", "true")
 	}
+	if p.Approval {
+		form.Set("approval", "true")
+	}
 	var inv Invite
 	err := c.do(ctx, http.MethodPost, "", nil, "application/x-www-form-urlencoded", []byte(form.Encode()), &inv,
 		http.StatusCreated, http.StatusSeeOther)

@@ -93,6 +93,9 @@ type CreateParams struct {
 	Email string
 	// Welcome is a message each account the invite makes receives at its first login.
 	Welcome string
+	// Approval makes the accounts the invite makes wait for an administrator's approval
+	// before they can log in (refused by a server that cannot hold accounts pending).
+	Approval bool
 }
 
 // ListParams choose the invites of a list.

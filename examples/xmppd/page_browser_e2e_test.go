@@ -279,9 +279,13 @@ func TestPageBrowserApproval(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var inv httpapi.Invite
-			if code := s.api(t, ctx, http.MethodPost, "/invites_api?approval=true", "", "", &inv); code != http.StatusCreated || !inv.Approval || inv.LandingPage == "" {
-				t.Fatalf("POST /invites_api?approval=true: %d %+v", code, inv)
+			c, err := httpapi.NewClient(s.base()+"/invites_api", s.key, s.client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv, err := c.Create(ctx, httpapi.CreateParams{Approval: true})
+			if err != nil || !inv.Approval || inv.LandingPage == "" {
+				t.Fatalf("an invite whose accounts wait for approval: %+v %v", inv, err)
 			}
 			const user, pass, note = "juliet", "correct horse battery", "Romeo's friend, from Verona"
 			tab, cancelTab := chromedp.NewContext(browser)
