@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"github.com/xmpp-invites/invites/examples/xmppd/internal/register"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -258,6 +259,7 @@ func TestInteropApproval(t *testing.T) {
 			type failure struct{ Condition, Text string }
 			var out struct {
 				Registered   bool
+				Instructions string
 				Refused      failure
 				RefusedAfter []failure `json:"refused_after"`
 				Message      struct{ From, Type, Subject, Body string }
@@ -276,6 +278,10 @@ func TestInteropApproval(t *testing.T) {
 			const waiting = "This account is waiting for an administrator's approval."
 			if !out.Registered || out.Refused != (failure{"account-disabled", waiting}) {
 				t.Errorf("registration with approval: registered %v, login refused with %+v", out.Registered, out.Refused)
+			}
+			// The registration's result says so too (XEP-0077 instructions).
+			if out.Instructions != register.TextAwaitsApproval {
+				t.Errorf("the registration result's instructions: %q", out.Instructions)
 			}
 			if out.Message.Subject != "Account waiting for approval" ||
 				out.Message.Body != "penny@localhost registered and is waiting for an administrator's approval." {

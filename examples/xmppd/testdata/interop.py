@@ -679,7 +679,9 @@ async def approval(port, admin, admin_password, token, user, password):
 
     async def on_register(_form):
         try:
-            await preauth_register(c, token, user, password)
+            res = await preauth_register(c, token, user, password)
+            # The result says the account waits for approval (its query's instructions).
+            out["instructions"] = res["register"]["instructions"]
             registered.set_result(True)
         except (IqError, IqTimeout) as e:
             registered.set_exception(RuntimeError("registration refused: %s" % e))

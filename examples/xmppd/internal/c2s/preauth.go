@@ -120,6 +120,9 @@ func (c *conn) preAuthIQ(ctx context.Context, d *xml.Decoder, start xml.StartEle
 			addr, err = c.flow.Submit(rctx, req)
 			if err == nil {
 				c.log.InfoContext(ctx, "registered", "jid", addr)
+				if c.flow.AwaitsApproval() {
+					result = register.Registered{Instructions: register.TextAwaitsApproval}
+				}
 			}
 		}
 	default:

@@ -204,6 +204,7 @@ type Flow struct {
 	invite     plugin.Invite
 	failures   int
 	registered string
+	awaits     bool // the registered account waits for an administrator's approval
 }
 
 // Texts of the errors clients show.
@@ -297,6 +298,10 @@ func (f *Flow) Validated() bool { return f.token != "" }
 
 // Registered returns the bare JID registered on this stream, if any.
 func (f *Flow) Registered() string { return f.registered }
+
+// AwaitsApproval reports whether the account registered on this stream waits for an
+// administrator's approval before it can log in.
+func (f *Flow) AwaitsApproval() bool { return f.awaits }
 
 // refused logs a refusal at info with its reason (never a token or password) and the
 // client's address, held back when it repeats, and returns err.
@@ -536,7 +541,7 @@ func (f *Flow) register(ctx context.Context, name, password string) (string, err
 		return "", stanzaErr(stanza.Wait, stanza.InternalServerError, textInternal)
 	}
 	f.token, f.invite = "", plugin.Invite{}
-	f.registered = bare
+	f.registered, f.awaits = bare, state == accounts.StatePending
 	cfg.Logger.InfoContext(ctx, "account registered", "jid", bare, "invite", inviteID, "state", string(state))
 	if inviteID != "" && cfg.Created != nil {
 		cfg.Created(context.WithoutCancel(ctx), bare, redeemed)

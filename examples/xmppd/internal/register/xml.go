@@ -40,6 +40,20 @@ type Query struct {
 	Form *DataForm `xml:"jabber:x:data x,omitempty"`
 }
 
+// Registered is the payload of a successful registration's result when there is
+// something to say: XEP-0077 allows the result to carry the query, and its
+// instructions are what clients that show them display.
+type Registered struct {
+	// XMLName is the payload's name.
+	XMLName xml.Name `xml:"jabber:iq:register query"`
+	// Instructions say what happens next.
+	Instructions string `xml:"instructions"`
+}
+
+// TextAwaitsApproval is what a registration whose account waits for approval is told,
+// in its result; its login is refused with the same words until then.
+const TextAwaitsApproval = "Your account was created and is waiting for an administrator's approval: you can sign in once it is approved."
+
 // DataForm is the subset of an XEP-0004 form registration uses.
 type DataForm struct {
 	// XMLName is the form's name.
