@@ -16,8 +16,8 @@ import (
 
 	validator "github.com/pb33f/libopenapi-validator"
 
-	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
 )

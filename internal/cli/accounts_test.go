@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/cli"
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/store"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
 )

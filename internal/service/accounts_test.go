@@ -17,10 +17,10 @@ import (
 	"testing"
 
 	"github.com/xmpp-invites/invites/adhoc"
+	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/cli"
 	"github.com/xmpp-invites/invites/internal/commands"
 	"github.com/xmpp-invites/invites/internal/core"
-	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/service"
 	"github.com/xmpp-invites/invites/internal/store/postgres/pgtest"
 	"github.com/xmpp-invites/invites/internal/store/storetest"
