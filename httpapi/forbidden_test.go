@@ -13,12 +13,12 @@ import (
 	"github.com/xmpp-invites/invites/httpapi"
 )
 
-// TestForbiddenDetails is the regression test of a claim a newcomer caught out: the
+// TestDocForbiddenDetails is the regression test of a claim a newcomer caught out: the
 // README once said every bad key gets "the same answer" while the bodies differ. Each
 // refused key's detail must be one that openapi.yaml's 403 answer names (and so
 // docs/http-api.md, made from it), and those that must not tell a key's existence
 // (an unknown ID, a wrong secret, a deleted key) must share one.
-func TestForbiddenDetails(t *testing.T) {
+func TestDocForbiddenDetails(t *testing.T) {
 	spec, err := os.ReadFile("openapi.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -70,9 +70,9 @@ func section(t *testing.T, page, title string) string {
 	return text
 }
 
-// TestFuzzTargets: docs/development.md's fuzzing table names every fuzz target of the
+// TestDocFuzzTargets: docs/development.md's fuzzing table names every fuzz target of the
 // repository with its package, and no other.
-func TestFuzzTargets(t *testing.T) {
+func TestDocFuzzTargets(t *testing.T) {
 	inCode := map[string]bool{}
 	fuzz := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
 	for dir, tests := range goDirs(t) {
@@ -100,10 +100,10 @@ func TestFuzzTargets(t *testing.T) {
 	}
 }
 
-// TestLayout: the layout table of docs/development.md names every directory that holds
+// TestDocLayout: the layout table of docs/development.md names every directory that holds
 // Go code: by its path, or in the row of a directory above it by the rest of its path
 // or its name (`sqlite/` in the row of `internal/store`).
-func TestLayout(t *testing.T) {
+func TestDocLayout(t *testing.T) {
 	var rows [][]string
 	tick := regexp.MustCompile("`([^`]+)`")
 	for line := range strings.Lines(section(t, "docs/development.md", "Layout")) {
