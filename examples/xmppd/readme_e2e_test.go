@@ -21,10 +21,10 @@ import (
 
 // TestReadmeFiveMinutes follows the README's five-minute path against the real demo
 // (xmppd -demo with the plugin, as scripts/demo.sh starts it): what the demo prints
-// is what the README shows; its curl command, run with real curl and the demo's key,
+// is what the README shows; the command line makes a key on the demo's data directory
+// while it runs, and lists it; the curl command, run with real curl and that key,
 // answers the status and headers the README shows; the Location is the invite's page;
-// the admin logs in with the printed password and has the commands the README names;
-// and the command-line steps work on the demo's data directory while it runs.
+// and the admin logs in with the printed password and has the commands the README names.
 func TestReadmeFiveMinutes(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed: bash scripts/install-test-deps.sh installs it")
@@ -52,17 +52,14 @@ func TestReadmeFiveMinutes(t *testing.T) {
 	bin := binaries(t)
 	work := t.TempDir()
 	p := startServer(t, bin, work, "-demo")
-	var key, password string
+	var password string
 	for _, l := range p.lines {
-		switch f := strings.Fields(l); {
-		case len(f) >= 3 && f[0] == "API" && f[1] == "key":
-			key = f[2]
-		case len(f) >= 2 && f[0] == "Password":
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Password" {
 			password = f[1]
 		}
 	}
-	if key == "" || password == "" {
-		t.Fatalf("the demo printed no key or password:\n%s", strings.Join(p.lines, "\n"))
+	if password == "" {
+		t.Fatalf("the demo printed no password:\n%s", strings.Join(p.lines, "\n"))
 	}
 	// The README's addresses are the demo's defaults; the test's server has its own.
 	addrs := strings.NewReplacer("127.0.0.1:5280", p.http, "127.0.0.1:5222", p.c2s)
@@ -70,10 +67,32 @@ func TestReadmeFiveMinutes(t *testing.T) {
 	// What the demo prints.
 	matchLines(t, "the demo's output", printed, p.lines, addrs)
 
-	// The curl command, as shown, with the demo's key.
+	// The command line, from the repository's root (here the demo's working directory):
+	// a key made, and listed.
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := addrs.Replace(strings.Replace(curl[0], "Bearer KEY", "Bearer "+key, 1))
+	created := ""
+	for _, line := range cli {
+		args := commandLine(t, strings.TrimPrefix(line, "bin/invites-plugin "))
+		c := exec.CommandContext(ctx, filepath.Join(bin, "invites-plugin"), args...)
+		c.Dir = work
+		c.Env = append(os.Environ(), "INVITES_STORE=")
+		out, err := c.Output()
+		switch {
+		case err != nil:
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		case args[0] == "keys" && args[1] == "create":
+			created = strings.TrimSpace(string(out))
+		case args[0] == "keys" && args[1] == "list" && !strings.Contains(string(out), "signup portal"):
+			t.Errorf("%s lists no key made by the README's keys create:\n%s", line, out)
+		}
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{12}/[A-Za-z0-9_-]{36}$`).MatchString(created) {
+		t.Fatalf("the README's keys create printed %q, not a key", created)
+	}
+
+	// The curl command, as shown, with the key just made.
+	cmd := addrs.Replace(strings.Replace(curl[0], "Bearer KEY", "Bearer "+created, 1))
 	out, err := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", cmd).Output()
 	if err != nil {
 		t.Fatalf("%s: %v", cmd, err)
@@ -123,18 +142,6 @@ func TestReadmeFiveMinutes(t *testing.T) {
 		t.Errorf("the README names %d commands for the admin", named)
 	}
 
-	// The command line, from the repository's root (here the demo's working directory).
-	for _, line := range cli {
-		args := commandLine(t, strings.TrimPrefix(line, "bin/invites-plugin "))
-		c := exec.CommandContext(ctx, filepath.Join(bin, "invites-plugin"), args...)
-		c.Dir = work
-		c.Env = append(os.Environ(), "INVITES_STORE=")
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Errorf("%s: %v\n%s", line, err, out)
-		} else if args[0] == "keys" && args[1] == "list" && !strings.Contains(string(out), "signup portal") {
-			t.Errorf("%s lists no key made by the README's keys create:\n%s", line, out)
-		}
-	}
 }
 
 // fiveMinutes returns the README's "Five minutes" section.
