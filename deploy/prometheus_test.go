@@ -17,6 +17,7 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/doctest"
 	"github.com/xmpp-invites/invites/internal/store/sqlite"
 )
 
@@ -86,6 +87,64 @@ func TestMetricNames(t *testing.T) {
 		}
 	}
 	t.Logf("%d expressions, %d metric references, %d series names exported", len(exprs), checked, len(exported))
+	metricsTable(t, exported)
+}
+
+// metricsTable checks the metrics table of docs/operator.md against the server: every
+// invites_ family it exports is in the table (a histogram by its name, without the
+// _bucket, _sum and _count of its series), and every name the table gives is one the
+// code defines (some families have no series until their event happens).
+func metricsTable(t *testing.T, exported map[string]bool) {
+	t.Helper()
+	_, text, ok := strings.Cut(doctest.PageAt(t, "docs/operator.md").Text, "\n### Metrics\n")
+	if !ok {
+		t.Fatal("docs/operator.md has no section Metrics")
+	}
+	text, _, _ = strings.Cut(text, "\n#")
+	documented := map[string]bool{}
+	for line := range strings.Lines(text) {
+		if first, ok := strings.CutPrefix(line, "| `invites_"); ok {
+			first, _, _ = strings.Cut("`invites_"+first, " |")
+			for _, m := range regexp.MustCompile("`(invites_[a-z_]+)`").FindAllStringSubmatch(first, -1) {
+				documented[m[1]] = true
+			}
+		}
+	}
+	if len(documented) < 20 {
+		t.Fatalf("docs/operator.md's metrics table names %d metrics", len(documented))
+	}
+	for name := range exported {
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(name, suffix); ok && documented[b] {
+				base = b
+			}
+		}
+		if strings.HasPrefix(name, "invites_") && !documented[base] {
+			t.Errorf("the server exports %s, which docs/operator.md's metrics table does not name", name)
+		}
+	}
+	defined := map[string]bool{}
+	literal := regexp.MustCompile(`"(invites_[a-z_]+)"`)
+	for _, dir := range []string{"host", "internal/metrics"} {
+		files, err := filepath.Glob(filepath.Join(repoRoot(t), dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			for _, m := range literal.FindAllStringSubmatch(readFile(t, filepath.Join(dir, filepath.Base(f))), -1) {
+				defined[m[1]] = true
+			}
+		}
+	}
+	for name := range documented {
+		if !defined[name] {
+			t.Errorf("docs/operator.md's metrics table names %s, which neither host nor internal/metrics defines", name)
+		}
+	}
 }
 
 // scrapeAll starts xmppd on a data directory holding an invite that expired

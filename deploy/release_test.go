@@ -77,7 +77,7 @@ func TestRelease(t *testing.T) {
 	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
 		name := "invites_" + version + "_linux_" + arch
 		entries := readTarGz(t, filepath.Join(out, name+".tar.gz"))
-		for _, f := range []string{"README.md", "LICENSE", "CHANGELOG.md", "docs/operator.md", "docs/configuration.md", "xmppd", "invites-plugin",
+		for _, f := range []string{"README.md", "LICENSE", "CHANGELOG.md", "docs/operator.md", "docs/configuration.md", "docs/command-line.md", "xmppd", "invites-plugin",
 			"deploy/systemd/invites.service", "deploy/etc/xmppd.toml", "deploy/etc/invites.toml", "deploy/invitesctl",
 			"deploy/nginx/invites.conf", "deploy/caddy/Caddyfile", "deploy/prometheus/invites-rules.yml",
 			"deploy/grafana/invites-dashboard.json", "deploy/nfpm.yaml", "deploy/debian/postinst"} {
@@ -141,7 +141,8 @@ func TestRelease(t *testing.T) {
 		contents := run(t, dpkgDeb, "--contents", deb)
 		for _, f := range []string{"./usr/bin/xmppd", "./usr/bin/invites-plugin", "./usr/sbin/invitesctl",
 			"./usr/lib/systemd/system/invites.service", "./etc/invites/xmppd.toml", "./etc/invites/invites.toml",
-			"./usr/share/doc/invites/operator.md", "./usr/share/doc/invites/configuration.md", "./usr/share/doc/invites/copyright"} {
+			"./usr/share/doc/invites/operator.md", "./usr/share/doc/invites/configuration.md", "./usr/share/doc/invites/command-line.md",
+			"./usr/share/doc/invites/copyright"} {
 			if !strings.Contains(contents, " "+f+"\n") {
 				t.Errorf("%s lacks %s:\n%s", deb, f, contents)
 			}

@@ -13,10 +13,12 @@ import (
 
 	"github.com/xmpp-invites/invites/httpapi"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/doctest"
 )
 
-// TestCurlExamples runs every curl command of the README and of docs/http-api.md, as
-// a reader would paste it, with real curl against the handler over HTTP (each exchange
+// TestCurlExamples runs every curl command of the documentation (README.md and
+// docs/*.md: the five-minute path, the operator's guide, docs/http-api.md), as a
+// reader would paste it, with real curl against the handler over HTTP (each exchange
 // checked against openapi.yaml): each must get the success its operation answers in
 // openapi.yaml. $KEY (or the demo's KEY) is an API key of the host, $ID an invite it
 // made; http://127.0.0.1:5280 is the test's server.
@@ -26,14 +28,10 @@ func TestCurlExamples(t *testing.T) {
 	}
 	success := successes(t)
 	var commands []string
-	for _, file := range []string{"../README.md", "../docs/http-api.md"} {
-		text, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		found := curlCommands(string(text))
-		if len(found) < 5 {
-			t.Fatalf("%s: %d curl commands, want the five of the lifecycle at least", file, len(found))
+	for _, p := range doctest.Pages(t) {
+		found := curlCommands(p.Text)
+		if p.Path == "docs/http-api.md" && len(found) < 5 {
+			t.Fatalf("%s: %d curl commands, want the five of the lifecycle at least", p.Path, len(found))
 		}
 		commands = append(commands, found...)
 	}
@@ -78,17 +76,18 @@ func TestCurlExamples(t *testing.T) {
 // its continuation lines.
 func curlCommands(text string) []string {
 	var out []string
-	inCode, cont := false, false
-	for line := range strings.Lines(text) {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(trimmed, "```"):
-			inCode, cont = !inCode, false
-		case inCode && cont:
-			out[len(out)-1] += line
-			cont = strings.HasSuffix(trimmed, `\`)
-		case inCode && strings.HasPrefix(trimmed, "curl "):
-			out = append(out, line)
+	for _, b := range doctest.Blocks(text) {
+		cont := false
+		for line := range strings.Lines(b.Text) {
+			trimmed := strings.TrimSpace(line)
+			switch {
+			case cont:
+				out[len(out)-1] += line
+			case strings.HasPrefix(trimmed, "curl "):
+				out = append(out, line)
+			default:
+				continue
+			}
 			cont = strings.HasSuffix(trimmed, `\`)
 		}
 	}

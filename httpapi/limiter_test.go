@@ -93,7 +93,7 @@ func TestFailedAuthSharedAddress(t *testing.T) {
 	}
 
 	// Guessing the valid key's own secret from the address spends its budget there
-	// (the bound the README states), and only there.
+	// (the bound docs/operator.md states), and only there.
 	for range n {
 		if code, _ := do(nat, wrongFor(goodID)); code != http.StatusForbidden {
 			t.Fatalf("wrong secret for the valid key within its budget: %d, want 403", code)

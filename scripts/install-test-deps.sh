@@ -8,7 +8,7 @@
 #     postgresql-client (pg_dump, pg_restore: the PostgreSQL backup test), sqlite3
 #     (the backup of xmppd's accounts, as the operator guide gives it);
 #   - dpkg-deb (dpkg): the release test reads the Debian packages it builds;
-#   - curl: httpapi's test runs the curl commands of the README and docs/http-api.md.
+#   - curl: httpapi's test runs the curl commands of README.md and docs/*.md.
 # PostgreSQL is scripts/postgres.sh's business (CI has a server running; a fresh
 # machine gets a throwaway one).
 # Idempotent: when everything is there it only checks, in well under a second, and

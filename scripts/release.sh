@@ -5,7 +5,7 @@
 #     stamped into internal/buildinfo with -ldflags -X, so that --version names the
 #     release whatever the machine's Go settings;
 #   - a tarball per architecture with the binaries, README.md, LICENSE, CHANGELOG.md,
-#     docs/operator.md, docs/configuration.md and deploy/;
+#     docs/*.md and deploy/;
 #   - a Debian package per architecture (nfpm, a Go tool dependency: deploy/nfpm.yaml);
 #   - SHA256SUMS of all of them.
 # Everything is reproducible: file times are the commit's (SOURCE_DATE_EPOCH), tar
@@ -65,7 +65,7 @@ build() {
 		mkdir -p "$stage/docs"
 		cp "$dir/bin/$arch/xmppd" "$dir/bin/$arch/invites-plugin" "$stage/"
 		cp "$dir/src/README.md" "$dir/src/LICENSE" "$dir/src/CHANGELOG.md" "$stage/"
-		cp "$dir/src/docs/operator.md" "$dir/src/docs/configuration.md" "$stage/docs/"
+		cp "$dir/src/docs/"*.md "$stage/docs/"
 		cp -r "$dir/src/deploy" "$stage/"
 		find "$stage/deploy" -name '*.go' -delete
 		tar -C "$dir/stage" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \

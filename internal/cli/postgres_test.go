@@ -13,7 +13,7 @@ import (
 	"github.com/xmpp-invites/invites/plugin"
 )
 
-// TestPostgresFreshSetUp (issue 16): the README's
+// TestPostgresFreshSetUp (issue 16): the operator guide's (docs/operator.md, several nodes)
 //
 //	invites-plugin -store 'postgres://…' keys create example.com
 //
@@ -46,7 +46,7 @@ func TestPostgresFreshSetUp(t *testing.T) {
 	if code != 0 || !keyPattern.MatchString(out) {
 		t.Fatalf("keys create example.com: code %d, out %q, err %q", code, out, errOut)
 	}
-	// INVITES_STORE, the other way the README gives, works the same.
+	// INVITES_STORE, the other way the guide gives, works the same.
 	t.Setenv(config.EnvStore, dsn)
 	id, _, _ := strings.Cut(out, "/")
 	if code, list, errOut := runArgs(t, "keys", "list", "example.com"); code != 0 || !strings.HasPrefix(list, id+"\t") || errOut != "" {

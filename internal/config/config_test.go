@@ -10,6 +10,7 @@ import (
 
 	"github.com/xmpp-invites/invites/internal/config"
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/doctest"
 	"github.com/xmpp-invites/invites/internal/password"
 )
 
@@ -245,29 +246,32 @@ func TestDir(t *testing.T) {
 }
 
 // TestShippedConfigs: the configs the project ships and shows are valid: the packaged
-// /etc/invites/invites.toml and every TOML example of the README.
+// /etc/invites/invites.toml and every TOML example of the documentation (README.md and
+// docs/*.md) but xmppd's, whose first line names xmppd.toml (examples/xmppd checks those).
 func TestShippedConfigs(t *testing.T) {
 	t.Setenv(config.EnvStore, "")
 	if _, err := config.Load(filepath.Join("..", "..", "deploy", "etc", "invites.toml")); err != nil {
 		t.Error(err)
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := strings.Split(string(readme), "```toml\n")[1:]
-	if len(blocks) < 3 {
-		t.Fatalf("%d TOML examples in the README", len(blocks))
-	}
-	for i, b := range blocks {
-		text, _, _ := strings.Cut(b, "```")
-		c, err := config.Parse(text)
-		if err == nil {
-			err = c.Normalize()
+	n := 0
+	for _, p := range doctest.Pages(t) {
+		for _, b := range doctest.Blocks(p.Text) {
+			first, _, _ := strings.Cut(b.Text, "\n")
+			if b.Lang != "toml" || strings.HasPrefix(first, "#") && strings.Contains(first, "xmppd.toml") {
+				continue
+			}
+			n++
+			c, err := config.Parse(b.Text)
+			if err == nil {
+				err = c.Normalize()
+			}
+			if err != nil {
+				t.Errorf("%s:%d: the TOML example: %v\n%s", p.Path, b.Line, err, b.Text)
+			}
 		}
-		if err != nil {
-			t.Errorf("the README's TOML example %d: %v\n%s", i+1, err, text)
-		}
+	}
+	if n < 3 {
+		t.Fatalf("%d TOML examples of the plugin's config in the documentation", n)
 	}
 }
 

@@ -63,7 +63,7 @@ func BenchmarkCreateKeyInvite(b *testing.B) {
 // BenchmarkCheckInvite measures the in-band token check (XEP-0445 pre-auth) over the
 // SQLite store: a valid token, an existing invite's ID with a wrong secret, and an
 // unknown ID, which must cost the same up to the comparison (issue 21, LOW 3): the
-// ratios of their ns/op are what the README's claim rests on.
+// ratios of their ns/op are what docs/operator.md's claim (keys and tokens) rests on.
 func BenchmarkCheckInvite(b *testing.B) {
 	e := newEnvTB(b)
 	var inv core.Invite

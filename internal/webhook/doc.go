@@ -36,8 +36,7 @@
 // account and a description of the invite; never a token, a secret or an email address,
 // and here not the client's address either), and the headers
 //
-//	webhook-id:         the event's ID (a derived account.created: the redemption's
-//	                    ID and ".account")
+//	webhook-id:         the event's ID
 //	webhook-timestamp:  Unix seconds of the attempt
 //	webhook-signature:  v1,BASE64(HMAC-SHA256(secret, id + "." + timestamp + "." + body))
 //

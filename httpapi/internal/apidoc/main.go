@@ -113,10 +113,62 @@ func (r *renderer) render() {
 		}
 		r.printf("\nNot served, answered `405 Method Not Allowed` with `Allow` listing the methods that are: %s.\n", strings.Join(list, ", "))
 	}
+	r.headers(served)
 	for _, o := range served {
 		r.operation(o)
 	}
 	r.objects()
+}
+
+// headers writes the response headers the operations' answers declare, once each:
+// their values (a constant, the values allowed) and meanings.
+func (r *renderer) headers(ops []operation) {
+	type header struct {
+		name, value, description string
+	}
+	var all []header
+	seen := map[string]bool{}
+	for _, o := range ops {
+		for _, resp := range pairs(o.op.Responses.Codes) {
+			for name, h := range pairs(resp.Headers) {
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				all = append(all, header{name, valuesOf(h.Schema), h.Description})
+			}
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortStableFunc(all, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	r.printf("\n## Headers\n\nThe headers of the answers, where an answer below declares them.\n")
+	r.printf("\n| Header | Value | |\n|---|---|---|\n")
+	for _, h := range all {
+		r.printf("| `%s` | %s | %s |\n", h.name, h.value, cell(h.description))
+	}
+}
+
+// valuesOf says what a header's schema allows: its constant, its values, or its type.
+func valuesOf(sp *base.SchemaProxy) string {
+	if sp == nil || sp.Schema() == nil {
+		return ""
+	}
+	s := sp.Schema()
+	switch {
+	case s.Const != nil:
+		return "`" + s.Const.Value + "`"
+	case len(s.Enum) > 0:
+		var vals []string
+		for _, e := range s.Enum {
+			vals = append(vals, "`"+e.Value+"`")
+		}
+		return "one of " + strings.Join(vals, ", ")
+	case s.Minimum != nil:
+		return fmt.Sprintf("%s, at least %s", strings.Join(s.Type, " or "), num(*s.Minimum))
+	}
+	return strings.Join(s.Type, " or ")
 }
 
 // operation writes the section of one operation.

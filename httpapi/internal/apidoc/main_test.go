@@ -39,7 +39,8 @@ func TestDocIsCurrent(t *testing.T) {
 }
 
 // TestRender: every link of the page leads to one of its headings, every operation
-// served has its section, and each x-codeSamples source is shown whole.
+// served has its section, each x-codeSamples source is shown whole, and the answers'
+// headers are listed once with their values.
 func TestRender(t *testing.T) {
 	spec, err := os.ReadFile("../../openapi.yaml")
 	if err != nil {
@@ -69,6 +70,7 @@ func TestRender(t *testing.T) {
 		"`PUT /invites_api`", // refused methods, summed up
 		"-d \"{\\\"expires_at\\\":\\\"$(date -u -d '+30 days' +%FT%TZ)\\\",\\\"max_uses\\\":5}\" http://127.0.0.1:5280/invites_api/invites/$ID\n```",
 		"| `429 Too Many Requests` |", "`Retry-After`: Seconds to wait",
+		"## Headers\n", "| `Access-Control-Max-Age` | `7200` |", "| `Cache-Control` | `no-store` |", // once, with their values
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("the page lacks %q", want)

@@ -8,27 +8,34 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pb33f/libopenapi"
+
 	"github.com/xmpp-invites/invites/httpapi"
 )
 
-// TestREADMEKeyAnswers is the regression test of a README claim a newcomer caught out:
-// it once said every bad key gets "the same answer" while the bodies differ. Each
-// refused key's detail must be one the README's 403 row names, and those that must not
-// tell a key's existence (an unknown ID, a wrong secret, a deleted key) must share one.
-func TestREADMEKeyAnswers(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestDocForbiddenDetails is the regression test of a claim a newcomer caught out: the
+// README once said every bad key gets "the same answer" while the bodies differ. Each
+// refused key's detail must be one that openapi.yaml's 403 answer names (and so
+// docs/http-api.md, made from it), and those that must not tell a key's existence
+// (an unknown ID, a wrong secret, a deleted key) must share one.
+func TestDocForbiddenDetails(t *testing.T) {
+	spec, err := os.ReadFile("openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var row string
-	for line := range strings.Lines(string(readme)) {
-		if strings.HasPrefix(line, "| `403` |") {
-			row = line
-		}
+	d, err := libopenapi.NewDocument(spec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if row == "" {
-		t.Fatal("the README's API table has no 403 row")
+	m, err := d.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
 	}
+	forbidden, ok := m.Model.Components.Responses.Get("Forbidden")
+	if !ok {
+		t.Fatal("openapi.yaml has no Forbidden response")
+	}
+	described := forbidden.Description
 	f := newFixture(t)
 	h := httpapi.New(f.svc, httpapi.Options{})
 	detail := func(cred string) string {
@@ -46,8 +53,8 @@ func TestREADMEKeyAnswers(t *testing.T) {
 		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
 			t.Fatalf("key %q: %v %s", cred, err, w.Body)
 		}
-		if !strings.Contains(row, "`"+p.Detail+"`") {
-			t.Errorf("the README's 403 row does not name the detail %q", p.Detail)
+		if !strings.Contains(described, "`"+p.Detail+"`") {
+			t.Errorf("openapi.yaml's 403 answer does not name the detail %q:\n%s", p.Detail, described)
 		}
 		return p.Detail
 	}
