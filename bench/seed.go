@@ -36,7 +36,7 @@ func seedInvites(ctx context.Context, path string, n int) (err error) {
 	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(OFF)",
-		"cache_size(-262144)", "temp_store(MEMORY)"} {
+		"cache_size(-65536)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
