@@ -63,11 +63,12 @@ func newOps(c config.Config, hc plugin.Config, api plugin.HostAPI, hosts []core.
 }
 
 // Observe implements core.Observer: the audit log and the metrics see every event,
-// and the webhook worker is woken for those the outbox holds.
+// and the delivery worker is woken for those the outbox holds (the types some sink
+// wants): waking it for every invite made would cost a claim per group commit.
 func (o *ops) Observe(ctx context.Context, e core.Event) {
 	o.audit.Observe(ctx, e)
 	o.metrics.Observe(ctx, e)
-	if e.Type != core.EventInviteRefused {
+	if o.worker.Wants(e.Type) {
 		o.worker.Notify()
 	}
 }
