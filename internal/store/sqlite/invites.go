@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/lookup"
 )
 
 const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
@@ -57,9 +58,9 @@ var errTaken = fmt.Errorf("%w: the invite ID exists", core.ErrConflict)
 const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 
 // lookupInvite reads an invite by its ID, or a decoy row of the same shape when there
-// is none (see lookup), so that checking a token of an unknown ID costs what a wrong
-// secret for an existing invite does (issue 21).
-var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
+// is none (see lookup.Query), so that checking a token of an unknown ID costs what a
+// wrong secret for an existing invite does (issue 21).
+var lookupInvite = lookup.Query("?1", "invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
 	"1", "0", "0", "0", "", "", "0", "0")
 
 // updateInvite writes the fields a change may make; an invite that has ended loses
