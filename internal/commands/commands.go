@@ -816,11 +816,8 @@ func (c *cmds) invite(ctx context.Context, call session.Call, _ []*adhoc.Form) (
 		spec.Actor.Quota = c.quota()
 	}
 	inv, err := c.svc.CreateInvite(ctx, spec)
-	if errors.Is(err, core.ErrQuota) {
-		return session.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
-	}
 	if err != nil {
-		return session.Result{}, err
+		return session.Result{}, c.quotaError(err)
 	}
 	res := c.invitation(inv)
 	if !inv.AllowRegister {
@@ -837,6 +834,15 @@ func (c *cmds) quota() *core.Quota {
 	}
 	q := c.userQuota
 	return &q
+}
+
+// quotaError is err, or when the user quota refused the invite (core.ErrQuota) a
+// resource-constraint error saying what the quota allows.
+func (c *cmds) quotaError(err error) error {
+	if errors.Is(err, core.ErrQuota) {
+		return &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
+	}
+	return err
 }
 
 // quotaText says what the user quota allows, in the user's words.

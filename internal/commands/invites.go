@@ -603,11 +603,8 @@ func (c *cmds) changeInvite(ctx context.Context, call session.Call, forms []*adh
 		by.Quota = c.quota()
 	}
 	inv, err = c.svc.UpdateInvite(ctx, by, call.Host, inv.ID, change)
-	if errors.Is(err, core.ErrQuota) {
-		return session.Result{}, &adhoc.Error{Condition: adhoc.CondResourceConstraint, Text: quotaText(c.userQuota)}
-	}
 	if err != nil {
-		return session.Result{}, err
+		return session.Result{}, c.quotaError(err)
 	}
 	noteText := "no note"
 	if inv.Note != "" {

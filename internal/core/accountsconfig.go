@@ -141,15 +141,11 @@ func (c *AccountsConfig) Normalize() error {
 	seen := map[string]bool{}
 	for i := range c.Hosts {
 		h := &c.Hosts[i]
-		d, err := NormalizeDomain(h.Domain)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("host %d: %w", i+1, err))
+		d, err := listedDomain(seen, i, h.Domain)
+		errs = append(errs, err)
+		if d == "" {
 			continue
 		}
-		if seen[d] {
-			errs = append(errs, fmt.Errorf("host %s listed twice", d))
-		}
-		seen[d] = true
 		h.Domain = d
 		if h.Approval != "" {
 			errs = append(errs, h.Approval.check("host "+d+": approval"))

@@ -110,15 +110,11 @@ func (p *Policy) Normalize() error {
 	}
 	seen := map[string]bool{}
 	for i, h := range p.Hosts {
-		d, err := NormalizeDomain(h.Domain)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("host %d: %w", i+1, err))
+		d, err := listedDomain(seen, i, h.Domain)
+		errs = append(errs, err)
+		if d == "" {
 			continue
 		}
-		if seen[d] {
-			errs = append(errs, fmt.Errorf("host %s listed twice", d))
-		}
-		seen[d] = true
 		if err := CheckLandingPage(h.LandingPage); err != nil {
 			errs = append(errs, fmt.Errorf("host %s: landing_page: %w", d, err))
 		}
@@ -168,6 +164,22 @@ func (q *UserQuota) Normalize() error {
 // bound; q must have been normalized.
 func (q UserQuota) Quota() Quota {
 	return Quota{Invites: max(q.Invites, 0), Period: time.Duration(q.Period), Outstanding: max(q.Outstanding, 0)}
+}
+
+// listedDomain normalizes the domain of the i-th (from 0) [[host]] table and notes it
+// in seen.
+// It returns "" and why when the domain is invalid, and the domain with an error when
+// seen already holds it.
+func listedDomain(seen map[string]bool, i int, domain string) (string, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return "", fmt.Errorf("host %d: %w", i+1, err)
+	}
+	if seen[d] {
+		err = fmt.Errorf("host %s listed twice", d)
+	}
+	seen[d] = true
+	return d, err
 }
 
 // HostConfigs returns the settings of the served domains: each [[host]] table with

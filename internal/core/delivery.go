@@ -442,36 +442,53 @@ func (s *Service) remind(ctx context.Context, now time.Time) (int64, error) {
 		if h.RemindBefore <= 0 {
 			continue
 		}
-		for {
-			events := make(map[string]Event)
-			mk := func(inv Invite) Event {
-				ev := s.newEvent(EventInviteExpiring, now, Actor{Kind: ActorHost}, inv.Host)
-				ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
-				events[inv.ID] = ev
-				return ev
-			}
-			var write func(Invite) Event
-			if s.wants(EventInviteExpiring) {
-				write = mk
-			}
-			invs, err := s.store.RemindInvites(ctx, ReminderQuery{Host: h.Domain, Now: now, Before: h.RemindBefore, Limit: sweepBatch}, write)
-			if err != nil {
-				return n, fmt.Errorf("noting invites to remind of: %w", err)
-			}
-			for _, inv := range invs {
-				ev, ok := events[inv.ID]
-				if !ok {
-					ev = mk(inv)
-				}
-				s.emit(ctx, ev)
-			}
-			n += int64(len(invs))
-			if len(invs) < sweepBatch {
-				break
-			}
+		q := ReminderQuery{Host: h.Domain, Now: now, Before: h.RemindBefore, Limit: sweepBatch}
+		m, err := s.markBatches(ctx, now, EventInviteExpiring, func(event func(Invite) Event) ([]Invite, error) {
+			return s.store.RemindInvites(ctx, q, event)
+		})
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("noting invites to remind of: %w", err)
 		}
 	}
 	return n, nil
+}
+
+// markBatches calls mark, a Store method that marks up to sweepBatch invites, until it
+// marks fewer, and emits an event of type typ at now for each invite marked.
+// Mark writes those events to the outbox too when a webhook wants them (its argument
+// is nil otherwise).
+// It says how many invites were marked, also when it fails.
+func (s *Service) markBatches(ctx context.Context, now time.Time, typ EventType, mark func(event func(Invite) Event) ([]Invite, error)) (int64, error) {
+	var n int64
+	for {
+		events := make(map[string]Event)
+		mk := func(inv Invite) Event {
+			ev := s.newEvent(typ, now, Actor{Kind: ActorHost}, inv.Host)
+			ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
+			events[inv.ID] = ev
+			return ev
+		}
+		var write func(Invite) Event
+		if s.wants(typ) {
+			write = mk
+		}
+		invs, err := mark(write)
+		if err != nil {
+			return n, err
+		}
+		for _, inv := range invs {
+			ev, ok := events[inv.ID]
+			if !ok {
+				ev = mk(inv)
+			}
+			s.emit(ctx, ev)
+		}
+		n += int64(len(invs))
+		if len(invs) < sweepBatch {
+			return n, nil
+		}
+	}
 }
 
 // ReminderQuery selects the invites Store.RemindInvites marks reminded: the pending

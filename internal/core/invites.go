@@ -891,33 +891,11 @@ func (s *Service) notice1(ctx context.Context, now time.Time) (expired, reminded
 	if err != nil {
 		return 0, reminded, err
 	}
-	for {
-		events := make(map[string]Event)
-		mk := func(inv Invite) Event {
-			ev := s.newEvent(EventInviteExpired, now, Actor{Kind: ActorHost}, inv.Host)
-			ev.InviteID, ev.Invite = inv.ID, eventInvite(inv, now)
-			events[inv.ID] = ev
-			return ev
-		}
-		var outbox func(Invite) Event
-		if s.wants(EventInviteExpired) {
-			outbox = mk
-		}
-		invs, err := s.store.ExpireInvites(ctx, now, sweepBatch, outbox)
-		if err != nil {
-			return expired, reminded, fmt.Errorf("noting expired invites: %w", err)
-		}
-		for _, inv := range invs {
-			ev, ok := events[inv.ID]
-			if !ok {
-				ev = mk(inv)
-			}
-			s.emit(ctx, ev)
-		}
-		expired += int64(len(invs))
-		if len(invs) < sweepBatch {
-			break
-		}
+	expired, err = s.markBatches(ctx, now, EventInviteExpired, func(event func(Invite) Event) ([]Invite, error) {
+		return s.store.ExpireInvites(ctx, now, sweepBatch, event)
+	})
+	if err != nil {
+		return expired, reminded, fmt.Errorf("noting expired invites: %w", err)
 	}
 	return expired, reminded, nil
 }

@@ -117,6 +117,20 @@ type Store interface {
 	Close() error
 }
 
+// InviteEvents returns event(inv) for each of invs, in order, or nil when event is nil:
+// the events a store writes to its outbox for the invites ExpireInvites and
+// RemindInvites mark.
+func InviteEvents(invs []Invite, event func(Invite) Event) []Event {
+	if event == nil {
+		return nil
+	}
+	events := make([]Event, len(invs))
+	for i, inv := range invs {
+		events[i] = event(inv)
+	}
+	return events
+}
+
 // InviteWrite is what CreateInvite writes or checks beside the invite, in the same
 // transaction.
 type InviteWrite struct {

@@ -165,27 +165,15 @@ func (s *Store) RemindInvites(ctx context.Context, q core.ReminderQuery, event f
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// ended_at IS NULL holds of every pending invite and lets the partial index of
 		// pending invites answer, by expiry.
-		rows, err := tx.Query(ctx, `UPDATE `+s.q.schema+`.invites SET reminded_at = $1
+		var err error
+		out, err = s.markInvites(ctx, tx, event, `UPDATE `+s.q.schema+`.invites SET reminded_at = $1
 			WHERE id IN (SELECT id FROM `+s.q.schema+`.invites
 				WHERE ended_at IS NULL AND expires_at > $1 AND expires_at <= $2 AND host = $3 AND state = 'open'
 					AND reminded_at IS NULL AND expires_at - created_at > $4
 				LIMIT $5 FOR UPDATE SKIP LOCKED)
 			RETURNING `+inviteColumns,
 			nanos(q.Now), nanos(q.Now.Add(q.Before)), q.Host, int64(2*q.Before), max(q.Limit, 1))
-		if err != nil {
-			return err
-		}
-		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Invite, error) { return scanInvite(r) }); err != nil {
-			return err
-		}
-		if event == nil {
-			return nil
-		}
-		events := make([]core.Event, len(out))
-		for i, inv := range out {
-			events[i] = event(inv)
-		}
-		return s.writeOutbox(ctx, tx, events)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("noting invites to remind of: %w", err)

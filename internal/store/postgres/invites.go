@@ -459,26 +459,28 @@ func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, eve
 	defer classify(&rerr)
 	var out []core.Invite
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, s.q.expire, nanos(now), max(limit, 1))
-		if err != nil {
-			return err
-		}
-		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Invite, error) { return scanInvite(r) }); err != nil {
-			return err
-		}
-		if event == nil {
-			return nil
-		}
-		events := make([]core.Event, len(out))
-		for i, inv := range out {
-			events[i] = event(inv)
-		}
-		return s.writeOutbox(ctx, tx, events)
+		var err error
+		out, err = s.markInvites(ctx, tx, event, s.q.expire, nanos(now), max(limit, 1))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("noting expired invites: %w", err)
 	}
 	return out, nil
+}
+
+// markInvites runs query, an UPDATE of invites RETURNING inviteColumns, in tx, and
+// writes event(inv) to the outbox for each invite it returns (none when event is nil).
+func (s *Store) markInvites(ctx context.Context, tx pgx.Tx, event func(core.Invite) core.Event, query string, args ...any) ([]core.Invite, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (core.Invite, error) { return scanInvite(r) })
+	if err != nil {
+		return nil, err
+	}
+	return out, s.writeOutbox(ctx, tx, core.InviteEvents(out, event))
 }
 
 // purgeBatch bounds the invites one purge statement deletes.

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/lookup"
 )
 
 // queries are the store's statements with the schema name filled in, built once at
@@ -29,27 +30,6 @@ const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_regi
 // zeroHash is the secret or token hash of a decoy row: 32 zero bytes.
 const zeroHash = `'\x0000000000000000000000000000000000000000000000000000000000000000'::bytea`
 
-// lookup returns a query of the row of table whose id is $1, with the columns given
-// (the first is id), that always answers exactly one row: the row, or when there is
-// none a decoy of the same shape with the decoy values given for the other columns
-// ("" for a column left NULL), and a last column saying whether it was found. One
-// index lookup and one row decoded either way, in one plan (a LEFT JOIN of the
-// parameter).
-func lookup(table, columns string, decoys ...string) string {
-	cols := strings.Split(columns, ",")
-	var b strings.Builder
-	b.WriteString("SELECT l.id")
-	for i, c := range cols[1:] {
-		c = "t." + strings.TrimSpace(c)
-		if d := decoys[i]; d != "" {
-			c = "coalesce(" + c + ", " + d + ")"
-		}
-		b.WriteString(", " + c)
-	}
-	b.WriteString(", t.id IS NOT NULL FROM (SELECT $1::text AS id) AS l LEFT JOIN " + table + " AS t ON t.id = l.id")
-	return b.String()
-}
-
 func newQueries(schema string) queries {
 	q := func(sql string) string { return strings.ReplaceAll(sql, "{s}", schema) }
 	return queries{
@@ -58,9 +38,9 @@ func newQueries(schema string) queries {
 		createKey: q(`INSERT INTO {s}.keys (` + keyColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
 		// A key by its ID, or a decoy row of the same shape when there is none (see
-		// lookup), so that an unknown key ID costs what a wrong secret for an existing
-		// one does (issue 21).
-		key: q(lookup("{s}.keys", keyColumns, "''", "''", zeroHash, "0", "", "0", "0", "0", "", "0", "false")),
+		// lookup.Query), so that an unknown key ID costs what a wrong secret for an
+		// existing one does (issue 21).
+		key: q(lookup.Query("$1::text", "{s}.keys", keyColumns, "''", "''", zeroHash, "0", "", "0", "0", "0", "", "0", "false")),
 		keys: q(`SELECT ` + keyColumns + ` FROM {s}.keys WHERE host = $1
 			ORDER BY created_at, seq`),
 		// The key's rate limit state goes with it.
@@ -96,7 +76,7 @@ func newQueries(schema string) queries {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			ON CONFLICT (id) DO NOTHING`),
 		// An invite by its ID, or a decoy row as for key.
-		invite: q(lookup("{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
+		invite: q(lookup.Query("$1::text", "{s}.invites", inviteColumns, zeroHash, "''", "'account'", "''", "''", "false", "''", "''", "''",
 			"1", "0", "0", "0", "", "", "false", "false")),
 		inviteForUpdate: q(`SELECT ` + inviteColumns + ` FROM {s}.invites WHERE id = $1 FOR UPDATE`),
 		// An invite that has ended loses its email address.

@@ -167,38 +167,17 @@ func (s *Store) RemindInvites(ctx context.Context, q core.ReminderQuery, event f
 	defer s.classify(&rerr)
 	var out []core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		out = out[:0]
 		// ended_at IS NULL holds of every pending invite and lets the partial index of
 		// pending invites answer, by expiry.
-		rows, err := tx.QueryContext(ctx, `UPDATE invites SET reminded_at = ?
+		var err error
+		out, err = s.markInvitesTx(ctx, tx, event, `UPDATE invites SET reminded_at = ?
 			WHERE id IN (SELECT id FROM invites
 				WHERE ended_at IS NULL AND expires_at > ? AND expires_at <= ? AND host = ? AND state = 'open'
 					AND reminded_at IS NULL AND expires_at - created_at > ?
 				LIMIT ?)
 			RETURNING `+inviteColumns,
 			micros(q.Now), micros(q.Now), micros(q.Now.Add(q.Before)), q.Host, (2 * q.Before).Microseconds(), max(q.Limit, 1))
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			inv, err := scanInvite(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, inv)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		if event == nil {
-			return nil
-		}
-		events := make([]core.Event, len(out))
-		for i, inv := range out {
-			events[i] = event(inv)
-		}
-		return s.writeOutboxTx(ctx, tx, events)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("noting invites to remind of: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/lookup"
 )
 
 const inviteColumns = `id, token_hash, host, kind, username, inviter, allow_register, created_by, note,
@@ -57,9 +58,9 @@ var errTaken = fmt.Errorf("%w: the invite ID exists", core.ErrConflict)
 const selectInvite = `SELECT ` + inviteColumns + ` FROM invites WHERE id = ?`
 
 // lookupInvite reads an invite by its ID, or a decoy row of the same shape when there
-// is none (see lookup), so that checking a token of an unknown ID costs what a wrong
-// secret for an existing invite does (issue 21).
-var lookupInvite = lookup("invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
+// is none (see lookup.Query), so that checking a token of an unknown ID costs what a
+// wrong secret for an existing invite does (issue 21).
+var lookupInvite = lookup.Query("?1", "invites", inviteColumns, "zeroblob(32)", "''", "'account'", "''", "''", "0", "''", "''", "''",
 	"1", "0", "0", "0", "", "", "0", "0")
 
 // updateInvite writes the fields a change may make; an invite that has ended loses
@@ -333,37 +334,38 @@ func (s *Store) ExpireInvites(ctx context.Context, now time.Time, limit int, eve
 	defer s.classify(&rerr)
 	var out []core.Invite
 	err := s.gc.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE invites SET ended_at = expires_at, email = ''
+		var err error
+		out, err = s.markInvitesTx(ctx, tx, event, `UPDATE invites SET ended_at = expires_at, email = ''
 			WHERE id IN (SELECT id FROM invites WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?)
 			RETURNING `+inviteColumns, micros(now), max(limit, 1))
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			inv, err := scanInvite(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, inv)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		if event == nil {
-			return nil
-		}
-		events := make([]core.Event, len(out))
-		for i, inv := range out {
-			events[i] = event(inv)
-		}
-		return s.writeOutboxTx(ctx, tx, events)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("noting expired invites: %w", err)
 	}
 	return out, nil
+}
+
+// markInvitesTx runs query, an UPDATE of invites RETURNING inviteColumns, in tx, and
+// writes event(inv) to the outbox for each invite it returns (none when event is nil).
+func (s *Store) markInvitesTx(ctx context.Context, tx *sql.Tx, event func(core.Invite) core.Event, query string, args ...any) ([]core.Invite, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []core.Invite
+	for rows.Next() {
+		inv, err := scanInvite(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	return out, s.writeOutboxTx(ctx, tx, core.InviteEvents(out, event))
 }
 
 // purgeBatch bounds the invites one purge transaction deletes, so that the write lock

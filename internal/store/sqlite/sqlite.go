@@ -17,6 +17,7 @@ import (
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/xmpp-invites/invites/internal/core"
+	"github.com/xmpp-invites/invites/internal/store/lookup"
 )
 
 // Durability says which failures a committed write survives.
@@ -398,30 +399,9 @@ func (s *Store) CreateKey(ctx context.Context, k core.Key, events []core.Event) 
 const keyColumns = `id, host, name, secret_hash, created_at, expires_at, max_ttl, rate_n, rate_period, last_used, uses, manage`
 
 // selectKey reads a key by its ID, or a decoy row of the same shape when there is none
-// (see lookup), so that authenticating an unknown key ID costs what a wrong secret for
-// an existing one does (issue 21).
-var selectKey = lookup("keys", keyColumns, "''", "''", "zeroblob(32)", "0", "", "0", "0", "0", "", "0", "0")
-
-// lookup returns a query of the row of table whose id is ?1, with the columns given
-// (the first is id), that always answers exactly one row: the row, or when there is
-// none a decoy of the same shape with the decoy values given for the other columns
-// ("" for a column left NULL), and a last column saying whether it was found. One
-// B-tree lookup and one row decoded either way, in one deterministic plan (a LEFT JOIN
-// of the parameter).
-func lookup(table, columns string, decoys ...string) string {
-	cols := strings.Split(columns, ",")
-	var b strings.Builder
-	b.WriteString("SELECT l.id")
-	for i, c := range cols[1:] {
-		c = "t." + strings.TrimSpace(c)
-		if d := decoys[i]; d != "" {
-			c = "coalesce(" + c + ", " + d + ")"
-		}
-		b.WriteString(", " + c)
-	}
-	b.WriteString(", t.id IS NOT NULL FROM (SELECT ?1 AS id) AS l LEFT JOIN " + table + " AS t ON t.id = l.id")
-	return b.String()
-}
+// (see lookup.Query), so that authenticating an unknown key ID costs what a wrong
+// secret for an existing one does (issue 21).
+var selectKey = lookup.Query("?1", "keys", keyColumns, "''", "''", "zeroblob(32)", "0", "", "0", "0", "0", "", "0", "0")
 
 // Key implements core.Store.
 func (s *Store) Key(ctx context.Context, id string) (_ core.Key, rerr error) {

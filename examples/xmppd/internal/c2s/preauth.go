@@ -23,15 +23,9 @@ func asStanzaError(err error) stanza.Error {
 
 // replyIQ answers iq during negotiation: a result carrying payload, or the error.
 func (c *conn) replyIQ(iq stanza.IQ, payload any, err error) error {
-	var r xml.TokenReader
+	r, err := answerIQ(iq, payload, err)
 	if err != nil {
-		r = iq.Error(asStanzaError(err))
-	} else {
-		p, perr := payloadTokens(payload)
-		if perr != nil {
-			return perr
-		}
-		r = iq.Result(p)
+		return err
 	}
 	b, err := marshal(r)
 	if err != nil {

@@ -119,18 +119,26 @@ func rosterError(ctx context.Context, c *conn, err error) stanza.Error {
 
 // reply answers iq on t: a result carrying payload, or the error.
 func reply(t xmlstream.TokenWriter, iq stanza.IQ, payload any, err error) error {
-	var r xml.TokenReader
+	r, err := answerIQ(iq, payload, err)
 	if err != nil {
-		r = iq.Error(asStanzaError(err))
-	} else {
-		p, perr := payloadTokens(payload)
-		if perr != nil {
-			return perr
-		}
-		r = iq.Result(p)
+		return err
 	}
 	_, err = xmlstream.Copy(t, r)
 	return err
+}
+
+// answerIQ is the answer to iq: a result carrying payload, or when err is not nil an
+// error stanza saying it (see asStanzaError). It fails only when payload cannot be
+// marshalled.
+func answerIQ(iq stanza.IQ, payload any, err error) (xml.TokenReader, error) {
+	if err != nil {
+		return iq.Error(asStanzaError(err)), nil
+	}
+	p, err := payloadTokens(payload)
+	if err != nil {
+		return nil, err
+	}
+	return iq.Result(p), nil
 }
 
 // pushXML builds a roster push of it to the session full (RFC 6121 §2.1.6).

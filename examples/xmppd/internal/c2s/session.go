@@ -274,30 +274,11 @@ func (w *answerWriter) EncodeToken(t xml.Token) error {
 }
 
 // Encode implements xmlstream.Encoder.
-func (w *answerWriter) Encode(v any) error {
-	return w.encodeMarshalled(xml.Marshal(v))
-}
+func (w *answerWriter) Encode(v any) error { return encodeXML(w, v, nil) }
 
 // EncodeElement implements xmlstream.Encoder.
 func (w *answerWriter) EncodeElement(v any, start xml.StartElement) error {
-	var b bytes.Buffer
-	e := xml.NewEncoder(&b)
-	if err := e.EncodeElement(v, start); err != nil {
-		return err
-	}
-	if err := e.Flush(); err != nil {
-		return err
-	}
-	return w.encodeMarshalled(b.Bytes(), nil)
-}
-
-// encodeMarshalled writes XML produced by encoding/xml through w.
-func (w *answerWriter) encodeMarshalled(b []byte, err error) error {
-	if err != nil {
-		return err
-	}
-	_, err = xmlstream.Copy(w, xml.NewDecoder(bytes.NewReader(b)))
-	return err
+	return encodeXML(w, v, &start)
 }
 
 // bounce answers a stanza the client sent with a stanza error from the address it

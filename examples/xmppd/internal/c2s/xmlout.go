@@ -102,29 +102,29 @@ func (w *nsWriter) EncodeToken(t xml.Token) error {
 func (w *nsWriter) Flush() error { return w.e.Flush() }
 
 // Encode implements xmlstream.Encoder.
-func (w *nsWriter) Encode(v any) error {
-	return w.encodeMarshalled(xml.Marshal(v))
-}
+func (w *nsWriter) Encode(v any) error { return encodeXML(w, v, nil) }
 
 // EncodeElement implements xmlstream.Encoder.
 func (w *nsWriter) EncodeElement(v any, start xml.StartElement) error {
-	var b bytes.Buffer
-	e := xml.NewEncoder(&b)
-	if err := e.EncodeElement(v, start); err != nil {
-		return err
-	}
-	if err := e.Flush(); err != nil {
-		return err
-	}
-	return w.encodeMarshalled(b.Bytes(), nil)
+	return encodeXML(w, v, &start)
 }
 
-// encodeMarshalled writes XML produced by encoding/xml through w.
-func (w *nsWriter) encodeMarshalled(b []byte, err error) error {
+// encodeXML writes v as encoding/xml marshals it (as the element start when that is
+// not nil) through w, token by token, so that it passes w's EncodeToken: the Encode
+// and EncodeElement of this package's token writers.
+func encodeXML(w xmlstream.TokenWriter, v any, start *xml.StartElement) error {
+	var b bytes.Buffer
+	e := xml.NewEncoder(&b) // Encode and EncodeElement flush it
+	var err error
+	if start == nil {
+		err = e.Encode(v)
+	} else {
+		err = e.EncodeElement(v, *start)
+	}
 	if err != nil {
 		return err
 	}
-	_, err = xmlstream.Copy(w, xml.NewDecoder(bytes.NewReader(b)))
+	_, err = xmlstream.Copy(w, xml.NewDecoder(&b))
 	return err
 }
 
