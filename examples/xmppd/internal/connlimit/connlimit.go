@@ -3,6 +3,7 @@ package connlimit
 import (
 	"container/list"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,8 +23,17 @@ const (
 	DefaultMaxConnsPerAddr = 100
 )
 
-// refusalWriteTimeout bounds writing the 503 of a refused connection.
-const refusalWriteTimeout = time.Second
+// Refusals: a refused connection's 503 is written within refusalWriteTimeout. Its
+// unread request is then drained for up to refusalLinger before it closes, at most
+// maxLingering connections at once: closing a socket with unread input resets it, and
+// a reset can reach the client before the 503 does, which the client then never reads.
+// Past maxLingering (a flood), refusals close at once.
+const (
+	refusalWriteTimeout = time.Second
+	refusalLinger       = 250 * time.Millisecond
+	refusalDrainBytes   = 64 << 10
+	maxLingering        = 64
+)
 
 // Options bound a Listener; the zero value of each field means its default.
 type Options struct {
@@ -47,6 +57,8 @@ type Listener struct {
 	open   int
 	byAddr map[netip.Prefix]int
 	idle   *list.List // of the *conn without a request in progress, least recently first
+
+	lingering chan struct{} // a slot per refused connection being drained
 }
 
 // New wraps ln.
@@ -66,6 +78,8 @@ func New(ln net.Listener, opts Options) *Listener {
 		log:      slog.New(logthrottle.New(opts.Logger.Handler(), logthrottle.Options{})),
 		byAddr:   map[netip.Prefix]int{},
 		idle:     list.New(),
+
+		lingering: make(chan struct{}, maxLingering),
 	}
 }
 
@@ -99,7 +113,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		key := clientaddr.Key(clientaddr.Of(nc.RemoteAddr()))
 		l.log.With("client", clientaddr.String(key)).Warn("HTTP connection refused: " + refusal)
-		refuse(nc, refusal)
+		l.refuse(nc, refusal)
 	}
 }
 
@@ -181,15 +195,29 @@ func (l *Listener) Open() int {
 }
 
 // refuse answers a connection past a bound with 503 and why, and closes it.
-func refuse(nc net.Conn, why string) {
+func (l *Listener) refuse(nc net.Conn, why string) {
 	body := why + "\n"
 	_ = nc.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 	_, _ = fmt.Fprintf(nc, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"+
 		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
-		_ = tc.CloseWrite()
+	tc, ok := nc.(interface{ CloseWrite() error })
+	if !ok {
+		_ = nc.Close()
+		return
 	}
-	_ = nc.Close()
+	_ = tc.CloseWrite()
+	select {
+	case l.lingering <- struct{}{}:
+	default:
+		_ = nc.Close()
+		return
+	}
+	go func() {
+		defer func() { <-l.lingering }()
+		_ = nc.SetReadDeadline(time.Now().Add(refusalLinger))
+		_, _ = io.CopyN(io.Discard, nc, refusalDrainBytes)
+		_ = nc.Close()
+	}()
 }
 
 var _ net.Listener = (*Listener)(nil)
