@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	goqr "github.com/piglig/go-qr"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
 	"github.com/xmpp-invites/invites/internal/page/browsertest"
 )
@@ -60,7 +61,7 @@ func TestBrowser(t *testing.T) {
 	viewports := []browsertest.Viewport{browsertest.Phone(), browsertest.Desktop(), browsertest.PhoneDE()}
 	for i, v := range viewports {
 		t.Run(v.Name, func(t *testing.T) {
-			token := fx.host.add(tokens[i], page.Invite{Kind: page.KindAccount, ExpiresAt: time.Now().Add(7*24*time.Hour + time.Minute)})
+			token := fx.host.add(tokens[i], page.Invite{Kind: core.KindAccount, ExpiresAt: time.Now().Add(7*24*time.Hour + time.Minute)})
 			user := "juliet" + strings.TrimPrefix(v.Name, "phone-")
 			tab, cancel := chromedp.NewContext(ctx)
 			defer cancel()
@@ -200,7 +201,7 @@ func TestBrowserSlowDoubleClick(t *testing.T) {
 	ctx := browsertest.Browser(t)
 	fx = newFixture(t, page.Options{BaseURL: srv.URL, Now: time.Now})
 	fx.now = time.Now()
-	token := fx.host.add("AZrT0kt7Wm2qLx5cNe8vKd3hPb6gYs1uJa4o", page.Invite{Kind: page.KindAccount, ExpiresAt: time.Now().Add(24 * time.Hour)})
+	token := fx.host.add("AZrT0kt7Wm2qLx5cNe8vKd3hPb6gYs1uJa4o", page.Invite{Kind: core.KindAccount, ExpiresAt: time.Now().Add(24 * time.Hour)})
 
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
@@ -267,11 +268,11 @@ func TestBrowserFirstScreen(t *testing.T) {
 	fx.now = time.Now()
 	// The fixture's invites again, expiring a week from the real now.
 	for tok, inv := range map[string]page.Invite{
-		tokAccount:  {Kind: page.KindAccount},
-		tokFixed:    {Kind: page.KindAccount, Username: "juliet"},
-		tokContact:  {Kind: page.KindContact, Inviter: "romeo@example.org"},
-		tokContactR: {Kind: page.KindContact, Inviter: "romeo@example.org", CanRegister: true},
-		tokReset:    {Kind: page.KindReset, Username: "nurse"},
+		tokAccount:  {Kind: core.KindAccount},
+		tokFixed:    {Kind: core.KindAccount, Username: "juliet"},
+		tokContact:  {Kind: core.KindContact, Inviter: "romeo@example.org"},
+		tokContactR: {Kind: core.KindContact, Inviter: "romeo@example.org", CanRegister: true},
+		tokReset:    {Kind: core.KindReset, Username: "nurse"},
 	} {
 		inv.ExpiresAt = time.Now().Add(7*24*time.Hour + time.Minute)
 		fx.host.add(tok, inv)

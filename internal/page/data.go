@@ -1,6 +1,10 @@
 package page
 
-import "html/template"
+import (
+	"html/template"
+
+	"github.com/xmpp-invites/invites/internal/core"
+)
 
 // Data is what every template gets; doc.go says which fields each page sets.
 type Data struct {
@@ -96,7 +100,7 @@ type InviteView struct {
 	// Host is the XMPP domain.
 	Host string
 	// Kind is account, contact or reset.
-	Kind Kind
+	Kind core.Kind
 	// Inviter is the inviting JID (contact invites).
 	Inviter string
 	// Username is the fixed name (account) or reset account's localpart, "" if none.

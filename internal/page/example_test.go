@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
 )
 
@@ -22,7 +23,7 @@ func (o *oneInvite) Invite(_ context.Context, token string) (page.Invite, error)
 	}
 	return page.Invite{
 		Host:      "example.org",
-		Kind:      page.KindAccount,
+		Kind:      core.KindAccount,
 		ExpiresAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
 		URI:       "xmpp:example.org?register;preauth=" + token,
 	}, nil

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/core"
 	"github.com/xmpp-invites/invites/internal/page"
 )
 
@@ -62,12 +63,12 @@ func (m *memHost) add(token string, inv page.Invite) string {
 	}
 	if inv.URI == "" {
 		switch inv.Kind {
-		case page.KindContact:
+		case core.KindContact:
 			inv.URI = "xmpp:" + inv.Inviter + "?roster;preauth=" + token
 			if inv.CanRegister {
 				inv.URI += ";ibr=y"
 			}
-		case page.KindReset:
+		case core.KindReset:
 			inv.URI = "xmpp:" + inv.Username + "@" + inv.Host + "?register;preauth=" + token
 		default:
 			if inv.Username != "" {
@@ -149,9 +150,9 @@ func (m *memHost) Register(ctx context.Context, r page.Registration) (page.Accou
 	jid := name + "@" + r.Host
 	_, exists := m.accounts[jid]
 	switch {
-	case inv.Kind == page.KindReset && !exists:
+	case inv.Kind == core.KindReset && !exists:
 		return page.Account{}, page.ErrInviteDead
-	case inv.Kind != page.KindReset && exists:
+	case inv.Kind != core.KindReset && exists:
 		return page.Account{}, page.ErrNameTaken
 	}
 	m.accounts[jid] = r.Password
@@ -205,13 +206,13 @@ func newFixture(t testing.TB, opts page.Options) *fixture {
 	t.Helper()
 	f := &fixture{t: t, host: newMemHost(), logs: new(bytes.Buffer), now: time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)}
 	f.host.now = f.clock
-	f.host.add(tokAccount, page.Invite{Kind: page.KindAccount})
-	f.host.add(tokFixed, page.Invite{Kind: page.KindAccount, Username: "juliet"})
-	f.host.add(tokContact, page.Invite{Kind: page.KindContact, Inviter: "romeo@example.org"})
-	f.host.add(tokContactR, page.Invite{Kind: page.KindContact, Inviter: "romeo@example.org", CanRegister: true})
-	f.host.add(tokReset, page.Invite{Kind: page.KindReset, Username: "nurse"})
-	f.host.add(tokApproval, page.Invite{Kind: page.KindAccount, Approval: true})
-	f.host.add(tokInactive, page.Invite{Kind: page.KindContact, Inviter: "tybalt@example.org", CanRegister: true})
+	f.host.add(tokAccount, page.Invite{Kind: core.KindAccount})
+	f.host.add(tokFixed, page.Invite{Kind: core.KindAccount, Username: "juliet"})
+	f.host.add(tokContact, page.Invite{Kind: core.KindContact, Inviter: "romeo@example.org"})
+	f.host.add(tokContactR, page.Invite{Kind: core.KindContact, Inviter: "romeo@example.org", CanRegister: true})
+	f.host.add(tokReset, page.Invite{Kind: core.KindReset, Username: "nurse"})
+	f.host.add(tokApproval, page.Invite{Kind: core.KindAccount, Approval: true})
+	f.host.add(tokInactive, page.Invite{Kind: core.KindContact, Inviter: "tybalt@example.org", CanRegister: true})
 	f.host.inactive[tokInactive] = true
 	f.host.accounts["nurse@example.org"] = "old password"
 	if opts.Now == nil {

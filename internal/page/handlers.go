@@ -70,7 +70,7 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request) {
 	webFirst := d.Platform != "" && d.RegisterURL != "" && len(d.Clients) > 0 &&
 		!slices.ContainsFunc(d.Clients, func(c ClientView) bool { return c.TakesInvites })
 	switch {
-	case view.Kind == KindReset:
+	case view.Kind == core.KindReset:
 		d.Primary = PrimaryReset
 	case webFirst, view.URI == "" && d.RegisterURL != "":
 		d.Primary = PrimaryRegister
@@ -148,10 +148,10 @@ func (h *Handler) inviteView(inv Invite, t Translator) *InviteView {
 		Inviter:     inv.Inviter,
 		Username:    inv.Username,
 		Registrable: inv.Registrable(),
-		Approval:    inv.Approval && inv.Kind != KindReset,
+		Approval:    inv.Approval && inv.Kind != core.KindReset,
 	}
 	if v.Kind == "" {
-		v.Kind = KindAccount
+		v.Kind = core.KindAccount
 	}
 	if inv.Username != "" {
 		v.Account = inv.Username + "@" + inv.Host
@@ -300,7 +300,7 @@ func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t
 		Token:       token,
 		CSRF:        csrfToken(h.csrfKey, token, h.now()),
 		Username:    sent.Username,
-		Reset:       view.Kind == KindReset,
+		Reset:       view.Kind == core.KindReset,
 		MinPassword: h.password.MinLength(),
 		Errors:      reasons,
 		ErrorField:  field,
@@ -308,7 +308,7 @@ func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, t
 		Note:        sent.Note,
 		MaxNote:     core.MaxNoteLen,
 	}
-	if inv.Username != "" && (view.Kind == KindAccount || view.Kind == KindReset) {
+	if inv.Username != "" && (view.Kind == core.KindAccount || view.Kind == core.KindReset) {
 		f.FixedUsername = true
 		f.Username = inv.Username
 	}
@@ -400,20 +400,20 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := inv.Kind
 	if kind == "" {
-		kind = KindAccount
+		kind = core.KindAccount
 	}
 	username := f.Username
 	if at := strings.LastIndexByte(username, '@'); at >= 0 && strings.EqualFold(username[at+1:], inv.Host) {
 		username = username[:at] // "name@host" typed in full
 	}
 	switch {
-	case inv.Username != "" && (kind == KindAccount || kind == KindReset):
+	case inv.Username != "" && (kind == core.KindAccount || kind == core.KindReset):
 		if username != "" && !strings.EqualFold(username, inv.Username) {
 			refuse(http.StatusBadRequest, "error.name_not_allowed")
 			return
 		}
 		username = inv.Username
-	case kind == KindReset:
+	case kind == core.KindReset:
 		// The host knows the account from the token.
 	case username == "":
 		refuse(http.StatusBadRequest, "error.username_missing")
@@ -440,7 +440,7 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	note := ""
-	if inv.Approval && kind != KindReset {
+	if inv.Approval && kind != core.KindReset {
 		// Checked as an invite's note is; without approval the field is not asked for.
 		if core.CheckNote(f.Note) != nil {
 			refuse(http.StatusBadRequest, "error.note_invalid", core.MaxNoteLen)
@@ -466,7 +466,7 @@ func (h *Handler) registerPost(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
 	defer cancel()
 	acc, err := h.registrar.Register(ctx, Registration{Host: inv.Host, Token: f.Token, Username: username, Password: f.Password, Note: note,
-		Approval: inv.Approval && kind != KindReset})
+		Approval: inv.Approval && kind != core.KindReset})
 	if sub != nil {
 		h.subs.finish(sub, err == nil, acc, inv)
 	}

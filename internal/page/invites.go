@@ -4,20 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
-)
 
-// Kind says what an invite lets its holder do.
-type Kind string
-
-// The kinds of invite the page knows.
-const (
-	// KindAccount lets the holder register an account (XEP-0401, XEP-0445).
-	KindAccount Kind = "account"
-	// KindContact lets the holder add the inviter as a contact (XEP-0379), and register
-	// an account too when the invite's CanRegister is set.
-	KindContact Kind = "contact"
-	// KindReset lets the holder set a new password for the invite's account.
-	KindReset Kind = "reset"
+	"github.com/xmpp-invites/invites/internal/core"
 )
 
 // Invite is what the page shows of an invite.
@@ -27,8 +15,8 @@ type Invite struct {
 	ID string
 	// Host is the XMPP domain the invite is for, such as "example.org".
 	Host string
-	// Kind is what the invite allows; an empty Kind means KindAccount.
-	Kind Kind
+	// Kind is what the invite allows; an empty Kind means core.KindAccount.
+	Kind core.Kind
 	// Inviter is the bare JID of the inviting account (contact invites), else "".
 	Inviter string
 	// Username is the only localpart the invite can register (account invites), or the
@@ -51,9 +39,9 @@ type Invite struct {
 // Registrable reports whether the invite leads to the web registration form.
 func (inv Invite) Registrable() bool {
 	switch inv.Kind {
-	case KindContact:
+	case core.KindContact:
 		return inv.CanRegister
-	case "", KindAccount, KindReset:
+	case "", core.KindAccount, core.KindReset:
 		return true
 	}
 	return false

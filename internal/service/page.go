@@ -119,7 +119,7 @@ func (p pageInvites) Invite(ctx context.Context, token string) (page.Invite, err
 	out := page.Invite{
 		ID:          inv.ID,
 		Host:        inv.Host,
-		Kind:        page.Kind(inv.Kind),
+		Kind:        inv.Kind,
 		Username:    inv.Username,
 		CanRegister: inv.CanRegister(),
 		ExpiresAt:   inv.ExpiresAt,
