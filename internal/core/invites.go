@@ -871,7 +871,7 @@ func (s *Service) Sweep(ctx context.Context) (expired, purged int64, err error) 
 	} else if n > 0 {
 		s.log.Info("rejected accounts whose approval timed out", "accounts", n)
 	}
-	if _, _, err := s.ResolveHolds(ctx); err != nil {
+	if err := s.resolveHolds(ctx); err != nil {
 		return expired, purged, err
 	}
 	return expired, purged, nil
