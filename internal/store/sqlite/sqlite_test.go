@@ -23,6 +23,7 @@ import (
 var _ core.Store = (*sqlite.Store)(nil)
 
 func TestContract(t *testing.T) {
+	t.Parallel() // the three suites use stores of their own; under -race each takes about a minute
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{})
 	})
@@ -30,6 +31,7 @@ func TestContract(t *testing.T) {
 
 // TestContractCrashDurability runs the suite in the other durability mode.
 func TestContractCrashDurability(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{Durability: sqlite.DurabilityCrash})
 	})
@@ -38,6 +40,7 @@ func TestContractCrashDurability(t *testing.T) {
 // TestContractUngrouped runs the suite with group commit off, so that the single-row
 // path is checked on its own too.
 func TestContractUngrouped(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "invites.db"), sqlite.Options{MaxBatch: 1})
 	})
