@@ -12,10 +12,10 @@
 //	                                                     Config.Features names them
 //	slog.Logger ◀ JSON lines on stderr ──────────────── the plugin's log records
 //
-// Frames, not HTTP/1.1, carry the exchanges: in one run of bench's transport group
-// (2 cores, no log records, host + plugin CPU per invite at c=16 and c=64 against
-// frames), an http.Transport and an http.Server cost +37% and +44%; the same
-// client without its goroutines (Request.Write, http.ReadResponse) +21% and +26%;
-// with http.ReadRequest and Response.Write on the plugin's end +11% and +14%;
-// header lines written by hand +7% and +11%. HTTP was to be taken within 5%.
+// Frames, not HTTP/1.1, carry the exchanges. In bench's transport group (2 cores, no
+// log records, host + plugin CPU per invite at c=16 and c=64 against frames, two
+// machines), an http.Transport and an http.Server cost +31–37% and +44–46%; the
+// same client without its goroutines (Request.Write, http.ReadResponse) +21% and
+// +26%; with http.ReadRequest and Response.Write on the plugin's end +11% and +14%;
+// header lines written by hand −1–7% and +10–22%. HTTP was to be taken within 5%.
 package plugin
