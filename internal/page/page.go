@@ -395,8 +395,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	body := buf.Bytes()
 	// No page with a form token is compressed (BREACH: it also echoes what was typed);
-	// the others carry no secret the request did not bring (doc.go, Compression).
-	if d.Form == nil && len(body) >= minCompress && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	// the others carry no secret the request did not bring. Nor the 429 page, which a
+	// flood gets (doc.go, Compression).
+	if d.Form == nil && status != http.StatusTooManyRequests && len(body) >= minCompress &&
+		acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		if z, err := h.compress(body); err == nil {
 			body = z
 			w.Header().Set("Content-Encoding", "gzip")

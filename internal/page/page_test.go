@@ -982,6 +982,13 @@ func TestCompression(t *testing.T) {
 			t.Errorf("Accept-Encoding %q: %d, Content-Encoding %q", ae, res.code, res.header.Get("Content-Encoding"))
 		}
 	}
+	// The 429 page of an address past its failed attempts: plain, whatever is accepted
+	// (a flood gets it; gzip would double its cost).
+	l := newFixture(t, page.Options{FailedAttempts: 1})
+	l.get("/invite?"+tokUnknown, "Accept-Encoding", "gzip")
+	if res := l.get("/invite?"+tokAccount, "Accept-Encoding", "gzip"); res.code != http.StatusTooManyRequests || res.header.Get("Content-Encoding") != "" {
+		t.Errorf("past the failed attempts: %d, Content-Encoding %q; want 429, plain", res.code, res.header.Get("Content-Encoding"))
+	}
 }
 
 // TestIcon: every page has an icon within its Content-Security-Policy: the built-in
@@ -1013,6 +1020,34 @@ func BenchmarkInvitePage(b *testing.B) {
 				r.Header.Set("Accept-Encoding", ae)
 				w := httptest.NewRecorder()
 				f.h.ServeHTTP(w, r)
+				n = w.Body.Len()
+			}
+			b.ReportMetric(float64(n), "bytes/page")
+		})
+	}
+}
+
+// BenchmarkLimitedPage measures the 429 page an address past its failed attempts gets
+// (what a flood of bad tokens costs the plugin), asked for plain and gzipped: it is
+// never compressed, so both cost the same.
+func BenchmarkLimitedPage(b *testing.B) {
+	for _, ae := range []string{"", "gzip"} {
+		name := "plain"
+		if ae != "" {
+			name = ae
+		}
+		b.Run(name, func(b *testing.B) {
+			f := newFixture(b, page.Options{FailedAttempts: 1})
+			f.get("/invite?" + strings.Repeat("A", 36)) // spends the address's one attempt
+			var n int
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, "https://chat.example.org/invite?"+strings.Repeat("B", 36), nil)
+				r.Header.Set("Accept-Encoding", ae)
+				w := httptest.NewRecorder()
+				f.h.ServeHTTP(w, r)
+				if w.Code != http.StatusTooManyRequests || w.Header().Get("Content-Encoding") != "" {
+					b.Fatalf("%d, Content-Encoding %q: want an uncompressed 429", w.Code, w.Header().Get("Content-Encoding"))
+				}
 				n = w.Body.Len()
 			}
 			b.ReportMetric(float64(n), "bytes/page")
