@@ -23,27 +23,21 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/xmpp-invites/invites/internal/testbin"
 	"github.com/xmpp-invites/invites/internal/testlog"
 )
 
-// built is the one build of the current xmppd and invites-plugin that every test of
+// bins is the one build of the current xmppd and invites-plugin that every test of
 // this package shares.
-var built struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var bins = testbin.New("invites-deploy-", testbin.XMPPD, testbin.Plugin)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	bins.Remove()
 	os.Exit(code)
 }
 
@@ -59,28 +53,7 @@ func repoRoot(t testing.TB) string {
 
 // binaries builds xmppd and invites-plugin of this checkout on first use and returns
 // their directory.
-func binaries(t testing.TB) string {
-	t.Helper()
-	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "invites-deploy-")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.dir = dir
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
-			"github.com/xmpp-invites/invites/examples/xmppd", "github.com/xmpp-invites/invites/cmd/invites-plugin")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.dir
-}
+func binaries(t testing.TB) string { return bins.Dir(t) }
 
 // tool returns the path of a program the test runs for real; a missing one fails the
 // test (scripts/install-test-deps.sh installs them all).

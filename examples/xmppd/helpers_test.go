@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/xmpp-invites/invites/adhoc/adhoctest"
 	"github.com/xmpp-invites/invites/examples/xmppd/internal/testclient"
 	"github.com/xmpp-invites/invites/httpapi"
+	"github.com/xmpp-invites/invites/internal/testbin"
 )
 
 // Command nodes, as internal/commands names them (that package is the plugin's, not
@@ -44,47 +44,19 @@ const (
 	formTypeInvite    = "urn:xmpp:invite#invitation"
 )
 
-// built is the one build of xmppd and invites-plugin that every test of this binary
-// shares: linking both takes seconds, starting them a fraction of one.
-var built struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+// bins is the one build of xmppd and invites-plugin that every test of this binary
+// shares.
+var bins = testbin.New("xmppd-e2e-", testbin.XMPPD, testbin.Plugin)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	bins.Remove()
 	os.Exit(code)
 }
 
 // binaries builds xmppd and invites-plugin on first use and returns their directory,
 // which TestMain removes after the last test.
-func binaries(t *testing.T) string {
-	t.Helper()
-	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "xmppd-e2e-")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.dir = dir
-		// The first caller waits for the build, so its context bounds it.
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
-			".", "github.com/xmpp-invites/invites/cmd/invites-plugin")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.dir
-}
+func binaries(t *testing.T) string { return bins.Dir(t) }
 
 // addUser creates an account with "xmppd adduser" before the server starts.
 func addUser(t *testing.T, bin, data, addr, password string) {
